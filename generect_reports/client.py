@@ -1,0 +1,327 @@
+"""HTTP client for the Generect account endpoints.
+
+Owns the wire: the ``Authorization: Token`` header, trailing slashes, timeouts, bounded retries
+with backoff, and mapping the error envelope to :mod:`generect_reports.errors`. It knows nothing
+about pandas.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import random
+import threading
+import time
+from typing import Any, Callable, Mapping
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    InputError,
+    InsecureTransportError,
+    MalformedResponseError,
+    MissingTokenError,
+    error_for_status,
+)
+
+__all__ = ["GenerectClient", "DEFAULT_BASE_URL", "should_retry", "retry_delay", "resolve_token"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.generect.com"
+USAGE_PATH = "/api/v1/accounts/usage/"
+ME_PATH = "/api/v1/accounts/me/"
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_DETAIL = 200
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The token from the argument or ``GENERECT_API_TOKEN``; a leading ``Token `` is dropped."""
+    raw = token if token is not None else os.environ.get("GENERECT_API_TOKEN", "")
+    raw = raw.strip()
+    if raw[:6].lower() == "token ":
+        raw = raw[6:].strip()
+    if not raw:
+        raise MissingTokenError()
+    if any(c in raw for c in "\r\n\t ") or not raw.isprintable():
+        raise InputError("GENERECT_API_TOKEN contains whitespace or control characters")
+    return raw
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"invalid API URL {url!r}: expected https://host")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise InputError("invalid API URL: credentials, query and fragment are not allowed in it")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise InsecureTransportError(
+            f"refusing to send the API token over plain http to {parts.hostname}: use https"
+        )
+    return url.rstrip("/")
+
+
+def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
+    """Transient failures (429, 5xx, connection trouble as ``status=None``) are retried."""
+    if attempt >= max_attempts:
+        return False
+    return status is None or status in RETRY_STATUSES
+
+
+def retry_delay(attempt: int, retry_after: float | None = None, *, base: float = 0.5,
+                cap: float = 8.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` if given, else full-jitter
+    exponential backoff (AWS style) so parallel workers don't retry in lockstep."""
+    if retry_after is not None:
+        return max(0.0, min(retry_after, cap * 4))
+    return rng() * min(cap, base * (2 ** (attempt - 1)))
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _strict_json(text: str) -> Any:
+    """Parse JSON, refusing duplicate keys and NaN/Infinity, which would hide wrong figures."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ValueError(f"duplicate key {key!r}")
+            out[key] = value
+        return out
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"non-finite number {name}")
+
+    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+
+
+class GenerectClient:
+    """A session with the Generect API.
+
+    Parameters
+    ----------
+    token
+        API token; defaults to ``GENERECT_API_TOKEN``. It is only ever put in the
+        ``Authorization`` header.
+    base_url
+        Defaults to ``GENERECT_API_URL`` or ``https://api.generect.com``. Plain http is refused
+        except for loopback hosts.
+    timeout
+        ``(connect, read)`` seconds per attempt.
+    max_attempts, max_retry_time
+        Bound on attempts and on total seconds spent on one request, waits included.
+    sleep
+        Injected by tests to avoid real waits.
+    max_workers
+        Upper bound on parallel requests; sizes the connection pool.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: tuple[float, float] = (5.0, 15.0),
+        max_attempts: int = 5,
+        max_retry_time: float = 30.0,
+        sleep: Callable[[float], object] | None = None,
+        max_workers: int = 8,
+    ) -> None:
+        self._token = resolve_token(token)
+        self.base_url = _check_base_url(base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL)
+        self.timeout = timeout
+        self.max_attempts = max(1, int(max_attempts))
+        self.max_retry_time = float(max_retry_time)
+        self.max_workers = max(1, int(max_workers))
+        self._cancelled = threading.Event()
+        # By default a retry wait ends early when a sibling request failed (see cancel()).
+        self._sleep = sleep or self._cancelled.wait
+        self.request_count = 0
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self._session.trust_env = False  # a netrc file must not replace our Authorization header
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(16, self.max_workers), max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update({
+            "Accept": "application/json",
+            "User-Agent": f"generect-reports/{__version__}",
+        })
+
+    # The token must not leak through a repr in a traceback or a notebook.
+    def __repr__(self) -> str:
+        return f"GenerectClient(base_url={self.base_url!r}, token=***)"
+
+    def __getstate__(self) -> None:
+        raise TypeError("GenerectClient cannot be pickled (it holds a secret)")
+
+    @property
+    def account_key(self) -> str:
+        """A one-way hash of base URL and token, for cache keys; never the token itself."""
+        import hashlib
+
+        return hashlib.sha256(
+            b"generect-reports-cache-v1\0" + self.base_url.encode() + b"\0" + self._token.encode()
+        ).hexdigest()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "GenerectClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cancel(self) -> None:
+        """Make requests still waiting to retry give up (used when a sibling request failed)."""
+        self._cancelled.set()
+
+    def reset_cancel(self) -> None:
+        """Allow requests again after :meth:`cancel`."""
+        self._cancelled.clear()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    # -- public endpoints -------------------------------------------------------------------
+
+    def usage(self, start_date: str, end_date: str, *, timezone: str = "UTC",
+              period: str = "day") -> dict[str, Any]:
+        """``GET /api/v1/accounts/usage/``: the ``data`` object for one inclusive date range."""
+        params = {"start_date": start_date, "end_date": end_date, "timezone": timezone, "period": period}
+        return self._data(self.get(USAGE_PATH, params))
+
+    def me(self) -> dict[str, Any]:
+        """``GET /api/v1/accounts/me/``: profile, balance and plan."""
+        return self._data(self.get(ME_PATH))
+
+    @staticmethod
+    def _data(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise MalformedResponseError("malformed response: no 'data' object in the body")
+        return body["data"]
+
+    # -- the request loop -------------------------------------------------------------------
+
+    def url_for(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        if not path.startswith("/"):
+            path = "/" + path
+        if not path.endswith("/"):
+            path += "/"  # the API 404s without it
+        url = self.base_url + path
+        return url + ("?" + urlencode(sorted(params.items())) if params else "")
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET ``path`` and return the parsed JSON body, retrying transient failures."""
+        url = self.url_for(path, params)
+        what = f"GET {urlsplit(url).path}"
+        deadline = time.monotonic() + self.max_retry_time
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._cancelled.is_set():
+                raise APIConnectionError(f"{what} cancelled after another request failed")
+            status: int | None = None
+            retry_after: float | None = None
+            try:
+                body, status, retry_after = self._attempt(url, what)
+                return body
+            except APIError as exc:
+                status = exc.status_code
+                error = exc
+                if isinstance(exc, MalformedResponseError) and status is None:
+                    status = None  # truncated or unparseable: worth another try
+                retry_after = getattr(exc, "_retry_after", None)
+            wait = retry_delay(attempt, retry_after)
+            if not should_retry(status, attempt, self.max_attempts) or time.monotonic() + wait > deadline:
+                if attempt > 1:
+                    error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
+                raise error
+            log.info("%s: %s; retry %d/%d in %.2fs", what, error.args[0], attempt,
+                     self.max_attempts - 1, wait)
+            self._sleep(wait)
+
+    def _attempt(self, url: str, what: str) -> tuple[Any, int, float | None]:
+        with self._lock:
+            self.request_count += 1
+        headers = {"Authorization": f"Token {self._token}"}
+        try:
+            response = self._session.get(url, headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
+            hops = 0
+            while response.is_redirect and hops < 3:
+                hops += 1
+                target = urljoin(url, response.headers.get("Location", ""))
+                if urlsplit(target)[:2] != urlsplit(self.base_url)[:2]:
+                    raise APIError(f"{what} redirected to another host ({urlsplit(target).hostname}); "
+                                   "the token is not sent there", status_code=response.status_code)
+                response = self._session.get(target, headers=headers, timeout=self.timeout,
+                                             allow_redirects=False)
+            text = response.content.decode("utf-8", errors="replace")
+        except requests.Timeout as exc:
+            raise APIConnectionError(f"{what} timed out") from exc
+        except requests.ConnectionError as exc:
+            raise APIConnectionError(f"{what}: connection failed ({type(exc.__cause__ or exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise APIConnectionError(f"{what}: {type(exc).__name__}") from exc
+        log.debug("%s -> HTTP %d, %d bytes", what, response.status_code, len(text))
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return _strict_json(text), status, None
+            except ValueError as exc:
+                err = MalformedResponseError(f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})")
+                raise err from None
+        detail = self._error_detail(text, response.headers.get("Content-Type", ""))
+        err = error_for_status(status, detail, what=what)
+        err._retry_after = _parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        raise err
+
+    def _error_detail(self, text: str, content_type: str) -> Any:
+        """The envelope's detail, or a short description of whatever else came back."""
+        try:
+            body = json.loads(text)
+        except ValueError:
+            kind = "an HTML page" if "html" in content_type.lower() or text.lstrip().startswith("<") else "a non-JSON body"
+            return f"the server sent {kind} instead of the error envelope"
+        if isinstance(body, dict) and "detail" in body:
+            detail = body["detail"]
+            if isinstance(detail, dict):
+                return {self._redact(str(k))[:_MAX_DETAIL]: [self._redact(str(m))[:_MAX_DETAIL] for m in (v if isinstance(v, list) else [v])]
+                        for k, v in detail.items()}
+            return self._redact(str(detail))[:_MAX_DETAIL]
+        return "the server sent JSON that is not the error envelope"

@@ -1,0 +1,156 @@
+"""Calendar buckets (day, ISO week, month) in a timezone: bounds, labels, closed-or-open.
+
+Pure date arithmetic on ``datetime``: no I/O and no pandas, so the CLI can validate input
+before any heavy import.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InputError, InvalidDateRange, InvalidTimezone
+
+__all__ = [
+    "PERIODS",
+    "Period",
+    "Bucket",
+    "buckets",
+    "parse_date",
+    "parse_month",
+    "get_timezone",
+    "month_bounds",
+    "shift_month",
+    "local_today",
+    "is_closed",
+    "CLOSED_AFTER_DAYS",
+]
+
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[str, ...] = ("day", "week", "month")
+
+#: A bucket is final (cacheable) once it ended this many days ago: late-settling charges
+#: land within a day or so, and two days keeps us clear of any timezone skew.
+CLOSED_AFTER_DAYS = 2
+
+#: The API has no data before this; earlier dates are almost certainly typos.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+
+
+@dataclass(frozen=True, order=True)
+class Bucket:
+    """One request's worth of dates: ``start`` and ``end`` are inclusive local dates."""
+
+    start: dt.date
+    end: dt.date
+    label: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def get_timezone(name: str) -> ZoneInfo:
+    """Return the IANA zone ``name`` or raise :class:`InvalidTimezone`."""
+    if not isinstance(name, str) or not name or name.startswith(("/", ".")) or ".." in name:
+        raise InvalidTimezone(f"unknown timezone {name!r}: use an IANA name such as Europe/Kyiv")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidTimezone(
+            f"unknown timezone {name!r}: use an IANA name such as Europe/Kyiv"
+        ) from None
+
+
+def parse_date(value: str | dt.date, *, what: str = "date") -> dt.date:
+    """Parse ``YYYY-MM-DD`` (or pass a date through), with a one-line error naming ``what``."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        text = str(value).strip()
+        if len(text) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidDateRange(f"invalid {what} {value!r}: expected a real date as YYYY-MM-DD") from None
+
+
+def parse_month(value: str) -> tuple[int, int]:
+    """Parse ``YYYY-MM`` into ``(year, month)``."""
+    text = str(value).strip()
+    try:
+        if len(text) != 7 or text[4] != "-":
+            raise ValueError
+        year, month = int(text[:4]), int(text[5:])
+        if not (1 <= month <= 12 and 2000 <= year <= 9998):
+            raise ValueError
+    except ValueError:
+        raise InputError(f"invalid month {value!r}: expected YYYY-MM, e.g. 2026-05") from None
+    return year, month
+
+
+def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    """First and last day of a calendar month."""
+    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def shift_month(year: int, month: int, by: int) -> tuple[int, int]:
+    """The month ``by`` months after ``(year, month)`` (negative to go back)."""
+    index = year * 12 + (month - 1) + by
+    return index // 12, index % 12 + 1
+
+
+def local_today(tz: ZoneInfo, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in ``tz``."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(tz).date()
+
+
+def is_closed(bucket: Bucket, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
+    """True once the bucket ended more than :data:`CLOSED_AFTER_DAYS` days ago in ``tz``."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    end = dt.datetime.combine(bucket.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return now >= end + dt.timedelta(days=CLOSED_AFTER_DAYS)
+
+
+def _label(day: dt.date, period: str) -> str:
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def buckets(start: str | dt.date, end: str | dt.date, period: str = "day") -> list[Bucket]:
+    """Split the inclusive local date range into buckets, clipped to the range.
+
+    Days are calendar days; weeks are ISO weeks (Monday to Sunday, labelled by ISO year, so
+    2026-12-31 is in ``2026-W53`` and 2027-01-01 too); months are calendar months.
+    """
+    if period not in PERIODS:
+        raise InputError(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
+    first = parse_date(start, what="start date")
+    last = parse_date(end, what="end date")
+    if first > last:
+        raise InvalidDateRange(f"start date {first} is after end date {last}")
+    if first < EARLIEST_DATE:
+        raise InvalidDateRange(f"start date {first} is before {EARLIEST_DATE}: no usage exists that early")
+    out: list[Bucket] = []
+    day = first
+    while day <= last:
+        if period == "day":
+            bucket_end = day
+        elif period == "week":
+            bucket_end = day + dt.timedelta(days=6 - day.weekday())
+        else:
+            bucket_end = dt.date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+        bucket_end = min(bucket_end, last)
+        out.append(Bucket(day, bucket_end, _label(day, period)))
+        day = bucket_end + dt.timedelta(days=1)
+    return out

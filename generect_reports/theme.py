@@ -1,0 +1,111 @@
+"""The report look: ``theme.toml``, ``prices.toml``, ``report.mplstyle`` and the email templates.
+
+Loaded from the bundled ``report_templates/`` or from a user's copy (``--template DIR``); a file
+missing from a user's folder falls back to the bundled one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import TemplateError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Theme", "load_theme", "bundled_template_dir"]
+
+
+def bundled_template_dir() -> Path:
+    """The bundled ``report_templates`` folder (source tree or installed package)."""
+    local = Path(__file__).resolve().parent.parent / "report_templates"
+    if (local / "theme.toml").is_file():
+        return local
+    from importlib.resources import files
+
+    return Path(str(files("generect_reports._templates")))
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Everything an exporter needs to know about the look."""
+
+    folder: Path
+    text: dict[str, str]
+    fonts: dict[str, Any]
+    colors: dict[str, Any]
+    formats: dict[str, str]
+    page: dict[str, str]
+    prices: dict[str, float] = field(default_factory=dict)
+    tier_multiplier: float = 1.0
+    currency: str = "USD"
+
+    def file(self, name: str) -> Path:
+        """A template file from the user's folder, or the bundled one."""
+        own = self.folder / name
+        return own if own.is_file() else bundled_template_dir() / name
+
+    def operation_colors(self, operations: list[str]) -> dict[str, str]:
+        """A fixed colour per operation: named ones from the theme, others from the palette in
+        sorted order, so the same operation has the same colour in every chart and file."""
+        named: dict[str, str] = dict(self.colors.get("operations", {}))
+        palette = [c for c in self.colors.get("palette", []) if c not in named.values()] or ["7F7F7F"]
+        out: dict[str, str] = {}
+        spare = 0
+        for op in sorted(operations):
+            if op in named:
+                out[op] = named[op]
+            else:
+                out[op] = palette[spare % len(palette)]
+                spare += 1
+        return out
+
+    @property
+    def paper(self) -> str:
+        size = str(self.page.get("size", "A4")).lower()
+        if size not in ("a4", "letter"):
+            raise TemplateError(f"theme page.size must be A4 or Letter, not {size!r}")
+        return size
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise TemplateError(f"cannot read template file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(f"invalid TOML in {path}: {exc}") from None
+
+
+def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
+    """Load the theme from ``template`` (a folder) or the bundled templates."""
+    bundled = bundled_template_dir()
+    folder = Path(template) if template is not None else bundled
+    if not folder.is_dir():
+        raise TemplateError(f"template folder {folder} does not exist")
+    base = _read_toml(bundled / "theme.toml")
+    own_theme = folder / "theme.toml"
+    if own_theme.is_file() and folder != bundled:
+        for section, values in _read_toml(own_theme).items():
+            if isinstance(values, dict):
+                base.setdefault(section, {}).update(values)
+    prices_path = folder / "prices.toml" if (folder / "prices.toml").is_file() else bundled / "prices.toml"
+    prices = _read_toml(prices_path)
+    try:
+        price_table = {str(k): float(v) for k, v in prices.get("prices", {}).items()}
+        multiplier = float(prices.get("tier_multiplier", 1.0))
+    except (TypeError, ValueError):
+        raise TemplateError(f"prices in {prices_path} must be numbers") from None
+    theme = Theme(folder=folder, text=base.get("text", {}), fonts=base.get("fonts", {}),
+                  colors=base.get("colors", {}), formats=base.get("formats", {}),
+                  page=base.get("page", {}), prices=price_table, tier_multiplier=multiplier,
+                  currency=str(prices.get("currency", "USD")))
+    theme.paper  # validate early
+    return theme

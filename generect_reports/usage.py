@@ -1,0 +1,377 @@
+"""Usage as a tidy DataFrame: buckets → one request each → rows that add up to the API total.
+
+``fetch_usage`` asks the API (through the cache); ``load_sample`` answers the same questions from
+the bundled sample, through the same aggregation code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import sys
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+import numpy as np
+import pandas as pd
+
+from . import periods as P
+from .errors import APIError, InputError, InvalidDateRange, MalformedResponseError
+
+if TYPE_CHECKING:
+    from .cache import UsageCache
+    from .client import GenerectClient
+
+__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "UNATTRIBUTED",
+           "COLUMNS", "SAMPLE_TIMEZONE"]
+
+log = logging.getLogger(__name__)
+
+UNATTRIBUTED = "unattributed"
+COLUMNS = ["period_start", "period", "operation", "credits"]
+SAMPLE_TIMEZONE = "Europe/Kyiv"
+#: The sample's data is complete up to this local time; it is the sample's "fetched at".
+SAMPLE_AS_OF = "2026-11-01T00:00:00"
+
+
+class UsageSource(Protocol):
+    def usage(self, start_date: str, end_date: str, *, timezone: str = ..., period: str = ...) -> dict[str, Any]: ...
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedResponseError(f"malformed response: {what} is {type(value).__name__}, not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise MalformedResponseError(f"malformed response: {what} is not a finite number")
+    return number
+
+
+def parse_usage_data(data: Mapping[str, Any]) -> tuple[float, dict[str, float]]:
+    """Validate one usage ``data`` object; return ``(total_credits, breakdown)``.
+
+    Raises :class:`MalformedResponseError` for a missing total, a breakdown that is not an
+    object, non-numeric or non-finite credits, or an operation named ``unattributed``.
+    Negative credits (refunds) are kept.
+    """
+    if not isinstance(data, Mapping):
+        raise MalformedResponseError("malformed response: 'data' is not an object")
+    if "total_credits" not in data:
+        raise MalformedResponseError("malformed response: 'total_credits' is missing")
+    total = _number(data["total_credits"], "total_credits")
+    raw = data.get("breakdown")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise MalformedResponseError(
+            f"malformed response: 'breakdown' is {type(raw).__name__}, not an object")
+    breakdown: dict[str, float] = {}
+    for name, value in raw.items():
+        op = str(name)
+        if not op.strip() or op == UNATTRIBUTED:
+            raise MalformedResponseError(f"malformed response: invalid operation name {op!r}")
+        breakdown[op] = _number(value, f"credits of {op!r}")
+    return total, breakdown
+
+
+def _remainder(total: float, breakdown: Mapping[str, float]) -> float:
+    """``total`` minus the breakdown, with float noise (1e-9) rounded away."""
+    diff = total - math.fsum(breakdown.values())
+    return 0.0 if abs(diff) < 1e-9 * max(1.0, abs(total)) else round(diff, 9)
+
+
+def _local_midnights(days: list[dt.date], timezone: str) -> pd.DatetimeIndex:
+    naive = pd.DatetimeIndex(pd.to_datetime([d.isoformat() for d in days]))
+    # Some zones skip or repeat midnight on DST days: take the first real instant of the day.
+    return naive.tz_localize(timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), bool))
+
+
+def usage_frame(buckets: list[P.Bucket], payloads: list[Mapping[str, Any]], *, timezone: str,
+                period: str, source: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
+    """Build the tidy frame (see DESIGN) from one API ``data`` object per bucket."""
+    bucket_idx: list[int] = []
+    ops: list[str] = []
+    credits: list[float] = []
+    negative = False
+    for i, (bucket, data) in enumerate(zip(buckets, payloads)):
+        try:
+            total, breakdown = parse_usage_data(data)
+        except MalformedResponseError as exc:
+            raise exc.for_period(bucket.label) from None
+        rest = _remainder(total, breakdown)
+        items = sorted(breakdown.items())
+        if rest:
+            items.append((UNATTRIBUTED, rest))
+        for op, value in items:
+            bucket_idx.append(i)
+            ops.append(op)
+            credits.append(value)
+            negative = negative or value < 0
+    starts = _local_midnights([b.start for b in buckets], timezone) if buckets else pd.DatetimeIndex([], tz=timezone)
+    idx = np.asarray(bucket_idx, dtype=np.intp)
+    frame = pd.DataFrame({
+        "period_start": starts[idx] if len(idx) else pd.DatetimeIndex([], tz=timezone),
+        "period": pd.Series([buckets[i].label for i in idx], dtype=str),
+        "operation": pd.Series(ops, dtype=str),
+        "credits": np.asarray(credits, dtype="float64"),
+    })
+    frame.attrs.update({
+        "timezone": timezone,
+        "period": period,
+        "source": source,
+        "fetched_at": fetched_at,
+        "start": buckets[0].start.isoformat() if buckets else None,
+        "end": buckets[-1].end.isoformat() if buckets else None,
+        "negative_credits": negative,
+    })
+    return frame
+
+
+def _collect(source: UsageSource, buckets: list[P.Bucket], *, timezone: str, period: str,
+             cache: "UsageCache | None", account_key: str | None, max_workers: int,
+             progress: bool | None) -> list[dict[str, Any]]:
+    tz = P.get_timezone(timezone)
+    now = dt.datetime.now(dt.timezone.utc)
+    results: list[dict[str, Any] | None] = [None] * len(buckets)
+    queries = [{"start_date": b.start.isoformat(), "end_date": b.end.isoformat(),
+                "timezone": timezone, "period": period} for b in buckets]
+    closed = [P.is_closed(b, tz, now) for b in buckets]
+    pending: list[int] = []
+    for i, query in enumerate(queries):
+        hit = cache.get(account_key, query) if (cache is not None and closed[i] and account_key) else None
+        if hit is not None:
+            results[i] = hit
+        else:
+            pending.append(i)
+    if cache is not None and buckets:
+        log.info("%d of %d buckets from cache, %d to fetch", len(buckets) - len(pending), len(buckets), len(pending))
+    if pending:
+        _fetch_pending(source, buckets, queries, pending, results, closed, cache, account_key,
+                       max_workers, progress)
+    return results  # type: ignore[return-value]
+
+
+def _fetch_pending(source: UsageSource, buckets: list[P.Bucket], queries: list[dict[str, str]],
+                   pending: list[int], results: list[Any], closed: list[bool],
+                   cache: "UsageCache | None", account_key: str | None, max_workers: int,
+                   progress: bool | None) -> None:
+    from tqdm import tqdm
+
+    def one(i: int) -> dict[str, Any]:
+        q = queries[i]
+        data = source.usage(q["start_date"], q["end_date"], timezone=q["timezone"], period=q["period"])
+        parse_usage_data(data)  # validate before anything is cached
+        return data
+
+    bar = tqdm(total=len(pending), desc="fetching usage", unit="bucket", file=sys.stderr,
+               disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
+               leave=False)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending))),
+                              thread_name_prefix="generect-fetch")
+    futures: dict[Future[dict[str, Any]], int] = {pool.submit(one, i): i for i in pending}
+    failure: tuple[int, BaseException] | None = None
+    try:
+        not_done = set(futures)
+        while not_done and failure is None:
+            done, not_done = wait(not_done, return_when=FIRST_EXCEPTION)
+            # Handle completions in bucket order so the first failing period is the one named.
+            for future in sorted(done, key=futures.__getitem__):
+                i = futures[future]
+                exc = future.exception()
+                if exc is not None:
+                    if failure is None or i < failure[0]:
+                        failure = (i, exc)
+                    continue
+                results[i] = future.result()
+                bar.update(1)
+                if cache is not None and closed[i] and account_key:
+                    cache.put(account_key, queries[i], results[i])
+        if failure is not None:
+            cancel = getattr(source, "cancel", None)
+            if cancel:
+                cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        reset = getattr(source, "reset_cancel", None)
+        if reset:
+            reset()
+        bar.close()
+    if failure is not None:
+        i, exc = failure
+        if isinstance(exc, APIError):
+            raise exc.for_period(buckets[i].label) from exc
+        raise exc
+
+
+def fetch_usage(
+    start: str | dt.date,
+    end: str | dt.date,
+    *,
+    period: str = "day",
+    timezone: str = "UTC",
+    client: "GenerectClient | None" = None,
+    cache: "bool | UsageCache" = True,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Fetch credit usage from the API as a tidy frame.
+
+    Parameters
+    ----------
+    start, end
+        Inclusive local dates (``YYYY-MM-DD``) in ``timezone``. An end after today is clipped
+        to today; a start in the future is an error.
+    period
+        ``day``, ``week`` (ISO, Monday to Sunday) or ``month``; buckets are clipped to the range.
+    timezone
+        IANA name; buckets are local calendar days in it.
+    client
+        A :class:`GenerectClient`; by default one is built from the environment.
+    cache
+        True for the default on-disk cache of closed buckets, False to bypass it, or a
+        :class:`~generect_reports.cache.UsageCache`.
+    max_workers
+        Parallel requests (default: the client's, 8).
+    progress
+        Show a progress bar on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``period_start`` (tz-aware local midnight), ``period`` (label), ``operation``,
+        ``credits`` (float64); one row per bucket and operation, and an ``unattributed`` row
+        where ``total_credits`` exceeds the breakdown, so each bucket adds up to the API total.
+        ``attrs``: ``timezone``, ``period``, ``source="api"``, ``fetched_at``, ``start``, ``end``,
+        ``base_url``.
+    """
+    from .cache import UsageCache
+    from .client import GenerectClient
+
+    tz = P.get_timezone(timezone)
+    first = P.parse_date(start, what="start date")
+    last = P.parse_date(end, what="end date")
+    today = P.local_today(tz)
+    if first > today:
+        raise InvalidDateRange(f"start date {first} is in the future (today is {today} in {timezone})")
+    if last > today:
+        log.info("end date %s is in the future; clipped to today, %s", last, today)
+        last = today
+    bucket_list = P.buckets(first, last, period)
+    own_client = client is None
+    client = client or GenerectClient()
+    store: UsageCache | None
+    store = cache if isinstance(cache, UsageCache) else (UsageCache() if cache else None)
+    fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
+    try:
+        payloads = _collect(client, bucket_list, timezone=timezone, period=period, cache=store,
+                            account_key=client.account_key, max_workers=max_workers or client.max_workers,
+                            progress=progress)
+    finally:
+        if own_client:
+            client.close()
+        if store is not None and not isinstance(cache, UsageCache):
+            store.close()
+    frame = usage_frame(bucket_list, payloads, timezone=timezone, period=period, source="api",
+                        fetched_at=fetched_at)
+    frame.attrs["base_url"] = client.base_url
+    return frame
+
+
+# --- the bundled sample ----------------------------------------------------------------------
+
+
+def _sample_path() -> Any:
+    """The sample CSV: from the installed package, or the source tree's ``data/`` folder."""
+    from pathlib import Path
+
+    local = Path(__file__).resolve().parent.parent / "data" / "sample_usage.csv"
+    if local.is_file():
+        return local
+    from importlib.resources import files
+
+    return files("generect_reports._data").joinpath("sample_usage.csv")
+
+
+class SampleSource:
+    """Answers usage queries from the bundled daily sample, the way the API would."""
+
+    _daily: pd.DataFrame | None = None
+
+    @classmethod
+    def daily(cls) -> pd.DataFrame:
+        if cls._daily is None:
+            with _sample_path().open("rb") as fh:
+                raw = pd.read_csv(fh, dtype={"date": str, "operation": str, "credits": "float64"})
+            raw["date"] = pd.to_datetime(raw["date"], format="%Y-%m-%d")
+            cls._daily = raw
+        return cls._daily
+
+    def usage(self, start_date: str, end_date: str, *, timezone: str = SAMPLE_TIMEZONE,
+              period: str = "day") -> dict[str, Any]:
+        daily = self.daily()
+        rows = daily[(daily["date"] >= start_date) & (daily["date"] <= end_date)]
+        sums = rows.groupby("operation", sort=True)["credits"].sum()
+        breakdown = {op: float(v) for op, v in sums.items() if op != UNATTRIBUTED}
+        return {"period": start_date, "total_credits": float(sums.sum()), "breakdown": breakdown}
+
+    def usage_many(self, buckets: list[P.Bucket]) -> list[dict[str, Any]]:
+        """All buckets at once (vectorised): one groupby instead of one filter per bucket."""
+        daily = self.daily()
+        starts = pd.to_datetime([b.start.isoformat() for b in buckets])
+        dates = daily["date"]
+        pos = starts.searchsorted(dates, side="right") - 1
+        ends = pd.to_datetime([b.end.isoformat() for b in buckets])
+        inside = (pos >= 0) & (dates.to_numpy() <= ends.to_numpy()[np.clip(pos, 0, None)])
+        sub = daily[inside].assign(bucket=pos[inside])
+        sums = sub.groupby(["bucket", "operation"], sort=True)["credits"].sum()
+        out: list[dict[str, Any]] = [{"period": b.label, "total_credits": 0.0, "breakdown": {}} for b in buckets]
+        for (i, op), value in sums.items():
+            out[i]["total_credits"] += float(value)
+            if op != UNATTRIBUTED:
+                out[i]["breakdown"][op] = float(value)
+        return out
+
+
+def sample_as_of() -> pd.Timestamp:
+    return pd.Timestamp(SAMPLE_AS_OF, tz=SAMPLE_TIMEZONE)
+
+
+def load_sample(start: str | dt.date | None = None, end: str | dt.date | None = None, *,
+                period: str = "day", timezone: str = SAMPLE_TIMEZONE) -> pd.DataFrame:
+    """The bundled sample account's usage as a tidy frame (no token, no network).
+
+    Parameters
+    ----------
+    start, end
+        Inclusive local dates; default to the whole sample (2025-01-01 to 2026-10-31).
+    period
+        ``day``, ``week`` or ``month``.
+    timezone
+        The sample was recorded in Europe/Kyiv; other zones cannot be re-bucketed exactly and
+        are refused.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same tidy frame as :func:`fetch_usage`, with ``attrs["source"] == "sample"``.
+    """
+    P.get_timezone(timezone)
+    if timezone != SAMPLE_TIMEZONE:
+        raise InputError(f"the sample data is recorded in {SAMPLE_TIMEZONE}; "
+                         f"timezone {timezone!r} cannot be applied to it")
+    daily = SampleSource.daily()
+    first_day = daily["date"].min().date()
+    last_day = daily["date"].max().date()
+    first = P.parse_date(start, what="start date") if start is not None else first_day
+    last = P.parse_date(end, what="end date") if end is not None else last_day
+    if first > last:
+        raise InvalidDateRange(f"start date {first} is after end date {last}")
+    if first > last_day or last < first_day:
+        raise InvalidDateRange(f"the sample covers {first_day} to {last_day}; nothing in {first}..{last}")
+    # Like the API's "end clipped to today": the sample ends at its as-of date.
+    bucket_list = P.buckets(max(first, first_day), min(last, last_day), period)
+    payloads = SampleSource().usage_many(bucket_list)
+    frame = usage_frame(bucket_list, payloads, timezone=SAMPLE_TIMEZONE, period=period,
+                        source="sample", fetched_at=sample_as_of())
+    return frame
