@@ -193,6 +193,12 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     as_of_ts = cmp.attrs["as_of"]
     if as_of_ts.date() <= first:
         raise InputError(f"month {month} has no complete day of data yet (as of {as_of_ts:%Y-%m-%d %H:%M})")
+    # Rows after the as-of day cannot exist in real data; an explicit earlier as_of cuts them off.
+    keep = usage["period_start"].dt.tz_localize(None).dt.normalize() <= pd.Timestamp(as_of_ts.date())
+    if not keep.all():
+        attrs = dict(usage.attrs)
+        usage = usage[keep.to_numpy()]
+        usage.attrs.update(attrs)
     data_start = usage.attrs.get("start")
     data_end = usage.attrs.get("end")
     warnings: list[str] = []
@@ -206,10 +212,7 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     complete = bool(cmp.attrs["complete"])
     elapsed = int(cmp.attrs["elapsed_days"])
     codes = A._month_codes(usage)
-    # Rows after the as-of day cannot exist in real data; an explicit earlier as_of cuts them off.
-    days = usage["period_start"].dt.tz_localize(None).dt.normalize()
-    in_window = (days <= pd.Timestamp(as_of_ts.date())).to_numpy()
-    in_month = usage[(codes == year * 12 + mon - 1) & in_window]
+    in_month = usage[codes == year * 12 + mon - 1]
     month_rows = A.operation_shares(in_month) if len(in_month) else A.operation_shares(usage.iloc[0:0])
 
     # Per-operation table: month credits against the comparison base (like for like if partial).
