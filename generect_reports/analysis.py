@@ -282,7 +282,8 @@ def _month_to_date(usage: pd.DataFrame, month: str | None, as_of: Any) -> dict[s
     elapsed = int(min(max((today - first).days, 0), days_in_month))
     py, pm = shift_month(year, mon, -1)
     pfirst, plast = month_bounds(py, pm)
-    prev_elapsed = min(elapsed, plast.day)
+    # A complete month is compared with the whole previous month, whatever their lengths.
+    prev_elapsed = plast.day if elapsed == days_in_month else min(elapsed, plast.day)
     return {"month": month, "as_of": ts, "first": first, "last": last, "elapsed": elapsed,
             "days_in_month": days_in_month, "complete": elapsed == days_in_month,
             "prev_first": pfirst, "prev_elapsed": prev_elapsed, "previous_month": month_label(py, pm)}
@@ -367,9 +368,9 @@ def run_rate_projection(usage: pd.DataFrame, month: str | None = None, *, as_of:
     if len(mat):
         window = mat.loc[(mat.index < today) & (mat.index >= today - pd.Timedelta(days=lookback_days))]
         window = window.reindex(columns=ops)
-        by_dow = window.fillna(0.0).groupby(window.index.dayofweek).mean()
+        by_dow = window.fillna(0.0).groupby(window.index.day_of_week).mean()
         by_dow = by_dow.reindex(range(7)).fillna(by_dow.mean()).fillna(0.0)
-        rest = by_dow.loc[remaining.dayofweek].sum(axis=0) if len(remaining) else pd.Series(0.0, index=ops)
+        rest = by_dow.loc[remaining.day_of_week].sum(axis=0) if len(remaining) else pd.Series(0.0, index=ops)
         weekday = cur + rest.reindex(ops, fill_value=0.0)
     else:
         weekday = pd.Series(np.nan, index=ops)

@@ -282,7 +282,14 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     section = data.get("email", data)
     if "smtp_password" in section or "password" in section:
         raise click.BadParameter("the SMTP password must come from GENERECT_SMTP_PASSWORD, not the config file")
-    defaults = {str(k).replace("-", "_"): v for k, v in section.items()}
+    aliases = {"from": "sender"}
+    known = {p.name for p in ctx.command.params}
+    defaults = {}
+    for key, val in section.items():
+        name = aliases.get(str(key), str(key).replace("-", "_"))
+        if name not in known:
+            raise click.BadParameter(f"unknown setting {key!r} in {path}")
+        defaults[name] = val
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 

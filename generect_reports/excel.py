@@ -469,6 +469,8 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
                                   enumerate(("period_start", "period", "operation", "credits"), start=1)]
             table.autoFilter = AutoFilter(ref=table.ref)
             table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
-            ws.add_table(table)
+            with warnings.catch_warnings():  # the columns were just added by hand, as it asks
+                warnings.simplefilter("ignore", UserWarning)
+                ws.add_table(table)
     with atomic_path(path) as tmp:
         wb.save(tmp)

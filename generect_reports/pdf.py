@@ -202,7 +202,7 @@ def _page_daily(rep: "MonthlyReport") -> Figure:
         days = mat.index
         x = np.arange(len(days))
         for i, day in enumerate(days):
-            if day.dayofweek >= 5:
+            if day.day_of_week >= 5:
                 ax.axvspan(i - 0.5, i + 0.5, color=_color(rep.theme.colors.get("weekend", "EEF1F5")), lw=0, zorder=0)
         values = mat.to_numpy(dtype="float64").T
         ax.stackplot(x, np.clip(values, 0, None), colors=[_color(rep.colors.get(o, "7F7F7F")) for o in mat.columns],

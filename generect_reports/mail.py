@@ -1,0 +1,235 @@
+"""The monthly report by email: a text and HTML body from templates, an inline chart, the
+workbook and PDF attached, sent over SMTP (STARTTLS, SSL or plain) or written as ``.eml``.
+
+The SMTP password is read only from ``GENERECT_SMTP_PASSWORD`` and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING, Iterable
+
+from ._atomic import write_bytes_atomic
+from .errors import DeliveryError, InputError
+
+if TYPE_CHECKING:
+    from .report import MonthlyReport
+
+__all__ = ["SmtpSettings", "build_message", "send_message", "write_eml", "validate_addresses",
+           "subject_for"]
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+SECURITY = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def validate_addresses(values: Iterable[str], option: str, *, required: bool = False) -> list[str]:
+    """Check plain ``user@domain`` addresses (no display names, no header injection)."""
+    out: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            address = part.strip()
+            if not address:
+                continue
+            if len(address) > 254 or not _ADDRESS.match(address):
+                raise InputError(f"invalid email address for {option}: {address!r}")
+            out.append(address)
+    if required and not out:
+        raise InputError(f"{option} needs at least one email address")
+    return out
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send. ``password`` is kept out of the repr."""
+
+    host: str
+    port: int
+    security: str = "starttls"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    cafile: str | None = None
+
+    @classmethod
+    def from_options(cls, *, host: str | None, port: int | None, security: str = "starttls",
+                     user: str | None = None, need_host: bool = True,
+                     timeout: float = 30.0) -> "SmtpSettings":
+        security = (security or "starttls").lower()
+        if security not in SECURITY:
+            raise InputError(f"unknown --smtp-security {security!r}: use starttls, ssl or none")
+        if need_host and not host:
+            raise InputError("--smtp-host is required to send (or use --dry-run FILE.eml)")
+        if port is not None and not (0 < port < 65536):
+            raise InputError(f"invalid --smtp-port {port}")
+        password = os.environ.get("GENERECT_SMTP_PASSWORD") or None
+        if user and not password and need_host:
+            raise InputError("--smtp-user is set but GENERECT_SMTP_PASSWORD is not")
+        return cls(host=host or "", port=port or DEFAULT_PORTS[security], security=security,
+                   user=user or None, password=password if user else None, timeout=timeout)
+
+
+def subject_for(rep: "MonthlyReport") -> str:
+    """E.g. ``Generect usage May 2026: 9,470 credits (+4.1% vs April)``."""
+    from .report import fmt_signed_pct
+
+    total = f"{rep.total:,.0f}" if float(rep.total).is_integer() else f"{rep.total:,.2f}"
+    prev = rep.previous_month_name.split(" ")[0]
+    basis = f"vs {prev}" if rep.complete else f"vs {prev}, first {rep.elapsed_days} days"
+    subject = f"Generect usage {rep.month_name}: {total} credits ({fmt_signed_pct(rep.change_pct)} {basis})"
+    if not rep.complete:
+        subject = "[partial month] " + subject
+    elif rep.warnings:
+        subject = "[incomplete data] " + subject
+    return subject
+
+
+def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str) -> dict[str, object]:
+    from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct
+
+    rows = [{
+        "operation": r.operation, "credits": fmt_credits(r.credits),
+        "share": f"{r.share_display:.1f}%" if r.share_display == r.share_display else "–",
+        "previous": fmt_credits(r.previous_credits), "change": fmt_change(r.change),
+        "change_pct": fmt_signed_pct(r.change_pct), "cost": fmt_money(r.estimated_cost, rep.currency),
+    } for r in rep.operations.itertuples(index=False)]
+    return {
+        "r": rep, "rows": rows, "title": rep.theme.text.get("title", "Generect credit usage"),
+        "total": fmt_credits(rep.total), "previous": fmt_credits(rep.previous_total),
+        "change": fmt_change(rep.change), "change_pct": fmt_signed_pct(rep.change_pct),
+        "cost": fmt_money(rep.estimated_cost, rep.currency),
+        "projection": fmt_credits(rep.projection) if rep.projection is not None else None,
+        "projection_weekday": fmt_credits(rep.projection_weekday) if rep.projection_weekday is not None else None,
+        "as_of": f"{rep.as_of:%Y-%m-%d %H:%M}", "warnings": rep.warnings, "chart_cid": chart_cid,
+        "xlsx_name": xlsx_name, "pdf_name": pdf_name, "colors": rep.theme.colors,
+        "font": rep.theme.fonts.get("family", "DejaVu Sans"),
+    }
+
+
+def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError as JinjaError, select_autoescape
+
+    from .errors import TemplateError
+    from .theme import bundled_template_dir
+
+    loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
+    env = Environment(loader=loader, autoescape=select_autoescape(["html", "html.j2"], default=False),
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    try:
+        text = env.get_template("email.txt.j2").render(context)
+        html = env.get_template("email.html.j2").render(context)
+    except JinjaError as exc:
+        raise TemplateError(f"email template error: {exc}") from None
+    return text, html
+
+
+def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[str] | None = None,
+                  max_attachment_bytes: int = 10 * 1024 * 1024) -> EmailMessage:
+    """The complete message: subject, text and HTML bodies, inline chart, xlsx and pdf attached.
+
+    Raises :class:`InputError` when the attachments exceed ``max_attachment_bytes``.
+    """
+    from .excel import write_report_workbook
+    from .pdf import history_chart_png, render_pdf
+
+    xlsx_name = f"generect-usage-{rep.month}.xlsx"
+    pdf_name = f"generect-usage-{rep.month}.pdf"
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="generect-mail-") as folder:
+        xlsx_path = Path(folder) / xlsx_name
+        write_report_workbook(rep, xlsx_path)
+        xlsx = xlsx_path.read_bytes()
+    pdf = render_pdf(rep)
+    size = len(xlsx) + len(pdf)
+    if size > max_attachment_bytes:
+        raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
+                         "(raise --max-attachment-mb)")
+    chart = history_chart_png(rep)
+    domain = sender.rsplit("@", 1)[-1]
+    chart_cid = make_msgid(idstring="chart", domain=domain)
+    text, html = _render(rep, _context(rep, chart_cid[1:-1], xlsx_name, pdf_name))
+
+    msg = EmailMessage()
+    msg["Subject"] = subject_for(rep)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(idstring="report", domain=domain)
+    msg["X-Mailer"] = f"generect-reports {rep.version}"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(chart, maintype="image", subtype="png", cid=chart_cid,
+                          filename="usage-history.png", disposition="inline")
+    msg.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=xlsx_name)
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    return msg
+
+
+def write_eml(message: EmailMessage, path: str | os.PathLike[str]) -> None:
+    """Write the exact message bytes to ``path`` atomically (for ``--dry-run``)."""
+    from email import policy
+
+    write_bytes_atomic(path, message.as_bytes(policy=policy.SMTP))
+
+
+def _redact(text: str, settings: SmtpSettings) -> str:
+    if settings.password:
+        text = text.replace(settings.password, "***")
+    return text
+
+
+def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
+    """Deliver ``message``; any failure raises :class:`DeliveryError` (nothing is reported as
+    sent unless every recipient was accepted)."""
+    context = ssl.create_default_context(cafile=settings.cafile)
+    where = f"{settings.host}:{settings.port}"
+    try:
+        if settings.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        with smtp:
+            smtp.ehlo()
+            if settings.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(f"SMTP server {where} does not offer STARTTLS "
+                                        "(use --smtp-security ssl, or none on a trusted network)")
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+            refused = smtp.send_message(message)
+    except DeliveryError:
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(f"SMTP login as {settings.user!r} was refused by {where} ({exc.smtp_code})") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"SMTP server {where} refused every recipient: {', '.join(sorted(exc.recipients))}; nothing was sent") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise DeliveryError(f"SMTP server {where} refused the sender {exc.sender!r} ({exc.smtp_code}); nothing was sent") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DeliveryError(f"SMTP server {where}: {_redact(str(exc), settings)}") from None
+    except smtplib.SMTPException as exc:
+        raise DeliveryError(f"SMTP error from {where}: {_redact(str(exc), settings)[:200]}; the message may not have been sent") from None
+    except ssl.SSLError as exc:
+        raise DeliveryError(f"TLS with {where} failed ({exc.reason or type(exc).__name__})") from None
+    except (socket.timeout, TimeoutError):
+        raise DeliveryError(f"SMTP server {where} timed out") from None
+    except OSError as exc:
+        raise DeliveryError(f"cannot reach SMTP server {where} ({exc.strerror or type(exc).__name__})") from None
+    if refused:
+        raise DeliveryError("SMTP server refused some recipients: " + ", ".join(sorted(refused)) +
+                            "; the others received the message")

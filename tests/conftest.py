@@ -1,0 +1,101 @@
+"""Shared fixtures: a real local API server, an isolated cache folder, canary secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakeapi import TOKEN, FakeGenerect  # noqa: E402
+
+SMTP_CANARY = "smtp-canary-pw-7d1e0a9c"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own cache folder and no stray credentials from the machine."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("GENERECT_REPORTS_CACHE_DIR", str(cache))
+    for name in ("GENERECT_API_TOKEN", "GENERECT_API_URL", "GENERECT_SMTP_PASSWORD", "GENERECT_REPORTS_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return cache
+
+
+def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:
+    out = {}
+    day = start
+    while day <= end:
+        out[day] = dict(ops)
+        day += dt.timedelta(days=1)
+    return out
+
+
+@pytest.fixture
+def api() -> Iterator[FakeGenerect]:
+    """A Generect API on 127.0.0.1 with two years of simple daily usage."""
+    fake = FakeGenerect(daily=simple_daily(dt.date(2025, 1, 1), dt.date(2026, 12, 31),
+                                           {"search_database": 10.0, "email_find": 2.5}))
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch, api: FakeGenerect) -> FakeGenerect:
+    monkeypatch.setenv("GENERECT_API_TOKEN", TOKEN)
+    monkeypatch.setenv("GENERECT_API_URL", api.url)
+    return api
+
+
+@pytest.fixture
+def client(api: FakeGenerect):
+    from generect_reports import GenerectClient
+
+    waits: list[float] = []
+    c = GenerectClient(TOKEN, api.url, sleep=waits.append, timeout=(2.0, 2.0))
+    c.waits = waits  # type: ignore[attr-defined]
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def sample():
+    from generect_reports import load_sample
+
+    return load_sample()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The CLI in a real subprocess, as a user or cron runs it."""
+    full_env = {k: v for k, v in os.environ.items()}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "generect_reports", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+def soffice_recalculate(path: Path, workdir: Path) -> Path:
+    """Let LibreOffice (headless) open, recalculate and re-save a workbook; return the copy."""
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if exe is None:
+        raise RuntimeError("LibreOffice is required for these tests: apt-get install libreoffice-calc")
+    profile = workdir / f"lo-profile-{uuid.uuid4().hex}"  # one profile per conversion
+    out = workdir / f"lo-out-{uuid.uuid4().hex}"
+    out.mkdir()
+    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    result = out / path.name
+    assert result.is_file(), f"LibreOffice produced no file for {path.name}"
+    return result

@@ -1,0 +1,123 @@
+"""The CLI as users run it: real subprocesses against the local API server, exit codes, output."""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import run_cli
+from fakeapi import TOKEN
+from generect_reports.cli import cli
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0 and "Exit codes" in top.output
+    for name in ("usage", "report", "email"):
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0
+        assert "--sample" in result.output and "--timezone" in result.output and "--no-cache" in result.output
+        assert len(cli.commands[name].help or "") > 20
+
+
+def test_version():
+    out = run_cli("--version")
+    assert out.returncode == 0 and "generect-reports" in out.stdout
+
+
+def test_usage_sample_month_table():
+    out = run_cli("usage", "--sample", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month")
+    assert out.returncode == 0, out.stderr
+    assert "2026-06" in out.stdout and "search_database" in out.stdout and "total credits:" in out.stdout
+
+
+def test_usage_csv_columns_exact():
+    out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-31", "--period", "week", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert list(rows[0]) == ["period_start", "period", "operation", "credits"]
+    assert rows[0]["period_start"] == "2026-05-01T00:00:00+03:00" and rows[0]["period"] == "2026-W18"
+
+
+def test_usage_json_against_api(token_env):
+    out = run_cli("usage", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month",
+                  "--timezone", "Europe/Kyiv", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    assert len(records) == 12 and set(records[0]) == {"period_start", "period", "operation", "credits"}
+    assert sum(r["credits"] for r in records) == 181 * 12.5
+    assert {r.params["timezone"] for r in token_env.usage_requests()} == {"Europe/Kyiv"}
+
+
+def test_usage_output_file(tmp_path):
+    target = tmp_path / "u.json"
+    out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-02", "--format", "json", "--output", str(target))
+    assert out.returncode == 0 and out.stdout == ""
+    assert len(json.loads(target.read_text())) == 16
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--start", "2026-02-30", "--end", "2026-03-01"], "invalid start date"),
+    (["--start", "2026-03-02", "--end", "2026-03-01"], "after end date"),
+    (["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "Mars/Base"], "unknown timezone"),
+    (["--start", "2026-03-01", "--end", "2026-03-02", "--period", "fortnight"], "unknown period"),
+    (["--start", "2026-03-01", "--end", "2026-03-02", "--format", "xml"], "unknown format"),
+    (["--start", "2026-03-01"], "Missing option '--end'"),
+])
+def test_bad_input_exit_2_one_line(args, needle):
+    out = run_cli("usage", "--sample", *args)
+    assert out.returncode == 2
+    assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_token_says_what_to_set():
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-02")
+    assert out.returncode == 2 and "GENERECT_API_TOKEN" in out.stderr
+
+
+def test_auth_failure_exit_3(api):
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-02", "--api-url", api.url,
+                  env={"GENERECT_API_TOKEN": "wrong"})
+    assert out.returncode == 3 and "HTTP 401" in out.stderr
+
+
+def test_api_failure_after_retries_exit_4(token_env):
+    token_env.fail("500", times=-1)
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "-v")
+    assert out.returncode == 4
+    assert "period 2026-03-01" in out.stderr and "gave up after 5 attempts" in out.stderr
+    assert TOKEN not in out.stderr + out.stdout
+
+
+def test_cached_rerun_asks_nothing(token_env):
+    args = ("usage", "--start", "2025-01-01", "--end", "2025-12-31", "--period", "month", "--format", "csv")
+    first = run_cli(*args)
+    n = len(token_env.usage_requests())
+    second = run_cli(*args)
+    assert first.stdout == second.stdout and n == 12 and len(token_env.usage_requests()) == 12
+    run_cli(*args, "--no-cache")
+    assert len(token_env.usage_requests()) == 24
+
+
+def test_python_api_matches_cli(sample):
+    import generect_reports
+
+    assert callable(generect_reports.fetch_usage) and "fetch_usage" in generect_reports.__all__
+    out = run_cli("usage", "--sample", "--start", "2025-01-01", "--end", "2026-10-31", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert len(rows) == len(sample)
+    assert sum(float(r["credits"]) for r in rows) == sample["credits"].sum()
+
+
+def test_help_does_not_import_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys; from generect_reports.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
