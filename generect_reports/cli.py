@@ -340,8 +340,17 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         click.echo(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # Turn SIGTERM into an exception so atomic writes remove their temporary files.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click with one-line usage errors (exit 2) instead of a usage dump."""
+    import signal
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="generect-reports", standalone_mode=False)
     except click.exceptions.Exit as exc:

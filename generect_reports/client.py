@@ -80,6 +80,19 @@ def _check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _env_float(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
 def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
     """Transient failures (429, 5xx, connection trouble as ``status=None``) are retried."""
     if attempt >= max_attempts:
@@ -140,9 +153,11 @@ class GenerectClient:
         Defaults to ``GENERECT_API_URL`` or ``https://api.generect.com``. Plain http is refused
         except for loopback hosts.
     timeout
-        ``(connect, read)`` seconds per attempt.
+        ``(connect, read)`` seconds per attempt; default ``(5, 15)``, the read timeout from
+        ``GENERECT_API_TIMEOUT`` if set.
     max_attempts, max_retry_time
-        Bound on attempts and on total seconds spent on one request, waits included.
+        Bound on attempts (default 5, or ``GENERECT_API_MAX_ATTEMPTS``, at most 10) and on total
+        seconds spent on one request, waits included.
     sleep
         Injected by tests to avoid real waits.
     max_workers
@@ -154,16 +169,18 @@ class GenerectClient:
         token: str | None = None,
         base_url: str | None = None,
         *,
-        timeout: tuple[float, float] = (5.0, 15.0),
-        max_attempts: int = 5,
+        timeout: tuple[float, float] | None = None,
+        max_attempts: int | None = None,
         max_retry_time: float = 30.0,
         sleep: Callable[[float], object] | None = None,
         max_workers: int = 8,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = _check_base_url(base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL)
-        self.timeout = timeout
-        self.max_attempts = max(1, int(max_attempts))
+        self.timeout = timeout or (5.0, _env_float("GENERECT_API_TIMEOUT", 15.0, 0.1, 120.0))
+        self.max_attempts = int(max_attempts if max_attempts is not None
+                                else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10))
+        self.max_attempts = max(1, self.max_attempts)
         self.max_retry_time = float(max_retry_time)
         self.max_workers = max(1, int(max_workers))
         self._cancelled = threading.Event()

@@ -99,3 +99,31 @@ def soffice_recalculate(path: Path, workdir: Path) -> Path:
     result = out / path.name
     assert result.is_file(), f"LibreOffice produced no file for {path.name}"
     return result
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """Yield (folder, make_read_only). Root may write anywhere, so as root the folder is a
+    tmpfs that is remounted read-only; otherwise its permissions are removed."""
+    import subprocess
+
+    folder = tmp_path / "ro-cache"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], check=True)
+        mounted = True
+
+    def make_read_only():
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        else:
+            os.chmod(folder, 0o500)
+            for p in folder.iterdir():
+                os.chmod(p, 0o400)
+
+    yield folder, make_read_only
+    if mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+    else:
+        os.chmod(folder, 0o700)

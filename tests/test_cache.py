@@ -67,34 +67,6 @@ def test_corrupt_cache_is_rebuilt(api, isolated_env):
     assert len(api.usage_requests()) == 24  # rebuilt, then used
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """Yield (folder, make_read_only). Root may write anywhere, so as root the folder is a
-    tmpfs that is remounted read-only; otherwise its permissions are removed."""
-    import subprocess
-
-    folder = tmp_path / "ro-cache"
-    folder.mkdir()
-    mounted = False
-    if os.geteuid() == 0:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], check=True)
-        mounted = True
-
-    def make_read_only():
-        if mounted:
-            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        else:
-            os.chmod(folder, 0o500)
-            for p in folder.iterdir():
-                os.chmod(p, 0o400)
-
-    yield folder, make_read_only
-    if mounted:
-        subprocess.run(["umount", str(folder)], check=False)
-    else:
-        os.chmod(folder, 0o700)
-
-
 def test_read_only_cache_folder_still_gives_right_figures(api, read_only_folder):
     import warnings
 
