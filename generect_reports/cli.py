@@ -123,8 +123,7 @@ def _client(api_url: str | None) -> Any:
 
 
 def _timezone(timezone: str | None, sample: bool) -> str:
-    from .periods import get_timezone
-    from .usage import SAMPLE_TIMEZONE
+    from .periods import SAMPLE_TIMEZONE, get_timezone
 
     tz = timezone or (SAMPLE_TIMEZONE if sample else "UTC")
     get_timezone(tz)

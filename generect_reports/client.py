@@ -14,11 +14,8 @@ import os
 import random
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlencode, urljoin, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .errors import (
@@ -30,6 +27,9 @@ from .errors import (
     MissingTokenError,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["GenerectClient", "DEFAULT_BASE_URL", "should_retry", "retry_delay", "resolve_token"]
 
@@ -188,15 +188,9 @@ class GenerectClient:
         self._sleep = sleep or self._cancelled.wait
         self.request_count = 0
         self._lock = threading.Lock()
-        self._session = requests.Session()
-        self._session.trust_env = False  # a netrc file must not replace our Authorization header
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(16, self.max_workers), max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update({
-            "Accept": "application/json",
-            "User-Agent": f"generect-reports/{__version__}",
-        })
+        # The session (and the requests import) is made on first use: a run served from the
+        # cache never needs it.
+        self._session_obj: requests.Session | None = None
 
     # The token must not leak through a repr in a traceback or a notebook.
     def __repr__(self) -> str:
@@ -214,8 +208,27 @@ class GenerectClient:
             b"generect-reports-cache-v1\0" + self.base_url.encode() + b"\0" + self._token.encode()
         ).hexdigest()
 
+    @property
+    def _session(self) -> "requests.Session":
+        with self._lock:
+            if self._session_obj is None:
+                import requests
+                from requests.adapters import HTTPAdapter
+
+                session = requests.Session()
+                session.trust_env = False  # a netrc file must not replace our Authorization header
+                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(16, self.max_workers),
+                                      max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                session.headers.update({"Accept": "application/json",
+                                        "User-Agent": f"generect-reports/{__version__}"})
+                self._session_obj = session
+            return self._session_obj
+
     def close(self) -> None:
-        self._session.close()
+        if self._session_obj is not None:
+            self._session_obj.close()
 
     def __enter__(self) -> "GenerectClient":
         return self
@@ -293,11 +306,14 @@ class GenerectClient:
             self._sleep(wait)
 
     def _attempt(self, url: str, what: str) -> tuple[Any, int, float | None]:
+        import requests
+
+        session = self._session
         with self._lock:
             self.request_count += 1
         headers = {"Authorization": f"Token {self._token}"}
         try:
-            response = self._session.get(url, headers=headers, timeout=self.timeout,
+            response = session.get(url, headers=headers, timeout=self.timeout,
                                          allow_redirects=False)
             hops = 0
             while response.is_redirect and hops < 3:
@@ -306,7 +322,7 @@ class GenerectClient:
                 if urlsplit(target)[:2] != urlsplit(self.base_url)[:2]:
                     raise APIError(f"{what} redirected to another host ({urlsplit(target).hostname}); "
                                    "the token is not sent there", status_code=response.status_code)
-                response = self._session.get(target, headers=headers, timeout=self.timeout,
+                response = session.get(target, headers=headers, timeout=self.timeout,
                                              allow_redirects=False)
             text = response.content.decode("utf-8", errors="replace")
         except requests.Timeout as exc:

@@ -36,6 +36,9 @@ PERIODS: tuple[str, ...] = ("day", "week", "month")
 #: land within a day or so, and two days keeps us clear of any timezone skew.
 CLOSED_AFTER_DAYS = 2
 
+#: The bundled sample account's timezone.
+SAMPLE_TIMEZONE = "Europe/Kyiv"
+
 #: The API has no data before this; earlier dates are almost certainly typos.
 EARLIEST_DATE = dt.date(2000, 1, 1)
 

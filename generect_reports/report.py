@@ -27,20 +27,20 @@ __all__ = ["MonthlyReport", "build_report", "fmt_credits", "fmt_pct", "fmt_money
 def fmt_credits(value: float, decimals: int = 2) -> str:
     """Credits with thousands separators, as the workbook's ``#,##0.00`` shows them."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
+        return "-"
     return f"{value:,.{decimals}f}"
 
 
 def fmt_change(value: float) -> str:
     if value is None or np.isnan(value):
-        return "–"
+        return "-"
     return ("+" if value > 0 else "") + f"{value:,.2f}"
 
 
 def fmt_pct(value: float, decimals: int = 1) -> str:
     """A fraction as a percentage, as ``0.0%`` shows it."""
     if value is None or np.isnan(value):
-        return "–"
+        return "-"
     return f"{value * 100:.{decimals}f}%"
 
 
@@ -226,8 +226,8 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
         # Compare only complete days; credits of the running day are in the total, not the change.
         credits_cmp = base["credits"].reindex(ops, fill_value=0.0)
         previous = base["previous_credits"].reindex(ops, fill_value=0.0)
-        basis = (f"like for like: {month} days 1–{elapsed} against {previous_month} days "
-                 f"1–{cmp.attrs['previous_days']}")
+        basis = (f"like for like: {month} days 1-{elapsed} against {previous_month} days "
+                 f"1-{cmp.attrs['previous_days']}")
     table = pd.DataFrame({"operation": pd.Series(ops, dtype=str),
                           "credits": credits.to_numpy(dtype="float64"),
                           "previous_credits": previous.to_numpy(dtype="float64")})

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 UNATTRIBUTED = "unattributed"
 COLUMNS = ["period_start", "period", "operation", "credits"]
-SAMPLE_TIMEZONE = "Europe/Kyiv"
+SAMPLE_TIMEZONE = P.SAMPLE_TIMEZONE
 #: The sample's data is complete up to this local time; it is the sample's "fetched at".
 SAMPLE_AS_OF = "2026-11-01T00:00:00"
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -15,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeapi import TOKEN, FakeGenerect  # noqa: E402
+import datetime as dt  # noqa: E402
 
-SMTP_CANARY = "smtp-canary-pw-7d1e0a9c"
-ROOT = Path(__file__).resolve().parent.parent
+from fakeapi import TOKEN, FakeGenerect, simple_daily  # noqa: E402
+
 
 
 @pytest.fixture(autouse=True)
@@ -30,15 +27,6 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     return cache
-
-
-def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:
-    out = {}
-    day = start
-    while day <= end:
-        out[day] = dict(ops)
-        day += dt.timedelta(days=1)
-    return out
 
 
 @pytest.fixture
@@ -74,31 +62,6 @@ def sample():
     from generect_reports import load_sample
 
     return load_sample()
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The CLI in a real subprocess, as a user or cron runs it."""
-    full_env = {k: v for k, v in os.environ.items()}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "generect_reports", *args], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=timeout)
-
-
-def soffice_recalculate(path: Path, workdir: Path) -> Path:
-    """Let LibreOffice (headless) open, recalculate and re-save a workbook; return the copy."""
-    exe = shutil.which("soffice") or shutil.which("libreoffice")
-    if exe is None:
-        raise RuntimeError("LibreOffice is required for these tests: apt-get install libreoffice-calc")
-    profile = workdir / f"lo-profile-{uuid.uuid4().hex}"  # one profile per conversion
-    out = workdir / f"lo-out-{uuid.uuid4().hex}"
-    out.mkdir()
-    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                    "--convert-to", "xlsx", "--outdir", str(out), str(path)],
-                   check=True, capture_output=True, timeout=180)
-    result = out / path.name
-    assert result.is_file(), f"LibreOffice produced no file for {path.name}"
-    return result
 
 
 @pytest.fixture

@@ -254,3 +254,12 @@ class _Handler(BaseHTTPRequestHandler):
             data["breakdown"] = {"a": 0.1, "b": 0.2}
             data["total_credits"] = 0.3
         return body
+
+
+def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:
+    out = {}
+    day = start
+    while day <= end:
+        out[day] = dict(ops)
+        day += dt.timedelta(days=1)
+    return out

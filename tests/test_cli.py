@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_cli
+from support import run_cli
 from fakeapi import TOKEN
 from generect_reports.cli import cli
 
@@ -121,3 +121,17 @@ def test_help_does_not_import_heavy_libraries():
             "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_installed_package_works_from_another_folder(tmp_path):
+    """Sample data and templates ship inside the package (not only in the source tree)."""
+    import subprocess
+    import sys
+
+    code = ("import generect_reports as g, pathlib\n"
+            "df = g.load_sample(); t = g.load_theme()\n"
+            "print(len(df), sorted(t.prices)[0], pathlib.Path(g.__file__).parent.name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows, first_price, package = out.stdout.split()
+    assert int(rows) > 5000 and first_price == "email_find" and package == "generect_reports"

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import generect_reports as g
-from conftest import SMTP_CANARY, run_cli
+from support import SMTP_CANARY, run_cli
 from generect_reports import mail
 from generect_reports.errors import DeliveryError, InputError
 from generect_reports.report import fmt_credits
@@ -195,6 +195,22 @@ def test_starttls_with_self_signed_certificate(tls_files, report):
         with pytest.raises(DeliveryError, match="refused"):
             mail.send_message(msg, mail.SmtpSettings(host="127.0.0.1", port=port, security="starttls",
                                                      user="finance", password="nope", cafile=str(cert)))
+    finally:
+        ctl.stop()
+
+
+def test_implicit_tls_ssl_mode(tls_files, report):
+    cert, key = tls_files
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=ctx, server_hostname="127.0.0.1")
+    ctl.start()
+    try:
+        msg = mail.build_message(report, to=["a@example.com"], sender="r@example.com")
+        mail.send_message(msg, mail.SmtpSettings(host="127.0.0.1", port=port, security="ssl", cafile=str(cert)))
+        assert len(inbox.messages) == 1
     finally:
         ctl.stop()
 

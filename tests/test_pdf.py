@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 import generect_reports as g
-from conftest import run_cli
+from support import run_cli
 from generect_reports.pdf import render_pdf
 from generect_reports.report import fmt_credits, fmt_money, fmt_signed_pct
 from helpers import frame
@@ -115,3 +115,16 @@ def test_pdf_and_workbook_agree(tmp_path):
             break
         if op != "Total":
             assert op in text and f"{credits:,.2f}" in text and f"{prev:,.2f}" in text
+
+
+def test_letter_paper_from_theme(tmp_path):
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "theme.toml").write_text('[page]\nsize = "Letter"\n')
+    path = tmp_path / "letter.pdf"
+    g.write_pdf_report(g.load_sample(), path, month="2026-10", template=folder)
+    box = PdfReader(path).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    (folder / "theme.toml").write_text('[page]\nsize = "A3"\n')
+    with pytest.raises(g.TemplateError, match="A4 or Letter"):
+        g.write_pdf_report(g.load_sample(), path, month="2026-10", template=folder)

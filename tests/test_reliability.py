@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import generect_reports as g
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 from fakeapi import TOKEN
 from generect_reports.errors import MalformedResponseError
 from generect_reports.periods import buckets

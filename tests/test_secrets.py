@@ -7,7 +7,7 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import SMTP_CANARY, run_cli
+from support import SMTP_CANARY, run_cli
 from fakeapi import TOKEN
 from test_mail import Inbox, authenticator, free_port
 

@@ -150,3 +150,10 @@ def test_sample_aggregates_like_the_api(sample):
 def test_sample_refuses_other_timezones():
     with pytest.raises(E.InputError, match="Europe/Kyiv"):
         load_sample(timezone="UTC")
+
+
+def test_progress_bar_on_stderr_and_silenced(api, client, capsys):
+    fetch(client, "2026-01-01", "2026-01-20", period="day", progress=True)
+    assert "fetching usage" in capsys.readouterr().err
+    fetch(client, "2026-01-01", "2026-01-20", period="day", progress=False)
+    assert capsys.readouterr().err == ""
