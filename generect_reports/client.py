@@ -285,16 +285,12 @@ class GenerectClient:
             attempt += 1
             if self._cancelled.is_set():
                 raise APIConnectionError(f"{what} cancelled after another request failed")
-            status: int | None = None
-            retry_after: float | None = None
             try:
-                body, status, retry_after = self._attempt(url, what)
+                body, _, _ = self._attempt(url, what)
                 return body
             except APIError as exc:
                 status = exc.status_code
-                error = exc
-                if isinstance(exc, MalformedResponseError) and status is None:
-                    status = None  # truncated or unparseable: worth another try
+                error = exc  # a truncated or unparseable body has no status: retried as transient
                 retry_after = getattr(exc, "_retry_after", None)
             wait = retry_delay(attempt, retry_after)
             if not should_retry(status, attempt, self.max_attempts) or time.monotonic() + wait > deadline:

@@ -151,11 +151,6 @@ class MonthlyReport:
         return A.LIKE_FOR_LIKE_RULE
 
 
-def _ordered_ops(table: pd.DataFrame) -> list[str]:
-    return list(table.sort_values(["credits", "operation"], ascending=[False, True],
-                                  kind="mergesort")["operation"])
-
-
 def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int = 12,
                  template: Any = None, theme: Theme | None = None, account: str | None = None,
                  as_of: Any = None) -> MonthlyReport:

@@ -294,7 +294,7 @@ def _sample_path() -> Any:
 
 
 class SampleSource:
-    """Answers usage queries from the bundled daily sample, the way the API would."""
+    """Answers usage queries from the bundled daily sample with the API's payload shape."""
 
     _daily: pd.DataFrame | None = None
 
@@ -306,14 +306,6 @@ class SampleSource:
             raw["date"] = pd.to_datetime(raw["date"], format="%Y-%m-%d")
             cls._daily = raw
         return cls._daily
-
-    def usage(self, start_date: str, end_date: str, *, timezone: str = SAMPLE_TIMEZONE,
-              period: str = "day") -> dict[str, Any]:
-        daily = self.daily()
-        rows = daily[(daily["date"] >= start_date) & (daily["date"] <= end_date)]
-        sums = rows.groupby("operation", sort=True)["credits"].sum()
-        breakdown = {op: float(v) for op, v in sums.items() if op != UNATTRIBUTED}
-        return {"period": start_date, "total_credits": float(sums.sum()), "breakdown": breakdown}
 
     def usage_many(self, buckets: list[P.Bucket]) -> list[dict[str, Any]]:
         """All buckets at once (vectorised): one groupby instead of one filter per bucket."""

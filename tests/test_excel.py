@@ -1,10 +1,7 @@
 """The workbook: structure and styles read back with openpyxl, formulas recalculated by LibreOffice."""
 
-import math
 
-import numpy as np
 import openpyxl
-import pandas as pd
 import pytest
 
 import generect_reports as g
@@ -36,7 +33,7 @@ def test_sheets_and_formulas(sample_report):
     ws = wb["By operation"]
     n = len(rep.operations)
     total_row = 5 + n
-    assert ws[f"C5"].value == f'=IF($B${total_row}=0,"",B5/$B${total_row})'
+    assert ws["C5"].value == f'=IF($B${total_row}=0,"",B5/$B${total_row})'
     assert ws[f"B{total_row}"].value == f"=SUM(B5:B{total_row - 1})"
     assert ws["F5"].value == '=IF(D5=0,"",E5/D5)'
     assert ws["B5"].number_format == "#,##0.00" and ws["C5"].number_format == "0.0%"

@@ -173,15 +173,22 @@ def test_invalid_options_exit_2(args):
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
 
 
-def test_starttls_with_self_signed_certificate(tls_files, report):
+def tls_controller(tls_files, **options):
+    """A started aiosmtpd server using the self-signed certificate: (controller, inbox, port)."""
     cert, key = tls_files
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     inbox = Inbox()
     port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=ctx, require_starttls=True,
-                     authenticator=authenticator)
+    key_name = "ssl_context" if options.pop("implicit", False) else "tls_context"
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, **{key_name: ctx}, **options)
     ctl.start()
+    return ctl, inbox, port
+
+
+def test_starttls_with_self_signed_certificate(tls_files, report):
+    cert, _ = tls_files
+    ctl, inbox, port = tls_controller(tls_files, require_starttls=True, authenticator=authenticator)
     try:
         msg = mail.build_message(report, to=["a@example.com"], sender="r@example.com")
         settings = mail.SmtpSettings(host="127.0.0.1", port=port, security="starttls", user="finance",
@@ -200,13 +207,8 @@ def test_starttls_with_self_signed_certificate(tls_files, report):
 
 
 def test_implicit_tls_ssl_mode(tls_files, report):
-    cert, key = tls_files
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    inbox = Inbox()
-    port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=ctx, server_hostname="127.0.0.1")
-    ctl.start()
+    cert, _ = tls_files
+    ctl, inbox, port = tls_controller(tls_files, implicit=True, server_hostname="127.0.0.1")
     try:
         msg = mail.build_message(report, to=["a@example.com"], sender="r@example.com")
         mail.send_message(msg, mail.SmtpSettings(host="127.0.0.1", port=port, security="ssl", cafile=str(cert)))

@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 from pypdf import PdfReader
 

@@ -1,6 +1,5 @@
 """Attacks on every command: bad input, API faults end to end, nothing lost on failure."""
 
-import datetime as dt
 import json
 import os
 import signal
@@ -13,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import generect_reports as g
-from support import ROOT, run_cli
-from fakeapi import TOKEN
+from support import run_cli
 from generect_reports.errors import MalformedResponseError
 from generect_reports.periods import buckets
 from generect_reports.usage import parse_usage_data, usage_frame
@@ -131,7 +129,6 @@ def test_negative_credits_are_flagged_in_report(tmp_path):
 
 @pytest.mark.parametrize("writer", ["xlsx", "pdf", "csv", "tidy_xlsx", "eml"])
 def test_failed_write_leaves_existing_file_intact(tmp_path, monkeypatch, writer, sample):
-    from pathlib import Path
 
     import generect_reports._atomic as atomic
 

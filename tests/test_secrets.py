@@ -2,7 +2,6 @@
 in stdout, stderr, logs, exceptions, cache files, reports, messages or .eml files."""
 
 import base64
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller

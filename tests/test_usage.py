@@ -1,7 +1,6 @@
 """fetch_usage over real HTTP: buckets, unattributed rows, timezone, parallelism, faults."""
 
 import datetime as dt
-import threading
 
 import numpy as np
 import pandas as pd

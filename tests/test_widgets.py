@@ -1,6 +1,5 @@
 """The notebook filter panel: setting widget values changes the filtered frame and redraws."""
 
-import pandas as pd
 import pytest
 
 import generect_reports as g

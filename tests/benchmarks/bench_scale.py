@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from benchutil import run_process, synthetic_daily
+from benchutil import run_process
 
 REPORT = textwrap.dedent('''
     import sys, time
