@@ -366,8 +366,9 @@ def _summary(wb: Workbook, rep: "MonthlyReport", st: _Style, ops: dict[str, str]
             point = DataPoint(idx=idx)
             point.graphicalProperties.solidFill = rep.colors.get(str(op), "7F7F7F")
             pie.series[0].dPt.append(point)
-        pie.dataLabels = DataLabelList()
-        pie.dataLabels.showPercent = True
+        # Percent only: spreadsheet programs otherwise stack name, category and value too.
+        pie.dataLabels = DataLabelList(showPercent=True, showVal=False, showCatName=False,
+                                       showSerName=False, showLegendKey=False, showLeaderLines=False)
         pie.series[0].tx = SeriesLabel(v="Credits")
         pie.width, pie.height = 14, 10
         ws.add_chart(pie, "D24")

@@ -216,3 +216,25 @@ def test_tidy_export_reads_back_in_libreoffice(tmp_path, sample):
     assert [r[2] for r in got][5:7] == ["=1+1", "a<b & _x0007_bell"]
     assert [r[3] for r in got] == rows["credits"].tolist()
     assert got[0][0] == rows["period_start"].iloc[0].tz_localize(None).to_pydatetime()
+
+
+def test_cli_report_current_month_is_partial(token_env, tmp_path):
+    """The month that is running: compared like for like, with a projection (API path)."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    month = f"{today:%Y-%m}"
+    out = run_cli("report", "--month", month, "--history", "2", "--timezone", "UTC", "--xlsx", str(tmp_path / "p.xlsx"))
+    if today.day == 1:  # no complete day of this month yet
+        assert out.returncode == 2 and "no complete day" in out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    assert "is not over" in out.stderr  # the warning line
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "p.xlsx")["Summary"].iter_rows(min_row=4, values_only=True) if r[0]}
+    elapsed = today.day - 1
+    assert summary["Comparison"].startswith(f"like for like: {month} days 1-{elapsed}")
+    # 12.5 credits a day in the local API: the projection is the whole month at that rate
+    import calendar
+
+    days = calendar.monthrange(today.year, today.month)[1]
+    assert summary["Month-end projection (estimate)"] == pytest.approx(12.5 * days)
