@@ -184,7 +184,7 @@ def test_killed_mid_write_leaves_existing_file_intact(tmp_path, sig):
     target = tmp_path / "big.xlsx"
     target.write_bytes(b"yesterday's export")
     script = ("import pandas as pd, numpy as np, generect_reports as g\n"
-              "n = 200_000\n"
+              "n = 1_000_000\n"
               "df = pd.DataFrame({'period_start': pd.date_range('2020-01-01', periods=n, freq='min', tz='UTC'),"
               " 'period': ['2020-01-01'] * n, 'operation': ['op'] * n, 'credits': np.ones(n)})\n"
               "df.attrs['timezone'] = 'UTC'\n"
@@ -194,7 +194,9 @@ def test_killed_mid_write_leaves_existing_file_intact(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith(".tmp") and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+    # wait until the rows are being spliced into the final temporary file
+    while not any(p.name.endswith(".tmp") and not p.name.endswith(".layout.tmp") and p.stat().st_size > 100_000
+                  for p in tmp_path.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.005)
     proc.send_signal(sig)
