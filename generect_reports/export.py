@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pandas as pd
@@ -29,7 +30,9 @@ def to_csv(frame: pd.DataFrame) -> str:
         "operation": frame["operation"].astype(str).map(csv_safe),
         "credits": frame["credits"],
     })
-    return out.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    # Quote every text field: a carriage return inside an operation name would otherwise end
+    # the row early (the csv module only quotes fields holding the line terminator it writes).
+    return out.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
 
 
 def to_json(frame: pd.DataFrame) -> str:

@@ -238,3 +238,25 @@ def test_parsing_junk_raises_only_malformed(data):
     except MalformedResponseError:
         return
     assert isinstance(total, float) and all(isinstance(v, float) for v in breakdown.values())
+
+
+def test_csv_injection_from_api_operation_names(token_env, tmp_path):
+    """Operation names come from the API: in CSV, formula-like ones get the OWASP ' prefix."""
+    import csv
+    import datetime as dt
+
+    from test_excel import OWASP_PAYLOADS
+
+    token_env.daily[dt.date(2026, 3, 1)] = {p: 1.0 for p in OWASP_PAYLOADS} | {"plain_op": 2.0}
+    target = tmp_path / "u.csv"  # a file, read without newline translation (one payload has a CR)
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "--format", "csv", "--output", str(target))
+    assert out.returncode == 0, out.stderr
+    with target.open(newline="", encoding="utf-8") as fh:
+        ops = [row["operation"] for row in csv.DictReader(fh)]
+    assert "plain_op" in ops
+    for payload in OWASP_PAYLOADS:
+        assert "'" + payload in ops
+    assert not any(op.startswith(("=", "+", "-", "@", "\t", "\r")) for op in ops)
+    # JSON is data, not a spreadsheet: names stay exactly as the API sent them
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json")
+    assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)}
