@@ -43,12 +43,17 @@ def to_json(frame: pd.DataFrame) -> str:
     return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
 
 
+def _printable(text: str) -> str:
+    """Control characters (a terminal escape sequence in an operation name) shown escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def to_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no usage in this range)\n"
     shown = pd.DataFrame({
         "period": frame["period"].astype(str),
-        "operation": frame["operation"].astype(str),
+        "operation": frame["operation"].astype(str).map(_printable),
         "credits": frame["credits"].map(lambda v: f"{v:,.2f}"),
     })
     total = frame["credits"].sum()

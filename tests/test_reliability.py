@@ -260,3 +260,11 @@ def test_csv_injection_from_api_operation_names(token_env, tmp_path):
     # JSON is data, not a spreadsheet: names stay exactly as the API sent them
     out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json")
     assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)}
+
+
+def test_table_output_escapes_terminal_control_sequences(token_env):
+    import datetime as dt
+
+    token_env.daily[dt.date(2026, 3, 1)] = {"evil\x1b[2J\x1b]0;pwned\x07": 1.0}
+    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01")
+    assert out.returncode == 0 and "\x1b" not in out.stdout and "\\x1b[2J" in out.stdout
