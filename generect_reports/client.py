@@ -333,8 +333,8 @@ class GenerectClient:
             try:
                 return _strict_json(text), status, None
             except ValueError as exc:
-                err = MalformedResponseError(f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})")
-                raise err from None
+                raise MalformedResponseError(
+                    f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})") from None
         detail = self._error_detail(text, response.headers.get("Content-Type", ""))
         err = error_for_status(status, detail, what=what)
         err._retry_after = _parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]

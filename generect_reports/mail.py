@@ -170,7 +170,8 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
     msg["X-Mailer"] = f"generect-reports {rep.version}"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None  # added just above
     html_part.add_related(chart, maintype="image", subtype="png", cid=chart_cid,
                           filename="usage-history.png", disposition="inline")
     msg.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=xlsx_name)

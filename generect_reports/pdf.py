@@ -41,8 +41,9 @@ def _color(hexcode: str) -> str:
 
 
 def _rc(rep: "MonthlyReport") -> dict[str, Any]:
-    rc = dict(matplotlib.rc_params_from_file(str(rep.theme.file("report.mplstyle")),
-                                             use_default_template=False))
+    params = matplotlib.rc_params_from_file(str(rep.theme.file("report.mplstyle")),
+                                            use_default_template=False)
+    rc: dict[str, Any] = {str(key): params[key] for key in params}
     family = rep.theme.fonts.get("family")
     if family:
         rc["font.family"] = family
@@ -180,7 +181,7 @@ def _page_shares(rep: "MonthlyReport") -> Figure:
         cell.get_text().set_parse_math(False) if hasattr(cell.get_text(), "set_parse_math") else None
         if c == 0:
             cell.get_text().set_horizontalalignment("left")
-            cell._loc = "left"
+            cell._loc = "left"  # type: ignore[attr-defined]  # Cell has no public setter
         if r == 0:
             cell.set_facecolor(head_fill)
             cell.get_text().set_color(_color(rep.theme.colors.get("header_font", "FFFFFF")))
@@ -291,7 +292,7 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
     """The report as PDF bytes; the same report always gives the same bytes."""
     import datetime as dt
 
-    with matplotlib.rc_context(_rc(rep)):
+    with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
         builders = [_page_title, _page_shares, _page_daily, _page_notes]
         figures = [build(rep) for build in builders]
         for number, fig in enumerate(figures, start=1):
@@ -327,7 +328,7 @@ def write_pdf_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month
 
 def history_chart_png(rep: "MonthlyReport", dpi: int = 100) -> bytes:
     """The history chart as PNG bytes (for the email body)."""
-    with matplotlib.rc_context(_rc(rep)):
+    with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
         fig = Figure(figsize=(7.5, 3.6))
         ax = fig.add_axes((0.09, 0.2, 0.66, 0.7))
         _history_axes(ax, rep)

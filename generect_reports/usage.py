@@ -11,7 +11,7 @@ import logging
 import math
 import sys
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def _local_midnights(days: list[dt.date], timezone: str) -> pd.DatetimeIndex:
     return naive.tz_localize(timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), bool))
 
 
-def usage_frame(buckets: list[P.Bucket], payloads: list[Mapping[str, Any]], *, timezone: str,
+def usage_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any]], *, timezone: str,
                 period: str, source: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
     """Build the tidy frame (see DESIGN) from one API ``data`` object per bucket."""
     bucket_idx: list[int] = []
