@@ -78,8 +78,9 @@ def _footer(fig: Figure, rep: "MonthlyReport", page: int, pages: int) -> None:
 
 
 def _tiles(fig: Figure, rep: "MonthlyReport") -> None:
+    prev_short = rep.previous_month_name.split(" ")[0][:3]
     prev_label = (f"vs {rep.previous_month_name}" if rep.complete
-                  else f"days 1-{rep.elapsed_days} vs same days of {rep.previous_month_name}")
+                  else f"vs {prev_short} 1-{rep.elapsed_days}")
     tiles = [
         ("Credits this month" if rep.complete else "Credits so far", fmt_credits(rep.total), ""),
         ("Change", fmt_signed_pct(rep.change_pct), f"{fmt_change(rep.change)} {prev_label}"),
@@ -116,7 +117,10 @@ def _history_axes(ax: Any, rep: "MonthlyReport") -> None:
         ax.bar(x, vals, bottom=bottom, color=_color(rep.colors.get(str(op), "7F7F7F")),
                label=lit(op), width=0.72)
         bottom += vals
-    ax.set_xticks(x, [lit(m) for m in months], rotation=45, ha="right")
+    labels = [lit(m) for m in months]
+    if not rep.complete and months and months[-1] == rep.month:
+        labels[-1] += " (to date)"
+    ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_ylabel("Credits")
     for xi, total in zip(x, bottom):
