@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -23,7 +24,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, check_output_path
 from .export import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
@@ -374,8 +375,51 @@ def _summary(wb: Workbook, rep: "MonthlyReport", st: _Style, ops: dict[str, str]
         ws.add_chart(pie, "D24")
 
 
-def write_report_workbook(rep: "MonthlyReport", path: str | os.PathLike[str]) -> None:
-    """Write the workbook for an already built :class:`MonthlyReport`, atomically."""
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def _stamp_of(value: Any) -> dt.datetime:
+    """A fixed document time (UTC, whole seconds) from the data's as-of time."""
+    if value is None:
+        return dt.datetime(1980, 1, 1)
+    ts = pd.Timestamp(value)
+    ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+    return max(ts.to_pydatetime().replace(microsecond=0), dt.datetime(1980, 1, 1))
+
+
+def _entry(name: str, stamp: dt.datetime) -> Any:
+    import zipfile
+
+    entry = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return entry
+
+
+def _entry_bytes(name: str, body: bytes, stamp: dt.datetime) -> bytes:
+    # openpyxl stamps "modified" with the wall clock: the same data must give the same file.
+    if name == "docProps/core.xml":
+        iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        body = _MODIFIED.sub(rb"\g<1>" + iso + rb"\g<2>", body)
+    return body
+
+
+def _reproducible(data: bytes, stamp: dt.datetime) -> bytes:
+    """Re-pack an openpyxl file with fixed entry times and document dates."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(_entry(info.filename, stamp), _entry_bytes(info.filename, src.read(info.filename), stamp))
+    return out.getvalue()
+
+
+def render_workbook(rep: "MonthlyReport") -> bytes:
+    """The workbook of an already built :class:`MonthlyReport` as bytes; the same report always
+    gives the same bytes."""
+    import io
+
     st = _Style(rep)
     wb = Workbook()
     wb.properties.creator = "generect-reports"
@@ -386,13 +430,20 @@ def write_report_workbook(rep: "MonthlyReport", path: str | os.PathLike[str]) ->
     _daily(wb, rep, st)
     _anomalies(wb, rep, st)
     _about(wb, rep, st)
-    # Reproducible files: fixed document times from the data's as-of time.
-    stamp = rep.as_of.tz_convert("UTC").tz_localize(None).to_pydatetime().replace(microsecond=0)
+    stamp = _stamp_of(rep.as_of)
     wb.properties.created = stamp
-    wb.properties.modified = stamp
     wb.calculation.fullCalcOnLoad = True
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return _reproducible(buffer.getvalue(), stamp)
+
+
+def write_report_workbook(rep: "MonthlyReport", path: str | os.PathLike[str]) -> None:
+    """Write the workbook for an already built :class:`MonthlyReport`, atomically."""
+    check_output_path(path)
+    data = render_workbook(rep)
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        tmp.write_bytes(data)
 
 
 def write_excel_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month: str | None = None,
@@ -471,6 +522,8 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
     from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
+    stamp = _stamp_of(usage.attrs.get("fetched_at"))
+    wb.properties.created = stamp
     per_sheet = max_rows - 2  # header and note rows
     n = len(usage)
     parts = max(1, -(-n // per_sheet))
@@ -519,16 +572,15 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
         try:
             wb.save(layout)
             by_name = {name: (lo, hi) for name, lo, hi in sheets}
-            with zipfile.ZipFile(layout) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as dst:
+            with zipfile.ZipFile(layout) as src, zipfile.ZipFile(tmp, "w") as dst:
                 for info in src.infolist():
+                    body = _entry_bytes(info.filename, src.read(info.filename), stamp)
                     if info.filename not in by_name:
-                        dst.writestr(info, src.read(info.filename))
+                        dst.writestr(_entry(info.filename, stamp), body)
                         continue
                     lo, hi = by_name[info.filename]
-                    head, tail = src.read(info.filename).decode("utf-8").split("</sheetData>", 1)
-                    entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                    entry.compress_type = zipfile.ZIP_DEFLATED
-                    with dst.open(entry, "w", force_zip64=True) as out:
+                    head, tail = body.decode("utf-8").split("</sheetData>", 1)
+                    with dst.open(_entry(info.filename, stamp), "w", force_zip64=True) as out:
                         out.write(head.encode("utf-8"))
                         chunk: list[str] = []
                         for row in _data_rows(usage, lo, hi, 3, styles):

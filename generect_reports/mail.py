@@ -137,18 +137,12 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
 
     Raises :class:`InputError` when the attachments exceed ``max_attachment_bytes``.
     """
-    from .excel import write_report_workbook
+    from .excel import render_workbook
     from .pdf import history_chart_png, render_pdf
 
     xlsx_name = f"generect-usage-{rep.month}.xlsx"
     pdf_name = f"generect-usage-{rep.month}.pdf"
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory(prefix="generect-mail-") as folder:
-        xlsx_path = Path(folder) / xlsx_name
-        write_report_workbook(rep, xlsx_path)
-        xlsx = xlsx_path.read_bytes()
+    xlsx = render_workbook(rep)
     pdf = render_pdf(rep)
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:

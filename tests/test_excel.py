@@ -1,6 +1,8 @@
 """The workbook: structure and styles read back with openpyxl, formulas recalculated by LibreOffice."""
 
 
+import io
+
 import openpyxl
 import pytest
 
@@ -238,3 +240,20 @@ def test_cli_report_current_month_is_partial(token_env, tmp_path):
 
     days = calendar.monthrange(today.year, today.month)[1]
     assert summary["Month-end projection (estimate)"] == pytest.approx(12.5 * days)
+
+
+def test_workbooks_are_byte_identical_for_the_same_data(tmp_path, sample):
+    """Reproducible files: no wall-clock times in the document or the zip entries."""
+    import time
+
+    rep = g.build_report(sample, "2026-10")
+    from generect_reports.excel import render_workbook
+
+    first = render_workbook(rep)
+    time.sleep(2.1)  # zip entry times have a 2-second resolution: cross a tick on purpose
+    assert render_workbook(rep) == first
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    g.write_usage_xlsx(sample.head(500), a)
+    g.write_usage_xlsx(sample.head(500), b)
+    assert a.read_bytes() == b.read_bytes()
+    assert openpyxl.load_workbook(io.BytesIO(first)).properties.modified.isoformat() == "2026-10-31T22:00:00"
