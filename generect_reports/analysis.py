@@ -27,11 +27,24 @@ __all__ = [
     "daily_matrix",
     "month_label",
     "LIKE_FOR_LIKE_RULE",
+    "ANOMALY_RULE",
 ]
 
 LIKE_FOR_LIKE_RULE = (
     "A month that is not over is compared like for like: its first N complete days against the "
     "first N days of the previous month. Projections are run-rate estimates, not actuals."
+)
+
+
+ANOMALY_K = 6.0
+ANOMALY_MIN_CREDITS = 50.0
+ANOMALY_WINDOW = 28
+ANOMALY_MIN_PERIODS = 14
+#: How reports describe :func:`detect_anomalies` with its defaults (one text, derived from them).
+ANOMALY_RULE = (
+    f"days on which an operation's credits exceed its trailing {ANOMALY_WINDOW}-day median by more "
+    f"than {ANOMALY_K:g} × MAD (at least {ANOMALY_MIN_CREDITS:g} credits, {ANOMALY_MIN_PERIODS} active "
+    "days of baseline)"
 )
 
 
@@ -388,8 +401,9 @@ def run_rate_projection(usage: pd.DataFrame, month: str | None = None, *, as_of:
     return out
 
 
-def detect_anomalies(usage: pd.DataFrame, *, k: float = 6.0, min_credits: float = 50.0,
-                     window: int = 28, min_periods: int = 14, min_scale: float = 1.0) -> pd.DataFrame:
+def detect_anomalies(usage: pd.DataFrame, *, k: float = ANOMALY_K, min_credits: float = ANOMALY_MIN_CREDITS,
+                     window: int = ANOMALY_WINDOW, min_periods: int = ANOMALY_MIN_PERIODS,
+                     min_scale: float = 1.0) -> pd.DataFrame:
     """Days on which an operation's credits exceed its trailing median by ``k`` × MAD.
 
     The baseline of a day is the median of the operation's previous ``window`` days (the day

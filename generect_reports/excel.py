@@ -25,6 +25,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ._atomic import atomic_path, check_output_path
+from .analysis import ANOMALY_RULE
 from .export import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def _daily(wb: Workbook, rep: "MonthlyReport", st: _Style) -> None:
 def _anomalies(wb: Workbook, rep: "MonthlyReport", st: _Style) -> None:
     ws = wb.create_sheet("Anomalies")
     _title(ws, f"Anomalies — {rep.month_name}",
-           "Days on which an operation's credits exceed its trailing 28-day median by more than 6 × MAD.", st)
+           ANOMALY_RULE[0].upper() + ANOMALY_RULE[1:] + ".", st)
     head = 4
     _header(ws, head, ["Day", "Operation", "Credits", "Baseline (median)", "Score (× MAD)"], st)
     if rep.anomalies.empty:
@@ -273,7 +274,7 @@ def _about(wb: Workbook, rep: "MonthlyReport", st: _Style) -> None:
         ("unattributed", "The API's total credits minus its per-operation breakdown."),
         ("Estimated cost", rep.theme.text.get("estimate_note", "An estimate, not an invoice.") +
          f" Tier multiplier {rep.theme.tier_multiplier:g}."),
-        ("Anomalies", "Trailing 28-day median + 6 × MAD, at least 50 credits, 14 active days of baseline."),
+        ("Anomalies", ANOMALY_RULE[0].upper() + ANOMALY_RULE[1:] + "."),
         ("Negative credits", "none" if not (rep.daily["credits"] < 0).any() else
          f"yes: {int((rep.daily['credits'] < 0).sum())} row(s) with negative credits (refunds), kept as reported"),
         ("Month total", fmt_credits(rep.total)),

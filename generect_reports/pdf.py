@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from ._atomic import atomic_path  # noqa: E402
+from .analysis import ANOMALY_RULE  # noqa: E402
 from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct  # noqa: E402
 
 if TYPE_CHECKING:
@@ -255,8 +256,7 @@ def _page_notes(rep: "MonthlyReport") -> Figure:
             "Shares are of the month's credits; displayed percentages use largest-remainder rounding so they add up to 100.0%.",
             rep.theme.text.get("estimate_note", "Estimated cost is an estimate, not an invoice.")
             + f" Tier multiplier {rep.theme.tier_multiplier:g}.",
-            "Anomalies: days on which an operation's credits exceed its trailing 28-day median by more than 6 × MAD "
-            "(at least 50 credits, 14 active days of baseline).",
+            f"Anomalies: {ANOMALY_RULE}.",
         ]),
         ("Comparison rule", [rep.rule, f"This report: {rep.comparison_basis}."]),
         ("Data completeness", [
