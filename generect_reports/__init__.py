@@ -9,35 +9,38 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS: dict[str, str] = {
     # fetching
-    "GenerectClient": "client",
-    "fetch_usage": "usage",
-    "load_sample": "usage",
-    "UsageCache": "cache",
+    "GenerectClient": "fetch.client",
+    "fetch_usage": "fetch.usage",
+    "load_sample": "fetch.usage",
+    "UsageCache": "fetch.cache",
     # analysis
-    "month_over_month": "analysis",
-    "operation_shares": "analysis",
-    "display_percentages": "analysis",
-    "monthly_totals": "analysis",
-    "variance_by_operation": "analysis",
-    "partial_month_comparison": "analysis",
-    "run_rate_projection": "analysis",
-    "detect_anomalies": "analysis",
-    "to_monthly": "analysis",
-    "estimate_cost": "pricing",
-    "load_prices": "pricing",
+    "month_over_month": "analysis.usage",
+    "operation_shares": "analysis.usage",
+    "display_percentages": "analysis.usage",
+    "monthly_totals": "analysis.usage",
+    "variance_by_operation": "analysis.usage",
+    "partial_month_comparison": "analysis.usage",
+    "run_rate_projection": "analysis.usage",
+    "detect_anomalies": "analysis.usage",
+    "to_monthly": "analysis.usage",
+    "estimate_cost": "analysis.pricing",
+    "load_prices": "analysis.pricing",
     # artefacts
-    "build_report": "report",
-    "MonthlyReport": "report",
-    "write_excel_report": "excel",
-    "write_usage_xlsx": "excel",
-    "write_pdf_report": "pdf",
-    "build_message": "mail",
-    "send_message": "mail",
+    "build_report": "outputs.report",
+    "MonthlyReport": "outputs.report",
+    "write_excel_report": "outputs.excel",
+    "write_usage_xlsx": "outputs.excel",
+    "write_pdf_report": "outputs.pdf",
+    "build_message": "outputs.mail",
+    "send_message": "outputs.mail",
     "load_theme": "theme",
+    # notebooks
+    "UsageExplorer": "notebook.widgets",
+    "filter_usage": "notebook.widgets",
     # errors
     "GenerectError": "errors",
     "GenerectWarning": "errors",
@@ -78,16 +81,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .analysis import (detect_anomalies, display_percentages, month_over_month,
+    from .analysis.usage import (detect_anomalies, display_percentages, month_over_month,
                            monthly_totals, operation_shares, partial_month_comparison,
                            run_rate_projection, to_monthly, variance_by_operation)
-    from .cache import UsageCache
-    from .client import GenerectClient
+    from .fetch.cache import UsageCache
+    from .fetch.client import GenerectClient
     from .errors import *  # noqa: F403
-    from .excel import write_excel_report, write_usage_xlsx
-    from .mail import build_message, send_message
-    from .pdf import write_pdf_report
-    from .pricing import estimate_cost, load_prices
-    from .report import MonthlyReport, build_report
+    from .outputs.excel import write_excel_report, write_usage_xlsx
+    from .outputs.mail import build_message, send_message
+    from .outputs.pdf import write_pdf_report
+    from .analysis.pricing import estimate_cost, load_prices
+    from .outputs.report import MonthlyReport, build_report
+    from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
-    from .usage import fetch_usage, load_sample
+    from .fetch.usage import fetch_usage, load_sample

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GenerectError, InputError
 
 __all__ = ["cli", "main"]
@@ -117,7 +117,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _client(api_url: str | None) -> Any:
-    from .client import GenerectClient
+    from .fetch.client import GenerectClient
 
     return GenerectClient(base_url=api_url)
 
@@ -134,10 +134,10 @@ def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api
           no_cache: bool, quiet: bool) -> Any:
     """Usage from the sample or the API: the only place the CLI chooses a source."""
     if sample:
-        from .usage import load_sample
+        from .fetch.usage import load_sample
 
         return load_sample(start, end, period=period, timezone=timezone)
-    from .usage import fetch_usage
+    from .fetch.usage import fetch_usage
 
     with _client(api_url) as client:
         return fetch_usage(start, end, period=period, timezone=timezone, client=client,
@@ -185,10 +185,10 @@ def usage(start: str, end: str, period: str, fmt: str, output: str | None, sampl
         check_output_path(output)
     frame = _load(start, end, period=period, timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
-    from . import export
+    from .outputs import export
 
     if fmt == "xlsx":
-        from .excel import write_usage_xlsx
+        from .outputs.excel import write_usage_xlsx
 
         write_usage_xlsx(frame, output)  # type: ignore[arg-type]
         return
@@ -205,7 +205,7 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
                  api_url: str | None, no_cache: bool, quiet: bool, template: str | None,
                  account: str | None) -> Any:
     from .periods import parse_month
-    from .report import build_report, last_full_month, report_window
+    from .outputs.report import build_report, last_full_month, report_window
     from .theme import load_theme
 
     if history < 1:
@@ -216,7 +216,7 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
     theme = load_theme(template)
     if month is None:
         if sample:
-            from .usage import load_sample
+            from .fetch.usage import load_sample
 
             month = last_full_month(load_sample(period="day"))
         else:
@@ -252,13 +252,13 @@ def report(month: str | None, history: int, template: str | None, account: str |
         xlsx_path = f"generect-usage-{rep.month}.xlsx"
         pdf_path = f"generect-usage-{rep.month}.pdf"
     if xlsx_path:
-        from .excel import write_report_workbook
+        from .outputs.excel import write_report_workbook
 
         write_report_workbook(rep, xlsx_path)
         if not quiet:
             click.echo(f"wrote {xlsx_path}", err=True)
     if pdf_path:
-        from .pdf import write_report_pdf
+        from .outputs.pdf import write_report_pdf
 
         write_report_pdf(rep, pdf_path)
         if not quiet:
@@ -314,7 +314,7 @@ def email(month: str | None, history: int, template: str | None, account: str | 
           dry_run: str | None, sample: bool, timezone: str | None, api_url: str | None,
           no_cache: bool, verbose: int, quiet: bool) -> None:
     """Email the monthly report (workbook and PDF attached) to the finance inbox."""
-    from . import mail
+    from .outputs import mail
 
     settings = mail.SmtpSettings.from_options(
         host=smtp_host, port=smtp_port, security=smtp_security, user=smtp_user,

@@ -54,7 +54,7 @@ def explore() -> nbformat.NotebookNode:
         new_markdown_cell("## The filter panel\n\nMove the slider or pick operations: the chart and the totals "
                           "table update on every change. (Its output is interactive, so it is not compared "
                           "when the notebook is validated; the cells after it show fixed selections.)"),
-        new_code_cell("# NBVAL_IGNORE_OUTPUT\nfrom generect_reports.widgets import UsageExplorer\n\n"
+        new_code_cell("# NBVAL_IGNORE_OUTPUT\nfrom generect_reports.notebook.widgets import UsageExplorer\n\n"
                       "explorer = UsageExplorer(usage)\nexplorer"),
         new_markdown_cell("### A few fixed selections\n\nSetting a control from code does what a click does."),
         new_code_cell("explorer.months.value = ('2026-07', '2026-10')\n"
@@ -84,7 +84,7 @@ def report() -> nbformat.NotebookNode:
         new_code_cell("usage = gr.load_sample()\nreport = gr.build_report(usage)  # the last full month of the data\n"
                       "report.month, report.complete, report.comparison_basis"),
         new_markdown_cell("## Key figures"),
-        new_code_cell("from generect_reports.report import fmt_credits, fmt_money, fmt_signed_pct\n\n"
+        new_code_cell("from generect_reports.outputs.report import fmt_credits, fmt_money, fmt_signed_pct\n\n"
                       "pd.Series({\n"
                       "    'credits this month': fmt_credits(report.total),\n"
                       "    'previous month': fmt_credits(report.previous_total),\n"
@@ -99,7 +99,7 @@ def report() -> nbformat.NotebookNode:
         new_code_cell("report.operations[['operation', 'credits', 'share_display', 'previous_credits', 'change', "
                       "'change_pct', 'estimated_cost']].round(4)"),
         new_markdown_cell("## Chart previews"),
-        new_code_cell("from IPython.display import Image\nfrom generect_reports.pdf import history_chart_png\n\n"
+        new_code_cell("from IPython.display import Image\nfrom generect_reports.outputs.pdf import history_chart_png\n\n"
                       "Image(history_chart_png(report))"),
         new_code_cell("report.daily_matrix.plot.area(figsize=(9, 3), legend=False, title='Daily credits, ' + report.month_name)\nplt.show()"),
         new_markdown_cell("## Export\n\nThe workbook and the PDF, written atomically into a temporary folder."),

@@ -8,7 +8,7 @@ import requests
 from fakeapi import TOKEN
 from generect_reports import GenerectClient
 from generect_reports import errors as E
-from generect_reports.client import resolve_token, retry_delay, should_retry
+from generect_reports.fetch.client import resolve_token, retry_delay, should_retry
 
 
 def test_usage_sends_token_header_and_trailing_slash(api, client):

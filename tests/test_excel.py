@@ -8,7 +8,7 @@ import pytest
 
 import generect_reports as g
 from support import run_cli, soffice_recalculate
-from generect_reports.excel import write_report_workbook
+from generect_reports.outputs.excel import write_report_workbook
 from helpers import frame
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
@@ -247,7 +247,7 @@ def test_workbooks_are_byte_identical_for_the_same_data(tmp_path, sample):
     import time
 
     rep = g.build_report(sample, "2026-10")
-    from generect_reports.excel import render_workbook
+    from generect_reports.outputs.excel import render_workbook
 
     first = render_workbook(rep)
     time.sleep(2.1)  # zip entry times have a 2-second resolution: cross a tick on purpose

@@ -14,9 +14,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import generect_reports as g
 from support import SMTP_CANARY, run_cli
-from generect_reports import mail
+from generect_reports.outputs import mail
 from generect_reports.errors import DeliveryError, InputError
-from generect_reports.report import fmt_credits
+from generect_reports.outputs.report import fmt_credits
 
 
 class Inbox:

@@ -8,8 +8,8 @@ from pypdf import PdfReader
 
 import generect_reports as g
 from support import run_cli
-from generect_reports.pdf import render_pdf
-from generect_reports.report import fmt_credits, fmt_money, fmt_signed_pct
+from generect_reports.outputs.pdf import render_pdf
+from generect_reports.outputs.report import fmt_credits, fmt_money, fmt_signed_pct
 from helpers import frame
 
 

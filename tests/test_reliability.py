@@ -15,7 +15,7 @@ import generect_reports as g
 from support import run_cli
 from generect_reports.errors import MalformedResponseError
 from generect_reports.periods import buckets
-from generect_reports.usage import parse_usage_data, usage_frame
+from generect_reports.fetch.usage import parse_usage_data, usage_frame
 
 # --- bad input: exit 2, one line, no traceback ------------------------------------------
 
@@ -143,18 +143,18 @@ def test_failed_write_leaves_existing_file_intact(tmp_path, monkeypatch, writer,
     rep = g.build_report(sample, "2026-10")
     with pytest.raises(OSError):
         if writer == "xlsx":
-            from generect_reports.excel import write_report_workbook
+            from generect_reports.outputs.excel import write_report_workbook
             write_report_workbook(rep, target)
         elif writer == "pdf":
-            from generect_reports.pdf import write_report_pdf
+            from generect_reports.outputs.pdf import write_report_pdf
             write_report_pdf(rep, target)
         elif writer == "csv":
-            from generect_reports.export import to_csv
+            from generect_reports.outputs.export import to_csv
             atomic.write_bytes_atomic(target, to_csv(sample).encode())
         elif writer == "tidy_xlsx":
             g.write_usage_xlsx(sample, target)
         else:
-            from generect_reports import mail
+            from generect_reports.outputs import mail
             mail.write_eml(mail.build_message(rep, to=["a@example.com"], sender="r@example.com"), target)
     monkeypatch.setattr(atomic.os, "replace", real_replace)
     assert target.read_bytes() == b"the controller's precious file"

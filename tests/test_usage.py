@@ -9,7 +9,7 @@ import pytest
 from fakeapi import TOKEN
 from generect_reports import GenerectClient, fetch_usage, load_sample
 from generect_reports import errors as E
-from generect_reports.usage import UNATTRIBUTED, parse_usage_data
+from generect_reports.fetch.usage import UNATTRIBUTED, parse_usage_data
 
 
 def fetch(client, *args, **kw):

@@ -3,7 +3,7 @@
 import pytest
 
 import generect_reports as g
-from generect_reports.widgets import UsageExplorer, filter_usage
+from generect_reports.notebook.widgets import UsageExplorer, filter_usage
 
 
 def test_filter_usage_months_operations_units(sample):

@@ -17,8 +17,8 @@ REPORT = textwrap.dedent('''
     usage = synthetic_daily({years}, {ops})
     t = time.perf_counter()
     rep = g.build_report(usage, "2026-10")
-    from generect_reports.excel import write_report_workbook
-    from generect_reports.pdf import write_report_pdf
+    from generect_reports.outputs.excel import write_report_workbook
+    from generect_reports.outputs.pdf import write_report_pdf
     write_report_workbook(rep, {out!r} + ".xlsx")
     write_report_pdf(rep, {out!r} + ".pdf")
     print(time.perf_counter() - t)

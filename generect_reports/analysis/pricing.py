@@ -12,7 +12,7 @@ __all__ = ["load_prices", "estimate_cost"]
 
 def load_prices(template: str | os.PathLike[str] | None = None) -> dict[str, float]:
     """The price table (USD per credit by operation) from ``prices.toml`` in the templates."""
-    from .theme import load_theme
+    from ..theme import load_theme
 
     return dict(load_theme(template).prices)
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
-from . import periods as P
-from .errors import APIError, InputError, InvalidDateRange, MalformedResponseError
+from .. import periods as P
+from ..errors import APIError, InputError, InvalidDateRange, MalformedResponseError
 
 if TYPE_CHECKING:
     from .cache import UsageCache

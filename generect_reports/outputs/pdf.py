@@ -20,8 +20,8 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from ._atomic import atomic_path  # noqa: E402
-from .analysis import ANOMALY_RULE  # noqa: E402
+from .._atomic import atomic_path  # noqa: E402
+from ..analysis.usage import ANOMALY_RULE  # noqa: E402
 from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct  # noqa: E402
 
 if TYPE_CHECKING:

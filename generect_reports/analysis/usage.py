@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "to_monthly",
@@ -53,7 +53,7 @@ def month_label(year: int, month: int) -> str:
 
 
 def _month_index(month: str) -> int:
-    from .periods import parse_month
+    from ..periods import parse_month
 
     year, mon = parse_month(month)
     return year * 12 + mon - 1
@@ -282,7 +282,7 @@ def _as_of(usage: pd.DataFrame, as_of: Any) -> pd.Timestamp:
 
 
 def _month_to_date(usage: pd.DataFrame, month: str | None, as_of: Any) -> dict[str, Any]:
-    from .periods import month_bounds, parse_month, shift_month
+    from ..periods import month_bounds, parse_month, shift_month
 
     ts = _as_of(usage, as_of)
     if month is None:

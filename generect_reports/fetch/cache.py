@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import GenerectWarning
+from ..errors import GenerectWarning
 
 __all__ = ["UsageCache", "default_cache_dir"]
 

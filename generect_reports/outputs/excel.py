@@ -24,8 +24,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from ._atomic import atomic_path, check_output_path
-from .analysis import ANOMALY_RULE
+from .._atomic import atomic_path, check_output_path
+from ..analysis.usage import ANOMALY_RULE
 from .export import FORMULA_PREFIXES
 
 if TYPE_CHECKING:

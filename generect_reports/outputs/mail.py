@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Iterable
 
-from ._atomic import write_bytes_atomic
-from .errors import DeliveryError, InputError
+from .._atomic import write_bytes_atomic
+from ..errors import DeliveryError, InputError
 
 if TYPE_CHECKING:
     from .report import MonthlyReport
@@ -117,8 +117,8 @@ def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str
 def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError as JinjaError, select_autoescape
 
-    from .errors import TemplateError
-    from .theme import bundled_template_dir
+    from ..errors import TemplateError
+    from ..theme import bundled_template_dir
 
     loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
     env = Environment(loader=loader, autoescape=select_autoescape(["html", "html.j2"], default=False),

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from . import analysis as A
-from .errors import InputError
-from .periods import month_bounds, parse_month, shift_month
-from .pricing import estimate_cost
-from .theme import Theme, load_theme
+from .._version import __version__
+from ..analysis import usage as A
+from ..errors import InputError
+from ..periods import month_bounds, parse_month, shift_month
+from ..analysis.pricing import estimate_cost
+from ..theme import Theme, load_theme
 
 __all__ = ["MonthlyReport", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
            "fmt_change", "fmt_signed_pct", "last_full_month", "report_window"]
@@ -76,7 +76,7 @@ def last_full_month(usage: pd.DataFrame | None = None, *, timezone: str = "UTC",
         if day < last:
             year, mon = shift_month(year, mon, -1)
         return A.month_label(year, mon)
-    from .periods import get_timezone
+    from ..periods import get_timezone
 
     today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(get_timezone(timezone)).date()
     year, mon = shift_month(today.year, today.month, -1)

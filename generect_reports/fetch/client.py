@@ -17,8 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from . import __version__
-from .errors import (
+from .._version import __version__
+from ..errors import (
     APIConnectionError,
     APIError,
     InputError,

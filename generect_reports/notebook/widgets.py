@@ -10,8 +10,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from . import analysis as A
-from .pricing import estimate_cost
+from ..analysis import usage as A
+from ..analysis.pricing import estimate_cost
 
 __all__ = ["filter_usage", "UsageExplorer", "GRANULARITIES", "UNITS"]
 
@@ -89,7 +89,7 @@ class UsageExplorer:
         import ipywidgets as w
         from matplotlib.figure import Figure
 
-        from .theme import load_theme
+        from ..theme import load_theme
 
         self.usage = usage
         theme = load_theme()

@@ -1,0 +1,3 @@
+"""The widget explorer for Jupyter. It arranges library calls; it holds no business logic."""
+
+__all__: list[str] = []
