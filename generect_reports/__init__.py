@@ -51,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "InsecureTransportError": "errors",
     "TemplateError": "errors",
     "OutputError": "errors",
+    "ConfigError": "errors",
+    "CheckFailed": "errors",
     "APIError": "errors",
     "AuthenticationError": "errors",
     "PermissionDeniedError": "errors",

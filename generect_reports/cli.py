@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -24,7 +23,8 @@ __all__ = ["cli", "main"]
 
 log = logging.getLogger("generect_reports")
 
-SECRET_ENV = ("GENERECT_API_TOKEN", "GENERECT_SMTP_PASSWORD")
+SECRET_ENV = ("GENERECT_API_TOKEN", "GENERECT_SMTP_PASSWORD", "GENERECT_NOTIFY_URL")
+USAGE_FORMATS = ("table", "csv", "json", "xlsx")
 
 
 def redact(text: str) -> str:
@@ -58,9 +58,86 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     warnings.simplefilter("ignore", GenerectWarning)
 
 
+#: Which config table fills which command's option defaults (so a cron line stays short).
+CONFIG_DEFAULTS: dict[str, tuple[str, ...]] = {"email": ("report", "email"), "report": ("report",)}
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Read the config file once, keep it on the context, and fill option defaults from the
+    tables named in :data:`CONFIG_DEFAULTS`."""
+    from .config import load_config
+
+    try:
+        config = load_config(value)
+    except GenerectError as exc:
+        raise click.BadParameter(str(exc)) from None
+    ctx.meta["generect.config"] = config
+    known = {p.name for p in ctx.command.params}
+    aliases = {"from": "sender"}
+    defaults: dict[str, Any] = {}
+    for table in CONFIG_DEFAULTS.get(ctx.command.name or "", ()):
+        for key, val in config.table(table).items():
+            name = aliases.get(str(key), str(key).replace("-", "_"))
+            if name not in known:
+                raise click.BadParameter(f"unknown setting {key!r} in [{table}] of {config.where}")
+            defaults[name] = val
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+def command_config(ctx: click.Context | None = None) -> Any:
+    """The :class:`~generect_reports.config.Config` the current command was given."""
+    from .config import Config
+
+    ctx = ctx or click.get_current_context()
+    return ctx.meta.get("generect.config") or Config()
+
+
+def output_options(*formats: str, default: str = "table") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format`` and ``--output`` for commands that print a table or write a file."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = click.option("--output", "-o", default=None, metavar="PATH",
+                          help="Write to PATH (atomically) instead of stdout.")(fn)
+        fn = click.option("--format", "fmt", default=default, show_default=True, metavar="FORMAT",
+                          help=f"{', '.join(formats[:-1])} or {formats[-1]}.")(fn)
+        return fn
+
+    return decorate
+
+
+def check_output(fmt: str, output: str | None, formats: tuple[str, ...],
+                 file_only: tuple[str, ...] = ("xlsx", "parquet")) -> str:
+    """Validate ``--format``/``--output`` before any network: the format, and a writable path."""
+    fmt = fmt.lower()
+    if fmt not in formats:
+        raise InputError(f"unknown format {fmt!r}: use {', '.join(formats[:-1])} or {formats[-1]}")
+    if fmt in file_only and not output:
+        raise InputError(f"--format {fmt} needs --output PATH")
+    if output:
+        from ._atomic import check_output_path
+
+        check_output_path(output)
+    return fmt
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print ``text``, or write it atomically to ``output``."""
+    if output:
+        from ._atomic import write_bytes_atomic
+
+        write_bytes_atomic(output, text.encode("utf-8"))
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every command takes, defined once."""
     options = [
+        click.option("--config", default=None, metavar="FILE", is_eager=True, expose_value=False,
+                     callback=_load_config,
+                     help="TOML file with [email], [budget], [notify], [calendar] and [report] tables "
+                          "($GENERECT_REPORTS_CONFIG)."),
         click.option("--sample", is_flag=True, help="Use the bundled sample data: no token, no network."),
         click.option("--timezone", "timezone", default=None, metavar="TZ",
                      help="IANA timezone for day/week/month buckets [default: UTC; Europe/Kyiv with --sample]."),
@@ -151,7 +228,7 @@ def cli() -> None:
 
     Set GENERECT_API_TOKEN for the live API, or add --sample to any command to use the
     bundled sample account. Exit codes: 0 ok, 2 bad input, 3 authentication or permission,
-    4 API, network or SMTP failure, 1 anything unexpected.
+    4 API, network or SMTP failure, 5 a check failed, 1 anything unexpected.
     """
 
 
@@ -159,8 +236,7 @@ def cli() -> None:
 @click.option("--start", required=True, metavar="YYYY-MM-DD", help="First local date (inclusive).")
 @click.option("--end", required=True, metavar="YYYY-MM-DD", help="Last local date (inclusive).")
 @click.option("--period", default="day", show_default=True, help="Bucket size: day, week (ISO) or month.")
-@click.option("--format", "fmt", default="table", show_default=True, help="table, csv, json or xlsx.")
-@click.option("--output", "-o", default=None, metavar="PATH", help="Write to PATH (atomically) instead of stdout.")
+@output_options(*USAGE_FORMATS)
 @common_options
 @handle_errors
 def usage(start: str, end: str, period: str, fmt: str, output: str | None, sample: bool,
@@ -172,17 +248,9 @@ def usage(start: str, end: str, period: str, fmt: str, output: str | None, sampl
     """
     from . import periods
 
-    fmt = fmt.lower()
-    if fmt not in ("table", "csv", "json", "xlsx"):
-        raise InputError(f"unknown format {fmt!r}: use table, csv, json or xlsx")
-    if fmt == "xlsx" and not output:
-        raise InputError("--format xlsx needs --output PATH")
+    fmt = check_output(fmt, output, USAGE_FORMATS)
     tz = _timezone(timezone, sample)
     periods.buckets(start, end, period)  # validate before any token or network is needed
-    if output:
-        from ._atomic import check_output_path
-
-        check_output_path(output)
     frame = _load(start, end, period=period, timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
     from .outputs import export
@@ -192,13 +260,7 @@ def usage(start: str, end: str, period: str, fmt: str, output: str | None, sampl
 
         write_usage_xlsx(frame, output)  # type: ignore[arg-type]
         return
-    text = export.render(frame, fmt)
-    if output:
-        from ._atomic import write_bytes_atomic
-
-        write_bytes_atomic(output, text.encode("utf-8"))
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    emit(export.render(frame, fmt), output)
 
 
 def _report_data(month: str | None, history: int, sample: bool, timezone: str | None,
@@ -267,35 +329,7 @@ def report(month: str | None, history: int, template: str | None, account: str |
         log.warning(line)
 
 
-def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Fill option defaults from a TOML file's [email] table, so a cron line stays short."""
-    path = value or os.environ.get("GENERECT_REPORTS_CONFIG")
-    if not path:
-        return value
-    from .theme import _read_toml
-
-    try:
-        data = _read_toml(Path(path))
-    except GenerectError as exc:
-        raise click.BadParameter(str(exc)) from None
-    section = data.get("email", data)
-    if "smtp_password" in section or "password" in section:
-        raise click.BadParameter("the SMTP password must come from GENERECT_SMTP_PASSWORD, not the config file")
-    aliases = {"from": "sender"}
-    known = {p.name for p in ctx.command.params}
-    defaults = {}
-    for key, val in section.items():
-        name = aliases.get(str(key), str(key).replace("-", "_"))
-        if name not in known:
-            raise click.BadParameter(f"unknown setting {key!r} in {path}")
-        defaults[name] = val
-    ctx.default_map = {**(ctx.default_map or {}), **defaults}
-    return value
-
-
 @cli.command()
-@click.option("--config", default=None, metavar="FILE", is_eager=True, expose_value=False,
-              callback=_load_config, help="TOML file whose [email] table sets defaults for these options ($GENERECT_REPORTS_CONFIG).")
 @report_options
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient (repeatable).")
 @click.option("--cc", "cc", multiple=True, metavar="ADDR", help="Copy recipient (repeatable).")

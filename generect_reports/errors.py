@@ -17,6 +17,8 @@ __all__ = [
     "InsecureTransportError",
     "TemplateError",
     "OutputError",
+    "ConfigError",
+    "CheckFailed",
     "APIError",
     "AuthenticationError",
     "PermissionDeniedError",
@@ -36,6 +38,7 @@ EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
 EXIT_AUTH = 3
 EXIT_API = 4
+EXIT_CHECK = 5
 
 
 class GenerectError(Exception):
@@ -82,6 +85,19 @@ class TemplateError(InputError):
 
 class OutputError(InputError):
     """An output path that cannot be written."""
+
+
+class ConfigError(InputError):
+    """A configuration file that cannot be read, or holds an unknown or invalid setting."""
+
+
+# --- a check the caller asked for did not pass (exit 5) ------------------------------------
+
+
+class CheckFailed(GenerectError):
+    """A threshold was crossed or a month does not tie; the full output was written first."""
+
+    exit_code = EXIT_CHECK
 
 
 # --- API and network (exit 3 for auth, 4 for everything else) ------------------------------

@@ -24,12 +24,9 @@ __all__ = ["Theme", "load_theme", "bundled_template_dir"]
 
 def bundled_template_dir() -> Path:
     """The bundled ``report_templates`` folder (source tree or installed package)."""
-    local = Path(__file__).resolve().parent.parent / "report_templates"
-    if (local / "theme.toml").is_file():
-        return local
-    from importlib.resources import files
+    from ._resources import templates_dir
 
-    return Path(str(files("generect_reports._templates")))
+    return templates_dir()
 
 
 @dataclass(frozen=True)

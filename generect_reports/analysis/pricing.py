@@ -3,11 +3,72 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["load_prices", "estimate_cost"]
+__all__ = ["load_prices", "estimate_cost", "round_money", "money_cents", "to_hundredths",
+           "largest_remainder"]
+
+_CENT = Decimal("0.01")
+
+
+def money_cents(value: float | Decimal | str) -> int:
+    """``value`` in currency units rounded half-up to a whole cent, as integer cents.
+
+    This is the one money rounding rule of the toolkit: every cost shown anywhere is rounded
+    here, once. ``Decimal(repr(x))`` reads a float as the short decimal it prints as, so
+    ``3387 * 0.005`` (16.935 in binary noise) rounds up to 16.94 as a person expects.
+    """
+    if isinstance(value, Decimal):
+        exact = value
+    else:
+        exact = Decimal(repr(float(value))) if not isinstance(value, str) else Decimal(value)
+    return int((exact / _CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def round_money(value: float | Decimal | str) -> float:
+    """``value`` rounded half-up to the cent (see :func:`money_cents`), as a float."""
+    return money_cents(value) / 100
+
+
+def to_hundredths(credits: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """Credits as integer hundredths (int64), for tie-outs that must be exact."""
+    arr = np.asarray(credits, dtype="float64")
+    return np.round(arr * 100.0).astype("int64")
+
+
+def largest_remainder(total: int, weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Split the integer ``total`` in proportion to ``weights``; the parts add up to ``total``.
+
+    Each part gets the floor of its exact share; the units left over go to the largest
+    remainders (ties to the earlier position, so the result is deterministic). With all
+    weights zero the parts are zero and ``total`` must be zero too, else ``ValueError``.
+    Negative totals are split as the negation of the positive split.
+    """
+    w = np.asarray(weights, dtype="float64")
+    if w.size == 0:
+        if total:
+            raise ValueError("cannot split a non-zero total across no parts")
+        return np.zeros(0, dtype="int64")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("weights must be finite and non-negative")
+    if total < 0:
+        return -largest_remainder(-total, w)
+    wsum = w.sum()
+    if wsum == 0:
+        if total:
+            raise ValueError("cannot split a non-zero total across zero weights")
+        return np.zeros(w.size, dtype="int64")
+    exact = w / wsum * total
+    parts = np.floor(exact).astype("int64")
+    left = int(total - parts.sum())
+    if left:
+        order = np.argsort(-(exact - parts), kind="stable")
+        parts[order[:left]] += 1
+    return parts
 
 
 def load_prices(template: str | os.PathLike[str] | None = None) -> dict[str, float]:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import sys
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import periods as P
-from ..errors import APIError, InputError, InvalidDateRange, MalformedResponseError
+from ..errors import InputError, InvalidDateRange, MalformedResponseError
 
 if TYPE_CHECKING:
     from .cache import UsageCache
@@ -131,77 +129,21 @@ def usage_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any
 def _collect(source: UsageSource, buckets: list[P.Bucket], *, timezone: str, period: str,
              cache: "UsageCache | None", account_key: str | None, max_workers: int,
              progress: bool | None) -> list[dict[str, Any]]:
+    from .planner import Job, run_jobs
+
     tz = P.get_timezone(timezone)
     now = dt.datetime.now(dt.timezone.utc)
-    results: list[dict[str, Any] | None] = [None] * len(buckets)
-    queries = [{"start_date": b.start.isoformat(), "end_date": b.end.isoformat(),
-                "timezone": timezone, "period": period} for b in buckets]
-    closed = [P.is_closed(b, tz, now) for b in buckets]
-    pending: list[int] = []
-    for i, query in enumerate(queries):
-        hit = cache.get(account_key, query) if (cache is not None and closed[i] and account_key) else None
-        if hit is not None:
-            results[i] = hit
-        else:
-            pending.append(i)
-    if cache is not None and buckets:
-        log.info("%d of %d buckets from cache, %d to fetch", len(buckets) - len(pending), len(buckets), len(pending))
-    if pending:
-        _fetch_pending(source, buckets, queries, pending, results, closed, cache, account_key,
-                       max_workers, progress)
-    return results  # type: ignore[return-value]
+    jobs = [Job(b.label, {"start_date": b.start.isoformat(), "end_date": b.end.isoformat(),
+                          "timezone": timezone, "period": period}, P.is_closed(b, tz, now))
+            for b in buckets]
 
-
-def _fetch_pending(source: UsageSource, buckets: list[P.Bucket], queries: list[dict[str, str]],
-                   pending: list[int], results: list[Any], closed: list[bool],
-                   cache: "UsageCache | None", account_key: str | None, max_workers: int,
-                   progress: bool | None) -> None:
-    from tqdm import tqdm
-
-    def one(i: int) -> dict[str, Any]:
-        q = queries[i]
+    def one(q: dict[str, str]) -> dict[str, Any]:
         data = source.usage(q["start_date"], q["end_date"], timezone=q["timezone"], period=q["period"])
         parse_usage_data(data)  # validate before anything is cached
         return data
 
-    bar = tqdm(total=len(pending), desc="fetching usage", unit="bucket", file=sys.stderr,
-               disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
-               leave=False)
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending))),
-                              thread_name_prefix="generect-fetch")
-    futures: dict[Future[dict[str, Any]], int] = {pool.submit(one, i): i for i in pending}
-    failure: tuple[int, BaseException] | None = None
-    try:
-        not_done = set(futures)
-        while not_done and failure is None:
-            done, not_done = wait(not_done, return_when=FIRST_EXCEPTION)
-            # Handle completions in bucket order so the first failing period is the one named.
-            for future in sorted(done, key=futures.__getitem__):
-                i = futures[future]
-                exc = future.exception()
-                if exc is not None:
-                    if failure is None or i < failure[0]:
-                        failure = (i, exc)
-                    continue
-                results[i] = future.result()
-                bar.update(1)
-                if cache is not None and closed[i] and account_key:
-                    cache.put(account_key, queries[i], results[i])
-        if failure is not None:
-            cancel = getattr(source, "cancel", None)
-            if cancel:
-                cancel()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        reset = getattr(source, "reset_cancel", None)
-        if reset:
-            reset()
-        bar.close()
-    if failure is not None:
-        i, exc = failure
-        if isinstance(exc, APIError):
-            raise exc.for_period(buckets[i].label) from exc
-        raise exc
+    return run_jobs(jobs, one, cache=cache, account_key=account_key, max_workers=max_workers,
+                    progress=progress, desc="fetching usage", unit="bucket", source=source)
 
 
 def fetch_usage(
@@ -283,14 +225,9 @@ def fetch_usage(
 
 def _sample_path() -> Any:
     """The sample CSV: from the installed package, or the source tree's ``data/`` folder."""
-    from pathlib import Path
+    from .._resources import data_file
 
-    local = Path(__file__).resolve().parent.parent / "data" / "sample_usage.csv"
-    if local.is_file():
-        return local
-    from importlib.resources import files
-
-    return files("generect_reports._data").joinpath("sample_usage.csv")
+    return data_file("sample_usage.csv")
 
 
 class SampleSource:

@@ -1,0 +1,106 @@
+"""Run a list of independent API requests: cached answers first, the rest in a bounded pool.
+
+One place for the parallel fetch that usage buckets and token-analytics windows share: closed
+periods come from the cache, the others go through a bounded thread pool with a progress bar,
+and the first failure (in request order) cancels the siblings and names its period.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import APIError
+
+if TYPE_CHECKING:
+    from .cache import UsageCache
+
+__all__ = ["Job", "run_jobs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request: its period label (for errors), its query (the cache key) and whether the
+    period is closed (only closed periods are cached)."""
+
+    label: str
+    query: dict[str, str]
+    closed: bool
+
+
+def run_jobs(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, Any]], *,
+             cache: "UsageCache | None", account_key: str | None, max_workers: int,
+             progress: bool | None, desc: str = "fetching", unit: str = "request",
+             source: Any = None) -> list[dict[str, Any]]:
+    """Answer every job, in order: from ``cache`` when closed and cached, else by ``fetch(query)``.
+
+    ``fetch`` must validate what it returns (it is cached as returned). ``source`` may offer
+    ``cancel()``/``reset_cancel()`` (as :class:`GenerectClient` does) so that sibling requests
+    stop retrying once one has failed for good.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    pending: list[int] = []
+    for i, job in enumerate(jobs):
+        hit = cache.get(account_key, job.query) if (cache is not None and job.closed and account_key) else None
+        if hit is not None:
+            results[i] = hit
+        else:
+            pending.append(i)
+    if cache is not None and jobs:
+        log.info("%d of %d %ss from cache, %d to fetch", len(jobs) - len(pending), len(jobs), unit,
+                 len(pending))
+    if pending:
+        _run_pending(jobs, fetch, pending, results, cache, account_key, max_workers, progress,
+                     desc, unit, source)
+    return results  # type: ignore[return-value]
+
+
+def _run_pending(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, Any]],
+                 pending: list[int], results: list[Any], cache: "UsageCache | None",
+                 account_key: str | None, max_workers: int, progress: bool | None, desc: str,
+                 unit: str, source: Any) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pending), desc=desc, unit=unit, file=sys.stderr,
+               disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
+               leave=False)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending))),
+                              thread_name_prefix="generect-fetch")
+    futures: dict[Future[dict[str, Any]], int] = {pool.submit(fetch, jobs[i].query): i for i in pending}
+    failure: tuple[int, BaseException] | None = None
+    try:
+        not_done = set(futures)
+        while not_done and failure is None:
+            done, not_done = wait(not_done, return_when=FIRST_EXCEPTION)
+            # Handle completions in request order so the first failing period is the one named.
+            for future in sorted(done, key=futures.__getitem__):
+                i = futures[future]
+                exc = future.exception()
+                if exc is not None:
+                    if failure is None or i < failure[0]:
+                        failure = (i, exc)
+                    continue
+                results[i] = future.result()
+                bar.update(1)
+                if cache is not None and jobs[i].closed and account_key:
+                    cache.put(account_key, jobs[i].query, results[i])
+        if failure is not None:
+            cancel = getattr(source, "cancel", None)
+            if cancel:
+                cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        reset = getattr(source, "reset_cancel", None)
+        if reset:
+            reset()
+        bar.close()
+    if failure is not None:
+        i, exc = failure
+        if isinstance(exc, APIError):
+            raise exc.for_period(jobs[i].label) from exc
+        raise exc
