@@ -150,14 +150,22 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake._take_fault(params)
         if fault is not None and self._fault(fault):
             return None
-        if path == "/api/v1/accounts/me/":
-            return self._send(200, json.dumps({"data": {"id": "acc-1", "email": "finance@example.com",
-                                                        "name": "Example Ltd", "plan": "Pro",
-                                                        "credits": {"balance": 5000, "used_this_month": 1234,
-                                                                    "monthly_limit": 10000},
-                                                        "preview_tier": False}}).encode())
-        if path != "/api/v1/accounts/usage/":
+        route = ROUTES.get(path)
+        if route is None:
             return self._send(404, envelope(404, "Not found."))
+        return getattr(self, route)(params, fault)
+
+    # -- endpoints (one method each; ROUTES below maps paths to them) ---------------------
+
+    def _me(self, params: dict[str, str], fault: Fault | None) -> None:
+        return self._send(200, json.dumps({"data": {"id": "acc-1", "email": "finance@example.com",
+                                                    "name": "Example Ltd", "plan": "Pro",
+                                                    "credits": {"balance": 5000, "used_this_month": 1234,
+                                                                "monthly_limit": 10000},
+                                                    "preview_tier": False}}).encode())
+
+    def _usage(self, params: dict[str, str], fault: Fault | None) -> None:
+        fake = self.fake
         errors: dict[str, list[str]] = {}
         try:
             start = dt.date.fromisoformat(params.get("start_date", ""))
@@ -254,6 +262,13 @@ class _Handler(BaseHTTPRequestHandler):
             data["breakdown"] = {"a": 0.1, "b": 0.2}
             data["total_credits"] = 0.3
         return body
+
+
+#: path -> handler method of _Handler
+ROUTES: dict[str, str] = {
+    "/api/v1/accounts/me/": "_me",
+    "/api/v1/accounts/usage/": "_usage",
+}
 
 
 def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:
