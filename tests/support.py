@@ -22,12 +22,25 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
                           text=True, env=full_env, cwd=cwd, timeout=timeout)
 
 
+#: LibreOffice keeps an xlsx file's stored values on opening unless told to recalculate:
+#: OOXMLRecalcMode 0 means "always", so a recalculation test really recomputes every formula.
+_RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
 def soffice_recalculate(path: Path, workdir: Path) -> Path:
-    """Let LibreOffice (headless) open, recalculate and re-save a workbook; return the copy."""
+    """Let LibreOffice (headless) open, recalculate every formula and re-save a workbook;
+    return the copy."""
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
         raise RuntimeError("LibreOffice is required for these tests: apt-get install libreoffice-calc")
     profile = workdir / f"lo-profile-{uuid.uuid4().hex}"  # one profile per conversion
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS)
     out = workdir / f"lo-out-{uuid.uuid4().hex}"
     out.mkdir()
     subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
