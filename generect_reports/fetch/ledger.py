@@ -130,7 +130,12 @@ def _checks(filters: Mapping[str, str]) -> list[tuple[str, str, Any]]:
         if base == "created_at" and op in _TIME_OPS:
             out.append((name, "timestamp", (_TIME_OPS[op], _aware(value, name))))
         elif base in ("amount", "credits") and op in _TIME_OPS:
-            out.append((name, "credits", (_TIME_OPS[op], float(value))))
+            try:
+                number = float(value)
+            except ValueError:
+                # The server would silently drop it: refuse to send it instead.
+                raise InputError(f"invalid {name} {value!r}: expected a number") from None
+            out.append((name, "credits", (_TIME_OPS[op], number)))
         elif name == "status":
             if value not in STATUSES:
                 raise InputError(f"unknown status {value!r}: use success, pending or error")
