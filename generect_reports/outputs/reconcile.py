@@ -313,7 +313,7 @@ def reconciliation_page(result: "Reconciliation", *, figsize: tuple[float, float
     colors = {"ok": "#2e7d32", "fail": "#c62828", "text": "#222222", **(colors or {})}
     fig = Figure(figsize=figsize)
     verdict = reconciliation_summary(result)[0]
-    fig.text(0.04, 0.94, f"Reconciliation — {_month_name(result.month)}", fontsize=16,
+    fig.text(0.04, 0.94, f"Reconciliation: {_month_name(result.month)}", fontsize=16,
              weight="bold", color=colors["text"])
     fig.text(0.04, 0.905, verdict, fontsize=10, color=colors["ok" if result.ties else "fail"], wrap=True)
     rows = [["Opening balance", _num(result.opening)], ["+ Top-ups", _num(result.top_ups)],
@@ -341,7 +341,7 @@ def reconciliation_page(result: "Reconciliation", *, figsize: tuple[float, float
         t2.scale(1, 1.2)
     ax3 = fig.add_axes((0.04, 0.06, 0.92, 0.38))
     ax3.axis("off")
-    reason_rows = [[str(r.operation)[:30], r.reason, f"{r.credits:+,.2f}", str(r.detail)[:70]]
+    reason_rows = [[str(r.operation)[:30], r.reason, f"{r.credits:+,.2f}", str(r.detail)[:95]]
                    for r in result.reasons.itertuples(index=False)][:14]
     if reason_rows:
         t3 = ax3.table(cellText=reason_rows, colLabels=["Operation", "Reason", "Credits", "Detail"],
