@@ -183,6 +183,9 @@ def envelope(status: int, detail: Any) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGenerect
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY each keep-alive request waits
+    # for a delayed ACK (about 40 ms), which would dominate any paging benchmark.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
