@@ -235,3 +235,13 @@ def test_sample_anchor_is_consistent_with_the_ledger():
     pending = round(table.loc[table["status"] == "pending", "credits"].sum(), 2)
     assert anchor["balance"] == pytest.approx(settled + pending)
     assert Path(L._sample_files()[0]).name == "sample_ledger.csv.gz"
+
+
+def test_mapping_the_documented_type_makes_february_tie(tmp_path):
+    bundled = Path(__file__).resolve().parent.parent / "report_templates" / "ledger_mapping.toml"
+    text = bundled.read_text().replace('platform = "unattributed"',
+                                       'platform = "unattributed"\nemail_verify_bulk = "email_validation"')
+    (tmp_path / "ledger_mapping.toml").write_text(text)
+    out = run_cli("reconcile", "--sample", "--month", "2026-02", "--template", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "February 2026 ties to the ledger" in out.stdout
