@@ -245,3 +245,14 @@ def test_mapping_the_documented_type_makes_february_tie(tmp_path):
     out = run_cli("reconcile", "--sample", "--month", "2026-02", "--template", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "February 2026 ties to the ledger" in out.stdout
+
+
+def test_cli_xlsx_output_is_written_even_when_the_month_does_not_tie(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "feb.xlsx"
+    out = run_cli("reconcile", "--sample", "--month", "2026-02", "--format", "xlsx", "--output", str(path))
+    assert out.returncode == 5
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Reconciliation", "Ledger"]
+    assert wb["Reconciliation"]["B17"].value.startswith("=IF(AND(")

@@ -253,7 +253,7 @@ def ledger_frame(rows: Sequence[Sequence[Any]], *, timezone: str, source: str,
                  fetched_at: pd.Timestamp, start: Any = None, end: Any = None) -> pd.DataFrame:
     """The tidy ledger frame (DESIGN 'Contracts') from ``[id, timestamp, type, credits, status,
     balance_type]`` rows; oldest first, ties by id."""
-    cols = list(zip(*rows)) if len(rows) else [[] for _ in range(6)]
+    cols: list[Sequence[Any]] = list(zip(*rows)) if len(rows) else [[] for _ in range(6)]
     stamps = pd.to_datetime(pd.Series(cols[1], dtype=object), utc=True, format="ISO8601")
     frame = pd.DataFrame({
         "id": pd.Series(cols[0], dtype=str),
@@ -584,7 +584,7 @@ def ledger_for_month(month: str, *, timezone: str, client: Any, cache: "bool | U
         labels = _months_between(month, anchor_month)
         payloads = _fetch_months(client, labels, timezone=timezone, upper=upper, store=store,
                                  account_key=account, progress=progress, page_size=page_size,
-                                 max_workers=max_workers or getattr(client, "max_workers", 8),
+                                 max_workers=max_workers or int(getattr(client, "max_workers", 8)),
                                  now=now)
         balance_after = _balance(client.me())
         rows = [r for p in payloads for r in p["rows"]]
