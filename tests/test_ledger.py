@@ -254,6 +254,8 @@ def test_cli_reconcile_against_the_api_ties_through_slipping_pages(ledger_api, t
     # All four charges arrived while paging: after the upper bound, so only in flight.
     assert rec["in_flight"] == -31.08
     assert TOKEN not in out.stdout + out.stderr
+    # /me/'s personal data never reaches the output either.
+    assert "finance@example.com" not in out.stdout + out.stderr and "Example Ltd" not in out.stdout
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes()
