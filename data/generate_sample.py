@@ -66,12 +66,129 @@ def rows() -> list[tuple[str, str, int]]:
     return out
 
 
+# --- the ledger behind that usage ------------------------------------------------------------
+
+LEDGER_SEED = 20261102
+LEDGER_TZ = "Europe/Kyiv"
+#: The sample's /me/ is read at this instant (the sample's as-of time).
+LEDGER_AS_OF = "2026-11-01T00:00:00+02:00"
+#: Transaction types each operation's charges carry (the ledger is finer than usage).
+LEDGER_TYPES = {
+    "search_database": ("search_database_leads", "search_database_companies"),
+    "enrich_database": ("enrich_database_person", "enrich_database_company"),
+    "search_realtime": ("search_realtime_leads",),
+    "enrich_realtime": ("enrich_realtime_person",),
+    "email_find": ("email_find",),
+    "email_validation": ("email_validation",),
+    "preview": ("preview_leads",),
+    "phone_find": ("phone_find",),
+    "unattributed": ("platform",),
+}
+#: The one sample month that does not tie, on purpose: on this day the email validations were
+#: charged as a type the bundled ledger_mapping.toml does not know.
+UNMAPPED_DAY = (dt.date(2026, 2, 17), "email_validation", "email_verify_bulk")
+REVERSED_SHARE = 0.004
+INITIAL_TOP_UP = (dt.datetime(2024, 12, 20, 10, 0), 20000)
+
+
+def _utc(local: dt.datetime) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return local.replace(tzinfo=ZoneInfo(LEDGER_TZ)).astimezone(dt.timezone.utc)
+
+
+def ledger_rows() -> tuple[list[dict[str, object]], float]:
+    """The sample ledger consistent with :func:`rows`, and the sample ``/me/`` balance.
+
+    Each day's credits of an operation are one to three charges at daytime hours (split in
+    hundredths); a few charges are reversed (``error``); the charges of the evening of
+    2026-10-31 are still ``pending``. Usage counts every charge when it is made, so every month
+    ties (pending and reversed charges explain the differences) except February 2026, where one
+    day's charges carry the unmapped type ``email_verify_bulk``. A top-up lands on the 1st of
+    each month at 09:00 local. ``after_balance`` is the settled balance after each row, and
+    ``/me/``'s balance subtracts pending charges (the reconciliation finds that out by itself).
+    """
+    import uuid
+
+    rng = random.Random(LEDGER_SEED)
+    out: list[dict[str, object]] = []
+
+    def add(local: dt.datetime, kind: str, cents: int, status: str, balance_type: str) -> None:
+        out.append({"id": "txn_" + str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "ts": _utc(local), "type": kind, "cents": cents, "status": status,
+                    "balance_type": balance_type})
+
+    add(INITIAL_TOP_UP[0], "top_up", INITIAL_TOP_UP[1] * 100, "success", "credits")
+    monthly: dict[tuple[int, int], int] = {}
+    for day_text, op, credits in rows():
+        day = dt.date.fromisoformat(day_text)
+        monthly[(day.year, day.month)] = monthly.get((day.year, day.month), 0) + credits
+        total = credits * 100
+        k = min(rng.choice((1, 2, 2, 3)), credits)
+        cuts = sorted(rng.sample(range(1, total), k - 1)) if k > 1 else []
+        parts = [b - a for a, b in zip([0, *cuts], [*cuts, total])]
+        hours = sorted(rng.sample(range(6, 22), k))
+        for part, hour in zip(parts, hours):
+            local = dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)))
+            kind = rng.choice(LEDGER_TYPES[op])
+            if (day, op) == UNMAPPED_DAY[:2]:
+                kind = UNMAPPED_DAY[2]
+            status = "success"
+            if day == END and hour >= 16:
+                status = "pending"
+            elif rng.random() < REVERSED_SHARE:
+                status = "error"
+            add(local, kind, -part, status, "leads_by_icp" if op.startswith("search") else "credits")
+    # Top-ups: the month's usage last month plus a margin, rounded up to a thousand.
+    year, month = START.year, START.month
+    previous = 20000
+    while (year, month) <= (END.year, END.month):
+        amount = -(-int(previous * 1.15) // 1000) * 1000
+        add(dt.datetime(year, month, 1, 9, 0), "top_up", amount * 100, "success", "credits")
+        previous = monthly.get((year, month), 0)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    out.sort(key=lambda r: (r["ts"], r["id"]))
+    settled = 0
+    pending = 0
+    for r in out:
+        if r["status"] == "success":
+            settled += int(r["cents"])  # type: ignore[call-overload]
+        elif r["status"] == "pending":
+            pending += int(r["cents"])  # type: ignore[call-overload]
+        r["after_balance"] = settled / 100
+    return out, (settled + pending) / 100
+
+
+def write_ledger(folder: Path) -> None:
+    """``sample_ledger.csv.gz`` (byte-stable: no gzip time stamp) and ``sample_ledger_anchor.json``."""
+    import gzip
+    import io
+    import json
+
+    ledger, balance = ledger_rows()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["id", "timestamp", "type", "credits", "status", "balance_type", "after_balance"])
+    for r in ledger:
+        writer.writerow([r["id"], r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["type"],  # type: ignore[attr-defined]
+                         f"{int(r['cents']) / 100:.2f}", r["status"], r["balance_type"],  # type: ignore[call-overload]
+                         f"{r['after_balance']:.2f}"])
+    with (folder / "sample_ledger.csv.gz").open("wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as fh:
+            fh.write(text.getvalue().encode("utf-8"))
+    anchor = {"as_of": LEDGER_AS_OF, "balance": balance,
+              "note": "The sample account's /me/ credits.balance at as_of (pending charges already "
+                      "subtracted), the anchor of the sample reconciliation."}
+    (folder / "sample_ledger_anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     path = Path(__file__).with_name("sample_usage.csv")
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["date", "operation", "credits"])
         writer.writerows(rows())
+    write_ledger(path.parent)
 
 
 if __name__ == "__main__":

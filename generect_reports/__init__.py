@@ -17,6 +17,9 @@ _EXPORTS: dict[str, str] = {
     "fetch_usage": "fetch.usage",
     "load_sample": "fetch.usage",
     "UsageCache": "fetch.cache",
+    "fetch_transactions": "fetch.ledger",
+    "iter_transactions": "fetch.ledger",
+    "load_sample_ledger": "fetch.ledger",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -29,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "to_monthly": "analysis.usage",
     "estimate_cost": "analysis.pricing",
     "load_prices": "analysis.pricing",
+    "reconcile": "analysis.reconcile",
+    "Reconciliation": "analysis.reconcile",
+    "load_ledger_mapping": "analysis.reconcile",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -63,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "errors",
     "MalformedResponseError": "errors",
     "APIConnectionError": "errors",
+    "IgnoredFilterError": "errors",
     "DeliveryError": "errors",
 }
 
@@ -88,6 +95,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
                            run_rate_projection, to_monthly, variance_by_operation)
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
+    from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
+    from .analysis.reconcile import Reconciliation, load_ledger_mapping, reconcile
     from .errors import *  # noqa: F403
     from .outputs.excel import write_excel_report, write_usage_xlsx
     from .outputs.mail import build_message, send_message

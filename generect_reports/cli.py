@@ -373,6 +373,102 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         click.echo(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True)
 
 
+RECONCILE_FORMATS = ("table", "csv", "json", "xlsx")
+
+
+def _reconcile_data(month: str, *, timezone: str, sample: bool, api_url: str | None,
+                    no_cache: bool, refresh: bool, quiet: bool, template: str | None) -> Any:
+    """Usage and ledger of ``month`` (sample or API) tied out; restatements recorded."""
+    from .analysis.reconcile import load_ledger_mapping, reconcile, reported_figures
+    from .fetch import ledger as L
+    from .periods import month_bounds, parse_month
+
+    mapping = load_ledger_mapping(template)
+    first, last = month_bounds(*parse_month(month))
+    if sample:
+        from .fetch.usage import load_sample
+
+        usage = load_sample(first, last, period="month", timezone=timezone)
+        inputs = L.load_sample_ledger(month, timezone=timezone)
+    else:
+        from .fetch.usage import fetch_usage
+
+        with _client(api_url) as client:
+            inputs = L.ledger_for_month(month, timezone=timezone, client=client,
+                                        cache=not no_cache, refresh=refresh,
+                                        progress=False if quiet else None)
+            usage_cache: Any = (L.RefreshCache() if refresh else True) if not no_cache else False
+            try:
+                usage = fetch_usage(first, last, period="month", timezone=timezone, client=client,
+                                    cache=usage_cache, progress=False if quiet else None)
+            finally:
+                if not isinstance(usage_cache, bool):
+                    usage_cache.close()
+            account = client.account_key
+    anchor = inputs.anchor
+    result = reconcile(usage, inputs.ledger, month=month, closing_balance=inputs.closing_balance,
+                       anchor_at=anchor.at if anchor else None,
+                       in_flight=anchor.in_flight if anchor else 0.0,
+                       hypothesis=inputs.hypothesis, mapping=mapping, timezone=timezone)
+    if anchor is not None:
+        result.anchor_balance = anchor.balance
+    result.restatements = list(inputs.restatements)
+    if not sample and not no_cache:
+        from .periods import Bucket, get_timezone, is_closed
+
+        closed = is_closed(Bucket(first, last, month), get_timezone(timezone)) and not result.pending
+        result.restatements += L.restate_reported(
+            True, account, month, timezone,
+            reported_figures(usage, inputs.ledger, month=month, timezone=timezone),
+            refresh=refresh, closed=closed)
+    return result, inputs
+
+
+@cli.command("reconcile")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month to tie out.")
+@click.option("--refresh", is_flag=True,
+              help="Fetch cached closed months again (usage and ledger) and report any that changed.")
+@click.option("--template", default=None, metavar="DIR", help="Folder with ledger_mapping.toml (transaction type -> operation).")
+@output_options(*RECONCILE_FORMATS)
+@common_options
+@handle_errors
+def reconcile_command(month: str, refresh: bool, template: str | None, fmt: str, output: str | None,
+                      sample: bool, timezone: str | None, api_url: str | None, no_cache: bool,
+                      verbose: int, quiet: bool) -> None:
+    """Tie a month's usage to the ledger and the balance, with a reason for every difference.
+
+    Prints opening balance, top-ups, settled charges, pending, reversed and closing balance
+    (derived from /me/'s balance walked back through the ledger), and settled charges against
+    usage per operation. Exits 5 when the month does not tie: an unexplained difference, a
+    timezone-boundary charge or an unmapped transaction type.
+    """
+    from .errors import CheckFailed
+    from .periods import parse_month
+
+    fmt = check_output(fmt, output, RECONCILE_FORMATS)
+    parse_month(month)
+    tz = _timezone(timezone, sample)
+    if refresh and (sample or no_cache):
+        raise InputError("--refresh re-fetches cached months: it needs the API and the cache")
+    result, inputs = _reconcile_data(month, timezone=tz, sample=sample, api_url=api_url,
+                                     no_cache=no_cache, refresh=refresh, quiet=quiet,
+                                     template=template)
+    from .outputs import reconcile as R
+
+    if fmt == "xlsx":
+        R.write_reconciliation_xlsx(result, inputs.ledger, output)  # type: ignore[arg-type]
+    elif fmt == "json":
+        emit(R.render_json(result, complete=not result.pending), output)
+    elif fmt == "csv":
+        emit(R.render_csv(result), output)
+    else:
+        emit(R.render_table(result), output)
+    for line in R.restatement_lines(result.restatements):
+        log.warning(line)
+    if not result.ties:
+        raise CheckFailed(R.reconciliation_summary(result)[0])
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into an exception so atomic writes remove their temporary files.
     raise KeyboardInterrupt

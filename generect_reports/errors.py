@@ -29,6 +29,7 @@ __all__ = [
     "ServerError",
     "MalformedResponseError",
     "APIConnectionError",
+    "IgnoredFilterError",
     "DeliveryError",
     "error_for_status",
 ]
@@ -179,6 +180,10 @@ class MalformedResponseError(APIError):
 
 class APIConnectionError(APIError):
     """The server could not be reached, dropped the connection or timed out."""
+
+
+class IgnoredFilterError(MalformedResponseError):
+    """The server answered rows outside a filter we sent: it dropped the filter (exit 4)."""
 
 
 class DeliveryError(GenerectError):

@@ -47,6 +47,17 @@ class FakeGenerect:
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    #: the ledger: dicts with id, ts (aware), type, credits, status, balance_type; None = no ledger
+    ledger: list[dict[str, Any]] | None = None
+    #: whether /me/'s balance already subtracts pending charges
+    pending_in_balance: bool = True
+    #: transactions that arrive one per served ledger page (after it is sent)
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    #: filters this server ignores even when it can read them
+    drop_filters: set[str] = field(default_factory=set)
+    max_limit: int = 100
+    _ledger_version: int = 0
+    _ledger_views: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
 
     # -- control -------------------------------------------------------------------------
     def fail(self, kind: str, times: int = 1, when: Callable[[dict[str, str]], bool] | None = None,
@@ -88,6 +99,70 @@ class FakeGenerect:
                     return fault
         return None
 
+    def transaction_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.path == "/api/v1/accounts/transactions/"]
+
+    def add_transactions(self, rows: list[dict[str, Any]]) -> None:
+        with self.lock:
+            if self.ledger is None:
+                self.ledger = []
+            self.ledger.extend(rows)
+            self._ledger_version += 1
+            self._ledger_views.clear()
+
+    def balance(self) -> float:
+        """/me/'s balance: settled rows, minus pending ones if ``pending_in_balance``."""
+        rows = self.ledger or []
+        settled = sum(round(r["credits"] * 100) for r in rows if r["status"] == "success")
+        pending = sum(round(r["credits"] * 100) for r in rows if r["status"] == "pending")
+        return (settled + (pending if self.pending_in_balance else 0)) / 100
+
+    def _sorted_ledger(self) -> list[dict[str, Any]]:
+        """Newest first, each row with its after_balance (the settled balance after it)."""
+        key = ("all", self._ledger_version)
+        if key not in self._ledger_views:
+            rows = sorted(self.ledger or [], key=lambda r: (r["ts"], r["id"]))
+            settled = 0
+            out = []
+            for r in rows:
+                if r["status"] == "success":
+                    settled += round(r["credits"] * 100)
+                out.append({**r, "after_balance": settled / 100})
+            self._ledger_views[key] = out[::-1]
+        return self._ledger_views[key]
+
+    def transactions_for(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """The filtered ledger, newest first; a filter value it cannot read is dropped (as the
+        spec says), as is every filter in ``drop_filters``."""
+        tests: list[tuple[str, str, Any]] = []
+        for name, value in sorted(params.items()):
+            base, _, op = name.partition("__")
+            if name in self.drop_filters:
+                continue
+            if base == "created_at" and op in _OPS:
+                when = _read_instant(value)
+                if when is not None:
+                    tests.append(("ts", _OPS[op], when))
+            elif base in ("amount", "credits", "after_balance") and op in _OPS:
+                try:
+                    number = float(value)
+                except ValueError:
+                    continue
+                tests.append(("credits" if base != "after_balance" else "after_balance", _OPS[op], number))
+            elif name == "status" and value in ("success", "pending", "error"):
+                tests.append(("status", "__eq__", value))
+        with self.lock:
+            key = (tuple(tests), self._ledger_version)
+            if key not in self._ledger_views:
+                self._ledger_views[key] = [r for r in self._sorted_ledger()
+                                           if all(getattr(r[f], op)(arg) for f, op, arg in tests)]
+            return self._ledger_views[key]
+
+    def after_page(self) -> None:
+        if self.arrivals:
+            row = self.arrivals.pop(0)
+            self.add_transactions([{"ts": dt.datetime.now(dt.timezone.utc), **row}])
+
     def usage_for(self, start: dt.date, end: dt.date) -> tuple[float, dict[str, float]]:
         breakdown: dict[str, float] = {}
         total = 0.0
@@ -108,6 +183,9 @@ def envelope(status: int, detail: Any) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGenerect
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY each keep-alive request waits
+    # for a delayed ACK (about 40 ms), which would dominate any paging benchmark.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -158,11 +236,39 @@ class _Handler(BaseHTTPRequestHandler):
     # -- endpoints (one method each; ROUTES below maps paths to them) ---------------------
 
     def _me(self, params: dict[str, str], fault: Fault | None) -> None:
+        balance = 5000 if self.fake.ledger is None else self.fake.balance()
         return self._send(200, json.dumps({"data": {"id": "acc-1", "email": "finance@example.com",
                                                     "name": "Example Ltd", "plan": "Pro",
-                                                    "credits": {"balance": 5000, "used_this_month": 1234,
+                                                    "credits": {"balance": balance, "used_this_month": 1234,
                                                                 "monthly_limit": 10000},
                                                     "preview_tier": False}}).encode())
+
+    def _transactions(self, params: dict[str, str], fault: Fault | None) -> None:
+        fake = self.fake
+        rows = fake.transactions_for(params)
+        try:
+            limit = int(params.get("limit", "100"))
+        except ValueError:
+            limit = 100
+        try:
+            offset = max(0, int(params.get("offset", "0")))
+        except ValueError:
+            offset = 0
+        limit = max(0, min(limit, fake.max_limit))  # the server caps limit
+        page = rows[offset: offset + limit]
+        body: Any = {"data": {"transactions": [
+            {"id": r["id"], "timestamp": r["ts"].isoformat().replace("+00:00", "Z"),
+             "type": r["type"], "credits": r["credits"],
+             "details": {"status": r["status"], "balance_type": r.get("balance_type", "credits")}}
+            for r in page]}}
+        if fault is not None and fault.kind == "tx_bad_status" and page:
+            body["data"]["transactions"][0]["details"]["status"] = "settled"
+        elif fault is not None and fault.kind == "tx_not_list":
+            body["data"]["transactions"] = {"rows": []}
+        elif fault is not None and fault.kind == "tx_naive_text":
+            body = b'{"data": {"transactions": [{"id": 1'
+        self._send(200, body if isinstance(body, bytes) else json.dumps(body).encode())
+        fake.after_page()
 
     def _usage(self, params: dict[str, str], fault: Fault | None) -> None:
         fake = self.fake
@@ -268,7 +374,49 @@ class _Handler(BaseHTTPRequestHandler):
 ROUTES: dict[str, str] = {
     "/api/v1/accounts/me/": "_me",
     "/api/v1/accounts/usage/": "_usage",
+    "/api/v1/accounts/transactions/": "_transactions",
 }
+
+_OPS = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}
+
+
+def _read_instant(value: str) -> dt.datetime | None:
+    """A created_at filter value as the server reads it: a bare date is midnight, a naive time
+    is UTC, anything unreadable is None (and the filter is dropped)."""
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when
+
+
+def make_ledger(start: dt.date, end: dt.date, ops: dict[str, float], *, timezone: str = "UTC",
+                hours: tuple[int, ...] = (9, 15), types: dict[str, str] | None = None,
+                top_up: float = 0.0, prefix: str = "t") -> list[dict[str, Any]]:
+    """A ledger matching ``simple_daily(start, end, ops)``: each day's credits of an operation
+    split evenly over ``hours`` (local), settled; a top-up at 08:00 on each 1st."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(timezone)
+    rows: list[dict[str, Any]] = []
+    day = start
+    n = 0
+    while day <= end:
+        if top_up and day.day == 1:
+            n += 1
+            rows.append({"id": f"{prefix}{n:07d}", "ts": dt.datetime.combine(day, dt.time(8), tzinfo=tz),
+                         "type": "top_up", "credits": top_up, "status": "success", "balance_type": "credits"})
+        for op, credits in ops.items():
+            cents = round(credits * 100)
+            parts = [cents // len(hours)] * len(hours)
+            parts[0] += cents - sum(parts)
+            for hour, part in zip(hours, parts):
+                n += 1
+                rows.append({"id": f"{prefix}{n:07d}", "ts": dt.datetime.combine(day, dt.time(hour), tzinfo=tz),
+                             "type": (types or {}).get(op, op), "credits": -part / 100,
+                             "status": "success", "balance_type": "credits"})
+        day += dt.timedelta(days=1)
+    return rows
 
 
 def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.generect.com"
 USAGE_PATH = "/api/v1/accounts/usage/"
 ME_PATH = "/api/v1/accounts/me/"
+TRANSACTIONS_PATH = "/api/v1/accounts/transactions/"
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DETAIL = 200
@@ -258,6 +259,16 @@ class GenerectClient:
     def me(self) -> dict[str, Any]:
         """``GET /api/v1/accounts/me/``: profile, balance and plan."""
         return self._data(self.get(ME_PATH))
+
+    def transactions(self, *, limit: int = 100, offset: int = 0, **filters: str) -> dict[str, Any]:
+        """``GET /api/v1/accounts/transactions/``: one page of the ledger, newest first.
+
+        ``filters`` are sent as given (``created_at__gte``, ``status``, ...); the server drops
+        values it cannot read, so callers re-check rows (see :mod:`generect_reports.fetch.ledger`).
+        """
+        params = {**{k: str(v) for k, v in filters.items()}, "limit": str(int(limit)),
+                  "offset": str(int(offset))}
+        return self._data(self.get(TRANSACTIONS_PATH, params))
 
     @staticmethod
     def _data(body: Any) -> dict[str, Any]:
