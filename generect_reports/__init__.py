@@ -17,6 +17,10 @@ _EXPORTS: dict[str, str] = {
     "fetch_usage": "fetch.usage",
     "load_sample": "fetch.usage",
     "UsageCache": "fetch.cache",
+    "AccountStatus": "fetch.account",
+    "fetch_account": "fetch.account",
+    "load_sample_account": "fetch.account",
+    "sample_balance_history": "fetch.account",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -29,6 +33,10 @@ _EXPORTS: dict[str, str] = {
     "to_monthly": "analysis.usage",
     "estimate_cost": "analysis.pricing",
     "load_prices": "analysis.pricing",
+    "budget_status": "analysis.budget",
+    "burn_up": "analysis.budget",
+    "check_thresholds": "analysis.budget",
+    "Budgets": "analysis.budget",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -38,6 +46,11 @@ _EXPORTS: dict[str, str] = {
     "build_message": "outputs.mail",
     "send_message": "outputs.mail",
     "load_theme": "theme",
+    "notify": "outputs.notify",
+    "add_budget_sheet": "outputs.budget",
+    "budget_page": "outputs.budget",
+    "budget_summary": "outputs.budget",
+    "budget_subject_flag": "outputs.budget",
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
@@ -97,3 +110,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
+    from .fetch.account import AccountStatus, fetch_account, load_sample_account, sample_balance_history
+    from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
+    from .outputs.notify import notify
+    from .outputs.budget import add_budget_sheet, budget_page, budget_summary, budget_subject_flag
