@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 NOTIFY_ENV = "GENERECT_NOTIFY_URL"
 _TEAMS_HOSTS = (".logic.azure.com", ".powerplatform.com", ".webhook.office.com")
+_TEAMS_PATH = re.compile(r"/workflows/[^/]+/triggers/[^/]+/paths/invoke/?$")
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,12 @@ class Webhook:
 
 
 def is_teams_url(url: str) -> bool:
-    """True for a Microsoft Teams Workflows (Power Automate) or Office connector webhook."""
-    host = (urlsplit(url).hostname or "").lower()
-    return any(host.endswith(suffix) for suffix in _TEAMS_HOSTS)
+    """True for a Microsoft Teams Workflows (Power Automate) or Office connector webhook: by its
+    host, or by the Workflows trigger path (``/workflows/<id>/triggers/<name>/paths/invoke``),
+    which also holds behind a relay or on a test server."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return any(host.endswith(suffix) for suffix in _TEAMS_HOSTS) or bool(_TEAMS_PATH.search(parts.path))
 
 
 def check_webhook_url(url: str, where: str) -> str:
