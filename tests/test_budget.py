@@ -266,3 +266,30 @@ def test_sample_month_over_its_limit():
         usage["period_start"] >= "2026-10-22T00:00+03:00", "credits"].sum()
     assert (balance["type"] == "top_up").sum() == 22
     assert np.all(balance["balance"] > 0)
+
+
+def test_first_day_of_the_month_is_projected_from_the_lookback(march):
+    got = budget_status(march, "2026-03", limit=400, as_of="2026-03-01T08:00")
+    assert got.attrs["elapsed_days"] == 0 and got.loc[0, "used"] == 0
+    assert got.loc[0, "projected"] == 465.0 and got.loc[0, "crossing_day"] == pd.Timestamp("2026-03-27")
+
+
+def test_sample_report_month_uses_the_limit_history():
+    from generect_reports.analysis.budget import report_budget
+    from generect_reports.fetch.account import load_sample_account, sample_limit_history
+    from generect_reports.fetch.usage import load_sample
+
+    account = load_sample_account()
+    usage = load_sample("2026-08-01", "2026-10-31")
+    status, path = report_budget(usage, "2026-10", current_limit=account.monthly_limit,
+                                 current_month="2026-11", limit_from=sample_limit_history())
+    row = status.iloc[0]
+    assert (row["threshold"], row["used"], row["threshold_note"]) == (
+        30000.0, 33441.0, "plan limit from 2026-01 ([budget] limit_from)")
+    assert row["crossed"] and budget_subject_flag(status) == "[over limit]"
+    assert path["cumulative"].iloc[-1] == 33441.0
+    status, _ = report_budget(load_sample("2025-10-01", "2025-12-31"), "2025-12",
+                              current_limit=30000, current_month="2026-11",
+                              limit_from=sample_limit_history(),
+                              budgets={"limit_from": {"2025-12": 20000}})
+    assert status.loc[0, "threshold"] == 20000 and budget_subject_flag(status) == "[over limit]"

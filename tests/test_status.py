@@ -235,3 +235,21 @@ def test_sample_account_is_the_snapshot():
     account = load_sample_account()
     assert account.source == "sample" and account.monthly_limit == 30000
     assert str(account.fetched_at) == "2026-10-22 00:00:00+03:00" and account.api_month == "2026-10"
+
+
+def test_status_help_warns_about_ps():
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    result = CliRunner().invoke(cli, ["status", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "visible to other users in 'ps'" in text and "GENERECT_NOTIFY_URL" in text
+    assert "--fail-at" in text and "--min-runway-days" in text and "--sample" in text
+
+
+def test_status_bad_options_exit_2():
+    for args in (["--format", "csv"], ["--fail-at", "-1"], ["--timezone", "Mars/Base"]):
+        out = run_cli("status", "--sample", *args)
+        assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1, args

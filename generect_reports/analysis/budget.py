@@ -22,7 +22,7 @@ from ..errors import ConfigError, InputError
 from .pricing import round_money, to_hundredths
 from .usage import _month_to_date, daily_matrix, run_rate_projection
 
-__all__ = ["Budgets", "parse_budget_table", "limit_for_month", "budget_status", "burn_up",
+__all__ = ["Budgets", "parse_budget_table", "limit_for_month", "budget_status", "burn_up", "report_budget",
            "check_thresholds", "Crossing", "STATUS_COLUMNS", "BUDGET_RULE"]
 
 STATUS_COLUMNS = ["line", "kind", "operation", "unit", "threshold", "threshold_note", "used",
@@ -227,11 +227,22 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
     used_ops = path.loc[done].sum(axis=0) if ops else pd.Series(dtype="float64")
 
     # Lines as weight vectors over operations: the path of a line is path @ weights.
-    names, kinds, line_ops, units, thresholds, notes, weights = [], [], [], [], [], [], []
+    names: list[str] = []
+    kinds: list[str] = []
+    line_ops: list[str] = []
+    units: list[str] = []
+    thresholds: list[float] = []
+    notes: list[str] = []
+    weights: list[np.ndarray] = []
 
     def add(name: str, kind: str, op: str, unit: str, value: float, note: str, w: np.ndarray) -> None:
-        names.append(name), kinds.append(kind), line_ops.append(op), units.append(unit)
-        thresholds.append(value), notes.append(note), weights.append(w)
+        names.append(name)
+        kinds.append(kind)
+        line_ops.append(op)
+        units.append(unit)
+        thresholds.append(value)
+        notes.append(note)
+        weights.append(w)
 
     ones = np.ones(len(ops))
     if limit:
@@ -305,6 +316,26 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
                       "balance": None if balance is None else float(balance),
                       "runway_days": runway, "run_out_date": run_out, "rule": BUDGET_RULE})
     return out
+
+
+def report_budget(usage: pd.DataFrame, month: str, *, current_limit: float | None,
+                  current_month: str | None, budgets: Budgets | Mapping[str, Any] | None = None,
+                  limit_from: Mapping[str, float] | None = None, balance: float | None = None,
+                  as_of: Any = None, prices: Mapping[str, float] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The budget section of a monthly report: ``(budget_status(...), burn_up(...))`` for
+    ``month``, with the plan limit that applied then (:func:`limit_for_month`: the ``[budget]``
+    ``limit_from`` history, whose entries win over ``limit_from``, e.g. the sample's history).
+
+    ``current_limit`` and ``current_month`` come from ``/me/`` (``AccountStatus.monthly_limit``
+    and ``api_month``), or the sample account.
+    """
+    settings = parse_budget_table(budgets)
+    history = {**dict(limit_from or {}), **dict(settings.limit_from)}
+    limit, note = limit_for_month(month, current_limit, history, current_month=current_month)
+    status = budget_status(usage, month, limit=limit, budgets=settings, balance=balance,
+                           as_of=as_of, prices=prices, limit_note=note)
+    return status, burn_up(usage, month, as_of=as_of)
 
 
 @dataclass(frozen=True)
