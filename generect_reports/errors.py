@@ -182,7 +182,8 @@ class APIConnectionError(APIError):
 
 
 class DeliveryError(GenerectError):
-    """The SMTP server was unreachable, refused the login or a recipient."""
+    """The SMTP server was unreachable, refused the login or a recipient; or a chat webhook
+    failed after its retries (named by position, never by its URL)."""
 
     exit_code = EXIT_API
 

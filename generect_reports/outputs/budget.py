@@ -302,15 +302,16 @@ def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
         fig.text(0.05, 0.765, f"of the {kpi['line']} used ({_fmt(kpi['used'], kpi['unit'])} of "
                               f"{_fmt(kpi['threshold'], kpi['unit'])})", fontsize=10)
         if running and pd.notna(kpi["projected_share"]):
-            proj_over = bool(kpi["projected_over"])
-            when = f", reaching it on {_day(kpi['crossing_day'])}" if pd.notna(kpi["crossing_day"]) else ""
-            fig.text(0.05, 0.73, f"projected {_fmt(kpi['projected_share'], pct=True)} at month end{when}",
-                     fontsize=10, color=c["over"] if proj_over else c["ok"])
+            color = c["over"] if bool(kpi["projected_over"]) else c["ok"]
+            fig.text(0.05, 0.73, f"projected {_fmt(kpi['projected_share'], pct=True)} at month end",
+                     fontsize=10, color=color)
+            if pd.notna(kpi["crossing_day"]):
+                fig.text(0.05, 0.70, f"reaching it on {_day(kpi['crossing_day'])}", fontsize=10, color=color)
         elif pd.notna(kpi["crossing_day"]):
             fig.text(0.05, 0.73, f"reached on {_day(kpi['crossing_day'])}", fontsize=10, color=c["over"])
     else:
         fig.text(0.05, 0.80, "No plan limit or budget set", fontsize=14, color=c["muted"])
-    ax = fig.add_axes((0.36, 0.42, 0.6, 0.45))
+    ax = fig.add_axes((0.45, 0.42, 0.51, 0.45))
     if burnup is not None and len(burnup):
         days = pd.to_datetime(burnup["day"])
         ax.plot(days, burnup["cumulative"], color=c["primary"], linewidth=2, label="cumulative (actual)")
@@ -322,6 +323,7 @@ def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
                        label=f"{kpi['line']} {_fmt(kpi['threshold'])}")
         ax.set_title("Burn-up: cumulative daily credits", fontsize=11, loc="left")
         ax.set_ylabel("credits", fontsize=9)
+        ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=8)
         ax.grid(True, color=c["grid"], linewidth=0.5)
         ax.legend(fontsize=8, loc="upper left", frameon=False)
