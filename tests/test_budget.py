@@ -9,6 +9,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generect_reports.analysis.budget import (Budgets, budget_status, burn_up, check_thresholds,
                                               limit_for_month, parse_budget_table)
@@ -294,3 +296,25 @@ def test_sample_report_month_uses_the_limit_history():
                               limit_from=sample_limit_history(),
                               budgets={"limit_from": {"2025-12": 20000}})
     assert status.loc[0, "threshold"] == 20000 and budget_subject_flag(status) == "[over limit]"
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(min_value=0, max_value=500), min_size=61, max_size=61),
+       elapsed=st.integers(min_value=0, max_value=29), limit=st.integers(min_value=1, max_value=20000))
+def test_crossing_day_matches_a_day_by_day_walk(values, elapsed, limit):
+    """The vectorised crossing day equals walking the days one by one: actual credits on the
+    complete days, then each remaining day's weekday mean over the 28 days before today."""
+    days = pd.date_range("2026-03-01", periods=61)  # March and April 2026 (Kyiv, DST in March)
+    usage = frame([(d.date().isoformat(), "a", float(v)) for d, v in zip(days, values)])
+    as_of = pd.Timestamp("2026-04-01") + pd.Timedelta(days=elapsed)
+    got = budget_status(usage, "2026-04", limit=limit, as_of=as_of)
+    daily = pd.Series(values, index=days, dtype="float64")
+    window = daily[(daily.index < as_of) & (daily.index >= as_of - pd.Timedelta(days=28))]
+    means = window.groupby(window.index.day_of_week).mean()
+    total, crossing = 0.0, None
+    for day in pd.date_range("2026-04-01", "2026-04-30"):
+        total += daily[day] if day < as_of else means[day.day_of_week]
+        if crossing is None and round(total * 100) >= limit * 100:
+            crossing = day
+    assert got.loc[0, "projected"] == pytest.approx(total)
+    assert (pd.isna(got.loc[0, "crossing_day"]) and crossing is None) or got.loc[0, "crossing_day"] == crossing
