@@ -318,3 +318,15 @@ def test_crossing_day_matches_a_day_by_day_walk(values, elapsed, limit):
             crossing = day
     assert got.loc[0, "projected"] == pytest.approx(total)
     assert (pd.isna(got.loc[0, "crossing_day"]) and crossing is None) or got.loc[0, "crossing_day"] == crossing
+
+
+def test_short_history_fills_missing_weekdays_like_run_rate_projection():
+    # three days of history (Thu, Fri, Sat): the other weekdays take the mean of those three
+    usage = frame([("2026-03-12", "a", 30.0), ("2026-03-13", "a", 60.0), ("2026-03-14", "a", 0.0),
+                   ("2026-03-13", "b", 9.0)])
+    got = budget_status(usage, "2026-03", limit=10_000, as_of="2026-03-15T00:00")
+    rr = run_rate_projection(usage, "2026-03", as_of="2026-03-15T00:00")
+    assert got.loc[0, "projected"] == pytest.approx(rr["projected_weekday"].sum())
+    path = burn_up(usage, "2026-03", as_of="2026-03-15T00:00")
+    # Sunday 15 March: a = mean(30, 60, 0) = 30, b = mean(0, 9, 0) = 3
+    assert path["projected"].iloc[14] - path["projected"].iloc[13] == pytest.approx(33.0)

@@ -117,8 +117,15 @@ def _window_profile(mat: pd.DataFrame, today: pd.Timestamp, lookback_days: int) 
     """Mean credits per weekday (0..6) × operation over the ``lookback_days`` days before today,
     as :func:`run_rate_projection` computes it."""
     window = mat.loc[(mat.index < today) & (mat.index >= today - pd.Timedelta(days=lookback_days))]
-    by_dow = window.fillna(0.0).groupby(window.index.day_of_week).mean()
-    return by_dow.reindex(range(7)).fillna(by_dow.mean()).fillna(0.0)
+    by_dow = window.fillna(0.0).groupby(window.index.day_of_week).mean().reindex(range(7))
+    # A weekday missing from a short window takes the operation's mean over the other weekdays
+    # (in numpy: DataFrame.fillna with a Series fills column by column).
+    values = by_dow.to_numpy(dtype="float64")
+    seen = ~np.isnan(values)
+    counts = seen.sum(axis=0)
+    means = np.divide(np.where(seen, values, 0.0).sum(axis=0), counts,
+                      out=np.zeros(values.shape[1]), where=counts > 0)
+    return pd.DataFrame(np.where(seen, values, means[None, :]), index=by_dow.index, columns=by_dow.columns)
 
 
 def _daily_path(usage: pd.DataFrame, month: str | None, as_of: Any,
