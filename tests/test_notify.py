@@ -243,3 +243,13 @@ def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, 
             continue
         data = path.read_bytes()
         assert HOOK_CANARY.encode() not in data and TOKEN.encode() not in data, path
+
+
+def test_two_crossings_are_one_message_naming_both(receiver):
+    out = run_cli("status", "--sample", "--fail-at", "100", "--min-runway-days", "30",
+                  "--notify", receiver.url())
+    assert out.returncode == 5
+    assert len(receiver.posts) == 1
+    text = receiver.posts[0]["body"]["text"]
+    assert text.startswith("*Generect credits 2026-10: 2 threshold(s) crossed (sample account)*")
+    assert "plan limit projected at 112.5%" in text and "below --min-runway-days 30" in text

@@ -174,6 +174,9 @@ def post_webhook(hook: Webhook, payload: dict[str, Any], *, timeout: tuple[float
             except requests.RequestException as exc:
                 # requests' messages quote the URL, which is the secret: keep only the class name.
                 status, problem = None, f"connection failed ({type(exc).__name__})"
+            except (ValueError, UnicodeError) as exc:
+                # e.g. a host name that cannot be encoded; the message would quote the URL.
+                raise DeliveryError(f"{hook.name}: invalid webhook URL ({type(exc).__name__})") from None
             wait = retry_delay(attempt, retry_after)
             if not should_retry(status, attempt, max_attempts) or time.monotonic() + wait > deadline:
                 raise DeliveryError(f"{hook.name}: {problem}"
