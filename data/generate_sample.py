@@ -180,15 +180,82 @@ def write_ledger(folder: Path) -> None:
               "note": "The sample account's /me/ credits.balance at as_of (pending charges already "
                       "subtracted), the anchor of the sample reconciliation."}
     (folder / "sample_ledger_anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", encoding="utf-8")
+# --- the account profile (sample_account.json) -------------------------------------------------
+#: Plan limit history: 25,000 credits a month in 2025, 30,000 after the January 2026 upgrade.
+#: With the usage above, October 2026 (33,441 credits) is the one month over its limit.
+ACCOUNT_PLAN = "Business"
+ACCOUNT_LIMITS = {"2025-01": 25000, "2026-01": 30000}
+#: Prepaid top-ups on the 1st of each month, by year, and the opening balance.
+ACCOUNT_TOP_UPS = {2025: 20000, 2026: 28000}
+ACCOUNT_OPENING = 5000
+#: The profile is a snapshot taken during October 2026, so the sample status shows a running month.
+ACCOUNT_SNAPSHOT = dt.date(2026, 10, 22)
+ACCOUNT_TIMEZONE = "Europe/Kyiv"
+
+
+def account_profile(usage: list[tuple[str, str, int]]) -> dict[str, object]:
+    """The sample account as ``/me/`` would describe it at the snapshot, with a balance history
+    (a top-up on the 1st of each month, the month's usage at its end) consistent with ``usage``.
+    Personal data (email, name) is left out on purpose."""
+    from zoneinfo import ZoneInfo
+
+    used: dict[str, int] = {}
+    to_date = 0
+    for day, _op, credits in usage:
+        used[day[:7]] = used.get(day[:7], 0) + credits
+        if day[:7] == ACCOUNT_SNAPSHOT.isoformat()[:7] and day < ACCOUNT_SNAPSHOT.isoformat():
+            to_date += credits
+    history: list[dict[str, object]] = []
+    balance = ACCOUNT_OPENING
+    history.append({"date": START.isoformat(), "type": "opening_balance", "credits": balance,
+                    "balance": balance})
+    year, month = START.year, START.month
+    while dt.date(year, month, 1) <= ACCOUNT_SNAPSHOT:
+        first = dt.date(year, month, 1)
+        top_up = ACCOUNT_TOP_UPS[year]
+        balance += top_up
+        history.append({"date": first.isoformat(), "type": "top_up", "credits": top_up,
+                        "balance": balance})
+        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+        label = first.isoformat()[:7]
+        if nxt <= ACCOUNT_SNAPSHOT:
+            balance -= used[label]
+            history.append({"date": (nxt - dt.timedelta(days=1)).isoformat(), "type": "usage",
+                            "credits": -used[label], "balance": balance})
+        else:
+            balance -= to_date
+            history.append({"date": (ACCOUNT_SNAPSHOT - dt.timedelta(days=1)).isoformat(),
+                            "type": "usage_to_date", "credits": -to_date, "balance": balance})
+        year, month = nxt.year, nxt.month
+    as_of = dt.datetime.combine(ACCOUNT_SNAPSHOT, dt.time(0), ZoneInfo(ACCOUNT_TIMEZONE))
+    return {
+        "as_of": as_of.isoformat(),
+        "timezone": ACCOUNT_TIMEZONE,
+        "plan": ACCOUNT_PLAN,
+        "credits": {"balance": balance, "used_this_month": to_date,
+                    "monthly_limit": ACCOUNT_LIMITS[max(ACCOUNT_LIMITS)]},
+        "preview_tier": False,
+        "limit_from": ACCOUNT_LIMITS,
+        "balance_history": history,
+    }
+
+
+def write_account(usage: list[tuple[str, str, int]]) -> None:
+    import json
+
+    path = Path(__file__).with_name("sample_account.json")
+    path.write_text(json.dumps(account_profile(usage), indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> None:
     path = Path(__file__).with_name("sample_usage.csv")
+    usage = rows()
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["date", "operation", "credits"])
-        writer.writerows(rows())
+        writer.writerows(usage)
     write_ledger(path.parent)
+    write_account(usage)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ _EXPORTS: dict[str, str] = {
     "fetch_transactions": "fetch.ledger",
     "iter_transactions": "fetch.ledger",
     "load_sample_ledger": "fetch.ledger",
+    "AccountStatus": "fetch.account",
+    "fetch_account": "fetch.account",
+    "load_sample_account": "fetch.account",
+    "sample_balance_history": "fetch.account",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -35,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     "reconcile": "analysis.reconcile",
     "Reconciliation": "analysis.reconcile",
     "load_ledger_mapping": "analysis.reconcile",
+    "budget_status": "analysis.budget",
+    "burn_up": "analysis.budget",
+    "check_thresholds": "analysis.budget",
+    "Budgets": "analysis.budget",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -44,6 +52,11 @@ _EXPORTS: dict[str, str] = {
     "build_message": "outputs.mail",
     "send_message": "outputs.mail",
     "load_theme": "theme",
+    "notify": "outputs.notify",
+    "add_budget_sheet": "outputs.budget",
+    "budget_page": "outputs.budget",
+    "budget_summary": "outputs.budget",
+    "budget_subject_flag": "outputs.budget",
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
@@ -106,3 +119,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
+    from .fetch.account import AccountStatus, fetch_account, load_sample_account, sample_balance_history
+    from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
+    from .outputs.notify import notify
+    from .outputs.budget import add_budget_sheet, budget_page, budget_summary, budget_subject_flag

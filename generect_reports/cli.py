@@ -469,6 +469,129 @@ def reconcile_command(month: str, refresh: bool, template: str | None, fmt: str,
         raise CheckFailed(R.reconciliation_summary(result)[0])
 
 
+STATUS_FORMATS = ("table", "json")
+
+
+def _notify_settings(config: Any) -> list[Any]:
+    """``[notify] urls`` from the config file, accepted only when no one else can read the file."""
+    from .config import check_private
+    from .errors import ConfigError
+
+    table = config.table("notify")
+    unknown = sorted(set(map(str, table)) - {"urls"})
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r} in [notify] of {config.where} (settings: urls)")
+    urls = table.get("urls", [])
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list):
+        raise ConfigError(f"[notify] urls in {config.where} must be a list of webhook URLs")
+    if urls and config.path is not None:
+        check_private(config.path, "webhook URLs")
+    return urls
+
+
+@cli.command()
+@click.option("--warn-at", default=80.0, show_default=True, type=float, metavar="PCT",
+              help="Warn (stderr and --notify, exit 0) when a line's projected share reaches PCT %.")
+@click.option("--fail-at", default=None, type=float, metavar="PCT",
+              help="Exit 5 when a line's projected share of the limit or a budget reaches PCT % "
+                   "(the full status is printed first).")
+@click.option("--min-runway-days", default=None, type=float, metavar="N",
+              help="Exit 5 when the balance lasts fewer than N days at the projected daily burn.")
+@click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+              help="Chat webhook (Slack, Mattermost, Rocket.Chat or Teams Workflows) to post to when "
+                   "a threshold is crossed; repeatable. A URL given here is visible to other users "
+                   "in 'ps': prefer GENERECT_NOTIFY_URL or [notify] urls in a config file only you "
+                   "can read.")
+@output_options(*STATUS_FORMATS)
+@common_options
+@handle_errors
+def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
+           notify_urls: tuple[str, ...], fmt: str, output: str | None, sample: bool,
+           timezone: str | None, api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
+    """Plan, balance, month to date against the plan limit and budgets, projection, runway.
+
+    One screen: the plan and balance, credits used this month against the current plan limit
+    and every [budget] line, the projected month end (weekday-aware run rate, an estimate), the
+    day each line will be reached and how long the balance lasts. used_this_month is the API's
+    own month, named in the output. For cron: --warn-at only warns; --fail-at and
+    --min-runway-days exit 5 when crossed, after printing the status in full.
+    """
+    import datetime as dt
+
+    from .analysis.budget import budget_status, check_thresholds, parse_budget_table
+    from .outputs import budget as B
+    from .outputs import notify as N
+
+    fmt = check_output(fmt, output, STATUS_FORMATS)
+    for name, value in (("--warn-at", warn_at), ("--fail-at", fail_at), ("--min-runway-days", min_runway_days)):
+        if value is not None and not 0 <= value < float("inf"):
+            raise InputError(f"{name} must be zero or more, not {value}")
+    config = command_config()
+    settings = parse_budget_table(config.table("budget"), where=f"[budget] of {config.where}")
+    hooks = N.webhook_urls(notify_urls, _notify_settings(config))
+    tz = _timezone(timezone, sample)
+    if sample:
+        from .fetch.account import load_sample_account
+        from .fetch.usage import load_sample
+
+        account = load_sample_account()
+        as_of = account.fetched_at.tz_convert(tz)
+        today = as_of.date()
+        usage = load_sample(min(today.replace(day=1), today - dt.timedelta(days=28)),
+                            today - dt.timedelta(days=1), period="day", timezone=tz)
+    else:
+        from .fetch.account import fetch_account
+        from .fetch.usage import fetch_usage
+
+        with _client(api_url) as client:
+            account = fetch_account(client)
+            as_of = account.fetched_at.tz_convert(tz)
+            today = as_of.date()
+            usage = fetch_usage(min(today.replace(day=1), today - dt.timedelta(days=28)), today,
+                                period="day", timezone=tz, client=client, cache=not no_cache,
+                                progress=False if quiet else None)
+    frame = budget_status(usage, f"{today:%Y-%m}", limit=account.monthly_limit, budgets=settings,
+                          balance=account.balance, as_of=as_of)
+    checks = check_thresholds(frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days)
+    if fmt == "json":
+        from .outputs.export import dumps_document, json_document
+
+        first = today.replace(day=1)
+        doc = json_document("status", B.status_rows(frame), source=account.source, timezone=tz,
+                            period="month", start=first, end=first.replace(day=frame.attrs["days_in_month"]),
+                            complete=bool(frame.attrs["complete"]),
+                            totals={"used_credits": frame.attrs["used_credits"],
+                                    "projected_credits": frame.attrs["projected_credits"]},
+                            fields=B.status_fields(frame, account, checks))
+        emit(dumps_document(doc), output)
+    else:
+        emit(B.render_status_table(frame, account, timezone=tz), output)
+    failed = [c for c in checks if c.level == "fail"]
+    if not quiet:
+        for check in checks:
+            if check.level == "warn":
+                click.echo(f"warning: {check.text}", err=True)
+    delivery_error = None
+    if checks and hooks:
+        title, lines = B.alert_message(frame, account, checks)
+        try:
+            sent = N.notify(hooks, title, lines)
+            if not quiet:
+                click.echo(f"posted the alert to {sent} webhook(s)", err=True)
+        except GenerectError as exc:
+            delivery_error = exc
+    if failed:
+        if delivery_error is not None:
+            click.echo(f"error: {redact(str(delivery_error))}", err=True)
+        from .errors import CheckFailed
+
+        raise CheckFailed("check failed: " + "; ".join(c.text for c in failed))
+    if delivery_error is not None:
+        raise delivery_error
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into an exception so atomic writes remove their temporary files.
     raise KeyboardInterrupt

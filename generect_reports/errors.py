@@ -187,7 +187,8 @@ class IgnoredFilterError(MalformedResponseError):
 
 
 class DeliveryError(GenerectError):
-    """The SMTP server was unreachable, refused the login or a recipient."""
+    """The SMTP server was unreachable, refused the login or a recipient; or a chat webhook
+    failed after its retries (named by position, never by its URL)."""
 
     exit_code = EXIT_API
 

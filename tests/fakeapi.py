@@ -58,6 +58,10 @@ class FakeGenerect:
     max_limit: int = 100
     _ledger_version: int = 0
     _ledger_views: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    #: what /me/ answers (None = the key is left out of the response)
+    me: dict[str, Any] = field(default_factory=lambda: {
+        "plan": "Pro", "balance": 5000, "used_this_month": 1234, "monthly_limit": 10000,
+        "preview_tier": False, "email": "finance@example.com", "name": "Example Ltd"})
 
     # -- control -------------------------------------------------------------------------
     def fail(self, kind: str, times: int = 1, when: Callable[[dict[str, str]], bool] | None = None,
@@ -236,12 +240,29 @@ class _Handler(BaseHTTPRequestHandler):
     # -- endpoints (one method each; ROUTES below maps paths to them) ---------------------
 
     def _me(self, params: dict[str, str], fault: Fault | None) -> None:
-        balance = 5000 if self.fake.ledger is None else self.fake.balance()
-        return self._send(200, json.dumps({"data": {"id": "acc-1", "email": "finance@example.com",
-                                                    "name": "Example Ltd", "plan": "Pro",
-                                                    "credits": {"balance": balance, "used_this_month": 1234,
-                                                                "monthly_limit": 10000},
-                                                    "preview_tier": False}}).encode())
+        me = dict(self.fake.me)
+        if self.fake.ledger is not None:
+            me["balance"] = self.fake.balance()
+        credits = {k: me[k] for k in ("balance", "used_this_month", "monthly_limit")
+                   if me.get(k) is not None}
+        data: dict[str, Any] = {"id": "acc-1", "credits": credits}
+        data.update({k: me[k] for k in ("email", "name", "plan", "preview_tier") if me.get(k) is not None})
+        body: dict[str, Any] = {"data": data}
+        if fault is not None:
+            if fault.kind == "invalid_json":
+                return self._send(200, b'{"data": {"plan": "Pro",')
+            if fault.kind == "no_data":
+                return self._send(200, json.dumps({"result": data}).encode())
+            if fault.kind == "non_numeric":
+                credits["balance"] = "5000"
+            elif fault.kind == "nan":
+                return self._send(200, b'{"data": {"plan": "Pro", "credits": {"balance": NaN, '
+                                       b'"used_this_month": 1}}}')
+            elif fault.kind == "credits_list":
+                data["credits"] = list(credits.values())
+            elif fault.kind == "total_missing":
+                credits.pop("used_this_month", None)
+        return self._send(200, json.dumps(body).encode())
 
     def _transactions(self, params: dict[str, str], fault: Fault | None) -> None:
         fake = self.fake

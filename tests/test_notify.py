@@ -1,0 +1,255 @@
+"""Chat alerts against a real local webhook receiver (http.server on 127.0.0.1): one post per
+crossing run, the exact Slack and Teams payloads, retries, and webhook URLs kept secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from fakeapi import TOKEN
+from generect_reports.errors import DeliveryError, InputError
+from generect_reports.outputs.notify import (Webhook, check_webhook_url, is_teams_url, notify,
+                                             post_webhook, slack_payload, teams_payload, webhook_urls)
+from support import run_cli
+
+HOOK_CANARY = "hook-canary-5e1d07b2c4a9"
+SLACK_PATH = f"/services/T000/B000/{HOOK_CANARY}"
+TEAMS_PATH = f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version=1&sig={HOOK_CANARY}"
+
+SAMPLE_TITLE = "Generect credits 2026-10: 1 threshold(s) crossed (sample account)"
+SAMPLE_LINES = [
+    "plan limit projected at 112.5% of 30,000.00 credits (--warn-at 80%), reaches it on 2026-10-28",
+    "balance 25,384 credits, runway 23.7 days (runs out 2026-11-14)",
+]
+
+
+class Receiver:
+    """A webhook endpoint: records every POST, answers with the next queued status (then 200)."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.posts.append({"path": self.path, "body": json.loads(body),
+                                       "type": self.headers.get("Content-Type")})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                answer = b"ok" if status == 200 else b"error"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str = SLACK_PATH) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def test_payload_shapes():
+    assert slack_payload("T", ["a", "b"]) == {"text": "*T*\n• a\n• b"}
+    card = teams_payload("T", ["a"])
+    assert card["type"] == "message"
+    attachment = card["attachments"][0]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert attachment["content"]["type"] == "AdaptiveCard" and attachment["content"]["version"] == "1.4"
+    assert [b["text"] for b in attachment["content"]["body"]] == ["T", "- a"]
+
+
+def test_teams_urls_are_recognised():
+    assert is_teams_url("https://prod-12.westeurope.logic.azure.com:443/workflows/x/triggers/manual/paths/invoke")
+    assert is_teams_url("https://default1.environment.api.powerplatform.com/powerautomate/x")
+    assert is_teams_url("https://contoso.webhook.office.com/webhookb2/x")
+    assert not is_teams_url("https://hooks.slack.com/services/T/B/x")
+    assert is_teams_url("http://127.0.0.1:8080/workflows/abc/triggers/manual/paths/invoke?sig=s")
+
+
+@pytest.mark.parametrize("url, fragment", [
+    (f"http://chat.example.com/{HOOK_CANARY}", "must use https"),
+    (f"ftp://chat.example.com/{HOOK_CANARY}", "not a valid https://"),
+    (f"https://user:{HOOK_CANARY}@chat.example.com/x", "credentials"),
+    (f"https://chat.example.com/{HOOK_CANARY} x", "whitespace"),
+])
+def test_bad_webhook_urls_are_refused_without_echo(url, fragment):
+    with pytest.raises(InputError) as info:
+        check_webhook_url(url, "--notify 1")
+    assert fragment in str(info.value) and HOOK_CANARY not in str(info.value)
+
+
+def test_webhook_repr_hides_the_url():
+    hook = webhook_urls([f"https://hooks.slack.com/services/{HOOK_CANARY}"], env="")[0]
+    assert HOOK_CANARY not in repr(hook) + str(hook) and hook.name == "webhook 1 of 1 (slack)"
+
+
+def test_retry_after_a_500(receiver):
+    receiver.statuses = [500]
+    waits: list[float] = []
+    hook = Webhook(receiver.url(), 1, 1)
+    assert post_webhook(hook, {"text": "x"}, sleep=waits.append) == 2
+    assert len(receiver.posts) == 2 and len(waits) == 1
+    assert receiver.posts[0]["body"] == receiver.posts[1]["body"] == {"text": "x"}
+
+
+def test_client_errors_are_not_retried_and_the_url_stays_secret(receiver):
+    receiver.statuses = [404]
+    with pytest.raises(DeliveryError) as info:
+        post_webhook(Webhook(receiver.url(), 1, 1), {"text": "x"}, sleep=lambda s: None)
+    assert len(receiver.posts) == 1
+    assert str(info.value) == "webhook 1 of 1 (slack): HTTP 404"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_bounded_retries_and_unreachable_webhook(receiver):
+    receiver.statuses = [503] * 10
+    with pytest.raises(DeliveryError, match="HTTP 503 after 4 attempts"):
+        post_webhook(Webhook(receiver.url(), 1, 1), {"text": "x"}, sleep=lambda s: None)
+    assert len(receiver.posts) == 4
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DeliveryError) as info:
+        post_webhook(Webhook(f"http://127.0.0.1:{port}{SLACK_PATH}", 2, 2), {"text": "x"},
+                     sleep=lambda s: None, max_attempts=2)
+    assert "webhook 2 of 2 (slack): connection failed" in str(info.value)
+    assert HOOK_CANARY not in str(info.value) and str(port) not in str(info.value)
+
+
+def test_every_webhook_is_tried(receiver):
+    receiver.statuses = [400]
+    hooks = webhook_urls([receiver.url(), receiver.url(TEAMS_PATH)], env="")
+    with pytest.raises(DeliveryError, match="1 of 2 webhook"):
+        notify(hooks, "T", ["a"], sleep=lambda s: None)
+    assert [p["body"] for p in receiver.posts] == [slack_payload("T", ["a"]), teams_payload("T", ["a"])]
+
+
+def test_status_posts_one_message_with_the_exact_slack_payload(receiver):
+    out = run_cli("status", "--sample", "--notify", receiver.url())
+    assert out.returncode == 0, out.stderr
+    assert len(receiver.posts) == 1
+    post = receiver.posts[0]
+    assert post["path"] == SLACK_PATH and post["type"] == "application/json; charset=utf-8"
+    assert post["body"] == {"text": f"*{SAMPLE_TITLE}*\n• {SAMPLE_LINES[0]}\n• {SAMPLE_LINES[1]}"}
+    assert "posted the alert to 1 webhook(s)" in out.stderr
+
+
+def test_status_posts_an_adaptive_card_to_teams(receiver):
+    out = run_cli("status", "--sample", "--fail-at", "100", env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)})
+    assert out.returncode == 5, out.stderr
+    assert len(receiver.posts) == 1
+    lines = [SAMPLE_LINES[0].replace("--warn-at 80%", "--fail-at 100%"), SAMPLE_LINES[1]]
+    assert receiver.posts[0]["body"] == teams_payload(SAMPLE_TITLE, lines)
+    assert receiver.posts[0]["body"]["attachments"][0]["content"]["body"][1] == {
+        "type": "TextBlock", "text": f"- {lines[0]}", "wrap": True}
+
+
+def test_status_retries_a_500_then_delivers(receiver):
+    receiver.statuses = [500]
+    out = run_cli("status", "--sample", "--notify", receiver.url())
+    assert out.returncode == 0, out.stderr
+    assert len(receiver.posts) == 2 and receiver.posts[0]["body"] == receiver.posts[1]["body"]
+
+
+def test_no_post_when_nothing_is_crossed(receiver):
+    out = run_cli("status", "--sample", "--warn-at", "120", "--notify", receiver.url())
+    assert out.returncode == 0 and out.stderr == "" and receiver.posts == []
+
+
+def test_delivery_failure_is_exit_4_or_5_with_a_failed_check(receiver):
+    receiver.statuses = [500] * 20
+    out = run_cli("status", "--sample", "--notify", receiver.url(), env={"GENERECT_API_MAX_ATTEMPTS": "2"})
+    assert out.returncode == 4 and "error: 1 of 1 webhook(s) failed" in out.stderr
+    assert "plan limit  30,000" in out.stdout
+    receiver.statuses = [500] * 20
+    out = run_cli("status", "--sample", "--fail-at", "100", "--notify", receiver.url())
+    assert out.returncode == 5
+    assert "webhook(s) failed" in out.stderr and "check failed: plan limit" in out.stderr
+
+
+def test_notify_urls_from_a_private_config_only(receiver, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[notify]\nurls = ["{receiver.url()}"]\n')
+    os.chmod(cfg, 0o644)
+    out = run_cli("status", "--sample", "--config", str(cfg))
+    assert out.returncode == 2 and "chmod 600" in out.stderr and receiver.posts == []
+    assert HOOK_CANARY not in out.stderr
+    os.chmod(cfg, 0o600)
+    out = run_cli("status", "--sample", "--config", str(cfg))
+    assert out.returncode == 0, out.stderr
+    assert len(receiver.posts) == 1
+
+
+def test_insecure_webhook_refused_before_anything(token_env):
+    out = run_cli("status", "--notify", f"http://chat.example.com/{HOOK_CANARY}")
+    assert out.returncode == 2 and "--notify 1: webhook URLs must use https" in out.stderr
+    assert HOOK_CANARY not in out.stderr and token_env.requests == []
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, tmp_path,
+                                                           isolated_env):
+    """-vv against the local API, a webhook from the command line and one from the environment,
+    a config file with another, JSON to a file: no secret in stdout, stderr or any file."""
+    token_env.me["monthly_limit"] = 100  # 12.5 a day crosses it: the alert is posted
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[notify]\nurls = ["{receiver.url("/cfg" + SLACK_PATH)}"]\n')
+    os.chmod(cfg, 0o600)
+    work = tmp_path / "out"
+    work.mkdir()
+    receiver.statuses = [500]  # one retry, so retry logging runs too
+    for fmt in ("json", "table"):
+        out = run_cli("status", "-vv", "--config", str(cfg), "--format", fmt, "--output",
+                      str(work / f"status.{fmt}"), "--notify", receiver.url(),
+                      env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)}, cwd=work)
+        assert out.returncode == 0, out.stderr
+        assert "DEBUG" in out.stderr and "posted the alert to 3 webhook(s)" in out.stderr
+        for text in (out.stdout, out.stderr):
+            assert HOOK_CANARY not in text and TOKEN not in text
+    assert len(receiver.posts) == 7  # 3 webhooks × 2 runs, plus one retry
+    files = _files(work) + _files(isolated_env) + _files(tmp_path)
+    assert any(p.name == "status.json" for p in files)
+    for path in files:
+        if path == cfg:
+            continue
+        data = path.read_bytes()
+        assert HOOK_CANARY.encode() not in data and TOKEN.encode() not in data, path
+
+
+def test_two_crossings_are_one_message_naming_both(receiver):
+    out = run_cli("status", "--sample", "--fail-at", "100", "--min-runway-days", "30",
+                  "--notify", receiver.url())
+    assert out.returncode == 5
+    assert len(receiver.posts) == 1
+    text = receiver.posts[0]["body"]["text"]
+    assert text.startswith("*Generect credits 2026-10: 2 threshold(s) crossed (sample account)*")
+    assert "plan limit projected at 112.5%" in text and "below --min-runway-days 30" in text

@@ -1,0 +1,255 @@
+"""The account from /me/ (faults included), the month boundary, and the ``status`` command's
+output and exit-code contract, against the local API server."""
+
+import calendar
+import datetime as dt
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from fakeapi import TOKEN, simple_daily
+from generect_reports.analysis.budget import budget_status
+from generect_reports.errors import (AuthenticationError, MalformedResponseError,
+                                     PermissionDeniedError, ServerError)
+from generect_reports.fetch.account import fetch_account, load_sample_account, parse_account
+from generect_reports.outputs.budget import render_status_table
+from support import run_cli
+
+PERSONAL = ("finance@example.com", "Example Ltd")
+
+
+def test_me_is_parsed_without_personal_data(api, client):
+    account = fetch_account(client)
+    assert (account.plan, account.balance, account.used_this_month, account.monthly_limit,
+            account.preview_tier) == ("Pro", 5000.0, 1234.0, 10000.0, False)
+    assert account.api_month == pd.Timestamp.now(tz="UTC").strftime("%Y-%m")
+    assert account.label is None
+    text = repr(account) + json.dumps(account.to_dict(), default=str)
+    assert not any(p in text for p in PERSONAL)
+    labelled = fetch_account(client, label=True)
+    assert labelled.label == "Example Ltd" and "Example Ltd" not in repr(labelled)
+
+
+@pytest.mark.parametrize("limit", [None, 0])
+def test_missing_or_zero_limit_means_no_limit(api, client, limit):
+    api.me["monthly_limit"] = limit
+    account = fetch_account(client)
+    assert account.monthly_limit is None and account.limit_share is None
+
+
+def test_me_retries_transient_faults(api, client):
+    api.fail("429", times=1)
+    api.fail("500", times=1)
+    assert fetch_account(client).plan == "Pro"
+    assert len(client.waits) == 2
+    assert len([r for r in api.requests if r.path == "/api/v1/accounts/me/"]) == 3
+
+
+@pytest.mark.parametrize("kind, error", [("503", ServerError), ("403", PermissionDeniedError)])
+def test_me_errors(api, client, kind, error):
+    api.fail(kind, times=-1)
+    with pytest.raises(error):
+        fetch_account(client)
+
+
+def test_me_wrong_token(api):
+    from generect_reports import GenerectClient
+
+    with GenerectClient("wrong-token", api.url, sleep=lambda s: None) as c, pytest.raises(AuthenticationError):
+        fetch_account(c)
+
+
+@pytest.mark.parametrize("kind", ["invalid_json", "no_data", "non_numeric", "nan", "credits_list",
+                                  "total_missing"])
+def test_me_malformed_bodies(api, client, kind):
+    api.fail(kind, times=-1)
+    with pytest.raises(MalformedResponseError) as info:
+        fetch_account(client)
+    assert not any(p in str(info.value) for p in PERSONAL)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ({"credits": {"balance": 1, "used_this_month": 1}}, "'plan'"),
+    ({"plan": "Pro", "credits": {"balance": True, "used_this_month": 1}}, "credits.balance"),
+    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": -1}}, "negative"),
+    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1, "monthly_limit": -5}}, "negative"),
+    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1}, "preview_tier": "yes"}, "preview_tier"),
+])
+def test_account_parser_is_strict(data, fragment):
+    data = {**data, "email": "finance@example.com", "name": "Example Ltd"}
+    with pytest.raises(MalformedResponseError) as info:
+        parse_account(data)
+    assert fragment in str(info.value) and not any(p in str(info.value) for p in PERSONAL)
+
+
+def test_negative_balance_is_kept():
+    account = parse_account({"plan": "Pro", "credits": {"balance": -12.5, "used_this_month": 3}})
+    assert account.balance == -12.5 and account.monthly_limit is None and account.preview_tier is None
+
+
+@pytest.mark.parametrize("fetched_at, timezone, local, api_month", [
+    # 05:00 on 1 December in Kiritimati (UTC+14) is still 30 November in UTC
+    ("2026-11-30T15:00:00Z", "Pacific/Kiritimati", "2026-12", "2026-11"),
+    # 19:00 on 30 November in Los Angeles is already December in UTC
+    ("2026-12-01T03:00:00Z", "America/Los_Angeles", "2026-11", "2026-12"),
+])
+def test_month_boundary_in_a_non_utc_timezone(fetched_at, timezone, local, api_month):
+    account = parse_account({"plan": "Pro", "credits": {"balance": 100, "used_this_month": 40,
+                                                        "monthly_limit": 1000}}, fetched_at=fetched_at)
+    as_of = account.fetched_at.tz_convert(timezone)
+    rows = [(d.date().isoformat(), "a", 1.0) for d in pd.date_range("2026-10-20", as_of.date())]
+    from helpers import frame
+
+    usage = frame(rows, tz=timezone)
+    status = budget_status(usage, f"{as_of:%Y-%m}", limit=1000, balance=100, as_of=as_of)
+    assert status.attrs["month"] == local and account.api_month == api_month
+    text = render_status_table(status, account, timezone=timezone)
+    assert f"API month {api_month} (UTC), not {local} of {timezone}" in text
+
+
+def test_status_sample_screen():
+    out = run_cli("status", "--sample")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "Generect account status · 2026-10-22 00:00 Europe/Kyiv · sample data"
+    assert "plan             Business" in out.stdout
+    assert "balance          25,384 credits · runway 23.7 days (runs out 2026-11-14)" in out.stdout
+    assert "23,161 credits of 30,000 (77.2%) · API month 2026-10 (UTC)" in out.stdout
+    assert "plan limit  30,000  23,161   77.2%  33,739.25  112.5%     2026-10-28" in out.stdout
+    assert out.stderr.startswith("warning: plan limit projected at 112.5%")
+    assert len(lines) <= 12  # one screen
+
+
+def test_status_sample_json_document():
+    out = run_cli("status", "--sample", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["command"] == "status" and doc["schema_version"] and doc["source"] == "sample"
+    assert (doc["start"], doc["end"], doc["complete"], doc["period"]) == ("2026-10-01", "2026-10-31", False, "month")
+    assert [r["line"] for r in doc["rows"]] == ["plan limit"]
+    assert doc["rows"][0]["crossing_day"] == "2026-10-28" and doc["rows"][0]["projected_over"] is True
+    assert doc["account"]["used_this_month_refers_to"] == "2026-10"
+    assert doc["account"]["balance"] == 25384 and doc["runway_days"] == 23.65
+    assert doc["run_out_date"] == "2026-11-14"
+    assert doc["checks"] == [{"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}]
+
+
+@pytest.mark.parametrize("args, code, named", [
+    (["--fail-at", "100"], 5, "plan limit projected at 112.5% of 30,000.00 credits (--fail-at 100%)"),
+    (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
+    (["--fail-at", "113"], 0, None),
+    (["--min-runway-days", "30"], 5, "balance runway 23.7 days (runs out 2026-11-14) is below --min-runway-days 30"),
+    (["--min-runway-days", "20"], 0, None),
+    (["--warn-at", "50"], 0, None),
+])
+def test_status_exit_codes_on_sample(args, code, named):
+    out = run_cli("status", "--sample", *args)
+    assert out.returncode == code, out.stderr
+    assert "plan limit  30,000" in out.stdout  # the full status is printed either way
+    if named:
+        assert named in out.stderr and out.stderr.count("error:") == 1
+
+
+def _current_month_limit(days_in_month: int) -> float:
+    return 12.5 * days_in_month
+
+
+@pytest.fixture
+def live(token_env):
+    """Usage of 12.5 credits every day around today: the projection is 12.5 × days in month."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    token_env.daily = simple_daily(today - dt.timedelta(days=70), today + dt.timedelta(days=40),
+                                   {"search_database": 10.0, "email_find": 2.5})
+    return token_env
+
+
+def test_fail_at_100_exits_5_exactly_when_the_projection_reaches_the_limit(live):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    projected = _current_month_limit(calendar.monthrange(today.year, today.month)[1])
+    live.me["monthly_limit"] = projected
+    at = run_cli("status", "--fail-at", "100")
+    assert at.returncode == 5, at.stderr
+    assert "plan limit projected at 100.0%" in at.stderr and "plan limit" in at.stdout
+    live.me["monthly_limit"] = projected + 0.01
+    below = run_cli("status", "--fail-at", "100")
+    assert below.returncode == 0, below.stderr
+    assert "warning: plan limit projected at 100.0%" in below.stderr
+    quiet = run_cli("status", "--fail-at", "100", "--warn-at", "100.1", "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_status_against_the_api_without_limit(live):
+    live.me["monthly_limit"] = 0
+    out = run_cli("status", "--fail-at", "100", "--timezone", "Pacific/Kiritimati")
+    assert out.returncode == 0, out.stderr
+    assert "(no monthly limit)" in out.stdout and "no plan limit and no [budget] lines" in out.stdout
+    assert f"API month {dt.datetime.now(dt.timezone.utc):%Y-%m} (UTC)" in out.stdout
+
+
+def test_status_budgets_from_config(live, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n'
+                   '[budget.operations]\nemail_find = 20\n[budget.limit_from]\n"2026-01" = 30000\n')
+    out = run_cli("status", "--config", str(cfg), "--format", "json", "--fail-at", "100")
+    doc = json.loads(out.stdout)
+    assert [r["line"] for r in doc["rows"]] == ["plan limit", "total budget", "budget: email_find", "money budget"]
+    assert out.returncode == 5  # 12.5 a day crosses a 100-credit budget
+    assert "total budget projected at" in out.stderr
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[budget]\nmonthly_credits = -1\n", "more than zero"),
+    ("[budget]\nmontly_credits = 1\n", "unknown setting 'montly_credits'"),
+    ('[notify]\nchannel = "x"\n', "unknown setting 'channel' in [notify]"),
+])
+def test_bad_config_exits_2_before_any_request(live, tmp_path, text, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    os.chmod(cfg, 0o600)
+    out = run_cli("status", "--config", str(cfg))
+    assert out.returncode == 2 and fragment in out.stderr and len(out.stderr.splitlines()) == 1
+    assert live.requests == []
+
+
+@pytest.mark.parametrize("kind, code", [("403", 3), ("invalid_json", 4), ("500", 4)])
+def test_status_api_faults(live, kind, code):
+    live.fail(kind, times=-1, when=lambda params: not params)  # /me/ only (no query)
+    out = run_cli("status", env={"GENERECT_API_MAX_ATTEMPTS": "2"})
+    assert out.returncode == code and out.stdout == "" and "/api/v1/accounts/me/" in out.stderr
+
+
+def test_personal_data_and_token_never_reach_output(live, tmp_path):
+    live.me["monthly_limit"] = 100
+    target = tmp_path / "status.json"
+    out = run_cli("status", "-vv", "--format", "json", "--output", str(target))
+    assert out.returncode == 0, out.stderr
+    written = target.read_text()
+    for text in (out.stdout, out.stderr, written):
+        assert TOKEN not in text and not any(p in text for p in PERSONAL)
+    assert json.loads(written)["account"]["plan"] == "Pro"
+
+
+def test_sample_account_is_the_snapshot():
+    account = load_sample_account()
+    assert account.source == "sample" and account.monthly_limit == 30000
+    assert str(account.fetched_at) == "2026-10-22 00:00:00+03:00" and account.api_month == "2026-10"
+
+
+def test_status_help_warns_about_ps():
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    result = CliRunner().invoke(cli, ["status", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "visible to other users in 'ps'" in text and "GENERECT_NOTIFY_URL" in text
+    assert "--fail-at" in text and "--min-runway-days" in text and "--sample" in text
+
+
+def test_status_bad_options_exit_2():
+    for args in (["--format", "csv"], ["--fail-at", "-1"], ["--timezone", "Mars/Base"]):
+        out = run_cli("status", "--sample", *args)
+        assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1, args
