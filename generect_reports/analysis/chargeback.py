@@ -196,6 +196,10 @@ class Allocation:
     window: tuple[str, str] | None = None
     threshold: float = HEALTH_FAILED_SHARE
     notes: list[str] = field(default_factory=list)
+    #: Customers plus unallocated equal the account's usage for every operation (hundredths).
+    tied: bool = True
+    #: Set by :meth:`for_customer`: the lines and customers shown are this customer's only.
+    narrowed_to: str | None = None
 
     assumptions: tuple[str, ...] = ASSUMPTIONS
     rule: str = ALLOCATION_RULE
@@ -230,7 +234,7 @@ class Allocation:
             raise InputError(f"no customer {customer!r} in {self.month} (customers: {known or 'none'})")
         names = set(hit["customer"])
         return replace(self, lines=self.lines[self.lines["customer"].isin(names)].reset_index(drop=True),
-                       customers=hit.reset_index(drop=True))
+                       customers=hit.reset_index(drop=True), narrowed_to=customer)
 
 
 def _identity(tokens: pd.DataFrame) -> pd.DataFrame:
@@ -402,10 +406,12 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
         notes.append(f"{int(unmapped['requests'].sum()):,} requests went to endpoints that map to no "
                      "operation and did not move credits: " + ", ".join(unmapped["endpoint"].head(5))
                      + (" and others" if len(unmapped) > 5 else "") + ".")
+    per_op = lines.groupby("operation")["credits_hundredths"].sum().reindex(operations, fill_value=0)
+    tied = bool((per_op.to_numpy() == hundredths.to_numpy()).all())
     windows = tokens.attrs.get("windows", {}) or {}
     window = tuple(windows[month]) if month in windows else None
     return Allocation(month=month, timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
                       source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
                       currency=currency, lines=lines, customers=summary.reset_index(drop=True),
                       operations=ops_table, unmapped=unmapped, window=window,  # type: ignore[arg-type]
-                      threshold=threshold, notes=notes)
+                      threshold=threshold, notes=notes, tied=tied)
