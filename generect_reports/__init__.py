@@ -17,6 +17,8 @@ _EXPORTS: dict[str, str] = {
     "fetch_usage": "fetch.usage",
     "load_sample": "fetch.usage",
     "UsageCache": "fetch.cache",
+    "fetch_token_usage": "fetch.tokens",
+    "load_sample_tokens": "fetch.tokens",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -29,6 +31,10 @@ _EXPORTS: dict[str, str] = {
     "to_monthly": "analysis.usage",
     "estimate_cost": "analysis.pricing",
     "load_prices": "analysis.pricing",
+    "allocate_credits": "analysis.chargeback",
+    "Allocation": "analysis.chargeback",
+    "integration_health": "analysis.chargeback",
+    "load_endpoint_mapping": "analysis.chargeback",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -37,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "write_pdf_report": "outputs.pdf",
     "build_message": "outputs.mail",
     "send_message": "outputs.mail",
+    "write_chargeback_workbook": "outputs.chargeback",
     "load_theme": "theme",
     # notebooks
     "UsageExplorer": "notebook.widgets",
@@ -97,3 +104,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
+    from .fetch.tokens import fetch_token_usage, load_sample_tokens
+    from .analysis.chargeback import (Allocation, allocate_credits, integration_health,
+                                      load_endpoint_mapping)
+    from .outputs.chargeback import write_chargeback_workbook

@@ -373,32 +373,13 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         click.echo(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True)
 
 
-@cli.command()
-@click.option("--month", required=True, metavar="YYYY-MM", help="The month to charge back.")
-@click.option("--customer", default=None, metavar="ID",
-              help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.")
-@click.option("--failed-threshold", default=20.0, show_default=True, type=float, metavar="PCT",
-              help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.")
-@click.option("--template", default=None, metavar="DIR", help="Folder with prices.toml and endpoint_mapping.toml.")
-@output_options(*USAGE_FORMATS)
-@common_options
-@handle_errors
-def chargeback(month: str, customer: str | None, failed_threshold: float, template: str | None,
-               fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
-               no_cache: bool, verbose: int, quiet: bool) -> None:
-    """Credits and estimated cost per customer token, tied to the account's usage.
-
-    Each operation's credits are split across customers in proportion to their estimated
-    successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
-    'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
-    results, not requests. Flags customers with many failed requests.
-    """
+def _chargeback_data(month: str, *, sample: bool, timezone: str | None, api_url: str | None,
+                     no_cache: bool, quiet: bool, template: str | None, threshold: float) -> Any:
+    """The month's :class:`~generect_reports.analysis.chargeback.Allocation` from the sample or
+    the API (usage of the month, token analytics of the month and the one before)."""
     from .periods import month_bounds, parse_month, shift_month
 
-    fmt = check_output(fmt, output, USAGE_FORMATS)
     year, mon = parse_month(month)
-    if not 0 <= failed_threshold <= 100:
-        raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
     tz = _timezone(timezone, sample)
     from .analysis.chargeback import allocate_credits, load_endpoint_mapping
     from .theme import load_theme
@@ -422,8 +403,36 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
                                       cache=not no_cache, progress=False if quiet else None)
             tokens = fetch_token_usage(prev_first, last, timezone=tz, client=client,
                                        cache=not no_cache, progress=False if quiet else None)
-    alloc = allocate_credits(usage_frame, tokens, month=month, mapping=mapping, prices=theme.prices,
-                             multiplier=theme.tier_multiplier, currency=theme.currency,
+    return allocate_credits(usage_frame, tokens, month=month, mapping=mapping, prices=theme.prices,
+                            multiplier=theme.tier_multiplier, currency=theme.currency,
+                            threshold=threshold)
+
+
+@cli.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month to charge back.")
+@click.option("--customer", default=None, metavar="ID",
+              help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.")
+@click.option("--failed-threshold", default=20.0, show_default=True, type=float, metavar="PCT",
+              help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.")
+@click.option("--template", default=None, metavar="DIR", help="Folder with prices.toml and endpoint_mapping.toml.")
+@output_options(*USAGE_FORMATS)
+@common_options
+@handle_errors
+def chargeback(month: str, customer: str | None, failed_threshold: float, template: str | None,
+               fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
+               no_cache: bool, verbose: int, quiet: bool) -> None:
+    """Credits and estimated cost per customer token, tied to the account's usage.
+
+    Each operation's credits are split across customers in proportion to their estimated
+    successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
+    'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
+    results, not requests. Flags customers with many failed requests.
+    """
+    fmt = check_output(fmt, output, USAGE_FORMATS)
+    if not 0 <= failed_threshold <= 100:
+        raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
+    alloc = _chargeback_data(month, sample=sample, timezone=timezone, api_url=api_url,
+                             no_cache=no_cache, quiet=quiet, template=template,
                              threshold=failed_threshold / 100)
     if customer is not None:
         alloc = alloc.for_customer(customer)
@@ -437,10 +446,12 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
         return
     import datetime as dt
 
-    from .periods import get_timezone, is_closed, Bucket
+    from .periods import Bucket, get_timezone, is_closed, month_bounds, parse_month
 
+    first, last = month_bounds(*parse_month(month))
     now = sample_as_of().to_pydatetime() if sample else dt.datetime.now(dt.timezone.utc)
-    complete = is_closed(Bucket(first, last, month), get_timezone(tz), now) or (sample and last < now.date())
+    complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or \
+        (sample and last < now.date())
     emit(render_chargeback(alloc, fmt, complete=complete), output)
 
 

@@ -11,22 +11,32 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import tokendata as T
+from fakeapi import TOKEN
+from helpers import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import run_cli, soffice_recalculate
 
-import tokendata as T
-from fakeapi import CUSTOMER_TOKEN, TOKEN
-from generect_reports.analysis.chargeback import (ASSUMPTIONS, UNALLOCATED, allocate_credits,
-                                                  integration_health, load_endpoint_mapping,
-                                                  map_endpoints)
+from generect_reports.analysis.chargeback import (
+    ASSUMPTIONS,
+    UNALLOCATED,
+    allocate_credits,
+    integration_health,
+    load_endpoint_mapping,
+    map_endpoints,
+)
 from generect_reports.analysis.pricing import largest_remainder, load_prices, money_cents
 from generect_reports.fetch.tokens import COLUMNS, load_sample_tokens
 from generect_reports.fetch.usage import load_sample
-from generect_reports.outputs.chargeback import (add_customers_sheet, customers_page,
-                                                 customers_summary, render_chargeback,
-                                                 render_chargeback_workbook, safe_sheet_names)
-from helpers import frame
-from support import run_cli, soffice_recalculate
+from generect_reports.outputs.chargeback import (
+    add_customers_sheet,
+    customers_page,
+    customers_summary,
+    render_chargeback,
+    render_chargeback_workbook,
+    safe_sheet_names,
+)
 
 MAPPING = {"/s/": "search", "/e/": "enrich", "/jobs/{id}/": "enrich"}
 PRICES = {"search": 0.02, "enrich": 0.04, "unattributed": 0.0}
@@ -99,7 +109,7 @@ def test_mapping_is_editable_in_a_template_folder(tmp_path):
 counts = st.integers(0, 10_000)
 
 
-@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(credits=st.lists(st.integers(-5_000, 2_000_000), min_size=3, max_size=3),
        unattributed=st.integers(0, 100_000),
        reqs=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["/s/", "/e/", "/x/", "/jobs/9/"]),
@@ -371,3 +381,15 @@ def test_assumptions_appear_in_every_rendering():
     assert key in render_chargeback(alloc, "table").replace("\n", " ")
     assert key in render_chargeback(alloc, "json")
     assert any(key in s for s in customers_summary(alloc))
+
+
+def test_chargeback_help():
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    result = CliRunner().invoke(cli, ["chargeback", "--help"])
+    assert result.exit_code == 0
+    for option in ("--month", "--customer", "--format", "--output", "--sample", "--timezone", "--no-cache"):
+        assert option in result.output
+    assert "2xx" in result.output and "results" in result.output

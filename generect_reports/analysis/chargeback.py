@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,20 +21,31 @@ from ..periods import parse_month, shift_month
 from .pricing import largest_remainder, load_prices, money_cents, to_hundredths
 from .usage import month_label, to_monthly
 
-__all__ = ["allocate_credits", "Allocation", "integration_health", "load_endpoint_mapping",
-           "map_endpoints", "UNALLOCATED", "ASSUMPTIONS", "ALLOCATION_RULE",
-           "HEALTH_FAILED_SHARE", "HEALTH_GROWTH_FACTOR", "HEALTH_GROWTH_MIN", "health_rule"]
+__all__ = [
+    "ALLOCATION_RULE",
+    "ASSUMPTIONS",
+    "HEALTH_FAILED_SHARE",
+    "HEALTH_GROWTH_FACTOR",
+    "HEALTH_GROWTH_MIN",
+    "UNALLOCATED",
+    "Allocation",
+    "allocate_credits",
+    "health_rule",
+    "integration_health",
+    "load_endpoint_mapping",
+    "map_endpoints",
+]
 
 UNALLOCATED = "unallocated"
 UNATTRIBUTED = "unattributed"
 
 #: The two estimates behind every allocated figure, in words.
 ASSUMPTIONS: tuple[str, ...] = (
-    "Successful requests per endpoint are estimated: the API counts a token's requests by "
-    "endpoint and by status class separately, so the token's share of 2xx answers in the month "
-    "is applied to every endpoint it called.",
-    "The API charges credits per result returned, not per request, so a customer's share of an "
-    "operation's credits is estimated from its share of that operation's successful requests.",
+    ("Successful requests per endpoint are estimated: the API counts a token's requests by "
+     "endpoint and by status class separately, so the token's share of 2xx answers in the month "
+     "is applied to every endpoint it called."),
+    ("The API charges credits per result returned, not per request, so a customer's share of an "
+     "operation's credits is estimated from its share of that operation's successful requests."),
 )
 
 #: The allocation rule in words (statements, report, README).
@@ -106,10 +117,10 @@ def map_endpoints(endpoints: pd.Series, mapping: Mapping[str, str]) -> pd.Series
     found: dict[str, str | None] = {}
     for ep in unique:  # a handful of distinct paths: the per-path loop is over the set, not rows
         norm = _normalise(ep) if ep else ""
-        op = exact.get(norm)
-        if op is None and norm:
-            op = next((o for rx, o in patterns if rx.match(norm)), None)
-        found[ep] = op
+        found_op = exact.get(norm)
+        if found_op is None and norm:
+            found_op = next((o for rx, o in patterns if rx.match(norm)), None)
+        found[ep] = found_op
     return endpoints.astype(str).map(found)
 
 
@@ -221,7 +232,7 @@ class Allocation:
     def total_cost(self) -> float:
         return float(self.operations["cost_cents"].sum()) / 100
 
-    def for_customer(self, customer: str) -> "Allocation":
+    def for_customer(self, customer: str) -> Allocation:
         """The same allocation narrowed to one customer (matched by customer label,
         ``client_id``, ``name`` or token hint); account totals are kept for reference."""
         c = self.customers
@@ -413,5 +424,5 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
     return Allocation(month=month, timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
                       source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
                       currency=currency, lines=lines, customers=summary.reset_index(drop=True),
-                      operations=ops_table, unmapped=unmapped, window=window,  # type: ignore[arg-type]
+                      operations=ops_table, unmapped=unmapped, window=window,
                       threshold=threshold, notes=notes, tied=tied)

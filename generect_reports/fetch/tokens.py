@@ -20,7 +20,8 @@ import datetime as dt
 import json
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,8 +32,16 @@ if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["fetch_token_usage", "load_sample_tokens", "parse_token_data", "token_frame",
-           "mask_token", "month_window", "customer_label", "COLUMNS"]
+__all__ = [
+    "COLUMNS",
+    "customer_label",
+    "fetch_token_usage",
+    "load_sample_tokens",
+    "mask_token",
+    "month_window",
+    "parse_token_data",
+    "token_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +276,8 @@ def fetch_token_usage(
     end: str | dt.date,
     *,
     timezone: str,
-    client: "GenerectClient | None" = None,
-    cache: "bool | UsageCache" = True,
+    client: GenerectClient | None = None,
+    cache: bool | UsageCache = True,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
@@ -325,7 +334,7 @@ def fetch_token_usage(
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
 
     def one(q: dict[str, str]) -> dict[str, Any]:
-        raw = client.token_analytics(q["start_date"], q["end_date"], timezone=q["timezone"])  # type: ignore[union-attr]
+        raw = client.token_analytics(q["start_date"], q["end_date"], timezone=q["timezone"])
         masked = parse_token_data(raw)  # mask before anything is cached or kept
         del raw
         check_period(masked, *asked[q["start_date"]])

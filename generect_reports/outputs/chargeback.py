@@ -14,7 +14,8 @@ import io
 import os
 import re
 import textwrap
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,9 +26,16 @@ if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
-__all__ = ["render_chargeback", "render_chargeback_workbook", "write_chargeback_workbook",
-           "add_customers_sheet", "customers_page", "customers_summary", "safe_sheet_names",
-           "CHARGEBACK_FORMATS"]
+__all__ = [
+    "CHARGEBACK_FORMATS",
+    "add_customers_sheet",
+    "customers_page",
+    "customers_summary",
+    "render_chargeback",
+    "render_chargeback_workbook",
+    "safe_sheet_names",
+    "write_chargeback_workbook",
+]
 
 CHARGEBACK_FORMATS = ("table", "csv", "json", "xlsx")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
@@ -65,9 +73,9 @@ def _table(alloc: Allocation) -> str:
              ""]
     lines.append(shown.to_string(index=False) if len(shown) else "(no customers)")
     scope = "account total (all customers)" if alloc.narrowed_to else "total"
-    lines += ["", f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
-              f"{alloc.currency}; customers plus unallocated {'equal' if alloc.tied else 'DO NOT equal'} "
-              "the account's usage per operation"]
+    ties = "equal" if alloc.tied else "DO NOT equal"
+    lines += ["", (f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
+                   f"{alloc.currency}; customers plus unallocated {ties} the account's usage per operation")]
     for _, row in alloc.flagged.iterrows():
         lines.append(f"integration health: {_printable(str(row['customer']))}: {row['flags']}")
     for note in alloc.notes:
@@ -166,7 +174,7 @@ def _col(n: int) -> str:
     return xl_col_to_name(n)
 
 
-def _formats(workbook: "xlsxwriter.Workbook", given: dict[str, Any] | None) -> dict[str, Any]:
+def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dict[str, Any]:
     fmts = dict(given or {})
     defaults = {
         "title": {"bold": True, "font_size": 14},
@@ -197,10 +205,13 @@ def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
     ws.write_string(row, col, "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value), fmt)
 
 
-def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: int = 8) -> int:
+def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: int = 8,
+           account_notes: bool = True) -> int:
     _text(ws, row, 0, "How these figures were made", fmts["bold"])
     row += 1
-    for para in (alloc.rule, *alloc.assumptions, health_rule(alloc.threshold), *alloc.notes):
+    # A statement goes to one customer: it carries the rule, not notes about the whole account.
+    extra = alloc.notes if account_notes else []
+    for para in (alloc.rule, *alloc.assumptions, health_rule(alloc.threshold), *extra):
         ws.merge_range(row, 0, row, width - 1, "", fmts["wrap"])
         _text(ws, row, 0, para, fmts["wrap"])
         ws.set_row(row, 15 * max(1, len(para) // 110 + 1))
@@ -208,7 +219,7 @@ def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: in
     return row
 
 
-def _summary_sheet(wb: "xlsxwriter.Workbook", alloc: Allocation, name: str, fmts: dict[str, Any]) -> None:
+def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: dict[str, Any]) -> None:
     ws = wb.add_worksheet(name)
     ops = list(alloc.operations["operation"])
     parties = list(alloc.customers["customer"])
@@ -291,9 +302,11 @@ def _summary_sheet(wb: "xlsxwriter.Workbook", alloc: Allocation, name: str, fmts
     ws.set_column(0, 0, 26)
     ws.set_column(1, n + 3, 14)
     ws.freeze_panes(0, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
 
 
-def _statement_sheet(wb: "xlsxwriter.Workbook", alloc: Allocation, row: pd.Series, name: str,
+def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series, name: str,
                      fmts: dict[str, Any]) -> None:
     ws = wb.add_worksheet(name)
     cur = alloc.currency
@@ -322,14 +335,14 @@ def _statement_sheet(wb: "xlsxwriter.Workbook", alloc: Allocation, row: pd.Serie
         else:
             _text(ws, 1 + i, 1, value, fmts["flag"] if label == "Integration health" and row["flagged"] else None)
     head = len(facts) + 2
-    cols = ["Operation", "Requests", "Estimated successful requests", "Allocated credits",
+    cols = ["Operation", "Requests (mapped endpoints)", "Estimated successful requests", "Allocated credits",
             "Share of operation", f"Estimated cost ({cur})"]
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
     mine = alloc.lines[alloc.lines["customer"] == party].reset_index(drop=True)
     first = head + 1
     for i, r in mine.iterrows():
-        x = first + int(i)  # type: ignore[arg-type]
+        x = first + int(i)
         _text(ws, x, 0, r["operation"])
         ws.write_number(x, 1, int(r["requests"]), fmts["count"])
         ws.write_number(x, 2, round(float(r["estimated_successful"]), 2), fmts["credits"])
@@ -350,9 +363,11 @@ def _statement_sheet(wb: "xlsxwriter.Workbook", alloc: Allocation, row: pd.Serie
         formula = f"=SUM({c}{first + 1}:{c}{tot})" if len(mine) else "=0"
         ws.write_formula(tot, j, formula, fmts[fmt], value)
     _text(ws, tot, 4, "", fmts["total_label"])
-    _notes(ws, tot + 3, alloc, fmts, width=6)
+    _notes(ws, tot + 3, alloc, fmts, width=6, account_notes=False)
     ws.set_column(0, 0, 28)
     ws.set_column(1, 5, 18)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
 
 
 def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None = None) -> bytes:
@@ -389,7 +404,7 @@ def write_chargeback_workbook(alloc: Allocation, path: str | os.PathLike[str], *
 # --- the monthly report's "By customer" section ----------------------------------------------
 
 
-def add_customers_sheet(workbook: "xlsxwriter.Workbook", allocation: Allocation, *,
+def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *,
                         formats: dict[str, Any] | None = None, name: str = "By customer") -> None:
     """Add the "By customer" sheet: customers largest first, ``unallocated``, totals as live
     formulas with stored values, the tie to the account's usage, health flags and the notes."""
@@ -409,7 +424,7 @@ def add_customers_sheet(workbook: "xlsxwriter.Workbook", allocation: Allocation,
                         | (a.customers["credits_hundredths"] != 0)].reset_index(drop=True)
     first = head + 1
     for i, r in shown.iterrows():
-        x = first + int(i)  # type: ignore[arg-type]
+        x = first + int(i)
         un = r["kind"] == "unallocated"
         _text(ws, x, 0, r["customer"], fmts["muted"] if un else None)
         _text(ws, x, 1, r["client_id"])
@@ -448,7 +463,7 @@ def add_customers_sheet(workbook: "xlsxwriter.Workbook", allocation: Allocation,
 
 
 def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11.69, 8.27),
-                   colors: dict[str, str] | None = None, top: int = 8) -> "Figure":
+                   colors: dict[str, str] | None = None, top: int = 8) -> Figure:
     """The PDF page: top customers' credits (and ``unallocated``) as bars, the integration-health
     flags, and the estimate's assumptions."""
     from matplotlib.figure import Figure
