@@ -393,3 +393,37 @@ def test_chargeback_help():
     for option in ("--month", "--customer", "--format", "--output", "--sample", "--timezone", "--no-cache"):
         assert option in result.output
     assert "2xx" in result.output and "results" in result.output
+
+
+def test_a_customer_called_unallocated_stays_apart():
+    usage = frame([("2026-10-01", "search", 10.0), ("2026-10-01", "unattributed", 1.0)])
+    tk = tokens([(UNALLOCATED, "2026-10", "/s/", 5, 5, 0, 0)])
+    alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES)
+    lines = alloc.lines.set_index(["customer", "operation"])["credits_hundredths"]
+    assert lines[("unallocated (customer)", "search")] == 1000 and lines[(UNALLOCATED, "unattributed")] == 100
+
+
+def test_workbook_is_reproducible():
+    usage = load_sample("2026-10-01", "2026-10-31")
+    alloc = allocate_credits(usage, load_sample_tokens("2026-09-01", "2026-10-31"), month="2026-10")
+    assert render_chargeback_workbook(alloc) == render_chargeback_workbook(alloc)
+
+
+def test_no_tokens_or_no_usage_still_renders(tmp_path):
+    import xlsxwriter
+
+    none = allocate_credits(frame([("2026-10-01", "search", 10.0)]), tokens([]), month="2026-10",
+                            mapping=MAPPING, prices=PRICES)
+    assert none.lines["customer"].tolist() == [UNALLOCATED] and none.unallocated_credits == 10.0
+    assert any("No token analytics" in n for n in none.notes)
+    idle = allocate_credits(frame([]), tokens([("x", "2026-10", "/s/", 5, 5, 0, 0)]), month="2026-10",
+                            mapping=MAPPING, prices=PRICES)
+    assert idle.total_credits == 0 and idle.customers["credits"].tolist() == [0.0, 0.0]
+    for alloc in (none, idle):
+        for fmt in ("table", "csv", "json"):
+            assert render_chargeback(alloc, fmt)
+        assert render_chargeback_workbook(alloc)[:2] == b"PK"
+        wb = xlsxwriter.Workbook(str(tmp_path / "s.xlsx"))
+        add_customers_sheet(wb, alloc)
+        wb.close()
+        assert customers_page(alloc).texts and customers_summary(alloc)[-1].startswith("Customer figures are estimates")

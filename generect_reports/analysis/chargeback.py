@@ -290,6 +290,10 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
         rounded once with :func:`~generect_reports.analysis.pricing.money_cents`.
     """
     parse_month(month)
+    if (tokens["customer"] == UNALLOCATED).any():
+        # A client_id that happens to read "unallocated" must not merge with the remainder row.
+        tokens = tokens.assign(customer=tokens["customer"].where(
+            tokens["customer"] != UNALLOCATED, UNALLOCATED + " (customer)"))
     if mapping is None:
         mapping = load_endpoint_mapping()
     if prices is None:
