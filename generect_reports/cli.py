@@ -453,6 +453,8 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
     complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or \
         (sample and last < now.date())
     emit(render_chargeback(alloc, fmt, complete=complete), output)
+    if fmt == "csv" and not quiet:  # table and JSON carry the assumptions; a CSV has no room
+        click.echo("note: customer figures are estimates. " + " ".join(alloc.assumptions), err=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:

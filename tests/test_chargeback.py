@@ -295,6 +295,7 @@ def test_chargeback_sample_table_states_the_estimate():
     one = run_cli("chargeback", "--sample", "--month", "2026-10", "--customer", "****41de", "--format", "csv")
     assert one.returncode == 0, one.stderr
     assert {r.split(",")[1] for r in one.stdout.strip().splitlines()[1:]} == {'"hooli"'}
+    assert "estimates" in one.stderr and "2xx" in one.stderr  # the CSV itself has no room for them
 
 
 @pytest.mark.parametrize("args, fragment", [
