@@ -236,3 +236,19 @@ def test_sample_refuses_other_zones_and_partial_months():
         load_sample_tokens(timezone="UTC")
     with pytest.raises(InputError):
         load_sample_tokens("2026-10-05", "2026-10-31")
+
+
+@pytest.mark.parametrize("kind", ["429", "drop", "truncate", "html502", "proxy_json"])
+def test_usual_transient_faults_are_retried(tapi, client, kind):
+    tapi.fail(kind, times=1)
+    frame = fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    assert counts(frame, "2026-10") == T.OCTOBER
+    assert len(tapi.token_requests()) == 2
+
+
+def test_unknown_timezone_is_refused_before_any_request(tapi, client):
+    from generect_reports.errors import InvalidTimezone
+
+    with pytest.raises(InvalidTimezone):
+        fetch_token_usage("2026-10-01", "2026-10-31", timezone="Mars/Olympus", client=client, cache=False)
+    assert tapi.token_requests() == []
