@@ -191,7 +191,7 @@ def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dic
         "total_label": {"bold": True, "top": 1},
         "total_count": {"num_format": "#,##0", "bold": True, "top": 1},
         "total_percent": {"num_format": "0.0%", "bold": True, "top": 1},
-        "flag": {"font_color": "#9C0006", "bg_color": "#FFC7CE"},
+        "flag": {"font_color": "#9C0006", "bg_color": "#FFC7CE", "text_wrap": True, "valign": "top"},
         "muted": {"italic": True, "font_color": "#595959"},
     }
     for key, spec in defaults.items():
@@ -459,7 +459,9 @@ def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *
     ws.set_column(0, 0, 24)
     ws.set_column(1, 3, 13)
     ws.set_column(4, 8, 14)
-    ws.set_column(9, 9, 48)
+    ws.set_column(9, 9, 60)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
 
 
 def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11.69, 8.27),
