@@ -247,6 +247,118 @@ def write_account(usage: list[tuple[str, str, int]]) -> None:
     path.write_text(json.dumps(account_profile(usage), indent=1) + "\n", encoding="utf-8")
 
 
+# --- per-token analytics (sample_tokens.json) --------------------------------------------------
+#
+# The platform behind the sample account gives each of its customers a token. Per Europe/Kyiv
+# month, the tokens' requests follow the month's credits of each operation in sample_usage.csv
+# (no requests where an operation has no credits), in the API's answer shape but with the token
+# values already masked to hints: the file holds no credential, not even a fictional one.
+# - four customers: acme-corp, globex (revoked in March 2026, history kept), initech (created
+#   in August 2026), hooli (a month of heavy failed retries in October 2026);
+# - a token with null name and client_id (an in-house script), and an idle "Staging" token;
+# - some requests to count and job-status endpoints, which map to no operation.
+
+TOKENS_SEED = 20261102
+#: (hint, name, client_id, created_at, revoked_at, weight, 2xx ratio)
+SAMPLE_TOKENS = [
+    ("****e5f1", None, None, "2025-05-12T08:40:00", None, 0.4, 0.99),
+    ("****9c2d", "Initech", "initech", "2026-08-20T10:05:00", None, 1.2, 0.97),
+    ("****b7a0", "Staging", None, "2025-03-02T09:00:00", None, 0.0, 1.0),
+    ("****41de", "Hooli", "hooli", "2025-02-10T12:30:00", None, 1.5, 0.96),
+    ("****0a6b", "Globex", "globex", "2025-01-05T15:20:00", "2026-03-15", 1.8, 0.98),
+    ("****7f3e", "Acme Corp", "acme-corp", "2024-11-18T11:00:00", None, 3.0, 0.985),
+]
+HEAVY_RETRIES = ("hooli", "2026-10", "/api/v1/email/find/", 42000)
+#: endpoints per operation, and how many credits one request returns on average
+ENDPOINTS = {
+    "search_database": (["/api/v1/search/database/leads/", "/api/v1/search/database/companies/"], 12.0),
+    "enrich_database": (["/api/v1/enrich/database/lead/", "/api/v1/enrich/database/leads/bulk/"], 1.5),
+    "search_realtime": (["/api/v1/search/realtime/leads/"], 8.0),
+    "enrich_realtime": (["/api/v1/enrich/realtime/lead/"], 1.0),
+    "email_find": (["/api/v1/email/find/", "/api/v1/email/find/bulk/"], 1.0),
+    "email_validation": (["/api/v1/email/validate/"], 1.0),
+    "preview": (["/api/v1/preview/leads/"], 5.0),
+    "phone_find": (["/api/v1/phone/find/"], 1.0),
+}
+UNMAPPED = ["/api/v1/search/database/leads/count/", "/api/v1/enrich/leads/bulk/3f2c9a71/"]
+
+
+def _month_credits() -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for day, op, credits in rows():
+        if op == "unattributed":
+            continue
+        month = out.setdefault(day[:7], {})
+        month[op] = month.get(op, 0) + credits
+    return out
+
+
+def token_months() -> dict[str, dict]:
+    """Per month label: the API's ``data`` object with masked tokens."""
+    rng = random.Random(TOKENS_SEED)
+    months: dict[str, dict] = {}
+    for label, credits in sorted(_month_credits().items()):
+        year, mon = int(label[:4]), int(label[5:])
+        first = dt.date(year, mon, 1)
+        nxt = dt.date(year + mon // 12, mon % 12 + 1, 1)
+        entries = []
+        for hint, name, client_id, created, revoked, weight, ok in SAMPLE_TOKENS:
+            if dt.date.fromisoformat(created[:10]) >= nxt:
+                continue  # not created yet
+            # share of traffic this month: created mid-month or revoked mid-month scales it
+            start = max(first, dt.date.fromisoformat(created[:10]))
+            end = min(nxt, dt.date.fromisoformat(revoked)) if revoked else nxt
+            live = max(0, (end - start).days) / (nxt - first).days
+            entries.append([hint, name, client_id, created, revoked, weight * live * rng.uniform(0.85, 1.15), ok])
+        total_weight = sum(e[5] for e in entries) or 1.0
+        tokens = []
+        for hint, name, client_id, created, revoked, weight, ok in entries:
+            by_endpoint: dict[str, int] = {}
+            for op, value in sorted(credits.items()):
+                paths, per_request = ENDPOINTS[op]
+                # successful requests in proportion to the customer's share of the credits
+                good = value * weight / total_weight / per_request
+                for k, path in enumerate(paths):
+                    part = good * (0.7 if len(paths) > 1 and k == 0 else 0.3 if len(paths) > 1 else 1.0)
+                    n = round(part / ok)
+                    if n > 0:
+                        by_endpoint[path] = by_endpoint.get(path, 0) + n
+            if weight > 0:
+                for path in UNMAPPED:
+                    by_endpoint[path] = round(weight / total_weight * rng.uniform(20, 60))
+            requests = sum(by_endpoint.values())
+            failed = requests - round(requests * ok)
+            fives = failed // 4
+            if (client_id, label) == HEAVY_RETRIES[:2]:
+                extra = HEAVY_RETRIES[3]
+                by_endpoint[HEAVY_RETRIES[2]] = by_endpoint.get(HEAVY_RETRIES[2], 0) + extra
+                requests += extra
+                fives += extra * 2 // 3
+                failed += extra
+            by_status = {"2xx": requests - failed, "4xx": failed - fives, "5xx": fives} if requests else {}
+            tokens.append({"token_hint": hint, "name": name, "client_id": client_id,
+                           "is_active": not (revoked and dt.date.fromisoformat(revoked) < dt.date(2026, 11, 1)),
+                           "created_at": created, "total_requests": requests,
+                           "by_endpoint": dict(sorted(by_endpoint.items())),
+                           "by_status": {k: v for k, v in by_status.items() if v}})
+        tokens.sort(key=lambda t: t["created_at"], reverse=True)  # newest first, as the API lists
+        months[label] = {"period": {"start": f"{first.isoformat()}T00:00:00",
+                                    "end": f"{(nxt - dt.timedelta(days=1)).isoformat()}T23:59:59"},
+                         "total_requests": sum(t["total_requests"] for t in tokens),
+                         "tokens": tokens}
+    return months
+
+
+def write_sample_tokens() -> None:
+    import json
+
+    path = Path(__file__).with_name("sample_tokens.json")
+    doc = {"timezone": "Europe/Kyiv",
+           "note": "Fictional per-token analytics of the sample account; token values are masked.",
+           "months": token_months()}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     path = Path(__file__).with_name("sample_usage.csv")
     usage = rows()
@@ -256,6 +368,7 @@ def main() -> None:
         writer.writerows(usage)
     write_ledger(path.parent)
     write_account(usage)
+    write_sample_tokens()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "fetch_account": "fetch.account",
     "load_sample_account": "fetch.account",
     "sample_balance_history": "fetch.account",
+    "fetch_token_usage": "fetch.tokens",
+    "load_sample_tokens": "fetch.tokens",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -43,6 +45,10 @@ _EXPORTS: dict[str, str] = {
     "burn_up": "analysis.budget",
     "check_thresholds": "analysis.budget",
     "Budgets": "analysis.budget",
+    "allocate_credits": "analysis.chargeback",
+    "Allocation": "analysis.chargeback",
+    "integration_health": "analysis.chargeback",
+    "load_endpoint_mapping": "analysis.chargeback",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -51,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "write_pdf_report": "outputs.pdf",
     "build_message": "outputs.mail",
     "send_message": "outputs.mail",
+    "write_chargeback_workbook": "outputs.chargeback",
     "load_theme": "theme",
     "notify": "outputs.notify",
     "add_budget_sheet": "outputs.budget",
@@ -123,3 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .outputs.notify import notify
     from .outputs.budget import add_budget_sheet, budget_page, budget_summary, budget_subject_flag
+    from .fetch.tokens import fetch_token_usage, load_sample_tokens
+    from .analysis.chargeback import (Allocation, allocate_credits, integration_health,
+                                      load_endpoint_mapping)
+    from .outputs.chargeback import write_chargeback_workbook

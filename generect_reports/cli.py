@@ -592,6 +592,90 @@ def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
         raise delivery_error
 
 
+def _chargeback_data(month: str, *, sample: bool, timezone: str | None, api_url: str | None,
+                     no_cache: bool, quiet: bool, template: str | None, threshold: float) -> Any:
+    """The month's :class:`~generect_reports.analysis.chargeback.Allocation` from the sample or
+    the API (usage of the month, token analytics of the month and the one before)."""
+    from .periods import month_bounds, parse_month, shift_month
+
+    year, mon = parse_month(month)
+    tz = _timezone(timezone, sample)
+    from .analysis.chargeback import allocate_credits, load_endpoint_mapping
+    from .theme import load_theme
+
+    theme = load_theme(template)
+    mapping = load_endpoint_mapping(template)
+    first, last = month_bounds(year, mon)
+    prev_first = month_bounds(*shift_month(year, mon, -1))[0]
+    if sample:
+        from .fetch.tokens import load_sample_tokens
+        from .fetch.usage import load_sample
+
+        usage_frame = load_sample(first, last, period="month", timezone=tz)
+        tokens = load_sample_tokens(prev_first, last, timezone=tz)
+    else:
+        from .fetch.tokens import fetch_token_usage
+        from .fetch.usage import fetch_usage
+
+        with _client(api_url) as client:
+            usage_frame = fetch_usage(first, last, period="month", timezone=tz, client=client,
+                                      cache=not no_cache, progress=False if quiet else None)
+            tokens = fetch_token_usage(prev_first, last, timezone=tz, client=client,
+                                       cache=not no_cache, progress=False if quiet else None)
+    return allocate_credits(usage_frame, tokens, month=month, mapping=mapping, prices=theme.prices,
+                            multiplier=theme.tier_multiplier, currency=theme.currency,
+                            threshold=threshold)
+
+
+@cli.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month to charge back.")
+@click.option("--customer", default=None, metavar="ID",
+              help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.")
+@click.option("--failed-threshold", default=20.0, show_default=True, type=float, metavar="PCT",
+              help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.")
+@click.option("--template", default=None, metavar="DIR", help="Folder with prices.toml and endpoint_mapping.toml.")
+@output_options(*USAGE_FORMATS)
+@common_options
+@handle_errors
+def chargeback(month: str, customer: str | None, failed_threshold: float, template: str | None,
+               fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
+               no_cache: bool, verbose: int, quiet: bool) -> None:
+    """Credits and estimated cost per customer token, tied to the account's usage.
+
+    Each operation's credits are split across customers in proportion to their estimated
+    successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
+    'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
+    results, not requests. Flags customers with many failed requests.
+    """
+    fmt = check_output(fmt, output, USAGE_FORMATS)
+    if not 0 <= failed_threshold <= 100:
+        raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
+    alloc = _chargeback_data(month, sample=sample, timezone=timezone, api_url=api_url,
+                             no_cache=no_cache, quiet=quiet, template=template,
+                             threshold=failed_threshold / 100)
+    if customer is not None:
+        alloc = alloc.for_customer(customer)
+    from .fetch.usage import sample_as_of
+    from .outputs.chargeback import render_chargeback, write_chargeback_workbook
+
+    if fmt == "xlsx":
+        write_chargeback_workbook(alloc, output)  # type: ignore[arg-type]
+        if not quiet:
+            click.echo(f"wrote {output}", err=True)
+        return
+    import datetime as dt
+
+    from .periods import Bucket, get_timezone, is_closed, month_bounds, parse_month
+
+    first, last = month_bounds(*parse_month(month))
+    now = sample_as_of().to_pydatetime() if sample else dt.datetime.now(dt.timezone.utc)
+    complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or \
+        (sample and last < now.date())
+    emit(render_chargeback(alloc, fmt, complete=complete), output)
+    if fmt == "csv" and not quiet:  # table and JSON carry the assumptions; a CSV has no room
+        click.echo("note: customer figures are estimates. " + " ".join(alloc.assumptions), err=True)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into an exception so atomic writes remove their temporary files.
     raise KeyboardInterrupt

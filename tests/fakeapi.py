@@ -18,6 +18,30 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "gr-canary-0f9b6c2e71d84a5c"
+#: A customer's token listed by /accounts/tokens/analytics/: it must never reach any output.
+CUSTOMER_TOKEN = "cust-canary-5e0d7b3a9f1c4e62"
+
+
+@dataclass
+class FakeToken:
+    """A customer token of the account, as /accounts/tokens/analytics/ lists it."""
+
+    token: str
+    name: str | None
+    client_id: str | None
+    is_active: bool = True
+    created_at: str | None = "2025-01-01T00:00:00"
+
+
+@dataclass
+class TokenEvent:
+    """``count`` requests by ``token`` to ``endpoint`` answered with ``status`` at UTC ``at``."""
+
+    at: dt.datetime
+    token: str
+    endpoint: str
+    status: str
+    count: int = 1
 
 
 @dataclass
@@ -43,6 +67,9 @@ class FakeGenerect:
     latency: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    #: customer tokens and their requests, for /accounts/tokens/analytics/
+    tokens: list[FakeToken] = field(default_factory=list)
+    token_events: list[TokenEvent] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,6 +98,9 @@ class FakeGenerect:
 
     def usage_requests(self) -> list[Request]:
         return [r for r in self.requests if r.path == "/api/v1/accounts/usage/"]
+
+    def token_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.path == "/api/v1/accounts/tokens/analytics/"]
 
     @property
     def url(self) -> str:
@@ -317,6 +347,76 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, body)
         return self._send(200, json.dumps(body).encode())
 
+    @staticmethod
+    def _instant(text: str) -> dt.datetime:
+        """The server's reading of a window bound: a bare date is midnight and a time without
+        an offset is taken as UTC (the spec leaves its zone open; this server picks UTC)."""
+        value = text.strip().replace("Z", "+00:00")
+        if len(value) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.timezone.utc)
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+    def _token_analytics(self, params: dict[str, str], fault: Fault | None) -> None:
+        from zoneinfo import ZoneInfo
+
+        fake = self.fake
+        errors: dict[str, list[str]] = {}
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            zone = ZoneInfo(params.get("timezone", "UTC"))
+        except Exception:
+            errors["timezone"] = ["Unknown timezone."]
+        bounds = {}
+        for key, default in (("start_date", now - dt.timedelta(days=30)), ("end_date", now)):
+            try:
+                bounds[key] = self._instant(params[key]) if key in params else default
+            except ValueError:
+                errors[key] = ["Enter a valid date or ISO timestamp."]
+        if errors:
+            return self._send(400, envelope(400, errors))
+        start, end = bounds["start_date"], bounds["end_date"]
+        chosen = [t for t in fake.tokens
+                  if ("client_id" not in params or t.client_id == params["client_id"])
+                  and ("token" not in params or t.token == params["token"])]
+        chosen.sort(key=lambda t: t.created_at or "", reverse=True)  # newest first
+        by_token: dict[str, dict[str, Any]] = {t.token: {"by_endpoint": {}, "by_status": {}} for t in chosen}
+        for ev in fake.token_events:
+            if ev.token in by_token and start <= ev.at <= end:
+                agg = by_token[ev.token]
+                agg["by_endpoint"][ev.endpoint] = agg["by_endpoint"].get(ev.endpoint, 0) + ev.count
+                agg["by_status"][ev.status] = agg["by_status"].get(ev.status, 0) + ev.count
+        entries = []
+        for t in chosen:
+            agg = by_token[t.token]
+            entries.append({"token": t.token, "name": t.name, "client_id": t.client_id,
+                            "is_active": t.is_active, "created_at": t.created_at,
+                            "total_requests": sum(agg["by_endpoint"].values()),
+                            "by_endpoint": agg["by_endpoint"], "by_status": agg["by_status"]})
+
+        def render(instant: dt.datetime) -> str:  # no offset, as the spec warns
+            return instant.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+        body: dict[str, Any] = {"data": {"period": {"start": render(start), "end": render(end)},
+                                         "total_requests": sum(e["total_requests"] for e in entries),
+                                         "tokens": entries}}
+        if fault is not None:
+            kind = fault.kind
+            if kind == "invalid_json":
+                return self._send(200, b'{"data": {"tokens": [')
+            if kind == "no_data":
+                body = {"result": body["data"]}
+            elif kind == "tokens_not_list":
+                body["data"]["tokens"] = {"a": 1}
+            elif kind == "bad_count":
+                for e in entries:
+                    e["by_endpoint"] = {k: "many" for k in e["by_endpoint"]} or {"/x/": "many"}
+            elif kind == "short_window":
+                body["data"]["period"]["end"] = render(end - dt.timedelta(days=1))
+            elif kind == "offset_period":
+                body["data"]["period"] = {"start": start.isoformat(), "end": end.isoformat()}
+        return self._send(200, json.dumps(body).encode())
+
     def _fault(self, fault: Fault) -> bool:
         """Faults that replace the whole answer; True when handled."""
         kind = fault.kind
@@ -396,6 +496,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/accounts/me/": "_me",
     "/api/v1/accounts/usage/": "_usage",
     "/api/v1/accounts/transactions/": "_transactions",
+    "/api/v1/accounts/tokens/analytics/": "_token_analytics",
 }
 
 _OPS = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}

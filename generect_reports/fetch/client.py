@@ -39,6 +39,7 @@ DEFAULT_BASE_URL = "https://api.generect.com"
 USAGE_PATH = "/api/v1/accounts/usage/"
 ME_PATH = "/api/v1/accounts/me/"
 TRANSACTIONS_PATH = "/api/v1/accounts/transactions/"
+TOKENS_PATH = "/api/v1/accounts/tokens/analytics/"
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DETAIL = 200
@@ -269,6 +270,22 @@ class GenerectClient:
         params = {**{k: str(v) for k, v in filters.items()}, "limit": str(int(limit)),
                   "offset": str(int(offset))}
         return self._data(self.get(TRANSACTIONS_PATH, params))
+
+    def token_analytics(self, start: str, end: str, *, timezone: str = "UTC",
+                        client_id: str | None = None) -> dict[str, Any]:
+        """``GET /api/v1/accounts/tokens/analytics/``: per-token request counts in a window.
+
+        ``start`` and ``end`` must be ISO instants with a UTC offset: ``timezone`` only renders
+        the answer's ``period`` and a bare date means midnight. There is no ``token`` filter on
+        purpose: a customer's token must never travel in a URL.
+        """
+        for value in (start, end):
+            if "T" not in value or not (value.endswith("Z") or value[-6] in "+-"):
+                raise InputError(f"token analytics needs instants with a UTC offset, not {value!r}")
+        params = {"start_date": start, "end_date": end, "timezone": timezone}
+        if client_id is not None:
+            params["client_id"] = client_id
+        return self._data(self.get(TOKENS_PATH, params))
 
     @staticmethod
     def _data(body: Any) -> dict[str, Any]:

@@ -1,0 +1,546 @@
+"""Chargeback artefacts: the table/CSV/JSON of ``chargeback``, the statement workbook, and the
+"By customer" section of the monthly report (sheet, PDF page, email sentences).
+
+Every rendering states that the figures are estimates and why (``Allocation.assumptions``).
+Customer names come from the API: they are written as text only (never as formulas), escaped
+for terminals and guarded against CSV injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+import textwrap
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..analysis.chargeback import UNALLOCATED, Allocation, health_rule
+from .export import csv_safe, dumps_document, json_document
+
+if TYPE_CHECKING:
+    import xlsxwriter
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "CHARGEBACK_FORMATS",
+    "add_customers_sheet",
+    "customers_page",
+    "customers_summary",
+    "render_chargeback",
+    "render_chargeback_workbook",
+    "safe_sheet_names",
+    "write_chargeback_workbook",
+]
+
+CHARGEBACK_FORMATS = ("table", "csv", "json", "xlsx")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+_RESERVED_SHEETS = {"history"}
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _month_name(month: str) -> str:
+    return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
+
+
+def _estimate_note(alloc: Allocation) -> str:
+    return "Estimate. " + " ".join(alloc.assumptions)
+
+
+# --- text outputs ----------------------------------------------------------------------------
+
+
+def _table(alloc: Allocation) -> str:
+    c = alloc.customers
+    shown = pd.DataFrame({
+        "customer": c["customer"].astype(str).map(_printable),
+        "token": c["token_hints"].astype(str),
+        "requests": c["requests"].map(lambda v: f"{v:,}"),
+        "failed": c["failed_share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+        "credits": c["credits"].map(lambda v: f"{v:,.2f}"),
+        "share": c["share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+        f"est. cost {alloc.currency}": c["estimated_cost"].map(lambda v: f"{v:,.2f}"),
+        "health": c["flagged"].map(lambda f: "FLAG" if f else ""),
+    })
+    lines = [f"Chargeback {alloc.month} ({alloc.timezone}): credits per customer, estimated",
+             ""]
+    lines.append(shown.to_string(index=False) if len(shown) else "(no customers)")
+    scope = "account total (all customers)" if alloc.narrowed_to else "total"
+    ties = "equal" if alloc.tied else "DO NOT equal"
+    lines += ["", (f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
+                   f"{alloc.currency}; customers plus unallocated {ties} the account's usage per operation")]
+    for _, row in alloc.flagged.iterrows():
+        lines.append(f"integration health: {_printable(str(row['customer']))}: {row['flags']}")
+    for note in alloc.notes:
+        lines.append("note: " + _printable(note))
+    lines.append("")
+    lines += textwrap.wrap(_estimate_note(alloc), 100)
+    return "\n".join(lines) + "\n"
+
+
+def _rows(alloc: Allocation) -> list[dict[str, Any]]:
+    ident = alloc.customers.set_index("customer")
+    out = []
+    for r in alloc.lines.itertuples(index=False):
+        who = ident.loc[r.customer] if r.customer in ident.index else None
+        out.append({"month": alloc.month, "customer": r.customer,
+                    "client_id": None if who is None or pd.isna(who["client_id"]) else who["client_id"],
+                    "token_hints": "" if who is None else who["token_hints"],
+                    "operation": r.operation, "requests": int(r.requests),
+                    "estimated_successful": round(float(r.estimated_successful), 4),
+                    "credits": float(r.credits), "share": float(r.share),
+                    "estimated_cost": float(r.estimated_cost), "currency": alloc.currency})
+    return out
+
+
+def _csv(alloc: Allocation) -> str:
+    buf = io.StringIO()
+    fields = ["month", "customer", "client_id", "token_hints", "operation", "requests",
+              "estimated_successful", "credits", "share", "estimated_cost", "currency"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writeheader()
+    for row in _rows(alloc):
+        writer.writerow({k: (csv_safe(v) if isinstance(v, str) else ("" if v is None else v))
+                         for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
+    cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents"])
+    doc = json_document(
+        "chargeback", _rows(alloc), source=alloc.source, timezone=alloc.timezone, period="month",
+        start=alloc.window[0] if alloc.window else None, end=alloc.window[1] if alloc.window else None,
+        complete=complete, generated_at=generated_at,
+        totals={"credits": alloc.total_credits, "estimated_cost": alloc.total_cost,
+                "unallocated_credits": alloc.unallocated_credits},
+        fields={"month": alloc.month, "currency": alloc.currency, "estimate": True,
+                "assumptions": list(alloc.assumptions), "allocation_rule": alloc.rule,
+                "health_rule": health_rule(alloc.threshold),
+                "customers": cust.astype(object).where(cust.notna(), None).to_dict("records"),
+                "operations": alloc.operations.drop(columns=["credits_hundredths", "cost_cents",
+                                                             "allocated_hundredths", "unallocated_hundredths"]
+                                                    ).to_dict("records"),
+                "unmapped_endpoints": alloc.unmapped.to_dict("records"),
+                "notes": list(alloc.notes)})
+    return dumps_document(doc)
+
+
+def render_chargeback(alloc: Allocation, fmt: str, *, complete: bool = True,
+                      generated_at: Any = None) -> str:
+    """``alloc`` as ``table``, ``csv`` (one row per customer and operation) or ``json`` (the
+    versioned envelope, with customers, operations, assumptions and health in its fields)."""
+    if fmt == "table":
+        return _table(alloc)
+    if fmt == "csv":
+        return _csv(alloc)
+    if fmt == "json":
+        return _json(alloc, complete=complete, generated_at=generated_at)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+# --- workbook --------------------------------------------------------------------------------
+
+
+def safe_sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
+    """Sheet names Excel accepts: no ``[]:*?/\\``, at most 31 characters, not blank, not
+    ``History``, unique ignoring case (also against ``taken``)."""
+    used = {t.lower() for t in taken}
+    out: list[str] = []
+    for raw in names:
+        base = _SHEET_FORBIDDEN.sub("_", str(raw)).strip().strip("'") or "Customer"
+        if base.lower() in _RESERVED_SHEETS:
+            base += " (customer)"
+        base = base[:31]
+        name, n = base, 1
+        while name.lower() in used:
+            n += 1
+            suffix = f" ({n})"
+            name = base[:31 - len(suffix)] + suffix
+        used.add(name.lower())
+        out.append(name)
+    return out
+
+
+def _col(n: int) -> str:
+    from xlsxwriter.utility import xl_col_to_name
+
+    return xl_col_to_name(n)
+
+
+def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dict[str, Any]:
+    fmts = dict(given or {})
+    defaults = {
+        "title": {"bold": True, "font_size": 14},
+        "header": {"bold": True, "bottom": 1, "text_wrap": True, "valign": "top"},
+        "bold": {"bold": True},
+        "text": {},
+        "wrap": {"text_wrap": True, "valign": "top"},
+        "credits": {"num_format": "#,##0.00"},
+        "count": {"num_format": "#,##0"},
+        "percent": {"num_format": "0.0%"},
+        "money": {"num_format": "#,##0.00"},
+        "total_credits": {"num_format": "#,##0.00", "bold": True, "top": 1},
+        "total_money": {"num_format": "#,##0.00", "bold": True, "top": 1},
+        "total_label": {"bold": True, "top": 1},
+        "total_count": {"num_format": "#,##0", "bold": True, "top": 1},
+        "total_percent": {"num_format": "0.0%", "bold": True, "top": 1},
+        "flag": {"font_color": "#9C0006", "bg_color": "#FFC7CE", "text_wrap": True, "valign": "top"},
+        "muted": {"italic": True, "font_color": "#595959"},
+    }
+    for key, spec in defaults.items():
+        if key not in fmts:
+            fmts[key] = workbook.add_format(spec)
+    return fmts
+
+
+def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
+    """Text cells only through write_string: a name starting with '=' stays text."""
+    ws.write_string(row, col, "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value), fmt)
+
+
+def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: int = 8,
+           account_notes: bool = True) -> int:
+    _text(ws, row, 0, "How these figures were made", fmts["bold"])
+    row += 1
+    # A statement goes to one customer: it carries the rule, not notes about the whole account.
+    extra = alloc.notes if account_notes else []
+    for para in (alloc.rule, *alloc.assumptions, health_rule(alloc.threshold), *extra):
+        ws.merge_range(row, 0, row, width - 1, "", fmts["wrap"])
+        _text(ws, row, 0, para, fmts["wrap"])
+        ws.set_row(row, 15 * max(1, len(para) // 110 + 1))
+        row += 1
+    return row
+
+
+def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: dict[str, Any]) -> None:
+    ws = wb.add_worksheet(name)
+    ops = list(alloc.operations["operation"])
+    parties = list(alloc.customers["customer"])
+    lines = alloc.lines.set_index(["customer", "operation"])
+    cur = alloc.currency
+    _text(ws, 0, 0, f"Chargeback {_month_name(alloc.month)}: credits and estimated cost per customer", fmts["title"])
+    meta = [("Month", alloc.month), ("Timezone", alloc.timezone),
+            ("Window", " to ".join(alloc.window) if alloc.window else ""),
+            ("Source", alloc.source), ("Currency", cur),
+            ("Figures", "Estimates (see the notes below); totals are live formulas.")]
+    for i, (k, v) in enumerate(meta):
+        _text(ws, 1 + i, 0, k, fmts["bold"])
+        _text(ws, 1 + i, 1, v)
+    n = len(ops)
+
+    def block(top: int, title: str, key: str, unit_fmt: str, account: list[int], total_fmt: str) -> tuple[int, int]:
+        _text(ws, top, 0, title, fmts["bold"])
+        head = top + 1
+        _text(ws, head, 0, "Customer", fmts["header"])
+        for j, op in enumerate(ops):
+            _text(ws, head, 1 + j, op, fmts["header"])
+        _text(ws, head, 1 + n, "Total", fmts["header"])
+        first = head + 1
+        for i, party in enumerate(parties):
+            r = first + i
+            _text(ws, r, 0, party, fmts["muted"] if party == UNALLOCATED else None)
+            values = []
+            for j, op in enumerate(ops):
+                v = int(lines[key].get((party, op), 0)) / 100
+                values.append(v)
+                ws.write_number(r, 1 + j, v, fmts[unit_fmt])
+            ws.write_formula(r, 1 + n, f"=SUM(B{r + 1}:{_col(n)}{r + 1})", fmts[unit_fmt], round(sum(values), 2))
+        last = first + len(parties) - 1
+        tot = last + 1
+        _text(ws, tot, 0, "Total", fmts["total_label"])
+        shown = [sum(int(lines[key].get((p, op), 0)) for p in parties) for op in ops]
+        for j in range(n + 1):
+            c = _col(1 + j)
+            value = (sum(shown) if j == n else shown[j]) / 100
+            ws.write_formula(tot, 1 + j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[total_fmt], value)
+        acct = tot + 1
+        label = "Account usage" if key == "credits_hundredths" else "Report cost lines"
+        _text(ws, acct, 0, label + (" (all customers)" if alloc.narrowed_to else ""))
+        for j in range(n + 1):
+            value = (sum(account) if j == n else account[j]) / 100
+            ws.write_number(acct, 1 + j, value, fmts[unit_fmt])
+        if not alloc.narrowed_to:  # one customer's rows cannot add up to the account
+            diff = acct + 1
+            _text(ws, diff, 0, "Difference (must be 0)")
+            for j in range(n + 1):
+                c = _col(1 + j)
+                ws.write_formula(diff, 1 + j, f"=ROUND({c}{tot + 1}-{c}{acct + 1},2)", fmts[unit_fmt], 0)
+        return first, tot
+
+    top = len(meta) + 2
+    acc_credits = [int(v) for v in alloc.operations["credits_hundredths"]]
+    acc_cents = [int(v) for v in alloc.operations["cost_cents"]]
+    first, tot = block(top, "Credits by operation", "credits_hundredths", "credits", acc_credits, "total_credits")
+    # Share and estimated cost beside the credits block.
+    share_col, cost_col = n + 2, n + 3
+    _text(ws, first - 1, share_col, "Share", fmts["header"])
+    _text(ws, first - 1, cost_col, f"Estimated cost ({cur})", fmts["header"])
+    cost_top = tot + 4
+    cost_first = cost_top + 2
+    total_h = int(alloc.customers["credits_hundredths"].sum())
+    for i, party in enumerate(parties):
+        r = first + i
+        row = alloc.customers.iloc[i]
+        ws.write_formula(r, share_col, f"=IF(${_col(n + 1)}${tot + 1}=0,0,{_col(n + 1)}{r + 1}/${_col(n + 1)}${tot + 1})",
+                         fmts["percent"], float(row["credits_hundredths"]) / total_h if total_h else 0)
+        ws.write_formula(r, cost_col, f"={_col(n + 1)}{cost_first + i + 1}", fmts["money"],
+                         int(row["cost_cents"]) / 100)
+    ws.write_formula(tot, share_col, f"=SUM({_col(share_col)}{first + 1}:{_col(share_col)}{tot})",
+                     fmts["total_percent"], 1.0 if total_h else 0)
+    ws.write_formula(tot, cost_col, f"=SUM({_col(cost_col)}{first + 1}:{_col(cost_col)}{tot})",
+                     fmts["total_money"], int(alloc.customers["cost_cents"].sum()) / 100)
+    block(cost_top, f"Estimated cost by operation ({cur})", "cost_cents", "money", acc_cents, "total_money")
+    end = cost_first + len(parties) + 4
+    _notes(ws, end, alloc, fmts, width=min(n + 4, 12))
+    ws.set_column(0, 0, 26)
+    ws.set_column(1, n + 3, 14)
+    ws.freeze_panes(0, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series, name: str,
+                     fmts: dict[str, Any]) -> None:
+    ws = wb.add_worksheet(name)
+    cur = alloc.currency
+    party = str(row["customer"])
+    _text(ws, 0, 0, f"Statement of estimated usage: {_month_name(alloc.month)}", fmts["title"])
+    failed_share = row["failed_share"]
+    facts: list[tuple[str, Any, str | None]] = [
+        ("Customer", party, None),
+        ("Client ID", row["client_id"], None),
+        ("Name", row["name"], None),
+        ("Token", row["token_hints"], None),
+        ("Token status", "active" if bool(row["active"]) else "revoked", None),
+        ("Month", alloc.month, None),
+        ("Timezone", alloc.timezone, None),
+        ("Window", " to ".join(alloc.window) if alloc.window else "", None),
+        ("Requests", int(row["requests"]), "count"),
+        ("Successful requests (2xx)", int(row["successful"]), "count"),
+        ("Failed requests (4xx, 5xx)", int(row["failed"]), "count"),
+        ("Failed share", None if pd.isna(failed_share) else float(failed_share), "percent"),
+        ("Integration health", row["flags"] or "no flag", None),
+    ]
+    for i, (label, value, kind) in enumerate(facts):
+        _text(ws, 1 + i, 0, label, fmts["bold"])
+        if kind and value is not None:
+            ws.write_number(1 + i, 1, value, fmts[kind])
+        else:
+            _text(ws, 1 + i, 1, value, fmts["flag"] if label == "Integration health" and row["flagged"] else None)
+    head = len(facts) + 2
+    cols = ["Operation", "Requests (mapped endpoints)", "Estimated successful requests", "Allocated credits",
+            "Share of operation", f"Estimated cost ({cur})"]
+    for j, c in enumerate(cols):
+        _text(ws, head, j, c, fmts["header"])
+    mine = alloc.lines[alloc.lines["customer"] == party].reset_index(drop=True)
+    first = head + 1
+    for i, r in mine.iterrows():
+        x = first + int(i)
+        _text(ws, x, 0, r["operation"])
+        ws.write_number(x, 1, int(r["requests"]), fmts["count"])
+        ws.write_number(x, 2, round(float(r["estimated_successful"]), 2), fmts["credits"])
+        ws.write_number(x, 3, float(r["credits"]), fmts["credits"])
+        if pd.isna(r["share"]):
+            _text(ws, x, 4, "")
+        else:
+            ws.write_number(x, 4, float(r["share"]), fmts["percent"])
+        ws.write_number(x, 5, float(r["estimated_cost"]), fmts["money"])
+    tot = first + len(mine)
+    _text(ws, tot, 0, "Total", fmts["total_label"])
+    sums = {1: ("total_count", float(mine["requests"].sum())),
+            2: ("total_credits", round(float(mine["estimated_successful"].round(2).sum()), 2)),
+            3: ("total_credits", int(mine["credits_hundredths"].sum()) / 100),
+            5: ("total_money", int(mine["cost_cents"].sum()) / 100)}
+    for j, (fmt, value) in sums.items():
+        c = _col(j)
+        formula = f"=SUM({c}{first + 1}:{c}{tot})" if len(mine) else "=0"
+        ws.write_formula(tot, j, formula, fmts[fmt], value)
+    _text(ws, tot, 4, "", fmts["total_label"])
+    _notes(ws, tot + 3, alloc, fmts, width=6, account_notes=False)
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 5, 18)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None = None) -> bytes:
+    """The statement workbook: a summary sheet (customers × operations) and one statement sheet
+    per customer. ``created`` fixes the document time (default: the start of the month after)."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    if created is None:
+        year, month = int(alloc.month[:4]), int(alloc.month[5:7])
+        created = dt.datetime(year + month // 12, month % 12 + 1, 1)
+    wb.set_properties({"title": f"Chargeback {alloc.month}", "subject": "Estimated usage per customer",
+                       "created": created})
+    fmts = _formats(wb, None)
+    summary = "Chargeback"
+    real = alloc.customers[alloc.customers["kind"] == "customer"].reset_index(drop=True)
+    names = safe_sheet_names(real["customer"], taken=[summary])
+    _summary_sheet(wb, alloc, summary, fmts)
+    for (_, row), name in zip(real.iterrows(), names):
+        _statement_sheet(wb, alloc, row, name, fmts)
+    wb.close()
+    return buf.getvalue()
+
+
+def write_chargeback_workbook(alloc: Allocation, path: str | os.PathLike[str], *,
+                              created: dt.datetime | None = None) -> None:
+    """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
+    from .._atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, render_chargeback_workbook(alloc, created=created))
+
+
+# --- the monthly report's "By customer" section ----------------------------------------------
+
+
+def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *,
+                        formats: dict[str, Any] | None = None, name: str = "By customer") -> None:
+    """Add the "By customer" sheet: customers largest first, ``unallocated``, totals as live
+    formulas with stored values, the tie to the account's usage, health flags and the notes."""
+    fmts = _formats(workbook, formats)
+    ws = workbook.add_worksheet(name)
+    a = allocation
+    cur = a.currency
+    _text(ws, 0, 0, f"By customer: {_month_name(a.month)} (estimate)", fmts["title"])
+    _text(ws, 1, 0, "Credits split across customer tokens by estimated successful requests; "
+          "see the notes below.", fmts["muted"])
+    cols = ["Customer", "Client ID", "Token", "Status", "Requests", "Failed share", "Credits",
+            "Share", f"Estimated cost ({cur})", "Integration health"]
+    head = 3
+    for j, c in enumerate(cols):
+        _text(ws, head, j, c, fmts["header"])
+    shown = a.customers[(a.customers["kind"] == "unallocated") | (a.customers["requests"] > 0)
+                        | (a.customers["credits_hundredths"] != 0)].reset_index(drop=True)
+    first = head + 1
+    for i, r in shown.iterrows():
+        x = first + int(i)
+        un = r["kind"] == "unallocated"
+        _text(ws, x, 0, r["customer"], fmts["muted"] if un else None)
+        _text(ws, x, 1, r["client_id"])
+        _text(ws, x, 2, r["token_hints"])
+        _text(ws, x, 3, "" if un else ("active" if r["active"] else "revoked"))
+        ws.write_number(x, 4, int(r["requests"]), fmts["count"])
+        if pd.isna(r["failed_share"]):
+            _text(ws, x, 5, "")
+        else:
+            ws.write_number(x, 5, float(r["failed_share"]), fmts["percent"])
+        ws.write_number(x, 6, float(r["credits"]), fmts["credits"])
+        ws.write_formula(x, 7, f"=IF($G${first + len(shown) + 1}=0,0,G{x + 1}/$G${first + len(shown) + 1})",
+                         fmts["percent"], 0.0 if pd.isna(r["share"]) else float(r["share"]))
+        ws.write_number(x, 8, float(r["estimated_cost"]), fmts["money"])
+        _text(ws, x, 9, r["flags"], fmts["flag"] if r["flagged"] else None)
+    tot = first + len(shown)
+    last = tot - 1
+    _text(ws, tot, 0, "Total", fmts["total_label"])
+    shown_credits = int(shown["credits_hundredths"].sum()) / 100
+    for j, fmt, value in ((4, "total_count", float(shown["requests"].sum())),
+                          (6, "total_credits", shown_credits), (7, "total_percent", 1.0 if shown_credits else 0.0),
+                          (8, "total_money", int(shown["cost_cents"].sum()) / 100)):
+        c = _col(j)
+        ws.write_formula(tot, j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[fmt], value)
+    _text(ws, tot + 1, 0, "Account usage")
+    ws.write_number(tot + 1, 6, a.total_credits, fmts["credits"])
+    ws.write_number(tot + 1, 8, a.total_cost, fmts["money"])
+    _text(ws, tot + 2, 0, "Difference (must be 0)")
+    ws.write_formula(tot + 2, 6, f"=ROUND(G{tot + 1}-G{tot + 2},2)", fmts["credits"], 0)
+    ws.write_formula(tot + 2, 8, f"=ROUND(I{tot + 1}-I{tot + 2},2)", fmts["money"], 0)
+    _notes(ws, tot + 4, a, fmts, width=10)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 3, 13)
+    ws.set_column(4, 8, 14)
+    ws.set_column(9, 9, 60)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11.69, 8.27),
+                   colors: dict[str, str] | None = None, top: int = 8) -> Figure:
+    """The PDF page: top customers' credits (and ``unallocated``) as bars, the integration-health
+    flags, and the estimate's assumptions."""
+    from matplotlib.figure import Figure
+
+    a = allocation
+    colors = colors or {}
+    fig = Figure(figsize=figsize)
+    fig.text(0.05, 0.94, f"By customer: {_month_name(a.month)}", fontsize=16, weight="bold")
+    fig.text(0.05, 0.905, f"Credits split across customer tokens by estimated successful requests "
+             f"({a.timezone}). Figures are estimates.", fontsize=9, color="#444444")
+    real = a.customers[(a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)]
+    shown = real.head(top)
+    rest = real.iloc[top:]
+    labels = [_printable(str(c)) for c in shown["customer"]]
+    values = list(shown["credits"])
+    if len(rest):
+        labels.append(f"{len(rest)} other customers")
+        values.append(float(rest["credits"].sum()))
+    labels.append(UNALLOCATED)
+    values.append(a.unallocated_credits)
+    ax = fig.add_axes((0.22, 0.42, 0.5, 0.44))
+    y = list(range(len(labels)))[::-1]
+    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [colors.get("muted", "#A6A6A6")]
+    ax.barh(y, values, color=bar_colors)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("credits", fontsize=9)
+    total = a.total_credits
+    for yy, v in zip(y, values):
+        share = f"{v / total:.1%}" if total else ""
+        ax.text(v, yy, f"  {v:,.0f} ({share})", va="center", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.margins(x=0.25)
+    side = [f"Total: {total:,.2f} credits", f"Estimated cost: {a.total_cost:,.2f} {a.currency}",
+            f"Unallocated: {a.unallocated_credits:,.2f} credits"]
+    for i, t in enumerate(side):
+        fig.text(0.76, 0.84 - i * 0.04, t, fontsize=10)
+    fig.text(0.05, 0.35, "Integration health", fontsize=11, weight="bold")
+    flagged = a.flagged
+    health = [f"{_printable(str(r['customer']))}: {r['flags']}" for _, r in flagged.iterrows()] or \
+        [f"No customer above {a.threshold:.0%} failed requests or with a sharp rise in failures."]
+    ytext = 0.32
+    for line in health[:6]:
+        for part in textwrap.wrap(line, 150):
+            fig.text(0.05, ytext, part, fontsize=9, color="#9C0006" if len(flagged) else "#222222")
+            ytext -= 0.025
+    ytext -= 0.01
+    for para in (*a.assumptions, *a.notes):
+        for part in textwrap.wrap(para, 160):
+            fig.text(0.05, ytext, part, fontsize=8, color="#444444")
+            ytext -= 0.022
+    return fig
+
+
+def customers_summary(allocation: Allocation) -> list[str]:
+    """Plain sentences for the email: the top customers, ``unallocated``, health flags, and the
+    estimate's assumptions."""
+    a = allocation
+    out: list[str] = []
+    real = a.customers[(a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)]
+    total = a.total_credits
+    if len(real) and total:
+        lead = real.iloc[0]
+        out.append(f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
+                   f"{_month_name(a.month)}: {lead['credits']:,.2f} credits ({lead['credits'] / total:.1%}), "
+                   f"an estimated {lead['estimated_cost']:,.2f} {a.currency}.")
+        tops = ", ".join(f"{_printable(str(r['customer']))} {r['credits'] / total:.1%}" for _, r in real.head(3).iterrows())
+        out.append(f"Top customers by credits: {tops}.")
+    else:
+        out.append(f"No customer token's requests could be matched to usage in {_month_name(a.month)}.")
+    if a.unallocated_credits:
+        out.append(f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) stay unallocated "
+                   "(platform charges, and operations no customer's requests map to).")
+    for _, r in a.flagged.iterrows():
+        out.append(f"Integration health: {_printable(str(r['customer']))}: {r['flags']}.")
+    out.append("Customer figures are estimates. " + " ".join(a.assumptions))
+    return out
