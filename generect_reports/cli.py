@@ -24,7 +24,7 @@ __all__ = ["cli", "main"]
 log = logging.getLogger("generect_reports")
 
 SECRET_ENV = ("GENERECT_API_TOKEN", "GENERECT_SMTP_PASSWORD", "GENERECT_NOTIFY_URL")
-USAGE_FORMATS = ("table", "csv", "json", "xlsx")
+USAGE_FORMATS = ("table", "csv", "json", "ndjson", "parquet", "focus", "xlsx")
 
 
 def redact(text: str) -> str:
@@ -151,6 +151,20 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def fiscal_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The fiscal calendar: start month and how fiscal years are named ([calendar] table)."""
+    options = [
+        click.option("--fiscal-year-start", type=click.IntRange(1, 12), default=None, metavar="MONTH",
+                     help="First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1]."),
+        click.option("--fiscal-year-naming", "fy_naming", type=click.Choice(["end", "start"]), default=None,
+                     help="Name a fiscal year by the calendar year it ends in (FY2027 = Apr 2026-Mar 2027) "
+                          "or starts in [default: end]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the monthly report, shared by ``report`` and ``email``."""
     options = [
@@ -235,32 +249,81 @@ def cli() -> None:
 @cli.command()
 @click.option("--start", required=True, metavar="YYYY-MM-DD", help="First local date (inclusive).")
 @click.option("--end", required=True, metavar="YYYY-MM-DD", help="Last local date (inclusive).")
-@click.option("--period", default="day", show_default=True, help="Bucket size: day, week (ISO) or month.")
+@click.option("--period", default="day", show_default=True,
+              help="Bucket size: day, week (ISO), month, or fiscal quarter or year (from months).")
+@fiscal_options
 @output_options(*USAGE_FORMATS)
 @common_options
 @handle_errors
-def usage(start: str, end: str, period: str, fmt: str, output: str | None, sample: bool,
-          timezone: str | None, api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
+def usage(start: str, end: str, period: str, fiscal_year_start: int | None, fy_naming: str | None,
+          fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
+          no_cache: bool, verbose: int, quiet: bool) -> None:
     """Credits per period and operation, as a tidy table.
 
     Columns: period_start, period, operation, credits. A period's rows add up to the API's
     total; the difference to the per-operation breakdown is the 'unattributed' row.
+    --format json is the versioned document (schema in the package), ndjson one row per line,
+    parquet a typed file, focus FinOps FOCUS 1.2 rows (CSV, or Parquet for a .parquet output).
     """
     from . import periods
 
     fmt = check_output(fmt, output, USAGE_FORMATS)
+    if fmt == "parquet" or (fmt == "focus" and str(output or "").lower().endswith(".parquet")):
+        from .outputs.export import require_pyarrow
+
+        require_pyarrow()
     tz = _timezone(timezone, sample)
-    periods.buckets(start, end, period)  # validate before any token or network is needed
-    frame = _load(start, end, period=period, timezone=tz, sample=sample, api_url=api_url,
+    fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
+    fetch_period = "month" if period in ("quarter", "year") else period
+    periods.buckets(start, end, fetch_period)  # validate before any token or network is needed
+    if fmt == "focus" and period != "day":
+        raise InputError("--format focus writes one row per day and operation: use --period day")
+    frame = _load(start, end, period=fetch_period, timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
+    if period in ("quarter", "year"):
+        from .analysis.calendar import to_fiscal_periods
+
+        frame = to_fiscal_periods(frame, period, fiscal)
+    _write_usage(frame, fmt, output)
+
+
+def _write_usage(frame: Any, fmt: str, output: str | None) -> None:
+    """Write the usage frame in ``fmt`` (already validated by :func:`check_output`)."""
     from .outputs import export
 
     if fmt == "xlsx":
         from .outputs.excel import write_usage_xlsx
 
         write_usage_xlsx(frame, output)  # type: ignore[arg-type]
-        return
-    emit(export.render(frame, fmt), output)
+    elif fmt == "parquet":
+        export.write_usage_parquet(frame, output)
+    elif fmt == "focus":
+        from .outputs.focus import write_focus
+
+        text = write_focus(frame, output)
+        if text is not None:
+            emit(text, None)
+    elif fmt == "ndjson" and not output:
+        for line in export.iter_ndjson(frame):  # streamed: large ranges need no second copy
+            click.echo(line, nl=False)
+    else:
+        emit(export.render(frame, fmt), output)
+
+
+def _fiscal_calendar(start_month: int | None, naming: str | None) -> Any:
+    """The fiscal calendar from the options, else the ``[calendar]`` table, else January."""
+    from .analysis.calendar import FiscalCalendar
+
+    table = command_config().table("calendar")
+    unknown = set(table) - {"fiscal_year_start", "fiscal_year_naming"}
+    if unknown:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r} in [calendar]: use "
+                          "fiscal_year_start or fiscal_year_naming")
+    month = start_month if start_month is not None else table.get("fiscal_year_start", 1)
+    name = naming if naming is not None else table.get("fiscal_year_naming", "end")
+    return FiscalCalendar.create(month, name)
 
 
 def _report_data(month: str | None, history: int, sample: bool, timezone: str | None,
