@@ -100,7 +100,7 @@ def test_transient_fault_recovers_with_exact_figures(token_env, kind):
     out = run_cli("usage", "--start", "2026-01-01", "--end", "2026-04-30", "--period", "month", "--format", "json",
                   env={"GENERECT_API_MAX_ATTEMPTS": "3"})
     assert out.returncode == 0, out.stderr
-    assert sum(r["credits"] for r in json.loads(out.stdout)) == 120 * 12.5
+    assert sum(r["credits"] for r in json.loads(out.stdout)["rows"]) == 120 * 12.5
 
 
 def test_hanging_server_is_bounded_in_time(token_env):
@@ -262,7 +262,7 @@ def test_csv_injection_from_api_operation_names(token_env, tmp_path):
     assert not any(op.startswith(("=", "+", "-", "@", "\t", "\r")) for op in ops)
     # JSON is data, not a spreadsheet: names stay exactly as the API sent them
     out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json")
-    assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)}
+    assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)["rows"]}
 
 
 def test_table_output_escapes_terminal_control_sequences(token_env):

@@ -189,10 +189,15 @@ def _credits_total(values: Any) -> float:
 def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str, Any]:
     """The ``usage`` command's JSON document: the envelope with the tidy rows.
 
-    ``totals`` holds ``credits`` (all rows) and ``by_operation``; the command's own field is
-    ``fetched_at`` (when the data was read). ``complete`` is :func:`frame_complete`.
+    ``totals`` holds ``credits`` (all rows) and ``by_operation``; the command's own fields are
+    ``fetched_at`` (when the data was read) and, for fiscal quarters and years,
+    ``fiscal_year_start`` and ``fiscal_year_naming``. ``complete`` is :func:`frame_complete`.
     """
     attrs = frame.attrs
+    fields: dict[str, Any] = {"fetched_at": attrs.get("fetched_at")}
+    for key in ("fiscal_year_start", "fiscal_year_naming"):
+        if key in attrs:
+            fields[key] = attrs[key]
     by_op = {str(op): _credits_total(g) for op, g in
              frame.groupby(frame["operation"].astype(str), sort=True)["credits"]}
     return json_document(
@@ -200,7 +205,7 @@ def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str
         timezone=str(attrs.get("timezone", "UTC")), period=attrs.get("period"),
         start=attrs.get("start"), end=attrs.get("end"), complete=frame_complete(frame),
         totals={"credits": _credits_total(frame["credits"]), "by_operation": by_op},
-        fields={"fetched_at": attrs.get("fetched_at")}, generated_at=generated_at)
+        fields=fields, generated_at=generated_at)
 
 
 # --- Parquet ------------------------------------------------------------------------------------
