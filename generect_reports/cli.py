@@ -354,24 +354,34 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
 
 @cli.command()
 @report_options
+@click.option("--quarter", default=None, metavar="QUARTER",
+              help="A quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).")
+@fiscal_options
 @click.option("--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here.")
 @click.option("--pdf", "pdf_path", default=None, metavar="PATH", help="Write the PDF report here.")
 @common_options
 @handle_errors
 def report(month: str | None, history: int, template: str | None, account: str | None,
+           quarter: str | None, fiscal_year_start: int | None, fy_naming: str | None,
            xlsx_path: str | None, pdf_path: str | None, sample: bool, timezone: str | None,
            api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
     """The monthly finance report as an Excel workbook and a PDF.
 
     With neither --xlsx nor --pdf, both are written to the current folder as
     generect-usage-YYYY-MM.xlsx and .pdf. A month that is not over is compared like for like
-    and gets a month-end projection.
+    and gets a month-end projection. --quarter writes the quarter report's workbook
+    (generect-usage-<QUARTER>.xlsx by default): its months side by side, the quarter against
+    the previous quarter and the same quarter last year, and the drivers.
     """
     from ._atomic import check_output_path
 
     for path in (xlsx_path, pdf_path):
         if path:
             check_output_path(path)
+    if quarter is not None:
+        _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
+                        timezone, api_url, no_cache, quiet, template, account)
+        return
     rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account)
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.month}.xlsx"
@@ -434,6 +444,31 @@ def email(month: str | None, history: int, template: str | None, account: str | 
     mail.send_message(message, settings)
     if not quiet:
         click.echo(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True)
+
+
+def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
+                    fy_naming: str | None, xlsx_path: str | None, pdf_path: str | None, sample: bool,
+                    timezone: str | None, api_url: str | None, no_cache: bool, quiet: bool,
+                    template: str | None, account: str | None) -> None:
+    """``report --quarter``: the quarter report's workbook."""
+    if month is not None:
+        raise InputError("give either --month or --quarter, not both")
+    if pdf_path:
+        raise InputError("the quarter report is a workbook: use --xlsx PATH (no --pdf)")
+    from .outputs.quarter import build_quarter_report, quarter_window, write_quarter_workbook
+    from .theme import load_theme
+
+    fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
+    first, last = quarter_window(quarter, fiscal)  # validates the label before any network
+    tz = _timezone(timezone, sample)
+    theme = load_theme(template)
+    frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
+                  no_cache=no_cache, quiet=quiet)
+    rep = build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account)
+    path = xlsx_path or f"generect-usage-{rep.label}.xlsx"
+    write_quarter_workbook(rep, path)
+    if not quiet:
+        click.echo(f"wrote {path}", err=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:
