@@ -45,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "load_theme": "theme",
     "usage_document": "outputs.export",
     "write_usage_parquet": "outputs.export",
+    "build_quarter_report": "outputs.quarter",
+    "QuarterReport": "outputs.quarter",
+    "write_quarter_workbook": "outputs.quarter",
     "focus_frame": "outputs.focus",
     "write_focus": "outputs.focus",
     "validate_document": "outputs.contract",
@@ -108,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.contract import validate_document
     from .outputs.export import usage_document, write_usage_parquet
     from .outputs.focus import focus_frame, write_focus
+    from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
     from .outputs.report import MonthlyReport, build_report
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
