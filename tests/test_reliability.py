@@ -27,11 +27,16 @@ BAD_INPUT = [
     ("usage", ["--start", "1999-01-01", "--end", "1999-02-01"]),
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "Nowhere/City"]),
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "UTC"]),  # sample is Kyiv-only
-    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "quarter"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "semester"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "quarter", "--fiscal-year-start", "0"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "week", "--format", "focus"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--format", "parquet"]),  # needs --output
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--format", "xlsx"]),  # needs --output
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--output", "{tmp}"]),  # a directory
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--output", "{tmp}/missing/u.csv"]),
     ("report", ["--month", "2026-5"]),
+    ("report", ["--quarter", "2026-Q5"]),
+    ("report", ["--quarter", "FY2027-Q1", "--fiscal-year-start", "13"]),
     ("report", ["--month", "2026-13"]),
     ("report", ["--month", "May"]),
     ("report", ["--history", "0"]),

@@ -191,13 +191,12 @@ def to_fiscal_periods(usage: pd.DataFrame, period: str, calendar: FiscalCalendar
         labels = [f"{a}-Q{b}" for a, b in zip(fy, q)] if period == "quarter" else [str(a) for a in fy]
     else:
         labels = [f"FY{a}-Q{b}" for a, b in zip(fy, q)] if period == "quarter" else [f"FY{a}" for a in fy]
-    keyed = pd.DataFrame({"period_start": usage["period_start"].to_numpy(),
+    keyed = pd.DataFrame({"period_start": usage["period_start"],
                           "period": pd.Series(labels, dtype=str, index=usage.index),
                           "operation": usage["operation"].astype(str),
                           "credits": usage["credits"].to_numpy(dtype="float64")})
-    keyed["period_start"] = usage["period_start"]
-    firsts = keyed.groupby("period", sort=False)["period_start"].transform("min")
-    keyed["period_start"] = firsts
+    # A fiscal bucket starts at its first bucket inside the range (clipped like any bucket).
+    keyed["period_start"] = keyed.groupby("period", sort=False)["period_start"].transform("min")
     out = (keyed.groupby(["period_start", "period", "operation"], sort=True, as_index=False)
            ["credits"].sum())
     out["period"] = out["period"].astype(str)

@@ -164,6 +164,8 @@ def frame_complete(frame: pd.DataFrame) -> bool:
     attrs = frame.attrs
     if not attrs.get("start") or not attrs.get("end"):
         return True
+    if attrs.get("fetched_at") is None:
+        return False  # no read time: nothing proves the buckets were final
     fetched = pd.Timestamp(attrs["fetched_at"])
     tz = P.get_timezone(str(attrs.get("timezone", "UTC")))
     now = fetched.tz_localize(tz) if fetched.tzinfo is None else fetched
