@@ -369,9 +369,9 @@ def report(month: str | None, history: int, template: str | None, account: str |
 
     With neither --xlsx nor --pdf, both are written to the current folder as
     generect-usage-YYYY-MM.xlsx and .pdf. A month that is not over is compared like for like
-    and gets a month-end projection. --quarter writes the quarter report's workbook
-    (generect-usage-<QUARTER>.xlsx by default): its months side by side, the quarter against
-    the previous quarter and the same quarter last year, and the drivers.
+    and gets a month-end projection. --quarter writes the quarter report instead
+    (generect-usage-<QUARTER>.xlsx and a one-page .pdf by default): its months side by side,
+    the quarter against the previous quarter and the same quarter last year, and the drivers.
     """
     from ._atomic import check_output_path
 
@@ -453,9 +453,8 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
     """``report --quarter``: the quarter report's workbook."""
     if month is not None:
         raise InputError("give either --month or --quarter, not both")
-    if pdf_path:
-        raise InputError("the quarter report is a workbook: use --xlsx PATH (no --pdf)")
-    from .outputs.quarter import build_quarter_report, quarter_window, write_quarter_workbook
+    from .outputs.quarter import (build_quarter_report, quarter_window, write_quarter_pdf,
+                                  write_quarter_workbook)
     from .theme import load_theme
 
     fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
@@ -465,10 +464,17 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
     frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
     rep = build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account)
-    path = xlsx_path or f"generect-usage-{rep.label}.xlsx"
-    write_quarter_workbook(rep, path)
+    if not xlsx_path and not pdf_path:
+        xlsx_path = f"generect-usage-{rep.label}.xlsx"
+        pdf_path = f"generect-usage-{rep.label}.pdf"
+    if xlsx_path:
+        write_quarter_workbook(rep, xlsx_path)
+    if pdf_path:
+        write_quarter_pdf(rep, pdf_path, colors=theme.operation_colors(list(rep.by_month["operation"])))
     if not quiet:
-        click.echo(f"wrote {path}", err=True)
+        for path in (xlsx_path, pdf_path):
+            if path:
+                click.echo(f"wrote {path}", err=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -207,3 +207,14 @@ def test_parquet_keeps_types(tmp_path):
     assert str(back["ChargePeriodStart"].dt.tz) == "UTC" and back["PricingQuantity"].dtype == "float64"
     assert (back["ChargePeriodStart"] == expected["ChargePeriodStart"]).all()
     assert (back["EffectiveCost"] == expected["EffectiveCost"]).all()
+
+
+def test_golden_focus_csv(update_golden):
+    """A DST week of the sample as FOCUS CSV, compared with the reviewed golden file."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "golden" / "focus.csv"
+    text = F.render_focus_csv(F.focus_frame(load_sample("2026-03-28", "2026-03-31")))
+    if update_golden:
+        path.write_bytes(text.encode("utf-8"))
+    assert text == path.read_bytes().decode("utf-8")

@@ -117,8 +117,58 @@ def test_report_quarter_cli(tmp_path):
     default = run_cli("report", "--sample", "--quarter", "2026-Q2", cwd=tmp_path)
     assert default.returncode == 0, default.stderr
     assert (tmp_path / "generect-usage-2026-Q2.xlsx").is_file()
+    assert "2026-Q2" in _pdf_text(tmp_path / "generect-usage-2026-Q2.pdf")
     for args, needle in ((["--quarter", "2026-Q5"], "invalid quarter"),
                          (["--quarter", "2026-Q2", "--month", "2026-05"], "not both"),
-                         (["--quarter", "2026-Q2", "--pdf", str(tmp_path / "q.pdf")], "--xlsx")):
-        bad = run_cli("report", "--sample", *args)
+                         (["--quarter", "2026-Q3", "--fiscal-year-start", "2"], "does not line up")):
+        bad = run_cli("report", "--sample", *args, cwd=tmp_path)
         assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
+
+
+def _pdf_text(path) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_quarter_pdf_page(fy27q1, tmp_path):
+    from generect_reports.outputs.quarter import render_quarter_pdf, write_quarter_pdf
+
+    path = tmp_path / "q.pdf"
+    write_quarter_pdf(fy27q1, path)
+    text = _pdf_text(path)
+    for needle in ("Generect credit usage, FY2027-Q1", "FY2026-Q4", "FY2026-Q1", "80,104", "71,004",
+                   "55,950", "$1,859.99", "2026-04", "2026-05", "2026-06", "search_database", "+12.8%", "+43.2%"):
+        assert needle in text, needle
+    assert render_quarter_pdf(fy27q1) == path.read_bytes()  # reruns are byte-identical
+    fonts = subprocess_fonts(path)
+    assert "TrueType" in fonts and "Type 3" not in fonts
+
+
+def subprocess_fonts(path) -> str:
+    import subprocess
+
+    return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_quarter_page_text_is_at_least_8pt(fy27q1):
+    from matplotlib.text import Text
+
+    from generect_reports.outputs.quarter import quarter_page
+
+    fig = quarter_page(fy27q1)
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 8
+
+
+def test_quarter_email_sentences(fy27q1):
+    from generect_reports.outputs.quarter import quarter_summary
+
+    lines = quarter_summary(fy27q1)
+    assert lines[0].startswith("FY2027-Q1 (01 Apr 2026 to 30 Jun 2026): 80,104 credits")
+    assert "Against FY2026-Q4: +9,100 credits (+12.8%)." in lines
+    assert "Against FY2026-Q1: +24,154 credits (+43.2%)." in lines
+    assert "Largest driver: search_database (+2,355 credits)." in lines
+    progress = build_quarter_report(load_sample("2025-10-01", "2026-10-31"), "FY2027-Q3", calendar=APRIL)
+    assert any("in progress" in line for line in quarter_summary(progress))
