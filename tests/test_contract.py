@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from support import run_cli
 
 from generect_reports.cli import cli
 from generect_reports.outputs import export
 from generect_reports.outputs.contract import ENVELOPE, load_schema, schema_names, validate_document
-from support import run_cli
 
 GOLDEN = Path(__file__).parent / "golden"
 FINGERPRINTS = GOLDEN / "schema_fingerprints.json"

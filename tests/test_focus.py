@@ -11,13 +11,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from support import run_cli
 
 from generect_reports import load_sample
 from generect_reports.analysis.pricing import estimate_cost, load_prices, money_cents, to_hundredths
 from generect_reports.analysis.usage import to_monthly
 from generect_reports.errors import InputError
 from generect_reports.outputs import focus as F
-from support import run_cli
 
 #: The FOCUS 1.2 cost-and-usage columns marked Mandatory in the specification.
 MANDATORY = ["BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",

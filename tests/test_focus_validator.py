@@ -15,10 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_focus import ledger
 
 from generect_reports import load_sample
 from generect_reports.outputs import focus as F
-from test_focus import ledger
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "focus_validator.sh"
 VENV = Path(os.environ.get("GENERECT_FOCUS_VENV") or

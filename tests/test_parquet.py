@@ -9,11 +9,11 @@ import sys
 import duckdb
 import pandas as pd
 import pytest
+from support import run_cli
 
 from generect_reports import load_sample
 from generect_reports.analysis.pricing import to_hundredths
 from generect_reports.outputs import export
-from support import run_cli
 
 
 @pytest.fixture(scope="module")

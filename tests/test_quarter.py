@@ -9,13 +9,17 @@ import math
 import numpy as np
 import openpyxl
 import pytest
+from support import run_cli, soffice_recalculate
 
 from generect_reports import load_sample
 from generect_reports.analysis.calendar import FiscalCalendar
 from generect_reports.analysis.pricing import load_prices, money_cents, to_hundredths
 from generect_reports.errors import InputError
-from generect_reports.outputs.quarter import build_quarter_report, quarter_window, write_quarter_workbook
-from support import run_cli, soffice_recalculate
+from generect_reports.outputs.quarter import (
+    build_quarter_report,
+    quarter_window,
+    write_quarter_workbook,
+)
 
 APRIL = FiscalCalendar.create(4)
 

@@ -224,7 +224,7 @@ def require_pyarrow() -> Any:
 
     try:
         import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet
     except ImportError:
         raise InputError("Parquet output needs pyarrow: pip install "
                          f"'generect-reports[{PARQUET_EXTRA}]'") from None

@@ -372,8 +372,8 @@ def _money(value: float, currency: str) -> str:
 def quarter_summary(rep: QuarterReport) -> list[str]:
     """Plain sentences on the quarter for the email's HTML and text parts."""
     change = rep.total - rep.previous_total
-    lines = [f"{rep.label} ({rep.start:%d %b %Y} to {rep.end:%d %b %Y}): {rep.total:,.0f} credits, "
-             f"estimated {_money(rep.estimated_cost, rep.currency)} at list prices."]
+    lines = [(f"{rep.label} ({rep.start:%d %b %Y} to {rep.end:%d %b %Y}): {rep.total:,.0f} credits, "
+              f"estimated {_money(rep.estimated_cost, rep.currency)} at list prices.")]
     if not np.isnan(rep.previous_total):
         pct = change / rep.previous_total if rep.previous_total else float("nan")
         lines.append(f"Against {rep.previous_label}: {change:+,.0f} credits ({_signed_pct(pct)}).")
@@ -446,9 +446,9 @@ def quarter_page(rep: QuarterReport, *, figsize: tuple[float, float] = (11.69, 8
     table.set_fontsize(9)
     for (row, col), cell in table.get_celld().items():
         if col == 0:
-            cell.get_text().set_ha("left")
+            cell.get_text().set_horizontalalignment("left")
         if row == 0 or row == len(cells):
-            cell.get_text().set_weight("bold")
+            cell.get_text().set_fontweight("bold")
     return fig
 
 
