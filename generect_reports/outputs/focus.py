@@ -70,9 +70,22 @@ _TOPUP_SKU = "credit_topup"
 _UNIT = "Credit"
 
 
+def _formatted(values: pd.Series, fmt: str) -> pd.Series:
+    """``values.dt.strftime(fmt)``, formatting each distinct value once (a day repeats per
+    operation, a month per day)."""
+    codes, uniques = pd.factorize(values)
+    text = np.asarray(pd.Series(uniques).dt.strftime(fmt), dtype=object)
+    return pd.Series(text[codes], index=values.index)
+
+
 def _utc_text(ts: pd.Series) -> pd.Series:
     """Instants as FOCUS writes them: UTC, ISO 8601, seconds, trailing ``Z``."""
-    return ts.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _formatted(ts.dt.tz_convert("UTC"), "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _per_operation(ops: pd.Series, fn: Any) -> pd.Series:
+    """``ops.map(fn)`` computed once per distinct operation."""
+    return ops.map({op: fn(op) for op in ops.unique()})
 
 
 def _midnights(days: pd.Series, timezone: str) -> pd.Series:
@@ -158,10 +171,10 @@ def _usage_rows(usage: pd.DataFrame, prices: Mapping[str, float], *, multiplier:
         "PricingCurrencyEffectiveCost": credits,
         "PricingCurrencyListUnitPrice": 1.0,
         "PricingQuantity": credits, "PricingUnit": _UNIT,
-        "SkuId": ops, "SkuMeter": ops.map(_meter),
-        "SkuPriceDetails": ops.map(lambda o: json.dumps({"x_Operation": o}, ensure_ascii=False)),
+        "SkuId": ops, "SkuMeter": _per_operation(ops, _meter),
+        "SkuPriceDetails": _per_operation(ops, lambda o: json.dumps({"x_Operation": o}, ensure_ascii=False)),
         "SkuPriceId": ops + "-list-" + currency.lower(),
-        "x_Operation": ops, "x_UsageDate": daily["day"].dt.strftime("%Y-%m-%d"),
+        "x_Operation": ops, "x_UsageDate": _formatted(daily["day"], "%Y-%m-%d"),
         "x_Unpriced": unpriced,
         "x_TransactionId": None,
     })
