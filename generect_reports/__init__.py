@@ -49,6 +49,11 @@ _EXPORTS: dict[str, str] = {
     "Allocation": "analysis.chargeback",
     "integration_health": "analysis.chargeback",
     "load_endpoint_mapping": "analysis.chargeback",
+    "FiscalCalendar": "analysis.calendar",
+    "to_fiscal_periods": "analysis.calendar",
+    "year_over_year": "analysis.calendar",
+    "period_to_date": "analysis.calendar",
+    "to_date_series": "analysis.calendar",
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
@@ -64,6 +69,14 @@ _EXPORTS: dict[str, str] = {
     "budget_page": "outputs.budget",
     "budget_summary": "outputs.budget",
     "budget_subject_flag": "outputs.budget",
+    "usage_document": "outputs.export",
+    "write_usage_parquet": "outputs.export",
+    "build_quarter_report": "outputs.quarter",
+    "QuarterReport": "outputs.quarter",
+    "write_quarter_workbook": "outputs.quarter",
+    "focus_frame": "outputs.focus",
+    "write_focus": "outputs.focus",
+    "validate_document": "outputs.contract",
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
@@ -122,6 +135,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.mail import build_message, send_message
     from .outputs.pdf import write_pdf_report
     from .analysis.pricing import estimate_cost, load_prices
+    from .analysis.calendar import (FiscalCalendar, period_to_date, to_date_series,
+                                    to_fiscal_periods, year_over_year)
+    from .outputs.contract import validate_document
+    from .outputs.export import usage_document, write_usage_parquet
+    from .outputs.focus import focus_frame, write_focus
+    from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
     from .outputs.report import MonthlyReport, build_report
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme

@@ -24,7 +24,7 @@ __all__ = ["cli", "main"]
 log = logging.getLogger("generect_reports")
 
 SECRET_ENV = ("GENERECT_API_TOKEN", "GENERECT_SMTP_PASSWORD", "GENERECT_NOTIFY_URL")
-USAGE_FORMATS = ("table", "csv", "json", "xlsx")
+USAGE_FORMATS = ("table", "csv", "json", "ndjson", "parquet", "focus", "xlsx")
 
 
 def redact(text: str) -> str:
@@ -151,6 +151,20 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def fiscal_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The fiscal calendar: start month and how fiscal years are named ([calendar] table)."""
+    options = [
+        click.option("--fiscal-year-start", type=click.IntRange(1, 12), default=None, metavar="MONTH",
+                     help="First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1]."),
+        click.option("--fiscal-year-naming", "fy_naming", type=click.Choice(["end", "start"]), default=None,
+                     help="Name a fiscal year by the calendar year it ends in (FY2027 = Apr 2026-Mar 2027) "
+                          "or starts in [default: end]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the monthly report, shared by ``report`` and ``email``."""
     options = [
@@ -235,32 +249,81 @@ def cli() -> None:
 @cli.command()
 @click.option("--start", required=True, metavar="YYYY-MM-DD", help="First local date (inclusive).")
 @click.option("--end", required=True, metavar="YYYY-MM-DD", help="Last local date (inclusive).")
-@click.option("--period", default="day", show_default=True, help="Bucket size: day, week (ISO) or month.")
+@click.option("--period", default="day", show_default=True,
+              help="Bucket size: day, week (ISO), month, or fiscal quarter or year (from months).")
+@fiscal_options
 @output_options(*USAGE_FORMATS)
 @common_options
 @handle_errors
-def usage(start: str, end: str, period: str, fmt: str, output: str | None, sample: bool,
-          timezone: str | None, api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
+def usage(start: str, end: str, period: str, fiscal_year_start: int | None, fy_naming: str | None,
+          fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
+          no_cache: bool, verbose: int, quiet: bool) -> None:
     """Credits per period and operation, as a tidy table.
 
     Columns: period_start, period, operation, credits. A period's rows add up to the API's
     total; the difference to the per-operation breakdown is the 'unattributed' row.
+    --format json is the versioned document (schema in the package), ndjson one row per line,
+    parquet a typed file, focus FinOps FOCUS 1.2 rows (CSV, or Parquet for a .parquet output).
     """
     from . import periods
 
     fmt = check_output(fmt, output, USAGE_FORMATS)
+    if fmt == "parquet" or (fmt == "focus" and str(output or "").lower().endswith(".parquet")):
+        from .outputs.export import require_pyarrow
+
+        require_pyarrow()
     tz = _timezone(timezone, sample)
-    periods.buckets(start, end, period)  # validate before any token or network is needed
-    frame = _load(start, end, period=period, timezone=tz, sample=sample, api_url=api_url,
+    fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
+    fetch_period = "month" if period in ("quarter", "year") else period
+    periods.buckets(start, end, fetch_period)  # validate before any token or network is needed
+    if fmt == "focus" and period != "day":
+        raise InputError("--format focus writes one row per day and operation: use --period day")
+    frame = _load(start, end, period=fetch_period, timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
+    if period in ("quarter", "year"):
+        from .analysis.calendar import to_fiscal_periods
+
+        frame = to_fiscal_periods(frame, period, fiscal)
+    _write_usage(frame, fmt, output)
+
+
+def _write_usage(frame: Any, fmt: str, output: str | None) -> None:
+    """Write the usage frame in ``fmt`` (already validated by :func:`check_output`)."""
     from .outputs import export
 
     if fmt == "xlsx":
         from .outputs.excel import write_usage_xlsx
 
         write_usage_xlsx(frame, output)  # type: ignore[arg-type]
-        return
-    emit(export.render(frame, fmt), output)
+    elif fmt == "parquet":
+        export.write_usage_parquet(frame, output)
+    elif fmt == "focus":
+        from .outputs.focus import write_focus
+
+        text = write_focus(frame, output)
+        if text is not None:
+            emit(text, None)
+    elif fmt == "ndjson" and not output:
+        for line in export.iter_ndjson(frame):  # streamed: large ranges need no second copy
+            click.echo(line, nl=False)
+    else:
+        emit(export.render(frame, fmt), output)
+
+
+def _fiscal_calendar(start_month: int | None, naming: str | None) -> Any:
+    """The fiscal calendar from the options, else the ``[calendar]`` table, else January."""
+    from .analysis.calendar import FiscalCalendar
+
+    table = command_config().table("calendar")
+    unknown = set(table) - {"fiscal_year_start", "fiscal_year_naming"}
+    if unknown:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r} in [calendar]: use "
+                          "fiscal_year_start or fiscal_year_naming")
+    month = start_month if start_month is not None else table.get("fiscal_year_start", 1)
+    name = naming if naming is not None else table.get("fiscal_year_naming", "end")
+    return FiscalCalendar.create(month, name)
 
 
 def _report_data(month: str | None, history: int, sample: bool, timezone: str | None,
@@ -291,24 +354,34 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
 
 @cli.command()
 @report_options
+@click.option("--quarter", default=None, metavar="QUARTER",
+              help="A quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).")
+@fiscal_options
 @click.option("--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here.")
 @click.option("--pdf", "pdf_path", default=None, metavar="PATH", help="Write the PDF report here.")
 @common_options
 @handle_errors
 def report(month: str | None, history: int, template: str | None, account: str | None,
+           quarter: str | None, fiscal_year_start: int | None, fy_naming: str | None,
            xlsx_path: str | None, pdf_path: str | None, sample: bool, timezone: str | None,
            api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
     """The monthly finance report as an Excel workbook and a PDF.
 
     With neither --xlsx nor --pdf, both are written to the current folder as
     generect-usage-YYYY-MM.xlsx and .pdf. A month that is not over is compared like for like
-    and gets a month-end projection.
+    and gets a month-end projection. --quarter writes the quarter report instead
+    (generect-usage-<QUARTER>.xlsx and a one-page .pdf by default): its months side by side,
+    the quarter against the previous quarter and the same quarter last year, and the drivers.
     """
     from ._atomic import check_output_path
 
     for path in (xlsx_path, pdf_path):
         if path:
             check_output_path(path)
+    if quarter is not None:
+        _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
+                        timezone, api_url, no_cache, quiet, template, account)
+        return
     rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account)
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.month}.xlsx"
@@ -674,6 +747,37 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
     emit(render_chargeback(alloc, fmt, complete=complete), output)
     if fmt == "csv" and not quiet:  # table and JSON carry the assumptions; a CSV has no room
         click.echo("note: customer figures are estimates. " + " ".join(alloc.assumptions), err=True)
+
+
+def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
+                    fy_naming: str | None, xlsx_path: str | None, pdf_path: str | None, sample: bool,
+                    timezone: str | None, api_url: str | None, no_cache: bool, quiet: bool,
+                    template: str | None, account: str | None) -> None:
+    """``report --quarter``: the quarter report's workbook."""
+    if month is not None:
+        raise InputError("give either --month or --quarter, not both")
+    from .outputs.quarter import (build_quarter_report, quarter_window, write_quarter_pdf,
+                                  write_quarter_workbook)
+    from .theme import load_theme
+
+    fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
+    first, last = quarter_window(quarter, fiscal)  # validates the label before any network
+    tz = _timezone(timezone, sample)
+    theme = load_theme(template)
+    frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
+                  no_cache=no_cache, quiet=quiet)
+    rep = build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account)
+    if not xlsx_path and not pdf_path:
+        xlsx_path = f"generect-usage-{rep.label}.xlsx"
+        pdf_path = f"generect-usage-{rep.label}.pdf"
+    if xlsx_path:
+        write_quarter_workbook(rep, xlsx_path)
+    if pdf_path:
+        write_quarter_pdf(rep, pdf_path, colors=theme.operation_colors(list(rep.by_month["operation"])))
+    if not quiet:
+        for path in (xlsx_path, pdf_path):
+            if path:
+                click.echo(f"wrote {path}", err=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -89,3 +89,14 @@ def read_only_folder(tmp_path):
         subprocess.run(["umount", str(folder)], check=False)
     else:
         os.chmod(folder, 0o700)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite the golden files in tests/golden/ (review the diff before committing).")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run was started with ``--update-golden``."""
+    return bool(request.config.getoption("--update-golden"))

@@ -45,7 +45,9 @@ def test_usage_json_against_api(token_env):
     out = run_cli("usage", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month",
                   "--timezone", "Europe/Kyiv", "--format", "json")
     assert out.returncode == 0, out.stderr
-    records = json.loads(out.stdout)
+    doc = json.loads(out.stdout)
+    assert doc["schema_version"] and doc["timezone"] == "Europe/Kyiv" and doc["source"] == "api"
+    records = doc["rows"]
     assert len(records) == 12 and set(records[0]) == {"period_start", "period", "operation", "credits"}
     assert sum(r["credits"] for r in records) == 181 * 12.5
     assert {r.params["timezone"] for r in token_env.usage_requests()} == {"Europe/Kyiv"}
@@ -55,7 +57,7 @@ def test_usage_output_file(tmp_path):
     target = tmp_path / "u.json"
     out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-02", "--format", "json", "--output", str(target))
     assert out.returncode == 0 and out.stdout == ""
-    assert len(json.loads(target.read_text())) == 16
+    assert len(json.loads(target.read_text())["rows"]) == 16
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -129,7 +131,11 @@ def test_installed_package_works_from_another_folder(tmp_path):
     import sys
 
     code = ("import generect_reports as g, pathlib\n"
+            "from generect_reports.outputs.contract import load_schema, schema_names\n"
             "df = g.load_sample(); t = g.load_theme()\n"
+            "assert 'usage' in schema_names(), schema_names()\n"
+            "assert load_schema('usage')['allOf'][0]['$ref'] == 'envelope.schema.json'\n"
+            "assert load_schema('envelope')['properties']['schema_version']\n"
             "print(len(df), sorted(t.prices)[0], pathlib.Path(g.__file__).parent.name)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

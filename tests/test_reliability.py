@@ -27,11 +27,16 @@ BAD_INPUT = [
     ("usage", ["--start", "1999-01-01", "--end", "1999-02-01"]),
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "Nowhere/City"]),
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "UTC"]),  # sample is Kyiv-only
-    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "quarter"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "semester"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "quarter", "--fiscal-year-start", "0"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "week", "--format", "focus"]),
+    ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--format", "parquet"]),  # needs --output
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--format", "xlsx"]),  # needs --output
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--output", "{tmp}"]),  # a directory
     ("usage", ["--start", "2026-03-01", "--end", "2026-03-02", "--output", "{tmp}/missing/u.csv"]),
     ("report", ["--month", "2026-5"]),
+    ("report", ["--quarter", "2026-Q5"]),
+    ("report", ["--quarter", "FY2027-Q1", "--fiscal-year-start", "13"]),
     ("report", ["--month", "2026-13"]),
     ("report", ["--month", "May"]),
     ("report", ["--history", "0"]),
@@ -100,7 +105,7 @@ def test_transient_fault_recovers_with_exact_figures(token_env, kind):
     out = run_cli("usage", "--start", "2026-01-01", "--end", "2026-04-30", "--period", "month", "--format", "json",
                   env={"GENERECT_API_MAX_ATTEMPTS": "3"})
     assert out.returncode == 0, out.stderr
-    assert sum(r["credits"] for r in json.loads(out.stdout)) == 120 * 12.5
+    assert sum(r["credits"] for r in json.loads(out.stdout)["rows"]) == 120 * 12.5
 
 
 def test_hanging_server_is_bounded_in_time(token_env):
@@ -262,7 +267,7 @@ def test_csv_injection_from_api_operation_names(token_env, tmp_path):
     assert not any(op.startswith(("=", "+", "-", "@", "\t", "\r")) for op in ops)
     # JSON is data, not a spreadsheet: names stay exactly as the API sent them
     out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json")
-    assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)}
+    assert set(OWASP_PAYLOADS) <= {r["operation"] for r in json.loads(out.stdout)["rows"]}
 
 
 def test_table_output_escapes_terminal_control_sequences(token_env):

@@ -45,6 +45,8 @@ SCENARIOS = {
     "usage-table": ["usage", "--start", "2026-01-01", "--end", "2026-03-31"],
     "usage-csv": ["usage", "--start", "2026-01-01", "--end", "2026-03-31", "--format", "csv", "--output", "{tmp}/u.csv"],
     "usage-json": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "json", "--output", "{tmp}/u.json"],
+    "usage-parquet": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "parquet", "--output", "{tmp}/u.parquet"],
+    "usage-focus": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "focus", "--output", "{tmp}/f.csv"],
     "usage-xlsx": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "xlsx", "--output", "{tmp}/u.xlsx"],
     "report": ["report", "--month", "2026-05", "--history", "2", "--xlsx", "{tmp}/r.xlsx", "--pdf", "{tmp}/r.pdf"],
     "email-dry-run": ["email", "--month", "2026-05", "--history", "2", "--to", "a@example.com", "--from", "r@example.com",

@@ -1,16 +1,21 @@
-"""Text renderings of the tidy frame for ``usage``: table, CSV and JSON."""
+"""Renderings of the tidy frame for ``usage``: table, CSV, the versioned JSON document, NDJSON
+and Parquet."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
-from typing import Any
+import math
+from typing import Any, Iterator
 
 import pandas as pd
 
 __all__ = ["render", "to_csv", "to_json", "csv_safe", "FORMULA_PREFIXES", "json_document",
-           "dumps_document", "SCHEMA_VERSION"]
+           "dumps_document", "SCHEMA_VERSION", "usage_rows", "usage_document", "iter_ndjson",
+           "to_ndjson", "frame_complete", "require_pyarrow", "PARQUET_EXTRA", "usage_parquet_table",
+           "write_usage_parquet", "PARQUET_METADATA_KEY", "parquet_table", "write_parquet_table",
+           "parquet_attrs"]
 
 #: Cell text starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -38,12 +43,27 @@ def to_csv(frame: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
 
 
-def to_json(frame: pd.DataFrame) -> str:
-    records = [
+def usage_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The tidy rows as JSON-ready dicts, names verbatim (JSON is data, not a spreadsheet)."""
+    return [
         {"period_start": ts.isoformat(), "period": str(p), "operation": str(o), "credits": float(c)}
         for ts, p, o, c in zip(frame["period_start"], frame["period"], frame["operation"], frame["credits"])
     ]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_json(frame: pd.DataFrame, *, generated_at: Any = None) -> str:
+    """The ``usage`` JSON document (see :func:`usage_document`) as text."""
+    return dumps_document(usage_document(frame, generated_at=generated_at))
+
+
+def iter_ndjson(frame: pd.DataFrame) -> Iterator[str]:
+    """One compact JSON object per tidy row, each a line ending in ``\\n`` (for large ranges)."""
+    for row in usage_rows(frame):
+        yield json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def to_ndjson(frame: pd.DataFrame) -> str:
+    return "".join(iter_ndjson(frame))
 
 
 def _printable(text: str) -> str:
@@ -64,7 +84,7 @@ def to_table(frame: pd.DataFrame) -> str:
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    return {"csv": to_csv, "json": to_json, "table": to_table}[fmt](frame)
+    return {"csv": to_csv, "json": to_json, "ndjson": to_ndjson, "table": to_table}[fmt](frame)
 
 
 # --- the versioned JSON document every command prints with --format json ----------------------
@@ -128,3 +148,134 @@ def json_document(command: str, rows: list[dict[str, Any]], *, source: str, time
 def dumps_document(doc: dict[str, Any]) -> str:
     """The document as indented UTF-8 JSON text (names kept verbatim, no NaN)."""
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# --- usage as a document -----------------------------------------------------------------------
+
+
+def frame_complete(frame: pd.DataFrame) -> bool:
+    """True when every bucket of the frame's range was closed at its ``fetched_at``.
+
+    A closed bucket ended more than :data:`~generect_reports.periods.CLOSED_AFTER_DAYS` days
+    before the data was fetched, so its figures will not change; an empty range is complete.
+    """
+    from .. import periods as P
+
+    attrs = frame.attrs
+    if not attrs.get("start") or not attrs.get("end"):
+        return True
+    if attrs.get("fetched_at") is None:
+        return False  # no read time: nothing proves the buckets were final
+    fetched = pd.Timestamp(attrs["fetched_at"])
+    tz = P.get_timezone(str(attrs.get("timezone", "UTC")))
+    now = fetched.tz_localize(tz) if fetched.tzinfo is None else fetched
+    last = P.buckets(attrs["start"], attrs["end"], "day")[-1]
+    # Buckets close in order, so the range is complete exactly when its last day is closed.
+    return P.is_closed(last, tz, now.to_pydatetime())
+
+
+def _credits_total(values: Any) -> float:
+    # Summed exactly in integer hundredths when every value is a whole hundredth (the API's
+    # grain), so the JSON total carries no binary noise such as 1234.5600000001.
+    import numpy as np
+
+    from ..analysis.pricing import to_hundredths
+
+    arr = np.asarray(values, dtype="float64")
+    hundredths = to_hundredths(arr)
+    if np.allclose(hundredths / 100.0, arr, rtol=0, atol=1e-9):
+        return int(hundredths.sum()) / 100
+    return math.fsum(arr.tolist())
+
+
+def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str, Any]:
+    """The ``usage`` command's JSON document: the envelope with the tidy rows.
+
+    ``totals`` holds ``credits`` (all rows) and ``by_operation``; the command's own fields are
+    ``fetched_at`` (when the data was read) and, for fiscal quarters and years,
+    ``fiscal_year_start`` and ``fiscal_year_naming``. ``complete`` is :func:`frame_complete`.
+    """
+    attrs = frame.attrs
+    fields: dict[str, Any] = {"fetched_at": attrs.get("fetched_at")}
+    for key in ("fiscal_year_start", "fiscal_year_naming"):
+        if key in attrs:
+            fields[key] = attrs[key]
+    by_op = {str(op): _credits_total(g) for op, g in
+             frame.groupby(frame["operation"].astype(str), sort=True)["credits"]}
+    return json_document(
+        "usage", usage_rows(frame), source=str(attrs.get("source", "api")),
+        timezone=str(attrs.get("timezone", "UTC")), period=attrs.get("period"),
+        start=attrs.get("start"), end=attrs.get("end"), complete=frame_complete(frame),
+        totals={"credits": _credits_total(frame["credits"]), "by_operation": by_op},
+        fields=fields, generated_at=generated_at)
+
+
+# --- Parquet ------------------------------------------------------------------------------------
+
+#: The optional extra that brings pyarrow.
+PARQUET_EXTRA = "parquet"
+#: Key of the file-level metadata entry that holds the frame's attrs (as JSON).
+PARQUET_METADATA_KEY = b"generect_reports"
+
+
+def require_pyarrow() -> Any:
+    """Import pyarrow, or raise :class:`InputError` (exit 2) naming the extra to install."""
+    from ..errors import InputError
+
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise InputError("Parquet output needs pyarrow: pip install "
+                         f"'generect-reports[{PARQUET_EXTRA}]'") from None
+    return pyarrow
+
+
+def parquet_table(frame: pd.DataFrame, *, categorical: tuple[str, ...] = ()) -> Any:
+    """``frame`` as a pyarrow Table: ``categorical`` columns dictionary-encoded, tz-aware
+    timestamps kept with their zone, and the frame's attrs as the file metadata entry
+    :data:`PARQUET_METADATA_KEY` (JSON; timestamps as ISO 8601)."""
+    pa = require_pyarrow()
+    out = frame.copy()
+    for name in categorical:
+        out[name] = out[name].astype(str).astype("category")
+    attrs = _jsonable(dict(frame.attrs))
+    out.attrs = {}
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[PARQUET_METADATA_KEY] = json.dumps({"schema_version": SCHEMA_VERSION, "attrs": attrs},
+                                            ensure_ascii=False).encode("utf-8")
+    # pandas (>= 2.1) restores frame.attrs from this key in read_parquet.
+    meta[b"PANDAS_ATTRS"] = json.dumps(attrs, ensure_ascii=False).encode("utf-8")
+    return table.replace_schema_metadata(meta)
+
+
+def usage_parquet_table(frame: pd.DataFrame) -> Any:
+    """The tidy usage frame as a pyarrow Table (operations categorical)."""
+    return parquet_table(frame[["period_start", "period", "operation", "credits"]].copy()
+                         .__finalize__(frame), categorical=("operation",))
+
+
+def write_parquet_table(table: Any, path: Any) -> Any:
+    """Write a pyarrow Table to ``path`` atomically (zstd-compressed)."""
+    import pyarrow.parquet as pq
+
+    from .._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
+
+
+def write_usage_parquet(frame: pd.DataFrame, path: Any) -> Any:
+    """Write the tidy usage frame to the Parquet file ``path`` (atomically)."""
+    return write_parquet_table(usage_parquet_table(frame), path)
+
+
+def parquet_attrs(path: Any) -> dict[str, Any]:
+    """The frame attrs stored in a Parquet file written here (``{}`` when there are none)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(PARQUET_METADATA_KEY)
+    return json.loads(raw)["attrs"] if raw else {}
