@@ -369,7 +369,8 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
     anomalies = A.detect_anomalies(usage)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(drop=True)
-    anomalies = quantify_anomalies(anomalies, change if previous_available else 0.0)
+    # Measured against the change only when there is a previous month to change from.
+    anomalies = quantify_anomalies(anomalies, change if previous_available and previous_total else 0.0)
 
     first_seen = A.to_monthly(usage).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
