@@ -172,6 +172,12 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--history", default=24, show_default=True, type=int, help="Months in the history chart and Monthly sheet (year-over-year is fetched whatever this is)."),
         click.option("--template", default=None, metavar="DIR", help="Folder with theme.toml, prices.toml, report.mplstyle and email templates."),
         click.option("--account", default=None, help="Account name shown in titles."),
+        click.option("--reconcile/--no-reconcile", "reconcile", default=None,
+                     help="Tie the month to the ledger in the report [default: on with --sample; "
+                          "on the API only when asked, as a busy ledger is large]."),
+        click.option("--chargeback/--no-chargeback", "chargeback", default=None,
+                     help="Add credits by customer from the token analytics [default: on with "
+                          "--sample; on the API only when asked]."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -328,7 +334,8 @@ def _fiscal_calendar(start_month: int | None, naming: str | None) -> Any:
 
 def _report_data(month: str | None, history: int, sample: bool, timezone: str | None,
                  api_url: str | None, no_cache: bool, quiet: bool, template: str | None,
-                 account: str | None) -> Any:
+                 account: str | None, *, reconcile: bool | None = None,
+                 chargeback: bool | None = None) -> Any:
     from .periods import parse_month
     from .outputs.report import build_report, last_full_month, report_window
     from .theme import load_theme
@@ -349,7 +356,48 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
     first, last = report_window(month, history)
     frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
-    return build_report(frame, month, history=history, theme=theme, account=account)
+    rep = build_report(frame, month, history=history, theme=theme, account=account)
+    rep.sections = _report_sections(rep, frame, sample=sample, timezone=tz, api_url=api_url,
+                                    no_cache=no_cache, quiet=quiet, template=template,
+                                    reconcile=sample if reconcile is None else reconcile,
+                                    chargeback=sample if chargeback is None else chargeback)
+    return rep
+
+
+def _report_sections(rep: Any, frame: Any, *, sample: bool, timezone: str, api_url: str | None,
+                     no_cache: bool, quiet: bool, template: str | None, reconcile: bool,
+                     chargeback: bool) -> Any:
+    """The report's optional sections: the plan limit and budgets always (one ``/me/``
+    request), the ledger tie-out and the customer split when asked (always on the sample)."""
+    from .analysis.budget import report_budget
+    from .outputs.report import ReportSections
+
+    config = command_config()
+    sections = ReportSections()
+    if sample:
+        from .fetch.account import load_sample_account, sample_limit_history
+
+        account, history = load_sample_account(), sample_limit_history()
+    else:
+        from .fetch.account import fetch_account
+
+        with _client(api_url) as client:
+            account, history = fetch_account(client), None
+    # The balance runway only means something for the month that is still running.
+    sections.budget, sections.burnup = report_budget(
+        frame, rep.month, current_limit=account.monthly_limit, current_month=account.api_month,
+        budgets=config.table("budget"), limit_from=history, as_of=rep.as_of, prices=rep.prices,
+        balance=None if rep.complete else account.balance)
+    if reconcile:
+        result, inputs = _reconcile_data(rep.month, timezone=timezone, sample=sample,
+                                         api_url=api_url, no_cache=no_cache, refresh=False,
+                                         quiet=quiet, template=template)
+        sections.reconciliation, sections.ledger = result, inputs.ledger
+    if chargeback:
+        sections.allocation = _chargeback_data(rep.month, sample=sample, timezone=timezone,
+                                               api_url=api_url, no_cache=no_cache, quiet=quiet,
+                                               template=template, threshold=0.20)
+    return sections
 
 
 @cli.command()
@@ -362,7 +410,7 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
 @common_options
 @handle_errors
 def report(month: str | None, history: int, template: str | None, account: str | None,
-           quarter: str | None, fiscal_year_start: int | None, fy_naming: str | None,
+           reconcile: bool | None, chargeback: bool | None, quarter: str | None, fiscal_year_start: int | None, fy_naming: str | None,
            xlsx_path: str | None, pdf_path: str | None, sample: bool, timezone: str | None,
            api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
     """The monthly finance report as an Excel workbook and a PDF.
@@ -382,7 +430,8 @@ def report(month: str | None, history: int, template: str | None, account: str |
         _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
                         timezone, api_url, no_cache, quiet, template, account)
         return
-    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account)
+    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account,
+                       reconcile=reconcile, chargeback=chargeback)
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.month}.xlsx"
         pdf_path = f"generect-usage-{rep.month}.pdf"
@@ -416,7 +465,7 @@ def report(month: str | None, history: int, template: str | None, account: str |
 @common_options
 @handle_errors
 def email(month: str | None, history: int, template: str | None, account: str | None,
-          to: tuple[str, ...], cc: tuple[str, ...], sender: str | None, smtp_host: str | None,
+          reconcile: bool | None, chargeback: bool | None, to: tuple[str, ...], cc: tuple[str, ...], sender: str | None, smtp_host: str | None,
           smtp_port: int | None, smtp_security: str, smtp_user: str | None, max_attachment_mb: float,
           dry_run: str | None, sample: bool, timezone: str | None, api_url: str | None,
           no_cache: bool, verbose: int, quiet: bool) -> None:
@@ -433,7 +482,8 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         from ._atomic import check_output_path
 
         check_output_path(dry_run)
-    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account)
+    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account,
+                       reconcile=reconcile, chargeback=chargeback)
     message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
                                  max_attachment_bytes=int(max_attachment_mb * 1024 * 1024))
     if dry_run:

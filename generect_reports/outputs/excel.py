@@ -858,6 +858,26 @@ def _entry_bytes(name: str, body: bytes, stamp: dt.datetime) -> bytes:
 SHEETS = ["Summary", "By operation", "Cost", "Drivers", "Monthly", "Daily", "Anomalies", "Prices", "About"]
 
 
+def _sections(b: _Book, rep: "MonthlyReport") -> None:
+    """The optional sections, each drawn by its own module: limit and budgets, the ledger
+    tie-out and its transactions, credits by customer."""
+    sec = rep.sections
+    if sec.budget is not None:
+        from .budget import add_budget_sheet
+
+        add_budget_sheet(b.wb, sec.budget, sec.burnup)
+    if sec.reconciliation is not None:
+        from .reconcile import add_ledger_sheet, add_reconciliation_sheet
+
+        add_reconciliation_sheet(b.wb, sec.reconciliation)
+        if sec.ledger is not None:
+            add_ledger_sheet(b.wb, sec.ledger)
+    if sec.allocation is not None:
+        from .chargeback import add_customers_sheet
+
+        add_customers_sheet(b.wb, sec.allocation)
+
+
 def render_workbook(rep: "MonthlyReport") -> bytes:
     """The workbook of an already built :class:`MonthlyReport` as bytes; the same report always
     gives the same bytes.
@@ -885,6 +905,7 @@ def render_workbook(rep: "MonthlyReport") -> bytes:
     _anomalies(b, rep)
     _about(b, rep)
     _summary(b, rep, lay, monthly)
+    _sections(b, rep)
     b.wb.get_worksheet_by_name("Summary").activate()
     b.wb.close()
     return buffer.getvalue()

@@ -22,7 +22,7 @@ from ..theme import Theme, load_theme
 from .drivers import bridge_table, quantify_anomalies, report_narrative
 from .formats import ReportFormats, format_number, formats_from_theme
 
-__all__ = ["MonthlyReport", "ReportFormats", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
+__all__ = ["MonthlyReport", "ReportSections", "ReportFormats", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
            "fmt_money_change", "fmt_change", "fmt_signed_pct", "fmt_share", "last_full_month",
            "report_window", "YOY_MONTHS", "DEFAULT_HISTORY"]
 
@@ -128,6 +128,26 @@ def _empty_frame() -> pd.DataFrame:
 
 
 @dataclass
+class ReportSections:
+    """Optional sections of the monthly report, each computed by its own analysis module.
+
+    ``budget``/``burnup``: the plan limit and budget lines (``analysis.budget.report_budget``);
+    ``reconciliation``/``ledger``: the month tied to the ledger (``analysis.reconcile``) and its
+    transactions; ``allocation``: credits and estimated cost by customer
+    (``analysis.chargeback.allocate_credits``). ``None`` means the section is left out.
+    """
+
+    budget: pd.DataFrame | None = None
+    burnup: pd.DataFrame | None = None
+    reconciliation: Any = None
+    ledger: pd.DataFrame | None = None
+    allocation: Any = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.budget, self.reconciliation, self.allocation))
+
+
+@dataclass
 class MonthlyReport:
     """All figures of one month's report. Tables are pandas frames; scalars are floats.
 
@@ -215,6 +235,8 @@ class MonthlyReport:
     biggest_driver: str | None = None
     #: Three to five plain sentences generated from the figures (``drivers.report_narrative``).
     narrative: list[str] = field(default_factory=list)
+    #: Limit and budgets, reconciliation, customers: filled by the caller when available.
+    sections: ReportSections = field(default_factory=ReportSections)
 
     @property
     def rule(self) -> str:
