@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterable
 
 __all__ = [
     "EXCEL_CELL_MAX",
     "display_text",
+    "name_list",
     "truncate_for_layout",
     "unholdable_reason",
     "xlsx_decode",
@@ -133,3 +135,9 @@ def truncate_for_layout(text: str, width: int = 60, ellipsis: str = "…") -> st
     if len(text) <= width:
         return text
     return text[: max(0, width - len(ellipsis))] + ellipsis
+
+
+def name_list(names: Iterable[str], width: int = 60) -> str:
+    """Names for a sentence (a report note, a warning): each shown with :func:`display_text`
+    and cut to ``width`` characters, joined by commas."""
+    return ", ".join(truncate_for_layout(display_text(str(n)), width) for n in names)

@@ -62,6 +62,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # Library warnings (matplotlib's "Glyph missing", pandas) become log lines: one format,
     # redacted, and silent with -q.
     logging.captureWarnings(True)
+    # The PDF font subsetter logs every table at INFO: not what -v is for.
+    logging.getLogger("fontTools").setLevel(max(level, logging.WARNING))
 
 
 #: Which config table fills which command's option defaults (so a cron line stays short).
