@@ -201,11 +201,13 @@ class GenerectClient:
         ``GENERECT_API_TIMEOUT`` if set.
     max_attempts, max_retry_time
         Bound on attempts (default 5, or ``GENERECT_API_MAX_ATTEMPTS``, at most 10) and on the
-        seconds one request may spend retrying (default 30). A request never takes longer than
+        seconds one request may spend retrying (default 30, or ``GENERECT_API_DEADLINE``).
+        A request never takes longer than
         the larger of ``max_retry_time`` and ``attempt_timeout``, every attempt and wait
         included, however slowly the server sends its body.
     attempt_timeout
-        Wall-clock deadline of one attempt, body included (default: connect + read timeout).
+        Wall-clock deadline of one attempt, connecting and the whole body included (default:
+        the read timeout).
     sleep
         Injected by tests to avoid real waits.
     max_workers
@@ -219,7 +221,7 @@ class GenerectClient:
         *,
         timeout: tuple[float, float] | None = None,
         max_attempts: int | None = None,
-        max_retry_time: float = 30.0,
+        max_retry_time: float | None = None,
         sleep: Callable[[float], object] | None = None,
         max_workers: int = 8,
         attempt_timeout: float | None = None,
@@ -230,13 +232,14 @@ class GenerectClient:
         self.max_attempts = int(max_attempts if max_attempts is not None
                                 else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10))
         self.max_attempts = max(1, self.max_attempts)
-        self.max_retry_time = float(max_retry_time)
+        self.max_retry_time = float(max_retry_time if max_retry_time is not None
+                                    else _env_float("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0))
         if not (math.isfinite(self.max_retry_time) and self.max_retry_time >= 0):
             raise InputError("max_retry_time must be a number of seconds, at least 0")
         # Wall clock for one attempt, from sending the request to the last byte of the body: the
         # read timeout alone restarts on every byte, so a trickling server would defeat it.
         self.attempt_timeout = float(attempt_timeout if attempt_timeout is not None
-                                     else sum(self.timeout))
+                                     else self.timeout[1])
         self.max_workers = max(1, int(max_workers))
         # One event per run of requests: reset_cancel() replaces it, so workers of an interrupted
         # run (which hold the old event) never start retrying again.
