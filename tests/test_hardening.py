@@ -414,3 +414,27 @@ def test_json_document_rows_keep_names_verbatim():
                         period="day", start="2026-01-01", end="2026-01-01", complete=True,
                         generated_at="2026-01-02T00:00:00+00:00")
     assert json.loads(dumps_document(doc))["rows"][0]["operation"] == "a\x1b\ufffe\u202e"
+
+
+# --- junk responses raise only MalformedResponseError, whatever the numbers and names ------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+huge = st.one_of(st.integers(10**300, 10**400), st.integers(-10**400, -10**300),
+                 st.integers(10**4000, 10**4000 + 5))
+names = st.text(st.characters(), min_size=0, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(huge, st.floats()), st.dictionaries(names, st.one_of(huge, st.floats(), st.integers()),
+                                                      max_size=4))
+def test_junk_numbers_and_names_raise_only_malformed(total, breakdown):
+    from generect_reports.fetch.usage import parse_usage_data
+
+    try:
+        parsed_total, parsed = parse_usage_data({"total_credits": total, "breakdown": breakdown})
+    except E.MalformedResponseError:
+        return
+    assert all(isinstance(v, float) for v in [parsed_total, *parsed.values()])
+    assert all("\ud800" > n or n > "\udfff" for name in parsed for n in name)
