@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.flush()
     except SystemExit as exc:
         if exc.code in (EXIT_SIGINT, EXIT_SIGTERM):
-            _exit_now(int(exc.code))  # type: ignore[arg-type]
+            _exit_now(int(exc.code))
         raise
     except KeyboardInterrupt as exc:  # outside a command (while parsing options)
         click.echo("error: interrupted", err=True)

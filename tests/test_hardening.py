@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fakeapi import TOKEN
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import ROOT, run_cli
 
 import generect_reports as g
-from fakeapi import TOKEN
 from generect_reports import errors as E
 from generect_reports.analysis.usage import daily_matrix
 from generect_reports.fetch.client import GenerectClient
-from support import ROOT, run_cli
 
 
 def _env(api, **extra: str) -> dict[str, str]:
@@ -64,7 +66,7 @@ def _spawn(api, *args: str, **env: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "generect_reports", *args], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=full,
         # Python only installs its Ctrl-C handler when SIGINT is not ignored at start-up.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
 
 
 @pytest.mark.parametrize("kind", ["never", "trickle"])
@@ -211,7 +213,7 @@ def test_reader_closing_the_pipe_is_a_quiet_exit(api):
     proc = subprocess.run(
         f"{sys.executable} -m generect_reports usage --start 2025-01-01 --end 2026-10-31 --sample | true; "
         "echo \"status=${PIPESTATUS[0]}\" >&2",
-        shell=True, executable="/bin/bash", capture_output=True, text=True, env=full, timeout=120)
+        shell=True, executable="/bin/bash", capture_output=True, text=True, env=full, timeout=120, check=False)
     assert "status=141" in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines() == ["status=141"]
 
@@ -221,7 +223,7 @@ def test_closed_stdout_is_not_a_silent_success():
     proc = subprocess.run(
         f"{sys.executable} -m generect_reports usage --start 2026-03-01 --end 2026-03-02 --sample >&-",
         shell=True, executable="/bin/bash", capture_output=False, stderr=subprocess.PIPE, text=True,
-        env=full, timeout=120)
+        env=full, timeout=120, check=False)
     assert proc.returncode == 2 and "standard output is closed" in proc.stderr, proc.stderr
 
 
@@ -229,7 +231,7 @@ def test_full_stdout_is_not_a_silent_success():
     with open("/dev/full", "w") as full_dev:
         proc = subprocess.run([sys.executable, "-m", "generect_reports", "usage", "--start", "2026-03-01",
                                "--end", "2026-03-02", "--sample"], stdout=full_dev,
-                              stderr=subprocess.PIPE, text=True, timeout=120)
+                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
     assert proc.returncode != 0 and proc.stderr.startswith("error: "), proc.stderr
 
 
@@ -288,7 +290,7 @@ def test_idle_account_reports_zeros_and_the_email_goes_out(api, tmp_path):
     cells = [str(c) for ws in openpyxl.load_workbook(tmp_path / "r.xlsx")
              for row in ws.iter_rows(values_only=True) for c in row if c is not None]
     assert any("idle" in c for c in cells)
-    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True).stdout
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "idle" in text and "0.00" in text
     out = run_cli("email", "--month", "2026-05", "--to", "a@example.com", "--from", "r@example.com",
                   "--dry-run", "m.eml", env=_env(api), cwd=tmp_path)
@@ -398,8 +400,8 @@ def test_glyph_warnings_go_through_logging_and_quiet_silences_them(tmp_path):
               "from generect_reports.outputs.pdf import render_pdf\n"
               "_setup_logging(0, sys.argv[1] == 'q')\n"
               f"render_pdf(g.build_report(pd.read_pickle({str(tmp_path / 'u.pkl')!r}), '2026-05'))\n")
-    loud = subprocess.run([sys.executable, "-c", script, "v"], capture_output=True, text=True, timeout=120)
-    quiet = subprocess.run([sys.executable, "-c", script, "q"], capture_output=True, text=True, timeout=120)
+    loud = subprocess.run([sys.executable, "-c", script, "v"], capture_output=True, text=True, timeout=120, check=False)
+    quiet = subprocess.run([sys.executable, "-c", script, "q"], capture_output=True, text=True, timeout=120, check=False)
     assert loud.returncode == 0 and quiet.returncode == 0, loud.stderr
     if "Glyph" in loud.stderr:  # no installed font has the robot face
         assert all(line.startswith(("WARNING: ", "  ")) or not line.strip()
@@ -417,9 +419,6 @@ def test_json_document_rows_keep_names_verbatim():
 
 
 # --- junk responses raise only MalformedResponseError, whatever the numbers and names ------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 huge = st.one_of(st.integers(10**300, 10**400), st.integers(-10**400, -10**300),
                  st.integers(10**4000, 10**4000 + 5))

@@ -14,13 +14,21 @@ from email import policy
 
 import openpyxl
 import pytest
+from fakeapi import TOKEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from fakeapi import TOKEN
-from generect_reports._text import (EXCEL_CELL_MAX, display_text, name_list, truncate_for_layout,
-                                    unholdable_reason, xlsx_decode, xlsx_text, xlsxwriter_text)
 from support import run_cli, soffice_recalculate
+
+from generect_reports._text import (
+    EXCEL_CELL_MAX,
+    display_text,
+    name_list,
+    truncate_for_layout,
+    unholdable_reason,
+    xlsx_decode,
+    xlsx_text,
+    xlsxwriter_text,
+)
 
 #: One name per class of code point (each class also mixed with ordinary text).
 NAMES = {
