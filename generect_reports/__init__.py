@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "run_rate_projection": "analysis.usage",
     "detect_anomalies": "analysis.usage",
     "to_monthly": "analysis.usage",
+    "validate_usage_frame": "analysis.usage",
     "estimate_cost": "analysis.pricing",
     "load_prices": "analysis.pricing",
     "reconcile": "analysis.reconcile",
@@ -128,7 +129,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .analysis.usage import (detect_anomalies, display_percentages, month_over_month,
                            monthly_totals, operation_shares, partial_month_comparison,
-                           run_rate_projection, to_monthly, variance_by_operation)
+                           run_rate_projection, to_monthly, validate_usage_frame,
+                           variance_by_operation)
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger

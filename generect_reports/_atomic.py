@@ -13,7 +13,7 @@ from typing import Iterator
 
 from .errors import OutputError
 
-__all__ = ["atomic_path", "check_output_path", "write_bytes_atomic"]
+__all__ = ["atomic_path", "check_distinct_outputs", "check_output_path", "write_bytes_atomic"]
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
@@ -65,3 +65,37 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two output paths would land in the same file.
+
+    Existing files are compared by identity (symlinks and hard links included); otherwise the
+    resolved folders are compared by identity and the names case-insensitively, because on the
+    default file systems of macOS and Windows ``Report.pdf`` and ``report.pdf`` are one file.
+    """
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    ra, rb = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    if os.path.normcase(str(ra)) == os.path.normcase(str(rb)):
+        return True
+    if ra.name.casefold() != rb.name.casefold():
+        return False
+    try:
+        return os.path.samefile(ra.parent, rb.parent)
+    except OSError:
+        return os.path.normcase(str(ra.parent)) == os.path.normcase(str(rb.parent))
+
+
+def check_distinct_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> None:
+    """Refuse (``OutputError``) two outputs of one command that resolve to the same file.
+
+    ``paths`` maps an option name (for the message) to its path; ``None`` entries are skipped.
+    Call it before any work, so nothing is written.
+    """
+    given = [(name, Path(p)) for name, p in paths.items() if p]
+    for i, (name_a, a) in enumerate(given):
+        for name_b, b in given[i + 1:]:
+            if _same_file(a, b):
+                raise OutputError(f"{name_a} {a} and {name_b} {b} are the same file: "
+                                  "give each output its own path")

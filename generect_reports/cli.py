@@ -7,6 +7,7 @@ commands so ``--help`` and argument errors answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -25,6 +26,8 @@ log = logging.getLogger("generect_reports")
 
 SECRET_ENV = ("GENERECT_API_TOKEN", "GENERECT_SMTP_PASSWORD", "GENERECT_NOTIFY_URL")
 USAGE_FORMATS = ("table", "csv", "json", "ndjson", "parquet", "focus", "xlsx")
+#: Longest --history accepted (100 years): beyond it the window leaves the calendar.
+MAX_HISTORY = 1200
 
 
 def redact(text: str) -> str:
@@ -56,6 +59,11 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.setLevel(level)
     # GenerectWarning is also logged where it is raised; show it once, as a log line.
     warnings.simplefilter("ignore", GenerectWarning)
+    # Library warnings (matplotlib's "Glyph missing", pandas) become log lines: one format,
+    # redacted, and silent with -q.
+    logging.captureWarnings(True)
+    # The PDF font subsetter logs every table at INFO: not what -v is for.
+    logging.getLogger("fontTools").setLevel(max(level, logging.WARNING))
 
 
 #: Which config table fills which command's option defaults (so a cron line stays short).
@@ -128,6 +136,11 @@ def emit(text: str, output: str | None) -> None:
 
         write_bytes_atomic(output, text.encode("utf-8"))
     else:
+        if sys.stdout is None:
+            # Started with stdout closed (`>&-`): the output would vanish with exit 0.
+            from .errors import OutputError
+
+            raise OutputError("standard output is closed: nothing can be printed; use --output PATH")
         click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -198,9 +211,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(redact(traceback.format_exc()), err=True)
             click.echo(f"error: {redact(str(exc))}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            code = _interrupt_code(exc)
+            click.echo("error: terminated" if code == EXIT_SIGTERM else "error: interrupted", err=True)
+            sys.exit(code)
+        except BrokenPipeError:
+            # The reader went away (`usage ... | head`): stop quietly, like any Unix filter.
+            _quiet_broken_pipe()
         except click.exceptions.Exit:
             raise
         except Exception as exc:  # the documented exit 1: anything unexpected
@@ -342,6 +359,8 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
 
     if history < 1:
         raise InputError(f"--history must be at least 1, not {history}")
+    if history > MAX_HISTORY:
+        raise InputError(f"--history must be at most {MAX_HISTORY} months, not {history}")
     if month is not None:
         parse_month(month)
     tz = _timezone(timezone, sample)
@@ -421,11 +440,12 @@ def report(month: str | None, history: int, template: str | None, account: str |
     (generect-usage-<QUARTER>.xlsx and a one-page .pdf by default): its months side by side,
     the quarter against the previous quarter and the same quarter last year, and the drivers.
     """
-    from ._atomic import check_output_path
+    from ._atomic import check_distinct_outputs, check_output_path
 
     for path in (xlsx_path, pdf_path):
         if path:
             check_output_path(path)
+    check_distinct_outputs({"--xlsx": xlsx_path, "--pdf": pdf_path})
     if quarter is not None:
         _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
                         timezone, api_url, no_cache, quiet, template, account)
@@ -470,7 +490,12 @@ def email(month: str | None, history: int, template: str | None, account: str | 
           dry_run: str | None, sample: bool, timezone: str | None, api_url: str | None,
           no_cache: bool, verbose: int, quiet: bool) -> None:
     """Email the monthly report (workbook and PDF attached) to the finance inbox."""
+    import math
+
     from .outputs import mail
+
+    if not (math.isfinite(max_attachment_mb) and max_attachment_mb > 0):
+        raise InputError(f"--max-attachment-mb must be a positive number, not {max_attachment_mb:g}")
 
     settings = mail.SmtpSettings.from_options(
         host=smtp_host, port=smtp_port, security=smtp_security, user=smtp_user,
@@ -830,22 +855,69 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
                 click.echo(f"wrote {path}", err=True)
 
 
+#: Exit statuses of a run stopped by a signal (128 + the signal number, as shells report it).
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+EXIT_SIGPIPE = 141
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so the same clean-up runs."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into an exception so atomic writes remove their temporary files.
-    raise KeyboardInterrupt
+    raise Terminated
+
+
+def _interrupt_code(exc: BaseException | None) -> int:
+    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+
+
+def _quiet_broken_pipe() -> None:
+    """Exit 141 without a word: point stdout at /dev/null so the final flush cannot fail."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_SIGPIPE)
+
+
+def _exit_now(code: int) -> None:
+    """Leave at once: request threads still blocked on a dead server must not hold the exit
+    (the thread pool joins its workers at interpreter exit). Files were cleaned up already."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: click with one-line usage errors (exit 2) instead of a usage dump."""
+    """Entry point: click with one-line usage errors (exit 2) instead of a usage dump;
+    Ctrl-C exits 130 and SIGTERM 143 within about a second, whatever requests are in flight."""
     import signal
 
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="generect-reports", standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except SystemExit as exc:
+        if exc.code in (EXIT_SIGINT, EXIT_SIGTERM):
+            _exit_now(int(exc.code))
+        raise
+    except KeyboardInterrupt as exc:  # outside a command (while parsing options)
+        click.echo("error: interrupted", err=True)
+        _exit_now(_interrupt_code(exc))
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("error: interrupted", err=True)
+            _exit_now(_interrupt_code(exc.__cause__))
         click.echo("error: aborted", err=True)
         sys.exit(EXIT_UNEXPECTED)
     except click.ClickException as exc:

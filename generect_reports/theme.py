@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
 from .errors import TemplateError
 
@@ -19,7 +19,48 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Theme", "load_theme", "bundled_template_dir"]
+__all__ = ["Theme", "load_theme", "bundled_template_dir", "OPERATION_ALIASES", "expand_aliases",
+           "font_chain", "FALLBACK_FONTS"]
+
+_V = TypeVar("_V")
+
+#: Spellings of one operation: the API names operations after their endpoints
+#: (``/email/validate/`` gives ``email_validate``) while price lists say ``email_validation``.
+#: Either spelling is priced and coloured as the other; ``[aliases]`` in ``prices.toml`` or
+#: ``theme.toml`` adds more.
+OPERATION_ALIASES: dict[str, str] = {"email_validate": "email_validation"}
+
+#: Tried in order after the theme's font for glyphs it lacks (Debian: fonts-dejavu-core,
+#: fonts-noto-core; fonts-noto-cjk adds Chinese, Japanese and Korean).
+FALLBACK_FONTS = ("DejaVu Sans", "Noto Sans", "Noto Sans Symbols", "Noto Sans Symbols 2",
+                  "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Sans Devanagari",
+                  "Noto Sans Thai", "Noto Sans CJK JP", "Noto Sans Mono")
+
+
+def expand_aliases(table: Mapping[str, _V], aliases: Mapping[str, str]) -> dict[str, _V]:
+    """``table`` (prices or colours by operation) with every alias spelling filled in both
+    ways: an entry under either spelling serves the other; an explicit entry is never replaced."""
+    out = dict(table)
+    for alias, name in aliases.items():
+        if name in table and alias not in table:
+            out[alias] = table[name]
+        elif alias in table and name not in table:
+            out[name] = table[alias]
+    return out
+
+
+def font_chain(family: str | list[str] | None = None) -> list[str]:
+    """The font family list for matplotlib: ``family`` first, then :data:`FALLBACK_FONTS`,
+    keeping only fonts installed here (matplotlib warns about every missing family)."""
+    from matplotlib import font_manager
+
+    wanted = [family] if isinstance(family, str) else list(family or [])
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    chain: list[str] = []
+    for name in [*wanted, *FALLBACK_FONTS]:
+        if name not in chain and (name in installed or name in wanted):
+            chain.append(name)
+    return chain or ["DejaVu Sans"]
 
 
 def bundled_template_dir() -> Path:
@@ -42,6 +83,8 @@ class Theme:
     prices: dict[str, float] = field(default_factory=dict)
     tier_multiplier: float = 1.0
     currency: str = "USD"
+    #: Other spelling -> the name it stands for (see ``analysis.pricing.OPERATION_ALIASES``).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def file(self, name: str) -> Path:
         """A template file from the user's folder, or the bundled one."""
@@ -51,7 +94,8 @@ class Theme:
     def operation_colors(self, operations: list[str]) -> dict[str, str]:
         """A fixed colour per operation: named ones from the theme, others from the palette in
         sorted order, so the same operation has the same colour in every chart and file."""
-        named: dict[str, str] = dict(self.colors.get("operations", {}))
+        named: dict[str, str] = expand_aliases(dict(self.colors.get("operations", {})),
+                                               {**OPERATION_ALIASES, **self.aliases})
         palette = [c for c in self.colors.get("palette", []) if c not in named.values()] or ["7F7F7F"]
         out: dict[str, str] = {}
         spare = 0
@@ -100,9 +144,16 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         multiplier = float(prices.get("tier_multiplier", 1.0))
     except (TypeError, ValueError):
         raise TemplateError(f"prices in {prices_path} must be numbers") from None
+    aliases = dict(OPERATION_ALIASES)
+    for where, table in ((bundled / "theme.toml", base.get("aliases", {})),
+                         (prices_path, prices.get("aliases", {}))):
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise TemplateError(f"[aliases] in {where} must map names to names")
+        aliases.update({str(k): v for k, v in table.items()})
+    price_table = expand_aliases(price_table, aliases)
     theme = Theme(folder=folder, text=base.get("text", {}), fonts=base.get("fonts", {}),
                   colors=base.get("colors", {}), formats=base.get("formats", {}),
                   page=base.get("page", {}), prices=price_table, tier_multiplier=multiplier,
-                  currency=str(prices.get("currency", "USD")))
+                  currency=str(prices.get("currency", "USD")), aliases=aliases)
     theme.paper  # validate early
     return theme

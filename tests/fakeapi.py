@@ -452,6 +452,48 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault.arg or 2.0))
             self._send(200, b'{"data": {"total_credits": 0, "breakdown": {}}}')
             return True
+        if kind == "never":
+            # Accept the request and never answer (until `arg` seconds or the server stops).
+            time.sleep(float(fault.arg or 120.0))
+            self.close_connection = True
+            return True
+        if kind == "trickle":
+            # A valid answer sent one byte every `arg` seconds (default 1).
+            body = b'{"data": {"period": "x", "total_credits": 0, "breakdown": {}}}' + b" " * 400
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(float(fault.arg or 1.0))
+            except OSError:
+                pass
+            self.close_connection = True
+            return True
+        if kind == "envelope200":
+            # A gateway that wraps every error in a 200 (arg: the wrapped status).
+            code = int(fault.arg or 401)
+            self._send(200, envelope(code, f"wrapped {code}"))
+            return True
+        if kind == "redirect_loop":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        if kind == "big_total":
+            self._send(200, b'{"data": {"period": "x", "total_credits": ' + b"9" * 400 + b', "breakdown": {}}}')
+            return True
+        if kind == "names":
+            # Operation names given verbatim in `arg` (a dict name -> credits), as JSON text.
+            names = fault.arg or {}
+            self._send(200, json.dumps({"data": {"period": "x", "total_credits": sum(names.values()),
+                                                 "breakdown": names}}).encode())
+            return True
         if kind == "redirect":
             self.send_response(302)
             self.send_header("Location", str(fault.arg))

@@ -9,10 +9,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..theme import OPERATION_ALIASES, expand_aliases
+
 __all__ = ["load_prices", "estimate_cost", "round_money", "money_cents", "to_hundredths",
-           "largest_remainder"]
+           "largest_remainder", "expand_aliases", "OPERATION_ALIASES"]
 
 _CENT = Decimal("0.01")
+
 
 
 def money_cents(value: float | Decimal | str) -> int:
@@ -97,8 +100,15 @@ def estimate_cost(table: pd.DataFrame, prices: Mapping[str, float] | None = None
         A copy with ``price`` and ``estimated_cost``; operations without a price get 0 and are
         listed in ``attrs["unpriced_operations"]``; ``attrs["estimate"]`` is True.
     """
+    missing = {"operation", "credits"} - set(getattr(table, "columns", ()))
+    if not isinstance(table, pd.DataFrame) or missing:
+        from ..errors import InputError
+
+        raise InputError("estimate_cost needs a frame with operation and credits columns")
     if prices is None:
         prices = load_prices()
+    else:
+        prices = expand_aliases(prices, OPERATION_ALIASES)
     out = table.copy()
     price = out["operation"].map(dict(prices)).astype("float64")
     unpriced = sorted(set(out.loc[price.isna(), "operation"].astype(str)))

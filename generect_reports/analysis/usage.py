@@ -26,6 +26,7 @@ __all__ = [
     "detect_anomalies",
     "daily_matrix",
     "month_label",
+    "validate_usage_frame",
     "LIKE_FOR_LIKE_RULE",
     "ANOMALY_RULE",
 ]
@@ -63,10 +64,28 @@ def _label_from_index(index: np.ndarray) -> list[str]:
     return [month_label(int(i) // 12, int(i) % 12 + 1) for i in index]
 
 
-def _check_frame(usage: pd.DataFrame) -> None:
-    missing = {"period_start", "operation", "credits"} - set(usage.columns)
+USAGE_COLUMNS = ("period_start", "operation", "credits")
+
+
+def validate_usage_frame(usage: Any) -> pd.DataFrame:
+    """The one input check of every public analysis function: raise :class:`InputError` unless
+    ``usage`` is a tidy usage frame (a DataFrame with ``period_start`` as timezone-aware
+    timestamps, ``operation`` and numeric ``credits``); return it unchanged."""
+    if not isinstance(usage, pd.DataFrame):
+        raise InputError(f"not a usage frame: expected a pandas DataFrame, not {type(usage).__name__}")
+    missing = set(USAGE_COLUMNS) - set(usage.columns)
     if missing:
         raise InputError(f"not a usage frame: missing column(s) {', '.join(sorted(missing))}")
+    starts = usage["period_start"]
+    if not isinstance(starts.dtype, pd.DatetimeTZDtype):
+        raise InputError("not a usage frame: period_start must hold timezone-aware timestamps, "
+                         f"not {starts.dtype}")
+    if not pd.api.types.is_numeric_dtype(usage["credits"]) or pd.api.types.is_bool_dtype(usage["credits"]):
+        raise InputError(f"not a usage frame: credits must be numbers, not {usage['credits'].dtype}")
+    return usage
+
+
+_check_frame = validate_usage_frame
 
 
 def _month_codes(usage: pd.DataFrame) -> np.ndarray:
@@ -187,12 +206,14 @@ def display_percentages(shares: pd.Series | np.ndarray | list[float], decimals: 
     """Shares (fractions) as percentages rounded so that they add up to exactly 100.
 
     Largest-remainder (Hamilton) rounding: floor every value, then give the leftover units to
-    the largest remainders (ties to the earlier row). NaN in, NaN out.
+    the largest remainders (ties to the earlier row). NaN in, NaN out; all zeros give zeros.
     """
     values = pd.Series(shares, dtype="float64")
     index = values.index
     if len(values) == 0 or values.isna().any() or (values < 0).any():
         return pd.Series(np.nan if len(values) else [], index=index, dtype="float64")
+    if values.sum() == 0:
+        return pd.Series(0.0, index=index, dtype="float64")  # nothing to share out
     scale = 10 ** decimals
     units = values.to_numpy() / values.sum() * 100 * scale
     floors = np.floor(units + 1e-9)
@@ -236,6 +257,7 @@ def variance_by_operation(usage: pd.DataFrame, month: str) -> pd.DataFrame:
         ``share_of_change`` (fraction of the total change; NaN when the total did not change),
         sorted by absolute change, largest first.
     """
+    validate_usage_frame(usage)
     mom = month_over_month(usage)
     rows = mom[mom["month"] == month]
     if rows.empty:
@@ -258,7 +280,8 @@ def daily_matrix(usage: pd.DataFrame) -> pd.DataFrame:
     if usage.attrs.get("period") not in (None, "day"):
         raise InputError("daily figures need daily usage (period='day')")
     if usage.empty:
-        return pd.DataFrame(dtype="float64")
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="day"),
+                            columns=pd.Index([], dtype=str, name="operation"), dtype="float64")
     days = usage["period_start"].dt.tz_localize(None).dt.normalize()
     grid = pd.DataFrame({"day": days, "operation": usage["operation"], "credits": usage["credits"]})
     mat = grid.pivot_table(index="day", columns="operation", values="credits", aggfunc="sum",
@@ -332,6 +355,7 @@ def partial_month_comparison(usage: pd.DataFrame, month: str | None = None, *,
         previous month), ``change``, ``change_pct``; ``attrs``: ``month``, ``as_of``,
         ``elapsed_days`` (N), ``days_in_month``, ``complete``, ``rule``.
     """
+    validate_usage_frame(usage)
     info = _month_to_date(usage, month, as_of)
     if usage.attrs.get("period") not in (None, "day") and not info["complete"]:
         raise InputError("a partial month needs daily usage (period='day')")
@@ -369,6 +393,7 @@ def run_rate_projection(usage: pd.DataFrame, month: str | None = None, *, as_of:
         ``projected_weekday``; ``attrs``: ``month``, ``as_of``, ``elapsed_days``,
         ``days_in_month``, ``is_projection`` (always True), ``rule``.
     """
+    validate_usage_frame(usage)
     info = _month_to_date(usage, month, as_of)
     elapsed, n = info["elapsed"], info["days_in_month"]
     cur = _sum_days(usage, info["first"], elapsed)

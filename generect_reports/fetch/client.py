@@ -7,8 +7,10 @@ about pandas.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import math
 import logging
 import os
 import random
@@ -43,6 +45,33 @@ TOKENS_PATH = "/api/v1/accounts/tokens/analytics/"
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DETAIL = 200
+_MAX_REDIRECTS = 3
+_CHUNK = 64 * 1024
+#: A usage answer is a few kB; a body past this is not the API talking.
+_MAX_BODY = 64 * 2**20
+
+
+class _DeadlineExceeded(Exception):
+    """The attempt's wall-clock deadline passed (turned into APIConnectionError)."""
+
+
+def _final(error: APIError) -> APIError:
+    """Mark an error that no retry can fix (a redirect loop, a redirect to another host)."""
+    error._final = True  # type: ignore[attr-defined]
+    return error
+
+
+def _wrapped_status(body: Any) -> int | None:
+    """The HTTP status an error envelope carries inside a 2xx answer, else None."""
+    if not isinstance(body, dict) or "data" in body:
+        return None
+    code = body.get("status_code")
+    if body.get("status") == "error" or (code is not None and "detail" in body):
+        if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+            return code
+        raise MalformedResponseError("malformed response: an error envelope without a valid "
+                                     "status_code")
+    return None
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -55,6 +84,10 @@ def resolve_token(token: str | None = None) -> str:
         raise MissingTokenError()
     if any(c in raw for c in "\r\n\t ") or not raw.isprintable():
         raise InputError("GENERECT_API_TOKEN contains whitespace or control characters")
+    if not raw.isascii():
+        # An HTTP header holds Latin-1 at most, and real tokens are ASCII: a token with other
+        # characters is a copy-and-paste accident (a typographic quote, a Cyrillic look-alike).
+        raise InputError("GENERECT_API_TOKEN contains non-ASCII characters")
     return raw
 
 
@@ -70,7 +103,18 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def _check_base_url(url: str) -> str:
-    parts = urlsplit(url)
+    """Validate the API base URL once, before any request: a typo is bad input, not a network
+    fault to retry."""
+    if not url.isascii() or not url.isprintable() or any(c.isspace() for c in url):
+        raise InputError(f"invalid API URL {url!r}: it contains whitespace, control or non-ASCII "
+                         "characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise InputError(f"invalid API URL {url!r}: {exc}") from None
+    if port == 0:
+        raise InputError(f"invalid API URL {url!r}: port 0")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"invalid API URL {url!r}: expected https://host")
     if parts.username or parts.password or parts.query or parts.fragment:
@@ -158,8 +202,14 @@ class GenerectClient:
         ``(connect, read)`` seconds per attempt; default ``(5, 15)``, the read timeout from
         ``GENERECT_API_TIMEOUT`` if set.
     max_attempts, max_retry_time
-        Bound on attempts (default 5, or ``GENERECT_API_MAX_ATTEMPTS``, at most 10) and on total
-        seconds spent on one request, waits included.
+        Bound on attempts (default 5, or ``GENERECT_API_MAX_ATTEMPTS``, at most 10) and on the
+        seconds one request may spend retrying (default 30, or ``GENERECT_API_DEADLINE``).
+        A request never takes longer than
+        the larger of ``max_retry_time`` and ``attempt_timeout``, every attempt and wait
+        included, however slowly the server sends its body.
+    attempt_timeout
+        Wall-clock deadline of one attempt, connecting and the whole body included (default:
+        the read timeout).
     sleep
         Injected by tests to avoid real waits.
     max_workers
@@ -173,9 +223,10 @@ class GenerectClient:
         *,
         timeout: tuple[float, float] | None = None,
         max_attempts: int | None = None,
-        max_retry_time: float = 30.0,
+        max_retry_time: float | None = None,
         sleep: Callable[[float], object] | None = None,
         max_workers: int = 8,
+        attempt_timeout: float | None = None,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = _check_base_url(base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL)
@@ -183,13 +234,22 @@ class GenerectClient:
         self.max_attempts = int(max_attempts if max_attempts is not None
                                 else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10))
         self.max_attempts = max(1, self.max_attempts)
-        self.max_retry_time = float(max_retry_time)
+        self.max_retry_time = float(max_retry_time if max_retry_time is not None
+                                    else _env_float("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0))
+        if not (math.isfinite(self.max_retry_time) and self.max_retry_time >= 0):
+            raise InputError("max_retry_time must be a number of seconds, at least 0")
+        # Wall clock for one attempt, from sending the request to the last byte of the body: the
+        # read timeout alone restarts on every byte, so a trickling server would defeat it.
+        self.attempt_timeout = float(attempt_timeout if attempt_timeout is not None
+                                     else self.timeout[1])
         self.max_workers = max(1, int(max_workers))
+        # One event per run of requests: reset_cancel() replaces it, so workers of an interrupted
+        # run (which hold the old event) never start retrying again.
         self._cancelled = threading.Event()
-        # By default a retry wait ends early when a sibling request failed (see cancel()).
-        self._sleep = sleep or self._cancelled.wait
+        self._sleep_fn = sleep
         self.request_count = 0
         self._lock = threading.Lock()
+        self._active: set[Any] = set()  # responses being read, so abort() can cut them off
         # The session (and the requests import) is made on first use: a run served from the
         # cache never needs it.
         self._session_obj: requests.Session | None = None
@@ -232,6 +292,13 @@ class GenerectClient:
         if self._session_obj is not None:
             self._session_obj.close()
 
+    def abort(self) -> None:
+        """Stop every request of the current run at once (on Ctrl-C or SIGTERM): no retry
+        starts, bodies being read are cut off and the connections are closed."""
+        self.cancel()
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __enter__(self) -> "GenerectClient":
         return self
 
@@ -239,12 +306,23 @@ class GenerectClient:
         self.close()
 
     def cancel(self) -> None:
-        """Make requests still waiting to retry give up (used when a sibling request failed)."""
+        """Make the requests of the current run give up (used when a sibling request failed):
+        no retry starts, and bodies being read are cut off."""
+        import socket
+
         self._cancelled.set()
+        with self._lock:
+            active = list(self._active)
+        for response in active:
+            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def reset_cancel(self) -> None:
-        """Allow requests again after :meth:`cancel`."""
-        self._cancelled.clear()
+        """Allow new requests after :meth:`cancel`; requests of the cancelled run stay cancelled."""
+        if self._cancelled.is_set():
+            self._cancelled = threading.Event()
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
@@ -304,69 +382,173 @@ class GenerectClient:
         return url + ("?" + urlencode(sorted(params.items())) if params else "")
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET ``path`` and return the parsed JSON body, retrying transient failures."""
+        """GET ``path`` and return the parsed JSON body, retrying transient failures.
+
+        The whole call is bounded by ``max_retry_time`` of wall clock and each attempt by
+        ``attempt_timeout``, body included.
+        """
         url = self.url_for(path, params)
         what = f"GET {urlsplit(url).path}"
-        deadline = time.monotonic() + self.max_retry_time
+        cancelled = self._cancelled  # this run's event (see reset_cancel)
+        started = time.monotonic()
+        retry_until = started + self.max_retry_time
+        # The hard deadline: a request never takes longer than this, however slow the server.
+        deadline = started + max(self.max_retry_time, self.attempt_timeout)
         attempt = 0
         while True:
             attempt += 1
-            if self._cancelled.is_set():
-                raise APIConnectionError(f"{what} cancelled after another request failed")
+            if cancelled.is_set():
+                raise APIConnectionError(f"{what} cancelled")
             try:
-                body, _, _ = self._attempt(url, what)
+                body, _, _ = self._attempt(url, what,
+                                           min(deadline, time.monotonic() + self.attempt_timeout),
+                                           cancelled)
                 return body
             except APIError as exc:
                 status = exc.status_code
                 error = exc  # a truncated or unparseable body has no status: retried as transient
                 retry_after = getattr(exc, "_retry_after", None)
+                final = getattr(exc, "_final", False)
             wait = retry_delay(attempt, retry_after)
-            if not should_retry(status, attempt, self.max_attempts) or time.monotonic() + wait > deadline:
+            if (final or cancelled.is_set() or not should_retry(status, attempt, self.max_attempts)
+                    or time.monotonic() + wait >= retry_until):
                 if attempt > 1:
                     error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
                 raise error
             log.info("%s: %s; retry %d/%d in %.2fs", what, error.args[0], attempt,
                      self.max_attempts - 1, wait)
-            self._sleep(wait)
+            if self._sleep_fn is not None:
+                self._sleep_fn(wait)
+            else:
+                cancelled.wait(wait)  # ends early when the run is cancelled
 
-    def _attempt(self, url: str, what: str) -> tuple[Any, int, float | None]:
+    def _attempt(self, url: str, what: str, deadline: float | None = None,
+                 cancelled: threading.Event | None = None) -> tuple[Any, int, float | None]:
+        """One attempt, answered in full before ``deadline`` (monotonic seconds) or failed."""
         import requests
 
+        if deadline is None:
+            deadline = time.monotonic() + self.attempt_timeout
+        cancelled = cancelled or self._cancelled
         session = self._session
         with self._lock:
             self.request_count += 1
         headers = {"Authorization": f"Token {self._token}"}
+
+        def timeout() -> tuple[float, float]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _DeadlineExceeded
+            return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+        response = None
         try:
-            response = session.get(url, headers=headers, timeout=self.timeout,
-                                         allow_redirects=False)
+            response = session.get(url, headers=headers, timeout=timeout(), allow_redirects=False,
+                                   stream=True)
             hops = 0
-            while response.is_redirect and hops < 3:
+            while response.is_redirect:
                 hops += 1
-                target = urljoin(url, response.headers.get("Location", ""))
+                target = urljoin(response.url, response.headers.get("Location", ""))
                 if urlsplit(target)[:2] != urlsplit(self.base_url)[:2]:
-                    raise APIError(f"{what} redirected to another host ({urlsplit(target).hostname}); "
-                                   "the token is not sent there", status_code=response.status_code)
-                response = session.get(target, headers=headers, timeout=self.timeout,
-                                             allow_redirects=False)
-            text = response.content.decode("utf-8", errors="replace")
+                    raise _final(APIError(
+                        f"{what} redirected to another host ({urlsplit(target).hostname}); "
+                        "the token is not sent there", status_code=response.status_code))
+                if hops > _MAX_REDIRECTS:
+                    raise _final(APIError(f"{what}: too many redirects (more than {_MAX_REDIRECTS})",
+                                          status_code=response.status_code))
+                response.close()
+                response = session.get(target, headers=headers, timeout=timeout(),
+                                       allow_redirects=False, stream=True)
+            text = self._read_body(response, deadline, cancelled, what).decode("utf-8", errors="replace")
+        except _DeadlineExceeded:
+            raise APIConnectionError(f"{what} timed out (no complete answer within "
+                                     f"{self.attempt_timeout:g} s)") from None
         except requests.Timeout as exc:
             raise APIConnectionError(f"{what} timed out") from exc
+        except requests.exceptions.InvalidURL as exc:
+            raise InputError(f"invalid API URL {self.base_url!r}: "
+                             f"{self._redact(str(exc))[:_MAX_DETAIL]}") from None
+        except requests.TooManyRedirects as exc:
+            raise _final(APIError(f"{what}: too many redirects")) from exc
         except requests.ConnectionError as exc:
+            if cancelled.is_set():
+                raise APIConnectionError(f"{what} cancelled") from None
             raise APIConnectionError(f"{what}: connection failed ({type(exc.__cause__ or exc).__name__})") from exc
         except requests.RequestException as exc:
             raise APIConnectionError(f"{what}: {type(exc).__name__}") from exc
+        finally:
+            if response is not None:
+                response.close()
         log.debug("%s -> HTTP %d, %d bytes", what, response.status_code, len(text))
         status = response.status_code
         if 200 <= status < 300:
             try:
-                return _strict_json(text), status, None
+                body = _strict_json(text)
             except ValueError as exc:
                 raise MalformedResponseError(
                     f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})") from None
+            wrapped = _wrapped_status(body)
+            if wrapped is None:
+                return body, status, None
+            # A 200 that carries the error envelope is that error (a gateway that always says 200).
+            status = wrapped
         detail = self._error_detail(text, response.headers.get("Content-Type", ""))
         err = error_for_status(status, detail, what=what)
         err._retry_after = _parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
         raise err
+
+    def _read_body(self, response: Any, deadline: float, cancelled: threading.Event,
+                   what: str) -> bytes:
+        """The body, read as it arrives against the deadline: each read waits at most the time
+        left, so a server sending a byte a second cannot stretch the attempt."""
+        with self._lock:
+            self._active.add(response)
+        try:
+            raw = response.raw
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            parts: list[bytes] = []
+            size = 0
+            while True:
+                if cancelled.is_set():
+                    raise APIConnectionError(f"{what} cancelled")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _DeadlineExceeded
+                if sock is not None:
+                    sock.settimeout(min(self.timeout[1], left))
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > _MAX_BODY:
+                    raise _final(MalformedResponseError(
+                        f"{what}: response body larger than {_MAX_BODY // 2**20} MiB"))
+                parts.append(chunk)
+            return b"".join(parts)
+        except TimeoutError as exc:
+            import requests
+
+            raise requests.Timeout(exc) from exc
+        except OSError as exc:
+            import requests
+
+            if cancelled.is_set():
+                raise APIConnectionError(f"{what} cancelled") from None
+            raise requests.ConnectionError(exc) from exc
+        except Exception as exc:
+            import requests
+            import urllib3.exceptions as u3
+
+            if isinstance(exc, (u3.ReadTimeoutError,)):
+                raise requests.Timeout(exc) from exc
+            if isinstance(exc, (u3.ProtocolError, u3.IncompleteRead, u3.DecodeError)):
+                if cancelled.is_set():
+                    raise APIConnectionError(f"{what} cancelled") from None
+                raise requests.ConnectionError(exc) from exc
+            raise
+        finally:
+            with self._lock:
+                self._active.discard(response)
 
     def _error_detail(self, text: str, content_type: str) -> Any:
         """The envelope's detail, or a short description of whatever else came back."""

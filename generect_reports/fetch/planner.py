@@ -41,7 +41,8 @@ def run_jobs(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, An
 
     ``fetch`` must validate what it returns (it is cached as returned). ``source`` may offer
     ``cancel()``/``reset_cancel()`` (as :class:`GenerectClient` does) so that sibling requests
-    stop retrying once one has failed for good.
+    stop retrying once one has failed for good, and ``abort()`` to stop every request at once
+    when the run is interrupted (KeyboardInterrupt): then the pool is not waited for.
     """
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     pending: list[int] = []
@@ -73,6 +74,7 @@ def _run_pending(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str
                               thread_name_prefix="generect-fetch")
     futures: dict[Future[dict[str, Any]], int] = {pool.submit(fetch, jobs[i].query): i for i in pending}
     failure: tuple[int, BaseException] | None = None
+    interrupted = False
     try:
         not_done = set(futures)
         while not_done and failure is None:
@@ -93,8 +95,16 @@ def _run_pending(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str
             cancel = getattr(source, "cancel", None)
             if cancel:
                 cancel()
+    except BaseException:
+        # Ctrl-C, SIGTERM (raised as an exception by the CLI) or any other escape: stop every
+        # worker now (no retry starts, bodies in flight are cut off) and do not wait for them.
+        interrupted = True
+        stop = getattr(source, "abort", None) or getattr(source, "cancel", None)
+        if stop:
+            stop()
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
         reset = getattr(source, "reset_cancel", None)
         if reset:
             reset()

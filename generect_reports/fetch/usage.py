@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from .. import periods as P
+from .._text import display_text, truncate_for_layout, unholdable_reason
 from ..errors import InputError, InvalidDateRange, MalformedResponseError
 
 if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "UNATTRIBUTED",
+__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "operation_name", "UNATTRIBUTED",
            "COLUMNS", "SAMPLE_TIMEZONE"]
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,32 @@ class UsageSource(Protocol):
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MalformedResponseError(f"malformed response: {what} is {type(value).__name__}, not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise MalformedResponseError(f"malformed response: {what} is out of range") from None
     if not math.isfinite(number):
         raise MalformedResponseError(f"malformed response: {what} is not a finite number")
     return number
+
+
+def operation_name(name: Any) -> str:
+    """An operation name from the API, decided once here: kept verbatim, or refused.
+
+    Every code point a writer can hold is kept as sent (controls, noncharacters, bidi and
+    zero-width characters included; each writer encodes them visibly). Refused, as a malformed
+    response: a name that is not a string, blank, ``unattributed`` (our own row), or one no
+    writer can hold (see :func:`generect_reports._text.unholdable_reason`).
+    """
+    if not isinstance(name, str):
+        raise MalformedResponseError(f"malformed response: operation name is {type(name).__name__}")
+    if not name.strip() or name == UNATTRIBUTED:
+        raise MalformedResponseError(f"malformed response: invalid operation name {display_text(name)!r}")
+    reason = unholdable_reason(name)
+    if reason:
+        raise MalformedResponseError(
+            f"malformed response: operation name {truncate_for_layout(display_text(name), 80)!r} {reason}")
+    return name
 
 
 def parse_usage_data(data: Mapping[str, Any]) -> tuple[float, dict[str, float]]:
@@ -66,10 +89,8 @@ def parse_usage_data(data: Mapping[str, Any]) -> tuple[float, dict[str, float]]:
             f"malformed response: 'breakdown' is {type(raw).__name__}, not an object")
     breakdown: dict[str, float] = {}
     for name, value in raw.items():
-        op = str(name)
-        if not op.strip() or op == UNATTRIBUTED:
-            raise MalformedResponseError(f"malformed response: invalid operation name {op!r}")
-        breakdown[op] = _number(value, f"credits of {op!r}")
+        op = operation_name(name)
+        breakdown[op] = _number(value, f"credits of {truncate_for_layout(display_text(op), 80)}")
     return total, breakdown
 
 

@@ -22,6 +22,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from .._atomic import atomic_path, check_output_path
+from .._text import xlsx_text
 from ..analysis.usage import ANOMALY_RULE
 from .export import FORMULA_PREFIXES
 
@@ -35,8 +36,12 @@ EXCEL_MAX_ROWS = 1_048_576
 
 
 def safe_text(cell: Any, text: str) -> None:
-    """Store ``text`` as a string cell, never a formula (OWASP formula injection)."""
-    cell.value = text
+    """Store ``text`` as a string cell, never a formula (OWASP formula injection).
+
+    Code points XML cannot hold are stored in Excel's ``_xHHHH_`` form
+    (:func:`generect_reports._text.xlsx_text`): Excel and LibreOffice show the original text.
+    """
+    cell.value = xlsx_text(text)
     cell.data_type = "s"
     if text.startswith(FORMULA_PREFIXES):
         cell.quotePrefix = True
@@ -941,16 +946,12 @@ def write_excel_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, mon
     write_report_workbook(build_report(usage, month, history=history, template=template, account=account), path)
 
 
-# Characters XML 1.0 cannot hold get Excel's _xHHHH_ form; a carriage return is kept as a
-# character reference (a raw one would be read back as a line feed).
-_ILLEGAL_XML = {c: f"_x{c:04X}_" for c in [*range(0, 9), 11, 12, *range(14, 32)]}
-_ILLEGAL_XML[13] = "&#13;"
-
-
 def _xml_text(text: str) -> str:
-    """Escape text for an inline string (see ``_ILLEGAL_XML``)."""
+    """Escape text for an inline string: XML's three, then the code points XML 1.0 cannot hold
+    in Excel's ``_xHHHH_`` form (:func:`generect_reports._text.xlsx_text`); a carriage return
+    as a character reference (a raw one would be read back as a line feed)."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.translate(_ILLEGAL_XML)
+    return xlsx_text(text).replace("\r", "&#13;")
 
 
 def _data_rows(usage: pd.DataFrame, lo: int, hi: int, first_row: int, styles: dict[str, int]) -> Iterator[str]:

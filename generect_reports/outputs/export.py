@@ -67,8 +67,11 @@ def to_ndjson(frame: pd.DataFrame) -> str:
 
 
 def _printable(text: str) -> str:
-    """Control characters (a terminal escape sequence in an operation name) shown escaped."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    """Controls, bidi and zero-width characters (a terminal escape sequence or a name that
+    reorders the line) shown escaped; see :func:`generect_reports._text.display_text`."""
+    from .._text import display_text
+
+    return display_text(text)
 
 
 def to_table(frame: pd.DataFrame) -> str:

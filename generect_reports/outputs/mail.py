@@ -17,6 +17,7 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Iterable
 
 from .._atomic import write_bytes_atomic
+from .._text import display_text, truncate_for_layout
 from ..errors import DeliveryError, InputError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str
     from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct
 
     rows = [{
-        "operation": r.operation, "credits": fmt_credits(r.credits),
+        "operation": truncate_for_layout(display_text(r.operation), 60), "credits": fmt_credits(r.credits),
         "share": f"{r.share_display:.1f}%" if r.share_display == r.share_display else "–",
         "previous": fmt_credits(r.previous_credits), "change": fmt_change(r.change),
         "change_pct": fmt_signed_pct(r.change_pct), "cost": fmt_money(r.estimated_cost, rep.currency),

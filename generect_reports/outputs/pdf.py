@@ -21,6 +21,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .._atomic import atomic_path  # noqa: E402
+from .._text import display_text, truncate_for_layout  # noqa: E402
+from ..theme import font_chain  # noqa: E402
 from ..analysis.usage import ANOMALY_RULE  # noqa: E402
 from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct  # noqa: E402
 
@@ -30,11 +32,19 @@ if TYPE_CHECKING:
 __all__ = ["write_pdf_report", "write_report_pdf", "render_pdf", "history_chart_png"]
 
 PAGE_SIZES = {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}
+#: Characters of an operation name shown in each place (the data keeps the whole name).
+NAME_WIDTH = {"tile": 24, "legend": 34, "table": 38}
 
 
-def lit(text: Any) -> str:
-    """Text shown literally: escape ``$`` so matplotlib does not parse it as mathtext."""
-    return str(text).replace("\\", "\\\\").replace("$", r"\$")
+def lit(text: Any, width: int | None = None) -> str:
+    """Text shown literally: invisible and control characters as escapes, cut to ``width``
+    characters with an ellipsis (layout only), and ``$`` escaped so matplotlib does not parse
+    it as mathtext."""
+    shown = display_text(str(text))
+    if width is not None:
+        shown = truncate_for_layout(shown, width)
+    # Non-math text keeps backslashes as they are: only ``$`` needs escaping.
+    return shown.replace("$", r"\$")
 
 
 def _color(hexcode: str) -> str:
@@ -46,8 +56,8 @@ def _rc(rep: "MonthlyReport") -> dict[str, Any]:
                                             use_default_template=False)
     rc: dict[str, Any] = {str(key): params[key] for key in params}
     family = rep.theme.fonts.get("family")
-    if family:
-        rc["font.family"] = family
+    # Glyphs the theme font lacks come from the next installed font of the chain.
+    rc["font.family"] = font_chain(family or rc.get("font.family"))
     rc["pdf.fonttype"] = 42
     rc["text.usetex"] = False
     return rc
@@ -85,7 +95,7 @@ def _tiles(fig: Figure, rep: "MonthlyReport") -> None:
     tiles = [
         ("Credits this month" if rep.complete else "Credits so far", fmt_credits(rep.total), ""),
         ("Change", fmt_signed_pct(rep.change_pct), f"{fmt_change(rep.change)} {prev_label}"),
-        ("Top operation", lit(rep.top_operation or "-"),
+        ("Top operation", lit(rep.top_operation or "-", NAME_WIDTH["tile"]),
          fmt_credits(float(rep.operations["credits"].iloc[0])) if rep.top_operation else ""),
         ("Estimated cost", fmt_money(rep.estimated_cost, rep.currency), "estimate at list prices"),
     ]
@@ -162,12 +172,12 @@ def _page_shares(rep: "MonthlyReport") -> Figure:
     for i, row in enumerate(positive.itertuples(index=False)):
         yy = 0.95 - i * 0.075
         lax.add_patch(matplotlib.patches.Rectangle((0, yy - 0.02), 0.05, 0.04, color=_color(rep.colors.get(row.operation, "7F7F7F")), transform=lax.transAxes))
-        lax.text(0.08, yy, lit(row.operation), fontsize=8, va="center", transform=lax.transAxes)
+        lax.text(0.08, yy, lit(row.operation, NAME_WIDTH["legend"]), fontsize=8, va="center", transform=lax.transAxes)
         lax.text(1.0, yy, f"{row.share_display:.1f}%", fontsize=8, va="center", ha="right", transform=lax.transAxes)
 
     prev_head = "Previous" if rep.complete else f"Prev. d1-{rep.elapsed_days}"
     cols = ["Operation", "Credits", "Share", prev_head, "Change", "Change %", "Est. cost"]
-    rows = [[lit(r.operation), fmt_credits(r.credits), f"{r.share_display:.1f}%" if not np.isnan(r.share_display) else "-",
+    rows = [[lit(r.operation, NAME_WIDTH["table"]), fmt_credits(r.credits), f"{r.share_display:.1f}%" if not np.isnan(r.share_display) else "-",
              fmt_credits(r.previous_credits), fmt_change(r.change), fmt_signed_pct(r.change_pct),
              fmt_money(r.estimated_cost, rep.currency)] for r in table.itertuples(index=False)]
     total_share = "100.0%" if rep.total else "-"
@@ -212,7 +222,7 @@ def _page_daily(rep: "MonthlyReport") -> Figure:
                 ax.axvspan(i - 0.5, i + 0.5, color=_color(rep.theme.colors.get("weekend", "EEF1F5")), lw=0, zorder=0)
         values = mat.to_numpy(dtype="float64").T
         ax.stackplot(x, np.clip(values, 0, None), colors=[_color(rep.colors.get(o, "7F7F7F")) for o in mat.columns],
-                     labels=[lit(o) for o in mat.columns], alpha=0.9, zorder=2)
+                     labels=[lit(o, NAME_WIDTH["legend"]) for o in mat.columns], alpha=0.9, zorder=2)
         totals = np.clip(values, 0, None).sum(axis=0)
         day_pos = {d.date(): i for i, d in enumerate(days)}
         for row in rep.anomalies.itertuples(index=False):
@@ -221,7 +231,7 @@ def _page_daily(rep: "MonthlyReport") -> Figure:
                 continue
             ax.plot([xi], [totals[xi]], marker="v", color=_color(rep.theme.colors.get("increase", "C0392B")),
                     markersize=7, zorder=4)
-            ax.annotate(lit(f"{row.operation}: {fmt_credits(row.credits)}"), (xi, totals[xi]),
+            ax.annotate(lit(row.operation, NAME_WIDTH["tile"]) + lit(f": {fmt_credits(row.credits)}"), (xi, totals[xi]),
                         xytext=(0, 8), textcoords="offset points", ha="center", fontsize=6.5,
                         color=_color(rep.theme.colors.get("increase", "C0392B")), zorder=5)
         step = 1 if len(days) <= 16 else 3
@@ -238,7 +248,7 @@ def _page_daily(rep: "MonthlyReport") -> Figure:
     if rep.anomalies.empty:
         fig.text(0.06, y, "No anomalies flagged this month.", fontsize=8)
     for row in rep.anomalies.itertuples(index=False):
-        fig.text(0.06, y, lit(f"{row.day:%Y-%m-%d}  {row.operation}: {fmt_credits(row.credits)} credits "
+        fig.text(0.06, y, lit(f"{row.day:%Y-%m-%d}  ") + lit(row.operation, NAME_WIDTH["table"]) + lit(f": {fmt_credits(row.credits)} credits "
                               f"against a baseline of {fmt_credits(row.baseline)} (score {row.score:.1f} × MAD)"),
                  fontsize=8)
         y -= 0.018

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._text import name_list
 from .._version import __version__
 from ..analysis import usage as A
 from ..errors import InputError
@@ -310,8 +311,6 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     data_end = usage.attrs.get("end")
     warnings: list[str] = []
     notes: list[str] = []
-    if len(usage) == 0:
-        raise InputError(f"no usage data for {month}")
     if data_start and dt.date.fromisoformat(data_start) > first:
         warnings.append(f"Data starts on {data_start}: the first days of {month} are missing.")
     if data_end and dt.date.fromisoformat(data_end) < min(last, as_of_ts.date() - dt.timedelta(days=1)):
@@ -403,8 +402,18 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     op_order = list(table["operation"]) + [o for o in monthly.index if o not in set(table["operation"])]
     monthly = monthly.reindex(op_order).fillna(0.0)
     monthly = monthly.loc[(monthly != 0).any(axis=1) | monthly.index.isin(table["operation"])]
+    # Every month the data covers is shown, a month without usage as zeros: only months before
+    # the data starts are left out (and said so).
+    covered_from = lo
+    if data_start:
+        ds = dt.date.fromisoformat(data_start)
+        covered_from = max(lo, A.month_label(ds.year, ds.month))
+    span = [A.month_label(*shift_month(fy, fm, k)) for k in range(history)]
+    monthly = monthly.reindex(columns=[m for m in span if m >= covered_from], fill_value=0.0)
     if len(monthly.columns) < history and data_start:
         notes.append(f"History shows {len(monthly.columns)} of {history} months: the data starts on {data_start}.")
+    if len(in_month) == 0:
+        notes.append(f"No usage in {month_name(month)}: the account was idle, every figure is zero.")
 
     daily = in_month.copy()
     daily = daily.sort_values(["period_start", "operation"], kind="mergesort").reset_index(drop=True)
@@ -419,20 +428,20 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     first_seen = A.to_monthly(usage).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
     if new_ops:
-        notes.append("First month with usage for: " + ", ".join(new_ops) + ".")
+        notes.append("First month with usage for: " + name_list(new_ops) + ".")
     gone = table.loc[(table["credits"] == 0) & (table["previous_credits"] != 0), "operation"].tolist()
     if gone:
-        notes.append("No usage this month for: " + ", ".join(gone) + " (used in the previous month).")
+        notes.append("No usage this month for: " + name_list(gone) + " (used in the previous month).")
     if not complete:
         warnings.append(f"{month_name(month)} is not over: data as of {as_of_ts:%Y-%m-%d %H:%M} "
                         f"({elapsed} of {cmp.attrs['days_in_month']} days complete); the change is "
                         "like for like and the month-end figure is a projection.")
     if (usage["credits"] < 0).any():
         neg = usage[usage["credits"] < 0]
-        warnings.append(f"Negative credits (refunds) in {len(neg)} row(s), e.g. {neg['operation'].iloc[0]} "
+        warnings.append(f"Negative credits (refunds) in {len(neg)} row(s), e.g. {name_list([neg['operation'].iloc[0]])} "
                         f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported.")
     if unpriced:
-        notes.append("No list price for: " + ", ".join(unpriced) + " (unpriced: not in the estimated cost).")
+        notes.append("No list price for: " + name_list(unpriced) + " (unpriced: not in the estimated cost).")
     if "unattributed" in set(table["operation"]):
         notes.append("'unattributed' is the API's total minus its per-operation breakdown "
                      "(platform charges).")
