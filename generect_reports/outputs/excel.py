@@ -22,7 +22,7 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from .._atomic import atomic_path, check_output_path
-from .._text import xlsx_text
+from .._text import xlsx_text, xlsxwriter_text
 from ..analysis.usage import ANOMALY_RULE
 from .export import FORMULA_PREFIXES
 
@@ -130,7 +130,7 @@ class _Book:
 
     # --- cells ---------------------------------------------------------------------------
     def text(self, ws: Any, cell: str, text: str, **props: Any) -> None:
-        text = str(text)
+        text = xlsxwriter_text(str(text))
         if text.startswith(FORMULA_PREFIXES):
             props["quote_prefix"] = True
         ws.write_string(cell, text, self.fmt(**props))
@@ -159,11 +159,11 @@ class _Book:
         quoted = self.fmt(bold=True, font_color=self.header_font, bg_color=self.header_fill, align="center",
                           valign="vcenter", text_wrap=True, border=1, border_color=self.grid, quote_prefix=True)
         for i, title in enumerate(titles, start=1):  # operation names head the Monthly sheet
-            ws.write_string(f"{_col(i)}{row}", title, quoted if title.startswith(FORMULA_PREFIXES) else head)
+            ws.write_string(f"{_col(i)}{row}", xlsxwriter_text(title), quoted if title.startswith(FORMULA_PREFIXES) else head)
         ws.set_row(row - 1, height)
 
     def title(self, ws: Any, text: str, sub: str) -> None:
-        ws.write_string("A1", text, self.fmt(bold=True, font_size=self.title_size, font_color=self.primary))
+        ws.write_string("A1", xlsxwriter_text(text), self.fmt(bold=True, font_size=self.title_size, font_color=self.primary))
         self.text(ws, "A2", sub, italic=True, font_color=self.muted, font_size=self.font["font_size"] - 1)
         ws.set_row(0, self.title_size * 1.6)
 
