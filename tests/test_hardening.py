@@ -361,7 +361,7 @@ def test_either_spelling_is_priced_and_coloured():
                   fetched_at="2026-06-01 00:00")
     rep = g.build_report(usage, "2026-05")
     assert rep.unpriced == ["brand_new_op"]
-    assert "No list price for: brand_new_op (estimated at 0)." in rep.notes
+    assert "No list price for: brand_new_op (unpriced: not in the estimated cost)." in rep.notes
     assert rep.estimated_cost == pytest.approx(0.5)
 
 
