@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
+    "compare_periods": "notebook.widgets",
+    "Dashboard": "notebook.dashboard",
     # errors
     "GenerectError": "errors",
     "GenerectWarning": "errors",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.pdf import write_pdf_report
     from .analysis.pricing import estimate_cost, load_prices
     from .outputs.report import MonthlyReport, build_report
-    from .notebook.widgets import UsageExplorer, filter_usage
+    from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
+    from .notebook.dashboard import Dashboard
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
