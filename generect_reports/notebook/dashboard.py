@@ -156,8 +156,8 @@ class Dashboard:
         self.extra_kpis = w.HTML(_row(extra), layout=w.Layout(display="flex" if extra else "none"))
         self.extra_kpis.add_class("generect-extra-kpis")
         self.explorer = UsageExplorer(usage, loader=loader, export_dir=self.export_dir)
-        self.report_button = w.Button(description=f"Prepare the {rep.month_name} report", icon="file",
-                                      button_style="primary", layout=w.Layout(width="auto"))
+        self.report_button = w.Button(description=f"Prepare the {rep.month_name} report",
+                                      button_style="primary", layout=w.Layout(width="260px"))
         self.report_button.add_class("generect-report-button")
         self.report_links = w.HTML()
         self.report_links.add_class("generect-report-links")

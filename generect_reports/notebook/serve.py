@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["serve_dashboard", "voila_command", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
+__all__ = ["serve_dashboard", "voila_command", "voila_env", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
 
 DASHBOARD_EXTRA_MESSAGE = ("the dashboard needs Voila, in the 'dashboard' extra: "
                            "pip install 'generect-reports[dashboard]'")
@@ -26,7 +26,15 @@ def voila_command(notebook: Path, port: int) -> list[str]:
     """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page."""
     return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
             "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--strip_sources=True",
-            "--show_tracebacks=False"]
+            "--show_tracebacks=False", "--template=generect", "--theme=light"]
+
+
+def voila_env() -> dict[str, str]:
+    """The environment for Voilà: our template folder first on the Jupyter data path."""
+    share = Path(__file__).resolve().parent / "share" / "jupyter"
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(share), *filter(None, [env.get("JUPYTER_PATH")])])
+    return env
 
 
 def serve_dashboard(*, port: int, month: str | None, sample: bool, timezone: str,
@@ -72,7 +80,7 @@ def serve_dashboard(*, port: int, month: str | None, sample: bool, timezone: str
                                           export_dir=str(Path.cwd()), api_url=api_url), notebook)
         if not quiet:
             print(f"dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        child = subprocess.Popen(voila_command(notebook, port), cwd=folder)
+        child = subprocess.Popen(voila_command(notebook, port), cwd=folder, env=voila_env())
         try:
             code = child.wait()
         except KeyboardInterrupt:

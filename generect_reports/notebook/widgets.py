@@ -290,6 +290,7 @@ def _download_link(path: Path, data: bytes, mime: str) -> str:
 
     encoded = base64.b64encode(data).decode("ascii")
     return (f'<a class="generect-download" download="{escape(path.name)}" '
+            f'style="color:#1565c0;text-decoration:underline" '
             f'href="data:{mime};base64,{encoded}">{escape(path.name)}</a>')
 
 
@@ -356,7 +357,7 @@ class UsageExplorer:
         self.granularity = w.ToggleButtons(options=list(GRANULARITIES), value="month", description="Period",
                                            style={"button_width": "70px"})
         self.unit = w.ToggleButtons(options=[("credits", "credits"), ("est. USD", "usd")], value="credits",
-                                    description="Unit", style={"button_width": "70px"})
+                                    description="Unit", style={"button_width": "80px"})
         tz_options = list(dict.fromkeys([self.grid.timezone, *TIMEZONES]))
         self.timezone = w.Dropdown(options=tz_options, value=self.grid.timezone, description="Timezone",
                                    disabled=loader is None,
@@ -386,7 +387,7 @@ class UsageExplorer:
 
         self.export_format = w.ToggleButtons(options=[("CSV", "csv"), ("Excel", "xlsx")], value="csv",
                                              description="Format", style={"button_width": "70px"})
-        self.export_button = w.Button(description="Export the view", icon="download", button_style="primary")
+        self.export_button = w.Button(description="Export the view", button_style="primary")
         self.export_button.add_class("generect-export")
         self.export_view = w.HTML()
         self.export_view.add_class("generect-export-link")
