@@ -218,7 +218,7 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--ServerApp.disable_check_xsrf=False"]
+           "--LabApp.extension_manager=readonly", "--allow-root"]
     with _server(cmd, cwd=work, port=port, env=_env(tmp_path)), \
             _page(browser, tmp_path, "jupyterlab") as pg:
         page = pg.page

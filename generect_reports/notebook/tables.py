@@ -2,8 +2,8 @@
 
 A ``Styler`` displayed as is shows ``<pandas.io.formats.style.Styler at 0x…>`` as its plain-text
 output, which changes on every run, and its HTML carries a random id. :func:`show` returns an
-``IPython.display.HTML`` of the styled table with a fixed id, so a validated notebook compares
-the same bytes every run.
+``IPython.display.HTML`` of the styled table with an id derived from its content, so a validated
+notebook compares the same bytes every run.
 """
 
 from __future__ import annotations
@@ -107,8 +107,13 @@ def styled(frame: pd.DataFrame, *, credits: Sequence[str] = (), money: Sequence[
 
 
 def html(styler: Any) -> str:
-    """The styled table as HTML with a fixed element id (the same bytes on every run)."""
-    return str(styler.set_uuid("fixed").to_html())
+    """The styled table as HTML with an element id derived from its content: the same bytes on
+    every run, and no two different tables on one page sharing (and so restyling) each other's
+    cells."""
+    import hashlib
+
+    draft = str(styler.set_uuid("fixed").to_html())
+    return str(styler.set_uuid(hashlib.sha256(draft.encode("utf-8")).hexdigest()[:12]).to_html())
 
 
 def show(frame: pd.DataFrame, **options: Any) -> Any:
