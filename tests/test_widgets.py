@@ -94,8 +94,10 @@ def test_explorer_reacts_to_every_control(sample):
     assert ex.draw_count == 5
     partial = ex.filtered.attrs["partial"]
     assert partial == ["2026-W01", "2026-W14"]
-    # One bar per week plus one hatched band per partial week.
-    assert len(ex.figure.axes[0].patches) == len(ex.filtered) + len(partial)
+    # One set of bars per operation, a bar per week, and one hatched band per partial week.
+    ax = ex.figure.axes[0]
+    assert [len(c.get_paths()) for c in ax.collections] == [len(ex.filtered)] * len(ex.filtered.columns)
+    assert len(ax.patches) == len(partial)
     assert bytes(ex.chart.value).startswith(b"\x89PNG")
     assert "search_database" in ex.table_view.value and "$" in ex.table_view.value
     assert "Partial periods" in ex.table_view.value
@@ -122,9 +124,12 @@ def test_day_view_over_the_whole_sample_draws_lines(sample):
     ex.granularity.value = "day"
     assert len(ex.filtered) > DAY_LINE_THRESHOLD
     ax = ex.figure.axes[0]
-    assert len(ax.lines) == len(ex.filtered.columns) and len(ax.patches) == 0
+    assert len(ax.lines) == len(ex.filtered.columns) and len(ax.collections) == 0
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == list(ex.filtered.columns)  # lines are not stacked: largest first
     ex.months.value = ("2026-10", "2026-10")
-    assert len(ex.figure.axes[0].lines) == 0 and len(ex.figure.axes[0].patches) == 31 * len(ex.filtered.columns)
+    ax = ex.figure.axes[0]
+    assert len(ax.lines) == 0 and [len(c.get_paths()) for c in ax.collections] == [31] * len(ex.filtered.columns)
 
 
 def test_explorer_with_empty_selection(sample):
@@ -163,6 +168,8 @@ def test_date_pickers_select_days(sample):
 def test_compare_tab(sample):
     ex = UsageExplorer(sample)
     ex.months.value = ("2026-10", "2026-10")
+    assert ex.compared.empty  # computed when its tab opens, not on every change
+    ex.tabs.selected_index = 1
     assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == ("2026-09-01", "2026-09-30")
     want = compare_periods(sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31"))
     pd.testing.assert_frame_equal(ex.compared, want)

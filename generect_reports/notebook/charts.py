@@ -16,7 +16,7 @@ def png(fig: Any, dpi: int = 200) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_figure(buffer, format="png", dpi=dpi)
+    FigureCanvasAgg(fig).print_figure(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 6})
     return buffer.getvalue()
 
 

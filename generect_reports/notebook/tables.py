@@ -8,6 +8,7 @@ notebook compares the same bytes every run.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -103,15 +104,17 @@ def styled(frame: pd.DataFrame, *, credits: Sequence[str] = (), money: Sequence[
         styler = styler.hide(axis="index")
     if caption:
         styler = styler.set_caption(caption)
-    return styler
+    # An element id from the content and the options: the same on every run, different for
+    # different tables on one page (so one table's cell styles never land on another's).
+    key = repr((frame.to_csv(), credits, money, percent, signed, signed_percent, total, caption, hide_index))
+    return styler.set_uuid(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12])
 
 
 def html(styler: Any) -> str:
-    """The styled table as HTML with an element id derived from its content: the same bytes on
-    every run, and no two different tables on one page sharing (and so restyling) each other's
-    cells."""
-    import hashlib
-
+    """The styled table as HTML. Stylers from :func:`styled` carry an id derived from their
+    content; any other gets one derived from its rendering, so the bytes are the same every run."""
+    if len(str(getattr(styler, "uuid", ""))) == 12:  # set by styled(); pandas' own are 5 long
+        return str(styler.to_html())
     draft = str(styler.set_uuid("fixed").to_html())
     return str(styler.set_uuid(hashlib.sha256(draft.encode("utf-8")).hexdigest()[:12]).to_html())
 
