@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import sys
 from pathlib import Path
 
 import nbformat

@@ -148,7 +148,7 @@ def test_totals_table_whole_credits_total_row_and_shares(sample):
     table = pd.read_html(io.StringIO(ex.table_view.value))[0]
     assert table["operation"].iloc[-1] == "Total"
     total = filter_usage(sample, months=("2026-10", "2026-10")).to_numpy().sum()
-    assert table["credits"].iloc[-1] == total and f"<td" in ex.table_view.value
+    assert table["credits"].iloc[-1] == total and "<td" in ex.table_view.value
     assert f">{total:,.0f}<" in ex.table_view.value and ".00" not in ex.table_view.value
     assert table["share"].iloc[-1] == "100.0%"
 

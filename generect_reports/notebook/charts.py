@@ -53,7 +53,7 @@ def history_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.6)) -> Any
     ax = fig.add_axes((0.08, 0.2, 0.7, 0.7))
     x = np.arange(len(months))
     bottom = np.zeros(len(months))
-    handles = []
+    handles: list[Any] = []
     for op, values in monthly.iterrows():
         vals = values.to_numpy(dtype="float64")
         handles.append(ax.bar(x, vals, bottom=bottom, width=0.72, color=_color(report.colors, str(op)),

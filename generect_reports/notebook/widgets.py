@@ -12,12 +12,11 @@ Needs the ``notebooks`` extra (ipywidgets).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, cast
 
 import numpy as np
 import pandas as pd
@@ -45,7 +44,9 @@ TIMEZONES = ("UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "America/Ne
              "Australia/Sydney")
 
 def _day(value: Any) -> pd.Timestamp:
-    return pd.Timestamp(value).normalize().tz_localize(None) if pd.Timestamp(value).tzinfo else pd.Timestamp(value).normalize()
+    """A local day as a naive midnight (a tz-aware time keeps its local date)."""
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
 
 
 def shift_range(first: Any, last: Any, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -164,9 +165,10 @@ def _range_of(grid: UsageGrid, months: Sequence[str] | None, dates: Sequence[Any
     if dates is not None:
         return _day(dates[0]), _day(dates[1])
     if months is not None:
-        y0, m0 = (int(x) for x in str(months[0]).split("-"))
-        y1, m1 = (int(x) for x in str(months[1]).split("-"))
-        A._month_index(months[0]), A._month_index(months[1])  # validate
+        from ..periods import parse_month
+
+        y0, m0 = parse_month(str(months[0]))
+        y1, m1 = parse_month(str(months[1]))
         first = pd.Timestamp(y0, m0, 1)
         last = pd.Timestamp(y1, m1, 1) + pd.offsets.MonthEnd(0)
         return first, last
@@ -530,14 +532,35 @@ class UsageExplorer:
     def _color(self, op: str) -> str:
         return "#" + str(self.colors.get(op, "7F7F7F")).lstrip("#")
 
+    def _axes(self) -> Any:
+        """The chart's axes, made once; later draws only swap the data artists (building the
+        axes and their ticks anew is a large part of a redraw)."""
+        ax = getattr(self, "_ax", None)
+        if ax is None:
+            ax = self.figure.add_axes((0.08, 0.2, 0.68, 0.7))
+            ax.tick_params(axis="y", labelsize=8)
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+            ax.set_axisbelow(True)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            self._ax = ax
+            return ax
+        for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+            artist.remove()
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
+        ax.set_axis_on()
+        return ax
+
     def _draw(self, sel: _Selection) -> None:
         fig = self.figure
-        fig.clear()
-        ax = fig.add_axes((0.08, 0.2, 0.68, 0.7))
+        ax = self._axes()
         first, last = self.range
         label = self._unit_label
         title = f"{label[0].upper() + label[1:]} by {self.granularity.value}, {first:%d %b %Y} – {last:%d %b %Y}"
-        ax.set_title(title, fontsize=10, loc="left")
+        # An explicit y: matplotlib otherwise measures every tick label to place the title.
+        ax.set_title(title, fontsize=10, loc="left", y=1.0, pad=6)
         n = len(sel.labels)
         if n == 0:
             ax.set_axis_off()
@@ -547,7 +570,7 @@ class UsageExplorer:
             self.draw_count += 1
             return
         x = np.arange(n)
-        handles = []
+        handles: list[Any] = []
         lines = self.granularity.value == "day" and n > DAY_LINE_THRESHOLD
         if lines:
             # A line per operation: readable over any number of days and cheap to draw.
@@ -555,6 +578,7 @@ class UsageExplorer:
                 (line,) = ax.plot(x, sel.values[:, j], color=self._color(op), linewidth=0.9,
                                   label=op.replace("$", r"\$"))
                 handles.append(line)  # largest first, as in the table
+            ax.set_ylim(min(0.0, float(sel.values.min())), max(float(sel.values.max()), 1.0) * 1.05)
         else:
             # Stacked bars as one PolyCollection per operation: a bar chart of hundreds of
             # Rectangle artists costs most of the redraw budget. Past BAR_LIMIT the bars touch.
@@ -566,7 +590,7 @@ class UsageExplorer:
             for j, op in enumerate(sel.operations):
                 top = bottom + sel.values[:, j]
                 verts = np.stack([np.c_[left, bottom], np.c_[left, top], np.c_[right, top], np.c_[right, bottom]], axis=1)
-                bars = PolyCollection(verts, facecolors=self._color(op), linewidths=0,
+                bars = PolyCollection(cast(Any, verts), facecolors=self._color(op), linewidths=0,
                                       label=op.replace("$", r"\$"))
                 ax.add_collection(bars)
                 handles.append(bars)
@@ -583,13 +607,8 @@ class UsageExplorer:
         ax.set_xlim(-0.5, n - 0.5)
         step = max(1, int(np.ceil(n / 12)))
         ax.set_xticks(x[::step], [sel.labels[i] for i in range(0, n, step)], rotation=40, ha="right", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
         ax.yaxis.set_major_formatter(_thousands_formatter(self.unit.value))
         ax.set_ylabel(self._unit_label, fontsize=9)
-        ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
         if not lines:
             # Stacks are drawn bottom up; the legend lists them top down, as they appear.
             handles = handles[:1] + handles[1:][::-1] if sel.partial.any() else handles[::-1]
