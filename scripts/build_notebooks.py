@@ -186,8 +186,9 @@ def build(name: str, nb: nbformat.NotebookNode) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
+        cell.id = f"cell-{i:02d}"  # fixed ids: a rebuild changes only what really changed
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, HERE / name)
 
