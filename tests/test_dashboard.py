@@ -74,7 +74,7 @@ def test_stored_dashboard_notebook_is_the_generated_one():
     stored = nbformat.read(NOTEBOOK, as_version=4)
     fresh = D.dashboard_notebook()
     assert [c.source for c in stored.cells] == [c.source for c in fresh.cells]
-    assert [c.metadata.get("tags", []) for c in stored.cells] == [["parameters"], []]
+    assert [c.metadata.get("tags", []) for c in stored.cells] == [["parameters"], ["nbval-ignore-output"]]
     assert all(c.cell_type == "code" for c in stored.cells)  # nothing but the dashboard shows
 
 

@@ -213,7 +213,6 @@ EXPORT_DIR = {export_dir!r}  # where exports and report files go; None for the w
 API_URL = {api_url!r}  # None for $GENERECT_API_URL or the public API"""
 
 SHOW = """\
-# NBVAL_IGNORE_OUTPUT
 from generect_reports.notebook.dashboard import Dashboard
 
 Dashboard.from_parameters(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, timezone=TIMEZONE,
@@ -231,7 +230,9 @@ def dashboard_notebook(*, use_live_api: bool = False, month: str | None = None, 
     params = new_code_cell(PARAMETERS_TEMPLATE.format(use_live_api=use_live_api, month=month, as_of=as_of,
                                                       timezone=timezone, export_dir=export_dir, api_url=api_url))
     params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[params, new_code_cell(SHOW)])
+    show = new_code_cell(SHOW)
+    show.metadata["tags"] = ["nbval-ignore-output"]  # a live widget: nothing to compare
+    nb = new_notebook(cells=[params, show])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
