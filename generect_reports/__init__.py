@@ -84,6 +84,8 @@ _EXPORTS: dict[str, str] = {
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
+    "compare_periods": "notebook.widgets",
+    "Dashboard": "notebook.dashboard",
     # errors
     "GenerectError": "errors",
     "GenerectWarning": "errors",
@@ -150,6 +152,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.formats import ReportFormats
     from .outputs.drivers import bridge_table, report_narrative
     from .notebook.widgets import UsageExplorer, filter_usage
+    from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
+    from .notebook.dashboard import Dashboard
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
     from .fetch.account import AccountStatus, fetch_account, load_sample_account, sample_balance_history

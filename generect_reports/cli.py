@@ -855,6 +855,25 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
                 click.echo(f"wrote {path}", err=True)
 
 
+@cli.command()
+@click.option("--port", default=8866, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--month", default=None, metavar="YYYY-MM", help="Month of the key figures and report files [default: the last full month].")
+@common_options
+@handle_errors
+def dashboard(port: int, month: str | None, sample: bool, timezone: str | None, api_url: str | None,
+              no_cache: bool, verbose: int, quiet: bool) -> None:
+    """Serve the usage dashboard in the browser (Voila) on 127.0.0.1.
+
+    The month's key figures, the usage explorer and the report downloads, without code.
+    Exports and report files are written to the current folder. Needs the 'dashboard' extra.
+    """
+    from .notebook.serve import serve_dashboard
+
+    serve_dashboard(port=port, month=month, sample=sample, timezone=_timezone(timezone, sample),
+                    api_url=api_url, quiet=quiet)
+
+
 #: Exit statuses of a run stopped by a signal (128 + the signal number, as shells report it).
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143

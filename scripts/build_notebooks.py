@@ -1,7 +1,9 @@
 """Write and execute the example notebooks so they are stored with their outputs.
 
 Run from the repository root after changing a notebook's cells here:
-``python scripts/build_notebooks.py``. The outputs are what ``pytest --nbval`` compares.
+``python scripts/build_notebooks.py``. The outputs are what ``pytest --nbval`` compares, so
+tables are shown as fixed HTML (``generect_reports.notebook.tables.show``), never as a
+``Styler`` whose text output changes on every run.
 """
 
 from __future__ import annotations
@@ -12,67 +14,96 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from generect_reports.notebook.dashboard import dashboard_notebook
+
 HERE = Path(__file__).resolve().parent.parent / "notebooks"
 
 SETUP = """\
-import os
-
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import HTML
 
 import generect_reports as gr
+from generect_reports.notebook.dashboard import load_usage
+from generect_reports.notebook.tables import show, with_total_row
+from generect_reports.outputs.report import last_full_month
 
-pd.set_option("display.width", 120)
-pd.set_option("display.max_columns", 12)
 %matplotlib inline"""
 
 LOAD = """\
-# Set to True to read your own account (needs GENERECT_API_TOKEN); the bundled sample otherwise.
-USE_LIVE_API = False
-
-if USE_LIVE_API and os.environ.get("GENERECT_API_TOKEN"):
-    usage = gr.fetch_usage("2025-01-01", pd.Timestamp.today().strftime("%Y-%m-%d"), period="day",
-                           timezone="Europe/Kyiv")
-else:
-    usage = gr.load_sample()
+usage = load_usage(USE_LIVE_API, TIMEZONE, as_of=AS_OF)
+month = MONTH or last_full_month(usage)
 print(f"{len(usage):,} daily rows from {usage.attrs['start']} to {usage.attrs['end']}, "
-      f"{usage.attrs['timezone']}, source: {usage.attrs['source']}")"""
+      f"{usage.attrs['timezone']}, source: {usage.attrs['source']}; month: {month}")"""
+
+
+def live(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A cell whose output is a live widget: nbval does not compare it (a tag, not a comment
+    the reader would see)."""
+    cell.metadata["tags"] = ["nbval-ignore-output"]
+    return cell
+
+
+def parameters(month: str | None = None, as_of: str | None = None) -> nbformat.NotebookNode:
+    """The one cell papermill drives (tagged ``parameters``)."""
+    cell = new_code_cell(
+        "# Parameters\n"
+        "USE_LIVE_API = False  # True: your account (needs GENERECT_API_TOKEN); False: the bundled sample\n"
+        f"MONTH = {month!r}  # 'YYYY-MM'; None for the last full month of the data\n"
+        f"AS_OF = {as_of!r}  # local time the data is complete up to, e.g. '2026-10-15 09:00'; None for all of it\n"
+        "TIMEZONE = 'Europe/Kyiv'  # IANA timezone of the days (the sample exists in Europe/Kyiv only)")
+    cell.metadata["tags"] = ["parameters"]
+    return cell
 
 
 def explore() -> nbformat.NotebookNode:
     return new_notebook(cells=[
         new_markdown_cell("# Explore credit usage\n\nLoad the account's daily usage, then filter it with the "
-                          "panel below: months, operations, day/week/month and credits or estimated USD."),
+                          "panel: a month range or any two dates, operations, day/week/month, credits or "
+                          "estimated USD. Its tabs compare two periods, drill into one operation and export "
+                          "what you see."),
         new_code_cell(SETUP),
-        new_markdown_cell("## Load usage\n\nThe bundled sample account by default; flip the switch to use the live API."),
+        new_markdown_cell("## Settings\n\nThe bundled sample account by default. Set `USE_LIVE_API = True` to "
+                          "read your own account; without `GENERECT_API_TOKEN` the next cell stops with a "
+                          "message saying so."),
+        parameters(),
         new_code_cell(LOAD),
-        new_markdown_cell("## Monthly totals\n\nCalendar months in the data's timezone; `change_pct` is a fraction."),
-        new_code_cell("totals = gr.monthly_totals(usage)\ntotals.tail(6)"),
+        new_markdown_cell("## The explorer\n\nMove the slider, pick dates or operations: the chart and the "
+                          "tables follow. Hatched periods are only partly inside the range. Long day ranges "
+                          "are drawn as a line per operation."),
+        live(new_code_cell("from generect_reports.notebook.widgets import UsageExplorer\n\n"
+                           "explorer = UsageExplorer(usage)\nexplorer")),
+        new_markdown_cell("## Monthly totals"),
+        new_code_cell("totals = gr.monthly_totals(usage)\n"
+                      "show(totals.tail(6), credits=['credits', 'previous_credits'], signed=['change'], "
+                      "signed_percent=['change_pct'])"),
         new_code_cell("fig, ax = plt.subplots(figsize=(9, 3))\n"
                       "ax.bar(totals['month'], totals['credits'], color='#2E86AB')\n"
                       "ax.set_ylabel('credits')\nax.tick_params(axis='x', rotation=60)\nplt.show()"),
-        new_markdown_cell("## The filter panel\n\nMove the slider or pick operations: the chart and the totals "
-                          "table update on every change. (Its output is interactive, so it is not compared "
-                          "when the notebook is validated; the cells after it show fixed selections.)"),
-        new_code_cell("# NBVAL_IGNORE_OUTPUT\nfrom generect_reports.notebook.widgets import UsageExplorer\n\n"
-                      "explorer = UsageExplorer(usage)\nexplorer"),
-        new_markdown_cell("### A few fixed selections\n\nSetting a control from code does what a click does."),
-        new_code_cell("explorer.months.value = ('2026-07', '2026-10')\n"
-                      "explorer.operations.value = ('search_database', 'search_realtime', 'phone_find')\n"
-                      "explorer.filtered"),
-        new_code_cell("explorer.granularity.value = 'week'\nexplorer.unit.value = 'usd'\n"
-                      "explorer.filtered.round(2).tail(5)"),
-        new_code_cell("explorer.granularity.value = 'month'\nexplorer.unit.value = 'credits'\n"
-                      "explorer.operations.value = tuple(explorer.operations.options)\n"
-                      "explorer.filtered.sum().rename('credits Jul–Oct 2026').to_frame()"),
-        new_markdown_cell("## Shares in October 2026\n\nDisplayed percentages use largest-remainder rounding, so "
+        new_markdown_cell("## Three selections worth a look\n\nThe same figures the panel shows, computed "
+                          "directly, so the panel above stays where you left it."),
+        new_code_cell("from generect_reports.notebook.widgets import filter_usage\n\n"
+                      "last4 = filter_usage(usage, months=('2026-07', '2026-10'),\n"
+                      "                     operations=['search_database', 'search_realtime', 'phone_find'])\n"
+                      "show(with_total_row(last4), credits=list(last4.columns), hide_index=False, total=True)"),
+        new_code_cell("weekly_usd = filter_usage(usage, months=('2026-07', '2026-10'), granularity='week', unit='usd')\n"
+                      "show(weekly_usd.tail(5), money=list(weekly_usd.columns), hide_index=False,\n"
+                      "     caption='Estimated USD, last five weeks (2026-W44 is partial)')"),
+        new_code_cell("period = filter_usage(usage, months=('2026-07', '2026-10')).sum()\n"
+                      "table = pd.DataFrame({'operation': period.index, 'credits': period.to_numpy(),\n"
+                      "                      'share': period.to_numpy() / period.sum()})\n"
+                      "show(with_total_row(table), credits=['credits'], percent=['share'], total=True)"),
+        new_markdown_cell("## Shares in the month\n\nDisplayed percentages use largest-remainder rounding, so "
                           "they add up to exactly 100."),
-        new_code_cell("shares = gr.operation_shares(usage, '2026-10')\n"
-                      "shares.assign(percent=gr.display_percentages(shares['share']))"),
+        new_code_cell("shares = gr.operation_shares(usage, month)\n"
+                      "shares = shares.assign(percent=gr.display_percentages(shares['share']) / 100)\n"
+                      "show(with_total_row(shares), credits=['credits'], percent=['share', 'percent'], total=True)"),
         new_markdown_cell("## Month over month"),
-        new_code_cell("mom = gr.month_over_month(usage)\nmom[mom['month'] == '2026-10'].round(4)"),
+        new_code_cell("mom = gr.month_over_month(usage)\n"
+                      "show(mom[mom['month'] == month], credits=['credits', 'previous_credits'], signed=['change'],\n"
+                      "     signed_percent=['change_pct'])"),
         new_markdown_cell("## Anomalies\n\nDays far above the operation's trailing 28-day median (6 × MAD)."),
-        new_code_cell("gr.detect_anomalies(usage).round(2)"),
+        new_code_cell("show(gr.detect_anomalies(usage), credits=['credits', 'baseline', 'mad'])"),
     ])
 
 
@@ -81,38 +112,46 @@ def report() -> nbformat.NotebookNode:
         new_markdown_cell("# The monthly finance report, step by step\n\nThe same figures the workbook, the PDF "
                           "and the email show, computed once by `build_report`."),
         new_code_cell(SETUP),
-        new_code_cell("usage = gr.load_sample()\nreport = gr.build_report(usage)  # the last full month of the data\n"
+        parameters(),
+        new_code_cell(LOAD),
+        new_code_cell("report = gr.build_report(usage, month, as_of=AS_OF)\n"
                       "report.month, report.complete, report.comparison_basis"),
         new_markdown_cell("## Key figures"),
         new_code_cell("from generect_reports.outputs.report import fmt_credits, fmt_money, fmt_signed_pct\n\n"
-                      "pd.Series({\n"
-                      "    'credits this month': fmt_credits(report.total),\n"
-                      "    'previous month': fmt_credits(report.previous_total),\n"
-                      "    'change': fmt_signed_pct(report.change_pct),\n"
-                      "    'top operation': report.top_operation,\n"
-                      "    'estimated cost': fmt_money(report.estimated_cost),\n"
-                      "}, name=report.month_name).to_frame()"),
-        new_markdown_cell("## What drove the change\n\n`contribution` is each operation's change as a fraction of "
+                      "key = pd.DataFrame({'figure': ['credits this month', 'previous month', 'change', "
+                      "'top operation', 'estimated cost'],\n"
+                      "                    report.month_name: [fmt_credits(report.total, 0), "
+                      "fmt_credits(report.previous_total, 0),\n"
+                      "                                        fmt_signed_pct(report.change_pct), report.top_operation,\n"
+                      "                                        fmt_money(report.estimated_cost)]})\n"
+                      "show(key)"),
+        new_markdown_cell("## What drove the change\n\n`contribution` is each operation's change as a share of "
                           "last month's total; they add up to the total change."),
-        new_code_cell("gr.variance_by_operation(usage, report.month).round(4)"),
-        new_markdown_cell("## Operations table (as in the workbook's *By operation* sheet)"),
-        new_code_cell("report.operations[['operation', 'credits', 'share_display', 'previous_credits', 'change', "
-                      "'change_pct', 'estimated_cost']].round(4)"),
-        new_markdown_cell("## Chart previews"),
-        new_code_cell("from IPython.display import Image\nfrom generect_reports.outputs.pdf import history_chart_png\n\n"
-                      "Image(history_chart_png(report))"),
-        new_code_cell("report.daily_matrix.plot.area(figsize=(9, 3), legend=False, title='Daily credits, ' + report.month_name)\nplt.show()"),
-        new_markdown_cell("## Export\n\nThe workbook and the PDF, written atomically into a temporary folder."),
-        new_code_cell("import tempfile\nfrom pathlib import Path\n\nimport openpyxl\n\n"
-                      "with tempfile.TemporaryDirectory() as folder:\n"
-                      "    xlsx = Path(folder) / f'generect-usage-{report.month}.xlsx'\n"
-                      "    pdf = Path(folder) / f'generect-usage-{report.month}.pdf'\n"
-                      "    gr.write_excel_report(usage, xlsx, month=report.month)\n"
-                      "    gr.write_pdf_report(usage, pdf, month=report.month)\n"
-                      "    for path in sorted(Path(folder).iterdir()):\n"
-                      "        print(path.relative_to(folder))\n"
-                      "    print(openpyxl.load_workbook(xlsx).sheetnames)\n"
-                      "    print(pdf.read_bytes()[:5])"),
+        new_code_cell("variance = gr.variance_by_operation(usage, report.month)\n"
+                      "show(with_total_row(variance, sum_columns=['credits', 'previous_credits', 'change', 'contribution']),\n"
+                      "     credits=['credits', 'previous_credits'], signed=['change'],\n"
+                      "     signed_percent=['contribution', 'share_of_change'], total=True)"),
+        new_markdown_cell("## Operations (as in the workbook's *By operation* sheet)"),
+        new_code_cell("ops = report.operations[['operation', 'credits', 'share', 'previous_credits', 'change',\n"
+                      "                         'change_pct', 'estimated_cost']]\n"
+                      "show(with_total_row(ops, sum_columns=['credits', 'share', 'previous_credits', 'change', "
+                      "'estimated_cost']),\n"
+                      "     credits=['credits', 'previous_credits'], percent=['share'], signed=['change'],\n"
+                      "     signed_percent=['change_pct'], money=['estimated_cost'], total=True)"),
+        new_markdown_cell("## Charts"),
+        new_code_cell("from generect_reports.notebook.charts import daily_chart, history_chart, image\n\n"
+                      "image(history_chart(report))"),
+        new_code_cell("image(daily_chart(report))"),
+        new_code_cell("fig, ax = plt.subplots(figsize=(9, 2.5))\n"
+                      "report.daily_matrix.sum(axis=1).plot(ax=ax, color='#2E86AB', title='Total credits per day')\n"
+                      "plt.show()"),
+        new_markdown_cell("## Export\n\nThe workbook and the PDF, written into the working folder."),
+        new_code_cell("from pathlib import Path\n\n"
+                      "xlsx = Path(f'generect-usage-{report.month}.xlsx')\n"
+                      "pdf = Path(f'generect-usage-{report.month}.pdf')\n"
+                      "gr.write_excel_report(usage, xlsx, month=report.month)\n"
+                      "gr.write_pdf_report(usage, pdf, month=report.month)\n"
+                      "HTML(' · '.join(f'<a href=\"{p}\" download>{p}</a>' for p in (xlsx, pdf)))"),
     ])
 
 
@@ -122,19 +161,31 @@ def what_changed() -> nbformat.NotebookNode:
                           "comparison with the same days of last month, a month-end projection, new and "
                           "vanished operations, and the days that stood out."),
         new_code_cell(SETUP),
-        new_code_cell("usage = gr.load_sample()\nAS_OF = '2026-10-15 09:00'  # pretend the month is half over"),
-        new_markdown_cell("## Like for like\n\nThe first complete days of October against the same days of September."),
-        new_code_cell("cmp = gr.partial_month_comparison(usage, '2026-10', as_of=AS_OF)\n"
-                      "print(cmp.attrs['rule'])\nprint(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} days complete\")\n"
-                      "cmp.round(4)"),
+        new_markdown_cell("## Settings\n\n`AS_OF` pretends the month is half over; set it to `None` for the data "
+                          "as it is."),
+        parameters("2026-10", "2026-10-15 09:00"),
+        new_code_cell(LOAD),
+        new_markdown_cell("## Like for like\n\nThe month's complete days against the same days of the month before."),
+        new_code_cell("cmp = gr.partial_month_comparison(usage, month, as_of=AS_OF)\n"
+                      "print(cmp.attrs['rule'])\n"
+                      "print(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} days complete\")\n"
+                      "show(cmp, credits=[c for c in cmp.columns if c.endswith('credits')],\n"
+                      "     signed=[c for c in cmp.columns if c == 'change'],\n"
+                      "     signed_percent=[c for c in cmp.columns if c == 'change_pct'])"),
         new_markdown_cell("## Projection (an estimate)"),
-        new_code_cell("proj = gr.run_rate_projection(usage, '2026-10', as_of=AS_OF)\nproj.round(2)"),
-        new_code_cell("proj[['credits', 'projected_credits', 'projected_weekday']].sum().round(2)"),
+        new_code_cell("proj = gr.run_rate_projection(usage, month, as_of=AS_OF)\n"
+                      "numbers = [c for c in proj.columns if c != 'operation']\n"
+                      "show(with_total_row(proj, sum_columns=['credits', 'projected_credits', 'projected_weekday']),\n"
+                      "     credits=numbers, total=True)"),
         new_markdown_cell("## Operations that appeared or vanished"),
         new_code_cell("mom = gr.month_over_month(usage)\n"
-                      "mom[(mom['previous_credits'] == 0) & (mom['credits'] > 0) | (mom['previous_credits'] > 0) & (mom['credits'] == 0)]"),
+                      "mom = mom[mom['month'] == month]\n"
+                      "changed = mom[((mom['previous_credits'] == 0) & (mom['credits'] > 0))\n"
+                      "              | ((mom['previous_credits'] > 0) & (mom['credits'] == 0))]\n"
+                      "show(changed, credits=['credits', 'previous_credits'], signed=['change'])"
+                      " if len(changed) else print('none this month')"),
         new_markdown_cell("## Days that stood out"),
-        new_code_cell("gr.detect_anomalies(usage).round(2)"),
+        new_code_cell("show(gr.detect_anomalies(usage), credits=['credits', 'baseline', 'mad'])"),
     ])
 
 
@@ -142,13 +193,23 @@ def build(name: str, nb: nbformat.NotebookNode) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
+        cell.id = f"cell-{i:02d}"  # fixed ids: a rebuild changes only what really changed
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, HERE / name)
 
 
+NOTEBOOKS = {
+    "01_explore_usage.ipynb": explore,
+    "02_monthly_finance_report.ipynb": report,
+    "03_what_changed.ipynb": what_changed,
+    "04_dashboard.ipynb": dashboard_notebook,
+}
+
 if __name__ == "__main__":
-    build("01_explore_usage.ipynb", explore())
-    build("02_monthly_finance_report.ipynb", report())
-    build("03_what_changed.ipynb", what_changed())
+    import sys
+
+    for name, make in NOTEBOOKS.items():
+        if len(sys.argv) == 1 or name in sys.argv[1:]:
+            build(name, make())

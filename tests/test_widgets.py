@@ -1,9 +1,18 @@
-"""The notebook filter panel: setting widget values changes the filtered frame and redraws."""
+"""The notebook explorer: pure filtering, and every control of the panel driven as a click would."""
 
+import base64
+import csv
+import io
+
+import numpy as np
+import openpyxl
+import pandas as pd
 import pytest
 
 import generect_reports as g
-from generect_reports.notebook.widgets import UsageExplorer, filter_usage
+from generect_reports.notebook.tables import show, styled, with_total_row
+from generect_reports.notebook.widgets import (DAY_LINE_THRESHOLD, UsageExplorer, compare_periods,
+                                               filter_usage, shift_range, view_rows)
 
 
 def test_filter_usage_months_operations_units(sample):
@@ -20,7 +29,53 @@ def test_filter_usage_week_and_day(sample):
     assert weeks.index[0] == "2026-W09" and weeks.to_numpy().sum() == pytest.approx(
         g.monthly_totals(sample).set_index("month").loc["2026-03", "credits"])
     days = filter_usage(sample, months=("2026-02", "2026-02"), granularity="day")
-    assert len(days) == 28
+    assert len(days) == 28 and days.attrs["partial"] == []
+
+
+def test_filter_usage_equals_a_pivot_of_the_tidy_rows(sample):
+    """The array path gives exactly what a pandas pivot of the rows gives."""
+    rows = sample[(sample["period_start"].dt.strftime("%Y-%m-%d") >= "2025-11-05")
+                  & (sample["period_start"].dt.strftime("%Y-%m-%d") <= "2026-02-10")]
+    iso = rows["period_start"].dt.tz_localize(None).dt.isocalendar()
+    label = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    want = rows.assign(week=label).pivot_table(index="week", columns="operation", values="credits",
+                                               aggfunc="sum", fill_value=0.0)
+    got = filter_usage(sample, dates=("2025-11-05", "2026-02-10"), granularity="week")
+    pd.testing.assert_frame_equal(got.sort_index(axis=1), want.sort_index(axis=1), check_names=False)
+    assert got.attrs["partial"] == ["2025-W45", "2026-W07"]
+
+
+def test_partial_periods_at_the_edges(sample):
+    october = filter_usage(sample, months=("2026-10", "2026-10"), granularity="week")
+    # 1 October 2026 is a Thursday; the data ends on Saturday 31 October.
+    assert october.attrs["partial"] == ["2026-W40", "2026-W44"]
+    months = filter_usage(sample, dates=("2026-09-15", "2026-10-31"), granularity="month")
+    assert months.attrs["partial"] == ["2026-09"]
+
+
+def test_shift_range_keeps_whole_months():
+    assert shift_range("2026-10-01", "2026-10-31", 1) == (pd.Timestamp("2026-09-01"), pd.Timestamp("2026-09-30"))
+    assert shift_range("2026-03-01", "2026-03-31", 1) == (pd.Timestamp("2026-02-01"), pd.Timestamp("2026-02-28"))
+    assert shift_range("2026-10-05", "2026-10-20", 12) == (pd.Timestamp("2025-10-05"), pd.Timestamp("2025-10-20"))
+
+
+def test_compare_periods_month_over_month(sample):
+    got = compare_periods(sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")).set_index("operation")
+    mom = g.month_over_month(sample)
+    mom = mom[mom["month"] == "2026-10"].set_index("operation")
+    mom = mom[(mom["credits"] != 0) | (mom["previous_credits"] != 0)]
+    assert sorted(got.index) == sorted(mom.index)
+    np.testing.assert_allclose(got.loc[mom.index, "b"], mom["credits"])
+    np.testing.assert_allclose(got.loc[mom.index, "a"], mom["previous_credits"])
+    np.testing.assert_allclose(got.loc[mom.index, "change_pct"].fillna(-9), mom["change_pct"].fillna(-9))
+
+
+def test_view_rows_is_the_filtered_view_in_tidy_form(sample):
+    rows = view_rows(sample, months=("2026-07", "2026-10"), operations=["phone_find", "email_find"])
+    wide = rows.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
+    want = filter_usage(sample, months=("2026-07", "2026-10"), operations=["phone_find", "email_find"])
+    pd.testing.assert_frame_equal(wide[want.columns], want, check_names=False)
+    assert str(rows["period_start"].dt.tz) == "Europe/Kyiv" and rows.attrs["timezone"] == "Europe/Kyiv"
 
 
 def test_explorer_reacts_to_every_control(sample):
@@ -28,6 +83,7 @@ def test_explorer_reacts_to_every_control(sample):
     assert ex.draw_count == 1 and ex.filtered.index[0] == "2025-01"
     ex.months.value = ("2026-01", "2026-03")
     assert list(ex.filtered.index) == ["2026-01", "2026-02", "2026-03"] and ex.draw_count == 2
+    assert (ex.start.value.isoformat(), ex.end.value.isoformat()) == ("2026-01-01", "2026-03-31")
     ex.operations.value = ("search_database",)
     assert list(ex.filtered.columns) == ["search_database"] and ex.draw_count == 3
     ex.granularity.value = "week"
@@ -36,12 +92,170 @@ def test_explorer_reacts_to_every_control(sample):
     assert ex.filtered.to_numpy().sum() == pytest.approx(
         filter_usage(sample, months=("2026-01", "2026-03"), operations=["search_database"]).to_numpy().sum() * 0.02)
     assert ex.draw_count == 5
-    assert len(ex.figure.axes[0].patches) == len(ex.filtered)
+    partial = ex.filtered.attrs["partial"]
+    assert partial == ["2026-W01", "2026-W14"]
+    # One set of bars per operation, a bar per week, and one hatched band per partial week.
+    ax = ex.figure.axes[0]
+    assert [len(c.get_paths()) for c in ax.collections] == [len(ex.filtered)] * len(ex.filtered.columns)
+    assert len(ax.patches) == len(partial)
     assert bytes(ex.chart.value).startswith(b"\x89PNG")
     assert "search_database" in ex.table_view.value and "$" in ex.table_view.value
+    assert "Partial periods" in ex.table_view.value
+
+
+def test_chart_is_drawn_at_twice_its_box(sample):
+    ex = UsageExplorer(sample, chart_size=(900, 380))
+    png = bytes(ex.chart.value)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1800, 760)
+    assert (ex.chart.layout.width, ex.chart.layout.height) == ("900px", "380px")
+
+
+def test_legend_follows_the_stack(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-09", "2026-10")
+    labels = [t.get_text() for t in ex.figure.axes[0].get_legend().get_texts()]
+    # Largest operation at the bottom of the stack, so last in the legend.
+    assert labels == list(ex.filtered.columns)[::-1]
+
+
+def test_day_view_over_the_whole_sample_draws_lines(sample):
+    ex = UsageExplorer(sample)
+    ex.granularity.value = "day"
+    assert len(ex.filtered) > DAY_LINE_THRESHOLD
+    ax = ex.figure.axes[0]
+    assert len(ax.lines) == len(ex.filtered.columns) and len(ax.collections) == 0
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == list(ex.filtered.columns)  # lines are not stacked: largest first
+    ex.months.value = ("2026-10", "2026-10")
+    ax = ex.figure.axes[0]
+    assert len(ax.lines) == 0 and [len(c.get_paths()) for c in ax.collections] == [31] * len(ex.filtered.columns)
 
 
 def test_explorer_with_empty_selection(sample):
     ex = UsageExplorer(sample)
-    ex.operations.value = ()
-    assert ex.filtered.empty and "No usage" in ex.table_view.value
+    ex.select_none.click()
+    assert ex.operations.value == () and ex.filtered.empty and "No usage" in ex.table_view.value
+    texts = [t.get_text() for t in ex.figure.axes[0].texts]
+    assert texts == ["No usage in this selection"]
+    ex.select_all.click()
+    assert set(ex.filtered.columns) == set(sample["operation"])
+
+
+def test_totals_table_whole_credits_total_row_and_shares(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-10", "2026-10")
+    table = pd.read_html(io.StringIO(ex.table_view.value))[0]
+    assert table["operation"].iloc[-1] == "Total"
+    total = filter_usage(sample, months=("2026-10", "2026-10")).to_numpy().sum()
+    assert table["credits"].iloc[-1] == total and "<td" in ex.table_view.value
+    assert f">{total:,.0f}<" in ex.table_view.value and ".00" not in ex.table_view.value
+    assert table["share"].iloc[-1] == "100.0%"
+
+
+def test_date_pickers_select_days(sample):
+    ex = UsageExplorer(sample)
+    ex.granularity.value = "day"
+    before = ex.draw_count
+    ex.start.value = pd.Timestamp("2026-10-10").date()
+    ex.end.value = pd.Timestamp("2026-10-20").date()
+    assert list(ex.filtered.index) == [f"2026-10-{d}" for d in range(10, 21)]
+    assert ex.draw_count == before + 2
+    ex.end.value = pd.Timestamp("2026-10-01").date()
+    assert "start date" in ex.status.value and ex.draw_count == before + 2
+
+
+def test_compare_tab(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-10", "2026-10")
+    assert ex.compared.empty  # computed when its tab opens, not on every change
+    ex.tabs.selected_index = 1
+    assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == ("2026-09-01", "2026-09-30")
+    want = compare_periods(sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31"))
+    pd.testing.assert_frame_equal(ex.compared, want)
+    assert "change %" in ex.compare_view.value
+    ex.compare_mode.value = "yoy"
+    assert ex.a_start.value.isoformat() == "2025-10-01"
+    ex.compare_mode.value = "custom"
+    ex.a_start.value = pd.Timestamp("2026-01-01").date()
+    ex.a_end.value = pd.Timestamp("2026-01-31").date()
+    want = compare_periods(sample, ("2026-01-01", "2026-01-31"), ("2026-10-01", "2026-10-31"))
+    pd.testing.assert_frame_equal(ex.compared, want)
+
+
+def test_drill_down_series_anomalies_and_share(sample):
+    ex = UsageExplorer(sample)
+    anomaly = g.detect_anomalies(sample).iloc[0]
+    ex.drill.value = anomaly["operation"]
+    ex.tabs.selected_index = 2
+    axes = ex.drill_figure.axes
+    assert len(axes) == 2 and len(axes[0].lines[0].get_xdata()) == len(ex.grid.days)
+    assert len(axes[0].collections) == 1  # the anomaly markers
+    assert str(anomaly["day"]) in ex.drill_view.value
+    assert len(axes[1].patches) == len(ex.grid.months())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_writes_the_filtered_view(sample, tmp_path, fmt):
+    ex = UsageExplorer(sample, export_dir=tmp_path)
+    ex.months.value = ("2026-08", "2026-10")
+    ex.operations.value = ("search_database", "phone_find")
+    ex.granularity.value = "week"
+    ex.export_format.value = fmt
+    ex.export_button.click()
+    path = ex.last_export
+    assert path is not None and path.parent == tmp_path and path.suffix == "." + fmt
+    if fmt == "csv":
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    else:
+        sheet = openpyxl.load_workbook(path).active
+        values = list(sheet.iter_rows(min_row=3, values_only=True))
+        rows = [dict(zip(("period_start", "period", "operation", "credits"), v)) for v in values]
+    frame = pd.DataFrame(rows).astype({"credits": float})
+    got = frame.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
+    pd.testing.assert_frame_equal(got[ex.filtered.columns], ex.filtered, check_names=False)
+    link = ex.export_view.value
+    assert f'download="{path.name}"' in link
+    encoded = link.split("base64,")[1].split('"')[0]
+    assert base64.b64decode(encoded) == path.read_bytes()
+
+
+def test_timezone_choice_reloads_live_data(sample):
+    calls = []
+
+    def loader(tz):
+        calls.append(tz)
+        frame = sample.copy()
+        frame["period_start"] = frame["period_start"].dt.tz_localize(None).dt.tz_localize(tz)
+        frame.attrs.update(sample.attrs, timezone=tz)
+        return frame
+
+    ex = UsageExplorer(sample, loader=loader)
+    assert not ex.timezone.disabled
+    ex.timezone.value = "UTC"
+    assert calls == ["UTC"] and ex.grid.timezone == "UTC"
+    assert UsageExplorer(sample).timezone.disabled
+
+
+def test_untrusted_view_falls_back_to_a_picture(sample):
+    ex = UsageExplorer(sample)
+    bundle, meta = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert "VBox" not in bundle["text/plain"] and meta["image/png"]["width"] == 900
+
+
+def test_styled_tables_are_deterministic():
+    frame = with_total_row(pd.DataFrame({"operation": ["a", "b"], "credits": [1200.0, 3.0],
+                                         "change": [5.0, -2.0], "change_pct": [0.025980, -0.5]}),
+                           label_column="operation", sum_columns=["credits", "change"])
+    first = show(frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True).data
+    again = show(frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True).data
+    assert first == again and "T_fixed" not in first
+    other = show(frame.head(2), credits=["credits"]).data
+    ids = {text.split('"')[0] for text in (first.split('id="T_')[1], other.split('id="T_')[1])}
+    assert len(ids) == 2  # two tables on one page never share cell ids
+    for text in ("1,200", "+5", "-2", "+2.6%", "Total", "1,203"):
+        assert text in first
+    assert "1,200.00" not in first
+    assert "font-weight: bold" in styled(frame, total=True).to_html()

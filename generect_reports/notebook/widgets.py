@@ -1,37 +1,191 @@
-"""The notebook filter panel: month range, operations, granularity and unit driving a chart and
-a table. The filtering is a pure function (:func:`filter_usage`); the panel only wires widgets to it.
+"""The notebook usage explorer: a date range, operations, granularity and unit driving a chart,
+a totals table, a period comparison, a drill-down into one operation and an export.
+
+The figures come from pure functions (:func:`filter_usage`, :func:`view_rows`,
+:func:`compare_periods`); :class:`UsageExplorer` only wires widgets to them. Charts are drawn
+with ``matplotlib.figure.Figure`` and ``FigureCanvasAgg`` directly, so nothing here touches
+pyplot or the kernel's plotting backend.
 
 Needs the ``notebooks`` extra (ipywidgets).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+import base64
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, cast
 
+import numpy as np
 import pandas as pd
 
 from ..analysis import usage as A
-from ..analysis.pricing import estimate_cost
+from ..analysis.pricing import load_prices
 
-__all__ = ["filter_usage", "UsageExplorer", "GRANULARITIES", "UNITS"]
+__all__ = ["filter_usage", "view_rows", "compare_periods", "shift_range", "UsageGrid",
+           "UsageExplorer", "GRANULARITIES", "UNITS", "DAY_LINE_THRESHOLD", "BAR_LIMIT",
+           "COMPARISONS", "TIMEZONES"]
 
 GRANULARITIES = ("day", "week", "month")
 UNITS = ("credits", "usd")
+#: Past this many days the day view draws a line per operation: stacked bars thinner than a
+#: pixel turn into moiré and cost seconds to draw.
+DAY_LINE_THRESHOLD = 92
+#: Past this many periods stacked bars are drawn as stacked steps (one shape per operation).
+BAR_LIMIT = 60
+#: Period A against period B: the current range against the one a month or a year before,
+#: or any two ranges.
+COMPARISONS = (("previous month", "mom"), ("same period a year before", "yoy"), ("custom range", "custom"))
+#: Offered for live data (the sample is recorded in Europe/Kyiv only).
+TIMEZONES = ("UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "America/New_York",
+             "America/Chicago", "America/Los_Angeles", "Asia/Singapore", "Asia/Tokyo",
+             "Australia/Sydney")
+
+def _day(value: Any) -> pd.Timestamp:
+    """A local day as a naive midnight (a tz-aware time keeps its local date)."""
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize(None) if stamp.tzinfo else stamp).normalize()
 
 
-def _labels(usage: pd.DataFrame, granularity: str) -> pd.Series:
-    local = usage["period_start"].dt.tz_localize(None)
-    if granularity == "day":
-        return local.dt.strftime("%Y-%m-%d")
-    if granularity == "month":
-        return local.dt.strftime("%Y-%m")
-    iso = local.dt.isocalendar()
-    return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+def shift_range(first: Any, last: Any, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The range ``months`` calendar months earlier; a range of whole months stays whole."""
+    a, b = _day(first), _day(last)
+    whole = a.day == 1 and (b + pd.Timedelta(days=1)).day == 1
+    lo = a - pd.DateOffset(months=months)
+    hi = (b + pd.Timedelta(days=1) - pd.DateOffset(months=months) - pd.Timedelta(days=1)) if whole \
+        else b - pd.DateOffset(months=months)
+    return pd.Timestamp(lo), pd.Timestamp(hi)
+
+
+@dataclass
+class _Selection:
+    values: np.ndarray       # periods × operations
+    labels: list[str]
+    starts: list[pd.Timestamp]  # first selected day of each period
+    partial: np.ndarray      # bool per period
+    operations: list[str]
+
+
+class UsageGrid:
+    """Daily usage as a dense days × operations array, built once, sliced on every change.
+
+    Filtering a 670-day sample this way takes a millisecond instead of a pandas pivot per
+    control change.
+    """
+
+    def __init__(self, usage: pd.DataFrame) -> None:
+        A._check_frame(usage)
+        if usage.attrs.get("period") not in (None, "day"):
+            from ..errors import InputError
+
+            raise InputError("the explorer needs daily usage (period='day')")
+        self.timezone = str(usage.attrs.get("timezone") or "UTC")
+        self.attrs = dict(usage.attrs)
+        days_all = usage["period_start"].dt.tz_localize(None).dt.normalize() if len(usage) else pd.Series(dtype="datetime64[ns]")
+        op_codes, ops = pd.factorize(usage["operation"], sort=True)
+        self.operations: list[str] = [str(o) for o in ops]
+        if len(usage):
+            first, last = days_all.min(), days_all.max()
+        else:
+            first = last = pd.Timestamp(self.attrs.get("start") or "2000-01-01")
+        self.days = pd.date_range(first, last, freq="D")
+        n_days, n_ops = len(self.days), len(self.operations)
+        self.values = np.zeros((n_days, n_ops), dtype="float64")
+        self.present = np.zeros((n_days, n_ops), dtype=bool)
+        if len(usage):
+            rows = ((days_all - first).dt.days).to_numpy(dtype=np.int64)
+            np.add.at(self.values, (rows, op_codes), usage["credits"].to_numpy(dtype="float64"))
+            self.present[rows, op_codes] = True
+        idx = self.days
+        iso = idx.isocalendar()
+        self._labels = {
+            "day": np.asarray(idx.strftime("%Y-%m-%d"), dtype=object),
+            "week": np.asarray((iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).to_numpy(), dtype=object),
+            "month": np.asarray(idx.strftime("%Y-%m"), dtype=object),
+        }
+        self._length = {"day": np.ones(n_days, dtype=np.int64), "week": np.full(n_days, 7, dtype=np.int64),
+                        "month": idx.days_in_month.to_numpy(dtype=np.int64)}
+
+    @property
+    def first_day(self) -> pd.Timestamp:
+        return self.days[0]
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        return self.days[-1]
+
+    def months(self) -> list[str]:
+        return list(dict.fromkeys(self._labels["month"]))
+
+    def totals_by_operation(self) -> list[str]:
+        """Operations, largest total first (ties by name)."""
+        sums = self.values.sum(axis=0)
+        order = sorted(range(len(self.operations)), key=lambda i: (-sums[i], self.operations[i]))
+        return [self.operations[i] for i in order]
+
+    def price_vector(self, prices: Mapping[str, float] | None) -> np.ndarray:
+        prices = dict(prices if prices is not None else load_prices())
+        return np.array([float(prices.get(op, 0.0)) for op in self.operations], dtype="float64")
+
+    def select(self, first: Any, last: Any, operations: Iterable[str] | None, granularity: str,
+               unit: str = "credits", prices: Mapping[str, float] | None = None) -> _Selection:
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}")
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {UNITS}")
+        lo = max(int(self.days.searchsorted(_day(first), side="left")), 0)
+        hi = int(self.days.searchsorted(_day(last), side="right"))
+        wanted = set(self.operations if operations is None else operations)
+        cols = [i for i, op in enumerate(self.operations) if op in wanted]
+        empty = _Selection(np.zeros((0, 0)), [], [], np.zeros(0, dtype=bool), [])
+        if hi <= lo or not cols:
+            return empty
+        cols = [i for i in cols if self.present[lo:hi, i].any()]
+        if not cols:
+            return empty
+        block = self.values[lo:hi][:, cols]
+        if unit == "usd":
+            block = block * self.price_vector(prices)[cols]
+        labels = self._labels[granularity][lo:hi]
+        # Days are in order, so each period is one contiguous run: reduceat sums the runs.
+        change = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        sums = np.add.reduceat(block, change, axis=0)
+        counts = np.diff(np.r_[change, hi - lo])
+        partial = counts < self._length[granularity][lo:hi][change]
+        sums_total = sums.sum(axis=0)
+        order = sorted(range(len(cols)), key=lambda j: (-sums_total[j], self.operations[cols[j]]))
+        return _Selection(values=sums[:, order], labels=[str(x) for x in labels[change]],
+                          starts=list(self.days[lo:hi][change]), partial=partial,
+                          operations=[self.operations[cols[j]] for j in order])
+
+
+def _range_of(grid: UsageGrid, months: Sequence[str] | None, dates: Sequence[Any] | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if dates is not None:
+        return _day(dates[0]), _day(dates[1])
+    if months is not None:
+        from ..periods import parse_month
+
+        y0, m0 = parse_month(str(months[0]))
+        y1, m1 = parse_month(str(months[1]))
+        first = pd.Timestamp(y0, m0, 1)
+        last = pd.Timestamp(y1, m1, 1) + pd.offsets.MonthEnd(0)
+        return first, last
+    return grid.first_day, grid.last_day
+
+
+def _wide(sel: _Selection, granularity: str) -> pd.DataFrame:
+    wide = pd.DataFrame(sel.values, index=pd.Index(sel.labels, name=granularity),
+                        columns=pd.Index(sel.operations, name="operation"))
+    wide.attrs["partial"] = [lab for lab, p in zip(sel.labels, sel.partial) if p]
+    return wide
 
 
 def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
-                 operations: Iterable[str] | None = None, granularity: str = "month",
-                 unit: str = "credits", prices: Mapping[str, float] | None = None) -> pd.DataFrame:
+                 dates: Sequence[Any] | None = None, operations: Iterable[str] | None = None,
+                 granularity: str = "month", unit: str = "credits",
+                 prices: Mapping[str, float] | None = None, grid: UsageGrid | None = None) -> pd.DataFrame:
     """Daily usage filtered and re-aggregated for display.
 
     Parameters
@@ -40,123 +194,593 @@ def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
         Daily tidy usage.
     months
         ``(first, last)`` months, inclusive ('YYYY-MM'); None for all.
+    dates
+        ``(first, last)`` local days, inclusive; overrides ``months``.
     operations
         Operations to keep; None for all.
     granularity
         ``day``, ``week`` (ISO) or ``month``.
     unit
         ``credits`` or ``usd`` (estimated cost at list prices).
+    grid
+        A prebuilt :class:`UsageGrid` of ``usage`` (saves rebuilding it).
 
     Returns
     -------
     pandas.DataFrame
         Periods (rows, in order) × operations (columns, largest total first) of the chosen unit.
+        ``attrs["partial"]`` lists the periods the range covers only in part (a week or month
+        cut by the range's ends or the data's).
     """
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}")
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}")
-    rows = usage
-    if months is not None:
-        codes = A._month_codes(usage)
-        lo, hi = (A._month_index(m) for m in months)
-        rows = usage[(codes >= lo) & (codes <= hi)]
-    if operations is not None:
-        rows = rows[rows["operation"].isin(list(operations))]
-    values = rows["credits"]
-    if unit == "usd":
-        values = estimate_cost(rows[["operation", "credits"]], prices)["estimated_cost"]
-    table = pd.DataFrame({"period": _labels(rows, granularity).to_numpy(),
-                          "operation": rows["operation"].to_numpy(), "value": values.to_numpy()})
-    wide = table.pivot_table(index="period", columns="operation", values="value", aggfunc="sum",
-                             fill_value=0.0, sort=True)
-    order = wide.sum().sort_values(ascending=False, kind="mergesort").index
-    wide = wide[order]
-    wide.columns.name = "operation"
-    wide.index.name = granularity
-    return wide
+    grid = grid or UsageGrid(usage)
+    first, last = _range_of(grid, months, dates)
+    return _wide(grid.select(first, last, operations, granularity, unit, prices), granularity)
+
+
+def view_rows(usage: pd.DataFrame, *, months: Sequence[str] | None = None, dates: Sequence[Any] | None = None,
+              operations: Iterable[str] | None = None, granularity: str = "month",
+              grid: UsageGrid | None = None) -> pd.DataFrame:
+    """The filtered view as a tidy frame in credits, ready for the package's CSV and xlsx writers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period_start`` (local midnight of the period's first selected day, tz-aware),
+        ``period`` (label), ``operation``, ``credits``; periods clipped to the range, as the
+        API clips buckets. ``attrs`` carry the source's timezone, ``period``, ``start``, ``end``.
+    """
+    grid = grid or UsageGrid(usage)
+    first, last = _range_of(grid, months, dates)
+    sel = grid.select(first, last, operations, granularity)
+    n_p, n_o = sel.values.shape if sel.values.size else (0, 0)
+    starts = pd.DatetimeIndex(sel.starts).tz_localize(grid.timezone) if n_p else pd.DatetimeIndex([], tz=grid.timezone)
+    out = pd.DataFrame({
+        "period_start": np.repeat(starts, n_o) if n_p else starts,
+        "period": pd.Series(np.repeat(np.asarray(sel.labels, dtype=object), n_o), dtype=str),
+        "operation": pd.Series(np.tile(np.asarray(sel.operations, dtype=object), n_p), dtype=str),
+        "credits": sel.values.ravel() if n_p else np.zeros(0),
+    })
+    out.attrs.update({k: v for k, v in grid.attrs.items() if k in ("timezone", "source", "fetched_at")})
+    out.attrs.update({"period": granularity, "start": str(max(first, grid.first_day).date()),
+                      "end": str(min(last, grid.last_day).date())})
+    return out
+
+
+def compare_periods(usage: pd.DataFrame, a: Sequence[Any], b: Sequence[Any], *,
+                    operations: Iterable[str] | None = None, unit: str = "credits",
+                    prices: Mapping[str, float] | None = None, grid: UsageGrid | None = None) -> pd.DataFrame:
+    """Each operation's total in period A against period B.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``operation``, ``a``, ``b``, ``change`` (b − a), ``change_pct`` (a fraction, NaN when a
+        is 0), largest b first; operations without usage in either period are left out.
+    """
+    grid = grid or UsageGrid(usage)
+    ops = list(grid.operations if operations is None else operations)
+    sums = {}
+    for key, (first, last) in (("a", a), ("b", b)):
+        sel = grid.select(first, last, ops, "month", unit, prices)
+        sums[key] = pd.Series(sel.values.sum(axis=0) if sel.values.size else [], index=sel.operations, dtype="float64")
+    frame = pd.DataFrame(sums).fillna(0.0)
+    frame.index.name = "operation"
+    frame = frame.reset_index()
+    frame["change"] = frame["b"] - frame["a"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["change_pct"] = np.where(frame["a"] != 0, frame["change"] / frame["a"].where(frame["a"] != 0, 1.0), np.nan)
+    frame = frame.sort_values(["b", "operation"], ascending=[False, True], kind="mergesort")
+    return frame.reset_index(drop=True)
+
+
+def _png(fig: Any, dpi: int) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    # zlib level 1: a third of the encoding time of the default for a few more bytes over a
+    # local socket; the redraw budget is half a second.
+    canvas.print_figure(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def _download_link(path: Path, data: bytes, mime: str) -> str:
+    """An HTML link that downloads ``data`` in any front end (Lab, Voilà, a static page)."""
+    from html import escape
+
+    encoded = base64.b64encode(data).decode("ascii")
+    return (f'<a class="generect-download" download="{escape(path.name)}" '
+            f'style="color:#1565c0;text-decoration:underline" '
+            f'href="data:{mime};base64,{encoded}">{escape(path.name)}</a>')
 
 
 class UsageExplorer:
     """Widgets for exploring usage; ``.panel`` is the widget to display.
 
-    Setting any control (``months.value``, ``operations.value``, ``granularity.value``,
-    ``unit.value``) recomputes :attr:`filtered` and redraws :attr:`figure`.
+    Setting any control (``months.value``, ``start.value``/``end.value``, ``operations.value``,
+    ``granularity.value``, ``unit.value``) recomputes :attr:`filtered` and redraws the chart
+    once. Nothing outside the explorer changes it: fixed selections in a notebook call
+    :func:`filter_usage` instead, so the panel stays where the reader left it.
+
+    Parameters
+    ----------
+    usage
+        Daily tidy usage.
+    prices
+        USD per credit by operation (default: the theme's list prices).
+    colors
+        Hex colour per operation (default: the theme's).
+    loader
+        ``loader(timezone) -> usage`` for live data: enables the timezone choice. None for the
+        sample, whose timezone is fixed.
+    export_dir
+        Where exports are written (default: the working folder).
+    chart_size
+        Chart box in CSS pixels; the image is drawn at twice that for high-resolution screens.
     """
 
     def __init__(self, usage: pd.DataFrame, *, prices: Mapping[str, float] | None = None,
-                 colors: Mapping[str, str] | None = None) -> None:
+                 colors: Mapping[str, str] | None = None,
+                 loader: Callable[[str], pd.DataFrame] | None = None,
+                 export_dir: str | os.PathLike[str] | None = None,
+                 chart_size: tuple[int, int] = (900, 380)) -> None:
         import ipywidgets as w
         from matplotlib.figure import Figure
 
         from ..theme import load_theme
 
-        self.usage = usage
         theme = load_theme()
         self.prices = dict(prices if prices is not None else theme.prices)
-        all_ops = sorted(set(usage["operation"]))
-        self.colors = dict(colors or theme.operation_colors(all_ops))
-        month_list = list(A.monthly_totals(usage)["month"])
-        self.months = w.SelectionRangeSlider(options=month_list, index=(0, len(month_list) - 1),
-                                             description="Months", continuous_update=False,
-                                             layout=w.Layout(width="560px"))
-        ranked = list(A.operation_shares(usage)["operation"])
-        self.operations = w.SelectMultiple(options=ranked, value=tuple(ranked), rows=min(10, len(ranked)),
-                                           description="Operations")
-        self.granularity = w.ToggleButtons(options=list(GRANULARITIES), value="month", description="Period")
-        self.unit = w.ToggleButtons(options=[("credits", "credits"), ("est. USD", "usd")], value="credits",
-                                    description="Unit")
-        # The chart is an Image widget updated in place: no display messages on each change, so
-        # the panel behaves the same in Jupyter, in nbclient and under nbval.
-        self.chart = w.Image(format="png", layout=w.Layout(width="900px"))
-        self.table_view = w.HTML()
-        self.figure = Figure(figsize=(9, 4))
+        self._theme_colors = colors
+        self._theme = theme
+        self.loader = loader
+        self.export_dir = Path(export_dir) if export_dir is not None else None
+        self.chart_size = chart_size
         self.draw_count = 0
         self.filtered = pd.DataFrame()
-        for control in (self.months, self.operations, self.granularity, self.unit):
+        self.compared = pd.DataFrame()
+        self.last_export: Path | None = None
+        self._hold = False
+        self._anomalies: pd.DataFrame | None = None
+        self._set_usage(usage)
+
+        months = self.grid.months()
+        self.months = w.SelectionRangeSlider(options=months, index=(0, len(months) - 1), description="Months",
+                                             continuous_update=False, layout=w.Layout(width="560px"))
+        self.start = w.DatePicker(description="From", value=self.grid.first_day.date(), layout=w.Layout(width="230px"))
+        self.end = w.DatePicker(description="To", value=self.grid.last_day.date(), layout=w.Layout(width="230px"))
+        ranked = self.grid.totals_by_operation()
+        self.operations = w.SelectMultiple(options=ranked, value=tuple(ranked), rows=min(10, max(len(ranked), 1)),
+                                           description="Operations", layout=w.Layout(width="330px"))
+        self.select_all = w.Button(description="All", layout=w.Layout(width="70px"), tooltip="Select every operation")
+        self.select_none = w.Button(description="None", layout=w.Layout(width="70px"), tooltip="Clear the selection")
+        self.granularity = w.ToggleButtons(options=list(GRANULARITIES), value="month", description="Period",
+                                           style={"button_width": "70px"})
+        self.unit = w.ToggleButtons(options=[("credits", "credits"), ("est. USD", "usd")], value="credits",
+                                    description="Unit", style={"button_width": "80px"})
+        tz_options = list(dict.fromkeys([self.grid.timezone, *TIMEZONES]))
+        self.timezone = w.Dropdown(options=tz_options, value=self.grid.timezone, description="Timezone",
+                                   disabled=loader is None,
+                                   tooltip="Live data only: the sample is recorded in Europe/Kyiv")
+        self.status = w.HTML()
+        width, height = chart_size
+        # An Image widget updated in place: no display messages on each change, so the panel
+        # behaves the same in Jupyter, in Voilà, in nbclient and under nbval.
+        self.chart = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px"))
+        self.chart.add_class("generect-chart")
+        self.figure = Figure(figsize=(width / 100, height / 100), dpi=100)
+        self.table_view = w.HTML()
+        self.table_view.add_class("generect-totals")
+
+        self.compare_mode = w.Dropdown(options=list(COMPARISONS), value="mom", description="Compare with")
+        self.a_start = w.DatePicker(description="A from", layout=w.Layout(width="230px"))
+        self.a_end = w.DatePicker(description="A to", layout=w.Layout(width="230px"))
+        self.compare_view = w.HTML()
+        self.compare_view.add_class("generect-compare")
+
+        self.drill = w.Dropdown(options=ranked, value=ranked[0] if ranked else None, description="Operation")
+        self.drill_chart = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{int(height * 1.3)}px"))
+        self.drill_chart.add_class("generect-drill-chart")
+        self.drill_figure = Figure(figsize=(width / 100, height * 1.3 / 100), dpi=100)
+        self.drill_view = w.HTML()
+        self._drill_stale = True
+        self._compare_stale = True
+
+        self.export_format = w.ToggleButtons(options=[("CSV", "csv"), ("Excel", "xlsx")], value="csv",
+                                             description="Format", style={"button_width": "70px"})
+        self.export_button = w.Button(description="Export the view", button_style="primary")
+        self.export_button.add_class("generect-export")
+        self.export_view = w.HTML()
+        self.export_view.add_class("generect-export-link")
+
+        for control in (self.operations, self.granularity, self.unit):
             control.observe(self._changed, names="value")
-        self.panel = w.VBox([w.HBox([self.months]), w.HBox([self.operations, w.VBox([self.granularity, self.unit])]),
-                             self.chart, self.table_view])
+        self.months.observe(self._months_changed, names="value")
+        for picker in (self.start, self.end):
+            picker.observe(self._dates_changed, names="value")
+        for control in (self.compare_mode, self.a_start, self.a_end):
+            control.observe(self._compare_changed, names="value")
+        self.select_all.on_click(lambda _b: self._set_operations(tuple(self.operations.options)))
+        self.select_none.on_click(lambda _b: self._set_operations(()))
+        self.drill.observe(self._drill_changed, names="value")
+        self.timezone.observe(self._timezone_changed, names="value")
+        self.export_button.on_click(lambda _b: self.export())
+
+        self.tabs = w.Tab(children=[
+            self.table_view,
+            w.VBox([w.HBox([self.compare_mode, self.a_start, self.a_end]), self.compare_view]),
+            w.VBox([self.drill, self.drill_chart, self.drill_view]),
+            w.VBox([w.HBox([self.export_format, self.export_button]), self.export_view]),
+        ])
+        for i, title in enumerate(("Totals", "Compare", "Drill-down", "Export")):
+            self.tabs.set_title(i, title)
+        self.tabs.observe(self._tab_changed, names="selected_index")
+        controls = w.VBox([
+            w.HBox([self.months]),
+            w.HBox([self.start, self.end, self.timezone]),
+            w.HBox([w.VBox([self.operations, w.HBox([self.select_all, self.select_none])]),
+                    w.VBox([self.granularity, self.unit])]),
+        ])
+        self.panel = w.VBox([controls, self.status, self.chart, self.tabs])
+        self.panel.add_class("generect-explorer")
+        self._sync_compare_pickers()
         self.update()
 
-    def _changed(self, _change: Any) -> None:
+    # -- data ------------------------------------------------------------------------------
+
+    def _set_usage(self, usage: pd.DataFrame) -> None:
+        self.usage = usage
+        self.grid = UsageGrid(usage)
+        self.colors = dict(self._theme_colors or self._theme.operation_colors(self.grid.operations))
+        self._anomalies = None
+
+    @property
+    def range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The selected first and last local day."""
+        return _day(self.start.value), _day(self.end.value)
+
+    @property
+    def anomalies(self) -> pd.DataFrame:
+        """:func:`~generect_reports.analysis.usage.detect_anomalies` of the whole data, once."""
+        if self._anomalies is None:
+            self._anomalies = A.detect_anomalies(self.usage)
+        return self._anomalies
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _changed(self, _change: Any = None) -> None:
+        if not self._hold:
+            self.update()
+
+    def _set_operations(self, value: tuple[str, ...]) -> None:
+        self.operations.value = value
+
+    def _months_changed(self, change: Any) -> None:
+        first, last = _range_of(self.grid, change["new"], None)
+        self._hold = True
+        try:
+            self.start.value = max(first, self.grid.first_day).date()
+            self.end.value = min(last, self.grid.last_day).date()
+        finally:
+            self._hold = False
         self.update()
+
+    def _dates_changed(self, _change: Any) -> None:
+        if not self._hold:
+            self.update()
+
+    def _compare_changed(self, _change: Any) -> None:
+        if not self._hold:
+            self._update_compare()
+
+    def _drill_changed(self, _change: Any) -> None:
+        self._drill_stale = True
+        self._draw_drill()
+
+    def _tab_changed(self, change: Any) -> None:
+        if change["new"] == 1 and self._compare_stale:
+            self._update_compare()
+        elif change["new"] == 2 and self._drill_stale:
+            self._draw_drill()
+
+    def _timezone_changed(self, change: Any) -> None:
+        if self.loader is None or change["new"] == self.grid.timezone:
+            return
+        self.status.value = f"<i>Loading usage in {change['new']}…</i>"
+        self._set_usage(self.loader(change["new"]))
+        self.status.value = ""
+        self.update()
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _sync_compare_pickers(self) -> None:
+        first, last = self.range
+        a_first, a_last = shift_range(first, last, 1)
+        self._hold = True
+        try:
+            self.a_start.value, self.a_end.value = a_first.date(), a_last.date()
+        finally:
+            self._hold = False
 
     def update(self) -> None:
-        """Recompute the filtered table and redraw the chart."""
-        self.filtered = filter_usage(self.usage, months=self.months.value, operations=self.operations.value,
-                                     granularity=self.granularity.value, unit=self.unit.value, prices=self.prices)
-        self._draw()
-        label = "credits" if self.unit.value == "credits" else "estimated USD"
-        totals = self.filtered.sum().rename(label).to_frame()
-        fmt = "{:,.2f}" if self.unit.value == "credits" else "${:,.2f}"
-        self.table_view.value = totals.style.format(fmt).to_html() if len(totals) else "<p>No usage in this selection.</p>"
+        """Recompute the filtered table and redraw the chart (one draw per change)."""
+        first, last = self.range
+        if self.start.value is None or self.end.value is None or first > last:
+            self.status.value = "<b>Pick a start date on or before the end date.</b>"
+            return
+        self.status.value = ""
+        sel = self.grid.select(first, last, self.operations.value, self.granularity.value, self.unit.value, self.prices)
+        self._selection = sel
+        self.filtered = _wide(sel, self.granularity.value)
+        self._draw(sel)
+        self._update_table()
+        # The comparison and the drill-down are computed when their tab is open (or opened).
+        self._compare_stale = self._drill_stale = True
+        if self.tabs.selected_index == 1:
+            self._update_compare()
+        elif self.tabs.selected_index == 2:
+            self._draw_drill()
 
-    def _draw(self) -> None:
-        import io
+    @property
+    def _unit_label(self) -> str:
+        return "credits" if self.unit.value == "credits" else "estimated USD"
 
+    def _color(self, op: str) -> str:
+        return "#" + str(self.colors.get(op, "7F7F7F")).lstrip("#")
+
+    def _axes(self) -> Any:
+        """The chart's axes, made once; later draws only swap the data artists (building the
+        axes and their ticks anew is a large part of a redraw)."""
+        ax = getattr(self, "_ax", None)
+        if ax is None:
+            ax = self.figure.add_axes((0.08, 0.2, 0.68, 0.7))
+            ax.tick_params(axis="y", labelsize=8)
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+            ax.set_axisbelow(True)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+            self._ax = ax
+            return ax
+        for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+            artist.remove()
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
+        ax.set_axis_on()
+        return ax
+
+    def _draw(self, sel: _Selection) -> None:
         fig = self.figure
-        fig.clear()
-        ax = fig.add_subplot(1, 1, 1)
-        data = self.filtered
-        if len(data):
-            bottom = pd.Series(0.0, index=data.index)
-            x = range(len(data.index))
-            for op in data.columns:
-                ax.bar(x, data[op], bottom=bottom, label=op.replace("$", r"\$"), color="#" + self.colors.get(op, "7F7F7F"))
-                bottom = bottom + data[op]
-            step = max(1, len(data.index) // 12)
-            ax.set_xticks(list(x)[::step], list(data.index)[::step], rotation=45, ha="right")
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-        ax.set_ylabel("credits" if self.unit.value == "credits" else "estimated USD")
-        ax.set_title(f"Usage by {self.granularity.value}")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        self.chart.value = buffer.getvalue()
+        ax = self._axes()
+        first, last = self.range
+        label = self._unit_label
+        title = f"{label[0].upper() + label[1:]} by {self.granularity.value}, {first:%d %b %Y} – {last:%d %b %Y}"
+        # An explicit y: matplotlib otherwise measures every tick label to place the title.
+        ax.set_title(title, fontsize=10, loc="left", y=1.0, pad=6)
+        n = len(sel.labels)
+        if n == 0:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "No usage in this selection", ha="center", va="center", fontsize=13,
+                    color="#555555", transform=ax.transAxes)
+            self.chart.value = _png(fig, 200)
+            self.draw_count += 1
+            return
+        x = np.arange(n)
+        handles: list[Any] = []
+        lines = self.granularity.value == "day" and n > DAY_LINE_THRESHOLD
+        if lines:
+            # A line per operation: readable over any number of days and cheap to draw.
+            for j, op in enumerate(sel.operations):
+                (line,) = ax.plot(x, sel.values[:, j], color=self._color(op), linewidth=0.9,
+                                  label=op.replace("$", r"\$"))
+                handles.append(line)  # largest first, as in the table
+            ax.set_ylim(min(0.0, float(sel.values.min())), max(float(sel.values.max()), 1.0) * 1.05)
+        else:
+            # Stacked bars as one PolyCollection per operation: a bar chart of hundreds of
+            # Rectangle artists costs most of the redraw budget. Past BAR_LIMIT the bars touch.
+            from matplotlib.collections import PolyCollection
+
+            half = 0.4 if n <= BAR_LIMIT else 0.5
+            left, right = x - half, x + half
+            bottom = np.zeros(n)
+            for j, op in enumerate(sel.operations):
+                top = bottom + sel.values[:, j]
+                verts = np.stack([np.c_[left, bottom], np.c_[left, top], np.c_[right, top], np.c_[right, bottom]], axis=1)
+                bars = PolyCollection(cast(Any, verts), facecolors=self._color(op), linewidths=0,
+                                      label=op.replace("$", r"\$"))
+                ax.add_collection(bars)
+                handles.append(bars)
+                bottom = top
+            ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.05)
+        if sel.partial.any():
+            for i in np.flatnonzero(sel.partial):
+                ax.axvspan(i - 0.5, i + 0.5, facecolor="#000000", alpha=0.06, hatch="///",
+                           edgecolor="#9a9a9a", linewidth=0)
+            from matplotlib.patches import Patch
+
+            handles.insert(0, Patch(facecolor="#eeeeee", hatch="///", edgecolor="#9a9a9a",
+                                    label="partial period"))
+        ax.set_xlim(-0.5, n - 0.5)
+        step = max(1, int(np.ceil(n / 12)))
+        ax.set_xticks(x[::step], [sel.labels[i] for i in range(0, n, step)], rotation=40, ha="right", fontsize=8)
+        ax.yaxis.set_major_formatter(_thousands_formatter(self.unit.value))
+        ax.set_ylabel(self._unit_label, fontsize=9)
+        if not lines:
+            # Stacks are drawn bottom up; the legend lists them top down, as they appear.
+            handles = handles[:1] + handles[1:][::-1] if sel.partial.any() else handles[::-1]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        self.chart.value = _png(fig, 200)
         self.draw_count += 1
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _update_table(self) -> None:
+        from .tables import html, styled, with_total_row
 
-        display(self.panel)
+        data = self.filtered
+        if data.empty:
+            self.table_view.value = "<p class='generect-empty'>No usage in this selection.</p>"
+            return
+        sums = data.sum(axis=0)
+        total = float(sums.sum())
+        frame = pd.DataFrame({"operation": list(data.columns), self._unit_label: sums.to_numpy(),
+                              "share": sums.to_numpy() / total if total else np.nan})
+        frame = with_total_row(frame, label_column="operation")
+        money = self.unit.value == "usd"
+        styler = styled(frame, credits=() if money else (self._unit_label,), money=(self._unit_label,) if money else (),
+                        percent=("share",), total=True)
+        note = ""
+        if data.attrs.get("partial"):
+            note = ("<p style='color:#666;font-size:12px'>Partial periods (hatched in the chart): "
+                    + ", ".join(data.attrs["partial"]) + ".</p>")
+        self.table_view.value = html(styler) + note
+
+    def _compare_ranges(self) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
+        b = self.range
+        mode = self.compare_mode.value
+        if mode == "custom" and self.a_start.value is not None and self.a_end.value is not None:
+            a = (_day(self.a_start.value), _day(self.a_end.value))
+        else:
+            a = shift_range(b[0], b[1], 12 if mode == "yoy" else 1)
+            if mode != "custom":
+                self._hold = True
+                try:
+                    self.a_start.value, self.a_end.value = a[0].date(), a[1].date()
+                finally:
+                    self._hold = False
+        return a, b
+
+    def _update_compare(self) -> None:
+        from .tables import html, styled, with_total_row
+
+        self.a_start.disabled = self.a_end.disabled = self.compare_mode.value != "custom"
+        a, b = self._compare_ranges()
+        frame = compare_periods(self.usage, a, b, operations=self.operations.value, unit=self.unit.value,
+                                prices=self.prices, grid=self.grid)
+        self.compared = frame
+        self._compare_stale = False
+        if frame.empty:
+            self.compare_view.value = "<p class='generect-empty'>No usage in either period.</p>"
+            return
+        a_name = f"A: {a[0]:%d %b %Y} – {a[1]:%d %b %Y}"
+        b_name = f"B: {b[0]:%d %b %Y} – {b[1]:%d %b %Y}"
+        shown = with_total_row(frame.drop(columns="change_pct"), label_column="operation")
+        a_total = shown["a"].iloc[-1]
+        shown["change %"] = np.where(shown["a"] != 0, shown["change"] / shown["a"].where(shown["a"] != 0, 1.0), np.nan)
+        shown = shown.rename(columns={"a": a_name, "b": b_name})
+        money = self.unit.value == "usd"
+        amounts = (a_name, b_name)
+        styler = styled(shown, credits=() if money else amounts, money=amounts if money else (),
+                        signed=("change",), signed_percent=("change %",), total=True)
+        edges = "" if a_total else "<p style='color:#666;font-size:12px'>Period A has no usage: no percentages.</p>"
+        self.compare_view.value = html(styler) + edges
+
+    def _draw_drill(self) -> None:
+        from .tables import html, styled
+
+        op = self.drill.value
+        fig = self.drill_figure
+        fig.clear()
+        first, last = self.range
+        sel = self.grid.select(first, last, [op] if op else [], "day")
+        if op is None or not sel.labels:
+            ax = fig.add_subplot(1, 1, 1)
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"No usage of {op} in this range" if op else "No operation", ha="center",
+                    va="center", fontsize=13, color="#555555", transform=ax.transAxes)
+            self.drill_chart.value = _png(fig, 200)
+            self.drill_view.value = ""
+            self._drill_stale = False
+            return
+        days = pd.DatetimeIndex(sel.starts)
+        series = sel.values[:, 0]
+        ax1 = fig.add_axes((0.08, 0.45, 0.88, 0.48))
+        ax1.plot(days, series, color=self._color(op), linewidth=1.0)
+        ax1.set_title(f"{op}: credits per day", fontsize=10, loc="left")
+        anomalies = self.anomalies
+        days_of = pd.to_datetime(anomalies["day"]) if len(anomalies) else pd.Series(dtype="datetime64[ns]")
+        mine = anomalies[(anomalies["operation"] == op) & (days_of >= first) & (days_of <= last)] if len(anomalies) else anomalies
+        if len(mine):
+            ax1.scatter(pd.to_datetime(mine["day"]), mine["credits"], s=28, facecolors="none",
+                        edgecolors="#B03A2E", linewidths=1.2, zorder=3, label="anomaly")
+            ax1.legend(fontsize=8, frameon=False, loc="upper left")
+        ax1.yaxis.set_major_formatter(_thousands_formatter("credits"))
+        ax2 = fig.add_axes((0.08, 0.1, 0.88, 0.25))
+        everything = self.grid.select(first, last, None, "month")
+        share = sel_share = None
+        if everything.labels:
+            totals = everything.values.sum(axis=1)
+            col = everything.operations.index(op) if op in everything.operations else None
+            if col is not None:
+                sel_share = np.where(totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan)
+                share = pd.Series(sel_share, index=everything.labels)
+                ax2.bar(range(len(share)), share.to_numpy() * 100, color=self._color(op), width=0.7)
+                step = max(1, int(np.ceil(len(share) / 12)))
+                ax2.set_xticks(range(0, len(share), step), list(share.index)[::step], fontsize=7)
+        ax2.set_title("share of all credits by month (%)", fontsize=9, loc="left")
+        for ax in (ax1, ax2):
+            ax.tick_params(labelsize=7)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        self.drill_chart.value = _png(fig, 200)
+        table = mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
+        if len(table):
+            self.drill_view.value = (f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
+                                     + html(styled(table.astype({"day": str}), credits=("credits", "baseline"))
+                                            .format({"score": "{:.1f}"})))
+        else:
+            self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"
+        self._drill_stale = False
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export(self, fmt: str | None = None) -> Path:
+        """Write the filtered view (credits, at the chosen granularity) into the working folder
+        with the package's own writers, and show a download link. Returns the file's path."""
+        from .._atomic import write_bytes_atomic
+        from ..outputs.export import to_csv
+
+        fmt = fmt or self.export_format.value
+        first, last = self.range
+        rows = view_rows(self.usage, dates=(first, last), operations=self.operations.value,
+                         granularity=self.granularity.value, grid=self.grid)
+        folder = self.export_dir or Path.cwd()
+        path = folder / f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
+        if fmt == "csv":
+            write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
+            mime = "text/csv"
+        elif fmt == "xlsx":
+            from ..outputs.excel import write_usage_xlsx
+
+            write_usage_xlsx(rows, path)
+            mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            raise ValueError("export format must be csv or xlsx")
+        self.last_export = path
+        self.export_view.value = (f"<p>Wrote {len(rows):,} rows (credits) to <code>{path}</code>: "
+                                  f"{_download_link(path, path.read_bytes(), mime)}</p>")
+        return path
+
+    # -- display ---------------------------------------------------------------------------
+
+    def snapshot_png(self) -> bytes:
+        """The chart as it stands, for a static picture beside the live panel."""
+        return bytes(self.chart.value)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        # The live widget first; a front end that cannot render it (an untrusted notebook, a
+        # static viewer) falls back to the picture, never to the widget's text repr.
+        bundle = dict(self.panel._repr_mimebundle_())
+        bundle["image/png"] = base64.b64encode(self.snapshot_png()).decode("ascii")
+        bundle["text/plain"] = "Usage explorer (run the notebook to use the live panel)"
+        return bundle, {"image/png": {"width": self.chart_size[0]}}
+
+
+def _thousands_formatter(unit: str) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    if unit == "usd":
+        return FuncFormatter(lambda v, _p: f"${v:,.0f}")
+    return FuncFormatter(lambda v, _p: f"{v:,.0f}")

@@ -1,0 +1,239 @@
+"""The browser dashboard for people who never open Jupyter: the month's key figures, the usage
+explorer and the report downloads, as one widget served by Voilà.
+
+``generect-reports dashboard`` writes :func:`dashboard_notebook` (one parameters cell and one
+cell showing :class:`Dashboard`) to a temporary folder and serves it with Voilà on 127.0.0.1;
+``notebooks/04_dashboard.ipynb`` is the same notebook.
+
+Needs the ``notebooks`` extra, and the ``dashboard`` extra (voila) to be served.
+"""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+__all__ = ["Dashboard", "load_usage", "dashboard_notebook", "KPI_PROVIDERS", "Kpi", "HISTORY_MONTHS"]
+
+#: Months of daily history the dashboard and the notebooks load from the live API.
+HISTORY_MONTHS = 22
+
+#: One key figure: (label, value as text, a short note or "").
+Kpi = tuple[str, str, str]
+
+#: Extra key figures shown in their own row under the month's figures (for example plan-limit
+#: use and balance runway). Each provider is called as ``provider(usage, report)`` and returns
+#: a list of :data:`Kpi`; an empty list shows nothing. Append to this list to add a row.
+KPI_PROVIDERS: list[Callable[[pd.DataFrame, Any], list[Kpi]]] = []
+
+
+def load_usage(use_live_api: bool, timezone: str, *, start: Any = None, as_of: Any = None,
+               api_url: str | None = None) -> pd.DataFrame:
+    """Daily usage for a notebook or the dashboard: the live API or the bundled sample.
+
+    Asking for live data without ``GENERECT_API_TOKEN`` raises
+    :class:`~generect_reports.errors.MissingTokenError`; it never falls back to the sample.
+
+    Parameters
+    ----------
+    use_live_api
+        True for the account behind ``GENERECT_API_TOKEN``; False for the sample.
+    timezone
+        IANA timezone of the day buckets (the sample exists in Europe/Kyiv only).
+    start
+        First local day for live data (default: the first of the month ``HISTORY_MONTHS`` ago).
+    as_of
+        Keep only the days complete at this local time (to look at the data as it was then).
+    """
+    usage = _load(use_live_api, timezone, start=start, api_url=api_url)
+    if as_of is None:
+        return usage
+    cut = pd.Timestamp(as_of)
+    cut = cut.tz_localize(None) if cut.tzinfo else cut
+    keep = (usage["period_start"].dt.tz_localize(None) + pd.Timedelta(days=1) <= cut).to_numpy()
+    attrs = dict(usage.attrs)
+    usage = usage[keep].reset_index(drop=True)
+    usage.attrs.update(attrs)
+    usage.attrs["fetched_at"] = pd.Timestamp(cut).tz_localize(usage.attrs.get("timezone") or "UTC")
+    if len(usage):
+        usage.attrs["end"] = str(usage["period_start"].max().date())
+    return usage
+
+
+def _load(use_live_api: bool, timezone: str, *, start: Any, api_url: str | None) -> pd.DataFrame:
+    from ..fetch.usage import fetch_usage, load_sample
+
+    if not use_live_api:
+        return load_sample(timezone=timezone)
+    from ..errors import MissingTokenError
+    from ..fetch.client import GenerectClient
+    from ..periods import get_timezone, local_today
+
+    if not os.environ.get("GENERECT_API_TOKEN", "").strip():
+        raise MissingTokenError("USE_LIVE_API is True but GENERECT_API_TOKEN is not set: "
+                                "set it, or set USE_LIVE_API = False for the sample")
+    today = local_today(get_timezone(timezone))
+    if start is None:
+        first = pd.Timestamp(today).to_period("M") - HISTORY_MONTHS
+        start = first.start_time.date()
+    with GenerectClient(base_url=api_url) as client:
+        return fetch_usage(start, today, period="day", timezone=timezone, client=client, progress=False)
+
+
+def _tile(label: str, value: str, note: str = "") -> str:
+    return ("<div class='generect-kpi' style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
+            "margin:0 10px 8px 0;min-width:150px'>"
+            f"<div style='color:#5b6670;font-size:12px'>{escape(label)}</div>"
+            f"<div style='font-size:22px;font-weight:600'>{escape(value)}</div>"
+            f"<div style='color:#5b6670;font-size:11px'>{escape(note)}</div></div>")
+
+
+def _row(tiles: list[Kpi]) -> str:
+    return "<div style='display:flex;flex-wrap:wrap'>" + "".join(_tile(*t) for t in tiles) + "</div>"
+
+
+def month_kpis(report: Any) -> list[Kpi]:
+    """The month's key figures, worded as in the report."""
+    from ..outputs.report import fmt_credits, fmt_money, fmt_signed_pct
+
+    status = "complete" if report.complete else f"{report.elapsed_days} of {report.days_in_month} days"
+    tiles: list[Kpi] = [
+        (f"Credits, {report.month_name}", fmt_credits(report.total, 0), status),
+        ("Change", fmt_signed_pct(report.change_pct),
+         f"vs {report.previous_month_name}" + ("" if report.complete else ", like for like")),
+        ("Top operation", report.top_operation or "–", ""),
+        ("Estimated cost", fmt_money(report.estimated_cost, report.currency), "at list prices"),
+    ]
+    if report.projection is not None:
+        tiles.append(("Month-end projection", fmt_credits(report.projection, 0), "an estimate"))
+    return tiles
+
+
+class Dashboard:
+    """The month's key figures, an extra row of figures, the explorer and the report downloads.
+
+    Parameters
+    ----------
+    usage
+        Daily tidy usage.
+    month
+        'YYYY-MM' of the key figures and the report files (default: the last full month).
+    as_of
+        Time the data is complete up to (default: the data's own).
+    export_dir
+        Where exports and report files are written (default: the working folder).
+    loader
+        ``loader(timezone) -> usage`` for live data (enables the explorer's timezone choice).
+    """
+
+    def __init__(self, usage: pd.DataFrame, *, month: str | None = None, as_of: Any = None,
+                 export_dir: str | os.PathLike[str] | None = None,
+                 loader: Callable[[str], pd.DataFrame] | None = None) -> None:
+        import ipywidgets as w
+
+        from ..outputs.report import build_report
+        from .widgets import UsageExplorer
+
+        self.usage = usage
+        self.export_dir = Path(export_dir) if export_dir is not None else Path.cwd()
+        self.report = build_report(usage, month, as_of=as_of)
+        rep = self.report
+        source = "the bundled sample account" if usage.attrs.get("source") == "sample" else "the live API"
+        self.header = w.HTML(
+            f"<h2 style='margin:4px 0'>Generect credit usage: {escape(rep.account)}</h2>"
+            f"<p style='color:#5b6670;margin:0 0 8px 0'>Data from {escape(source)}, {escape(str(usage.attrs.get('start')))} "
+            f"to {escape(str(usage.attrs.get('end')))}, days in {escape(rep.timezone)}; "
+            f"as of {rep.as_of:%Y-%m-%d %H:%M}.</p>")
+        self.kpis = w.HTML(_row(month_kpis(rep)))
+        self.kpis.add_class("generect-kpis")
+        # The row for figures computed elsewhere (plan limit, runway, budgets): only providers
+        # registered in KPI_PROVIDERS fill it; hidden while there are none.
+        extra = [kpi for provider in KPI_PROVIDERS for kpi in provider(usage, rep)]
+        self.extra_kpis = w.HTML(_row(extra), layout=w.Layout(display="flex" if extra else "none"))
+        self.extra_kpis.add_class("generect-extra-kpis")
+        self.explorer = UsageExplorer(usage, loader=loader, export_dir=self.export_dir)
+        self.report_button = w.Button(description=f"Prepare the {rep.month_name} report",
+                                      button_style="primary", layout=w.Layout(width="260px"))
+        self.report_button.add_class("generect-report-button")
+        self.report_links = w.HTML()
+        self.report_links.add_class("generect-report-links")
+        self.report_button.on_click(lambda _b: self.write_reports())
+        downloads = w.VBox([w.HTML("<h3 style='margin:8px 0 4px 0'>Report files</h3>"
+                                   "<p style='margin:0'>The monthly Excel workbook and PDF, as sent to finance.</p>"),
+                            self.report_button, self.report_links])
+        self.panel = w.VBox([self.header, self.kpis, self.extra_kpis,
+                             w.HTML("<h3 style='margin:8px 0 4px 0'>Explore usage</h3>"),
+                             self.explorer.panel, downloads])
+        self.panel.add_class("generect-dashboard")
+
+    @classmethod
+    def from_parameters(cls, *, use_live_api: bool, month: str | None = None, as_of: Any = None,
+                        timezone: str = "Europe/Kyiv", export_dir: str | None = None,
+                        api_url: str | None = None) -> "Dashboard":
+        """The dashboard from a notebook's parameters (see :func:`dashboard_notebook`)."""
+        usage = load_usage(use_live_api, timezone, as_of=as_of, api_url=api_url)
+        loader = (lambda tz: load_usage(True, tz, as_of=as_of, api_url=api_url)) if use_live_api else None
+        return cls(usage, month=month, as_of=as_of, export_dir=export_dir, loader=loader)
+
+    def write_reports(self) -> list[Path]:
+        """Write the month's workbook and PDF into the export folder and show download links."""
+        from ..outputs.excel import write_report_workbook
+        from ..outputs.pdf import write_report_pdf
+        from .widgets import _download_link
+
+        self.report_links.value = "<i>Building the workbook and the PDF…</i>"
+        xlsx = self.export_dir / f"generect-usage-{self.report.month}.xlsx"
+        pdf = self.export_dir / f"generect-usage-{self.report.month}.pdf"
+        write_report_workbook(self.report, xlsx)
+        write_report_pdf(self.report, pdf)
+        links = [_download_link(xlsx, xlsx.read_bytes(),
+                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                 _download_link(pdf, pdf.read_bytes(), "application/pdf")]
+        self.report_links.value = ("<p>Saved in <code>" + escape(str(self.export_dir)) + "</code>: "
+                                   + " · ".join(links) + "</p>")
+        return [xlsx, pdf]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        bundle = dict(self.panel._repr_mimebundle_())
+        bundle["text/plain"] = "Generect usage dashboard (run the notebook to use it)"
+        return bundle
+
+
+PARAMETERS_TEMPLATE = """\
+# Parameters (papermill and the dashboard command set these)
+USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; False: the bundled sample
+MONTH = {month!r}  # 'YYYY-MM' of the key figures and report files; None for the last full month
+AS_OF = {as_of!r}  # time the data is complete up to; None for the data's own
+TIMEZONE = {timezone!r}  # IANA timezone of the day buckets (the sample exists in Europe/Kyiv only)
+EXPORT_DIR = {export_dir!r}  # where exports and report files go; None for the working folder
+API_URL = {api_url!r}  # None for $GENERECT_API_URL or the public API"""
+
+SHOW = """\
+from generect_reports.notebook.dashboard import Dashboard
+
+Dashboard.from_parameters(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, timezone=TIMEZONE,
+                          export_dir=EXPORT_DIR, api_url=API_URL)"""
+
+
+def dashboard_notebook(*, use_live_api: bool = False, month: str | None = None, as_of: str | None = None,
+                       timezone: str = "Europe/Kyiv", export_dir: str | None = None,
+                       api_url: str | None = None) -> Any:
+    """The dashboard as a two-cell notebook (``nbformat`` node): a ``parameters`` cell and the
+    cell that shows :class:`Dashboard`. Voilà hides the code; only the dashboard shows."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    params = new_code_cell(PARAMETERS_TEMPLATE.format(use_live_api=use_live_api, month=month, as_of=as_of,
+                                                      timezone=timezone, export_dir=export_dir, api_url=api_url))
+    params.metadata["tags"] = ["parameters"]
+    show = new_code_cell(SHOW)
+    show.metadata["tags"] = ["nbval-ignore-output"]  # a live widget: nothing to compare
+    nb = new_notebook(cells=[params, show])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    return nb

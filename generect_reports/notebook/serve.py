@@ -1,0 +1,97 @@
+"""Serve the dashboard with Voilà on 127.0.0.1 (the ``generect-reports dashboard`` command)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["serve_dashboard", "voila_command", "voila_env", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
+
+DASHBOARD_EXTRA_MESSAGE = ("the dashboard needs Voila, in the 'dashboard' extra: "
+                           "pip install 'generect-reports[dashboard]'")
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def voila_command(notebook: Path, port: int) -> list[str]:
+    """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page."""
+    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--strip_sources=True",
+            "--show_tracebacks=False", "--template=generect", "--theme=light"]
+
+
+def voila_env() -> dict[str, str]:
+    """The environment for Voilà: our template folder first on the Jupyter data path."""
+    share = Path(__file__).resolve().parent / "share" / "jupyter"
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(share), *filter(None, [env.get("JUPYTER_PATH")])])
+    return env
+
+
+def serve_dashboard(*, port: int, month: str | None, sample: bool, timezone: str,
+                    api_url: str | None = None, quiet: bool = False) -> None:
+    """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
+    it is stopped. Exports and report files go to the current folder.
+
+    Raises
+    ------
+    InputError
+        Voilà is not installed (the ``dashboard`` extra), a bad month, or the sample with a
+        timezone other than its own.
+    MissingTokenError
+        Live data without ``GENERECT_API_TOKEN``.
+    """
+    import importlib.util
+
+    import nbformat
+
+    from ..errors import InputError, MissingTokenError
+    from ..periods import SAMPLE_TIMEZONE, parse_month
+    from .dashboard import dashboard_notebook
+
+    try:
+        found = importlib.util.find_spec("voila") is not None
+        if found:
+            import voila  # noqa: F401  (a broken install fails here, not in the child)
+    except ImportError:
+        found = False
+    if not found:
+        raise InputError(DASHBOARD_EXTRA_MESSAGE)
+    if month is not None:
+        parse_month(month)
+    if sample and timezone != SAMPLE_TIMEZONE:
+        raise InputError(f"the sample data is recorded in {SAMPLE_TIMEZONE}; timezone {timezone!r} "
+                         "cannot be applied to it")
+    if not sample and not os.environ.get("GENERECT_API_TOKEN", "").strip():
+        raise MissingTokenError()
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="generect-dashboard-") as folder:
+        notebook = Path(folder) / "Generect usage.ipynb"
+        nbformat.write(dashboard_notebook(use_live_api=not sample, month=month, timezone=timezone,
+                                          export_dir=str(Path.cwd()), api_url=api_url), notebook)
+        if not quiet:
+            print(f"dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        child = subprocess.Popen(voila_command(notebook, port), cwd=folder, env=voila_env())
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            raise
+    if code not in (0, -15):
+        from ..errors import GenerectError
+
+        raise GenerectError(f"Voila stopped with exit code {code}")

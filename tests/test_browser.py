@@ -1,0 +1,239 @@
+"""The dashboard (Voilà) and the explorer notebook (JupyterLab) used in real Chromium, as a person
+would: the panel renders, the controls change the chart and the totals, the export button writes
+the filtered figures, and the browser logs no errors.
+
+Needs Debian's ``chromium`` at /usr/bin/chromium and the ``playwright`` package (its own browser
+download is not used). A failing test leaves a screenshot in its tmp folder and prints the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel chooses its inline backend, as for a user
+    # A private Jupyter configuration: nothing from the machine's, nothing left behind.
+    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
+        env[name] = str(tmp / ".jupyter" / sub)
+    return env
+
+
+@contextlib.contextmanager
+def _server(cmd: list[str], *, cwd: Path, port: int, env: dict[str, str], timeout: float = 90.0) -> Iterator[None]:
+    log = (cwd / "server.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited with {proc.returncode}:\n" + (cwd / "server.log").read_text(errors="replace"))
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("server did not answer:\n" + (cwd / "server.log").read_text(errors="replace"))
+                time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page that records console errors and takes a screenshot when the test fails."""
+
+    def __init__(self, browser: Any, tmp: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        self.errors: list[str] = []
+        self.tmp = tmp
+        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+
+    def shot(self, name: str) -> Path:
+        path = self.tmp / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@contextlib.contextmanager
+def _page(browser: Any, tmp: Path, name: str) -> Iterator[Page]:
+    page = Page(browser, tmp)
+    try:
+        yield page
+    except BaseException:
+        with contextlib.suppress(Exception):
+            print(f"screenshot of the failure: {page.shot(name + '-failure')}")
+        raise
+    finally:
+        page.page.close()
+
+
+def _chart_src(page: Any, scope: str) -> str:
+    return str(page.locator(f"{scope} img.generect-chart").first.get_attribute("src"))
+
+
+def _totals(page: Any, scope: str) -> str:
+    return page.locator(f"{scope} .generect-totals").first.inner_text()
+
+
+def _wait_for_total(page: Any, scope: str, chart: str, total: float, timeout: float = 30.0) -> str:
+    """Wait until the chart image has changed and the totals row shows ``total``."""
+    want = f"Total\t{total:,.0f}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _chart_src(page, scope) != chart and want in _totals(page, scope):
+            return _chart_src(page, scope)
+        page.wait_for_timeout(100)
+    raise AssertionError(f"expected a new chart and {want!r} in the totals, got {_totals(page, scope)!r}")
+
+
+def _move_months(page: Any, scope: str, steps: int) -> None:
+    """Move the upper handle of the month slider with the keyboard, as a person can."""
+    handle = page.locator(f"{scope} .noUi-handle").last
+    handle.focus()
+    for _ in range(steps):
+        handle.press("ArrowLeft")
+
+
+def _no_broken_widgets(page: Any) -> None:
+    body = page.inner_text("body")
+    assert "Error displaying widget" not in body
+    assert "VBox(children" not in body and "HBox(children" not in body
+
+
+def _exercise_explorer(pg: Page, scope: str, sample: Any) -> list[str]:
+    """Move the months to 2025-01..2026-07, then pick three operations; return them."""
+    from generect_reports.notebook.widgets import filter_usage
+
+    page = pg.page
+    chart = _chart_src(page, scope)
+    assert chart.startswith(("blob:", "data:image/png")) and "Total" in _totals(page, scope)
+    _move_months(page, scope, 3)
+    months = ("2025-01", "2026-07")
+    chart = _wait_for_total(page, scope, chart, filter_usage(sample, months=months).to_numpy().sum())
+    label = page.locator(f"{scope} .widget-readout").first.inner_text()
+    assert label.replace("–", "-").endswith("2026-07"), label
+    ops = ["search_database", "phone_find", "email_find"]
+    page.locator(f"{scope} select[multiple]").first.select_option(ops)
+    _wait_for_total(page, scope, chart, filter_usage(sample, months=months, operations=ops).to_numpy().sum())
+    totals = _totals(page, scope)
+    assert "preview" not in totals and all(op in totals for op in ops)
+    return ops
+
+
+def _check_export(pg: Page, scope: str, folder: Path, ops: list[str], months: tuple[str, str], sample: Any) -> None:
+    from generect_reports.notebook.widgets import filter_usage
+
+    page = pg.page
+    page.locator(f"{scope} .lm-TabBar-tab", has_text="Export").first.click()
+    page.locator(f"{scope} button.generect-export").first.click()
+    link = page.locator(f"{scope} .generect-export-link a.generect-download").first
+    link.wait_for(timeout=20000)
+    name = link.get_attribute("download")
+    path = folder / str(name)
+    assert path.is_file()
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = pd.DataFrame(list(csv.DictReader(fh))).astype({"credits": float})
+    got = rows.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
+    want = filter_usage(sample, months=months, operations=ops)
+    pd.testing.assert_frame_equal(got[want.columns], want, check_names=False)
+
+
+def test_dashboard_in_chromium(browser, tmp_path, sample):
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--port", str(port), "--quiet"]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)), _page(browser, tmp_path, "dashboard") as pg:
+        page = pg.page
+        page.goto(f"http://127.0.0.1:{port}/", timeout=90000)
+        page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
+        _no_broken_widgets(page)
+        body = page.inner_text("body")
+        assert "Credits, October 2026" in body and "33,441" in body
+        # No code and no developer text in the page.
+        assert "import" not in body and "Dashboard.from_parameters" not in body and "USE_LIVE_API" not in body
+        assert page.locator(".jp-InputArea:visible, .jp-CodeCell .jp-Editor:visible").count() == 0
+        scope = ".generect-dashboard"
+        ops = _exercise_explorer(pg, scope, sample)
+        _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
+        page.locator(f"{scope} button.generect-report-button").click()
+        page.locator(f"{scope} .generect-report-links a.generect-download").nth(1).wait_for(timeout=60000)
+        assert (work / "generect-usage-2026-10.xlsx").is_file() and (work / "generect-usage-2026-10.pdf").read_bytes()[:5] == b"%PDF-"
+        pg.shot("dashboard")
+        assert pg.errors == []
+
+
+def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
+    port = _free_port()
+    work = tmp_path / "lab"
+    work.mkdir()
+    shutil.copy(NOTEBOOKS / "01_explore_usage.ipynb", work / "01_explore_usage.ipynb")
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.open_browser=False",
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.extension_manager=readonly", "--allow-root"]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)), \
+            _page(browser, tmp_path, "jupyterlab") as pg:
+        page = pg.page
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/01_explore_usage.ipynb", timeout=90000)
+        # Opened before running (untrusted): the stored picture of the panel, not its text repr.
+        page.locator(".jp-OutputArea-output img").first.wait_for(timeout=60000)
+        _no_broken_widgets(page)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60000)
+        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        scope = ".generect-explorer"
+        page.locator(f"{scope} img.generect-chart").first.wait_for(timeout=60000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60000)
+        page.locator(f"{scope}").first.scroll_into_view_if_needed()
+        _no_broken_widgets(page)
+        ops = _exercise_explorer(pg, scope, sample)
+        _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
+        pg.shot("jupyterlab")
+        assert pg.errors == []

@@ -1,0 +1,119 @@
+"""The dashboard: its figures, the extra KPI row, report downloads, live loading against the local
+API, and the ``dashboard`` command's checks before anything starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+import generect_reports as g
+from generect_reports.errors import MissingTokenError
+from generect_reports.notebook import dashboard as D
+from support import run_cli
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_dashboard.ipynb"
+
+
+def test_key_figures_are_the_reports(sample, tmp_path):
+    dash = D.Dashboard(sample, export_dir=tmp_path)
+    rep = g.build_report(sample)
+    text = dash.kpis.value
+    assert f"Credits, {rep.month_name}" in text and f"{rep.total:,.0f}" in text
+    assert rep.top_operation in text and f"${rep.estimated_cost:,.2f}" in text
+    assert dash.extra_kpis.layout.display == "none"
+
+
+def test_extra_kpi_row_is_filled_by_providers(sample, tmp_path, monkeypatch):
+    seen = []
+
+    def runway(usage, report):
+        seen.append((len(usage), report.month))
+        return [("Plan limit used", "67%", "of 50,000 credits")]
+
+    monkeypatch.setattr(D, "KPI_PROVIDERS", [runway])
+    dash = D.Dashboard(sample, month="2026-09", export_dir=tmp_path)
+    assert seen == [(len(sample), "2026-09")]
+    assert "Plan limit used" in dash.extra_kpis.value and dash.extra_kpis.layout.display == "flex"
+    assert "Plan limit used" not in dash.kpis.value
+
+
+def test_report_downloads_are_written_and_linked(sample, tmp_path):
+    dash = D.Dashboard(sample, export_dir=tmp_path)
+    xlsx, pdf = dash.write_reports()
+    assert xlsx == tmp_path / "generect-usage-2026-10.xlsx" and xlsx.read_bytes()[:2] == b"PK"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert 'download="generect-usage-2026-10.xlsx"' in dash.report_links.value
+    assert 'download="generect-usage-2026-10.pdf"' in dash.report_links.value
+
+
+def test_as_of_keeps_only_complete_days():
+    usage = D.load_usage(False, "Europe/Kyiv", as_of="2026-10-15 09:00")
+    assert usage.attrs["end"] == "2026-10-14" and str(usage["period_start"].max().date()) == "2026-10-14"
+    assert usage.attrs["fetched_at"] == pd.Timestamp("2026-10-15 09:00", tz="Europe/Kyiv")
+
+
+def test_live_data_needs_a_token(monkeypatch):
+    monkeypatch.delenv("GENERECT_API_TOKEN", raising=False)
+    with pytest.raises(MissingTokenError, match="GENERECT_API_TOKEN is not set"):
+        D.load_usage(True, "UTC")
+
+
+def test_live_data_from_the_api(token_env):
+    usage = D.load_usage(True, "UTC", start="2026-10-01", as_of="2026-10-11 00:00")
+    assert usage.attrs["source"] == "api" and usage.attrs["timezone"] == "UTC"
+    days = usage["period_start"].dt.strftime("%Y-%m-%d")
+    assert days.min() == "2026-10-01" and days.max() == "2026-10-10"
+    assert usage.groupby("operation")["credits"].sum().to_dict() == {"email_find": 25.0, "search_database": 100.0}
+
+
+def test_stored_dashboard_notebook_is_the_generated_one():
+    stored = nbformat.read(NOTEBOOK, as_version=4)
+    fresh = D.dashboard_notebook()
+    assert [c.source for c in stored.cells] == [c.source for c in fresh.cells]
+    assert [c.metadata.get("tags", []) for c in stored.cells] == [["parameters"], ["nbval-ignore-output"]]
+    assert all(c.cell_type == "code" for c in stored.cells)  # nothing but the dashboard shows
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_dashboard_without_voila_names_the_extra(tmp_path):
+    shadow = tmp_path / "shadow" / "voila"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named voila')\n")
+    path = os.pathsep.join([str(tmp_path / "shadow"), os.environ.get("PYTHONPATH", "")])
+    done = run_cli("dashboard", "--sample", "--port", "0", env={"PYTHONPATH": path}, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "'dashboard' extra" in done.stderr and "generect-reports[dashboard]" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_dashboard_live_without_token(tmp_path):
+    done = run_cli("dashboard", "--port", "0", cwd=tmp_path)
+    assert done.returncode == 2 and "GENERECT_API_TOKEN" in done.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--month", "2026-13"], "month"),
+    (["--timezone", "UTC"], "Europe/Kyiv"),
+    (["--port", "70000"], "--port"),
+])
+def test_dashboard_bad_input(tmp_path, args, message):
+    done = run_cli("dashboard", "--sample", *args, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_voila_command_is_local_and_without_code():
+    from generect_reports.notebook.serve import voila_command, voila_env
+
+    cmd = voila_command(Path("x.ipynb"), 8123)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--strip_sources=True" in cmd
+    assert "--no-browser" in cmd and "--template=generect" in cmd
+    template = Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
+    assert (template / "index.html.j2").is_file()
+    assert "cdn." not in (template / "index.html.j2").read_text()
