@@ -24,6 +24,28 @@ def test_key_figures_are_the_reports(sample, tmp_path):
     text = dash.kpis.value
     assert f"Credits, {rep.month_name}" in text and f"{rep.total:,.0f}" in text
     assert rep.top_operation in text and f"${rep.estimated_cost:,.2f}" in text
+
+
+def test_plan_limit_row_shows_the_budget_figures(sample, tmp_path):
+    from generect_reports.analysis.budget import report_budget
+    from generect_reports.fetch.account import load_sample_account, sample_limit_history
+
+    dash = D.Dashboard(sample, export_dir=tmp_path)
+    rep = g.build_report(sample)
+    account = load_sample_account()
+    status, _ = report_budget(sample, rep.month, current_limit=account.monthly_limit,
+                              current_month=account.api_month, limit_from=sample_limit_history(),
+                              as_of=rep.as_of)
+    limit = status[status["kind"] == "limit"].iloc[0]
+    text = dash.extra_kpis.value
+    assert dash.extra_kpis.layout.display == "flex"
+    assert "Plan limit used" in text and f"{limit['share_used'] * 100:.1f}%" in text
+    assert f"{limit['threshold']:,.0f} credits" in text
+
+
+def test_extra_kpi_row_is_hidden_without_providers(sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "KPI_PROVIDERS", [])
+    dash = D.Dashboard(sample, export_dir=tmp_path)
     assert dash.extra_kpis.layout.display == "none"
 
 

@@ -31,6 +31,47 @@ Kpi = tuple[str, str, str]
 KPI_PROVIDERS: list[Callable[[pd.DataFrame, Any], list[Kpi]]] = []
 
 
+def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
+    """Plan-limit use (with its projection for a running month) and the balance runway, from
+    the same ``report_budget`` figures as the report's Budget sheet (one ``/me/`` request live)."""
+    import math
+
+    from ..analysis.budget import report_budget
+    from ..errors import GenerectError
+    from ..fetch.account import fetch_account, load_sample_account, sample_limit_history
+    from ..outputs.report import fmt_pct
+
+    try:
+        if report.source == "sample":
+            account, history = load_sample_account(), sample_limit_history()
+        else:
+            account, history = fetch_account(), None
+    except GenerectError as exc:
+        return [("Plan limit", "unavailable", str(exc)[:120])]
+    status, _ = report_budget(usage, report.month, current_limit=account.monthly_limit,
+                              current_month=account.api_month, limit_from=history,
+                              balance=None if report.complete else account.balance,
+                              as_of=report.as_of)
+    out: list[Kpi] = []
+    limit = status[status["kind"] == "limit"]
+    if len(limit):
+        row = limit.iloc[0]
+        note = f"of {row['threshold']:,.0f} credits ({row['threshold_note']})"
+        if not math.isnan(row["projected_share"]):
+            note += f"; projected {fmt_pct(row['projected_share'])} at month end"
+        out.append(("Plan limit used", fmt_pct(row["share_used"]), note))
+    else:
+        out.append(("Plan limit", "none", "the plan has no monthly limit"))
+    runway = status.attrs.get("runway_days")
+    if runway is not None and math.isfinite(runway):
+        out.append(("Balance runway", f"{runway:,.0f} days",
+                    f"balance runs out about {status.attrs['run_out_date']:%d %b %Y}"))
+    return out
+
+
+KPI_PROVIDERS.append(plan_limit_kpis)
+
+
 def load_usage(use_live_api: bool, timezone: str, *, start: Any = None, as_of: Any = None,
                api_url: str | None = None) -> pd.DataFrame:
     """Daily usage for a notebook or the dashboard: the live API or the bundled sample.
