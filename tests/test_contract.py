@@ -1,4 +1,5 @@
-"""The versioned JSON contract: every command's document against its shipped schema, the golden
+"""The versioned JSON contract: every command's document against its shipped schema (each variant:
+a running and a past month, no limit, a month that does not tie, one customer), the golden
 usage document, the schema fingerprints that force a schema_version bump, and NDJSON."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from support import run_cli
@@ -25,6 +27,8 @@ FIXED_AT = "2026-11-02T08:00:00+00:00"
 #: command's schema is picked up and checked as soon as its file exists).
 COMMAND_ARGS: dict[str, list[str]] = {
     "usage": ["--start", "2026-05-01", "--end", "2026-06-30", "--period", "week"],
+    "reconcile": ["--month", "2026-10"],
+    "chargeback": ["--month", "2026-10"],
 }
 
 
@@ -187,3 +191,191 @@ def test_ndjson_to_a_file(tmp_path):
     assert out.returncode == 0 and out.stdout == ""
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(rows) == 16 and set(rows[0]) == {"period_start", "period", "operation", "credits"}
+
+
+# --- every document variant a command prints, not one sample run ------------------------------
+
+@pytest.mark.parametrize("name, args, code", [
+    ("status", [], 0),
+    ("status", ["--fail-at", "100"], 5),  # fails the check, still prints the whole document
+    ("status", ["--min-runway-days", "30"], 5),
+    ("reconcile", ["--month", "2026-10"], 0),  # ties (pending and reversed explain it)
+    ("reconcile", ["--month", "2026-02"], 5),  # does not tie (unmapped type), JSON still printed
+    ("reconcile", ["--month", "2025-01"], 0),  # the account's first month
+    ("chargeback", ["--month", "2026-10"], 0),
+    ("chargeback", ["--month", "2026-10", "--customer", "****41de"], 0),  # one customer by token hint
+    ("chargeback", ["--month", "2026-10", "--customer", "acme-corp"], 0),
+    ("chargeback", ["--month", "2025-01"], 0),  # first month: no previous month for the growth check
+])
+def test_command_variants_validate(name, args, code):
+    result = CliRunner().invoke(cli, [name, "--sample", "--format", "json", *args])
+    assert result.exit_code == code, result.output
+    doc = json.loads(result.stdout)
+    validate_document(doc, name)
+    assert doc["command"] == name and doc["rows"]
+
+
+def test_reconcile_document_that_does_not_tie_names_why():
+    out = run_cli("reconcile", "--sample", "--month", "2026-02", "--format", "json")
+    assert out.returncode == 5 and "does not tie" in out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc)
+    assert doc["reconciliation"]["ties"] is False
+    assert doc["reconciliation"]["unmapped_types"] == ["email_verify_bulk"]
+    assert {r["reason"] for r in doc["rows"]} == {"reversed", "unmapped type"}
+
+
+def test_chargeback_for_one_customer_keeps_account_totals():
+    whole = json.loads(CliRunner().invoke(cli, ["chargeback", "--sample", "--format", "json",
+                                                "--month", "2026-10"]).stdout)
+    one = json.loads(CliRunner().invoke(cli, ["chargeback", "--sample", "--format", "json",
+                                              "--month", "2026-10", "--customer", "****41de"]).stdout)
+    validate_document(one)
+    assert [c["customer"] for c in one["customers"]] == ["hooli"]
+    assert {r["customer"] for r in one["rows"]} == {"hooli"}
+    assert one["totals"] == whole["totals"] and one["operations"] == whole["operations"]
+    assert (one["start"], one["end"]) == ("2026-10-01", "2026-10-31")
+
+
+def test_status_without_limit_in_overdraft_validates(token_env):
+    """Against the API: no plan limit (rows empty), a negative balance (runway 0, runs out today),
+    no preview_tier in /me/."""
+    token_env.me.update(monthly_limit=0, balance=-250, preview_tier=None)
+    out = run_cli("status", "--format", "json", "--fail-at", "100")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc)
+    assert doc["rows"] == [] and doc["account"]["monthly_limit"] is None
+    assert doc["account"]["preview_tier"] is None and doc["account"]["balance"] == -250
+    assert doc["runway_days"] == 0 and doc["run_out_date"] == doc["as_of"][:10]
+
+
+def test_status_every_budget_kind_validates(token_env, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n'
+                   '[budget.operations]\nemail_find = 20\n')
+    out = run_cli("status", "--config", str(cfg), "--format", "json", "--fail-at", "100")
+    assert out.returncode == 5, out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc)
+    assert [r["kind"] for r in doc["rows"]] == ["limit", "budget", "operation", "money"]
+    assert [r["unit"] for r in doc["rows"]] == ["credits", "credits", "credits", "USD"]
+    assert {c["level"] for c in doc["checks"]} == {"fail"}
+
+
+def _status_document(frame, account, checks):
+    """The status document as the command assembles it (cli.status)."""
+    from generect_reports.outputs import budget as B
+
+    first = pd.Timestamp(frame.attrs["month"] + "-01").date()
+    return export.json_document(
+        "status", B.status_rows(frame), source=account.source, timezone="Europe/Kyiv", period="month",
+        start=first, end=first.replace(day=frame.attrs["days_in_month"]),
+        complete=bool(frame.attrs["complete"]), generated_at=FIXED_AT,
+        totals={"used_credits": frame.attrs["used_credits"],
+                "projected_credits": frame.attrs["projected_credits"]},
+        fields=B.status_fields(frame, account, checks))
+
+
+@pytest.mark.parametrize("month, as_of, limit, balance", [
+    ("2026-09", "2026-10-22T00:00:00+03:00", 30000.0, 25384.0),  # a past month: no projection
+    ("2026-10", "2026-10-22T00:00:00+03:00", None, -10.0),  # no limit, overdraft
+    ("2026-10", "2026-10-01T00:00:00+03:00", 30000.0, 0.0),  # first day: nothing elapsed yet
+])
+def test_status_documents_from_the_library_validate(month, as_of, limit, balance):
+    from generect_reports import load_sample
+    from generect_reports.analysis.budget import budget_status, check_thresholds
+    from generect_reports.fetch.account import parse_account
+
+    usage = load_sample("2026-08-01", "2026-10-21", period="day")
+    frame = budget_status(usage, month, limit=limit, budgets={"monthly_money": 50,
+                                                              "operations": {"preview": 10}},
+                          balance=balance, as_of=as_of)
+    account = parse_account({"plan": "Pro", "credits": {"balance": balance, "used_this_month": 0,
+                                                        "monthly_limit": limit}},
+                            fetched_at=as_of, source="sample")
+    doc = _status_document(frame, account, check_thresholds(frame, fail_at=100, min_runway_days=5))
+    validate_document(doc, "status")
+    if month == "2026-09":
+        assert doc["complete"] is True and doc["totals"]["projected_credits"] is None
+        assert all(r["projected"] is None and r["projected_share"] is None for r in doc["rows"])
+
+
+def test_status_document_with_zero_burn_has_unlimited_runway():
+    from helpers import frame as usage_frame
+
+    from generect_reports.analysis.budget import budget_status
+    from generect_reports.fetch.account import parse_account
+
+    usage = usage_frame([("2026-10-01", "preview", 0.0)], fetched_at="2026-10-10")
+    status = budget_status(usage, "2026-10", limit=100.0, balance=500.0, as_of="2026-10-10T00:00:00+03:00")
+    account = parse_account({"plan": "Free", "credits": {"balance": 500, "used_this_month": 0}},
+                            fetched_at="2026-10-10T00:00:00+03:00", source="api")
+    doc = _status_document(status, account, [])
+    validate_document(doc)
+    assert doc["runway_unlimited"] is True and doc["runway_days"] is None and doc["run_out_date"] is None
+
+
+def test_reconcile_document_without_anchor_and_every_reason_validates():
+    import dataclasses
+
+    from generect_reports import load_sample
+    from generect_reports.analysis.reconcile import REASONS, reconcile
+    from generect_reports.fetch import ledger as L
+    from generect_reports.outputs.reconcile import render_json
+
+    inputs = L.load_sample_ledger("2026-10")
+    usage = load_sample("2026-10-01", "2026-10-31", period="month")
+    result = reconcile(usage, inputs.ledger, month="2026-10")  # no balance: no opening, no closing
+    reasons = pd.DataFrame([{"operation": "preview", "reason": r, "credits": -1.5, "transactions": 1,
+                             "detail": "d"} for r in REASONS])
+    change = {"item": "preview/success", "before": 10.0, "after": 12.5, "change": 2.5}
+    restated = [{"month": "2026-09", "kind": kind, "changes": [change]} for kind in ("ledger", "usage")]
+    result = dataclasses.replace(result, reasons=reasons, restatements=restated,
+                                 notes=["preview: usage leaves out its pending charges"])
+    doc = json.loads(render_json(result, generated_at=FIXED_AT, complete=False))
+    validate_document(doc)
+    figures = doc["reconciliation"]
+    assert figures["opening_balance"] is figures["closing_balance"] is figures["anchor_at"] is None
+    assert [r["reason"] for r in doc["rows"]] == list(REASONS)
+    broken = copy.deepcopy(doc)
+    broken["rows"][0]["reason"] = "rounding"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_document(broken)
+
+
+def test_chargeback_document_without_token_analytics_validates():
+    from generect_reports import load_sample
+    from generect_reports.analysis.chargeback import allocate_credits
+    from generect_reports.fetch.tokens import load_sample_tokens
+    from generect_reports.outputs.chargeback import render_chargeback
+
+    usage = load_sample("2026-10-01", "2026-10-31", period="month")
+    tokens = load_sample_tokens("2026-09-01", "2026-10-31").iloc[0:0]
+    tokens.attrs["windows"] = {}
+    alloc = allocate_credits(usage, tokens, month="2026-10")
+    doc = json.loads(render_chargeback(alloc, "json", generated_at=FIXED_AT))
+    validate_document(doc)
+    assert doc["start"] is None and doc["end"] is None
+    assert [c["kind"] for c in doc["customers"]] == ["unallocated"]
+    assert doc["totals"]["unallocated_credits"] == doc["totals"]["credits"]
+
+
+@pytest.mark.parametrize("name, args, mutate, needle", [
+    ("status", [], lambda d: d["rows"][0].update(kind="quota"), "quota"),
+    ("status", [], lambda d: d["account"].update(email="x@example.com"), "email"),
+    ("status", [], lambda d: d["totals"].pop("projected_credits"), "projected_credits"),
+    ("reconcile", ["--month", "2026-10"], lambda d: d["rows"][0].update(transactions=1.5), "integer"),
+    ("reconcile", ["--month", "2026-10"], lambda d: d.update(period="month"), "month"),
+    ("reconcile", ["--month", "2026-10"], lambda d: d["operations"][0].pop("residual"), "residual"),
+    ("chargeback", ["--month", "2026-10"], lambda d: d["rows"][0].update(token="abc"), "token"),
+    ("chargeback", ["--month", "2026-10"], lambda d: d.update(estimate=False), "True"),
+    ("chargeback", ["--month", "2026-10"], lambda d: d["customers"][0].update(kind="vip"), "vip"),
+])
+def test_command_schemas_reject_broken_documents(name, args, mutate, needle):
+    doc = json.loads(CliRunner().invoke(cli, [name, "--sample", "--format", "json", *args]).stdout)
+    validate_document(doc)
+    mutate(doc)
+    with pytest.raises(jsonschema.ValidationError) as err:
+        validate_document(doc)
+    assert needle in str(err.value.message) + str(list(err.value.path))

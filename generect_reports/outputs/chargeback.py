@@ -114,9 +114,12 @@ def _csv(alloc: Allocation) -> str:
 
 def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
     cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents"])
+    # The envelope's start and end are inclusive local dates; the window holds the local
+    # instants the analytics were asked for, so their wall-clock dates are those days.
+    first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
     doc = json_document(
         "chargeback", _rows(alloc), source=alloc.source, timezone=alloc.timezone, period="month",
-        start=alloc.window[0] if alloc.window else None, end=alloc.window[1] if alloc.window else None,
+        start=first, end=last,
         complete=complete, generated_at=generated_at,
         totals={"credits": alloc.total_credits, "estimated_cost": alloc.total_cost,
                 "unallocated_credits": alloc.unallocated_credits},
