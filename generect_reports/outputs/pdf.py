@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import matplotlib
@@ -30,7 +29,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .._atomic import atomic_path
 from ..analysis.usage import ANOMALY_RULE
-from . import report as R
+from . import presentation as P
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -158,110 +157,9 @@ def _footer(page: _Page, number: int, pages: int) -> None:
 
 # --------------------------------------------------------------------------- what the pages show
 
-@dataclass(frozen=True)
-class _Tile:
-    label: str
-    value: str
-    sub: str
-    tone: str = ""          # "up", "down" or "" (colour of the value)
-
-
-def _tone(value: float | None) -> str:
-    if value is None or value != value or value == 0:
-        return ""
-    return "up" if value > 0 else "down"
-
-
-def _tiles(rep: "MonthlyReport") -> list[_Tile]:
-    f = R
-    prev = rep.previous_month_name
-    basis = "whole month" if rep.complete else f"days 1-{rep.elapsed_days}, like for like"
-    tiles = [
-        _Tile("Credits this month" if rep.complete else "Credits so far", f.fmt_credits(rep.total),
-              f"{rep.month_name}" + ("" if rep.complete else f", {rep.elapsed_days} of {rep.days_in_month} days")),
-        _Tile(f"Change vs {prev}", f.fmt_signed_pct(rep.change_pct),
-              f"{f.fmt_change(rep.change)} credits, {basis}", _tone(rep.change)),
-    ]
-    yoy = _yoy(rep)
-    if yoy is not None:
-        tiles.append(_Tile(f"Year over year vs {yoy['label']}", yoy["pct"], yoy["sub"], yoy["tone"]))
-    else:
-        tiles.append(_Tile("Year over year", "n/a", "no data for the same month last year"))
-    tiles.append(_Tile("Estimated cost", f.fmt_money(rep.estimated_cost, rep.currency), _cost_sub(rep),
-                       _tone(_cost_change(rep))))
-    largest = _largest_cost(rep)
-    if largest is not None:
-        tiles.append(_Tile("Largest cost line", largest[0], largest[1]))
-    if not rep.complete and rep.projection is not None:
-        tiles.append(_Tile("Projected month end", _fmt_projection(rep.projection),
-                           f"estimate; weekday-aware {_fmt_projection(rep.projection_weekday)}"))
-    return tiles
-
-
-def _fmt_projection(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}"
-
-
-def _yoy(rep: "MonthlyReport") -> dict[str, str] | None:
-    total = getattr(rep, "yoy_total", None)
-    if total is None:
-        return None
-    pct = getattr(rep, "yoy_change_pct", float("nan"))
-    change = rep.total - total
-    label = getattr(rep, "yoy_month_name", "last year")
-    return {"label": label, "pct": R.fmt_signed_pct(pct),
-            "sub": f"{R.fmt_change(change)} credits; {R.fmt_credits(total)} then", "tone": _tone(change)}
-
-
-def _cost_change(rep: "MonthlyReport") -> float | None:
-    prev = getattr(rep, "previous_cost", None)
-    return None if prev is None else rep.estimated_cost - prev
-
-
-def _cost_sub(rep: "MonthlyReport") -> str:
-    change = _cost_change(rep)
-    if change is None:
-        return "at list prices; an estimate"
-    sign = "+" if change > 0 else ""
-    return f"{sign}{R.fmt_money(change, rep.currency)} vs {rep.previous_month_name}; at list prices"
-
-
-def _largest_cost(rep: "MonthlyReport") -> tuple[str, str] | None:
-    ops = rep.operations
-    if ops.empty or not (ops["estimated_cost"] > 0).any():
-        return None
-    row = ops.sort_values(["estimated_cost", "operation"], ascending=[False, True], kind="mergesort").iloc[0]
-    share_cost = row["estimated_cost"] / rep.estimated_cost if rep.estimated_cost else float("nan")
-    return (f"{row['operation']} {R.fmt_money(row['estimated_cost'], rep.currency)}",
-            f"{R.fmt_pct(share_cost)} of cost, {row['share_display']:.1f}% of credits")
-
-
-def _narrative(rep: "MonthlyReport") -> list[str]:
-    return list(getattr(rep, "narrative", []) or [])
-
-
-def _bridge(rep: "MonthlyReport", keep: int = 6) -> tuple[list[str], list[float], float, float]:
-    """Bridge steps from the previous total to this month's compared total: operation labels and
-    contributions, largest first, the small ones grouped."""
-    ops = rep.operations[["operation", "change"]].copy()
-    ops = ops[ops["change"] != 0]
-    ops["size"] = ops["change"].abs()
-    ops = ops.sort_values(["size", "operation"], ascending=[False, True], kind="mergesort")
-    labels = list(ops["operation"])
-    values = list(ops["change"].astype(float))
-    if len(labels) > keep:
-        rest = float(sum(values[keep - 1:]))
-        n = len(labels) - keep + 1
-        labels = labels[:keep - 1] + [f"{n} other operations"]
-        values = values[:keep - 1] + [rest]
-    return labels, values, float(rep.previous_total), float(rep.compared_total)
-
-
 # --------------------------------------------------------------------------- drawing blocks
 
-def _draw_tiles(page: _Page, tiles: Sequence[_Tile], top: float, height: float = 0.92) -> float:
+def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float = 0.92) -> float:
     rep = page.rep
     gap = 0.12
     n = len(tiles)
@@ -276,14 +174,15 @@ def _draw_tiles(page: _Page, tiles: Sequence[_Tile], top: float, height: float =
         ax.add_patch(FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04",
                                     transform=ax.transAxes, facecolor=fill, edgecolor="none"))
         pad = 0.1
-        page.text(left + pad, top + 0.09, tile.label, SMALL, color=page.muted)
+        label = page.wrap(tile.label, width - 2 * pad, SMALL)[0]
+        page.text(left + pad, top + 0.09, label, SMALL, color=page.muted)
         value_size = 15.0
         while value_size > 10 and page.text_width(tile.value, value_size, "bold") > width - 2 * pad:
             value_size -= 0.5
         page.text(left + pad, top + 0.27, tile.value, value_size, fontweight="bold",
                   color=tones[tile.tone])
         sub_top = top + 0.27 + value_size * 1.25 / 72 + 0.04
-        for line in page.wrap(tile.sub, width - 2 * pad, SMALL)[:2]:
+        for line in page.wrap(tile.detail, width - 2 * pad, SMALL)[:2]:
             page.text(left + pad, sub_top, line, SMALL, color=page.muted)
             sub_top += SMALL * 1.3 / 72
     return top + height
@@ -350,7 +249,7 @@ def _legend_in_stacking_order(ax: "Axes", **kw: Any) -> None:
 
 
 def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
-                  size: float = SMALL, label_size: float | None = None) -> None:
+                  size: float = SMALL, label_size: float | None = None, legend: str = "right") -> None:
     monthly = rep.monthly
     months = [str(m) for m in monthly.columns]
     x = np.arange(len(months), dtype="float64")
@@ -370,9 +269,14 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
     ax.set_xlim(-0.6, len(months) - 0.4)
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    totals = [R.fmt_credits(v) for v in bottom]
+    totals = [rep.formats.credits(v) for v in bottom]
     _bar_totals(ax, renderer, list(x), list(bottom), totals, label_size or size)
-    _legend_in_stacking_order(ax)
+    if legend == "right":
+        _legend_in_stacking_order(ax)
+    else:  # below, for narrow screens: read row by row, top segment first
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2,
+                  fontsize=size, borderaxespad=0.0, handlelength=1.0, columnspacing=1.0)
 
 
 def _history_title(rep: "MonthlyReport") -> str:
@@ -418,86 +322,59 @@ def _table(page: _Page, left: float, top: float, columns: Sequence[tuple[str, fl
 
 
 def _operations_rows(rep: "MonthlyReport") -> tuple[list[tuple[str, float, str]], list[list[str]], list[list[str]]]:
-    prev_head = rep.previous_month_name if rep.complete else f"{rep.previous_month_name[:3]} 1-{rep.elapsed_days}"
-    this_head = rep.month_name if rep.complete else f"{rep.month_name[:3]} 1-{rep.elapsed_days}"
-    has_yoy = "yoy_credits" in rep.operations.columns
-    cols: list[tuple[str, float, str]] = [("Operation", 1.55, "l"), (rep.month_name, 1.05, "r"),
+    """Columns (heading, relative width, alignment), the cells and their tones."""
+    short = rep.previous_month_name[:3]
+    prev_head = rep.previous_month_name if rep.complete else f"{short} 1-{rep.elapsed_days}"
+    cols: list[tuple[str, float, str]] = [("Operation", 1.55, "l"), ("Credits", 1.0, "r"),
                                           ("Share", 0.7, "r"), (prev_head, 1.15, "r"),
-                                          (f"Change ({this_head})", 1.35, "r"), ("Change %", 0.85, "r")]
-    if has_yoy:
-        cols += [(getattr(rep, "yoy_month_name", "Last year"), 1.15, "r"), ("YoY %", 0.8, "r")]
+                                          ("Change", 1.0, "r"), ("Change %", 0.85, "r")]
+    keys = ["operation", "credits", "share", "previous", "change", "change_pct"]
+    tone_keys = ["", "", "", "", "change_tone", "change_tone"]
+    if rep.yoy_available:
+        yoy_head = rep.yoy_month_name if rep.complete else f"{rep.yoy_month_name[:3]} {rep.yoy_month[:4]} 1-{rep.elapsed_days}"
+        cols += [(yoy_head, 1.15, "r"), ("YoY %", 0.8, "r")]
+        keys += ["yoy", "yoy_pct"]
+        tone_keys += ["", "yoy_tone"]
     cols += [("Est. cost", 1.0, "r"), ("Cost share", 0.85, "r")]
-    rows: list[list[str]] = []
-    tones: list[list[str]] = []
-    for r in rep.operations.itertuples(index=False):
-        cost_share = r.estimated_cost / rep.estimated_cost if rep.estimated_cost else float("nan")
-        row = [r.operation, R.fmt_credits(r.credits), _share(r.share_display),
-               R.fmt_credits(r.previous_credits), R.fmt_change(r.change), R.fmt_signed_pct(r.change_pct)]
-        tone = ["", "", "", "", _tone(r.change), _tone(r.change)]
-        if has_yoy:
-            yoy_c = getattr(r, "yoy_credits")
-            yoy_p = getattr(r, "yoy_change_pct", float("nan"))
-            row += [R.fmt_credits(yoy_c), R.fmt_signed_pct(yoy_p)]
-            tone += ["", _tone(yoy_p)]
-        cost = (R.fmt_money(r.estimated_cost, rep.currency) if r.operation not in rep.unpriced else "unpriced")
-        row += [cost, R.fmt_pct(cost_share) if r.operation not in rep.unpriced else "-"]
-        tone += ["", ""]
-        rows.append(row)
-        tones.append(tone)
-    total = ["Total", R.fmt_credits(rep.total), "100.0%" if rep.total else "-", R.fmt_credits(rep.previous_total),
-             R.fmt_change(rep.change), R.fmt_signed_pct(rep.change_pct)]
-    ttone = ["", "", "", "", _tone(rep.change), _tone(rep.change)]
-    if has_yoy:
-        total += [R.fmt_credits(getattr(rep, "yoy_total", float("nan"))),
-                  R.fmt_signed_pct(getattr(rep, "yoy_change_pct", float("nan")))]
-        ttone += ["", _tone(getattr(rep, "yoy_change_pct", float("nan")))]
-    total += [R.fmt_money(rep.estimated_cost, rep.currency), "100.0%" if rep.estimated_cost else "-"]
-    ttone += ["", ""]
-    return cols, rows + [total], tones + [ttone]
-
-
-def _share(value: float) -> str:
-    return "-" if value != value else f"{value:.1f}%"
+    keys += ["cost", "cost_share"]
+    tone_keys += ["", ""]
+    rows = [*P.operation_rows(rep), P.total_row(rep)]
+    cells = [[row[k] for k in keys] for row in rows]
+    tones = [[row[t] if t else "" for t in tone_keys] for row in rows]
+    return cols, cells, tones
 
 
 def _bridge_axes(ax: "Axes", page: _Page) -> None:
+    """The waterfall, horizontal so operation names read level: last month's total at the top,
+    each operation's contribution (largest first), this month's total at the bottom."""
     rep = page.rep
-    labels, values, start, end = _bridge(rep)
-    names = [f"{rep.previous_month_name}" + ("" if rep.complete else f" 1-{rep.elapsed_days}"),
-             *labels, f"{rep.month_name}" + ("" if rep.complete else f" 1-{rep.elapsed_days}")]
-    y = np.arange(len(names))
-    running = start
-    lefts, widths, colours, texts = [0.0], [start], [page.primary], [R.fmt_credits(start)]
+    f = rep.formats
+    bridge = rep.bridge
     up = _color(rep.theme.colors.get("increase", "C0392B"))
     down = _color(rep.theme.colors.get("decrease", "1E8449"))
-    for value in values:
-        lefts.append(running if value >= 0 else running + value)
-        widths.append(abs(value))
-        colours.append(up if value >= 0 else down)
-        texts.append(R.fmt_change(value))
-        running += value
-    lefts.append(0.0)
-    widths.append(end)
-    colours.append(page.primary)
-    texts.append(R.fmt_credits(end))
-    ax.barh(y, widths, left=lefts, color=colours, height=0.62, zorder=2)
-    # Connectors from each bar's end to the next bar's start show the running total.
-    run = start
-    for i, value in enumerate([*values, None]):
-        nxt = run + (value or 0)
-        ax.plot([run, run], [i + 0.31, i + 0.69], color="#9CA3AF", linewidth=0.6, zorder=1)
-        if value is not None:
-            run = nxt
-    lo = min(start, end, *(np.cumsum(values) + start) if values else [start])
-    hi = max(start, end, *(np.cumsum(values) + start) if values else [start])
-    span = max(hi - lo, 1.0)
+    y = np.arange(len(bridge), dtype="float64")
+    lo_edge = np.minimum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    hi_edge = np.maximum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    kinds = bridge["kind"].tolist()
+    total_bar = np.isin(kinds, ["start", "end"])
+    colours = [page.primary if k in ("start", "end") else (up if v >= 0 else down)
+               for k, v in zip(kinds, bridge["value"])]
+    ax.barh(y, hi_edge - lo_edge, left=lo_edge, color=colours, height=0.62, zorder=2)
+    for i in range(len(bridge) - 1):  # connectors carry the running total to the next bar
+        level = float(bridge["top"].iloc[i])
+        ax.plot([level, level], [i + 0.31, i + 0.69], color="#9CA3AF", linewidth=0.6, zorder=1)
+    steps = ~total_bar
+    ends = hi_edge[total_bar]
+    lo = float(min(lo_edge[steps].min() if steps.any() else ends.min(), ends.min()))
+    hi = float(hi_edge.max())
+    span = max(hi - lo, abs(hi) * 0.02, 1.0)
     left_limit = max(0.0, lo - span * 0.6)
-    ax.set_xlim(left_limit, hi + span * 0.45)
-    renderer = page.renderer
-    for yi, (l, w, s) in enumerate(zip(lefts, widths, texts)):
-        ax.annotate(lit(s), (max(l + w, left_limit), yi), xytext=(4, 0), textcoords="offset points",
+    ax.set_xlim(left_limit, hi + span * 0.5)
+    for yi, (kind, value, edge) in enumerate(zip(kinds, bridge["value"], hi_edge)):
+        text = f.credits(value) if kind in ("start", "end") else f.change(value)
+        ax.annotate(lit(text), (max(float(edge), left_limit), yi), xytext=(4, 0), textcoords="offset points",
                     va="center", ha="left", fontsize=SMALL)
-    ax.set_yticks(y, [lit(n) for n in names], fontsize=SMALL)
+    ax.set_yticks(y, [lit(label) for label in bridge["label"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
     ax.tick_params(axis="x", labelsize=SMALL)
@@ -505,29 +382,27 @@ def _bridge_axes(ax: "Axes", page: _Page) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
     ax.grid(axis="y", visible=False)
-    del renderer
 
 
 def _cost_axes(ax: "Axes", page: _Page) -> None:
+    """Estimated cost by operation, largest first; unpriced operations are named below the chart."""
     rep = page.rep
-    ops = rep.operations[~rep.operations["operation"].isin(rep.unpriced)]
-    ops = ops.sort_values(["estimated_cost", "operation"], ascending=[False, True], kind="mergesort")
+    f = rep.formats
+    ops = rep.cost_by_operation[rep.cost_by_operation["priced"].astype(bool)]
     y = np.arange(len(ops))
     ax.barh(y, ops["estimated_cost"], color=[_color(rep.colors.get(o, "7F7F7F")) for o in ops["operation"]],
             height=0.62, zorder=2)
     top = float(ops["estimated_cost"].max()) if len(ops) else 1.0
-    ax.set_xlim(0, max(top, 0.01) * 1.32)
+    ax.set_xlim(0, max(top, 0.01) * 1.4)
     for yi, r in zip(y, ops.itertuples(index=False)):
-        share = r.estimated_cost / rep.estimated_cost if rep.estimated_cost else float("nan")
-        ax.annotate(lit(f"{R.fmt_money(r.estimated_cost, rep.currency)} ({R.fmt_pct(share)})"),
+        ax.annotate(lit(f"{f.money(r.estimated_cost)} ({f.share(r.cost_share_display)})"),
                     (r.estimated_cost, yi), xytext=(4, 0), textcoords="offset points", va="center",
                     ha="left", fontsize=SMALL)
     ax.set_yticks(y, [lit(o) for o in ops["operation"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
     ax.tick_params(axis="x", labelsize=SMALL)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: R.fmt_money(v, rep.currency).replace(".00", "")
-                                               .replace("$", r"\$")))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: lit(f"{f.symbol}{v:,.0f}")))
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
     ax.grid(axis="y", visible=False)
@@ -567,7 +442,7 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
         ax.add_patch(Rectangle((xi - 0.5, base), 1.0, height, fill=False, edgecolor=alert,
                                linewidth=1.6, zorder=4))
         ha = "left" if xi < len(days) * 0.6 else "right"
-        label = f"{row.day:%d %b} {row.operation}: {R.fmt_credits(row.credits)} credits"
+        label = f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits"
         ax.annotate(lit(label), (xi, base + height / 2), xytext=(xi + (0.9 if ha == "left" else -0.9), ymax * 0.97),
                     textcoords="data", ha=ha, va="top", fontsize=SMALL, color=alert, zorder=5,
                     arrowprops={"arrowstyle": "-", "color": alert, "linewidth": 0.8,
@@ -580,17 +455,6 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.yaxis.set_major_locator(MaxNLocator(5))
     _legend_in_stacking_order(ax)
-
-
-def _anomaly_lines(rep: "MonthlyReport") -> list[str]:
-    described = getattr(rep, "anomaly_sentences", None)
-    if described:
-        return list(described)
-    if rep.anomalies.empty:
-        return ["No anomalies flagged this month."]
-    return [f"{row.day:%d %b %Y}: {row.operation} used {R.fmt_credits(row.credits)} credits against a "
-            f"baseline of {R.fmt_credits(row.baseline)}, {R.fmt_credits(row.credits - row.baseline)} above it."
-            for row in rep.anomalies.itertuples(index=False)]
 
 
 def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
@@ -609,7 +473,8 @@ def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
             ("Complete month." if rep.complete else
              f"Partial month: {rep.elapsed_days} of {rep.days_in_month} days complete as of "
              f"{rep.as_of:%Y-%m-%d %H:%M}."),
-            *rep.warnings, *rep.notes,
+            *(["Warnings: see page 1."] if rep.warnings else []),
+            *rep.notes,
         ]),
         ("Source", [f"{rep.source_label}; account: {rep.account}; generated by generect-reports {rep.version}.",
                     f"Input checksum (SHA-256): {rep.checksum}"]),
@@ -628,10 +493,10 @@ def _page_summary(rep: "MonthlyReport") -> _Page:
                              fontweight="bold")
     if rep.warnings:
         top += 0.06
-    for sentence in _narrative(rep):
+    for sentence in rep.narrative:
         top = page.paragraph(MARGIN, top, sentence, text_width, 10.0, leading=1.35)
     top += 0.1
-    top = _draw_tiles(page, _tiles(rep), top) + 0.28
+    top = _draw_tiles(page, P.kpis(rep), top) + 0.28
     page.text(MARGIN, top, _history_title(rep), 10.5, fontweight="bold")
     top += 0.3
     legend_width = 1.55
@@ -648,21 +513,23 @@ def _page_operations(rep: "MonthlyReport") -> _Page:
     cols, rows, tones = _operations_rows(rep)
     scale = (page.width - 2 * MARGIN) / sum(w for _, w, _ in cols)
     cols = [(h, w * scale, a) for h, w, a in cols]
-    top = _table(page, MARGIN, top, cols, rows, bold_last=True, tones=tones) + 0.1
-    if rep.unpriced:
-        top = page.paragraph(MARGIN, top, "Unpriced (no list price, not in the cost): "
-                             + ", ".join(rep.unpriced) + ".", page.width - 2 * MARGIN, SMALL, color=page.muted)
-    top += 0.22
+    top = _table(page, MARGIN, top, cols, rows, bold_last=True, tones=tones) + 0.38
     half = (page.width - 2 * MARGIN - 0.5) / 2
-    page.text(MARGIN, top, f"What drove the change: {rep.previous_month_name} to {rep.month_name}", 10.5,
-              fontweight="bold")
-    page.text(MARGIN + half + 0.5, top, "Estimated cost by operation, ranked", 10.5, fontweight="bold")
-    top += 0.32
+    right = MARGIN + half + 0.5
+    page.text(MARGIN, top, "What drove the change", 10.5, fontweight="bold")
+    page.text(right, top, "Estimated cost by operation, ranked", 10.5, fontweight="bold")
+    top += 0.27
+    if len(rep.bridge):
+        page.text(MARGIN, top, f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
+                  "largest contribution first", SMALL, color=page.muted)
+    if rep.unpriced:
+        page.text(right, top, "Unpriced, not in the estimate: " + ", ".join(rep.unpriced), SMALL, color=page.muted)
+    top += 0.22
     bottom = page.height - 0.75
-    label_w = 1.6
+    label_w = 1.75
     ax = page.axes(MARGIN + label_w, top, half - label_w, bottom - top)
     _bridge_axes(ax, page)
-    ax2 = page.axes(MARGIN + half + 0.5 + 1.3, top, half - 1.3, bottom - top)
+    ax2 = page.axes(right + 1.3, top, half - 1.3, bottom - top)
     _cost_axes(ax2, page)
     return page
 
@@ -681,7 +548,7 @@ def _page_days(rep: "MonthlyReport") -> _Page:
     y = top
     page.text(MARGIN, y, "Anomalies", 10.5, fontweight="bold")
     y += 0.24
-    for line in _anomaly_lines(rep):
+    for line in P.anomaly_lines(rep):
         y = page.paragraph(MARGIN, y, line, col_w, SMALL, leading=1.35) + 0.04
     blocks = _notes_blocks(rep)
     y += 0.12
@@ -746,26 +613,32 @@ def write_pdf_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month
     write_report_pdf(build_report(usage, month, history=history, template=template, account=account), path)
 
 
-def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 6.4,
+def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 4.8,
                       months: int = 13) -> bytes:
     """The history chart for the email body as PNG bytes.
 
-    Drawn ``width`` inches wide at ``dpi`` (2× the 100 px per inch the email lays it out at, so
-    it is sharp on high-density screens), with the last ``months`` months (13 include the same
-    month last year) and type large enough to read on a phone.
+    Drawn ``width`` inches wide at ``dpi``; the email lays it out at half its pixels, so it is
+    sharp on high-density screens. It shows the last ``months`` months (13 include the same
+    month last year), with the legend below the bars and type large enough for a phone.
     """
     from dataclasses import replace
 
     shown = replace(rep, monthly=rep.monthly.iloc[:, -months:]) if months else rep
+    n_ops = len(shown.monthly.index)
+    legend_rows = -(-n_ops // 2)
+    size = 9.5
     with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
-        height = width * 0.56
+        plot_h = width * 0.5
+        top_pad, bottom_pad = 0.42, 0.55 + legend_rows * size * 1.45 / 72
+        height = plot_h + top_pad + bottom_pad
         fig = Figure(figsize=(width, height))
         canvas = FigureCanvasAgg(fig)
-        legend_w = 1.45
-        ax = fig.add_axes((0.62 / width, 0.5 / height, (width - 0.62 - legend_w - 0.1) / width,
-                           (height - 0.62 - 0.5) / height))
-        ax.set_title(lit(_history_title(shown)), loc="left", fontsize=9.5, pad=8, fontweight="bold")
-        _history_axes(ax, shown, canvas.get_renderer(), size=8.5)
+        ax = fig.add_axes((0.62 / width, bottom_pad / height, (width - 0.95) / width, plot_h / height))
+        title = f"Credits by month, last {len(shown.monthly.columns)} months"
+        if not rep.complete:
+            title += " (this month to date)"
+        fig.text(0.1 / width, 1 - 0.1 / height, lit(title), fontsize=10.5, fontweight="bold", va="top")
+        _history_axes(ax, shown, canvas.get_renderer(), size=size, label_size=8.5, legend="below")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
