@@ -32,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     # artefacts
     "build_report": "outputs.report",
     "MonthlyReport": "outputs.report",
+    "ReportFormats": "outputs.formats",
+    "bridge_table": "outputs.drivers",
+    "report_narrative": "outputs.drivers",
     "write_excel_report": "outputs.excel",
     "write_usage_xlsx": "outputs.excel",
     "write_pdf_report": "outputs.pdf",
@@ -94,6 +97,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.pdf import write_pdf_report
     from .analysis.pricing import estimate_cost, load_prices
     from .outputs.report import MonthlyReport, build_report
+    from .outputs.formats import ReportFormats
+    from .outputs.drivers import bridge_table, report_narrative
     from .notebook.widgets import UsageExplorer, filter_usage
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample

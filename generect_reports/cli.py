@@ -155,7 +155,7 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the monthly report, shared by ``report`` and ``email``."""
     options = [
         click.option("--month", default=None, metavar="YYYY-MM", help="Report month [default: the last full month]."),
-        click.option("--history", default=12, show_default=True, type=int, help="Months in the history chart and Monthly sheet."),
+        click.option("--history", default=24, show_default=True, type=int, help="Months in the history chart and Monthly sheet (year-over-year is fetched whatever this is)."),
         click.option("--template", default=None, metavar="DIR", help="Folder with theme.toml, prices.toml, report.mplstyle and email templates."),
         click.option("--account", default=None, help="Account name shown in titles."),
     ]

@@ -138,7 +138,7 @@ def _by_operation(wb: Workbook, rep: "MonthlyReport", st: _Style) -> dict[str, s
         ws[f"{E}{i}"] = f"={cmp_col}{i}-{D}{i}"
         ws[f"{F}{i}"] = f'=IF({D}{i}=0,"",{E}{i}/{D}{i})'
         ws[f"{G}{i}"] = float(row.price)
-        ws[f"{H}{i}"] = f"={B}{i}*{G}{i}"
+        ws[f"{H}{i}"] = f"=ROUND({B}{i}*{G}{i},2)"
     safe_text(ws[f"A{total_row}"], "Total")
     for col in [B, C, D, E, H] + ([cmp_col] if not rep.complete else []):
         ws[f"{col}{total_row}"] = f"=SUM({col}{first}:{col}{last})" if last >= first else 0

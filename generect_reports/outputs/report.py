@@ -17,42 +17,61 @@ from .._version import __version__
 from ..analysis import usage as A
 from ..errors import InputError
 from ..periods import month_bounds, parse_month, shift_month
-from ..analysis.pricing import estimate_cost
+from ..analysis.pricing import estimate_cost, money_cents
 from ..theme import Theme, load_theme
+from .drivers import bridge_table, quantify_anomalies, report_narrative
+from .formats import ReportFormats, format_number, formats_from_theme
 
-__all__ = ["MonthlyReport", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
-           "fmt_change", "fmt_signed_pct", "last_full_month", "report_window"]
+__all__ = ["MonthlyReport", "ReportFormats", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
+           "fmt_money_change", "fmt_change", "fmt_signed_pct", "fmt_share", "last_full_month",
+           "report_window", "YOY_MONTHS", "DEFAULT_HISTORY"]
+
+#: Months of history the report shows by default (enough to check year-over-year by eye).
+DEFAULT_HISTORY = 24
+#: Months back to the same month last year.
+YOY_MONTHS = 12
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
 
 
 def fmt_credits(value: float, decimals: int = 2) -> str:
-    """Credits with thousands separators, as the workbook's ``#,##0.00`` shows them."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    return f"{value:,.{decimals}f}"
+    """Credits with thousands separators, rounded half up as a spreadsheet shows them.
+
+    A report's own precision (whole credits without decimals) is ``rep.formats.credits``.
+    """
+    return "-" if _missing(value) else format_number(float(value), decimals)
 
 
-def fmt_change(value: float) -> str:
-    if value is None or np.isnan(value):
-        return "-"
-    return ("+" if value > 0 else "") + f"{value:,.2f}"
+def fmt_change(value: float, decimals: int = 2) -> str:
+    """A signed credit change (``+3,567.00``); see ``rep.formats.change`` for the report's."""
+    return "-" if _missing(value) else format_number(float(value), decimals, sign=True)
 
 
 def fmt_pct(value: float, decimals: int = 1) -> str:
     """A fraction as a percentage, as ``0.0%`` shows it."""
-    if value is None or np.isnan(value):
-        return "-"
-    return f"{value * 100:.{decimals}f}%"
+    return "-" if _missing(value) else format_number(float(value) * 100, decimals, grouping=False) + "%"
 
 
 def fmt_signed_pct(value: float) -> str:
-    if value is None or np.isnan(value):
-        return "n/a"
-    return ("+" if value > 0 else "") + fmt_pct(value)
+    """A signed fraction as a percentage (``+11.9%``); ``n/a`` when missing."""
+    return ReportFormats().signed_pct(value)
+
+
+def fmt_share(percent: float) -> str:
+    """An agreed display share given in percent (``share_display``): ``29.3`` → ``29.3%``."""
+    return ReportFormats().share(percent)
 
 
 def fmt_money(value: float, currency: str = "USD") -> str:
-    symbol = "$" if currency == "USD" else currency + " "
-    return f"-{symbol}{abs(value):,.2f}" if value < 0 else f"{symbol}{value:,.2f}"
+    """Money rounded half up to the cent (``$816.15``, ``-$3.20``)."""
+    return ReportFormats(currency=currency).money(value)
+
+
+def fmt_money_change(value: float, currency: str = "USD") -> str:
+    """A signed money change (``+$80.12``)."""
+    return ReportFormats(currency=currency).money_change(value)
 
 
 def month_name(month: str) -> str:
@@ -84,12 +103,12 @@ def last_full_month(usage: pd.DataFrame | None = None, *, timezone: str = "UTC",
 
 
 def report_window(month: str, history: int, lookback_days: int = 28) -> tuple[dt.date, dt.date]:
-    """The daily date range a report of ``month`` needs: ``history`` months plus the anomaly
-    baseline before them."""
+    """The daily date range a report of ``month`` needs: ``history`` months (at least back to the
+    same month last year, for year-over-year) plus the anomaly baseline before them."""
     if history < 1:
         raise InputError(f"history must be at least 1 month, not {history}")
     year, mon = parse_month(month)
-    fy, fm = shift_month(year, mon, -(max(history, 2) - 1))
+    fy, fm = shift_month(year, mon, -max(history - 1, YOY_MONTHS))
     first = month_bounds(fy, fm)[0] - dt.timedelta(days=lookback_days)
     return first, month_bounds(year, mon)[1]
 
@@ -104,9 +123,18 @@ def _checksum(usage: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame()
+
+
 @dataclass
 class MonthlyReport:
-    """All figures of one month's report. Tables are pandas frames; scalars are floats."""
+    """All figures of one month's report. Tables are pandas frames; scalars are floats.
+
+    Fields after ``version`` were added later and have defaults, so sections can keep being
+    added the same way. ``formats`` is the one display decision: ``rep.formats.credits(x)`` for
+    text, ``rep.formats.excel_credits`` for the workbook.
+    """
 
     month: str
     month_name: str
@@ -145,13 +173,53 @@ class MonthlyReport:
     new_operations: list[str] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
     version: str = __version__
+    formats: ReportFormats = field(default_factory=ReportFormats)
+    previous_available: bool = True
+    yoy_month: str = ""
+    yoy_month_name: str = ""
+    yoy_available: bool = False
+    yoy_total: float | None = None
+    yoy_change: float | None = None
+    yoy_change_pct: float | None = None
+    previous_cost: float = 0.0
+    compared_cost: float = 0.0
+    cost_change: float = 0.0
+    cost_change_pct: float = float("nan")
+    cost_by_operation: pd.DataFrame = field(default_factory=_empty_frame)
+    largest_cost_operation: str | None = None
+    largest_cost: float = 0.0
+    tier_multiplier: float = 1.0
+    prices: dict[str, float] = field(default_factory=dict)
+    bridge: pd.DataFrame = field(default_factory=_empty_frame)
+    biggest_driver: str | None = None
+    narrative: list[str] = field(default_factory=list)
 
     @property
     def rule(self) -> str:
         return A.LIKE_FOR_LIKE_RULE
 
 
-def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int = 12,
+def _line_costs(credits: pd.Series, list_price: pd.Series, multiplier: float) -> np.ndarray:
+    """Each cost line rounded half up to the cent once: credits × list price × multiplier, in
+    decimal, as the workbook's ``ROUND(credits*price*multiplier,2)``. Unpriced lines are 0."""
+    from decimal import Decimal
+
+    mult = Decimal(repr(float(multiplier)))
+    cents = [money_cents(Decimal(repr(float(c))) * Decimal(repr(float(p))) * mult) if pd.notna(p) else 0
+             for c, p in zip(credits.to_numpy(dtype="float64"), list_price.to_numpy(dtype="float64"))]
+    return np.asarray(cents, dtype="int64") / 100
+
+
+def _data_start(usage: pd.DataFrame) -> dt.date | None:
+    start = usage.attrs.get("start")
+    if start:
+        return dt.date.fromisoformat(str(start)[:10])
+    if len(usage) == 0:
+        return None
+    return usage["period_start"].min().date()
+
+
+def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int = DEFAULT_HISTORY,
                  template: Any = None, theme: Theme | None = None, account: str | None = None,
                  as_of: Any = None) -> MonthlyReport:
     """Compute every figure of the monthly report from daily tidy usage.
@@ -238,13 +306,42 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     table["share_display"] = A.display_percentages(table["share"]).to_numpy()
     priced = estimate_cost(table, theme.prices, multiplier=theme.tier_multiplier)
     table["price"] = priced["price"].to_numpy()
-    table["estimated_cost"] = priced["estimated_cost"].to_numpy()
+    list_price = table["operation"].map(dict(theme.prices)).astype("float64")
+    table["list_price"] = list_price.to_numpy()
+    table["priced"] = list_price.notna().to_numpy()
+    mult = float(theme.tier_multiplier)
+    table["estimated_cost"] = _line_costs(table["credits"], list_price, mult)
+    table["previous_cost"] = _line_costs(table["previous_credits"], list_price, mult)
+    table["compared_cost"] = _line_costs(table["compared_credits"], list_price, mult)
+    table["cost_change"] = ((np.round(table["compared_cost"] * 100) - np.round(table["previous_cost"] * 100))
+                            / 100).to_numpy()
     unpriced = [op for op in priced.attrs["unpriced_operations"]]
 
     previous_total = float(table["previous_credits"].sum())
     compared_total = float(table["compared_credits"].sum())
     change = compared_total - previous_total
     change_pct = change / previous_total if previous_total else float("nan")
+
+    # Year over year: the same month last year (its first N days for a running month), when the
+    # data reaches back that far.
+    start_day = _data_start(usage)
+    pfirst = month_bounds(py, pm)[0]
+    previous_available = start_day is None or start_day <= pfirst
+    yy, ym = shift_month(year, mon, -YOY_MONTHS)
+    yoy_month = A.month_label(yy, ym)
+    yfirst, ylast = month_bounds(yy, ym)
+    yoy_available = start_day is not None and start_day <= yfirst
+    yoy_days = (ylast - yfirst).days + 1 if complete else min(elapsed, (ylast - yfirst).days + 1)
+    if yoy_available:
+        yoy = A._sum_days(usage, yfirst, yoy_days).reindex(table["operation"], fill_value=0.0)
+        table["yoy_credits"] = yoy.to_numpy(dtype="float64")
+    else:
+        table["yoy_credits"] = np.nan
+    table["yoy_change"] = table["compared_credits"] - table["yoy_credits"]
+    table["yoy_change_pct"] = table["yoy_change"] / table["yoy_credits"].where(table["yoy_credits"] != 0)
+    yoy_total = float(table["yoy_credits"].sum()) if yoy_available else None
+    yoy_change = compared_total - yoy_total if yoy_total is not None else None
+    yoy_change_pct = (yoy_change / yoy_total if yoy_total else float("nan")) if yoy_total is not None else None
 
     projection = projection_weekday = None
     if not complete:
@@ -272,6 +369,7 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
     anomalies = A.detect_anomalies(usage)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(drop=True)
+    anomalies = quantify_anomalies(anomalies, change if previous_available else 0.0)
 
     first_seen = A.to_monthly(usage).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
@@ -289,7 +387,7 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
         warnings.append(f"Negative credits (refunds) in {len(neg)} row(s), e.g. {neg['operation'].iloc[0]} "
                         f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported.")
     if unpriced:
-        notes.append("No list price for: " + ", ".join(unpriced) + " (estimated at 0).")
+        notes.append("No list price for: " + ", ".join(unpriced) + " (unpriced: not in the estimated cost).")
     if "unattributed" in set(table["operation"]):
         notes.append("'unattributed' is the API's total minus its per-operation breakdown "
                      "(platform charges).")
@@ -298,7 +396,43 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     source_label = "sample data (fictional account)" if source == "sample" else str(usage.attrs.get("base_url", "Generect API"))
     top = str(table["operation"].iloc[0]) if total > 0 and len(table) else None
     all_ops = sorted(set(usage["operation"]))
-    return MonthlyReport(
+
+    # Cost first: lines ranked by cost, priced before unpriced; shares of the priced cost.
+    estimated_cost = float(np.round(table["estimated_cost"] * 100).sum()) / 100
+    previous_cost = float(np.round(table["previous_cost"] * 100).sum()) / 100
+    compared_cost = float(np.round(table["compared_cost"] * 100).sum()) / 100
+    cost_change = (round(compared_cost * 100) - round(previous_cost * 100)) / 100
+    costs = table[["operation", "credits", "share_display", "estimated_cost", "priced"]].copy()
+    costs["_unpriced"] = ~costs["priced"]
+    costs = costs.sort_values(["_unpriced", "estimated_cost", "credits", "operation"],
+                              ascending=[True, False, False, True], kind="mergesort").drop(columns="_unpriced")
+    costs = costs.reset_index(drop=True)
+    priced_rows = costs["priced"].to_numpy()
+    cost_sum = float(costs.loc[priced_rows, "estimated_cost"].sum())
+    costs["cost_share"] = costs["estimated_cost"] / cost_sum if cost_sum else np.nan
+    costs.loc[~priced_rows, "cost_share"] = np.nan
+    costs["cost_share_display"] = np.nan
+    if cost_sum:
+        costs.loc[priced_rows, "cost_share_display"] = A.display_percentages(
+            costs.loc[priced_rows, "cost_share"]).to_numpy()
+    table = table.merge(costs[["operation", "cost_share", "cost_share_display"]], on="operation",
+                        how="left", sort=False)
+    largest = costs.iloc[0] if len(costs) and bool(costs["priced"].iloc[0]) and costs["estimated_cost"].iloc[0] > 0 else None
+
+    if complete:
+        start_label, end_label = month_name(previous_month), month_name(month)
+    else:
+        start_label = f"{month_name(previous_month)} days 1-{cmp.attrs['previous_days']}"
+        end_label = f"{month_name(month)} days 1-{elapsed}"
+    bridge = bridge_table(table, start_label=start_label, end_label=end_label)
+    moved = table.loc[table["change"] != 0]
+    biggest_driver = None
+    if len(moved) and change != 0 and previous_available:
+        biggest_driver = str(moved.assign(_abs=moved["change"].abs()).sort_values(
+            ["_abs", "operation"], ascending=[False, True], kind="mergesort")["operation"].iloc[0])
+    formats = formats_from_theme(theme.formats, usage["credits"], theme.currency)
+
+    rep = MonthlyReport(
         month=month, month_name=month_name(month), previous_month=previous_month,
         previous_month_name=month_name(previous_month),
         timezone=str(usage.attrs.get("timezone", "UTC")), source=source, source_label=source_label,
@@ -308,9 +442,18 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
         previous_total=previous_total, compared_total=compared_total, change=change,
         change_pct=change_pct, comparison_basis=basis, projection=projection,
         projection_weekday=projection_weekday, top_operation=top,
-        estimated_cost=float(table["estimated_cost"].sum()), currency=theme.currency,
+        estimated_cost=estimated_cost, currency=theme.currency,
         operations=table, monthly=monthly, daily=daily, daily_matrix=mat, anomalies=anomalies,
         colors=theme.operation_colors(all_ops), notes=notes, warnings=warnings,
         checksum=_checksum(usage), theme=theme, history=history, new_operations=new_ops,
-        unpriced=unpriced,
+        unpriced=unpriced, formats=formats, previous_available=previous_available,
+        yoy_month=yoy_month, yoy_month_name=month_name(yoy_month), yoy_available=yoy_available,
+        yoy_total=yoy_total, yoy_change=yoy_change, yoy_change_pct=yoy_change_pct,
+        previous_cost=previous_cost, compared_cost=compared_cost, cost_change=cost_change,
+        cost_change_pct=cost_change / previous_cost if previous_cost else float("nan"),
+        cost_by_operation=costs, largest_cost_operation=None if largest is None else str(largest["operation"]),
+        largest_cost=0.0 if largest is None else float(largest["estimated_cost"]),
+        tier_multiplier=mult, prices=dict(theme.prices), bridge=bridge, biggest_driver=biggest_driver,
     )
+    rep.narrative = report_narrative(rep)
+    return rep

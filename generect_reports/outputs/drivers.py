@@ -1,0 +1,231 @@
+"""What drove a month's change: the bridge from last month's total to this month's, anomalies
+measured against that change, and the report's narrative sentences, all from the figures of a
+:class:`~generect_reports.outputs.report.MonthlyReport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .report import MonthlyReport
+
+__all__ = ["bridge_table", "quantify_anomalies", "fraction_words", "report_narrative",
+           "BRIDGE_MAX_BARS", "BRIDGE_MIN_SHARE"]
+
+#: At most this many operation bars in the bridge; the rest are grouped as "other".
+BRIDGE_MAX_BARS = 6
+#: Operations moving less than this fraction of the gross (absolute) change are grouped.
+BRIDGE_MIN_SHARE = 0.05
+
+
+def bridge_table(operations: pd.DataFrame, *, start_label: str, end_label: str,
+                 max_bars: int = BRIDGE_MAX_BARS, min_share: float = BRIDGE_MIN_SHARE) -> pd.DataFrame:
+    """The waterfall from the comparison base to this month: one bar per operation's change.
+
+    Parameters
+    ----------
+    operations
+        ``operation``, ``previous_credits``, ``compared_credits`` (like for like in a month
+        that is not over), ``change``.
+    start_label, end_label
+        Names of the first and last bar (e.g. "September 2026", "October 2026").
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label``, ``kind`` (``start``, ``operation``, ``other``, ``end``), ``value`` (the total
+        for start/end, the change for a step), ``bottom`` and ``top`` (where the bar starts and
+        ends), ``operations`` (the operations a bar stands for, ", "-joined). Steps run largest
+        absolute change first; operations that did not change are left out; small ones (below
+        ``min_share`` of the gross change, or past ``max_bars``) are one "other" bar, unless
+        that would hold a single operation.
+    """
+    ops = operations[["operation", "change"]].copy()
+    ops = ops[ops["change"].to_numpy(dtype="float64") != 0]
+    ops = ops.assign(_abs=ops["change"].abs()).sort_values(
+        ["_abs", "operation"], ascending=[False, True], kind="mergesort")
+    gross = float(ops["_abs"].sum())
+    rank = np.arange(len(ops))
+    big = (rank < max_bars) & (ops["_abs"].to_numpy() >= min_share * gross) if gross else rank < 0
+    if (~big).sum() == 1:  # an "other" bar of one operation hides its name for nothing
+        big[:] = True
+    start = float(operations["previous_credits"].sum())
+    end = float(operations["compared_credits"].sum())
+    labels = [start_label]
+    kinds = ["start"]
+    values = [start]
+    members = [""]
+    for row, keep in zip(ops.itertuples(index=False), big):
+        if keep:
+            labels.append(str(row.operation))
+            kinds.append("operation")
+            values.append(float(row.change))
+            members.append(str(row.operation))
+    rest = ops[~big]
+    if len(rest):
+        labels.append(f"other ({len(rest)} operations)")
+        kinds.append("other")
+        values.append(float(rest["change"].sum()))
+        members.append(", ".join(rest["operation"].astype(str)))
+    labels.append(end_label)
+    kinds.append("end")
+    values.append(end)
+    members.append("")
+    vals = np.asarray(values, dtype="float64")
+    steps = np.where(np.isin(kinds, ["operation", "other"]), vals, 0.0)
+    running = start + np.cumsum(steps)
+    top = np.where(np.asarray(kinds) == "start", start, running)
+    top[-1] = end
+    bottom = np.concatenate([[0.0], running[:-1]])
+    bottom[-1] = 0.0
+    return pd.DataFrame({"label": pd.Series(labels, dtype=str), "kind": pd.Series(kinds, dtype=str),
+                         "value": vals, "bottom": bottom, "top": top,
+                         "operations": pd.Series(members, dtype=str)})
+
+
+def quantify_anomalies(anomalies: pd.DataFrame, change: float) -> pd.DataFrame:
+    """Add ``excess`` (credits above the baseline) and ``share_of_change`` (excess as a fraction
+    of the month's change; NaN when the month did not rise or fall) to :func:`detect_anomalies`
+    rows."""
+    out = anomalies.copy()
+    out["excess"] = out["credits"].astype("float64") - out["baseline"].astype("float64")
+    out["share_of_change"] = out["excess"] / change if change else np.nan
+    return out
+
+
+_FRACTIONS = [(1 / 10, "about a tenth"), (1 / 8, "about an eighth"), (1 / 5, "about a fifth"),
+              (1 / 4, "about a quarter"), (1 / 3, "about a third"), (2 / 5, "about two fifths"),
+              (1 / 2, "about half"), (3 / 5, "about three fifths"), (2 / 3, "about two thirds"),
+              (3 / 4, "about three quarters"), (9 / 10, "nearly all")]
+
+
+def fraction_words(fraction: float) -> str:
+    """A fraction in words, as people say it: 0.31 → "about a third"."""
+    if fraction >= 1.0:
+        return "more than all"
+    if fraction < 0.07:
+        return "a small part"
+    return min(_FRACTIONS, key=lambda item: abs(item[0] - fraction))[1]
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def _signed_words(rep: "MonthlyReport", change: float, base: float, what: str) -> str:
+    """"11.9% more than September 2026" / "the same as ..." / "4.0% less than ..."."""
+    f = rep.formats
+    if change == 0:
+        return f"the same as {what}"
+    word = "more" if change > 0 else "less"
+    return f"{f.pct(abs(change) / base)} {word} than {what}"
+
+
+def report_narrative(rep: "MonthlyReport") -> list[str]:
+    """Three to five plain sentences from the report's figures (never hand-written).
+
+    In order: the total (and, for a running month, the projection), the change against last
+    month, the same month last year, the biggest driver, the anomalies, the cost.
+    """
+    f = rep.formats
+    out: list[str] = []
+    prev_name = rep.previous_month_name
+    n = rep.elapsed_days
+    rise = "rise" if rep.change > 0 else "fall"
+    so_far = "" if rep.complete else " so far"
+    if rep.complete:
+        head = f"{rep.month_name} used {f.credits(rep.total)} credits"
+        if not rep.previous_available:
+            out.append(head + "; it is the first month of data, so there is nothing to compare it with.")
+        elif rep.previous_total == 0:
+            out.append(head + f"; {prev_name} had no usage, so there is no percentage change.")
+        else:
+            out.append(head + ", " + _signed_words(rep, rep.change, rep.previous_total, prev_name)
+                       + f" ({f.change(rep.change)} credits).")
+        if rep.yoy_available and rep.yoy_total:
+            out.append("Year over year that is "
+                       + _signed_words(rep, rep.yoy_change, rep.yoy_total, rep.yoy_month_name)
+                       + f" ({f.credits(rep.yoy_total)} credits).")
+        elif rep.yoy_available:
+            out.append(f"{rep.yoy_month_name} had no usage, so there is no year-over-year change.")
+    else:
+        out.append(f"{rep.month_name} is not over: {f.credits(rep.total)} credits so far, as of "
+                   f"{rep.as_of.day} {rep.as_of:%b %Y %H:%M}; at this rate it will end near "
+                   f"{f.projection(rep.projection)} credits (an estimate).")
+        days = f"its first {n} complete day{'s' if n != 1 else ''}"
+        if not rep.previous_available:
+            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits; there is "
+                        "no earlier month of data to compare them with")
+        elif rep.previous_total == 0:
+            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits; the same "
+                        f"days of {prev_name} had no usage")
+        else:
+            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits, "
+                        + _signed_words(rep, rep.change, rep.previous_total, f"the same days of {prev_name}")
+                        + f" ({f.change(rep.change)})")
+        if rep.yoy_available and rep.yoy_total:
+            sentence += " and " + _signed_words(rep, rep.yoy_change, rep.yoy_total, f"those of {rep.yoy_month_name}")
+        out.append(sentence + ".")
+
+    anomalies = rep.anomalies
+    ops = rep.operations
+    driver_op = None
+    if rep.change != 0 and rep.previous_available and len(ops):
+        moved = ops.assign(_abs=ops["change"].abs()).sort_values(
+            ["_abs", "operation"], ascending=[False, True], kind="mergesort")
+        top = moved.iloc[0]
+        driver_op = str(top["operation"])
+        share = float(top["change"]) / rep.change
+        if share > 1:
+            out.append(f"{driver_op} drove the {rise}{so_far}: {f.change(top['change'])} credits, more than "
+                       f"the net {f.change(rep.change)}, as other operations moved the other way.")
+        elif share > 0:
+            lead = "most" if share > 0.5 else "the largest part"
+            out.append(f"{driver_op} drove {lead} of the {rise}{so_far}: {f.change(top['change'])} credits, "
+                       f"{f.pct(share)} of it.")
+        else:
+            same = moved[np.sign(moved["change"]) == np.sign(rep.change)]
+            tail = ""
+            if len(same):
+                tail = (f"; the {rise} was led by {same.iloc[0]['operation']} "
+                        f"({f.change(same.iloc[0]['change'])})")
+            out.append(f"The largest move was {driver_op}, {f.change(top['change'])} credits, against "
+                       f"the month's {rise}{tail}.")
+
+    if anomalies.empty:
+        out.append("No day was flagged as unusual.")
+    else:
+        biggest = anomalies.sort_values(["excess", "day"], ascending=[False, True], kind="mergesort").iloc[0]
+        what = f"the {_day(biggest['day'])} {biggest['operation']} spike"
+        if len(anomalies) == 1:
+            sentence = f"{what[0].upper()}{what[1:]} was {f.credits(biggest['excess'])} credits above baseline"
+            share = biggest["share_of_change"]
+        else:
+            sentence = (f"{len(anomalies)} unusual days were flagged, {f.credits(anomalies['excess'].sum())} "
+                        f"credits above baseline in all, the largest {what} "
+                        f"({f.credits(biggest['excess'])} above)")
+            share = anomalies["excess"].sum() / rep.change if rep.change else np.nan
+        if rep.change > 0 and rep.previous_available and pd.notna(share) and share > 0:
+            sentence += f", {fraction_words(float(share))} of the month's rise{so_far}"
+        out.append(sentence + ".")
+
+    if len(ops) and not ops["priced"].any():
+        out.append("No operation of the month has a list price, so there is no cost estimate.")
+        return out
+    cost = f"Estimated cost{so_far} at list prices is {f.money(rep.estimated_cost)}"
+    if rep.complete and rep.previous_available and rep.previous_cost:
+        cost += f", {f.money_change(rep.cost_change)} on {prev_name}"
+    if rep.largest_cost_operation is not None and rep.estimated_cost > 0:
+        line = rep.cost_by_operation.iloc[0]
+        cost += (f"; {rep.largest_cost_operation} is the largest line at {f.money(line['estimated_cost'])} "
+                 f"({f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits)")
+    if rep.unpriced:
+        names = ", ".join(rep.unpriced)
+        cost += f"; {names} {'is' if len(rep.unpriced) == 1 else 'are'} unpriced and not in the estimate"
+    out.append(cost + ".")
+    return out
