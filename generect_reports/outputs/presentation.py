@@ -144,7 +144,8 @@ def driver_lines(rep: "MonthlyReport") -> list[str]:
             out.append(f"{row.label}: {f.credits(row.value)} credits")
         else:
             share = row.value / rep.change if rep.change else np.nan
-            part = f", {f.pct(share)} of the change" if share == share and share > 0 else ""
+            # A share of the change reads only when the step moves with it and within it.
+            part = f", {f.pct(share)} of the change" if share == share and 0 < share <= 1 else ""
             who = f" ({row.operations})" if row.kind == "other" else ""
             out.append(f"{row.label}{who}: {f.change(row.value)}{part}")
     return out
