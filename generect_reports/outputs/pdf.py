@@ -266,7 +266,8 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
     ax.set_xticks(x, _month_ticks(months), fontsize=size)
     ax.tick_params(axis="x", length=0, pad=3)
     ax.tick_params(axis="y", labelsize=size)
-    ax.set_xlim(-0.6, len(months) - 0.4)
+    # A short history keeps the bars' width: the axis holds at least a year of slots.
+    ax.set_xlim(-0.6, max(len(months), 12) - 0.4)
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.yaxis.set_major_locator(MaxNLocator(5))
     totals = [rep.formats.credits(v) for v in bottom]
@@ -281,7 +282,7 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
 
 def _history_title(rep: "MonthlyReport") -> str:
     n = len(rep.monthly.columns)
-    title = f"Credits by month and operation, last {n} months"
+    title = f"Credits by month and operation, last {n} months" if n > 1 else "Credits by operation, one month"
     if not rep.complete:
         title += f" ({rep.month_name} to date, hatched)"
     return title
@@ -389,6 +390,11 @@ def _cost_axes(ax: "Axes", page: _Page) -> None:
     rep = page.rep
     f = rep.formats
     ops = rep.cost_by_operation[rep.cost_by_operation["priced"].astype(bool)]
+    if ops.empty:
+        ax.set_axis_off()
+        ax.text(0, 1, "No operation of the month has a list price: there is no cost estimate.",
+                transform=ax.transAxes, va="top", fontsize=BODY)
+        return
     y = np.arange(len(ops))
     ax.barh(y, ops["estimated_cost"], color=[_color(rep.colors.get(o, "7F7F7F")) for o in ops["operation"]],
             height=0.62, zorder=2)
@@ -634,7 +640,8 @@ def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 4.8,
         fig = Figure(figsize=(width, height))
         canvas = FigureCanvasAgg(fig)
         ax = fig.add_axes((0.62 / width, bottom_pad / height, (width - 0.95) / width, plot_h / height))
-        title = f"Credits by month, last {len(shown.monthly.columns)} months"
+        n = len(shown.monthly.columns)
+        title = f"Credits by month, last {n} months" if n > 1 else "Credits by operation, one month"
         if not rep.complete:
             title += " (this month to date)"
         fig.text(0.1 / width, 1 - 0.1 / height, lit(title), fontsize=10.5, fontweight="bold", va="top")

@@ -69,14 +69,15 @@ def kpis(rep: "MonthlyReport") -> list[Kpi]:
                        tone(rep.yoy_change)))
     else:
         out.append(Kpi("Year over year", "n/a", f"no data for {rep.yoy_month_name or 'last year'}"))
-    if rep.complete and rep.previous_available and rep.previous_cost:
+    compared = rep.previous_available and bool(rep.previous_cost)
+    if compared and rep.complete:
         cost_detail = f"{f.money_change(rep.cost_change)} vs {rep.previous_month_name}"
-    elif rep.previous_available and rep.previous_cost:
+    elif compared:
         cost_detail = f"{f.money_change(rep.cost_change)} like for like"
     else:
         cost_detail = "at list prices, an estimate"
     out.append(Kpi("Estimated cost" if rep.complete else "Estimated cost so far", f.money(rep.estimated_cost),
-                   cost_detail, tone(rep.cost_change)))
+                   cost_detail, tone(rep.cost_change) if compared else ""))
     if rep.largest_cost_operation is not None and len(rep.cost_by_operation):
         line = rep.cost_by_operation.iloc[0]
         out.append(Kpi("Largest cost line", f.money(rep.largest_cost),
