@@ -86,7 +86,7 @@ def test_fits_the_screen_and_is_not_blank(browser, message, width, tmp_path):
 
 
 def test_html_is_built_for_mail_clients(message):
-    _, rep, msg = message
+    _, _, msg = message
     html = msg.get_body(("html",)).get_content()
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert "<style" not in html  # Gmail and Outlook drop style blocks: inline styles only

@@ -56,7 +56,7 @@ def _fail_with_pages(path, tmp_path, message: str) -> None:
 def test_two_or_three_landscape_pages(case):
     from pypdf import PdfReader
 
-    rep, path = case
+    _, path = case
     reader = PdfReader(path)
     assert 2 <= len(reader.pages) <= 3
     for page in reader.pages:
@@ -142,7 +142,9 @@ def test_importing_the_module_leaves_the_backend_alone():
             "print(matplotlib.get_backend())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "svg"
-    source = open(pdf.__file__, encoding="utf-8").read()
+    from pathlib import Path
+
+    source = Path(pdf.__file__).read_text(encoding="utf-8")
     assert "matplotlib.use(" not in source
     assert "import pyplot" not in source and "matplotlib.pyplot" not in source
 

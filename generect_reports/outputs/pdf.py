@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import matplotlib
 import numpy as np
@@ -466,10 +466,10 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
 def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
     return [
         ("Definitions", [
-            f"Credits are the API's credits consumed; days are local calendar days in {rep.timezone}, "
-            "months are calendar months.",
-            "Shares are of the month's credits; displayed percentages use largest-remainder rounding "
-            "so they add up to 100.0%.",
+            (f"Credits are the API's credits consumed; days are local calendar days in {rep.timezone}, "
+             "months are calendar months."),
+            ("Shares are of the month's credits; displayed percentages use largest-remainder rounding "
+             "so they add up to 100.0%."),
             rep.theme.text.get("estimate_note", "Estimated cost is an estimate, not an invoice.")
             + f" Tier multiplier {rep.theme.tier_multiplier:g}; each line is rounded half-up to the cent.",
             f"Anomalies: {ANOMALY_RULE}.",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import math
+
 import numpy as np
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ class Kpi:
 
 def tone(value: float | None) -> str:
     """``up`` for more credits or cost (red in a cost report), ``down`` for less, else ``""``."""
-    if value is None or value != value or value == 0:
+    if value is None or math.isnan(value) or value == 0:
         return ""
     return "up" if value > 0 else "down"
 
@@ -146,7 +148,7 @@ def driver_lines(rep: "MonthlyReport") -> list[str]:
         else:
             share = row.value / rep.change if rep.change else np.nan
             # A share of the change reads only when the step moves with it and within it.
-            part = f", {f.pct(share)} of the change" if share == share and 0 < share <= 1 else ""
+            part = f", {f.pct(share)} of the change" if not math.isnan(share) and 0 < share <= 1 else ""
             who = f" ({row.operations})" if row.kind == "other" else ""
             out.append(f"{row.label}{who}: {f.change(row.value)}{part}")
     return out
@@ -164,7 +166,7 @@ def anomaly_lines(rep: "MonthlyReport") -> list[str]:
         line = (f"{row.day.day} {row.day:%b %Y}: {row.operation} used {f.credits(row.credits)} credits "
                 f"against a baseline of {f.credits(row.baseline)}, {f.credits(row.excess)} above it")
         share = row.share_of_change
-        if rep.change > 0 and share == share and share > 0:
+        if rep.change > 0 and not math.isnan(share) and share > 0:
             line += f" ({fraction_words(float(share))} of the month's rise)"
         out.append(line + ".")
     return out
