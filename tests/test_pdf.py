@@ -109,7 +109,7 @@ def test_pdf_and_workbook_agree(tmp_path):
     g.write_excel_report(sample, tmp_path / "r.xlsx", month="2026-09")
     g.write_pdf_report(sample, tmp_path / "r.pdf", month="2026-09")
     text = pdftotext(tmp_path / "r.pdf")
-    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["By operation"]
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx", data_only=True)["By operation"]
     f = g.build_report(sample, "2026-09").formats
     for op, credits, _, prev in ws.iter_rows(min_row=5, max_col=4, values_only=True):
         if op is None:

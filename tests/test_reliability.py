@@ -162,20 +162,20 @@ def test_failed_write_leaves_existing_file_intact(tmp_path, monkeypatch, writer,
 
 
 def test_exception_during_rendering_leaves_file_intact(tmp_path, monkeypatch, sample):
-    import openpyxl.workbook.workbook as wbmod
+    import xlsxwriter.workbook as wbmod
 
     target = tmp_path / "r.xlsx"
     target.write_bytes(b"old")
 
-    def half_save(self, filename):
-        if hasattr(filename, "write"):
-            filename.write(b"PK\x03\x04 half a zip")
+    def half_close(self):
+        if hasattr(self.filename, "write"):
+            self.filename.write(b"PK\x03\x04 half a zip")
         else:
-            with open(filename, "wb") as fh:
+            with open(self.filename, "wb") as fh:
                 fh.write(b"PK\x03\x04 half a zip")
         raise RuntimeError("disk vanished")
 
-    monkeypatch.setattr(wbmod.Workbook, "save", half_save)
+    monkeypatch.setattr(wbmod.Workbook, "close", half_close)
     with pytest.raises(RuntimeError):
         g.write_excel_report(sample, target, month="2026-10")
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]

@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..errors import TemplateError
+
 __all__ = ["ReportFormats", "round_half_up", "format_number", "credit_decimals_for",
            "formats_from_theme"]
 
@@ -170,8 +172,6 @@ def _decimals_of(excel_format: str) -> int:
 
 
 def _as_decimals(value: Any, what: str) -> int | None:
-    from ..errors import TemplateError
-
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:

@@ -134,6 +134,14 @@ class MonthlyReport:
     Fields after ``version`` were added later and have defaults, so sections can keep being
     added the same way. ``formats`` is the one display decision: ``rep.formats.credits(x)`` for
     text, ``rep.formats.excel_credits`` for the workbook.
+
+    ``operations`` (largest credits first): ``operation, credits, previous_credits,
+    compared_credits, change, change_pct, share, share_display`` (the agreed one-decimal
+    percent), ``price`` (list × multiplier, 0 when unpriced), ``list_price`` (NaN when unpriced),
+    ``priced``, ``estimated_cost``, ``previous_cost``, ``compared_cost``, ``cost_change`` (each
+    rounded half up to the cent once), ``yoy_credits``, ``yoy_change``, ``yoy_change_pct`` (NaN
+    without year-ago data), ``cost_share``, ``cost_share_display``. ``anomalies`` adds
+    ``excess`` (credits above the baseline) and ``share_of_change`` to ``detect_anomalies``.
     """
 
     month: str
@@ -173,25 +181,39 @@ class MonthlyReport:
     new_operations: list[str] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
     version: str = __version__
+    #: The display decision (precision from the data or the theme): text and Excel formats.
     formats: ReportFormats = field(default_factory=ReportFormats)
+    #: False when the data starts after the previous month began (a first month).
     previous_available: bool = True
+    #: The same month last year ('YYYY-MM', 'October 2025'); its figures only when the data
+    #: reaches back to its first day. A running month compares its first N days with that
+    #: month's first N days. ``yoy_change_pct`` is NaN when the year-ago total is 0.
     yoy_month: str = ""
     yoy_month_name: str = ""
     yoy_available: bool = False
     yoy_total: float | None = None
     yoy_change: float | None = None
     yoy_change_pct: float | None = None
+    #: Cost of the comparison base and of this month's compared days (each line rounded once),
+    #: and the change between them; ``estimated_cost`` is the sum of the rounded lines.
     previous_cost: float = 0.0
     compared_cost: float = 0.0
     cost_change: float = 0.0
     cost_change_pct: float = float("nan")
+    #: ``operation, credits, share_display, estimated_cost, priced, cost_share,
+    #: cost_share_display``, ranked by cost, unpriced operations last.
     cost_by_operation: pd.DataFrame = field(default_factory=_empty_frame)
+    #: The largest priced cost line and its cost (None/0 when nothing is priced).
     largest_cost_operation: str | None = None
     largest_cost: float = 0.0
+    #: The price assumptions the costs were computed with (list prices, before the multiplier).
     tier_multiplier: float = 1.0
     prices: dict[str, float] = field(default_factory=dict)
+    #: The waterfall from the comparison base to this month (see ``drivers.bridge_table``).
     bridge: pd.DataFrame = field(default_factory=_empty_frame)
+    #: The operation with the largest absolute change (None without a comparison).
     biggest_driver: str | None = None
+    #: Three to five plain sentences generated from the figures (``drivers.report_narrative``).
     narrative: list[str] = field(default_factory=list)
 
     @property
@@ -369,7 +391,8 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
     anomalies = A.detect_anomalies(usage)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(drop=True)
-    anomalies = quantify_anomalies(anomalies, change if previous_available else 0.0)
+    # Measured against the change only when there is a previous month to change from.
+    anomalies = quantify_anomalies(anomalies, change if previous_available and previous_total else 0.0)
 
     first_seen = A.to_monthly(usage).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
