@@ -25,7 +25,10 @@ CASES = {
     "2026-10": dict(month="2026-10"),
     "2026-03": dict(month="2026-03"),
     "running-2026-10": dict(month="2026-10", as_of="2026-10-11 09:30"),
+    "letter-2026-10": dict(month="2026-10", paper="Letter"),
 }
+#: Landscape page sizes in points.
+PAGE_POINTS = {"A4": (842, 595), "Letter": (792, 612)}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +40,13 @@ def sample():
 def case(request, sample, tmp_path_factory):
     """(report, path of its PDF) for each sample case."""
     kw = dict(CASES[request.param])
+    folder = tmp_path_factory.mktemp(f"pdf-{request.param}")
+    paper = kw.pop("paper", None)
+    if paper:
+        (folder / "theme.toml").write_text(f'[page]\nsize = "{paper}"\n')
+        kw["template"] = folder
     rep = g.build_report(sample, kw.pop("month"), **kw)
-    path = tmp_path_factory.mktemp(f"pdf-{request.param}") / f"report-{request.param}.pdf"
+    path = folder / f"report-{request.param}.pdf"
     path.write_bytes(render_pdf(rep))
     return rep, path
 
@@ -56,12 +64,12 @@ def _fail_with_pages(path, tmp_path, message: str) -> None:
 def test_two_or_three_landscape_pages(case):
     from pypdf import PdfReader
 
-    _, path = case
+    rep, path = case
     reader = PdfReader(path)
     assert 2 <= len(reader.pages) <= 3
     for page in reader.pages:
         box = page.mediabox
-        assert (round(float(box.width)), round(float(box.height))) == (842, 595)  # A4 landscape
+        assert (round(float(box.width)), round(float(box.height))) == PAGE_POINTS[rep.theme.page["size"]]
 
 
 def test_no_type_below_8pt(case, tmp_path):

@@ -448,7 +448,8 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
         ax.add_patch(Rectangle((xi - 0.5, base), 1.0, height, fill=False, edgecolor=alert,
                                linewidth=1.6, zorder=4))
         ha = "left" if xi < len(days) * 0.6 else "right"
-        label = f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits"
+        label = (f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits, "
+                 f"{rep.formats.credits(row.excess)} above baseline")
         ax.annotate(lit(label), (xi, base + height / 2), xytext=(xi + (0.9 if ha == "left" else -0.9), ymax * 0.97),
                     textcoords="data", ha=ha, va="top", fontsize=SMALL, color=alert, zorder=5,
                     arrowprops={"arrowstyle": "-", "color": alert, "linewidth": 0.8,
