@@ -70,3 +70,16 @@ def test_narrative_names_the_real_drivers():
     assert rep.yoy_month_name in text
     running = _case("sample-running-2026-10")
     assert f.projection(running.projection) in " ".join(running.narrative)
+
+
+def test_bridge_and_anomaly_lines_for_text_and_html():
+    from generect_reports.outputs.drivers import anomaly_lines, bridge_lines
+
+    rep = _case("sample-2026-10")
+    assert bridge_lines(rep) == [
+        "September 2026: 29,874", "search_realtime: +1,209", "search_database: +747", "unattributed: +550",
+        "preview: +410", "enrich_database: +232", "email_validation: +231",
+        "other (email_find, enrich_realtime, phone_find): +188", "October 2026: 33,441"]
+    assert anomaly_lines(rep) == ["14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98 "
+                                  "(about a third of the month's rise)"]
+    assert anomaly_lines(_case("sample-2026-03")) == []

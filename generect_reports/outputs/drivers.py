@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .report import MonthlyReport
 
 __all__ = ["bridge_table", "quantify_anomalies", "fraction_words", "report_narrative",
-           "BRIDGE_MAX_BARS", "BRIDGE_MIN_SHARE"]
+           "bridge_lines", "anomaly_lines", "BRIDGE_MAX_BARS", "BRIDGE_MIN_SHARE"]
 
 #: At most this many operation bars in the bridge; the rest are grouped as "other".
 BRIDGE_MAX_BARS = 6
@@ -228,4 +228,30 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
         names = ", ".join(rep.unpriced)
         cost += f"; {names} {'is' if len(rep.unpriced) == 1 else 'are'} unpriced and not in the estimate"
     out.append(cost + ".")
+    return out
+
+
+def bridge_lines(rep: "MonthlyReport") -> list[str]:
+    """The bridge as plain lines for text and HTML: ``"search_realtime: +1,209"``, from the
+    comparison base to this month's total."""
+    f = rep.formats
+    out = []
+    for row in rep.bridge.itertuples(index=False):
+        value = f.credits(row.value) if row.kind in ("start", "end") else f.change(row.value)
+        label = f"other ({row.operations})" if row.kind == "other" else str(row.label)
+        out.append(f"{label}: {value}")
+    return out
+
+
+def anomaly_lines(rep: "MonthlyReport") -> list[str]:
+    """One plain line per flagged day: credits, the excess over the baseline and, when the month
+    rose, the share of the rise it explains."""
+    f = rep.formats
+    out = []
+    for row in rep.anomalies.itertuples(index=False):
+        line = (f"{_day(row.day)} {row.operation}: {f.credits(row.credits)} credits, "
+                f"{f.credits(row.excess)} above a baseline of {f.credits(row.baseline)}")
+        if rep.change > 0 and pd.notna(row.share_of_change) and row.share_of_change > 0:
+            line += f" ({fraction_words(float(row.share_of_change))} of the month's rise)"
+        out.append(line)
     return out

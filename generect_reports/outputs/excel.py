@@ -68,7 +68,7 @@ def _lines(text: str, width_chars: float) -> int:
     grow rows for wrapped text that was written by a program)."""
     import math
 
-    per_line = max(int(width_chars * 1.3), 10)
+    per_line = max(int(width_chars * 1.05), 10)
     return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
 
 
