@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import math
 
-import numpy as np
-
 if TYPE_CHECKING:
     from .report import MonthlyReport
 
@@ -133,40 +131,17 @@ def cost_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
 
 
 def driver_lines(rep: "MonthlyReport") -> list[str]:
-    """The bridge as sentences: from last month's total, each operation's contribution largest
-    first (small ones grouped), to this month's."""
-    f = rep.formats
-    bridge = rep.bridge
-    if bridge.empty or not rep.previous_available:
+    """The bridge as lines, from last month's total through each operation's contribution
+    (largest first, small ones grouped) to this month's; none without a previous month."""
+    from .drivers import bridge_lines
+
+    if rep.bridge.empty or not rep.previous_available:
         return []
-    out = []
-    for row in bridge.itertuples(index=False):
-        if row.kind == "start":
-            out.append(f"{row.label}: {f.credits(row.value)} credits")
-        elif row.kind == "end":
-            out.append(f"{row.label}: {f.credits(row.value)} credits")
-        else:
-            share = row.value / rep.change if rep.change else np.nan
-            # A share of the change reads only when the step moves with it and within it.
-            part = f", {f.pct(share)} of the change" if not math.isnan(share) and 0 < share <= 1 else ""
-            who = f" ({row.operations})" if row.kind == "other" else ""
-            out.append(f"{row.label}{who}: {f.change(row.value)}{part}")
-    return out
+    return bridge_lines(rep)
 
 
 def anomaly_lines(rep: "MonthlyReport") -> list[str]:
     """Each flagged day, quantified against its baseline and the month's rise."""
-    from .drivers import fraction_words
+    from .drivers import anomaly_lines as lines
 
-    f = rep.formats
-    if rep.anomalies.empty:
-        return ["No day was flagged as unusual."]
-    out = []
-    for row in rep.anomalies.itertuples(index=False):
-        line = (f"{row.day.day} {row.day:%b %Y}: {row.operation} used {f.credits(row.credits)} credits "
-                f"against a baseline of {f.credits(row.baseline)}, {f.credits(row.excess)} above it")
-        share = row.share_of_change
-        if rep.change > 0 and not math.isnan(share) and share > 0:
-            line += f" ({fraction_words(float(share))} of the month's rise)"
-        out.append(line + ".")
-    return out
+    return lines(rep) or ["No day was flagged as unusual."]
