@@ -9,7 +9,7 @@ from pypdf import PdfReader
 import generect_reports as g
 from support import run_cli
 from generect_reports.outputs.pdf import render_pdf
-from generect_reports.outputs.report import fmt_credits, fmt_money, fmt_signed_pct
+from generect_reports.outputs.report import fmt_money, fmt_signed_pct
 from helpers import frame
 
 
@@ -17,6 +17,10 @@ def pdftotext(path):
     exe = shutil.which("pdftotext")
     assert exe, "poppler-utils is required: apt-get install poppler-utils"
     return subprocess.run([exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def _flat(text):
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def sample_pdf(tmp_path_factory):
 def test_pages_and_metadata(sample_pdf):
     rep, path = sample_pdf
     reader = PdfReader(path)
-    assert len(reader.pages) == 4
+    assert len(reader.pages) == 3
     meta = reader.metadata
     assert meta["/Creator"] == f"generect-reports {rep.version}" and meta["/Producer"] == "generect-reports"
     assert meta["/CreationDate"].startswith("D:20261031220000")  # the data's as-of time, in UTC
@@ -39,14 +43,15 @@ def test_pages_and_metadata(sample_pdf):
 def test_text_has_every_figure_and_operation(sample_pdf):
     rep, path = sample_pdf
     text = pdftotext(path)
+    f = rep.formats
     for row in rep.operations.itertuples(index=False):
         assert row.operation in text
-        assert fmt_credits(row.credits) in text
+        assert f.credits(row.credits) in text
         assert f"{row.share_display:.1f}%" in text
         assert fmt_signed_pct(row.change_pct) in text
-        assert fmt_money(row.estimated_cost) in text
-    assert fmt_credits(rep.total) in text and fmt_money(rep.estimated_cost) in text
-    assert "2026-10-14" in text and "search_realtime" in text  # the anomaly
+        assert (fmt_money(row.estimated_cost) if row.priced else "unpriced") in text
+    assert f.credits(rep.total) in text and fmt_money(rep.estimated_cost) in text
+    assert "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98" in _flat(text)  # the anomaly
     assert "Europe/Kyiv" in text and rep.checksum in text
     assert "100.0%" in text
 
@@ -70,7 +75,7 @@ def test_pages_render(sample_pdf, tmp_path):
     _, path = sample_pdf
     subprocess.run(["pdftoppm", "-png", "-r", "40", str(path), str(tmp_path / "page")], check=True, capture_output=True)
     pages = sorted(tmp_path.glob("page-*.png"))
-    assert len(pages) == 4 and all(p.stat().st_size > 5000 for p in pages)
+    assert len(pages) == 3 and all(p.stat().st_size > 5000 for p in pages)
 
 
 def test_partial_month_and_first_appearance(tmp_path):
@@ -80,8 +85,8 @@ def test_partial_month_and_first_appearance(tmp_path):
     path = tmp_path / "partial.pdf"
     path.write_bytes(render_pdf(rep))
     text = pdftotext(path)
-    assert "not over" in text and "like for like" in text and "Projection (estimate)" in text
-    assert fmt_credits(rep.projection) in text
+    assert "not over" in text and "like for like" in text and "Projected month end" in text
+    assert rep.formats.projection(rep.projection) in text
     assert "First month with usage for: brand_new" in text
 
 
@@ -109,11 +114,12 @@ def test_pdf_and_workbook_agree(tmp_path):
     g.write_pdf_report(sample, tmp_path / "r.pdf", month="2026-09")
     text = pdftotext(tmp_path / "r.pdf")
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx", data_only=True)["By operation"]
+    f = g.build_report(sample, "2026-09").formats
     for op, credits, _, prev in ws.iter_rows(min_row=5, max_col=4, values_only=True):
         if op is None:
             break
         if op != "Total":
-            assert op in text and f"{credits:,.2f}" in text and f"{prev:,.2f}" in text
+            assert op in text and f.credits(credits) in text and f.credits(prev) in text
 
 
 def test_letter_paper_from_theme(tmp_path):
@@ -123,7 +129,7 @@ def test_letter_paper_from_theme(tmp_path):
     path = tmp_path / "letter.pdf"
     g.write_pdf_report(g.load_sample(), path, month="2026-10", template=folder)
     box = PdfReader(path).pages[0].mediabox
-    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    assert (round(float(box.width)), round(float(box.height))) == (792, 612)  # landscape
     (folder / "theme.toml").write_text('[page]\nsize = "A3"\n')
     with pytest.raises(g.TemplateError, match="A4 or Letter"):
         g.write_pdf_report(g.load_sample(), path, month="2026-10", template=folder)

@@ -348,7 +348,11 @@ def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
         for x, text in zip(cols, cells):
             fig.text(x, y, text, fontsize=9,
                      color=c["over"] if rec["crossed"] and text == cells[3] else "black")
-    fig.text(0.05, 0.04, BUDGET_RULE, fontsize=8, color=c["muted"], wrap=True)
+    # Above the page footer the report adds, wrapped to the page's width.
+    import textwrap
+
+    fig.text(0.05, 0.075, textwrap.fill(BUDGET_RULE, int(figsize[0] * 12.5)), fontsize=8,
+             color=c["muted"], va="bottom")
     return fig
 
 

@@ -21,6 +21,8 @@ from .._text import display_text, truncate_for_layout
 from ..errors import DeliveryError, InputError
 
 if TYPE_CHECKING:
+    from markupsafe import Markup
+
     from .report import MonthlyReport
 
 __all__ = ["SmtpSettings", "build_message", "send_message", "write_eml", "validate_addresses",
@@ -79,40 +81,57 @@ class SmtpSettings:
 
 
 def subject_for(rep: "MonthlyReport") -> str:
-    """E.g. ``Generect usage May 2026: 9,470 credits (+4.1% vs April)``."""
-    from .report import fmt_signed_pct
-
-    total = f"{rep.total:,.0f}" if float(rep.total).is_integer() else f"{rep.total:,.2f}"
+    """E.g. ``Generect usage May 2026: 9,470 credits (+4.1% vs April)``, in the body's precision."""
+    f = rep.formats
     prev = rep.previous_month_name.split(" ")[0]
     basis = f"vs {prev}" if rep.complete else f"vs {prev}, first {rep.elapsed_days} days"
-    subject = f"Generect usage {rep.month_name}: {total} credits ({fmt_signed_pct(rep.change_pct)} {basis})"
+    subject = f"Generect usage {rep.month_name}: {f.credits(rep.total)} credits ({f.signed_pct(rep.change_pct)} {basis})"
     if not rep.complete:
         subject = "[partial month] " + subject
     elif rep.warnings:
         subject = "[incomplete data] " + subject
-    return subject
+    from .presentation import subject_flag
+
+    flag = subject_flag(rep)
+    return f"{flag} {subject}" if flag else subject
+
+
+#: The width the email lays the chart out at, in CSS pixels; the PNG has twice as many.
+CHART_WIDTH_PX = 640
+#: The chart's drawing size in inches (its type sizes are set for this width).
+CHART_INCHES = 4.8
 
 
 def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str) -> dict[str, object]:
-    from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct
+    from . import presentation as P
 
-    rows = [{
-        "operation": truncate_for_layout(display_text(r.operation), 60), "credits": fmt_credits(r.credits),
-        "share": f"{r.share_display:.1f}%" if r.share_display == r.share_display else "–",
-        "previous": fmt_credits(r.previous_credits), "change": fmt_change(r.change),
-        "change_pct": fmt_signed_pct(r.change_pct), "cost": fmt_money(r.estimated_cost, rep.currency),
-    } for r in rep.operations.itertuples(index=False)]
+    f = rep.formats
     return {
-        "r": rep, "rows": rows, "title": rep.theme.text.get("title", "Generect credit usage"),
-        "total": fmt_credits(rep.total), "previous": fmt_credits(rep.previous_total),
-        "change": fmt_change(rep.change), "change_pct": fmt_signed_pct(rep.change_pct),
-        "cost": fmt_money(rep.estimated_cost, rep.currency),
-        "projection": fmt_credits(rep.projection) if rep.projection is not None else None,
-        "projection_weekday": fmt_credits(rep.projection_weekday) if rep.projection_weekday is not None else None,
-        "as_of": f"{rep.as_of:%Y-%m-%d %H:%M}", "warnings": rep.warnings, "chart_cid": chart_cid,
+        "r": rep, "title": rep.theme.text.get("title", "Generect credit usage"),
+        "kpis": P.kpis(rep), "narrative": list(rep.narrative), "rows": _shown(P.operation_rows(rep)),
+        "total_row": P.total_row(rep), "cost_rows": _shown(P.cost_rows(rep)),
+        "sections": P.section_lines(rep), "drivers": P.driver_lines(rep),
+        "anomalies": P.anomaly_lines(rep), "basis": P.change_basis(rep),
+        "yoy_basis": (f"against {rep.yoy_month_name}" + ("" if rep.complete else f" days 1-{rep.elapsed_days}"))
+        if rep.yoy_available else "",
+        "cost": f.money(rep.estimated_cost),
+        "as_of": f"{rep.as_of:%Y-%m-%d %H:%M}", "warnings": rep.warnings, "notes": rep.notes,
+        "chart_cid": chart_cid, "chart_width": CHART_WIDTH_PX,
         "xlsx_name": xlsx_name, "pdf_name": pdf_name, "colors": rep.theme.colors,
         "font": rep.theme.fonts.get("family", "DejaVu Sans"),
     }
+
+
+def _shown(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Operation names with invisible and control characters shown as escapes."""
+    return [{**row, "operation": display_text(row["operation"])} for row in rows]
+
+
+def _breakable(name: object) -> "Markup":
+    """An operation name, escaped, that may wrap after its underscores on a narrow screen."""
+    from markupsafe import Markup, escape
+
+    return escape(str(name)).replace("_", Markup("_<wbr>"))
 
 
 def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]:
@@ -124,6 +143,7 @@ def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]
     loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
     env = Environment(loader=loader, autoescape=select_autoescape(["html", "html.j2"], default=False),
                       undefined=StrictUndefined, keep_trailing_newline=True)
+    env.filters["breakable"] = _breakable
     try:
         text = env.get_template("email.txt.j2").render(context)
         html = env.get_template("email.html.j2").render(context)
@@ -149,7 +169,8 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
     if size > max_attachment_bytes:
         raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
                          "(raise --max-attachment-mb)")
-    chart = history_chart_png(rep)
+    # Drawn at twice the pixels it is laid out at, so it stays sharp on high-density screens.
+    chart = history_chart_png(rep, width=CHART_INCHES, dpi=round(2 * CHART_WIDTH_PX / CHART_INCHES))
     domain = sender.rsplit("@", 1)[-1]
     chart_cid = make_msgid(idstring="chart", domain=domain)
     text, html = _render(rep, _context(rep, chart_cid[1:-1], xlsx_name, pdf_name))

@@ -1,39 +1,55 @@
-"""The monthly PDF report: matplotlib figures on A4 or Letter pages, reproducible to the byte.
+"""The monthly PDF report: three landscape pages drawn with matplotlib, reproducible to the byte.
 
-Text is real text (TrueType fonts embedded, ``pdf.fonttype`` 42) so ``pdftotext`` finds every
-figure; data labels are escaped so a ``$`` in an operation name is not read as mathtext.
+Page 1 is the summary (narrative, KPI tiles, up to 24 months of history), page 2 the operations
+(table, what drove the change, cost ranked), page 3 the month day by day, the anomalies and the
+notes. Every figure is formatted by the report's own formatters, so the PDF shows exactly what
+the workbook and the email show.
+
+Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg and PDF
+canvases directly: importing this module never touches pyplot or the user's backend. Text is
+real text (TrueType fonts embedded, ``pdf.fonttype`` 42) set at 8 pt or more, and data labels
+are escaped so a ``$`` in an operation name is not read as mathtext.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
-import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-matplotlib.use("Agg", force=False)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from .._atomic import atomic_path  # noqa: E402
-from .._text import display_text, truncate_for_layout  # noqa: E402
-from ..theme import font_chain  # noqa: E402
-from ..analysis.usage import ANOMALY_RULE  # noqa: E402
-from .report import fmt_change, fmt_credits, fmt_money, fmt_signed_pct  # noqa: E402
+from .._atomic import atomic_path
+from .._text import display_text, truncate_for_layout
+from ..analysis.usage import ANOMALY_RULE
+from ..theme import font_chain
+from . import presentation as P
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backend_bases import RendererBase
+
     from .report import MonthlyReport
 
-__all__ = ["write_pdf_report", "write_report_pdf", "render_pdf", "history_chart_png"]
+__all__ = ["write_pdf_report", "write_report_pdf", "render_pdf", "history_chart_png",
+           "PAGE_SIZES", "MIN_FONT_PT"]
 
-PAGE_SIZES = {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}
-#: Characters of an operation name shown in each place (the data keeps the whole name).
-NAME_WIDTH = {"tile": 24, "legend": 34, "table": 38}
+#: Landscape page sizes in inches (width, height).
+PAGE_SIZES = {"a4": (11.69, 8.27), "letter": (11.0, 8.5)}
+#: The smallest type on any page; a test reads the PDF's text operators to hold this.
+MIN_FONT_PT = 8.0
+
+MARGIN = 0.45          # page margin, inches
+BODY = 9.0             # running text
+SMALL = 8.0            # tables, captions, ticks, legends, footer
 
 
 def lit(text: Any, width: int | None = None) -> str:
@@ -48,7 +64,7 @@ def lit(text: Any, width: int | None = None) -> str:
 
 
 def _color(hexcode: str) -> str:
-    return "#" + hexcode.lstrip("#")
+    return "#" + str(hexcode).lstrip("#")
 
 
 def _rc(rep: "MonthlyReport") -> dict[str, Any]:
@@ -67,250 +83,545 @@ def _thousands(x: float, _pos: Any = None) -> str:
     return f"{x:,.0f}"
 
 
-def _page(rep: "MonthlyReport") -> Figure:
-    fig = Figure(figsize=PAGE_SIZES[rep.theme.paper])
-    return fig
+# --------------------------------------------------------------------------- page geometry
+
+class _Page:
+    """A landscape page measured in inches from its top-left corner, with a renderer that
+    measures text exactly (for wrapping and for placing labels that must not collide)."""
+
+    def __init__(self, rep: "MonthlyReport", fig: Figure | None = None) -> None:
+        self.rep = rep
+        self.width, self.height = PAGE_SIZES[rep.theme.paper]
+        self.fig = fig if fig is not None else Figure(figsize=(self.width, self.height))
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.muted = _color(rep.theme.colors.get("muted", "6B7280"))
+        self.primary = _color(rep.theme.colors.get("primary", "1F3A5F"))
+
+    @property
+    def renderer(self) -> "RendererBase":
+        return self.canvas.get_renderer()
+
+    def axes(self, left: float, top: float, width: float, height: float) -> "Axes":
+        """Axes whose plotting box spans the given inches (top measured from the page top)."""
+        return self.fig.add_axes((left / self.width, 1 - (top + height) / self.height,
+                                  width / self.width, height / self.height))
+
+    def text(self, left: float, top: float, s: str, size: float = BODY, **kw: Any) -> Any:
+        """Text whose top-left corner sits ``top`` inches below the page top."""
+        kw.setdefault("va", "top")
+        return self.fig.text(left / self.width, 1 - top / self.height, lit(s), fontsize=size, **kw)
+
+    def text_width(self, s: str, size: float, weight: str = "normal") -> float:
+        """Width of ``s`` in inches at ``size`` points."""
+        from matplotlib.font_manager import FontProperties
+
+        prop = FontProperties(family=matplotlib.rcParams["font.family"], size=size, weight=weight)
+        w, _, _ = self.renderer.get_text_width_height_descent(s, prop, ismath=False)
+        return w / self.fig.dpi
+
+    def wrap(self, s: str, width: float, size: float, weight: str = "normal") -> list[str]:
+        """Greedy word wrap measured with the real font."""
+        lines: list[str] = []
+        current = ""
+        for word in s.split():
+            trial = f"{current} {word}" if current else word
+            if current and self.text_width(trial, size, weight) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = trial
+        if current:
+            lines.append(current)
+        return lines
+
+    def paragraph(self, left: float, top: float, s: str, width: float, size: float = BODY,
+                  leading: float = 1.4, **kw: Any) -> float:
+        """Wrapped text; returns the inches below the page top where it ends."""
+        step = size * leading / 72
+        for line in self.wrap(s, width, size, kw.get("fontweight", "normal")):
+            self.text(left, top, line, size, **kw)
+            top += step
+        return top
 
 
-def _header(fig: Figure, rep: "MonthlyReport", heading: str) -> None:
-    t = rep.theme.text
-    fig.text(0.06, 0.955, lit(f"{t.get('title', 'Generect credit usage')} · {rep.month_name}"),
-             fontsize=float(rep.theme.fonts.get("title_size", 16)), fontweight="bold",
-             color=_color(rep.theme.colors.get("primary", "1F3A5F")))
-    fig.text(0.06, 0.932, lit(heading), fontsize=10, color=_color(rep.theme.colors.get("muted", "6B7280")))
+def _header(page: _Page, heading: str) -> float:
+    rep = page.rep
+    title = rep.theme.text.get("title", "Generect credit usage")
+    page.text(MARGIN, 0.32, f"{title} · {rep.month_name}", float(rep.theme.fonts.get("title_size", 16)),
+              fontweight="bold", color=page.primary)
+    page.text(MARGIN, 0.66, heading, 10, color=page.muted)
+    return 0.95
 
 
-def _footer(fig: Figure, rep: "MonthlyReport", page: int, pages: int) -> None:
-    fig.text(0.06, 0.025, lit(f"{rep.account} · {rep.timezone} · data as of {rep.as_of:%Y-%m-%d %H:%M} · "
-                              f"source: {rep.source_label}"), fontsize=7,
-             color=_color(rep.theme.colors.get("muted", "6B7280")))
-    fig.text(0.94, 0.025, f"page {page} of {pages}", fontsize=7, ha="right",
-             color=_color(rep.theme.colors.get("muted", "6B7280")))
+def _footer(page: _Page, number: int, pages: int) -> None:
+    rep = page.rep
+    text = (f"{rep.account} · {rep.month_name} · {rep.timezone} · data as of "
+            f"{rep.as_of:%Y-%m-%d %H:%M} · source: {rep.source_label}")
+    bottom = page.height - 0.22
+    page.text(MARGIN, bottom, text, SMALL, color=page.muted, va="baseline")
+    page.text(page.width - MARGIN, bottom, f"page {number} of {pages}", SMALL, color=page.muted,
+              ha="right", va="baseline")
 
 
-def _tiles(fig: Figure, rep: "MonthlyReport") -> None:
-    prev_short = rep.previous_month_name.split(" ")[0][:3]
-    prev_label = (f"vs {rep.previous_month_name}" if rep.complete
-                  else f"vs {prev_short} 1-{rep.elapsed_days}")
-    tiles = [
-        ("Credits this month" if rep.complete else "Credits so far", fmt_credits(rep.total), ""),
-        ("Change", fmt_signed_pct(rep.change_pct), f"{fmt_change(rep.change)} {prev_label}"),
-        ("Top operation", lit(rep.top_operation or "-", NAME_WIDTH["tile"]),
-         fmt_credits(float(rep.operations["credits"].iloc[0])) if rep.top_operation else ""),
-        ("Estimated cost", fmt_money(rep.estimated_cost, rep.currency), "estimate at list prices"),
-    ]
-    if not rep.complete:
-        tiles.append(("Projection (estimate)", fmt_credits(rep.projection or 0.0),
-                      f"weekday-aware {fmt_credits(rep.projection_weekday or 0.0)}"))
+# --------------------------------------------------------------------------- what the pages show
+
+# --------------------------------------------------------------------------- drawing blocks
+
+def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float = 0.92) -> float:
+    rep = page.rep
+    gap = 0.12
     n = len(tiles)
-    width = 0.88 / n
-    for i, (label, value, sub) in enumerate(tiles):
-        ax = fig.add_axes((0.06 + i * width, 0.80, width - 0.012, 0.105))
+    width = (page.width - 2 * MARGIN - gap * (n - 1)) / n
+    fill = _color(rep.theme.colors.get("weekend", "EEF1F5"))
+    tones = {"up": _color(rep.theme.colors.get("increase", "C0392B")),
+             "down": _color(rep.theme.colors.get("decrease", "1E8449")), "": "#1F2933"}
+    for i, tile in enumerate(tiles):
+        left = MARGIN + i * (width + gap)
+        ax = page.axes(left, top, width, height)
         ax.set_axis_off()
-        ax.add_patch(matplotlib.patches.FancyBboxPatch(
-            (0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04", transform=ax.transAxes,
-            facecolor=_color(rep.theme.colors.get("weekend", "EEF1F5")), edgecolor="none"))
-        ax.text(0.07, 0.78, label, fontsize=7.5, color=_color(rep.theme.colors.get("muted", "6B7280")), transform=ax.transAxes)
-        size = 12 if len(value) < 14 else 9
-        ax.text(0.07, 0.42, value, fontsize=size, fontweight="bold", transform=ax.transAxes)
-        if sub:
-            ax.text(0.07, 0.12, lit(textwrap.shorten(sub, 42, placeholder="...")), fontsize=6,
-                    color=_color(rep.theme.colors.get("muted", "6B7280")), transform=ax.transAxes)
+        ax.add_patch(FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04",
+                                    transform=ax.transAxes, facecolor=fill, edgecolor="none"))
+        pad = 0.1
+        label = page.wrap(tile.label, width - 2 * pad, SMALL)[0]
+        page.text(left + pad, top + 0.09, label, SMALL, color=page.muted)
+        value_size = 15.0
+        while value_size > 10 and page.text_width(tile.value, value_size, "bold") > width - 2 * pad:
+            value_size -= 0.5
+        page.text(left + pad, top + 0.27, tile.value, value_size, fontweight="bold",
+                  color=tones[tile.tone])
+        sub_top = top + 0.27 + value_size * 1.25 / 72 + 0.04
+        for line in page.wrap(tile.detail, width - 2 * pad, SMALL)[:2]:
+            page.text(left + pad, sub_top, line, SMALL, color=page.muted)
+            sub_top += SMALL * 1.3 / 72
+    return top + height
 
 
-def _history_axes(ax: Any, rep: "MonthlyReport") -> None:
+def _month_ticks(months: Sequence[str]) -> list[str]:
+    """``Nov`` under each bar, the year under the first bar and each January."""
+    out = []
+    for i, m in enumerate(months):
+        year, mon = int(m[:4]), int(m[5:7])
+        name = dt.date(year, mon, 1).strftime("%b")
+        out.append(f"{name}\n{year}" if i == 0 or mon == 1 else name)
+    return out
+
+
+def _bar_totals(ax: "Axes", renderer: "RendererBase", xs: Sequence[float], tops: Sequence[float],
+                texts: Sequence[str], size: float, pad_pt: float = 2.5, clear_pt: float = 4.0) -> None:
+    """Totals above bars, none touching another or the top of the axes.
+
+    Each label starts just above its bar and is raised a line at a time until it clears every
+    label placed before it; if the highest label then reaches the top of the axes, the y range
+    grows and the labels are placed again, so they never run into the chart's title.
+    """
+    top_value = max([*tops, 1.0])
+    ax.set_ylim(0, top_value * 1.08)
+    line = size * 1.3
+    to_px = ax.figure.dpi / 72
+    labels = [ax.annotate(lit(s), (x, t), xytext=(0, pad_pt), textcoords="offset points",
+                          ha="center", va="bottom", fontsize=size, annotation_clip=False)
+              for x, t, s in zip(xs, tops, texts)]
+    for _ in range(8):
+        placed: list[Any] = []
+        for label in labels:
+            offset = pad_pt
+            label.set_position((0, offset))
+            box = label.get_window_extent(renderer).padded(1.5)
+            while any(box.overlaps(other) for other in placed):
+                offset += line
+                label.set_position((0, offset))
+                box = label.get_window_extent(renderer).padded(1.5)
+            placed.append(box)
+        highest = max((b.y1 for b in placed), default=0.0)
+        limit = ax.get_window_extent(renderer).y1 - clear_pt * to_px
+        if highest <= limit:
+            return
+        bottom_px = ax.transData.transform((0, 0))[1]
+        room = limit - bottom_px
+        need = highest - bottom_px
+        ax.set_ylim(0, ax.get_ylim()[1] * need / room * 1.02)
+
+
+def _headroom(ax: "Axes", renderer: "RendererBase", top_value: float, extra_pt: float) -> None:
+    """Set the y limit so the tallest bar plus ``extra_pt`` points of labels fits in the axes."""
+    height_pt = ax.get_window_extent(renderer).height * 72 / ax.figure.dpi
+    frac = max(0.3, 1 - extra_pt / height_pt)
+    ax.set_ylim(0, max(top_value, 1) / frac)
+
+
+def _legend_in_stacking_order(ax: "Axes", **kw: Any) -> None:
+    """A vertical legend whose top entry is the top segment of the stack."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize=SMALL, borderaxespad=0.0, handlelength=1.2, handleheight=0.9, **kw)
+
+
+def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
+                  size: float = SMALL, label_size: float | None = None, legend: str = "right") -> None:
     monthly = rep.monthly
-    months = list(monthly.columns)
-    x = np.arange(len(months))
+    months = [str(m) for m in monthly.columns]
+    x = np.arange(len(months), dtype="float64")
     bottom = np.zeros(len(months))
     for op, values in monthly.iterrows():
-        vals = values.to_numpy(dtype="float64")
+        vals = np.clip(values.to_numpy(dtype="float64"), 0, None)
         ax.bar(x, vals, bottom=bottom, color=_color(rep.colors.get(str(op), "7F7F7F")),
-               label=lit(op), width=0.72)
+               label=lit(op), width=0.74, zorder=2)
         bottom += vals
-    labels = [lit(m) for m in months]
-    if not rep.complete and months and months[-1] == rep.month:
-        labels[-1] += " (to date)"
-    ax.set_xticks(x, labels, rotation=45, ha="right")
+    running = not rep.complete and months and months[-1] == rep.month
+    if running:  # the month to date, outlined so it is not read as a finished month
+        ax.bar([x[-1]], [bottom[-1]], width=0.74, fill=False, hatch="///", edgecolor="white",
+               linewidth=0, zorder=3)
+    ax.set_xticks(x, _month_ticks(months), fontsize=size)
+    ax.tick_params(axis="x", length=0, pad=3)
+    ax.tick_params(axis="y", labelsize=size)
+    # A short history keeps the bars' width: the axis holds at least a year of slots.
+    ax.set_xlim(-0.6, max(len(months), 12) - 0.4)
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-    ax.set_ylabel("Credits")
-    for xi, total in zip(x, bottom):
-        ax.text(xi, total, f"{total:,.0f}", ha="center", va="bottom", fontsize=6)
-    ax.set_title(lit(f"Credits by month and operation, last {len(months)} months"), loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    totals = [rep.formats.credits(v) for v in bottom]
+    _bar_totals(ax, renderer, list(x), list(bottom), totals, label_size or size)
+    if legend == "right":
+        _legend_in_stacking_order(ax)
+    else:  # below, for narrow screens: read row by row, top segment first
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2,
+                  fontsize=size, borderaxespad=0.0, handlelength=1.0, columnspacing=1.0)
 
 
-def _page_title(rep: "MonthlyReport") -> Figure:
-    fig = _page(rep)
-    _header(fig, rep, rep.theme.text.get("subtitle", "Monthly usage report"))
-    _tiles(fig, rep)
-    basis = f"Change basis: {rep.comparison_basis}."
-    fig.text(0.06, 0.775, lit(basis), fontsize=8)
-    y = 0.755
-    for warning in rep.warnings:
-        for line in textwrap.wrap("Warning: " + warning, 120):
-            fig.text(0.06, y, lit(line), fontsize=8, color=_color(rep.theme.colors.get("increase", "C0392B")))
-            y -= 0.016
-    ax = fig.add_axes((0.10, 0.30, 0.62, min(0.38, y - 0.36)))
-    _history_axes(ax, rep)
-    return fig
-
-
-def _page_shares(rep: "MonthlyReport") -> Figure:
-    fig = _page(rep)
-    _header(fig, rep, "Where the credits went: operations and their shares")
-    table = rep.operations
-    ax = fig.add_axes((0.08, 0.56, 0.5, 0.33))
-    positive = table[table["credits"] > 0]
-    if len(positive):
-        ax.pie(positive["credits"], colors=[_color(rep.colors.get(o, "7F7F7F")) for o in positive["operation"]],
-               startangle=90, counterclock=False, wedgeprops={"width": 0.42, "edgecolor": "white"})
-        ax.text(0, 0, f"{fmt_credits(rep.total)}\ncredits", ha="center", va="center", fontsize=9, fontweight="bold")
-    ax.set_title(lit(f"Share of credits, {rep.month_name}"), loc="left")
-    lax = fig.add_axes((0.60, 0.56, 0.34, 0.33))
-    lax.set_axis_off()
-    for i, row in enumerate(positive.itertuples(index=False)):
-        yy = 0.95 - i * 0.075
-        lax.add_patch(matplotlib.patches.Rectangle((0, yy - 0.02), 0.05, 0.04, color=_color(rep.colors.get(row.operation, "7F7F7F")), transform=lax.transAxes))
-        lax.text(0.08, yy, lit(row.operation, NAME_WIDTH["legend"]), fontsize=8, va="center", transform=lax.transAxes)
-        lax.text(1.0, yy, f"{row.share_display:.1f}%", fontsize=8, va="center", ha="right", transform=lax.transAxes)
-
-    prev_head = "Previous" if rep.complete else f"Prev. d1-{rep.elapsed_days}"
-    cols = ["Operation", "Credits", "Share", prev_head, "Change", "Change %", "Est. cost"]
-    rows = [[lit(r.operation, NAME_WIDTH["table"]), fmt_credits(r.credits), f"{r.share_display:.1f}%" if not np.isnan(r.share_display) else "-",
-             fmt_credits(r.previous_credits), fmt_change(r.change), fmt_signed_pct(r.change_pct),
-             fmt_money(r.estimated_cost, rep.currency)] for r in table.itertuples(index=False)]
-    total_share = "100.0%" if rep.total else "-"
-    rows.append(["Total", fmt_credits(rep.total), total_share, fmt_credits(rep.previous_total),
-                 fmt_change(rep.change), fmt_signed_pct(rep.change_pct), fmt_money(rep.estimated_cost, rep.currency)])
-    tax = fig.add_axes((0.06, 0.08, 0.88, 0.42))
-    tax.set_axis_off()
-    widths = [0.28, 0.13, 0.09, 0.13, 0.13, 0.11, 0.13]
-    tbl = tax.table(cellText=rows, colLabels=cols, colWidths=widths, loc="upper center", cellLoc="right")
-    tbl.auto_set_font_size(False)
-    tbl.set_fontsize(7.5)
-    tbl.scale(1, 1.35)
-    head_fill = _color(rep.theme.colors.get("header_fill", "1F3A5F"))
-    for (r, c), cell in tbl.get_celld().items():
-        cell.set_edgecolor(_color(rep.theme.colors.get("grid", "D1D5DB")))
-        cell.get_text().set_parse_math(False) if hasattr(cell.get_text(), "set_parse_math") else None
-        if c == 0:
-            cell.get_text().set_horizontalalignment("left")
-            cell._loc = "left"  # type: ignore[attr-defined]  # Cell has no public setter
-        if r == 0:
-            cell.set_facecolor(head_fill)
-            cell.get_text().set_color(_color(rep.theme.colors.get("header_font", "FFFFFF")))
-            cell.get_text().set_fontweight("bold")
-        elif r == len(rows):
-            cell.get_text().set_fontweight("bold")
+def _history_title(rep: "MonthlyReport") -> str:
+    n = len(rep.monthly.columns)
+    title = f"Credits by month and operation, last {n} months" if n > 1 else "Credits by operation, one month"
     if not rep.complete:
-        tax.text(0, -0.02, lit(f"Credits are month to date; change compares days 1-{rep.elapsed_days} only."),
-                 fontsize=7, transform=tax.transAxes, va="top")
-    return fig
+        title += f" ({rep.month_name} to date, hatched)"
+    return title
 
 
-def _page_daily(rep: "MonthlyReport") -> Figure:
-    fig = _page(rep)
-    _header(fig, rep, "The month day by day")
-    ax = fig.add_axes((0.10, 0.42, 0.62, 0.45))
+def _table(page: _Page, left: float, top: float, columns: Sequence[tuple[str, float, str]],
+           rows: Sequence[Sequence[str]], *, bold_last: bool = False, size: float = SMALL,
+           row_height: float = 0.215, tones: Sequence[Sequence[str]] | None = None) -> float:
+    """A ruled table drawn as text: ``columns`` are (heading, width in inches, 'l' or 'r')."""
+    rep = page.rep
+    width = sum(w for _, w, _ in columns)
+    head_fill = _color(rep.theme.colors.get("header_fill", "1F3A5F"))
+    head_font = _color(rep.theme.colors.get("header_font", "FFFFFF"))
+    grid = _color(rep.theme.colors.get("grid", "D1D5DB"))
+    colours = {"up": _color(rep.theme.colors.get("increase", "C0392B")),
+               "down": _color(rep.theme.colors.get("decrease", "1E8449")), "": "#1F2933"}
+    ax = page.axes(left, top, width, row_height * (len(rows) + 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, width)
+    ax.set_ylim(row_height * (len(rows) + 1), 0)
+    ax.add_patch(Rectangle((0, 0), width, row_height, facecolor=head_fill, edgecolor="none"))
+    pad = 0.06
+    for r, cells in enumerate([[c[0] for c in columns], *rows]):
+        y = r * row_height + row_height / 2
+        x = 0.0
+        weight = "bold" if r == 0 or (bold_last and r == len(rows)) else "normal"
+        for c, ((_, w, align), cell) in enumerate(zip(columns, cells)):
+            tone = "" if r == 0 or tones is None else tones[r - 1][c]
+            ax.text(x + pad if align == "l" else x + w - pad, y, lit(cell), fontsize=size,
+                    ha="left" if align == "l" else "right", va="center_baseline", fontweight=weight,
+                    color=head_font if r == 0 else colours[tone])
+            x += w
+        if r:
+            ax.plot([0, width], [(r + 1) * row_height] * 2, color=grid, linewidth=0.6)
+    if bold_last and rows:
+        ax.plot([0, width], [len(rows) * row_height] * 2, color="#1F2933", linewidth=0.8)
+    return top + row_height * (len(rows) + 1)
+
+
+def _operations_rows(rep: "MonthlyReport") -> tuple[list[tuple[str, float, str]], list[list[str]], list[list[str]]]:
+    """Columns (heading, relative width, alignment), the cells and their tones."""
+    short = rep.previous_month_name[:3]
+    prev_head = rep.previous_month_name if rep.complete else f"{short} 1-{rep.elapsed_days}"
+    cols: list[tuple[str, float, str]] = [("Operation", 1.55, "l"), ("Credits", 1.0, "r"),
+                                          ("Share", 0.7, "r"), (prev_head, 1.15, "r"),
+                                          ("Change", 1.0, "r"), ("Change %", 0.85, "r")]
+    keys = ["operation", "credits", "share", "previous", "change", "change_pct"]
+    tone_keys = ["", "", "", "", "change_tone", "change_tone"]
+    if rep.yoy_available:
+        yoy_head = rep.yoy_month_name if rep.complete else f"{rep.yoy_month_name[:3]} {rep.yoy_month[:4]} 1-{rep.elapsed_days}"
+        cols += [(yoy_head, 1.15, "r"), ("YoY %", 0.8, "r")]
+        keys += ["yoy", "yoy_pct"]
+        tone_keys += ["", "yoy_tone"]
+    cols += [("Est. cost", 1.0, "r"), ("Cost share", 0.85, "r")]
+    keys += ["cost", "cost_share"]
+    tone_keys += ["", ""]
+    rows = [*P.operation_rows(rep), P.total_row(rep)]
+    cells = [[row[k] for k in keys] for row in rows]
+    tones = [[row[t] if t else "" for t in tone_keys] for row in rows]
+    return cols, cells, tones
+
+
+def _bridge_axes(ax: "Axes", page: _Page) -> None:
+    """The waterfall, horizontal so operation names read level: last month's total at the top,
+    each operation's contribution (largest first), this month's total at the bottom."""
+    rep = page.rep
+    f = rep.formats
+    bridge = rep.bridge
+    up = _color(rep.theme.colors.get("increase", "C0392B"))
+    down = _color(rep.theme.colors.get("decrease", "1E8449"))
+    y = np.arange(len(bridge), dtype="float64")
+    lo_edge = np.minimum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    hi_edge = np.maximum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    kinds = bridge["kind"].tolist()
+    total_bar = np.isin(kinds, ["start", "end"])
+    colours = [page.primary if k in ("start", "end") else (up if v >= 0 else down)
+               for k, v in zip(kinds, bridge["value"])]
+    ax.barh(y, hi_edge - lo_edge, left=lo_edge, color=colours, height=0.62, zorder=2)
+    for i in range(len(bridge) - 1):  # connectors carry the running total to the next bar
+        level = float(bridge["top"].iloc[i])
+        ax.plot([level, level], [i + 0.31, i + 0.69], color="#9CA3AF", linewidth=0.6, zorder=1)
+    steps = ~total_bar
+    ends = hi_edge[total_bar]
+    lo = float(min(lo_edge[steps].min() if steps.any() else ends.min(), ends.min()))
+    hi = float(hi_edge.max())
+    span = max(hi - lo, abs(hi) * 0.02, 1.0)
+    left_limit = max(0.0, lo - span * 0.6)
+    ax.set_xlim(left_limit, hi + span * 0.5)
+    for yi, (kind, value, edge) in enumerate(zip(kinds, bridge["value"], hi_edge)):
+        text = f.credits(value) if kind in ("start", "end") else f.change(value)
+        ax.annotate(lit(text), (max(float(edge), left_limit), yi), xytext=(4, 0), textcoords="offset points",
+                    va="center", ha="left", fontsize=SMALL)
+    ax.set_yticks(y, [lit(label) for label in bridge["label"]], fontsize=SMALL)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="x", labelsize=SMALL)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+
+
+def _cost_axes(ax: "Axes", page: _Page) -> None:
+    """Estimated cost by operation, largest first; unpriced operations are named below the chart."""
+    rep = page.rep
+    f = rep.formats
+    ops = rep.cost_by_operation[rep.cost_by_operation["priced"].astype(bool)]
+    if ops.empty:
+        ax.set_axis_off()
+        ax.text(0, 1, "No operation of the month has a list price: there is no cost estimate.",
+                transform=ax.transAxes, va="top", fontsize=BODY)
+        return
+    y = np.arange(len(ops))
+    ax.barh(y, ops["estimated_cost"], color=[_color(rep.colors.get(o, "7F7F7F")) for o in ops["operation"]],
+            height=0.62, zorder=2)
+    top = float(ops["estimated_cost"].max()) if len(ops) else 1.0
+    ax.set_xlim(0, max(top, 0.01) * 1.4)
+    for yi, r in zip(y, ops.itertuples(index=False)):
+        ax.annotate(lit(f"{f.money(r.estimated_cost)} ({f.share(r.cost_share_display)})"),
+                    (r.estimated_cost, yi), xytext=(4, 0), textcoords="offset points", va="center",
+                    ha="left", fontsize=SMALL)
+    ax.set_yticks(y, [lit(o) for o in ops["operation"]], fontsize=SMALL)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="x", labelsize=SMALL)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: lit(f"{f.symbol}{v:,.0f}")))
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
+    ax.grid(axis="y", visible=False)
+
+
+def _daily_axes(ax: "Axes", page: _Page) -> None:
+    rep = page.rep
     mat = rep.daily_matrix
-    if len(mat):
-        days = mat.index
-        x = np.arange(len(days))
-        for i, day in enumerate(days):
-            if day.day_of_week >= 5:
-                ax.axvspan(i - 0.5, i + 0.5, color=_color(rep.theme.colors.get("weekend", "EEF1F5")), lw=0, zorder=0)
-        values = mat.to_numpy(dtype="float64").T
-        ax.stackplot(x, np.clip(values, 0, None), colors=[_color(rep.colors.get(o, "7F7F7F")) for o in mat.columns],
-                     labels=[lit(o, NAME_WIDTH["legend"]) for o in mat.columns], alpha=0.9, zorder=2)
-        totals = np.clip(values, 0, None).sum(axis=0)
-        day_pos = {d.date(): i for i, d in enumerate(days)}
-        for row in rep.anomalies.itertuples(index=False):
-            xi = day_pos.get(row.day)
-            if xi is None:
-                continue
-            ax.plot([xi], [totals[xi]], marker="v", color=_color(rep.theme.colors.get("increase", "C0392B")),
-                    markersize=7, zorder=4)
-            ax.annotate(lit(row.operation, NAME_WIDTH["tile"]) + lit(f": {fmt_credits(row.credits)}"), (xi, totals[xi]),
-                        xytext=(0, 8), textcoords="offset points", ha="center", fontsize=6.5,
-                        color=_color(rep.theme.colors.get("increase", "C0392B")), zorder=5)
-        step = 1 if len(days) <= 16 else 3
-        ax.set_xticks(x[::step], [f"{d:%d %b}" for d in days[::step]], rotation=45, ha="right")
-        ax.set_xlim(-0.5, len(days) - 0.5)
-        ax.set_ylim(0, max(totals.max() * 1.15, 1))
-        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
-    ax.set_ylabel("Credits per day")
-    ax.set_title(lit(f"Daily credits by operation, {rep.month_name} (weekends shaded)"), loc="left")
-    y = 0.33
-    fig.text(0.06, y, "Anomalies", fontsize=10, fontweight="bold")
-    y -= 0.022
-    if rep.anomalies.empty:
-        fig.text(0.06, y, "No anomalies flagged this month.", fontsize=8)
-    for row in rep.anomalies.itertuples(index=False):
-        fig.text(0.06, y, lit(f"{row.day:%Y-%m-%d}  ") + lit(row.operation, NAME_WIDTH["table"]) + lit(f": {fmt_credits(row.credits)} credits "
-                              f"against a baseline of {fmt_credits(row.baseline)} (score {row.score:.1f} × MAD)"),
-                 fontsize=8)
-        y -= 0.018
-    return fig
+    weekend = _color(rep.theme.colors.get("weekend", "EEF1F5"))
+    alert = _color(rep.theme.colors.get("increase", "C0392B"))
+    renderer = page.renderer
+    if not len(mat):
+        ax.set_yticks([])
+        return
+    days = mat.index
+    x = np.arange(len(days), dtype="float64")
+    for i, day in enumerate(days):
+        if day.day_of_week >= 5:
+            ax.axvspan(i - 0.5, i + 0.5, color=weekend, lw=0, zorder=0)
+    values = np.clip(mat.to_numpy(dtype="float64"), 0, None)
+    bottoms = np.zeros(len(days))
+    segment: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for j, op in enumerate(mat.columns):
+        ax.bar(x, values[:, j], bottom=bottoms, width=0.8, color=_color(rep.colors.get(op, "7F7F7F")),
+               label=lit(op), zorder=2)
+        segment[op] = (bottoms.copy(), values[:, j].copy())
+        bottoms += values[:, j]
+    top = float(bottoms.max()) if len(bottoms) else 1.0
+    day_pos = {d.date(): i for i, d in enumerate(days)}
+    marks = [row for row in rep.anomalies.itertuples(index=False) if row.day in day_pos and row.operation in segment]
+    _headroom(ax, renderer, top, 30 if marks else 4)
+    ymax = ax.get_ylim()[1]
+    for row in marks:
+        xi = day_pos[row.day]
+        base, height = segment[row.operation][0][xi], segment[row.operation][1][xi]
+        # The anomaly is outlined on its own operation's segment, not on top of the whole stack.
+        ax.add_patch(Rectangle((xi - 0.5, base), 1.0, height, fill=False, edgecolor=alert,
+                               linewidth=1.6, zorder=4))
+        ha = "left" if xi < len(days) * 0.6 else "right"
+        label = (f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits, "
+                 f"{rep.formats.credits(row.excess)} above baseline")
+        ax.annotate(lit(label), (xi, base + height / 2), xytext=(xi + (0.9 if ha == "left" else -0.9), ymax * 0.97),
+                    textcoords="data", ha=ha, va="top", fontsize=SMALL, color=alert, zorder=5,
+                    arrowprops={"arrowstyle": "-", "color": alert, "linewidth": 0.8,
+                                "shrinkA": 0, "shrinkB": 0, "relpos": (0 if ha == "left" else 1, 0.5)})
+    step = 1 if len(days) <= 16 else 2
+    ax.set_xticks(x[::step], [f"{d.day}" for d in days[::step]], fontsize=SMALL)
+    ax.tick_params(axis="x", length=0)
+    ax.tick_params(axis="y", labelsize=SMALL)
+    ax.set_xlim(-0.6, len(days) - 0.4)
+    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    _legend_in_stacking_order(ax)
 
 
-def _page_notes(rep: "MonthlyReport") -> Figure:
-    fig = _page(rep)
-    _header(fig, rep, "Notes: definitions, comparison rule, completeness and source")
-    blocks = [
+def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
+    return [
         ("Definitions", [
-            "Credits are the API's credits consumed; days are local calendar days in "
-            f"{rep.timezone}, months are calendar months, weeks are ISO weeks (Monday to Sunday).",
-            "'unattributed' is the API's total credits minus its per-operation breakdown (platform charges).",
-            "Shares are of the month's credits; displayed percentages use largest-remainder rounding so they add up to 100.0%.",
+            (f"Credits are the API's credits consumed; days are local calendar days in {rep.timezone}, "
+             "months are calendar months."),
+            ("Shares are of the month's credits; displayed percentages use largest-remainder rounding "
+             "so they add up to 100.0%."),
             rep.theme.text.get("estimate_note", "Estimated cost is an estimate, not an invoice.")
-            + f" Tier multiplier {rep.theme.tier_multiplier:g}.",
+            + f" Tier multiplier {rep.theme.tier_multiplier:g}; each line is rounded half-up to the cent.",
             f"Anomalies: {ANOMALY_RULE}.",
         ]),
         ("Comparison rule", [rep.rule, f"This report: {rep.comparison_basis}."]),
         ("Data completeness", [
             ("Complete month." if rep.complete else
-             f"Partial month: {rep.elapsed_days} of {rep.days_in_month} days complete as of {rep.as_of:%Y-%m-%d %H:%M}."),
-            *rep.warnings, *rep.notes,
+             f"Partial month: {rep.elapsed_days} of {rep.days_in_month} days complete as of "
+             f"{rep.as_of:%Y-%m-%d %H:%M}."),
+            *(["Warnings: see page 1."] if rep.warnings else []),
+            *rep.notes,
         ]),
         ("Source", [f"{rep.source_label}; account: {rep.account}; generated by generect-reports {rep.version}.",
                     f"Input checksum (SHA-256): {rep.checksum}"]),
     ]
-    y = 0.89
-    for title, lines in blocks:
-        fig.text(0.06, y, title, fontsize=10, fontweight="bold")
-        y -= 0.024
+
+
+# --------------------------------------------------------------------------- pages
+
+def _page_summary(rep: "MonthlyReport") -> _Page:
+    page = _Page(rep)
+    top = _header(page, rep.theme.text.get("subtitle", "Monthly usage report") + f": {rep.comparison_basis}")
+    alert = _color(rep.theme.colors.get("increase", "C0392B"))
+    text_width = page.width - 2 * MARGIN
+    for warning in rep.warnings:
+        top = page.paragraph(MARGIN, top, "Warning: " + warning, text_width, BODY, color=alert,
+                             fontweight="bold")
+    if rep.warnings:
+        top += 0.06
+    for sentence in rep.narrative:
+        top = page.paragraph(MARGIN, top, sentence, text_width, 10.0, leading=1.35)
+    top += 0.1
+    top = _draw_tiles(page, P.kpis(rep), top) + 0.28
+    page.text(MARGIN, top, _history_title(rep), 10.5, fontweight="bold")
+    top += 0.3
+    legend_width = 1.55
+    left = MARGIN + 0.55
+    bottom = page.height - 0.85
+    ax = page.axes(left, top, page.width - left - MARGIN - legend_width, bottom - top)
+    _history_axes(ax, rep, page.renderer)
+    return page
+
+
+def _page_operations(rep: "MonthlyReport") -> _Page:
+    page = _Page(rep)
+    top = _header(page, "Operations: credits, shares, change, year over year and estimated cost")
+    cols, rows, tones = _operations_rows(rep)
+    scale = (page.width - 2 * MARGIN) / sum(w for _, w, _ in cols)
+    cols = [(h, w * scale, a) for h, w, a in cols]
+    top = _table(page, MARGIN, top, cols, rows, bold_last=True, tones=tones) + 0.38
+    half = (page.width - 2 * MARGIN - 0.5) / 2
+    right = MARGIN + half + 0.5
+    page.text(MARGIN, top, "What drove the change", 10.5, fontweight="bold")
+    page.text(right, top, "Estimated cost by operation, ranked", 10.5, fontweight="bold")
+    top += 0.27
+    if len(rep.bridge):
+        page.text(MARGIN, top, f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
+                  "largest contribution first", SMALL, color=page.muted)
+    if rep.unpriced:
+        page.text(right, top, "Unpriced, not in the estimate: " + ", ".join(rep.unpriced), SMALL, color=page.muted)
+    top += 0.22
+    bottom = page.height - 0.75
+    label_w = 1.75
+    ax = page.axes(MARGIN + label_w, top, half - label_w, bottom - top)
+    _bridge_axes(ax, page)
+    ax2 = page.axes(right + 1.3, top, half - 1.3, bottom - top)
+    _cost_axes(ax2, page)
+    return page
+
+
+def _page_days(rep: "MonthlyReport") -> _Page:
+    page = _Page(rep)
+    top = _header(page, "The month day by day, anomalies and notes")
+    page.text(MARGIN, top, f"Daily credits by operation, {rep.month_name} (weekends shaded, anomalies outlined)",
+              10.5, fontweight="bold")
+    top += 0.3
+    left = MARGIN + 0.55
+    ax = page.axes(left, top, page.width - left - MARGIN - 1.55, 2.85)
+    _daily_axes(ax, page)
+    top += 2.85 + 0.42
+    col_w = (page.width - 2 * MARGIN - 0.4) / 2
+    y = top
+    page.text(MARGIN, y, "Anomalies", 10.5, fontweight="bold")
+    y += 0.24
+    for line in P.anomaly_lines(rep):
+        y = page.paragraph(MARGIN, y, line, col_w, SMALL, leading=1.35) + 0.04
+    blocks = _notes_blocks(rep)
+    y += 0.12
+    right = MARGIN + col_w + 0.4
+    y2 = top
+    for i, (title, lines) in enumerate(blocks):
+        # Definitions and rule continue the left column; completeness and source go right.
+        col_left, cur = (MARGIN, y) if i < 2 else (right, y2)
+        page.text(col_left, cur, title, 10, fontweight="bold")
+        cur += 0.22
         for line in lines:
-            for k, part in enumerate(textwrap.wrap(line, 105)):
-                fig.text(0.08 if k else 0.06, y, lit(("· " if k == 0 else "") + part), fontsize=8)
-                y -= 0.017
-        y -= 0.012
-    return fig
+            cur = page.paragraph(col_left, cur, line, col_w, SMALL, leading=1.3) + 0.03
+        cur += 0.1
+        if i < 2:
+            y = cur
+        else:
+            y2 = cur
+    return page
 
 
 def _no_ligatures(fig: Figure) -> None:
     """Turn off ligatures: matplotlib embeds ligature glyphs ("fi", "ff") as a second subset of
     the font, and every embedded subset costs a full TrueType subsetting pass (~0.1 s each)."""
-    from matplotlib.table import Table
     from matplotlib.text import Text
 
-    texts = list(fig.findobj(Text))
-    for table in fig.findobj(Table):  # table cells keep their texts out of findobj's reach
-        texts += [cell.get_text() for cell in table.get_celld().values()]
-    for text in texts:
+    for text in fig.findobj(Text):
         text.set_fontfeatures(("-liga", "-clig"))
+
+
+def _section_pages(rep: "MonthlyReport") -> list[_Page]:
+    """One page per optional section (plan limit and budgets, ledger, customers), each drawn by
+    its own module at this report's page size; the footer is added like on every page."""
+    sec = rep.sections
+    size = PAGE_SIZES[rep.theme.paper]
+    colors = {op: _color(c) for op, c in rep.colors.items()}
+    figures: list[Figure] = []
+    if sec.budget is not None:
+        from .budget import budget_page
+
+        figures.append(budget_page(sec.budget, sec.burnup, figsize=size))
+    if sec.reconciliation is not None:
+        from .reconcile import reconciliation_page
+
+        figures.append(reconciliation_page(sec.reconciliation, figsize=size))
+    if sec.allocation is not None:
+        from .chargeback import customers_page
+
+        figures.append(customers_page(sec.allocation, figsize=size, colors=colors))
+    return [_Page(rep, fig) for fig in figures]
 
 
 def render_pdf(rep: "MonthlyReport") -> bytes:
     """The report as PDF bytes; the same report always gives the same bytes."""
-    import datetime as dt
-
     with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
-        builders = [_page_title, _page_shares, _page_daily, _page_notes]
-        figures = [build(rep) for build in builders]
-        for number, fig in enumerate(figures, start=1):
-            _footer(fig, rep, number, len(figures))
+        pages = [build(rep) for build in (_page_summary, _page_operations, _page_days)]
+        pages += _section_pages(rep)
+        for number, page in enumerate(pages, start=1):
+            _footer(page, number, len(pages))
         buffer = io.BytesIO()
         as_of = rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
         metadata = {"Title": f"Generect usage {rep.month}", "Author": rep.account,
@@ -318,9 +629,9 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
                     "CreationDate": as_of.astimezone(dt.timezone.utc), "ModDate": None,
                     "Subject": f"Credit usage report for {rep.month_name}"}
         with PdfPages(buffer, metadata=metadata) as pdf:
-            for fig in figures:
-                _no_ligatures(fig)
-                pdf.savefig(fig)
+            for page in pages:
+                _no_ligatures(page.fig)
+                pdf.savefig(page.fig)
     return buffer.getvalue()
 
 
@@ -340,12 +651,33 @@ def write_pdf_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month
     write_report_pdf(build_report(usage, month, history=history, template=template, account=account), path)
 
 
-def history_chart_png(rep: "MonthlyReport", dpi: int = 100) -> bytes:
-    """The history chart as PNG bytes (for the email body)."""
+def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 4.8,
+                      months: int = 13) -> bytes:
+    """The history chart for the email body as PNG bytes.
+
+    Drawn ``width`` inches wide at ``dpi``; the email lays it out at half its pixels, so it is
+    sharp on high-density screens. It shows the last ``months`` months (13 include the same
+    month last year), with the legend below the bars and type large enough for a phone.
+    """
+    from dataclasses import replace
+
+    shown = replace(rep, monthly=rep.monthly.iloc[:, -months:]) if months else rep
+    n_ops = len(shown.monthly.index)
+    legend_rows = -(-n_ops // 2)
+    size = 9.5
     with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
-        fig = Figure(figsize=(7.5, 3.6))
-        ax = fig.add_axes((0.09, 0.2, 0.66, 0.7))
-        _history_axes(ax, rep)
+        plot_h = width * 0.5
+        top_pad, bottom_pad = 0.42, 0.55 + legend_rows * size * 1.45 / 72
+        height = plot_h + top_pad + bottom_pad
+        fig = Figure(figsize=(width, height))
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.62 / width, bottom_pad / height, (width - 0.95) / width, plot_h / height))
+        n = len(shown.monthly.columns)
+        title = f"Credits by month, last {n} months" if n > 1 else "Credits by operation, one month"
+        if not rep.complete:
+            title += " (this month to date)"
+        fig.text(0.1 / width, 1 - 0.1 / height, lit(title), fontsize=10.5, fontweight="bold", va="top")
+        _history_axes(ax, shown, canvas.get_renderer(), size=size, label_size=8.5, legend="below")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()

@@ -352,5 +352,9 @@ def reconciliation_page(result: "Reconciliation", *, figsize: tuple[float, float
     else:
         ax3.text(0, 0.9, "No differences: settled charges equal usage for every operation.", fontsize=10)
     if result.hypothesis:
-        fig.text(0.04, 0.025, f"Balance: {result.hypothesis}", fontsize=8, color=colors["text"])
+        import textwrap
+
+        # Above the page footer the report adds, wrapped to the page's width.
+        fig.text(0.04, 0.075, textwrap.fill(f"Balance: {result.hypothesis}", int(figsize[0] * 12.5)),
+                 fontsize=8, color=colors["text"], va="bottom")
     return fig

@@ -1,0 +1,186 @@
+"""The report's figures as the words and strings the PDF and the email show.
+
+Both artefacts take their KPI tiles, table cells, drivers and anomaly lines from here, formatted
+by the report's one :class:`~generect_reports.outputs.formats.ReportFormats`, so a figure reads
+the same in the PDF, in the email's HTML part and in its text part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import math
+
+if TYPE_CHECKING:
+    from .report import MonthlyReport
+
+__all__ = ["Kpi", "kpis", "layout_name", "section_lines", "subject_flag", "operation_rows", "total_row", "cost_rows", "driver_lines",
+           "anomaly_lines", "change_basis", "tone"]
+
+
+#: Characters of an operation name shown in a table cell or tile (the data keeps it whole).
+NAME_WIDTH = 60
+
+
+def layout_name(name: object) -> str:
+    """An operation name cut to :data:`NAME_WIDTH` characters for layout only."""
+    from .._text import truncate_for_layout
+
+    return truncate_for_layout(str(name), NAME_WIDTH)
+
+
+def section_lines(rep: "MonthlyReport") -> list[str]:
+    """Sentences of the optional sections: plan limit and budgets, the ledger, customers."""
+    sec = rep.sections
+    lines: list[str] = []
+    if sec.budget is not None:
+        from .budget import budget_summary
+
+        lines += budget_summary(sec.budget)
+    if sec.reconciliation is not None:
+        from .reconcile import reconciliation_summary
+
+        lines += reconciliation_summary(sec.reconciliation)
+    if sec.allocation is not None:
+        from .chargeback import customers_summary
+
+        lines += customers_summary(sec.allocation)
+    return lines
+
+
+def subject_flag(rep: "MonthlyReport") -> str | None:
+    """``[over limit]``, ``[projected over limit]`` or ``[over budget]`` when one applies."""
+    if rep.sections.budget is None:
+        return None
+    from .budget import budget_subject_flag
+
+    return budget_subject_flag(rep.sections.budget)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI tile: a label, the figure, a line of detail and its tone (``up``/``down``/``""``)."""
+
+    label: str
+    value: str
+    detail: str
+    tone: str = ""
+
+
+def tone(value: float | None) -> str:
+    """``up`` for more credits or cost (red in a cost report), ``down`` for less, else ``""``."""
+    if value is None or math.isnan(value) or value == 0:
+        return ""
+    return "up" if value > 0 else "down"
+
+
+def _short(month_name: str) -> str:
+    """``September 2026`` → ``Sep``."""
+    return month_name[:3]
+
+
+def change_basis(rep: "MonthlyReport") -> str:
+    """What the change compares, in a few words."""
+    if rep.complete:
+        return f"whole month, against {rep.previous_month_name}"
+    return f"like for like, days 1-{rep.elapsed_days} against {_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+
+
+def kpis(rep: "MonthlyReport") -> list[Kpi]:
+    """Total, like-for-like change, year over year, cost, the largest cost line and, for a running
+    month, the projection."""
+    f = rep.formats
+    out = [Kpi("Credits this month" if rep.complete else "Credits so far", f.credits(rep.total),
+               rep.month_name if rep.complete else
+               f"{rep.month_name}, {rep.elapsed_days} of {rep.days_in_month} days")]
+    prev = rep.previous_month_name if rep.complete else f"{_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+    if rep.previous_available:
+        out.append(Kpi(f"Change vs {prev}", f.signed_pct(rep.change_pct),
+                       f"{f.change(rep.change)} credits" + ("" if rep.complete else ", like for like"),
+                       tone(rep.change)))
+    else:
+        out.append(Kpi("Change", "n/a", "first month of data"))
+    if rep.yoy_available and rep.yoy_total is not None:
+        then = rep.yoy_month_name[:3] + " " + rep.yoy_month[:4] + ("" if rep.complete else f" 1-{rep.elapsed_days}")
+        out.append(Kpi("Year over year", f.signed_pct(rep.yoy_change_pct),
+                       f"{f.change(rep.yoy_change)} credits on {f.credits(rep.yoy_total)} in {then}",
+                       tone(rep.yoy_change)))
+    else:
+        out.append(Kpi("Year over year", "n/a", f"no data for {rep.yoy_month_name or 'last year'}"))
+    compared = rep.previous_available and bool(rep.previous_cost)
+    if compared and rep.complete:
+        cost_detail = f"{f.money_change(rep.cost_change)} vs {rep.previous_month_name}"
+    elif compared:
+        cost_detail = f"{f.money_change(rep.cost_change)} like for like"
+    else:
+        cost_detail = "at list prices, an estimate"
+    out.append(Kpi("Estimated cost" if rep.complete else "Estimated cost so far", f.money(rep.estimated_cost),
+                   cost_detail, tone(rep.cost_change) if compared else ""))
+    if rep.largest_cost_operation is not None and len(rep.cost_by_operation):
+        line = rep.cost_by_operation.iloc[0]
+        out.append(Kpi("Largest cost line", f.money(rep.largest_cost),
+                       f"{layout_name(rep.largest_cost_operation)}: {f.share(line['cost_share_display'])} of cost, "
+                       f"{f.share(line['share_display'])} of credits"))
+    if not rep.complete and rep.projection is not None:
+        out.append(Kpi("Projected month end", f.projection(rep.projection),
+                       f"credits, an estimate; weekday-aware {f.projection(rep.projection_weekday)}"))
+    return out
+
+
+def operation_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
+    """One row of display strings per operation, in the report's order (largest first)."""
+    f = rep.formats
+    rows = []
+    for r in rep.operations.itertuples(index=False):
+        priced = bool(r.priced)
+        rows.append({
+            "operation": layout_name(r.operation), "credits": f.credits(r.credits), "share": f.share(r.share_display),
+            "previous": f.credits(r.previous_credits), "change": f.change(r.change),
+            "change_pct": f.signed_pct(r.change_pct), "change_tone": tone(r.change),
+            "yoy": f.credits(r.yoy_credits), "yoy_pct": f.signed_pct(r.yoy_change_pct),
+            "yoy_tone": tone(r.yoy_change),
+            "cost": f.money(r.estimated_cost) if priced else "unpriced",
+            "cost_share": f.share(r.cost_share_display) if priced else "-",
+        })
+    return rows
+
+
+def total_row(rep: "MonthlyReport") -> dict[str, str]:
+    """The total row, with the same keys as :func:`operation_rows`."""
+    f = rep.formats
+    yoy = rep.yoy_total if rep.yoy_available else None
+    return {
+        "operation": "Total", "credits": f.credits(rep.total), "share": "100.0%" if rep.total else "-",
+        "previous": f.credits(rep.previous_total), "change": f.change(rep.change),
+        "change_pct": f.signed_pct(rep.change_pct), "change_tone": tone(rep.change),
+        "yoy": f.credits(yoy), "yoy_pct": f.signed_pct(rep.yoy_change_pct), "yoy_tone": tone(rep.yoy_change),
+        "cost": f.money(rep.estimated_cost), "cost_share": "100.0%" if rep.estimated_cost else "-",
+    }
+
+
+def cost_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
+    """Cost by operation, largest first; unpriced operations last, said to be unpriced."""
+    f = rep.formats
+    return [{"operation": layout_name(r.operation),
+             "cost": f.money(r.estimated_cost) if r.priced else "unpriced",
+             "cost_share": f.share(r.cost_share_display) if r.priced else "-",
+             "credit_share": f.share(r.share_display), "priced": "yes" if r.priced else ""}
+            for r in rep.cost_by_operation.itertuples(index=False)]
+
+
+def driver_lines(rep: "MonthlyReport") -> list[str]:
+    """The bridge as lines, from last month's total through each operation's contribution
+    (largest first, small ones grouped) to this month's; none without a previous month."""
+    from .drivers import bridge_lines
+
+    if rep.bridge.empty or not rep.previous_available:
+        return []
+    return bridge_lines(rep)
+
+
+def anomaly_lines(rep: "MonthlyReport") -> list[str]:
+    """Each flagged day, quantified against its baseline and the month's rise."""
+    from .drivers import anomaly_lines as lines
+
+    return lines(rep) or ["No day was flagged as unusual."]
