@@ -315,7 +315,12 @@ def reconciliation_page(result: "Reconciliation", *, figsize: tuple[float, float
     verdict = reconciliation_summary(result)[0]
     fig.text(0.04, 0.94, f"Reconciliation: {_month_name(result.month)}", fontsize=16,
              weight="bold", color=colors["text"])
-    fig.text(0.04, 0.905, verdict, fontsize=10, color=colors["ok" if result.ties else "fail"], wrap=True)
+    import textwrap
+
+    # Wrapped to the page width and hung from below the title, so a long verdict never
+    # climbs into it.
+    fig.text(0.04, 0.925, textwrap.fill(verdict, int(figsize[0] * 11)), fontsize=10, va="top",
+             color=colors["ok" if result.ties else "fail"])
     rows = [["Opening balance", _num(result.opening)], ["+ Top-ups", _num(result.top_ups)],
             ["− Settled charges", _num(result.charges)], ["= Closing balance", _num(result.closing)],
             ["Usage", _num(result.usage)], ["Difference (charges − usage)", _num(result.difference)],
