@@ -185,54 +185,64 @@ def write_ledger(folder: Path) -> None:
 #: With the usage above, October 2026 (33,441 credits) is the one month over its limit.
 ACCOUNT_PLAN = "Business"
 ACCOUNT_LIMITS = {"2025-01": 25000, "2026-01": 30000}
-#: Prepaid top-ups on the 1st of each month, by year, and the opening balance.
-ACCOUNT_TOP_UPS = {2025: 20000, 2026: 28000}
-ACCOUNT_OPENING = 5000
 #: The profile is a snapshot taken during October 2026, so the sample status shows a running month.
 ACCOUNT_SNAPSHOT = dt.date(2026, 10, 22)
 ACCOUNT_TIMEZONE = "Europe/Kyiv"
 
 
-def account_profile(usage: list[tuple[str, str, int]]) -> dict[str, object]:
-    """The sample account as ``/me/`` would describe it at the snapshot, with a balance history
-    (a top-up on the 1st of each month, the month's usage at its end) consistent with ``usage``.
-    Personal data (email, name) is left out on purpose."""
+def account_profile(usage: list[tuple[str, str, int]],
+                    ledger: list[dict[str, object]]) -> dict[str, object]:
+    """The sample account as ``/me/`` would describe it at the snapshot.
+
+    The balance and its history come from the sample ledger (the same top-ups and settled
+    charges that ``reconcile --sample`` ties out), so ``status --sample`` and the reconciliation
+    tell one story; ``used_this_month`` is the month's usage so far. Personal data (email, name)
+    is left out on purpose."""
     from zoneinfo import ZoneInfo
 
-    used: dict[str, int] = {}
-    to_date = 0
-    for day, _op, credits in usage:
-        used[day[:7]] = used.get(day[:7], 0) + credits
-        if day[:7] == ACCOUNT_SNAPSHOT.isoformat()[:7] and day < ACCOUNT_SNAPSHOT.isoformat():
-            to_date += credits
+    tz = ZoneInfo(ACCOUNT_TIMEZONE)
+    snapshot = dt.datetime.combine(ACCOUNT_SNAPSHOT, dt.time(0), tz)
+    to_date = sum(credits for day, _op, credits in usage
+                  if day[:7] == ACCOUNT_SNAPSHOT.isoformat()[:7] and day < ACCOUNT_SNAPSHOT.isoformat())
     history: list[dict[str, object]] = []
-    balance = ACCOUNT_OPENING
-    history.append({"date": START.isoformat(), "type": "opening_balance", "credits": balance,
-                    "balance": balance})
-    year, month = START.year, START.month
-    while dt.date(year, month, 1) <= ACCOUNT_SNAPSHOT:
-        first = dt.date(year, month, 1)
-        top_up = ACCOUNT_TOP_UPS[year]
-        balance += top_up
-        history.append({"date": first.isoformat(), "type": "top_up", "credits": top_up,
-                        "balance": balance})
-        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-        label = first.isoformat()[:7]
-        if nxt <= ACCOUNT_SNAPSHOT:
-            balance -= used[label]
-            history.append({"date": (nxt - dt.timedelta(days=1)).isoformat(), "type": "usage",
-                            "credits": -used[label], "balance": balance})
+    balance = 0
+    month_charges = 0
+    month: str | None = None
+
+    def close_month(label: str, last_day: dt.date, kind: str) -> None:
+        nonlocal balance, month_charges
+        if not month_charges and kind == "usage":
+            return  # a month with a top-up and no charge yet (the opening December)
+        balance += month_charges
+        history.append({"date": last_day.isoformat(), "type": kind, "credits": month_charges / 100,
+                        "balance": balance / 100})
+        month_charges = 0
+
+    for row in ledger:  # oldest first; only settled rows move the balance
+        ts = row["ts"].astimezone(tz)  # type: ignore[attr-defined]
+        if ts >= snapshot:
+            break
+        if row["status"] != "success":
+            continue
+        label = ts.date().isoformat()[:7]
+        if month is not None and label != month:
+            first = dt.date.fromisoformat(label + "-01")
+            close_month(month, first - dt.timedelta(days=1), "usage")
+        month = label
+        cents = int(row["cents"])  # type: ignore[call-overload]
+        if row["type"] == "top_up":
+            balance += cents
+            kind = "opening_balance" if not history else "top_up"
+            history.append({"date": ts.date().isoformat(), "type": kind, "credits": cents / 100,
+                            "balance": balance / 100})
         else:
-            balance -= to_date
-            history.append({"date": (ACCOUNT_SNAPSHOT - dt.timedelta(days=1)).isoformat(),
-                            "type": "usage_to_date", "credits": -to_date, "balance": balance})
-        year, month = nxt.year, nxt.month
-    as_of = dt.datetime.combine(ACCOUNT_SNAPSHOT, dt.time(0), ZoneInfo(ACCOUNT_TIMEZONE))
+            month_charges += cents
+    close_month(month or "", ACCOUNT_SNAPSHOT - dt.timedelta(days=1), "usage_to_date")
     return {
-        "as_of": as_of.isoformat(),
+        "as_of": snapshot.isoformat(),
         "timezone": ACCOUNT_TIMEZONE,
         "plan": ACCOUNT_PLAN,
-        "credits": {"balance": balance, "used_this_month": to_date,
+        "credits": {"balance": balance / 100, "used_this_month": to_date,
                     "monthly_limit": ACCOUNT_LIMITS[max(ACCOUNT_LIMITS)]},
         "preview_tier": False,
         "limit_from": ACCOUNT_LIMITS,
@@ -243,8 +253,9 @@ def account_profile(usage: list[tuple[str, str, int]]) -> dict[str, object]:
 def write_account(usage: list[tuple[str, str, int]]) -> None:
     import json
 
+    ledger, _balance = ledger_rows()
     path = Path(__file__).with_name("sample_account.json")
-    path.write_text(json.dumps(account_profile(usage), indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(account_profile(usage, ledger), indent=1) + "\n", encoding="utf-8")
 
 
 # --- per-token analytics (sample_tokens.json) --------------------------------------------------

@@ -263,11 +263,19 @@ def test_sample_month_over_its_limit():
     balance = sample_balance_history()
     account = load_sample_account()
     assert balance["credits"].sum() == balance["balance"].iloc[-1] == account.balance
+    # ... and it is the sample ledger's story: its top-ups and its settled charges
+    from generect_reports._resources import data_file
+
+    with data_file("sample_ledger.csv.gz").open("rb") as fh:
+        ledger = pd.read_csv(fh, compression="gzip")
+    before = ledger[(pd.to_datetime(ledger["timestamp"]) < pd.Timestamp("2026-10-22T00:00+03:00"))
+                    & (ledger["status"] == "success")]
     charged = -balance.loc[balance["type"].str.startswith("usage"), "credits"].sum()
-    assert charged == usage.loc[usage["period_start"] < "2026-10-22T00:00+03:00", "credits"].sum()
+    assert round(charged, 2) == round(-before.loc[before["credits"] < 0, "credits"].sum(), 2)
+    assert round(account.balance, 2) == round(before["credits"].sum(), 2)
     assert account.used_this_month == monthly["2026-10"] - usage.loc[
         usage["period_start"] >= "2026-10-22T00:00+03:00", "credits"].sum()
-    assert (balance["type"] == "top_up").sum() == 22
+    assert (balance["type"] == "top_up").sum() == 22 and (balance["type"] == "opening_balance").sum() == 1
     assert np.all(balance["balance"] > 0)
 
 

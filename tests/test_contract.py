@@ -198,7 +198,7 @@ def test_ndjson_to_a_file(tmp_path):
 @pytest.mark.parametrize("name, args, code", [
     ("status", [], 0),
     ("status", ["--fail-at", "100"], 5),  # fails the check, still prints the whole document
-    ("status", ["--min-runway-days", "30"], 5),
+    ("status", ["--min-runway-days", "120"], 5),
     ("reconcile", ["--month", "2026-10"], 0),  # ties (pending and reversed explain it)
     ("reconcile", ["--month", "2026-02"], 5),  # does not tie (unmapped type), JSON still printed
     ("reconcile", ["--month", "2025-01"], 0),  # the account's first month

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from support import run_cli, soffice_recalculate
 
 from generect_reports._text import (
+    xlsxwriter_text,
     EXCEL_CELL_MAX,
     display_text,
     name_list,
@@ -147,7 +148,7 @@ def test_json_keeps_every_name_verbatim(named_api, tmp_path):
     assert out.returncode == 0, out.stderr
     raw = target.read_bytes()
     raw.decode("utf-8", errors="strict")
-    assert {r["operation"] for r in json.loads(raw)} == set(NAMES.values())
+    assert {r["operation"] for r in json.loads(raw)["rows"]} == set(NAMES.values())
 
 
 def test_table_shows_every_name_escaped(named_api):
@@ -193,7 +194,10 @@ def test_report_email_and_pdf_hold_every_name(named_api, tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     cells = {xlsx_decode(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row
              if isinstance(c, str)}
-    assert set(NAMES.values()) <= cells  # the workbook keeps every name whole
+    # The workbook keeps every name whole, U+FFFE/U+FFFF shown as escapes (XlsxWriter cannot
+    # store them); openpyxl strips the _x005F_ escape of a literal "_x0041_" in shared strings, so
+    # that one name cannot be told apart on reading back (the file holds it, see above).
+    assert {xlsxwriter_text(n) for n in NAMES.values() if "_x" not in n} <= cells
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(tmp_path / "r.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout
     assert _no_invisible(text.replace("\x0c", ""))
@@ -234,7 +238,7 @@ def test_names_survive_the_cache(named_api, tmp_path):
     second = _usage(named_api, "json")
     assert first.returncode == second.returncode == 0
     assert len(named_api.usage_requests()) == 2  # the second run asked nothing
-    assert json.loads(first.stdout) == json.loads(second.stdout)
+    assert json.loads(first.stdout)["rows"] == json.loads(second.stdout)["rows"]
 
 
 def test_every_class_is_covered():

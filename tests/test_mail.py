@@ -90,7 +90,7 @@ def parse(raw: bytes):
 
 
 def check_message(msg, rep):
-    assert msg["Subject"] == "Generect usage October 2026: 33,441 credits (+11.9% vs September)"
+    assert msg["Subject"] == "[over limit] Generect usage October 2026: 33,441 credits (+11.9% vs September)"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     f = rep.formats

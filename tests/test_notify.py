@@ -26,7 +26,7 @@ TEAMS_PATH = f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version
 SAMPLE_TITLE = "Generect credits 2026-10: 1 threshold(s) crossed (sample account)"
 SAMPLE_LINES = [
     "plan limit projected at 112.5% of 30,000.00 credits (--warn-at 80%), reaches it on 2026-10-28",
-    "balance 25,384 credits, runway 23.7 days (runs out 2026-11-14)",
+    "balance 104,142.27 credits, runway 97.0 days (runs out 2027-01-27)",
 ]
 
 
@@ -246,10 +246,10 @@ def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, 
 
 
 def test_two_crossings_are_one_message_naming_both(receiver):
-    out = run_cli("status", "--sample", "--fail-at", "100", "--min-runway-days", "30",
+    out = run_cli("status", "--sample", "--fail-at", "100", "--min-runway-days", "120",
                   "--notify", receiver.url())
     assert out.returncode == 5
     assert len(receiver.posts) == 1
     text = receiver.posts[0]["body"]["text"]
     assert text.startswith("*Generect credits 2026-10: 2 threshold(s) crossed (sample account)*")
-    assert "plan limit projected at 112.5%" in text and "below --min-runway-days 30" in text
+    assert "plan limit projected at 112.5%" in text and "below --min-runway-days 120" in text

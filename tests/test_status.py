@@ -115,7 +115,7 @@ def test_status_sample_screen():
     lines = out.stdout.splitlines()
     assert lines[0] == "Generect account status · 2026-10-22 00:00 Europe/Kyiv · sample data"
     assert "plan             Business" in out.stdout
-    assert "balance          25,384 credits · runway 23.7 days (runs out 2026-11-14)" in out.stdout
+    assert "balance          104,142.27 credits · runway 97.0 days (runs out 2027-01-27)" in out.stdout
     assert "23,161 credits of 30,000 (77.2%) · API month 2026-10 (UTC)" in out.stdout
     assert "plan limit  30,000  23,161   77.2%  33,739.25  112.5%     2026-10-28" in out.stdout
     assert out.stderr.startswith("warning: plan limit projected at 112.5%")
@@ -131,8 +131,8 @@ def test_status_sample_json_document():
     assert [r["line"] for r in doc["rows"]] == ["plan limit"]
     assert doc["rows"][0]["crossing_day"] == "2026-10-28" and doc["rows"][0]["projected_over"] is True
     assert doc["account"]["used_this_month_refers_to"] == "2026-10"
-    assert doc["account"]["balance"] == 25384 and doc["runway_days"] == 23.65
-    assert doc["run_out_date"] == "2026-11-14"
+    assert doc["account"]["balance"] == 104142.27 and doc["runway_days"] == 97.04
+    assert doc["run_out_date"] == "2027-01-27"
     assert doc["checks"] == [{"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}]
 
 
@@ -140,7 +140,7 @@ def test_status_sample_json_document():
     (["--fail-at", "100"], 5, "plan limit projected at 112.5% of 30,000.00 credits (--fail-at 100%)"),
     (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
     (["--fail-at", "113"], 0, None),
-    (["--min-runway-days", "30"], 5, "balance runway 23.7 days (runs out 2026-11-14) is below --min-runway-days 30"),
+    (["--min-runway-days", "120"], 5, "balance runway 97.0 days (runs out 2027-01-27) is below --min-runway-days 120"),
     (["--min-runway-days", "20"], 0, None),
     (["--warn-at", "50"], 0, None),
 ])
