@@ -482,10 +482,14 @@ def report(month: str | None, history: int, template: str | None, account: str |
 @click.option("--smtp-user", default=None, metavar="USER", help="SMTP login; the password comes only from GENERECT_SMTP_PASSWORD.")
 @click.option("--max-attachment-mb", default=10.0, show_default=True, type=float, help="Refuse to send attachments larger than this in total.")
 @click.option("--dry-run", "dry_run", default=None, metavar="FILE.eml", help="Write the exact message to FILE.eml instead of sending it.")
+@click.option("--quarter", default=None, metavar="QUARTER",
+              help="Email the quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).")
+@fiscal_options
 @common_options
 @handle_errors
 def email(month: str | None, history: int, template: str | None, account: str | None,
-          reconcile: bool | None, chargeback: bool | None, to: tuple[str, ...], cc: tuple[str, ...], sender: str | None, smtp_host: str | None,
+          reconcile: bool | None, chargeback: bool | None, quarter: str | None,
+          fiscal_year_start: int | None, fy_naming: str | None, to: tuple[str, ...], cc: tuple[str, ...], sender: str | None, smtp_host: str | None,
           smtp_port: int | None, smtp_security: str, smtp_user: str | None, max_attachment_mb: float,
           dry_run: str | None, sample: bool, timezone: str | None, api_url: str | None,
           no_cache: bool, verbose: int, quiet: bool) -> None:
@@ -507,10 +511,18 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         from ._atomic import check_output_path
 
         check_output_path(dry_run)
-    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account,
-                       reconcile=reconcile, chargeback=chargeback)
-    message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
-                                 max_attachment_bytes=int(max_attachment_mb * 1024 * 1024))
+    limit = int(max_attachment_mb * 1024 * 1024)
+    if quarter is not None:
+        qrep, theme = _quarter_data(quarter, month, fiscal_year_start, fy_naming, sample, timezone,
+                                    api_url, no_cache, quiet, template, account)
+        message = mail.build_quarter_message(
+            qrep, to=recipients, cc=copies, sender=from_addr, max_attachment_bytes=limit,
+            colors=theme.operation_colors(list(qrep.by_month["operation"])), theme=theme)
+    else:
+        rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template,
+                           account, reconcile=reconcile, chargeback=chargeback)
+        message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
+                                     max_attachment_bytes=limit)
     if dry_run:
         mail.write_eml(message, dry_run)
         if not quiet:
@@ -824,15 +836,13 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
         click.echo("note: customer figures are estimates. " + " ".join(alloc.assumptions), err=True)
 
 
-def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
-                    fy_naming: str | None, xlsx_path: str | None, pdf_path: str | None, sample: bool,
-                    timezone: str | None, api_url: str | None, no_cache: bool, quiet: bool,
-                    template: str | None, account: str | None) -> None:
-    """``report --quarter``: the quarter report's workbook."""
+def _quarter_data(quarter: str, month: str | None, fiscal_year_start: int | None,
+                  fy_naming: str | None, sample: bool, timezone: str | None, api_url: str | None,
+                  no_cache: bool, quiet: bool, template: str | None, account: str | None) -> Any:
+    """The :class:`~generect_reports.outputs.quarter.QuarterReport` of ``quarter`` and its theme."""
     if month is not None:
         raise InputError("give either --month or --quarter, not both")
-    from .outputs.quarter import (build_quarter_report, quarter_window, write_quarter_pdf,
-                                  write_quarter_workbook)
+    from .outputs.quarter import build_quarter_report, quarter_window
     from .theme import load_theme
 
     fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
@@ -841,7 +851,18 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
     theme = load_theme(template)
     frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
                   no_cache=no_cache, quiet=quiet)
-    rep = build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account)
+    return build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account), theme
+
+
+def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
+                    fy_naming: str | None, xlsx_path: str | None, pdf_path: str | None, sample: bool,
+                    timezone: str | None, api_url: str | None, no_cache: bool, quiet: bool,
+                    template: str | None, account: str | None) -> None:
+    """``report --quarter``: the quarter report's workbook and PDF."""
+    from .outputs.quarter import write_quarter_pdf, write_quarter_workbook
+
+    rep, theme = _quarter_data(quarter, month, fiscal_year_start, fy_naming, sample, timezone,
+                               api_url, no_cache, quiet, template, account)
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.label}.xlsx"
         pdf_path = f"generect-usage-{rep.label}.pdf"

@@ -176,3 +176,45 @@ def test_quarter_email_sentences(fy27q1):
     assert "Largest driver: search_database (+2,355 credits)." in lines
     progress = build_quarter_report(load_sample("2025-10-01", "2026-10-31"), "FY2027-Q3", calendar=APRIL)
     assert any("in progress" in line for line in quarter_summary(progress))
+
+
+def test_email_sends_the_quarter_report(tmp_path):
+    import email
+    import email.policy
+    import io
+
+    import openpyxl
+
+    from support import run_cli
+
+    eml = tmp_path / "q.eml"
+    out = run_cli("email", "--sample", "--quarter", "FY2027-Q1", "--fiscal-year-start", "4",
+                  "--to", "finance@example.com", "--from", "reports@example.com", "--dry-run", str(eml), "-q")
+    assert out.returncode == 0, out.stderr
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    from generect_reports import build_quarter_report, load_sample
+    from generect_reports.analysis.calendar import FiscalCalendar
+    from generect_reports.outputs.quarter import quarter_summary
+
+    rep = build_quarter_report(load_sample(), "FY2027-Q1", calendar=FiscalCalendar(start_month=4))
+    assert msg["Subject"].startswith(f"Generect usage FY2027-Q1: {rep.total:,.0f} credits")
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for line in quarter_summary(rep):
+        assert line in text
+        assert line.replace("&", "&amp;") in html
+    assert 'name="viewport"' in html
+    files = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}
+    assert set(files) == {"generect-usage-FY2027-Q1.xlsx", "generect-usage-FY2027-Q1.pdf"}
+    wb = openpyxl.load_workbook(io.BytesIO(files["generect-usage-FY2027-Q1.xlsx"]), data_only=True)
+    assert wb.sheetnames[0] == "Summary"
+    assert files["generect-usage-FY2027-Q1.pdf"][:5] == b"%PDF-"
+
+
+def test_email_refuses_month_and_quarter_together(tmp_path):
+    from support import run_cli
+
+    out = run_cli("email", "--sample", "--quarter", "2026-Q3", "--month", "2026-09", "--to", "a@example.com",
+                  "--from", "b@example.com", "--dry-run", str(tmp_path / "q.eml"))
+    assert out.returncode == 2 and "either --month or --quarter" in out.stderr
+    assert not (tmp_path / "q.eml").exists()

@@ -14,10 +14,11 @@ import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .._atomic import write_bytes_atomic
-from .._text import display_text, truncate_for_layout
+from .._text import display_text
+from .._version import __version__
 from ..errors import DeliveryError, InputError
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from .report import MonthlyReport
 
-__all__ = ["SmtpSettings", "build_message", "send_message", "write_eml", "validate_addresses",
+__all__ = ["SmtpSettings", "build_message", "build_quarter_message", "quarter_subject", "send_message", "write_eml", "validate_addresses",
            "subject_for"]
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -174,25 +175,84 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
     domain = sender.rsplit("@", 1)[-1]
     chart_cid = make_msgid(idstring="chart", domain=domain)
     text, html = _render(rep, _context(rep, chart_cid[1:-1], xlsx_name, pdf_name))
+    return _assemble(subject_for(rep), text, html, to=to, cc=cc, sender=sender, version=rep.version,
+                     inline=(chart, chart_cid, "usage-history.png"),
+                     attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)])
 
+
+def _assemble(subject: str, text: str, html: str, *, to: list[str], cc: list[str] | None,
+              sender: str, version: str, attachments: list[tuple[bytes, tuple[str, str], str]],
+              inline: tuple[bytes, str, str] | None = None) -> EmailMessage:
+    """Headers, the text and HTML alternatives, an inline image (PNG) and the attachments."""
+    domain = sender.rsplit("@", 1)[-1]
     msg = EmailMessage()
-    msg["Subject"] = subject_for(rep)
+    msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(idstring="report", domain=domain)
-    msg["X-Mailer"] = f"generect-reports {rep.version}"
+    msg["X-Mailer"] = f"generect-reports {version}"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    html_part = msg.get_body(preferencelist=("html",))
-    assert html_part is not None  # added just above
-    html_part.add_related(chart, maintype="image", subtype="png", cid=chart_cid,
-                          filename="usage-history.png", disposition="inline")
-    msg.add_attachment(xlsx, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=xlsx_name)
-    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    if inline is not None:
+        html_part = msg.get_body(preferencelist=("html",))
+        assert html_part is not None  # added just above
+        data, cid, filename = inline
+        html_part.add_related(data, maintype="image", subtype="png", cid=cid, filename=filename,
+                              disposition="inline")
+    for data, (maintype, subtype), filename in attachments:
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def quarter_subject(rep: Any) -> str:
+    """E.g. ``Generect usage FY2027-Q1: 98,765 credits (+5.2% vs FY2026-Q4)``."""
+    from .quarter import _signed_pct
+
+    change = rep.total - rep.previous_total
+    pct = change / rep.previous_total if rep.previous_total else float("nan")
+    subject = (f"Generect usage {rep.label}: {rep.total:,.0f} credits "
+               f"({_signed_pct(pct)} vs {rep.previous_label})")
+    return subject if rep.complete else "[partial quarter] " + subject
+
+
+def build_quarter_message(rep: Any, *, to: list[str], sender: str, cc: list[str] | None = None,
+                          max_attachment_bytes: int = 10 * 1024 * 1024,
+                          colors: dict[str, str] | None = None, theme: Any = None) -> EmailMessage:
+    """The quarter report by email: the quarter's sentences in a text and an HTML part, its
+    workbook and one-page PDF attached. Raises :class:`InputError` over the size limit."""
+    import tempfile
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from .quarter import quarter_summary, render_quarter_pdf, write_quarter_workbook
+
+    with tempfile.TemporaryDirectory(prefix="generect-quarter-") as folder:
+        path = os.path.join(folder, "q.xlsx")
+        write_quarter_workbook(rep, path)
+        with open(path, "rb") as fh:
+            xlsx = fh.read()
+    pdf = render_quarter_pdf(rep, colors=colors)
+    size = len(xlsx) + len(pdf)
+    if size > max_attachment_bytes:
+        raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
+                         "(raise --max-attachment-mb)")
+    from ..theme import bundled_template_dir, load_theme
+
+    theme = theme or load_theme()
+    folders = [str(theme.folder), str(bundled_template_dir())]
+    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(["html", "j2"]),
+                      keep_trailing_newline=True)
+    xlsx_name, pdf_name = f"generect-usage-{rep.label}.xlsx", f"generect-usage-{rep.label}.pdf"
+    context = {"r": rep, "lines": quarter_summary(rep), "xlsx_name": xlsx_name, "pdf_name": pdf_name,
+               "title": theme.text.get("title", "Generect credit usage"), "colors": theme.colors,
+               "version": __version__}
+    text = env.get_template("email_quarter.txt.j2").render(context)
+    html = env.get_template("email_quarter.html.j2").render(context)
+    return _assemble(quarter_subject(rep), text, html, to=to, cc=cc, sender=sender, version=__version__,
+                     attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)])
 
 
 def write_eml(message: EmailMessage, path: str | os.PathLike[str]) -> None:
