@@ -37,6 +37,7 @@ from typing import Iterable
 
 __all__ = [
     "EXCEL_CELL_MAX",
+    "escape_invisible",
     "display_text",
     "name_list",
     "truncate_for_layout",
@@ -112,6 +113,15 @@ def _visible(char: str) -> bool:
         if len(_VISIBLE_CACHE) < 4096:
             _VISIBLE_CACHE[char] = seen
     return seen
+
+
+def escape_invisible(text: str) -> str:
+    """Invisible, bidi and control characters of ``text`` as escapes, line breaks and tabs kept,
+    everything else (backslashes included) unchanged: for prose such as the email's sentences,
+    which may hold a raw name next to one already shown with :func:`display_text`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c in "\n\t" or _visible(c) else _escape(c) for c in text)
 
 
 def display_text(text: str) -> str:

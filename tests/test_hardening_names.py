@@ -244,3 +244,11 @@ def test_names_survive_the_cache(named_api, tmp_path):
 def test_every_class_is_covered():
     cats = {unicodedata.category(c) for n in NAMES.values() for c in n}
     assert {"Cc", "Cf", "Cn", "Co", "Zl", "Zp", "Zs"} <= cats
+
+
+def test_prose_escapes_invisible_characters_but_keeps_shown_names():
+    from generect_reports._text import escape_invisible
+
+    shown = display_text("esc \x1b end")
+    assert escape_invisible(f"driver {shown} and raw \x1b\u202e") == f"driver {shown} and raw \\x1b\\u202e"
+    assert escape_invisible("line\nbreak\tand C:\\path") == "line\nbreak\tand C:\\path"

@@ -149,7 +149,7 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
                        + f" ({f.change(rep.change)} credits).")
         if rep.yoy_available and rep.yoy_total:
             out.append("Year over year that is "
-                       + _signed_words(rep, rep.yoy_change, rep.yoy_total, rep.yoy_month_name)
+                       + _signed_words(rep, float(rep.yoy_change or 0.0), rep.yoy_total, rep.yoy_month_name)
                        + f" ({f.credits(rep.yoy_total)} credits).")
         elif rep.yoy_available:
             out.append(f"{rep.yoy_month_name} had no usage, so there is no year-over-year change.")
@@ -169,7 +169,7 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
                         + _signed_words(rep, rep.change, rep.previous_total, f"the same days of {prev_name}")
                         + f" ({f.change(rep.change)})")
         if rep.yoy_available and rep.yoy_total:
-            sentence += " and " + _signed_words(rep, rep.yoy_change, rep.yoy_total, f"those of {rep.yoy_month_name}")
+            sentence += " and " + _signed_words(rep, float(rep.yoy_change or 0.0), rep.yoy_total, f"those of {rep.yoy_month_name}")
         out.append(sentence + ".")
 
     anomalies = rep.anomalies

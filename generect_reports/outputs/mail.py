@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .._atomic import write_bytes_atomic
-from .._text import display_text
+from .._text import display_text, escape_invisible
 from .._version import __version__
 from ..errors import DeliveryError, InputError
 
@@ -123,6 +123,16 @@ def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str
     }
 
 
+def _shown_text(value: object) -> object:
+    """Every value a template prints: invisible and control characters in a name that reaches a
+    sentence (the narrative, drivers, anomalies) are shown as escapes, never sent raw."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return escape_invisible(value)
+    return value
+
+
 def _shown(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Operation names with invisible and control characters shown as escapes."""
     return [{**row, "operation": display_text(row["operation"])} for row in rows]
@@ -143,7 +153,7 @@ def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]
 
     loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
     env = Environment(loader=loader, autoescape=select_autoescape(["html", "html.j2"], default=False),
-                      undefined=StrictUndefined, keep_trailing_newline=True)
+                      undefined=StrictUndefined, keep_trailing_newline=True, finalize=_shown_text)
     env.filters["breakable"] = _breakable
     try:
         text = env.get_template("email.txt.j2").render(context)
@@ -243,8 +253,9 @@ def build_quarter_message(rep: Any, *, to: list[str], sender: str, cc: list[str]
 
     theme = theme or load_theme()
     folders = [str(theme.folder), str(bundled_template_dir())]
-    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(["html", "j2"]),
-                      keep_trailing_newline=True)
+    env = Environment(loader=FileSystemLoader(folders),
+                      autoescape=select_autoescape(["html", "html.j2"], default=False),
+                      keep_trailing_newline=True, finalize=_shown_text)
     xlsx_name, pdf_name = f"generect-usage-{rep.label}.xlsx", f"generect-usage-{rep.label}.pdf"
     context = {"r": rep, "lines": quarter_summary(rep), "xlsx_name": xlsx_name, "pdf_name": pdf_name,
                "title": theme.text.get("title", "Generect credit usage"), "colors": theme.colors,

@@ -383,8 +383,11 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     table["yoy_change"] = table["compared_credits"] - table["yoy_credits"]
     table["yoy_change_pct"] = table["yoy_change"] / table["yoy_credits"].where(table["yoy_credits"] != 0)
     yoy_total = float(table["yoy_credits"].sum()) if yoy_available else None
-    yoy_change = compared_total - yoy_total if yoy_total is not None else None
-    yoy_change_pct = (yoy_change / yoy_total if yoy_total else float("nan")) if yoy_total is not None else None
+    yoy_change: float | None = None
+    yoy_change_pct: float | None = None
+    if yoy_total is not None:
+        yoy_change = compared_total - yoy_total
+        yoy_change_pct = yoy_change / yoy_total if yoy_total else float("nan")
 
     projection = projection_weekday = None
     if not complete:
