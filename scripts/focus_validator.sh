@@ -16,7 +16,8 @@ CRITERIA="USAGE_MEASUREMENT_SUPPORTED,UNIT_PRICING_SUPPORTED,VIRTUAL_CURRENCY_SU
 
 setup() {
     local root py
-    root="$(pyenv root)"
+    # pyenv may not be on PATH in a non-interactive shell: fall back to its usual home.
+    root="$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")"
     py="$(ls -d "$root"/versions/3.12.*/bin/python 2>/dev/null | sort -V | tail -n 1)"
     if [ -z "$py" ]; then
         echo "error: no Python 3.12 under $root/versions (pyenv install 3.12)" >&2
