@@ -25,7 +25,7 @@ TEAMS_PATH = f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version
 
 SAMPLE_TITLE = "Generect credits 2026-10: 1 threshold(s) crossed (sample account)"
 SAMPLE_LINES = [
-    "plan limit projected at 112.5% of 30,000.00 credits (--warn-at 80%), reaches it on 2026-10-28",
+    "plan limit projected at 112.5% of 30,000 credits (--warn-at 80%), reaches it on 2026-10-28",
     "balance 104,142.27 credits, runway 97.0 days (runs out 2027-01-27)",
 ]
 

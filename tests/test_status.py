@@ -117,7 +117,7 @@ def test_status_sample_screen():
     assert "plan             Business" in out.stdout
     assert "balance          104,142.27 credits · runway 97.0 days (runs out 2027-01-27)" in out.stdout
     assert "23,161 credits of 30,000 (77.2%) · API month 2026-10 (UTC)" in out.stdout
-    assert "plan limit  30,000  23,161   77.2%  33,739.25  112.5%     2026-10-28" in out.stdout
+    assert "plan limit  30,000  23,161   77.2%     33,739  112.5%     2026-10-28" in out.stdout
     assert out.stderr.startswith("warning: plan limit projected at 112.5%")
     assert len(lines) <= 12  # one screen
 
@@ -137,7 +137,7 @@ def test_status_sample_json_document():
 
 
 @pytest.mark.parametrize("args, code, named", [
-    (["--fail-at", "100"], 5, "plan limit projected at 112.5% of 30,000.00 credits (--fail-at 100%)"),
+    (["--fail-at", "100"], 5, "plan limit projected at 112.5% of 30,000 credits (--fail-at 100%)"),
     (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
     (["--fail-at", "113"], 0, None),
     (["--min-runway-days", "120"], 5, "balance runway 97.0 days (runs out 2027-01-27) is below --min-runway-days 120"),

@@ -345,6 +345,13 @@ def report_budget(usage: pd.DataFrame, month: str, *, current_limit: float | Non
     return status, burn_up(usage, month, as_of=as_of)
 
 
+def _amount(value: float, unit: str) -> str:
+    """A limit or budget as people write it: money with cents, whole credits without decimals."""
+    if unit == "USD" or not float(value).is_integer():
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
 @dataclass(frozen=True)
 class Crossing:
     """A threshold a status run crossed: ``level`` is ``warn`` or ``fail``."""
@@ -389,7 +396,7 @@ def check_thresholds(status: pd.DataFrame, *, warn_at: float | None = 80.0,
             when = (f", reaches it on {pd.Timestamp(row['crossing_day']).date()}"
                     if pd.notna(row["crossing_day"]) else "")
             out.append(Crossing(level, str(row["line"]),
-                                f"{row['line']} {what} {_pct(share.iloc[i])} of {row['threshold']:,.2f} "
+                                f"{row['line']} {what} {_pct(share.iloc[i])} of {_amount(row['threshold'], unit)} "
                                 f"{unit} ({flag} {pct:g}%){when}"))
     runway = status.attrs.get("runway_days")
     if min_runway_days is not None and runway is not None and not pd.isna(runway) and runway < min_runway_days:

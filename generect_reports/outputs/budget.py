@@ -76,12 +76,20 @@ def status_fields(status: pd.DataFrame, account: "AccountStatus",
     }
 
 
-def _fmt(value: Any, unit: str = "credits", pct: bool = False) -> str:
+def _fmt(value: Any, unit: str = "credits", pct: bool = False, projection: bool = False) -> str:
+    """Money with cents; credits whole when whole, else with two decimals; a projection (an
+    estimate) in whole credits, as the report shows it; shares with one decimal."""
     if value is None or pd.isna(value):
         return "-"
     if pct:
         return f"{value * 100:,.1f}%"
-    return f"${value:,.2f}" if unit == "USD" else f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    if projection:
+        from decimal import ROUND_HALF_UP, Decimal
+
+        return f"{int(Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_UP)):,}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _runway_text(a: dict[str, Any]) -> str:
@@ -117,7 +125,7 @@ def render_status_table(status: pd.DataFrame, account: "AccountStatus", *, timez
              f"{a['elapsed_days']} of {a['days_in_month']} days complete; projection is an estimate")
     lines.append(f"  {local_month} ({state}): {_fmt(a['used_credits'])} credits used"
                  + ("" if a["complete"] or pd.isna(a["projected_credits"])
-                    else f", {_fmt(a['projected_credits'])} projected at month end"))
+                    else f", {_fmt(a['projected_credits'], projection=True)} projected at month end"))
     if len(status):
         header = ["line", "limit", "used", "used %", "projected", "proj %", "reaches it on"]
         table = [header]
@@ -125,7 +133,7 @@ def render_status_table(status: pd.DataFrame, account: "AccountStatus", *, timez
             unit = rec["unit"]
             table.append([rec["line"] + (" (USD)" if unit == "USD" else ""), _fmt(rec["threshold"], unit),
                           _fmt(rec["used"], unit), _fmt(rec["share_used"], pct=True),
-                          _fmt(rec["projected"], unit), _fmt(rec["projected_share"], pct=True),
+                          _fmt(rec["projected"], unit, projection=True), _fmt(rec["projected_share"], pct=True),
                           _day(rec["crossing_day"]) or "-"])
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for r in table:
@@ -343,7 +351,7 @@ def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
         y -= 0.035
         unit = rec["unit"]
         cells = [rec["line"], _fmt(rec["threshold"], unit), _fmt(rec["used"], unit),
-                 _fmt(rec["share_used"], pct=True), _fmt(rec["projected"], unit),
+                 _fmt(rec["share_used"], pct=True), _fmt(rec["projected"], unit, projection=True),
                  _fmt(rec["projected_share"], pct=True), _day(rec["crossing_day"]) or "-"]
         for x, text in zip(cols, cells):
             fig.text(x, y, text, fontsize=9,

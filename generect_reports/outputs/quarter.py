@@ -182,7 +182,9 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *,
         last_year_label=calendar.quarter_label(fy - 1, q), calendar=calendar, start=first, end=last,
         months=months, timezone=str(usage.attrs.get("timezone", "UTC")),
         source=str(usage.attrs.get("source", "api")),
-        account=account or str(theme.text.get("account", "")),
+        # The same account label as the monthly report.
+        account=account or ("Sample account" if usage.attrs.get("source") == "sample"
+                            else str(theme.text.get("account", "Generect account"))),
         as_of=pd.Timestamp(fetched) if fetched is not None else None, complete=complete,
         elapsed_days=elapsed, days_in_quarter=days_in_quarter, comparison_basis=basis,
         total=float(table["credits"].sum()),
