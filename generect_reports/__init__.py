@@ -151,7 +151,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.report import MonthlyReport, build_report
     from .outputs.formats import ReportFormats
     from .outputs.drivers import bridge_table, report_narrative
-    from .notebook.widgets import UsageExplorer, filter_usage
     from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
     from .notebook.dashboard import Dashboard
     from .theme import load_theme

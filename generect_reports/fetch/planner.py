@@ -7,20 +7,58 @@ and the first failure (in request order) cancels the siblings and names its peri
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from ..errors import APIError
+from .. import periods as P
+from ..errors import APIError, InvalidDateRange
 
 if TYPE_CHECKING:
     from .cache import UsageCache
+    from .client import GenerectClient
 
-__all__ = ["Job", "run_jobs"]
+__all__ = ["Job", "run_jobs", "local_range", "api_session"]
 
 log = logging.getLogger(__name__)
+
+
+def local_range(start: str | dt.date, end: str | dt.date, timezone: str) -> tuple[dt.date, dt.date]:
+    """Inclusive local dates as asked of the API: a start in the future is an error, an end
+    after today is clipped to today (in ``timezone``)."""
+    first = P.parse_date(start, what="start date")
+    last = P.parse_date(end, what="end date")
+    today = P.local_today(P.get_timezone(timezone))
+    if first > today:
+        raise InvalidDateRange(f"start date {first} is in the future (today is {today} in {timezone})")
+    if last > today:
+        log.info("end date %s is in the future; clipped to today, %s", last, today)
+        last = today
+    return first, last
+
+
+@contextmanager
+def api_session(client: "GenerectClient | None",
+                cache: "bool | UsageCache") -> Iterator[tuple["GenerectClient", "UsageCache | None"]]:
+    """The client (built from the environment when None) and the cache (True: the default
+    folder, False: none); whatever is made here is closed on the way out."""
+    from .cache import UsageCache
+    from .client import GenerectClient
+
+    own_client = client is None
+    session = client or GenerectClient()
+    store = cache if isinstance(cache, UsageCache) else (UsageCache() if cache else None)
+    try:
+        yield session, store
+    finally:
+        if own_client:
+            session.close()
+        if store is not None and not isinstance(cache, UsageCache):
+            store.close()
 
 
 @dataclass(frozen=True)

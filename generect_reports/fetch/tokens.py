@@ -309,17 +309,10 @@ def fetch_token_usage(
         ``status_*`` counts. ``attrs``: ``timezone``, ``source="api"``, ``fetched_at``,
         ``start``/``end`` (the instants asked for), ``windows`` (per month), ``base_url``.
     """
-    from .cache import UsageCache
-    from .client import GenerectClient
-    from .planner import Job, run_jobs
+    from .planner import Job, api_session, local_range, run_jobs
 
     tz = P.get_timezone(timezone)
-    first = P.parse_date(start, what="start date")
-    last = P.parse_date(end, what="end date")
-    today = P.local_today(tz)
-    if first > today:
-        raise InvalidDateRange(f"start date {first} is in the future (today is {today} in {timezone})")
-    last = min(last, today)
+    first, last = local_range(start, end, timezone)
     bucket_list = _month_buckets(first, last)
     windows = [month_window(b, timezone) for b in bucket_list]
     now = dt.datetime.now(dt.timezone.utc)
@@ -327,31 +320,22 @@ def fetch_token_usage(
                           "end_date": _instant(w[1]), "timezone": timezone}, P.is_closed(b, tz, now))
             for b, w in zip(bucket_list, windows)]
     asked = {job.query["start_date"]: w for job, w in zip(jobs, windows)}
-    own_client = client is None
-    client = client or GenerectClient()
-    store: UsageCache | None
-    store = cache if isinstance(cache, UsageCache) else (UsageCache() if cache else None)
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
+    with api_session(client, cache) as (session, store):
 
-    def one(q: dict[str, str]) -> dict[str, Any]:
-        raw = client.token_analytics(q["start_date"], q["end_date"], timezone=q["timezone"])
-        masked = parse_token_data(raw)  # mask before anything is cached or kept
-        del raw
-        check_period(masked, *asked[q["start_date"]])
-        return masked
+        def one(q: dict[str, str]) -> dict[str, Any]:
+            raw = session.token_analytics(q["start_date"], q["end_date"], timezone=q["timezone"])
+            masked = parse_token_data(raw)  # mask before anything is cached or kept
+            del raw
+            check_period(masked, *asked[q["start_date"]])
+            return masked
 
-    try:
-        payloads = run_jobs(jobs, one, cache=store, account_key=client.account_key,
-                            max_workers=max_workers or client.max_workers, progress=progress,
-                            desc="fetching token analytics", unit="month", source=client)
-    finally:
-        if own_client:
-            client.close()
-        if store is not None and not isinstance(cache, UsageCache):
-            store.close()
+        payloads = run_jobs(jobs, one, cache=store, account_key=session.account_key,
+                            max_workers=max_workers or session.max_workers, progress=progress,
+                            desc="fetching token analytics", unit="month", source=session)
     frame = token_frame(bucket_list, payloads, timezone=timezone, source="api", fetched_at=fetched_at,
                         windows=windows)
-    frame.attrs["base_url"] = client.base_url
+    frame.attrs["base_url"] = session.base_url
     return frame
 
 

@@ -208,33 +208,16 @@ def fetch_usage(
         ``attrs``: ``timezone``, ``period``, ``source="api"``, ``fetched_at``, ``start``, ``end``,
         ``base_url``.
     """
-    from .cache import UsageCache
-    from .client import GenerectClient
+    from .planner import api_session, local_range
 
-    tz = P.get_timezone(timezone)
-    first = P.parse_date(start, what="start date")
-    last = P.parse_date(end, what="end date")
-    today = P.local_today(tz)
-    if first > today:
-        raise InvalidDateRange(f"start date {first} is in the future (today is {today} in {timezone})")
-    if last > today:
-        log.info("end date %s is in the future; clipped to today, %s", last, today)
-        last = today
+    P.get_timezone(timezone)
+    first, last = local_range(start, end, timezone)
     bucket_list = P.buckets(first, last, period)
-    own_client = client is None
-    client = client or GenerectClient()
-    store: UsageCache | None
-    store = cache if isinstance(cache, UsageCache) else (UsageCache() if cache else None)
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
-    try:
+    with api_session(client, cache) as (client, store):
         payloads = _collect(client, bucket_list, timezone=timezone, period=period, cache=store,
                             account_key=client.account_key, max_workers=max_workers or client.max_workers,
                             progress=progress)
-    finally:
-        if own_client:
-            client.close()
-        if store is not None and not isinstance(cache, UsageCache):
-            store.close()
     frame = usage_frame(bucket_list, payloads, timezone=timezone, period=period, source="api",
                         fetched_at=fetched_at)
     frame.attrs["base_url"] = client.base_url
