@@ -208,6 +208,14 @@ def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
     ws.write_string(row, col, "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value), fmt)
 
 
+def _number_or_empty(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
+    """A number, or an empty text cell where there is none (a share of nothing)."""
+    if pd.isna(value):
+        _text(ws, row, col, "")
+    else:
+        ws.write_number(row, col, float(value), fmt)
+
+
 def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: int = 8,
            account_notes: bool = True) -> int:
     _text(ws, row, 0, "How these figures were made", fmts["bold"])
@@ -350,10 +358,7 @@ def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series,
         ws.write_number(x, 1, int(r["requests"]), fmts["count"])
         ws.write_number(x, 2, round(float(r["estimated_successful"]), 2), fmts["credits"])
         ws.write_number(x, 3, float(r["credits"]), fmts["credits"])
-        if pd.isna(r["share"]):
-            _text(ws, x, 4, "")
-        else:
-            ws.write_number(x, 4, float(r["share"]), fmts["percent"])
+        _number_or_empty(ws, x, 4, r["share"], fmts["percent"])
         ws.write_number(x, 5, float(r["estimated_cost"]), fmts["money"])
     tot = first + len(mine)
     _text(ws, tot, 0, "Total", fmts["total_label"])
@@ -434,10 +439,7 @@ def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *
         _text(ws, x, 2, r["token_hints"])
         _text(ws, x, 3, "" if un else ("active" if r["active"] else "revoked"))
         ws.write_number(x, 4, int(r["requests"]), fmts["count"])
-        if pd.isna(r["failed_share"]):
-            _text(ws, x, 5, "")
-        else:
-            ws.write_number(x, 5, float(r["failed_share"]), fmts["percent"])
+        _number_or_empty(ws, x, 5, r["failed_share"], fmts["percent"])
         ws.write_number(x, 6, float(r["credits"]), fmts["credits"])
         ws.write_formula(x, 7, f"=IF($G${first + len(shown) + 1}=0,0,G{x + 1}/$G${first + len(shown) + 1})",
                          fmts["percent"], 0.0 if pd.isna(r["share"]) else float(r["share"]))

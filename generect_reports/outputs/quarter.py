@@ -269,22 +269,18 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         r = i + 1
         cmp.write_string(i, 0, text(row.operation))
         number(cmp, i, 1, row.credits, num)
-        number(cmp, i, 2, row.previous_credits, num)
-        if np.isnan(row.previous_credits):
-            cmp.write_blank(i, 3, None, num)
-            cmp.write_blank(i, 4, None, pct)
-        else:
-            cmp.write_formula(i, 3, f"=B{r}-C{r}", num, float(row.change))
-            cmp.write_formula(i, 4, f'=IF(C{r}=0,"",D{r}/C{r})', pct,
-                              "" if np.isnan(row.change_pct) else float(row.change_pct))
-        number(cmp, i, 5, row.last_year_credits, num)
-        if np.isnan(row.last_year_credits):
-            cmp.write_blank(i, 6, None, num)
-            cmp.write_blank(i, 7, None, pct)
-        else:
-            cmp.write_formula(i, 6, f"=B{r}-F{r}", num, float(row.yoy_change))
-            cmp.write_formula(i, 7, f'=IF(F{r}=0,"",G{r}/F{r})', pct,
-                              "" if np.isnan(row.yoy_change_pct) else float(row.yoy_change_pct))
+        # Against the previous quarter (C, D, E), then the same quarter last year (F, G, H).
+        for col, base, change, change_pct in ((2, row.previous_credits, row.change, row.change_pct),
+                                              (5, row.last_year_credits, row.yoy_change, row.yoy_change_pct)):
+            number(cmp, i, col, base, num)
+            if np.isnan(base):
+                cmp.write_blank(i, col + 1, None, num)
+                cmp.write_blank(i, col + 2, None, pct)
+                continue
+            b, d = _col(col), _col(col + 1)
+            cmp.write_formula(i, col + 1, f"=B{r}-{b}{r}", num, float(change))
+            cmp.write_formula(i, col + 2, f'=IF({b}{r}=0,"",{d}{r}/{b}{r})', pct,
+                              "" if np.isnan(change_pct) else float(change_pct))
         cmp.write_number(i, 8, float(row.price), price_fmt)
         # Each cost is rounded once to the cent, as everywhere in the toolkit.
         cmp.write_formula(i, 9, f"=ROUND(B{r}*I{r},2)", money, float(row.estimated_cost))
