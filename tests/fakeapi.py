@@ -8,6 +8,7 @@ invalid JSON, hangs, latency).
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import threading
@@ -90,6 +91,15 @@ class FakeGenerect:
         "plan": "Pro", "balance": 5000, "used_this_month": 1234, "monthly_limit": 10000,
         "preview_tier": False, "email": "finance@example.com", "name": "Example Ltd"})
 
+    #: requests per second the server accepts (a sliding one-second window of accepted
+    #: requests; rejected ones do not count); over it: 429 with the error envelope. None = no limit
+    rate_limit: float | None = None
+    #: the Retry-After (seconds) sent with those 429s; None = no header, as the spec promises none
+    rate_limit_retry_after: float | None = None
+    #: 429s sent because of rate_limit
+    rate_limited: int = 0
+    _accepted: collections.deque = field(default_factory=collections.deque)
+
     # -- control -------------------------------------------------------------------------
     def fail(self, kind: str, times: int = 1, when: Callable[[dict[str, str]], bool] | None = None,
              arg: Any = None) -> None:
@@ -132,6 +142,19 @@ class FakeGenerect:
                         fault.times -= 1
                     return fault
         return None
+
+    def _admit(self) -> bool:
+        """Whether a request fits under ``rate_limit`` now (and count it if so)."""
+        assert self.rate_limit is not None
+        now = time.monotonic()
+        with self.lock:
+            while self._accepted and self._accepted[0] <= now - 1.0:
+                self._accepted.popleft()
+            if len(self._accepted) >= max(1, round(self.rate_limit)):
+                self.rate_limited += 1
+                return False
+            self._accepted.append(now)
+            return True
 
     def transaction_requests(self) -> list[Request]:
         return [r for r in self.requests if r.path == "/api/v1/accounts/transactions/"]
@@ -259,6 +282,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, envelope(401, "Authentication credentials were not provided."))
         if auth != f"Token {fake.token}":
             return self._send(401, envelope(401, "Invalid token."))
+        if fake.rate_limit is not None and not fake._admit():
+            retry = fake.rate_limit_retry_after
+            return self._send(429, envelope(429, "Request was throttled."),
+                              headers=None if retry is None else {"Retry-After": f"{retry:g}"})
         fault = fake._take_fault(params)
         if fault is not None and self._fault(fault):
             return None

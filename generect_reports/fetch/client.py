@@ -29,6 +29,7 @@ from ..errors import (
     MissingTokenError,
     error_for_status,
 )
+from .throttle import AdaptiveLimiter, Slot
 
 if TYPE_CHECKING:
     import requests
@@ -207,13 +208,25 @@ class GenerectClient:
         A request never takes longer than
         the larger of ``max_retry_time`` and ``attempt_timeout``, every attempt and wait
         included, however slowly the server sends its body.
+        Time a request spends held back by the rate limiter (queued for a slot, or waiting out
+        the account's shared rate limit) is not counted: throttling must not make it fail.
     attempt_timeout
         Wall-clock deadline of one attempt, connecting and the whole body included (default:
         the read timeout).
     sleep
         Injected by tests to avoid real waits.
     max_workers
-        Upper bound on parallel requests; sizes the connection pool.
+        Upper bound on parallel requests; sizes the connection pool and the limiter's window.
+    adaptive
+        Gate every attempt through an :class:`~generect_reports.fetch.throttle.AdaptiveLimiter`
+        (default): the window of requests in flight halves on a 429 and grows back as they
+        stop, and once several requests are rejected the client paces itself near the server's
+        rate. ``False`` keeps a fixed window of ``max_workers``.
+    max_throttled_attempts, max_throttle_time
+        The separate, larger budget of a request for 429s of the account's shared rate limit
+        (those the limiter absorbs, not charged to ``max_attempts``): at most this many such
+        429s (default 20) and this many seconds waiting after them (default 120). A 429 that
+        only one request keeps getting is charged to ``max_attempts`` like a 5xx.
     """
 
     def __init__(
@@ -227,6 +240,9 @@ class GenerectClient:
         sleep: Callable[[float], object] | None = None,
         max_workers: int = 8,
         attempt_timeout: float | None = None,
+        adaptive: bool = True,
+        max_throttled_attempts: int = 20,
+        max_throttle_time: float = 120.0,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = _check_base_url(base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL)
@@ -243,6 +259,12 @@ class GenerectClient:
         self.attempt_timeout = float(attempt_timeout if attempt_timeout is not None
                                      else self.timeout[1])
         self.max_workers = max(1, int(max_workers))
+        self.max_throttled_attempts = max(0, int(max_throttled_attempts))
+        self.max_throttle_time = float(max_throttle_time)
+        if not (math.isfinite(self.max_throttle_time) and self.max_throttle_time >= 0):
+            raise InputError("max_throttle_time must be a number of seconds, at least 0")
+        # One limiter for everything this client sends (usage, ledger pages, tokens, /me/).
+        self.limiter: AdaptiveLimiter | None = AdaptiveLimiter(self.max_workers) if adaptive else None
         # One event per run of requests: reset_cancel() replaces it, so workers of an interrupted
         # run (which hold the old event) never start retrying again.
         self._cancelled = threading.Event()
@@ -311,6 +333,8 @@ class GenerectClient:
         import socket
 
         self._cancelled.set()
+        if self.limiter is not None:
+            self.limiter.wake()  # requests queued for a slot give up now
         with self._lock:
             active = list(self._active)
         for response in active:
@@ -385,42 +409,101 @@ class GenerectClient:
         """GET ``path`` and return the parsed JSON body, retrying transient failures.
 
         The whole call is bounded by ``max_retry_time`` of wall clock and each attempt by
-        ``attempt_timeout``, body included.
+        ``attempt_timeout``, body included; time held back by the rate limiter is not counted,
+        and 429s of the shared rate limit have their own budget (see the class).
         """
         url = self.url_for(path, params)
         what = f"GET {urlsplit(url).path}"
         cancelled = self._cancelled  # this run's event (see reset_cancel)
+        limiter = self.limiter
+        key = object()  # this request, for the limiter (the same for all its attempts)
         started = time.monotonic()
         retry_until = started + self.max_retry_time
-        # The hard deadline: a request never takes longer than this, however slow the server.
+        # The hard deadline: a request never takes longer than this, however slow the server
+        # (plus the time the limiter held it back).
         deadline = started + max(self.max_retry_time, self.attempt_timeout)
-        attempt = 0
+        held = 0.0  # seconds held back by the limiter: they move both deadlines
+        attempt = 0  # attempts charged to max_attempts: all but 429s the limiter absorbed
+        tries = 0
+        throttled = 0  # 429s absorbed as the shared rate limit
+        throttle_time = 0.0  # seconds waited after them (pause and queue)
+        after_throttle = False
+        served: float | None = None  # until when this request has waited out its pause
+        error: APIError | None = None
         while True:
-            attempt += 1
             if cancelled.is_set():
                 raise APIConnectionError(f"{what} cancelled")
+            slot: Slot | None = None
+            if limiter is not None:
+                queued = time.monotonic()
+                budget = self.max_throttle_time - throttle_time if after_throttle else None
+                slot = limiter.acquire(key, retry=tries > 0, served_until=served,
+                                       cancelled=cancelled, timeout=budget)
+                waited = time.monotonic() - queued
+                held += waited
+                if after_throttle:
+                    throttle_time += waited
+                if slot is None:
+                    if cancelled.is_set() or error is None:
+                        raise APIConnectionError(f"{what} cancelled")
+                    error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
+                                  f"{throttle_time:.0f} s rate limited)",)
+                    raise error
+            tries += 1
             try:
                 body, _, _ = self._attempt(url, what,
-                                           min(deadline, time.monotonic() + self.attempt_timeout),
+                                           min(deadline + held, time.monotonic() + self.attempt_timeout),
                                            cancelled)
-                return body
             except APIError as exc:
                 status = exc.status_code
                 error = exc  # a truncated or unparseable body has no status: retried as transient
                 retry_after = getattr(exc, "_retry_after", None)
                 final = getattr(exc, "_final", False)
-            wait = retry_delay(attempt, retry_after)
-            if (final or cancelled.is_set() or not should_retry(status, attempt, self.max_attempts)
-                    or time.monotonic() + wait >= retry_until):
-                if attempt > 1:
-                    error.args = (f"{error.args[0]} (gave up after {attempt} attempts)",)
-                raise error
-            log.info("%s: %s; retry %d/%d in %.2fs", what, error.args[0], attempt,
-                     self.max_attempts - 1, wait)
+            except BaseException:
+                if slot is not None:
+                    limiter.release(slot)  # type: ignore[union-attr]
+                raise
+            else:
+                if slot is not None:
+                    limiter.release(slot, ok=True)  # type: ignore[union-attr]
+                return body
+            verdict = None
+            if slot is not None:
+                verdict = limiter.release(slot, throttled=status == 429,  # type: ignore[union-attr]
+                                          retry_after=retry_after)
+            after_throttle = False
+            if verdict is not None and verdict.shared and status == 429 and not final:
+                # The account's shared rate limit: the limiter paces everyone, so this 429 is
+                # charged to the larger throttle budget, not to max_attempts.
+                throttled += 1
+                wait = verdict.pause
+                if (cancelled.is_set() or throttled > self.max_throttled_attempts
+                        or throttle_time + wait > self.max_throttle_time):
+                    error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
+                                  f"{throttled} rate limited)",)
+                    raise error
+                log.info("%s: %s; rate limited, retry %d/%d in %.2fs", what, error.args[0],
+                         throttled, self.max_throttled_attempts, wait)
+                throttle_time += wait
+                after_throttle = True
+            else:
+                attempt += 1
+                wait = retry_delay(attempt, retry_after)
+                if (final or cancelled.is_set() or not should_retry(status, attempt, self.max_attempts)
+                        or time.monotonic() - held + wait >= retry_until):
+                    if tries > 1:
+                        error.args = (f"{error.args[0]} (gave up after {tries} attempts)",)
+                    raise error
+                log.info("%s: %s; retry %d/%d in %.2fs", what, error.args[0], attempt,
+                         self.max_attempts - 1, wait)
+            paused = time.monotonic()
+            served = paused + wait
             if self._sleep_fn is not None:
                 self._sleep_fn(wait)
             else:
                 cancelled.wait(wait)  # ends early when the run is cancelled
+            if after_throttle:
+                held += time.monotonic() - paused
 
     def _attempt(self, url: str, what: str, deadline: float | None = None,
                  cancelled: threading.Event | None = None) -> tuple[Any, int, float | None]:
