@@ -258,6 +258,24 @@ def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api
                            cache=not no_cache, progress=False if quiet else None)
 
 
+def _load_report_usage(month: str, history: int, *, timezone: str, sample: bool,
+                       api_url: str | None, no_cache: bool, quiet: bool) -> Any:
+    """A report's daily and monthly usage, by its fetch plan, from the sample or the API."""
+    if sample:
+        from .fetch.plan import load_sample_report_usage
+
+        return load_sample_report_usage(month, history, timezone=timezone)
+    from .fetch.plan import fetch_report_usage
+
+    with _client(api_url) as client:
+        usage = fetch_report_usage(month, history, timezone=timezone, client=client,
+                                   cache=not no_cache, progress=False if quiet else None)
+    log.info("report usage: %d day(s), %d month(s), %d request(s) sent",
+             usage.daily["period"].nunique(), usage.monthly["period"].nunique(),
+             usage.daily.attrs.get("requests", 0))
+    return usage
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="generect-reports")
 def cli() -> None:
@@ -354,7 +372,7 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
                  account: str | None, *, reconcile: bool | None = None,
                  chargeback: bool | None = None) -> Any:
     from .periods import parse_month
-    from .outputs.report import build_report, last_full_month, report_window
+    from .outputs.report import build_report, last_full_month
     from .theme import load_theme
 
     if history < 1:
@@ -372,10 +390,9 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
             month = last_full_month(load_sample(period="day"))
         else:
             month = last_full_month(timezone=tz)
-    first, last = report_window(month, history)
-    frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
-                  no_cache=no_cache, quiet=quiet)
-    rep = build_report(frame, month, history=history, theme=theme, account=account)
+    frame, monthly = _load_report_usage(month, history, timezone=tz, sample=sample, api_url=api_url,
+                                        no_cache=no_cache, quiet=quiet)
+    rep = build_report(frame, month, monthly=monthly, history=history, theme=theme, account=account)
     rep.sections = _report_sections(rep, frame, sample=sample, timezone=tz, api_url=api_url,
                                     no_cache=no_cache, quiet=quiet, template=template,
                                     reconcile=sample if reconcile is None else reconcile,

@@ -469,7 +469,7 @@ def detect_anomalies(usage: pd.DataFrame, *, k: float = ANOMALY_K, min_credits: 
     d_idx, o_idx = np.nonzero(flag)
     days = mat.index[window:][d_idx]
     out = pd.DataFrame({
-        "day": [d.date() for d in days],
+        "day": pd.Series([d.date() for d in days], dtype=object),
         "operation": pd.Series(mat.columns.to_numpy(dtype=object)[o_idx], dtype=str),
         "credits": today[d_idx, o_idx],
         "baseline": base[d_idx, o_idx],

@@ -128,6 +128,31 @@ class UsageCache:
         self.misses += 1
         return None
 
+    def get_many(self, account_key: str, queries: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+        """The stored ``data`` of each query (None where absent), in one statement per 500."""
+        conn = self._connect()
+        if conn is None or not queries:
+            return [None] * len(queries)
+        keys = [_key(account_key, q) for q in queries]
+        found: dict[str, Any] = {}
+        try:
+            for lo in range(0, len(keys), 500):
+                chunk = keys[lo:lo + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, payload in conn.execute(
+                        f"SELECT key, payload FROM buckets WHERE key IN ({marks})", chunk):
+                    found[key] = payload
+        except sqlite3.DatabaseError:
+            return [self.get(account_key, q) for q in queries]  # get() handles the repair
+        out: list[dict[str, Any] | None] = []
+        for key in keys:
+            try:
+                value = json.loads(found[key]) if key in found else None
+            except ValueError:
+                value = None
+            out.append(value if isinstance(value, dict) else None)
+        return out
+
     def put(self, account_key: str, query: dict[str, str], data: dict[str, Any]) -> None:
         """Store ``data`` for a closed bucket; failures only warn."""
         conn = self._connect()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "operation_name", "UNATTRIBUTED",
+__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "operation_name", "tie_out",
+           "TieOut", "UNATTRIBUTED",
            "COLUMNS", "SAMPLE_TIMEZONE"]
 
 log = logging.getLogger(__name__)
@@ -147,24 +149,111 @@ def usage_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any
     return frame
 
 
-def _collect(source: UsageSource, buckets: list[P.Bucket], *, timezone: str, period: str,
+@dataclass(frozen=True)
+class TieOut:
+    """A closed bucket whose API figure and the sum of its days disagree (to the hundredth).
+
+    ``operations`` maps each operation that differs to the bucket's figure minus its days'.
+    The bucket's own figure (the API's monthly one) is the one used.
+    """
+
+    label: str
+    bucket_total: float
+    days_total: float
+    operations: dict[str, float]
+
+    @property
+    def difference(self) -> float:
+        return round(self.bucket_total - self.days_total, 9)
+
+
+def _query(bucket: P.Bucket, period: str, timezone: str) -> dict[str, str]:
+    """The request (and cache key) of one bucket."""
+    return {"start_date": bucket.start.isoformat(), "end_date": bucket.end.isoformat(),
+            "timezone": timezone, "period": period}
+
+
+def _sum_payloads(label: str, payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One bucket's ``data`` summed exactly (fsum) from the ``data`` of its days."""
+    totals: list[float] = []
+    parts: dict[str, list[float]] = {}
+    for data in payloads:
+        total, breakdown = parse_usage_data(data)
+        totals.append(total)
+        for op, value in breakdown.items():
+            parts.setdefault(op, []).append(value)
+    return {"period": label, "total_credits": round(math.fsum(totals), 9),
+            "breakdown": {op: round(math.fsum(v), 9) for op, v in sorted(parts.items())}}
+
+
+def _hundredths(value: float) -> int:
+    return int(round(value * 100))
+
+
+def tie_out(label: str, bucket: Mapping[str, Any], days: Mapping[str, Any]) -> TieOut | None:
+    """Compare a bucket's ``data`` with the ``data`` summed from its days; None when they agree
+    to the hundredth of a credit, in total and for every operation."""
+    total, breakdown = parse_usage_data(bucket)
+    days_total, days_breakdown = parse_usage_data(days)
+    diffs = {op: round(breakdown.get(op, 0.0) - days_breakdown.get(op, 0.0), 9)
+             for op in sorted(set(breakdown) | set(days_breakdown))
+             if _hundredths(breakdown.get(op, 0.0)) != _hundredths(days_breakdown.get(op, 0.0))}
+    if not diffs and _hundredths(total) == _hundredths(days_total):
+        return None
+    return TieOut(label, total, days_total, diffs)
+
+
+def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, timezone: str,
              cache: "UsageCache | None", account_key: str | None, max_workers: int,
-             progress: bool | None) -> list[dict[str, Any]]:
+             progress: bool | None) -> tuple[list[dict[str, Any]], list[TieOut]]:
+    """The ``data`` of every ``(bucket, period)``, in order, and the tie-outs found on the way.
+
+    A closed bucket longer than a day whose every day is cached is summed from those days
+    instead of being asked for; when the bucket is cached too, the two are compared.
+    """
     from .planner import Job, run_jobs
 
     tz = P.get_timezone(timezone)
     now = dt.datetime.now(dt.timezone.utc)
-    jobs = [Job(b.label, {"start_date": b.start.isoformat(), "end_date": b.end.isoformat(),
-                          "timezone": timezone, "period": period}, P.is_closed(b, tz, now))
-            for b in buckets]
+    queries = [_query(b, period, timezone) for b, period in requests]
+    closed = [P.is_closed(b, tz, now) for b, _ in requests]
+    results: list[dict[str, Any] | None] = [None] * len(requests)
+    tie_outs: list[TieOut] = []
+    if cache is not None and account_key:
+        for i, (bucket, period) in enumerate(requests):
+            if period == "day" or not closed[i]:
+                continue
+            days = cache.get_many(account_key, [_query(d, "day", timezone)
+                                                for d in P.buckets(bucket.start, bucket.end, "day")])
+            if any(d is None for d in days):
+                continue
+            derived = _sum_payloads(bucket.label, days)  # type: ignore[arg-type]
+            own = cache.get(account_key, queries[i])
+            if own is None:
+                results[i] = derived
+                continue
+            found = tie_out(bucket.label, own, derived)
+            if found is not None:
+                log.warning("the API's figure for %s (%.2f credits) differs from the sum of its days "
+                            "(%.2f); using the API's figure", bucket.label, found.bucket_total,
+                            found.days_total)
+                tie_outs.append(found)
+        derived_count = sum(r is not None for r in results)
+        if derived_count:
+            log.info("%d bucket(s) summed from cached days, not requested", derived_count)
+    todo = [i for i, r in enumerate(results) if r is None]
+    jobs = [Job(requests[i][0].label, queries[i], closed[i]) for i in todo]
 
     def one(q: dict[str, str]) -> dict[str, Any]:
         data = source.usage(q["start_date"], q["end_date"], timezone=q["timezone"], period=q["period"])
         parse_usage_data(data)  # validate before anything is cached
         return data
 
-    return run_jobs(jobs, one, cache=cache, account_key=account_key, max_workers=max_workers,
-                    progress=progress, desc="fetching usage", unit="bucket", source=source)
+    answers = run_jobs(jobs, one, cache=cache, account_key=account_key, max_workers=max_workers,
+                       progress=progress, desc="fetching usage", unit="bucket", source=source)
+    for i, data in zip(todo, answers):
+        results[i] = data
+    return results, tie_outs  # type: ignore[return-value]
 
 
 def fetch_usage(
@@ -215,12 +304,14 @@ def fetch_usage(
     bucket_list = P.buckets(first, last, period)
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (client, store):
-        payloads = _collect(client, bucket_list, timezone=timezone, period=period, cache=store,
-                            account_key=client.account_key, max_workers=max_workers or client.max_workers,
-                            progress=progress)
+        payloads, tie_outs = _collect(client, [(b, period) for b in bucket_list], timezone=timezone,
+                                      cache=store, account_key=client.account_key,
+                                      max_workers=max_workers or client.max_workers, progress=progress)
     frame = usage_frame(bucket_list, payloads, timezone=timezone, period=period, source="api",
                         fetched_at=fetched_at)
     frame.attrs["base_url"] = client.base_url
+    if tie_outs:
+        frame.attrs["tie_outs"] = tie_outs
     return frame
 
 

@@ -114,14 +114,117 @@ def report_window(month: str, history: int, lookback_days: int = 28) -> tuple[dt
     return first, month_bounds(year, mon)[1]
 
 
-def _checksum(usage: pd.DataFrame) -> str:
-    """SHA-256 of the input rows in a canonical order, so the About sheet and notes can prove
-    which data a report was built from."""
-    canon = usage[["period_start", "operation", "credits"]].copy()
-    canon["period_start"] = canon["period_start"].astype(str)
-    canon = canon.sort_values(["period_start", "operation"], kind="mergesort")
-    text = canon.to_csv(index=False, float_format="%.6f", lineterminator="\n")
-    return hashlib.sha256(text.encode()).hexdigest()
+def _checksum(usage: pd.DataFrame, monthly: pd.DataFrame | None = None) -> str:
+    """SHA-256 of the input rows (daily, then monthly) in a canonical order, so the About sheet
+    and notes can prove which data a report was built from."""
+    digest = hashlib.sha256()
+    for frame in (usage, monthly):
+        if frame is None:
+            continue
+        canon = frame[["period_start", "operation", "credits"]].copy()
+        canon["period_start"] = canon["period_start"].astype(str)
+        canon = canon.sort_values(["period_start", "operation"], kind="mergesort")
+        digest.update(canon.to_csv(index=False, float_format="%.6f", lineterminator="\n").encode())
+    return digest.hexdigest()
+
+
+def _month_frame(rows: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """``month, operation, credits`` rows as a tidy monthly usage frame."""
+    naive = pd.to_datetime(rows["month"] + "-01", format="%Y-%m-%d")
+    starts = pd.DatetimeIndex(naive).tz_localize(timezone, nonexistent="shift_forward",
+                                                 ambiguous=np.ones(len(rows), bool))
+    frame = pd.DataFrame({"period_start": starts, "period": rows["month"].to_numpy(dtype=object),
+                          "operation": rows["operation"].to_numpy(dtype=object),
+                          "credits": rows["credits"].to_numpy(dtype="float64")})
+    frame = frame.astype({"period": str, "operation": str})
+    frame.attrs.update({"timezone": timezone, "period": "month"})
+    return frame
+
+
+def _month_sums(months: pd.DataFrame, label: str) -> pd.Series:
+    """Credits by operation in month ``label`` of a month-level frame."""
+    rows = months[months["period"] == label]
+    return rows.groupby("operation", sort=True)["credits"].sum()
+
+
+def _coverage(usage: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
+    """First and last local day the daily frame covers (its attrs, else its rows)."""
+    lo, hi = usage.attrs.get("start"), usage.attrs.get("end")
+    if lo and hi:
+        return dt.date.fromisoformat(str(lo)[:10]), dt.date.fromisoformat(str(hi)[:10])
+    if len(usage) == 0:
+        return None, None
+    days = usage["period_start"].dt.tz_localize(None)
+    return days.min().date(), days.max().date()
+
+
+def _tie_out_sentence(label: str, monthly_total: float, days_total: float, kept: str) -> str:
+    return (f"The API's monthly figure for {month_name(label)} is {fmt_credits(monthly_total)} credits "
+            f"but its days add up to {fmt_credits(days_total)} (a difference of "
+            f"{fmt_change(monthly_total - days_total)}): {kept}")
+
+
+def _month_level(usage: pd.DataFrame, monthly: pd.DataFrame | None, month: str
+                 ) -> tuple[pd.DataFrame, list[str]]:
+    """Every month's credits by operation (a tidy ``period='month'`` frame) and the warnings
+    where the API's monthly figures and the days disagree.
+
+    A month comes from ``monthly`` unless it is the reported month (its days, which the
+    workbook ties day by day) or ``monthly`` lacks it (then from the days it has).
+    """
+    tz = str(usage.attrs.get("timezone") or "UTC")
+    from_days = A.to_monthly(usage)
+    if monthly is None or len(monthly) == 0:
+        return _month_frame(from_days, tz), []
+    from_api = A.to_monthly(monthly)
+    lo, hi = _coverage(usage)
+    api_months = set(from_api["month"])
+    warnings: list[str] = []
+    for label in sorted(set(from_days["month"]) & api_months):
+        first, last = month_bounds(*parse_month(label))
+        if lo is None or hi is None or not (lo <= first and last <= hi):
+            continue  # the days cover part of it only: nothing to compare
+        days = from_days[from_days["month"] == label].set_index("operation")["credits"]
+        api = from_api[from_api["month"] == label].set_index("operation")["credits"]
+        ops = days.index.union(api.index)
+        d = np.round(days.reindex(ops, fill_value=0.0).to_numpy() * 100)
+        a = np.round(api.reindex(ops, fill_value=0.0).to_numpy() * 100)
+        if (d != a).any() or round(days.sum() * 100) != round(api.sum() * 100):
+            kept = ("the report shows its days, which the workbook ties day by day." if label == month
+                    else "the report uses the monthly figure.")
+            warnings.append(_tie_out_sentence(label, float(api.sum()), float(days.sum()), kept))
+    for tie in monthly.attrs.get("tie_outs", []) or []:
+        warnings.append(_tie_out_sentence(tie.label, tie.bucket_total, tie.days_total,
+                                          "the report uses the monthly figure."))
+    use_days = (set(from_days["month"]) - api_months) | {month}
+    rows = pd.concat([from_days[from_days["month"].isin(use_days)],
+                      from_api[~from_api["month"].isin(use_days)]], ignore_index=True)
+    rows = rows.sort_values(["month", "operation"], kind="mergesort").reset_index(drop=True)
+    return _month_frame(rows, tz), warnings
+
+
+def _recent_days(usage: pd.DataFrame, months: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    """The daily rows from ``since`` on: all the daily figures (matrix, anomalies, projection)
+    need, however long the history. An operation seen before ``since`` gets a zero row on the
+    first day kept, so it counts as started (0, not missing) exactly as with the whole history."""
+    days = usage["period_start"].dt.tz_localize(None)
+    keep = (days >= since).to_numpy()
+    if keep.all() or not keep.any():
+        return usage
+    recent = usage[keep]
+    earlier = set(usage.loc[~keep, "operation"])
+    month_codes = A._month_codes(months) if len(months) else np.empty(0, dtype=np.int64)
+    earlier |= set(months.loc[month_codes < since.year * 12 + since.month - 1, "operation"])
+    seeds = sorted(earlier - set(recent.loc[recent["period_start"] == recent["period_start"].min(), "operation"]))
+    if seeds:
+        first = recent.loc[recent["period_start"] == recent["period_start"].min()].iloc[0]
+        recent = pd.concat([pd.DataFrame({"period_start": [first["period_start"]] * len(seeds),
+                                          "period": [first["period"]] * len(seeds),
+                                          "operation": seeds, "credits": 0.0}).astype(
+                                              {"period": str, "operation": str}),
+                            recent], ignore_index=True)
+    recent.attrs.update(usage.attrs)
+    return recent
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -264,16 +367,24 @@ def _data_start(usage: pd.DataFrame) -> dt.date | None:
     return usage["period_start"].min().date()
 
 
-def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int = DEFAULT_HISTORY,
-                 template: Any = None, theme: Theme | None = None, account: str | None = None,
-                 as_of: Any = None) -> MonthlyReport:
-    """Compute every figure of the monthly report from daily tidy usage.
+def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.DataFrame | None = None,
+                 history: int = DEFAULT_HISTORY, template: Any = None, theme: Theme | None = None,
+                 account: str | None = None, as_of: Any = None) -> MonthlyReport:
+    """Compute every figure of the monthly report from daily (and monthly) tidy usage.
 
     Parameters
     ----------
     usage
-        Daily usage (``period='day'``) covering the month, ideally the ``history`` months before
-        it and 28 days more (see :func:`report_window`).
+        Daily usage (``period='day'``) covering the month and the 28 days before it (for a
+        month that is not over, from the first day of the previous month, and last year's
+        month up to the same day). Without ``monthly`` it must also cover the history (see
+        :func:`report_window`).
+    monthly
+        Monthly usage (``period='month'``) of the history months, as
+        :func:`~generect_reports.fetch.plan.fetch_report_usage` returns it: months the days do
+        not cover in full are taken from it. Where a month is in both and they disagree, the
+        report says so and uses the monthly figure (the reported month keeps its days, which
+        the workbook ties day by day).
     month
         'YYYY-MM'; default the last full month of the data.
     history
@@ -287,6 +398,10 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     """
     if usage.attrs.get("period", "day") != "day":
         raise InputError("the monthly report needs daily usage (period='day')")
+    if monthly is not None:
+        A.validate_usage_frame(monthly)
+        if monthly.attrs.get("period", "month") != "month":
+            raise InputError("monthly usage must have period='month'")
     if history < 1:
         raise InputError(f"history must be at least 1 month, not {history}")
     theme = theme or load_theme(template)
@@ -311,6 +426,9 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     data_end = usage.attrs.get("end")
     warnings: list[str] = []
     notes: list[str] = []
+    months, month_warnings = _month_level(usage, monthly, month)
+    warnings.extend(month_warnings)
+    recent = _recent_days(usage, months, pd.Timestamp(month_bounds(py, pm)[0]) - pd.Timedelta(days=A.ANOMALY_WINDOW))
     if data_start and dt.date.fromisoformat(data_start) > first:
         warnings.append(f"Data starts on {data_start}: the first days of {month} are missing.")
     if data_end and dt.date.fromisoformat(data_end) < min(last, as_of_ts.date() - dt.timedelta(days=1)):
@@ -326,7 +444,11 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     ops = sorted(set(month_rows["operation"]) | set(base.index[base["previous_credits"] != 0]))
     credits = month_rows.set_index("operation")["credits"].reindex(ops, fill_value=0.0)
     if complete:
-        previous = base["previous_credits"].reindex(ops, fill_value=0.0)
+        # The whole previous month, from the month-level figures (its days may not all be here).
+        prev_month = _month_sums(months, previous_month)
+        ops = sorted(set(ops) | set(prev_month.index[prev_month != 0]))
+        credits = month_rows.set_index("operation")["credits"].reindex(ops, fill_value=0.0)
+        previous = prev_month.reindex(ops, fill_value=0.0)
         basis = f"whole month, against all of {month_name(previous_month)}"
     else:
         # Compare only complete days; credits of the running day are in the total, not the change.
@@ -368,6 +490,9 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     # Year over year: the same month last year (its first N days for a running month), when the
     # data reaches back that far.
     start_day = _data_start(usage)
+    monthly_start = _data_start(monthly) if monthly is not None and len(monthly) else None
+    if monthly_start is not None and (start_day is None or monthly_start < start_day):
+        start_day = monthly_start
     pfirst = month_bounds(py, pm)[0]
     previous_available = start_day is None or start_day <= pfirst
     yy, ym = shift_month(year, mon, -YOY_MONTHS)
@@ -376,7 +501,8 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     yoy_available = start_day is not None and start_day <= yfirst
     yoy_days = (ylast - yfirst).days + 1 if complete else min(elapsed, (ylast - yfirst).days + 1)
     if yoy_available:
-        yoy = A._sum_days(usage, yfirst, yoy_days).reindex(table["operation"], fill_value=0.0)
+        yoy = (_month_sums(months, yoy_month) if complete else A._sum_days(usage, yfirst, yoy_days))
+        yoy = yoy.reindex(table["operation"], fill_value=0.0)
         table["yoy_credits"] = yoy.to_numpy(dtype="float64")
     else:
         table["yoy_credits"] = np.nan
@@ -391,44 +517,44 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
 
     projection = projection_weekday = None
     if not complete:
-        proj = A.run_rate_projection(usage, month, as_of=as_of_ts)
+        proj = A.run_rate_projection(recent, month, as_of=as_of_ts)
         projection = float(proj["projected_credits"].sum())
         projection_weekday = float(proj["projected_weekday"].sum())
 
     # History: months × operations, the window clipped to the data.
-    mom = A.month_over_month(usage)
+    mom = A.month_over_month(months)
     fy, fm = shift_month(year, mon, -(history - 1))
     lo, hi = A.month_label(fy, fm), month
     hist = mom[(mom["month"] >= lo) & (mom["month"] <= hi)]
-    monthly = hist.pivot_table(index="operation", columns="month", values="credits",
-                               aggfunc="sum", sort=True).fillna(0.0)
-    op_order = list(table["operation"]) + [o for o in monthly.index if o not in set(table["operation"])]
-    monthly = monthly.reindex(op_order).fillna(0.0)
-    monthly = monthly.loc[(monthly != 0).any(axis=1) | monthly.index.isin(table["operation"])]
+    history_table = hist.pivot_table(index="operation", columns="month", values="credits",
+                                     aggfunc="sum", sort=True).fillna(0.0)
+    op_order = list(table["operation"]) + [o for o in history_table.index if o not in set(table["operation"])]
+    history_table = history_table.reindex(op_order).fillna(0.0)
+    history_table = history_table.loc[(history_table != 0).any(axis=1)
+                                      | history_table.index.isin(table["operation"])]
     # Every month the data covers is shown, a month without usage as zeros: only months before
     # the data starts are left out (and said so).
     covered_from = lo
-    if data_start:
-        ds = dt.date.fromisoformat(data_start)
-        covered_from = max(lo, A.month_label(ds.year, ds.month))
+    if start_day is not None:
+        covered_from = max(lo, A.month_label(start_day.year, start_day.month))
     span = [A.month_label(*shift_month(fy, fm, k)) for k in range(history)]
-    monthly = monthly.reindex(columns=[m for m in span if m >= covered_from], fill_value=0.0)
-    if len(monthly.columns) < history and data_start:
-        notes.append(f"History shows {len(monthly.columns)} of {history} months: the data starts on {data_start}.")
+    history_table = history_table.reindex(columns=[m for m in span if m >= covered_from], fill_value=0.0)
+    if len(history_table.columns) < history and start_day is not None:
+        notes.append(f"History shows {len(history_table.columns)} of {history} months: the data starts on {start_day}.")
     if len(in_month) == 0:
         notes.append(f"No usage in {month_name(month)}: the account was idle, every figure is zero.")
 
     daily = in_month.copy()
     daily = daily.sort_values(["period_start", "operation"], kind="mergesort").reset_index(drop=True)
-    mat = A.daily_matrix(usage)
+    mat = A.daily_matrix(recent)
     mat = mat.loc[(mat.index >= pd.Timestamp(first)) & (mat.index <= pd.Timestamp(last))]
     mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
-    anomalies = A.detect_anomalies(usage)
+    anomalies = A.detect_anomalies(recent)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(drop=True)
     # Measured against the change only when there is a previous month to change from.
     anomalies = quantify_anomalies(anomalies, change if previous_available and previous_total else 0.0)
 
-    first_seen = A.to_monthly(usage).groupby("operation")["month"].min()
+    first_seen = A.to_monthly(months).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
     if new_ops:
         notes.append("First month with usage for: " + name_list(new_ops) + ".")
@@ -439,8 +565,9 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
         warnings.append(f"{month_name(month)} is not over: data as of {as_of_ts:%Y-%m-%d %H:%M} "
                         f"({elapsed} of {cmp.attrs['days_in_month']} days complete); the change is "
                         "like for like and the month-end figure is a projection.")
-    if (usage["credits"] < 0).any():
-        neg = usage[usage["credits"] < 0]
+    inputs = usage if monthly is None else pd.concat([usage, monthly], ignore_index=True)
+    if (inputs["credits"] < 0).any():
+        neg = inputs[inputs["credits"] < 0]
         warnings.append(f"Negative credits (refunds) in {len(neg)} row(s), e.g. {name_list([neg['operation'].iloc[0]])} "
                         f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported.")
     if unpriced:
@@ -452,7 +579,7 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     source = usage.attrs.get("source", "api")
     source_label = "sample data (fictional account)" if source == "sample" else str(usage.attrs.get("base_url", "Generect API"))
     top = str(table["operation"].iloc[0]) if total > 0 and len(table) else None
-    all_ops = sorted(set(usage["operation"]))
+    all_ops = sorted(set(inputs["operation"]))
 
     # Cost first: lines ranked by cost, priced before unpriced; shares of the priced cost.
     estimated_cost = float(np.round(table["estimated_cost"] * 100).sum()) / 100
@@ -487,7 +614,7 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
     if len(moved) and change != 0 and previous_available:
         biggest_driver = str(moved.assign(_abs=moved["change"].abs()).sort_values(
             ["_abs", "operation"], ascending=[False, True], kind="mergesort")["operation"].iloc[0])
-    formats = formats_from_theme(theme.formats, usage["credits"], theme.currency)
+    formats = formats_from_theme(theme.formats, inputs["credits"], theme.currency)
 
     rep = MonthlyReport(
         month=month, month_name=month_name(month), previous_month=previous_month,
@@ -500,9 +627,9 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, history: int 
         change_pct=change_pct, comparison_basis=basis, projection=projection,
         projection_weekday=projection_weekday, top_operation=top,
         estimated_cost=estimated_cost, currency=theme.currency,
-        operations=table, monthly=monthly, daily=daily, daily_matrix=mat, anomalies=anomalies,
+        operations=table, monthly=history_table, daily=daily, daily_matrix=mat, anomalies=anomalies,
         colors=theme.operation_colors(all_ops), notes=notes, warnings=warnings,
-        checksum=_checksum(usage), theme=theme, history=history, new_operations=new_ops,
+        checksum=_checksum(usage, monthly), theme=theme, history=history, new_operations=new_ops,
         unpriced=unpriced, formats=formats, previous_available=previous_available,
         yoy_month=yoy_month, yoy_month_name=month_name(yoy_month), yoy_available=yoy_available,
         yoy_total=yoy_total, yoy_change=yoy_change, yoy_change_pct=yoy_change_pct,

@@ -1,0 +1,162 @@
+"""The report's fetch plan: monthly buckets for the history, days only where days are needed,
+nothing asked twice, and monthly figures tied to the days wherever both exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import generect_reports as g
+from fakeapi import TOKEN, FakeGenerect
+from generect_reports import GenerectClient, fetch_usage
+from generect_reports.analysis.usage import ANOMALY_WINDOW
+from generect_reports.fetch import plan as FP
+from generect_reports.outputs.report import YOY_MONTHS, build_report
+from helpers import frame
+
+
+def client_for(api: FakeGenerect) -> GenerectClient:
+    return GenerectClient(TOKEN, api.url, sleep=lambda s: None)
+
+
+def periods_asked(api: FakeGenerect) -> list[tuple[str, str, str]]:
+    return [(r.params["period"], r.params["start_date"], r.params["end_date"]) for r in api.usage_requests()]
+
+
+# --- the plan itself ------------------------------------------------------------------------
+
+
+def test_plan_constants_follow_the_analysis():
+    assert FP.LOOKBACK_DAYS == ANOMALY_WINDOW and FP.YOY_MONTHS == YOY_MONTHS
+
+
+@pytest.mark.parametrize("history, months", [(3, 12), (12, 12), (13, 12), (24, 23), (36, 35)])
+def test_closed_month_plan_is_the_floor(history, months):
+    plan = FP.report_plan("2026-10", history, today=dt.date(2026, 11, 20))
+    assert len(plan.days) == 31 + ANOMALY_WINDOW  # the month and its baseline
+    assert plan.days[0].start == dt.date(2026, 9, 3) and plan.days[-1].end == dt.date(2026, 10, 31)
+    assert len(plan.months) == months  # 2025-10 (year ago) .. 2026-09, whole months
+    assert plan.months[-1].label == "2026-09" and all(b.start.day == 1 for b in plan.months)
+    assert len(plan.requests) == len(plan.days) + len(plan.months) <= 75 + (history > 13) * (history - 13)
+
+
+def test_a_month_the_baseline_covers_is_not_asked_as_a_month():
+    # 28 days before 1 March 2026 is 1 February: February comes whole from its days.
+    plan = FP.report_plan("2026-03", 12, today=dt.date(2026, 4, 10))
+    assert plan.day_start == dt.date(2026, 2, 1)
+    assert "2026-02" not in [b.label for b in plan.months] and len(plan.months) == 11
+
+
+def test_running_month_plan_has_the_like_for_like_days():
+    plan = FP.report_plan("2026-11", 12, today=dt.date(2026, 11, 10))
+    labels = [b.label for b in plan.days]
+    # last year's first 9 complete days, then all of October (the previous month) to today
+    assert labels[:9] == [f"2025-11-0{d}" for d in range(1, 10)]
+    assert labels[9] == "2026-10-01" and labels[-1] == "2026-11-10"
+    assert [b.label for b in plan.months][0] == "2025-11" and "2026-10" not in [b.label for b in plan.months]
+
+
+def test_month_without_a_complete_day_is_refused():
+    with pytest.raises(g.InputError, match="no complete day"):
+        FP.report_plan("2026-11", 12, today=dt.date(2026, 11, 1))
+
+
+# --- against the local API ------------------------------------------------------------------
+
+
+def test_cold_report_sends_the_floor_and_the_next_month_only_its_days(api):
+    cold = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=client_for(api))
+    asked = periods_asked(api)
+    assert len(asked) == cold.daily.attrs["requests"] == 71 <= 75
+    assert sum(p == "month" for p, _, _ in asked) == 12
+    assert sum(p == "day" for p, _, _ in asked) == 59
+    api.requests.clear()
+    nxt = FP.fetch_report_usage("2026-06", 12, timezone="UTC", client=client_for(api))
+    # June's 30 days; May is summed from its cached days, the rest of the history is cached
+    assert len(api.usage_requests()) == 30 <= 35
+    assert all(p == "day" and s.startswith("2026-06") for p, s, _ in periods_asked(api))
+    may = nxt.monthly[nxt.monthly["period"] == "2026-05"].set_index("operation")["credits"]
+    assert may.to_dict() == {"email_find": 2.5 * 31, "search_database": 10.0 * 31}
+
+
+def test_two_years_of_history_cost_eleven_more_monthly_requests(api):
+    FP.fetch_report_usage("2026-05", 24, timezone="UTC", client=client_for(api))
+    assert len(api.usage_requests()) == 71 + 11
+
+
+def test_report_from_the_plan_equals_the_report_from_every_day(api):
+    """The same figures as the old all-days fetch, from 71 requests instead of 424."""
+    c = client_for(api)
+    planned = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=c)
+    every_day = fetch_usage("2025-04-03", "2026-05-31", timezone="UTC", client=c, cache=False)
+    as_of = planned.daily.attrs["fetched_at"]
+    a = build_report(planned.daily, "2026-05", monthly=planned.monthly, history=12, as_of=as_of)
+    b = build_report(every_day, "2026-05", history=12, as_of=as_of)
+    cols = ["operation", "credits", "previous_credits", "change", "yoy_credits", "estimated_cost"]
+    pd.testing.assert_frame_equal(a.operations[cols], b.operations[cols])
+    pd.testing.assert_frame_equal(a.monthly, b.monthly)
+    assert (a.total, a.previous_total, a.yoy_total) == (b.total, b.previous_total, b.yoy_total)
+    assert a.narrative == b.narrative and a.warnings == b.warnings
+
+
+def test_a_closed_month_whose_days_are_cached_is_never_asked(api):
+    c = client_for(api)
+    fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
+    api.requests.clear()
+    month = fetch_usage("2025-03-01", "2025-04-30", period="month", timezone="UTC", client=c)
+    assert periods_asked(api) == [("month", "2025-04-01", "2025-04-30")]
+    assert month.groupby("period")["credits"].sum().to_dict() == {"2025-03": 387.5, "2025-04": 375.0}
+
+
+def test_monthly_figure_that_disagrees_with_its_days_is_reported_and_used(api):
+    c = client_for(api)
+    # The API's March figure is 20 credits above its days (a restatement, say).
+    api.fail("names", times=1, when=lambda p: p.get("period") == "month",
+             arg={"search_database": 330.0, "email_find": 77.5})
+    fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
+    fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
+    api.requests.clear()
+    month = fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
+    assert api.usage_requests() == []
+    (tie,) = month.attrs["tie_outs"]
+    assert (tie.label, tie.bucket_total, tie.days_total, tie.difference) == ("2025-03", 407.5, 387.5, 20.0)
+    assert tie.operations == {"search_database": 20.0}
+    assert month["credits"].sum() == 407.5  # the API's monthly figure
+
+
+def test_report_says_so_when_the_months_and_days_disagree():
+    days = frame([(f"2026-{m:02d}-{d:02d}", "search", 10.0) for m in (3, 4) for d in range(1, 31)]
+                 + [("2026-03-31", "search", 10.0)], fetched_at="2026-05-01")
+    months = frame([("2026-02-01", "search", 280.0), ("2026-03-01", "search", 315.0)], period="month")
+    rep = build_report(days, "2026-04", monthly=months, history=3)
+    (warning,) = [w for w in rep.warnings if "monthly figure" in w]
+    assert "March 2026 is 315.00 credits but its days add up to 310.00" in warning
+    assert "uses the monthly figure" in warning
+    assert rep.previous_total == 315.0  # the API's monthly figure
+    assert list(rep.monthly.loc["search"]) == [280.0, 315.0, 300.0]
+
+
+def test_sample_report_from_the_plan_equals_the_report_from_every_day(sample):
+    for month in ("2026-10", "2026-03", "2025-12"):
+        planned = FP.load_sample_report_usage(month, 24)
+        a = build_report(planned.daily, month, monthly=planned.monthly)
+        b = build_report(sample, month)
+        pd.testing.assert_frame_equal(a.operations, b.operations)
+        pd.testing.assert_frame_equal(a.monthly, b.monthly)
+        pd.testing.assert_frame_equal(a.anomalies, b.anomalies)
+        assert a.narrative == b.narrative and a.notes == b.notes and a.warnings == b.warnings
+        assert np.array_equal(a.daily_matrix.to_numpy(), b.daily_matrix.to_numpy())
+
+
+def test_report_command_sends_at_most_75_requests(token_env, tmp_path):
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    out = CliRunner().invoke(cli, ["report", "--month", "2026-05", "--history", "12", "--timezone", "UTC",
+                                   "--xlsx", str(tmp_path / "r.xlsx"), "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert len(token_env.usage_requests()) == 71
