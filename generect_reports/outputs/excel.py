@@ -16,10 +16,6 @@ import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.worksheet.filters import AutoFilter
-from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from .._atomic import atomic_path, check_output_path
 from .._text import xlsx_text, xlsxwriter_text
@@ -993,7 +989,13 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
     """
     import zipfile
 
+    # openpyxl is imported here only: the report workbook is XlsxWriter's, and the report
+    # command should not pay for importing both.
+    from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.filters import AutoFilter
+    from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
     wb = Workbook(write_only=True)
     stamp = _stamp_of(usage.attrs.get("fetched_at"))
