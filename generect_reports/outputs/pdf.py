@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+import warnings
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import matplotlib
 import numpy as np
@@ -36,6 +37,7 @@ from . import presentation as P
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
+    from matplotlib.text import Text
 
     from .report import MonthlyReport
 
@@ -584,13 +586,56 @@ def _page_days(rep: "MonthlyReport") -> _Page:
     return page
 
 
-def _no_ligatures(fig: Figure) -> None:
-    """Turn off ligatures: matplotlib embeds ligature glyphs ("fi", "ff") as a second subset of
-    the font, and every embedded subset costs a full TrueType subsetting pass (~0.1 s each)."""
+def _texts(fig: Figure) -> Iterator["Text"]:
+    """Every text of the figure made so far. Unlike ``findobj`` this does not visit the axis of
+    axes drawn without one, whose (never drawn) tick labels would be made just to be walked."""
+    from matplotlib.axis import Axis
     from matplotlib.text import Text
 
-    for text in fig.findobj(Text):
-        text.set_fontfeatures(("-liga", "-clig"))
+    stack: list[Any] = [fig]
+    while stack:
+        artist = stack.pop()
+        if isinstance(artist, Text):
+            yield artist
+        if isinstance(artist, Axis) and not (artist.axes.axison and artist.get_visible()):
+            continue
+        stack.extend(artist.get_children())
+
+
+def _no_ligatures(figures: Sequence[Figure]) -> set[str]:
+    """Turn off ligatures and return the characters of every text.
+
+    Ligatures: matplotlib embeds ligature glyphs ("fi", "ff") as a second subset of the font,
+    and every embedded subset costs a TrueType subsetting pass (~0.1 s each when not cached).
+    """
+    chars: set[str] = set()
+    for fig in figures:
+        for text in _texts(fig):
+            text.set_fontfeatures(("-liga", "-clig"))
+            chars.update(text.get_text())
+    return chars
+
+
+#: Characters tick labels may show (made while drawing, after the texts are walked).
+_TICK_CHARS = frozenset("0123456789,.%-+\u2212 $")
+
+_coverage: dict[str, frozenset[int]] = {}
+
+
+def _covers(family: str, chars: set[str]) -> bool:
+    """Whether the regular and bold faces matplotlib picks for ``family`` have every glyph."""
+    from matplotlib import font_manager
+    from matplotlib.font_manager import FontProperties
+
+    codes = {ord(c) for c in chars if not c.isspace()}
+    for weight in ("normal", "bold"):
+        path = font_manager.findfont(FontProperties(family=[family], weight=weight),
+                                     fallback_to_default=False)
+        if path not in _coverage:
+            _coverage[path] = frozenset(font_manager.get_font(path).get_charmap())
+        if not codes <= _coverage[path]:
+            return False
+    return True
 
 
 def _section_pages(rep: "MonthlyReport") -> list[_Page]:
@@ -615,23 +660,60 @@ def _section_pages(rep: "MonthlyReport") -> list[_Page]:
     return [_Page(rep, fig) for fig in figures]
 
 
+def _build_pages(rep: "MonthlyReport") -> list[_Page]:
+    pages = [build(rep) for build in (_page_summary, _page_operations, _page_days)]
+    pages += _section_pages(rep)
+    for number, page in enumerate(pages, start=1):
+        _footer(page, number, len(pages))
+    return pages
+
+
+def _pages(rep: "MonthlyReport") -> tuple[list[_Page], dict[str, Any]]:
+    """The built pages and the rc parameters to draw them with.
+
+    Every text looks its font up in each family of the fallback chain, and with the Noto fonts
+    installed each lookup scores hundreds of fonts. So the pages are built with the theme font
+    alone first, and built again with the whole chain only if that font lacks a glyph of some
+    text. A font of the chain is only used for glyphs the fonts before it lack, so both give
+    the same pages.
+    """
+    from matplotlib import font_manager
+
+    full = _rc(rep)
+    chain = list(full["font.family"])
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    first = next((name for name in chain if name in installed), None)
+    if first is not None:
+        # A family that is not installed is skipped by matplotlib anyway.
+        lean = {**full, "font.family": [first]}
+        with matplotlib.rc_context(lean), warnings.catch_warnings():  # type: ignore[arg-type]
+            # A missing glyph sends this pass to the chain below, which warns if it has to.
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            pages = _build_pages(rep)
+            chars = _no_ligatures([p.fig for p in pages])
+        if _covers(first, chars | _TICK_CHARS | set(rep.formats.symbol)):
+            return pages, lean
+    with matplotlib.rc_context(full):  # type: ignore[arg-type]
+        pages = _build_pages(rep)
+        _no_ligatures([p.fig for p in pages])
+    return pages, full
+
+
 def render_pdf(rep: "MonthlyReport") -> bytes:
     """The report as PDF bytes; the same report always gives the same bytes."""
-    with matplotlib.rc_context(_rc(rep)):  # type: ignore[arg-type]
-        pages = [build(rep) for build in (_page_summary, _page_operations, _page_days)]
-        pages += _section_pages(rep)
-        for number, page in enumerate(pages, start=1):
-            _footer(page, number, len(pages))
-        buffer = io.BytesIO()
-        as_of = rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
-        metadata = {"Title": f"Generect usage {rep.month}", "Author": rep.account,
-                    "Creator": f"generect-reports {rep.version}", "Producer": "generect-reports",
-                    "CreationDate": as_of.astimezone(dt.timezone.utc), "ModDate": None,
-                    "Subject": f"Credit usage report for {rep.month_name}"}
-        with PdfPages(buffer, metadata=metadata) as pdf:
-            for page in pages:
-                _no_ligatures(page.fig)
-                pdf.savefig(page.fig)
+    from .fontcache import cached_font_subsets
+
+    pages, rc = _pages(rep)
+    buffer = io.BytesIO()
+    as_of = rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
+    metadata = {"Title": f"Generect usage {rep.month}", "Author": rep.account,
+                "Creator": f"generect-reports {rep.version}", "Producer": "generect-reports",
+                "CreationDate": as_of.astimezone(dt.timezone.utc), "ModDate": None,
+                "Subject": f"Credit usage report for {rep.month_name}"}
+    with matplotlib.rc_context(rc), cached_font_subsets(), \
+            PdfPages(buffer, metadata=metadata) as pdf:  # type: ignore[arg-type]
+        for page in pages:
+            pdf.savefig(page.fig)
     return buffer.getvalue()
 
 
