@@ -169,13 +169,14 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
 
     Raises :class:`InputError` when the attachments exceed ``max_attachment_bytes``.
     """
-    from .excel import render_workbook
-    from .pdf import history_chart_png, render_pdf
+    from .pdf import history_chart_png
+    from .render import render_report_files
 
     xlsx_name = f"generect-usage-{rep.month}.xlsx"
     pdf_name = f"generect-usage-{rep.month}.pdf"
-    xlsx = render_workbook(rep)
-    pdf = render_pdf(rep)
+    # The same two files the report command writes, rendered side by side where possible.
+    xlsx, pdf = render_report_files(rep)
+    assert xlsx is not None and pdf is not None
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
         raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "

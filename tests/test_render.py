@@ -1,0 +1,240 @@
+"""The report's workbook and PDF rendered side by side (a forked child renders the workbook),
+and the font subsets kept across runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+import generect_reports as g
+from generect_reports.errors import GenerectError, InputError
+from generect_reports.outputs import fontcache, render
+from generect_reports.outputs.excel import render_workbook
+from generect_reports.outputs.pdf import render_pdf
+
+needs_fork = pytest.mark.skipif(not render._can_fork(), reason="fork is not used on this platform")
+
+
+@pytest.fixture(scope="module")
+def rep(sample):
+    return g.build_report(sample, "2026-03")
+
+
+def _no_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@needs_fork
+def test_parallel_gives_the_bytes_of_one_process(rep, monkeypatch):
+    xlsx, pdf = render.render_report_files(rep)
+    assert xlsx == render_workbook(rep) and pdf == render_pdf(rep)
+    monkeypatch.setattr(render, "_can_fork", lambda: False)
+    assert render.render_report_files(rep) == (xlsx, pdf)
+    assert _no_children()
+
+
+def test_one_file_is_rendered_in_this_process(rep, monkeypatch):
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked for one file"))
+    xlsx, pdf = render.render_report_files(rep, want_xlsx=False)
+    assert xlsx is None and pdf is not None and pdf.startswith(b"%PDF")
+
+
+def test_both_files_written_and_no_temporary_files(rep, tmp_path):
+    render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert (tmp_path / "r.xlsx").read_bytes().startswith(b"PK")
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    assert _leftovers(tmp_path) == []
+    assert _no_children()
+
+
+@needs_fork
+def test_an_error_in_the_child_is_raised_here_as_itself(rep, tmp_path, monkeypatch):
+    def broken(_rep):
+        raise InputError("the workbook cannot be made")
+
+    monkeypatch.setattr(render, "_render_xlsx", broken)
+    with pytest.raises(InputError, match="the workbook cannot be made") as info:
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert info.value.exit_code == 2
+    assert list(tmp_path.iterdir()) == []  # the workbook comes first: nothing is written
+    assert _no_children()
+
+
+class _Awkward(GenerectError):
+    """An error whose constructor pickle cannot call again."""
+
+    exit_code = 4
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+
+
+@needs_fork
+def test_an_error_that_cannot_be_pickled_keeps_its_text_and_exit_code(rep, monkeypatch):
+    def broken(_rep):
+        raise _Awkward(500, "server said no")
+
+    monkeypatch.setattr(render, "_render_xlsx", broken)
+    with pytest.raises(GenerectError, match="500: server said no") as info:
+        render.render_report_files(rep)
+    assert info.value.exit_code == 4
+
+
+@needs_fork
+def test_a_child_that_dies_is_a_clean_error(rep, tmp_path, monkeypatch):
+    def killed(_rep):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(render, "_render_xlsx", killed)
+    with pytest.raises(render.ChildFailed, match="signal 9") as info:
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert info.value.exit_code == 1 and "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    assert _no_children()
+
+
+@needs_fork
+def test_a_pdf_error_still_writes_the_workbook(rep, tmp_path, monkeypatch):
+    def broken(_rep):
+        raise InputError("no PDF today")
+
+    monkeypatch.setattr(render, "_render_pdf", broken)
+    with pytest.raises(InputError, match="no PDF today"):
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+
+
+@needs_fork
+def test_interrupt_stops_the_child_and_leaves_nothing(rep, tmp_path, monkeypatch):
+    def interrupted(_rep):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "_render_pdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert list(tmp_path.iterdir()) == []
+    assert _no_children()
+
+
+@needs_fork
+def test_cli_reports_a_child_failure_in_one_line(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    def broken(_rep):
+        raise InputError("the workbook cannot be made")
+
+    monkeypatch.setattr(render, "_render_xlsx", broken)
+    result = CliRunner().invoke(cli, ["report", "--sample", "--month", "2026-03", "--quiet",
+                                      "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: the workbook cannot be made"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_email_attachments_are_the_report_files(rep):
+    from generect_reports.outputs.mail import build_message
+
+    message = build_message(rep, to=["finance@example.com"], sender="reports@example.com")
+    parts = {p.get_filename(): p.get_content() for p in message.iter_attachments() if p.get_filename()}
+    assert parts[f"generect-usage-{rep.month}.xlsx"] == render_workbook(rep)
+    assert parts[f"generect-usage-{rep.month}.pdf"] == render_pdf(rep)
+
+
+# --------------------------------------------------------------------------- font subsets
+
+def _entries(folder):
+    return sorted(folder.glob("*.bin"))
+
+
+def test_subsets_are_cached_and_give_the_same_bytes(rep, tmp_path, monkeypatch):
+    monkeypatch.setattr(fontcache, "subset_cache_dir", lambda: tmp_path)
+    first = render_pdf(rep)
+    stored = _entries(tmp_path)
+    assert stored  # one per embedded font
+    from matplotlib.backends import _backend_pdf_ps
+
+    def no_subsetting(*_a, **_k):
+        raise AssertionError("subset again although cached")
+
+    monkeypatch.setitem(fontcache._originals, "get_glyphs_subset", no_subsetting)
+    assert render_pdf(rep) == first
+    assert _entries(tmp_path) == stored
+    # Outside a render matplotlib's own functions are back in place.
+    assert _backend_pdf_ps.get_glyphs_subset is not fontcache._cached_get_glyphs_subset
+
+
+def test_a_corrupt_subset_is_not_trusted(rep, tmp_path, monkeypatch):
+    monkeypatch.setattr(fontcache, "subset_cache_dir", lambda: tmp_path)
+    first = render_pdf(rep)
+    for entry in _entries(tmp_path):
+        data = bytearray(entry.read_bytes())
+        data[-10] ^= 0xFF  # a flipped byte inside the font
+        entry.write_bytes(bytes(data))
+    truncated = _entries(tmp_path)[0]
+    truncated.write_bytes(truncated.read_bytes()[:20])
+    assert render_pdf(rep) == first
+    assert render_pdf(rep) == first  # rewritten entries are good again
+
+
+def test_an_unwritable_cache_is_skipped(rep, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setattr(fontcache, "subset_cache_dir", lambda: blocker / "subsets")
+    assert render_pdf(rep).startswith(b"%PDF")
+
+
+def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENERECT_REPORTS_CACHE_DIR", str(tmp_path))
+    assert fontcache.subset_cache_dir() == tmp_path / "font-subsets"
+
+
+def test_other_threads_subset_as_usual(tmp_path):
+    """While one thread renders with the cache, another thread's subsetting is untouched."""
+    import threading
+
+    from matplotlib.backends import _backend_pdf_ps
+
+    seen: list[object] = []
+    with fontcache.cached_font_subsets(tmp_path):
+        worker = threading.Thread(target=lambda: seen.append(fontcache._threads.get(threading.get_ident())))
+        worker.start()
+        worker.join()
+        assert _backend_pdf_ps.get_glyphs_subset is fontcache._cached_get_glyphs_subset
+    assert seen == [None]
+    assert _backend_pdf_ps.get_glyphs_subset is not fontcache._cached_get_glyphs_subset
+
+
+def test_a_text_outside_the_theme_font_uses_the_fallback_chain(sample, recwarn):
+    """The pages are built with the theme font alone only when it has every glyph; a name it
+    cannot show is drawn from the fallback fonts, without a warning about the first attempt."""
+    from generect_reports.outputs import pdf
+    from generect_reports.theme import font_chain
+
+    if "Noto Sans Devanagari" not in font_chain("DejaVu Sans"):
+        pytest.skip("fonts-noto-core is not installed")
+    frame = sample.copy()
+    frame["operation"] = frame["operation"].replace(frame["operation"].iloc[0], "खोज search")
+    odd = g.build_report(frame, "2026-03")
+    _, rc = pdf._pages(odd)
+    assert len(rc["font.family"]) > 1
+    assert b"NotoSansDevanagari" in render_pdf(odd)
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+    _, rc = pdf._pages(g.build_report(sample, "2026-03"))
+    assert rc["font.family"] == ["DejaVu Sans"]
+
+
+if sys.platform == "win32":  # pragma: no cover
+    pytestmark = pytest.mark.skip("POSIX signals")
