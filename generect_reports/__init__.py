@@ -16,6 +16,9 @@ _EXPORTS: dict[str, str] = {
     "GenerectClient": "fetch.client",
     "fetch_usage": "fetch.usage",
     "load_sample": "fetch.usage",
+    "fetch_report_usage": "fetch.plan",
+    "load_sample_report_usage": "fetch.plan",
+    "report_plan": "fetch.plan",
     "UsageCache": "fetch.cache",
     "fetch_transactions": "fetch.ledger",
     "iter_transactions": "fetch.ledger",
@@ -155,6 +158,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .notebook.dashboard import Dashboard
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
+    from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
     from .fetch.account import AccountStatus, fetch_account, load_sample_account, sample_balance_history
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .outputs.notify import notify
