@@ -33,21 +33,22 @@ def test_plan_constants_follow_the_analysis():
     assert FP.LOOKBACK_DAYS == ANOMALY_WINDOW and FP.YOY_MONTHS == YOY_MONTHS
 
 
-@pytest.mark.parametrize("history, months", [(3, 12), (12, 12), (13, 12), (24, 23), (36, 35)])
+@pytest.mark.parametrize("history, months", [(3, 13), (12, 13), (13, 13), (24, 24), (36, 36)])
 def test_closed_month_plan_is_the_floor(history, months):
     plan = FP.report_plan("2026-10", history, today=dt.date(2026, 11, 20))
     assert len(plan.days) == 31 + ANOMALY_WINDOW  # the month and its baseline
     assert plan.days[0].start == dt.date(2026, 9, 3) and plan.days[-1].end == dt.date(2026, 10, 31)
-    assert len(plan.months) == months  # 2025-10 (year ago) .. 2026-09, whole months
-    assert plan.months[-1].label == "2026-09" and all(b.start.day == 1 for b in plan.months)
-    assert len(plan.requests) == len(plan.days) + len(plan.months) <= 75 + (history > 13) * (history - 13)
+    # 2025-10 (year ago) .. 2026-09, whole months, and October itself to tie its days
+    assert len(plan.months) == months and plan.months[-2:][0].label == "2026-09"
+    assert plan.months[-1].label == "2026-10" and all(b.start.day == 1 for b in plan.months)
+    assert len(plan.requests) == len(plan.days) + len(plan.months) <= 75 + max(0, history - 13)
 
 
 def test_a_month_the_baseline_covers_is_not_asked_as_a_month():
     # 28 days before 1 March 2026 is 1 February: February comes whole from its days.
     plan = FP.report_plan("2026-03", 12, today=dt.date(2026, 4, 10))
     assert plan.day_start == dt.date(2026, 2, 1)
-    assert "2026-02" not in [b.label for b in plan.months] and len(plan.months) == 11
+    assert "2026-02" not in [b.label for b in plan.months] and len(plan.months) == 12
 
 
 def test_running_month_plan_has_the_like_for_like_days():
@@ -56,7 +57,9 @@ def test_running_month_plan_has_the_like_for_like_days():
     # last year's first 9 complete days, then all of October (the previous month) to today
     assert labels[:9] == [f"2025-11-0{d}" for d in range(1, 10)]
     assert labels[9] == "2026-10-01" and labels[-1] == "2026-11-10"
-    assert [b.label for b in plan.months][0] == "2025-11" and "2026-10" not in [b.label for b in plan.months]
+    months = [b.label for b in plan.months]
+    # no monthly bucket of October (its days are here) nor of the running month
+    assert months[0] == "2025-11" and months[-1] == "2026-09" and len(months) == 11
 
 
 def test_month_without_a_complete_day_is_refused():
@@ -70,25 +73,25 @@ def test_month_without_a_complete_day_is_refused():
 def test_cold_report_sends_the_floor_and_the_next_month_only_its_days(api):
     cold = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=client_for(api))
     asked = periods_asked(api)
-    assert len(asked) == cold.daily.attrs["requests"] == 71 <= 75
-    assert sum(p == "month" for p, _, _ in asked) == 12
+    assert len(asked) == cold.daily.attrs["requests"] == 72 <= 75
+    assert sum(p == "month" for p, _, _ in asked) == 13
     assert sum(p == "day" for p, _, _ in asked) == 59
     api.requests.clear()
     nxt = FP.fetch_report_usage("2026-06", 12, timezone="UTC", client=client_for(api))
-    # June's 30 days; May is summed from its cached days, the rest of the history is cached
-    assert len(api.usage_requests()) == 30 <= 35
-    assert all(p == "day" and s.startswith("2026-06") for p, s, _ in periods_asked(api))
+    # June's 30 days and June's own figure; May and the rest of the history are cached
+    assert len(api.usage_requests()) == 31 <= 35
+    assert all(s.startswith("2026-06") for _, s, _ in periods_asked(api))
     may = nxt.monthly[nxt.monthly["period"] == "2026-05"].set_index("operation")["credits"]
     assert may.to_dict() == {"email_find": 2.5 * 31, "search_database": 10.0 * 31}
 
 
 def test_two_years_of_history_cost_eleven_more_monthly_requests(api):
     FP.fetch_report_usage("2026-05", 24, timezone="UTC", client=client_for(api))
-    assert len(api.usage_requests()) == 71 + 11
+    assert len(api.usage_requests()) == 72 + 11
 
 
 def test_report_from_the_plan_equals_the_report_from_every_day(api):
-    """The same figures as the old all-days fetch, from 71 requests instead of 424."""
+    """The same figures as the old all-days fetch, from 72 requests instead of 424."""
     c = client_for(api)
     planned = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=c)
     every_day = fetch_usage("2025-04-03", "2026-05-31", timezone="UTC", client=c, cache=False)
@@ -159,4 +162,29 @@ def test_report_command_sends_at_most_75_requests(token_env, tmp_path):
     out = CliRunner().invoke(cli, ["report", "--month", "2026-05", "--history", "12", "--timezone", "UTC",
                                    "--xlsx", str(tmp_path / "r.xlsx"), "--quiet"])
     assert out.exit_code == 0, out.output
-    assert len(token_env.usage_requests()) == 71
+    assert len(token_env.usage_requests()) == 72
+
+
+def test_reported_month_is_tied_to_the_apis_monthly_figure(api):
+    # The API's May figure is 5 credits above May's days.
+    api.fail("names", times=1, when=lambda p: p.get("period") == "month" and p["start_date"] == "2026-05-01",
+             arg={"search_database": 315.0, "email_find": 77.5})
+    usage = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=client_for(api))
+    rep = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12)
+    (warning,) = [w for w in rep.warnings if "monthly figure" in w]
+    assert warning.startswith("The API's monthly figure for May 2026 is 392.50 credits but its days add "
+                              "up to 387.50 (a difference of +5.00)")
+    assert rep.total == 387.5  # the days, which the workbook's Daily sheet ties
+
+
+def test_the_checksum_covers_both_frames_in_any_row_order():
+    days = frame([("2026-04-01", "a", 1.0), ("2026-04-02", "b", 2.0)], fetched_at="2026-05-01")
+    months = frame([("2026-03-01", "a", 5.0)], period="month")
+    one = build_report(days, "2026-04", monthly=months, history=2).checksum
+    shuffled = days.iloc[::-1]
+    shuffled.attrs.update(days.attrs)
+    assert build_report(shuffled, "2026-04", monthly=months, history=2).checksum == one
+    other = months.assign(credits=5.000001)
+    other.attrs.update(months.attrs)
+    assert build_report(days, "2026-04", monthly=other, history=2).checksum != one
+    assert build_report(days, "2026-04", history=2).checksum != one

@@ -10,7 +10,8 @@ report reads days for:
 - for a month that is still running, the previous month and the same month last year up to the
   same day, because those comparisons are like for like.
 
-Every other month of the history (and the year-ago month) is one monthly bucket. A closed month
+Every other month of the history (and the year-ago month) is one monthly bucket, and so is a
+reported month that is over, to tie its days to the API's monthly figure. A closed month
 whose every day is already cached is summed from those days, never asked again (see
 :func:`generect_reports.fetch.usage.fetch_usage`); the plan is answered through the same planner
 as every other fetch (:func:`generect_reports.fetch.planner.run_jobs`).
@@ -98,6 +99,9 @@ def report_plan(month: str, history: int, *, today: dt.date, lookback_days: int 
     if oldest < (year, mon):
         months = [b for b in P.buckets(P.month_bounds(*oldest)[0], first - dt.timedelta(days=1), "month")
                   if not (start <= b.start and b.end <= end)]  # a month the days cover is summed
+    if not running:
+        # One request more ties the reported month's days to the API's own monthly figure.
+        months.append(P.Bucket(first, last, month))
     return UsagePlan(month, today, start, end, tuple(days), tuple(months))
 
 
