@@ -863,12 +863,38 @@ def _quarter_data(quarter: str, month: str | None, fiscal_year_start: int | None
     from .theme import load_theme
 
     fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
-    first, last = quarter_window(quarter, fiscal)  # validates the label before any network
+    quarter_window(quarter, fiscal)  # validates the label before any network
     tz = _timezone(timezone, sample)
     theme = load_theme(template)
-    frame = _load(first, last, period="day", timezone=tz, sample=sample, api_url=api_url,
-                  no_cache=no_cache, quiet=quiet)
-    return build_quarter_report(frame, quarter, calendar=fiscal, theme=theme, account=account), theme
+    frame, monthly = _load_quarter_usage(quarter, fiscal, timezone=tz, sample=sample, api_url=api_url,
+                                         no_cache=no_cache, quiet=quiet)
+    rep = build_quarter_report(frame, quarter, monthly=monthly, calendar=fiscal, theme=theme,
+                               account=account)
+    return rep, theme
+
+
+def _load_quarter_usage(quarter: str, fiscal: Any, *, timezone: str, sample: bool,
+                        api_url: str | None, no_cache: bool, quiet: bool) -> Any:
+    """A quarter report's usage by its fetch plan: whole months as monthly buckets, days only
+    for a month a like-for-like window cuts short."""
+    import datetime as dt
+
+    from .fetch import plan as FP
+    from .outputs.quarter import quarter_windows
+    from .periods import get_timezone, local_today
+
+    if sample:
+        from .fetch.usage import sample_as_of
+
+        # The sample is complete up to its as-of midnight: its last day is the last one planned.
+        today = (sample_as_of() - dt.timedelta(microseconds=1)).date()
+        return FP.load_sample_plan_usage(FP.windows_plan(quarter_windows(quarter, fiscal, today=today),
+                                                         today=today, label=quarter), timezone=timezone)
+    today = local_today(get_timezone(timezone))
+    plan = FP.windows_plan(quarter_windows(quarter, fiscal, today=today), today=today, label=quarter)
+    with _client(api_url) as client:
+        return FP.fetch_plan_usage(plan, timezone=timezone, client=client, cache=not no_cache,
+                                   progress=False if quiet else None)
 
 
 def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,

@@ -188,3 +188,58 @@ def test_the_checksum_covers_both_frames_in_any_row_order():
     other.attrs.update(months.attrs)
     assert build_report(days, "2026-04", monthly=other, history=2).checksum != one
     assert build_report(days, "2026-04", history=2).checksum != one
+
+
+# --- the quarter report -----------------------------------------------------------------------
+
+
+def test_windows_plan_takes_whole_months_and_days_only_where_a_window_cuts_a_month():
+    from generect_reports.analysis.calendar import FiscalCalendar
+    from generect_reports.outputs.quarter import quarter_windows
+
+    cal = FiscalCalendar()
+    done = FP.windows_plan(quarter_windows("2026-Q1", cal, today=dt.date(2026, 6, 1)), today=dt.date(2026, 6, 1))
+    assert done.days == () and [b.label for b in done.months] == [
+        "2025-01", "2025-02", "2025-03", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+    # 2026-Q2 on 10 May: days 1-40 of each quarter; April whole, then May 1-10, Feb 1-9, May 1-10 2025
+    running = FP.windows_plan(quarter_windows("2026-Q2", cal, today=dt.date(2026, 5, 10)),
+                              today=dt.date(2026, 5, 10))
+    assert [b.label for b in running.months] == ["2025-04", "2026-01", "2026-04"]
+    labels = [b.label for b in running.days]
+    assert len(labels) == 10 + 9 + 10 and labels[0] == "2025-05-01" and "2026-02-09" in labels
+    assert "2026-02-10" not in labels
+
+
+@pytest.mark.parametrize("today_quarter", [False, True], ids=["closed", "running"])
+def test_quarter_report_from_the_plan_equals_the_report_from_every_day(api, token_env, tmp_path, today_quarter):
+    from generect_reports.analysis.calendar import FiscalCalendar
+    from generect_reports.outputs.quarter import build_quarter_report, quarter_window, quarter_windows
+    from generect_reports.periods import local_today, get_timezone
+
+    today = local_today(get_timezone("UTC"))
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}" if today_quarter else "2026-Q1"
+    cal = FiscalCalendar()
+    c = client_for(api)
+    usage = FP.fetch_plan_usage(FP.windows_plan(quarter_windows(quarter, cal, today=today), today=today),
+                                timezone="UTC", client=c)
+    if not today_quarter:
+        assert len(api.usage_requests()) == 9  # nine months, against 455 days
+    first, last = quarter_window(quarter, cal)
+    every_day = fetch_usage(first, last, timezone="UTC", client=c, cache=False)
+    a = build_quarter_report(usage.daily, quarter, monthly=usage.monthly, calendar=cal)
+    b = build_quarter_report(every_day, quarter, calendar=cal)
+    pd.testing.assert_frame_equal(a.comparison, b.comparison)
+    pd.testing.assert_frame_equal(a.by_month, b.by_month)
+    assert (a.total, a.complete, a.elapsed_days, a.notes) == (b.total, b.complete, b.elapsed_days, b.notes)
+
+
+def test_quarter_command_asks_nine_monthly_buckets(token_env, tmp_path):
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    out = CliRunner().invoke(cli, ["report", "--quarter", "2026-Q1", "--timezone", "UTC",
+                                   "--xlsx", str(tmp_path / "q.xlsx"), "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert {r.params["period"] for r in token_env.usage_requests()} == {"month"}
+    assert len(token_env.usage_requests()) == 9

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["UsagePlan", "ReportUsage", "report_plan", "fetch_report_usage", "load_sample_report_usage",
-           "LOOKBACK_DAYS", "YOY_MONTHS"]
+__all__ = ["UsagePlan", "ReportUsage", "report_plan", "windows_plan", "fetch_report_usage",
+           "fetch_plan_usage", "load_sample_report_usage", "load_sample_plan_usage", "LOOKBACK_DAYS",
+           "YOY_MONTHS"]
 
 #: Days of anomaly baseline before the reported month (the analysis layer's window).
 LOOKBACK_DAYS = 28
@@ -119,6 +120,31 @@ def _split(plan: UsagePlan, payloads: list[dict], *, timezone: str, source: str,
     return ReportUsage(daily, monthly)
 
 
+def windows_plan(windows: Sequence[tuple[dt.date, dt.date]], *, today: dt.date,
+                 label: str = "") -> UsagePlan:
+    """Buckets that sum every date window exactly: each whole calendar month inside a window is
+    one monthly bucket, the rest of the window (a month cut short) is days. Nothing after
+    ``today`` is planned. Used where only window totals are needed (a quarter and its
+    comparison quarters)."""
+    days: list[P.Bucket] = []
+    months: list[P.Bucket] = []
+    for first, last in windows:
+        last = min(last, today)
+        if last < first:
+            continue
+        for bucket in P.buckets(first, last, "month"):
+            month_first, month_last = P.month_bounds(bucket.start.year, bucket.start.month)
+            if bucket.start == month_first and bucket.end == month_last:
+                months.append(bucket)
+            else:
+                days.extend(P.buckets(bucket.start, bucket.end, "day"))
+    if not windows:
+        raise InputError("nothing to fetch: no date window")
+    start = min(first for first, _ in windows)
+    end = min(max(last for _, last in windows), today)
+    return UsagePlan(label, today, start, end, tuple(sorted(set(days))), tuple(sorted(set(months))))
+
+
 def fetch_report_usage(month: str, history: int, *, timezone: str = "UTC",
                        client: "GenerectClient | None" = None, cache: "bool | UsageCache" = True,
                        max_workers: int | None = None, progress: bool | None = None,
@@ -142,11 +168,20 @@ def fetch_report_usage(month: str, history: int, *, timezone: str = "UTC",
         figure and cached days disagree (the monthly figure is the one used);
         ``daily.attrs["requests"]`` counts the requests the run sent.
     """
+    tz = P.get_timezone(timezone)
+    plan = report_plan(month, history, today=P.local_today(tz), lookback_days=lookback_days)
+    return fetch_plan_usage(plan, timezone=timezone, client=client, cache=cache,
+                            max_workers=max_workers, progress=progress)
+
+
+def fetch_plan_usage(plan: UsagePlan, *, timezone: str = "UTC", client: "GenerectClient | None" = None,
+                     cache: "bool | UsageCache" = True, max_workers: int | None = None,
+                     progress: bool | None = None) -> ReportUsage:
+    """Answer ``plan`` from the API through the cache and the planner (see
+    :func:`fetch_report_usage` for what comes back)."""
     from .planner import api_session
     from .usage import _collect
 
-    tz = P.get_timezone(timezone)
-    plan = report_plan(month, history, today=P.local_today(tz), lookback_days=lookback_days)
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (session, store):
         sent = session.request_count
@@ -167,23 +202,31 @@ def fetch_report_usage(month: str, history: int, *, timezone: str = "UTC",
 def load_sample_report_usage(month: str, history: int, *, timezone: str = P.SAMPLE_TIMEZONE,
                              lookback_days: int = LOOKBACK_DAYS) -> ReportUsage:
     """The same two frames from the bundled sample, planned as of the sample's as-of date."""
+    from .usage import sample_as_of
+
+    plan = report_plan(month, history, today=sample_as_of().date(), lookback_days=lookback_days)
+    return load_sample_plan_usage(plan, timezone=timezone)
+
+
+def load_sample_plan_usage(plan: UsagePlan, *, timezone: str = P.SAMPLE_TIMEZONE) -> ReportUsage:
+    """Answer ``plan`` from the bundled sample, clipped to the dates the sample covers."""
     from .usage import SampleSource, sample_as_of
 
     if timezone != P.SAMPLE_TIMEZONE:
         from .usage import load_sample
 
         load_sample(timezone=timezone)  # the one error for a zone the sample cannot take
-    as_of = sample_as_of()
-    plan = report_plan(month, history, today=as_of.date(), lookback_days=lookback_days)
     daily_data = SampleSource.daily()["date"]
     first_day, last_day = daily_data.min().date(), daily_data.max().date()
     # Like the API's "end clipped to today": nothing before or after the sample is planned.
     days = tuple(b for b in plan.days if first_day <= b.start and b.end <= last_day)
     months = tuple(b for b in plan.months if first_day <= b.start and b.end <= last_day)
-    if not days:
-        raise InputError(f"the sample covers {first_day} to {last_day}; nothing in {month}")
+    if not days and not months:
+        raise InputError(f"the sample covers {first_day} to {last_day}; nothing in "
+                         f"{plan.day_start}..{plan.day_end}")
     plan = UsagePlan(plan.month, plan.today, max(plan.day_start, first_day),
                      min(plan.day_end, last_day), days, months)
     source = SampleSource()
-    payloads = source.usage_many(list(days)) + (source.usage_many(list(months)) if months else [])
-    return _split(plan, payloads, timezone=P.SAMPLE_TIMEZONE, source="sample", fetched_at=as_of)
+    payloads = ((source.usage_many(list(days)) if days else [])
+                + (source.usage_many(list(months)) if months else []))
+    return _split(plan, payloads, timezone=P.SAMPLE_TIMEZONE, source="sample", fetched_at=sample_as_of())

@@ -23,7 +23,8 @@ from ..errors import InputError
 from ..periods import month_bounds, shift_month
 from ..theme import Theme, load_theme
 
-__all__ = ["QuarterReport", "build_quarter_report", "quarter_window", "write_quarter_workbook",
+__all__ = ["QuarterReport", "build_quarter_report", "quarter_window", "quarter_windows",
+           "write_quarter_workbook",
            "render_quarter_workbook", "quarter_summary", "quarter_page", "render_quarter_pdf",
            "write_quarter_pdf"]
 
@@ -70,6 +71,41 @@ def quarter_window(quarter: str, calendar: FiscalCalendar) -> tuple[dt.date, dt.
     return calendar.quarter_bounds(fy - 1, q)[0], calendar.quarter_bounds(fy, q)[1]
 
 
+def quarter_windows(quarter: str, calendar: FiscalCalendar, *, today: dt.date
+                    ) -> list[tuple[dt.date, dt.date]]:
+    """The three date windows a report of ``quarter`` sums, as of ``today``: the quarter to
+    date, and the same number of days of the previous quarter and of the quarter a year
+    earlier (whole quarters once it is over). A fetch plan needs nothing else."""
+    fy, q = calendar.parse_quarter(quarter)
+    first, last = calendar.quarter_bounds(fy, q)
+    if today < first:
+        raise InputError(f"quarter {calendar.quarter_label(fy, q)} has no data yet (today is {today})")
+    end = min(last, today)
+    elapsed = (end - first).days + 1
+    out = [(first, end)]
+    for a, b in (calendar.quarter_bounds(*((fy, q - 1) if q > 1 else (fy - 1, 4))),
+                 calendar.quarter_bounds(fy - 1, q)):
+        out.append((a, b if end == last else min(a + dt.timedelta(days=elapsed - 1), b)))
+    return out
+
+
+def _by_month_first(usage: pd.DataFrame, monthly: pd.DataFrame | None) -> pd.DataFrame:
+    """Daily and monthly rows as one frame for window sums: a month ``monthly`` has is taken
+    from it, and the days of that month are left out so nothing counts twice."""
+    if monthly is None or len(monthly) == 0:
+        return usage
+    from ..analysis.usage import _month_codes, validate_usage_frame
+
+    validate_usage_frame(monthly)
+    if monthly.attrs.get("period", "month") != "month":
+        raise InputError("monthly usage must have period='month'")
+    taken = set(_month_codes(monthly).tolist())
+    days = usage[~np.isin(_month_codes(usage), list(taken))] if len(usage) else usage
+    if len(days) == 0:
+        return monthly.copy()
+    return pd.concat([days, monthly], ignore_index=True)
+
+
 def _window_sums(usage: pd.DataFrame, local: pd.Series, first: dt.date, last: dt.date) -> pd.Series:
     mask = ((local >= pd.Timestamp(first)) & (local <= pd.Timestamp(last))).to_numpy()
     return usage.loc[mask].groupby(usage.loc[mask, "operation"].astype(str))["credits"].sum()
@@ -79,7 +115,7 @@ def _pct(change: pd.Series, base: pd.Series) -> pd.Series:
     return change / base.where(base != 0)
 
 
-def build_quarter_report(usage: pd.DataFrame, quarter: str, *,
+def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataFrame | None = None,
                          calendar: FiscalCalendar | None = None, theme: Theme | None = None,
                          template: Any = None, account: str | None = None,
                          drivers: int = 5) -> QuarterReport:
@@ -88,7 +124,10 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *,
     Parameters
     ----------
     usage
-        Daily usage (``period='day'``) covering :func:`quarter_window`.
+        Daily usage (``period='day'``) covering :func:`quarter_window`, or only the days of
+        months cut short by :func:`quarter_windows` when ``monthly`` holds the whole months.
+    monthly
+        Monthly usage (``period='month'``): a month it has is taken from it, not from the days.
     quarter
         ``FY2027-Q1`` (fiscal, named by ``calendar``) or ``2026-Q3`` (a calendar quarter).
     calendar
@@ -113,6 +152,12 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *,
     ly_first, ly_last = calendar.quarter_bounds(fy - 1, q)
     data_start = dt.date.fromisoformat(usage.attrs["start"]) if usage.attrs.get("start") else None
     data_end = dt.date.fromisoformat(usage.attrs["end"]) if usage.attrs.get("end") else last
+    if monthly is not None and monthly.attrs.get("start"):
+        monthly_start = dt.date.fromisoformat(str(monthly.attrs["start"])[:10])
+        data_start = monthly_start if data_start is None else min(data_start, monthly_start)
+    attrs = dict(usage.attrs)
+    usage = _by_month_first(usage, monthly)
+    usage.attrs.update(attrs)
     if data_end < first:
         raise InputError(f"quarter {calendar.quarter_label(fy, q)} has no data yet "
                          f"(the data ends {data_end})")
