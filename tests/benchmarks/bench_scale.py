@@ -10,18 +10,36 @@ import pytest
 from benchutil import run_process
 
 REPORT = textwrap.dedent('''
-    import sys, time
+    import resource, sys, time
     sys.path.insert(0, {bench!r})
     from benchutil import synthetic_daily
     import generect_reports as g
     usage = synthetic_daily({years}, {ops})
+    monthly = None
+    if {plan}:
+        # The shape the fetch plan delivers: the month and its baseline as days, the months
+        # before it as monthly rows.
+        import pandas as pd
+        from generect_reports.analysis.usage import to_monthly
+        local = usage["period_start"].dt.tz_localize(None)
+        m = to_monthly(usage[(local < "2026-10-01").to_numpy()])
+        starts = pd.DatetimeIndex(pd.to_datetime(m["month"] + "-01")).tz_localize("Europe/Kyiv")
+        monthly = pd.DataFrame({{"period_start": starts, "period": m["month"].astype(str),
+                                "operation": m["operation"].astype(str), "credits": m["credits"]}})
+        monthly.attrs.update({{"timezone": "Europe/Kyiv", "period": "month", "source": "api",
+                              "start": str(starts.min().date())}})
+        attrs = dict(usage.attrs)
+        usage = usage[(local >= "2026-09-03").to_numpy()].reset_index(drop=True)
+        usage.attrs.update(attrs)
+        usage.attrs["start"] = "2026-09-03"
     t = time.perf_counter()
-    rep = g.build_report(usage, "2026-10")
-    from generect_reports.outputs.excel import write_report_workbook
-    from generect_reports.outputs.pdf import write_report_pdf
-    write_report_workbook(rep, {out!r} + ".xlsx")
-    write_report_pdf(rep, {out!r} + ".pdf")
-    print(time.perf_counter() - t)
+    rep = g.build_report(usage, "2026-10", monthly=monthly)
+    built = time.perf_counter() - t
+    from generect_reports.outputs.render import write_report_files
+    write_report_files(rep, {out!r} + ".xlsx", {out!r} + ".pdf")
+    # The workbook may be rendered in a forked child: the peak is the larger of the two.
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    print(time.perf_counter() - t, built, peak)
 ''')
 
 EXPORT = textwrap.dedent('''
@@ -45,17 +63,27 @@ EXPORT = textwrap.dedent('''
 
 @pytest.mark.parametrize("years", [1, 3, 10])
 @pytest.mark.parametrize("ops", [10, 50])
-def test_report_scale(years, ops, results, tmp_path):
+@pytest.mark.parametrize("plan", [False, True], ids=["all-days", "plan"])
+def test_report_scale(years, ops, plan, results, tmp_path):
+    """Report time (figures, workbook and PDF) and the process's peak memory by history length:
+    all of it as days, or shaped as the fetch plan delivers it (recent days, monthly history)."""
     import os
     import subprocess
 
     bench = os.path.dirname(__file__)
-    code = REPORT.format(bench=bench, years=years, ops=ops, out=str(tmp_path / "r"))
-    times = []
+    code = REPORT.format(bench=bench, years=years, ops=ops, plan=plan, out=str(tmp_path / "r"))
+    times, built, rss = [], [], []
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        times.append(float(out.stdout.strip()))
-    results[f"report_{years}y_{ops}ops_s"] = round(statistics.median(times), 3)
+        t, b, m = out.stdout.split()
+        times.append(float(t))
+        built.append(float(b))
+        rss.append(int(m))
+    key = f"report_{years}y_{ops}ops{'_plan' if plan else ''}"
+    results[key + "_s"] = round(statistics.median(times), 3)
+    results[key + "_figures_s"] = round(statistics.median(built), 3)
+    results[key + "_peak_rss_mib"] = round(max(rss) / 1024, 1)
+    assert statistics.median(times) < 5.0
 
 
 @pytest.mark.parametrize("rows", [10_000, 100_000, 1_000_000])
