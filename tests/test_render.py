@@ -61,13 +61,26 @@ def test_both_files_written_and_no_temporary_files(rep, tmp_path):
 @needs_fork
 def test_an_error_in_the_child_is_raised_here_as_itself(rep, tmp_path, monkeypatch):
     def broken(_rep):
+        raise InputError("the PDF cannot be made")
+
+    monkeypatch.setattr(render, "_render_pdf", broken)
+    with pytest.raises(InputError, match="the PDF cannot be made") as info:
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert info.value.exit_code == 2
+    # As in one process: the workbook, written first, is in place; no PDF, no temporary file.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
+    assert _no_children()
+
+
+@needs_fork
+def test_a_workbook_error_writes_nothing(rep, tmp_path, monkeypatch):
+    def broken(_rep):
         raise InputError("the workbook cannot be made")
 
     monkeypatch.setattr(render, "_render_xlsx", broken)
-    with pytest.raises(InputError, match="the workbook cannot be made") as info:
+    with pytest.raises(InputError, match="the workbook cannot be made"):
         render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
-    assert info.value.exit_code == 2
-    assert list(tmp_path.iterdir()) == []  # the workbook comes first: nothing is written
+    assert list(tmp_path.iterdir()) == []
     assert _no_children()
 
 
@@ -85,7 +98,7 @@ def test_an_error_that_cannot_be_pickled_keeps_its_text_and_exit_code(rep, monke
     def broken(_rep):
         raise _Awkward(500, "server said no")
 
-    monkeypatch.setattr(render, "_render_xlsx", broken)
+    monkeypatch.setattr(render, "_render_pdf", broken)
     with pytest.raises(GenerectError, match="500: server said no") as info:
         render.render_report_files(rep)
     assert info.value.exit_code == 4
@@ -96,23 +109,12 @@ def test_a_child_that_dies_is_a_clean_error(rep, tmp_path, monkeypatch):
     def killed(_rep):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(render, "_render_xlsx", killed)
+    monkeypatch.setattr(render, "_render_pdf", killed)
     with pytest.raises(render.ChildFailed, match="signal 9") as info:
         render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
     assert info.value.exit_code == 1 and "\n" not in str(info.value)
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
     assert _no_children()
-
-
-@needs_fork
-def test_a_pdf_error_still_writes_the_workbook(rep, tmp_path, monkeypatch):
-    def broken(_rep):
-        raise InputError("no PDF today")
-
-    monkeypatch.setattr(render, "_render_pdf", broken)
-    with pytest.raises(InputError, match="no PDF today"):
-        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
-    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
 
 
 @needs_fork
@@ -120,7 +122,7 @@ def test_interrupt_stops_the_child_and_leaves_nothing(rep, tmp_path, monkeypatch
     def interrupted(_rep):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render, "_render_pdf", interrupted)
+    monkeypatch.setattr(render, "_render_xlsx", interrupted)
     with pytest.raises(KeyboardInterrupt):
         render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
     assert list(tmp_path.iterdir()) == []
@@ -134,14 +136,38 @@ def test_cli_reports_a_child_failure_in_one_line(monkeypatch, tmp_path):
     from generect_reports.cli import cli
 
     def broken(_rep):
-        raise InputError("the workbook cannot be made")
+        raise InputError("the PDF cannot be made")
 
-    monkeypatch.setattr(render, "_render_xlsx", broken)
+    monkeypatch.setattr(render, "_render_pdf", broken)
     result = CliRunner().invoke(cli, ["report", "--sample", "--month", "2026-03", "--quiet",
                                       "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")])
     assert result.exit_code == 2
-    assert result.output.strip() == "error: the workbook cannot be made"
-    assert list(tmp_path.iterdir()) == []
+    assert result.output.strip() == "error: the PDF cannot be made"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
+
+
+def test_in_one_process_the_same_files_are_written_on_a_pdf_error(rep, tmp_path, monkeypatch):
+    def broken(_rep):
+        raise InputError("no PDF today")
+
+    monkeypatch.setattr(render, "_can_fork", lambda: False)
+    monkeypatch.setattr(render, "_render_pdf", broken)
+    with pytest.raises(InputError, match="no PDF today"):
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
+
+
+def test_the_collector_is_restored(rep):
+    import gc
+
+    render.render_report_files(rep)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        render.render_report_files(rep, want_xlsx=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_email_attachments_are_the_report_files(rep):

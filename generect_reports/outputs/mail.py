@@ -163,26 +163,29 @@ def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]
     return text, html
 
 
+def _chart_png(rep: "MonthlyReport") -> bytes:
+    from .pdf import history_chart_png
+
+    # Drawn at twice the pixels it is laid out at, so it stays sharp on high-density screens.
+    return history_chart_png(rep, width=CHART_INCHES, dpi=round(2 * CHART_WIDTH_PX / CHART_INCHES))
+
+
 def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[str] | None = None,
                   max_attachment_bytes: int = 10 * 1024 * 1024) -> EmailMessage:
     """The complete message: subject, text and HTML bodies, inline chart, xlsx and pdf attached.
 
     Raises :class:`InputError` when the attachments exceed ``max_attachment_bytes``.
     """
-    from .pdf import history_chart_png
-    from .render import render_report_files
+    from .render import render_email_files
 
     xlsx_name = f"generect-usage-{rep.month}.xlsx"
     pdf_name = f"generect-usage-{rep.month}.pdf"
-    # The same two files the report command writes, rendered side by side where possible.
-    xlsx, pdf = render_report_files(rep)
-    assert xlsx is not None and pdf is not None
+    # The same two files the report command writes, the PDF drawn side by side where possible.
+    xlsx, pdf, chart = render_email_files(rep, _chart_png)
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
         raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
                          "(raise --max-attachment-mb)")
-    # Drawn at twice the pixels it is laid out at, so it stays sharp on high-density screens.
-    chart = history_chart_png(rep, width=CHART_INCHES, dpi=round(2 * CHART_WIDTH_PX / CHART_INCHES))
     domain = sender.rsplit("@", 1)[-1]
     chart_cid = make_msgid(idstring="chart", domain=domain)
     text, html = _render(rep, _context(rep, chart_cid[1:-1], xlsx_name, pdf_name))
