@@ -108,6 +108,15 @@ class _Page:
         return self.fig.add_axes((left / self.width, 1 - (top + height) / self.height,
                                   width / self.width, height / self.height))
 
+    def box(self, left: float, top: float, width: float, height: float) -> Any:
+        """The transform that maps the unit square onto the given inches, as an axes' own
+        ``transAxes`` would, without the cost of an axes."""
+        from matplotlib.transforms import Bbox, BboxTransformTo, TransformedBbox
+
+        bounds = Bbox.from_bounds(left / self.width, 1 - (top + height) / self.height,
+                                  width / self.width, height / self.height)
+        return BboxTransformTo(TransformedBbox(bounds, self.fig.transFigure))
+
     def text(self, left: float, top: float, s: str, size: float = BODY, **kw: Any) -> Any:
         """Text whose top-left corner sits ``top`` inches below the page top."""
         kw.setdefault("va", "top")
@@ -122,18 +131,36 @@ class _Page:
         return w / self.fig.dpi
 
     def wrap(self, s: str, width: float, size: float, weight: str = "normal") -> list[str]:
-        """Greedy word wrap measured with the real font."""
+        """Greedy word wrap measured with the real font: each line is the longest run of words
+        that fits (a single word that does not fit gets a line of its own). The run is found
+        from a guess by character count, a few measurements a line instead of one a word."""
+        words = s.split()
         lines: list[str] = []
-        current = ""
-        for word in s.split():
-            trial = f"{current} {word}" if current else word
-            if current and self.text_width(trial, size, weight) > width:
-                lines.append(current)
-                current = word
+
+        def fits(n: int) -> bool:
+            return self.text_width(" ".join(words[:n]), size, weight) <= width
+
+        while words:
+            text = " ".join(words)
+            full = self.text_width(text, size, weight)
+            if full <= width:
+                lines.append(text)
+                break
+            room = len(text) * width / full  # characters that fit at the average width
+            n, used = 1, len(words[0])
+            while n < len(words) - 1 and used + 1 + len(words[n]) <= room:
+                used += 1 + len(words[n])
+                n += 1
+            if fits(n):
+                while n + 1 < len(words) and fits(n + 1):
+                    n += 1
             else:
-                current = trial
-        if current:
-            lines.append(current)
+                n -= 1
+                while n > 1 and not fits(n):
+                    n -= 1
+                n = max(n, 1)
+            lines.append(" ".join(words[:n]))
+            words = words[n:]
         return lines
 
     def paragraph(self, left: float, top: float, s: str, width: float, size: float = BODY,
@@ -179,10 +206,9 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
              "down": _color(rep.theme.colors.get("decrease", "1E8449")), "": "#1F2933"}
     for i, tile in enumerate(tiles):
         left = MARGIN + i * (width + gap)
-        ax = page.axes(left, top, width, height)
-        ax.set_axis_off()
-        ax.add_patch(FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04",
-                                    transform=ax.transAxes, facecolor=fill, edgecolor="none"))
+        page.fig.add_artist(FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04",
+                                           transform=page.box(left, top, width, height),
+                                           facecolor=fill, edgecolor="none"))
         pad = 0.1
         label = page.wrap(tile.label, width - 2 * pad, SMALL)[0]
         page.text(left + pad, top + 0.09, label, SMALL, color=page.muted)
@@ -196,6 +222,23 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
             page.text(left + pad, sub_top, line, SMALL, color=page.muted)
             sub_top += SMALL * 1.3 / 72
     return top + height
+
+
+def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *, width: float,
+          color: str, label: str, zorder: float = 2) -> None:
+    """One series of a stacked bar chart, as ``ax.bar`` draws it, without the data limits
+    recomputed after every bar (a tenth of the chart's time): the charts set both limits."""
+    from matplotlib.container import BarContainer
+
+    patches = []
+    for xi, h, b in zip(x.tolist(), heights.tolist(), bottom.tolist()):
+        bar = Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder,
+                        label="_nolegend_")
+        bar.sticky_edges.y.append(b)
+        ax.add_artist(bar)
+        patches.append(bar)
+    ax.add_container(BarContainer(patches, datavalues=heights.copy(), orientation="vertical",
+                                  label=label))
 
 
 def _month_ticks(months: Sequence[str]) -> list[str]:
@@ -266,8 +309,8 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
     bottom = np.zeros(len(months))
     for op, values in monthly.iterrows():
         vals = np.clip(values.to_numpy(dtype="float64"), 0, None)
-        ax.bar(x, vals, bottom=bottom, color=_color(rep.colors.get(str(op), "7F7F7F")),
-               label=lit(op), width=0.74, zorder=2)
+        _bars(ax, x, vals, bottom, width=0.74, color=_color(rep.colors.get(str(op), "7F7F7F")),
+              label=lit(op))
         bottom += vals
     running = not rep.complete and months and months[-1] == rep.month
     if running:  # the month to date, outlined so it is not read as a finished month
@@ -442,8 +485,8 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
     bottoms = np.zeros(len(days))
     segment: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for j, op in enumerate(mat.columns):
-        ax.bar(x, values[:, j], bottom=bottoms, width=0.8, color=_color(rep.colors.get(op, "7F7F7F")),
-               label=lit(op), zorder=2)
+        _bars(ax, x, values[:, j], bottoms, width=0.8, color=_color(rep.colors.get(op, "7F7F7F")),
+              label=lit(op))
         segment[op] = (bottoms.copy(), values[:, j].copy())
         bottoms += values[:, j]
     top = float(bottoms.max()) if len(bottoms) else 1.0
