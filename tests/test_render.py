@@ -170,6 +170,91 @@ def test_the_collector_is_restored(rep):
         gc.enable()
 
 
+@needs_fork
+def test_a_worker_forked_before_the_data_draws_the_same_pdf(rep, tmp_path):
+    with render.start_pdf_worker() as worker:
+        assert worker is not None
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf", worker=worker)
+    assert (tmp_path / "r.pdf").read_bytes() == render_pdf(rep)
+    assert (tmp_path / "r.xlsx").read_bytes() == render_workbook(rep)
+    assert _no_children()
+
+
+@needs_fork
+def test_a_worker_alone_draws_the_pdf_only(rep, tmp_path):
+    with render.start_pdf_worker() as worker:
+        render.write_report_files(rep, None, tmp_path / "r.pdf", worker=worker)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]
+    assert _no_children()
+
+
+@needs_fork
+def test_an_unused_worker_is_stopped(rep):
+    with pytest.raises(InputError):
+        with render.start_pdf_worker() as worker:
+            assert worker is not None and worker.pid
+            raise InputError("the data could not be loaded")
+    assert _no_children()
+
+
+@needs_fork
+def test_an_error_in_the_worker_is_raised_here(rep, tmp_path, monkeypatch):
+    def broken(_rep):
+        raise InputError("the PDF cannot be made")
+
+    monkeypatch.setattr(render, "_render_pdf", broken)  # before the fork: the worker has it too
+    with render.start_pdf_worker() as worker, pytest.raises(InputError, match="cannot be made"):
+        render.write_report_files(rep, tmp_path / "r.xlsx", tmp_path / "r.pdf", worker=worker)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
+    assert _no_children()
+
+
+def test_no_worker_where_there_is_no_fork(monkeypatch):
+    monkeypatch.setattr(render, "_can_fork", lambda: False)
+    with render.start_pdf_worker() as worker:
+        assert worker is None
+
+
+def _children_of(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+@needs_fork
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig,code,group", [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)],
+                         ids=["sigterm-to-the-parent", "ctrl-c-to-the-group"])
+def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, code, group):
+    """SIGTERM to the process, or Ctrl-C to its whole group, while the PDF child draws."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generect_reports", "report", "--sample", "--month", "2026-03",
+         "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # Python installs its Ctrl-C handler only when SIGINT is not ignored at start-up.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
+    deadline = time.monotonic() + 60
+    while not (children := _children_of(proc.pid)):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.002)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] in ("error: terminated", "error: interrupted")
+    assert list(tmp_path.iterdir()) == []
+    for child in children:  # stopped and reaped, not left running or as a zombie
+        assert not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+
+
 def test_email_attachments_are_the_report_files(rep):
     from generect_reports.outputs.mail import build_message
 

@@ -3,23 +3,28 @@
 Both files come from one built :class:`~generect_reports.outputs.report.MonthlyReport`, and
 neither depends on the other, so on POSIX a forked child draws the PDF while this process
 renders the workbook (and, for the email, the chart). The PDF goes to the child because it is
-the longer task and because the child leaves without tearing down matplotlib and the drawn
-pages. The child only computes bytes and hands them back through a pipe: every file is written
-here, atomically, so an interruption removes temporary files exactly as in one process. A
-failure in the child is raised here as the same exception (the same exit code, one line). Where
-``fork`` is unavailable, or only one file is wanted, everything runs in this process; the bytes
-are the same either way.
+the longer task, and because the child leaves without tearing matplotlib and the drawn pages
+down. A child can also be forked before the report is built (:func:`start_pdf_worker`), so it
+imports matplotlib while this process loads the data.
+
+The child only computes bytes and hands them back through a pipe: every file is written here,
+atomically, so an interruption removes temporary files exactly as in one process, and the child
+is stopped. A failure in the child is raised here as the same exception (the same exit code, one
+line). Where ``fork`` is unavailable or unsafe (another thread is running), or only one file is
+wanted, everything runs in this process; the bytes are the same either way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import os
 import pickle
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Tuple
+import threading
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Tuple
 
 from .._atomic import write_bytes_atomic
 from ..errors import EXIT_UNEXPECTED, GenerectError
@@ -27,7 +32,8 @@ from ..errors import EXIT_UNEXPECTED, GenerectError
 if TYPE_CHECKING:
     from .report import MonthlyReport
 
-__all__ = ["render_report_files", "render_email_files", "write_report_files", "ChildFailed"]
+__all__ = ["render_report_files", "render_email_files", "write_report_files", "start_pdf_worker",
+           "PdfWorker", "ChildFailed"]
 
 _Task = Callable[["MonthlyReport"], bytes]
 #: A task's bytes, or the exception it raised.
@@ -35,8 +41,8 @@ _Result = Tuple[Optional[bytes], Optional[BaseException]]
 
 
 class ChildFailed(RuntimeError):
-    """The rendering child ended without an answer (killed), or with an error that could not
-    be sent as itself; an unexpected error (exit 1) for the CLI."""
+    """The PDF child ended without an answer (killed), or with an error that could not be sent
+    as itself; an unexpected error (exit 1) for the CLI."""
 
     exit_code: int = EXIT_UNEXPECTED
 
@@ -53,10 +59,22 @@ def _render_pdf(rep: "MonthlyReport") -> bytes:
     return render_pdf(rep)
 
 
+#: Threads that may run beside a fork: tqdm's progress-bar monitor only ever takes tqdm's own
+#: lock, which the child never uses.
+_FORK_SAFE_THREADS = frozenset({"tqdm_monitor"})
+
+
 def _can_fork() -> bool:
-    # macOS may crash in a forked child that touches system frameworks: fork only on Linux and
-    # FreeBSD. GENERECT_REPORTS_NO_FORK=1 keeps everything in one process (profiling).
-    return (hasattr(os, "fork") and sys.platform.startswith(("linux", "freebsd"))
+    # Only on Linux and FreeBSD (macOS may crash in a forked child that touches system
+    # frameworks), and only from a process with no other thread (but the known-safe ones): a
+    # lock another thread holds at the fork stays locked in the child, as in a notebook kernel.
+    # GENERECT_REPORTS_NO_FORK=1 keeps one process (profiling).
+    if not (hasattr(os, "fork") and sys.platform.startswith(("linux", "freebsd"))):
+        return False
+    current = threading.current_thread()
+    others = [t for t in threading.enumerate() if t is not current]
+    return (current is threading.main_thread()
+            and all(t.daemon and t.name in _FORK_SAFE_THREADS for t in others)
             and not os.environ.get("GENERECT_REPORTS_NO_FORK"))
 
 
@@ -84,14 +102,50 @@ def _attempt(task: _Task, rep: "MonthlyReport") -> _Result:
         return None, exc
 
 
-def _child(task: _Task, rep: "MonthlyReport", fd: int) -> None:
-    """Run in the forked child: render, send ``(ok, payload)`` and leave without clean-up
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _fork() -> int:
+    """``os.fork`` with Ctrl-C and SIGTERM held back until it has returned.
+
+    A signal that arrives while the interpreter runs its at-fork hooks is swallowed there
+    ("Exception ignored"), so the run would go on. Held back, it is raised here once the child
+    exists, and the child is stopped. The child ignores Ctrl-C (it reaches the whole process
+    group; the parent decides) and dies of SIGTERM.
+    """
+    for stream in (sys.stdout, sys.stderr):  # or the child writes buffered output again
+        if stream is not None:
+            stream.flush()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    if pid == 0:  # pragma: no cover - runs in the child
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return 0
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal is raised here
+    except BaseException:
+        _stop(pid)
+        raise
+    return pid
+
+
+def _answer(fd: int, task: _Task, rep: "MonthlyReport") -> None:
+    """In the child: render, send ``(ok, bytes or exception)`` and leave without the clean-up
     handlers (they belong to the parent)."""
     code = 0
     try:
-        # Ctrl-C reaches the whole process group; the parent decides and reaps the child.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         data, exc = _attempt(task, rep)
         if exc is None:
             message = pickle.dumps((True, data), protocol=pickle.HIGHEST_PROTOCOL)
@@ -113,47 +167,119 @@ def _child(task: _Task, rep: "MonthlyReport", fd: int) -> None:
         os._exit(code)
 
 
-def _receive(pipe: Any, pid: int) -> _Result:
-    data = pipe.read()
-    _, status = os.waitpid(pid, 0)
+def _worker_main(inbox: int, outbox: int) -> None:  # pragma: no cover - runs in the child
+    """The child: import the renderer, wait for the report, draw it, send it, leave."""
     try:
-        ok, payload = pickle.loads(data)
-    except Exception:
-        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-               else f"exit status {os.waitstatus_to_exitcode(status)}")
-        return None, ChildFailed(f"the PDF renderer stopped ({how}) without an answer")
-    return (payload, None) if ok else (None, payload)
+        gc.disable()  # the child leaves through os._exit: nothing to collect for
+        with contextlib.suppress(Exception):  # an import error is reported by the render
+            importlib.import_module(".pdf", __package__)
+        with os.fdopen(inbox, "rb") as pipe:
+            data = pipe.read()
+        if not data:  # the parent is done without a PDF (an error, or nothing to draw)
+            os._exit(0)
+        rep = pickle.loads(data)
+    except BaseException:
+        os._exit(1)
+    _answer(outbox, _render_pdf, rep)
 
 
-def _stop(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, ChildProcessError):
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+class PdfWorker:
+    """A forked child that draws the report's PDF.
+
+    Made by :func:`start_pdf_worker`. Started before the report is built, it imports matplotlib
+    and the PDF module (about a third of a second) while this process fetches and computes; it
+    then waits for the report, sent pickled (a few dozen KiB), and draws it.
+    """
+
+    def __init__(self, pid: int, outbox: int, inbox: int) -> None:
+        self.pid = pid
+        self._outbox: int | None = outbox
+        self._inbox: int | None = inbox
+
+    def send(self, rep: "MonthlyReport") -> None:
+        """Hand the built report to the child, which starts drawing at once."""
+        if self._outbox is None:
+            raise RuntimeError("a PDF worker draws one report")
+        data = pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL)
+        fd, self._outbox = self._outbox, None
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+
+    def receive(self) -> _Result:
+        """The PDF's bytes or its error; waits for the child and reaps it."""
+        if self._inbox is None or not self.pid:
+            raise RuntimeError("receive once, after send")
+        fd, self._inbox = self._inbox, None
+        with os.fdopen(fd, "rb") as pipe:
+            data = pipe.read()
+        pid, self.pid = self.pid, 0
+        _, status = os.waitpid(pid, 0)
+        try:
+            ok, payload = pickle.loads(data)
+        except Exception:
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit status {os.waitstatus_to_exitcode(status)}")
+            return None, ChildFailed(f"the PDF renderer stopped ({how}) without an answer")
+        return (payload, None) if ok else (None, payload)
+
+    def close(self) -> None:
+        """Close the pipes and stop the child if it is still there."""
+        for name in ("_outbox", "_inbox"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        pid, self.pid = self.pid, 0
+        if pid:
+            _stop(pid)
 
 
-def _render(rep: "MonthlyReport", here: list[_Task], there: _Task) -> list[_Result]:
-    """The results of ``here`` (in this process, in order) and then of ``there`` (in a forked
-    child where possible)."""
+@contextlib.contextmanager
+def start_pdf_worker(enabled: bool = True) -> Iterator[PdfWorker | None]:
+    """A :class:`PdfWorker` for a report about to be built, or ``None`` where the process does
+    not fork (or ``enabled`` is false). Leaving the context stops a child still running (an
+    error, Ctrl-C, or a run that needed no PDF)."""
+    if not (enabled and _can_fork()):
+        yield None
+        return
+    to_child, from_parent = os.pipe()
+    to_parent, from_child = os.pipe()
+    try:
+        pid = _fork()
+    except BaseException:
+        for fd in (to_child, from_parent, to_parent, from_child):
+            os.close(fd)
+        raise
+    if pid == 0:  # pragma: no cover - the child leaves through os._exit
+        os.close(from_parent)
+        os.close(to_parent)
+        _worker_main(to_child, from_child)
+    os.close(to_child)
+    os.close(from_child)
+    worker = PdfWorker(pid, outbox=from_parent, inbox=to_parent)
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+def _render(rep: "MonthlyReport", here: list[_Task], worker: PdfWorker | None = None) -> list[_Result]:
+    """The results of the tasks ``here`` (in this process, in order) and then the PDF's: drawn
+    by ``worker``, else by a child forked now where possible, else here."""
     with _collector_paused():
-        if not _can_fork():
-            return [_attempt(task, rep) for task in (*here, there)]
-        # Flushed now so the child does not write the parent's buffered output a second time.
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child leaves through os._exit
-            os.close(read_fd)
-            _child(there, rep, write_fd)
-        os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as pipe:
-            try:
-                mine = [_attempt(task, rep) for task in here]
-                return [*mine, _receive(pipe, pid)]
-            except BaseException:  # Ctrl-C, SIGTERM: the child must not outlive us
-                _stop(pid)
-                raise
+        if worker is None:
+            with start_pdf_worker() as worker:
+                if worker is None:
+                    return [_attempt(task, rep) for task in (*here, _render_pdf)]
+                return _render(rep, here, worker)
+        worker.send(rep)
+        try:
+            mine = [_attempt(task, rep) for task in here]
+            return [*mine, worker.receive()]
+        except BaseException:  # Ctrl-C, SIGTERM: the child must not outlive us
+            worker.close()
+            raise
 
 
 def _raise_first(results: list[_Result]) -> None:
@@ -183,16 +309,17 @@ def render_report_files(rep: "MonthlyReport", want_xlsx: bool = True,
         with _collector_paused():
             return (_render_xlsx(rep) if want_xlsx else None,
                     _render_pdf(rep) if want_pdf else None)
-    results = _render(rep, [_render_xlsx], _render_pdf)
+    results = _render(rep, [_render_xlsx])
     _raise_first(results)
     (xlsx, _), (pdf, _) = results
     return xlsx, pdf
 
 
-def render_email_files(rep: "MonthlyReport", chart: _Task) -> tuple[bytes, bytes, bytes]:
-    """The workbook, the PDF and ``chart(rep)`` (the email's inline image), the PDF drawn in
-    a child while this process renders the other two."""
-    results = _render(rep, [_render_xlsx, chart], _render_pdf)
+def render_email_files(rep: "MonthlyReport", chart: _Task,
+                       worker: PdfWorker | None = None) -> tuple[bytes, bytes, bytes]:
+    """The workbook, the PDF and ``chart(rep)`` (the email's inline image), the PDF drawn in a
+    child (``worker`` if given) while this process renders the other two."""
+    results = _render(rep, [_render_xlsx, chart], worker)
     _raise_first(results)
     xlsx, image, pdf = (data for data, _ in results)
     assert xlsx is not None and pdf is not None and image is not None
@@ -201,7 +328,8 @@ def render_email_files(rep: "MonthlyReport", chart: _Task) -> tuple[bytes, bytes
 
 def write_report_files(rep: "MonthlyReport", xlsx_path: str | os.PathLike[str] | None,
                        pdf_path: str | os.PathLike[str] | None,
-                       on_written: Callable[[str | os.PathLike[str]], None] | None = None) -> None:
+                       on_written: Callable[[str | os.PathLike[str]], None] | None = None,
+                       worker: PdfWorker | None = None) -> None:
     """Render and write the workbook and the PDF of ``rep``, each atomically.
 
     Parameters
@@ -212,12 +340,16 @@ def write_report_files(rep: "MonthlyReport", xlsx_path: str | os.PathLike[str] |
         Where to write each file; ``None`` skips it.
     on_written
         Called with each path once its file is in place (the CLI says ``wrote PATH``).
+    worker
+        A :class:`PdfWorker` started before the report was built, to draw the PDF.
 
     As in one process, the workbook is written first: if it fails nothing is written, and a
     workbook that rendered is written even when the PDF then fails.
     """
-    if xlsx_path and pdf_path:
-        results = _render(rep, [_render_xlsx], _render_pdf)
+    if pdf_path and (xlsx_path or worker is not None):
+        results = _render(rep, [_render_xlsx] if xlsx_path else [], worker)
+        if not xlsx_path:
+            results.insert(0, (None, None))
     else:
         with _collector_paused():
             results = [_attempt(_render_xlsx, rep) if xlsx_path else (None, None),
