@@ -447,7 +447,7 @@ class GenerectClient:
                     if cancelled.is_set() or error is None:
                         raise APIConnectionError(f"{what} cancelled")
                     error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
-                                  f"{throttle_time:.0f} s rate limited)",)
+                                  f"{throttled} of them rate limited)",)
                     raise error
             tries += 1
             try:
@@ -480,7 +480,7 @@ class GenerectClient:
                 if (cancelled.is_set() or throttled > self.max_throttled_attempts
                         or throttle_time + wait > self.max_throttle_time):
                     error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
-                                  f"{throttled} rate limited)",)
+                                  f"{throttled} of them rate limited)",)
                     raise error
                 log.info("%s: %s; rate limited, retry %d/%d in %.2fs", what, error.args[0],
                          throttled, self.max_throttled_attempts, wait)

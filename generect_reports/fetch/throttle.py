@@ -136,6 +136,7 @@ class AdaptiveLimiter:
         self._next_start = -math.inf  # the pace: no start before this
         self._resume_at = -math.inf  # the shared pause: no start before this
         self._streak = 0  # congestion events since the last success
+        self._acked = 0  # successes since the window last grew
         self._gain = 1.0  # pace growth, requests per second per second
         self._successes: collections.deque[float] = collections.deque()
         self._rejected: dict[object, float] = {}  # request -> time of its last 429
@@ -268,10 +269,11 @@ class AdaptiveLimiter:
         while self._successes and self._successes[0] <= now - _SPAN:
             self._successes.popleft()
         if self.window < self.max_window:
-            before = self.limit
             # Additive increase: +1 per window's worth of successes.
-            self.window = min(float(self.max_window), self.window + 1.0 / self.window)
-            if self.limit != before:
+            self._acked += 1
+            if self._acked >= self.limit:
+                before, self._acked = self.limit, 0
+                self.window = float(min(self.max_window, before + 1))
                 log.debug("request window %d -> %d", before, self.limit)
         if self.rate is not None:
             # +gain requests/second for every second of successes at the current pace.
@@ -297,6 +299,7 @@ class AdaptiveLimiter:
             self.decreases += 1
             self._streak += 1
             self.window = max(1.0, self.window / 2)
+            self._acked = 0
             self._event_shared = False
         if shared and not self._event_shared:
             # Pace and pause once per event, and also when a sibling's 429 reveals, within the
