@@ -199,7 +199,8 @@ def test_a_cancelled_or_timed_out_waiter_gives_up_and_leaves_the_queue():
     assert limiter.acquire(object(), timeout=0.05) is None
     cancelled = threading.Event()
     got: list[object] = []
-    waiter = threading.Thread(target=lambda: got.append(limiter.acquire(object(), cancelled=cancelled)))
+    waiter = threading.Thread(
+        target=lambda: got.append(limiter.acquire(object(), cancelled=cancelled)))
     waiter.start()
     time.sleep(0.05)
     cancelled.set()

@@ -426,7 +426,7 @@ class GenerectClient:
         attempt = 0  # attempts charged to max_attempts: all but 429s the limiter absorbed
         tries = 0
         throttled = 0  # 429s absorbed as the shared rate limit
-        throttle_time = 0.0  # seconds waited after them (pause and queue)
+        throttle_time = 0.0  # seconds they cost: round trips, pauses, queueing after them
         after_throttle = False
         served: float | None = None  # until when this request has waited out its pause
         error: APIError | None = None
@@ -450,6 +450,7 @@ class GenerectClient:
                                   f"{throttled} of them rate limited)",)
                     raise error
             tries += 1
+            sent = time.monotonic()
             try:
                 body, _, _ = self._attempt(url, what,
                                            min(deadline + held, time.monotonic() + self.attempt_timeout),
@@ -477,6 +478,9 @@ class GenerectClient:
                 # charged to the larger throttle budget, not to max_attempts.
                 throttled += 1
                 wait = verdict.pause
+                spent = time.monotonic() - sent  # the rejected round trip is throttling too
+                held += spent
+                throttle_time += spent
                 if (cancelled.is_set() or throttled > self.max_throttled_attempts
                         or throttle_time + wait > self.max_throttle_time):
                     error.args = (f"{error.args[0]} (gave up after {tries} attempts, "

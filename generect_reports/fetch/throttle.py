@@ -145,8 +145,8 @@ class AdaptiveLimiter:
 
     def __repr__(self) -> str:
         rate = "none" if self.rate is None else f"{self.rate:.1f}/s"
-        return (f"AdaptiveLimiter(window={self.limit}/{self.max_window}, in_flight={self.in_flight}, "
-                f"rate={rate})")
+        return (f"AdaptiveLimiter(window={self.limit}/{self.max_window}, "
+                f"in_flight={self.in_flight}, rate={rate})")
 
     @property
     def limit(self) -> int:
