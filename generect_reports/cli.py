@@ -472,18 +472,14 @@ def report(month: str | None, history: int, template: str | None, account: str |
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.month}.xlsx"
         pdf_path = f"generect-usage-{rep.month}.pdf"
-    if xlsx_path:
-        from .outputs.excel import write_report_workbook
+    from .outputs.render import write_report_files
 
-        write_report_workbook(rep, xlsx_path)
+    def wrote(path: Any) -> None:
         if not quiet:
-            click.echo(f"wrote {xlsx_path}", err=True)
-    if pdf_path:
-        from .outputs.pdf import write_report_pdf
+            click.echo(f"wrote {path}", err=True)
 
-        write_report_pdf(rep, pdf_path)
-        if not quiet:
-            click.echo(f"wrote {pdf_path}", err=True)
+    # The workbook and the PDF are rendered side by side where the platform allows.
+    write_report_files(rep, xlsx_path, pdf_path, on_written=wrote)
     for line in rep.warnings:
         log.warning(line)
 
