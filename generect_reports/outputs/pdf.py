@@ -445,7 +445,7 @@ def _cost_axes(ax: "Axes", page: _Page) -> None:
     ops = rep.cost_by_operation[rep.cost_by_operation["priced"].astype(bool)]
     if ops.empty:
         ax.set_axis_off()
-        ax.text(0, 1, "No operation of the month has a list price: there is no cost estimate.",
+        ax.text(0, 1, "No operation of the month has a list price:\nthere is no cost estimate.",
                 transform=ax.transAxes, va="top", fontsize=BODY)
         return
     y = np.arange(len(ops))
@@ -583,7 +583,10 @@ def _page_operations(rep: "MonthlyReport") -> _Page:
         page.text(MARGIN, top, f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
                   "largest contribution first", SMALL, color=page.muted)
     if rep.unpriced:
-        page.text(right, top, "Unpriced, not in the estimate: " + ", ".join(rep.unpriced), SMALL, color=page.muted)
+        # A long list would run off the page: beyond three names, the notes on page 3 name them.
+        unpriced = (", ".join(P.layout_name(name) for name in rep.unpriced) if len(rep.unpriced) <= 3
+                    else f"{len(rep.unpriced)} operations, named in the notes")
+        page.text(right, top, "Unpriced, not in the estimate: " + unpriced, SMALL, color=page.muted)
     top += 0.22
     bottom = page.height - 0.75
     label_w = 1.75
@@ -704,7 +707,10 @@ def _section_pages(rep: "MonthlyReport") -> list[_Page]:
 
 
 def _build_pages(rep: "MonthlyReport") -> list[_Page]:
-    pages = [build(rep) for build in (_page_summary, _page_operations, _page_days)]
+    # A landscape page holds a dozen operations in its table, legends and bars: more are
+    # shown as one "Other" line that adds up (the workbook lists every one).
+    shown = P.fold_operations(rep)
+    pages = [build(shown) for build in (_page_summary, _page_operations, _page_days)]
     pages += _section_pages(rep)
     for number, page in enumerate(pages, start=1):
         _footer(page, number, len(pages))

@@ -184,3 +184,93 @@ def anomaly_lines(rep: "MonthlyReport") -> list[str]:
     from .drivers import anomaly_lines as lines
 
     return lines(rep) or ["No day was flagged as unusual."]
+
+
+#: Operations a fixed-size page lists one by one; the rest are one "Other" line.
+PAGE_OPERATIONS = 12
+#: The colour of the "Other" line in charts.
+OTHER_COLOUR = "9CA3AF"
+
+
+def _other_label(count: int) -> str:
+    return f"Other ({count} operations)"
+
+
+def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "MonthlyReport":
+    """The report as a page of fixed size shows it: the ``keep - 1`` largest operations one by
+    one and the rest as one "Other (k operations)" line, in the table, the history and daily
+    charts and the cost ranking. Every figure of the Other line is the sum of the lines it holds
+    (money and displayed shares summed as shown, so the page still adds up); the totals, the
+    bridge and the anomalies are the report's own. A report with ``keep`` operations or fewer
+    comes back unchanged; the workbook and the email always list every operation.
+    """
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    ops = rep.operations
+    if len(ops) <= keep:
+        return rep
+    head, rest = ops.iloc[:keep - 1], ops.iloc[keep - 1:]
+    label = _other_label(len(rest))
+    folded = set(rest["operation"])
+
+    def total(column: str) -> float:
+        values = rest[column].to_numpy(dtype="float64")
+        return float("nan") if np.isnan(values).all() else float(np.nansum(values))
+
+    def cents(column: str) -> float:
+        return float(np.round(rest[column].to_numpy(dtype="float64") * 100).sum()) / 100
+
+    other = {column: rest[column].iloc[0] for column in ops.columns}
+    other.update({
+        "operation": label, "credits": total("credits"), "previous_credits": total("previous_credits"),
+        "compared_credits": total("compared_credits"), "share": total("share"),
+        "share_display": round(total("share_display"), 1), "price": float("nan"),
+        "list_price": float("nan"), "priced": bool(rest["priced"].any()),
+        "estimated_cost": cents("estimated_cost"), "previous_cost": cents("previous_cost"),
+        "compared_cost": cents("compared_cost"), "yoy_credits": total("yoy_credits"),
+    })
+    other["change"] = other["compared_credits"] - other["previous_credits"]
+    other["change_pct"] = other["change"] / other["previous_credits"] if other["previous_credits"] else float("nan")
+    other["cost_change"] = (round(other["compared_cost"] * 100) - round(other["previous_cost"] * 100)) / 100
+    other["yoy_change"] = other["compared_credits"] - other["yoy_credits"]
+    other["yoy_change_pct"] = (other["yoy_change"] / other["yoy_credits"]
+                               if other["yoy_credits"] else float("nan"))
+    priced_rest = rest[rest["priced"].astype(bool)]
+    other["cost_share"] = float(priced_rest["cost_share"].sum()) if len(priced_rest) else float("nan")
+    other["cost_share_display"] = (round(float(priced_rest["cost_share_display"].sum()), 1)
+                                   if len(priced_rest) else float("nan"))
+    table = pd.concat([head, pd.DataFrame([other]).astype(ops.dtypes.to_dict())], ignore_index=True)
+
+    monthly = rep.monthly
+    in_rest = monthly.index.isin(list(folded))
+    monthly = pd.concat([monthly.loc[~in_rest],
+                         monthly.loc[in_rest].sum(axis=0).to_frame(label).T]).rename_axis(monthly.index.name)
+    mat = rep.daily_matrix
+    rest_cols = [c for c in mat.columns if c in folded]
+    mat = mat[[c for c in mat.columns if c not in folded]].assign(**{label: mat[rest_cols].sum(axis=1)})
+
+    costs = rep.cost_by_operation
+    if len(costs) > keep:
+        c_head, c_rest = costs.iloc[:keep - 1], costs.iloc[keep - 1:]
+        c_priced = c_rest[c_rest["priced"].astype(bool)]
+        line = {column: c_rest[column].iloc[0] for column in costs.columns}
+        line.update({
+            "operation": _other_label(len(c_rest)), "credits": float(c_rest["credits"].sum()),
+            "share_display": round(float(c_rest["share_display"].sum()), 1),
+            "estimated_cost": float(np.round(c_rest["estimated_cost"].to_numpy(dtype="float64") * 100).sum()) / 100,
+            "priced": bool(len(c_priced)),
+            "cost_share": float(c_priced["cost_share"].sum()) if len(c_priced) else float("nan"),
+            "cost_share_display": (round(float(c_priced["cost_share_display"].sum()), 1)
+                                   if len(c_priced) else float("nan")),
+        })
+        costs = pd.concat([c_head, pd.DataFrame([line]).astype(costs.dtypes.to_dict())], ignore_index=True)
+    colors = {**rep.colors, label: OTHER_COLOUR}
+    if len(costs) and str(costs["operation"].iloc[-1]).startswith("Other ("):
+        colors[str(costs["operation"].iloc[-1])] = OTHER_COLOUR
+    note = (f"This page lists the {keep - 1} largest operations; the other {len(rest)} are one line, "
+            f"'{label}'. The workbook lists every operation.")
+    return dataclasses.replace(rep, operations=table, monthly=monthly, daily_matrix=mat,
+                               cost_by_operation=costs, colors=colors, notes=[*rep.notes, note])
