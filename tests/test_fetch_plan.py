@@ -243,3 +243,22 @@ def test_quarter_command_asks_nine_monthly_buckets(token_env, tmp_path):
     assert out.exit_code == 0, out.output
     assert {r.params["period"] for r in token_env.usage_requests()} == {"month"}
     assert len(token_env.usage_requests()) == 9
+
+
+def test_cold_report_against_a_rate_limited_server_is_exact():
+    """72 requests against a server allowing 40 a second: no failed period, the same figures."""
+    from fakeapi import simple_daily
+
+    fake = FakeGenerect(daily=simple_daily(dt.date(2025, 1, 1), dt.date(2026, 6, 30),
+                                           {"search_database": 10.0, "email_find": 2.5}),
+                        rate_limit=40).start()
+    try:
+        # real waits: the limiter paces the run
+        usage = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=GenerectClient(TOKEN, fake.url),
+                                      cache=False)
+    finally:
+        fake.stop()
+    assert fake.rate_limited >= 1  # the limit was hit, and absorbed
+    rep = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12)
+    assert rep.total == 12.5 * 31 and rep.previous_total == 12.5 * 30 and rep.yoy_total == 12.5 * 31
+    assert list(rep.monthly.sum()) == [12.5 * n for n in (31, 30, 31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31)][1:]
