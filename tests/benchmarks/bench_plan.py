@@ -74,3 +74,25 @@ def test_cold_report_requests_and_time(slow_api, history, results, tmp_path):
         results["next_month_report_requests"] = len(slow_api.usage_requests())
         results["next_month_report_s"] = round(time.perf_counter() - t, 2)
         assert len(slow_api.usage_requests()) <= 35
+
+
+def test_cold_report_command(slow_api, results, tmp_path):
+    """The whole `report` command (fetch, figures, workbook and PDF) from a cold cache at 250 ms
+    of latency, with the default 24 months of history; and the same process once more, warm."""
+    import sys
+
+    from benchutil import run_process
+
+    env = {"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": slow_api.url,
+           "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "generect_reports", "report", "--month", MONTH, "--timezone", "UTC",
+           "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf"), "--quiet"]
+    slow_api.requests.clear()
+    cold, _ = run_process(cmd, env)
+    results["cold_report_command_24m_requests"] = len(slow_api.usage_requests())
+    results["cold_report_command_24m_s"] = round(cold, 2)
+    slow_api.requests.clear()
+    warm, _ = run_process(cmd, env)
+    results["warm_report_command_24m_requests"] = len(slow_api.usage_requests())
+    results["warm_report_command_24m_s"] = round(warm, 2)
+    assert results["warm_report_command_24m_requests"] == 0
