@@ -467,19 +467,21 @@ def report(month: str | None, history: int, template: str | None, account: str |
         _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
                         timezone, api_url, no_cache, quiet, template, account)
         return
-    rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template, account,
-                       reconcile=reconcile, chargeback=chargeback)
-    if not xlsx_path and not pdf_path:
-        xlsx_path = f"generect-usage-{rep.month}.xlsx"
-        pdf_path = f"generect-usage-{rep.month}.pdf"
-    from .outputs.render import write_report_files
+    from .outputs.render import start_pdf_worker, write_report_files
 
     def wrote(path: Any) -> None:
         if not quiet:
             click.echo(f"wrote {path}", err=True)
 
-    # The workbook and the PDF are rendered side by side where the platform allows.
-    write_report_files(rep, xlsx_path, pdf_path, on_written=wrote)
+    # The PDF's child is forked before the data is loaded, so it imports matplotlib meanwhile;
+    # the workbook and the PDF are then rendered side by side where the platform allows.
+    with start_pdf_worker(enabled=bool(pdf_path or not xlsx_path)) as worker:
+        rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template,
+                           account, reconcile=reconcile, chargeback=chargeback)
+        if not xlsx_path and not pdf_path:
+            xlsx_path = f"generect-usage-{rep.month}.xlsx"
+            pdf_path = f"generect-usage-{rep.month}.pdf"
+        write_report_files(rep, xlsx_path, pdf_path, on_written=wrote, worker=worker)
     for line in rep.warnings:
         log.warning(line)
 
@@ -532,10 +534,14 @@ def email(month: str | None, history: int, template: str | None, account: str | 
             qrep, to=recipients, cc=copies, sender=from_addr, max_attachment_bytes=limit,
             colors=theme.operation_colors(list(qrep.by_month["operation"])), theme=theme)
     else:
-        rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template,
-                           account, reconcile=reconcile, chargeback=chargeback)
-        message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
-                                     max_attachment_bytes=limit)
+        from .outputs.render import start_pdf_worker
+
+        # As for `report`: the PDF's child imports matplotlib while the data loads.
+        with start_pdf_worker() as worker:
+            rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet,
+                               template, account, reconcile=reconcile, chargeback=chargeback)
+            message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
+                                         max_attachment_bytes=limit, worker=worker)
     if dry_run:
         mail.write_eml(message, dry_run)
         if not quiet:

@@ -171,17 +171,19 @@ def _chart_png(rep: "MonthlyReport") -> bytes:
 
 
 def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[str] | None = None,
-                  max_attachment_bytes: int = 10 * 1024 * 1024) -> EmailMessage:
+                  max_attachment_bytes: int = 10 * 1024 * 1024, worker: Any = None) -> EmailMessage:
     """The complete message: subject, text and HTML bodies, inline chart, xlsx and pdf attached.
 
-    Raises :class:`InputError` when the attachments exceed ``max_attachment_bytes``.
+    ``worker`` is a :class:`~generect_reports.outputs.render.PdfWorker` started before the
+    report was built, to draw the PDF. Raises :class:`InputError` when the attachments exceed
+    ``max_attachment_bytes``.
     """
     from .render import render_email_files
 
     xlsx_name = f"generect-usage-{rep.month}.xlsx"
     pdf_name = f"generect-usage-{rep.month}.pdf"
     # The same two files the report command writes, the PDF drawn side by side where possible.
-    xlsx, pdf, chart = render_email_files(rep, _chart_png)
+    xlsx, pdf, chart = render_email_files(rep, _chart_png, worker=worker)
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
         raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
