@@ -349,3 +349,51 @@ def test_a_text_outside_the_theme_font_uses_the_fallback_chain(sample, recwarn):
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX signals")
+
+
+def test_a_warm_render_does_not_load_the_subsetter(tmp_path):
+    """fontTools.subset is loaded on first use: a render whose subsets are all cached never
+    loads it, and one that must subset loads it and gives the same bytes."""
+    import subprocess
+
+    code = ("import sys\n"
+            "from generect_reports.outputs import fontcache\n"
+            "from generect_reports.outputs.pdf import render_pdf\n"
+            "import generect_reports as g\n"
+            "rep = g.build_report(g.load_sample(), '2026-03')\n"
+            "data = render_pdf(rep)\n"
+            "print('loaded' if 'fontTools.ttLib.tables.otTables' in sys.modules else 'deferred')\n"
+            f"open({str(tmp_path / 'out.pdf')!r} + sys.argv[1], 'wb').write(data)\n")
+    env = {**os.environ, "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", code, str(i)], capture_output=True, text=True,
+                           env=env, timeout=120) for i in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert [r.stdout.split()[-1] for r in runs] == ["loaded", "deferred"]
+    assert (tmp_path / "out.pdf0").read_bytes() == (tmp_path / "out.pdf1").read_bytes()
+
+
+# --------------------------------------------------------------------------- stacked bars
+
+def test_stacked_bars_are_one_collection_per_operation(rep):
+    """Each operation's bars are drawn as one collection (not a patch per bar); the legend and
+    ``ax.containers`` still describe every bar, as ``ax.bar`` would."""
+    import matplotlib
+    from matplotlib.collections import PolyCollection
+
+    from generect_reports.outputs import pdf
+
+    with matplotlib.rc_context(pdf._rc(rep)):
+        page = pdf._page_summary(rep)
+    (ax,) = [a for a in page.fig.axes if a.get_legend() is not None]
+    stacks = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(stacks) == len(rep.monthly.index) == len(ax.containers)
+    assert not any(p.axes is ax for c in ax.containers for p in c.patches)  # recorded, not drawn
+    assert [c.get_label() for c in ax.containers] == [str(op) for op in rep.monthly.index]
+    # Only the non-empty segments are drawn, each where its rectangle says.
+    for stack, bars in zip(stacks, ax.containers):
+        drawn = [p for p in bars.patches if p.get_height() > 0]
+        assert len(stack.get_paths()) == len(drawn)
+        for path, bar in zip(stack.get_paths(), drawn):
+            (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+            assert (x0, y0, x1 - x0, y1 - y0) == pytest.approx(
+                (bar.get_x(), bar.get_y(), bar.get_width(), bar.get_height()))

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
-__all__ = ["cached_font_subsets", "subset_cache_dir", "MAX_ENTRIES"]
+__all__ = ["cached_font_subsets", "subset_cache_dir", "defer_subsetter_import", "MAX_ENTRIES"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,40 @@ _lock = threading.Lock()
 _threads: dict[int, Path] = {}            # thread id -> cache folder, while active
 _originals: dict[str, Callable[..., Any]] = {}
 _digests: dict[tuple[str, int, int], str] = {}
+
+
+def defer_subsetter_import() -> None:
+    """Have ``fontTools.subset`` loaded when it is first used rather than when matplotlib's
+    PDF backend is imported.
+
+    The backend imports the subsetter at once (about 70 ms: every OpenType table class), but
+    with the subsets in this cache a warm report never calls it. Call this before importing
+    the backend; the module is then a stand-in (the standard library's ``LazyLoader``) that
+    runs the real import on its first attribute access, from the first subset not cached.
+    """
+    if "fontTools.subset" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("fontTools.subset")
+    except (ImportError, ValueError):
+        return
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fontTools.subset"] = module
+    loader.exec_module(module)
+    setattr(sys.modules["fontTools"], "subset", module)
+
+
+def _load_subsetter() -> None:
+    # The first use of a deferred subsetter runs its import; done here under the lock so two
+    # threads never run it at once (LazyLoader is not thread-safe before Python 3.12).
+    module = sys.modules.get("fontTools.subset")
+    if module is not None:
+        with _lock:
+            getattr(module, "Options", None)
 
 
 def subset_cache_dir() -> Path:
@@ -130,11 +166,13 @@ def _cached_get_glyphs_subset(fontfile: Any, glyphs: Any) -> Any:
     original = _originals["get_glyphs_subset"]
     folder = _threads.get(threading.get_ident())
     if folder is None:  # another thread's PDF or PostScript: matplotlib's own path
+        _load_subsetter()
         return original(fontfile, glyphs)
     glyphs = set(glyphs)
     path = folder / f"{_entry_key(fontfile, glyphs)}.bin"
     entry = _read(path)
     if entry is None:
+        _load_subsetter()
         with original(fontfile, glyphs) as fresh:
             data = _originals["font_as_file"](fresh.font).getvalue()
             entry = _Subset(_Blob(data), {int(k): int(v) for k, v in fresh.glyph_index_map.items()})

@@ -22,11 +22,16 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch, Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .fontcache import defer_subsetter_import
+
+defer_subsetter_import()  # a warm report takes its font subsets from the cache
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .._atomic import atomic_path
 from .._text import display_text, truncate_for_layout
@@ -226,17 +231,26 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
 
 def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *, width: float,
           color: str, label: str, zorder: float = 2) -> None:
-    """One series of a stacked bar chart, as ``ax.bar`` draws it, without the data limits
-    recomputed after every bar (a tenth of the chart's time): the charts set both limits."""
+    """One series of a stacked bar chart, drawn as one collection instead of a patch per bar
+    (each patch is an artist with its own transform and graphics state: most of a chart's
+    drawing time). The data limits are not updated: the charts set both limits.
+
+    The bars are also recorded as ``ax.bar`` records them, a labelled ``BarContainer`` of
+    rectangles (not drawn), so the legend takes its entry from it and the geometry stays
+    readable from ``ax.containers``.
+    """
+    from matplotlib.collections import PolyCollection
     from matplotlib.container import BarContainer
 
-    patches = []
-    for xi, h, b in zip(x.tolist(), heights.tolist(), bottom.tolist()):
-        bar = Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder,
-                        label="_nolegend_")
-        bar.sticky_edges.y.append(b)
-        ax.add_artist(bar)
-        patches.append(bar)
+    left, right, top = x - width / 2, x + width / 2, bottom + heights
+    shown = heights > 0  # an empty segment draws nothing
+    verts = np.stack([np.column_stack([left, bottom]), np.column_stack([left, top]),
+                      np.column_stack([right, top]), np.column_stack([right, bottom])], axis=1)
+    ax.add_collection(PolyCollection(verts[shown], closed=True, facecolors=color, edgecolors="none",
+                                     linewidths=0, zorder=zorder, label="_nolegend_"), autolim=False)
+    patches = [Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder,
+                         label="_nolegend_")
+               for xi, h, b in zip(x.tolist(), heights.tolist(), bottom.tolist())]
     ax.add_container(BarContainer(patches, datavalues=heights.copy(), orientation="vertical",
                                   label=label))
 
@@ -478,9 +492,15 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
         return
     days = mat.index
     x = np.arange(len(days), dtype="float64")
-    for i, day in enumerate(days):
-        if day.day_of_week >= 5:
-            ax.axvspan(i - 0.5, i + 0.5, color=weekend, lw=0, zorder=0)
+    # Weekends shaded from the bottom to the top of the axes, as one collection.
+    ends = [(i - 0.5, i + 0.5) for i, day in enumerate(days) if day.day_of_week >= 5]
+    if ends:
+        from matplotlib.collections import PolyCollection
+
+        ax.add_collection(PolyCollection([[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in ends],
+                                         closed=True, facecolors=weekend, edgecolors="none",
+                                         linewidths=0, zorder=0, transform=ax.get_xaxis_transform()),
+                          autolim=False)
     values = np.clip(mat.to_numpy(dtype="float64"), 0, None)
     bottoms = np.zeros(len(days))
     segment: dict[str, tuple[np.ndarray, np.ndarray]] = {}
