@@ -397,3 +397,30 @@ def test_stacked_bars_are_one_collection_per_operation(rep):
             (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
             assert (x0, y0, x1 - x0, y1 - y0) == pytest.approx(
                 (bar.get_x(), bar.get_y(), bar.get_width(), bar.get_height()))
+
+
+def test_category_labels_sit_where_tick_labels_would(rep):
+    """The history chart's month labels are texts of the figure placed exactly where the tick
+    labels were; a template with a vertical grid keeps the ticks (the grid hangs on them)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from generect_reports.outputs import pdf
+
+    def boxes(grid_axis):
+        with matplotlib.rc_context({**pdf._rc(rep), "axes.grid.axis": grid_axis}):
+            fig = Figure(figsize=(8, 4))
+            renderer = FigureCanvasAgg(fig).get_renderer()
+            ax = fig.add_axes((0.1, 0.2, 0.8, 0.7))
+            pdf._category_labels(ax, [0.0, 1.0, 2.0], ["Jan\n2026", "Feb", "Mar"], 8.0, pad_pt=3)
+            ax.tick_params(axis="x", length=0)
+            ax.set_xlim(-0.6, 2.6)
+            texts = ([t for t in fig.artists if isinstance(t, Text)] if grid_axis == "y"
+                     else [t for t in ax.get_xticklabels()])
+            return len(ax.get_xticks()), [t.get_window_extent(renderer).bounds for t in texts]
+
+    plain, with_grid = boxes("y"), boxes("both")
+    assert plain[0] == 0 and with_grid[0] == 3
+    assert plain[1] == pytest.approx(with_grid[1], abs=0.5)

@@ -255,6 +255,32 @@ def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *,
                                   label=label))
 
 
+def _category_labels(ax: "Axes", xs: Sequence[float], labels: Sequence[str], size: float,
+                     pad_pt: float | None = None) -> None:
+    """Labels under a categorical x axis that has no tick marks, placed exactly where its tick
+    labels would be, as texts of the figure (not of the axes): a tick is five artists, and the
+    charts' label rows are most of a page's ticks. With a vertical grid (a template's choice)
+    the ticks are kept, since the grid lines hang on them."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import ScaledTranslation
+
+    rc = matplotlib.rcParams
+    if rc["axes.grid"] and rc["axes.grid.axis"] in ("x", "both"):
+        ax.set_xticks(list(xs), list(labels), fontsize=size)
+        if pad_pt is not None:
+            ax.tick_params(axis="x", pad=pad_pt)
+        return
+    ax.set_xticks([])
+    pad = rc["xtick.major.pad"] if pad_pt is None else pad_pt
+    color = rc["xtick.labelcolor"]
+    color = rc["xtick.color"] if color == "inherit" else color
+    fig = ax.figure
+    place = ax.get_xaxis_transform() + ScaledTranslation(0, -pad / 72, fig.dpi_scale_trans)
+    for x, label in zip(xs, labels):
+        fig.add_artist(Text(x, 0, label, fontsize=size, color=color, ha="center", va="top",
+                            transform=place))
+
+
 def _month_ticks(months: Sequence[str]) -> list[str]:
     """``Nov`` under each bar, the year under the first bar and each January."""
     out = []
@@ -330,8 +356,8 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
     if running:  # the month to date, outlined so it is not read as a finished month
         ax.bar([x[-1]], [bottom[-1]], width=0.74, fill=False, hatch="///", edgecolor="white",
                linewidth=0, zorder=3)
-    ax.set_xticks(x, _month_ticks(months), fontsize=size)
-    ax.tick_params(axis="x", length=0, pad=3)
+    _category_labels(ax, list(x), _month_ticks(months), size, pad_pt=3)
+    ax.tick_params(axis="x", length=0)
     ax.tick_params(axis="y", labelsize=size)
     # A short history keeps the bars' width: the axis holds at least a year of slots.
     ax.set_xlim(-0.6, max(len(months), 12) - 0.4)
@@ -528,7 +554,7 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
                     arrowprops={"arrowstyle": "-", "color": alert, "linewidth": 0.8,
                                 "shrinkA": 0, "shrinkB": 0, "relpos": (0 if ha == "left" else 1, 0.5)})
     step = 1 if len(days) <= 16 else 2
-    ax.set_xticks(x[::step], [f"{d.day}" for d in days[::step]], fontsize=SMALL)
+    _category_labels(ax, list(x[::step]), [f"{d.day}" for d in days[::step]], SMALL)
     ax.tick_params(axis="x", length=0)
     ax.tick_params(axis="y", labelsize=SMALL)
     ax.set_xlim(-0.6, len(days) - 0.4)
