@@ -246,7 +246,7 @@ def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *,
     shown = heights > 0  # an empty segment draws nothing
     verts = np.stack([np.column_stack([left, bottom]), np.column_stack([left, top]),
                       np.column_stack([right, top]), np.column_stack([right, bottom])], axis=1)
-    ax.add_collection(PolyCollection(verts[shown], closed=True, facecolors=color, edgecolors="none",
+    ax.add_collection(PolyCollection(list(verts[shown]), closed=True, facecolors=color, edgecolors="none",
                                      linewidths=0, zorder=zorder, label="_nolegend_"), autolim=False)
     patches = [Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder,
                          label="_nolegend_")
@@ -805,8 +805,8 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
                 "Creator": f"generect-reports {rep.version}", "Producer": "generect-reports",
                 "CreationDate": as_of.astimezone(dt.timezone.utc), "ModDate": None,
                 "Subject": f"Credit usage report for {rep.month_name}"}
-    with matplotlib.rc_context(rc), cached_font_subsets(), \
-            PdfPages(buffer, metadata=metadata) as pdf:  # type: ignore[arg-type]
+    style = matplotlib.rc_context(rc)  # type: ignore[arg-type]
+    with style, cached_font_subsets(), PdfPages(buffer, metadata=metadata) as pdf:
         for page in pages:
             pdf.savefig(page.fig)
     return buffer.getvalue()
