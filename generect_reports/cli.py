@@ -254,8 +254,13 @@ def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api
     from .fetch.usage import fetch_usage
 
     with _client(api_url) as client:
-        return fetch_usage(start, end, period=period, timezone=timezone, client=client,
-                           cache=not no_cache, progress=False if quiet else None)
+        frame = fetch_usage(start, end, period=period, timezone=timezone, client=client,
+                            cache=not no_cache, progress=False if quiet else None)
+    for tie in frame.attrs.get("tie_outs", []):
+        log.warning("the API's figure for %s (%.2f credits) differs from the sum of its days (%.2f, "
+                    "a difference of %+.2f): the figure shown is the API's", tie.label,
+                    tie.bucket_total, tie.days_total, tie.difference)
+    return frame
 
 
 def _load_report_usage(month: str, history: int, *, timezone: str, sample: bool,

@@ -262,3 +262,25 @@ def test_cold_report_against_a_rate_limited_server_is_exact():
     rep = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12)
     assert rep.total == 12.5 * 31 and rep.previous_total == 12.5 * 30 and rep.yoy_total == 12.5 * 31
     assert list(rep.monthly.sum()) == [12.5 * n for n in (31, 30, 31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31)][1:]
+
+
+def test_usage_command_says_when_a_month_and_its_days_disagree(token_env):
+    import subprocess
+    import sys
+
+    c = client_for(token_env)
+    token_env.fail("names", times=1, when=lambda p: p.get("period") == "month",
+                   arg={"search_database": 330.0, "email_find": 77.5})
+    fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
+    fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
+    token_env.requests.clear()
+    import os
+
+    out = subprocess.run([sys.executable, "-m", "generect_reports", "usage", "--start", "2025-03-01",
+                          "--end", "2025-03-31", "--period", "month", "--timezone", "UTC", "--format", "csv"],
+                         capture_output=True, text=True, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    assert token_env.usage_requests() == []
+    assert "2025-03 (407.50 credits) differs from the sum of its days (387.50, a difference of +20.00)" in out.stderr
+    assert out.stderr.count("differs from the sum of its days") == 1
+    assert "330.0" in out.stdout

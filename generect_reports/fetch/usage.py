@@ -234,9 +234,10 @@ def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, t
                 continue
             found = tie_out(bucket.label, own, derived)
             if found is not None:
-                log.warning("the API's figure for %s (%.2f credits) differs from the sum of its days "
-                            "(%.2f); using the API's figure", bucket.label, found.bucket_total,
-                            found.days_total)
+                # Said once by whoever shows the figures (the report, the usage command).
+                log.info("the API's figure for %s (%.2f credits) differs from the sum of its days "
+                         "(%.2f); using the API's figure", bucket.label, found.bucket_total,
+                         found.days_total)
                 tie_outs.append(found)
         derived_count = sum(r is not None for r in results)
         if derived_count:
