@@ -114,14 +114,20 @@ def test_a_closed_month_whose_days_are_cached_is_never_asked(api):
     assert month.groupby("period")["credits"].sum().to_dict() == {"2025-03": 387.5, "2025-04": 375.0}
 
 
-def test_monthly_figure_that_disagrees_with_its_days_is_reported_and_used(api):
+def cache_restated_march(api: FakeGenerect) -> GenerectClient:
+    """Cache March 2025 as a month whose API figure is 20 credits above its days (a
+    restatement, say), and its days; return the client."""
     c = client_for(api)
-    # The API's March figure is 20 credits above its days (a restatement, say).
     api.fail("names", times=1, when=lambda p: p.get("period") == "month",
              arg={"search_database": 330.0, "email_find": 77.5})
     fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
     fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
     api.requests.clear()
+    return c
+
+
+def test_monthly_figure_that_disagrees_with_its_days_is_reported_and_used(api):
+    c = cache_restated_march(api)
     month = fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
     assert api.usage_requests() == []
     (tie,) = month.attrs["tie_outs"]
@@ -265,17 +271,11 @@ def test_cold_report_against_a_rate_limited_server_is_exact():
 
 
 def test_usage_command_says_when_a_month_and_its_days_disagree(token_env):
+    import os
     import subprocess
     import sys
 
-    c = client_for(token_env)
-    token_env.fail("names", times=1, when=lambda p: p.get("period") == "month",
-                   arg={"search_database": 330.0, "email_find": 77.5})
-    fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
-    fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
-    token_env.requests.clear()
-    import os
-
+    cache_restated_march(token_env)
     out = subprocess.run([sys.executable, "-m", "generect_reports", "usage", "--start", "2025-03-01",
                           "--end", "2025-03-31", "--period", "month", "--timezone", "UTC", "--format", "csv"],
                          capture_output=True, text=True, env=os.environ.copy())
