@@ -224,9 +224,10 @@ def _recent_days(usage: pd.DataFrame, months: pd.DataFrame, since: pd.Timestamp)
     earlier = set(usage.loc[~keep, "operation"].unique())
     month_codes = A._month_codes(months) if len(months) else np.empty(0, dtype=np.int64)
     earlier |= set(months.loc[month_codes < since.year * 12 + since.month - 1, "operation"].unique())
-    seeds = sorted(earlier - set(recent.loc[recent["period_start"] == recent["period_start"].min(), "operation"]))
+    on_first_day = recent[recent["period_start"] == recent["period_start"].min()]
+    seeds = sorted(earlier - set(on_first_day["operation"]))
     if seeds:
-        first = recent.loc[recent["period_start"] == recent["period_start"].min()].iloc[0]
+        first = on_first_day.iloc[0]
         recent = pd.concat([pd.DataFrame({"period_start": [first["period_start"]] * len(seeds),
                                           "period": [first["period"]] * len(seeds),
                                           "operation": seeds, "credits": 0.0}).astype(
