@@ -184,12 +184,12 @@ def fetch_plan_usage(plan: UsagePlan, *, timezone: str = "UTC", client: "Generec
 
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (session, store):
-        sent = session.request_count
+        before = getattr(session, "request_count", 0)
         payloads, tie_outs = _collect(session, plan.requests, timezone=timezone, cache=store,
                                       account_key=session.account_key,
                                       max_workers=max_workers or session.max_workers,
                                       progress=progress)
-        sent = session.request_count - sent
+        sent = getattr(session, "request_count", 0) - before
     out = _split(plan, payloads, timezone=timezone, source="api", fetched_at=fetched_at)
     for frame in out:
         frame.attrs["base_url"] = session.base_url
