@@ -284,3 +284,23 @@ def test_usage_command_says_when_a_month_and_its_days_disagree(token_env):
     assert "2025-03 (407.50 credits) differs from the sum of its days (387.50, a difference of +20.00)" in out.stderr
     assert out.stderr.count("differs from the sum of its days") == 1
     assert "330.0" in out.stdout
+
+
+def test_running_month_report_from_the_plan_equals_the_report_from_every_day(api):
+    """A month that is not over: like-for-like days of the previous month and of last year come
+    from the plan's extra days, and every figure matches the all-days report."""
+    c = client_for(api)
+    plan = FP.report_plan("2026-05", 12, today=dt.date(2026, 5, 11))
+    usage = FP.fetch_plan_usage(plan, timezone="UTC", client=c)
+    assert not any(b.label == "2026-05" for b in plan.months)
+    every_day = fetch_usage("2025-04-03", "2026-05-11", timezone="UTC", client=c, cache=False)
+    as_of = pd.Timestamp("2026-05-11 09:30", tz="UTC")
+    a = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12, as_of=as_of)
+    b = build_report(every_day, "2026-05", history=12, as_of=as_of)
+    assert not a.complete and a.elapsed_days == 10
+    pd.testing.assert_frame_equal(a.operations, b.operations)
+    pd.testing.assert_frame_equal(a.monthly, b.monthly)
+    assert (a.previous_total, a.yoy_total, a.projection, a.projection_weekday) == (
+        b.previous_total, b.yoy_total, b.projection, b.projection_weekday)
+    assert a.previous_total == 12.5 * 10 and a.yoy_total == 12.5 * 10
+    assert a.narrative == b.narrative and a.warnings == b.warnings
