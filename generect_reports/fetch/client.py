@@ -140,6 +140,12 @@ def _env_float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _gave_up_throttled(error: APIError, tries: int, throttled: int) -> APIError:
+    """``error`` saying how many attempts were made and how many of them the rate limit took."""
+    error.args = (f"{error.args[0]} (gave up after {tries} attempts, {throttled} of them rate limited)",)
+    return error
+
+
 def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
     """Transient failures (429, 5xx, connection trouble as ``status=None``) are retried."""
     if attempt >= max_attempts:
@@ -446,9 +452,7 @@ class GenerectClient:
                 if slot is None:
                     if cancelled.is_set() or error is None:
                         raise APIConnectionError(f"{what} cancelled")
-                    error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
-                                  f"{throttled} of them rate limited)",)
-                    raise error
+                    raise _gave_up_throttled(error, tries, throttled)
             tries += 1
             sent = time.monotonic()
             try:
@@ -461,17 +465,16 @@ class GenerectClient:
                 retry_after = getattr(exc, "_retry_after", None)
                 final = getattr(exc, "_final", False)
             except BaseException:
-                if slot is not None:
-                    limiter.release(slot)  # type: ignore[union-attr]
+                if limiter is not None and slot is not None:
+                    limiter.release(slot)
                 raise
             else:
-                if slot is not None:
-                    limiter.release(slot, ok=True)  # type: ignore[union-attr]
+                if limiter is not None and slot is not None:
+                    limiter.release(slot, ok=True)
                 return body
             verdict = None
-            if slot is not None:
-                verdict = limiter.release(slot, throttled=status == 429,  # type: ignore[union-attr]
-                                          retry_after=retry_after)
+            if limiter is not None and slot is not None:
+                verdict = limiter.release(slot, throttled=status == 429, retry_after=retry_after)
             after_throttle = False
             if verdict is not None and verdict.shared and status == 429 and not final:
                 # The account's shared rate limit: the limiter paces everyone, so this 429 is
@@ -483,9 +486,7 @@ class GenerectClient:
                 throttle_time += spent
                 if (cancelled.is_set() or throttled > self.max_throttled_attempts
                         or throttle_time + wait > self.max_throttle_time):
-                    error.args = (f"{error.args[0]} (gave up after {tries} attempts, "
-                                  f"{throttled} of them rate limited)",)
-                    raise error
+                    raise _gave_up_throttled(error, tries, throttled)
                 log.info("%s: %s; rate limited, retry %d/%d in %.2fs", what, error.args[0],
                          throttled, self.max_throttled_attempts, wait)
                 throttle_time += wait
