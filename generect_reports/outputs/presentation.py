@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import math
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .report import MonthlyReport
 
 __all__ = ["Kpi", "kpis", "layout_name", "section_lines", "subject_flag", "operation_rows", "total_row", "cost_rows", "driver_lines",
@@ -196,6 +198,16 @@ def _other_label(count: int) -> str:
     return f"Other ({count} operations)"
 
 
+def _cost_shares(rows: "pd.DataFrame") -> dict[str, float]:
+    """The cost shares of an "Other" line: its priced lines' shares summed (the displayed one
+    as shown); NaN when none of them is priced."""
+    priced = rows[rows["priced"].astype(bool)]
+    if not len(priced):
+        return {"cost_share": float("nan"), "cost_share_display": float("nan")}
+    return {"cost_share": float(priced["cost_share"].sum()),
+            "cost_share_display": round(float(priced["cost_share_display"].sum()), 1)}
+
+
 def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "MonthlyReport":
     """The report as a page of fixed size shows it: the ``keep - 1`` largest operations one by
     one and the rest as one "Other (k operations)" line, in the table, the history and daily
@@ -209,6 +221,8 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
     import numpy as np
     import pandas as pd
 
+    from ..analysis.pricing import to_hundredths
+
     ops = rep.operations
     if len(ops) <= keep:
         return rep
@@ -220,8 +234,8 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
         values = rest[column].to_numpy(dtype="float64")
         return float("nan") if np.isnan(values).all() else float(np.nansum(values))
 
-    def cents(column: str) -> float:
-        return float(np.round(rest[column].to_numpy(dtype="float64") * 100).sum()) / 100
+    def cents(column: str, rows: pd.DataFrame = rest) -> float:
+        return int(to_hundredths(rows[column]).sum()) / 100
 
     other = {column: rest[column].iloc[0] for column in ops.columns}
     other.update({
@@ -238,10 +252,7 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
     other["yoy_change"] = other["compared_credits"] - other["yoy_credits"]
     other["yoy_change_pct"] = (other["yoy_change"] / other["yoy_credits"]
                                if other["yoy_credits"] else float("nan"))
-    priced_rest = rest[rest["priced"].astype(bool)]
-    other["cost_share"] = float(priced_rest["cost_share"].sum()) if len(priced_rest) else float("nan")
-    other["cost_share_display"] = (round(float(priced_rest["cost_share_display"].sum()), 1)
-                                   if len(priced_rest) else float("nan"))
+    other.update(_cost_shares(rest))
     table = pd.concat([head, pd.DataFrame([other]).astype(ops.dtypes.to_dict())], ignore_index=True)
 
     monthly = rep.monthly
@@ -253,23 +264,19 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
     mat = mat[[c for c in mat.columns if c not in folded]].assign(**{label: mat[rest_cols].sum(axis=1)})
 
     costs = rep.cost_by_operation
+    colors = {**rep.colors, label: OTHER_COLOUR}
     if len(costs) > keep:
         c_head, c_rest = costs.iloc[:keep - 1], costs.iloc[keep - 1:]
-        c_priced = c_rest[c_rest["priced"].astype(bool)]
+        c_label = _other_label(len(c_rest))
         line = {column: c_rest[column].iloc[0] for column in costs.columns}
         line.update({
-            "operation": _other_label(len(c_rest)), "credits": float(c_rest["credits"].sum()),
+            "operation": c_label, "credits": float(c_rest["credits"].sum()),
             "share_display": round(float(c_rest["share_display"].sum()), 1),
-            "estimated_cost": float(np.round(c_rest["estimated_cost"].to_numpy(dtype="float64") * 100).sum()) / 100,
-            "priced": bool(len(c_priced)),
-            "cost_share": float(c_priced["cost_share"].sum()) if len(c_priced) else float("nan"),
-            "cost_share_display": (round(float(c_priced["cost_share_display"].sum()), 1)
-                                   if len(c_priced) else float("nan")),
+            "estimated_cost": cents("estimated_cost", c_rest),
+            "priced": bool(c_rest["priced"].any()), **_cost_shares(c_rest),
         })
         costs = pd.concat([c_head, pd.DataFrame([line]).astype(costs.dtypes.to_dict())], ignore_index=True)
-    colors = {**rep.colors, label: OTHER_COLOUR}
-    if len(costs) and str(costs["operation"].iloc[-1]).startswith("Other ("):
-        colors[str(costs["operation"].iloc[-1])] = OTHER_COLOUR
+        colors[c_label] = OTHER_COLOUR
     note = (f"This page lists the {keep - 1} largest operations; the other {len(rest)} are one line, "
             f"'{label}'. The workbook lists every operation.")
     return dataclasses.replace(rep, operations=table, monthly=monthly, daily_matrix=mat,

@@ -18,7 +18,7 @@ from .._version import __version__
 from ..analysis import usage as A
 from ..errors import InputError
 from ..periods import month_bounds, parse_month, shift_month
-from ..analysis.pricing import estimate_cost, money_cents
+from ..analysis.pricing import estimate_cost, money_cents, to_hundredths
 from ..theme import Theme, load_theme
 from .drivers import bridge_table, quantify_anomalies, report_narrative
 from .formats import ReportFormats, format_number, formats_from_theme
@@ -196,9 +196,9 @@ def _month_level(usage: pd.DataFrame, monthly: pd.DataFrame | None, month: str
         days = from_days[from_days["month"] == label].set_index("operation")["credits"]
         api = from_api[from_api["month"] == label].set_index("operation")["credits"]
         ops = days.index.union(api.index)
-        d = np.round(days.reindex(ops, fill_value=0.0).to_numpy() * 100)
-        a = np.round(api.reindex(ops, fill_value=0.0).to_numpy() * 100)
-        if (d != a).any() or round(days.sum() * 100) != round(api.sum() * 100):
+        d = to_hundredths(days.reindex(ops, fill_value=0.0))
+        a = to_hundredths(api.reindex(ops, fill_value=0.0))
+        if (d != a).any() or to_hundredths([days.sum()])[0] != to_hundredths([api.sum()])[0]:
             kept = ("the report shows its days, which the workbook ties day by day." if label == month
                     else "the report uses the monthly figure.")
             warnings.append(_tie_out_sentence(label, float(api.sum()), float(days.sum()), kept))
