@@ -263,22 +263,41 @@ def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api
     return frame
 
 
+def _load_plan(plan: Any, *, timezone: str, sample: bool, api_url: str | None, no_cache: bool,
+               quiet: bool) -> Any:
+    """A fetch plan's daily and monthly usage from the sample or the API (with :func:`_load`,
+    the only places the CLI chooses a source)."""
+    from .fetch import plan as FP
+
+    if sample:
+        return FP.load_sample_plan_usage(plan, timezone=timezone)
+    with _client(api_url) as client:
+        usage = FP.fetch_plan_usage(plan, timezone=timezone, client=client, cache=not no_cache,
+                                    progress=False if quiet else None)
+    log.info("usage: %d day(s), %d month(s), %d request(s) sent", usage.daily["period"].nunique(),
+             usage.monthly["period"].nunique(), usage.daily.attrs.get("requests", 0))
+    return usage
+
+
+def _plan_today(timezone: str, sample: bool) -> Any:
+    """Today's local date, or the sample's: the first day its data does not cover."""
+    from .periods import get_timezone, local_today
+
+    if sample:
+        from .fetch.usage import sample_as_of
+
+        return sample_as_of().date()
+    return local_today(get_timezone(timezone))
+
+
 def _load_report_usage(month: str, history: int, *, timezone: str, sample: bool,
                        api_url: str | None, no_cache: bool, quiet: bool) -> Any:
-    """A report's daily and monthly usage, by its fetch plan, from the sample or the API."""
-    if sample:
-        from .fetch.plan import load_sample_report_usage
+    """A report's daily and monthly usage, by its fetch plan."""
+    from .fetch.plan import report_plan
 
-        return load_sample_report_usage(month, history, timezone=timezone)
-    from .fetch.plan import fetch_report_usage
-
-    with _client(api_url) as client:
-        usage = fetch_report_usage(month, history, timezone=timezone, client=client,
-                                   cache=not no_cache, progress=False if quiet else None)
-    log.info("report usage: %d day(s), %d month(s), %d request(s) sent",
-             usage.daily["period"].nunique(), usage.monthly["period"].nunique(),
-             usage.daily.attrs.get("requests", 0))
-    return usage
+    plan = report_plan(month, history, today=_plan_today(timezone, sample))
+    return _load_plan(plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache,
+                      quiet=quiet)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -886,22 +905,16 @@ def _load_quarter_usage(quarter: str, fiscal: Any, *, timezone: str, sample: boo
     for a month a like-for-like window cuts short."""
     import datetime as dt
 
-    from .fetch import plan as FP
+    from .fetch.plan import windows_plan
     from .outputs.quarter import quarter_windows
-    from .periods import get_timezone, local_today
 
+    today = _plan_today(timezone, sample)
     if sample:
-        from .fetch.usage import sample_as_of
-
         # The sample is complete up to its as-of midnight: its last day is the last one planned.
-        today = (sample_as_of() - dt.timedelta(microseconds=1)).date()
-        return FP.load_sample_plan_usage(FP.windows_plan(quarter_windows(quarter, fiscal, today=today),
-                                                         today=today, label=quarter), timezone=timezone)
-    today = local_today(get_timezone(timezone))
-    plan = FP.windows_plan(quarter_windows(quarter, fiscal, today=today), today=today, label=quarter)
-    with _client(api_url) as client:
-        return FP.fetch_plan_usage(plan, timezone=timezone, client=client, cache=not no_cache,
-                                   progress=False if quiet else None)
+        today -= dt.timedelta(days=1)
+    plan = windows_plan(quarter_windows(quarter, fiscal, today=today), today=today, label=quarter)
+    return _load_plan(plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache,
+                      quiet=quiet)
 
 
 def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
