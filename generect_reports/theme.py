@@ -6,18 +6,15 @@ missing from a user's folder falls back to the bundled one.
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 from .errors import TemplateError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 __all__ = ["Theme", "load_theme", "bundled_template_dir", "OPERATION_ALIASES", "expand_aliases",
            "font_chain", "FALLBACK_FONTS"]
@@ -56,11 +53,47 @@ def font_chain(family: str | list[str] | None = None) -> list[str]:
 
     wanted = [family] if isinstance(family, str) else list(family or [])
     installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not {*wanted, *FALLBACK_FONTS} <= installed and _add_fonts_matplotlib_missed():
+        installed = {f.name for f in font_manager.fontManager.ttflist}
     chain: list[str] = []
     for name in [*wanted, *FALLBACK_FONTS]:
         if name not in chain and (name in installed or name in wanted):
             chain.append(name)
     return chain or ["DejaVu Sans"]
+
+
+@functools.cache
+def _add_fonts_matplotlib_missed() -> int:
+    """Add the system font files missing from matplotlib's font list; return how many.
+
+    matplotlib builds its list once and keeps it in its cache folder, so fonts installed after a
+    first run stay invisible to it for good. Rescanning costs about 15 ms, so it runs at most once
+    a process and only when the chain names a font the list lacks; a list that gained fonts is
+    written back, so later processes see them without rescanning.
+    """
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    known = {os.path.realpath(f.fname) for f in manager.ttflist}
+    added = 0
+    for path in font_manager.findSystemFonts(fontext="ttf"):
+        if os.path.realpath(path) in known:
+            continue
+        try:
+            manager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # unreadable or not a font after all
+            continue
+        added += 1
+    if added:
+        cache = Path(
+            matplotlib.get_cachedir(), f"fontlist-v{font_manager.FontManager.__version__}.json"
+        )
+        try:
+            font_manager.json_dump(manager, cache)
+        except OSError:  # a read-only cache folder: this process still has the fonts
+            pass
+    return added
 
 
 def bundled_template_dir() -> Path:
