@@ -193,6 +193,7 @@ def test_status_budgets_from_config(live, tmp_path):
     cfg.write_text('[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n'
                    '[budget.operations]\nemail_find = 20\n[budget.limit_from]\n"2026-01" = 30000\n')
     out = run_cli("status", "--config", str(cfg), "--format", "json", "--fail-at", "100")
+    assert out.stdout, out.stderr
     doc = json.loads(out.stdout)
     assert [r["line"] for r in doc["rows"]] == ["plan limit", "total budget", "budget: email_find", "money budget"]
     assert out.returncode == 5  # 12.5 a day crosses a 100-credit budget
