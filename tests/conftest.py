@@ -18,6 +18,17 @@ from fakeapi import TOKEN, FakeGenerect, simple_daily  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def _current_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lets the helpers that start LibreOffice or Chromium check the test says so by its marker,
+    so ``-m "not libreoffice and not browser"`` (the core suite) really leaves them out."""
+    import support
+
+    support.CURRENT_TEST = request.node
+    yield
+    support.CURRENT_TEST = None
+
+
+@pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own cache folder and no stray credentials from the machine."""
     cache = tmp_path_factory.mktemp("cache")

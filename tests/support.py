@@ -8,9 +8,22 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 SMTP_CANARY = "smtp-canary-pw-7d1e0a9c"
 ROOT = Path(__file__).resolve().parent.parent
+
+
+#: The test being run (set by an autouse fixture in conftest.py).
+CURRENT_TEST: Any = None
+
+
+def require_marker(name: str) -> None:
+    """Fail a test that starts a heavy outside program without the marker that selects it."""
+    if CURRENT_TEST is not None and CURRENT_TEST.get_closest_marker(name) is None:
+        raise AssertionError(
+            f"{CURRENT_TEST.nodeid} uses {name} but is not marked @pytest.mark.{name}"
+        )
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
@@ -35,6 +48,7 @@ _RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 def soffice_recalculate(path: Path, workdir: Path) -> Path:
     """Let LibreOffice (headless) open, recalculate every formula and re-save a workbook;
     return the copy."""
+    require_marker("libreoffice")
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
         raise RuntimeError("LibreOffice is required for these tests: apt-get install libreoffice-calc")

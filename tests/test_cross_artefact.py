@@ -33,6 +33,9 @@ CASES = {
 PDF_KEYS = ["credits", "share", "previous", "change", "change_pct", "yoy", "yoy_pct", "cost", "cost_share"]
 
 
+# Every case recalculates its workbook in LibreOffice.
+pytestmark = pytest.mark.libreoffice
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def artefacts(request, tmp_path_factory):
     kw = dict(CASES[request.param])

@@ -29,6 +29,9 @@ CASES = {
 }
 
 
+pytestmark = pytest.mark.browser
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright

@@ -87,6 +87,7 @@ def test_no_data_a_year_earlier_is_not_zero():
         build_quarter_report(load_sample("2026-01-01", "2026-03-31"), "FY2027-Q2", calendar=APRIL)
 
 
+@pytest.mark.libreoffice
 def test_workbook_recalculates_to_the_stored_values(fy27q1, tmp_path):
     path = tmp_path / "q.xlsx"
     write_quarter_workbook(fy27q1, path)

@@ -37,6 +37,7 @@ def test_sample_workbook_has_every_section_with_stored_values(sample_report):
                     assert cv.value is not None, f"{name}!{cf.coordinate} {cf.value} has no stored value"
 
 
+@pytest.mark.libreoffice
 def test_sections_recalculate_to_their_stored_values(sample_report, tmp_path):
     stored = openpyxl.load_workbook(sample_report / "r.xlsx", data_only=True)
     again = openpyxl.load_workbook(soffice_recalculate(sample_report / "r.xlsx", tmp_path), data_only=True)
