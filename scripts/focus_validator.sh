@@ -11,6 +11,8 @@
 # It exits 0 even when rules fail: read its summary line and its FAIL lines.
 set -euo pipefail
 
+LOCK="$(cd "$(dirname "$0")/.." && pwd)/requirements/focus-validator.lock"
+
 VENV="${GENERECT_FOCUS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/generect-reports/focus-validator-2.2.1}"
 CRITERIA="USAGE_MEASUREMENT_SUPPORTED,UNIT_PRICING_SUPPORTED,VIRTUAL_CURRENCY_SUPPORTED,PUBLIC_PRICE_LIST_SUPPORTED,PRICING_BILLING_CURRENCY_DIFFERENCES_SUPPORTED"
 
@@ -25,8 +27,9 @@ setup() {
     fi
     rm -rf "$VENV.tmp"
     "$py" -m venv "$VENV.tmp"
+    # Pinned, with hashes, by requirements/focus-validator.lock (made from focus-validator.in).
     "$VENV.tmp/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "focus-validator==2.2.1" "numpy<2" "pyarrow<16" pycountry
+        -r "$LOCK"
     mkdir -p "$VENV.tmp/work/focus_validator/rules"
     "$VENV.tmp/bin/python" - "$VENV.tmp/work/focus_validator/rules/currency_codes.csv" <<'PY'
 import csv, sys
