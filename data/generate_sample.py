@@ -37,8 +37,12 @@ OPERATIONS = {
 PHONE_START = dt.date(2025, 9, 1)
 ABSENT = ("enrich_realtime", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 SPIKE = ("search_realtime", dt.date(2026, 10, 14), 9.0)
-PLATFORM_DAYS = {dt.date(2025, 3, 3): 250.0, dt.date(2025, 11, 3): 400.0, dt.date(2026, 6, 1): 500.0,
-                 dt.date(2026, 10, 1): 550.0}
+PLATFORM_DAYS = {
+    dt.date(2025, 3, 3): 250.0,
+    dt.date(2025, 11, 3): 400.0,
+    dt.date(2026, 6, 1): 500.0,
+    dt.date(2026, 10, 1): 550.0,
+}
 
 
 def rows() -> list[tuple[str, str, int]]:
@@ -53,7 +57,7 @@ def rows() -> list[tuple[str, str, int]]:
                 continue
             if op == ABSENT[0] and ABSENT[1] <= day <= ABSENT[2]:
                 continue
-            level = base * growth ** months * (0.33 if weekend else 1.0)
+            level = base * growth**months * (0.33 if weekend else 1.0)
             value = level * rng.uniform(0.8, 1.2)
             if (op, day) == SPIKE[:2]:
                 value *= SPIKE[2]
@@ -114,9 +118,16 @@ def ledger_rows() -> tuple[list[dict[str, object]], float]:
     out: list[dict[str, object]] = []
 
     def add(local: dt.datetime, kind: str, cents: int, status: str, balance_type: str) -> None:
-        out.append({"id": "txn_" + str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                    "ts": _utc(local), "type": kind, "cents": cents, "status": status,
-                    "balance_type": balance_type})
+        out.append(
+            {
+                "id": "txn_" + str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "ts": _utc(local),
+                "type": kind,
+                "cents": cents,
+                "status": status,
+                "balance_type": balance_type,
+            }
+        )
 
     add(INITIAL_TOP_UP[0], "top_up", INITIAL_TOP_UP[1] * 100, "success", "credits")
     monthly: dict[tuple[int, int], int] = {}
@@ -138,7 +149,9 @@ def ledger_rows() -> tuple[list[dict[str, object]], float]:
                 status = "pending"
             elif rng.random() < REVERSED_SHARE:
                 status = "error"
-            add(local, kind, -part, status, "leads_by_icp" if op.startswith("search") else "credits")
+            add(
+                local, kind, -part, status, "leads_by_icp" if op.startswith("search") else "credits"
+            )
     # Top-ups: the month's usage last month plus a margin, rounded up to a thousand.
     year, month = START.year, START.month
     previous = 20000
@@ -168,18 +181,35 @@ def write_ledger(folder: Path) -> None:
     ledger, balance = ledger_rows()
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["id", "timestamp", "type", "credits", "status", "balance_type", "after_balance"])
+    writer.writerow(
+        ["id", "timestamp", "type", "credits", "status", "balance_type", "after_balance"]
+    )
     for r in ledger:
-        writer.writerow([r["id"], r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["type"],  # type: ignore[attr-defined]
-                         f"{int(r['cents']) / 100:.2f}", r["status"], r["balance_type"],  # type: ignore[call-overload]
-                         f"{r['after_balance']:.2f}"])
+        writer.writerow(
+            [
+                r["id"],
+                r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                r["type"],  # type: ignore[attr-defined]
+                f"{int(r['cents']) / 100:.2f}",
+                r["status"],
+                r["balance_type"],  # type: ignore[call-overload]
+                f"{r['after_balance']:.2f}",
+            ]
+        )
     with (folder / "sample_ledger.csv.gz").open("wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as fh:
             fh.write(text.getvalue().encode("utf-8"))
-    anchor = {"as_of": LEDGER_AS_OF, "balance": balance,
-              "note": "The sample account's /me/ credits.balance at as_of (pending charges already "
-                      "subtracted), the anchor of the sample reconciliation."}
-    (folder / "sample_ledger_anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", encoding="utf-8")
+    anchor = {
+        "as_of": LEDGER_AS_OF,
+        "balance": balance,
+        "note": "The sample account's /me/ credits.balance at as_of (pending charges already "
+        "subtracted), the anchor of the sample reconciliation.",
+    }
+    (folder / "sample_ledger_anchor.json").write_text(
+        json.dumps(anchor, indent=2) + "\n", encoding="utf-8"
+    )
+
+
 # --- the account profile (sample_account.json) -------------------------------------------------
 #: Plan limit history: 25,000 credits a month in 2025, 30,000 after the January 2026 upgrade.
 #: With the usage above, October 2026 (33,441 credits) is the one month over its limit.
@@ -190,8 +220,9 @@ ACCOUNT_SNAPSHOT = dt.date(2026, 10, 22)
 ACCOUNT_TIMEZONE = "Europe/Kyiv"
 
 
-def account_profile(usage: list[tuple[str, str, int]],
-                    ledger: list[dict[str, object]]) -> dict[str, object]:
+def account_profile(
+    usage: list[tuple[str, str, int]], ledger: list[dict[str, object]]
+) -> dict[str, object]:
     """The sample account as ``/me/`` would describe it at the snapshot.
 
     The balance and its history come from the sample ledger (the same top-ups and settled
@@ -202,8 +233,11 @@ def account_profile(usage: list[tuple[str, str, int]],
 
     tz = ZoneInfo(ACCOUNT_TIMEZONE)
     snapshot = dt.datetime.combine(ACCOUNT_SNAPSHOT, dt.time(0), tz)
-    to_date = sum(credits for day, _op, credits in usage
-                  if day[:7] == ACCOUNT_SNAPSHOT.isoformat()[:7] and day < ACCOUNT_SNAPSHOT.isoformat())
+    to_date = sum(
+        credits
+        for day, _op, credits in usage
+        if day[:7] == ACCOUNT_SNAPSHOT.isoformat()[:7] and day < ACCOUNT_SNAPSHOT.isoformat()
+    )
     history: list[dict[str, object]] = []
     balance = 0
     month_charges = 0
@@ -214,8 +248,14 @@ def account_profile(usage: list[tuple[str, str, int]],
         if not month_charges and kind == "usage":
             return  # a month with a top-up and no charge yet (the opening December)
         balance += month_charges
-        history.append({"date": last_day.isoformat(), "type": kind, "credits": month_charges / 100,
-                        "balance": balance / 100})
+        history.append(
+            {
+                "date": last_day.isoformat(),
+                "type": kind,
+                "credits": month_charges / 100,
+                "balance": balance / 100,
+            }
+        )
         month_charges = 0
 
     for row in ledger:  # oldest first; only settled rows move the balance
@@ -233,8 +273,14 @@ def account_profile(usage: list[tuple[str, str, int]],
         if row["type"] == "top_up":
             balance += cents
             kind = "opening_balance" if not history else "top_up"
-            history.append({"date": ts.date().isoformat(), "type": kind, "credits": cents / 100,
-                            "balance": balance / 100})
+            history.append(
+                {
+                    "date": ts.date().isoformat(),
+                    "type": kind,
+                    "credits": cents / 100,
+                    "balance": balance / 100,
+                }
+            )
         else:
             month_charges += cents
     close_month(month or "", ACCOUNT_SNAPSHOT - dt.timedelta(days=1), "usage_to_date")
@@ -242,8 +288,11 @@ def account_profile(usage: list[tuple[str, str, int]],
         "as_of": snapshot.isoformat(),
         "timezone": ACCOUNT_TIMEZONE,
         "plan": ACCOUNT_PLAN,
-        "credits": {"balance": balance / 100, "used_this_month": to_date,
-                    "monthly_limit": ACCOUNT_LIMITS[max(ACCOUNT_LIMITS)]},
+        "credits": {
+            "balance": balance / 100,
+            "used_this_month": to_date,
+            "monthly_limit": ACCOUNT_LIMITS[max(ACCOUNT_LIMITS)],
+        },
         "preview_tier": False,
         "limit_from": ACCOUNT_LIMITS,
         "balance_history": history,
@@ -282,8 +331,14 @@ SAMPLE_TOKENS = [
 HEAVY_RETRIES = ("hooli", "2026-10", "/api/v1/email/find/", 42000)
 #: endpoints per operation, and how many credits one request returns on average
 ENDPOINTS = {
-    "search_database": (["/api/v1/search/database/leads/", "/api/v1/search/database/companies/"], 12.0),
-    "enrich_database": (["/api/v1/enrich/database/lead/", "/api/v1/enrich/database/leads/bulk/"], 1.5),
+    "search_database": (
+        ["/api/v1/search/database/leads/", "/api/v1/search/database/companies/"],
+        12.0,
+    ),
+    "enrich_database": (
+        ["/api/v1/enrich/database/lead/", "/api/v1/enrich/database/leads/bulk/"],
+        1.5,
+    ),
     "search_realtime": (["/api/v1/search/realtime/leads/"], 8.0),
     "enrich_realtime": (["/api/v1/enrich/realtime/lead/"], 1.0),
     "email_find": (["/api/v1/email/find/", "/api/v1/email/find/bulk/"], 1.0),
@@ -320,7 +375,17 @@ def token_months() -> dict[str, dict]:
             start = max(first, dt.date.fromisoformat(created[:10]))
             end = min(nxt, dt.date.fromisoformat(revoked)) if revoked else nxt
             live = max(0, (end - start).days) / (nxt - first).days
-            entries.append([hint, name, client_id, created, revoked, weight * live * rng.uniform(0.85, 1.15), ok])
+            entries.append(
+                [
+                    hint,
+                    name,
+                    client_id,
+                    created,
+                    revoked,
+                    weight * live * rng.uniform(0.85, 1.15),
+                    ok,
+                ]
+            )
         total_weight = sum(e[5] for e in entries) or 1.0
         tokens = []
         for hint, name, client_id, created, revoked, weight, ok in entries:
@@ -330,7 +395,9 @@ def token_months() -> dict[str, dict]:
                 # successful requests in proportion to the customer's share of the credits
                 good = value * weight / total_weight / per_request
                 for k, path in enumerate(paths):
-                    part = good * (0.7 if len(paths) > 1 and k == 0 else 0.3 if len(paths) > 1 else 1.0)
+                    part = good * (
+                        0.7 if len(paths) > 1 and k == 0 else 0.3 if len(paths) > 1 else 1.0
+                    )
                     n = round(part / ok)
                     if n > 0:
                         by_endpoint[path] = by_endpoint.get(path, 0) + n
@@ -346,17 +413,32 @@ def token_months() -> dict[str, dict]:
                 requests += extra
                 fives += extra * 2 // 3
                 failed += extra
-            by_status = {"2xx": requests - failed, "4xx": failed - fives, "5xx": fives} if requests else {}
-            tokens.append({"token_hint": hint, "name": name, "client_id": client_id,
-                           "is_active": not (revoked and dt.date.fromisoformat(revoked) < dt.date(2026, 11, 1)),
-                           "created_at": created, "total_requests": requests,
-                           "by_endpoint": dict(sorted(by_endpoint.items())),
-                           "by_status": {k: v for k, v in by_status.items() if v}})
+            by_status = (
+                {"2xx": requests - failed, "4xx": failed - fives, "5xx": fives} if requests else {}
+            )
+            tokens.append(
+                {
+                    "token_hint": hint,
+                    "name": name,
+                    "client_id": client_id,
+                    "is_active": not (
+                        revoked and dt.date.fromisoformat(revoked) < dt.date(2026, 11, 1)
+                    ),
+                    "created_at": created,
+                    "total_requests": requests,
+                    "by_endpoint": dict(sorted(by_endpoint.items())),
+                    "by_status": {k: v for k, v in by_status.items() if v},
+                }
+            )
         tokens.sort(key=lambda t: t["created_at"], reverse=True)  # newest first, as the API lists
-        months[label] = {"period": {"start": f"{first.isoformat()}T00:00:00",
-                                    "end": f"{(nxt - dt.timedelta(days=1)).isoformat()}T23:59:59"},
-                         "total_requests": sum(t["total_requests"] for t in tokens),
-                         "tokens": tokens}
+        months[label] = {
+            "period": {
+                "start": f"{first.isoformat()}T00:00:00",
+                "end": f"{(nxt - dt.timedelta(days=1)).isoformat()}T23:59:59",
+            },
+            "total_requests": sum(t["total_requests"] for t in tokens),
+            "tokens": tokens,
+        }
     return months
 
 
@@ -364,9 +446,11 @@ def write_sample_tokens() -> None:
     import json
 
     path = Path(__file__).with_name("sample_tokens.json")
-    doc = {"timezone": "Europe/Kyiv",
-           "note": "Fictional per-token analytics of the sample account; token values are masked.",
-           "months": token_months()}
+    doc = {
+        "timezone": "Europe/Kyiv",
+        "note": "Fictional per-token analytics of the sample account; token values are masked.",
+        "months": token_months(),
+    }
     path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
 
 

@@ -132,10 +132,18 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .analysis.usage import (detect_anomalies, display_percentages, month_over_month,
-                           monthly_totals, operation_shares, partial_month_comparison,
-                           run_rate_projection, to_monthly, validate_usage_frame,
-                           variance_by_operation)
+    from .analysis.usage import (
+        detect_anomalies,
+        display_percentages,
+        month_over_month,
+        monthly_totals,
+        operation_shares,
+        partial_month_comparison,
+        run_rate_projection,
+        to_monthly,
+        validate_usage_frame,
+        variance_by_operation,
+    )
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
@@ -145,8 +153,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.mail import build_message, send_message
     from .outputs.pdf import write_pdf_report
     from .analysis.pricing import estimate_cost, load_prices
-    from .analysis.calendar import (FiscalCalendar, period_to_date, to_date_series,
-                                    to_fiscal_periods, year_over_year)
+    from .analysis.calendar import (
+        FiscalCalendar,
+        period_to_date,
+        to_date_series,
+        to_fiscal_periods,
+        year_over_year,
+    )
     from .outputs.contract import validate_document
     from .outputs.export import usage_document, write_usage_parquet
     from .outputs.focus import focus_frame, write_focus
@@ -159,11 +172,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .theme import load_theme
     from .fetch.usage import fetch_usage, load_sample
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
-    from .fetch.account import AccountStatus, fetch_account, load_sample_account, sample_balance_history
+    from .fetch.account import (
+        AccountStatus,
+        fetch_account,
+        load_sample_account,
+        sample_balance_history,
+    )
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .outputs.notify import notify
     from .outputs.budget import add_budget_sheet, budget_page, budget_summary, budget_subject_flag
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
-    from .analysis.chargeback import (Allocation, allocate_credits, integration_health,
-                                      load_endpoint_mapping)
+    from .analysis.chargeback import (
+        Allocation,
+        allocate_credits,
+        integration_health,
+        load_endpoint_mapping,
+    )
     from .outputs.chargeback import write_chargeback_workbook

@@ -95,7 +95,9 @@ def check_distinct_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> N
     """
     given = [(name, Path(p)) for name, p in paths.items() if p]
     for i, (name_a, a) in enumerate(given):
-        for name_b, b in given[i + 1:]:
+        for name_b, b in given[i + 1 :]:
             if _same_file(a, b):
-                raise OutputError(f"{name_a} {a} and {name_b} {b} are the same file: "
-                                  "give each output its own path")
+                raise OutputError(
+                    f"{name_a} {a} and {name_b} {b} are the same file: "
+                    "give each output its own path"
+                )

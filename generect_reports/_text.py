@@ -63,8 +63,9 @@ def unholdable_reason(text: str) -> str | None:
     """Why no writer can hold ``text`` (a phrase for the error message), or None if one can."""
     bad = _SURROGATE.search(text)
     if bad:
-        return (f"holds a lone surrogate (U+{ord(bad.group()):04X}), which no file encoding can "
-                "store")
+        return (
+            f"holds a lone surrogate (U+{ord(bad.group()):04X}), which no file encoding can store"
+        )
     if len(xlsx_text(text)) > EXCEL_CELL_MAX:
         return f"is longer than a spreadsheet cell holds ({EXCEL_CELL_MAX:,} characters)"
     return None
@@ -130,8 +131,9 @@ def display_text(text: str) -> str:
     maps back to exactly one name. Printable text (any script) is unchanged."""
     if text.isprintable() and "\\" not in text:
         return text
-    return "".join(c if c != "\\" and _visible(c) else ("\\\\" if c == "\\" else _escape(c))
-                   for c in text)
+    return "".join(
+        c if c != "\\" and _visible(c) else ("\\\\" if c == "\\" else _escape(c)) for c in text
+    )
 
 
 def truncate_for_layout(text: str, width: int = 60, ellipsis: str = "…") -> str:

@@ -51,7 +51,11 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
     from .errors import GenerectWarning
 
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("%(levelname)s: %(message)s"))
     root = logging.getLogger()
@@ -101,21 +105,38 @@ def command_config(ctx: click.Context | None = None) -> Any:
     return ctx.meta.get("generect.config") or Config()
 
 
-def output_options(*formats: str, default: str = "table") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def output_options(
+    *formats: str, default: str = "table"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--format`` and ``--output`` for commands that print a table or write a file."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn = click.option("--output", "-o", default=None, metavar="PATH",
-                          help="Write to PATH (atomically) instead of stdout.")(fn)
-        fn = click.option("--format", "fmt", default=default, show_default=True, metavar="FORMAT",
-                          help=f"{', '.join(formats[:-1])} or {formats[-1]}.")(fn)
+        fn = click.option(
+            "--output",
+            "-o",
+            default=None,
+            metavar="PATH",
+            help="Write to PATH (atomically) instead of stdout.",
+        )(fn)
+        fn = click.option(
+            "--format",
+            "fmt",
+            default=default,
+            show_default=True,
+            metavar="FORMAT",
+            help=f"{', '.join(formats[:-1])} or {formats[-1]}.",
+        )(fn)
         return fn
 
     return decorate
 
 
-def check_output(fmt: str, output: str | None, formats: tuple[str, ...],
-                 file_only: tuple[str, ...] = ("xlsx", "parquet")) -> str:
+def check_output(
+    fmt: str,
+    output: str | None,
+    formats: tuple[str, ...],
+    file_only: tuple[str, ...] = ("xlsx", "parquet"),
+) -> str:
     """Validate ``--format``/``--output`` before any network: the format, and a writable path."""
     fmt = fmt.lower()
     if fmt not in formats:
@@ -140,23 +161,50 @@ def emit(text: str, output: str | None) -> None:
             # Started with stdout closed (`>&-`): the output would vanish with exit 0.
             from .errors import OutputError
 
-            raise OutputError("standard output is closed: nothing can be printed; use --output PATH")
+            raise OutputError(
+                "standard output is closed: nothing can be printed; use --output PATH"
+            )
         click.echo(text, nl=not text.endswith("\n"))
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every command takes, defined once."""
     options = [
-        click.option("--config", default=None, metavar="FILE", is_eager=True, expose_value=False,
-                     callback=_load_config,
-                     help="TOML file with [email], [budget], [notify], [calendar] and [report] tables "
-                          "($GENERECT_REPORTS_CONFIG)."),
-        click.option("--sample", is_flag=True, help="Use the bundled sample data: no token, no network."),
-        click.option("--timezone", "timezone", default=None, metavar="TZ",
-                     help="IANA timezone for day/week/month buckets [default: UTC; Europe/Kyiv with --sample]."),
-        click.option("--api-url", default=None, metavar="URL", help="API base URL [default: $GENERECT_API_URL or https://api.generect.com]."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache of closed periods."),
-        click.option("-v", "--verbose", count=True, help="Log requests and retries (-vv for debug); tracebacks on errors."),
+        click.option(
+            "--config",
+            default=None,
+            metavar="FILE",
+            is_eager=True,
+            expose_value=False,
+            callback=_load_config,
+            help="TOML file with [email], [budget], [notify], [calendar] and [report] tables "
+            "($GENERECT_REPORTS_CONFIG).",
+        ),
+        click.option(
+            "--sample", is_flag=True, help="Use the bundled sample data: no token, no network."
+        ),
+        click.option(
+            "--timezone",
+            "timezone",
+            default=None,
+            metavar="TZ",
+            help="IANA timezone for day/week/month buckets [default: UTC; Europe/Kyiv with --sample].",
+        ),
+        click.option(
+            "--api-url",
+            default=None,
+            metavar="URL",
+            help="API base URL [default: $GENERECT_API_URL or https://api.generect.com].",
+        ),
+        click.option(
+            "--no-cache", is_flag=True, help="Neither read nor write the cache of closed periods."
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Log requests and retries (-vv for debug); tracebacks on errors.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress bar."),
     ]
     for option in reversed(options):
@@ -167,11 +215,21 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def fiscal_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The fiscal calendar: start month and how fiscal years are named ([calendar] table)."""
     options = [
-        click.option("--fiscal-year-start", type=click.IntRange(1, 12), default=None, metavar="MONTH",
-                     help="First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1]."),
-        click.option("--fiscal-year-naming", "fy_naming", type=click.Choice(["end", "start"]), default=None,
-                     help="Name a fiscal year by the calendar year it ends in (FY2027 = Apr 2026-Mar 2027) "
-                          "or starts in [default: end]."),
+        click.option(
+            "--fiscal-year-start",
+            type=click.IntRange(1, 12),
+            default=None,
+            metavar="MONTH",
+            help="First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1].",
+        ),
+        click.option(
+            "--fiscal-year-naming",
+            "fy_naming",
+            type=click.Choice(["end", "start"]),
+            default=None,
+            help="Name a fiscal year by the calendar year it ends in (FY2027 = Apr 2026-Mar 2027) "
+            "or starts in [default: end].",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -181,16 +239,40 @@ def fiscal_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the monthly report, shared by ``report`` and ``email``."""
     options = [
-        click.option("--month", default=None, metavar="YYYY-MM", help="Report month [default: the last full month]."),
-        click.option("--history", default=24, show_default=True, type=int, help="Months in the history chart and Monthly sheet (year-over-year is fetched whatever this is)."),
-        click.option("--template", default=None, metavar="DIR", help="Folder with theme.toml, prices.toml, report.mplstyle and email templates."),
+        click.option(
+            "--month",
+            default=None,
+            metavar="YYYY-MM",
+            help="Report month [default: the last full month].",
+        ),
+        click.option(
+            "--history",
+            default=24,
+            show_default=True,
+            type=int,
+            help="Months in the history chart and Monthly sheet (year-over-year is fetched whatever this is).",
+        ),
+        click.option(
+            "--template",
+            default=None,
+            metavar="DIR",
+            help="Folder with theme.toml, prices.toml, report.mplstyle and email templates.",
+        ),
         click.option("--account", default=None, help="Account name shown in titles."),
-        click.option("--reconcile/--no-reconcile", "reconcile", default=None,
-                     help="Tie the month to the ledger in the report [default: on with --sample; "
-                          "on the API only when asked, as a busy ledger is large]."),
-        click.option("--chargeback/--no-chargeback", "chargeback", default=None,
-                     help="Add credits by customer from the token analytics [default: on with "
-                          "--sample; on the API only when asked]."),
+        click.option(
+            "--reconcile/--no-reconcile",
+            "reconcile",
+            default=None,
+            help="Tie the month to the ledger in the report [default: on with --sample; "
+            "on the API only when asked, as a busy ledger is large].",
+        ),
+        click.option(
+            "--chargeback/--no-chargeback",
+            "chargeback",
+            default=None,
+            help="Add credits by customer from the token analytics [default: on with "
+            "--sample; on the API only when asked].",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -213,7 +295,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             code = _interrupt_code(exc)
-            click.echo("error: terminated" if code == EXIT_SIGTERM else "error: interrupted", err=True)
+            click.echo(
+                "error: terminated" if code == EXIT_SIGTERM else "error: interrupted", err=True
+            )
             sys.exit(code)
         except BrokenPipeError:
             # The reader went away (`usage ... | head`): stop quietly, like any Unix filter.
@@ -224,7 +308,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if verbose:
                 click.echo(redact(traceback.format_exc()), err=True)
             hint = "" if verbose else " (run with --verbose for details)"
-            click.echo(f"error: unexpected {type(exc).__name__}: {redact(str(exc))}{hint}", err=True)
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {redact(str(exc))}{hint}", err=True
+            )
             sys.exit(EXIT_UNEXPECTED)
 
     return wrapper
@@ -244,8 +330,17 @@ def _timezone(timezone: str | None, sample: bool) -> str:
     return tz
 
 
-def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api_url: str | None,
-          no_cache: bool, quiet: bool) -> Any:
+def _load(
+    start: Any,
+    end: Any,
+    *,
+    period: str,
+    timezone: str,
+    sample: bool,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+) -> Any:
     """Usage from the sample or the API: the only place the CLI chooses a source."""
     if sample:
         from .fetch.usage import load_sample
@@ -254,17 +349,30 @@ def _load(start: Any, end: Any, *, period: str, timezone: str, sample: bool, api
     from .fetch.usage import fetch_usage
 
     with _client(api_url) as client:
-        frame = fetch_usage(start, end, period=period, timezone=timezone, client=client,
-                            cache=not no_cache, progress=False if quiet else None)
+        frame = fetch_usage(
+            start,
+            end,
+            period=period,
+            timezone=timezone,
+            client=client,
+            cache=not no_cache,
+            progress=False if quiet else None,
+        )
     for tie in frame.attrs.get("tie_outs", []):
-        log.warning("the API's figure for %s (%.2f credits) differs from the sum of its days (%.2f, "
-                    "a difference of %+.2f): the figure shown is the API's", tie.label,
-                    tie.bucket_total, tie.days_total, tie.difference)
+        log.warning(
+            "the API's figure for %s (%.2f credits) differs from the sum of its days (%.2f, "
+            "a difference of %+.2f): the figure shown is the API's",
+            tie.label,
+            tie.bucket_total,
+            tie.days_total,
+            tie.difference,
+        )
     return frame
 
 
-def _load_plan(plan: Any, *, timezone: str, sample: bool, api_url: str | None, no_cache: bool,
-               quiet: bool) -> Any:
+def _load_plan(
+    plan: Any, *, timezone: str, sample: bool, api_url: str | None, no_cache: bool, quiet: bool
+) -> Any:
     """A fetch plan's daily and monthly usage from the sample or the API (with :func:`_load`,
     the only places the CLI chooses a source)."""
     from .fetch import plan as FP
@@ -272,10 +380,19 @@ def _load_plan(plan: Any, *, timezone: str, sample: bool, api_url: str | None, n
     if sample:
         return FP.load_sample_plan_usage(plan, timezone=timezone)
     with _client(api_url) as client:
-        usage = FP.fetch_plan_usage(plan, timezone=timezone, client=client, cache=not no_cache,
-                                    progress=False if quiet else None)
-    log.info("usage: %d day(s), %d month(s), %d request(s) sent", usage.daily["period"].nunique(),
-             usage.monthly["period"].nunique(), usage.daily.attrs.get("requests", 0))
+        usage = FP.fetch_plan_usage(
+            plan,
+            timezone=timezone,
+            client=client,
+            cache=not no_cache,
+            progress=False if quiet else None,
+        )
+    log.info(
+        "usage: %d day(s), %d month(s), %d request(s) sent",
+        usage.daily["period"].nunique(),
+        usage.monthly["period"].nunique(),
+        usage.daily.attrs.get("requests", 0),
+    )
     return usage
 
 
@@ -290,14 +407,23 @@ def _plan_today(timezone: str, sample: bool) -> Any:
     return local_today(get_timezone(timezone))
 
 
-def _load_report_usage(month: str, history: int, *, timezone: str, sample: bool,
-                       api_url: str | None, no_cache: bool, quiet: bool) -> Any:
+def _load_report_usage(
+    month: str,
+    history: int,
+    *,
+    timezone: str,
+    sample: bool,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+) -> Any:
     """A report's daily and monthly usage, by its fetch plan."""
     from .fetch.plan import report_plan
 
     plan = report_plan(month, history, today=_plan_today(timezone, sample))
-    return _load_plan(plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache,
-                      quiet=quiet)
+    return _load_plan(
+        plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache, quiet=quiet
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -314,15 +440,31 @@ def cli() -> None:
 @cli.command()
 @click.option("--start", required=True, metavar="YYYY-MM-DD", help="First local date (inclusive).")
 @click.option("--end", required=True, metavar="YYYY-MM-DD", help="Last local date (inclusive).")
-@click.option("--period", default="day", show_default=True,
-              help="Bucket size: day, week (ISO), month, or fiscal quarter or year (from months).")
+@click.option(
+    "--period",
+    default="day",
+    show_default=True,
+    help="Bucket size: day, week (ISO), month, or fiscal quarter or year (from months).",
+)
 @fiscal_options
 @output_options(*USAGE_FORMATS)
 @common_options
 @handle_errors
-def usage(start: str, end: str, period: str, fiscal_year_start: int | None, fy_naming: str | None,
-          fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
-          no_cache: bool, verbose: int, quiet: bool) -> None:
+def usage(
+    start: str,
+    end: str,
+    period: str,
+    fiscal_year_start: int | None,
+    fy_naming: str | None,
+    fmt: str,
+    output: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Credits per period and operation, as a tidy table.
 
     Columns: period_start, period, operation, credits. A period's rows add up to the API's
@@ -343,8 +485,16 @@ def usage(start: str, end: str, period: str, fiscal_year_start: int | None, fy_n
     periods.buckets(start, end, fetch_period)  # validate before any token or network is needed
     if fmt == "focus" and period != "day":
         raise InputError("--format focus writes one row per day and operation: use --period day")
-    frame = _load(start, end, period=fetch_period, timezone=tz, sample=sample, api_url=api_url,
-                  no_cache=no_cache, quiet=quiet)
+    frame = _load(
+        start,
+        end,
+        period=fetch_period,
+        timezone=tz,
+        sample=sample,
+        api_url=api_url,
+        no_cache=no_cache,
+        quiet=quiet,
+    )
     if period in ("quarter", "year"):
         from .analysis.calendar import to_fiscal_periods
 
@@ -384,17 +534,29 @@ def _fiscal_calendar(start_month: int | None, naming: str | None) -> Any:
     if unknown:
         from .errors import ConfigError
 
-        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r} in [calendar]: use "
-                          "fiscal_year_start or fiscal_year_naming")
+        raise ConfigError(
+            f"unknown setting {sorted(unknown)[0]!r} in [calendar]: use "
+            "fiscal_year_start or fiscal_year_naming"
+        )
     month = start_month if start_month is not None else table.get("fiscal_year_start", 1)
     name = naming if naming is not None else table.get("fiscal_year_naming", "end")
     return FiscalCalendar.create(month, name)
 
 
-def _report_data(month: str | None, history: int, sample: bool, timezone: str | None,
-                 api_url: str | None, no_cache: bool, quiet: bool, template: str | None,
-                 account: str | None, *, reconcile: bool | None = None,
-                 chargeback: bool | None = None) -> Any:
+def _report_data(
+    month: str | None,
+    history: int,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+    template: str | None,
+    account: str | None,
+    *,
+    reconcile: bool | None = None,
+    chargeback: bool | None = None,
+) -> Any:
     from .periods import parse_month
     from .outputs.report import build_report, last_full_month
     from .theme import load_theme
@@ -414,19 +576,38 @@ def _report_data(month: str | None, history: int, sample: bool, timezone: str | 
             month = last_full_month(load_sample(period="day"))
         else:
             month = last_full_month(timezone=tz)
-    frame, monthly = _load_report_usage(month, history, timezone=tz, sample=sample, api_url=api_url,
-                                        no_cache=no_cache, quiet=quiet)
+    frame, monthly = _load_report_usage(
+        month, history, timezone=tz, sample=sample, api_url=api_url, no_cache=no_cache, quiet=quiet
+    )
     rep = build_report(frame, month, monthly=monthly, history=history, theme=theme, account=account)
-    rep.sections = _report_sections(rep, frame, sample=sample, timezone=tz, api_url=api_url,
-                                    no_cache=no_cache, quiet=quiet, template=template,
-                                    reconcile=sample if reconcile is None else reconcile,
-                                    chargeback=sample if chargeback is None else chargeback)
+    rep.sections = _report_sections(
+        rep,
+        frame,
+        sample=sample,
+        timezone=tz,
+        api_url=api_url,
+        no_cache=no_cache,
+        quiet=quiet,
+        template=template,
+        reconcile=sample if reconcile is None else reconcile,
+        chargeback=sample if chargeback is None else chargeback,
+    )
     return rep
 
 
-def _report_sections(rep: Any, frame: Any, *, sample: bool, timezone: str, api_url: str | None,
-                     no_cache: bool, quiet: bool, template: str | None, reconcile: bool,
-                     chargeback: bool) -> Any:
+def _report_sections(
+    rep: Any,
+    frame: Any,
+    *,
+    sample: bool,
+    timezone: str,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+    template: str | None,
+    reconcile: bool,
+    chargeback: bool,
+) -> Any:
     """The report's optional sections: the plan limit and budgets always (one ``/me/``
     request), the ledger tie-out and the customer split when asked (always on the sample)."""
     from .analysis.budget import report_budget
@@ -445,34 +626,76 @@ def _report_sections(rep: Any, frame: Any, *, sample: bool, timezone: str, api_u
             account, history = fetch_account(client), None
     # The balance runway only means something for the month that is still running.
     sections.budget, sections.burnup = report_budget(
-        frame, rep.month, current_limit=account.monthly_limit, current_month=account.api_month,
-        budgets=config.table("budget"), limit_from=history, as_of=rep.as_of, prices=rep.prices,
-        balance=None if rep.complete else account.balance)
+        frame,
+        rep.month,
+        current_limit=account.monthly_limit,
+        current_month=account.api_month,
+        budgets=config.table("budget"),
+        limit_from=history,
+        as_of=rep.as_of,
+        prices=rep.prices,
+        balance=None if rep.complete else account.balance,
+    )
     if reconcile:
-        result, inputs = _reconcile_data(rep.month, timezone=timezone, sample=sample,
-                                         api_url=api_url, no_cache=no_cache, refresh=False,
-                                         quiet=quiet, template=template)
+        result, inputs = _reconcile_data(
+            rep.month,
+            timezone=timezone,
+            sample=sample,
+            api_url=api_url,
+            no_cache=no_cache,
+            refresh=False,
+            quiet=quiet,
+            template=template,
+        )
         sections.reconciliation, sections.ledger = result, inputs.ledger
     if chargeback:
-        sections.allocation = _chargeback_data(rep.month, sample=sample, timezone=timezone,
-                                               api_url=api_url, no_cache=no_cache, quiet=quiet,
-                                               template=template, threshold=0.20)
+        sections.allocation = _chargeback_data(
+            rep.month,
+            sample=sample,
+            timezone=timezone,
+            api_url=api_url,
+            no_cache=no_cache,
+            quiet=quiet,
+            template=template,
+            threshold=0.20,
+        )
     return sections
 
 
 @cli.command()
 @report_options
-@click.option("--quarter", default=None, metavar="QUARTER",
-              help="A quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).")
+@click.option(
+    "--quarter",
+    default=None,
+    metavar="QUARTER",
+    help="A quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).",
+)
 @fiscal_options
-@click.option("--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here.")
+@click.option(
+    "--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here."
+)
 @click.option("--pdf", "pdf_path", default=None, metavar="PATH", help="Write the PDF report here.")
 @common_options
 @handle_errors
-def report(month: str | None, history: int, template: str | None, account: str | None,
-           reconcile: bool | None, chargeback: bool | None, quarter: str | None, fiscal_year_start: int | None, fy_naming: str | None,
-           xlsx_path: str | None, pdf_path: str | None, sample: bool, timezone: str | None,
-           api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
+def report(
+    month: str | None,
+    history: int,
+    template: str | None,
+    account: str | None,
+    reconcile: bool | None,
+    chargeback: bool | None,
+    quarter: str | None,
+    fiscal_year_start: int | None,
+    fy_naming: str | None,
+    xlsx_path: str | None,
+    pdf_path: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """The monthly finance report as an Excel workbook and a PDF.
 
     With neither --xlsx nor --pdf, both are written to the current folder as
@@ -488,8 +711,21 @@ def report(month: str | None, history: int, template: str | None, account: str |
             check_output_path(path)
     check_distinct_outputs({"--xlsx": xlsx_path, "--pdf": pdf_path})
     if quarter is not None:
-        _quarter_report(quarter, month, fiscal_year_start, fy_naming, xlsx_path, pdf_path, sample,
-                        timezone, api_url, no_cache, quiet, template, account)
+        _quarter_report(
+            quarter,
+            month,
+            fiscal_year_start,
+            fy_naming,
+            xlsx_path,
+            pdf_path,
+            sample,
+            timezone,
+            api_url,
+            no_cache,
+            quiet,
+            template,
+            account,
+        )
         return
     from .outputs.render import start_pdf_worker, write_report_files
 
@@ -500,8 +736,19 @@ def report(month: str | None, history: int, template: str | None, account: str |
     # The PDF's child is forked before the data is loaded, so it imports matplotlib meanwhile;
     # the workbook and the PDF are then rendered side by side where the platform allows.
     with start_pdf_worker(enabled=bool(pdf_path or not xlsx_path)) as worker:
-        rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet, template,
-                           account, reconcile=reconcile, chargeback=chargeback)
+        rep = _report_data(
+            month,
+            history,
+            sample,
+            timezone,
+            api_url,
+            no_cache,
+            quiet,
+            template,
+            account,
+            reconcile=reconcile,
+            chargeback=chargeback,
+        )
         if not xlsx_path and not pdf_path:
             xlsx_path = f"generect-usage-{rep.month}.xlsx"
             pdf_path = f"generect-usage-{rep.month}.pdf"
@@ -516,33 +763,88 @@ def report(month: str | None, history: int, template: str | None, account: str |
 @click.option("--cc", "cc", multiple=True, metavar="ADDR", help="Copy recipient (repeatable).")
 @click.option("--from", "sender", default=None, metavar="ADDR", help="Sender address.")
 @click.option("--smtp-host", default=None, metavar="HOST", help="SMTP server.")
-@click.option("--smtp-port", default=None, type=int, metavar="PORT", help="SMTP port [default: 587 starttls, 465 ssl, 25 none].")
-@click.option("--smtp-security", default="starttls", show_default=True, help="starttls, ssl or none.")
-@click.option("--smtp-user", default=None, metavar="USER", help="SMTP login; the password comes only from GENERECT_SMTP_PASSWORD.")
-@click.option("--max-attachment-mb", default=10.0, show_default=True, type=float, help="Refuse to send attachments larger than this in total.")
-@click.option("--dry-run", "dry_run", default=None, metavar="FILE.eml", help="Write the exact message to FILE.eml instead of sending it.")
-@click.option("--quarter", default=None, metavar="QUARTER",
-              help="Email the quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).")
+@click.option(
+    "--smtp-port",
+    default=None,
+    type=int,
+    metavar="PORT",
+    help="SMTP port [default: 587 starttls, 465 ssl, 25 none].",
+)
+@click.option(
+    "--smtp-security", default="starttls", show_default=True, help="starttls, ssl or none."
+)
+@click.option(
+    "--smtp-user",
+    default=None,
+    metavar="USER",
+    help="SMTP login; the password comes only from GENERECT_SMTP_PASSWORD.",
+)
+@click.option(
+    "--max-attachment-mb",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="Refuse to send attachments larger than this in total.",
+)
+@click.option(
+    "--dry-run",
+    "dry_run",
+    default=None,
+    metavar="FILE.eml",
+    help="Write the exact message to FILE.eml instead of sending it.",
+)
+@click.option(
+    "--quarter",
+    default=None,
+    metavar="QUARTER",
+    help="Email the quarter report instead of a month: 2026-Q3 (calendar) or FY2027-Q1 (fiscal).",
+)
 @fiscal_options
 @common_options
 @handle_errors
-def email(month: str | None, history: int, template: str | None, account: str | None,
-          reconcile: bool | None, chargeback: bool | None, quarter: str | None,
-          fiscal_year_start: int | None, fy_naming: str | None, to: tuple[str, ...], cc: tuple[str, ...], sender: str | None, smtp_host: str | None,
-          smtp_port: int | None, smtp_security: str, smtp_user: str | None, max_attachment_mb: float,
-          dry_run: str | None, sample: bool, timezone: str | None, api_url: str | None,
-          no_cache: bool, verbose: int, quiet: bool) -> None:
+def email(
+    month: str | None,
+    history: int,
+    template: str | None,
+    account: str | None,
+    reconcile: bool | None,
+    chargeback: bool | None,
+    quarter: str | None,
+    fiscal_year_start: int | None,
+    fy_naming: str | None,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    sender: str | None,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_security: str,
+    smtp_user: str | None,
+    max_attachment_mb: float,
+    dry_run: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Email the monthly report (workbook and PDF attached) to the finance inbox."""
     import math
 
     from .outputs import mail
 
     if not (math.isfinite(max_attachment_mb) and max_attachment_mb > 0):
-        raise InputError(f"--max-attachment-mb must be a positive number, not {max_attachment_mb:g}")
+        raise InputError(
+            f"--max-attachment-mb must be a positive number, not {max_attachment_mb:g}"
+        )
 
     settings = mail.SmtpSettings.from_options(
-        host=smtp_host, port=smtp_port, security=smtp_security, user=smtp_user,
-        need_host=dry_run is None)
+        host=smtp_host,
+        port=smtp_port,
+        security=smtp_security,
+        user=smtp_user,
+        need_host=dry_run is None,
+    )
     recipients = mail.validate_addresses(to, "--to", required=True)
     copies = mail.validate_addresses(cc, "--cc")
     from_addr = mail.validate_addresses([sender] if sender else [], "--from", required=True)[0]
@@ -552,20 +854,54 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         check_output_path(dry_run)
     limit = int(max_attachment_mb * 1024 * 1024)
     if quarter is not None:
-        qrep, theme = _quarter_data(quarter, month, fiscal_year_start, fy_naming, sample, timezone,
-                                    api_url, no_cache, quiet, template, account)
+        qrep, theme = _quarter_data(
+            quarter,
+            month,
+            fiscal_year_start,
+            fy_naming,
+            sample,
+            timezone,
+            api_url,
+            no_cache,
+            quiet,
+            template,
+            account,
+        )
         message = mail.build_quarter_message(
-            qrep, to=recipients, cc=copies, sender=from_addr, max_attachment_bytes=limit,
-            colors=theme.operation_colors(list(qrep.by_month["operation"])), theme=theme)
+            qrep,
+            to=recipients,
+            cc=copies,
+            sender=from_addr,
+            max_attachment_bytes=limit,
+            colors=theme.operation_colors(list(qrep.by_month["operation"])),
+            theme=theme,
+        )
     else:
         from .outputs.render import start_pdf_worker
 
         # As for `report`: the PDF's child imports matplotlib while the data loads.
         with start_pdf_worker() as worker:
-            rep = _report_data(month, history, sample, timezone, api_url, no_cache, quiet,
-                               template, account, reconcile=reconcile, chargeback=chargeback)
-            message = mail.build_message(rep, to=recipients, cc=copies, sender=from_addr,
-                                         max_attachment_bytes=limit, worker=worker)
+            rep = _report_data(
+                month,
+                history,
+                sample,
+                timezone,
+                api_url,
+                no_cache,
+                quiet,
+                template,
+                account,
+                reconcile=reconcile,
+                chargeback=chargeback,
+            )
+            message = mail.build_message(
+                rep,
+                to=recipients,
+                cc=copies,
+                sender=from_addr,
+                max_attachment_bytes=limit,
+                worker=worker,
+            )
     if dry_run:
         mail.write_eml(message, dry_run)
         if not quiet:
@@ -573,14 +909,25 @@ def email(month: str | None, history: int, template: str | None, account: str | 
         return
     mail.send_message(message, settings)
     if not quiet:
-        click.echo(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True)
+        click.echo(
+            f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True
+        )
 
 
 RECONCILE_FORMATS = ("table", "csv", "json", "xlsx")
 
 
-def _reconcile_data(month: str, *, timezone: str, sample: bool, api_url: str | None,
-                    no_cache: bool, refresh: bool, quiet: bool, template: str | None) -> Any:
+def _reconcile_data(
+    month: str,
+    *,
+    timezone: str,
+    sample: bool,
+    api_url: str | None,
+    no_cache: bool,
+    refresh: bool,
+    quiet: bool,
+    template: str | None,
+) -> Any:
     """Usage and ledger of ``month`` (sample or API) tied out; restatements recorded."""
     from .analysis.reconcile import load_ledger_mapping, reconcile, reported_figures
     from .fetch import ledger as L
@@ -597,47 +944,91 @@ def _reconcile_data(month: str, *, timezone: str, sample: bool, api_url: str | N
         from .fetch.usage import fetch_usage
 
         with _client(api_url) as client:
-            inputs = L.ledger_for_month(month, timezone=timezone, client=client,
-                                        cache=not no_cache, refresh=refresh,
-                                        progress=False if quiet else None)
+            inputs = L.ledger_for_month(
+                month,
+                timezone=timezone,
+                client=client,
+                cache=not no_cache,
+                refresh=refresh,
+                progress=False if quiet else None,
+            )
             usage_cache: Any = (L.RefreshCache() if refresh else True) if not no_cache else False
             try:
-                usage = fetch_usage(first, last, period="month", timezone=timezone, client=client,
-                                    cache=usage_cache, progress=False if quiet else None)
+                usage = fetch_usage(
+                    first,
+                    last,
+                    period="month",
+                    timezone=timezone,
+                    client=client,
+                    cache=usage_cache,
+                    progress=False if quiet else None,
+                )
             finally:
                 if not isinstance(usage_cache, bool):
                     usage_cache.close()
             account = client.account_key
     anchor = inputs.anchor
-    result = reconcile(usage, inputs.ledger, month=month, closing_balance=inputs.closing_balance,
-                       anchor_at=anchor.at if anchor else None,
-                       in_flight=anchor.in_flight if anchor else 0.0,
-                       hypothesis=inputs.hypothesis, mapping=mapping, timezone=timezone)
+    result = reconcile(
+        usage,
+        inputs.ledger,
+        month=month,
+        closing_balance=inputs.closing_balance,
+        anchor_at=anchor.at if anchor else None,
+        in_flight=anchor.in_flight if anchor else 0.0,
+        hypothesis=inputs.hypothesis,
+        mapping=mapping,
+        timezone=timezone,
+    )
     if anchor is not None:
         result.anchor_balance = anchor.balance
     result.restatements = list(inputs.restatements)
     if not sample and not no_cache:
         from .periods import Bucket, get_timezone, is_closed
 
-        closed = is_closed(Bucket(first, last, month), get_timezone(timezone)) and not result.pending
+        closed = (
+            is_closed(Bucket(first, last, month), get_timezone(timezone)) and not result.pending
+        )
         result.restatements += L.restate_reported(
-            True, account, month, timezone,
+            True,
+            account,
+            month,
+            timezone,
             reported_figures(usage, inputs.ledger, month=month, timezone=timezone),
-            refresh=refresh, closed=closed)
+            refresh=refresh,
+            closed=closed,
+        )
     return result, inputs
 
 
 @cli.command("reconcile")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month to tie out.")
-@click.option("--refresh", is_flag=True,
-              help="Fetch cached closed months again (usage and ledger) and report any that changed.")
-@click.option("--template", default=None, metavar="DIR", help="Folder with ledger_mapping.toml (transaction type -> operation).")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Fetch cached closed months again (usage and ledger) and report any that changed.",
+)
+@click.option(
+    "--template",
+    default=None,
+    metavar="DIR",
+    help="Folder with ledger_mapping.toml (transaction type -> operation).",
+)
 @output_options(*RECONCILE_FORMATS)
 @common_options
 @handle_errors
-def reconcile_command(month: str, refresh: bool, template: str | None, fmt: str, output: str | None,
-                      sample: bool, timezone: str | None, api_url: str | None, no_cache: bool,
-                      verbose: int, quiet: bool) -> None:
+def reconcile_command(
+    month: str,
+    refresh: bool,
+    template: str | None,
+    fmt: str,
+    output: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Tie a month's usage to the ledger and the balance, with a reason for every difference.
 
     Prints opening balance, top-ups, settled charges, pending, reversed and closing balance
@@ -653,9 +1044,16 @@ def reconcile_command(month: str, refresh: bool, template: str | None, fmt: str,
     tz = _timezone(timezone, sample)
     if refresh and (sample or no_cache):
         raise InputError("--refresh re-fetches cached months: it needs the API and the cache")
-    result, inputs = _reconcile_data(month, timezone=tz, sample=sample, api_url=api_url,
-                                     no_cache=no_cache, refresh=refresh, quiet=quiet,
-                                     template=template)
+    result, inputs = _reconcile_data(
+        month,
+        timezone=tz,
+        sample=sample,
+        api_url=api_url,
+        no_cache=no_cache,
+        refresh=refresh,
+        quiet=quiet,
+        template=template,
+    )
     from .outputs import reconcile as R
 
     if fmt == "xlsx":
@@ -683,7 +1081,9 @@ def _notify_settings(config: Any) -> list[Any]:
     table = config.table("notify")
     unknown = sorted(set(map(str, table)) - {"urls"})
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r} in [notify] of {config.where} (settings: urls)")
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} in [notify] of {config.where} (settings: urls)"
+        )
     urls = table.get("urls", [])
     if isinstance(urls, str):
         urls = [urls]
@@ -695,24 +1095,56 @@ def _notify_settings(config: Any) -> list[Any]:
 
 
 @cli.command()
-@click.option("--warn-at", default=80.0, show_default=True, type=float, metavar="PCT",
-              help="Warn (stderr and --notify, exit 0) when a line's projected share reaches PCT %.")
-@click.option("--fail-at", default=None, type=float, metavar="PCT",
-              help="Exit 5 when a line's projected share of the limit or a budget reaches PCT % "
-                   "(the full status is printed first).")
-@click.option("--min-runway-days", default=None, type=float, metavar="N",
-              help="Exit 5 when the balance lasts fewer than N days at the projected daily burn.")
-@click.option("--notify", "notify_urls", multiple=True, metavar="URL",
-              help="Chat webhook (Slack, Mattermost, Rocket.Chat or Teams Workflows) to post to when "
-                   "a threshold is crossed; repeatable. A URL given here is visible to other users "
-                   "in 'ps': prefer GENERECT_NOTIFY_URL or [notify] urls in a config file only you "
-                   "can read.")
+@click.option(
+    "--warn-at",
+    default=80.0,
+    show_default=True,
+    type=float,
+    metavar="PCT",
+    help="Warn (stderr and --notify, exit 0) when a line's projected share reaches PCT %.",
+)
+@click.option(
+    "--fail-at",
+    default=None,
+    type=float,
+    metavar="PCT",
+    help="Exit 5 when a line's projected share of the limit or a budget reaches PCT % "
+    "(the full status is printed first).",
+)
+@click.option(
+    "--min-runway-days",
+    default=None,
+    type=float,
+    metavar="N",
+    help="Exit 5 when the balance lasts fewer than N days at the projected daily burn.",
+)
+@click.option(
+    "--notify",
+    "notify_urls",
+    multiple=True,
+    metavar="URL",
+    help="Chat webhook (Slack, Mattermost, Rocket.Chat or Teams Workflows) to post to when "
+    "a threshold is crossed; repeatable. A URL given here is visible to other users "
+    "in 'ps': prefer GENERECT_NOTIFY_URL or [notify] urls in a config file only you "
+    "can read.",
+)
 @output_options(*STATUS_FORMATS)
 @common_options
 @handle_errors
-def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
-           notify_urls: tuple[str, ...], fmt: str, output: str | None, sample: bool,
-           timezone: str | None, api_url: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
+def status(
+    warn_at: float,
+    fail_at: float | None,
+    min_runway_days: float | None,
+    notify_urls: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Plan, balance, month to date against the plan limit and budgets, projection, runway.
 
     One screen: the plan and balance, credits used this month against the current plan limit
@@ -728,7 +1160,11 @@ def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
     from .outputs import notify as N
 
     fmt = check_output(fmt, output, STATUS_FORMATS)
-    for name, value in (("--warn-at", warn_at), ("--fail-at", fail_at), ("--min-runway-days", min_runway_days)):
+    for name, value in (
+        ("--warn-at", warn_at),
+        ("--fail-at", fail_at),
+        ("--min-runway-days", min_runway_days),
+    ):
         if value is not None and not 0 <= value < float("inf"):
             raise InputError(f"{name} must be zero or more, not {value}")
     config = command_config()
@@ -742,8 +1178,12 @@ def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
         account = load_sample_account()
         as_of = account.fetched_at.tz_convert(tz)
         today = as_of.date()
-        usage = load_sample(min(today.replace(day=1), today - dt.timedelta(days=28)),
-                            today - dt.timedelta(days=1), period="day", timezone=tz)
+        usage = load_sample(
+            min(today.replace(day=1), today - dt.timedelta(days=28)),
+            today - dt.timedelta(days=1),
+            period="day",
+            timezone=tz,
+        )
     else:
         from .fetch.account import fetch_account
         from .fetch.usage import fetch_usage
@@ -752,22 +1192,45 @@ def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
             account = fetch_account(client)
             as_of = account.fetched_at.tz_convert(tz)
             today = as_of.date()
-            usage = fetch_usage(min(today.replace(day=1), today - dt.timedelta(days=28)), today,
-                                period="day", timezone=tz, client=client, cache=not no_cache,
-                                progress=False if quiet else None)
-    frame = budget_status(usage, f"{today:%Y-%m}", limit=account.monthly_limit, budgets=settings,
-                          balance=account.balance, as_of=as_of)
-    checks = check_thresholds(frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days)
+            usage = fetch_usage(
+                min(today.replace(day=1), today - dt.timedelta(days=28)),
+                today,
+                period="day",
+                timezone=tz,
+                client=client,
+                cache=not no_cache,
+                progress=False if quiet else None,
+            )
+    frame = budget_status(
+        usage,
+        f"{today:%Y-%m}",
+        limit=account.monthly_limit,
+        budgets=settings,
+        balance=account.balance,
+        as_of=as_of,
+    )
+    checks = check_thresholds(
+        frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
+    )
     if fmt == "json":
         from .outputs.export import dumps_document, json_document
 
         first = today.replace(day=1)
-        doc = json_document("status", B.status_rows(frame), source=account.source, timezone=tz,
-                            period="month", start=first, end=first.replace(day=frame.attrs["days_in_month"]),
-                            complete=bool(frame.attrs["complete"]),
-                            totals={"used_credits": frame.attrs["used_credits"],
-                                    "projected_credits": frame.attrs["projected_credits"]},
-                            fields=B.status_fields(frame, account, checks))
+        doc = json_document(
+            "status",
+            B.status_rows(frame),
+            source=account.source,
+            timezone=tz,
+            period="month",
+            start=first,
+            end=first.replace(day=frame.attrs["days_in_month"]),
+            complete=bool(frame.attrs["complete"]),
+            totals={
+                "used_credits": frame.attrs["used_credits"],
+                "projected_credits": frame.attrs["projected_credits"],
+            },
+            fields=B.status_fields(frame, account, checks),
+        )
         emit(dumps_document(doc), output)
     else:
         emit(B.render_status_table(frame, account, timezone=tz), output)
@@ -795,8 +1258,17 @@ def status(warn_at: float, fail_at: float | None, min_runway_days: float | None,
         raise delivery_error
 
 
-def _chargeback_data(month: str, *, sample: bool, timezone: str | None, api_url: str | None,
-                     no_cache: bool, quiet: bool, template: str | None, threshold: float) -> Any:
+def _chargeback_data(
+    month: str,
+    *,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+    template: str | None,
+    threshold: float,
+) -> Any:
     """The month's :class:`~generect_reports.analysis.chargeback.Allocation` from the sample or
     the API (usage of the month, token analytics of the month and the one before)."""
     from .periods import month_bounds, parse_month, shift_month
@@ -821,28 +1293,74 @@ def _chargeback_data(month: str, *, sample: bool, timezone: str | None, api_url:
         from .fetch.usage import fetch_usage
 
         with _client(api_url) as client:
-            usage_frame = fetch_usage(first, last, period="month", timezone=tz, client=client,
-                                      cache=not no_cache, progress=False if quiet else None)
-            tokens = fetch_token_usage(prev_first, last, timezone=tz, client=client,
-                                       cache=not no_cache, progress=False if quiet else None)
-    return allocate_credits(usage_frame, tokens, month=month, mapping=mapping, prices=theme.prices,
-                            multiplier=theme.tier_multiplier, currency=theme.currency,
-                            threshold=threshold)
+            usage_frame = fetch_usage(
+                first,
+                last,
+                period="month",
+                timezone=tz,
+                client=client,
+                cache=not no_cache,
+                progress=False if quiet else None,
+            )
+            tokens = fetch_token_usage(
+                prev_first,
+                last,
+                timezone=tz,
+                client=client,
+                cache=not no_cache,
+                progress=False if quiet else None,
+            )
+    return allocate_credits(
+        usage_frame,
+        tokens,
+        month=month,
+        mapping=mapping,
+        prices=theme.prices,
+        multiplier=theme.tier_multiplier,
+        currency=theme.currency,
+        threshold=threshold,
+    )
 
 
 @cli.command()
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month to charge back.")
-@click.option("--customer", default=None, metavar="ID",
-              help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.")
-@click.option("--failed-threshold", default=20.0, show_default=True, type=float, metavar="PCT",
-              help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.")
-@click.option("--template", default=None, metavar="DIR", help="Folder with prices.toml and endpoint_mapping.toml.")
+@click.option(
+    "--customer",
+    default=None,
+    metavar="ID",
+    help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.",
+)
+@click.option(
+    "--failed-threshold",
+    default=20.0,
+    show_default=True,
+    type=float,
+    metavar="PCT",
+    help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.",
+)
+@click.option(
+    "--template",
+    default=None,
+    metavar="DIR",
+    help="Folder with prices.toml and endpoint_mapping.toml.",
+)
 @output_options(*USAGE_FORMATS)
 @common_options
 @handle_errors
-def chargeback(month: str, customer: str | None, failed_threshold: float, template: str | None,
-               fmt: str, output: str | None, sample: bool, timezone: str | None, api_url: str | None,
-               no_cache: bool, verbose: int, quiet: bool) -> None:
+def chargeback(
+    month: str,
+    customer: str | None,
+    failed_threshold: float,
+    template: str | None,
+    fmt: str,
+    output: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Credits and estimated cost per customer token, tied to the account's usage.
 
     Each operation's credits are split across customers in proportion to their estimated
@@ -853,9 +1371,16 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
     fmt = check_output(fmt, output, USAGE_FORMATS)
     if not 0 <= failed_threshold <= 100:
         raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
-    alloc = _chargeback_data(month, sample=sample, timezone=timezone, api_url=api_url,
-                             no_cache=no_cache, quiet=quiet, template=template,
-                             threshold=failed_threshold / 100)
+    alloc = _chargeback_data(
+        month,
+        sample=sample,
+        timezone=timezone,
+        api_url=api_url,
+        no_cache=no_cache,
+        quiet=quiet,
+        template=template,
+        threshold=failed_threshold / 100,
+    )
     if customer is not None:
         alloc = alloc.for_customer(customer)
     from .fetch.usage import sample_as_of
@@ -872,16 +1397,27 @@ def chargeback(month: str, customer: str | None, failed_threshold: float, templa
 
     first, last = month_bounds(*parse_month(month))
     now = sample_as_of().to_pydatetime() if sample else dt.datetime.now(dt.timezone.utc)
-    complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or \
-        (sample and last < now.date())
+    complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or (
+        sample and last < now.date()
+    )
     emit(render_chargeback(alloc, fmt, complete=complete), output)
     if fmt == "csv" and not quiet:  # table and JSON carry the assumptions; a CSV has no room
         click.echo("note: customer figures are estimates. " + " ".join(alloc.assumptions), err=True)
 
 
-def _quarter_data(quarter: str, month: str | None, fiscal_year_start: int | None,
-                  fy_naming: str | None, sample: bool, timezone: str | None, api_url: str | None,
-                  no_cache: bool, quiet: bool, template: str | None, account: str | None) -> Any:
+def _quarter_data(
+    quarter: str,
+    month: str | None,
+    fiscal_year_start: int | None,
+    fy_naming: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+    template: str | None,
+    account: str | None,
+) -> Any:
     """The :class:`~generect_reports.outputs.quarter.QuarterReport` of ``quarter`` and its theme."""
     if month is not None:
         raise InputError("give either --month or --quarter, not both")
@@ -892,15 +1428,25 @@ def _quarter_data(quarter: str, month: str | None, fiscal_year_start: int | None
     quarter_window(quarter, fiscal)  # validates the label before any network
     tz = _timezone(timezone, sample)
     theme = load_theme(template)
-    frame, monthly = _load_quarter_usage(quarter, fiscal, timezone=tz, sample=sample, api_url=api_url,
-                                         no_cache=no_cache, quiet=quiet)
-    rep = build_quarter_report(frame, quarter, monthly=monthly, calendar=fiscal, theme=theme,
-                               account=account)
+    frame, monthly = _load_quarter_usage(
+        quarter, fiscal, timezone=tz, sample=sample, api_url=api_url, no_cache=no_cache, quiet=quiet
+    )
+    rep = build_quarter_report(
+        frame, quarter, monthly=monthly, calendar=fiscal, theme=theme, account=account
+    )
     return rep, theme
 
 
-def _load_quarter_usage(quarter: str, fiscal: Any, *, timezone: str, sample: bool,
-                        api_url: str | None, no_cache: bool, quiet: bool) -> Any:
+def _load_quarter_usage(
+    quarter: str,
+    fiscal: Any,
+    *,
+    timezone: str,
+    sample: bool,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+) -> Any:
     """A quarter report's usage by its fetch plan: whole months as monthly buckets, days only
     for a month a like-for-like window cuts short."""
     import datetime as dt
@@ -913,26 +1459,51 @@ def _load_quarter_usage(quarter: str, fiscal: Any, *, timezone: str, sample: boo
         # The sample is complete up to its as-of midnight: its last day is the last one planned.
         today -= dt.timedelta(days=1)
     plan = windows_plan(quarter_windows(quarter, fiscal, today=today), today=today, label=quarter)
-    return _load_plan(plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache,
-                      quiet=quiet)
+    return _load_plan(
+        plan, timezone=timezone, sample=sample, api_url=api_url, no_cache=no_cache, quiet=quiet
+    )
 
 
-def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | None,
-                    fy_naming: str | None, xlsx_path: str | None, pdf_path: str | None, sample: bool,
-                    timezone: str | None, api_url: str | None, no_cache: bool, quiet: bool,
-                    template: str | None, account: str | None) -> None:
+def _quarter_report(
+    quarter: str,
+    month: str | None,
+    fiscal_year_start: int | None,
+    fy_naming: str | None,
+    xlsx_path: str | None,
+    pdf_path: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    quiet: bool,
+    template: str | None,
+    account: str | None,
+) -> None:
     """``report --quarter``: the quarter report's workbook and PDF."""
     from .outputs.quarter import write_quarter_pdf, write_quarter_workbook
 
-    rep, theme = _quarter_data(quarter, month, fiscal_year_start, fy_naming, sample, timezone,
-                               api_url, no_cache, quiet, template, account)
+    rep, theme = _quarter_data(
+        quarter,
+        month,
+        fiscal_year_start,
+        fy_naming,
+        sample,
+        timezone,
+        api_url,
+        no_cache,
+        quiet,
+        template,
+        account,
+    )
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-{rep.label}.xlsx"
         pdf_path = f"generect-usage-{rep.label}.pdf"
     if xlsx_path:
         write_quarter_workbook(rep, xlsx_path)
     if pdf_path:
-        write_quarter_pdf(rep, pdf_path, colors=theme.operation_colors(list(rep.by_month["operation"])))
+        write_quarter_pdf(
+            rep, pdf_path, colors=theme.operation_colors(list(rep.by_month["operation"]))
+        )
     if not quiet:
         for path in (xlsx_path, pdf_path):
             if path:
@@ -940,13 +1511,31 @@ def _quarter_report(quarter: str, month: str | None, fiscal_year_start: int | No
 
 
 @cli.command()
-@click.option("--port", default=8866, show_default=True, type=click.IntRange(0, 65535),
-              help="Port on 127.0.0.1 (0 picks a free one).")
-@click.option("--month", default=None, metavar="YYYY-MM", help="Month of the key figures and report files [default: the last full month].")
+@click.option(
+    "--port",
+    default=8866,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--month",
+    default=None,
+    metavar="YYYY-MM",
+    help="Month of the key figures and report files [default: the last full month].",
+)
 @common_options
 @handle_errors
-def dashboard(port: int, month: str | None, sample: bool, timezone: str | None, api_url: str | None,
-              no_cache: bool, verbose: int, quiet: bool) -> None:
+def dashboard(
+    port: int,
+    month: str | None,
+    sample: bool,
+    timezone: str | None,
+    api_url: str | None,
+    no_cache: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Serve the usage dashboard in the browser (Voila) on 127.0.0.1.
 
     The month's key figures, the usage explorer and the report downloads, without code.
@@ -954,8 +1543,14 @@ def dashboard(port: int, month: str | None, sample: bool, timezone: str | None, 
     """
     from .notebook.serve import serve_dashboard
 
-    serve_dashboard(port=port, month=month, sample=sample, timezone=_timezone(timezone, sample),
-                    api_url=api_url, quiet=quiet)
+    serve_dashboard(
+        port=port,
+        month=month,
+        sample=sample,
+        timezone=_timezone(timezone, sample),
+        api_url=api_url,
+        quiet=quiet,
+    )
 
 
 #: Exit statuses of a run stopped by a signal (128 + the signal number, as shells report it).

@@ -59,7 +59,8 @@ def check_private(path: Path, what: str) -> None:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH):
         raise ConfigError(
-            f"config file {path} holds {what} but others can read it: run 'chmod 600 {path}'")
+            f"config file {path} holds {what} but others can read it: run 'chmod 600 {path}'"
+        )
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -82,14 +83,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     tables: dict[str, dict[str, Any]] = {}
     for key, value in data.items():
         if not isinstance(value, dict):
-            raise ConfigError(f"setting {key!r} in {file} must sit in a table such as [email] "
-                              f"(tables: {', '.join(TABLES)})")
+            raise ConfigError(
+                f"setting {key!r} in {file} must sit in a table such as [email] "
+                f"(tables: {', '.join(TABLES)})"
+            )
         if key not in TABLES:
             raise ConfigError(f"unknown table [{key}] in {file} (tables: {', '.join(TABLES)})")
         for inner in value:
             if str(inner).lower() in _SECRET_KEYS:
                 raise ConfigError(
                     f"[{key}] {inner} in {file}: secrets come from the environment "
-                    "(GENERECT_API_TOKEN, GENERECT_SMTP_PASSWORD), not the config file")
+                    "(GENERECT_API_TOKEN, GENERECT_SMTP_PASSWORD), not the config file"
+                )
         tables[key] = value
     return Config(path=file, tables=tables)

@@ -72,7 +72,9 @@ class InvalidTimezone(InputError):
 class MissingTokenError(InputError):
     """No API token was given."""
 
-    def __init__(self, message: str = "no API token: set GENERECT_API_TOKEN or use --sample") -> None:
+    def __init__(
+        self, message: str = "no API token: set GENERECT_API_TOKEN or use --sample"
+    ) -> None:
         super().__init__(message)
 
 
@@ -161,8 +163,10 @@ class ValidationError(APIError):
     @property
     def fields(self) -> dict[str, list[str]]:
         if isinstance(self.detail, Mapping):
-            return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
-                    for k, v in self.detail.items()}
+            return {
+                str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
+                for k, v in self.detail.items()
+            }
         return {}
 
 

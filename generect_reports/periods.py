@@ -80,7 +80,9 @@ def parse_date(value: str | dt.date, *, what: str = "date") -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidDateRange(f"invalid {what} {value!r}: expected a real date as YYYY-MM-DD") from None
+        raise InvalidDateRange(
+            f"invalid {what} {value!r}: expected a real date as YYYY-MM-DD"
+        ) from None
 
 
 def parse_month(value: str) -> tuple[int, int]:
@@ -143,7 +145,9 @@ def buckets(start: str | dt.date, end: str | dt.date, period: str = "day") -> li
     if first > last:
         raise InvalidDateRange(f"start date {first} is after end date {last}")
     if first < EARLIEST_DATE:
-        raise InvalidDateRange(f"start date {first} is before {EARLIEST_DATE}: no usage exists that early")
+        raise InvalidDateRange(
+            f"start date {first} is before {EARLIEST_DATE}: no usage exists that early"
+        )
     out: list[Bucket] = []
     day = first
     while day <= last:

@@ -16,8 +16,15 @@ from .errors import TemplateError
 
 import tomllib
 
-__all__ = ["Theme", "load_theme", "bundled_template_dir", "OPERATION_ALIASES", "expand_aliases",
-           "font_chain", "FALLBACK_FONTS"]
+__all__ = [
+    "Theme",
+    "load_theme",
+    "bundled_template_dir",
+    "OPERATION_ALIASES",
+    "expand_aliases",
+    "font_chain",
+    "FALLBACK_FONTS",
+]
 
 _V = TypeVar("_V")
 
@@ -29,9 +36,18 @@ OPERATION_ALIASES: dict[str, str] = {"email_validate": "email_validation"}
 
 #: Tried in order after the theme's font for glyphs it lacks (Debian: fonts-dejavu-core,
 #: fonts-noto-core; fonts-noto-cjk adds Chinese, Japanese and Korean).
-FALLBACK_FONTS = ("DejaVu Sans", "Noto Sans", "Noto Sans Symbols", "Noto Sans Symbols 2",
-                  "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Sans Devanagari",
-                  "Noto Sans Thai", "Noto Sans CJK JP", "Noto Sans Mono")
+FALLBACK_FONTS = (
+    "DejaVu Sans",
+    "Noto Sans",
+    "Noto Sans Symbols",
+    "Noto Sans Symbols 2",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Thai",
+    "Noto Sans CJK JP",
+    "Noto Sans Mono",
+)
 
 
 def expand_aliases(table: Mapping[str, _V], aliases: Mapping[str, str]) -> dict[str, _V]:
@@ -127,9 +143,12 @@ class Theme:
     def operation_colors(self, operations: list[str]) -> dict[str, str]:
         """A fixed colour per operation: named ones from the theme, others from the palette in
         sorted order, so the same operation has the same colour in every chart and file."""
-        named: dict[str, str] = expand_aliases(dict(self.colors.get("operations", {})),
-                                               {**OPERATION_ALIASES, **self.aliases})
-        palette = [c for c in self.colors.get("palette", []) if c not in named.values()] or ["7F7F7F"]
+        named: dict[str, str] = expand_aliases(
+            dict(self.colors.get("operations", {})), {**OPERATION_ALIASES, **self.aliases}
+        )
+        palette = [c for c in self.colors.get("palette", []) if c not in named.values()] or [
+            "7F7F7F"
+        ]
         out: dict[str, str] = {}
         spare = 0
         for op in sorted(operations):
@@ -170,7 +189,9 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         for section, values in _read_toml(own_theme).items():
             if isinstance(values, dict):
                 base.setdefault(section, {}).update(values)
-    prices_path = folder / "prices.toml" if (folder / "prices.toml").is_file() else bundled / "prices.toml"
+    prices_path = (
+        folder / "prices.toml" if (folder / "prices.toml").is_file() else bundled / "prices.toml"
+    )
     prices = _read_toml(prices_path)
     try:
         price_table = {str(k): float(v) for k, v in prices.get("prices", {}).items()}
@@ -178,15 +199,25 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
     except (TypeError, ValueError):
         raise TemplateError(f"prices in {prices_path} must be numbers") from None
     aliases = dict(OPERATION_ALIASES)
-    for where, table in ((bundled / "theme.toml", base.get("aliases", {})),
-                         (prices_path, prices.get("aliases", {}))):
+    for where, table in (
+        (bundled / "theme.toml", base.get("aliases", {})),
+        (prices_path, prices.get("aliases", {})),
+    ):
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise TemplateError(f"[aliases] in {where} must map names to names")
         aliases.update({str(k): v for k, v in table.items()})
     price_table = expand_aliases(price_table, aliases)
-    theme = Theme(folder=folder, text=base.get("text", {}), fonts=base.get("fonts", {}),
-                  colors=base.get("colors", {}), formats=base.get("formats", {}),
-                  page=base.get("page", {}), prices=price_table, tier_multiplier=multiplier,
-                  currency=str(prices.get("currency", "USD")), aliases=aliases)
+    theme = Theme(
+        folder=folder,
+        text=base.get("text", {}),
+        fonts=base.get("fonts", {}),
+        colors=base.get("colors", {}),
+        formats=base.get("formats", {}),
+        page=base.get("page", {}),
+        prices=price_table,
+        tier_multiplier=multiplier,
+        currency=str(prices.get("currency", "USD")),
+        aliases=aliases,
+    )
     theme.paper  # validate early
     return theme

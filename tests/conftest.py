@@ -16,7 +16,6 @@ import datetime as dt  # noqa: E402
 from fakeapi import TOKEN, FakeGenerect, simple_daily  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def _current_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Lets the helpers that start LibreOffice or Chromium check the test says so by its marker,
@@ -33,7 +32,12 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """Every test gets its own cache folder and no stray credentials from the machine."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("GENERECT_REPORTS_CACHE_DIR", str(cache))
-    for name in ("GENERECT_API_TOKEN", "GENERECT_API_URL", "GENERECT_SMTP_PASSWORD", "GENERECT_REPORTS_CONFIG"):
+    for name in (
+        "GENERECT_API_TOKEN",
+        "GENERECT_API_URL",
+        "GENERECT_SMTP_PASSWORD",
+        "GENERECT_REPORTS_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     return cache
@@ -42,8 +46,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 @pytest.fixture
 def api() -> Iterator[FakeGenerect]:
     """A Generect API on 127.0.0.1 with two years of simple daily usage."""
-    fake = FakeGenerect(daily=simple_daily(dt.date(2025, 1, 1), dt.date(2026, 12, 31),
-                                           {"search_database": 10.0, "email_find": 2.5}))
+    fake = FakeGenerect(
+        daily=simple_daily(
+            dt.date(2025, 1, 1), dt.date(2026, 12, 31), {"search_database": 10.0, "email_find": 2.5}
+        )
+    )
     fake.start()
     yield fake
     fake.stop()
@@ -103,8 +110,12 @@ def read_only_folder(tmp_path):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="Rewrite the golden files in tests/golden/ (review the diff before committing).")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite the golden files in tests/golden/ (review the diff before committing).",
+    )
 
 
 @pytest.fixture

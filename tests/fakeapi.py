@@ -87,9 +87,17 @@ class FakeGenerect:
     _ledger_version: int = 0
     _ledger_views: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     #: what /me/ answers (None = the key is left out of the response)
-    me: dict[str, Any] = field(default_factory=lambda: {
-        "plan": "Pro", "balance": 5000, "used_this_month": 1234, "monthly_limit": 10000,
-        "preview_tier": False, "email": "finance@example.com", "name": "Example Ltd"})
+    me: dict[str, Any] = field(
+        default_factory=lambda: {
+            "plan": "Pro",
+            "balance": 5000,
+            "used_this_month": 1234,
+            "monthly_limit": 10000,
+            "preview_tier": False,
+            "email": "finance@example.com",
+            "name": "Example Ltd",
+        }
+    )
 
     #: requests per second the server accepts (a sliding one-second window of accepted
     #: requests; rejected ones do not count); over it: 429 with the error envelope. None = no limit
@@ -101,8 +109,13 @@ class FakeGenerect:
     _accepted: collections.deque = field(default_factory=collections.deque)
 
     # -- control -------------------------------------------------------------------------
-    def fail(self, kind: str, times: int = 1, when: Callable[[dict[str, str]], bool] | None = None,
-             arg: Any = None) -> None:
+    def fail(
+        self,
+        kind: str,
+        times: int = 1,
+        when: Callable[[dict[str, str]], bool] | None = None,
+        arg: Any = None,
+    ) -> None:
         with self.lock:
             self.faults.append(Fault(kind, times, when, arg))
 
@@ -205,14 +218,19 @@ class FakeGenerect:
                     number = float(value)
                 except ValueError:
                     continue
-                tests.append(("credits" if base != "after_balance" else "after_balance", _OPS[op], number))
+                tests.append(
+                    ("credits" if base != "after_balance" else "after_balance", _OPS[op], number)
+                )
             elif name == "status" and value in ("success", "pending", "error"):
                 tests.append(("status", "__eq__", value))
         with self.lock:
             key = (tuple(tests), self._ledger_version)
             if key not in self._ledger_views:
-                self._ledger_views[key] = [r for r in self._sorted_ledger()
-                                           if all(getattr(r[f], op)(arg) for f, op, arg in tests)]
+                self._ledger_views[key] = [
+                    r
+                    for r in self._sorted_ledger()
+                    if all(getattr(r[f], op)(arg) for f, op, arg in tests)
+                ]
             return self._ledger_views[key]
 
     def after_page(self) -> None:
@@ -247,8 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -284,8 +307,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, envelope(401, "Invalid token."))
         if fake.rate_limit is not None and not fake._admit():
             retry = fake.rate_limit_retry_after
-            return self._send(429, envelope(429, "Request was throttled."),
-                              headers=None if retry is None else {"Retry-After": f"{retry:g}"})
+            return self._send(
+                429,
+                envelope(429, "Request was throttled."),
+                headers=None if retry is None else {"Retry-After": f"{retry:g}"},
+            )
         fault = fake._take_fault(params)
         if fault is not None and self._fault(fault):
             return None
@@ -300,10 +326,15 @@ class _Handler(BaseHTTPRequestHandler):
         me = dict(self.fake.me)
         if self.fake.ledger is not None:
             me["balance"] = self.fake.balance()
-        credits = {k: me[k] for k in ("balance", "used_this_month", "monthly_limit")
-                   if me.get(k) is not None}
+        credits = {
+            k: me[k]
+            for k in ("balance", "used_this_month", "monthly_limit")
+            if me.get(k) is not None
+        }
         data: dict[str, Any] = {"id": "acc-1", "credits": credits}
-        data.update({k: me[k] for k in ("email", "name", "plan", "preview_tier") if me.get(k) is not None})
+        data.update(
+            {k: me[k] for k in ("email", "name", "plan", "preview_tier") if me.get(k) is not None}
+        )
         body: dict[str, Any] = {"data": data}
         if fault is not None:
             if fault.kind == "invalid_json":
@@ -313,8 +344,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.kind == "non_numeric":
                 credits["balance"] = "5000"
             elif fault.kind == "nan":
-                return self._send(200, b'{"data": {"plan": "Pro", "credits": {"balance": NaN, '
-                                       b'"used_this_month": 1}}}')
+                return self._send(
+                    200,
+                    b'{"data": {"plan": "Pro", "credits": {"balance": NaN, "used_this_month": 1}}}',
+                )
             elif fault.kind == "credits_list":
                 data["credits"] = list(credits.values())
             elif fault.kind == "total_missing":
@@ -333,12 +366,24 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             offset = 0
         limit = max(0, min(limit, fake.max_limit))  # the server caps limit
-        page = rows[offset: offset + limit]
-        body: Any = {"data": {"transactions": [
-            {"id": r["id"], "timestamp": r["ts"].isoformat().replace("+00:00", "Z"),
-             "type": r["type"], "credits": r["credits"],
-             "details": {"status": r["status"], "balance_type": r.get("balance_type", "credits")}}
-            for r in page]}}
+        page = rows[offset : offset + limit]
+        body: Any = {
+            "data": {
+                "transactions": [
+                    {
+                        "id": r["id"],
+                        "timestamp": r["ts"].isoformat().replace("+00:00", "Z"),
+                        "type": r["type"],
+                        "credits": r["credits"],
+                        "details": {
+                            "status": r["status"],
+                            "balance_type": r.get("balance_type", "credits"),
+                        },
+                    }
+                    for r in page
+                ]
+            }
+        }
         if fault is not None and fault.kind == "tx_bad_status" and page:
             body["data"]["transactions"][0]["details"]["status"] = "settled"
         elif fault is not None and fault.kind == "tx_not_list":
@@ -366,8 +411,13 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             return self._send(400, envelope(400, errors))
         total, breakdown = fake.usage_for(start, end)
-        body = {"data": {"period": params.get("start_date", "")[:7], "total_credits": total,
-                         "breakdown": breakdown}}
+        body = {
+            "data": {
+                "period": params.get("start_date", "")[:7],
+                "total_credits": total,
+                "breakdown": breakdown,
+            }
+        }
         if fault is not None:
             body = self._mangle(fault, body)
             if isinstance(body, bytes):
@@ -380,7 +430,9 @@ class _Handler(BaseHTTPRequestHandler):
         an offset is taken as UTC (the spec leaves its zone open; this server picks UTC)."""
         value = text.strip().replace("Z", "+00:00")
         if len(value) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.timezone.utc)
+            return dt.datetime.combine(
+                dt.date.fromisoformat(value), dt.time(), tzinfo=dt.timezone.utc
+            )
         parsed = dt.datetime.fromisoformat(value)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
@@ -403,11 +455,16 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             return self._send(400, envelope(400, errors))
         start, end = bounds["start_date"], bounds["end_date"]
-        chosen = [t for t in fake.tokens
-                  if ("client_id" not in params or t.client_id == params["client_id"])
-                  and ("token" not in params or t.token == params["token"])]
+        chosen = [
+            t
+            for t in fake.tokens
+            if ("client_id" not in params or t.client_id == params["client_id"])
+            and ("token" not in params or t.token == params["token"])
+        ]
         chosen.sort(key=lambda t: t.created_at or "", reverse=True)  # newest first
-        by_token: dict[str, dict[str, Any]] = {t.token: {"by_endpoint": {}, "by_status": {}} for t in chosen}
+        by_token: dict[str, dict[str, Any]] = {
+            t.token: {"by_endpoint": {}, "by_status": {}} for t in chosen
+        }
         for ev in fake.token_events:
             if ev.token in by_token and start <= ev.at <= end:
                 agg = by_token[ev.token]
@@ -416,17 +473,29 @@ class _Handler(BaseHTTPRequestHandler):
         entries = []
         for t in chosen:
             agg = by_token[t.token]
-            entries.append({"token": t.token, "name": t.name, "client_id": t.client_id,
-                            "is_active": t.is_active, "created_at": t.created_at,
-                            "total_requests": sum(agg["by_endpoint"].values()),
-                            "by_endpoint": agg["by_endpoint"], "by_status": agg["by_status"]})
+            entries.append(
+                {
+                    "token": t.token,
+                    "name": t.name,
+                    "client_id": t.client_id,
+                    "is_active": t.is_active,
+                    "created_at": t.created_at,
+                    "total_requests": sum(agg["by_endpoint"].values()),
+                    "by_endpoint": agg["by_endpoint"],
+                    "by_status": agg["by_status"],
+                }
+            )
 
         def render(instant: dt.datetime) -> str:  # no offset, as the spec warns
             return instant.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
 
-        body: dict[str, Any] = {"data": {"period": {"start": render(start), "end": render(end)},
-                                         "total_requests": sum(e["total_requests"] for e in entries),
-                                         "tokens": entries}}
+        body: dict[str, Any] = {
+            "data": {
+                "period": {"start": render(start), "end": render(end)},
+                "total_requests": sum(e["total_requests"] for e in entries),
+                "tokens": entries,
+            }
+        }
         if fault is not None:
             kind = fault.kind
             if kind == "invalid_json":
@@ -494,7 +563,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             try:
                 for i in range(len(body)):
-                    self.wfile.write(body[i:i + 1])
+                    self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
                     time.sleep(float(fault.arg or 1.0))
             except OSError:
@@ -513,13 +582,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return True
         if kind == "big_total":
-            self._send(200, b'{"data": {"period": "x", "total_credits": ' + b"9" * 400 + b', "breakdown": {}}}')
+            self._send(
+                200,
+                b'{"data": {"period": "x", "total_credits": ' + b"9" * 400 + b', "breakdown": {}}}',
+            )
             return True
         if kind == "names":
             # Operation names given verbatim in `arg` (a dict name -> credits), as JSON text.
             names = fault.arg or {}
-            self._send(200, json.dumps({"data": {"period": "x", "total_credits": sum(names.values()),
-                                                 "breakdown": names}}).encode())
+            self._send(
+                200,
+                json.dumps(
+                    {
+                        "data": {
+                            "period": "x",
+                            "total_credits": sum(names.values()),
+                            "breakdown": names,
+                        }
+                    }
+                ).encode(),
+            )
             return True
         if kind == "redirect":
             self.send_response(302)
@@ -581,9 +663,17 @@ def _read_instant(value: str) -> dt.datetime | None:
     return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when
 
 
-def make_ledger(start: dt.date, end: dt.date, ops: dict[str, float], *, timezone: str = "UTC",
-                hours: tuple[int, ...] = (9, 15), types: dict[str, str] | None = None,
-                top_up: float = 0.0, prefix: str = "t") -> list[dict[str, Any]]:
+def make_ledger(
+    start: dt.date,
+    end: dt.date,
+    ops: dict[str, float],
+    *,
+    timezone: str = "UTC",
+    hours: tuple[int, ...] = (9, 15),
+    types: dict[str, str] | None = None,
+    top_up: float = 0.0,
+    prefix: str = "t",
+) -> list[dict[str, Any]]:
     """A ledger matching ``simple_daily(start, end, ops)``: each day's credits of an operation
     split evenly over ``hours`` (local), settled; a top-up at 08:00 on each 1st."""
     from zoneinfo import ZoneInfo
@@ -595,22 +685,39 @@ def make_ledger(start: dt.date, end: dt.date, ops: dict[str, float], *, timezone
     while day <= end:
         if top_up and day.day == 1:
             n += 1
-            rows.append({"id": f"{prefix}{n:07d}", "ts": dt.datetime.combine(day, dt.time(8), tzinfo=tz),
-                         "type": "top_up", "credits": top_up, "status": "success", "balance_type": "credits"})
+            rows.append(
+                {
+                    "id": f"{prefix}{n:07d}",
+                    "ts": dt.datetime.combine(day, dt.time(8), tzinfo=tz),
+                    "type": "top_up",
+                    "credits": top_up,
+                    "status": "success",
+                    "balance_type": "credits",
+                }
+            )
         for op, credits in ops.items():
             cents = round(credits * 100)
             parts = [cents // len(hours)] * len(hours)
             parts[0] += cents - sum(parts)
             for hour, part in zip(hours, parts):
                 n += 1
-                rows.append({"id": f"{prefix}{n:07d}", "ts": dt.datetime.combine(day, dt.time(hour), tzinfo=tz),
-                             "type": (types or {}).get(op, op), "credits": -part / 100,
-                             "status": "success", "balance_type": "credits"})
+                rows.append(
+                    {
+                        "id": f"{prefix}{n:07d}",
+                        "ts": dt.datetime.combine(day, dt.time(hour), tzinfo=tz),
+                        "type": (types or {}).get(op, op),
+                        "credits": -part / 100,
+                        "status": "success",
+                        "balance_type": "credits",
+                    }
+                )
         day += dt.timedelta(days=1)
     return rows
 
 
-def simple_daily(start: dt.date, end: dt.date, ops: dict[str, float]) -> dict[dt.date, dict[str, float]]:
+def simple_daily(
+    start: dt.date, end: dt.date, ops: dict[str, float]
+) -> dict[dt.date, dict[str, float]]:
     out = {}
     day = start
     while day <= end:

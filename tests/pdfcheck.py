@@ -54,16 +54,27 @@ class Word:
     text: str
 
 
-_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
+_WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+)
 
 
 def words(path: Path) -> list[list[Word]]:
     """Every word's box, page by page, as poppler lays the page out."""
-    out = subprocess.run([_exe("pdftotext"), "-bbox-layout", str(path), "-"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [_exe("pdftotext"), "-bbox-layout", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     pages = []
     for chunk in out.split("<page ")[1:]:
-        pages.append([Word(float(a), float(b), float(c), float(d), t) for a, b, c, d, t in _WORD.findall(chunk)])
+        pages.append(
+            [
+                Word(float(a), float(b), float(c), float(d), t)
+                for a, b, c, d, t in _WORD.findall(chunk)
+            ]
+        )
     return pages
 
 
@@ -72,10 +83,13 @@ def overlaps(page: list[Word], tolerance: float = 0.25) -> list[tuple[Word, Word
     found = []
     ordered = sorted(page, key=lambda w: w.x0)
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if b.x0 >= a.x1 - tolerance:
                 break
-            if min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance:
+            if (
+                min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance
+                and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance
+            ):
                 found.append((a, b))
     return found
 
@@ -83,6 +97,9 @@ def overlaps(page: list[Word], tolerance: float = 0.25) -> list[tuple[Word, Word
 def render_pages(path: Path, folder: Path, dpi: int = 80) -> list[Path]:
     """The pages as PNG files in ``folder`` (kept so a failure can be looked at)."""
     prefix = folder / path.stem
-    subprocess.run([_exe("pdftoppm"), "-png", "-r", str(dpi), str(path), str(prefix)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [_exe("pdftoppm"), "-png", "-r", str(dpi), str(path), str(prefix)],
+        check=True,
+        capture_output=True,
+    )
     return sorted(folder.glob(f"{path.stem}-*.png"))

@@ -26,13 +26,20 @@ def require_marker(name: str) -> None:
         )
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """The CLI in a real subprocess, as a user or cron runs it."""
     full_env = {k: v for k, v in os.environ.items()}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "generect_reports", *args], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "generect_reports", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 #: LibreOffice keeps an xlsx file's stored values on opening unless told to recalculate:
@@ -51,15 +58,30 @@ def soffice_recalculate(path: Path, workdir: Path) -> Path:
     require_marker("libreoffice")
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
-        raise RuntimeError("LibreOffice is required for these tests: apt-get install libreoffice-calc")
+        raise RuntimeError(
+            "LibreOffice is required for these tests: apt-get install libreoffice-calc"
+        )
     profile = workdir / f"lo-profile-{uuid.uuid4().hex}"  # one profile per conversion
     (profile / "user").mkdir(parents=True)
     (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS)
     out = workdir / f"lo-out-{uuid.uuid4().hex}"
     out.mkdir()
-    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                    "--convert-to", "xlsx", "--outdir", str(out), str(path)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     result = out / path.name
     assert result.is_file(), f"LibreOffice produced no file for {path.name}"
     return result

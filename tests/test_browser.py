@@ -23,8 +23,14 @@ import pandas as pd
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -40,27 +46,39 @@ def _env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # the kernel chooses its inline backend, as for a user
     # A private Jupyter configuration: nothing from the machine's, nothing left behind.
-    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")):
+    for name, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[name] = str(tmp / ".jupyter" / sub)
     return env
 
 
 @contextlib.contextmanager
-def _server(cmd: list[str], *, cwd: Path, port: int, env: dict[str, str], timeout: float = 90.0) -> Iterator[None]:
+def _server(
+    cmd: list[str], *, cwd: Path, port: int, env: dict[str, str], timeout: float = 90.0
+) -> Iterator[None]:
     log = (cwd / "server.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"server exited with {proc.returncode}:\n" + (cwd / "server.log").read_text(errors="replace"))
+                raise AssertionError(
+                    f"server exited with {proc.returncode}:\n"
+                    + (cwd / "server.log").read_text(errors="replace")
+                )
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise AssertionError("server did not answer:\n" + (cwd / "server.log").read_text(errors="replace"))
+                    raise AssertionError(
+                        "server did not answer:\n"
+                        + (cwd / "server.log").read_text(errors="replace")
+                    )
                 time.sleep(0.3)
         yield
     finally:
@@ -90,7 +108,12 @@ class Page:
         self.page = browser.new_page(viewport={"width": 1400, "height": 1600})
         self.errors: list[str] = []
         self.tmp = tmp
-        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
 
     def shot(self, name: str) -> Path:
@@ -128,7 +151,9 @@ def _wait_for_total(page: Any, scope: str, chart: str, total: float, timeout: fl
         if _chart_src(page, scope) != chart and want in _totals(page, scope):
             return _chart_src(page, scope)
         page.wait_for_timeout(100)
-    raise AssertionError(f"expected a new chart and {want!r} in the totals, got {_totals(page, scope)!r}")
+    raise AssertionError(
+        f"expected a new chart and {want!r} in the totals, got {_totals(page, scope)!r}"
+    )
 
 
 def _move_months(page: Any, scope: str, steps: int) -> None:
@@ -154,18 +179,24 @@ def _exercise_explorer(pg: Page, scope: str, sample: Any) -> list[str]:
     assert chart.startswith(("blob:", "data:image/png")) and "Total" in _totals(page, scope)
     _move_months(page, scope, 3)
     months = ("2025-01", "2026-07")
-    chart = _wait_for_total(page, scope, chart, filter_usage(sample, months=months).to_numpy().sum())
+    chart = _wait_for_total(
+        page, scope, chart, filter_usage(sample, months=months).to_numpy().sum()
+    )
     label = page.locator(f"{scope} .widget-readout").first.inner_text()
     assert label.replace("–", "-").endswith("2026-07"), label
     ops = ["search_database", "phone_find", "email_find"]
     page.locator(f"{scope} select[multiple]").first.select_option(ops)
-    _wait_for_total(page, scope, chart, filter_usage(sample, months=months, operations=ops).to_numpy().sum())
+    _wait_for_total(
+        page, scope, chart, filter_usage(sample, months=months, operations=ops).to_numpy().sum()
+    )
     totals = _totals(page, scope)
     assert "preview" not in totals and all(op in totals for op in ops)
     return ops
 
 
-def _check_export(pg: Page, scope: str, folder: Path, ops: list[str], months: tuple[str, str], sample: Any) -> None:
+def _check_export(
+    pg: Page, scope: str, folder: Path, ops: list[str], months: tuple[str, str], sample: Any
+) -> None:
     from generect_reports.notebook.widgets import filter_usage
 
     page = pg.page
@@ -187,8 +218,20 @@ def test_dashboard_in_chromium(browser, tmp_path, sample):
     port = _free_port()
     work = tmp_path / "work"
     work.mkdir()
-    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--port", str(port), "--quiet"]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)), _page(browser, tmp_path, "dashboard") as pg:
+    cmd = [
+        sys.executable,
+        "-m",
+        "generect_reports",
+        "dashboard",
+        "--sample",
+        "--port",
+        str(port),
+        "--quiet",
+    ]
+    with (
+        _server(cmd, cwd=work, port=port, env=_env(tmp_path)),
+        _page(browser, tmp_path, "dashboard") as pg,
+    ):
         page = pg.page
         page.goto(f"http://127.0.0.1:{port}/", timeout=90000)
         page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
@@ -196,14 +239,22 @@ def test_dashboard_in_chromium(browser, tmp_path, sample):
         body = page.inner_text("body")
         assert "Credits, October 2026" in body and "33,441" in body
         # No code and no developer text in the page.
-        assert "import" not in body and "Dashboard.from_parameters" not in body and "USE_LIVE_API" not in body
+        assert (
+            "import" not in body
+            and "Dashboard.from_parameters" not in body
+            and "USE_LIVE_API" not in body
+        )
         assert page.locator(".jp-InputArea:visible, .jp-CodeCell .jp-Editor:visible").count() == 0
         scope = ".generect-dashboard"
         ops = _exercise_explorer(pg, scope, sample)
         _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
         page.locator(f"{scope} button.generect-report-button").click()
-        page.locator(f"{scope} .generect-report-links a.generect-download").nth(1).wait_for(timeout=60000)
-        assert (work / "generect-usage-2026-10.xlsx").is_file() and (work / "generect-usage-2026-10.pdf").read_bytes()[:5] == b"%PDF-"
+        page.locator(f"{scope} .generect-report-links a.generect-download").nth(1).wait_for(
+            timeout=60000
+        )
+        assert (work / "generect-usage-2026-10.xlsx").is_file() and (
+            work / "generect-usage-2026-10.pdf"
+        ).read_bytes()[:5] == b"%PDF-"
         pg.shot("dashboard")
         assert pg.errors == []
 
@@ -213,24 +264,43 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
     work = tmp_path / "lab"
     work.mkdir()
     shutil.copy(NOTEBOOKS / "01_explore_usage.ipynb", work / "01_explore_usage.ipynb")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.open_browser=False",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly", "--allow-root"]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)), \
-            _page(browser, tmp_path, "jupyterlab") as pg:
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.open_browser=False",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={work}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        "--allow-root",
+    ]
+    with (
+        _server(cmd, cwd=work, port=port, env=_env(tmp_path)),
+        _page(browser, tmp_path, "jupyterlab") as pg,
+    ):
         page = pg.page
         page.goto(f"http://127.0.0.1:{port}/lab/tree/01_explore_usage.ipynb", timeout=90000)
         # Opened before running (untrusted): the stored picture of the panel, not its text repr.
         page.locator(".jp-OutputArea-output img").first.wait_for(timeout=60000)
         _no_broken_widgets(page)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=60000
+        )
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         scope = ".generect-explorer"
         page.locator(f"{scope} img.generect-chart").first.wait_for(timeout=60000)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=60000
+        )
         page.locator(f"{scope}").first.scroll_into_view_if_needed()
         _no_broken_widgets(page)
         ops = _exercise_explorer(pg, scope, sample)

@@ -12,12 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generect_reports.analysis.budget import (Budgets, budget_status, burn_up, check_thresholds,
-                                              limit_for_month, parse_budget_table)
+from generect_reports.analysis.budget import (
+    Budgets,
+    budget_status,
+    burn_up,
+    check_thresholds,
+    limit_for_month,
+    parse_budget_table,
+)
 from generect_reports.analysis.usage import run_rate_projection
 from generect_reports.errors import ConfigError, InputError
-from generect_reports.outputs.budget import (add_budget_sheet, budget_page, budget_subject_flag,
-                                             budget_summary)
+from generect_reports.outputs.budget import (
+    add_budget_sheet,
+    budget_page,
+    budget_subject_flag,
+    budget_summary,
+)
 from helpers import frame
 from support import soffice_recalculate
 
@@ -25,7 +35,9 @@ PRICES = {"a": 0.01, "b": 0.1}
 
 
 def _days(first: str, last: str, ops: dict[str, float]) -> list[tuple[str, str, float]]:
-    return [(d.date().isoformat(), op, v) for d in pd.date_range(first, last) for op, v in ops.items()]
+    return [
+        (d.date().isoformat(), op, v) for d in pd.date_range(first, last) for op, v in ops.items()
+    ]
 
 
 @pytest.fixture
@@ -35,10 +47,22 @@ def march():
 
 
 def test_running_month_known_answer(march):
-    got = budget_status(march, "2026-03", limit=400, balance=100, as_of="2026-03-15T00:00",
-                        budgets={"monthly_credits": 500, "operations": {"b": 100, "zzz": 7},
-                                 "monthly_money": 10}, prices=PRICES)
-    assert list(got["line"]) == ["plan limit", "total budget", "budget: b", "budget: zzz", "money budget"]
+    got = budget_status(
+        march,
+        "2026-03",
+        limit=400,
+        balance=100,
+        as_of="2026-03-15T00:00",
+        budgets={"monthly_credits": 500, "operations": {"b": 100, "zzz": 7}, "monthly_money": 10},
+        prices=PRICES,
+    )
+    assert list(got["line"]) == [
+        "plan limit",
+        "total budget",
+        "budget: b",
+        "budget: zzz",
+        "money budget",
+    ]
     assert list(got["used"]) == [210.0, 210.0, 70.0, 0.0, 8.4]
     # 31 days in March whatever DST does: 15 × 31, 5 × 31, 0.6 × 31
     assert list(got["projected"]) == [465.0, 465.0, 155.0, 0.0, 18.6]
@@ -61,8 +85,10 @@ def test_running_month_known_answer(march):
 
 def test_weekday_pattern_moves_the_crossing_day():
     # weekdays 100, weekends 0: a linear rate would cross earlier than the weekday-aware path
-    rows = [(d.date().isoformat(), "a", 0.0 if d.day_of_week >= 5 else 100.0)
-            for d in pd.date_range("2026-05-01", "2026-06-09")]
+    rows = [
+        (d.date().isoformat(), "a", 0.0 if d.day_of_week >= 5 else 100.0)
+        for d in pd.date_range("2026-05-01", "2026-06-09")
+    ]
     usage = frame(rows, tz="America/New_York")
     got = budget_status(usage, "2026-06", limit=1500, as_of="2026-06-10T00:00")
     rr = run_rate_projection(usage, "2026-06", as_of="2026-06-10T00:00")
@@ -77,7 +103,9 @@ def test_weekday_pattern_moves_the_crossing_day():
 def test_no_usage_and_zero_burn():
     empty = frame([], tz="Europe/Kyiv")
     got = budget_status(empty, "2026-03", limit=1000, balance=50, as_of="2026-03-10T12:00")
-    assert got.loc[0, "used"] == 0 and got.loc[0, "projected"] == 0 and got.loc[0, "share_used"] == 0
+    assert (
+        got.loc[0, "used"] == 0 and got.loc[0, "projected"] == 0 and got.loc[0, "share_used"] == 0
+    )
     assert pd.isna(got.loc[0, "crossing_day"]) and not got.loc[0, "crossed"]
     assert math.isinf(got.attrs["runway_days"]) and pd.isna(got.attrs["run_out_date"])
     # usage long ago, none in the 28 days before as_of: zero burn, nothing projected
@@ -118,10 +146,13 @@ def test_past_month_across_dst_end_has_no_projection():
 def test_flags_and_summary_for_a_running_month(march):
     got = budget_status(march, "2026-03", limit=450, as_of="2026-03-15T00:00")
     assert budget_subject_flag(got) == "[projected over limit]"
-    got = budget_status(march, "2026-03", limit=1000, budgets={"operations": {"b": 60}},
-                        as_of="2026-03-15T00:00")
+    got = budget_status(
+        march, "2026-03", limit=1000, budgets={"operations": {"b": 60}}, as_of="2026-03-15T00:00"
+    )
     assert budget_subject_flag(got) == "[over budget]"
-    assert budget_subject_flag(budget_status(march, "2026-03", limit=1000, as_of="2026-03-15")) is None
+    assert (
+        budget_subject_flag(budget_status(march, "2026-03", limit=1000, as_of="2026-03-15")) is None
+    )
     text = budget_summary(got)[0]
     assert text.startswith("March 2026 usage so far is 210 credits, 21.0% of the plan limit")
     assert "projected 46.5% at month end (an estimate)" in text
@@ -130,23 +161,31 @@ def test_flags_and_summary_for_a_running_month(march):
 def test_limit_history_for_past_months():
     history = {"2025-01": 25000, "2026-01": 30000}
     assert limit_for_month("2025-06", 40000, history, current_month="2026-11") == (
-        25000, "plan limit from 2025-01 ([budget] limit_from)")
+        25000,
+        "plan limit from 2025-01 ([budget] limit_from)",
+    )
     assert limit_for_month("2026-10", 40000, history, current_month="2026-11")[0] == 30000
-    assert limit_for_month("2026-11", 40000, history, current_month="2026-11") == (40000, "current plan limit")
+    assert limit_for_month("2026-11", 40000, history, current_month="2026-11") == (
+        40000,
+        "current plan limit",
+    )
     assert limit_for_month("2024-12", 40000, history, current_month="2026-11")[0] == 40000
     assert limit_for_month("2026-03", 0, {"2026-01": 0})[0] is None
 
 
-@pytest.mark.parametrize("table, fragment", [
-    ({"monthly_credit": 5}, "unknown setting 'monthly_credit'"),
-    ({"monthly_credits": -5}, "more than zero"),
-    ({"monthly_credits": "5000"}, "must be a number"),
-    ({"monthly_money": True}, "must be a number"),
-    ({"operations": [1, 2]}, "operations must be a table"),
-    ({"operations": {"a": 0}}, "more than zero"),
-    ({"limit_from": {"2026-13": 5}}, "not a month"),
-    ({"limit_from": 30000}, "limit_from must be a table"),
-])
+@pytest.mark.parametrize(
+    "table, fragment",
+    [
+        ({"monthly_credit": 5}, "unknown setting 'monthly_credit'"),
+        ({"monthly_credits": -5}, "more than zero"),
+        ({"monthly_credits": "5000"}, "must be a number"),
+        ({"monthly_money": True}, "must be a number"),
+        ({"operations": [1, 2]}, "operations must be a table"),
+        ({"operations": {"a": 0}}, "more than zero"),
+        ({"limit_from": {"2026-13": 5}}, "not a month"),
+        ({"limit_from": 30000}, "limit_from must be a table"),
+    ],
+)
 def test_bad_budget_tables(table, fragment):
     with pytest.raises(ConfigError) as info:
         parse_budget_table(table)
@@ -154,8 +193,14 @@ def test_bad_budget_tables(table, fragment):
 
 
 def test_budget_table_parses():
-    got = parse_budget_table({"monthly_credits": 30000, "operations": {"b": 10, "a": 5.5},
-                              "monthly_money": 150, "limit_from": {"2026-01": 30000}})
+    got = parse_budget_table(
+        {
+            "monthly_credits": 30000,
+            "operations": {"b": 10, "a": 5.5},
+            "monthly_money": 150,
+            "limit_from": {"2026-01": 30000},
+        }
+    )
     assert got == Budgets(30000.0, {"a": 5.5, "b": 10.0}, 150.0, {"2026-01": 30000.0})
 
 
@@ -189,8 +234,9 @@ def _sheet(tmp_path, status, burnup):
 
 @pytest.mark.libreoffice
 def test_budget_sheet_is_live_over_its_inputs(tmp_path, march):
-    status = budget_status(march, "2026-03", limit=400, budgets={"operations": {"b": 100}},
-                           as_of="2026-03-15T00:00")
+    status = budget_status(
+        march, "2026-03", limit=400, budgets={"operations": {"b": 100}}, as_of="2026-03-15T00:00"
+    )
     path = _sheet(tmp_path, status, burn_up(march, "2026-03", as_of="2026-03-15T00:00"))
     stored = openpyxl.load_workbook(path, data_only=True)["Budget"]
     assert stored["F7"].value == pytest.approx(210 / 400)  # values stored with the formulas
@@ -201,7 +247,9 @@ def test_budget_sheet_is_live_over_its_inputs(tmp_path, march):
     ws["C7"] = 200
     edited = tmp_path / "edited.xlsx"
     wb.save(edited)
-    recalculated = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)["Budget"]
+    recalculated = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)[
+        "Budget"
+    ]
     assert recalculated["F7"].value == pytest.approx(210 / 200)
     assert recalculated["G7"].value == pytest.approx(465 / 200)
     assert recalculated["H7"].value == pytest.approx(-10)
@@ -210,7 +258,9 @@ def test_budget_sheet_is_live_over_its_inputs(tmp_path, march):
     assert recalculated["B4"].value == pytest.approx(210 / 200)  # the KPI
     assert recalculated["F4"].value == pytest.approx(465 / 200)
     # burn-up table: cumulative by formula, the limit column from the input
-    rows = {recalculated.cell(r, 1).value: r for r in range(11, 45) if recalculated.cell(r, 1).value}
+    rows = {
+        recalculated.cell(r, 1).value: r for r in range(11, 45) if recalculated.cell(r, 1).value
+    }
     first = min(r for r in rows.values() if isinstance(recalculated.cell(r, 2).value, (int, float)))
     assert recalculated.cell(first + 13, 3).value == pytest.approx(210)
     assert recalculated.cell(first, 5).value == pytest.approx(200)
@@ -229,15 +279,27 @@ def test_budget_sheet_past_month(tmp_path):
 def _pdf_text(fig, tmp_path):
     path = tmp_path / "page.pdf"
     fig.savefig(path, format="pdf")
-    out = subprocess.run([shutil.which("pdftotext") or "pdftotext", "-layout", str(path), "-"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [shutil.which("pdftotext") or "pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout
 
 
 def test_budget_page_running_and_past(tmp_path, march):
-    status = budget_status(march, "2026-03", limit=400, budgets={"monthly_money": 10},
-                           as_of="2026-03-15T00:00", prices=PRICES)
-    text = _pdf_text(budget_page(status, burn_up(march, "2026-03", as_of="2026-03-15T00:00")), tmp_path)
+    status = budget_status(
+        march,
+        "2026-03",
+        limit=400,
+        budgets={"monthly_money": 10},
+        as_of="2026-03-15T00:00",
+        prices=PRICES,
+    )
+    text = _pdf_text(
+        budget_page(status, burn_up(march, "2026-03", as_of="2026-03-15T00:00")), tmp_path
+    )
     assert "Plan limit and budgets · 2026-03" in text
     assert "52.5%" in text and "projected 116.3% at month end" in text
     assert "reaching it on 2026-03-27" in text
@@ -249,15 +311,20 @@ def test_budget_page_running_and_past(tmp_path, march):
 
 
 def test_sample_month_over_its_limit():
-    from generect_reports.fetch.account import (load_sample_account, sample_balance_history,
-                                                sample_limit_history)
+    from generect_reports.fetch.account import (
+        load_sample_account,
+        sample_balance_history,
+        sample_limit_history,
+    )
     from generect_reports.fetch.usage import load_sample
 
     usage = load_sample("2025-01-01", "2026-10-31")
     monthly = usage.groupby(usage["period_start"].dt.strftime("%Y-%m"))["credits"].sum()
     history = sample_limit_history()
-    limits = pd.Series([limit_for_month(m, 30000, history, current_month="2026-10")[0]
-                        for m in monthly.index], index=monthly.index)
+    limits = pd.Series(
+        [limit_for_month(m, 30000, history, current_month="2026-10")[0] for m in monthly.index],
+        index=monthly.index,
+    )
     assert list(monthly.index[monthly >= limits]) == ["2026-10"]
     # the balance history adds up: opening + top-ups − usage = the snapshot's balance
     balance = sample_balance_history()
@@ -268,21 +335,30 @@ def test_sample_month_over_its_limit():
 
     with data_file("sample_ledger.csv.gz").open("rb") as fh:
         ledger = pd.read_csv(fh, compression="gzip")
-    before = ledger[(pd.to_datetime(ledger["timestamp"]) < pd.Timestamp("2026-10-22T00:00+03:00"))
-                    & (ledger["status"] == "success")]
+    before = ledger[
+        (pd.to_datetime(ledger["timestamp"]) < pd.Timestamp("2026-10-22T00:00+03:00"))
+        & (ledger["status"] == "success")
+    ]
     charged = -balance.loc[balance["type"].str.startswith("usage"), "credits"].sum()
     assert round(charged, 2) == round(-before.loc[before["credits"] < 0, "credits"].sum(), 2)
     assert round(account.balance, 2) == round(before["credits"].sum(), 2)
-    assert account.used_this_month == monthly["2026-10"] - usage.loc[
-        usage["period_start"] >= "2026-10-22T00:00+03:00", "credits"].sum()
-    assert (balance["type"] == "top_up").sum() == 22 and (balance["type"] == "opening_balance").sum() == 1
+    assert (
+        account.used_this_month
+        == monthly["2026-10"]
+        - usage.loc[usage["period_start"] >= "2026-10-22T00:00+03:00", "credits"].sum()
+    )
+    assert (balance["type"] == "top_up").sum() == 22 and (
+        balance["type"] == "opening_balance"
+    ).sum() == 1
     assert np.all(balance["balance"] > 0)
 
 
 def test_first_day_of_the_month_is_projected_from_the_lookback(march):
     got = budget_status(march, "2026-03", limit=400, as_of="2026-03-01T08:00")
     assert got.attrs["elapsed_days"] == 0 and got.loc[0, "used"] == 0
-    assert got.loc[0, "projected"] == 465.0 and got.loc[0, "crossing_day"] == pd.Timestamp("2026-03-27")
+    assert got.loc[0, "projected"] == 465.0 and got.loc[0, "crossing_day"] == pd.Timestamp(
+        "2026-03-27"
+    )
 
 
 def test_sample_report_month_uses_the_limit_history():
@@ -292,23 +368,38 @@ def test_sample_report_month_uses_the_limit_history():
 
     account = load_sample_account()
     usage = load_sample("2026-08-01", "2026-10-31")
-    status, path = report_budget(usage, "2026-10", current_limit=account.monthly_limit,
-                                 current_month="2026-11", limit_from=sample_limit_history())
+    status, path = report_budget(
+        usage,
+        "2026-10",
+        current_limit=account.monthly_limit,
+        current_month="2026-11",
+        limit_from=sample_limit_history(),
+    )
     row = status.iloc[0]
     assert (row["threshold"], row["used"], row["threshold_note"]) == (
-        30000.0, 33441.0, "plan limit from 2026-01 ([budget] limit_from)")
+        30000.0,
+        33441.0,
+        "plan limit from 2026-01 ([budget] limit_from)",
+    )
     assert row["crossed"] and budget_subject_flag(status) == "[over limit]"
     assert path["cumulative"].iloc[-1] == 33441.0
-    status, _ = report_budget(load_sample("2025-10-01", "2025-12-31"), "2025-12",
-                              current_limit=30000, current_month="2026-11",
-                              limit_from=sample_limit_history(),
-                              budgets={"limit_from": {"2025-12": 20000}})
+    status, _ = report_budget(
+        load_sample("2025-10-01", "2025-12-31"),
+        "2025-12",
+        current_limit=30000,
+        current_month="2026-11",
+        limit_from=sample_limit_history(),
+        budgets={"limit_from": {"2025-12": 20000}},
+    )
     assert status.loc[0, "threshold"] == 20000 and budget_subject_flag(status) == "[over limit]"
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=st.lists(st.integers(min_value=0, max_value=500), min_size=61, max_size=61),
-       elapsed=st.integers(min_value=0, max_value=29), limit=st.integers(min_value=1, max_value=20000))
+@given(
+    values=st.lists(st.integers(min_value=0, max_value=500), min_size=61, max_size=61),
+    elapsed=st.integers(min_value=0, max_value=29),
+    limit=st.integers(min_value=1, max_value=20000),
+)
 def test_crossing_day_matches_a_day_by_day_walk(values, elapsed, limit):
     """The vectorised crossing day equals walking the days one by one: actual credits on the
     complete days, then each remaining day's weekday mean over the 28 days before today."""
@@ -325,13 +416,21 @@ def test_crossing_day_matches_a_day_by_day_walk(values, elapsed, limit):
         if crossing is None and round(total * 100) >= limit * 100:
             crossing = day
     assert got.loc[0, "projected"] == pytest.approx(total)
-    assert (pd.isna(got.loc[0, "crossing_day"]) and crossing is None) or got.loc[0, "crossing_day"] == crossing
+    assert (pd.isna(got.loc[0, "crossing_day"]) and crossing is None) or got.loc[
+        0, "crossing_day"
+    ] == crossing
 
 
 def test_short_history_fills_missing_weekdays_like_run_rate_projection():
     # three days of history (Thu, Fri, Sat): the other weekdays take the mean of those three
-    usage = frame([("2026-03-12", "a", 30.0), ("2026-03-13", "a", 60.0), ("2026-03-14", "a", 0.0),
-                   ("2026-03-13", "b", 9.0)])
+    usage = frame(
+        [
+            ("2026-03-12", "a", 30.0),
+            ("2026-03-13", "a", 60.0),
+            ("2026-03-14", "a", 0.0),
+            ("2026-03-13", "b", 9.0),
+        ]
+    )
     got = budget_status(usage, "2026-03", limit=10_000, as_of="2026-03-15T00:00")
     rr = run_rate_projection(usage, "2026-03", as_of="2026-03-15T00:00")
     assert got.loc[0, "projected"] == pytest.approx(rr["projected_weekday"].sum())

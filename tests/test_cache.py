@@ -11,7 +11,9 @@ from fakeapi import TOKEN
 from generect_reports import GenerectClient, GenerectWarning, UsageCache, fetch_usage
 
 
-def run(api, cache, start="2025-01-01", end="2025-12-31", period="month", tz="Europe/Kyiv", token=TOKEN):
+def run(
+    api, cache, start="2025-01-01", end="2025-12-31", period="month", tz="Europe/Kyiv", token=TOKEN
+):
     c = GenerectClient(token, api.url, sleep=lambda s: None)
     return fetch_usage(start, end, period=period, timezone=tz, client=c, cache=cache)
 

@@ -42,24 +42,44 @@ MAPPING = {"/s/": "search", "/e/": "enrich", "/jobs/{id}/": "enrich"}
 PRICES = {"search": 0.02, "enrich": 0.04, "unattributed": 0.0}
 
 
-def tokens(rows: list[tuple[str, str, str, int, int, int, int]], month: str = "2026-10") -> pd.DataFrame:
+def tokens(
+    rows: list[tuple[str, str, str, int, int, int, int]], month: str = "2026-10"
+) -> pd.DataFrame:
     """rows: (customer, month, endpoint, requests, 2xx, 4xx, 5xx), status counts per token."""
     recs = []
     for customer, m, endpoint, requests, ok, c4, c5 in rows:
         total = ok + c4 + c5
-        recs.append({"customer": customer, "client_id": customer, "token_hint": "****" + customer[-4:].rjust(4, "x"),
-                     "active": True, "endpoint": endpoint, "requests": requests,
-                     "ok_ratio": ok / total if total else np.nan, "month": m, "period_start": pd.NaT,
-                     "name": None, "created_at": None, "token_requests": total, "status_2xx": ok,
-                     "status_4xx": c4, "status_5xx": c5, "status_other": 0})
+        recs.append(
+            {
+                "customer": customer,
+                "client_id": customer,
+                "token_hint": "****" + customer[-4:].rjust(4, "x"),
+                "active": True,
+                "endpoint": endpoint,
+                "requests": requests,
+                "ok_ratio": ok / total if total else np.nan,
+                "month": m,
+                "period_start": pd.NaT,
+                "name": None,
+                "created_at": None,
+                "token_requests": total,
+                "status_2xx": ok,
+                "status_4xx": c4,
+                "status_5xx": c5,
+                "status_other": 0,
+            }
+        )
     out = pd.DataFrame(recs, columns=COLUMNS)
     out.attrs["timezone"] = "Europe/Kyiv"
     return out
 
 
 def tie_out(alloc, usage_credits: dict[str, float], prices=PRICES) -> None:
-    per_op = alloc.lines.groupby("operation")[["credits_hundredths", "cost_cents"]].sum().reindex(
-        list(usage_credits), fill_value=0)  # all-zero lines are left out
+    per_op = (
+        alloc.lines.groupby("operation")[["credits_hundredths", "cost_cents"]]
+        .sum()
+        .reindex(list(usage_credits), fill_value=0)
+    )  # all-zero lines are left out
     for op, credits in usage_credits.items():
         assert per_op.at[op, "credits_hundredths"] == round(credits * 100)
         assert per_op.at[op, "cost_cents"] == money_cents(credits * prices.get(op, 0.0))
@@ -67,17 +87,33 @@ def tie_out(alloc, usage_credits: dict[str, float], prices=PRICES) -> None:
 
 
 def test_known_split():
-    usage = frame([("2026-10-01", "search", 100.0), ("2026-10-02", "search", 0.01),
-                   ("2026-10-01", "enrich", 10.0), ("2026-10-03", "unattributed", 5.0),
-                   ("2026-10-03", "phone", 3.0)])
-    tk = tokens([("alpha", "2026-10", "/s/", 30, 30, 0, 0),
-                 ("beta", "2026-10", "/s/", 20, 10, 10, 0),     # half its requests failed
-                 ("beta", "2026-10", "/e/", 20, 10, 10, 0),
-                 ("beta", "2026-10", "/unknown/", 5, 10, 10, 0)])
-    alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices={**PRICES, "phone": 0.4})
+    usage = frame(
+        [
+            ("2026-10-01", "search", 100.0),
+            ("2026-10-02", "search", 0.01),
+            ("2026-10-01", "enrich", 10.0),
+            ("2026-10-03", "unattributed", 5.0),
+            ("2026-10-03", "phone", 3.0),
+        ]
+    )
+    tk = tokens(
+        [
+            ("alpha", "2026-10", "/s/", 30, 30, 0, 0),
+            ("beta", "2026-10", "/s/", 20, 10, 10, 0),  # half its requests failed
+            ("beta", "2026-10", "/e/", 20, 10, 10, 0),
+            ("beta", "2026-10", "/unknown/", 5, 10, 10, 0),
+        ]
+    )
+    alloc = allocate_credits(
+        usage, tk, month="2026-10", mapping=MAPPING, prices={**PRICES, "phone": 0.4}
+    )
     lines = alloc.lines.set_index(["customer", "operation"])
     # search: weights alpha 30, beta 20 * 0.5 = 10 -> 10001 hundredths split 3:1
-    assert lines.at[("alpha", "search"), "credits_hundredths"] == largest_remainder(10001, [30, 10])[0] == 7501
+    assert (
+        lines.at[("alpha", "search"), "credits_hundredths"]
+        == largest_remainder(10001, [30, 10])[0]
+        == 7501
+    )
     assert lines.at[("beta", "search"), "credits_hundredths"] == 2500
     assert lines.at[("beta", "enrich"), "credits_hundredths"] == 1000
     assert lines.at[("beta", "enrich"), "estimated_successful"] == 10
@@ -86,8 +122,15 @@ def test_known_split():
     assert list(alloc.unmapped["endpoint"]) == ["/unknown/"]
     assert any("phone" in n for n in alloc.notes)
     # cost: search 100.01 * 0.02 = 2.0002 -> 200 cents, split by allocated credits
-    assert lines.at[("alpha", "search"), "cost_cents"] + lines.at[("beta", "search"), "cost_cents"] == 200
-    tie_out(alloc, {"search": 100.01, "enrich": 10.0, "unattributed": 5.0, "phone": 3.0}, {**PRICES, "phone": 0.4})
+    assert (
+        lines.at[("alpha", "search"), "cost_cents"] + lines.at[("beta", "search"), "cost_cents"]
+        == 200
+    )
+    tie_out(
+        alloc,
+        {"search": 100.01, "enrich": 10.0, "unattributed": 5.0, "phone": 3.0},
+        {**PRICES, "phone": 0.4},
+    )
     cust = alloc.customers.set_index("customer")
     assert cust.at["beta", "failed_share"] == 0.5 and cust.at["beta", "flagged"]
     assert list(alloc.customers["customer"]) == ["alpha", "beta", UNALLOCATED]
@@ -102,19 +145,36 @@ def test_endpoint_patterns_and_the_bundled_mapping():
 
 
 def test_mapping_is_editable_in_a_template_folder(tmp_path):
-    (tmp_path / "endpoint_mapping.toml").write_text('[endpoints]\n"/api/v1/search/database/leads/count/" = "search_database"\n')
-    assert load_endpoint_mapping(tmp_path) == {"/api/v1/search/database/leads/count/": "search_database"}
+    (tmp_path / "endpoint_mapping.toml").write_text(
+        '[endpoints]\n"/api/v1/search/database/leads/count/" = "search_database"\n'
+    )
+    assert load_endpoint_mapping(tmp_path) == {
+        "/api/v1/search/database/leads/count/": "search_database"
+    }
 
 
 counts = st.integers(0, 10_000)
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(credits=st.lists(st.integers(-5_000, 2_000_000), min_size=3, max_size=3),
-       unattributed=st.integers(0, 100_000),
-       reqs=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["/s/", "/e/", "/x/", "/jobs/9/"]),
-                               counts, counts, counts, counts), max_size=12),
-       price=st.floats(0, 2, allow_nan=False))
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    credits=st.lists(st.integers(-5_000, 2_000_000), min_size=3, max_size=3),
+    unattributed=st.integers(0, 100_000),
+    reqs=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from(["/s/", "/e/", "/x/", "/jobs/9/"]),
+            counts,
+            counts,
+            counts,
+            counts,
+        ),
+        max_size=12,
+    ),
+    price=st.floats(0, 2, allow_nan=False),
+)
 def test_property_customers_plus_unallocated_equal_the_account(credits, unattributed, reqs, price):
     ops = ["search", "enrich", "phone"]
     rows = [("2026-10-01", op, c / 100) for op, c in zip(ops, credits)]
@@ -126,23 +186,45 @@ def test_property_customers_plus_unallocated_equal_the_account(credits, unattrib
         status.setdefault(customer, (ok, c4, c5))  # one status breakdown per token
         tk_rows.append((customer, "2026-10", endpoint, n, *status[customer]))
     prices = {"search": price, "enrich": price / 3, "phone": 0.4}
-    alloc = allocate_credits(usage, tokens(tk_rows), month="2026-10", mapping=MAPPING, prices=prices)
-    tie_out(alloc, {op: c / 100 for op, c in zip(ops, credits)} | {"unattributed": unattributed / 100},
-            prices)
+    alloc = allocate_credits(
+        usage, tokens(tk_rows), month="2026-10", mapping=MAPPING, prices=prices
+    )
+    tie_out(
+        alloc,
+        {op: c / 100 for op, c in zip(ops, credits)} | {"unattributed": unattributed / 100},
+        prices,
+    )
     assert alloc.customers["credits_hundredths"].sum() == sum(credits) + unattributed
-    assert (alloc.lines.loc[alloc.lines["operation"] == "unattributed", "customer"] == UNALLOCATED).all()
+    assert (
+        alloc.lines.loc[alloc.lines["operation"] == "unattributed", "customer"] == UNALLOCATED
+    ).all()
 
 
 def test_health_flags_share_and_growth():
-    tk = tokens([("steady", "2026-09", "/s/", 100, 95, 5, 0), ("steady", "2026-10", "/s/", 100, 95, 5, 0),
-                 ("looping", "2026-09", "/s/", 1000, 990, 10, 0), ("looping", "2026-10", "/s/", 1200, 1050, 150, 0),
-                 ("broken", "2026-10", "/s/", 10, 7, 3, 0), ("new", "2026-10", "/s/", 5000, 4850, 150, 0)])
+    tk = tokens(
+        [
+            ("steady", "2026-09", "/s/", 100, 95, 5, 0),
+            ("steady", "2026-10", "/s/", 100, 95, 5, 0),
+            ("looping", "2026-09", "/s/", 1000, 990, 10, 0),
+            ("looping", "2026-10", "/s/", 1200, 1050, 150, 0),
+            ("broken", "2026-10", "/s/", 10, 7, 3, 0),
+            ("new", "2026-10", "/s/", 5000, 4850, 150, 0),
+        ]
+    )
     h = integration_health(tk, month="2026-10").set_index("customer")
     assert not h.at["steady", "flagged"]
-    assert h.at["looping", "flagged"] and "rose from 10 to 150" in h.at["looping", "flags"]  # 12.5 %, 15x
+    assert (
+        h.at["looping", "flagged"] and "rose from 10 to 150" in h.at["looping", "flags"]
+    )  # 12.5 %, 15x
     assert h.at["broken", "flagged"] and "30% of requests failed" in h.at["broken", "flags"]
-    assert not h.at["new", "flagged"] and np.isnan(h.at["new", "previous_failed"])  # no last month to compare
-    assert integration_health(tk, month="2026-10", threshold=0.25).set_index("customer").at["broken", "flagged"]
+    assert not h.at["new", "flagged"] and np.isnan(
+        h.at["new", "previous_failed"]
+    )  # no last month to compare
+    assert (
+        integration_health(tk, month="2026-10", threshold=0.25)
+        .set_index("customer")
+        .at["broken", "flagged"]
+    )
 
 
 def test_sample_october_ties_to_the_report_cost_lines():
@@ -164,8 +246,10 @@ def test_sample_october_ties_to_the_report_cost_lines():
 
 
 def test_sheet_names_are_safe_and_unique():
-    names = safe_sheet_names(["a/b", "A/B", "x" * 40, "x" * 40, "Chargeback", "history", "[]:*?", "'q'"],
-                             taken=["Chargeback"])
+    names = safe_sheet_names(
+        ["a/b", "A/B", "x" * 40, "x" * 40, "Chargeback", "history", "[]:*?", "'q'"],
+        taken=["Chargeback"],
+    )
     assert names[0] == "a_b" and names[1] == "A_B (2)"
     assert names[2] == "x" * 31 and len(names[3]) == 31 and names[3].endswith("(2)")
     assert names[4] == "Chargeback (2)" and names[5] == "history (customer)"
@@ -174,7 +258,9 @@ def test_sheet_names_are_safe_and_unique():
 
 
 def _values(ws):
-    return {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None}
+    return {
+        (c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None
+    }
 
 
 @pytest.mark.libreoffice
@@ -202,15 +288,23 @@ def test_statement_workbook_recalculates_to_the_same_figures(tmp_path):
     # the summary's total row equals the account's usage and the report's cost lines
     ws = recalc["Chargeback"]
     totals = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Total"]
-    assert [ws.cell(r, 2).value for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Difference (must be 0)"] == [0, 0]
+    assert [
+        ws.cell(r, 2).value
+        for r in range(1, ws.max_row + 1)
+        if ws.cell(r, 1).value == "Difference (must be 0)"
+    ] == [0, 0]
     total_col = 2 + len(alloc.operations)
-    assert ws.cell(totals[0], total_col).value == pytest.approx(alloc.total_credits)  # credits block
+    assert ws.cell(totals[0], total_col).value == pytest.approx(
+        alloc.total_credits
+    )  # credits block
     assert ws.cell(totals[1], total_col).value == pytest.approx(alloc.total_cost)  # cost block
     assert ws.cell(totals[0], total_col + 2).value == pytest.approx(alloc.total_cost)
     # a statement: customer, month, timezone, figures and the rule in words
     hooli = _values(recalc["hooli"])
     texts = " ".join(str(v) for v in hooli.values())
-    assert "hooli" in texts and "2026-10" in texts and "Europe/Kyiv" in texts and "****41de" in texts
+    assert (
+        "hooli" in texts and "2026-10" in texts and "Europe/Kyiv" in texts and "****41de" in texts
+    )
     assert "2xx" in texts and "result" in texts and "largest remainder" in texts
     mine = alloc.lines[alloc.lines["customer"] == "hooli"]
     ws = recalc["hooli"]
@@ -230,13 +324,17 @@ def test_customers_sheet_and_page(tmp_path):
     add_customers_sheet(wb, alloc)
     wb.close()
     stored = _values(openpyxl.load_workbook(path, data_only=True)["By customer"])
-    recalc = _values(openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)["By customer"])
+    recalc = _values(
+        openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)["By customer"]
+    )
     formulas = openpyxl.load_workbook(path)["By customer"]
     n = 0
     for row in formulas.iter_rows():
         for cell in row:
             if isinstance(cell.value, str) and cell.value.startswith("="):
-                assert recalc[(cell.row, cell.column)] == pytest.approx(stored[(cell.row, cell.column)], abs=1e-9)
+                assert recalc[(cell.row, cell.column)] == pytest.approx(
+                    stored[(cell.row, cell.column)], abs=1e-9
+                )
                 n += 1
     assert n > 10
     texts = " ".join(str(v) for v in recalc.values())
@@ -244,22 +342,34 @@ def test_customers_sheet_and_page(tmp_path):
     fig = customers_page(alloc)
     pdf = tmp_path / "page.pdf"
     fig.savefig(pdf)
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "By customer" in text and "acme-corp" in text and "unallocated" in text and "hooli" in text
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        "By customer" in text and "acme-corp" in text and "unallocated" in text and "hooli" in text
+    )
     assert "2xx" in text and "Integration health" in text
 
 
 def test_formula_like_customer_names_stay_text(tmp_path):
     usage = frame([("2026-10-01", "search", 10.0)])
-    tk = tokens([("=HYPERLINK(\"x\")", "2026-10", "/s/", 5, 5, 0, 0), ("+cmd|", "2026-10", "/s/", 5, 5, 0, 0)])
+    tk = tokens(
+        [('=HYPERLINK("x")', "2026-10", "/s/", 5, 5, 0, 0), ("+cmd|", "2026-10", "/s/", 5, 5, 0, 0)]
+    )
     alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES)
     path = tmp_path / "c.xlsx"
     path.write_bytes(render_chargeback_workbook(alloc))
     wb = openpyxl.load_workbook(path)
-    cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value in ("+cmd|", '=HYPERLINK("x")')]
+    cells = [
+        c
+        for ws in wb
+        for row in ws.iter_rows()
+        for c in row
+        if c.value in ("+cmd|", '=HYPERLINK("x")')
+    ]
     assert cells and all(c.data_type == "s" for c in cells)
     csv_text = render_chargeback(alloc, "csv")
-    assert "\"'=HYPERLINK" in csv_text and "\"'+cmd|\"" in csv_text
+    assert "\"'=HYPERLINK" in csv_text and '"\'+cmd|"' in csv_text
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -272,7 +382,11 @@ def _tie_doc(doc: dict, usage_ops: dict[str, float]) -> None:
         assert round(per_op.at[op, "credits"] * 100) == round(credits * 100)
     assert round(doc["totals"]["credits"] * 100) == round(sum(usage_ops.values()) * 100)
     cents = sum(money_cents(c * load_prices().get(op, 0.0)) for op, c in usage_ops.items())
-    assert round(rows["estimated_cost"].sum() * 100) == cents == round(doc["totals"]["estimated_cost"] * 100)
+    assert (
+        round(rows["estimated_cost"].sum() * 100)
+        == cents
+        == round(doc["totals"]["estimated_cost"] * 100)
+    )
 
 
 def test_chargeback_sample_json_adds_up():
@@ -291,21 +405,28 @@ def test_chargeback_sample_table_states_the_estimate():
     out = run_cli("chargeback", "--sample", "--month", "2026-10")
     assert out.returncode == 0, out.stderr
     assert "acme-corp" in out.stdout and "unallocated" in out.stdout and "FLAG" in out.stdout
-    assert "2xx" in out.stdout and "result" in out.stdout and "equal the account's usage" in out.stdout
-    one = run_cli("chargeback", "--sample", "--month", "2026-10", "--customer", "****41de", "--format", "csv")
+    assert (
+        "2xx" in out.stdout and "result" in out.stdout and "equal the account's usage" in out.stdout
+    )
+    one = run_cli(
+        "chargeback", "--sample", "--month", "2026-10", "--customer", "****41de", "--format", "csv"
+    )
     assert one.returncode == 0, one.stderr
     assert {r.split(",")[1] for r in one.stdout.strip().splitlines()[1:]} == {'"hooli"'}
     assert "estimates" in one.stderr and "2xx" in one.stderr  # the CSV itself has no room for them
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--month", "2026-13"], "invalid month"),
-    (["--month", "2026-10", "--format", "xlsx"], "needs --output"),
-    (["--month", "2026-10", "--format", "pdf"], "unknown format"),
-    (["--month", "2026-10", "--customer", "nobody"], "no customer 'nobody'"),
-    (["--month", "2026-10", "--failed-threshold", "120"], "between 0 and 100"),
-    (["--month", "2030-01"], "sample covers"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--month", "2026-13"], "invalid month"),
+        (["--month", "2026-10", "--format", "xlsx"], "needs --output"),
+        (["--month", "2026-10", "--format", "pdf"], "unknown format"),
+        (["--month", "2026-10", "--customer", "nobody"], "no customer 'nobody'"),
+        (["--month", "2026-10", "--failed-threshold", "120"], "between 0 and 100"),
+        (["--month", "2030-01"], "sample covers"),
+    ],
+)
 def test_chargeback_bad_input(tmp_path, args, fragment):
     out = run_cli("chargeback", "--sample", *args, cwd=tmp_path)
     assert out.returncode == 2 and fragment in out.stderr
@@ -318,7 +439,9 @@ def token_api(token_env):
 
 
 def test_chargeback_against_the_api_adds_up(token_api):
-    out = run_cli("chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv", "--format", "json")
+    out = run_cli(
+        "chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv", "--format", "json"
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     _tie_doc(doc, {"search_database": 310.0, "email_find": 77.5})
@@ -332,21 +455,35 @@ def test_chargeback_against_the_api_adds_up(token_api):
     assert round(rows[("token ****55e9", "email_find")]["credits"] * 100) == expect[2]
     assert [c["customer"] for c in doc["customers"] if c["flagged"]] == ["canary"]
     assert {r.params["start_date"] for r in token_api.token_requests()} == {
-        "2026-09-01T00:00:00+03:00", "2026-10-01T00:00:00+03:00"}
+        "2026-09-01T00:00:00+03:00",
+        "2026-10-01T00:00:00+03:00",
+    }
 
 
 def test_customer_filter_is_applied_here(token_api):
-    out = run_cli("chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv", "--customer", "canary",
-                  "--format", "csv")
+    out = run_cli(
+        "chargeback",
+        "--month",
+        "2026-10",
+        "--timezone",
+        "Europe/Kyiv",
+        "--customer",
+        "canary",
+        "--format",
+        "csv",
+    )
     assert out.returncode == 0, out.stderr
     assert {line.split(",")[1] for line in out.stdout.strip().splitlines()[1:]} == {'"canary"'}
     for req in token_api.token_requests():
         assert set(req.params) == {"start_date", "end_date", "timezone"}
 
 
-FORMATS = {"table": [], "csv": ["--format", "csv", "--output", "{tmp}/c.csv"],
-           "json": ["--format", "json", "--output", "{tmp}/c.json"],
-           "xlsx": ["--format", "xlsx", "--output", "{tmp}/c.xlsx"]}
+FORMATS = {
+    "table": [],
+    "csv": ["--format", "csv", "--output", "{tmp}/c.csv"],
+    "json": ["--format", "json", "--output", "{tmp}/c.json"],
+    "xlsx": ["--format", "xlsx", "--output", "{tmp}/c.xlsx"],
+}
 
 
 @pytest.mark.parametrize("fault", [None, "500", "tokens_not_list"])
@@ -355,11 +492,24 @@ def test_customer_tokens_never_leak(token_api, tmp_path, isolated_env, fmt, faul
     if fault:
         token_api.fail(fault, times=-1, when=lambda p: "start_date" in p and "T" in p["start_date"])
     args = [a.replace("{tmp}", str(tmp_path)) for a in FORMATS[fmt]]
-    out = run_cli("chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv", *args, "-vv",
-                  env={"GENERECT_API_MAX_ATTEMPTS": "2"})
+    out = run_cli(
+        "chargeback",
+        "--month",
+        "2026-10",
+        "--timezone",
+        "Europe/Kyiv",
+        *args,
+        "-vv",
+        env={"GENERECT_API_MAX_ATTEMPTS": "2"},
+    )
     assert out.returncode == (0 if fault is None else 4), out.stderr
     blobs = [out.stdout.encode(), out.stderr.encode()]
-    blobs += [p.read_bytes() for folder in (tmp_path, isolated_env) for p in folder.rglob("*") if p.is_file()]
+    blobs += [
+        p.read_bytes()
+        for folder in (tmp_path, isolated_env)
+        for p in folder.rglob("*")
+        if p.is_file()
+    ]
     if fault is None:
         assert len(blobs) > 2  # something was written and cached
         if fmt == "xlsx":
@@ -391,7 +541,15 @@ def test_chargeback_help():
 
     result = CliRunner().invoke(cli, ["chargeback", "--help"])
     assert result.exit_code == 0
-    for option in ("--month", "--customer", "--format", "--output", "--sample", "--timezone", "--no-cache"):
+    for option in (
+        "--month",
+        "--customer",
+        "--format",
+        "--output",
+        "--sample",
+        "--timezone",
+        "--no-cache",
+    ):
         assert option in result.output
     assert "2xx" in result.output and "results" in result.output
 
@@ -401,7 +559,10 @@ def test_a_customer_called_unallocated_stays_apart():
     tk = tokens([(UNALLOCATED, "2026-10", "/s/", 5, 5, 0, 0)])
     alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES)
     lines = alloc.lines.set_index(["customer", "operation"])["credits_hundredths"]
-    assert lines[("unallocated (customer)", "search")] == 1000 and lines[(UNALLOCATED, "unattributed")] == 100
+    assert (
+        lines[("unallocated (customer)", "search")] == 1000
+        and lines[(UNALLOCATED, "unattributed")] == 100
+    )
 
 
 def test_workbook_is_reproducible():
@@ -413,12 +574,22 @@ def test_workbook_is_reproducible():
 def test_no_tokens_or_no_usage_still_renders(tmp_path):
     import xlsxwriter
 
-    none = allocate_credits(frame([("2026-10-01", "search", 10.0)]), tokens([]), month="2026-10",
-                            mapping=MAPPING, prices=PRICES)
+    none = allocate_credits(
+        frame([("2026-10-01", "search", 10.0)]),
+        tokens([]),
+        month="2026-10",
+        mapping=MAPPING,
+        prices=PRICES,
+    )
     assert none.lines["customer"].tolist() == [UNALLOCATED] and none.unallocated_credits == 10.0
     assert any("No token analytics" in n for n in none.notes)
-    idle = allocate_credits(frame([]), tokens([("x", "2026-10", "/s/", 5, 5, 0, 0)]), month="2026-10",
-                            mapping=MAPPING, prices=PRICES)
+    idle = allocate_credits(
+        frame([]),
+        tokens([("x", "2026-10", "/s/", 5, 5, 0, 0)]),
+        month="2026-10",
+        mapping=MAPPING,
+        prices=PRICES,
+    )
     assert idle.total_credits == 0 and idle.customers["credits"].tolist() == [0.0, 0.0]
     for alloc in (none, idle):
         for fmt in ("table", "csv", "json"):
@@ -427,4 +598,6 @@ def test_no_tokens_or_no_usage_still_renders(tmp_path):
         wb = xlsxwriter.Workbook(str(tmp_path / "s.xlsx"))
         add_customers_sheet(wb, alloc)
         wb.close()
-        assert customers_page(alloc).texts and customers_summary(alloc)[-1].startswith("Customer figures are estimates")
+        assert customers_page(alloc).texts and customers_summary(alloc)[-1].startswith(
+            "Customer figures are estimates"
+        )

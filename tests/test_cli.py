@@ -19,7 +19,11 @@ def test_every_command_has_help():
     for name in ("usage", "report", "email"):
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0
-        assert "--sample" in result.output and "--timezone" in result.output and "--no-cache" in result.output
+        assert (
+            "--sample" in result.output
+            and "--timezone" in result.output
+            and "--no-cache" in result.output
+        )
         assert len(cli.commands[name].help or "") > 20
 
 
@@ -29,45 +33,100 @@ def test_version():
 
 
 def test_usage_sample_month_table():
-    out = run_cli("usage", "--sample", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month")
+    out = run_cli(
+        "usage", "--sample", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month"
+    )
     assert out.returncode == 0, out.stderr
-    assert "2026-06" in out.stdout and "search_database" in out.stdout and "total credits:" in out.stdout
+    assert (
+        "2026-06" in out.stdout
+        and "search_database" in out.stdout
+        and "total credits:" in out.stdout
+    )
 
 
 def test_usage_csv_columns_exact():
-    out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-31", "--period", "week", "--format", "csv")
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-05-01",
+        "--end",
+        "2026-05-31",
+        "--period",
+        "week",
+        "--format",
+        "csv",
+    )
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert list(rows[0]) == ["period_start", "period", "operation", "credits"]
-    assert rows[0]["period_start"] == "2026-05-01T00:00:00+03:00" and rows[0]["period"] == "2026-W18"
+    assert (
+        rows[0]["period_start"] == "2026-05-01T00:00:00+03:00" and rows[0]["period"] == "2026-W18"
+    )
 
 
 def test_usage_json_against_api(token_env):
-    out = run_cli("usage", "--start", "2026-01-01", "--end", "2026-06-30", "--period", "month",
-                  "--timezone", "Europe/Kyiv", "--format", "json")
+    out = run_cli(
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-06-30",
+        "--period",
+        "month",
+        "--timezone",
+        "Europe/Kyiv",
+        "--format",
+        "json",
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["schema_version"] and doc["timezone"] == "Europe/Kyiv" and doc["source"] == "api"
     records = doc["rows"]
-    assert len(records) == 12 and set(records[0]) == {"period_start", "period", "operation", "credits"}
+    assert len(records) == 12 and set(records[0]) == {
+        "period_start",
+        "period",
+        "operation",
+        "credits",
+    }
     assert sum(r["credits"] for r in records) == 181 * 12.5
     assert {r.params["timezone"] for r in token_env.usage_requests()} == {"Europe/Kyiv"}
 
 
 def test_usage_output_file(tmp_path):
     target = tmp_path / "u.json"
-    out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-02", "--format", "json", "--output", str(target))
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-05-01",
+        "--end",
+        "2026-05-02",
+        "--format",
+        "json",
+        "--output",
+        str(target),
+    )
     assert out.returncode == 0 and out.stdout == ""
     assert len(json.loads(target.read_text())["rows"]) == 16
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--start", "2026-02-30", "--end", "2026-03-01"], "invalid start date"),
-    (["--start", "2026-03-02", "--end", "2026-03-01"], "after end date"),
-    (["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "Mars/Base"], "unknown timezone"),
-    (["--start", "2026-03-01", "--end", "2026-03-02", "--period", "fortnight"], "unknown period"),
-    (["--start", "2026-03-01", "--end", "2026-03-02", "--format", "xml"], "unknown format"),
-    (["--start", "2026-03-01"], "Missing option '--end'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--start", "2026-02-30", "--end", "2026-03-01"], "invalid start date"),
+        (["--start", "2026-03-02", "--end", "2026-03-01"], "after end date"),
+        (
+            ["--start", "2026-03-01", "--end", "2026-03-02", "--timezone", "Mars/Base"],
+            "unknown timezone",
+        ),
+        (
+            ["--start", "2026-03-01", "--end", "2026-03-02", "--period", "fortnight"],
+            "unknown period",
+        ),
+        (["--start", "2026-03-01", "--end", "2026-03-02", "--format", "xml"], "unknown format"),
+        (["--start", "2026-03-01"], "Missing option '--end'"),
+    ],
+)
 def test_bad_input_exit_2_one_line(args, needle):
     out = run_cli("usage", "--sample", *args)
     assert out.returncode == 2
@@ -81,8 +140,16 @@ def test_missing_token_says_what_to_set():
 
 
 def test_auth_failure_exit_3(api):
-    out = run_cli("usage", "--start", "2026-03-01", "--end", "2026-03-02", "--api-url", api.url,
-                  env={"GENERECT_API_TOKEN": "wrong"})
+    out = run_cli(
+        "usage",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-02",
+        "--api-url",
+        api.url,
+        env={"GENERECT_API_TOKEN": "wrong"},
+    )
     assert out.returncode == 3 and "HTTP 401" in out.stderr
 
 
@@ -95,7 +162,17 @@ def test_api_failure_after_retries_exit_4(token_env):
 
 
 def test_cached_rerun_asks_nothing(token_env):
-    args = ("usage", "--start", "2025-01-01", "--end", "2025-12-31", "--period", "month", "--format", "csv")
+    args = (
+        "usage",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-12-31",
+        "--period",
+        "month",
+        "--format",
+        "csv",
+    )
     first = run_cli(*args)
     n = len(token_env.usage_requests())
     second = run_cli(*args)
@@ -108,7 +185,9 @@ def test_python_api_matches_cli(sample):
     import generect_reports
 
     assert callable(generect_reports.fetch_usage) and "fetch_usage" in generect_reports.__all__
-    out = run_cli("usage", "--sample", "--start", "2025-01-01", "--end", "2026-10-31", "--format", "csv")
+    out = run_cli(
+        "usage", "--sample", "--start", "2025-01-01", "--end", "2026-10-31", "--format", "csv"
+    )
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert len(rows) == len(sample)
     assert sum(float(r["credits"]) for r in rows) == sample["credits"].sum()
@@ -118,9 +197,11 @@ def test_help_does_not_import_heavy_libraries():
     import subprocess
     import sys
 
-    code = ("import sys; from generect_reports.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') if m in sys.modules))")
+    code = (
+        "import sys; from generect_reports.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -130,13 +211,15 @@ def test_installed_package_works_from_another_folder(tmp_path):
     import subprocess
     import sys
 
-    code = ("import generect_reports as g, pathlib\n"
-            "from generect_reports.outputs.contract import load_schema, schema_names\n"
-            "df = g.load_sample(); t = g.load_theme()\n"
-            "assert 'usage' in schema_names(), schema_names()\n"
-            "assert load_schema('usage')['allOf'][0]['$ref'] == 'envelope.schema.json'\n"
-            "assert load_schema('envelope')['properties']['schema_version']\n"
-            "print(len(df), sorted(t.prices)[0], pathlib.Path(g.__file__).parent.name)")
+    code = (
+        "import generect_reports as g, pathlib\n"
+        "from generect_reports.outputs.contract import load_schema, schema_names\n"
+        "df = g.load_sample(); t = g.load_theme()\n"
+        "assert 'usage' in schema_names(), schema_names()\n"
+        "assert load_schema('usage')['allOf'][0]['$ref'] == 'envelope.schema.json'\n"
+        "assert load_schema('envelope')['properties']['schema_version']\n"
+        "print(len(df), sorted(t.prices)[0], pathlib.Path(g.__file__).parent.name)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     rows, first_price, package = out.stdout.split()

@@ -17,8 +17,12 @@ def test_usage_sends_token_header_and_trailing_slash(api, client):
     (req,) = api.requests
     assert req.path == "/api/v1/accounts/usage/"
     assert req.authorization == f"Token {TOKEN}"
-    assert req.params == {"start_date": "2026-05-01", "end_date": "2026-05-31",
-                          "timezone": "Europe/Kyiv", "period": "month"}
+    assert req.params == {
+        "start_date": "2026-05-01",
+        "end_date": "2026-05-31",
+        "timezone": "Europe/Kyiv",
+        "period": "month",
+    }
     assert TOKEN not in client.url_for("/api/v1/accounts/usage", {"a": "b"})
     assert client.url_for("/api/v1/accounts/usage").endswith("/usage/")
 
@@ -42,7 +46,9 @@ def test_default_base_url_and_env(monkeypatch):
     assert GenerectClient("t").base_url == "https://example.test"
 
 
-@pytest.mark.parametrize("url", ["http://api.generect.com", "http://10.0.0.5:8000", "ftp://x", "https://u:p@host"])
+@pytest.mark.parametrize(
+    "url", ["http://api.generect.com", "http://10.0.0.5:8000", "ftp://x", "https://u:p@host"]
+)
 def test_refuses_plain_http_except_loopback(url):
     with pytest.raises(E.InputError):
         GenerectClient("t", url)
@@ -61,8 +67,14 @@ def test_wrong_token_is_401(api):
     assert len(api.requests) == 1  # 4xx is not retried
 
 
-@pytest.mark.parametrize("kind,cls,code", [("402", E.InsufficientFundsError, 4), ("403", E.PermissionDeniedError, 3),
-                                           ("404", E.NotFoundError, 4)])
+@pytest.mark.parametrize(
+    "kind,cls,code",
+    [
+        ("402", E.InsufficientFundsError, 4),
+        ("403", E.PermissionDeniedError, 3),
+        ("404", E.NotFoundError, 4),
+    ],
+)
 def test_status_mapping(api, client, kind, cls, code):
     api.fail(kind)
     with pytest.raises(cls) as info:
@@ -78,7 +90,9 @@ def test_validation_error_keeps_field_map(api, client):
     assert "start_date: Enter a valid date." in str(info.value)
 
 
-@pytest.mark.parametrize("kind", ["429", "500", "503", "html502", "proxy_json", "drop", "truncate", "invalid_json"])
+@pytest.mark.parametrize(
+    "kind", ["429", "500", "503", "html502", "proxy_json", "drop", "truncate", "invalid_json"]
+)
 def test_transient_faults_recover(api, client, kind):
     api.fail(kind, times=2)
     data = client.usage("2026-05-01", "2026-05-02")
@@ -134,7 +148,9 @@ def test_refused_connection_is_api_connection_error():
 
 def test_backoff_policy():
     assert should_retry(429, 1, 5) and should_retry(None, 1, 5) and should_retry(503, 4, 5)
-    assert not should_retry(500, 5, 5) and not should_retry(401, 1, 5) and not should_retry(400, 1, 5)
+    assert (
+        not should_retry(500, 5, 5) and not should_retry(401, 1, 5) and not should_retry(400, 1, 5)
+    )
     assert retry_delay(1, rng=lambda: 1.0) == 0.5
     assert retry_delay(4, rng=lambda: 1.0) == 4.0
     assert retry_delay(10, rng=lambda: 1.0) == 8.0

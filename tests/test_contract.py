@@ -49,7 +49,9 @@ def test_every_json_command_has_a_schema():
 
 @pytest.mark.parametrize("name", schema_names())
 def test_command_json_validates_against_its_schema(name):
-    result = CliRunner().invoke(cli, [name, "--sample", "--format", "json", *COMMAND_ARGS.get(name, [])])
+    result = CliRunner().invoke(
+        cli, [name, "--sample", "--format", "json", *COMMAND_ARGS.get(name, [])]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     validate_document(doc, name)
@@ -69,16 +71,19 @@ def test_envelope_schema_names_the_current_version():
     assert load_schema(ENVELOPE)["properties"]["schema_version"]["const"] == export.SCHEMA_VERSION
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda d: d.pop("timezone"), "timezone"),
-    (lambda d: d.update(unit="usd"), "credits"),
-    (lambda d: d["rows"][0].update(credits="12"), "number"),
-    (lambda d: d["rows"][0].update(extra=1), "extra"),
-    (lambda d: d.update(surprise=True), "surprise"),
-    (lambda d: d.update(generated_at="yesterday"), "date-time"),
-    (lambda d: d.update(start="2026-13-01"), "date"),
-    (lambda d: d["totals"].pop("credits"), "credits"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda d: d.pop("timezone"), "timezone"),
+        (lambda d: d.update(unit="usd"), "credits"),
+        (lambda d: d["rows"][0].update(credits="12"), "number"),
+        (lambda d: d["rows"][0].update(extra=1), "extra"),
+        (lambda d: d.update(surprise=True), "surprise"),
+        (lambda d: d.update(generated_at="yesterday"), "date-time"),
+        (lambda d: d.update(start="2026-13-01"), "date"),
+        (lambda d: d["totals"].pop("credits"), "credits"),
+    ],
+)
 def test_schema_rejects_broken_documents(sample, mutate, needle):
     doc = export.usage_document(sample.iloc[:40].copy().__finalize__(sample), generated_at=FIXED_AT)
     validate_document(doc)
@@ -91,9 +96,14 @@ def test_schema_rejects_broken_documents(sample, mutate, needle):
 
 def _fingerprint(schema: object) -> str:
     """Hash of a schema's structure: titles and descriptions may change, nothing else."""
+
     def strip(node: object) -> object:
         if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k not in ("title", "description", "$comment")}
+            return {
+                k: strip(v)
+                for k, v in node.items()
+                if k not in ("title", "description", "$comment")
+            }
         if isinstance(node, list):
             return [strip(v) for v in node]
         return node
@@ -131,8 +141,10 @@ def test_schema_changes_need_a_schema_version_bump(update_golden):
             changed.append(name)
     if update_golden:
         FINGERPRINTS.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
-    assert not changed, (f"schema(s) {changed} changed under schema_version {version}: bump "
-                         "SCHEMA_VERSION (and the envelope's const), then run pytest --update-golden")
+    assert not changed, (
+        f"schema(s) {changed} changed under schema_version {version}: bump "
+        "SCHEMA_VERSION (and the envelope's const), then run pytest --update-golden"
+    )
     assert not missing, f"no fingerprint for {missing} at {version}: run pytest --update-golden"
 
 
@@ -148,7 +160,9 @@ def test_golden_usage_document(sample, update_golden):
     doc = json.loads(text)
     validate_document(doc)
     # the totals tie out to the rows, in integer hundredths
-    assert round(sum(r["credits"] for r in doc["rows"]) * 100) == round(doc["totals"]["credits"] * 100)
+    assert round(sum(r["credits"] for r in doc["rows"]) * 100) == round(
+        doc["totals"]["credits"] * 100
+    )
     assert round(sample["credits"].sum() * 100) == round(doc["totals"]["credits"] * 100)
     assert doc["fetched_at"] == "2026-11-01T00:00:00+02:00" and doc["generated_at"] == FIXED_AT
     # the sample is read on 2026-11-01, so October is not closed yet
@@ -165,10 +179,12 @@ def test_complete_only_when_every_bucket_closed():
 def test_json_keeps_names_verbatim():
     from helpers import frame
 
-    odd = frame([("2026-03-01", "=HYPERLINK(\"x\")", 2.0), ("2026-03-01", "naïve\nop", 1.0)],
-                fetched_at="2026-03-10")
+    odd = frame(
+        [("2026-03-01", '=HYPERLINK("x")', 2.0), ("2026-03-01", "naïve\nop", 1.0)],
+        fetched_at="2026-03-10",
+    )
     doc = json.loads(export.to_json(odd, generated_at=FIXED_AT))
-    assert [r["operation"] for r in doc["rows"]] == ["=HYPERLINK(\"x\")", "naïve\nop"]
+    assert [r["operation"] for r in doc["rows"]] == ['=HYPERLINK("x")', "naïve\nop"]
     assert doc["totals"]["by_operation"]["naïve\nop"] == 1.0
     validate_document(doc)
 
@@ -186,8 +202,18 @@ def test_ndjson_streams_one_row_per_line():
 
 def test_ndjson_to_a_file(tmp_path):
     target = tmp_path / "u.ndjson"
-    out = run_cli("usage", "--sample", "--start", "2026-05-01", "--end", "2026-05-02", "--format", "ndjson",
-                  "--output", str(target))
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-05-01",
+        "--end",
+        "2026-05-02",
+        "--format",
+        "ndjson",
+        "--output",
+        str(target),
+    )
     assert out.returncode == 0 and out.stdout == ""
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(rows) == 16 and set(rows[0]) == {"period_start", "period", "operation", "credits"}
@@ -195,18 +221,34 @@ def test_ndjson_to_a_file(tmp_path):
 
 # --- every document variant a command prints, not one sample run ------------------------------
 
-@pytest.mark.parametrize("name, args, code", [
-    ("status", [], 0),
-    ("status", ["--fail-at", "100"], 5),  # fails the check, still prints the whole document
-    ("status", ["--min-runway-days", "120"], 5),
-    ("reconcile", ["--month", "2026-10"], 0),  # ties (pending and reversed explain it)
-    ("reconcile", ["--month", "2026-02"], 5),  # does not tie (unmapped type), JSON still printed
-    ("reconcile", ["--month", "2025-01"], 0),  # the account's first month
-    ("chargeback", ["--month", "2026-10"], 0),
-    ("chargeback", ["--month", "2026-10", "--customer", "****41de"], 0),  # one customer by token hint
-    ("chargeback", ["--month", "2026-10", "--customer", "acme-corp"], 0),
-    ("chargeback", ["--month", "2025-01"], 0),  # first month: no previous month for the growth check
-])
+
+@pytest.mark.parametrize(
+    "name, args, code",
+    [
+        ("status", [], 0),
+        ("status", ["--fail-at", "100"], 5),  # fails the check, still prints the whole document
+        ("status", ["--min-runway-days", "120"], 5),
+        ("reconcile", ["--month", "2026-10"], 0),  # ties (pending and reversed explain it)
+        (
+            "reconcile",
+            ["--month", "2026-02"],
+            5,
+        ),  # does not tie (unmapped type), JSON still printed
+        ("reconcile", ["--month", "2025-01"], 0),  # the account's first month
+        ("chargeback", ["--month", "2026-10"], 0),
+        (
+            "chargeback",
+            ["--month", "2026-10", "--customer", "****41de"],
+            0,
+        ),  # one customer by token hint
+        ("chargeback", ["--month", "2026-10", "--customer", "acme-corp"], 0),
+        (
+            "chargeback",
+            ["--month", "2025-01"],
+            0,
+        ),  # first month: no previous month for the growth check
+    ],
+)
 def test_command_variants_validate(name, args, code):
     result = CliRunner().invoke(cli, [name, "--sample", "--format", "json", *args])
     assert result.exit_code == code, result.output
@@ -226,10 +268,28 @@ def test_reconcile_document_that_does_not_tie_names_why():
 
 
 def test_chargeback_for_one_customer_keeps_account_totals():
-    whole = json.loads(CliRunner().invoke(cli, ["chargeback", "--sample", "--format", "json",
-                                                "--month", "2026-10"]).stdout)
-    one = json.loads(CliRunner().invoke(cli, ["chargeback", "--sample", "--format", "json",
-                                              "--month", "2026-10", "--customer", "****41de"]).stdout)
+    whole = json.loads(
+        CliRunner()
+        .invoke(cli, ["chargeback", "--sample", "--format", "json", "--month", "2026-10"])
+        .stdout
+    )
+    one = json.loads(
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "chargeback",
+                "--sample",
+                "--format",
+                "json",
+                "--month",
+                "2026-10",
+                "--customer",
+                "****41de",
+            ],
+        )
+        .stdout
+    )
     validate_document(one)
     assert [c["customer"] for c in one["customers"]] == ["hooli"]
     assert {r["customer"] for r in one["rows"]} == {"hooli"}
@@ -252,8 +312,10 @@ def test_status_without_limit_in_overdraft_validates(token_env):
 
 def test_status_every_budget_kind_validates(token_env, tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n'
-                   '[budget.operations]\nemail_find = 20\n')
+    cfg.write_text(
+        "[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n"
+        "[budget.operations]\nemail_find = 20\n"
+    )
     out = run_cli("status", "--config", str(cfg), "--format", "json", "--fail-at", "100")
     assert out.returncode == 5, out.stderr
     doc = json.loads(out.stdout)
@@ -269,31 +331,53 @@ def _status_document(frame, account, checks):
 
     first = pd.Timestamp(frame.attrs["month"] + "-01").date()
     return export.json_document(
-        "status", B.status_rows(frame), source=account.source, timezone="Europe/Kyiv", period="month",
-        start=first, end=first.replace(day=frame.attrs["days_in_month"]),
-        complete=bool(frame.attrs["complete"]), generated_at=FIXED_AT,
-        totals={"used_credits": frame.attrs["used_credits"],
-                "projected_credits": frame.attrs["projected_credits"]},
-        fields=B.status_fields(frame, account, checks))
+        "status",
+        B.status_rows(frame),
+        source=account.source,
+        timezone="Europe/Kyiv",
+        period="month",
+        start=first,
+        end=first.replace(day=frame.attrs["days_in_month"]),
+        complete=bool(frame.attrs["complete"]),
+        generated_at=FIXED_AT,
+        totals={
+            "used_credits": frame.attrs["used_credits"],
+            "projected_credits": frame.attrs["projected_credits"],
+        },
+        fields=B.status_fields(frame, account, checks),
+    )
 
 
-@pytest.mark.parametrize("month, as_of, limit, balance", [
-    ("2026-09", "2026-10-22T00:00:00+03:00", 30000.0, 25384.0),  # a past month: no projection
-    ("2026-10", "2026-10-22T00:00:00+03:00", None, -10.0),  # no limit, overdraft
-    ("2026-10", "2026-10-01T00:00:00+03:00", 30000.0, 0.0),  # first day: nothing elapsed yet
-])
+@pytest.mark.parametrize(
+    "month, as_of, limit, balance",
+    [
+        ("2026-09", "2026-10-22T00:00:00+03:00", 30000.0, 25384.0),  # a past month: no projection
+        ("2026-10", "2026-10-22T00:00:00+03:00", None, -10.0),  # no limit, overdraft
+        ("2026-10", "2026-10-01T00:00:00+03:00", 30000.0, 0.0),  # first day: nothing elapsed yet
+    ],
+)
 def test_status_documents_from_the_library_validate(month, as_of, limit, balance):
     from generect_reports import load_sample
     from generect_reports.analysis.budget import budget_status, check_thresholds
     from generect_reports.fetch.account import parse_account
 
     usage = load_sample("2026-08-01", "2026-10-21", period="day")
-    frame = budget_status(usage, month, limit=limit, budgets={"monthly_money": 50,
-                                                              "operations": {"preview": 10}},
-                          balance=balance, as_of=as_of)
-    account = parse_account({"plan": "Pro", "credits": {"balance": balance, "used_this_month": 0,
-                                                        "monthly_limit": limit}},
-                            fetched_at=as_of, source="sample")
+    frame = budget_status(
+        usage,
+        month,
+        limit=limit,
+        budgets={"monthly_money": 50, "operations": {"preview": 10}},
+        balance=balance,
+        as_of=as_of,
+    )
+    account = parse_account(
+        {
+            "plan": "Pro",
+            "credits": {"balance": balance, "used_this_month": 0, "monthly_limit": limit},
+        },
+        fetched_at=as_of,
+        source="sample",
+    )
     doc = _status_document(frame, account, check_thresholds(frame, fail_at=100, min_runway_days=5))
     validate_document(doc, "status")
     if month == "2026-09":
@@ -308,12 +392,21 @@ def test_status_document_with_zero_burn_has_unlimited_runway():
     from generect_reports.fetch.account import parse_account
 
     usage = usage_frame([("2026-10-01", "preview", 0.0)], fetched_at="2026-10-10")
-    status = budget_status(usage, "2026-10", limit=100.0, balance=500.0, as_of="2026-10-10T00:00:00+03:00")
-    account = parse_account({"plan": "Free", "credits": {"balance": 500, "used_this_month": 0}},
-                            fetched_at="2026-10-10T00:00:00+03:00", source="api")
+    status = budget_status(
+        usage, "2026-10", limit=100.0, balance=500.0, as_of="2026-10-10T00:00:00+03:00"
+    )
+    account = parse_account(
+        {"plan": "Free", "credits": {"balance": 500, "used_this_month": 0}},
+        fetched_at="2026-10-10T00:00:00+03:00",
+        source="api",
+    )
     doc = _status_document(status, account, [])
     validate_document(doc)
-    assert doc["runway_unlimited"] is True and doc["runway_days"] is None and doc["run_out_date"] is None
+    assert (
+        doc["runway_unlimited"] is True
+        and doc["runway_days"] is None
+        and doc["run_out_date"] is None
+    )
 
 
 def test_reconcile_document_without_anchor_and_every_reason_validates():
@@ -327,12 +420,22 @@ def test_reconcile_document_without_anchor_and_every_reason_validates():
     inputs = L.load_sample_ledger("2026-10")
     usage = load_sample("2026-10-01", "2026-10-31", period="month")
     result = reconcile(usage, inputs.ledger, month="2026-10")  # no balance: no opening, no closing
-    reasons = pd.DataFrame([{"operation": "preview", "reason": r, "credits": -1.5, "transactions": 1,
-                             "detail": "d"} for r in REASONS])
+    reasons = pd.DataFrame(
+        [
+            {"operation": "preview", "reason": r, "credits": -1.5, "transactions": 1, "detail": "d"}
+            for r in REASONS
+        ]
+    )
     change = {"item": "preview/success", "before": 10.0, "after": 12.5, "change": 2.5}
-    restated = [{"month": "2026-09", "kind": kind, "changes": [change]} for kind in ("ledger", "usage")]
-    result = dataclasses.replace(result, reasons=reasons, restatements=restated,
-                                 notes=["preview: usage leaves out its pending charges"])
+    restated = [
+        {"month": "2026-09", "kind": kind, "changes": [change]} for kind in ("ledger", "usage")
+    ]
+    result = dataclasses.replace(
+        result,
+        reasons=reasons,
+        restatements=restated,
+        notes=["preview: usage leaves out its pending charges"],
+    )
     doc = json.loads(render_json(result, generated_at=FIXED_AT, complete=False))
     validate_document(doc)
     figures = doc["reconciliation"]
@@ -361,17 +464,35 @@ def test_chargeback_document_without_token_analytics_validates():
     assert doc["totals"]["unallocated_credits"] == doc["totals"]["credits"]
 
 
-@pytest.mark.parametrize("name, args, mutate, needle", [
-    ("status", [], lambda d: d["rows"][0].update(kind="quota"), "quota"),
-    ("status", [], lambda d: d["account"].update(email="x@example.com"), "email"),
-    ("status", [], lambda d: d["totals"].pop("projected_credits"), "projected_credits"),
-    ("reconcile", ["--month", "2026-10"], lambda d: d["rows"][0].update(transactions=1.5), "integer"),
-    ("reconcile", ["--month", "2026-10"], lambda d: d.update(period="month"), "month"),
-    ("reconcile", ["--month", "2026-10"], lambda d: d["operations"][0].pop("residual"), "residual"),
-    ("chargeback", ["--month", "2026-10"], lambda d: d["rows"][0].update(token="abc"), "token"),
-    ("chargeback", ["--month", "2026-10"], lambda d: d.update(estimate=False), "True"),
-    ("chargeback", ["--month", "2026-10"], lambda d: d["customers"][0].update(kind="vip"), "vip"),
-])
+@pytest.mark.parametrize(
+    "name, args, mutate, needle",
+    [
+        ("status", [], lambda d: d["rows"][0].update(kind="quota"), "quota"),
+        ("status", [], lambda d: d["account"].update(email="x@example.com"), "email"),
+        ("status", [], lambda d: d["totals"].pop("projected_credits"), "projected_credits"),
+        (
+            "reconcile",
+            ["--month", "2026-10"],
+            lambda d: d["rows"][0].update(transactions=1.5),
+            "integer",
+        ),
+        ("reconcile", ["--month", "2026-10"], lambda d: d.update(period="month"), "month"),
+        (
+            "reconcile",
+            ["--month", "2026-10"],
+            lambda d: d["operations"][0].pop("residual"),
+            "residual",
+        ),
+        ("chargeback", ["--month", "2026-10"], lambda d: d["rows"][0].update(token="abc"), "token"),
+        ("chargeback", ["--month", "2026-10"], lambda d: d.update(estimate=False), "True"),
+        (
+            "chargeback",
+            ["--month", "2026-10"],
+            lambda d: d["customers"][0].update(kind="vip"),
+            "vip",
+        ),
+    ],
+)
 def test_command_schemas_reject_broken_documents(name, args, mutate, needle):
     doc = json.loads(CliRunner().invoke(cli, [name, "--sample", "--format", "json", *args]).stdout)
     validate_document(doc)

@@ -30,11 +30,22 @@ CASES = {
     "running-2026-10": dict(month="2026-10", as_of="2026-10-11 09:30"),
 }
 #: The PDF table's columns, as keys of presentation.operation_rows.
-PDF_KEYS = ["credits", "share", "previous", "change", "change_pct", "yoy", "yoy_pct", "cost", "cost_share"]
+PDF_KEYS = [
+    "credits",
+    "share",
+    "previous",
+    "change",
+    "change_pct",
+    "yoy",
+    "yoy_pct",
+    "cost",
+    "cost_share",
+]
 
 
 # Every case recalculates its workbook in LibreOffice.
 pytestmark = pytest.mark.libreoffice
+
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def artefacts(request, tmp_path_factory):
@@ -47,12 +58,18 @@ def artefacts(request, tmp_path_factory):
     xlsx.write_bytes(render_workbook(rep))
     recalculated = soffice_recalculate(xlsx, folder)
     msg = mail.build_message(rep, to=["a@example.com"], sender="r@example.com")
-    return {"rep": rep, "pdf": pdftotext(pdf), "xlsx": recalculated,
-            "text": msg.get_body(("plain",)).get_content(), "html": msg.get_body(("html",)).get_content(),
-            "subject": msg["Subject"]}
+    return {
+        "rep": rep,
+        "pdf": pdftotext(pdf),
+        "xlsx": recalculated,
+        "text": msg.get_body(("plain",)).get_content(),
+        "html": msg.get_body(("html",)).get_content(),
+        "subject": msg["Subject"],
+    }
 
 
 # --------------------------------------------------------------------------- the workbook, as displayed
+
 
 def _decimals(section: str) -> int:
     m = re.search(r"\.(0+)", section)
@@ -91,7 +108,9 @@ def workbook_rows(path: Path, sheet: str, header_row: int) -> dict[str, dict[str
         name = row[op_col].value
         if name is None:
             break
-        out[str(name)] = {str(h): excel_display(c.value, c.number_format) for h, c in zip(headers, row) if h}
+        out[str(name)] = {
+            str(h): excel_display(c.value, c.number_format) for h, c in zip(headers, row) if h
+        }
     return out
 
 
@@ -114,8 +133,13 @@ def pdf_rows(text: str, names: list[str]) -> dict[str, list[str]]:
     rows = {}
     for line in text.splitlines():
         tokens = line.split()
-        if (tokens and tokens[0] in names and tokens[0] not in rows and len(tokens) >= 8
-                and all(_FIGURE.match(t) for t in tokens[1:])):
+        if (
+            tokens
+            and tokens[0] in names
+            and tokens[0] not in rows
+            and len(tokens) >= 8
+            and all(_FIGURE.match(t) for t in tokens[1:])
+        ):
             rows[tokens[0]] = tokens[1:]
     return rows
 
@@ -135,14 +159,17 @@ def html_tables(html: str) -> list[list[list[str]]]:
     for body in re.findall(r"<table width=\"100%\".*?</table>", html, flags=re.S):
         rows = []
         for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S):
-            cells = [htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
-                     for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, flags=re.S)]
+            cells = [
+                htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, flags=re.S)
+            ]
             rows.append(cells)
         tables.append(rows)
     return tables
 
 
 # --------------------------------------------------------------------------- the comparisons
+
 
 def test_operations_read_the_same_in_workbook_pdf_and_email(artefacts):
     rep = artefacts["rep"]
@@ -152,15 +179,27 @@ def test_operations_read_the_same_in_workbook_pdf_and_email(artefacts):
     # The workbook, recalculated and displayed through its number formats.
     wb = workbook_rows(artefacts["xlsx"], "By operation", 4)
     headers = next(iter(wb.values())).keys()
-    cols = {"credits": _column(headers, "Credits so far", "Credits"), "share": "Share",
-            "previous": _column(headers, "Previous"), "change": "Change", "change_pct": "Change %",
-            "cost": "Estimated cost"}
+    cols = {
+        "credits": _column(headers, "Credits so far", "Credits"),
+        "share": "Share",
+        "previous": _column(headers, "Previous"),
+        "change": "Change",
+        "change_pct": "Change %",
+        "cost": "Estimated cost",
+    }
     if rep.yoy_available:
-        cols.update({"yoy": _column(headers, "Year ago"), "yoy_pct": _column(headers, "Change vs year ago")})
+        cols.update(
+            {"yoy": _column(headers, "Year ago"), "yoy_pct": _column(headers, "Change vs year ago")}
+        )
     assert set(wb) == set(names)
     for name in names:
         for key, header in cols.items():
-            assert wb[name][header] == shown[name][key], (name, key, wb[name][header], shown[name][key])
+            assert wb[name][header] == shown[name][key], (
+                name,
+                key,
+                wb[name][header],
+                shown[name][key],
+            )
 
     # The PDF's operations table: every cell, in order.
     keys = [k for k in PDF_KEYS if rep.yoy_available or not k.startswith("yoy")]
@@ -200,10 +239,14 @@ def test_costs_read_the_same_in_workbook_pdf_and_email(artefacts):
         assert expected in text[name], name
     assert wb["Total"]["Estimated cost"] == rep.formats.money(rep.estimated_cost)
     # Shown costs add up, to the cent, to the total shown.
-    cents = sum(Decimal(r["cost"].lstrip("$").replace(",", "")) for r in rows.values() if r["priced"])
+    cents = sum(
+        Decimal(r["cost"].lstrip("$").replace(",", "")) for r in rows.values() if r["priced"]
+    )
     assert f"${cents:,.2f}" == rep.formats.money(rep.estimated_cost)
     # Shown shares add up to 100.0 %.
-    shares = sum(Decimal(P.operation_rows(rep)[i]["share"].rstrip("%")) for i in range(len(rep.operations)))
+    shares = sum(
+        Decimal(P.operation_rows(rep)[i]["share"].rstrip("%")) for i in range(len(rep.operations))
+    )
     assert shares == Decimal("100.0")
 
 

@@ -33,9 +33,14 @@ def test_plan_limit_row_shows_the_budget_figures(sample, tmp_path):
     dash = D.Dashboard(sample, export_dir=tmp_path)
     rep = g.build_report(sample)
     account = load_sample_account()
-    status, _ = report_budget(sample, rep.month, current_limit=account.monthly_limit,
-                              current_month=account.api_month, limit_from=sample_limit_history(),
-                              as_of=rep.as_of)
+    status, _ = report_budget(
+        sample,
+        rep.month,
+        current_limit=account.monthly_limit,
+        current_month=account.api_month,
+        limit_from=sample_limit_history(),
+        as_of=rep.as_of,
+    )
     limit = status[status["kind"] == "limit"].iloc[0]
     text = dash.extra_kpis.value
     assert dash.extra_kpis.layout.display == "flex"
@@ -74,7 +79,10 @@ def test_report_downloads_are_written_and_linked(sample, tmp_path):
 
 def test_as_of_keeps_only_complete_days():
     usage = D.load_usage(False, "Europe/Kyiv", as_of="2026-10-15 09:00")
-    assert usage.attrs["end"] == "2026-10-14" and str(usage["period_start"].max().date()) == "2026-10-14"
+    assert (
+        usage.attrs["end"] == "2026-10-14"
+        and str(usage["period_start"].max().date()) == "2026-10-14"
+    )
     assert usage.attrs["fetched_at"] == pd.Timestamp("2026-10-15 09:00", tz="Europe/Kyiv")
 
 
@@ -89,14 +97,20 @@ def test_live_data_from_the_api(token_env):
     assert usage.attrs["source"] == "api" and usage.attrs["timezone"] == "UTC"
     days = usage["period_start"].dt.strftime("%Y-%m-%d")
     assert days.min() == "2026-10-01" and days.max() == "2026-10-10"
-    assert usage.groupby("operation")["credits"].sum().to_dict() == {"email_find": 25.0, "search_database": 100.0}
+    assert usage.groupby("operation")["credits"].sum().to_dict() == {
+        "email_find": 25.0,
+        "search_database": 100.0,
+    }
 
 
 def test_stored_dashboard_notebook_is_the_generated_one():
     stored = nbformat.read(NOTEBOOK, as_version=4)
     fresh = D.dashboard_notebook()
     assert [c.source for c in stored.cells] == [c.source for c in fresh.cells]
-    assert [c.metadata.get("tags", []) for c in stored.cells] == [["parameters"], ["nbval-ignore-output"]]
+    assert [c.metadata.get("tags", []) for c in stored.cells] == [
+        ["parameters"],
+        ["nbval-ignore-output"],
+    ]
     assert all(c.cell_type == "code" for c in stored.cells)  # nothing but the dashboard shows
 
 
@@ -119,11 +133,14 @@ def test_dashboard_live_without_token(tmp_path):
     assert done.returncode == 2 and "GENERECT_API_TOKEN" in done.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--month", "2026-13"], "month"),
-    (["--timezone", "UTC"], "Europe/Kyiv"),
-    (["--port", "70000"], "--port"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--month", "2026-13"], "month"),
+        (["--timezone", "UTC"], "Europe/Kyiv"),
+        (["--port", "70000"], "--port"),
+    ],
+)
 def test_dashboard_bad_input(tmp_path, args, message):
     done = run_cli("dashboard", "--sample", *args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr
@@ -136,6 +153,8 @@ def test_voila_command_is_local_and_without_code():
     cmd = voila_command(Path("x.ipynb"), 8123)
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--strip_sources=True" in cmd
     assert "--no-browser" in cmd and "--template=generect" in cmd
-    template = Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
+    template = (
+        Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
+    )
     assert (template / "index.html.j2").is_file()
     assert "cdn." not in (template / "index.html.j2").read_text()

@@ -20,8 +20,14 @@ import generect_reports as g
 from generect_reports.outputs import mail
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CASES = {
     "2026-10": dict(month="2026-10"),
     "2026-03": dict(month="2026-03"),
@@ -66,7 +72,9 @@ def test_fits_the_screen_and_is_not_blank(browser, message, width, tmp_path):
     try:
         page.set_content(html_with_inline_image(msg), wait_until="load")
         scroll = page.evaluate("document.documentElement.scrollWidth")
-        loaded = page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        loaded = page.evaluate(
+            "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        )
         image_width = page.evaluate("document.images[0].getBoundingClientRect().width")
         shot = tmp_path / f"email-{name}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -115,7 +123,9 @@ def test_both_parts_tell_the_same_story(message):
 
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    html_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.replace("<wbr>", ""))).replace("&#39;", "'")
+    html_text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.replace("<wbr>", ""))).replace(
+        "&#39;", "'"
+    )
     plain = re.sub(r"\s+", " ", text)
     for line in [*rep.narrative, *P.driver_lines(rep), *P.anomaly_lines(rep)]:
         flat = re.sub(r"\s+", " ", line)

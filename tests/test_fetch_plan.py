@@ -23,7 +23,10 @@ def client_for(api: FakeGenerect) -> GenerectClient:
 
 
 def periods_asked(api: FakeGenerect) -> list[tuple[str, str, str]]:
-    return [(r.params["period"], r.params["start_date"], r.params["end_date"]) for r in api.usage_requests()]
+    return [
+        (r.params["period"], r.params["start_date"], r.params["end_date"])
+        for r in api.usage_requests()
+    ]
 
 
 # --- the plan itself ------------------------------------------------------------------------
@@ -111,15 +114,22 @@ def test_a_closed_month_whose_days_are_cached_is_never_asked(api):
     api.requests.clear()
     month = fetch_usage("2025-03-01", "2025-04-30", period="month", timezone="UTC", client=c)
     assert periods_asked(api) == [("month", "2025-04-01", "2025-04-30")]
-    assert month.groupby("period")["credits"].sum().to_dict() == {"2025-03": 387.5, "2025-04": 375.0}
+    assert month.groupby("period")["credits"].sum().to_dict() == {
+        "2025-03": 387.5,
+        "2025-04": 375.0,
+    }
 
 
 def cache_restated_march(api: FakeGenerect) -> GenerectClient:
     """Cache March 2025 as a month whose API figure is 20 credits above its days (a
     restatement, say), and its days; return the client."""
     c = client_for(api)
-    api.fail("names", times=1, when=lambda p: p.get("period") == "month",
-             arg={"search_database": 330.0, "email_find": 77.5})
+    api.fail(
+        "names",
+        times=1,
+        when=lambda p: p.get("period") == "month",
+        arg={"search_database": 330.0, "email_find": 77.5},
+    )
     fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
     fetch_usage("2025-03-01", "2025-03-31", period="day", timezone="UTC", client=c)
     api.requests.clear()
@@ -131,15 +141,25 @@ def test_monthly_figure_that_disagrees_with_its_days_is_reported_and_used(api):
     month = fetch_usage("2025-03-01", "2025-03-31", period="month", timezone="UTC", client=c)
     assert api.usage_requests() == []
     (tie,) = month.attrs["tie_outs"]
-    assert (tie.label, tie.bucket_total, tie.days_total, tie.difference) == ("2025-03", 407.5, 387.5, 20.0)
+    assert (tie.label, tie.bucket_total, tie.days_total, tie.difference) == (
+        "2025-03",
+        407.5,
+        387.5,
+        20.0,
+    )
     assert tie.operations == {"search_database": 20.0}
     assert month["credits"].sum() == 407.5  # the API's monthly figure
 
 
 def test_report_says_so_when_the_months_and_days_disagree():
-    days = frame([(f"2026-{m:02d}-{d:02d}", "search", 10.0) for m in (3, 4) for d in range(1, 31)]
-                 + [("2026-03-31", "search", 10.0)], fetched_at="2026-05-01")
-    months = frame([("2026-02-01", "search", 280.0), ("2026-03-01", "search", 315.0)], period="month")
+    days = frame(
+        [(f"2026-{m:02d}-{d:02d}", "search", 10.0) for m in (3, 4) for d in range(1, 31)]
+        + [("2026-03-31", "search", 10.0)],
+        fetched_at="2026-05-01",
+    )
+    months = frame(
+        [("2026-02-01", "search", 280.0), ("2026-03-01", "search", 315.0)], period="month"
+    )
     rep = build_report(days, "2026-04", monthly=months, history=3)
     (warning,) = [w for w in rep.warnings if "monthly figure" in w]
     assert "March 2026 is 315.00 credits but its days add up to 310.00" in warning
@@ -165,21 +185,40 @@ def test_report_command_sends_at_most_75_requests(token_env, tmp_path):
 
     from generect_reports.cli import cli
 
-    out = CliRunner().invoke(cli, ["report", "--month", "2026-05", "--history", "12", "--timezone", "UTC",
-                                   "--xlsx", str(tmp_path / "r.xlsx"), "--quiet"])
+    out = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--month",
+            "2026-05",
+            "--history",
+            "12",
+            "--timezone",
+            "UTC",
+            "--xlsx",
+            str(tmp_path / "r.xlsx"),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert len(token_env.usage_requests()) == 72
 
 
 def test_reported_month_is_tied_to_the_apis_monthly_figure(api):
     # The API's May figure is 5 credits above May's days.
-    api.fail("names", times=1, when=lambda p: p.get("period") == "month" and p["start_date"] == "2026-05-01",
-             arg={"search_database": 315.0, "email_find": 77.5})
+    api.fail(
+        "names",
+        times=1,
+        when=lambda p: p.get("period") == "month" and p["start_date"] == "2026-05-01",
+        arg={"search_database": 315.0, "email_find": 77.5},
+    )
     usage = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=client_for(api))
     rep = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12)
     (warning,) = [w for w in rep.warnings if "monthly figure" in w]
-    assert warning.startswith("The API's monthly figure for May 2026 is 392.50 credits but its days add "
-                              "up to 387.50 (a difference of +5.00)")
+    assert warning.startswith(
+        "The API's monthly figure for May 2026 is 392.50 credits but its days add "
+        "up to 387.50 (a difference of +5.00)"
+    )
     assert rep.total == 387.5  # the days, which the workbook's Daily sheet ties
 
 
@@ -204,12 +243,24 @@ def test_windows_plan_takes_whole_months_and_days_only_where_a_window_cuts_a_mon
     from generect_reports.outputs.quarter import quarter_windows
 
     cal = FiscalCalendar()
-    done = FP.windows_plan(quarter_windows("2026-Q1", cal, today=dt.date(2026, 6, 1)), today=dt.date(2026, 6, 1))
+    done = FP.windows_plan(
+        quarter_windows("2026-Q1", cal, today=dt.date(2026, 6, 1)), today=dt.date(2026, 6, 1)
+    )
     assert done.days == () and [b.label for b in done.months] == [
-        "2025-01", "2025-02", "2025-03", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+        "2025-01",
+        "2025-02",
+        "2025-03",
+        "2025-10",
+        "2025-11",
+        "2025-12",
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
     # 2026-Q2 on 10 May: days 1-40 of each quarter; April whole, then May 1-10, Feb 1-9, May 1-10 2025
-    running = FP.windows_plan(quarter_windows("2026-Q2", cal, today=dt.date(2026, 5, 10)),
-                              today=dt.date(2026, 5, 10))
+    running = FP.windows_plan(
+        quarter_windows("2026-Q2", cal, today=dt.date(2026, 5, 10)), today=dt.date(2026, 5, 10)
+    )
     assert [b.label for b in running.months] == ["2025-04", "2026-01", "2026-04"]
     labels = [b.label for b in running.days]
     assert len(labels) == 10 + 9 + 10 and labels[0] == "2025-05-01" and "2026-02-09" in labels
@@ -217,17 +268,26 @@ def test_windows_plan_takes_whole_months_and_days_only_where_a_window_cuts_a_mon
 
 
 @pytest.mark.parametrize("today_quarter", [False, True], ids=["closed", "running"])
-def test_quarter_report_from_the_plan_equals_the_report_from_every_day(api, token_env, tmp_path, today_quarter):
+def test_quarter_report_from_the_plan_equals_the_report_from_every_day(
+    api, token_env, tmp_path, today_quarter
+):
     from generect_reports.analysis.calendar import FiscalCalendar
-    from generect_reports.outputs.quarter import build_quarter_report, quarter_window, quarter_windows
+    from generect_reports.outputs.quarter import (
+        build_quarter_report,
+        quarter_window,
+        quarter_windows,
+    )
     from generect_reports.periods import local_today, get_timezone
 
     today = local_today(get_timezone("UTC"))
     quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}" if today_quarter else "2026-Q1"
     cal = FiscalCalendar()
     c = client_for(api)
-    usage = FP.fetch_plan_usage(FP.windows_plan(quarter_windows(quarter, cal, today=today), today=today),
-                                timezone="UTC", client=c)
+    usage = FP.fetch_plan_usage(
+        FP.windows_plan(quarter_windows(quarter, cal, today=today), today=today),
+        timezone="UTC",
+        client=c,
+    )
     if not today_quarter:
         assert len(api.usage_requests()) == 9  # nine months, against 455 days
     first, last = quarter_window(quarter, cal)
@@ -236,7 +296,12 @@ def test_quarter_report_from_the_plan_equals_the_report_from_every_day(api, toke
     b = build_quarter_report(every_day, quarter, calendar=cal)
     pd.testing.assert_frame_equal(a.comparison, b.comparison)
     pd.testing.assert_frame_equal(a.by_month, b.by_month)
-    assert (a.total, a.complete, a.elapsed_days, a.notes) == (b.total, b.complete, b.elapsed_days, b.notes)
+    assert (a.total, a.complete, a.elapsed_days, a.notes) == (
+        b.total,
+        b.complete,
+        b.elapsed_days,
+        b.notes,
+    )
 
 
 def test_quarter_command_asks_nine_monthly_buckets(token_env, tmp_path):
@@ -244,8 +309,19 @@ def test_quarter_command_asks_nine_monthly_buckets(token_env, tmp_path):
 
     from generect_reports.cli import cli
 
-    out = CliRunner().invoke(cli, ["report", "--quarter", "2026-Q1", "--timezone", "UTC",
-                                   "--xlsx", str(tmp_path / "q.xlsx"), "--quiet"])
+    out = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--quarter",
+            "2026-Q1",
+            "--timezone",
+            "UTC",
+            "--xlsx",
+            str(tmp_path / "q.xlsx"),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert {r.params["period"] for r in token_env.usage_requests()} == {"month"}
     assert len(token_env.usage_requests()) == 9
@@ -255,19 +331,26 @@ def test_cold_report_against_a_rate_limited_server_is_exact():
     """72 requests against a server allowing 40 a second: no failed period, the same figures."""
     from fakeapi import simple_daily
 
-    fake = FakeGenerect(daily=simple_daily(dt.date(2025, 1, 1), dt.date(2026, 6, 30),
-                                           {"search_database": 10.0, "email_find": 2.5}),
-                        rate_limit=40).start()
+    fake = FakeGenerect(
+        daily=simple_daily(
+            dt.date(2025, 1, 1), dt.date(2026, 6, 30), {"search_database": 10.0, "email_find": 2.5}
+        ),
+        rate_limit=40,
+    ).start()
     try:
         # real waits: the limiter paces the run
-        usage = FP.fetch_report_usage("2026-05", 12, timezone="UTC", client=GenerectClient(TOKEN, fake.url),
-                                      cache=False)
+        usage = FP.fetch_report_usage(
+            "2026-05", 12, timezone="UTC", client=GenerectClient(TOKEN, fake.url), cache=False
+        )
     finally:
         fake.stop()
     assert fake.rate_limited >= 1  # the limit was hit, and absorbed
     rep = build_report(usage.daily, "2026-05", monthly=usage.monthly, history=12)
     assert rep.total == 12.5 * 31 and rep.previous_total == 12.5 * 30 and rep.yoy_total == 12.5 * 31
-    assert list(rep.monthly.sum()) == [12.5 * n for n in (31, 30, 31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31)][1:]
+    assert (
+        list(rep.monthly.sum())
+        == [12.5 * n for n in (31, 30, 31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31)][1:]
+    )
 
 
 def test_usage_command_says_when_a_month_and_its_days_disagree(token_env):
@@ -276,12 +359,33 @@ def test_usage_command_says_when_a_month_and_its_days_disagree(token_env):
     import sys
 
     cache_restated_march(token_env)
-    out = subprocess.run([sys.executable, "-m", "generect_reports", "usage", "--start", "2025-03-01",
-                          "--end", "2025-03-31", "--period", "month", "--timezone", "UTC", "--format", "csv"],
-                         capture_output=True, text=True, env=os.environ.copy())
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generect_reports",
+            "usage",
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-31",
+            "--period",
+            "month",
+            "--timezone",
+            "UTC",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert out.returncode == 0, out.stderr
     assert token_env.usage_requests() == []
-    assert "2025-03 (407.50 credits) differs from the sum of its days (387.50, a difference of +20.00)" in out.stderr
+    assert (
+        "2025-03 (407.50 credits) differs from the sum of its days (387.50, a difference of +20.00)"
+        in out.stderr
+    )
     assert out.stderr.count("differs from the sum of its days") == 1
     assert "330.0" in out.stdout
 
@@ -301,6 +405,10 @@ def test_running_month_report_from_the_plan_equals_the_report_from_every_day(api
     pd.testing.assert_frame_equal(a.operations, b.operations)
     pd.testing.assert_frame_equal(a.monthly, b.monthly)
     assert (a.previous_total, a.yoy_total, a.projection, a.projection_weekday) == (
-        b.previous_total, b.yoy_total, b.projection, b.projection_weekday)
+        b.previous_total,
+        b.yoy_total,
+        b.projection,
+        b.projection_weekday,
+    )
     assert a.previous_total == 12.5 * 10 and a.yoy_total == 12.5 * 10
     assert a.narrative == b.narrative and a.warnings == b.warnings

@@ -20,30 +20,72 @@ from generect_reports.errors import InputError
 from generect_reports.outputs import focus as F
 
 #: The FOCUS 1.2 cost-and-usage columns marked Mandatory in the specification.
-MANDATORY = ["BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
-             "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-             "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ContractedCost",
-             "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity", "PricingUnit",
-             "ProviderName", "PublisherName", "ServiceCategory", "ServiceName"]
+MANDATORY = [
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+]
 #: Conditional columns whose condition Generect meets (usage measured, unit prices, a public
 #: price list, a virtual currency), plus the recommended ones we fill.
-CONDITIONAL = ["ChargeFrequency", "ConsumedQuantity", "ConsumedUnit", "ContractedUnitPrice",
-               "ListUnitPrice", "PricingCategory", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
-               "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "ServiceSubcategory",
-               "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId", "InvoiceId", "CommitmentDiscountStatus"]
+CONDITIONAL = [
+    "ChargeFrequency",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedUnitPrice",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
+    "InvoiceId",
+    "CommitmentDiscountStatus",
+]
 MONEY = [("ListUnitPrice", "ListCost"), ("ContractedUnitPrice", "ContractedCost")]
 
 
 def ledger() -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": ["tx-1", "tx-2", "tx-3", "tx-4", "tx-5"],
-        "created_at": pd.to_datetime(["2025-01-01T08:00:00Z", "2025-05-31T21:30:00Z", "2025-09-01T10:00:00Z",
-                                      "2026-02-01T10:00:00Z", "2026-03-01T10:00:00Z"]),
-        "type": ["top_up", "top_up", "top_up", "charge", "top_up"],
-        "credits": [200000.0, 150000.0, 99999.0, -5.0, 120000.0],
-        "status": ["success", "success", "pending", "success", "success"],
-        "balance_type": ["credits"] * 5,
-    })
+    return pd.DataFrame(
+        {
+            "id": ["tx-1", "tx-2", "tx-3", "tx-4", "tx-5"],
+            "created_at": pd.to_datetime(
+                [
+                    "2025-01-01T08:00:00Z",
+                    "2025-05-31T21:30:00Z",
+                    "2025-09-01T10:00:00Z",
+                    "2026-02-01T10:00:00Z",
+                    "2026-03-01T10:00:00Z",
+                ]
+            ),
+            "type": ["top_up", "top_up", "top_up", "charge", "top_up"],
+            "credits": [200000.0, 150000.0, 99999.0, -5.0, 120000.0],
+            "status": ["success", "success", "pending", "success", "success"],
+            "balance_type": ["credits"] * 5,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +109,17 @@ def test_one_row_per_day_and_operation(rows, sample):
     nonzero = sample[sample["credits"] != 0]
     assert len(rows) == len(nonzero) == 5082
     assert not rows.duplicated(["x_UsageDate", "x_Operation"]).any()
-    assert (rows["ChargeCategory"] == "Usage").all() and (rows["ChargeFrequency"] == "Usage-Based").all()
-    assert (rows["SkuId"] == rows["x_Operation"]).all() and (rows["ServiceName"] == "Generect API").all()
+    assert (rows["ChargeCategory"] == "Usage").all() and (
+        rows["ChargeFrequency"] == "Usage-Based"
+    ).all()
+    assert (rows["SkuId"] == rows["x_Operation"]).all() and (
+        rows["ServiceName"] == "Generect API"
+    ).all()
     # exactly one SkuId per SkuPriceId
     assert rows.groupby("SkuPriceId")["SkuId"].nunique().eq(1).all()
-    assert rows["SkuPriceDetails"].map(lambda t: json.loads(t)["x_Operation"]).eq(rows["SkuId"]).all()
+    assert (
+        rows["SkuPriceDetails"].map(lambda t: json.loads(t)["x_Operation"]).eq(rows["SkuId"]).all()
+    )
 
 
 @pytest.mark.parametrize("which", ["rows", "prepaid"])
@@ -98,8 +146,14 @@ def test_price_times_quantity_is_cost(prepaid):
         cents = prepaid[cost] * 100
         assert np.allclose(cents, np.round(cents), atol=1e-6), "costs are whole cents"
     usage = prepaid[prepaid["ChargeCategory"] == "Usage"]
-    assert (usage["PricingCurrencyListUnitPrice"] * usage["PricingQuantity"] == usage["PricingCurrencyEffectiveCost"]).all()
-    assert (usage["PricingCurrencyContractedUnitPrice"] * usage["PricingQuantity"] == usage["PricingCurrencyEffectiveCost"]).all()
+    assert (
+        usage["PricingCurrencyListUnitPrice"] * usage["PricingQuantity"]
+        == usage["PricingCurrencyEffectiveCost"]
+    ).all()
+    assert (
+        usage["PricingCurrencyContractedUnitPrice"] * usage["PricingQuantity"]
+        == usage["PricingCurrencyEffectiveCost"]
+    ).all()
     purchases = prepaid[prepaid["ChargeCategory"] == "Purchase"]
     assert (purchases["ListCost"] == (purchases["PricingQuantity"] * 0.01).round(2)).all()
 
@@ -108,14 +162,22 @@ def test_days_add_up_to_the_report_cost_lines(rows, sample):
     """Per month and operation, the daily costs sum exactly (in cents) to the report's line:
     estimate_cost on the monthly table, rounded once."""
     monthly = estimate_cost(to_monthly(sample), load_prices())
-    line = {(m, o): money_cents(c) for m, o, c in zip(monthly["month"], monthly["operation"],
-                                                      monthly["estimated_cost"])}
+    line = {
+        (m, o): money_cents(c)
+        for m, o, c in zip(monthly["month"], monthly["operation"], monthly["estimated_cost"])
+    }
     cents = to_hundredths(rows["EffectiveCost"])
     got = pd.Series(cents).groupby([rows["x_UsageDate"].str[:7], rows["x_Operation"]]).sum()
-    assert {k: int(v) for k, v in got.items()} == {k: v for k, v in line.items() if (k[0], k[1]) in got.index}
-    assert int(to_hundredths(rows["PricingCurrencyEffectiveCost"]).sum()) == int(to_hundredths(sample["credits"]).sum())
+    assert {k: int(v) for k, v in got.items()} == {
+        k: v for k, v in line.items() if (k[0], k[1]) in got.index
+    }
+    assert int(to_hundredths(rows["PricingCurrencyEffectiveCost"]).sum()) == int(
+        to_hundredths(sample["credits"]).sum()
+    )
     # pay in arrears without a ledger: billed = effective = list (multiplier 1)
-    assert (rows["BilledCost"] == rows["EffectiveCost"]).all() and (rows["ListCost"] == rows["EffectiveCost"]).all()
+    assert (rows["BilledCost"] == rows["EffectiveCost"]).all() and (
+        rows["ListCost"] == rows["EffectiveCost"]
+    ).all()
 
 
 def test_unpriced_operation_is_flagged(rows):
@@ -134,7 +196,9 @@ def test_charge_periods_are_utc_local_days_dst_exact(rows):
     assert first["ChargePeriodStart"] == pd.Timestamp("2024-12-31T22:00:00Z")
     assert first["BillingPeriodStart"] == pd.Timestamp("2024-12-31T22:00:00Z")
     assert first["BillingPeriodEnd"] == pd.Timestamp("2025-01-31T22:00:00Z")
-    inside = (rows["BillingPeriodStart"] <= rows["ChargePeriodStart"]) & (rows["ChargePeriodEnd"] <= rows["BillingPeriodEnd"])
+    inside = (rows["BillingPeriodStart"] <= rows["ChargePeriodStart"]) & (
+        rows["ChargePeriodEnd"] <= rows["BillingPeriodEnd"]
+    )
     assert inside.all()
 
 
@@ -142,9 +206,17 @@ def test_purchases_from_the_ledger(prepaid, rows):
     purchases = prepaid[prepaid["ChargeCategory"] == "Purchase"]
     # the pending top-up and the charge are not purchases
     assert list(purchases["x_TransactionId"]) == ["tx-1", "tx-2", "tx-5"]
-    assert list(purchases["x_UsageDate"]) == ["2025-01-01", "2025-06-01", "2026-03-01"]  # Kyiv dates
-    assert (purchases["ChargeFrequency"] == "One-Time").all() and (purchases["EffectiveCost"] == 0).all()
-    assert (purchases["PricingCurrencyEffectiveCost"] == 0).all() and (purchases["PricingCurrency"] == "USD").all()
+    assert list(purchases["x_UsageDate"]) == [
+        "2025-01-01",
+        "2025-06-01",
+        "2026-03-01",
+    ]  # Kyiv dates
+    assert (purchases["ChargeFrequency"] == "One-Time").all() and (
+        purchases["EffectiveCost"] == 0
+    ).all()
+    assert (purchases["PricingCurrencyEffectiveCost"] == 0).all() and (
+        purchases["PricingCurrency"] == "USD"
+    ).all()
     assert not purchases["x_CostIsEstimate"].any()
     usage = prepaid[prepaid["ChargeCategory"] == "Usage"]
     # prepaid: the top-ups are billed, usage is drawn from the balance (billed 0, cost amortised)
@@ -157,22 +229,40 @@ def test_ledger_topups_need_a_price():
     with pytest.raises(InputError, match="topup_price"):
         F.focus_frame(load_sample("2025-01-01", "2025-01-31"), ledger=ledger())
     with pytest.raises(InputError, match="lacks column"):
-        F.focus_frame(load_sample("2025-01-01", "2025-01-31"), ledger=ledger().drop(columns="status"))
+        F.focus_frame(
+            load_sample("2025-01-01", "2025-01-31"), ledger=ledger().drop(columns="status")
+        )
 
 
 def test_daily_buckets_only():
     with pytest.raises(InputError, match="day"):
         F.focus_frame(load_sample("2025-01-01", "2025-03-31", period="month"))
-    out = run_cli("usage", "--sample", "--start", "2026-01-01", "--end", "2026-03-31", "--period", "month",
-                  "--format", "focus")
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-03-31",
+        "--period",
+        "month",
+        "--format",
+        "focus",
+    )
     assert out.returncode == 2 and "--period day" in out.stderr
 
 
 def test_refund_days_split_exactly():
     from helpers import frame
 
-    usage = frame([("2026-03-01", "search_database", 101.0), ("2026-03-02", "search_database", -33.0),
-                   ("2026-03-03", "search_database", 7.0)], fetched_at="2026-03-10")
+    usage = frame(
+        [
+            ("2026-03-01", "search_database", 101.0),
+            ("2026-03-02", "search_database", -33.0),
+            ("2026-03-03", "search_database", 7.0),
+        ],
+        fetched_at="2026-03-10",
+    )
     out = F.focus_frame(usage)
     assert int(to_hundredths(out["ListCost"]).sum()) == money_cents(75 * 0.02)
     assert (out["ListCost"] - out["ListUnitPrice"] * out["PricingQuantity"]).abs().max() < 0.015
@@ -181,7 +271,9 @@ def test_refund_days_split_exactly():
 def test_csv_text(tmp_path):
     from helpers import frame
 
-    usage = frame([("2026-03-01", "=1+1", 197.0), ("2026-03-01", "line\nbreak", 2.5)], fetched_at="2026-03-10")
+    usage = frame(
+        [("2026-03-01", "=1+1", 197.0), ("2026-03-01", "line\nbreak", 2.5)], fetched_at="2026-03-10"
+    )
     text = F.render_focus_csv(F.focus_frame(usage))
     records = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["x_Operation"] for r in records] == ["=1+1", "line\nbreak"]  # names verbatim
@@ -189,8 +281,18 @@ def test_csv_text(tmp_path):
     assert records[0]["ChargePeriodStart"] == "2026-02-28T22:00:00Z"
     assert records[0]["ChargeClass"] == "" and records[0]["InvoiceId"] == ""
     target = tmp_path / "f.csv"
-    out = run_cli("usage", "--sample", "--start", "2026-03-01", "--end", "2026-03-31", "--format", "focus",
-                  "--output", str(target))
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-31",
+        "--format",
+        "focus",
+        "--output",
+        str(target),
+    )
     assert out.returncode == 0, out.stderr
     back = pd.read_csv(target)
     assert len(back) == len(load_sample("2026-03-01", "2026-03-31").query("credits != 0"))
@@ -198,13 +300,25 @@ def test_csv_text(tmp_path):
 
 def test_parquet_keeps_types(tmp_path):
     target = tmp_path / "f.parquet"
-    out = run_cli("usage", "--sample", "--start", "2026-03-01", "--end", "2026-03-31", "--format", "focus",
-                  "--output", str(target))
+    out = run_cli(
+        "usage",
+        "--sample",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-31",
+        "--format",
+        "focus",
+        "--output",
+        str(target),
+    )
     assert out.returncode == 0, out.stderr
     back = pd.read_parquet(target)
     expected = F.focus_frame(load_sample("2026-03-01", "2026-03-31"))
     assert list(back.columns) == list(expected.columns)
-    assert str(back["ChargePeriodStart"].dt.tz) == "UTC" and back["PricingQuantity"].dtype == "float64"
+    assert (
+        str(back["ChargePeriodStart"].dt.tz) == "UTC" and back["PricingQuantity"].dtype == "float64"
+    )
     assert (back["ChargePeriodStart"] == expected["ChargePeriodStart"]).all()
     assert (back["EffectiveCost"] == expected["EffectiveCost"]).all()
 

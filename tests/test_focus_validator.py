@@ -21,20 +21,30 @@ from generect_reports import load_sample
 from generect_reports.outputs import focus as F
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "focus_validator.sh"
-VENV = Path(os.environ.get("GENERECT_FOCUS_VENV") or
-            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-            / "generect-reports" / "focus-validator-2.2.1")
+VENV = Path(
+    os.environ.get("GENERECT_FOCUS_VENV")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "generect-reports"
+    / "focus-validator-2.2.1"
+)
 #: The validator's own defect: exactly one of these fails on any file.
 INVOICE_PAIR = {"InvoiceId-C-004-C", "InvoiceId-C-005-C"}
 
-_SUMMARY = re.compile(r"Total:\s*(\d+)\s*\|\s*Pass:\s*(\d+)\s*\|\s*Fail:\s*(\d+)\s*\|\s*Skipped:\s*(\d+)")
+_SUMMARY = re.compile(
+    r"Total:\s*(\d+)\s*\|\s*Pass:\s*(\d+)\s*\|\s*Fail:\s*(\d+)\s*\|\s*Skipped:\s*(\d+)"
+)
 _FAIL = re.compile(r"^\S*\s*([A-Za-z]+-[A-Z]-\d{3}-[A-Z]): FAIL\b", re.MULTILINE)
 
 
 def validate(path: Path) -> tuple[dict[str, int], set[str], str]:
     """Run the validator; return its summary counts, the rules that failed, and its output."""
-    out = subprocess.run([str(SCRIPT), "run", str(path)], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "GENERECT_FOCUS_VENV": str(VENV)})
+    out = subprocess.run(
+        [str(SCRIPT), "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GENERECT_FOCUS_VENV": str(VENV)},
+    )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-2000:]
     match = _SUMMARY.search(text)
@@ -47,16 +57,25 @@ def validate(path: Path) -> tuple[dict[str, int], set[str], str]:
 def validator_venv() -> Path:
     """The validator's venv, built with the project's own script when it is not there yet."""
     if not (VENV / "bin" / "focus-validator").exists():
-        out = subprocess.run([str(SCRIPT), "setup"], capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "GENERECT_FOCUS_VENV": str(VENV)})
+        out = subprocess.run(
+            [str(SCRIPT), "setup"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "GENERECT_FOCUS_VENV": str(VENV)},
+        )
         assert out.returncode == 0, (out.stdout + out.stderr)[-2000:]
     return VENV
 
 
 @pytest.mark.focus
 @pytest.mark.slow
-@pytest.mark.parametrize("suffix, with_ledger", [(".csv", False), (".csv", True), (".parquet", True)])
-def test_validator_finds_nothing_beyond_its_invoice_defect(validator_venv, tmp_path, suffix, with_ledger):
+@pytest.mark.parametrize(
+    "suffix, with_ledger", [(".csv", False), (".csv", True), (".parquet", True)]
+)
+def test_validator_finds_nothing_beyond_its_invoice_defect(
+    validator_venv, tmp_path, suffix, with_ledger
+):
     target = tmp_path / f"focus{suffix}"
     options = {"ledger": ledger(), "topup_price": 0.01} if with_ledger else {}
     F.write_focus(load_sample(), target, **options)

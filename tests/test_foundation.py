@@ -27,12 +27,15 @@ def test_config_is_read_by_tables(tmp_path):
     assert config.table("budget") == {}
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('to = ["a@example.com"]\n', "must sit in a table"),
-    ("[mail]\nto = 1\n", "unknown table [mail]"),
-    ('[email]\npassword = "x"\n', "secrets come from the environment"),
-    ("[email\n", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('to = ["a@example.com"]\n', "must sit in a table"),
+        ("[mail]\nto = 1\n", "unknown table [mail]"),
+        ('[email]\npassword = "x"\n', "secrets come from the environment"),
+        ("[email\n", "invalid TOML"),
+    ],
+)
 def test_bad_config_files_are_config_errors(tmp_path, text, fragment):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
@@ -63,7 +66,9 @@ def test_private_file_check(tmp_path):
 def test_config_is_a_common_option_and_a_top_level_key_is_refused(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('to = ["a@example.com"]\n')
-    out = run_cli("usage", "--sample", "--start", "2026-10-01", "--end", "2026-10-02", "--config", str(cfg))
+    out = run_cli(
+        "usage", "--sample", "--start", "2026-10-01", "--end", "2026-10-02", "--config", str(cfg)
+    )
     assert out.returncode == 2
     assert "must sit in a table" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
@@ -78,7 +83,10 @@ def test_money_is_rounded_half_up_once():
     assert round_money(2.675) == 2.68  # the float prints as 2.675, so a person expects 2.68
 
 
-@given(st.integers(-10**9, 10**9), st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30))
+@given(
+    st.integers(-(10**9), 10**9),
+    st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=30),
+)
 def test_largest_remainder_adds_up(total, weights):
     if sum(weights) == 0:
         if total:
@@ -92,16 +100,35 @@ def test_largest_remainder_adds_up(total, weights):
 
 
 def test_json_document_envelope():
-    doc = json_document("usage", [{"credits": float("nan")}], source="sample", timezone="Europe/Kyiv",
-                        period="day", start="2026-10-01", end="2026-10-31", complete=True,
-                        totals={"credits": 1.0}, fields={"extra": 1}, generated_at="2026-11-01T00:00:00Z")
+    doc = json_document(
+        "usage",
+        [{"credits": float("nan")}],
+        source="sample",
+        timezone="Europe/Kyiv",
+        period="day",
+        start="2026-10-01",
+        end="2026-10-31",
+        complete=True,
+        totals={"credits": 1.0},
+        fields={"extra": 1},
+        generated_at="2026-11-01T00:00:00Z",
+    )
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["rows"] == [{"credits": None}]
     assert doc["extra"] == 1
     assert dumps_document(doc).endswith("}\n")
     with pytest.raises(ValueError):
-        json_document("usage", [], source="sample", timezone="UTC", period=None, start=None,
-                      end=None, complete=True, fields={"rows": []})
+        json_document(
+            "usage",
+            [],
+            source="sample",
+            timezone="UTC",
+            period=None,
+            start=None,
+            end=None,
+            complete=True,
+            fields={"rows": []},
+        )
 
 
 def test_check_failed_exit_code():

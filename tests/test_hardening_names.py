@@ -42,7 +42,7 @@ NAMES = {
     "whitespace": "ws \t tab \n lf \r cr end",
     "private_use": "pua \ue000\U000f0000 end",
     "literal_escape": "_x0041_ and _x001B_ literally",
-    "formula": "=HYPERLINK(\"http://evil.example\")",
+    "formula": '=HYPERLINK("http://evil.example")',
     "long": "L" * 4990 + " end",
 }
 #: Names no writer can hold: the response is malformed.
@@ -51,7 +51,9 @@ REFUSED = {
     "lone_low": "\udfff",
     "too_long_for_a_cell": "\x1b" * (EXCEL_CELL_MAX // 7 + 1),
 }
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\uffff\u061c\u00a0\u3000]")
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\uffff\u061c\u00a0\u3000]"
+)
 
 
 def _no_invisible(text: str) -> bool:
@@ -84,7 +86,9 @@ _DISPLAY_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
 
 
 def _undisplay(text: str) -> str:
-    return _DISPLAY_ESCAPE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text)
+    return _DISPLAY_ESCAPE.sub(
+        lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text
+    )
 
 
 held = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -117,7 +121,10 @@ def test_printable_text_in_any_script_is_shown_unchanged():
 
 def test_truncate_for_layout():
     assert truncate_for_layout("abc", 3) == "abc"
-    assert truncate_for_layout("abcdef", 4) == "abc…" and len(truncate_for_layout("x" * 5000, 40)) == 40
+    assert (
+        truncate_for_layout("abcdef", 4) == "abc…"
+        and len(truncate_for_layout("x" * 5000, 40)) == 40
+    )
     assert name_list(["a\x1b", "b" * 100], width=10) == "a\\x1b, bbbbbbbbb…"
     with pytest.raises(ValueError):
         truncate_for_layout("abc", 0)
@@ -131,6 +138,7 @@ def test_unholdable_names():
 
 
 # --- every writer, through the CLI, against the local API -----------------------------------
+
 
 def test_csv_keeps_every_name_verbatim(named_api, tmp_path):
     target = tmp_path / "u.csv"
@@ -188,23 +196,54 @@ def test_libreoffice_keeps_every_row_and_name(named_api, tmp_path):
 
 
 def test_report_email_and_pdf_hold_every_name(named_api, tmp_path):
-    out = run_cli("report", "--month", "2026-05", "--xlsx", "r.xlsx", "--pdf", "r.pdf", "-q",
-                  env=_env(named_api), cwd=tmp_path)
+    out = run_cli(
+        "report",
+        "--month",
+        "2026-05",
+        "--xlsx",
+        "r.xlsx",
+        "--pdf",
+        "r.pdf",
+        "-q",
+        env=_env(named_api),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0 and out.stderr == "", out.stderr
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
-    cells = {xlsx_decode(c) for ws in wb for row in ws.iter_rows(values_only=True) for c in row
-             if isinstance(c, str)}
+    cells = {
+        xlsx_decode(c)
+        for ws in wb
+        for row in ws.iter_rows(values_only=True)
+        for c in row
+        if isinstance(c, str)
+    }
     # The workbook keeps every name whole, U+FFFE/U+FFFF shown as escapes (XlsxWriter cannot
     # store them); openpyxl strips the _x005F_ escape of a literal "_x0041_" in shared strings, so
     # that one name cannot be told apart on reading back (the file holds it, see above).
     assert {xlsxwriter_text(n) for n in NAMES.values() if "_x" not in n} <= cells
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(tmp_path / "r.pdf"), "-"],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(tmp_path / "r.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert _no_invisible(text.replace("\x0c", ""))
     assert "\\x1b[2J" in text and "\\u202eevil" in text and "\\ufffe" in text
     assert "L" * 4990 not in text and "LLLL…" in text  # cut in the layout only
-    out = run_cli("email", "--month", "2026-05", "--to", "a@example.com", "--from", "r@example.com",
-                  "--dry-run", "m.eml", "-q", env=_env(named_api), cwd=tmp_path)
+    out = run_cli(
+        "email",
+        "--month",
+        "2026-05",
+        "--to",
+        "a@example.com",
+        "--from",
+        "r@example.com",
+        "--dry-run",
+        "m.eml",
+        "-q",
+        env=_env(named_api),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     msg = email.message_from_bytes((tmp_path / "m.eml").read_bytes(), policy=policy.default)
     for part in msg.walk():
@@ -217,19 +256,27 @@ def test_report_email_and_pdf_hold_every_name(named_api, tmp_path):
 @pytest.mark.parametrize("kind", sorted(REFUSED))
 @pytest.mark.parametrize("fmt", ["csv", "json", "table", "xlsx", "report"])
 def test_a_name_no_writer_can_hold_is_a_malformed_response(api, tmp_path, kind, fmt):
-    api.fail("names", times=-1, arg={REFUSED[kind]: 1.0, "fine": 2.0},
-             when=lambda p: p["start_date"] == "2026-05-02")
+    api.fail(
+        "names",
+        times=-1,
+        arg={REFUSED[kind]: 1.0, "fine": 2.0},
+        when=lambda p: p["start_date"] == "2026-05-02",
+    )
     target = tmp_path / ("r.xlsx" if fmt == "report" else f"u.{fmt}")
     target.write_bytes(b"previous")
     if fmt == "report":
-        out = run_cli("report", "--month", "2026-05", "--xlsx", str(target), env=_env(api), cwd=tmp_path)
+        out = run_cli(
+            "report", "--month", "2026-05", "--xlsx", str(target), env=_env(api), cwd=tmp_path
+        )
     else:
         out = _usage(api, fmt, None if fmt == "table" else target)
     assert out.returncode == 4, out.stderr
     line = out.stderr.strip().splitlines()[-1]
     assert "period 2026-05-02" in line and "operation name" in line
     assert line.isprintable() and len(line) < 400
-    assert target.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert target.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == [
+        target.name
+    ]
 
 
 def test_names_survive_the_cache(named_api, tmp_path):
@@ -250,5 +297,8 @@ def test_prose_escapes_invisible_characters_but_keeps_shown_names():
     from generect_reports._text import escape_invisible
 
     shown = display_text("esc \x1b end")
-    assert escape_invisible(f"driver {shown} and raw \x1b\u202e") == f"driver {shown} and raw \\x1b\\u202e"
+    assert (
+        escape_invisible(f"driver {shown} and raw \x1b\u202e")
+        == f"driver {shown} and raw \\x1b\\u202e"
+    )
     assert escape_invisible("line\nbreak\tand C:\\path") == "line\nbreak\tand C:\\path"

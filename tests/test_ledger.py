@@ -12,8 +12,12 @@ import pandas as pd
 import pytest
 
 from fakeapi import TOKEN, make_ledger
-from generect_reports.errors import (IgnoredFilterError, InputError, MalformedResponseError,
-                                     RateLimitError)
+from generect_reports.errors import (
+    IgnoredFilterError,
+    InputError,
+    MalformedResponseError,
+    RateLimitError,
+)
 from generect_reports.fetch import ledger as L
 from support import run_cli
 
@@ -29,8 +33,11 @@ def _cents(frame: pd.DataFrame) -> int:
 def ledger_api(api):
     """The fixture server with a ledger matching its usage (Kyiv days, 2025-01..2026-12) and
     monthly top-ups; /me/ derives the balance from it."""
-    api.add_transactions(make_ledger(dt.date(2025, 1, 1), dt.date(2026, 10, 31), OPS,
-                                     timezone="Europe/Kyiv", top_up=500.0))
+    api.add_transactions(
+        make_ledger(
+            dt.date(2025, 1, 1), dt.date(2026, 10, 31), OPS, timezone="Europe/Kyiv", top_up=500.0
+        )
+    )
     return api
 
 
@@ -67,20 +74,32 @@ def test_stops_only_on_an_empty_page_when_pages_come_back_short(ledger_api, clie
 def test_new_charges_arriving_while_paging_change_nothing(ledger_api, client):
     """Charges land at the top of the list between pages; the fixed upper bound keeps the offsets
     steady, and the total is exact to the hundredth."""
-    ledger_api.arrivals = [{"id": f"new{i}", "type": "search_database", "credits": -3.33,
-                            "status": "success"} for i in range(5)]
+    ledger_api.arrivals = [
+        {"id": f"new{i}", "type": "search_database", "credits": -3.33, "status": "success"}
+        for i in range(5)
+    ]
     lower, upper = _window("2026-03")
-    before = _cents(L.ledger_frame([[r[0], r[1].isoformat(), r[2], r[3], r[4], r[5]]
-                                    for r in L.iter_transactions(client, lower, upper)],
-                                   timezone="Europe/Kyiv", source="api", fetched_at=pd.Timestamp.now()))
+    before = _cents(
+        L.ledger_frame(
+            [
+                [r[0], r[1].isoformat(), r[2], r[3], r[4], r[5]]
+                for r in L.iter_transactions(client, lower, upper)
+            ],
+            timezone="Europe/Kyiv",
+            source="api",
+            fetched_at=pd.Timestamp.now(),
+        )
+    )
     assert len(ledger_api.arrivals) < 5  # they really arrived during the walk
     assert before == 50000 - 31 * 1250
 
 
 def test_a_dropped_upper_bound_with_arrivals_fails_loudly(ledger_api, client):
     ledger_api.drop_filters = {"created_at__lte"}
-    ledger_api.arrivals = [{"id": f"new{i}", "type": "search_database", "credits": -1.0,
-                            "status": "success"} for i in range(3)]
+    ledger_api.arrivals = [
+        {"id": f"new{i}", "type": "search_database", "credits": -1.0, "status": "success"}
+        for i in range(3)
+    ]
     lower, upper = _window("2026-03")
     with pytest.raises(IgnoredFilterError, match="created_at__lte"):
         list(L.iter_transactions(client, lower, upper))
@@ -88,8 +107,17 @@ def test_a_dropped_upper_bound_with_arrivals_fails_loudly(ledger_api, client):
 
 @pytest.mark.parametrize("dropped", ["created_at__gte", "status"])
 def test_an_ignored_filter_is_named(ledger_api, client, dropped):
-    ledger_api.add_transactions([{"id": "p1", "ts": dt.datetime(2026, 3, 10, 12, tzinfo=KYIV),
-                                  "type": "email_find", "credits": -1.0, "status": "pending"}])
+    ledger_api.add_transactions(
+        [
+            {
+                "id": "p1",
+                "ts": dt.datetime(2026, 3, 10, 12, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -1.0,
+                "status": "pending",
+            }
+        ]
+    )
     ledger_api.drop_filters = {dropped}
     lower, upper = _window("2026-03")
     with pytest.raises(IgnoredFilterError, match=dropped) as info:
@@ -123,31 +151,61 @@ def test_a_server_that_ignores_offset_cannot_loop_forever(ledger_api, client, mo
 
 def test_month_boundary_in_kyiv(api, client):
     """23:30 on 31 March in Kyiv is March; 00:30 on 1 April in Kyiv is still 31 March in UTC."""
-    api.add_transactions([
-        {"id": "late-march", "ts": dt.datetime(2026, 3, 31, 23, 30, tzinfo=KYIV), "type": "email_find",
-         "credits": -1.25, "status": "success"},
-        {"id": "early-april", "ts": dt.datetime(2026, 4, 1, 0, 30, tzinfo=KYIV), "type": "email_find",
-         "credits": -2.5, "status": "success"},
-        {"id": "first-march", "ts": dt.datetime(2026, 3, 1, 0, 0, tzinfo=KYIV), "type": "email_find",
-         "credits": -0.75, "status": "success"},
-        {"id": "last-feb", "ts": dt.datetime(2026, 2, 28, 23, 59, 59, tzinfo=KYIV), "type": "email_find",
-         "credits": -5.0, "status": "success"},
-    ])
-    kyiv = L.fetch_transactions("2026-03-01", "2026-03-31", timezone="Europe/Kyiv", client=client, cache=False)
+    api.add_transactions(
+        [
+            {
+                "id": "late-march",
+                "ts": dt.datetime(2026, 3, 31, 23, 30, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -1.25,
+                "status": "success",
+            },
+            {
+                "id": "early-april",
+                "ts": dt.datetime(2026, 4, 1, 0, 30, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -2.5,
+                "status": "success",
+            },
+            {
+                "id": "first-march",
+                "ts": dt.datetime(2026, 3, 1, 0, 0, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -0.75,
+                "status": "success",
+            },
+            {
+                "id": "last-feb",
+                "ts": dt.datetime(2026, 2, 28, 23, 59, 59, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -5.0,
+                "status": "success",
+            },
+        ]
+    )
+    kyiv = L.fetch_transactions(
+        "2026-03-01", "2026-03-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert list(kyiv["id"]) == ["first-march", "late-march"]
     assert str(kyiv["created_at"].dt.tz) == "Europe/Kyiv"
     assert kyiv["created_at"].iloc[-1] == pd.Timestamp("2026-03-31 23:30", tz="Europe/Kyiv")
-    utc = L.fetch_transactions("2026-03-01", "2026-03-31", timezone="UTC", client=client, cache=False)
+    utc = L.fetch_transactions(
+        "2026-03-01", "2026-03-31", timezone="UTC", client=client, cache=False
+    )
     # Midnight of 1 March in Kyiv is still February in UTC.
     assert list(utc["id"]) == ["late-march", "early-april"]
     # The DST change (29 March) is inside the month: the window opens at +02:00 and closes at +03:00.
-    first = [r for r in api.transaction_requests() if r.params["created_at__gte"].startswith("2026-03")][0]
+    first = [
+        r for r in api.transaction_requests() if r.params["created_at__gte"].startswith("2026-03")
+    ][0]
     assert first.params["created_at__gte"] == "2026-03-01T00:00:00+02:00"
     assert first.params["created_at__lte"] == "2026-03-31T23:59:59.999999+03:00"
 
 
 def test_frame_contract(ledger_api, client):
-    frame = L.fetch_transactions("2026-01-01", "2026-02-28", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = L.fetch_transactions(
+        "2026-01-01", "2026-02-28", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert list(frame.columns) == L.LEDGER_COLUMNS
     assert str(frame["created_at"].dt.tz) == "Europe/Kyiv"
     assert frame["credits"].dtype == "float64"
@@ -159,8 +217,17 @@ def test_frame_contract(ledger_api, client):
 
 
 def test_closed_months_are_cached_and_a_pending_month_is_not(ledger_api, client):
-    ledger_api.add_transactions([{"id": "still-pending", "ts": dt.datetime(2026, 2, 3, 10, tzinfo=KYIV),
-                                  "type": "email_find", "credits": -4.0, "status": "pending"}])
+    ledger_api.add_transactions(
+        [
+            {
+                "id": "still-pending",
+                "ts": dt.datetime(2026, 2, 3, 10, tzinfo=KYIV),
+                "type": "email_find",
+                "credits": -4.0,
+                "status": "pending",
+            }
+        ]
+    )
     first = L.fetch_transactions("2026-01-01", "2026-03-31", timezone="Europe/Kyiv", client=client)
     n = len(ledger_api.transaction_requests())
     second = L.fetch_transactions("2026-01-01", "2026-03-31", timezone="Europe/Kyiv", client=client)
@@ -177,15 +244,25 @@ def test_rerun_of_a_closed_month_sends_no_request(ledger_api, client):
     second = L.ledger_for_month("2026-04", timezone="Europe/Kyiv", client=client)
     assert len(ledger_api.requests) == count  # not even /me/
     assert second.from_cache and second.closing_balance == first.closing_balance
-    pd.testing.assert_frame_equal(first.ledger.reset_index(drop=True), second.ledger, check_like=True,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        first.ledger.reset_index(drop=True), second.ledger, check_like=True, check_dtype=False
+    )
 
 
 @pytest.mark.parametrize("net", [True, False])
 def test_pending_hypothesis_is_tested_against_the_ledger(ledger_api, client, net):
     ledger_api.pending_in_balance = net
-    ledger_api.add_transactions([{"id": "reserved", "ts": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5),
-                                  "type": "search_database", "credits": -40.0, "status": "pending"}])
+    ledger_api.add_transactions(
+        [
+            {
+                "id": "reserved",
+                "ts": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5),
+                "type": "search_database",
+                "credits": -40.0,
+                "status": "pending",
+            }
+        ]
+    )
     inputs = L.ledger_for_month("2026-04", timezone="Europe/Kyiv", client=client, cache=False)
     assert inputs.anchor is not None
     assert inputs.anchor.pending_in_balance is net
@@ -197,8 +274,10 @@ def test_pending_hypothesis_is_tested_against_the_ledger(ledger_api, client, net
 
 
 def test_balance_movement_during_paging_is_in_flight(ledger_api, client):
-    ledger_api.arrivals = [{"id": f"live{i}", "type": "email_find", "credits": -1.5, "status": "success"}
-                           for i in range(2)]
+    ledger_api.arrivals = [
+        {"id": f"live{i}", "type": "email_find", "credits": -1.5, "status": "success"}
+        for i in range(2)
+    ]
     inputs = L.ledger_for_month("2026-09", timezone="Europe/Kyiv", client=client, cache=False)
     assert inputs.anchor is not None and inputs.anchor.in_flight == -3.0
     # The arrivals are after the upper bound: the closing balance ignores them.
@@ -214,9 +293,13 @@ def test_survives_the_faults_usage_survives(ledger_api, client, fault):
 
 
 def test_persistent_rate_limit_names_the_month(ledger_api, client):
-    ledger_api.fail("429", times=-1, when=lambda p: p.get("created_at__gte", "").startswith("2026-02"))
+    ledger_api.fail(
+        "429", times=-1, when=lambda p: p.get("created_at__gte", "").startswith("2026-02")
+    )
     with pytest.raises(RateLimitError, match="period 2026-02"):
-        L.fetch_transactions("2026-01-01", "2026-03-31", timezone="Europe/Kyiv", client=client, cache=False)
+        L.fetch_transactions(
+            "2026-01-01", "2026-03-31", timezone="Europe/Kyiv", client=client, cache=False
+        )
 
 
 @pytest.mark.parametrize("fault", ["tx_bad_status", "tx_not_list", "tx_naive_text"])
@@ -233,24 +316,51 @@ def _env(api) -> dict[str, str]:
 
 
 def test_cli_reconcile_against_the_api_ties_through_slipping_pages(ledger_api, tmp_path):
-    ledger_api.arrivals = [{"id": f"new{i}", "type": "search_database", "credits": -7.77,
-                            "status": "success"} for i in range(4)]
+    ledger_api.arrivals = [
+        {"id": f"new{i}", "type": "search_database", "credits": -7.77, "status": "success"}
+        for i in range(4)
+    ]
     ledger_api.fail("429", when=lambda p: p.get("offset") == "100")
-    ledger_api.add_transactions([
-        {"id": "rev", "ts": dt.datetime(2026, 6, 2, 11, tzinfo=KYIV), "type": "search_database",
-         "credits": -10.0, "status": "error"}])
+    ledger_api.add_transactions(
+        [
+            {
+                "id": "rev",
+                "ts": dt.datetime(2026, 6, 2, 11, tzinfo=KYIV),
+                "type": "search_database",
+                "credits": -10.0,
+                "status": "error",
+            }
+        ]
+    )
     ledger_api.daily[dt.date(2026, 6, 2)]["search_database"] += 10.0  # usage counted it when made
-    out = run_cli("reconcile", "--month", "2026-06", "--timezone", "Europe/Kyiv", "--format", "json",
-                  env={**_env(ledger_api), "GENERECT_REPORTS_CACHE_DIR": str(tmp_path)})
+    out = run_cli(
+        "reconcile",
+        "--month",
+        "2026-06",
+        "--timezone",
+        "Europe/Kyiv",
+        "--format",
+        "json",
+        env={**_env(ledger_api), "GENERECT_REPORTS_CACHE_DIR": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     rec = doc["reconciliation"]
     assert rec["ties"] is True
     assert rec["settled_charges"] == 30 * 12.5 and rec["usage"] == 30 * 12.5 + 10
     assert rec["reversed"] == 10.0 and rec["difference"] == -10.0
-    assert doc["rows"] == [{"operation": "search_database", "reason": "reversed", "credits": -10.0,
-                            "transactions": 1, "detail": "charged, then reversed"}]
-    assert rec["opening_balance"] + rec["top_ups"] - rec["settled_charges"] == pytest.approx(rec["closing_balance"])
+    assert doc["rows"] == [
+        {
+            "operation": "search_database",
+            "reason": "reversed",
+            "credits": -10.0,
+            "transactions": 1,
+            "detail": "charged, then reversed",
+        }
+    ]
+    assert rec["opening_balance"] + rec["top_ups"] - rec["settled_charges"] == pytest.approx(
+        rec["closing_balance"]
+    )
     # All four charges arrived while paging: after the upper bound, so only in flight.
     assert rec["in_flight"] == -31.08
     assert TOKEN not in out.stdout + out.stderr
@@ -266,16 +376,26 @@ def test_cli_refresh_reports_a_late_reversal(ledger_api, tmp_path):
     first = run_cli("reconcile", "--month", "2026-03", "--timezone", "Europe/Kyiv", env=env)
     assert first.returncode == 0, first.stderr
     # A charge of March is reversed after the month was cached and reported...
-    row = next(r for r in ledger_api.ledger if r["ts"].astimezone(KYIV).date() == dt.date(2026, 3, 5)
-               and r["type"] == "search_database")
+    row = next(
+        r
+        for r in ledger_api.ledger
+        if r["ts"].astimezone(KYIV).date() == dt.date(2026, 3, 5) and r["type"] == "search_database"
+    )
     row["status"] = "error"
     ledger_api.add_transactions([])
     ledger_api.daily[dt.date(2026, 3, 5)]["email_find"] = 0.0  # ... and usage was restated too
     cached = run_cli("reconcile", "--month", "2026-03", "--timezone", "Europe/Kyiv", env=env)
     assert cached.returncode == 0 and "restated" not in cached.stderr  # served from the cache
-    refreshed = run_cli("reconcile", "--month", "2026-03", "--timezone", "Europe/Kyiv", "--refresh", env=env)
-    assert "2026-03 restated (ledger): search_database/error 0.00 -> -5.00 (-5.00)" in refreshed.stderr
-    assert "2026-03 restated (ledger): search_database/success -310.00 -> -305.00 (+5.00)" in refreshed.stderr
+    refreshed = run_cli(
+        "reconcile", "--month", "2026-03", "--timezone", "Europe/Kyiv", "--refresh", env=env
+    )
+    assert (
+        "2026-03 restated (ledger): search_database/error 0.00 -> -5.00 (-5.00)" in refreshed.stderr
+    )
+    assert (
+        "2026-03 restated (ledger): search_database/success -310.00 -> -305.00 (+5.00)"
+        in refreshed.stderr
+    )
     assert "2026-03 restated (usage): email_find 77.50 -> 75.00 (-2.50)" in refreshed.stderr
     # The reversal is explained; the usage restatement is not, so the month no longer ties.
     assert refreshed.returncode == 5 and "email_find +2.50 (unexplained)" in refreshed.stderr
@@ -291,9 +411,22 @@ def test_sample_ledger_is_consistent_with_sample_usage(sample):
     table = L.SampleLedgerSource.table()
     assert table["id"].is_unique
     charges = table[table["credits"] < 0]
-    by_day = (charges.assign(day=charges["ts"].dt.tz_convert("Europe/Kyiv").dt.date.astype(str))
-              .groupby("day")["credits"].sum().mul(-100).round().astype(int))
-    usage = sample.assign(day=sample["period"]).groupby("day")["credits"].sum().mul(100).round().astype(int)
+    by_day = (
+        charges.assign(day=charges["ts"].dt.tz_convert("Europe/Kyiv").dt.date.astype(str))
+        .groupby("day")["credits"]
+        .sum()
+        .mul(-100)
+        .round()
+        .astype(int)
+    )
+    usage = (
+        sample.assign(day=sample["period"])
+        .groupby("day")["credits"]
+        .sum()
+        .mul(100)
+        .round()
+        .astype(int)
+    )
     pd.testing.assert_series_equal(by_day, usage, check_names=False)
     assert set(table["status"]) == set(L.STATUSES)
     assert (table.loc[table["type"] == "top_up", "credits"] > 0).all()

@@ -14,7 +14,9 @@ from helpers import frame
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _april_may(april: float, may: list[float], fetched_at: str = "2026-06-01 00:00", phone_april: float = 0.0):
+def _april_may(
+    april: float, may: list[float], fetched_at: str = "2026-06-01 00:00", phone_april: float = 0.0
+):
     rows = [(f"2026-04-{d:02d}", "search_database", april) for d in range(1, 31)]
     rows += [(f"2026-04-{d:02d}", "phone_find", phone_april) for d in range(1, 31) if phone_april]
     rows += [(f"2026-05-{d:02d}", "search_database", v) for d, v in enumerate(may, start=1)]
@@ -39,12 +41,22 @@ def _case(name):
     if name == "driver-against-the-change":
         return g.build_report(_april_may(10.5, [10.0] * 31), "2026-05")
     if name == "partial-month":
-        return g.build_report(_april_may(10.0, [12.5] * 10, fetched_at="2026-05-11 09:30"), "2026-05")
+        return g.build_report(
+            _april_may(10.0, [12.5] * 10, fetched_at="2026-05-11 09:30"), "2026-05"
+        )
     raise KeyError(name)
 
 
-CASES = ["sample-2026-10", "sample-2026-03", "sample-running-2026-10", "first-month",
-         "zero-previous-month", "no-anomalies-fall", "driver-against-the-change", "partial-month"]
+CASES = [
+    "sample-2026-10",
+    "sample-2026-03",
+    "sample-running-2026-10",
+    "first-month",
+    "zero-previous-month",
+    "no-anomalies-fall",
+    "driver-against-the-change",
+    "partial-month",
+]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -77,9 +89,18 @@ def test_bridge_and_anomaly_lines_for_text_and_html():
 
     rep = _case("sample-2026-10")
     assert bridge_lines(rep) == [
-        "September 2026: 29,874", "search_realtime: +1,209", "search_database: +747", "unattributed: +550",
-        "preview: +410", "enrich_database: +232", "email_validation: +231",
-        "other (email_find, enrich_realtime, phone_find): +188", "October 2026: 33,441"]
-    assert anomaly_lines(rep) == ["14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98 "
-                                  "(about a third of the month's rise)"]
+        "September 2026: 29,874",
+        "search_realtime: +1,209",
+        "search_database: +747",
+        "unattributed: +550",
+        "preview: +410",
+        "enrich_database: +232",
+        "email_validation: +231",
+        "other (email_find, enrich_realtime, phone_find): +188",
+        "October 2026: 33,441",
+    ]
+    assert anomaly_lines(rep) == [
+        "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98 "
+        "(about a third of the month's rise)"
+    ]
     assert anomaly_lines(_case("sample-2026-03")) == []

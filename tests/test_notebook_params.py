@@ -26,8 +26,12 @@ def _outputs_text(nb: nbformat.NotebookNode) -> str:
 
 
 def test_notebooks_are_all_here():
-    assert [p.name for p in NOTEBOOKS] == ["01_explore_usage.ipynb", "02_monthly_finance_report.ipynb",
-                                           "03_what_changed.ipynb", "04_dashboard.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_explore_usage.ipynb",
+        "02_monthly_finance_report.ipynb",
+        "03_what_changed.ipynb",
+        "04_dashboard.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -35,14 +39,24 @@ def test_one_parameters_cell_with_the_four_settings(path):
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    names = {t.id for node in ast.walk(ast.parse(tagged[0].source)) if isinstance(node, ast.Assign)
-             for t in node.targets if isinstance(t, ast.Name)}
+    names = {
+        t.id
+        for node in ast.walk(ast.parse(tagged[0].source))
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     assert PARAMETERS <= names
     # Nothing else sets them: the parameters cell is the only switch.
     for cell in nb.cells:
         if cell.cell_type == "code" and cell is not tagged[0]:
-            assigned = {t.id for node in ast.walk(ast.parse(cell.source.replace("%matplotlib inline", "")))
-                        if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+            assigned = {
+                t.id
+                for node in ast.walk(ast.parse(cell.source.replace("%matplotlib inline", "")))
+                if isinstance(node, ast.Assign)
+                for t in node.targets
+                if isinstance(t, ast.Name)
+            }
             assert not assigned & PARAMETERS, (path.name, assigned & PARAMETERS)
     # No developer notes in what a reader sees.
     text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -60,8 +74,14 @@ def test_papermill_runs_what_changed_for_another_month(tmp_path, monkeypatch):
     _kernel_env(monkeypatch)
     out = tmp_path / "out.ipynb"
     source = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
-    pm.execute_notebook(str(source), str(out), parameters={"MONTH": "2026-09", "AS_OF": "2026-09-20 12:00"},
-                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    pm.execute_notebook(
+        str(source),
+        str(out),
+        parameters={"MONTH": "2026-09", "AS_OF": "2026-09-20 12:00"},
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     nb = nbformat.read(out, as_version=4)
     text = _outputs_text(nb)
     assert "19 of 30 days complete" in text
@@ -77,8 +97,14 @@ def test_live_api_without_a_token_stops_with_the_message(tmp_path, monkeypatch):
     monkeypatch.delenv("GENERECT_API_TOKEN", raising=False)
     source = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
     with pytest.raises(PapermillExecutionError) as caught:
-        pm.execute_notebook(str(source), str(tmp_path / "out.ipynb"), parameters={"USE_LIVE_API": True},
-                            kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+        pm.execute_notebook(
+            str(source),
+            str(tmp_path / "out.ipynb"),
+            parameters={"USE_LIVE_API": True},
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
     assert caught.value.ename == "MissingTokenError"
     assert "GENERECT_API_TOKEN is not set" in caught.value.evalue
 
@@ -127,7 +153,7 @@ def _probe(modules: list[str]) -> dict:
         km.shutdown_kernel(now=True)
     assert not errors, errors
     text = "".join(lines)
-    return json.loads(text[text.index("RESULT") + 6:].strip())
+    return json.loads(text[text.index("RESULT") + 6 :].strip())
 
 
 def _assert_inline(backend: str) -> None:
@@ -143,7 +169,9 @@ def test_importing_the_package_keeps_the_kernels_backend(monkeypatch):
 
     import generect_reports
 
-    everything = [m.name for m in pkgutil.walk_packages(generect_reports.__path__, "generect_reports.")]
+    everything = [
+        m.name for m in pkgutil.walk_packages(generect_reports.__path__, "generect_reports.")
+    ]
     result = _probe([n for n in everything if n != "generect_reports.outputs.pdf"])
     _assert_inline(result["before"])
     assert len(result["seen"]) > 20 and set(everything) <= set(result["seen"])
@@ -154,4 +182,6 @@ def test_importing_the_pdf_renderer_keeps_the_kernels_backend(monkeypatch):
     _kernel_env(monkeypatch)
     result = _probe(["generect_reports.outputs.pdf"])
     _assert_inline(result["before"])
-    assert result["changed"] == {}, "outputs/pdf.py changes the kernel's plotting backend when imported"
+    assert result["changed"] == {}, (
+        "outputs/pdf.py changes the kernel's plotting backend when imported"
+    )

@@ -15,13 +15,23 @@ import pytest
 
 from fakeapi import TOKEN
 from generect_reports.errors import DeliveryError, InputError
-from generect_reports.outputs.notify import (Webhook, check_webhook_url, is_teams_url, notify,
-                                             post_webhook, slack_payload, teams_payload, webhook_urls)
+from generect_reports.outputs.notify import (
+    Webhook,
+    check_webhook_url,
+    is_teams_url,
+    notify,
+    post_webhook,
+    slack_payload,
+    teams_payload,
+    webhook_urls,
+)
 from support import run_cli
 
 HOOK_CANARY = "hook-canary-5e1d07b2c4a9"
 SLACK_PATH = f"/services/T000/B000/{HOOK_CANARY}"
-TEAMS_PATH = f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version=1&sig={HOOK_CANARY}"
+TEAMS_PATH = (
+    f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version=1&sig={HOOK_CANARY}"
+)
 
 SAMPLE_TITLE = "Generect credits 2026-10: 1 threshold(s) crossed (sample account)"
 SAMPLE_LINES = [
@@ -46,8 +56,13 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.posts.append({"path": self.path, "body": json.loads(body),
-                                       "type": self.headers.get("Content-Type")})
+                receiver.posts.append(
+                    {
+                        "path": self.path,
+                        "body": json.loads(body),
+                        "type": self.headers.get("Content-Type"),
+                    }
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 answer = b"ok" if status == 200 else b"error"
                 self.send_response(status)
@@ -80,24 +95,32 @@ def test_payload_shapes():
     assert card["type"] == "message"
     attachment = card["attachments"][0]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert attachment["content"]["type"] == "AdaptiveCard" and attachment["content"]["version"] == "1.4"
+    assert (
+        attachment["content"]["type"] == "AdaptiveCard"
+        and attachment["content"]["version"] == "1.4"
+    )
     assert [b["text"] for b in attachment["content"]["body"]] == ["T", "- a"]
 
 
 def test_teams_urls_are_recognised():
-    assert is_teams_url("https://prod-12.westeurope.logic.azure.com:443/workflows/x/triggers/manual/paths/invoke")
+    assert is_teams_url(
+        "https://prod-12.westeurope.logic.azure.com:443/workflows/x/triggers/manual/paths/invoke"
+    )
     assert is_teams_url("https://default1.environment.api.powerplatform.com/powerautomate/x")
     assert is_teams_url("https://contoso.webhook.office.com/webhookb2/x")
     assert not is_teams_url("https://hooks.slack.com/services/T/B/x")
     assert is_teams_url("http://127.0.0.1:8080/workflows/abc/triggers/manual/paths/invoke?sig=s")
 
 
-@pytest.mark.parametrize("url, fragment", [
-    (f"http://chat.example.com/{HOOK_CANARY}", "must use https"),
-    (f"ftp://chat.example.com/{HOOK_CANARY}", "not a valid https://"),
-    (f"https://user:{HOOK_CANARY}@chat.example.com/x", "credentials"),
-    (f"https://chat.example.com/{HOOK_CANARY} x", "whitespace"),
-])
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        (f"http://chat.example.com/{HOOK_CANARY}", "must use https"),
+        (f"ftp://chat.example.com/{HOOK_CANARY}", "not a valid https://"),
+        (f"https://user:{HOOK_CANARY}@chat.example.com/x", "credentials"),
+        (f"https://chat.example.com/{HOOK_CANARY} x", "whitespace"),
+    ],
+)
 def test_bad_webhook_urls_are_refused_without_echo(url, fragment):
     with pytest.raises(InputError) as info:
         check_webhook_url(url, "--notify 1")
@@ -136,8 +159,12 @@ def test_bounded_retries_and_unreachable_webhook(receiver):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DeliveryError) as info:
-        post_webhook(Webhook(f"http://127.0.0.1:{port}{SLACK_PATH}", 2, 2), {"text": "x"},
-                     sleep=lambda s: None, max_attempts=2)
+        post_webhook(
+            Webhook(f"http://127.0.0.1:{port}{SLACK_PATH}", 2, 2),
+            {"text": "x"},
+            sleep=lambda s: None,
+            max_attempts=2,
+        )
     assert "webhook 2 of 2 (slack): connection failed" in str(info.value)
     assert HOOK_CANARY not in str(info.value) and str(port) not in str(info.value)
 
@@ -147,7 +174,10 @@ def test_every_webhook_is_tried(receiver):
     hooks = webhook_urls([receiver.url(), receiver.url(TEAMS_PATH)], env="")
     with pytest.raises(DeliveryError, match="1 of 2 webhook"):
         notify(hooks, "T", ["a"], sleep=lambda s: None)
-    assert [p["body"] for p in receiver.posts] == [slack_payload("T", ["a"]), teams_payload("T", ["a"])]
+    assert [p["body"] for p in receiver.posts] == [
+        slack_payload("T", ["a"]),
+        teams_payload("T", ["a"]),
+    ]
 
 
 def test_status_posts_one_message_with_the_exact_slack_payload(receiver):
@@ -161,13 +191,22 @@ def test_status_posts_one_message_with_the_exact_slack_payload(receiver):
 
 
 def test_status_posts_an_adaptive_card_to_teams(receiver):
-    out = run_cli("status", "--sample", "--fail-at", "100", env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)})
+    out = run_cli(
+        "status",
+        "--sample",
+        "--fail-at",
+        "100",
+        env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)},
+    )
     assert out.returncode == 5, out.stderr
     assert len(receiver.posts) == 1
     lines = [SAMPLE_LINES[0].replace("--warn-at 80%", "--fail-at 100%"), SAMPLE_LINES[1]]
     assert receiver.posts[0]["body"] == teams_payload(SAMPLE_TITLE, lines)
     assert receiver.posts[0]["body"]["attachments"][0]["content"]["body"][1] == {
-        "type": "TextBlock", "text": f"- {lines[0]}", "wrap": True}
+        "type": "TextBlock",
+        "text": f"- {lines[0]}",
+        "wrap": True,
+    }
 
 
 def test_status_retries_a_500_then_delivers(receiver):
@@ -184,7 +223,9 @@ def test_no_post_when_nothing_is_crossed(receiver):
 
 def test_delivery_failure_is_exit_4_or_5_with_a_failed_check(receiver):
     receiver.statuses = [500] * 20
-    out = run_cli("status", "--sample", "--notify", receiver.url(), env={"GENERECT_API_MAX_ATTEMPTS": "2"})
+    out = run_cli(
+        "status", "--sample", "--notify", receiver.url(), env={"GENERECT_API_MAX_ATTEMPTS": "2"}
+    )
     assert out.returncode == 4 and "error: 1 of 1 webhook(s) failed" in out.stderr
     assert "plan limit  30,000" in out.stdout
     receiver.statuses = [500] * 20
@@ -216,8 +257,9 @@ def _files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
 
-def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, tmp_path,
-                                                           isolated_env):
+def test_canary_webhook_and_token_absent_from_every_output(
+    receiver, token_env, tmp_path, isolated_env
+):
     """-vv against the local API, a webhook from the command line and one from the environment,
     a config file with another, JSON to a file: no secret in stdout, stderr or any file."""
     token_env.me["monthly_limit"] = 100  # 12.5 a day crosses it: the alert is posted
@@ -228,9 +270,20 @@ def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, 
     work.mkdir()
     receiver.statuses = [500]  # one retry, so retry logging runs too
     for fmt in ("json", "table"):
-        out = run_cli("status", "-vv", "--config", str(cfg), "--format", fmt, "--output",
-                      str(work / f"status.{fmt}"), "--notify", receiver.url(),
-                      env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)}, cwd=work)
+        out = run_cli(
+            "status",
+            "-vv",
+            "--config",
+            str(cfg),
+            "--format",
+            fmt,
+            "--output",
+            str(work / f"status.{fmt}"),
+            "--notify",
+            receiver.url(),
+            env={"GENERECT_NOTIFY_URL": receiver.url(TEAMS_PATH)},
+            cwd=work,
+        )
         assert out.returncode == 0, out.stderr
         assert "DEBUG" in out.stderr and "posted the alert to 3 webhook(s)" in out.stderr
         for text in (out.stdout, out.stderr):
@@ -246,8 +299,16 @@ def test_canary_webhook_and_token_absent_from_every_output(receiver, token_env, 
 
 
 def test_two_crossings_are_one_message_naming_both(receiver):
-    out = run_cli("status", "--sample", "--fail-at", "100", "--min-runway-days", "120",
-                  "--notify", receiver.url())
+    out = run_cli(
+        "status",
+        "--sample",
+        "--fail-at",
+        "100",
+        "--min-runway-days",
+        "120",
+        "--notify",
+        receiver.url(),
+    )
     assert out.returncode == 5
     assert len(receiver.posts) == 1
     text = receiver.posts[0]["body"]["text"]

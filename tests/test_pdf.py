@@ -16,7 +16,9 @@ from helpers import frame
 def pdftotext(path):
     exe = shutil.which("pdftotext")
     assert exe, "poppler-utils is required: apt-get install poppler-utils"
-    return subprocess.run([exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _flat(text):
@@ -36,7 +38,10 @@ def test_pages_and_metadata(sample_pdf):
     reader = PdfReader(path)
     assert len(reader.pages) == 3
     meta = reader.metadata
-    assert meta["/Creator"] == f"generect-reports {rep.version}" and meta["/Producer"] == "generect-reports"
+    assert (
+        meta["/Creator"] == f"generect-reports {rep.version}"
+        and meta["/Producer"] == "generect-reports"
+    )
     assert meta["/CreationDate"].startswith("D:20261031220000")  # the data's as-of time, in UTC
 
 
@@ -51,7 +56,9 @@ def test_text_has_every_figure_and_operation(sample_pdf):
         assert fmt_signed_pct(row.change_pct) in text
         assert (fmt_money(row.estimated_cost) if row.priced else "unpriced") in text
     assert f.credits(rep.total) in text and fmt_money(rep.estimated_cost) in text
-    assert "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98" in _flat(text)  # the anomaly
+    assert "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98" in _flat(
+        text
+    )  # the anomaly
     assert "Europe/Kyiv" in text and rep.checksum in text
     assert "100.0%" in text
 
@@ -73,14 +80,20 @@ def test_byte_identical_reruns(tmp_path):
 
 def test_pages_render(sample_pdf, tmp_path):
     _, path = sample_pdf
-    subprocess.run(["pdftoppm", "-png", "-r", "40", str(path), str(tmp_path / "page")], check=True, capture_output=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", str(path), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+    )
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) == 3 and all(p.stat().st_size > 5000 for p in pages)
 
 
 def test_partial_month_and_first_appearance(tmp_path):
     rows = [(f"2026-04-{d:02d}", "a", 10.0) for d in range(1, 31)]
-    rows += [(f"2026-05-{d:02d}", "a", 12.0) for d in range(1, 11)] + [("2026-05-03", "brand_new", 7.0)]
+    rows += [(f"2026-05-{d:02d}", "a", 12.0) for d in range(1, 11)] + [
+        ("2026-05-03", "brand_new", 7.0)
+    ]
     rep = g.build_report(frame(rows, fetched_at="2026-05-11 09:30"), "2026-05")
     path = tmp_path / "partial.pdf"
     path.write_bytes(render_pdf(rep))
@@ -91,7 +104,11 @@ def test_partial_month_and_first_appearance(tmp_path):
 
 
 def test_dollar_in_operation_name_is_literal(tmp_path):
-    rows = [("2026-04-01", "cost$x$y", 5.0), ("2026-05-01", "cost$x$y", 6.0), ("2026-05-01", "=1+1", 1.0)]
+    rows = [
+        ("2026-04-01", "cost$x$y", 5.0),
+        ("2026-05-01", "cost$x$y", 6.0),
+        ("2026-05-01", "=1+1", 1.0),
+    ]
     rep = g.build_report(frame(rows, fetched_at="2026-06-01 00:00"), "2026-05")
     path = tmp_path / "d.pdf"
     path.write_bytes(render_pdf(rep))

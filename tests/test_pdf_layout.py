@@ -69,15 +69,21 @@ def test_two_or_three_landscape_pages(case):
     assert 2 <= len(reader.pages) <= 3
     for page in reader.pages:
         box = page.mediabox
-        assert (round(float(box.width)), round(float(box.height))) == PAGE_POINTS[rep.theme.page["size"]]
+        assert (round(float(box.width)), round(float(box.height))) == PAGE_POINTS[
+            rep.theme.page["size"]
+        ]
 
 
 def test_no_type_below_8pt(case, tmp_path):
     _, path = case
     sizes = font_sizes(path)
     assert all(sizes), "every page has text"
-    small = [(n + 1, round(size, 2), text) for n, page in enumerate(sizes) for size, text in page
-             if size < MIN_FONT_PT - 1e-6]
+    small = [
+        (n + 1, round(size, 2), text)
+        for n, page in enumerate(sizes)
+        for size, text in page
+        if size < MIN_FONT_PT - 1e-6
+    ]
     if small:
         _fail_with_pages(path, tmp_path, f"text below {MIN_FONT_PT} pt: {small[:10]}")
     assert min(size for page in sizes for size, _ in page) >= MIN_FONT_PT
@@ -98,11 +104,20 @@ def test_footer_on_every_page(case):
 
     n = len(PdfReader(path).pages)
     for number in range(1, n + 1):
-        text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), "-layout", str(path), "-"],
-                              check=True, capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-f", str(number), "-l", str(number), "-layout", str(path), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         footer = _flat(text.strip().splitlines()[-1])
-        for part in (rep.account, rep.month_name, rep.timezone, f"data as of {rep.as_of:%Y-%m-%d %H:%M}",
-                     f"page {number} of {n}"):
+        for part in (
+            rep.account,
+            rep.month_name,
+            rep.timezone,
+            f"data as of {rep.as_of:%Y-%m-%d %H:%M}",
+            f"page {number} of {n}",
+        ):
             assert part in footer, (number, part, footer)
 
 
@@ -112,17 +127,33 @@ def test_every_figure_as_the_report_formats_it(case):
     text = pdftotext(path)
     flat = _flat(pdftotext(path, layout=False))
     for row in rep.operations.itertuples(index=False):
-        for shown in (row.operation, f.credits(row.credits), f.share(row.share_display),
-                      f.credits(row.previous_credits), f.change(row.change), f.signed_pct(row.change_pct),
-                      f.credits(row.yoy_credits), f.signed_pct(row.yoy_change_pct)):
+        for shown in (
+            row.operation,
+            f.credits(row.credits),
+            f.share(row.share_display),
+            f.credits(row.previous_credits),
+            f.change(row.change),
+            f.signed_pct(row.change_pct),
+            f.credits(row.yoy_credits),
+            f.signed_pct(row.yoy_change_pct),
+        ):
             assert shown in text, (row.operation, shown)
         assert (f.money(row.estimated_cost) if row.priced else "unpriced") in text
-    for shown in (f.credits(rep.total), f.change(rep.change), f.signed_pct(rep.change_pct),
-                  f.money(rep.estimated_cost), f.signed_pct(rep.yoy_change_pct), f.credits(rep.yoy_total),
-                  f.money(rep.largest_cost), "100.0%"):
+    for shown in (
+        f.credits(rep.total),
+        f.change(rep.change),
+        f.signed_pct(rep.change_pct),
+        f.money(rep.estimated_cost),
+        f.signed_pct(rep.yoy_change_pct),
+        f.credits(rep.yoy_total),
+        f.money(rep.largest_cost),
+        "100.0%",
+    ):
         assert shown in text, shown
     for bar in rep.bridge.itertuples(index=False):
-        assert (f.credits(bar.value) if bar.kind in ("start", "end") else f.change(bar.value)) in text
+        assert (
+            f.credits(bar.value) if bar.kind in ("start", "end") else f.change(bar.value)
+        ) in text
     for sentence in rep.narrative:
         assert _flat(sentence) in flat, sentence
     if not rep.complete:
@@ -141,13 +172,15 @@ def test_each_note_once(case):
 
 
 def test_importing_the_module_leaves_the_backend_alone():
-    code = ("import matplotlib\n"
-            "matplotlib.use('svg')\n"
-            "import generect_reports.outputs.pdf, generect_reports.outputs.mail\n"
-            "import generect_reports as g\n"
-            "from generect_reports.outputs.pdf import render_pdf\n"
-            "render_pdf(g.build_report(g.load_sample(), '2026-10'))\n"
-            "print(matplotlib.get_backend())\n")
+    code = (
+        "import matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import generect_reports.outputs.pdf, generect_reports.outputs.mail\n"
+        "import generect_reports as g\n"
+        "from generect_reports.outputs.pdf import render_pdf\n"
+        "render_pdf(g.build_report(g.load_sample(), '2026-10'))\n"
+        "print(matplotlib.get_backend())\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "svg"
     from pathlib import Path
@@ -176,7 +209,7 @@ def test_history_legend_in_stacking_order_and_labels_below_the_top(sample):
     assert len(totals) == len(rep.monthly.columns)
     boxes = [t.get_window_extent(renderer) for t in totals]
     assert all(b.y1 < top for b in boxes)  # headroom: no label reaches the title above the axes
-    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def test_daily_chart_marks_the_anomaly_on_its_own_segment(sample):
@@ -195,7 +228,7 @@ def test_daily_chart_marks_the_anomaly_on_its_own_segment(sample):
     mat = rep.daily_matrix
     day = list(mat.index.date).index(anomaly.day)
     ops = list(mat.columns)
-    below = float(np.clip(mat.iloc[day, :ops.index(anomaly.operation)], 0, None).sum())
+    below = float(np.clip(mat.iloc[day, : ops.index(anomaly.operation)], 0, None).sum())
     assert mark.get_y() == pytest.approx(below)
     assert mark.get_height() == pytest.approx(anomaly.credits)
     assert mark.get_x() + mark.get_width() / 2 == pytest.approx(day)
@@ -203,7 +236,9 @@ def test_daily_chart_marks_the_anomaly_on_its_own_segment(sample):
 
 def test_edge_months_keep_the_layout(tmp_path):
     """A first month (nothing to compare), a short partial month and odd operation names."""
-    rows = [(f"2026-05-{d:02d}", "cost$x$y", 3.25) for d in range(1, 11)] + [("2026-05-03", "=1+1", 1.0)]
+    rows = [(f"2026-05-{d:02d}", "cost$x$y", 3.25) for d in range(1, 11)] + [
+        ("2026-05-03", "=1+1", 1.0)
+    ]
     rep = g.build_report(frame(rows, fetched_at="2026-05-11 09:30"), "2026-05")
     path = tmp_path / "edge.pdf"
     path.write_bytes(render_pdf(rep))
@@ -214,4 +249,6 @@ def test_edge_months_keep_the_layout(tmp_path):
         _fail_with_pages(path, tmp_path, f"overlapping words: {bad[:10]}")
     text = pdftotext(path)
     assert "cost$x$y" in text and "=1+1" in text and "n/a" in text
-    assert rep.formats.credits(rep.total) == "33.50" and "33.50" in text  # fractional credits: two decimals
+    assert (
+        rep.formats.credits(rep.total) == "33.50" and "33.50" in text
+    )  # fractional credits: two decimals

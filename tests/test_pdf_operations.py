@@ -39,8 +39,11 @@ def test_other_line_adds_up_to_what_it_holds(october):
     assert round(priced["cost_share_display"].sum(), 1) == 100.0
     assert folded.monthly.to_numpy().sum() == pytest.approx(october.monthly.to_numpy().sum())
     assert np.allclose(folded.daily_matrix.sum(axis=1), october.daily_matrix.sum(axis=1))
-    assert (folded.total, folded.estimated_cost, folded.narrative) == (october.total, october.estimated_cost,
-                                                                      october.narrative)
+    assert (folded.total, folded.estimated_cost, folded.narrative) == (
+        october.total,
+        october.estimated_cost,
+        october.narrative,
+    )
     assert "The workbook lists every operation." in folded.notes[-1]
 
 
@@ -61,7 +64,7 @@ def test_fifty_operations_lay_out(fifty):
     text = pdftotext(path)
     assert f"Other ({len(rep.operations) - PAGE_OPERATIONS + 1} operations)" in text
     assert rep.formats.credits(rep.total) in text
-    for op in rep.operations["operation"][:PAGE_OPERATIONS - 1]:
+    for op in rep.operations["operation"][: PAGE_OPERATIONS - 1]:
         assert op in text
     sizes = font_sizes(path)
     assert min(size for page in sizes for size, _ in page) >= MIN_FONT_PT - 1e-6
@@ -69,7 +72,9 @@ def test_fifty_operations_lay_out(fifty):
     bad = [(n + 1, a.text, b.text) for n, page in enumerate(pages) for a, b in overlaps(page)]
     assert not bad, bad[:10]
     # nothing runs into the margin (A4 landscape is 842 points wide)
-    outside = [(n + 1, w.text) for n, page in enumerate(pages) for w in page if w.x0 < 20 or w.x1 > 822]
+    outside = [
+        (n + 1, w.text) for n, page in enumerate(pages) for w in page if w.x0 < 20 or w.x1 > 822
+    ]
     assert not outside, outside[:10]
 
 

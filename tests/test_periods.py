@@ -10,7 +10,9 @@ from generect_reports.errors import InputError, InvalidDateRange, InvalidTimezon
 
 
 def labels(start, end, period):
-    return [(b.start.isoformat(), b.end.isoformat(), b.label) for b in P.buckets(start, end, period)]
+    return [
+        (b.start.isoformat(), b.end.isoformat(), b.label) for b in P.buckets(start, end, period)
+    ]
 
 
 def test_months_are_clipped_to_the_range():
@@ -23,7 +25,11 @@ def test_months_are_clipped_to_the_range():
 
 def test_leap_day_month_and_day():
     assert labels("2028-02-01", "2028-02-29", "month") == [("2028-02-01", "2028-02-29", "2028-02")]
-    assert labels("2028-02-28", "2028-03-01", "day")[1] == ("2028-02-29", "2028-02-29", "2028-02-29")
+    assert labels("2028-02-28", "2028-03-01", "day")[1] == (
+        "2028-02-29",
+        "2028-02-29",
+        "2028-02-29",
+    )
     with pytest.raises(InvalidDateRange):
         P.buckets("2026-02-29", "2026-03-01", "day")
 
@@ -40,10 +46,17 @@ def test_iso_week_53_and_year_boundary():
 def test_kyiv_dst_week_is_seven_local_days():
     # DST starts in Kyiv on 2026-03-29 (a Sunday): the week is still Mon..Sun in local dates.
     (bucket,) = P.buckets("2026-03-23", "2026-03-29", "week")
-    assert (bucket.start, bucket.end, bucket.days, bucket.label) == (dt.date(2026, 3, 23), dt.date(2026, 3, 29), 7, "2026-W13")
+    assert (bucket.start, bucket.end, bucket.days, bucket.label) == (
+        dt.date(2026, 3, 23),
+        dt.date(2026, 3, 29),
+        7,
+        "2026-W13",
+    )
 
 
-@pytest.mark.parametrize("bad", ["2026-13-01", "2026-02-30", "26-01-01", "yesterday", "", "2026-1-1"])
+@pytest.mark.parametrize(
+    "bad", ["2026-13-01", "2026-02-30", "26-01-01", "yesterday", "", "2026-1-1"]
+)
 def test_impossible_dates_are_refused(bad):
     with pytest.raises(InvalidDateRange, match="YYYY-MM-DD"):
         P.parse_date(bad)
@@ -99,7 +112,12 @@ def test_buckets_tile_the_range_exactly(start, length, period):
 
 
 @settings(max_examples=200, deadline=None)
-@given(dates, st.sampled_from(["Europe/Kyiv", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "UTC"]))
+@given(
+    dates,
+    st.sampled_from(
+        ["Europe/Kyiv", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia", "UTC"]
+    ),
+)
 def test_closed_is_monotonic_in_time(day, zone):
     tz = ZoneInfo(zone)
     bucket = P.Bucket(day, day, day.isoformat())

@@ -41,7 +41,11 @@ def fy27q1():
 
 def test_fiscal_april_quarter_figures(fy27q1, sample):
     rep = fy27q1
-    assert (rep.label, rep.previous_label, rep.last_year_label) == ("FY2027-Q1", "FY2026-Q4", "FY2026-Q1")
+    assert (rep.label, rep.previous_label, rep.last_year_label) == (
+        "FY2027-Q1",
+        "FY2026-Q4",
+        "FY2026-Q1",
+    )
     assert rep.months == ["2026-04", "2026-05", "2026-06"] and rep.complete
     assert rep.total == _sum(sample, "2026-04-01", "2026-06-30")
     assert rep.previous_total == _sum(sample, "2026-01-01", "2026-03-31")
@@ -49,15 +53,22 @@ def test_fiscal_april_quarter_figures(fy27q1, sample):
     # months side by side add up to the quarter, per operation and in total
     bm = rep.by_month.set_index("operation")
     assert (bm[rep.months].sum(axis=1) == bm["total"]).all()
-    assert bm.loc["search_database", "2026-05"] == _sum(sample, "2026-05-01", "2026-05-31", "search_database")
+    assert bm.loc["search_database", "2026-05"] == _sum(
+        sample, "2026-05-01", "2026-05-31", "search_database"
+    )
     assert to_hundredths([bm["total"].sum()])[0] == to_hundredths([rep.total])[0]
     # money: each line rounded once, the total is the sum of the lines
     prices = load_prices()
     cmp = rep.comparison.set_index("operation")
-    assert cmp.loc["phone_find", "estimated_cost"] == money_cents(cmp.loc["phone_find", "credits"] * prices["phone_find"]) / 100
+    assert (
+        cmp.loc["phone_find", "estimated_cost"]
+        == money_cents(cmp.loc["phone_find", "credits"] * prices["phone_find"]) / 100
+    )
     assert money_cents(rep.estimated_cost) == sum(money_cents(c) for c in cmp["estimated_cost"])
-    assert math.isclose(cmp.loc["preview", "yoy_change_pct"],
-                        cmp.loc["preview", "yoy_change"] / cmp.loc["preview", "last_year_credits"])
+    assert math.isclose(
+        cmp.loc["preview", "yoy_change_pct"],
+        cmp.loc["preview", "yoy_change"] / cmp.loc["preview", "last_year_credits"],
+    )
 
 
 def test_drivers_explain_the_change(fy27q1):
@@ -92,7 +103,12 @@ def test_workbook_recalculates_to_the_stored_values(fy27q1, tmp_path):
     path = tmp_path / "q.xlsx"
     write_quarter_workbook(fy27q1, path)
     stored = openpyxl.load_workbook(path, data_only=True)
-    assert stored.sheetnames[0] == "Summary" and set(stored.sheetnames) == {"Summary", "Months", "Comparison", "Drivers"}
+    assert stored.sheetnames[0] == "Summary" and set(stored.sheetnames) == {
+        "Summary",
+        "Months",
+        "Comparison",
+        "Drivers",
+    }
     recalculated = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
     formulas = openpyxl.load_workbook(path)
     checked = 0
@@ -103,9 +119,15 @@ def test_workbook_recalculates_to_the_stored_values(fy27q1, tmp_path):
                     want = stored[name][cell.coordinate].value
                     got = recalculated[name][cell.coordinate].value
                     if isinstance(want, float) or isinstance(got, float):
-                        assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9), (name, cell.coordinate)
+                        assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9), (
+                            name,
+                            cell.coordinate,
+                        )
                     else:
-                        assert got == want or (got in (None, "") and want in (None, "")), (name, cell.coordinate)
+                        assert got == want or (got in (None, "") and want in (None, "")), (
+                            name,
+                            cell.coordinate,
+                        )
                     checked += 1
     assert checked > 60
     summary = stored["Summary"]
@@ -116,16 +138,29 @@ def test_workbook_recalculates_to_the_stored_values(fy27q1, tmp_path):
 
 def test_report_quarter_cli(tmp_path):
     target = tmp_path / "q.xlsx"
-    out = run_cli("report", "--sample", "--quarter", "FY2027-Q1", "--fiscal-year-start", "4", "--xlsx", str(target))
+    out = run_cli(
+        "report",
+        "--sample",
+        "--quarter",
+        "FY2027-Q1",
+        "--fiscal-year-start",
+        "4",
+        "--xlsx",
+        str(target),
+    )
     assert out.returncode == 0, out.stderr
-    assert openpyxl.load_workbook(target, data_only=True)["Summary"]["A1"].value.endswith("FY2027-Q1")
+    assert openpyxl.load_workbook(target, data_only=True)["Summary"]["A1"].value.endswith(
+        "FY2027-Q1"
+    )
     default = run_cli("report", "--sample", "--quarter", "2026-Q2", cwd=tmp_path)
     assert default.returncode == 0, default.stderr
     assert (tmp_path / "generect-usage-2026-Q2.xlsx").is_file()
     assert "2026-Q2" in _pdf_text(tmp_path / "generect-usage-2026-Q2.pdf")
-    for args, needle in ((["--quarter", "2026-Q5"], "invalid quarter"),
-                         (["--quarter", "2026-Q2", "--month", "2026-05"], "not both"),
-                         (["--quarter", "2026-Q3", "--fiscal-year-start", "2"], "does not line up")):
+    for args, needle in (
+        (["--quarter", "2026-Q5"], "invalid quarter"),
+        (["--quarter", "2026-Q2", "--month", "2026-05"], "not both"),
+        (["--quarter", "2026-Q3", "--fiscal-year-start", "2"], "does not line up"),
+    ):
         bad = run_cli("report", "--sample", *args, cwd=tmp_path)
         assert bad.returncode == 2 and needle in bad.stderr, bad.stderr
 
@@ -133,8 +168,9 @@ def test_report_quarter_cli(tmp_path):
 def _pdf_text(path) -> str:
     import subprocess
 
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_quarter_pdf_page(fy27q1, tmp_path):
@@ -143,8 +179,21 @@ def test_quarter_pdf_page(fy27q1, tmp_path):
     path = tmp_path / "q.pdf"
     write_quarter_pdf(fy27q1, path)
     text = _pdf_text(path)
-    for needle in ("Generect credit usage, FY2027-Q1", "FY2026-Q4", "FY2026-Q1", "80,104", "71,004",
-                   "55,950", "$1,859.99", "2026-04", "2026-05", "2026-06", "search_database", "+12.8%", "+43.2%"):
+    for needle in (
+        "Generect credit usage, FY2027-Q1",
+        "FY2026-Q4",
+        "FY2026-Q1",
+        "80,104",
+        "71,004",
+        "55,950",
+        "$1,859.99",
+        "2026-04",
+        "2026-05",
+        "2026-06",
+        "search_database",
+        "+12.8%",
+        "+43.2%",
+    ):
         assert needle in text, needle
     assert render_quarter_pdf(fy27q1) == path.read_bytes()  # reruns are byte-identical
     fonts = subprocess_fonts(path)
@@ -154,7 +203,9 @@ def test_quarter_pdf_page(fy27q1, tmp_path):
 def subprocess_fonts(path) -> str:
     import subprocess
 
-    return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_quarter_page_text_is_at_least_8pt(fy27q1):
@@ -175,7 +226,9 @@ def test_quarter_email_sentences(fy27q1):
     assert "Against FY2026-Q4: +9,100 credits (+12.8%)." in lines
     assert "Against FY2026-Q1: +24,154 credits (+43.2%)." in lines
     assert "Largest driver: search_database (+2,355 credits)." in lines
-    progress = build_quarter_report(load_sample("2025-10-01", "2026-10-31"), "FY2027-Q3", calendar=APRIL)
+    progress = build_quarter_report(
+        load_sample("2025-10-01", "2026-10-31"), "FY2027-Q3", calendar=APRIL
+    )
     assert any("in progress" in line for line in quarter_summary(progress))
 
 
@@ -189,8 +242,21 @@ def test_email_sends_the_quarter_report(tmp_path):
     from support import run_cli
 
     eml = tmp_path / "q.eml"
-    out = run_cli("email", "--sample", "--quarter", "FY2027-Q1", "--fiscal-year-start", "4",
-                  "--to", "finance@example.com", "--from", "reports@example.com", "--dry-run", str(eml), "-q")
+    out = run_cli(
+        "email",
+        "--sample",
+        "--quarter",
+        "FY2027-Q1",
+        "--fiscal-year-start",
+        "4",
+        "--to",
+        "finance@example.com",
+        "--from",
+        "reports@example.com",
+        "--dry-run",
+        str(eml),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     from generect_reports import build_quarter_report, load_sample
@@ -215,7 +281,19 @@ def test_email_sends_the_quarter_report(tmp_path):
 def test_email_refuses_month_and_quarter_together(tmp_path):
     from support import run_cli
 
-    out = run_cli("email", "--sample", "--quarter", "2026-Q3", "--month", "2026-09", "--to", "a@example.com",
-                  "--from", "b@example.com", "--dry-run", str(tmp_path / "q.eml"))
+    out = run_cli(
+        "email",
+        "--sample",
+        "--quarter",
+        "2026-Q3",
+        "--month",
+        "2026-09",
+        "--to",
+        "a@example.com",
+        "--from",
+        "b@example.com",
+        "--dry-run",
+        str(tmp_path / "q.eml"),
+    )
     assert out.returncode == 2 and "either --month or --quarter" in out.stderr
     assert not (tmp_path / "q.eml").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from generect_reports.analysis.reconcile import (load_ledger_mapping, map_types, reconcile)
+from generect_reports.analysis.reconcile import load_ledger_mapping, map_types, reconcile
 from generect_reports.fetch import ledger as L
 from generect_reports.fetch.usage import load_sample
 from generect_reports.outputs import reconcile as R
@@ -21,10 +21,14 @@ TZ = "Europe/Kyiv"
 
 
 def usage(rows: list[tuple[str, str, float]], tz: str = TZ) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "period_start": pd.DatetimeIndex([pd.Timestamp(d, tz=tz) for d, _, _ in rows]),
-        "period": [d for d, _, _ in rows], "operation": [o for _, o, _ in rows],
-        "credits": [float(c) for _, _, c in rows]})
+    frame = pd.DataFrame(
+        {
+            "period_start": pd.DatetimeIndex([pd.Timestamp(d, tz=tz) for d, _, _ in rows]),
+            "period": [d for d, _, _ in rows],
+            "operation": [o for _, o, _ in rows],
+            "credits": [float(c) for _, _, c in rows],
+        }
+    )
     frame.attrs.update(timezone=tz, period="day", source="api")
     return frame
 
@@ -32,17 +36,23 @@ def usage(rows: list[tuple[str, str, float]], tz: str = TZ) -> pd.DataFrame:
 def ledger(rows: list[tuple[str, str, str, float, str]], tz: str = TZ) -> pd.DataFrame:
     """(id, local time, type, credits, status)"""
     raw = [[i, pd.Timestamp(t, tz=tz).isoformat(), ty, c, s, "credits"] for i, t, ty, c, s in rows]
-    return L.ledger_frame(raw, timezone=tz, source="api", fetched_at=pd.Timestamp("2026-07-01", tz=tz))
+    return L.ledger_frame(
+        raw, timezone=tz, source="api", fetched_at=pd.Timestamp("2026-07-01", tz=tz)
+    )
 
 
 def test_pending_and_reversed_explain_the_difference_exactly():
     # 0.1 + 0.2 style amounts: the comparison is in integer hundredths, so it is exact.
     u = usage([("2026-05-03", "search_database", 0.3), ("2026-05-04", "email_find", 10.0)])
-    g = ledger([("a", "2026-05-03 10:00", "search_database_leads", -0.1, "success"),
-                ("b", "2026-05-03 11:00", "search_database_companies", -0.2, "pending"),
-                ("c", "2026-05-04 09:00", "email_find", -7.35, "success"),
-                ("d", "2026-05-04 10:00", "email_find", -2.65, "error"),
-                ("t", "2026-05-01 09:00", "top_up", 100.0, "success")])
+    g = ledger(
+        [
+            ("a", "2026-05-03 10:00", "search_database_leads", -0.1, "success"),
+            ("b", "2026-05-03 11:00", "search_database_companies", -0.2, "pending"),
+            ("c", "2026-05-04 09:00", "email_find", -7.35, "success"),
+            ("d", "2026-05-04 10:00", "email_find", -2.65, "error"),
+            ("t", "2026-05-01 09:00", "top_up", 100.0, "success"),
+        ]
+    )
     r = reconcile(u, g, month="2026-05", closing_balance=92.55)
     assert r.ties
     assert (r.top_ups, r.charges, r.pending, r.reversed, r.usage) == (100.0, 7.45, 0.2, 2.65, 10.3)
@@ -54,8 +64,12 @@ def test_pending_and_reversed_explain_the_difference_exactly():
 
 def test_usage_that_leaves_reversed_charges_out_still_ties_with_a_note():
     u = usage([("2026-05-04", "email_find", 7.35)])
-    g = ledger([("c", "2026-05-04 09:00", "email_find", -7.35, "success"),
-                ("d", "2026-05-04 10:00", "email_find", -2.65, "error")])
+    g = ledger(
+        [
+            ("c", "2026-05-04 09:00", "email_find", -7.35, "success"),
+            ("d", "2026-05-04 10:00", "email_find", -2.65, "error"),
+        ]
+    )
     r = reconcile(u, g, month="2026-05")
     assert r.ties and r.reasons.empty and r.reversed == 2.65
     assert r.notes == ["email_find: usage leaves out its reversed charges"]
@@ -85,8 +99,12 @@ def test_a_charge_on_the_other_side_of_the_month_edge_is_named():
     """The ledger books a charge at 00:30 on 1 June in Kyiv (still 31 May in UTC) that usage
     counted in May: a timezone-boundary charge, and the month does not tie."""
     u = usage([("2026-05-31", "search_database", 15.0)])
-    g = ledger([("a", "2026-05-31 12:00", "search_database", -10.0, "success"),
-                ("edge", "2026-06-01 00:30", "search_database", -5.0, "success")])
+    g = ledger(
+        [
+            ("a", "2026-05-31 12:00", "search_database", -10.0, "success"),
+            ("edge", "2026-06-01 00:30", "search_database", -5.0, "success"),
+        ]
+    )
     r = reconcile(u, g, month="2026-05")
     assert not r.ties
     row = r.failures.iloc[0]
@@ -96,10 +114,14 @@ def test_a_charge_on_the_other_side_of_the_month_edge_is_named():
 
 def test_balance_walked_back_from_the_anchor_under_each_pending_reading():
     u = usage([("2026-05-04", "email_find", 10.0)])
-    g = ledger([("c", "2026-05-04 09:00", "email_find", -10.0, "success"),
-                ("t", "2026-06-01 09:00", "top_up", 50.0, "success"),
-                ("j", "2026-06-02 09:00", "email_find", -4.0, "success"),
-                ("p", "2026-06-03 09:00", "email_find", -6.0, "pending")])
+    g = ledger(
+        [
+            ("c", "2026-05-04 09:00", "email_find", -10.0, "success"),
+            ("t", "2026-06-01 09:00", "top_up", 50.0, "success"),
+            ("j", "2026-06-02 09:00", "email_find", -4.0, "success"),
+            ("p", "2026-06-03 09:00", "email_find", -6.0, "pending"),
+        ]
+    )
     settled = reconcile(u, g, month="2026-05", balance_now=146.0, pending_in_balance=False)
     net = reconcile(u, g, month="2026-05", balance_now=140.0, pending_in_balance=True)
     assert settled.closing == net.closing == 100.0
@@ -108,15 +130,24 @@ def test_balance_walked_back_from_the_anchor_under_each_pending_reading():
 
 def test_mapping_explicit_table_then_longest_prefix(tmp_path):
     mapping = load_ledger_mapping()
-    types = pd.Series(["platform", "search_database_leads", "email_validation", "made_up", "top_up"])
-    assert list(map_types(types, mapping)) == ["unattributed", "search_database", "email_validation",
-                                               "unmapped:made_up", "unmapped:top_up"]
+    types = pd.Series(
+        ["platform", "search_database_leads", "email_validation", "made_up", "top_up"]
+    )
+    assert list(map_types(types, mapping)) == [
+        "unattributed",
+        "search_database",
+        "email_validation",
+        "unmapped:made_up",
+        "unmapped:top_up",
+    ]
     (tmp_path / "ledger_mapping.toml").write_text(
         '[types]\nemail_verify_bulk = "email_validation"\n[prefixes]\nsearch = "search_any"\n'
-        'search_database = "search_database"\n')
+        'search_database = "search_database"\n'
+    )
     own = load_ledger_mapping(tmp_path)
-    assert list(map_types(pd.Series(["email_verify_bulk", "search_database_x", "search_rt"]), own)) == [
-        "email_validation", "search_database", "search_any"]
+    assert list(
+        map_types(pd.Series(["email_verify_bulk", "search_database_x", "search_rt"]), own)
+    ) == ["email_validation", "search_database", "search_any"]
 
 
 def _sample_result(month: str):
@@ -124,12 +155,20 @@ def _sample_result(month: str):
     first, last = month_bounds(*parse_month(month))
     u = load_sample(first, last, period="month")
     anchor = inputs.anchor
-    return reconcile(u, inputs.ledger, month=month, closing_balance=inputs.closing_balance,
-                     hypothesis=inputs.hypothesis, anchor_at=anchor.at if anchor else None), inputs
+    return reconcile(
+        u,
+        inputs.ledger,
+        month=month,
+        closing_balance=inputs.closing_balance,
+        hypothesis=inputs.hypothesis,
+        anchor_at=anchor.at if anchor else None,
+    ), inputs
 
 
 def test_every_sample_month_ties_but_the_documented_one():
-    months = [f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13) if f"{y}-{m:02d}" <= "2026-10"]
+    months = [
+        f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13) if f"{y}-{m:02d}" <= "2026-10"
+    ]
     verdicts = {}
     closings = {}
     for month in months:
@@ -198,7 +237,9 @@ def test_reconciliation_sheet_recalculated_by_libreoffice(tmp_path, month):
     assert ws["B17"].value == ("OK" if result.ties else "FAIL")
     checks = [ws.cell(row=r, column=8).value for r in range(21, 21 + len(result.operations))]
     assert ("FAIL" in checks) is (not result.ties)
-    diffs = [round(ws.cell(row=r, column=6).value, 2) for r in range(21, 21 + len(result.operations))]
+    diffs = [
+        round(ws.cell(row=r, column=6).value, 2) for r in range(21, 21 + len(result.operations))
+    ]
     assert diffs == [round(v, 2) for v in result.operations["difference"]]
 
 
@@ -213,7 +254,9 @@ def test_ledger_sheet_is_an_excel_table(tmp_path):
     assert ws.tables["Ledger"].ref == f"A1:F{len(inputs.ledger) + 1}"
     assert ws["B1"].value == "created_at (Europe/Kyiv)"
     total = sum(ws.cell(row=r, column=4).value for r in range(2, len(inputs.ledger) + 2))
-    assert round(total, 2) == round(result.top_ups - result.charges - result.pending - result.reversed, 2)
+    assert round(total, 2) == round(
+        result.top_ups - result.charges - result.pending - result.reversed, 2
+    )
 
 
 def test_reconciliation_page_text(tmp_path):
@@ -221,8 +264,9 @@ def test_reconciliation_page_text(tmp_path):
     fig = R.reconciliation_page(result)
     path = tmp_path / "page.pdf"
     fig.savefig(path)
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Reconciliation: February 2026" in text
     assert "does not tie to the ledger" in text and "email_verify_bulk" in text
     assert "Closing balance" in text
@@ -239,8 +283,10 @@ def test_sample_anchor_is_consistent_with_the_ledger():
 
 def test_mapping_the_documented_type_makes_february_tie(tmp_path):
     bundled = Path(__file__).resolve().parent.parent / "report_templates" / "ledger_mapping.toml"
-    text = bundled.read_text().replace('platform = "unattributed"',
-                                       'platform = "unattributed"\nemail_verify_bulk = "email_validation"')
+    text = bundled.read_text().replace(
+        'platform = "unattributed"',
+        'platform = "unattributed"\nemail_verify_bulk = "email_validation"',
+    )
     (tmp_path / "ledger_mapping.toml").write_text(text)
     out = run_cli("reconcile", "--sample", "--month", "2026-02", "--template", str(tmp_path))
     assert out.returncode == 0, out.stderr
@@ -251,7 +297,9 @@ def test_cli_xlsx_output_is_written_even_when_the_month_does_not_tie(tmp_path):
     import openpyxl
 
     path = tmp_path / "feb.xlsx"
-    out = run_cli("reconcile", "--sample", "--month", "2026-02", "--format", "xlsx", "--output", str(path))
+    out = run_cli(
+        "reconcile", "--sample", "--month", "2026-02", "--format", "xlsx", "--output", str(path)
+    )
     assert out.returncode == 5
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Reconciliation", "Ledger"]

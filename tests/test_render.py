@@ -140,8 +140,20 @@ def test_cli_reports_a_child_failure_in_one_line(monkeypatch, tmp_path):
         raise InputError("the PDF cannot be made")
 
     monkeypatch.setattr(render, "_render_pdf", broken)
-    result = CliRunner().invoke(cli, ["report", "--sample", "--month", "2026-03", "--quiet",
-                                      "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--sample",
+            "--month",
+            "2026-03",
+            "--quiet",
+            "--xlsx",
+            str(tmp_path / "r.xlsx"),
+            "--pdf",
+            str(tmp_path / "r.pdf"),
+        ],
+    )
     assert result.exit_code == 2
     assert result.output.strip() == "error: the PDF cannot be made"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
@@ -227,19 +239,37 @@ def _children_of(pid: int) -> list[int]:
 
 @needs_fork
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("sig,code,group", [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)],
-                         ids=["sigterm-to-the-parent", "ctrl-c-to-the-group"])
+@pytest.mark.parametrize(
+    "sig,code,group",
+    [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)],
+    ids=["sigterm-to-the-parent", "ctrl-c-to-the-group"],
+)
 def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, code, group):
     """SIGTERM to the process, or Ctrl-C to its whole group, while the PDF child draws."""
     import subprocess
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generect_reports", "report", "--sample", "--month", "2026-03",
-         "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "generect_reports",
+            "report",
+            "--sample",
+            "--month",
+            "2026-03",
+            "--xlsx",
+            str(tmp_path / "r.xlsx"),
+            "--pdf",
+            str(tmp_path / "r.pdf"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         # Python installs its Ctrl-C handler only when SIGINT is not ignored at start-up.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # noqa: PLW1509
     deadline = time.monotonic() + 60
     while not (children := _children_of(proc.pid)):
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
@@ -253,19 +283,25 @@ def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, cod
     assert err.strip().splitlines()[-1] in ("error: terminated", "error: interrupted")
     assert list(tmp_path.iterdir()) == []
     for child in children:  # stopped and reaped, not left running or as a zombie
-        assert not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+        assert (
+            not os.path.exists(f"/proc/{child}")
+            or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+        )
 
 
 def test_email_attachments_are_the_report_files(rep):
     from generect_reports.outputs.mail import build_message
 
     message = build_message(rep, to=["finance@example.com"], sender="reports@example.com")
-    parts = {p.get_filename(): p.get_content() for p in message.iter_attachments() if p.get_filename()}
+    parts = {
+        p.get_filename(): p.get_content() for p in message.iter_attachments() if p.get_filename()
+    }
     assert parts[f"generect-usage-{rep.month}.xlsx"] == render_workbook(rep)
     assert parts[f"generect-usage-{rep.month}.pdf"] == render_pdf(rep)
 
 
 # --------------------------------------------------------------------------- font subsets
+
 
 def _entries(folder):
     return sorted(folder.glob("*.bin"))
@@ -321,7 +357,9 @@ def test_other_threads_subset_as_usual(tmp_path):
 
     seen: list[object] = []
     with fontcache.cached_font_subsets(tmp_path):
-        worker = threading.Thread(target=lambda: seen.append(fontcache._threads.get(threading.get_ident())))
+        worker = threading.Thread(
+            target=lambda: seen.append(fontcache._threads.get(threading.get_ident()))
+        )
         worker.start()
         worker.join()
         assert _backend_pdf_ps.get_glyphs_subset is fontcache._cached_get_glyphs_subset
@@ -357,23 +395,34 @@ def test_a_warm_render_does_not_load_the_subsetter(tmp_path):
     loads it, and one that must subset loads it and gives the same bytes."""
     import subprocess
 
-    code = ("import sys\n"
-            "from generect_reports.outputs import fontcache\n"
-            "from generect_reports.outputs.pdf import render_pdf\n"
-            "import generect_reports as g\n"
-            "rep = g.build_report(g.load_sample(), '2026-03')\n"
-            "data = render_pdf(rep)\n"
-            "print('loaded' if 'fontTools.ttLib.tables.otTables' in sys.modules else 'deferred')\n"
-            f"open({str(tmp_path / 'out.pdf')!r} + sys.argv[1], 'wb').write(data)\n")
+    code = (
+        "import sys\n"
+        "from generect_reports.outputs import fontcache\n"
+        "from generect_reports.outputs.pdf import render_pdf\n"
+        "import generect_reports as g\n"
+        "rep = g.build_report(g.load_sample(), '2026-03')\n"
+        "data = render_pdf(rep)\n"
+        "print('loaded' if 'fontTools.ttLib.tables.otTables' in sys.modules else 'deferred')\n"
+        f"open({str(tmp_path / 'out.pdf')!r} + sys.argv[1], 'wb').write(data)\n"
+    )
     env = {**os.environ, "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache")}
-    runs = [subprocess.run([sys.executable, "-c", code, str(i)], capture_output=True, text=True,
-                           env=env, timeout=120) for i in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code, str(i)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        for i in range(2)
+    ]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert [r.stdout.split()[-1] for r in runs] == ["loaded", "deferred"]
     assert (tmp_path / "out.pdf0").read_bytes() == (tmp_path / "out.pdf1").read_bytes()
 
 
 # --------------------------------------------------------------------------- stacked bars
+
 
 def test_stacked_bars_are_one_collection_per_operation(rep):
     """Each operation's bars are drawn as one collection (not a patch per bar); the legend and
@@ -397,7 +446,8 @@ def test_stacked_bars_are_one_collection_per_operation(rep):
         for path, bar in zip(stack.get_paths(), drawn):
             (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
             assert (x0, y0, x1 - x0, y1 - y0) == pytest.approx(
-                (bar.get_x(), bar.get_y(), bar.get_width(), bar.get_height()))
+                (bar.get_x(), bar.get_y(), bar.get_width(), bar.get_height())
+            )
 
 
 def test_category_labels_sit_where_tick_labels_would(rep):
@@ -418,8 +468,11 @@ def test_category_labels_sit_where_tick_labels_would(rep):
             pdf._category_labels(ax, [0.0, 1.0, 2.0], ["Jan\n2026", "Feb", "Mar"], 8.0, pad_pt=3)
             ax.tick_params(axis="x", length=0)
             ax.set_xlim(-0.6, 2.6)
-            texts = ([t for t in fig.artists if isinstance(t, Text)] if grid_axis == "y"
-                     else [t for t in ax.get_xticklabels()])
+            texts = (
+                [t for t in fig.artists if isinstance(t, Text)]
+                if grid_axis == "y"
+                else [t for t in ax.get_xticklabels()]
+            )
             return len(ax.get_xticks()), [t.get_window_extent(renderer).bounds for t in texts]
 
     plain, with_grid = boxes("y"), boxes("both")

@@ -35,7 +35,9 @@ def test_cost_lines_rounded_once_and_total_is_their_sum(october):
     assert money_cents(october.estimated_cost) == cents == 81615
     assert fmt_money(october.estimated_cost) == "$816.15"
     assert october.previous_cost == pytest.approx(ops["previous_cost"].sum())
-    assert money_cents(october.cost_change) == money_cents(october.compared_cost) - money_cents(october.previous_cost)
+    assert money_cents(october.cost_change) == money_cents(october.compared_cost) - money_cents(
+        october.previous_cost
+    )
 
 
 def test_unpriced_operations_are_named_not_zero(october):
@@ -70,7 +72,9 @@ def test_shares_add_to_100_with_one_decimal(october, march):
 def test_precision_follows_the_data(october):
     f = october.formats
     assert f.credit_decimals == 0 and f.projection_decimals == 0
-    assert f.credits(9811.0) == "9,811" and f.change(3567.0) == "+3,567" and f.change(-20.0) == "-20"
+    assert (
+        f.credits(9811.0) == "9,811" and f.change(3567.0) == "+3,567" and f.change(-20.0) == "-20"
+    )
     assert f.excel_credits == "#,##0" and f.excel_change == "+#,##0;-#,##0;0"
     rows = [("2026-04-01", "a", 10.25), ("2026-05-01", "a", 77.5)]
     rep = g.build_report(frame(rows, fetched_at="2026-06-01 00:00"), "2026-05")
@@ -83,9 +87,11 @@ def test_theme_overrides_precision(tmp_path, sample):
     folder.mkdir()
     (folder / "theme.toml").write_text("[formats]\ncredit_decimals = 2\nprojection_decimals = 1\n")
     rep = g.build_report(sample, "2026-10", template=folder)
-    assert rep.formats.credits(9811) == "9,811.00" and rep.formats.projection(35167.29) == "35,167.3"
+    assert (
+        rep.formats.credits(9811) == "9,811.00" and rep.formats.projection(35167.29) == "35,167.3"
+    )
     assert formats_from_theme({"credits": "#,##0.0"}, [1.0]).credit_decimals == 1
-    (folder / "theme.toml").write_text("[formats]\ncredit_decimals = \"many\"\n")
+    (folder / "theme.toml").write_text('[formats]\ncredit_decimals = "many"\n')
     with pytest.raises(g.TemplateError, match="credit_decimals"):
         g.build_report(sample, "2026-10", template=folder)
 
@@ -118,8 +124,10 @@ def test_year_over_year(october, sample):
 def test_year_over_year_like_for_like_in_a_running_month(sample):
     rep = g.build_report(sample, "2026-10", as_of="2026-10-11 09:30")
     assert not rep.complete and rep.elapsed_days == 10
-    days = sample[(sample["period_start"] >= pd.Timestamp("2025-10-01", tz="Europe/Kyiv"))
-                  & (sample["period_start"] < pd.Timestamp("2025-10-11", tz="Europe/Kyiv"))]
+    days = sample[
+        (sample["period_start"] >= pd.Timestamp("2025-10-01", tz="Europe/Kyiv"))
+        & (sample["period_start"] < pd.Timestamp("2025-10-11", tz="Europe/Kyiv"))
+    ]
     assert rep.yoy_total == days["credits"].sum()
     assert rep.yoy_change == rep.compared_total - rep.yoy_total
 
@@ -156,8 +164,13 @@ def test_bridge_walks_from_last_month_to_this_month(october):
 
 
 def test_bridge_with_a_fall_and_a_single_small_operation():
-    ops = pd.DataFrame({"operation": ["a", "b", "c", "d"], "previous_credits": [100.0, 50.0, 10.0, 5.0],
-                        "compared_credits": [40.0, 60.0, 10.0, 6.0]})
+    ops = pd.DataFrame(
+        {
+            "operation": ["a", "b", "c", "d"],
+            "previous_credits": [100.0, 50.0, 10.0, 5.0],
+            "compared_credits": [40.0, 60.0, 10.0, 6.0],
+        }
+    )
     ops["change"] = ops["compared_credits"] - ops["previous_credits"]
     b = bridge_table(ops, start_label="Apr", end_label="May")
     # c did not change (left out); d alone is too small to group, so it keeps its name
@@ -180,8 +193,30 @@ def test_fraction_words():
 
 def test_old_fields_still_there(october):
     """The PDF and email read these; new figures are added beside them."""
-    for name in ("total", "previous_total", "change", "change_pct", "estimated_cost", "top_operation",
-                 "operations", "monthly", "daily", "daily_matrix", "anomalies", "notes", "warnings"):
+    for name in (
+        "total",
+        "previous_total",
+        "change",
+        "change_pct",
+        "estimated_cost",
+        "top_operation",
+        "operations",
+        "monthly",
+        "daily",
+        "daily_matrix",
+        "anomalies",
+        "notes",
+        "warnings",
+    ):
         assert hasattr(october, name)
-    assert {"operation", "credits", "share", "share_display", "previous_credits", "change",
-            "change_pct", "price", "estimated_cost"} <= set(october.operations.columns)
+    assert {
+        "operation",
+        "credits",
+        "share",
+        "share_display",
+        "previous_credits",
+        "change",
+        "change_pct",
+        "price",
+        "estimated_cost",
+    } <= set(october.operations.columns)

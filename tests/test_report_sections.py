@@ -19,8 +19,17 @@ SECTION_SHEETS = ["Budget", "Reconciliation", "Ledger", "By customer"]
 @pytest.fixture(scope="module")
 def sample_report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sections")
-    out = run_cli("report", "--sample", "--month", "2026-10", "--xlsx", str(folder / "r.xlsx"),
-                  "--pdf", str(folder / "r.pdf"), "-q")
+    out = run_cli(
+        "report",
+        "--sample",
+        "--month",
+        "2026-10",
+        "--xlsx",
+        str(folder / "r.xlsx"),
+        "--pdf",
+        str(folder / "r.pdf"),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     return folder
 
@@ -34,13 +43,17 @@ def test_sample_workbook_has_every_section_with_stored_values(sample_report):
             for cf, cv in zip(row_f, row_v):
                 # (a formula whose answer is the empty string reads back as None)
                 if isinstance(cf.value, str) and cf.value.startswith("=") and '""' not in cf.value:
-                    assert cv.value is not None, f"{name}!{cf.coordinate} {cf.value} has no stored value"
+                    assert cv.value is not None, (
+                        f"{name}!{cf.coordinate} {cf.value} has no stored value"
+                    )
 
 
 @pytest.mark.libreoffice
 def test_sections_recalculate_to_their_stored_values(sample_report, tmp_path):
     stored = openpyxl.load_workbook(sample_report / "r.xlsx", data_only=True)
-    again = openpyxl.load_workbook(soffice_recalculate(sample_report / "r.xlsx", tmp_path), data_only=True)
+    again = openpyxl.load_workbook(
+        soffice_recalculate(sample_report / "r.xlsx", tmp_path), data_only=True
+    )
     for name in ("Budget", "Reconciliation", "By customer"):
         for a_row, b_row in zip(stored[name].iter_rows(), again[name].iter_rows()):
             for a, b in zip(a_row, b_row):
@@ -56,8 +69,13 @@ def test_pdf_has_a_page_per_section_with_the_footer(sample_report, tmp_path):
     path = sample_report / "r.pdf"
     assert len(PdfReader(path).pages) == 6
     text = " ".join(pdftotext(path).split())
-    for heading in ("Plan limit and budgets", "Reconciliation: October 2026", "By customer: October 2026",
-                    "ties to the ledger", "page 6 of 6"):
+    for heading in (
+        "Plan limit and budgets",
+        "Reconciliation: October 2026",
+        "By customer: October 2026",
+        "ties to the ledger",
+        "page 6 of 6",
+    ):
         assert heading in text
     sizes = font_sizes(path)
     assert all(size >= 8.0 - 1e-6 for page in sizes for size, _ in page)
@@ -68,8 +86,17 @@ def test_pdf_has_a_page_per_section_with_the_footer(sample_report, tmp_path):
 
 
 def test_sections_can_be_left_out(tmp_path):
-    out = run_cli("report", "--sample", "--month", "2026-10", "--no-reconcile", "--no-chargeback",
-                  "--xlsx", str(tmp_path / "r.xlsx"), "-q")
+    out = run_cli(
+        "report",
+        "--sample",
+        "--month",
+        "2026-10",
+        "--no-reconcile",
+        "--no-chargeback",
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     names = openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames
     assert "Budget" in names and "Reconciliation" not in names and "By customer" not in names
@@ -78,8 +105,17 @@ def test_sections_can_be_left_out(tmp_path):
 def test_config_report_table_turns_sections_off(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[report]\nreconcile = false\nchargeback = false\n")
-    out = run_cli("report", "--sample", "--month", "2026-09", "--config", str(cfg),
-                  "--xlsx", str(tmp_path / "r.xlsx"), "-q")
+    out = run_cli(
+        "report",
+        "--sample",
+        "--month",
+        "2026-09",
+        "--config",
+        str(cfg),
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     names = openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames
     assert "Reconciliation" not in names and "By customer" not in names
@@ -87,8 +123,19 @@ def test_config_report_table_turns_sections_off(tmp_path):
 
 def test_email_subject_flag_and_section_lines(tmp_path):
     eml = tmp_path / "m.eml"
-    out = run_cli("email", "--sample", "--month", "2026-10", "--to", "finance@example.com",
-                  "--from", "reports@example.com", "--dry-run", str(eml), "-q")
+    out = run_cli(
+        "email",
+        "--sample",
+        "--month",
+        "2026-10",
+        "--to",
+        "finance@example.com",
+        "--from",
+        "reports@example.com",
+        "--dry-run",
+        str(eml),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Subject"].startswith("[over limit] Generect usage October 2026")
@@ -102,16 +149,37 @@ def test_email_subject_flag_and_section_lines(tmp_path):
 
 def test_a_month_under_its_limit_has_no_flag(tmp_path):
     eml = tmp_path / "m.eml"
-    out = run_cli("email", "--sample", "--month", "2026-09", "--to", "finance@example.com",
-                  "--from", "reports@example.com", "--dry-run", str(eml), "-q")
+    out = run_cli(
+        "email",
+        "--sample",
+        "--month",
+        "2026-09",
+        "--to",
+        "finance@example.com",
+        "--from",
+        "reports@example.com",
+        "--dry-run",
+        str(eml),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["Subject"].startswith("Generect usage September 2026")
 
 
 def test_api_report_leaves_the_ledger_and_customers_out_unless_asked(token_env, tmp_path):
-    out = run_cli("report", "--api-url", token_env.url, "--month", "2026-05", "--timezone", "Europe/Kyiv",
-                  "--xlsx", str(tmp_path / "r.xlsx"), "-q")
+    out = run_cli(
+        "report",
+        "--api-url",
+        token_env.url,
+        "--month",
+        "2026-05",
+        "--timezone",
+        "Europe/Kyiv",
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     names = openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames
     assert "Budget" in names and "Reconciliation" not in names and "By customer" not in names

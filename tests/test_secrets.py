@@ -10,8 +10,12 @@ from support import SMTP_CANARY, run_cli
 from fakeapi import TOKEN
 from test_mail import Inbox, authenticator, free_port
 
-CANARIES = [TOKEN.encode(), SMTP_CANARY.encode(), base64.b64encode(SMTP_CANARY.encode()),
-            base64.b64encode(TOKEN.encode())]
+CANARIES = [
+    TOKEN.encode(),
+    SMTP_CANARY.encode(),
+    base64.b64encode(SMTP_CANARY.encode()),
+    base64.b64encode(TOKEN.encode()),
+]
 
 
 def assert_clean(*blobs: bytes | str):
@@ -34,7 +38,9 @@ def files_under(*folders):
 def smtp_server():
     inbox = Inbox()
     port = free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False)
+    ctl = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False
+    )
     ctl.start()
     inbox.port = port
     yield inbox
@@ -43,16 +49,106 @@ def smtp_server():
 
 SCENARIOS = {
     "usage-table": ["usage", "--start", "2026-01-01", "--end", "2026-03-31"],
-    "usage-csv": ["usage", "--start", "2026-01-01", "--end", "2026-03-31", "--format", "csv", "--output", "{tmp}/u.csv"],
-    "usage-json": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "json", "--output", "{tmp}/u.json"],
-    "usage-parquet": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "parquet", "--output", "{tmp}/u.parquet"],
-    "usage-focus": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "focus", "--output", "{tmp}/f.csv"],
-    "usage-xlsx": ["usage", "--start", "2026-01-01", "--end", "2026-01-31", "--format", "xlsx", "--output", "{tmp}/u.xlsx"],
-    "report": ["report", "--month", "2026-05", "--history", "2", "--xlsx", "{tmp}/r.xlsx", "--pdf", "{tmp}/r.pdf"],
-    "email-dry-run": ["email", "--month", "2026-05", "--history", "2", "--to", "a@example.com", "--from", "r@example.com",
-                      "--smtp-user", "finance", "--dry-run", "{tmp}/m.eml"],
-    "email-send": ["email", "--month", "2026-05", "--history", "2", "--to", "a@example.com", "--from", "r@example.com",
-                   "--smtp-host", "127.0.0.1", "--smtp-port", "{port}", "--smtp-security", "none", "--smtp-user", "finance"],
+    "usage-csv": [
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-03-31",
+        "--format",
+        "csv",
+        "--output",
+        "{tmp}/u.csv",
+    ],
+    "usage-json": [
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--format",
+        "json",
+        "--output",
+        "{tmp}/u.json",
+    ],
+    "usage-parquet": [
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--format",
+        "parquet",
+        "--output",
+        "{tmp}/u.parquet",
+    ],
+    "usage-focus": [
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--format",
+        "focus",
+        "--output",
+        "{tmp}/f.csv",
+    ],
+    "usage-xlsx": [
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+        "--format",
+        "xlsx",
+        "--output",
+        "{tmp}/u.xlsx",
+    ],
+    "report": [
+        "report",
+        "--month",
+        "2026-05",
+        "--history",
+        "2",
+        "--xlsx",
+        "{tmp}/r.xlsx",
+        "--pdf",
+        "{tmp}/r.pdf",
+    ],
+    "email-dry-run": [
+        "email",
+        "--month",
+        "2026-05",
+        "--history",
+        "2",
+        "--to",
+        "a@example.com",
+        "--from",
+        "r@example.com",
+        "--smtp-user",
+        "finance",
+        "--dry-run",
+        "{tmp}/m.eml",
+    ],
+    "email-send": [
+        "email",
+        "--month",
+        "2026-05",
+        "--history",
+        "2",
+        "--to",
+        "a@example.com",
+        "--from",
+        "r@example.com",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        "{port}",
+        "--smtp-security",
+        "none",
+        "--smtp-user",
+        "finance",
+    ],
 }
 
 
@@ -61,8 +157,13 @@ SCENARIOS = {
 def test_canaries_never_leak(token_env, smtp_server, tmp_path, isolated_env, name, fault):
     if fault:
         token_env.fail(fault, times=-1 if fault != "html502" else 1)
-    args = [a.replace("{tmp}", str(tmp_path)).replace("{port}", str(smtp_server.port)) for a in SCENARIOS[name]]
-    out = run_cli(*args, "-vv", env={"GENERECT_SMTP_PASSWORD": SMTP_CANARY, "GENERECT_API_MAX_ATTEMPTS": "2"})
+    args = [
+        a.replace("{tmp}", str(tmp_path)).replace("{port}", str(smtp_server.port))
+        for a in SCENARIOS[name]
+    ]
+    out = run_cli(
+        *args, "-vv", env={"GENERECT_SMTP_PASSWORD": SMTP_CANARY, "GENERECT_API_MAX_ATTEMPTS": "2"}
+    )
     expected = {None: 0, "html502": 0, "500": 4, "echo_token_401": 3}[fault]
     assert out.returncode == expected, out.stderr
     assert_clean(out.stdout, out.stderr, *files_under(tmp_path, isolated_env))
@@ -73,9 +174,24 @@ def test_canaries_never_leak(token_env, smtp_server, tmp_path, isolated_env, nam
 
 
 def test_smtp_failure_does_not_leak_password(smtp_server, tmp_path):
-    out = run_cli("email", "--sample", "--to", "a@example.com", "--from", "r@example.com", "--smtp-host", "127.0.0.1",
-                  "--smtp-port", str(smtp_server.port), "--smtp-security", "none", "--smtp-user", "finance", "-vv",
-                  env={"GENERECT_SMTP_PASSWORD": SMTP_CANARY + "-wrong"})
+    out = run_cli(
+        "email",
+        "--sample",
+        "--to",
+        "a@example.com",
+        "--from",
+        "r@example.com",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(smtp_server.port),
+        "--smtp-security",
+        "none",
+        "--smtp-user",
+        "finance",
+        "-vv",
+        env={"GENERECT_SMTP_PASSWORD": SMTP_CANARY + "-wrong"},
+    )
     assert out.returncode == 4
     assert_clean(out.stdout, out.stderr)
 

@@ -11,8 +11,12 @@ import pytest
 
 from fakeapi import TOKEN, simple_daily
 from generect_reports.analysis.budget import budget_status
-from generect_reports.errors import (AuthenticationError, MalformedResponseError,
-                                     PermissionDeniedError, ServerError)
+from generect_reports.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    PermissionDeniedError,
+    ServerError,
+)
 from generect_reports.fetch.account import fetch_account, load_sample_account, parse_account
 from generect_reports.outputs.budget import render_status_table
 from support import run_cli
@@ -22,8 +26,13 @@ PERSONAL = ("finance@example.com", "Example Ltd")
 
 def test_me_is_parsed_without_personal_data(api, client):
     account = fetch_account(client)
-    assert (account.plan, account.balance, account.used_this_month, account.monthly_limit,
-            account.preview_tier) == ("Pro", 5000.0, 1234.0, 10000.0, False)
+    assert (
+        account.plan,
+        account.balance,
+        account.used_this_month,
+        account.monthly_limit,
+        account.preview_tier,
+    ) == ("Pro", 5000.0, 1234.0, 10000.0, False)
     assert account.api_month == pd.Timestamp.now(tz="UTC").strftime("%Y-%m")
     assert account.label is None
     text = repr(account) + json.dumps(account.to_dict(), default=str)
@@ -57,12 +66,16 @@ def test_me_errors(api, client, kind, error):
 def test_me_wrong_token(api):
     from generect_reports import GenerectClient
 
-    with GenerectClient("wrong-token", api.url, sleep=lambda s: None) as c, pytest.raises(AuthenticationError):
+    with (
+        GenerectClient("wrong-token", api.url, sleep=lambda s: None) as c,
+        pytest.raises(AuthenticationError),
+    ):
         fetch_account(c)
 
 
-@pytest.mark.parametrize("kind", ["invalid_json", "no_data", "non_numeric", "nan", "credits_list",
-                                  "total_missing"])
+@pytest.mark.parametrize(
+    "kind", ["invalid_json", "no_data", "non_numeric", "nan", "credits_list", "total_missing"]
+)
 def test_me_malformed_bodies(api, client, kind):
     api.fail(kind, times=-1)
     with pytest.raises(MalformedResponseError) as info:
@@ -70,13 +83,22 @@ def test_me_malformed_bodies(api, client, kind):
     assert not any(p in str(info.value) for p in PERSONAL)
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ({"credits": {"balance": 1, "used_this_month": 1}}, "'plan'"),
-    ({"plan": "Pro", "credits": {"balance": True, "used_this_month": 1}}, "credits.balance"),
-    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": -1}}, "negative"),
-    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1, "monthly_limit": -5}}, "negative"),
-    ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1}, "preview_tier": "yes"}, "preview_tier"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"credits": {"balance": 1, "used_this_month": 1}}, "'plan'"),
+        ({"plan": "Pro", "credits": {"balance": True, "used_this_month": 1}}, "credits.balance"),
+        ({"plan": "Pro", "credits": {"balance": 1, "used_this_month": -1}}, "negative"),
+        (
+            {"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1, "monthly_limit": -5}},
+            "negative",
+        ),
+        (
+            {"plan": "Pro", "credits": {"balance": 1, "used_this_month": 1}, "preview_tier": "yes"},
+            "preview_tier",
+        ),
+    ],
+)
 def test_account_parser_is_strict(data, fragment):
     data = {**data, "email": "finance@example.com", "name": "Example Ltd"}
     with pytest.raises(MalformedResponseError) as info:
@@ -86,18 +108,25 @@ def test_account_parser_is_strict(data, fragment):
 
 def test_negative_balance_is_kept():
     account = parse_account({"plan": "Pro", "credits": {"balance": -12.5, "used_this_month": 3}})
-    assert account.balance == -12.5 and account.monthly_limit is None and account.preview_tier is None
+    assert (
+        account.balance == -12.5 and account.monthly_limit is None and account.preview_tier is None
+    )
 
 
-@pytest.mark.parametrize("fetched_at, timezone, local, api_month", [
-    # 05:00 on 1 December in Kiritimati (UTC+14) is still 30 November in UTC
-    ("2026-11-30T15:00:00Z", "Pacific/Kiritimati", "2026-12", "2026-11"),
-    # 19:00 on 30 November in Los Angeles is already December in UTC
-    ("2026-12-01T03:00:00Z", "America/Los_Angeles", "2026-11", "2026-12"),
-])
+@pytest.mark.parametrize(
+    "fetched_at, timezone, local, api_month",
+    [
+        # 05:00 on 1 December in Kiritimati (UTC+14) is still 30 November in UTC
+        ("2026-11-30T15:00:00Z", "Pacific/Kiritimati", "2026-12", "2026-11"),
+        # 19:00 on 30 November in Los Angeles is already December in UTC
+        ("2026-12-01T03:00:00Z", "America/Los_Angeles", "2026-11", "2026-12"),
+    ],
+)
 def test_month_boundary_in_a_non_utc_timezone(fetched_at, timezone, local, api_month):
-    account = parse_account({"plan": "Pro", "credits": {"balance": 100, "used_this_month": 40,
-                                                        "monthly_limit": 1000}}, fetched_at=fetched_at)
+    account = parse_account(
+        {"plan": "Pro", "credits": {"balance": 100, "used_this_month": 40, "monthly_limit": 1000}},
+        fetched_at=fetched_at,
+    )
     as_of = account.fetched_at.tz_convert(timezone)
     rows = [(d.date().isoformat(), "a", 1.0) for d in pd.date_range("2026-10-20", as_of.date())]
     from helpers import frame
@@ -115,7 +144,9 @@ def test_status_sample_screen():
     lines = out.stdout.splitlines()
     assert lines[0] == "Generect account status · 2026-10-22 00:00 Europe/Kyiv · sample data"
     assert "plan             Business" in out.stdout
-    assert "balance          104,142.27 credits · runway 97.0 days (runs out 2027-01-27)" in out.stdout
+    assert (
+        "balance          104,142.27 credits · runway 97.0 days (runs out 2027-01-27)" in out.stdout
+    )
     assert "23,161 credits of 30,000 (77.2%) · API month 2026-10 (UTC)" in out.stdout
     assert "plan limit  30,000  23,161   77.2%     33,739  112.5%     2026-10-28" in out.stdout
     assert out.stderr.startswith("warning: plan limit projected at 112.5%")
@@ -127,23 +158,43 @@ def test_status_sample_json_document():
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["command"] == "status" and doc["schema_version"] and doc["source"] == "sample"
-    assert (doc["start"], doc["end"], doc["complete"], doc["period"]) == ("2026-10-01", "2026-10-31", False, "month")
+    assert (doc["start"], doc["end"], doc["complete"], doc["period"]) == (
+        "2026-10-01",
+        "2026-10-31",
+        False,
+        "month",
+    )
     assert [r["line"] for r in doc["rows"]] == ["plan limit"]
-    assert doc["rows"][0]["crossing_day"] == "2026-10-28" and doc["rows"][0]["projected_over"] is True
+    assert (
+        doc["rows"][0]["crossing_day"] == "2026-10-28" and doc["rows"][0]["projected_over"] is True
+    )
     assert doc["account"]["used_this_month_refers_to"] == "2026-10"
     assert doc["account"]["balance"] == 104142.27 and doc["runway_days"] == 97.04
     assert doc["run_out_date"] == "2027-01-27"
-    assert doc["checks"] == [{"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}]
+    assert doc["checks"] == [
+        {"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}
+    ]
 
 
-@pytest.mark.parametrize("args, code, named", [
-    (["--fail-at", "100"], 5, "plan limit projected at 112.5% of 30,000 credits (--fail-at 100%)"),
-    (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
-    (["--fail-at", "113"], 0, None),
-    (["--min-runway-days", "120"], 5, "balance runway 97.0 days (runs out 2027-01-27) is below --min-runway-days 120"),
-    (["--min-runway-days", "20"], 0, None),
-    (["--warn-at", "50"], 0, None),
-])
+@pytest.mark.parametrize(
+    "args, code, named",
+    [
+        (
+            ["--fail-at", "100"],
+            5,
+            "plan limit projected at 112.5% of 30,000 credits (--fail-at 100%)",
+        ),
+        (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
+        (["--fail-at", "113"], 0, None),
+        (
+            ["--min-runway-days", "120"],
+            5,
+            "balance runway 97.0 days (runs out 2027-01-27) is below --min-runway-days 120",
+        ),
+        (["--min-runway-days", "20"], 0, None),
+        (["--warn-at", "50"], 0, None),
+    ],
+)
 def test_status_exit_codes_on_sample(args, code, named):
     out = run_cli("status", "--sample", *args)
     assert out.returncode == code, out.stderr
@@ -160,8 +211,11 @@ def _current_month_limit(days_in_month: int) -> float:
 def live(token_env):
     """Usage of 12.5 credits every day around today: the projection is 12.5 × days in month."""
     today = dt.datetime.now(dt.timezone.utc).date()
-    token_env.daily = simple_daily(today - dt.timedelta(days=70), today + dt.timedelta(days=40),
-                                   {"search_database": 10.0, "email_find": 2.5})
+    token_env.daily = simple_daily(
+        today - dt.timedelta(days=70),
+        today + dt.timedelta(days=40),
+        {"search_database": 10.0, "email_find": 2.5},
+    )
     return token_env
 
 
@@ -184,27 +238,39 @@ def test_status_against_the_api_without_limit(live):
     live.me["monthly_limit"] = 0
     out = run_cli("status", "--fail-at", "100", "--timezone", "Pacific/Kiritimati")
     assert out.returncode == 0, out.stderr
-    assert "(no monthly limit)" in out.stdout and "no plan limit and no [budget] lines" in out.stdout
+    assert (
+        "(no monthly limit)" in out.stdout and "no plan limit and no [budget] lines" in out.stdout
+    )
     assert f"API month {dt.datetime.now(dt.timezone.utc):%Y-%m} (UTC)" in out.stdout
 
 
 def test_status_budgets_from_config(live, tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n'
-                   '[budget.operations]\nemail_find = 20\n[budget.limit_from]\n"2026-01" = 30000\n')
+    cfg.write_text(
+        "[budget]\nmonthly_credits = 100\nmonthly_money = 1000\n"
+        '[budget.operations]\nemail_find = 20\n[budget.limit_from]\n"2026-01" = 30000\n'
+    )
     out = run_cli("status", "--config", str(cfg), "--format", "json", "--fail-at", "100")
     assert out.stdout, out.stderr
     doc = json.loads(out.stdout)
-    assert [r["line"] for r in doc["rows"]] == ["plan limit", "total budget", "budget: email_find", "money budget"]
+    assert [r["line"] for r in doc["rows"]] == [
+        "plan limit",
+        "total budget",
+        "budget: email_find",
+        "money budget",
+    ]
     assert out.returncode == 5  # 12.5 a day crosses a 100-credit budget
     assert "total budget projected at" in out.stderr
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("[budget]\nmonthly_credits = -1\n", "more than zero"),
-    ("[budget]\nmontly_credits = 1\n", "unknown setting 'montly_credits'"),
-    ('[notify]\nchannel = "x"\n', "unknown setting 'channel' in [notify]"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[budget]\nmonthly_credits = -1\n", "more than zero"),
+        ("[budget]\nmontly_credits = 1\n", "unknown setting 'montly_credits'"),
+        ('[notify]\nchannel = "x"\n', "unknown setting 'channel' in [notify]"),
+    ],
+)
 def test_bad_config_exits_2_before_any_request(live, tmp_path, text, fragment):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)

@@ -50,6 +50,7 @@ def _take(limiter: AdaptiveLimiter, n: int, key: object | None = None) -> list:
 
 # --- the limiter's rules ----------------------------------------------------------------------
 
+
 def test_one_halving_per_congestion_event():
     limiter = AdaptiveLimiter(8, clock=Clock())
     slots = _take(limiter, 8)
@@ -200,7 +201,8 @@ def test_a_cancelled_or_timed_out_waiter_gives_up_and_leaves_the_queue():
     cancelled = threading.Event()
     got: list[object] = []
     waiter = threading.Thread(
-        target=lambda: got.append(limiter.acquire(object(), cancelled=cancelled)))
+        target=lambda: got.append(limiter.acquire(object(), cancelled=cancelled))
+    )
     waiter.start()
     time.sleep(0.05)
     cancelled.set()
@@ -282,6 +284,7 @@ def test_the_window_holds_with_real_threads():
 
 
 # --- the real client against a rate-limited server ----------------------------------------------
+
 
 def _days(n: int, first: dt.date = dt.date(2025, 3, 1)) -> tuple[dt.date, dt.date]:
     return first, first + dt.timedelta(days=n - 1)
@@ -369,8 +372,9 @@ def test_shared_429_wait_is_bounded(api):
 
 
 def test_time_queued_for_a_slot_does_not_count_against_the_retry_deadline(api):
-    client = GenerectClient(TOKEN, api.url, sleep=lambda s: None, max_retry_time=0.6,
-                            attempt_timeout=2.0)
+    client = GenerectClient(
+        TOKEN, api.url, sleep=lambda s: None, max_retry_time=0.6, attempt_timeout=2.0
+    )
     assert client.limiter is not None
     held = [client.limiter.acquire(object()) for _ in range(client.limiter.limit)]
     api.fail("500", times=1)

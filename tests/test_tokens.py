@@ -40,7 +40,12 @@ def counts(frame: pd.DataFrame, month: str) -> dict[str, tuple[dict[str, int], i
     for customer, g in sub.groupby("customer"):
         eps = {e: int(r) for e, r in zip(g["endpoint"], g["requests"]) if e}
         first = g.iloc[0]
-        out[customer] = (eps, int(first["status_2xx"]), int(first["status_4xx"]), int(first["status_5xx"]))
+        out[customer] = (
+            eps,
+            int(first["status_2xx"]),
+            int(first["status_4xx"]),
+            int(first["status_5xx"]),
+        )
     return out
 
 
@@ -58,14 +63,29 @@ def test_month_window_is_the_local_month_as_instants():
 
 
 def test_kyiv_month_is_sent_as_instants_and_counted_right(tapi, client):
-    frame = fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = fetch_token_usage(
+        "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     [req] = tapi.token_requests()
-    assert req.params == {"start_date": "2026-10-01T00:00:00+03:00",
-                          "end_date": "2026-10-31T23:59:59.999999+02:00", "timezone": "Europe/Kyiv"}
+    assert req.params == {
+        "start_date": "2026-10-01T00:00:00+03:00",
+        "end_date": "2026-10-31T23:59:59.999999+02:00",
+        "timezone": "Europe/Kyiv",
+    }
     assert counts(frame, "2026-10") == T.OCTOBER
-    assert list(frame.columns[:7]) == ["customer", "client_id", "token_hint", "active", "endpoint",
-                                       "requests", "ok_ratio"]
-    assert frame.attrs["windows"]["2026-10"] == ["2026-10-01T00:00:00+03:00", "2026-10-31T23:59:59.999999+02:00"]
+    assert list(frame.columns[:7]) == [
+        "customer",
+        "client_id",
+        "token_hint",
+        "active",
+        "endpoint",
+        "requests",
+        "ok_ratio",
+    ]
+    assert frame.attrs["windows"]["2026-10"] == [
+        "2026-10-01T00:00:00+03:00",
+        "2026-10-31T23:59:59.999999+02:00",
+    ]
     assert frame.attrs["timezone"] == "Europe/Kyiv" and frame.attrs["source"] == "api"
     acme = frame[frame["customer"] == "acme-corp"].iloc[0]
     assert acme["ok_ratio"] == pytest.approx(147 / 157) and acme["token_hint"] == "****6c7d"
@@ -80,7 +100,10 @@ def test_bare_dates_or_offsetless_instants_would_count_wrong(tapi, client):
         return data["total_requests"]
 
     right = sum(sum(v[0].values()) for v in T.OCTOBER.values())
-    assert total(start_date="2026-10-01T00:00:00+03:00", end_date="2026-10-31T23:59:59.999999+02:00") == right
+    assert (
+        total(start_date="2026-10-01T00:00:00+03:00", end_date="2026-10-31T23:59:59.999999+02:00")
+        == right
+    )
     assert total(start_date="2026-10-01", end_date="2026-10-31") != right
     assert total(start_date="2026-10-01T00:00:00", end_date="2026-10-31T23:59:59") != right
     with pytest.raises(InputError):
@@ -90,17 +113,21 @@ def test_bare_dates_or_offsetless_instants_would_count_wrong(tapi, client):
 
 
 def test_timezone_only_renders_the_period(tapi, client):
-    kyiv = client.token_analytics("2026-10-01T00:00:00+03:00", "2026-10-31T23:59:59.999999+02:00",
-                                  timezone="Europe/Kyiv")
-    utc = client.token_analytics("2026-10-01T00:00:00+03:00", "2026-10-31T23:59:59.999999+02:00",
-                                 timezone="UTC")
+    kyiv = client.token_analytics(
+        "2026-10-01T00:00:00+03:00", "2026-10-31T23:59:59.999999+02:00", timezone="Europe/Kyiv"
+    )
+    utc = client.token_analytics(
+        "2026-10-01T00:00:00+03:00", "2026-10-31T23:59:59.999999+02:00", timezone="UTC"
+    )
     assert kyiv["total_requests"] == utc["total_requests"]
     assert kyiv["period"] == {"start": "2026-10-01T00:00:00", "end": "2026-10-31T23:59:59"}
     assert utc["period"] == {"start": "2026-09-30T21:00:00", "end": "2026-10-31T21:59:59"}
 
 
 def test_revoked_idle_and_nameless_tokens(tapi, client):
-    frame = fetch_token_usage("2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = fetch_token_usage(
+        "2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert len(tapi.token_requests()) == 2  # one request per month
     old = frame[frame["customer"] == "old-co"]
     assert set(old["active"]) == {False}
@@ -121,24 +148,38 @@ def test_customer_identity_and_masking():
     assert customer_label("  ", None, "****1234") == "token ****1234"
     assert mask_token("abcdefghijkl1234") == "****1234"
     assert mask_token("short123") == "****"
-    masked = parse_token_data({"period": {"start": "2026-10-01", "end": "2026-10-31"},
-                               "tokens": [{"token": CUSTOMER_TOKEN, "name": None, "client_id": None,
-                                           "is_active": False, "by_endpoint": {"/a/": 3},
-                                           "by_status": {"2xx": 2, "4xx": 1}}]})
+    masked = parse_token_data(
+        {
+            "period": {"start": "2026-10-01", "end": "2026-10-31"},
+            "tokens": [
+                {
+                    "token": CUSTOMER_TOKEN,
+                    "name": None,
+                    "client_id": None,
+                    "is_active": False,
+                    "by_endpoint": {"/a/": 3},
+                    "by_status": {"2xx": 2, "4xx": 1},
+                }
+            ],
+        }
+    )
     assert CUSTOMER_TOKEN not in json.dumps(masked)
     assert masked["tokens"][0]["token_hint"] == "****4e62" and masked["total_requests"] == 3
     assert parse_token_data(masked) == masked  # a masked (cached) answer passes through unchanged
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ({"tokens": {"a": 1}}, "'tokens' is missing or not a list"),
-    ({"tokens": [{"token": CUSTOMER_TOKEN, "by_endpoint": {"/a/": -1}}]}, "negative"),
-    ({"tokens": [{"token": CUSTOMER_TOKEN, "by_endpoint": {"/a/": 1.5}}]}, "whole number"),
-    ({"tokens": [{"token": CUSTOMER_TOKEN, "by_status": {"2xx": True}}]}, "not a count"),
-    ({"tokens": [{"token": CUSTOMER_TOKEN, "is_active": "yes"}]}, "is_active"),
-    ({"tokens": [{"token": CUSTOMER_TOKEN, "name": 5}]}, "name of token #1 (****4e62)"),
-    ({"tokens": [{"name": "x"}]}, "no token value"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"tokens": {"a": 1}}, "'tokens' is missing or not a list"),
+        ({"tokens": [{"token": CUSTOMER_TOKEN, "by_endpoint": {"/a/": -1}}]}, "negative"),
+        ({"tokens": [{"token": CUSTOMER_TOKEN, "by_endpoint": {"/a/": 1.5}}]}, "whole number"),
+        ({"tokens": [{"token": CUSTOMER_TOKEN, "by_status": {"2xx": True}}]}, "not a count"),
+        ({"tokens": [{"token": CUSTOMER_TOKEN, "is_active": "yes"}]}, "is_active"),
+        ({"tokens": [{"token": CUSTOMER_TOKEN, "name": 5}]}, "name of token #1 (****4e62)"),
+        ({"tokens": [{"name": "x"}]}, "no token value"),
+    ],
+)
 def test_malformed_answers_never_echo_a_token(data, fragment):
     with pytest.raises(MalformedResponseError) as info:
         parse_token_data(data)
@@ -146,40 +187,56 @@ def test_malformed_answers_never_echo_a_token(data, fragment):
     assert CUSTOMER_TOKEN not in str(info.value) + repr(info.value)
 
 
-@pytest.mark.parametrize("kind", ["invalid_json", "no_data", "tokens_not_list", "bad_count", "short_window"])
+@pytest.mark.parametrize(
+    "kind", ["invalid_json", "no_data", "tokens_not_list", "bad_count", "short_window"]
+)
 def test_malformed_or_wrong_window_answers(tapi, client, kind):
     tapi.fail(kind, times=-1)
     with pytest.raises(MalformedResponseError) as info:
-        fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+        fetch_token_usage(
+            "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+        )
     assert "2026-10" in str(info.value)
     assert CUSTOMER_TOKEN not in str(info.value) and TOKEN not in str(info.value)
 
 
 def test_period_with_an_offset_is_accepted(tapi, client):
     tapi.fail("offset_period", times=-1)
-    frame = fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = fetch_token_usage(
+        "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert counts(frame, "2026-10") == T.OCTOBER
 
 
 def test_transient_faults_are_retried_and_auth_is_not(tapi, client):
     tapi.fail("500", times=2)
-    frame = fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = fetch_token_usage(
+        "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert counts(frame, "2026-10") == T.OCTOBER and len(client.waits) == 2
     tapi.fail("503", times=-1)
     with pytest.raises(ServerError, match="period 2026-10"):
-        fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+        fetch_token_usage(
+            "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+        )
     tapi.faults.clear()
     tapi.fail("echo_token_401")
     with pytest.raises(AuthenticationError) as info:
-        fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+        fetch_token_usage(
+            "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+        )
     assert TOKEN not in str(info.value)
 
 
 def test_closed_months_are_cached_masked(tapi, client, isolated_env):
     cache = UsageCache(isolated_env)
-    first = fetch_token_usage("2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=cache)
+    first = fetch_token_usage(
+        "2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=cache
+    )
     assert len(tapi.token_requests()) == 2
-    again = fetch_token_usage("2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=cache)
+    again = fetch_token_usage(
+        "2026-09-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=cache
+    )
     assert len(tapi.token_requests()) == 2  # closed months never re-fetched
     pd.testing.assert_frame_equal(first, again)
     cache.close()
@@ -191,7 +248,9 @@ def test_closed_months_are_cached_masked(tapi, client, isolated_env):
 
 
 def test_no_token_or_client_id_sent_back(tapi, client):
-    fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    fetch_token_usage(
+        "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     for req in tapi.token_requests():
         assert "token" not in req.params and "client_id" not in req.params
         for secret in T.SECRETS:
@@ -205,7 +264,11 @@ def test_sample_token_analytics():
     customers = set(frame["customer"])
     assert {"acme-corp", "globex", "initech", "hooli", "Staging", "token ****e5f1"} == customers
     globex = frame[frame["customer"] == "globex"].groupby("month")["requests"].sum()
-    assert globex["2026-02"] > 0 and globex["2026-04":].sum() == 0 and not frame.loc[frame["customer"] == "globex", "active"].any()
+    assert (
+        globex["2026-02"] > 0
+        and globex["2026-04":].sum() == 0
+        and not frame.loc[frame["customer"] == "globex", "active"].any()
+    )
     assert frame.loc[frame["customer"] == "initech", "month"].min() == "2026-08"
     nameless = frame[frame["customer"] == "token ****e5f1"].iloc[0]
     assert pd.isna(nameless["name"]) and pd.isna(nameless["client_id"])
@@ -225,10 +288,16 @@ def test_sample_tokens_follow_the_sample_usage():
     usage = to_monthly(load_sample(period="month"))
     ops = map_endpoints(tokens["endpoint"], load_endpoint_mapping())
     touched = set(zip(tokens["month"][ops.notna() & (tokens["requests"] > 0)], ops.dropna()))
-    charged = {(m, o) for m, o, c in zip(usage["month"], usage["operation"], usage["credits"])
-               if c and o != "unattributed"}
+    charged = {
+        (m, o)
+        for m, o, c in zip(usage["month"], usage["operation"], usage["credits"])
+        if c and o != "unattributed"
+    }
     assert touched == charged
-    assert ("2026-03", "enrich_realtime") not in touched and ("2025-08", "phone_find") not in touched
+    assert ("2026-03", "enrich_realtime") not in touched and (
+        "2025-08",
+        "phone_find",
+    ) not in touched
 
 
 def test_sample_refuses_other_zones_and_partial_months():
@@ -241,7 +310,9 @@ def test_sample_refuses_other_zones_and_partial_months():
 @pytest.mark.parametrize("kind", ["429", "drop", "truncate", "html502", "proxy_json"])
 def test_usual_transient_faults_are_retried(tapi, client, kind):
     tapi.fail(kind, times=1)
-    frame = fetch_token_usage("2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False)
+    frame = fetch_token_usage(
+        "2026-10-01", "2026-10-31", timezone="Europe/Kyiv", client=client, cache=False
+    )
     assert counts(frame, "2026-10") == T.OCTOBER
     assert len(tapi.token_requests()) == 2
 
@@ -250,5 +321,7 @@ def test_unknown_timezone_is_refused_before_any_request(tapi, client):
     from generect_reports.errors import InvalidTimezone
 
     with pytest.raises(InvalidTimezone):
-        fetch_token_usage("2026-10-01", "2026-10-31", timezone="Mars/Olympus", client=client, cache=False)
+        fetch_token_usage(
+            "2026-10-01", "2026-10-31", timezone="Mars/Olympus", client=client, cache=False
+        )
     assert tapi.token_requests() == []

@@ -23,11 +23,18 @@ def test_monthly_frame_shape_and_attrs(api, client):
     assert str(df["period_start"].dt.tz) == "Europe/Kyiv"
     assert df["credits"].dtype == np.float64
     assert list(df["period"].unique()) == [f"2026-0{m}" for m in range(1, 7)]
-    assert df.attrs["timezone"] == "Europe/Kyiv" and df.attrs["period"] == "month" and df.attrs["source"] == "api"
+    assert (
+        df.attrs["timezone"] == "Europe/Kyiv"
+        and df.attrs["period"] == "month"
+        and df.attrs["source"] == "api"
+    )
     assert df.attrs["base_url"] == api.url and "fetched_at" in df.attrs
     # local midnight, in summer and winter time
     starts = df.drop_duplicates("period")["period_start"]
-    assert [ts.isoformat() for ts in starts][2:4] == ["2026-03-01T00:00:00+02:00", "2026-04-01T00:00:00+03:00"]
+    assert [ts.isoformat() for ts in starts][2:4] == [
+        "2026-03-01T00:00:00+02:00",
+        "2026-04-01T00:00:00+03:00",
+    ]
     feb = df[df["period"] == "2026-02"].set_index("operation")["credits"]
     assert feb.to_dict() == {"email_find": 28 * 2.5, "search_database": 280.0}
     assert {r.params["timezone"] for r in api.usage_requests()} == {"Europe/Kyiv"}
@@ -36,7 +43,10 @@ def test_monthly_frame_shape_and_attrs(api, client):
 
 def test_one_request_per_clipped_bucket(api, client):
     fetch(client, "2026-03-25", "2026-04-02", period="week", timezone="UTC")
-    got = sorted((r.params["start_date"], r.params["end_date"], r.params["period"]) for r in api.usage_requests())
+    got = sorted(
+        (r.params["start_date"], r.params["end_date"], r.params["period"])
+        for r in api.usage_requests()
+    )
     assert got == [("2026-03-25", "2026-03-29", "week"), ("2026-03-30", "2026-04-02", "week")]
 
 
@@ -68,11 +78,18 @@ def test_negative_credits_are_kept_and_flagged(api, client):
     assert df.set_index("operation").loc["refund_op", "credits"] == -4.0
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("no_data", "no 'data'"), ("breakdown_list", "breakdown"), ("non_numeric", "not a number"),
-    ("total_missing", "total_credits"), ("duplicate_ops", "duplicate"), ("nan", "non-finite"),
-    ("infinite", "non-finite"),
-])
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("no_data", "no 'data'"),
+        ("breakdown_list", "breakdown"),
+        ("non_numeric", "not a number"),
+        ("total_missing", "total_credits"),
+        ("duplicate_ops", "duplicate"),
+        ("nan", "non-finite"),
+        ("infinite", "non-finite"),
+    ],
+)
 def test_malformed_responses_name_the_period(api, client, kind, message):
     api.fail(kind, times=-1, when=lambda p: p["start_date"] == "2026-05-02")
     with pytest.raises(E.MalformedResponseError) as info:
@@ -102,7 +119,9 @@ def test_parallel_requests_are_bounded(api):
 def test_transient_faults_across_buckets_still_give_exact_figures(api, client):
     # One fault per bucket: on a loaded machine one bucket's quick retries could otherwise take
     # several faults in a row before its siblings are even sent.
-    for month, kind in enumerate(("429", "500", "html502", "drop", "truncate", "invalid_json", "503"), 1):
+    for month, kind in enumerate(
+        ("429", "500", "html502", "drop", "truncate", "invalid_json", "503"), 1
+    ):
         api.fail(kind, times=1, when=lambda q, m=month: q.get("start_date") == f"2025-{m:02d}-01")
     df = fetch(client, "2025-01-01", "2025-12-31", period="month")
     assert df["credits"].sum() == 365 * 12.5
@@ -113,7 +132,13 @@ def test_future_start_is_refused_and_future_end_clipped(api, client):
     with pytest.raises(E.InvalidDateRange, match="future"):
         fetch(client, "2099-01-01", "2099-01-02")
     today = dt.date.today()
-    df = fetch(client, today - dt.timedelta(days=2), today + dt.timedelta(days=30), period="day", timezone="UTC")
+    df = fetch(
+        client,
+        today - dt.timedelta(days=2),
+        today + dt.timedelta(days=30),
+        period="day",
+        timezone="UTC",
+    )
     assert df.attrs["end"] <= (today + dt.timedelta(days=1)).isoformat()
 
 
@@ -127,6 +152,7 @@ def test_parse_usage_data_contract():
 
 
 # --- the bundled sample -------------------------------------------------------------------
+
 
 def test_sample_covers_22_months_in_kyiv(sample):
     assert sample.attrs["source"] == "sample" and sample.attrs["timezone"] == "Europe/Kyiv"

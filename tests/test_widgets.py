@@ -11,13 +11,22 @@ import pytest
 
 import generect_reports as g
 from generect_reports.notebook.tables import show, styled, with_total_row
-from generect_reports.notebook.widgets import (DAY_LINE_THRESHOLD, UsageExplorer, compare_periods,
-                                               filter_usage, shift_range, view_rows)
+from generect_reports.notebook.widgets import (
+    DAY_LINE_THRESHOLD,
+    UsageExplorer,
+    compare_periods,
+    filter_usage,
+    shift_range,
+    view_rows,
+)
 
 
 def test_filter_usage_months_operations_units(sample):
     got = filter_usage(sample, months=("2026-09", "2026-10"), operations=["phone_find", "preview"])
-    assert list(got.index) == ["2026-09", "2026-10"] and list(got.columns) == ["preview", "phone_find"]
+    assert list(got.index) == ["2026-09", "2026-10"] and list(got.columns) == [
+        "preview",
+        "phone_find",
+    ]
     mom = g.month_over_month(sample).set_index(["month", "operation"])["credits"]
     assert got.loc["2026-10", "phone_find"] == mom[("2026-10", "phone_find")]
     usd = filter_usage(sample, months=("2026-10", "2026-10"), operations=["phone_find"], unit="usd")
@@ -27,21 +36,27 @@ def test_filter_usage_months_operations_units(sample):
 def test_filter_usage_week_and_day(sample):
     weeks = filter_usage(sample, months=("2026-03", "2026-03"), granularity="week")
     assert weeks.index[0] == "2026-W09" and weeks.to_numpy().sum() == pytest.approx(
-        g.monthly_totals(sample).set_index("month").loc["2026-03", "credits"])
+        g.monthly_totals(sample).set_index("month").loc["2026-03", "credits"]
+    )
     days = filter_usage(sample, months=("2026-02", "2026-02"), granularity="day")
     assert len(days) == 28 and days.attrs["partial"] == []
 
 
 def test_filter_usage_equals_a_pivot_of_the_tidy_rows(sample):
     """The array path gives exactly what a pandas pivot of the rows gives."""
-    rows = sample[(sample["period_start"].dt.strftime("%Y-%m-%d") >= "2025-11-05")
-                  & (sample["period_start"].dt.strftime("%Y-%m-%d") <= "2026-02-10")]
+    rows = sample[
+        (sample["period_start"].dt.strftime("%Y-%m-%d") >= "2025-11-05")
+        & (sample["period_start"].dt.strftime("%Y-%m-%d") <= "2026-02-10")
+    ]
     iso = rows["period_start"].dt.tz_localize(None).dt.isocalendar()
     label = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
-    want = rows.assign(week=label).pivot_table(index="week", columns="operation", values="credits",
-                                               aggfunc="sum", fill_value=0.0)
+    want = rows.assign(week=label).pivot_table(
+        index="week", columns="operation", values="credits", aggfunc="sum", fill_value=0.0
+    )
     got = filter_usage(sample, dates=("2025-11-05", "2026-02-10"), granularity="week")
-    pd.testing.assert_frame_equal(got.sort_index(axis=1), want.sort_index(axis=1), check_names=False)
+    pd.testing.assert_frame_equal(
+        got.sort_index(axis=1), want.sort_index(axis=1), check_names=False
+    )
     assert got.attrs["partial"] == ["2025-W45", "2026-W07"]
 
 
@@ -54,28 +69,45 @@ def test_partial_periods_at_the_edges(sample):
 
 
 def test_shift_range_keeps_whole_months():
-    assert shift_range("2026-10-01", "2026-10-31", 1) == (pd.Timestamp("2026-09-01"), pd.Timestamp("2026-09-30"))
-    assert shift_range("2026-03-01", "2026-03-31", 1) == (pd.Timestamp("2026-02-01"), pd.Timestamp("2026-02-28"))
-    assert shift_range("2026-10-05", "2026-10-20", 12) == (pd.Timestamp("2025-10-05"), pd.Timestamp("2025-10-20"))
+    assert shift_range("2026-10-01", "2026-10-31", 1) == (
+        pd.Timestamp("2026-09-01"),
+        pd.Timestamp("2026-09-30"),
+    )
+    assert shift_range("2026-03-01", "2026-03-31", 1) == (
+        pd.Timestamp("2026-02-01"),
+        pd.Timestamp("2026-02-28"),
+    )
+    assert shift_range("2026-10-05", "2026-10-20", 12) == (
+        pd.Timestamp("2025-10-05"),
+        pd.Timestamp("2025-10-20"),
+    )
 
 
 def test_compare_periods_month_over_month(sample):
-    got = compare_periods(sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")).set_index("operation")
+    got = compare_periods(
+        sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")
+    ).set_index("operation")
     mom = g.month_over_month(sample)
     mom = mom[mom["month"] == "2026-10"].set_index("operation")
     mom = mom[(mom["credits"] != 0) | (mom["previous_credits"] != 0)]
     assert sorted(got.index) == sorted(mom.index)
     np.testing.assert_allclose(got.loc[mom.index, "b"], mom["credits"])
     np.testing.assert_allclose(got.loc[mom.index, "a"], mom["previous_credits"])
-    np.testing.assert_allclose(got.loc[mom.index, "change_pct"].fillna(-9), mom["change_pct"].fillna(-9))
+    np.testing.assert_allclose(
+        got.loc[mom.index, "change_pct"].fillna(-9), mom["change_pct"].fillna(-9)
+    )
 
 
 def test_view_rows_is_the_filtered_view_in_tidy_form(sample):
     rows = view_rows(sample, months=("2026-07", "2026-10"), operations=["phone_find", "email_find"])
     wide = rows.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
-    want = filter_usage(sample, months=("2026-07", "2026-10"), operations=["phone_find", "email_find"])
+    want = filter_usage(
+        sample, months=("2026-07", "2026-10"), operations=["phone_find", "email_find"]
+    )
     pd.testing.assert_frame_equal(wide[want.columns], want, check_names=False)
-    assert str(rows["period_start"].dt.tz) == "Europe/Kyiv" and rows.attrs["timezone"] == "Europe/Kyiv"
+    assert (
+        str(rows["period_start"].dt.tz) == "Europe/Kyiv" and rows.attrs["timezone"] == "Europe/Kyiv"
+    )
 
 
 def test_explorer_reacts_to_every_control(sample):
@@ -90,13 +122,19 @@ def test_explorer_reacts_to_every_control(sample):
     assert ex.filtered.index[0] == "2026-W01" and ex.draw_count == 4
     ex.unit.value = "usd"
     assert ex.filtered.to_numpy().sum() == pytest.approx(
-        filter_usage(sample, months=("2026-01", "2026-03"), operations=["search_database"]).to_numpy().sum() * 0.02)
+        filter_usage(sample, months=("2026-01", "2026-03"), operations=["search_database"])
+        .to_numpy()
+        .sum()
+        * 0.02
+    )
     assert ex.draw_count == 5
     partial = ex.filtered.attrs["partial"]
     assert partial == ["2026-W01", "2026-W14"]
     # One set of bars per operation, a bar per week, and one hatched band per partial week.
     ax = ex.figure.axes[0]
-    assert [len(c.get_paths()) for c in ax.collections] == [len(ex.filtered)] * len(ex.filtered.columns)
+    assert [len(c.get_paths()) for c in ax.collections] == [len(ex.filtered)] * len(
+        ex.filtered.columns
+    )
     assert len(ax.patches) == len(partial)
     assert bytes(ex.chart.value).startswith(b"\x89PNG")
     assert "search_database" in ex.table_view.value and "$" in ex.table_view.value
@@ -129,7 +167,9 @@ def test_day_view_over_the_whole_sample_draws_lines(sample):
     assert labels == list(ex.filtered.columns)  # lines are not stacked: largest first
     ex.months.value = ("2026-10", "2026-10")
     ax = ex.figure.axes[0]
-    assert len(ax.lines) == 0 and [len(c.get_paths()) for c in ax.collections] == [31] * len(ex.filtered.columns)
+    assert len(ax.lines) == 0 and [len(c.get_paths()) for c in ax.collections] == [31] * len(
+        ex.filtered.columns
+    )
 
 
 def test_explorer_with_empty_selection(sample):
@@ -170,7 +210,10 @@ def test_compare_tab(sample):
     ex.months.value = ("2026-10", "2026-10")
     assert ex.compared.empty  # computed when its tab opens, not on every change
     ex.tabs.selected_index = 1
-    assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == ("2026-09-01", "2026-09-30")
+    assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == (
+        "2026-09-01",
+        "2026-09-30",
+    )
     want = compare_periods(sample, ("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31"))
     pd.testing.assert_frame_equal(ex.compared, want)
     assert "change %" in ex.compare_view.value
@@ -246,11 +289,24 @@ def test_untrusted_view_falls_back_to_a_picture(sample):
 
 
 def test_styled_tables_are_deterministic():
-    frame = with_total_row(pd.DataFrame({"operation": ["a", "b"], "credits": [1200.0, 3.0],
-                                         "change": [5.0, -2.0], "change_pct": [0.025980, -0.5]}),
-                           label_column="operation", sum_columns=["credits", "change"])
-    first = show(frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True).data
-    again = show(frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True).data
+    frame = with_total_row(
+        pd.DataFrame(
+            {
+                "operation": ["a", "b"],
+                "credits": [1200.0, 3.0],
+                "change": [5.0, -2.0],
+                "change_pct": [0.025980, -0.5],
+            }
+        ),
+        label_column="operation",
+        sum_columns=["credits", "change"],
+    )
+    first = show(
+        frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True
+    ).data
+    again = show(
+        frame, credits=["credits"], signed=["change"], signed_percent=["change_pct"], total=True
+    ).data
     assert first == again and "T_fixed" not in first
     other = show(frame.head(2), credits=["credits"]).data
     ids = {text.split('"')[0] for text in (first.split('id="T_')[1], other.split('id="T_')[1])}

@@ -22,12 +22,36 @@ from ..errors import ConfigError, InputError
 from .pricing import round_money, to_hundredths
 from .usage import _month_to_date, daily_matrix, run_rate_projection
 
-__all__ = ["Budgets", "parse_budget_table", "limit_for_month", "budget_status", "burn_up", "report_budget",
-           "check_thresholds", "Crossing", "STATUS_COLUMNS", "BUDGET_RULE"]
+__all__ = [
+    "Budgets",
+    "parse_budget_table",
+    "limit_for_month",
+    "budget_status",
+    "burn_up",
+    "report_budget",
+    "check_thresholds",
+    "Crossing",
+    "STATUS_COLUMNS",
+    "BUDGET_RULE",
+]
 
-STATUS_COLUMNS = ["line", "kind", "operation", "unit", "threshold", "threshold_note", "used",
-                  "share_used", "projected", "projected_share", "crossing_day", "crossed",
-                  "projected_over", "runway_days", "run_out_date"]
+STATUS_COLUMNS = [
+    "line",
+    "kind",
+    "operation",
+    "unit",
+    "threshold",
+    "threshold_note",
+    "used",
+    "share_used",
+    "projected",
+    "projected_share",
+    "crossing_day",
+    "crossed",
+    "projected_over",
+    "runway_days",
+    "run_out_date",
+]
 
 BUDGET_RULE = (
     "Used = complete days of the month so far. Projection (estimate) = used + each remaining "
@@ -58,11 +82,15 @@ def _positive(value: Any, where: str, *, zero_ok: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{where} must be a number, not {value!r}")
     if value < 0 or (value == 0 and not zero_ok):
-        raise ConfigError(f"{where} must be {'zero or more' if zero_ok else 'more than zero'}, not {value!r}")
+        raise ConfigError(
+            f"{where} must be {'zero or more' if zero_ok else 'more than zero'}, not {value!r}"
+        )
     return float(value)
 
 
-def parse_budget_table(table: Mapping[str, Any] | Budgets | None, *, where: str = "[budget]") -> Budgets:
+def parse_budget_table(
+    table: Mapping[str, Any] | Budgets | None, *, where: str = "[budget]"
+) -> Budgets:
     """Validate a ``[budget]`` table (keys ``monthly_credits``, ``operations``, ``monthly_money``,
     ``limit_from``) into :class:`Budgets`; anything else is a :class:`ConfigError` (exit 2)."""
     if table is None:
@@ -73,8 +101,11 @@ def parse_budget_table(table: Mapping[str, Any] | Budgets | None, *, where: str 
         raise ConfigError(f"{where} must be a table")
     unknown = sorted(set(map(str, table)) - set(_BUDGET_KEYS))
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r} in {where} (settings: "
-                          + "; ".join(f"{k}: {v}" for k, v in _BUDGET_KEYS.items()) + ")")
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} in {where} (settings: "
+            + "; ".join(f"{k}: {v}" for k, v in _BUDGET_KEYS.items())
+            + ")"
+        )
     credits = table.get("monthly_credits")
     money = table.get("monthly_money")
     ops = table.get("operations", {})
@@ -88,15 +119,24 @@ def parse_budget_table(table: Mapping[str, Any] | Budgets | None, *, where: str 
             raise ConfigError(f"{where} limit_from: {str(month)!r} is not a month (YYYY-MM)")
     return Budgets(
         monthly_credits=None if credits is None else _positive(credits, f"{where} monthly_credits"),
-        operations={str(op): _positive(v, f"{where} operations.{op}") for op, v in sorted(ops.items())},
+        operations={
+            str(op): _positive(v, f"{where} operations.{op}") for op, v in sorted(ops.items())
+        },
         monthly_money=None if money is None else _positive(money, f"{where} monthly_money"),
-        limit_from={str(m): _positive(v, f"{where} limit_from.{m}", zero_ok=True)
-                    for m, v in sorted(limits.items())},
+        limit_from={
+            str(m): _positive(v, f"{where} limit_from.{m}", zero_ok=True)
+            for m, v in sorted(limits.items())
+        },
     )
 
 
-def limit_for_month(month: str, current_limit: float | None, limit_from: Mapping[str, float] | None,
-                    *, current_month: str | None = None) -> tuple[float | None, str]:
+def limit_for_month(
+    month: str,
+    current_limit: float | None,
+    limit_from: Mapping[str, float] | None,
+    *,
+    current_month: str | None = None,
+) -> tuple[float | None, str]:
     """The plan limit that applied in ``month`` and how we know it.
 
     ``/me/`` gives only today's limit. For ``current_month`` (or with no history) that is the
@@ -123,29 +163,44 @@ def _window_profile(mat: pd.DataFrame, today: pd.Timestamp, lookback_days: int) 
     values = by_dow.to_numpy(dtype="float64")
     seen = ~np.isnan(values)
     counts = seen.sum(axis=0)
-    means = np.divide(np.where(seen, values, 0.0).sum(axis=0), counts,
-                      out=np.zeros(values.shape[1]), where=counts > 0)
-    return pd.DataFrame(np.where(seen, values, means[None, :]), index=by_dow.index, columns=by_dow.columns)
+    means = np.divide(
+        np.where(seen, values, 0.0).sum(axis=0),
+        counts,
+        out=np.zeros(values.shape[1]),
+        where=counts > 0,
+    )
+    return pd.DataFrame(
+        np.where(seen, values, means[None, :]), index=by_dow.index, columns=by_dow.columns
+    )
 
 
-def _daily_path(usage: pd.DataFrame, month: str | None, as_of: Any,
-                lookback_days: int) -> tuple[dict[str, Any], pd.DatetimeIndex, pd.DataFrame, float]:
+def _daily_path(
+    usage: pd.DataFrame, month: str | None, as_of: Any, lookback_days: int
+) -> tuple[dict[str, Any], pd.DatetimeIndex, pd.DataFrame, float]:
     """Each day of the month × operation: actual credits on complete days, the weekday mean on
     the days still to come; and the projected daily burn of the whole account."""
     info = _month_to_date(usage, month, as_of)
     first = pd.Timestamp(info["first"])
     days = pd.date_range(first, pd.Timestamp(info["last"]), freq="D")
     mat = daily_matrix(usage) if len(usage) else pd.DataFrame(dtype="float64")
-    ops = pd.Index(sorted(map(str, usage["operation"].unique())) if len(usage) else [], dtype=object)
+    ops = pd.Index(
+        sorted(map(str, usage["operation"].unique())) if len(usage) else [], dtype=object
+    )
     today = first + pd.Timedelta(days=info["elapsed"])
-    actual = mat.reindex(index=days, columns=ops).fillna(0.0) if len(mat) else \
-        pd.DataFrame(0.0, index=days, columns=ops)
+    actual = (
+        mat.reindex(index=days, columns=ops).fillna(0.0)
+        if len(mat)
+        else pd.DataFrame(0.0, index=days, columns=ops)
+    )
     as_of_day = pd.Timestamp(info["as_of"].date())
     if len(mat):
         profile = _window_profile(mat.reindex(columns=ops), as_of_day, lookback_days)
         burn = float(profile.sum(axis=1).mean())
-        month_profile = profile if info["complete"] else \
-            _window_profile(mat.reindex(columns=ops), today, lookback_days)
+        month_profile = (
+            profile
+            if info["complete"]
+            else _window_profile(mat.reindex(columns=ops), today, lookback_days)
+        )
         ahead = month_profile.loc[days.day_of_week].set_axis(days)
     else:
         burn = 0.0
@@ -155,8 +210,9 @@ def _daily_path(usage: pd.DataFrame, month: str | None, as_of: Any,
     return info, days, path, burn
 
 
-def burn_up(usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None,
-            lookback_days: int = 28) -> pd.DataFrame:
+def burn_up(
+    usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None, lookback_days: int = 28
+) -> pd.DataFrame:
     """Cumulative daily credits of ``month``: actual so far and the projection to month end.
 
     Returns
@@ -175,17 +231,31 @@ def burn_up(usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None,
     projected = np.where(np.arange(len(days)) >= max(elapsed - 1, 0), cum, np.nan)
     if info["complete"]:
         projected[:] = np.nan
-    out = pd.DataFrame({"day": days, "credits": np.where(done, total, np.nan),
-                        "cumulative": np.where(done, cum, np.nan), "projected": projected})
+    out = pd.DataFrame(
+        {
+            "day": days,
+            "credits": np.where(done, total, np.nan),
+            "cumulative": np.where(done, cum, np.nan),
+            "projected": projected,
+        }
+    )
     out.attrs.update({k: info[k] for k in ("month", "as_of", "complete")})
     out.attrs.update({"elapsed_days": elapsed, "days_in_month": info["days_in_month"]})
     return out
 
 
-def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float | None = None,
-                  budgets: Budgets | Mapping[str, Any] | None = None, balance: float | None = None,
-                  as_of: Any = None, prices: Mapping[str, float] | None = None,
-                  limit_note: str = "current plan limit", lookback_days: int = 28) -> pd.DataFrame:
+def budget_status(
+    usage: pd.DataFrame,
+    month: str | None = None,
+    *,
+    limit: float | None = None,
+    budgets: Budgets | Mapping[str, Any] | None = None,
+    balance: float | None = None,
+    as_of: Any = None,
+    prices: Mapping[str, float] | None = None,
+    limit_note: str = "current plan limit",
+    lookback_days: int = 28,
+) -> pd.DataFrame:
     """Month to date against the plan limit and every budget, with projection and runway.
 
     Parameters
@@ -226,11 +296,15 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
     ops = list(path.columns)
     if info["elapsed"] and not complete and ops:
         # The month-end figures are run_rate_projection's (the path adds up to them).
-        proj = run_rate_projection(usage, info["month"], as_of=info["as_of"], lookback_days=lookback_days)
-        projected_ops = proj.set_index("operation")["projected_weekday"].reindex(ops, fill_value=0.0)
+        proj = run_rate_projection(
+            usage, info["month"], as_of=info["as_of"], lookback_days=lookback_days
+        )
+        projected_ops = proj.set_index("operation")["projected_weekday"].reindex(
+            ops, fill_value=0.0
+        )
     else:
         projected_ops = path.sum(axis=0)
-    done = (np.arange(len(days)) < info["elapsed"])
+    done = np.arange(len(days)) < info["elapsed"]
     used_ops = path.loc[done].sum(axis=0) if ops else pd.Series(dtype="float64")
 
     # Lines as weight vectors over operations: the path of a line is path @ weights.
@@ -242,7 +316,9 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
     notes: list[str] = []
     weights: list[np.ndarray] = []
 
-    def add(name: str, kind: str, op: str, unit: str, value: float, note: str, w: np.ndarray) -> None:
+    def add(
+        name: str, kind: str, op: str, unit: str, value: float, note: str, w: np.ndarray
+    ) -> None:
         names.append(name)
         kinds.append(kind)
         line_ops.append(op)
@@ -255,21 +331,45 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
     if limit:
         add("plan limit", "limit", "", "credits", float(limit), limit_note, ones)
     if settings.monthly_credits:
-        add("total budget", "budget", "", "credits", settings.monthly_credits, "[budget] monthly_credits", ones)
+        add(
+            "total budget",
+            "budget",
+            "",
+            "credits",
+            settings.monthly_credits,
+            "[budget] monthly_credits",
+            ones,
+        )
     for op, value in settings.operations.items():
-        add(f"budget: {op}", "operation", op, "credits", value, f"[budget] operations.{op}",
-            np.asarray([1.0 if o == op else 0.0 for o in ops]))
+        add(
+            f"budget: {op}",
+            "operation",
+            op,
+            "credits",
+            value,
+            f"[budget] operations.{op}",
+            np.asarray([1.0 if o == op else 0.0 for o in ops]),
+        )
     if settings.monthly_money:
         if prices is None:
             from .pricing import load_prices
 
             prices = load_prices()
         price = pd.Series(ops, dtype=object).map(dict(prices)).fillna(0.0).to_numpy(dtype="float64")
-        add("money budget", "money", "", "USD", settings.monthly_money,
-            "[budget] monthly_money (estimated cost)", price)
+        add(
+            "money budget",
+            "money",
+            "",
+            "USD",
+            settings.monthly_money,
+            "[budget] monthly_money (estimated cost)",
+            price,
+        )
 
     w = np.vstack(weights).T if weights else np.zeros((len(ops), 0))  # ops × lines
-    daily_lines = path.to_numpy(dtype="float64") @ w if len(ops) else np.zeros((len(days), len(names)))
+    daily_lines = (
+        path.to_numpy(dtype="float64") @ w if len(ops) else np.zeros((len(days), len(names)))
+    )
     cum = np.cumsum(daily_lines, axis=0)
     used = used_ops.to_numpy(dtype="float64") @ w if len(ops) else np.zeros(len(names))
     projected = projected_ops.to_numpy(dtype="float64") @ w if len(ops) else np.zeros(len(names))
@@ -284,7 +384,9 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
         projected = np.full(len(names), np.nan)
         reach &= done[:, None]  # a past month: only the actual crossing
     hit = reach.any(axis=0)
-    crossing = pd.DatetimeIndex(np.where(hit, days.to_numpy()[reach.argmax(axis=0)], np.datetime64("NaT")))
+    crossing = pd.DatetimeIndex(
+        np.where(hit, days.to_numpy()[reach.argmax(axis=0)], np.datetime64("NaT"))
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         share = used / thr
         pshare = projected / thr
@@ -302,34 +404,61 @@ def budget_status(usage: pd.DataFrame, month: str | None = None, *, limit: float
         # The balance lasts through day ceil(runway) counting today as day 1.
         run_out = as_of_day + pd.Timedelta(days=math.ceil(runway) - 1)
 
-    out = pd.DataFrame({
-        "line": pd.Series(names, dtype=str), "kind": pd.Series(kinds, dtype=str),
-        "operation": pd.Series(line_ops, dtype=str), "unit": pd.Series(units, dtype=str),
-        "threshold": thr, "threshold_note": pd.Series(notes, dtype=str),
-        "used": np.asarray(used, dtype="float64"), "share_used": np.asarray(share, dtype="float64"),
-        "projected": np.asarray(projected, dtype="float64"),
-        "projected_share": np.asarray(pshare, dtype="float64"),
-        "crossing_day": crossing,
-        "crossed": to_hundredths(used) >= thr_h if len(names) else np.zeros(0, bool),
-        "projected_over": (to_hundredths(np.nan_to_num(projected, nan=-1.0)) >= thr_h)
-        if len(names) else np.zeros(0, bool),
-        "runway_days": np.full(len(names), runway, dtype="float64"),
-        "run_out_date": pd.DatetimeIndex([run_out] * len(names)),
-    }, columns=STATUS_COLUMNS)
-    out.attrs.update({"month": info["month"], "as_of": info["as_of"], "elapsed_days": info["elapsed"],
-                      "days_in_month": info["days_in_month"], "complete": complete,
-                      "daily_burn": burn, "used_credits": float(used_ops.sum()) if ops else 0.0,
-                      "projected_credits": float("nan") if complete else (float(projected_ops.sum()) if ops else 0.0),
-                      "balance": None if balance is None else float(balance),
-                      "runway_days": runway, "run_out_date": run_out, "rule": BUDGET_RULE})
+    out = pd.DataFrame(
+        {
+            "line": pd.Series(names, dtype=str),
+            "kind": pd.Series(kinds, dtype=str),
+            "operation": pd.Series(line_ops, dtype=str),
+            "unit": pd.Series(units, dtype=str),
+            "threshold": thr,
+            "threshold_note": pd.Series(notes, dtype=str),
+            "used": np.asarray(used, dtype="float64"),
+            "share_used": np.asarray(share, dtype="float64"),
+            "projected": np.asarray(projected, dtype="float64"),
+            "projected_share": np.asarray(pshare, dtype="float64"),
+            "crossing_day": crossing,
+            "crossed": to_hundredths(used) >= thr_h if len(names) else np.zeros(0, bool),
+            "projected_over": (to_hundredths(np.nan_to_num(projected, nan=-1.0)) >= thr_h)
+            if len(names)
+            else np.zeros(0, bool),
+            "runway_days": np.full(len(names), runway, dtype="float64"),
+            "run_out_date": pd.DatetimeIndex([run_out] * len(names)),
+        },
+        columns=STATUS_COLUMNS,
+    )
+    out.attrs.update(
+        {
+            "month": info["month"],
+            "as_of": info["as_of"],
+            "elapsed_days": info["elapsed"],
+            "days_in_month": info["days_in_month"],
+            "complete": complete,
+            "daily_burn": burn,
+            "used_credits": float(used_ops.sum()) if ops else 0.0,
+            "projected_credits": float("nan")
+            if complete
+            else (float(projected_ops.sum()) if ops else 0.0),
+            "balance": None if balance is None else float(balance),
+            "runway_days": runway,
+            "run_out_date": run_out,
+            "rule": BUDGET_RULE,
+        }
+    )
     return out
 
 
-def report_budget(usage: pd.DataFrame, month: str, *, current_limit: float | None,
-                  current_month: str | None, budgets: Budgets | Mapping[str, Any] | None = None,
-                  limit_from: Mapping[str, float] | None = None, balance: float | None = None,
-                  as_of: Any = None, prices: Mapping[str, float] | None = None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def report_budget(
+    usage: pd.DataFrame,
+    month: str,
+    *,
+    current_limit: float | None,
+    current_month: str | None,
+    budgets: Budgets | Mapping[str, Any] | None = None,
+    limit_from: Mapping[str, float] | None = None,
+    balance: float | None = None,
+    as_of: Any = None,
+    prices: Mapping[str, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The budget section of a monthly report: ``(budget_status(...), burn_up(...))`` for
     ``month``, with the plan limit that applied then (:func:`limit_for_month`: the ``[budget]``
     ``limit_from`` history, whose entries win over ``limit_from``, e.g. the sample's history).
@@ -340,8 +469,16 @@ def report_budget(usage: pd.DataFrame, month: str, *, current_limit: float | Non
     settings = parse_budget_table(budgets)
     history = {**dict(limit_from or {}), **dict(settings.limit_from)}
     limit, note = limit_for_month(month, current_limit, history, current_month=current_month)
-    status = budget_status(usage, month, limit=limit, budgets=settings, balance=balance,
-                           as_of=as_of, prices=prices, limit_note=note)
+    status = budget_status(
+        usage,
+        month,
+        limit=limit,
+        budgets=settings,
+        balance=balance,
+        as_of=as_of,
+        prices=prices,
+        limit_note=note,
+    )
     return status, burn_up(usage, month, as_of=as_of)
 
 
@@ -365,16 +502,24 @@ def _pct(value: float) -> str:
     return f"{value * 100:,.1f}%"
 
 
-def check_thresholds(status: pd.DataFrame, *, warn_at: float | None = 80.0,
-                     fail_at: float | None = None,
-                     min_runway_days: float | None = None) -> list[Crossing]:
+def check_thresholds(
+    status: pd.DataFrame,
+    *,
+    warn_at: float | None = 80.0,
+    fail_at: float | None = None,
+    min_runway_days: float | None = None,
+) -> list[Crossing]:
     """The thresholds ``status`` crosses, most severe first within each line.
 
     ``warn_at`` and ``fail_at`` (percent) apply to each line's projected share (the share used
     for a past month, or when there is no projection); ``min_runway_days`` to the balance
     runway. A line crossing ``fail_at`` is not also reported as a warning.
     """
-    for name, value in (("--warn-at", warn_at), ("--fail-at", fail_at), ("--min-runway-days", min_runway_days)):
+    for name, value in (
+        ("--warn-at", warn_at),
+        ("--fail-at", fail_at),
+        ("--min-runway-days", min_runway_days),
+    ):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise InputError(f"{name} must be zero or more, not {value}")
     out: list[Crossing] = []
@@ -393,15 +538,33 @@ def check_thresholds(status: pd.DataFrame, *, warn_at: float | None = 80.0,
             what = "projected at" if pd.notna(row["projected"]) else "at"
             flag = "--fail-at" if level == "fail" else "--warn-at"
             unit = "USD" if row["unit"] == "USD" else "credits"
-            when = (f", reaches it on {pd.Timestamp(row['crossing_day']).date()}"
-                    if pd.notna(row["crossing_day"]) else "")
-            out.append(Crossing(level, str(row["line"]),
-                                f"{row['line']} {what} {_pct(share.iloc[i])} of {_amount(row['threshold'], unit)} "
-                                f"{unit} ({flag} {pct:g}%){when}"))
+            when = (
+                f", reaches it on {pd.Timestamp(row['crossing_day']).date()}"
+                if pd.notna(row["crossing_day"])
+                else ""
+            )
+            out.append(
+                Crossing(
+                    level,
+                    str(row["line"]),
+                    f"{row['line']} {what} {_pct(share.iloc[i])} of {_amount(row['threshold'], unit)} "
+                    f"{unit} ({flag} {pct:g}%){when}",
+                )
+            )
     runway = status.attrs.get("runway_days")
-    if min_runway_days is not None and runway is not None and not pd.isna(runway) and runway < min_runway_days:
+    if (
+        min_runway_days is not None
+        and runway is not None
+        and not pd.isna(runway)
+        and runway < min_runway_days
+    ):
         run_out = status.attrs.get("run_out_date")
-        out.append(Crossing("fail", "balance runway",
-                            f"balance runway {runway:,.1f} days (runs out {pd.Timestamp(run_out).date()}) "
-                            f"is below --min-runway-days {min_runway_days:g}"))
+        out.append(
+            Crossing(
+                "fail",
+                "balance runway",
+                f"balance runway {runway:,.1f} days (runs out {pd.Timestamp(run_out).date()}) "
+                f"is below --min-runway-days {min_runway_days:g}",
+            )
+        )
     return out

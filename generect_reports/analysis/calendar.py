@@ -29,8 +29,16 @@ import pandas as pd
 from .. import periods as P
 from ..errors import InputError
 
-__all__ = ["FiscalCalendar", "FISCAL_PERIODS", "to_fiscal_periods", "fiscal_buckets",
-           "bucket_instants", "year_over_year", "period_to_date", "to_date_series"]
+__all__ = [
+    "FiscalCalendar",
+    "FISCAL_PERIODS",
+    "to_fiscal_periods",
+    "fiscal_buckets",
+    "bucket_instants",
+    "year_over_year",
+    "period_to_date",
+    "to_date_series",
+]
 
 #: The bucket sizes the calendar adds to the API's day, week and month.
 FISCAL_PERIODS = ("quarter", "year")
@@ -49,8 +57,11 @@ class FiscalCalendar:
     @classmethod
     def create(cls, start_month: Any = 1, naming: Any = "end") -> "FiscalCalendar":
         """Validated constructor: one-line :class:`InputError` (exit 2) for a bad setting."""
-        if isinstance(start_month, bool) or not isinstance(start_month, (int, np.integer)) \
-                or not 1 <= int(start_month) <= 12:
+        if (
+            isinstance(start_month, bool)
+            or not isinstance(start_month, (int, np.integer))
+            or not 1 <= int(start_month) <= 12
+        ):
             raise InputError(f"fiscal year start must be a month number 1-12, not {start_month!r}")
         if naming not in ("end", "start"):
             raise InputError(f"fiscal year naming must be 'end' or 'start', not {naming!r}")
@@ -121,20 +132,25 @@ class FiscalCalendar:
         """
         match = _QUARTER.match(str(text).strip())
         if not match:
-            raise InputError(f"invalid quarter {text!r}: expected YYYY-QN or FYYYYY-QN, e.g. 2026-Q3")
+            raise InputError(
+                f"invalid quarter {text!r}: expected YYYY-QN or FYYYYY-QN, e.g. 2026-Q3"
+            )
         fiscal, year, q = bool(match.group(1)), int(match.group(2)), int(match.group(3))
         if not 2000 <= year <= 9998:
             raise InputError(f"invalid quarter {text!r}: year out of range")
         if fiscal or self.is_calendar:
             return year, q
         if (self.start_month - 1) % 3:
-            raise InputError(f"calendar quarter {text} does not line up with fiscal quarters "
-                             f"starting in month {self.start_month}: use FY{year}-Q1 style")
+            raise InputError(
+                f"calendar quarter {text} does not line up with fiscal quarters "
+                f"starting in month {self.start_month}: use FY{year}-Q1 style"
+            )
         return self.quarter(year, 3 * (q - 1) + 1)
 
 
-def fiscal_buckets(start: str | dt.date, end: str | dt.date, period: str,
-                   calendar: FiscalCalendar) -> list[P.Bucket]:
+def fiscal_buckets(
+    start: str | dt.date, end: str | dt.date, period: str, calendar: FiscalCalendar
+) -> list[P.Bucket]:
     """Split an inclusive local date range into fiscal quarters or years, clipped to the range."""
     if period not in FISCAL_PERIODS:
         raise InputError(f"unknown fiscal period {period!r}: use quarter or year")
@@ -155,14 +171,20 @@ def bucket_instants(buckets: list[P.Bucket], timezone: str) -> pd.DataFrame:
     """
     tz = P.get_timezone(timezone)
     starts = [dt.datetime.combine(b.start, dt.time(), tzinfo=tz) for b in buckets]
-    ends = [dt.datetime.combine(b.end + dt.timedelta(days=1), dt.time(), tzinfo=tz) for b in buckets]
-    frame = pd.DataFrame({
-        "period": [b.label for b in buckets],
-        "start": pd.DatetimeIndex([pd.Timestamp(s) for s in starts]).tz_convert(timezone) if buckets
-        else pd.DatetimeIndex([], tz=timezone),
-        "end": pd.DatetimeIndex([pd.Timestamp(e) for e in ends]).tz_convert(timezone) if buckets
-        else pd.DatetimeIndex([], tz=timezone),
-    })
+    ends = [
+        dt.datetime.combine(b.end + dt.timedelta(days=1), dt.time(), tzinfo=tz) for b in buckets
+    ]
+    frame = pd.DataFrame(
+        {
+            "period": [b.label for b in buckets],
+            "start": pd.DatetimeIndex([pd.Timestamp(s) for s in starts]).tz_convert(timezone)
+            if buckets
+            else pd.DatetimeIndex([], tz=timezone),
+            "end": pd.DatetimeIndex([pd.Timestamp(e) for e in ends]).tz_convert(timezone)
+            if buckets
+            else pd.DatetimeIndex([], tz=timezone),
+        }
+    )
     frame["hours"] = (frame["end"] - frame["start"]).dt.total_seconds() / 3600.0
     return frame
 
@@ -188,20 +210,35 @@ def to_fiscal_periods(usage: pd.DataFrame, period: str, calendar: FiscalCalendar
     fy = calendar._fy(years, months)
     q = calendar._q(months)
     if calendar.is_calendar:
-        labels = [f"{a}-Q{b}" for a, b in zip(fy, q)] if period == "quarter" else [str(a) for a in fy]
+        labels = (
+            [f"{a}-Q{b}" for a, b in zip(fy, q)] if period == "quarter" else [str(a) for a in fy]
+        )
     else:
-        labels = [f"FY{a}-Q{b}" for a, b in zip(fy, q)] if period == "quarter" else [f"FY{a}" for a in fy]
-    keyed = pd.DataFrame({"period_start": usage["period_start"],
-                          "period": pd.Series(labels, dtype=str, index=usage.index),
-                          "operation": usage["operation"].astype(str),
-                          "credits": usage["credits"].to_numpy(dtype="float64")})
+        labels = (
+            [f"FY{a}-Q{b}" for a, b in zip(fy, q)]
+            if period == "quarter"
+            else [f"FY{a}" for a in fy]
+        )
+    keyed = pd.DataFrame(
+        {
+            "period_start": usage["period_start"],
+            "period": pd.Series(labels, dtype=str, index=usage.index),
+            "operation": usage["operation"].astype(str),
+            "credits": usage["credits"].to_numpy(dtype="float64"),
+        }
+    )
     # A fiscal bucket starts at its first bucket inside the range (clipped like any bucket).
     keyed["period_start"] = keyed.groupby("period", sort=False)["period_start"].transform("min")
-    out = (keyed.groupby(["period_start", "period", "operation"], sort=True, as_index=False)
-           ["credits"].sum())
+    out = keyed.groupby(["period_start", "period", "operation"], sort=True, as_index=False)[
+        "credits"
+    ].sum()
     out["period"] = out["period"].astype(str)
-    out.attrs = {**usage.attrs, "period": period, "fiscal_year_start": calendar.start_month,
-                 "fiscal_year_naming": calendar.naming}
+    out.attrs = {
+        **usage.attrs,
+        "period": period,
+        "fiscal_year_start": calendar.start_month,
+        "fiscal_year_naming": calendar.naming,
+    }
     return out.reset_index(drop=True)
 
 
@@ -209,12 +246,20 @@ def _monthly(usage: pd.DataFrame) -> pd.DataFrame:
     """Months × operations of credits, every month of the range present (0 where absent)."""
     years, months = _local_parts(usage)
     index = years * 12 + (months - 1)
-    keyed = pd.DataFrame({"m": index, "operation": usage["operation"].astype(str).to_numpy(),
-                          "credits": usage["credits"].to_numpy(dtype="float64")})
-    matrix = keyed.pivot_table(index="m", columns="operation", values="credits", aggfunc="sum",
-                               fill_value=0.0)
+    keyed = pd.DataFrame(
+        {
+            "m": index,
+            "operation": usage["operation"].astype(str).to_numpy(),
+            "credits": usage["credits"].to_numpy(dtype="float64"),
+        }
+    )
+    matrix = keyed.pivot_table(
+        index="m", columns="operation", values="credits", aggfunc="sum", fill_value=0.0
+    )
     if len(matrix):
-        matrix = matrix.reindex(np.arange(matrix.index.min(), matrix.index.max() + 1), fill_value=0.0)
+        matrix = matrix.reindex(
+            np.arange(matrix.index.min(), matrix.index.max() + 1), fill_value=0.0
+        )
     return matrix
 
 
@@ -232,15 +277,21 @@ def year_over_year(usage: pd.DataFrame) -> pd.DataFrame:
     matrix = _monthly(usage)
     cols = ["month", "operation", "credits", "previous_year_credits", "change", "change_pct"]
     if matrix.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c not in ("month", "operation") else str)
-                             for c in cols})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="float64" if c not in ("month", "operation") else str)
+                for c in cols
+            }
+        )
     prior = matrix.shift(12)
-    tidy = pd.DataFrame({
-        "m": np.repeat(matrix.index.to_numpy(), matrix.shape[1]),
-        "operation": np.tile(matrix.columns.astype(str).to_numpy(), matrix.shape[0]),
-        "credits": matrix.to_numpy().ravel(),
-        "previous_year_credits": prior.to_numpy().ravel(),
-    })
+    tidy = pd.DataFrame(
+        {
+            "m": np.repeat(matrix.index.to_numpy(), matrix.shape[1]),
+            "operation": np.tile(matrix.columns.astype(str).to_numpy(), matrix.shape[0]),
+            "credits": matrix.to_numpy().ravel(),
+            "previous_year_credits": prior.to_numpy().ravel(),
+        }
+    )
     tidy["change"] = tidy["credits"] - tidy["previous_year_credits"]
     base = tidy["previous_year_credits"].where(tidy["previous_year_credits"] != 0)
     tidy["change_pct"] = tidy["change"] / base
@@ -264,19 +315,24 @@ def to_date_series(usage: pd.DataFrame, calendar: FiscalCalendar) -> pd.DataFram
     years, months = idx // 12, idx % 12 + 1
     fy = calendar._fy(years, months)
     q = calendar._q(months)
-    out = pd.DataFrame({
-        "month": pd.Series([f"{y}-{m:02d}" for y, m in zip(years, months)], dtype=str),
-        "fiscal_year": pd.Series([calendar.year_label(int(a)) for a in fy], dtype=str),
-        "quarter": pd.Series([calendar.quarter_label(int(a), int(b)) for a, b in zip(fy, q)], dtype=str),
-        "credits": totals.to_numpy(dtype="float64"),
-    })
+    out = pd.DataFrame(
+        {
+            "month": pd.Series([f"{y}-{m:02d}" for y, m in zip(years, months)], dtype=str),
+            "fiscal_year": pd.Series([calendar.year_label(int(a)) for a in fy], dtype=str),
+            "quarter": pd.Series(
+                [calendar.quarter_label(int(a), int(b)) for a, b in zip(fy, q)], dtype=str
+            ),
+            "credits": totals.to_numpy(dtype="float64"),
+        }
+    )
     out["qtd_credits"] = out.groupby("quarter", sort=False)["credits"].cumsum()
     out["ytd_credits"] = out.groupby("fiscal_year", sort=False)["credits"].cumsum()
     return out
 
 
-def period_to_date(usage: pd.DataFrame, as_of: str | dt.date, period: str,
-                   calendar: FiscalCalendar) -> pd.DataFrame:
+def period_to_date(
+    usage: pd.DataFrame, as_of: str | dt.date, period: str, calendar: FiscalCalendar
+) -> pd.DataFrame:
     """Quarter- or year-to-date credits by operation, like for like with the previous period.
 
     The current period runs from its first day to ``as_of`` (inclusive): ``n`` elapsed days. The
@@ -322,14 +378,25 @@ def period_to_date(usage: pd.DataFrame, as_of: str | dt.date, period: str,
 
     cur, prev = window(first, day), window(prev_first, prev_end)
     ops = sorted(set(cur.index) | set(prev.index))
-    out = pd.DataFrame({"operation": pd.Series(ops, dtype=str),
-                        "credits": cur.reindex(ops, fill_value=0.0).to_numpy(dtype="float64"),
-                        "previous_credits": prev.reindex(ops, fill_value=0.0).to_numpy(dtype="float64")})
+    out = pd.DataFrame(
+        {
+            "operation": pd.Series(ops, dtype=str),
+            "credits": cur.reindex(ops, fill_value=0.0).to_numpy(dtype="float64"),
+            "previous_credits": prev.reindex(ops, fill_value=0.0).to_numpy(dtype="float64"),
+        }
+    )
     out["change"] = out["credits"] - out["previous_credits"]
     out["change_pct"] = out["change"] / out["previous_credits"].where(out["previous_credits"] != 0)
-    out.attrs = {"period": period, "label": label, "previous_label": prev_label,
-                 "start": first.isoformat(), "as_of": day.isoformat(), "days": days,
-                 "previous_start": prev_first.isoformat(), "previous_end": prev_end.isoformat(),
-                 "credits": float(out["credits"].sum()),
-                 "previous_credits": float(out["previous_credits"].sum())}
+    out.attrs = {
+        "period": period,
+        "label": label,
+        "previous_label": prev_label,
+        "start": first.isoformat(),
+        "as_of": day.isoformat(),
+        "days": days,
+        "previous_start": prev_first.isoformat(),
+        "previous_end": prev_end.isoformat(),
+        "credits": float(out["credits"].sum()),
+        "previous_credits": float(out["previous_credits"].sum()),
+    }
     return out

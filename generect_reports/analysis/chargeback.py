@@ -41,11 +41,15 @@ UNATTRIBUTED = "unattributed"
 
 #: The two estimates behind every allocated figure, in words.
 ASSUMPTIONS: tuple[str, ...] = (
-    ("Successful requests per endpoint are estimated: the API counts a token's requests by "
-     "endpoint and by status class separately, so the token's share of 2xx answers in the month "
-     "is applied to every endpoint it called."),
-    ("The API charges credits per result returned, not per request, so a customer's share of an "
-     "operation's credits is estimated from its share of that operation's successful requests."),
+    (
+        "Successful requests per endpoint are estimated: the API counts a token's requests by "
+        "endpoint and by status class separately, so the token's share of 2xx answers in the month "
+        "is applied to every endpoint it called."
+    ),
+    (
+        "The API charges credits per result returned, not per request, so a customer's share of an "
+        "operation's credits is estimated from its share of that operation's successful requests."
+    ),
 )
 
 #: The allocation rule in words (statements, report, README).
@@ -68,10 +72,12 @@ HEALTH_GROWTH_MIN = 100
 
 def health_rule(threshold: float = HEALTH_FAILED_SHARE) -> str:
     """The integration-health rule in words."""
-    return (f"A customer is flagged when more than {threshold:.0%} of its requests failed (4xx or "
-            f"5xx), or when its failed requests grew to at least {HEALTH_GROWTH_FACTOR:g} times last "
-            f"month's and by at least {HEALTH_GROWTH_MIN} requests: a client retrying in a loop "
-            "costs support time even where it costs no credits.")
+    return (
+        f"A customer is flagged when more than {threshold:.0%} of its requests failed (4xx or "
+        f"5xx), or when its failed requests grew to at least {HEALTH_GROWTH_FACTOR:g} times last "
+        f"month's and by at least {HEALTH_GROWTH_MIN} requests: a client retrying in a loop "
+        "costs support time even where it costs no credits."
+    )
 
 
 # --- the endpoint -> operation mapping -------------------------------------------------------
@@ -108,8 +114,10 @@ def map_endpoints(endpoints: pd.Series, mapping: Mapping[str, str]) -> pd.Series
     for key, op in mapping.items():
         norm = _normalise(key)
         if "{" in norm:
-            rx = "".join("[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
-                         for part in re.split(r"(\{[^/{}]*\})", norm))
+            rx = "".join(
+                "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
+                for part in re.split(r"(\{[^/{}]*\})", norm)
+            )
             patterns.append((re.compile(rx + r"\Z"), op))
         else:
             exact[norm] = op
@@ -130,13 +138,25 @@ def map_endpoints(endpoints: pd.Series, mapping: Mapping[str, str]) -> pd.Series
 def _token_counts(tokens: pd.DataFrame) -> pd.DataFrame:
     """One row per token and month (the status counts repeat on each endpoint row)."""
     keys = ["month", "customer", "token_hint", "name", "client_id", "created_at"]
-    cols = keys + ["active", "token_requests", "status_2xx", "status_4xx", "status_5xx", "status_other"]
+    cols = keys + [
+        "active",
+        "token_requests",
+        "status_2xx",
+        "status_4xx",
+        "status_5xx",
+        "status_other",
+    ]
     return tokens[cols].drop_duplicates(subset=keys, keep="first")
 
 
-def integration_health(tokens: pd.DataFrame, *, month: str, threshold: float = HEALTH_FAILED_SHARE,
-                       growth_factor: float = HEALTH_GROWTH_FACTOR,
-                       growth_min: int = HEALTH_GROWTH_MIN) -> pd.DataFrame:
+def integration_health(
+    tokens: pd.DataFrame,
+    *,
+    month: str,
+    threshold: float = HEALTH_FAILED_SHARE,
+    growth_factor: float = HEALTH_GROWTH_FACTOR,
+    growth_min: int = HEALTH_GROWTH_MIN,
+) -> pd.DataFrame:
     """Per customer: requests, failures and whether its integration looks unhealthy.
 
     Returns
@@ -150,33 +170,63 @@ def integration_health(tokens: pd.DataFrame, *, month: str, threshold: float = H
     parse_month(month)
     prev = month_label(*shift_month(*parse_month(month), -1))
     counts = _token_counts(tokens)
-    counts = counts.assign(failed=counts["status_4xx"] + counts["status_5xx"],
-                           statuses=counts["status_2xx"] + counts["status_4xx"] + counts["status_5xx"]
-                           + counts["status_other"])
-    now = counts[counts["month"] == month].groupby("customer", sort=True)[
-        ["token_requests", "status_2xx", "failed", "statuses"]].sum()
-    before = counts[counts["month"] == prev].groupby("customer", sort=True)[["failed", "statuses"]].sum()
-    out = pd.DataFrame({"customer": pd.Series(now.index.to_numpy(dtype=object), dtype=str),
-                        "requests": now["token_requests"].to_numpy(dtype="int64"),
-                        "successful": now["status_2xx"].to_numpy(dtype="int64"),
-                        "failed": now["failed"].to_numpy(dtype="int64")})
+    counts = counts.assign(
+        failed=counts["status_4xx"] + counts["status_5xx"],
+        statuses=counts["status_2xx"]
+        + counts["status_4xx"]
+        + counts["status_5xx"]
+        + counts["status_other"],
+    )
+    now = (
+        counts[counts["month"] == month]
+        .groupby("customer", sort=True)[["token_requests", "status_2xx", "failed", "statuses"]]
+        .sum()
+    )
+    before = (
+        counts[counts["month"] == prev].groupby("customer", sort=True)[["failed", "statuses"]].sum()
+    )
+    out = pd.DataFrame(
+        {
+            "customer": pd.Series(now.index.to_numpy(dtype=object), dtype=str),
+            "requests": now["token_requests"].to_numpy(dtype="int64"),
+            "successful": now["status_2xx"].to_numpy(dtype="int64"),
+            "failed": now["failed"].to_numpy(dtype="int64"),
+        }
+    )
     statuses = now["statuses"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["failed_share"] = np.where(statuses > 0, out["failed"].to_numpy() / statuses, np.nan)
     had = before["statuses"].reindex(now.index)
-    out["previous_failed"] = before["failed"].reindex(now.index).where(had > 0).to_numpy(dtype="float64")
+    out["previous_failed"] = (
+        before["failed"].reindex(now.index).where(had > 0).to_numpy(dtype="float64")
+    )
     share_flag = out["failed_share"].to_numpy() > threshold
     prevf = out["previous_failed"].to_numpy()
     failed = out["failed"].to_numpy(dtype="float64")
     with np.errstate(invalid="ignore"):
-        growth_flag = (~np.isnan(prevf)) & (failed >= growth_factor * np.nan_to_num(prevf)) & \
-            (failed - np.nan_to_num(prevf) >= growth_min)
-    share_text = pd.Series([f"{s:.0%} of requests failed (4xx/5xx)" if f else "" for s, f in
-                            zip(out["failed_share"], share_flag)], dtype=str)
-    growth_text = pd.Series([f"failed requests rose from {p:,.0f} to {n:,.0f} against last month" if g else ""
-                             for p, n, g in zip(prevf, failed, growth_flag)], dtype=str)
+        growth_flag = (
+            (~np.isnan(prevf))
+            & (failed >= growth_factor * np.nan_to_num(prevf))
+            & (failed - np.nan_to_num(prevf) >= growth_min)
+        )
+    share_text = pd.Series(
+        [
+            f"{s:.0%} of requests failed (4xx/5xx)" if f else ""
+            for s, f in zip(out["failed_share"], share_flag)
+        ],
+        dtype=str,
+    )
+    growth_text = pd.Series(
+        [
+            f"failed requests rose from {p:,.0f} to {n:,.0f} against last month" if g else ""
+            for p, n, g in zip(prevf, failed, growth_flag)
+        ],
+        dtype=str,
+    )
     out["flagged"] = share_flag | growth_flag
-    out["flags"] = (share_text + np.where(share_flag & growth_flag, "; ", "") + growth_text).astype(str)
+    out["flags"] = (share_text + np.where(share_flag & growth_flag, "; ", "") + growth_text).astype(
+        str
+    )
     return out.reset_index(drop=True)
 
 
@@ -237,33 +287,53 @@ class Allocation:
         ``client_id``, ``name`` or token hint); account totals are kept for reference."""
         c = self.customers
         real = c[c["kind"] == "customer"]
-        hit = real[(real["customer"] == customer) | (real["client_id"] == customer)
-                   | (real["name"] == customer) | real["token_hints"].str.split(", ").map(
-                       lambda hints: customer in hints)]
+        hit = real[
+            (real["customer"] == customer)
+            | (real["client_id"] == customer)
+            | (real["name"] == customer)
+            | real["token_hints"].str.split(", ").map(lambda hints: customer in hints)
+        ]
         if hit.empty:
             known = ", ".join(real["customer"].head(10))
-            raise InputError(f"no customer {customer!r} in {self.month} (customers: {known or 'none'})")
+            raise InputError(
+                f"no customer {customer!r} in {self.month} (customers: {known or 'none'})"
+            )
         names = set(hit["customer"])
-        return replace(self, lines=self.lines[self.lines["customer"].isin(names)].reset_index(drop=True),
-                       customers=hit.reset_index(drop=True), narrowed_to=customer)
+        return replace(
+            self,
+            lines=self.lines[self.lines["customer"].isin(names)].reset_index(drop=True),
+            customers=hit.reset_index(drop=True),
+            narrowed_to=customer,
+        )
 
 
 def _identity(tokens: pd.DataFrame) -> pd.DataFrame:
     """Per customer: client_id, name, token hints and whether any of its tokens is active."""
-    tok = tokens.drop_duplicates(subset=["customer", "token_hint", "name", "client_id", "created_at"])
+    tok = tokens.drop_duplicates(
+        subset=["customer", "token_hint", "name", "client_id", "created_at"]
+    )
     g = tok.groupby("customer", sort=True)
-    return pd.DataFrame({
-        "client_id": g["client_id"].first(),
-        "name": g["name"].first(),
-        "token_hints": g["token_hint"].agg(lambda s: ", ".join(sorted(set(s)))),
-        "active": g["active"].any(),
-    })
+    return pd.DataFrame(
+        {
+            "client_id": g["client_id"].first(),
+            "name": g["name"].first(),
+            "token_hints": g["token_hint"].agg(lambda s: ", ".join(sorted(set(s)))),
+            "active": g["active"].any(),
+        }
+    )
 
 
-def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
-                     mapping: Mapping[str, str] | None = None,
-                     prices: Mapping[str, float] | None = None, multiplier: float = 1.0,
-                     currency: str = "USD", threshold: float = HEALTH_FAILED_SHARE) -> Allocation:
+def allocate_credits(
+    usage: pd.DataFrame,
+    tokens: pd.DataFrame,
+    *,
+    month: str,
+    mapping: Mapping[str, str] | None = None,
+    prices: Mapping[str, float] | None = None,
+    multiplier: float = 1.0,
+    currency: str = "USD",
+    threshold: float = HEALTH_FAILED_SHARE,
+) -> Allocation:
     """Split each operation's credits in ``month`` across customers by estimated successful requests.
 
     Parameters
@@ -292,13 +362,18 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
     parse_month(month)
     if (tokens["customer"] == UNALLOCATED).any():
         # A client_id that happens to read "unallocated" must not merge with the remainder row.
-        tokens = tokens.assign(customer=tokens["customer"].where(
-            tokens["customer"] != UNALLOCATED, UNALLOCATED + " (customer)"))
+        tokens = tokens.assign(
+            customer=tokens["customer"].where(
+                tokens["customer"] != UNALLOCATED, UNALLOCATED + " (customer)"
+            )
+        )
     if mapping is None:
         mapping = load_endpoint_mapping()
     if prices is None:
         prices = load_prices()
-    monthly = to_monthly(usage) if len(usage) else pd.DataFrame(columns=["month", "operation", "credits"])
+    monthly = (
+        to_monthly(usage) if len(usage) else pd.DataFrame(columns=["month", "operation", "credits"])
+    )
     in_month = monthly[monthly["month"] == month]
     op_credits = in_month.groupby("operation", sort=True)["credits"].sum()
 
@@ -307,25 +382,44 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
     mapped = ops_of.notna().to_numpy()
     ratio = tk["ok_ratio"].fillna(1.0).to_numpy(dtype="float64")
     reqs = tk["requests"].to_numpy(dtype="int64")
-    weights = pd.DataFrame({"customer": tk["customer"].to_numpy()[mapped],
-                            "operation": ops_of.to_numpy()[mapped].astype(str),
-                            "requests": reqs[mapped],
-                            "estimated_successful": reqs[mapped] * ratio[mapped]})
-    w = weights.groupby(["operation", "customer"], sort=True)[["requests", "estimated_successful"]].sum()
-    unmapped = (pd.DataFrame({"endpoint": tk["endpoint"].to_numpy()[~mapped], "requests": reqs[~mapped]})
-                .query("endpoint != ''").groupby("endpoint", sort=True, as_index=False)["requests"].sum())
-    unmapped = unmapped[unmapped["requests"] > 0].sort_values(
-        ["requests", "endpoint"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    weights = pd.DataFrame(
+        {
+            "customer": tk["customer"].to_numpy()[mapped],
+            "operation": ops_of.to_numpy()[mapped].astype(str),
+            "requests": reqs[mapped],
+            "estimated_successful": reqs[mapped] * ratio[mapped],
+        }
+    )
+    w = weights.groupby(["operation", "customer"], sort=True)[
+        ["requests", "estimated_successful"]
+    ].sum()
+    unmapped = (
+        pd.DataFrame({"endpoint": tk["endpoint"].to_numpy()[~mapped], "requests": reqs[~mapped]})
+        .query("endpoint != ''")
+        .groupby("endpoint", sort=True, as_index=False)["requests"]
+        .sum()
+    )
+    unmapped = (
+        unmapped[unmapped["requests"] > 0]
+        .sort_values(["requests", "endpoint"], ascending=[False, True], kind="mergesort")
+        .reset_index(drop=True)
+    )
 
     customers = sorted(set(tokens.loc[tokens["month"] == month, "customer"]))
     operations = sorted(set(op_credits.index) | set(weights["operation"]))
-    hundredths = pd.Series(to_hundredths(op_credits.reindex(operations, fill_value=0.0).to_numpy()),
-                           index=operations)
-    price = pd.Series({op: float(prices.get(op, 0.0)) * float(multiplier) for op in operations}, dtype="float64")
+    hundredths = pd.Series(
+        to_hundredths(op_credits.reindex(operations, fill_value=0.0).to_numpy()), index=operations
+    )
+    price = pd.Series(
+        {op: float(prices.get(op, 0.0)) * float(multiplier) for op in operations}, dtype="float64"
+    )
     # One cent rounding per operation, of exactly the figure the report prices: credits × price.
     credits_f = op_credits.reindex(operations, fill_value=0.0)
-    cents = pd.Series([money_cents(float(c) * float(p)) for c, p in zip(credits_f, price)], index=operations,
-                      dtype="int64")
+    cents = pd.Series(
+        [money_cents(float(c) * float(p)) for c, p in zip(credits_f, price)],
+        index=operations,
+        dtype="int64",
+    )
     parties = customers + [UNALLOCATED]
     n = len(customers)
     blocks: list[pd.DataFrame] = []
@@ -346,21 +440,39 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
             money = largest_remainder(int(cents[op]), np.abs(parts).astype("float64"))
         else:
             money[n] = int(cents[op])
-        blocks.append(pd.DataFrame({
-            "customer": parties, "operation": op,
-            "requests": np.append(ww["requests"].to_numpy(dtype="int64"), 0),
-            "estimated_successful": np.append(est, 0.0),
-            "credits_hundredths": parts, "cost_cents": money,
-            "share": parts / total if total else np.full(n + 1, np.nan),
-        }))
-    cols = ["customer", "operation", "requests", "estimated_successful", "credits", "share",
-            "estimated_cost", "credits_hundredths", "cost_cents"]
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "customer": parties,
+                    "operation": op,
+                    "requests": np.append(ww["requests"].to_numpy(dtype="int64"), 0),
+                    "estimated_successful": np.append(est, 0.0),
+                    "credits_hundredths": parts,
+                    "cost_cents": money,
+                    "share": parts / total if total else np.full(n + 1, np.nan),
+                }
+            )
+        )
+    cols = [
+        "customer",
+        "operation",
+        "requests",
+        "estimated_successful",
+        "credits",
+        "share",
+        "estimated_cost",
+        "credits_hundredths",
+        "cost_cents",
+    ]
     if blocks:
         lines = pd.concat(blocks, ignore_index=True)
     else:
-        lines = pd.DataFrame({c: pd.Series(dtype=str if c in ("customer", "operation") else "float64") for c in cols})
+        lines = pd.DataFrame(
+            {c: pd.Series(dtype=str if c in ("customer", "operation") else "float64") for c in cols}
+        )
         lines[["requests", "credits_hundredths", "cost_cents"]] = lines[
-            ["requests", "credits_hundredths", "cost_cents"]].astype("int64")
+            ["requests", "credits_hundredths", "cost_cents"]
+        ].astype("int64")
     keep = (lines["credits_hundredths"] != 0) | (lines["cost_cents"] != 0) | (lines["requests"] > 0)
     lines = lines[keep].copy()
     lines["credits"] = lines["credits_hundredths"] / 100
@@ -369,15 +481,23 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
     lines = lines.sort_values(["is_unallocated", "customer", "operation"], kind="mergesort")
     lines = lines[cols].reset_index(drop=True)
 
-    ops_table = pd.DataFrame({"operation": pd.Series(operations, dtype=str),
-                              "credits": hundredths.to_numpy() / 100,
-                              "credits_hundredths": hundredths.to_numpy(dtype="int64"),
-                              "price": price.to_numpy(),
-                              "estimated_cost": cents.to_numpy() / 100,
-                              "cost_cents": cents.to_numpy(dtype="int64")})
+    ops_table = pd.DataFrame(
+        {
+            "operation": pd.Series(operations, dtype=str),
+            "credits": hundredths.to_numpy() / 100,
+            "credits_hundredths": hundredths.to_numpy(dtype="int64"),
+            "price": price.to_numpy(),
+            "estimated_cost": cents.to_numpy() / 100,
+            "cost_cents": cents.to_numpy(dtype="int64"),
+        }
+    )
     un = lines[lines["customer"] == UNALLOCATED].set_index("operation")
-    ops_table["unallocated_hundredths"] = un["credits_hundredths"].reindex(operations, fill_value=0).to_numpy(dtype="int64")
-    ops_table["allocated_hundredths"] = ops_table["credits_hundredths"] - ops_table["unallocated_hundredths"]
+    ops_table["unallocated_hundredths"] = (
+        un["credits_hundredths"].reindex(operations, fill_value=0).to_numpy(dtype="int64")
+    )
+    ops_table["allocated_hundredths"] = (
+        ops_table["credits_hundredths"] - ops_table["unallocated_hundredths"]
+    )
 
     health = integration_health(tokens, month=month, threshold=threshold).set_index("customer")
     ident = _identity(tokens[tokens["month"] == month])
@@ -385,48 +505,107 @@ def allocate_credits(usage: pd.DataFrame, tokens: pd.DataFrame, *, month: str,
     total_h = int(hundredths.sum())
     summary = pd.DataFrame(index=pd.Index(customers, name="customer"))
     summary = summary.join(ident).join(health).join(per)
-    summary[["credits_hundredths", "cost_cents"]] = summary[["credits_hundredths", "cost_cents"]].fillna(0).astype("int64")
+    summary[["credits_hundredths", "cost_cents"]] = (
+        summary[["credits_hundredths", "cost_cents"]].fillna(0).astype("int64")
+    )
     for col in ("requests", "successful", "failed"):
         summary[col] = summary[col].fillna(0).astype("int64")
     summary["flagged"] = summary["flagged"].fillna(False).astype(bool)
     summary["flags"] = summary["flags"].fillna("").astype(str)
     summary["kind"] = "customer"
     summary = summary.reset_index()
-    summary = summary.sort_values(["credits_hundredths", "requests", "customer"], ascending=[False, False, True],
-                                  kind="mergesort")
-    un_row = pd.DataFrame([{"customer": UNALLOCATED, "client_id": None, "name": None, "token_hints": "",
-                            "active": False, "requests": 0, "successful": 0, "failed": 0,
-                            "failed_share": np.nan, "previous_failed": np.nan, "flagged": False,
-                            "flags": "", "kind": "unallocated",
-                            "credits_hundredths": int(per["credits_hundredths"].get(UNALLOCATED, 0)),
-                            "cost_cents": int(per["cost_cents"].get(UNALLOCATED, 0))}])
+    summary = summary.sort_values(
+        ["credits_hundredths", "requests", "customer"],
+        ascending=[False, False, True],
+        kind="mergesort",
+    )
+    un_row = pd.DataFrame(
+        [
+            {
+                "customer": UNALLOCATED,
+                "client_id": None,
+                "name": None,
+                "token_hints": "",
+                "active": False,
+                "requests": 0,
+                "successful": 0,
+                "failed": 0,
+                "failed_share": np.nan,
+                "previous_failed": np.nan,
+                "flagged": False,
+                "flags": "",
+                "kind": "unallocated",
+                "credits_hundredths": int(per["credits_hundredths"].get(UNALLOCATED, 0)),
+                "cost_cents": int(per["cost_cents"].get(UNALLOCATED, 0)),
+            }
+        ]
+    )
     summary = pd.concat([summary, un_row], ignore_index=True)
     summary["credits"] = summary["credits_hundredths"] / 100
     summary["share"] = summary["credits_hundredths"] / total_h if total_h else np.nan
     summary["estimated_cost"] = summary["cost_cents"] / 100
-    summary = summary[["customer", "kind", "client_id", "name", "token_hints", "active", "requests",
-                       "successful", "failed", "failed_share", "previous_failed", "credits", "share",
-                       "estimated_cost", "credits_hundredths", "cost_cents", "flagged", "flags"]]
+    summary = summary[
+        [
+            "customer",
+            "kind",
+            "client_id",
+            "name",
+            "token_hints",
+            "active",
+            "requests",
+            "successful",
+            "failed",
+            "failed_share",
+            "previous_failed",
+            "credits",
+            "share",
+            "estimated_cost",
+            "credits_hundredths",
+            "cost_cents",
+            "flagged",
+            "flags",
+        ]
+    ]
 
     notes: list[str] = []
     if not len(tk):
         notes.append(f"No token analytics for {month}: every credit is unallocated.")
-    untouched = [op for op in operations if op != UNATTRIBUTED and hundredths[op] != 0
-                 and int(ops_table.set_index("operation").at[op, "unallocated_hundredths"]) == hundredths[op]]
+    untouched = [
+        op
+        for op in operations
+        if op != UNATTRIBUTED
+        and hundredths[op] != 0
+        and int(ops_table.set_index("operation").at[op, "unallocated_hundredths"]) == hundredths[op]
+    ]
     if untouched:
         notes.append("No customer's requests map to: " + ", ".join(untouched) + " (unallocated).")
     if UNATTRIBUTED in operations and hundredths[UNATTRIBUTED]:
         notes.append("Unattributed platform charges are not caused by any token (unallocated).")
     if len(unmapped):
-        notes.append(f"{int(unmapped['requests'].sum()):,} requests went to endpoints that map to no "
-                     "operation and did not move credits: " + ", ".join(unmapped["endpoint"].head(5))
-                     + (" and others" if len(unmapped) > 5 else "") + ".")
-    per_op = lines.groupby("operation")["credits_hundredths"].sum().reindex(operations, fill_value=0)
+        notes.append(
+            f"{int(unmapped['requests'].sum()):,} requests went to endpoints that map to no "
+            "operation and did not move credits: "
+            + ", ".join(unmapped["endpoint"].head(5))
+            + (" and others" if len(unmapped) > 5 else "")
+            + "."
+        )
+    per_op = (
+        lines.groupby("operation")["credits_hundredths"].sum().reindex(operations, fill_value=0)
+    )
     tied = bool((per_op.to_numpy() == hundredths.to_numpy()).all())
     windows = tokens.attrs.get("windows", {}) or {}
     window = tuple(windows[month]) if month in windows else None
-    return Allocation(month=month, timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
-                      source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
-                      currency=currency, lines=lines, customers=summary.reset_index(drop=True),
-                      operations=ops_table, unmapped=unmapped, window=window,
-                      threshold=threshold, notes=notes, tied=tied)
+    return Allocation(
+        month=month,
+        timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
+        source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
+        currency=currency,
+        lines=lines,
+        customers=summary.reset_index(drop=True),
+        operations=ops_table,
+        unmapped=unmapped,
+        window=window,
+        threshold=threshold,
+        notes=notes,
+        tied=tied,
+    )

@@ -11,11 +11,18 @@ import pandas as pd
 
 from ..theme import OPERATION_ALIASES, expand_aliases
 
-__all__ = ["load_prices", "estimate_cost", "round_money", "money_cents", "to_hundredths",
-           "largest_remainder", "expand_aliases", "OPERATION_ALIASES"]
+__all__ = [
+    "load_prices",
+    "estimate_cost",
+    "round_money",
+    "money_cents",
+    "to_hundredths",
+    "largest_remainder",
+    "expand_aliases",
+    "OPERATION_ALIASES",
+]
 
 _CENT = Decimal("0.01")
-
 
 
 def money_cents(value: float | Decimal | str) -> int:
@@ -81,8 +88,9 @@ def load_prices(template: str | os.PathLike[str] | None = None) -> dict[str, flo
     return dict(load_theme(template).prices)
 
 
-def estimate_cost(table: pd.DataFrame, prices: Mapping[str, float] | None = None, *,
-                  multiplier: float = 1.0) -> pd.DataFrame:
+def estimate_cost(
+    table: pd.DataFrame, prices: Mapping[str, float] | None = None, *, multiplier: float = 1.0
+) -> pd.DataFrame:
     """Add ``price`` and ``estimated_cost`` columns to any frame with ``operation`` and ``credits``.
 
     Parameters
@@ -118,5 +126,3 @@ def estimate_cost(table: pd.DataFrame, prices: Mapping[str, float] | None = None
     out.attrs["estimate"] = True
     out.attrs["multiplier"] = float(multiplier)
     return out
-
-

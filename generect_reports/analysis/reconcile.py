@@ -25,12 +25,26 @@ from ..errors import InputError, TemplateError
 from ..fetch.ledger import month_figures, month_window
 from .pricing import to_hundredths
 
-__all__ = ["reconcile", "Reconciliation", "load_ledger_mapping", "map_types", "usage_figures",
-           "reported_figures", "REASONS", "TYING_REASONS", "UNMAPPED_PREFIX"]
+__all__ = [
+    "reconcile",
+    "Reconciliation",
+    "load_ledger_mapping",
+    "map_types",
+    "usage_figures",
+    "reported_figures",
+    "REASONS",
+    "TYING_REASONS",
+    "UNMAPPED_PREFIX",
+]
 
 #: Reason kinds, in the order rows are listed.
-REASONS = ("pending at month end", "reversed", "unmapped type", "timezone-boundary charge",
-           "unexplained")
+REASONS = (
+    "pending at month end",
+    "reversed",
+    "unmapped type",
+    "timezone-boundary charge",
+    "unexplained",
+)
 #: Reasons that still let a month tie.
 TYING_REASONS = frozenset({"pending at month end", "reversed"})
 #: Operation label of a charge type the mapping does not know.
@@ -40,7 +54,9 @@ UNMAPPED_PREFIX = "unmapped:"
 # --- the type -> operation mapping -------------------------------------------------------
 
 
-def load_ledger_mapping(template: str | os.PathLike[str] | None = None) -> dict[str, dict[str, str]]:
+def load_ledger_mapping(
+    template: str | os.PathLike[str] | None = None,
+) -> dict[str, dict[str, str]]:
     """``{"types": {...}, "prefixes": {...}}`` from ``ledger_mapping.toml`` in the template
     folder, or the bundled one (as prices are loaded)."""
     from pathlib import Path
@@ -55,8 +71,12 @@ def load_ledger_mapping(template: str | os.PathLike[str] | None = None) -> dict[
     out: dict[str, dict[str, str]] = {}
     for table in ("types", "prefixes"):
         values = raw.get(table, {})
-        if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
-            raise TemplateError(f"[{table}] in {path} must map transaction types to operation names")
+        if not isinstance(values, dict) or not all(
+            isinstance(v, str) and v for v in values.values()
+        ):
+            raise TemplateError(
+                f"[{table}] in {path} must map transaction types to operation names"
+            )
         out[table] = {str(k): str(v) for k, v in values.items()}
     return out
 
@@ -71,8 +91,9 @@ def map_types(types: pd.Series, mapping: Mapping[str, Mapping[str, str]]) -> pd.
         if kind in exact:
             lookup[kind] = exact[kind]
             continue
-        lookup[kind] = next((op for prefix, op in prefixes if kind.startswith(prefix)),
-                            UNMAPPED_PREFIX + kind)
+        lookup[kind] = next(
+            (op for prefix, op in prefixes if kind.startswith(prefix)), UNMAPPED_PREFIX + kind
+        )
     return types.astype(str).map(lookup)
 
 
@@ -130,13 +151,24 @@ class Reconciliation:
 
     def figures(self) -> dict[str, Any]:
         """The tie-out figures as plain values (the JSON document's own fields)."""
-        return {"month": self.month, "ties": self.ties, "opening_balance": self.opening,
-                "top_ups": self.top_ups, "settled_charges": self.charges,
-                "closing_balance": self.closing, "pending": self.pending, "reversed": self.reversed,
-                "usage": self.usage, "difference": self.difference,
-                "balance_ties": self.balance_ties, "unmapped_types": list(self.unmapped_types),
-                "balance_hypothesis": self.hypothesis, "anchor_balance": self.anchor_balance,
-                "anchor_at": self.anchor_at, "in_flight": self.in_flight}
+        return {
+            "month": self.month,
+            "ties": self.ties,
+            "opening_balance": self.opening,
+            "top_ups": self.top_ups,
+            "settled_charges": self.charges,
+            "closing_balance": self.closing,
+            "pending": self.pending,
+            "reversed": self.reversed,
+            "usage": self.usage,
+            "difference": self.difference,
+            "balance_ties": self.balance_ties,
+            "unmapped_types": list(self.unmapped_types),
+            "balance_hypothesis": self.hypothesis,
+            "anchor_balance": self.anchor_balance,
+            "anchor_at": self.anchor_at,
+            "in_flight": self.in_flight,
+        }
 
 
 def _c(value: float) -> int:
@@ -157,7 +189,10 @@ def usage_figures(usage: pd.DataFrame, *, month: str, timezone: str) -> dict[str
     inside = ((when >= pd.Timestamp(start)) & (when < pd.Timestamp(stop))).to_numpy()
     sub = usage.loc[inside]
     cents = pd.Series(to_hundredths(sub["credits"]), index=sub.index)
-    return {str(k): int(v) for k, v in cents.groupby(sub["operation"].astype(str).to_numpy()).sum().items()}
+    return {
+        str(k): int(v)
+        for k, v in cents.groupby(sub["operation"].astype(str).to_numpy()).sum().items()
+    }
 
 
 def _boundary_window(edge: dt.datetime) -> dt.timedelta:
@@ -167,8 +202,9 @@ def _boundary_window(edge: dt.datetime) -> dt.timedelta:
     return max(abs(offset), dt.timedelta(hours=1))
 
 
-def _boundary_match(residual: int, charges: pd.DataFrame, start: dt.datetime,
-                    stop: dt.datetime) -> pd.DataFrame | None:
+def _boundary_match(
+    residual: int, charges: pd.DataFrame, start: dt.datetime, stop: dt.datetime
+) -> pd.DataFrame | None:
     """The charges near a month edge whose booking on the other side explains ``residual``
     (settled − usage, hundredths): a charge inside the month that usage counted next door adds
     to the difference, one outside that usage counted here subtracts."""
@@ -182,7 +218,9 @@ def _boundary_match(residual: int, charges: pd.DataFrame, start: dt.datetime,
     near = charges[(inside | outside).to_numpy()].copy()
     if near.empty:
         return None
-    near["effect"] = np.where(inside[(inside | outside)].to_numpy(), 1, -1) * -to_hundredths(near["credits"])
+    near["effect"] = np.where(inside[(inside | outside)].to_numpy(), 1, -1) * -to_hundredths(
+        near["credits"]
+    )
     for _, row in near.iterrows():  # a handful of rows at most: the edges only
         if int(row["effect"]) == residual:
             return near.loc[[row.name]]
@@ -192,12 +230,20 @@ def _boundary_match(residual: int, charges: pd.DataFrame, start: dt.datetime,
     return None
 
 
-def reconcile(usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str,
-              balance_now: float | None = None, pending_in_balance: bool | None = None,
-              closing_balance: float | None = None, anchor_at: Any = None,
-              in_flight: float = 0.0, hypothesis: str = "",
-              mapping: Mapping[str, Mapping[str, str]] | None = None,
-              timezone: str | None = None) -> Reconciliation:
+def reconcile(
+    usage: pd.DataFrame,
+    ledger: pd.DataFrame,
+    *,
+    month: str,
+    balance_now: float | None = None,
+    pending_in_balance: bool | None = None,
+    closing_balance: float | None = None,
+    anchor_at: Any = None,
+    in_flight: float = 0.0,
+    hypothesis: str = "",
+    mapping: Mapping[str, Mapping[str, str]] | None = None,
+    timezone: str | None = None,
+) -> Reconciliation:
     """Tie ``month``: opening balance, top-ups, settled charges, pending, reversed, closing balance,
     and settled charges against usage, in total and per operation.
 
@@ -257,9 +303,16 @@ def reconcile(usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str,
     # Per operation: settled, pending and reversed charges against usage.
     charge_rows = rows[cents < 0]
     ops = map_types(charge_rows["type"], mapping)
-    ch = pd.DataFrame({"operation": ops.to_numpy(), "status": charge_rows["status"].to_numpy(),
-                       "c": -cents[cents < 0]})
-    by = ch.pivot_table(index="operation", columns="status", values="c", aggfunc="sum", fill_value=0)
+    ch = pd.DataFrame(
+        {
+            "operation": ops.to_numpy(),
+            "status": charge_rows["status"].to_numpy(),
+            "c": -cents[cents < 0],
+        }
+    )
+    by = ch.pivot_table(
+        index="operation", columns="status", values="c", aggfunc="sum", fill_value=0
+    )
     by = by.reindex(columns=["success", "pending", "error"], fill_value=0)
     used = pd.Series(usage_figures(usage, month=month, timezone=tz), dtype="int64")
     table = pd.DataFrame(index=sorted(set(by.index) | set(used.index)))
@@ -267,20 +320,31 @@ def reconcile(usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str,
     for col, src in (("settled", "success"), ("pending", "pending"), ("reversed", "error")):
         table[col] = by[src].reindex(table.index, fill_value=0).astype("int64")
     table["difference"] = table["settled"] - table["usage"]
-    unmapped = sorted(str(op)[len(UNMAPPED_PREFIX):] for op in table.index if str(op).startswith(UNMAPPED_PREFIX))
+    unmapped = sorted(
+        str(op)[len(UNMAPPED_PREFIX) :] for op in table.index if str(op).startswith(UNMAPPED_PREFIX)
+    )
 
     reasons: list[dict[str, Any]] = []
     residuals: dict[str, int] = {}
     notes: list[str] = []
-    settled_charges = ledger[(ledger["status"] == "success").to_numpy() & (ledger["credits"] < 0).to_numpy()]
+    settled_charges = ledger[
+        (ledger["status"] == "success").to_numpy() & (ledger["credits"] < 0).to_numpy()
+    ]
     settled_ops = map_types(settled_charges["type"], mapping).to_numpy()
     for op, r in table.iterrows():  # one row per operation: a dozen at most
         diff, p, v = int(r["difference"]), int(r["pending"]), int(r["reversed"])
         if str(op).startswith(UNMAPPED_PREFIX):
-            kind = str(op)[len(UNMAPPED_PREFIX):]
+            kind = str(op)[len(UNMAPPED_PREFIX) :]
             n = int((charge_rows["type"].astype(str) == kind).sum())
-            reasons.append(_reason(op, "unmapped type", diff, n,
-                                   f"transaction type {kind!r} is not in ledger_mapping.toml"))
+            reasons.append(
+                _reason(
+                    op,
+                    "unmapped type",
+                    diff,
+                    n,
+                    f"transaction type {kind!r} is not in ledger_mapping.toml",
+                )
+            )
             residuals[str(op)] = 0
             continue
         # Which of pending and reversed the usage counted: the first reading that leaves nothing.
@@ -296,60 +360,120 @@ def reconcile(usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str,
             n = int(((ch["operation"] == op) & (ch["status"] == "error")).sum())
             reasons.append(_reason(op, "reversed", -v, n, "charged, then reversed"))
         if (p and not use_p) or (v and not use_v):
-            notes.append(f"{op}: usage leaves out its "
-                         + " and ".join(w for w, keep, a in (("pending", use_p, p), ("reversed", use_v, v)) if a and not keep)
-                         + " charges")
+            notes.append(
+                f"{op}: usage leaves out its "
+                + " and ".join(
+                    w
+                    for w, keep, a in (("pending", use_p, p), ("reversed", use_v, v))
+                    if a and not keep
+                )
+                + " charges"
+            )
         residual = diff + (p if use_p else 0) + (v if use_v else 0)
         residuals[str(op)] = residual
         if residual:
             near = _boundary_match(residual, settled_charges[settled_ops == op], start, stop)
             if near is not None:
-                ids = ", ".join(f"{i} at {t.isoformat()}" for i, t in zip(near["id"], near["created_at"]))
-                reasons.append(_reason(op, "timezone-boundary charge", residual, len(near),
-                                       f"booked within hours of the month edge, counted by usage "
-                                       f"in the other month: {ids}"))
+                ids = ", ".join(
+                    f"{i} at {t.isoformat()}" for i, t in zip(near["id"], near["created_at"])
+                )
+                reasons.append(
+                    _reason(
+                        op,
+                        "timezone-boundary charge",
+                        residual,
+                        len(near),
+                        f"booked within hours of the month edge, counted by usage "
+                        f"in the other month: {ids}",
+                    )
+                )
                 continue
-            match = [k for k in unmapped if -int(table.loc[UNMAPPED_PREFIX + k, "difference"]) == residual]
+            match = [
+                k
+                for k in unmapped
+                if -int(table.loc[UNMAPPED_PREFIX + k, "difference"]) == residual
+            ]
             if match:
-                reasons.append(_reason(op, "unmapped type", residual, 0,
-                                       f"the same amount was charged as type {match[0]!r}, "
-                                       "which ledger_mapping.toml does not map to an operation"))
+                reasons.append(
+                    _reason(
+                        op,
+                        "unmapped type",
+                        residual,
+                        0,
+                        f"the same amount was charged as type {match[0]!r}, "
+                        "which ledger_mapping.toml does not map to an operation",
+                    )
+                )
                 continue
-            reasons.append(_reason(op, "unexplained", residual, 0,
-                                   "settled charges and usage differ with no pending, reversed, "
-                                   "boundary or unmapped charge to account for it"))
+            reasons.append(
+                _reason(
+                    op,
+                    "unexplained",
+                    residual,
+                    0,
+                    "settled charges and usage differ with no pending, reversed, "
+                    "boundary or unmapped charge to account for it",
+                )
+            )
     table["residual"] = pd.Series(residuals).reindex(table.index, fill_value=0).astype("int64")
     operations = table.reset_index(names="operation")
     for col in ("usage", "settled", "pending", "reversed", "difference", "residual"):
         operations[col] = operations[col].to_numpy(dtype="int64") / 100
     order = {r: i for i, r in enumerate(REASONS)}
-    reason_frame = pd.DataFrame(reasons, columns=["operation", "reason", "credits", "transactions", "detail"])
+    reason_frame = pd.DataFrame(
+        reasons, columns=["operation", "reason", "credits", "transactions", "detail"]
+    )
     if not reason_frame.empty:
-        reason_frame = reason_frame.assign(_o=reason_frame["reason"].map(order)).sort_values(
-            ["_o", "operation"], kind="mergesort").drop(columns="_o").reset_index(drop=True)
+        reason_frame = (
+            reason_frame.assign(_o=reason_frame["reason"].map(order))
+            .sort_values(["_o", "operation"], kind="mergesort")
+            .drop(columns="_o")
+            .reset_index(drop=True)
+        )
     usage_total = int(table["usage"].sum())
     anchor_ts = pd.Timestamp(anchor_at).tz_convert(tz) if anchor_at is not None else None
     return Reconciliation(
-        month=month, timezone=tz, source=str(ledger.attrs.get("source") or usage.attrs.get("source", "api")),
-        opening=None if opening is None else _f(opening), top_ups=_f(top_ups), charges=_f(charges),
-        closing=None if closing is None else _f(closing), pending=_f(pending),
-        reversed=_f(reversed_), usage=_f(usage_total), difference=_f(charges - usage_total),
-        operations=operations, reasons=reason_frame, unmapped_types=unmapped,
-        hypothesis=hypothesis, anchor_balance=balance_now, anchor_at=anchor_ts,
-        in_flight=float(in_flight), notes=notes)
+        month=month,
+        timezone=tz,
+        source=str(ledger.attrs.get("source") or usage.attrs.get("source", "api")),
+        opening=None if opening is None else _f(opening),
+        top_ups=_f(top_ups),
+        charges=_f(charges),
+        closing=None if closing is None else _f(closing),
+        pending=_f(pending),
+        reversed=_f(reversed_),
+        usage=_f(usage_total),
+        difference=_f(charges - usage_total),
+        operations=operations,
+        reasons=reason_frame,
+        unmapped_types=unmapped,
+        hypothesis=hypothesis,
+        anchor_balance=balance_now,
+        anchor_at=anchor_ts,
+        in_flight=float(in_flight),
+        notes=notes,
+    )
 
 
 def _reason(op: Any, reason: str, cents: int, n: int, detail: str) -> dict[str, Any]:
-    return {"operation": str(op), "reason": reason, "credits": cents / 100, "transactions": n,
-            "detail": detail}
+    return {
+        "operation": str(op),
+        "reason": reason,
+        "credits": cents / 100,
+        "transactions": n,
+        "detail": detail,
+    }
 
 
-def reported_figures(usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str,
-                     timezone: str) -> dict[str, dict[str, int]]:
+def reported_figures(
+    usage: pd.DataFrame, ledger: pd.DataFrame, *, month: str, timezone: str
+) -> dict[str, dict[str, int]]:
     """What a restatement compares for a reported month: usage by operation and the month's
     ledger by type and status, in hundredths."""
     start, stop = month_window(month, timezone)
     when = ledger["created_at"]
     inside = ((when >= pd.Timestamp(start)) & (when < pd.Timestamp(stop))).to_numpy()
-    return {"usage": usage_figures(usage, month=month, timezone=timezone),
-            "ledger": month_figures(ledger.loc[inside])}
+    return {
+        "usage": usage_figures(usage, month=month, timezone=timezone),
+        "ledger": month_figures(ledger.loc[inside]),
+    }

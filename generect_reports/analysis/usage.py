@@ -72,16 +72,24 @@ def validate_usage_frame(usage: Any) -> pd.DataFrame:
     ``usage`` is a tidy usage frame (a DataFrame with ``period_start`` as timezone-aware
     timestamps, ``operation`` and numeric ``credits``); return it unchanged."""
     if not isinstance(usage, pd.DataFrame):
-        raise InputError(f"not a usage frame: expected a pandas DataFrame, not {type(usage).__name__}")
+        raise InputError(
+            f"not a usage frame: expected a pandas DataFrame, not {type(usage).__name__}"
+        )
     missing = set(USAGE_COLUMNS) - set(usage.columns)
     if missing:
         raise InputError(f"not a usage frame: missing column(s) {', '.join(sorted(missing))}")
     starts = usage["period_start"]
     if not isinstance(starts.dtype, pd.DatetimeTZDtype):
-        raise InputError("not a usage frame: period_start must hold timezone-aware timestamps, "
-                         f"not {starts.dtype}")
-    if not pd.api.types.is_numeric_dtype(usage["credits"]) or pd.api.types.is_bool_dtype(usage["credits"]):
-        raise InputError(f"not a usage frame: credits must be numbers, not {usage['credits'].dtype}")
+        raise InputError(
+            "not a usage frame: period_start must hold timezone-aware timestamps, "
+            f"not {starts.dtype}"
+        )
+    if not pd.api.types.is_numeric_dtype(usage["credits"]) or pd.api.types.is_bool_dtype(
+        usage["credits"]
+    ):
+        raise InputError(
+            f"not a usage frame: credits must be numbers, not {usage['credits'].dtype}"
+        )
     return usage
 
 
@@ -92,10 +100,14 @@ def _month_codes(usage: pd.DataFrame) -> np.ndarray:
     """Month index (year*12 + month-1) of every row, computed on the unique days only."""
     _check_frame(usage)
     period = usage.attrs.get("period")
-    if period == "week" or (period is None and len(usage)
-                            and usage.get("period", pd.Series(dtype=str)).astype(str).str.contains("-W").any()):
-        raise InputError("weekly rows can straddle two months: use daily or monthly usage for "
-                         "monthly figures")
+    if period == "week" or (
+        period is None
+        and len(usage)
+        and usage.get("period", pd.Series(dtype=str)).astype(str).str.contains("-W").any()
+    ):
+        raise InputError(
+            "weekly rows can straddle two months: use daily or monthly usage for monthly figures"
+        )
     if len(usage) == 0:
         return np.empty(0, dtype=np.int64)
     codes, uniques = pd.factorize(usage["period_start"], sort=False)
@@ -125,8 +137,13 @@ def to_monthly(usage: pd.DataFrame) -> pd.DataFrame:
         ``month`` ('YYYY-MM'), ``operation``, ``credits``; only operations with rows in a month.
     """
     months = _month_codes(usage)
-    keyed = pd.DataFrame({"m": months, "operation": usage["operation"].to_numpy(),
-                          "credits": usage["credits"].to_numpy(dtype="float64")})
+    keyed = pd.DataFrame(
+        {
+            "m": months,
+            "operation": usage["operation"].to_numpy(),
+            "credits": usage["credits"].to_numpy(dtype="float64"),
+        }
+    )
     out = keyed.groupby(["m", "operation"], sort=True, as_index=False)["credits"].sum()
     out.insert(0, "month", pd.Series(_label_from_index(out.pop("m").to_numpy()), dtype=str))
     return out.reset_index(drop=True)
@@ -146,7 +163,9 @@ def month_over_month(usage: pd.DataFrame) -> pd.DataFrame:
     grid = _monthly_matrix(usage)
     cols = ["month", "operation", "credits", "previous_credits", "change", "change_pct"]
     if grid.empty:
-        return pd.DataFrame({c: pd.Series(dtype=str if c in ("month", "operation") else "float64") for c in cols})
+        return pd.DataFrame(
+            {c: pd.Series(dtype=str if c in ("month", "operation") else "float64") for c in cols}
+        )
     values = grid.to_numpy()
     previous = np.vstack([np.full((1, values.shape[1]), np.nan), values[:-1]])
     n_months, n_ops = values.shape
@@ -158,14 +177,16 @@ def month_over_month(usage: pd.DataFrame) -> pd.DataFrame:
     pct[np.isnan(prev)] = np.nan
     labels = np.repeat(np.asarray(_label_from_index(grid.index.to_numpy()), dtype=object), n_ops)
     ops = np.tile(grid.columns.to_numpy(dtype=object), n_months)
-    return pd.DataFrame({
-        "month": pd.Series(labels, dtype=str),
-        "operation": pd.Series(ops, dtype=str),
-        "credits": credits,
-        "previous_credits": prev,
-        "change": change,
-        "change_pct": pct,
-    })
+    return pd.DataFrame(
+        {
+            "month": pd.Series(labels, dtype=str),
+            "operation": pd.Series(ops, dtype=str),
+            "credits": credits,
+            "previous_credits": prev,
+            "change": change,
+            "change_pct": pct,
+        }
+    )
 
 
 def _rows_in_month(usage: pd.DataFrame, month: str | None) -> pd.DataFrame:
@@ -194,15 +215,21 @@ def operation_shares(usage: pd.DataFrame, month: str | None = None) -> pd.DataFr
     """
     rows = _rows_in_month(usage, month)
     sums = rows.groupby("operation", sort=True)["credits"].sum()
-    out = pd.DataFrame({"operation": pd.Series(sums.index.to_numpy(dtype=object), dtype=str),
-                        "credits": sums.to_numpy(dtype="float64")})
+    out = pd.DataFrame(
+        {
+            "operation": pd.Series(sums.index.to_numpy(dtype=object), dtype=str),
+            "credits": sums.to_numpy(dtype="float64"),
+        }
+    )
     total = out["credits"].sum()
     out["share"] = out["credits"] / total if total != 0 else np.nan
     out = out.sort_values(["credits", "operation"], ascending=[False, True], kind="mergesort")
     return out.reset_index(drop=True)
 
 
-def display_percentages(shares: pd.Series | np.ndarray | list[float], decimals: int = 1) -> pd.Series:
+def display_percentages(
+    shares: pd.Series | np.ndarray | list[float], decimals: int = 1
+) -> pd.Series:
     """Shares (fractions) as percentages rounded so that they add up to exactly 100.
 
     Largest-remainder (Hamilton) rounding: floor every value, then give the leftover units to
@@ -214,7 +241,7 @@ def display_percentages(shares: pd.Series | np.ndarray | list[float], decimals: 
         return pd.Series(np.nan if len(values) else [], index=index, dtype="float64")
     if values.sum() == 0:
         return pd.Series(0.0, index=index, dtype="float64")  # nothing to share out
-    scale = 10 ** decimals
+    scale = 10**decimals
     units = values.to_numpy() / values.sum() * 100 * scale
     floors = np.floor(units + 1e-9)
     left = int(round(100 * scale - floors.sum()))
@@ -233,17 +260,30 @@ def monthly_totals(usage: pd.DataFrame) -> pd.DataFrame:
     """
     grid = _monthly_matrix(usage)
     if grid.empty:
-        return pd.DataFrame({"month": pd.Series(dtype=str), **{c: pd.Series(dtype="float64") for c in
-                             ("credits", "previous_credits", "change", "change_pct")}})
+        return pd.DataFrame(
+            {
+                "month": pd.Series(dtype=str),
+                **{
+                    c: pd.Series(dtype="float64")
+                    for c in ("credits", "previous_credits", "change", "change_pct")
+                },
+            }
+        )
     total = grid.sum(axis=1).to_numpy()
     prev = np.concatenate([[np.nan], total[:-1]])
     change = total - prev
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(prev != 0, change / np.where(prev != 0, prev, 1.0), np.nan)
     pct[np.isnan(prev)] = np.nan
-    return pd.DataFrame({"month": pd.Series(_label_from_index(grid.index.to_numpy()), dtype=str),
-                         "credits": total, "previous_credits": prev, "change": change,
-                         "change_pct": pct})
+    return pd.DataFrame(
+        {
+            "month": pd.Series(_label_from_index(grid.index.to_numpy()), dtype=str),
+            "credits": total,
+            "previous_credits": prev,
+            "change": change,
+            "change_pct": pct,
+        }
+    )
 
 
 def variance_by_operation(usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -268,8 +308,11 @@ def variance_by_operation(usage: pd.DataFrame, month: str) -> pd.DataFrame:
     out = rows[["operation", "credits", "previous_credits", "change"]].copy()
     out["contribution"] = out["change"] / prev_total if prev_total else np.nan
     out["share_of_change"] = out["change"] / total_change if total_change else np.nan
-    out = out.assign(_abs=out["change"].abs()).sort_values(
-        ["_abs", "operation"], ascending=[False, True], kind="mergesort").drop(columns="_abs")
+    out = (
+        out.assign(_abs=out["change"].abs())
+        .sort_values(["_abs", "operation"], ascending=[False, True], kind="mergesort")
+        .drop(columns="_abs")
+    )
     return out.reset_index(drop=True)
 
 
@@ -280,12 +323,16 @@ def daily_matrix(usage: pd.DataFrame) -> pd.DataFrame:
     if usage.attrs.get("period") not in (None, "day"):
         raise InputError("daily figures need daily usage (period='day')")
     if usage.empty:
-        return pd.DataFrame(index=pd.DatetimeIndex([], name="day"),
-                            columns=pd.Index([], dtype=str, name="operation"), dtype="float64")
+        return pd.DataFrame(
+            index=pd.DatetimeIndex([], name="day"),
+            columns=pd.Index([], dtype=str, name="operation"),
+            dtype="float64",
+        )
     days = usage["period_start"].dt.tz_localize(None).dt.normalize()
     grid = pd.DataFrame({"day": days, "operation": usage["operation"], "credits": usage["credits"]})
-    mat = grid.pivot_table(index="day", columns="operation", values="credits", aggfunc="sum",
-                           sort=True)
+    mat = grid.pivot_table(
+        index="day", columns="operation", values="credits", aggfunc="sum", sort=True
+    )
     mat = mat.reindex(pd.date_range(mat.index.min(), mat.index.max(), freq="D"))
     started = mat.notna().cummax()
     mat = mat.fillna(0.0).where(started)
@@ -299,7 +346,9 @@ def _as_of(usage: pd.DataFrame, as_of: Any) -> pd.Timestamp:
     if as_of is None:
         as_of = usage.attrs.get("fetched_at")
         if as_of is None:
-            raise InputError("no as-of time: pass as_of, or use a frame from fetch_usage/load_sample")
+            raise InputError(
+                "no as-of time: pass as_of, or use a frame from fetch_usage/load_sample"
+            )
     ts = pd.Timestamp(as_of)
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
 
@@ -320,9 +369,18 @@ def _month_to_date(usage: pd.DataFrame, month: str | None, as_of: Any) -> dict[s
     pfirst, plast = month_bounds(py, pm)
     # A complete month is compared with the whole previous month, whatever their lengths.
     prev_elapsed = plast.day if elapsed == days_in_month else min(elapsed, plast.day)
-    return {"month": month, "as_of": ts, "first": first, "last": last, "elapsed": elapsed,
-            "days_in_month": days_in_month, "complete": elapsed == days_in_month,
-            "prev_first": pfirst, "prev_elapsed": prev_elapsed, "previous_month": month_label(py, pm)}
+    return {
+        "month": month,
+        "as_of": ts,
+        "first": first,
+        "last": last,
+        "elapsed": elapsed,
+        "days_in_month": days_in_month,
+        "complete": elapsed == days_in_month,
+        "prev_first": pfirst,
+        "prev_elapsed": prev_elapsed,
+        "previous_month": month_label(py, pm),
+    }
 
 
 def _sum_days(usage: pd.DataFrame, first: dt.date, n_days: int) -> pd.Series:
@@ -332,8 +390,9 @@ def _sum_days(usage: pd.DataFrame, first: dt.date, n_days: int) -> pd.Series:
     return usage[mask].groupby("operation", sort=True)["credits"].sum()
 
 
-def partial_month_comparison(usage: pd.DataFrame, month: str | None = None, *,
-                             as_of: Any = None) -> pd.DataFrame:
+def partial_month_comparison(
+    usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None
+) -> pd.DataFrame:
     """A month that may not be over, compared like for like with the previous month.
 
     The comparison base is the same number of complete days at the start of the previous month
@@ -366,20 +425,33 @@ def partial_month_comparison(usage: pd.DataFrame, month: str | None = None, *,
     prev = prev.reindex(ops, fill_value=0.0)
     change = cur - prev
     pct = (change / prev.where(prev != 0)).astype("float64")
-    out = pd.DataFrame({"operation": pd.Series(ops.to_numpy(dtype=object), dtype=str),
-                        "credits": cur.to_numpy(dtype="float64"),
-                        "previous_credits": prev.to_numpy(dtype="float64"),
-                        "change": change.to_numpy(dtype="float64"),
-                        "change_pct": pct.to_numpy(dtype="float64")})
-    out.attrs.update({"month": info["month"], "previous_month": info["previous_month"],
-                      "as_of": info["as_of"], "elapsed_days": info["elapsed"],
-                      "previous_days": info["prev_elapsed"], "days_in_month": info["days_in_month"],
-                      "complete": info["complete"], "rule": LIKE_FOR_LIKE_RULE})
+    out = pd.DataFrame(
+        {
+            "operation": pd.Series(ops.to_numpy(dtype=object), dtype=str),
+            "credits": cur.to_numpy(dtype="float64"),
+            "previous_credits": prev.to_numpy(dtype="float64"),
+            "change": change.to_numpy(dtype="float64"),
+            "change_pct": pct.to_numpy(dtype="float64"),
+        }
+    )
+    out.attrs.update(
+        {
+            "month": info["month"],
+            "previous_month": info["previous_month"],
+            "as_of": info["as_of"],
+            "elapsed_days": info["elapsed"],
+            "previous_days": info["prev_elapsed"],
+            "days_in_month": info["days_in_month"],
+            "complete": info["complete"],
+            "rule": LIKE_FOR_LIKE_RULE,
+        }
+    )
     return out
 
 
-def run_rate_projection(usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None,
-                        lookback_days: int = 28) -> pd.DataFrame:
+def run_rate_projection(
+    usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None, lookback_days: int = 28
+) -> pd.DataFrame:
     """Projected month-end credits per operation for a month that is not over (an estimate).
 
     ``projected_credits`` = observed ÷ elapsed complete days × days in month.
@@ -404,31 +476,54 @@ def run_rate_projection(usage: pd.DataFrame, month: str | None = None, *, as_of:
     linear = cur * n / elapsed if elapsed else pd.Series(np.nan, index=ops)
     remaining = pd.date_range(today, pd.Timestamp(info["last"]), freq="D")
     if len(mat):
-        window = mat.loc[(mat.index < today) & (mat.index >= today - pd.Timedelta(days=lookback_days))]
+        window = mat.loc[
+            (mat.index < today) & (mat.index >= today - pd.Timedelta(days=lookback_days))
+        ]
         window = window.reindex(columns=ops)
         by_dow = window.fillna(0.0).groupby(window.index.day_of_week).mean()
         by_dow = by_dow.reindex(range(7)).fillna(by_dow.mean()).fillna(0.0)
-        rest = by_dow.loc[remaining.day_of_week].sum(axis=0) if len(remaining) else pd.Series(0.0, index=ops)
+        rest = (
+            by_dow.loc[remaining.day_of_week].sum(axis=0)
+            if len(remaining)
+            else pd.Series(0.0, index=ops)
+        )
         weekday = cur + rest.reindex(ops, fill_value=0.0)
     else:
         weekday = pd.Series(np.nan, index=ops)
     if elapsed == 0:
         weekday[:] = np.nan
-    out = pd.DataFrame({"operation": pd.Series(ops.to_numpy(dtype=object), dtype=str),
-                        "credits": cur.to_numpy(dtype="float64"),
-                        "projected_credits": linear.to_numpy(dtype="float64"),
-                        "projected_weekday": weekday.to_numpy(dtype="float64")})
-    out.attrs.update({"month": info["month"], "as_of": info["as_of"], "elapsed_days": elapsed,
-                      "days_in_month": n, "is_projection": True,
-                      "rule": "Projection (estimate): credits so far ÷ complete days × days in month; "
-                              "weekday-aware variant adds each remaining day's mean for its weekday "
-                              f"over the previous {lookback_days} days."})
+    out = pd.DataFrame(
+        {
+            "operation": pd.Series(ops.to_numpy(dtype=object), dtype=str),
+            "credits": cur.to_numpy(dtype="float64"),
+            "projected_credits": linear.to_numpy(dtype="float64"),
+            "projected_weekday": weekday.to_numpy(dtype="float64"),
+        }
+    )
+    out.attrs.update(
+        {
+            "month": info["month"],
+            "as_of": info["as_of"],
+            "elapsed_days": elapsed,
+            "days_in_month": n,
+            "is_projection": True,
+            "rule": "Projection (estimate): credits so far ÷ complete days × days in month; "
+            "weekday-aware variant adds each remaining day's mean for its weekday "
+            f"over the previous {lookback_days} days.",
+        }
+    )
     return out
 
 
-def detect_anomalies(usage: pd.DataFrame, *, k: float = ANOMALY_K, min_credits: float = ANOMALY_MIN_CREDITS,
-                     window: int = ANOMALY_WINDOW, min_periods: int = ANOMALY_MIN_PERIODS,
-                     min_scale: float = 1.0) -> pd.DataFrame:
+def detect_anomalies(
+    usage: pd.DataFrame,
+    *,
+    k: float = ANOMALY_K,
+    min_credits: float = ANOMALY_MIN_CREDITS,
+    window: int = ANOMALY_WINDOW,
+    min_periods: int = ANOMALY_MIN_PERIODS,
+    min_scale: float = 1.0,
+) -> pd.DataFrame:
     """Days on which an operation's credits exceed its trailing median by ``k`` × MAD.
 
     The baseline of a day is the median of the operation's previous ``window`` days (the day
@@ -449,8 +544,9 @@ def detect_anomalies(usage: pd.DataFrame, *, k: float = ANOMALY_K, min_credits: 
     cols = ["day", "operation", "credits", "baseline", "mad", "score"]
     mat = daily_matrix(usage)
     if mat.empty or len(mat) <= window:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("day", "operation") else "float64")
-                             for c in cols}).astype({"operation": str})
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object if c in ("day", "operation") else "float64") for c in cols}
+        ).astype({"operation": str})
     values = mat.to_numpy(dtype="float64")
     # Windows of the `window` days before each day t (t >= window).
     win = sliding_window_view(values[:-1], window, axis=0)  # (days - window, ops, window)
@@ -468,12 +564,14 @@ def detect_anomalies(usage: pd.DataFrame, *, k: float = ANOMALY_K, min_credits: 
     flag = (active >= min_periods) & (score > k) & (today >= min_credits) & ~np.isnan(today)
     d_idx, o_idx = np.nonzero(flag)
     days = mat.index[window:][d_idx]
-    out = pd.DataFrame({
-        "day": pd.Series([d.date() for d in days], dtype=object),
-        "operation": pd.Series(mat.columns.to_numpy(dtype=object)[o_idx], dtype=str),
-        "credits": today[d_idx, o_idx],
-        "baseline": base[d_idx, o_idx],
-        "mad": mad[d_idx, o_idx],
-        "score": score[d_idx, o_idx],
-    })
+    out = pd.DataFrame(
+        {
+            "day": pd.Series([d.date() for d in days], dtype=object),
+            "operation": pd.Series(mat.columns.to_numpy(dtype=object)[o_idx], dtype=str),
+            "credits": today[d_idx, o_idx],
+            "baseline": base[d_idx, o_idx],
+            "mad": mad[d_idx, o_idx],
+            "score": score[d_idx, o_idx],
+        }
+    )
     return out.sort_values(["day", "operation"], kind="mergesort").reset_index(drop=True)

@@ -20,8 +20,14 @@ from .usage import _number
 if TYPE_CHECKING:
     from .client import GenerectClient
 
-__all__ = ["AccountStatus", "parse_account", "fetch_account", "load_sample_account",
-           "sample_balance_history", "sample_limit_history"]
+__all__ = [
+    "AccountStatus",
+    "parse_account",
+    "fetch_account",
+    "load_sample_account",
+    "sample_balance_history",
+    "sample_limit_history",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,11 @@ class AccountStatus:
     def api_month(self) -> str:
         """'YYYY-MM' of the month ``used_this_month`` refers to (the API's month, in UTC)."""
         ts = pd.Timestamp(self.fetched_at)
-        ts = ts.tz_localize(API_MONTH_TIMEZONE) if ts.tzinfo is None else ts.tz_convert(API_MONTH_TIMEZONE)
+        ts = (
+            ts.tz_localize(API_MONTH_TIMEZONE)
+            if ts.tzinfo is None
+            else ts.tz_convert(API_MONTH_TIMEZONE)
+        )
         return f"{ts.year:04d}-{ts.month:02d}"
 
     @property
@@ -62,16 +72,23 @@ class AccountStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """The position as plain values (no personal data), for JSON output."""
-        return {"plan": self.plan, "balance": self.balance, "used_this_month": self.used_this_month,
-                "used_this_month_refers_to": self.api_month,
-                "used_this_month_timezone": API_MONTH_TIMEZONE,
-                "monthly_limit": self.monthly_limit, "limit_is": "current plan limit",
-                "preview_tier": self.preview_tier, "fetched_at": pd.Timestamp(self.fetched_at),
-                "source": self.source}
+        return {
+            "plan": self.plan,
+            "balance": self.balance,
+            "used_this_month": self.used_this_month,
+            "used_this_month_refers_to": self.api_month,
+            "used_this_month_timezone": API_MONTH_TIMEZONE,
+            "monthly_limit": self.monthly_limit,
+            "limit_is": "current plan limit",
+            "preview_tier": self.preview_tier,
+            "fetched_at": pd.Timestamp(self.fetched_at),
+            "source": self.source,
+        }
 
 
-def parse_account(data: Mapping[str, Any], *, fetched_at: Any = None, source: str = "api",
-                  label: bool = False) -> AccountStatus:
+def parse_account(
+    data: Mapping[str, Any], *, fetched_at: Any = None, source: str = "api", label: bool = False
+) -> AccountStatus:
     """Validate one ``/me/`` ``data`` object into an :class:`AccountStatus`.
 
     Parameters
@@ -117,9 +134,16 @@ def parse_account(data: Mapping[str, Any], *, fetched_at: Any = None, source: st
         raise MalformedResponseError("malformed response: 'preview_tier' is not true or false")
     name = data.get("name") if label else None
     ts = pd.Timestamp.now(tz="UTC").floor("s") if fetched_at is None else pd.Timestamp(fetched_at)
-    return AccountStatus(plan=plan.strip(), balance=balance, used_this_month=used,
-                         monthly_limit=limit, preview_tier=tier, fetched_at=ts, source=source,
-                         label=name.strip() if isinstance(name, str) and name.strip() else None)
+    return AccountStatus(
+        plan=plan.strip(),
+        balance=balance,
+        used_this_month=used,
+        monthly_limit=limit,
+        preview_tier=tier,
+        fetched_at=ts,
+        source=source,
+        label=name.strip() if isinstance(name, str) and name.strip() else None,
+    )
 
 
 def fetch_account(client: "GenerectClient | None" = None, *, label: bool = False) -> AccountStatus:
@@ -144,8 +168,13 @@ def fetch_account(client: "GenerectClient | None" = None, *, label: bool = False
         if own:
             client.close()
     status = parse_account(data, fetched_at=fetched_at, label=label)
-    log.info("account: plan %s, balance %.2f, used %.2f in %s", status.plan, status.balance,
-             status.used_this_month, status.api_month)
+    log.info(
+        "account: plan %s, balance %.2f, used %.2f in %s",
+        status.plan,
+        status.balance,
+        status.used_this_month,
+        status.api_month,
+    )
     return status
 
 

@@ -103,8 +103,10 @@ class UsageCache:
 
     def _disable(self, exc: Exception) -> None:
         self._disabled = True
-        self._warn(f"usage cache at {self.directory} is not usable ({type(exc).__name__}); "
-                   "continuing without it")
+        self._warn(
+            f"usage cache at {self.directory} is not usable ({type(exc).__name__}); "
+            "continuing without it"
+        )
 
     def get(self, account_key: str, query: dict[str, str]) -> dict[str, Any] | None:
         """The stored ``data`` for this query, or None."""
@@ -113,8 +115,9 @@ class UsageCache:
             self.misses += 1
             return None
         try:
-            row = conn.execute("SELECT payload FROM buckets WHERE key = ?",
-                               (_key(account_key, query),)).fetchone()
+            row = conn.execute(
+                "SELECT payload FROM buckets WHERE key = ?", (_key(account_key, query),)
+            ).fetchone()
             value = json.loads(row[0]) if row else None
         except (sqlite3.DatabaseError, ValueError) as exc:
             if isinstance(exc, sqlite3.DatabaseError) and self._is_corrupt(exc):
@@ -128,7 +131,9 @@ class UsageCache:
         self.misses += 1
         return None
 
-    def get_many(self, account_key: str, queries: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+    def get_many(
+        self, account_key: str, queries: list[dict[str, str]]
+    ) -> list[dict[str, Any] | None]:
         """The stored ``data`` of each query (None where absent), in one statement per 500."""
         conn = self._connect()
         if conn is None or not queries:
@@ -137,10 +142,11 @@ class UsageCache:
         found: dict[str, Any] = {}
         try:
             for lo in range(0, len(keys), 500):
-                chunk = keys[lo:lo + 500]
+                chunk = keys[lo : lo + 500]
                 marks = ",".join("?" * len(chunk))
                 for key, payload in conn.execute(
-                        f"SELECT key, payload FROM buckets WHERE key IN ({marks})", chunk):
+                    f"SELECT key, payload FROM buckets WHERE key IN ({marks})", chunk
+                ):
                     found[key] = payload
         except sqlite3.DatabaseError:
             return [self.get(account_key, q) for q in queries]  # get() handles the repair
@@ -159,8 +165,10 @@ class UsageCache:
         if conn is None:
             return
         try:
-            conn.execute("INSERT OR REPLACE INTO buckets (key, payload) VALUES (?, ?)",
-                         (_key(account_key, query), json.dumps(data, sort_keys=True)))
+            conn.execute(
+                "INSERT OR REPLACE INTO buckets (key, payload) VALUES (?, ?)",
+                (_key(account_key, query), json.dumps(data, sort_keys=True)),
+            )
         except sqlite3.DatabaseError as exc:
             self.close()
             self._disable(exc)

@@ -70,8 +70,9 @@ def _wrapped_status(body: Any) -> int | None:
     if body.get("status") == "error" or (code is not None and "detail" in body):
         if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
             return code
-        raise MalformedResponseError("malformed response: an error envelope without a valid "
-                                     "status_code")
+        raise MalformedResponseError(
+            "malformed response: an error envelope without a valid status_code"
+        )
     return None
 
 
@@ -107,8 +108,9 @@ def _check_base_url(url: str) -> str:
     """Validate the API base URL once, before any request: a typo is bad input, not a network
     fault to retry."""
     if not url.isascii() or not url.isprintable() or any(c.isspace() for c in url):
-        raise InputError(f"invalid API URL {url!r}: it contains whitespace, control or non-ASCII "
-                         "characters")
+        raise InputError(
+            f"invalid API URL {url!r}: it contains whitespace, control or non-ASCII characters"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range or not a number
@@ -142,7 +144,9 @@ def _env_float(name: str, default: float, low: float, high: float) -> float:
 
 def _gave_up_throttled(error: APIError, tries: int, throttled: int) -> APIError:
     """``error`` saying how many attempts were made and how many of them the rate limit took."""
-    error.args = (f"{error.args[0]} (gave up after {tries} attempts, {throttled} of them rate limited)",)
+    error.args = (
+        f"{error.args[0]} (gave up after {tries} attempts, {throttled} of them rate limited)",
+    )
     return error
 
 
@@ -153,8 +157,14 @@ def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
     return status is None or status in RETRY_STATUSES
 
 
-def retry_delay(attempt: int, retry_after: float | None = None, *, base: float = 0.5,
-                cap: float = 8.0, rng: Callable[[], float] = random.random) -> float:
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    *,
+    base: float = 0.5,
+    cap: float = 8.0,
+    rng: Callable[[], float] = random.random,
+) -> float:
     """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` if given, else full-jitter
     exponential backoff (AWS style) so parallel workers don't retry in lockstep."""
     if retry_after is not None:
@@ -251,26 +261,37 @@ class GenerectClient:
         max_throttle_time: float = 120.0,
     ) -> None:
         self._token = resolve_token(token)
-        self.base_url = _check_base_url(base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL)
+        self.base_url = _check_base_url(
+            base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL
+        )
         self.timeout = timeout or (5.0, _env_float("GENERECT_API_TIMEOUT", 15.0, 0.1, 120.0))
-        self.max_attempts = int(max_attempts if max_attempts is not None
-                                else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10))
+        self.max_attempts = int(
+            max_attempts
+            if max_attempts is not None
+            else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10)
+        )
         self.max_attempts = max(1, self.max_attempts)
-        self.max_retry_time = float(max_retry_time if max_retry_time is not None
-                                    else _env_float("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0))
+        self.max_retry_time = float(
+            max_retry_time
+            if max_retry_time is not None
+            else _env_float("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0)
+        )
         if not (math.isfinite(self.max_retry_time) and self.max_retry_time >= 0):
             raise InputError("max_retry_time must be a number of seconds, at least 0")
         # Wall clock for one attempt, from sending the request to the last byte of the body: the
         # read timeout alone restarts on every byte, so a trickling server would defeat it.
-        self.attempt_timeout = float(attempt_timeout if attempt_timeout is not None
-                                     else self.timeout[1])
+        self.attempt_timeout = float(
+            attempt_timeout if attempt_timeout is not None else self.timeout[1]
+        )
         self.max_workers = max(1, int(max_workers))
         self.max_throttled_attempts = max(0, int(max_throttled_attempts))
         self.max_throttle_time = float(max_throttle_time)
         if not (math.isfinite(self.max_throttle_time) and self.max_throttle_time >= 0):
             raise InputError("max_throttle_time must be a number of seconds, at least 0")
         # One limiter for everything this client sends (usage, ledger pages, tokens, /me/).
-        self.limiter: AdaptiveLimiter | None = AdaptiveLimiter(self.max_workers) if adaptive else None
+        self.limiter: AdaptiveLimiter | None = (
+            AdaptiveLimiter(self.max_workers) if adaptive else None
+        )
         # One event per run of requests: reset_cancel() replaces it, so workers of an interrupted
         # run (which hold the old event) never start retrying again.
         self._cancelled = threading.Event()
@@ -307,12 +328,14 @@ class GenerectClient:
 
                 session = requests.Session()
                 session.trust_env = False  # a netrc file must not replace our Authorization header
-                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(16, self.max_workers),
-                                      max_retries=0)
+                adapter = HTTPAdapter(
+                    pool_connections=1, pool_maxsize=max(16, self.max_workers), max_retries=0
+                )
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
-                session.headers.update({"Accept": "application/json",
-                                        "User-Agent": f"generect-reports/{__version__}"})
+                session.headers.update(
+                    {"Accept": "application/json", "User-Agent": f"generect-reports/{__version__}"}
+                )
                 self._session_obj = session
             return self._session_obj
 
@@ -359,10 +382,16 @@ class GenerectClient:
 
     # -- public endpoints -------------------------------------------------------------------
 
-    def usage(self, start_date: str, end_date: str, *, timezone: str = "UTC",
-              period: str = "day") -> dict[str, Any]:
+    def usage(
+        self, start_date: str, end_date: str, *, timezone: str = "UTC", period: str = "day"
+    ) -> dict[str, Any]:
         """``GET /api/v1/accounts/usage/``: the ``data`` object for one inclusive date range."""
-        params = {"start_date": start_date, "end_date": end_date, "timezone": timezone, "period": period}
+        params = {
+            "start_date": start_date,
+            "end_date": end_date,
+            "timezone": timezone,
+            "period": period,
+        }
         return self._data(self.get(USAGE_PATH, params))
 
     def me(self) -> dict[str, Any]:
@@ -375,12 +404,16 @@ class GenerectClient:
         ``filters`` are sent as given (``created_at__gte``, ``status``, ...); the server drops
         values it cannot read, so callers re-check rows (see :mod:`generect_reports.fetch.ledger`).
         """
-        params = {**{k: str(v) for k, v in filters.items()}, "limit": str(int(limit)),
-                  "offset": str(int(offset))}
+        params = {
+            **{k: str(v) for k, v in filters.items()},
+            "limit": str(int(limit)),
+            "offset": str(int(offset)),
+        }
         return self._data(self.get(TRANSACTIONS_PATH, params))
 
-    def token_analytics(self, start: str, end: str, *, timezone: str = "UTC",
-                        client_id: str | None = None) -> dict[str, Any]:
+    def token_analytics(
+        self, start: str, end: str, *, timezone: str = "UTC", client_id: str | None = None
+    ) -> dict[str, Any]:
         """``GET /api/v1/accounts/tokens/analytics/``: per-token request counts in a window.
 
         ``start`` and ``end`` must be ISO instants with a UTC offset: ``timezone`` only renders
@@ -443,8 +476,9 @@ class GenerectClient:
             if limiter is not None:
                 queued = time.monotonic()
                 budget = self.max_throttle_time - throttle_time if after_throttle else None
-                slot = limiter.acquire(key, retry=tries > 0, served_until=served,
-                                       cancelled=cancelled, timeout=budget)
+                slot = limiter.acquire(
+                    key, retry=tries > 0, served_until=served, cancelled=cancelled, timeout=budget
+                )
                 waited = time.monotonic() - queued
                 held += waited
                 if after_throttle:
@@ -456,9 +490,12 @@ class GenerectClient:
             tries += 1
             sent = time.monotonic()
             try:
-                body, _, _ = self._attempt(url, what,
-                                           min(deadline + held, time.monotonic() + self.attempt_timeout),
-                                           cancelled)
+                body, _, _ = self._attempt(
+                    url,
+                    what,
+                    min(deadline + held, time.monotonic() + self.attempt_timeout),
+                    cancelled,
+                )
             except APIError as exc:
                 status = exc.status_code
                 error = exc  # a truncated or unparseable body has no status: retried as transient
@@ -484,23 +521,42 @@ class GenerectClient:
                 spent = time.monotonic() - sent  # the rejected round trip is throttling too
                 held += spent
                 throttle_time += spent
-                if (cancelled.is_set() or throttled > self.max_throttled_attempts
-                        or throttle_time + wait > self.max_throttle_time):
+                if (
+                    cancelled.is_set()
+                    or throttled > self.max_throttled_attempts
+                    or throttle_time + wait > self.max_throttle_time
+                ):
                     raise _gave_up_throttled(error, tries, throttled)
-                log.info("%s: %s; rate limited, retry %d/%d in %.2fs", what, error.args[0],
-                         throttled, self.max_throttled_attempts, wait)
+                log.info(
+                    "%s: %s; rate limited, retry %d/%d in %.2fs",
+                    what,
+                    error.args[0],
+                    throttled,
+                    self.max_throttled_attempts,
+                    wait,
+                )
                 throttle_time += wait
                 after_throttle = True
             else:
                 attempt += 1
                 wait = retry_delay(attempt, retry_after)
-                if (final or cancelled.is_set() or not should_retry(status, attempt, self.max_attempts)
-                        or time.monotonic() - held + wait >= retry_until):
+                if (
+                    final
+                    or cancelled.is_set()
+                    or not should_retry(status, attempt, self.max_attempts)
+                    or time.monotonic() - held + wait >= retry_until
+                ):
                     if tries > 1:
                         error.args = (f"{error.args[0]} (gave up after {tries} attempts)",)
                     raise error
-                log.info("%s: %s; retry %d/%d in %.2fs", what, error.args[0], attempt,
-                         self.max_attempts - 1, wait)
+                log.info(
+                    "%s: %s; retry %d/%d in %.2fs",
+                    what,
+                    error.args[0],
+                    attempt,
+                    self.max_attempts - 1,
+                    wait,
+                )
             paused = time.monotonic()
             served = paused + wait
             if self._sleep_fn is not None:
@@ -510,8 +566,13 @@ class GenerectClient:
             if after_throttle:
                 held += time.monotonic() - paused
 
-    def _attempt(self, url: str, what: str, deadline: float | None = None,
-                 cancelled: threading.Event | None = None) -> tuple[Any, int, float | None]:
+    def _attempt(
+        self,
+        url: str,
+        what: str,
+        deadline: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[Any, int, float | None]:
         """One attempt, answered in full before ``deadline`` (monotonic seconds) or failed."""
         import requests
 
@@ -531,37 +592,53 @@ class GenerectClient:
 
         response = None
         try:
-            response = session.get(url, headers=headers, timeout=timeout(), allow_redirects=False,
-                                   stream=True)
+            response = session.get(
+                url, headers=headers, timeout=timeout(), allow_redirects=False, stream=True
+            )
             hops = 0
             while response.is_redirect:
                 hops += 1
                 target = urljoin(response.url, response.headers.get("Location", ""))
                 if urlsplit(target)[:2] != urlsplit(self.base_url)[:2]:
-                    raise _final(APIError(
-                        f"{what} redirected to another host ({urlsplit(target).hostname}); "
-                        "the token is not sent there", status_code=response.status_code))
+                    raise _final(
+                        APIError(
+                            f"{what} redirected to another host ({urlsplit(target).hostname}); "
+                            "the token is not sent there",
+                            status_code=response.status_code,
+                        )
+                    )
                 if hops > _MAX_REDIRECTS:
-                    raise _final(APIError(f"{what}: too many redirects (more than {_MAX_REDIRECTS})",
-                                          status_code=response.status_code))
+                    raise _final(
+                        APIError(
+                            f"{what}: too many redirects (more than {_MAX_REDIRECTS})",
+                            status_code=response.status_code,
+                        )
+                    )
                 response.close()
-                response = session.get(target, headers=headers, timeout=timeout(),
-                                       allow_redirects=False, stream=True)
-            text = self._read_body(response, deadline, cancelled, what).decode("utf-8", errors="replace")
+                response = session.get(
+                    target, headers=headers, timeout=timeout(), allow_redirects=False, stream=True
+                )
+            text = self._read_body(response, deadline, cancelled, what).decode(
+                "utf-8", errors="replace"
+            )
         except _DeadlineExceeded:
-            raise APIConnectionError(f"{what} timed out (no complete answer within "
-                                     f"{self.attempt_timeout:g} s)") from None
+            raise APIConnectionError(
+                f"{what} timed out (no complete answer within {self.attempt_timeout:g} s)"
+            ) from None
         except requests.Timeout as exc:
             raise APIConnectionError(f"{what} timed out") from exc
         except requests.exceptions.InvalidURL as exc:
-            raise InputError(f"invalid API URL {self.base_url!r}: "
-                             f"{self._redact(str(exc))[:_MAX_DETAIL]}") from None
+            raise InputError(
+                f"invalid API URL {self.base_url!r}: {self._redact(str(exc))[:_MAX_DETAIL]}"
+            ) from None
         except requests.TooManyRedirects as exc:
             raise _final(APIError(f"{what}: too many redirects")) from exc
         except requests.ConnectionError as exc:
             if cancelled.is_set():
                 raise APIConnectionError(f"{what} cancelled") from None
-            raise APIConnectionError(f"{what}: connection failed ({type(exc.__cause__ or exc).__name__})") from exc
+            raise APIConnectionError(
+                f"{what}: connection failed ({type(exc.__cause__ or exc).__name__})"
+            ) from exc
         except requests.RequestException as exc:
             raise APIConnectionError(f"{what}: {type(exc).__name__}") from exc
         finally:
@@ -574,7 +651,8 @@ class GenerectClient:
                 body = _strict_json(text)
             except ValueError as exc:
                 raise MalformedResponseError(
-                    f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})") from None
+                    f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})"
+                ) from None
             wrapped = _wrapped_status(body)
             if wrapped is None:
                 return body, status, None
@@ -585,8 +663,9 @@ class GenerectClient:
         err._retry_after = _parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
         raise err
 
-    def _read_body(self, response: Any, deadline: float, cancelled: threading.Event,
-                   what: str) -> bytes:
+    def _read_body(
+        self, response: Any, deadline: float, cancelled: threading.Event, what: str
+    ) -> bytes:
         """The body, read as it arrives against the deadline: each read waits at most the time
         left, so a server sending a byte a second cannot stretch the attempt."""
         with self._lock:
@@ -609,8 +688,11 @@ class GenerectClient:
                     break
                 size += len(chunk)
                 if size > _MAX_BODY:
-                    raise _final(MalformedResponseError(
-                        f"{what}: response body larger than {_MAX_BODY // 2**20} MiB"))
+                    raise _final(
+                        MalformedResponseError(
+                            f"{what}: response body larger than {_MAX_BODY // 2**20} MiB"
+                        )
+                    )
                 parts.append(chunk)
             return b"".join(parts)
         except TimeoutError as exc:
@@ -643,12 +725,21 @@ class GenerectClient:
         try:
             body = json.loads(text)
         except ValueError:
-            kind = "an HTML page" if "html" in content_type.lower() or text.lstrip().startswith("<") else "a non-JSON body"
+            kind = (
+                "an HTML page"
+                if "html" in content_type.lower() or text.lstrip().startswith("<")
+                else "a non-JSON body"
+            )
             return f"the server sent {kind} instead of the error envelope"
         if isinstance(body, dict) and "detail" in body:
             detail = body["detail"]
             if isinstance(detail, dict):
-                return {self._redact(str(k))[:_MAX_DETAIL]: [self._redact(str(m))[:_MAX_DETAIL] for m in (v if isinstance(v, list) else [v])]
-                        for k, v in detail.items()}
+                return {
+                    self._redact(str(k))[:_MAX_DETAIL]: [
+                        self._redact(str(m))[:_MAX_DETAIL]
+                        for m in (v if isinstance(v, list) else [v])
+                    ]
+                    for k, v in detail.items()
+                }
             return self._redact(str(detail))[:_MAX_DETAIL]
         return "the server sent JSON that is not the error envelope"

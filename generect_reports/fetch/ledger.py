@@ -29,10 +29,26 @@ from .. import periods as P
 from ..errors import IgnoredFilterError, InputError, MalformedResponseError
 from .cache import UsageCache
 
-__all__ = ["iter_transactions", "fetch_transactions", "ledger_frame", "ledger_for_month",
-           "LedgerInputs", "BalanceAnchor", "closing_balances", "month_window", "instant",
-           "load_sample_ledger", "SampleLedgerSource", "LEDGER_COLUMNS", "STATUSES",
-           "PAGE_SIZE", "RefreshCache", "month_figures", "figures_checksum", "restate_reported"]
+__all__ = [
+    "iter_transactions",
+    "fetch_transactions",
+    "ledger_frame",
+    "ledger_for_month",
+    "LedgerInputs",
+    "BalanceAnchor",
+    "closing_balances",
+    "month_window",
+    "instant",
+    "load_sample_ledger",
+    "SampleLedgerSource",
+    "LEDGER_COLUMNS",
+    "STATUSES",
+    "PAGE_SIZE",
+    "RefreshCache",
+    "month_figures",
+    "figures_checksum",
+    "restate_reported",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +60,9 @@ _CACHE_VERSION = "1"
 
 
 class LedgerSource(Protocol):
-    def transactions(self, *, limit: int = ..., offset: int = ..., **filters: str) -> dict[str, Any]: ...
+    def transactions(
+        self, *, limit: int = ..., offset: int = ..., **filters: str
+    ) -> dict[str, Any]: ...
 
 
 # --- instants --------------------------------------------------------------------------------
@@ -93,7 +111,9 @@ def _parse_timestamp(text: Any) -> dt.datetime:
     except ValueError:
         raise MalformedResponseError(f"malformed transaction: timestamp {text[:40]!r}") from None
     # A naive time on this API is UTC (DESIGN 'Facts about the API').
-    return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
+    return (
+        ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
+    )
 
 
 def _parse_row(row: Any) -> tuple[str, dt.datetime, str, float, str, str]:
@@ -103,20 +123,37 @@ def _parse_row(row: Any) -> tuple[str, dt.datetime, str, float, str, str]:
     if not isinstance(tid, str) or not tid:
         raise MalformedResponseError("malformed transaction: missing 'id'")
     credits = row.get("credits")
-    if isinstance(credits, bool) or not isinstance(credits, (int, float)) or not math.isfinite(credits):
-        raise MalformedResponseError(f"malformed transaction {tid[:40]!r}: 'credits' is not a number")
+    if (
+        isinstance(credits, bool)
+        or not isinstance(credits, (int, float))
+        or not math.isfinite(credits)
+    ):
+        raise MalformedResponseError(
+            f"malformed transaction {tid[:40]!r}: 'credits' is not a number"
+        )
     kind = row.get("type")
     if not isinstance(kind, str) or not kind.strip():
         raise MalformedResponseError(f"malformed transaction {tid[:40]!r}: missing 'type'")
     details = row.get("details")
     if not isinstance(details, Mapping):
-        raise MalformedResponseError(f"malformed transaction {tid[:40]!r}: 'details' is not an object")
+        raise MalformedResponseError(
+            f"malformed transaction {tid[:40]!r}: 'details' is not an object"
+        )
     status = details.get("status")
     if status not in STATUSES:
-        raise MalformedResponseError(f"malformed transaction {tid[:40]!r}: unknown status {str(status)[:20]!r}")
+        raise MalformedResponseError(
+            f"malformed transaction {tid[:40]!r}: unknown status {str(status)[:20]!r}"
+        )
     balance_type = details.get("balance_type")
     balance_type = "" if balance_type is None else str(balance_type)
-    return tid, _parse_timestamp(row.get("timestamp")), kind, float(credits), str(status), balance_type
+    return (
+        tid,
+        _parse_timestamp(row.get("timestamp")),
+        kind,
+        float(credits),
+        str(status),
+        balance_type,
+    )
 
 
 _TIME_OPS = {"gte": "__ge__", "gt": "__gt__", "lte": "__le__", "lt": "__lt__"}
@@ -147,8 +184,9 @@ def _checks(filters: Mapping[str, str]) -> list[tuple[str, str, Any]]:
     return out
 
 
-def _violation(parsed: tuple[str, dt.datetime, str, float, str, str],
-               checks: list[tuple[str, str, Any]]) -> str | None:
+def _violation(
+    parsed: tuple[str, dt.datetime, str, float, str, str], checks: list[tuple[str, str, Any]]
+) -> str | None:
     values = {"timestamp": parsed[1], "credits": parsed[3], "status": parsed[4]}
     for name, attr, (op, arg) in checks:
         if not getattr(values[attr], op)(arg):
@@ -159,10 +197,16 @@ def _violation(parsed: tuple[str, dt.datetime, str, float, str, str],
 # --- the pager -------------------------------------------------------------------------------
 
 
-def iter_transactions(client: LedgerSource, start: str | dt.datetime | pd.Timestamp,
-                      end: str | dt.datetime | pd.Timestamp, *, page_size: int = PAGE_SIZE,
-                      progress: bool | None = None, stats: dict[str, int] | None = None,
-                      **filters: str) -> Iterator[tuple[str, dt.datetime, str, float, str, str]]:
+def iter_transactions(
+    client: LedgerSource,
+    start: str | dt.datetime | pd.Timestamp,
+    end: str | dt.datetime | pd.Timestamp,
+    *,
+    page_size: int = PAGE_SIZE,
+    progress: bool | None = None,
+    stats: dict[str, int] | None = None,
+    **filters: str,
+) -> Iterator[tuple[str, dt.datetime, str, float, str, str]]:
     """Every transaction with ``start <= timestamp <= end``, newest first, each id once.
 
     Parameters
@@ -200,8 +244,13 @@ def iter_transactions(client: LedgerSource, start: str | dt.datetime | pd.Timest
     checks = _checks(sent)
     seen: set[str] = set()
     offset = pages = duplicates = 0
-    bar = tqdm(desc="paging ledger", unit="page", file=sys.stderr, leave=False,
-               disable=(not progress) if progress is not None else (not sys.stderr.isatty()))
+    bar = tqdm(
+        desc="paging ledger",
+        unit="page",
+        file=sys.stderr,
+        leave=False,
+        disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
+    )
     try:
         while True:
             data = client.transactions(limit=page_size, offset=offset, **sent)
@@ -220,7 +269,8 @@ def iter_transactions(client: LedgerSource, start: str | dt.datetime | pd.Timest
                     raise IgnoredFilterError(
                         f"the server ignored the filter {broken}={sent[broken]}: transaction "
                         f"{parsed[0][:40]!r} ({parsed[1].isoformat()}, {parsed[4]}, {parsed[3]:g}) "
-                        "is outside it")
+                        "is outside it"
+                    )
                 if parsed[0] in seen:
                     duplicates += 1
                     continue
@@ -230,8 +280,10 @@ def iter_transactions(client: LedgerSource, start: str | dt.datetime | pd.Timest
             if fresh == 0:
                 # With the upper bound fixed, a whole page of rows already seen means the
                 # server ignored the offset: paging on would loop forever.
-                raise IgnoredFilterError(f"the server ignored offset={offset}: a page of "
-                                         f"{len(rows)} transactions repeated earlier ones")
+                raise IgnoredFilterError(
+                    f"the server ignored offset={offset}: a page of "
+                    f"{len(rows)} transactions repeated earlier ones"
+                )
             offset += len(rows)
     finally:
         bar.close()
@@ -244,41 +296,75 @@ def iter_transactions(client: LedgerSource, start: str | dt.datetime | pd.Timest
 
 def _rows_payload(rows: Sequence[tuple[str, dt.datetime, str, float, str, str]]) -> dict[str, Any]:
     """A month's rows as a JSON-able payload (what the cache stores)."""
-    return {"v": _CACHE_VERSION,
-            "rows": [[r[0], r[1].isoformat(), r[2], r[3], r[4], r[5]] for r in rows],
-            "pending": sum(1 for r in rows if r[4] == "pending")}
+    return {
+        "v": _CACHE_VERSION,
+        "rows": [[r[0], r[1].isoformat(), r[2], r[3], r[4], r[5]] for r in rows],
+        "pending": sum(1 for r in rows if r[4] == "pending"),
+    }
 
 
-def ledger_frame(rows: Sequence[Sequence[Any]], *, timezone: str, source: str,
-                 fetched_at: pd.Timestamp, start: Any = None, end: Any = None) -> pd.DataFrame:
+def ledger_frame(
+    rows: Sequence[Sequence[Any]],
+    *,
+    timezone: str,
+    source: str,
+    fetched_at: pd.Timestamp,
+    start: Any = None,
+    end: Any = None,
+) -> pd.DataFrame:
     """The tidy ledger frame (DESIGN 'Contracts') from ``[id, timestamp, type, credits, status,
     balance_type]`` rows; oldest first, ties by id."""
     cols: list[Sequence[Any]] = list(zip(*rows)) if len(rows) else [[] for _ in range(6)]
     stamps = pd.to_datetime(pd.Series(cols[1], dtype=object), utc=True, format="ISO8601")
-    frame = pd.DataFrame({
-        "id": pd.Series(cols[0], dtype=str),
-        "created_at": stamps.dt.tz_convert(timezone) if len(stamps) else pd.Series(pd.DatetimeIndex([], tz=timezone)),
-        "type": pd.Series(cols[2], dtype=str),
-        "credits": np.asarray(cols[3], dtype="float64"),
-        "status": pd.Series(cols[4], dtype=str),
-        "balance_type": pd.Series(cols[5], dtype=str),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series(cols[0], dtype=str),
+            "created_at": stamps.dt.tz_convert(timezone)
+            if len(stamps)
+            else pd.Series(pd.DatetimeIndex([], tz=timezone)),
+            "type": pd.Series(cols[2], dtype=str),
+            "credits": np.asarray(cols[3], dtype="float64"),
+            "status": pd.Series(cols[4], dtype=str),
+            "balance_type": pd.Series(cols[5], dtype=str),
+        }
+    )
     frame = frame.sort_values(["created_at", "id"], kind="mergesort").reset_index(drop=True)
-    frame.attrs.update({"timezone": timezone, "period": "month", "source": source,
-                        "fetched_at": fetched_at, "start": start, "end": end})
+    frame.attrs.update(
+        {
+            "timezone": timezone,
+            "period": "month",
+            "source": source,
+            "fetched_at": fetched_at,
+            "start": start,
+            "end": end,
+        }
+    )
     return frame
 
 
 # --- the cache -------------------------------------------------------------------------------
 
 
-def _window_query(label: str, lower: dt.datetime, upper: dt.datetime, timezone: str) -> dict[str, str]:
-    return {"endpoint": "transactions", "v": _CACHE_VERSION, "month": label, "timezone": timezone,
-            "created_at__gte": instant(lower), "created_at__lte": instant(upper)}
+def _window_query(
+    label: str, lower: dt.datetime, upper: dt.datetime, timezone: str
+) -> dict[str, str]:
+    return {
+        "endpoint": "transactions",
+        "v": _CACHE_VERSION,
+        "month": label,
+        "timezone": timezone,
+        "created_at__gte": instant(lower),
+        "created_at__lte": instant(upper),
+    }
 
 
 def _closing_query(label: str, timezone: str) -> dict[str, str]:
-    return {"endpoint": "transactions-closing", "v": _CACHE_VERSION, "month": label, "timezone": timezone}
+    return {
+        "endpoint": "transactions-closing",
+        "v": _CACHE_VERSION,
+        "month": label,
+        "timezone": timezone,
+    }
 
 
 def _figures_query(label: str, timezone: str) -> dict[str, str]:
@@ -346,33 +432,47 @@ def _probe(client: Any, upper: dt.datetime, balance: float, newest_settled: str 
     if newest_settled is None:
         return False
     lo, hi = balance - 0.005, balance + 0.005
-    data = client.transactions(limit=1, offset=0, status="success", created_at__lte=instant(upper),
-                               after_balance__gte=f"{lo:.3f}", after_balance__lte=f"{hi:.3f}")
+    data = client.transactions(
+        limit=1,
+        offset=0,
+        status="success",
+        created_at__lte=instant(upper),
+        after_balance__gte=f"{lo:.3f}",
+        after_balance__lte=f"{hi:.3f}",
+    )
     rows = data.get("transactions")
     if not isinstance(rows, list):
         raise MalformedResponseError("malformed response: 'transactions' is not a list")
     return bool(rows) and _parse_row(rows[0])[0] == newest_settled
 
 
-def _hypothesis(client: Any, upper: dt.datetime, balance: float, pending: float,
-                newest_settled: str | None) -> tuple[bool | None, str]:
+def _hypothesis(
+    client: Any, upper: dt.datetime, balance: float, pending: float, newest_settled: str | None
+) -> tuple[bool | None, str]:
     """Which reading of ``/me/``'s balance fits the ledger: already net of pending, or not."""
     if not pending:
         return None, "no pending charges at the anchor, so /me/'s balance is the settled balance"
     settled_only = _probe(client, upper, balance, newest_settled)
     net = _probe(client, upper, balance - pending, newest_settled)
     if net and not settled_only:
-        return True, ("/me/'s balance already subtracts pending charges "
-                      f"({-pending:,.2f} reserved): it fits the ledger, the other reading does not")
+        return True, (
+            "/me/'s balance already subtracts pending charges "
+            f"({-pending:,.2f} reserved): it fits the ledger, the other reading does not"
+        )
     if settled_only and not net:
-        return False, ("/me/'s balance does not subtract pending charges: it fits the ledger, "
-                       f"the other reading ({-pending:,.2f} reserved) does not")
-    return None, ("neither reading of /me/'s balance could be confirmed against the ledger; "
-                  "assumed it does not subtract pending charges")
+        return False, (
+            "/me/'s balance does not subtract pending charges: it fits the ledger, "
+            f"the other reading ({-pending:,.2f} reserved) does not"
+        )
+    return None, (
+        "neither reading of /me/'s balance could be confirmed against the ledger; "
+        "assumed it does not subtract pending charges"
+    )
 
 
-def closing_balances(ledger: pd.DataFrame, settled_now: float, labels: Sequence[str],
-                     timezone: str) -> dict[str, float]:
+def closing_balances(
+    ledger: pd.DataFrame, settled_now: float, labels: Sequence[str], timezone: str
+) -> dict[str, float]:
     """Each month's closing balance: the settled balance now minus settled rows after its end.
 
     ``ledger`` must hold every transaction from the first month's end up to the anchor.
@@ -402,10 +502,19 @@ def _months_between(first: str, last: str) -> list[str]:
     return out
 
 
-def _fetch_months(client: Any, labels: Sequence[str], *, timezone: str, upper: dt.datetime,
-                  store: "UsageCache | None", account_key: str | None, max_workers: int,
-                  progress: bool | None, page_size: int, now: dt.datetime
-                  ) -> list[dict[str, Any]]:
+def _fetch_months(
+    client: Any,
+    labels: Sequence[str],
+    *,
+    timezone: str,
+    upper: dt.datetime,
+    store: "UsageCache | None",
+    account_key: str | None,
+    max_workers: int,
+    progress: bool | None,
+    page_size: int,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
     """One payload per month: closed and cached ones from the cache, the rest paged in the pool.
     A month is closed when it ended (see :func:`periods.is_closed`) before ``upper`` and held no
     pending row when fetched; only those are stored."""
@@ -423,21 +532,40 @@ def _fetch_months(client: Any, labels: Sequence[str], *, timezone: str, upper: d
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     todo: list[int] = []
     for i, job in enumerate(jobs):
-        hit = store.get(account_key, job.query) if (store is not None and job.closed and account_key) else None
+        hit = (
+            store.get(account_key, job.query)
+            if (store is not None and job.closed and account_key)
+            else None
+        )
         if hit is not None and hit.get("v") == _CACHE_VERSION and isinstance(hit.get("rows"), list):
             results[i] = hit
         else:
             todo.append(i)
 
     def one(q: dict[str, str]) -> dict[str, Any]:
-        rows = list(iter_transactions(client, q["created_at__gte"], q["created_at__lte"],
-                                      page_size=page_size, progress=False))
+        rows = list(
+            iter_transactions(
+                client,
+                q["created_at__gte"],
+                q["created_at__lte"],
+                page_size=page_size,
+                progress=False,
+            )
+        )
         return _rows_payload(rows)
 
     if todo:
-        fetched = run_jobs([jobs[i] for i in todo], one, cache=None, account_key=None,
-                           max_workers=max_workers, progress=progress, desc="fetching ledger",
-                           unit="month", source=client)
+        fetched = run_jobs(
+            [jobs[i] for i in todo],
+            one,
+            cache=None,
+            account_key=None,
+            max_workers=max_workers,
+            progress=progress,
+            desc="fetching ledger",
+            unit="month",
+            source=client,
+        )
         for i, payload in zip(todo, fetched):
             results[i] = payload
             # A month that still held pending rows is not closed: they settle or reverse later.
@@ -446,10 +574,18 @@ def _fetch_months(client: Any, labels: Sequence[str], *, timezone: str, upper: d
     return results  # type: ignore[return-value]
 
 
-def fetch_transactions(start: str | dt.date, end: str | dt.date, *, timezone: str,
-                       client: Any = None, cache: "bool | UsageCache" = True,
-                       upper: dt.datetime | None = None, max_workers: int | None = None,
-                       progress: bool | None = None, page_size: int = PAGE_SIZE) -> pd.DataFrame:
+def fetch_transactions(
+    start: str | dt.date,
+    end: str | dt.date,
+    *,
+    timezone: str,
+    client: Any = None,
+    cache: "bool | UsageCache" = True,
+    upper: dt.datetime | None = None,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+    page_size: int = PAGE_SIZE,
+) -> pd.DataFrame:
     """The ledger of the months from ``start`` to ``end`` (inclusive local dates) as a tidy frame.
 
     Parameters
@@ -486,19 +622,32 @@ def fetch_transactions(start: str | dt.date, end: str | dt.date, *, timezone: st
     client = client or GenerectClient()
     store = _store(cache, False)
     try:
-        payloads = _fetch_months(client, labels, timezone=timezone, upper=upper, store=store,
-                                 account_key=client.account_key if store is not None else None,
-                                 max_workers=max_workers or client.max_workers, progress=progress,
-                                 page_size=page_size, now=now)
+        payloads = _fetch_months(
+            client,
+            labels,
+            timezone=timezone,
+            upper=upper,
+            store=store,
+            account_key=client.account_key if store is not None else None,
+            max_workers=max_workers or client.max_workers,
+            progress=progress,
+            page_size=page_size,
+            now=now,
+        )
     finally:
         if own:
             client.close()
         if store is not None and store is not cache:
             store.close()
     rows = [r for p in payloads for r in p["rows"]]
-    frame = ledger_frame(rows, timezone=timezone, source="api",
-                         fetched_at=pd.Timestamp(upper).tz_convert(timezone),
-                         start=first.isoformat(), end=last.isoformat())
+    frame = ledger_frame(
+        rows,
+        timezone=timezone,
+        source="api",
+        fetched_at=pd.Timestamp(upper).tz_convert(timezone),
+        start=first.isoformat(),
+        end=last.isoformat(),
+    )
     lo = pd.Timestamp(dt.datetime.combine(first, dt.time(), tzinfo=tz))
     hi = pd.Timestamp(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz))
     keep = ((frame["created_at"] >= lo) & (frame["created_at"] < hi)).to_numpy()
@@ -536,8 +685,10 @@ def month_figures(ledger: pd.DataFrame) -> dict[str, int]:
     if ledger.empty:
         return {}
     key = ledger["type"].astype(str) + "/" + ledger["status"].astype(str)
-    cents = pd.Series((ledger["credits"].to_numpy(dtype="float64") * 100).round().astype("int64"),
-                      index=ledger.index)
+    cents = pd.Series(
+        (ledger["credits"].to_numpy(dtype="float64") * 100).round().astype("int64"),
+        index=ledger.index,
+    )
     return {str(k): int(v) for k, v in cents.groupby(key.to_numpy()).sum().items()}
 
 
@@ -547,15 +698,30 @@ def figures_checksum(figures: Mapping[str, Mapping[str, int]]) -> str:
 
 
 def _diff(old: Mapping[str, int], new: Mapping[str, int]) -> list[dict[str, Any]]:
-    return [{"item": k, "before": old.get(k, 0) / 100, "after": new.get(k, 0) / 100,
-             "change": (new.get(k, 0) - old.get(k, 0)) / 100}
-            for k in sorted(set(old) | set(new)) if old.get(k, 0) != new.get(k, 0)]
+    return [
+        {
+            "item": k,
+            "before": old.get(k, 0) / 100,
+            "after": new.get(k, 0) / 100,
+            "change": (new.get(k, 0) - old.get(k, 0)) / 100,
+        }
+        for k in sorted(set(old) | set(new))
+        if old.get(k, 0) != new.get(k, 0)
+    ]
 
 
-def ledger_for_month(month: str, *, timezone: str, client: Any, cache: "bool | UsageCache" = True,
-                     refresh: bool = False, progress: bool | None = None,
-                     now: dt.datetime | None = None, page_size: int = PAGE_SIZE,
-                     max_workers: int | None = None) -> LedgerInputs:
+def ledger_for_month(
+    month: str,
+    *,
+    timezone: str,
+    client: Any,
+    cache: "bool | UsageCache" = True,
+    refresh: bool = False,
+    progress: bool | None = None,
+    now: dt.datetime | None = None,
+    page_size: int = PAGE_SIZE,
+    max_workers: int | None = None,
+) -> LedgerInputs:
     """The month's ledger and closing balance, anchored on ``/me/``.
 
     A closed month whose rows and derived closing balance are cached is answered from the cache
@@ -582,65 +748,122 @@ def ledger_for_month(month: str, *, timezone: str, client: Any, cache: "bool | U
         if month > anchor_month:
             raise InputError(f"month {month} has not started yet in {timezone}")
         labels = _months_between(month, anchor_month)
-        payloads = _fetch_months(client, labels, timezone=timezone, upper=upper, store=store,
-                                 account_key=account, progress=progress, page_size=page_size,
-                                 max_workers=max_workers or int(getattr(client, "max_workers", 8)),
-                                 now=now)
+        payloads = _fetch_months(
+            client,
+            labels,
+            timezone=timezone,
+            upper=upper,
+            store=store,
+            account_key=account,
+            progress=progress,
+            page_size=page_size,
+            max_workers=max_workers or int(getattr(client, "max_workers", 8)),
+            now=now,
+        )
         balance_after = _balance(client.me())
         rows = [r for p in payloads for r in p["rows"]]
-        frame = ledger_frame(rows, timezone=timezone, source=getattr(client, "source", "api"),
-                             fetched_at=pd.Timestamp(upper).tz_convert(timezone))
+        frame = ledger_frame(
+            rows,
+            timezone=timezone,
+            source=getattr(client, "source", "api"),
+            fetched_at=pd.Timestamp(upper).tz_convert(timezone),
+        )
         pending = float((frame.loc[frame["status"] == "pending", "credits"]).sum())
         settled = frame[frame["status"] == "success"]
         newest = str(settled["id"].iloc[-1]) if len(settled) else None
         net, text = _hypothesis(client, upper, balance, round(pending, 2), newest)
         settled_now = balance - pending if net else balance
         closings = closing_balances(frame, settled_now, labels, timezone)
-        restated = _restatements(store, account, labels, payloads, timezone, upper, now) if refresh else []
+        restated = (
+            _restatements(store, account, labels, payloads, timezone, upper, now) if refresh else []
+        )
         if store is not None and account and (net is not None or not pending):
             for label, payload in zip(labels, payloads):
                 _, stop = month_window(label, timezone)
                 y, m = P.parse_month(label)
-                if P.is_closed(P.Bucket(*P.month_bounds(y, m), label), tz, now) and not payload["pending"]:
-                    store.put(account, _closing_query(label, timezone),
-                              {"closing": closings[label], "hypothesis": text})
+                if (
+                    P.is_closed(P.Bucket(*P.month_bounds(y, m), label), tz, now)
+                    and not payload["pending"]
+                ):
+                    store.put(
+                        account,
+                        _closing_query(label, timezone),
+                        {"closing": closings[label], "hypothesis": text},
+                    )
         start, stop = month_window(month, timezone)
-        inside = ((frame["created_at"] >= pd.Timestamp(start)) & (frame["created_at"] < pd.Timestamp(stop))).to_numpy()
+        inside = (
+            (frame["created_at"] >= pd.Timestamp(start))
+            & (frame["created_at"] < pd.Timestamp(stop))
+        ).to_numpy()
         attrs = dict(frame.attrs)
         month_rows = frame[inside].reset_index(drop=True)
-        month_rows.attrs.update(attrs, start=start.date().isoformat(),
-                                end=(stop.date() - dt.timedelta(days=1)).isoformat(),
-                                upper_bound=pd.Timestamp(upper))
-        anchor = BalanceAnchor(balance, pd.Timestamp(upper).tz_convert(timezone), balance_after, net, text)
-        return LedgerInputs(month, timezone, month_rows, closings[month], anchor, text, False,
-                            restated, getattr(client, "request_count", 0) - before)
+        month_rows.attrs.update(
+            attrs,
+            start=start.date().isoformat(),
+            end=(stop.date() - dt.timedelta(days=1)).isoformat(),
+            upper_bound=pd.Timestamp(upper),
+        )
+        anchor = BalanceAnchor(
+            balance, pd.Timestamp(upper).tz_convert(timezone), balance_after, net, text
+        )
+        return LedgerInputs(
+            month,
+            timezone,
+            month_rows,
+            closings[month],
+            anchor,
+            text,
+            False,
+            restated,
+            getattr(client, "request_count", 0) - before,
+        )
     finally:
         if store is not None and store is not cache:
             store.close()
 
 
-def _cached_month(store: "UsageCache", account: str, month: str, timezone: str,
-                  now: dt.datetime) -> LedgerInputs | None:
+def _cached_month(
+    store: "UsageCache", account: str, month: str, timezone: str, now: dt.datetime
+) -> LedgerInputs | None:
     lower, stop = month_window(month, timezone)
     tz = P.get_timezone(timezone)
     y, m = P.parse_month(month)
     if not P.is_closed(P.Bucket(*P.month_bounds(y, m), month), tz, now):
         return None
     closing = store.get(account, _closing_query(month, timezone))
-    rows = store.get(account, _window_query(month, lower, stop - dt.timedelta(microseconds=1), timezone))
+    rows = store.get(
+        account, _window_query(month, lower, stop - dt.timedelta(microseconds=1), timezone)
+    )
     if not closing or not rows or rows.get("v") != _CACHE_VERSION:
         return None
-    frame = ledger_frame(rows["rows"], timezone=timezone, source="api",
-                         fetched_at=pd.Timestamp(now).tz_convert(timezone).floor("s"),
-                         start=lower.date().isoformat(),
-                         end=(stop.date() - dt.timedelta(days=1)).isoformat())
-    return LedgerInputs(month, timezone, frame, float(closing["closing"]), None,
-                        str(closing.get("hypothesis", "")), True)
+    frame = ledger_frame(
+        rows["rows"],
+        timezone=timezone,
+        source="api",
+        fetched_at=pd.Timestamp(now).tz_convert(timezone).floor("s"),
+        start=lower.date().isoformat(),
+        end=(stop.date() - dt.timedelta(days=1)).isoformat(),
+    )
+    return LedgerInputs(
+        month,
+        timezone,
+        frame,
+        float(closing["closing"]),
+        None,
+        str(closing.get("hypothesis", "")),
+        True,
+    )
 
 
-def _restatements(store: Any, account: str | None, labels: Sequence[str],
-                  payloads: Sequence[dict[str, Any]], timezone: str, upper: dt.datetime,
-                  now: dt.datetime) -> list[dict[str, Any]]:
+def _restatements(
+    store: Any,
+    account: str | None,
+    labels: Sequence[str],
+    payloads: Sequence[dict[str, Any]],
+    timezone: str,
+    upper: dt.datetime,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
     """Closed months whose cached ledger differs from what was just fetched."""
     if store is None or not account:
         return []
@@ -648,21 +871,36 @@ def _restatements(store: Any, account: str | None, labels: Sequence[str],
     previous = getattr(store, "previous", {})
     for label, payload in zip(labels, payloads):
         lower, stop = month_window(label, timezone)
-        query = _window_query(label, lower, min(upper, stop - dt.timedelta(microseconds=1)), timezone)
+        query = _window_query(
+            label, lower, min(upper, stop - dt.timedelta(microseconds=1)), timezone
+        )
         old = previous.get(json.dumps(query, sort_keys=True))
         if not old or old.get("v") != _CACHE_VERSION:
             continue
-        before = month_figures(ledger_frame(old["rows"], timezone=timezone, source="api", fetched_at=pd.Timestamp(now)))
-        after = month_figures(ledger_frame(payload["rows"], timezone=timezone, source="api", fetched_at=pd.Timestamp(now)))
+        before = month_figures(
+            ledger_frame(old["rows"], timezone=timezone, source="api", fetched_at=pd.Timestamp(now))
+        )
+        after = month_figures(
+            ledger_frame(
+                payload["rows"], timezone=timezone, source="api", fetched_at=pd.Timestamp(now)
+            )
+        )
         changes = _diff(before, after)
         if changes:
             out.append({"month": label, "kind": "ledger", "changes": changes})
     return out
 
 
-def restate_reported(store_or_cache: "bool | UsageCache", account: str | None, month: str,
-                     timezone: str, figures: Mapping[str, Mapping[str, int]], *,
-                     refresh: bool, closed: bool) -> list[dict[str, Any]]:
+def restate_reported(
+    store_or_cache: "bool | UsageCache",
+    account: str | None,
+    month: str,
+    timezone: str,
+    figures: Mapping[str, Mapping[str, int]],
+    *,
+    refresh: bool,
+    closed: bool,
+) -> list[dict[str, Any]]:
     """Compare a closed month's reported figures with the ones stored when it was last reported,
     then store the new ones and their checksum. Returns what changed (``--refresh`` reports it)."""
     if not account or store_or_cache is False or not closed:
@@ -678,7 +916,11 @@ def restate_reported(store_or_cache: "bool | UsageCache", account: str | None, m
                 changes = _diff(old.get("figures", {}).get(kind, {}), figures.get(kind, {}))
                 if changes:
                     out.append({"month": month, "kind": kind, "changes": changes})
-        store.put(account, query, {"checksum": checksum, "figures": {k: dict(v) for k, v in figures.items()}})
+        store.put(
+            account,
+            query,
+            {"checksum": checksum, "figures": {k: dict(v) for k, v in figures.items()}},
+        )
         return out
     finally:
         if store is not store_or_cache:
@@ -711,13 +953,24 @@ class SampleLedgerSource:
         if cls._table is None:
             ledger, _ = _sample_files()
             with ledger.open("rb") as fh:
-                raw = pd.read_csv(fh, compression="gzip", dtype={"id": str, "timestamp": str, "type": str,
-                                                                 "credits": "float64", "status": str,
-                                                                 "balance_type": str,
-                                                                 "after_balance": "float64"},
-                                  keep_default_na=False)
+                raw = pd.read_csv(
+                    fh,
+                    compression="gzip",
+                    dtype={
+                        "id": str,
+                        "timestamp": str,
+                        "type": str,
+                        "credits": "float64",
+                        "status": str,
+                        "balance_type": str,
+                        "after_balance": "float64",
+                    },
+                    keep_default_na=False,
+                )
             raw["ts"] = pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601")
-            cls._table = raw.sort_values(["ts", "id"], ascending=False, kind="mergesort").reset_index(drop=True)
+            cls._table = raw.sort_values(
+                ["ts", "id"], ascending=False, kind="mergesort"
+            ).reset_index(drop=True)
         return cls._table
 
     @classmethod
@@ -730,11 +983,17 @@ class SampleLedgerSource:
     def me(self) -> dict[str, Any]:
         return {"credits": {"balance": self.anchor()["balance"]}}
 
-    def transactions(self, *, limit: int = PAGE_SIZE, offset: int = 0, **filters: str) -> dict[str, Any]:
+    def transactions(
+        self, *, limit: int = PAGE_SIZE, offset: int = 0, **filters: str
+    ) -> dict[str, Any]:
         t = self.table()
         keep = np.ones(len(t), dtype=bool)
-        cols = {"created_at": t["ts"], "amount": t["credits"], "credits": t["credits"],
-                "after_balance": t["after_balance"]}
+        cols = {
+            "created_at": t["ts"],
+            "amount": t["credits"],
+            "credits": t["credits"],
+            "after_balance": t["after_balance"],
+        }
         for name, value in filters.items():
             base, _, op = name.partition("__")
             if name == "status":
@@ -742,26 +1001,55 @@ class SampleLedgerSource:
                 continue
             arg: Any = pd.Timestamp(value) if base == "created_at" else float(value)
             keep &= getattr(cols[base], _TIME_OPS[op])(arg).to_numpy()
-        page = t[keep].iloc[offset: offset + min(int(limit), self.max_limit)]
-        return {"transactions": [
-            {"id": i, "timestamp": ts, "type": ty, "credits": c,
-             "details": {"status": s, "balance_type": b}}
-            for i, ts, ty, c, s, b in zip(page["id"], page["timestamp"], page["type"], page["credits"],
-                                          page["status"], page["balance_type"])]}
+        page = t[keep].iloc[offset : offset + min(int(limit), self.max_limit)]
+        return {
+            "transactions": [
+                {
+                    "id": i,
+                    "timestamp": ts,
+                    "type": ty,
+                    "credits": c,
+                    "details": {"status": s, "balance_type": b},
+                }
+                for i, ts, ty, c, s, b in zip(
+                    page["id"],
+                    page["timestamp"],
+                    page["type"],
+                    page["credits"],
+                    page["status"],
+                    page["balance_type"],
+                )
+            ]
+        }
 
 
 def load_sample_ledger(month: str, *, timezone: str = P.SAMPLE_TIMEZONE) -> LedgerInputs:
     """The sample account's ledger for ``month`` with its balances, anchored on the sample's
     ``/me/`` balance at the sample's as-of time, through the same code as the API."""
     if timezone != P.SAMPLE_TIMEZONE:
-        raise InputError(f"the sample data is recorded in {P.SAMPLE_TIMEZONE}; "
-                         f"timezone {timezone!r} cannot be applied to it")
+        raise InputError(
+            f"the sample data is recorded in {P.SAMPLE_TIMEZONE}; "
+            f"timezone {timezone!r} cannot be applied to it"
+        )
     source = SampleLedgerSource()
     as_of = dt.datetime.fromisoformat(source.anchor()["as_of"])
     first = f"{source.table()['ts'].min().tz_convert(timezone):%Y-%m}"
-    if not first <= month <= f"{as_of.astimezone(P.get_timezone(timezone)) - dt.timedelta(seconds=1):%Y-%m}":
-        raise InputError(f"the sample ledger covers {first} to "
-                         f"{as_of.astimezone(P.get_timezone(timezone)) - dt.timedelta(seconds=1):%Y-%m}; "
-                         f"nothing in {month}")
-    return ledger_for_month(month, timezone=timezone, client=source, cache=False, now=as_of,
-                            page_size=source.max_limit, progress=False)
+    if (
+        not first
+        <= month
+        <= f"{as_of.astimezone(P.get_timezone(timezone)) - dt.timedelta(seconds=1):%Y-%m}"
+    ):
+        raise InputError(
+            f"the sample ledger covers {first} to "
+            f"{as_of.astimezone(P.get_timezone(timezone)) - dt.timedelta(seconds=1):%Y-%m}; "
+            f"nothing in {month}"
+        )
+    return ledger_for_month(
+        month,
+        timezone=timezone,
+        client=source,
+        cache=False,
+        now=as_of,
+        page_size=source.max_limit,
+        progress=False,
+    )

@@ -32,9 +32,18 @@ if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["UsagePlan", "ReportUsage", "report_plan", "windows_plan", "fetch_report_usage",
-           "fetch_plan_usage", "load_sample_report_usage", "load_sample_plan_usage", "LOOKBACK_DAYS",
-           "YOY_MONTHS"]
+__all__ = [
+    "UsagePlan",
+    "ReportUsage",
+    "report_plan",
+    "windows_plan",
+    "fetch_report_usage",
+    "fetch_plan_usage",
+    "load_sample_report_usage",
+    "load_sample_plan_usage",
+    "LOOKBACK_DAYS",
+    "YOY_MONTHS",
+]
 
 #: Days of anomaly baseline before the reported month (the analysis layer's window).
 LOOKBACK_DAYS = 28
@@ -70,8 +79,14 @@ class ReportUsage(NamedTuple):
     monthly: pd.DataFrame
 
 
-def report_plan(month: str, history: int, *, today: dt.date, lookback_days: int = LOOKBACK_DAYS,
-                yoy_months: int = YOY_MONTHS) -> UsagePlan:
+def report_plan(
+    month: str,
+    history: int,
+    *,
+    today: dt.date,
+    lookback_days: int = LOOKBACK_DAYS,
+    yoy_months: int = YOY_MONTHS,
+) -> UsagePlan:
     """The buckets a report of ``month`` with ``history`` months needs, as of ``today``.
 
     Raises :class:`InputError` when the month has no complete day yet (``today`` is its first
@@ -94,34 +109,54 @@ def report_plan(month: str, history: int, *, today: dt.date, lookback_days: int 
     elapsed = (min(today, last + dt.timedelta(days=1)) - first).days  # complete days
     yoy_first, yoy_last = P.month_bounds(*P.shift_month(year, mon, -yoy_months))
     if running and elapsed and yoy_last < start:
-        days = P.buckets(yoy_first, min(yoy_last, yoy_first + dt.timedelta(days=elapsed - 1)), "day") + days
+        days = (
+            P.buckets(yoy_first, min(yoy_last, yoy_first + dt.timedelta(days=elapsed - 1)), "day")
+            + days
+        )
     oldest = P.shift_month(year, mon, -max(history - 1, yoy_months))
     months: list[P.Bucket] = []
     if oldest < (year, mon):
-        months = [b for b in P.buckets(P.month_bounds(*oldest)[0], first - dt.timedelta(days=1), "month")
-                  if not (start <= b.start and b.end <= end)]  # a month the days cover is summed
+        months = [
+            b
+            for b in P.buckets(P.month_bounds(*oldest)[0], first - dt.timedelta(days=1), "month")
+            if not (start <= b.start and b.end <= end)
+        ]  # a month the days cover is summed
     if not running:
         # One request more ties the reported month's days to the API's own monthly figure.
         months.append(P.Bucket(first, last, month))
     return UsagePlan(month, today, start, end, tuple(days), tuple(months))
 
 
-def _split(plan: UsagePlan, payloads: list[dict], *, timezone: str, source: str,
-           fetched_at: pd.Timestamp) -> ReportUsage:
+def _split(
+    plan: UsagePlan, payloads: list[dict], *, timezone: str, source: str, fetched_at: pd.Timestamp
+) -> ReportUsage:
     from .usage import usage_frame
 
     n = len(plan.days)
-    daily = usage_frame(plan.days, payloads[:n], timezone=timezone, period="day", source=source,
-                        fetched_at=fetched_at)
-    monthly = usage_frame(plan.months, payloads[n:], timezone=timezone, period="month",
-                          source=source, fetched_at=fetched_at)
+    daily = usage_frame(
+        plan.days,
+        payloads[:n],
+        timezone=timezone,
+        period="day",
+        source=source,
+        fetched_at=fetched_at,
+    )
+    monthly = usage_frame(
+        plan.months,
+        payloads[n:],
+        timezone=timezone,
+        period="month",
+        source=source,
+        fetched_at=fetched_at,
+    )
     daily.attrs["start"] = plan.day_start.isoformat()
     daily.attrs["end"] = plan.day_end.isoformat()
     return ReportUsage(daily, monthly)
 
 
-def windows_plan(windows: Sequence[tuple[dt.date, dt.date]], *, today: dt.date,
-                 label: str = "") -> UsagePlan:
+def windows_plan(
+    windows: Sequence[tuple[dt.date, dt.date]], *, today: dt.date, label: str = ""
+) -> UsagePlan:
     """Buckets that sum every date window exactly: each whole calendar month inside a window is
     one monthly bucket, the rest of the window (a month cut short) is days. Nothing after
     ``today`` is planned. Used where only window totals are needed (a quarter and its
@@ -145,10 +180,17 @@ def windows_plan(windows: Sequence[tuple[dt.date, dt.date]], *, today: dt.date,
     return UsagePlan(label, today, start, end, tuple(sorted(set(days))), tuple(sorted(set(months))))
 
 
-def fetch_report_usage(month: str, history: int, *, timezone: str = "UTC",
-                       client: "GenerectClient | None" = None, cache: "bool | UsageCache" = True,
-                       max_workers: int | None = None, progress: bool | None = None,
-                       lookback_days: int = LOOKBACK_DAYS) -> ReportUsage:
+def fetch_report_usage(
+    month: str,
+    history: int,
+    *,
+    timezone: str = "UTC",
+    client: "GenerectClient | None" = None,
+    cache: "bool | UsageCache" = True,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+    lookback_days: int = LOOKBACK_DAYS,
+) -> ReportUsage:
     """The daily and monthly usage a report of ``month`` needs, from the API (through the cache).
 
     Parameters
@@ -170,13 +212,25 @@ def fetch_report_usage(month: str, history: int, *, timezone: str = "UTC",
     """
     tz = P.get_timezone(timezone)
     plan = report_plan(month, history, today=P.local_today(tz), lookback_days=lookback_days)
-    return fetch_plan_usage(plan, timezone=timezone, client=client, cache=cache,
-                            max_workers=max_workers, progress=progress)
+    return fetch_plan_usage(
+        plan,
+        timezone=timezone,
+        client=client,
+        cache=cache,
+        max_workers=max_workers,
+        progress=progress,
+    )
 
 
-def fetch_plan_usage(plan: UsagePlan, *, timezone: str = "UTC", client: "GenerectClient | None" = None,
-                     cache: "bool | UsageCache" = True, max_workers: int | None = None,
-                     progress: bool | None = None) -> ReportUsage:
+def fetch_plan_usage(
+    plan: UsagePlan,
+    *,
+    timezone: str = "UTC",
+    client: "GenerectClient | None" = None,
+    cache: "bool | UsageCache" = True,
+    max_workers: int | None = None,
+    progress: bool | None = None,
+) -> ReportUsage:
     """Answer ``plan`` from the API through the cache and the planner (see
     :func:`fetch_report_usage` for what comes back)."""
     from .planner import api_session
@@ -185,10 +239,15 @@ def fetch_plan_usage(plan: UsagePlan, *, timezone: str = "UTC", client: "Generec
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (session, store):
         before = getattr(session, "request_count", 0)
-        payloads, tie_outs = _collect(session, plan.requests, timezone=timezone, cache=store,
-                                      account_key=session.account_key,
-                                      max_workers=max_workers or session.max_workers,
-                                      progress=progress)
+        payloads, tie_outs = _collect(
+            session,
+            plan.requests,
+            timezone=timezone,
+            cache=store,
+            account_key=session.account_key,
+            max_workers=max_workers or session.max_workers,
+            progress=progress,
+        )
         sent = getattr(session, "request_count", 0) - before
     out = _split(plan, payloads, timezone=timezone, source="api", fetched_at=fetched_at)
     for frame in out:
@@ -199,8 +258,13 @@ def fetch_plan_usage(plan: UsagePlan, *, timezone: str = "UTC", client: "Generec
     return out
 
 
-def load_sample_report_usage(month: str, history: int, *, timezone: str = P.SAMPLE_TIMEZONE,
-                             lookback_days: int = LOOKBACK_DAYS) -> ReportUsage:
+def load_sample_report_usage(
+    month: str,
+    history: int,
+    *,
+    timezone: str = P.SAMPLE_TIMEZONE,
+    lookback_days: int = LOOKBACK_DAYS,
+) -> ReportUsage:
     """The same two frames from the bundled sample, planned as of the sample's as-of date."""
     from .usage import sample_as_of
 
@@ -222,11 +286,22 @@ def load_sample_plan_usage(plan: UsagePlan, *, timezone: str = P.SAMPLE_TIMEZONE
     days = tuple(b for b in plan.days if first_day <= b.start and b.end <= last_day)
     months = tuple(b for b in plan.months if first_day <= b.start and b.end <= last_day)
     if not days and not months:
-        raise InputError(f"the sample covers {first_day} to {last_day}; nothing in "
-                         f"{plan.day_start}..{plan.day_end}")
-    plan = UsagePlan(plan.month, plan.today, max(plan.day_start, first_day),
-                     min(plan.day_end, last_day), days, months)
+        raise InputError(
+            f"the sample covers {first_day} to {last_day}; nothing in "
+            f"{plan.day_start}..{plan.day_end}"
+        )
+    plan = UsagePlan(
+        plan.month,
+        plan.today,
+        max(plan.day_start, first_day),
+        min(plan.day_end, last_day),
+        days,
+        months,
+    )
     source = SampleSource()
-    payloads = ((source.usage_many(list(days)) if days else [])
-                + (source.usage_many(list(months)) if months else []))
-    return _split(plan, payloads, timezone=P.SAMPLE_TIMEZONE, source="sample", fetched_at=sample_as_of())
+    payloads = (source.usage_many(list(days)) if days else []) + (
+        source.usage_many(list(months)) if months else []
+    )
+    return _split(
+        plan, payloads, timezone=P.SAMPLE_TIMEZONE, source="sample", fetched_at=sample_as_of()
+    )

@@ -34,7 +34,9 @@ def local_range(start: str | dt.date, end: str | dt.date, timezone: str) -> tupl
     last = P.parse_date(end, what="end date")
     today = P.local_today(P.get_timezone(timezone))
     if first > today:
-        raise InvalidDateRange(f"start date {first} is in the future (today is {today} in {timezone})")
+        raise InvalidDateRange(
+            f"start date {first} is in the future (today is {today} in {timezone})"
+        )
     if last > today:
         log.info("end date %s is in the future; clipped to today, %s", last, today)
         last = today
@@ -42,8 +44,9 @@ def local_range(start: str | dt.date, end: str | dt.date, timezone: str) -> tupl
 
 
 @contextmanager
-def api_session(client: "GenerectClient | None",
-                cache: "bool | UsageCache") -> Iterator[tuple["GenerectClient", "UsageCache | None"]]:
+def api_session(
+    client: "GenerectClient | None", cache: "bool | UsageCache"
+) -> Iterator[tuple["GenerectClient", "UsageCache | None"]]:
     """The client (built from the environment when None) and the cache (True: the default
     folder, False: none); whatever is made here is closed on the way out."""
     from .cache import UsageCache
@@ -71,10 +74,18 @@ class Job:
     closed: bool
 
 
-def run_jobs(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, Any]], *,
-             cache: "UsageCache | None", account_key: str | None, max_workers: int,
-             progress: bool | None, desc: str = "fetching", unit: str = "request",
-             source: Any = None) -> list[dict[str, Any]]:
+def run_jobs(
+    jobs: Sequence[Job],
+    fetch: Callable[[dict[str, str]], dict[str, Any]],
+    *,
+    cache: "UsageCache | None",
+    account_key: str | None,
+    max_workers: int,
+    progress: bool | None,
+    desc: str = "fetching",
+    unit: str = "request",
+    source: Any = None,
+) -> list[dict[str, Any]]:
     """Answer every job, in order: from ``cache`` when closed and cached, else by ``fetch(query)``.
 
     ``fetch`` must validate what it returns (it is cached as returned). ``source`` may offer
@@ -85,32 +96,69 @@ def run_jobs(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, An
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     pending: list[int] = []
     for i, job in enumerate(jobs):
-        hit = cache.get(account_key, job.query) if (cache is not None and job.closed and account_key) else None
+        hit = (
+            cache.get(account_key, job.query)
+            if (cache is not None and job.closed and account_key)
+            else None
+        )
         if hit is not None:
             results[i] = hit
         else:
             pending.append(i)
     if cache is not None and jobs:
-        log.info("%d of %d %ss from cache, %d to fetch", len(jobs) - len(pending), len(jobs), unit,
-                 len(pending))
+        log.info(
+            "%d of %d %ss from cache, %d to fetch",
+            len(jobs) - len(pending),
+            len(jobs),
+            unit,
+            len(pending),
+        )
     if pending:
-        _run_pending(jobs, fetch, pending, results, cache, account_key, max_workers, progress,
-                     desc, unit, source)
+        _run_pending(
+            jobs,
+            fetch,
+            pending,
+            results,
+            cache,
+            account_key,
+            max_workers,
+            progress,
+            desc,
+            unit,
+            source,
+        )
     return results  # type: ignore[return-value]
 
 
-def _run_pending(jobs: Sequence[Job], fetch: Callable[[dict[str, str]], dict[str, Any]],
-                 pending: list[int], results: list[Any], cache: "UsageCache | None",
-                 account_key: str | None, max_workers: int, progress: bool | None, desc: str,
-                 unit: str, source: Any) -> None:
+def _run_pending(
+    jobs: Sequence[Job],
+    fetch: Callable[[dict[str, str]], dict[str, Any]],
+    pending: list[int],
+    results: list[Any],
+    cache: "UsageCache | None",
+    account_key: str | None,
+    max_workers: int,
+    progress: bool | None,
+    desc: str,
+    unit: str,
+    source: Any,
+) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(pending), desc=desc, unit=unit, file=sys.stderr,
-               disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
-               leave=False)
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending))),
-                              thread_name_prefix="generect-fetch")
-    futures: dict[Future[dict[str, Any]], int] = {pool.submit(fetch, jobs[i].query): i for i in pending}
+    bar = tqdm(
+        total=len(pending),
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=(not progress) if progress is not None else (not sys.stderr.isatty()),
+        leave=False,
+    )
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(pending))), thread_name_prefix="generect-fetch"
+    )
+    futures: dict[Future[dict[str, Any]], int] = {
+        pool.submit(fetch, jobs[i].query): i for i in pending
+    }
     failure: tuple[int, BaseException] | None = None
     interrupted = False
     try:

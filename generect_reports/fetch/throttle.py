@@ -55,8 +55,14 @@ _SPAN = 1.0  # seconds of successes behind the measured rate
 _POLL = 0.05  # waiters look at their cancel event at least this often
 
 
-def pause_delay(streak: int, retry_after: float | None = None, *, base: float = PAUSE_BASE,
-                cap: float = PAUSE_CAP, rng: Callable[[], float] = random.random) -> float:
+def pause_delay(
+    streak: int,
+    retry_after: float | None = None,
+    *,
+    base: float = PAUSE_BASE,
+    cap: float = PAUSE_CAP,
+    rng: Callable[[], float] = random.random,
+) -> float:
     """Seconds every request waits after the ``streak``-th congestion event in a row.
 
     Parameters
@@ -117,8 +123,13 @@ class AdaptiveLimiter:
         Jitter source for the pause; replaced by unit tests.
     """
 
-    def __init__(self, max_window: int, *, clock: Callable[[], float] = time.monotonic,
-                 rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        max_window: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.max_window = max(1, int(max_window))
         self.window = float(self.max_window)
         #: requests per second between starts; None = not paced
@@ -145,8 +156,10 @@ class AdaptiveLimiter:
 
     def __repr__(self) -> str:
         rate = "none" if self.rate is None else f"{self.rate:.1f}/s"
-        return (f"AdaptiveLimiter(window={self.limit}/{self.max_window}, "
-                f"in_flight={self.in_flight}, rate={rate})")
+        return (
+            f"AdaptiveLimiter(window={self.limit}/{self.max_window}, "
+            f"in_flight={self.in_flight}, rate={rate})"
+        )
 
     @property
     def limit(self) -> int:
@@ -166,9 +179,15 @@ class AdaptiveLimiter:
 
     # -- taking and giving back slots ---------------------------------------------------------
 
-    def acquire(self, key: object, *, retry: bool = False, served_until: float | None = None,
-                cancelled: threading.Event | None = None,
-                timeout: float | None = None) -> Slot | None:
+    def acquire(
+        self,
+        key: object,
+        *,
+        retry: bool = False,
+        served_until: float | None = None,
+        cancelled: threading.Event | None = None,
+        timeout: float | None = None,
+    ) -> Slot | None:
         """Wait for a slot: room in the window, the pace and the shared pause allowing.
 
         Parameters
@@ -229,8 +248,14 @@ class AdaptiveLimiter:
                 # The next in the queue may go now (or may go as well, when there is room).
                 self._cond.notify_all()
 
-    def release(self, slot: Slot, *, ok: bool = False, throttled: bool = False,
-                retry_after: float | None = None) -> Verdict:
+    def release(
+        self,
+        slot: Slot,
+        *,
+        ok: bool = False,
+        throttled: bool = False,
+        retry_after: float | None = None,
+    ) -> Verdict:
         """Give a slot back with the attempt's outcome.
 
         Parameters
@@ -320,6 +345,10 @@ class AdaptiveLimiter:
             self._resume_at = max(self._resume_at, now + pause_delay(1, retry_after))
         if new_event or self.rate != old_rate:
             rate = "none" if self.rate is None else f"{self.rate:.1f}/s"
-            log.info("rate limited (HTTP 429): request window %d -> %d, pace %s", before,
-                     self.limit, rate)
+            log.info(
+                "rate limited (HTTP 429): request window %d -> %d, pace %s",
+                before,
+                self.limit,
+                rate,
+            )
         return Verdict(shared, max(0.0, self._resume_at - now))

@@ -47,9 +47,24 @@ log = logging.getLogger(__name__)
 
 #: The tidy token-usage frame: the contract columns first, then the month and the token's own
 #: counts (``token_*``/``status_*`` are per token and month, repeated on each endpoint row).
-COLUMNS = ["customer", "client_id", "token_hint", "active", "endpoint", "requests", "ok_ratio",
-           "month", "period_start", "name", "created_at", "token_requests", "status_2xx",
-           "status_4xx", "status_5xx", "status_other"]
+COLUMNS = [
+    "customer",
+    "client_id",
+    "token_hint",
+    "active",
+    "endpoint",
+    "requests",
+    "ok_ratio",
+    "month",
+    "period_start",
+    "name",
+    "created_at",
+    "token_requests",
+    "status_2xx",
+    "status_4xx",
+    "status_5xx",
+    "status_other",
+]
 
 #: Tokens shorter than this show no characters at all in their hint.
 _MIN_HINT_LENGTH = 12
@@ -91,7 +106,9 @@ def _instant(value: dt.datetime) -> str:
 
 def _count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedResponseError(f"malformed response: {what} is {type(value).__name__}, not a count")
+        raise MalformedResponseError(
+            f"malformed response: {what} is {type(value).__name__}, not a count"
+        )
     if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
         raise MalformedResponseError(f"malformed response: {what} is not a whole number")
     if value < 0:
@@ -103,7 +120,9 @@ def _counts(raw: Any, what: str) -> dict[str, int]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise MalformedResponseError(f"malformed response: {what} is {type(raw).__name__}, not an object")
+        raise MalformedResponseError(
+            f"malformed response: {what} is {type(raw).__name__}, not an object"
+        )
     out: dict[str, int] = {}
     for key, value in raw.items():
         name = str(key)
@@ -117,7 +136,9 @@ def _optional_text(value: Any, what: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedResponseError(f"malformed response: {what} is {type(value).__name__}, not text")
+        raise MalformedResponseError(
+            f"malformed response: {what} is {type(value).__name__}, not text"
+        )
     return value.strip() or None
 
 
@@ -150,24 +171,34 @@ def parse_token_data(data: Mapping[str, Any]) -> dict[str, Any]:
         what = f"token #{i + 1} ({hint})"
         active = entry.get("is_active", True)
         if not isinstance(active, bool):
-            raise MalformedResponseError(f"malformed response: is_active of {what} is not true/false")
+            raise MalformedResponseError(
+                f"malformed response: is_active of {what} is not true/false"
+            )
         by_endpoint = _counts(entry.get("by_endpoint"), f"by_endpoint of {what}")
         by_status = _counts(entry.get("by_status"), f"by_status of {what}")
         total = entry.get("total_requests")
-        total_requests = _count(total, f"total_requests of {what}") if total is not None else sum(by_endpoint.values())
-        tokens.append({
-            "token_hint": hint,
-            "name": _optional_text(entry.get("name"), f"name of {what}"),
-            "client_id": _optional_text(entry.get("client_id"), f"client_id of {what}"),
-            "is_active": active,
-            "created_at": _optional_text(entry.get("created_at"), f"created_at of {what}"),
-            "total_requests": total_requests,
-            "by_endpoint": by_endpoint,
-            "by_status": by_status,
-        })
+        total_requests = (
+            _count(total, f"total_requests of {what}")
+            if total is not None
+            else sum(by_endpoint.values())
+        )
+        tokens.append(
+            {
+                "token_hint": hint,
+                "name": _optional_text(entry.get("name"), f"name of {what}"),
+                "client_id": _optional_text(entry.get("client_id"), f"client_id of {what}"),
+                "is_active": active,
+                "created_at": _optional_text(entry.get("created_at"), f"created_at of {what}"),
+                "total_requests": total_requests,
+                "by_endpoint": by_endpoint,
+                "by_status": by_status,
+            }
+        )
     return {
-        "period": {"start": _optional_text((period or {}).get("start"), "period.start"),
-                   "end": _optional_text((period or {}).get("end"), "period.end")},
+        "period": {
+            "start": _optional_text((period or {}).get("start"), "period.start"),
+            "end": _optional_text((period or {}).get("end"), "period.end"),
+        },
         "total_requests": sum(t["total_requests"] for t in tokens),
         "tokens": tokens,
     }
@@ -182,7 +213,9 @@ def _lenient_instants(text: str, tz: dt.tzinfo) -> list[dt.datetime]:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise MalformedResponseError(f"malformed response: period bound {text[:40]!r} is not a date") from None
+        raise MalformedResponseError(
+            f"malformed response: period bound {text[:40]!r} is not a date"
+        ) from None
     if parsed.tzinfo is not None:
         return [parsed]
     return [parsed.replace(tzinfo=tz), parsed.replace(tzinfo=dt.timezone.utc)]
@@ -192,7 +225,9 @@ def check_period(data: Mapping[str, Any], start: dt.datetime, end: dt.datetime) 
     """Raise :class:`MalformedResponseError` unless ``data['period']`` covers ``[start, end]``."""
     period = data.get("period") or {}
     if not period.get("start") or not period.get("end"):
-        raise MalformedResponseError("malformed response: the answer does not say which window it counted")
+        raise MalformedResponseError(
+            "malformed response: the answer does not say which window it counted"
+        )
     tz = start.tzinfo or dt.timezone.utc
     starts = _lenient_instants(str(period["start"]), tz)
     ends = _lenient_instants(str(period["end"]), tz)
@@ -201,7 +236,8 @@ def check_period(data: Mapping[str, Any], start: dt.datetime, end: dt.datetime) 
             return
     raise MalformedResponseError(
         f"the API counted {period['start']} to {period['end']}, not the window asked for "
-        f"({_instant(start)} to {_instant(end)})")
+        f"({_instant(start)} to {_instant(end)})"
+    )
 
 
 def _status(by_status: Mapping[str, int]) -> tuple[int, int, int, int]:
@@ -219,9 +255,15 @@ def _status(by_status: Mapping[str, int]) -> tuple[int, int, int, int]:
     return ok, fours, fives, other
 
 
-def token_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any]], *, timezone: str,
-                source: str, fetched_at: pd.Timestamp,
-                windows: Sequence[tuple[dt.datetime, dt.datetime]] | None = None) -> pd.DataFrame:
+def token_frame(
+    buckets: Sequence[P.Bucket],
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    timezone: str,
+    source: str,
+    fetched_at: pd.Timestamp,
+    windows: Sequence[tuple[dt.datetime, dt.datetime]] | None = None,
+) -> pd.DataFrame:
     """Build the tidy token-usage frame from one (masked or raw) ``data`` object per month.
 
     A token without requests in a month gets one row with an empty ``endpoint`` and zeros, so
@@ -240,30 +282,69 @@ def token_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any
             customer = customer_label(tok["client_id"], tok["name"], tok["token_hint"])
             endpoints = sorted(tok["by_endpoint"].items()) or [("", 0)]
             for endpoint, requests in endpoints:
-                records.append((customer, tok["client_id"], tok["token_hint"], tok["is_active"],
-                                endpoint, requests, ratio, bucket.label, i, tok["name"],
-                                tok["created_at"], tok["total_requests"], ok, fours, fives, other))
+                records.append(
+                    (
+                        customer,
+                        tok["client_id"],
+                        tok["token_hint"],
+                        tok["is_active"],
+                        endpoint,
+                        requests,
+                        ratio,
+                        bucket.label,
+                        i,
+                        tok["name"],
+                        tok["created_at"],
+                        tok["total_requests"],
+                        ok,
+                        fours,
+                        fives,
+                        other,
+                    )
+                )
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    starts = pd.DatetimeIndex(pd.to_datetime([b.start.isoformat() for b in buckets])).tz_localize(
-        timezone, nonexistent="shift_forward", ambiguous=True) if buckets else pd.DatetimeIndex([], tz=timezone)
-    frame["period_start"] = starts[frame["period_start"].to_numpy(dtype="int64")] if len(frame) else \
-        pd.Series(pd.DatetimeIndex([], tz=timezone))
+    starts = (
+        pd.DatetimeIndex(pd.to_datetime([b.start.isoformat() for b in buckets])).tz_localize(
+            timezone, nonexistent="shift_forward", ambiguous=True
+        )
+        if buckets
+        else pd.DatetimeIndex([], tz=timezone)
+    )
+    frame["period_start"] = (
+        starts[frame["period_start"].to_numpy(dtype="int64")]
+        if len(frame)
+        else pd.Series(pd.DatetimeIndex([], tz=timezone))
+    )
     for col in ("customer", "token_hint", "endpoint", "month"):
         frame[col] = frame[col].astype(str)
     frame["active"] = frame["active"].astype(bool)
-    for col in ("requests", "token_requests", "status_2xx", "status_4xx", "status_5xx", "status_other"):
+    for col in (
+        "requests",
+        "token_requests",
+        "status_2xx",
+        "status_4xx",
+        "status_5xx",
+        "status_other",
+    ):
         frame[col] = frame[col].astype("int64")
     frame["ok_ratio"] = frame["ok_ratio"].astype("float64")
-    frame.attrs.update({
-        "timezone": timezone,
-        "period": "month",
-        "source": source,
-        "fetched_at": fetched_at,
-        "start": _instant(windows[0][0]) if windows else (buckets[0].start.isoformat() if buckets else None),
-        "end": _instant(windows[-1][1]) if windows else (buckets[-1].end.isoformat() if buckets else None),
-        "windows": {b.label: [_instant(w[0]), _instant(w[1])] for b, w in zip(buckets, windows)}
-        if windows else {},
-    })
+    frame.attrs.update(
+        {
+            "timezone": timezone,
+            "period": "month",
+            "source": source,
+            "fetched_at": fetched_at,
+            "start": _instant(windows[0][0])
+            if windows
+            else (buckets[0].start.isoformat() if buckets else None),
+            "end": _instant(windows[-1][1])
+            if windows
+            else (buckets[-1].end.isoformat() if buckets else None),
+            "windows": {b.label: [_instant(w[0]), _instant(w[1])] for b, w in zip(buckets, windows)}
+            if windows
+            else {},
+        }
+    )
     return frame
 
 
@@ -316,9 +397,19 @@ def fetch_token_usage(
     bucket_list = _month_buckets(first, last)
     windows = [month_window(b, timezone) for b in bucket_list]
     now = dt.datetime.now(dt.timezone.utc)
-    jobs = [Job(b.label, {"endpoint": "tokens/analytics", "start_date": _instant(w[0]),
-                          "end_date": _instant(w[1]), "timezone": timezone}, P.is_closed(b, tz, now))
-            for b, w in zip(bucket_list, windows)]
+    jobs = [
+        Job(
+            b.label,
+            {
+                "endpoint": "tokens/analytics",
+                "start_date": _instant(w[0]),
+                "end_date": _instant(w[1]),
+                "timezone": timezone,
+            },
+            P.is_closed(b, tz, now),
+        )
+        for b, w in zip(bucket_list, windows)
+    ]
     asked = {job.query["start_date"]: w for job, w in zip(jobs, windows)}
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (session, store):
@@ -330,11 +421,25 @@ def fetch_token_usage(
             check_period(masked, *asked[q["start_date"]])
             return masked
 
-        payloads = run_jobs(jobs, one, cache=store, account_key=session.account_key,
-                            max_workers=max_workers or session.max_workers, progress=progress,
-                            desc="fetching token analytics", unit="month", source=session)
-    frame = token_frame(bucket_list, payloads, timezone=timezone, source="api", fetched_at=fetched_at,
-                        windows=windows)
+        payloads = run_jobs(
+            jobs,
+            one,
+            cache=store,
+            account_key=session.account_key,
+            max_workers=max_workers or session.max_workers,
+            progress=progress,
+            desc="fetching token analytics",
+            unit="month",
+            source=session,
+        )
+    frame = token_frame(
+        bucket_list,
+        payloads,
+        timezone=timezone,
+        source="api",
+        fetched_at=fetched_at,
+        windows=windows,
+    )
     frame.attrs["base_url"] = session.base_url
     return frame
 
@@ -354,8 +459,12 @@ def _sample_months() -> dict[str, Any]:
     return _SAMPLE_CACHE["months"]
 
 
-def load_sample_tokens(start: str | dt.date | None = None, end: str | dt.date | None = None, *,
-                       timezone: str = P.SAMPLE_TIMEZONE) -> pd.DataFrame:
+def load_sample_tokens(
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    *,
+    timezone: str = P.SAMPLE_TIMEZONE,
+) -> pd.DataFrame:
     """The sample account's token analytics (no token, no network), as :func:`fetch_token_usage`.
 
     The sample is recorded per Europe/Kyiv month (2025-01 to 2026-10); the bundled file holds
@@ -363,8 +472,10 @@ def load_sample_tokens(start: str | dt.date | None = None, end: str | dt.date | 
     """
     P.get_timezone(timezone)
     if timezone != P.SAMPLE_TIMEZONE:
-        raise InputError(f"the sample data is recorded in {P.SAMPLE_TIMEZONE}; "
-                         f"timezone {timezone!r} cannot be applied to it")
+        raise InputError(
+            f"the sample data is recorded in {P.SAMPLE_TIMEZONE}; "
+            f"timezone {timezone!r} cannot be applied to it"
+        )
     months = _sample_months()
     labels = sorted(months)
     lo = P.month_bounds(*P.parse_month(labels[0]))[0]
@@ -381,6 +492,11 @@ def load_sample_tokens(start: str | dt.date | None = None, end: str | dt.date | 
         raise InputError("the sample's token analytics are monthly: ask for whole months")
     from .usage import sample_as_of
 
-    return token_frame(bucket_list, [months[b.label] for b in bucket_list], timezone=timezone,
-                       source="sample", fetched_at=sample_as_of(),
-                       windows=[month_window(b, timezone) for b in bucket_list])
+    return token_frame(
+        bucket_list,
+        [months[b.label] for b in bucket_list],
+        timezone=timezone,
+        source="sample",
+        fetched_at=sample_as_of(),
+        windows=[month_window(b, timezone) for b in bucket_list],
+    )

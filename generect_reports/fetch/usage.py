@@ -23,9 +23,18 @@ if TYPE_CHECKING:
     from .cache import UsageCache
     from .client import GenerectClient
 
-__all__ = ["fetch_usage", "load_sample", "usage_frame", "parse_usage_data", "operation_name", "tie_out",
-           "TieOut", "UNATTRIBUTED",
-           "COLUMNS", "SAMPLE_TIMEZONE"]
+__all__ = [
+    "fetch_usage",
+    "load_sample",
+    "usage_frame",
+    "parse_usage_data",
+    "operation_name",
+    "tie_out",
+    "TieOut",
+    "UNATTRIBUTED",
+    "COLUMNS",
+    "SAMPLE_TIMEZONE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +46,16 @@ SAMPLE_AS_OF = "2026-11-01T00:00:00"
 
 
 class UsageSource(Protocol):
-    def usage(self, start_date: str, end_date: str, *, timezone: str = ..., period: str = ...) -> dict[str, Any]: ...
+    def usage(
+        self, start_date: str, end_date: str, *, timezone: str = ..., period: str = ...
+    ) -> dict[str, Any]: ...
 
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedResponseError(f"malformed response: {what} is {type(value).__name__}, not a number")
+        raise MalformedResponseError(
+            f"malformed response: {what} is {type(value).__name__}, not a number"
+        )
     try:
         number = float(value)
     except OverflowError:  # an integer with hundreds of digits
@@ -63,11 +76,14 @@ def operation_name(name: Any) -> str:
     if not isinstance(name, str):
         raise MalformedResponseError(f"malformed response: operation name is {type(name).__name__}")
     if not name.strip() or name == UNATTRIBUTED:
-        raise MalformedResponseError(f"malformed response: invalid operation name {display_text(name)!r}")
+        raise MalformedResponseError(
+            f"malformed response: invalid operation name {display_text(name)!r}"
+        )
     reason = unholdable_reason(name)
     if reason:
         raise MalformedResponseError(
-            f"malformed response: operation name {truncate_for_layout(display_text(name), 80)!r} {reason}")
+            f"malformed response: operation name {truncate_for_layout(display_text(name), 80)!r} {reason}"
+        )
     return name
 
 
@@ -88,7 +104,8 @@ def parse_usage_data(data: Mapping[str, Any]) -> tuple[float, dict[str, float]]:
         raw = {}
     if not isinstance(raw, Mapping):
         raise MalformedResponseError(
-            f"malformed response: 'breakdown' is {type(raw).__name__}, not an object")
+            f"malformed response: 'breakdown' is {type(raw).__name__}, not an object"
+        )
     breakdown: dict[str, float] = {}
     for name, value in raw.items():
         op = operation_name(name)
@@ -105,11 +122,20 @@ def _remainder(total: float, breakdown: Mapping[str, float]) -> float:
 def _local_midnights(days: list[dt.date], timezone: str) -> pd.DatetimeIndex:
     naive = pd.DatetimeIndex(pd.to_datetime([d.isoformat() for d in days]))
     # Some zones skip or repeat midnight on DST days: take the first real instant of the day.
-    return naive.tz_localize(timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), bool))
+    return naive.tz_localize(
+        timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), bool)
+    )
 
 
-def usage_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any]], *, timezone: str,
-                period: str, source: str, fetched_at: pd.Timestamp) -> pd.DataFrame:
+def usage_frame(
+    buckets: Sequence[P.Bucket],
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    timezone: str,
+    period: str,
+    source: str,
+    fetched_at: pd.Timestamp,
+) -> pd.DataFrame:
     """Build the tidy frame (see DESIGN) from one API ``data`` object per bucket."""
     bucket_idx: list[int] = []
     ops: list[str] = []
@@ -129,23 +155,31 @@ def usage_frame(buckets: Sequence[P.Bucket], payloads: Sequence[Mapping[str, Any
             ops.append(op)
             credits.append(value)
             negative = negative or value < 0
-    starts = _local_midnights([b.start for b in buckets], timezone) if buckets else pd.DatetimeIndex([], tz=timezone)
+    starts = (
+        _local_midnights([b.start for b in buckets], timezone)
+        if buckets
+        else pd.DatetimeIndex([], tz=timezone)
+    )
     idx = np.asarray(bucket_idx, dtype=np.intp)
-    frame = pd.DataFrame({
-        "period_start": starts[idx] if len(idx) else pd.DatetimeIndex([], tz=timezone),
-        "period": pd.Series([buckets[i].label for i in idx], dtype=str),
-        "operation": pd.Series(ops, dtype=str),
-        "credits": np.asarray(credits, dtype="float64"),
-    })
-    frame.attrs.update({
-        "timezone": timezone,
-        "period": period,
-        "source": source,
-        "fetched_at": fetched_at,
-        "start": buckets[0].start.isoformat() if buckets else None,
-        "end": buckets[-1].end.isoformat() if buckets else None,
-        "negative_credits": negative,
-    })
+    frame = pd.DataFrame(
+        {
+            "period_start": starts[idx] if len(idx) else pd.DatetimeIndex([], tz=timezone),
+            "period": pd.Series([buckets[i].label for i in idx], dtype=str),
+            "operation": pd.Series(ops, dtype=str),
+            "credits": np.asarray(credits, dtype="float64"),
+        }
+    )
+    frame.attrs.update(
+        {
+            "timezone": timezone,
+            "period": period,
+            "source": source,
+            "fetched_at": fetched_at,
+            "start": buckets[0].start.isoformat() if buckets else None,
+            "end": buckets[-1].end.isoformat() if buckets else None,
+            "negative_credits": negative,
+        }
+    )
     return frame
 
 
@@ -169,8 +203,12 @@ class TieOut:
 
 def _query(bucket: P.Bucket, period: str, timezone: str) -> dict[str, str]:
     """The request (and cache key) of one bucket."""
-    return {"start_date": bucket.start.isoformat(), "end_date": bucket.end.isoformat(),
-            "timezone": timezone, "period": period}
+    return {
+        "start_date": bucket.start.isoformat(),
+        "end_date": bucket.end.isoformat(),
+        "timezone": timezone,
+        "period": period,
+    }
 
 
 def _sum_payloads(label: str, payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -182,8 +220,11 @@ def _sum_payloads(label: str, payloads: Sequence[Mapping[str, Any]]) -> dict[str
         totals.append(total)
         for op, value in breakdown.items():
             parts.setdefault(op, []).append(value)
-    return {"period": label, "total_credits": round(math.fsum(totals), 9),
-            "breakdown": {op: round(math.fsum(v), 9) for op, v in sorted(parts.items())}}
+    return {
+        "period": label,
+        "total_credits": round(math.fsum(totals), 9),
+        "breakdown": {op: round(math.fsum(v), 9) for op, v in sorted(parts.items())},
+    }
 
 
 def _hundredths(value: float) -> int:
@@ -195,17 +236,26 @@ def tie_out(label: str, bucket: Mapping[str, Any], days: Mapping[str, Any]) -> T
     to the hundredth of a credit, in total and for every operation."""
     total, breakdown = parse_usage_data(bucket)
     days_total, days_breakdown = parse_usage_data(days)
-    diffs = {op: round(breakdown.get(op, 0.0) - days_breakdown.get(op, 0.0), 9)
-             for op in sorted(set(breakdown) | set(days_breakdown))
-             if _hundredths(breakdown.get(op, 0.0)) != _hundredths(days_breakdown.get(op, 0.0))}
+    diffs = {
+        op: round(breakdown.get(op, 0.0) - days_breakdown.get(op, 0.0), 9)
+        for op in sorted(set(breakdown) | set(days_breakdown))
+        if _hundredths(breakdown.get(op, 0.0)) != _hundredths(days_breakdown.get(op, 0.0))
+    }
     if not diffs and _hundredths(total) == _hundredths(days_total):
         return None
     return TieOut(label, total, days_total, diffs)
 
 
-def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, timezone: str,
-             cache: "UsageCache | None", account_key: str | None, max_workers: int,
-             progress: bool | None) -> tuple[list[dict[str, Any]], list[TieOut]]:
+def _collect(
+    source: UsageSource,
+    requests: Sequence[tuple[P.Bucket, str]],
+    *,
+    timezone: str,
+    cache: "UsageCache | None",
+    account_key: str | None,
+    max_workers: int,
+    progress: bool | None,
+) -> tuple[list[dict[str, Any]], list[TieOut]]:
     """The ``data`` of every ``(bucket, period)``, in order, and the tie-outs found on the way.
 
     A closed bucket longer than a day whose every day is cached is summed from those days
@@ -223,8 +273,10 @@ def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, t
         for i, (bucket, period) in enumerate(requests):
             if period == "day" or not closed[i]:
                 continue
-            days = cache.get_many(account_key, [_query(d, "day", timezone)
-                                                for d in P.buckets(bucket.start, bucket.end, "day")])
+            days = cache.get_many(
+                account_key,
+                [_query(d, "day", timezone) for d in P.buckets(bucket.start, bucket.end, "day")],
+            )
             if any(d is None for d in days):
                 continue
             derived = _sum_payloads(bucket.label, days)  # type: ignore[arg-type]
@@ -235,9 +287,13 @@ def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, t
             found = tie_out(bucket.label, own, derived)
             if found is not None:
                 # Said once by whoever shows the figures (the report, the usage command).
-                log.info("the API's figure for %s (%.2f credits) differs from the sum of its days "
-                         "(%.2f); using the API's figure", bucket.label, found.bucket_total,
-                         found.days_total)
+                log.info(
+                    "the API's figure for %s (%.2f credits) differs from the sum of its days "
+                    "(%.2f); using the API's figure",
+                    bucket.label,
+                    found.bucket_total,
+                    found.days_total,
+                )
                 tie_outs.append(found)
         derived_count = sum(r is not None for r in results)
         if derived_count:
@@ -246,12 +302,23 @@ def _collect(source: UsageSource, requests: Sequence[tuple[P.Bucket, str]], *, t
     jobs = [Job(requests[i][0].label, queries[i], closed[i]) for i in todo]
 
     def one(q: dict[str, str]) -> dict[str, Any]:
-        data = source.usage(q["start_date"], q["end_date"], timezone=q["timezone"], period=q["period"])
+        data = source.usage(
+            q["start_date"], q["end_date"], timezone=q["timezone"], period=q["period"]
+        )
         parse_usage_data(data)  # validate before anything is cached
         return data
 
-    answers = run_jobs(jobs, one, cache=cache, account_key=account_key, max_workers=max_workers,
-                       progress=progress, desc="fetching usage", unit="bucket", source=source)
+    answers = run_jobs(
+        jobs,
+        one,
+        cache=cache,
+        account_key=account_key,
+        max_workers=max_workers,
+        progress=progress,
+        desc="fetching usage",
+        unit="bucket",
+        source=source,
+    )
     for i, data in zip(todo, answers):
         results[i] = data
     return results, tie_outs  # type: ignore[return-value]
@@ -305,11 +372,18 @@ def fetch_usage(
     bucket_list = P.buckets(first, last, period)
     fetched_at = pd.Timestamp.now(tz=timezone).floor("s")
     with api_session(client, cache) as (client, store):
-        payloads, tie_outs = _collect(client, [(b, period) for b in bucket_list], timezone=timezone,
-                                      cache=store, account_key=client.account_key,
-                                      max_workers=max_workers or client.max_workers, progress=progress)
-    frame = usage_frame(bucket_list, payloads, timezone=timezone, period=period, source="api",
-                        fetched_at=fetched_at)
+        payloads, tie_outs = _collect(
+            client,
+            [(b, period) for b in bucket_list],
+            timezone=timezone,
+            cache=store,
+            account_key=client.account_key,
+            max_workers=max_workers or client.max_workers,
+            progress=progress,
+        )
+    frame = usage_frame(
+        bucket_list, payloads, timezone=timezone, period=period, source="api", fetched_at=fetched_at
+    )
     frame.attrs["base_url"] = client.base_url
     if tie_outs:
         frame.attrs["tie_outs"] = tie_outs
@@ -350,7 +424,9 @@ class SampleSource:
         inside = (pos >= 0) & (dates.to_numpy() <= ends.to_numpy()[np.clip(pos, 0, None)])
         sub = daily[inside].assign(bucket=pos[inside])
         sums = sub.groupby(["bucket", "operation"], sort=True)["credits"].sum()
-        out: list[dict[str, Any]] = [{"period": b.label, "total_credits": 0.0, "breakdown": {}} for b in buckets]
+        out: list[dict[str, Any]] = [
+            {"period": b.label, "total_credits": 0.0, "breakdown": {}} for b in buckets
+        ]
         for (i, op), value in sums.items():
             out[i]["total_credits"] += float(value)
             if op != UNATTRIBUTED:
@@ -362,8 +438,13 @@ def sample_as_of() -> pd.Timestamp:
     return pd.Timestamp(SAMPLE_AS_OF, tz=SAMPLE_TIMEZONE)
 
 
-def load_sample(start: str | dt.date | None = None, end: str | dt.date | None = None, *,
-                period: str = "day", timezone: str = SAMPLE_TIMEZONE) -> pd.DataFrame:
+def load_sample(
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    *,
+    period: str = "day",
+    timezone: str = SAMPLE_TIMEZONE,
+) -> pd.DataFrame:
     """The bundled sample account's usage as a tidy frame (no token, no network).
 
     Parameters
@@ -383,8 +464,10 @@ def load_sample(start: str | dt.date | None = None, end: str | dt.date | None = 
     """
     P.get_timezone(timezone)
     if timezone != SAMPLE_TIMEZONE:
-        raise InputError(f"the sample data is recorded in {SAMPLE_TIMEZONE}; "
-                         f"timezone {timezone!r} cannot be applied to it")
+        raise InputError(
+            f"the sample data is recorded in {SAMPLE_TIMEZONE}; "
+            f"timezone {timezone!r} cannot be applied to it"
+        )
     daily = SampleSource.daily()
     first_day = daily["date"].min().date()
     last_day = daily["date"].max().date()
@@ -393,10 +476,18 @@ def load_sample(start: str | dt.date | None = None, end: str | dt.date | None = 
     if first > last:
         raise InvalidDateRange(f"start date {first} is after end date {last}")
     if first > last_day or last < first_day:
-        raise InvalidDateRange(f"the sample covers {first_day} to {last_day}; nothing in {first}..{last}")
+        raise InvalidDateRange(
+            f"the sample covers {first_day} to {last_day}; nothing in {first}..{last}"
+        )
     # Like the API's "end clipped to today": the sample ends at its as-of date.
     bucket_list = P.buckets(max(first, first_day), min(last, last_day), period)
     payloads = SampleSource().usage_many(bucket_list)
-    frame = usage_frame(bucket_list, payloads, timezone=SAMPLE_TIMEZONE, period=period,
-                        source="sample", fetched_at=sample_as_of())
+    frame = usage_frame(
+        bucket_list,
+        payloads,
+        timezone=SAMPLE_TIMEZONE,
+        period=period,
+        source="sample",
+        fetched_at=sample_as_of(),
+    )
     return frame

@@ -16,7 +16,9 @@ def png(fig: Any, dpi: int = 200) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_figure(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 6})
+    FigureCanvasAgg(fig).print_figure(
+        buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 6}
+    )
     return buffer.getvalue()
 
 
@@ -56,18 +58,34 @@ def history_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.6)) -> Any
     handles: list[Any] = []
     for op, values in monthly.iterrows():
         vals = values.to_numpy(dtype="float64")
-        handles.append(ax.bar(x, vals, bottom=bottom, width=0.72, color=_color(report.colors, str(op)),
-                              label=str(op).replace("$", r"\$")))
+        handles.append(
+            ax.bar(
+                x,
+                vals,
+                bottom=bottom,
+                width=0.72,
+                color=_color(report.colors, str(op)),
+                label=str(op).replace("$", r"\$"),
+            )
+        )
         bottom += vals
     handles.reverse()  # top of the stack first, as the eye reads it
     if not report.complete and months and months[-1] == report.month:
-        ax.bar(x[-1], bottom[-1], width=0.72, fill=False, hatch="///", edgecolor="#777777", linewidth=0)
-        handles.insert(0, Patch(facecolor="white", hatch="///", edgecolor="#777777", label="month to date"))
+        ax.bar(
+            x[-1], bottom[-1], width=0.72, fill=False, hatch="///", edgecolor="#777777", linewidth=0
+        )
+        handles.insert(
+            0, Patch(facecolor="white", hatch="///", edgecolor="#777777", label="month to date")
+        )
     ax.set_xticks(x, months, rotation=40, ha="right")
     _style(ax)
     ax.set_ylabel("credits", fontsize=9)
-    ax.set_title(f"Credits by month and operation, last {len(months)} months", fontsize=10, loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_title(
+        f"Credits by month and operation, last {len(months)} months", fontsize=10, loc="left"
+    )
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+    )
     return fig
 
 
@@ -83,13 +101,23 @@ def daily_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.2)) -> Any:
     handles = []
     for op in daily.columns:
         vals = daily[op].to_numpy(dtype="float64")
-        handles.append(ax.bar(days, vals, bottom=bottom, width=0.8, color=_color(report.colors, str(op)),
-                              label=str(op).replace("$", r"\$")))
+        handles.append(
+            ax.bar(
+                days,
+                vals,
+                bottom=bottom,
+                width=0.8,
+                color=_color(report.colors, str(op)),
+                label=str(op).replace("$", r"\$"),
+            )
+        )
         bottom += vals
     handles.reverse()
     ax.set_xticks(days[::3], [f"{d:%d %b}" for d in daily.index[::3]], rotation=40, ha="right")
     _style(ax)
     ax.set_ylabel("credits", fontsize=9)
     ax.set_title(f"Credits per day, {report.month_name}", fontsize=10, loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+    )
     return fig

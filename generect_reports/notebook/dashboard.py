@@ -17,7 +17,14 @@ from typing import Any, Callable
 
 import pandas as pd
 
-__all__ = ["Dashboard", "load_usage", "dashboard_notebook", "KPI_PROVIDERS", "Kpi", "HISTORY_MONTHS"]
+__all__ = [
+    "Dashboard",
+    "load_usage",
+    "dashboard_notebook",
+    "KPI_PROVIDERS",
+    "Kpi",
+    "HISTORY_MONTHS",
+]
 
 #: Months of daily history the dashboard and the notebooks load from the live API.
 HISTORY_MONTHS = 22
@@ -48,10 +55,15 @@ def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
             account, history = fetch_account(), None
     except GenerectError as exc:
         return [("Plan limit", "unavailable", str(exc)[:120])]
-    status, _ = report_budget(usage, report.month, current_limit=account.monthly_limit,
-                              current_month=account.api_month, limit_from=history,
-                              balance=None if report.complete else account.balance,
-                              as_of=report.as_of)
+    status, _ = report_budget(
+        usage,
+        report.month,
+        current_limit=account.monthly_limit,
+        current_month=account.api_month,
+        limit_from=history,
+        balance=None if report.complete else account.balance,
+        as_of=report.as_of,
+    )
     out: list[Kpi] = []
     limit = status[status["kind"] == "limit"]
     if len(limit):
@@ -64,16 +76,27 @@ def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
         out.append(("Plan limit", "none", "the plan has no monthly limit"))
     runway = status.attrs.get("runway_days")
     if runway is not None and math.isfinite(runway):
-        out.append(("Balance runway", f"{runway:,.0f} days",
-                    f"balance runs out about {status.attrs['run_out_date']:%d %b %Y}"))
+        out.append(
+            (
+                "Balance runway",
+                f"{runway:,.0f} days",
+                f"balance runs out about {status.attrs['run_out_date']:%d %b %Y}",
+            )
+        )
     return out
 
 
 KPI_PROVIDERS.append(plan_limit_kpis)
 
 
-def load_usage(use_live_api: bool, timezone: str, *, start: Any = None, as_of: Any = None,
-               api_url: str | None = None) -> pd.DataFrame:
+def load_usage(
+    use_live_api: bool,
+    timezone: str,
+    *,
+    start: Any = None,
+    as_of: Any = None,
+    api_url: str | None = None,
+) -> pd.DataFrame:
     """Daily usage for a notebook or the dashboard: the live API or the bundled sample.
 
     Asking for live data without ``GENERECT_API_TOKEN`` raises
@@ -115,37 +138,50 @@ def _load(use_live_api: bool, timezone: str, *, start: Any, api_url: str | None)
     from ..periods import get_timezone, local_today
 
     if not os.environ.get("GENERECT_API_TOKEN", "").strip():
-        raise MissingTokenError("USE_LIVE_API is True but GENERECT_API_TOKEN is not set: "
-                                "set it, or set USE_LIVE_API = False for the sample")
+        raise MissingTokenError(
+            "USE_LIVE_API is True but GENERECT_API_TOKEN is not set: "
+            "set it, or set USE_LIVE_API = False for the sample"
+        )
     today = local_today(get_timezone(timezone))
     if start is None:
         first = pd.Timestamp(today).to_period("M") - HISTORY_MONTHS
         start = first.start_time.date()
     with GenerectClient(base_url=api_url) as client:
-        return fetch_usage(start, today, period="day", timezone=timezone, client=client, progress=False)
+        return fetch_usage(
+            start, today, period="day", timezone=timezone, client=client, progress=False
+        )
 
 
 def _tile(label: str, value: str, note: str = "") -> str:
-    return ("<div class='generect-kpi' style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
-            "margin:0 10px 8px 0;min-width:150px'>"
-            f"<div style='color:#5b6670;font-size:12px'>{escape(label)}</div>"
-            f"<div style='font-size:22px;font-weight:600'>{escape(value)}</div>"
-            f"<div style='color:#5b6670;font-size:11px'>{escape(note)}</div></div>")
+    return (
+        "<div class='generect-kpi' style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
+        "margin:0 10px 8px 0;min-width:150px'>"
+        f"<div style='color:#5b6670;font-size:12px'>{escape(label)}</div>"
+        f"<div style='font-size:22px;font-weight:600'>{escape(value)}</div>"
+        f"<div style='color:#5b6670;font-size:11px'>{escape(note)}</div></div>"
+    )
 
 
 def _row(tiles: list[Kpi]) -> str:
-    return "<div style='display:flex;flex-wrap:wrap'>" + "".join(_tile(*t) for t in tiles) + "</div>"
+    return (
+        "<div style='display:flex;flex-wrap:wrap'>" + "".join(_tile(*t) for t in tiles) + "</div>"
+    )
 
 
 def month_kpis(report: Any) -> list[Kpi]:
     """The month's key figures, worded as in the report."""
     from ..outputs.report import fmt_credits, fmt_money, fmt_signed_pct
 
-    status = "complete" if report.complete else f"{report.elapsed_days} of {report.days_in_month} days"
+    status = (
+        "complete" if report.complete else f"{report.elapsed_days} of {report.days_in_month} days"
+    )
     tiles: list[Kpi] = [
         (f"Credits, {report.month_name}", fmt_credits(report.total, 0), status),
-        ("Change", fmt_signed_pct(report.change_pct),
-         f"vs {report.previous_month_name}" + ("" if report.complete else ", like for like")),
+        (
+            "Change",
+            fmt_signed_pct(report.change_pct),
+            f"vs {report.previous_month_name}" + ("" if report.complete else ", like for like"),
+        ),
         ("Top operation", report.top_operation or "–", ""),
         ("Estimated cost", fmt_money(report.estimated_cost, report.currency), "at list prices"),
     ]
@@ -171,9 +207,15 @@ class Dashboard:
         ``loader(timezone) -> usage`` for live data (enables the explorer's timezone choice).
     """
 
-    def __init__(self, usage: pd.DataFrame, *, month: str | None = None, as_of: Any = None,
-                 export_dir: str | os.PathLike[str] | None = None,
-                 loader: Callable[[str], pd.DataFrame] | None = None) -> None:
+    def __init__(
+        self,
+        usage: pd.DataFrame,
+        *,
+        month: str | None = None,
+        as_of: Any = None,
+        export_dir: str | os.PathLike[str] | None = None,
+        loader: Callable[[str], pd.DataFrame] | None = None,
+    ) -> None:
         import ipywidgets as w
 
         from ..outputs.report import build_report
@@ -183,12 +225,17 @@ class Dashboard:
         self.export_dir = Path(export_dir) if export_dir is not None else Path.cwd()
         self.report = build_report(usage, month, as_of=as_of)
         rep = self.report
-        source = "the bundled sample account" if usage.attrs.get("source") == "sample" else "the live API"
+        source = (
+            "the bundled sample account"
+            if usage.attrs.get("source") == "sample"
+            else "the live API"
+        )
         self.header = w.HTML(
             f"<h2 style='margin:4px 0'>Generect credit usage: {escape(rep.account)}</h2>"
             f"<p style='color:#5b6670;margin:0 0 8px 0'>Data from {escape(source)}, {escape(str(usage.attrs.get('start')))} "
             f"to {escape(str(usage.attrs.get('end')))}, days in {escape(rep.timezone)}; "
-            f"as of {rep.as_of:%Y-%m-%d %H:%M}.</p>")
+            f"as of {rep.as_of:%Y-%m-%d %H:%M}.</p>"
+        )
         self.kpis = w.HTML(_row(month_kpis(rep)))
         self.kpis.add_class("generect-kpis")
         # The row for figures computed elsewhere (plan limit, runway, budgets): only providers
@@ -197,27 +244,55 @@ class Dashboard:
         self.extra_kpis = w.HTML(_row(extra), layout=w.Layout(display="flex" if extra else "none"))
         self.extra_kpis.add_class("generect-extra-kpis")
         self.explorer = UsageExplorer(usage, loader=loader, export_dir=self.export_dir)
-        self.report_button = w.Button(description=f"Prepare the {rep.month_name} report",
-                                      button_style="primary", layout=w.Layout(width="260px"))
+        self.report_button = w.Button(
+            description=f"Prepare the {rep.month_name} report",
+            button_style="primary",
+            layout=w.Layout(width="260px"),
+        )
         self.report_button.add_class("generect-report-button")
         self.report_links = w.HTML()
         self.report_links.add_class("generect-report-links")
         self.report_button.on_click(lambda _b: self.write_reports())
-        downloads = w.VBox([w.HTML("<h3 style='margin:8px 0 4px 0'>Report files</h3>"
-                                   "<p style='margin:0'>The monthly Excel workbook and PDF, as sent to finance.</p>"),
-                            self.report_button, self.report_links])
-        self.panel = w.VBox([self.header, self.kpis, self.extra_kpis,
-                             w.HTML("<h3 style='margin:8px 0 4px 0'>Explore usage</h3>"),
-                             self.explorer.panel, downloads])
+        downloads = w.VBox(
+            [
+                w.HTML(
+                    "<h3 style='margin:8px 0 4px 0'>Report files</h3>"
+                    "<p style='margin:0'>The monthly Excel workbook and PDF, as sent to finance.</p>"
+                ),
+                self.report_button,
+                self.report_links,
+            ]
+        )
+        self.panel = w.VBox(
+            [
+                self.header,
+                self.kpis,
+                self.extra_kpis,
+                w.HTML("<h3 style='margin:8px 0 4px 0'>Explore usage</h3>"),
+                self.explorer.panel,
+                downloads,
+            ]
+        )
         self.panel.add_class("generect-dashboard")
 
     @classmethod
-    def from_parameters(cls, *, use_live_api: bool, month: str | None = None, as_of: Any = None,
-                        timezone: str = "Europe/Kyiv", export_dir: str | None = None,
-                        api_url: str | None = None) -> "Dashboard":
+    def from_parameters(
+        cls,
+        *,
+        use_live_api: bool,
+        month: str | None = None,
+        as_of: Any = None,
+        timezone: str = "Europe/Kyiv",
+        export_dir: str | None = None,
+        api_url: str | None = None,
+    ) -> "Dashboard":
         """The dashboard from a notebook's parameters (see :func:`dashboard_notebook`)."""
         usage = load_usage(use_live_api, timezone, as_of=as_of, api_url=api_url)
-        loader = (lambda tz: load_usage(True, tz, as_of=as_of, api_url=api_url)) if use_live_api else None
+        loader = (
+            (lambda tz: load_usage(True, tz, as_of=as_of, api_url=api_url))
+            if use_live_api
+            else None
+        )
         return cls(usage, month=month, as_of=as_of, export_dir=export_dir, loader=loader)
 
     def write_reports(self) -> list[Path]:
@@ -231,11 +306,21 @@ class Dashboard:
         pdf = self.export_dir / f"generect-usage-{self.report.month}.pdf"
         write_report_workbook(self.report, xlsx)
         write_report_pdf(self.report, pdf)
-        links = [_download_link(xlsx, xlsx.read_bytes(),
-                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-                 _download_link(pdf, pdf.read_bytes(), "application/pdf")]
-        self.report_links.value = ("<p>Saved in <code>" + escape(str(self.export_dir)) + "</code>: "
-                                   + " · ".join(links) + "</p>")
+        links = [
+            _download_link(
+                xlsx,
+                xlsx.read_bytes(),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            _download_link(pdf, pdf.read_bytes(), "application/pdf"),
+        ]
+        self.report_links.value = (
+            "<p>Saved in <code>"
+            + escape(str(self.export_dir))
+            + "</code>: "
+            + " · ".join(links)
+            + "</p>"
+        )
         return [xlsx, pdf]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
@@ -260,21 +345,39 @@ Dashboard.from_parameters(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, t
                           export_dir=EXPORT_DIR, api_url=API_URL)"""
 
 
-def dashboard_notebook(*, use_live_api: bool = False, month: str | None = None, as_of: str | None = None,
-                       timezone: str = "Europe/Kyiv", export_dir: str | None = None,
-                       api_url: str | None = None) -> Any:
+def dashboard_notebook(
+    *,
+    use_live_api: bool = False,
+    month: str | None = None,
+    as_of: str | None = None,
+    timezone: str = "Europe/Kyiv",
+    export_dir: str | None = None,
+    api_url: str | None = None,
+) -> Any:
     """The dashboard as a two-cell notebook (``nbformat`` node): a ``parameters`` cell and the
     cell that shows :class:`Dashboard`. Voilà hides the code; only the dashboard shows."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    params = new_code_cell(PARAMETERS_TEMPLATE.format(use_live_api=use_live_api, month=month, as_of=as_of,
-                                                      timezone=timezone, export_dir=export_dir, api_url=api_url))
+    params = new_code_cell(
+        PARAMETERS_TEMPLATE.format(
+            use_live_api=use_live_api,
+            month=month,
+            as_of=as_of,
+            timezone=timezone,
+            export_dir=export_dir,
+            api_url=api_url,
+        )
+    )
     params.metadata["tags"] = ["parameters"]
     show = new_code_cell(SHOW)
     show.metadata["tags"] = ["nbval-ignore-output"]  # a live widget: nothing to compare
     nb = new_notebook(cells=[params, show])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
     return nb

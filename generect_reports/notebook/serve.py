@@ -11,8 +11,9 @@ from pathlib import Path
 
 __all__ = ["serve_dashboard", "voila_command", "voila_env", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
 
-DASHBOARD_EXTRA_MESSAGE = ("the dashboard needs Voila, in the 'dashboard' extra: "
-                           "pip install 'generect-reports[dashboard]'")
+DASHBOARD_EXTRA_MESSAGE = (
+    "the dashboard needs Voila, in the 'dashboard' extra: pip install 'generect-reports[dashboard]'"
+)
 
 
 def free_port() -> int:
@@ -24,9 +25,20 @@ def free_port() -> int:
 
 def voila_command(notebook: Path, port: int) -> list[str]:
     """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page."""
-    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--strip_sources=True",
-            "--show_tracebacks=False", "--template=generect", "--theme=light"]
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        "--strip_sources=True",
+        "--show_tracebacks=False",
+        "--template=generect",
+        "--theme=light",
+    ]
 
 
 def voila_env() -> dict[str, str]:
@@ -37,8 +49,15 @@ def voila_env() -> dict[str, str]:
     return env
 
 
-def serve_dashboard(*, port: int, month: str | None, sample: bool, timezone: str,
-                    api_url: str | None = None, quiet: bool = False) -> None:
+def serve_dashboard(
+    *,
+    port: int,
+    month: str | None,
+    sample: bool,
+    timezone: str,
+    api_url: str | None = None,
+    quiet: bool = False,
+) -> None:
     """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
     it is stopped. Exports and report files go to the current folder.
 
@@ -69,17 +88,31 @@ def serve_dashboard(*, port: int, month: str | None, sample: bool, timezone: str
     if month is not None:
         parse_month(month)
     if sample and timezone != SAMPLE_TIMEZONE:
-        raise InputError(f"the sample data is recorded in {SAMPLE_TIMEZONE}; timezone {timezone!r} "
-                         "cannot be applied to it")
+        raise InputError(
+            f"the sample data is recorded in {SAMPLE_TIMEZONE}; timezone {timezone!r} "
+            "cannot be applied to it"
+        )
     if not sample and not os.environ.get("GENERECT_API_TOKEN", "").strip():
         raise MissingTokenError()
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="generect-dashboard-") as folder:
         notebook = Path(folder) / "Generect usage.ipynb"
-        nbformat.write(dashboard_notebook(use_live_api=not sample, month=month, timezone=timezone,
-                                          export_dir=str(Path.cwd()), api_url=api_url), notebook)
+        nbformat.write(
+            dashboard_notebook(
+                use_live_api=not sample,
+                month=month,
+                timezone=timezone,
+                export_dir=str(Path.cwd()),
+                api_url=api_url,
+            ),
+            notebook,
+        )
         if not quiet:
-            print(f"dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            print(
+                f"dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)",
+                file=sys.stderr,
+                flush=True,
+            )
         child = subprocess.Popen(voila_command(notebook, port), cwd=folder, env=voila_env())
         try:
             code = child.wait()

@@ -22,9 +22,15 @@ NEGATIVE = "#1E7B4F"
 
 _TABLE_CSS = [
     {"selector": "", "props": [("border-collapse", "collapse"), ("font-size", "13px")]},
-    {"selector": "th, td", "props": [("padding", "3px 10px"), ("border-bottom", "1px solid #e3e3e3")]},
+    {
+        "selector": "th, td",
+        "props": [("padding", "3px 10px"), ("border-bottom", "1px solid #e3e3e3")],
+    },
     {"selector": "th", "props": [("text-align", "left"), ("background", "#f4f6f8")]},
-    {"selector": "td", "props": [("text-align", "right"), ("font-variant-numeric", "tabular-nums")]},
+    {
+        "selector": "td",
+        "props": [("text-align", "right"), ("font-variant-numeric", "tabular-nums")],
+    },
 ]
 
 
@@ -40,14 +46,23 @@ def fmt_amount(values: pd.Series | Sequence[float], *, money: bool = False) -> s
     return "{:,.0f}" if _whole(pd.Series(values)) else "{:,.2f}"
 
 
-def with_total_row(frame: pd.DataFrame, *, label_column: str | None = None, label: str = "Total",
-                   sum_columns: Iterable[str] | None = None) -> pd.DataFrame:
+def with_total_row(
+    frame: pd.DataFrame,
+    *,
+    label_column: str | None = None,
+    label: str = "Total",
+    sum_columns: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """``frame`` with a last row summing ``sum_columns`` (default: every numeric column).
 
     The label goes in ``label_column`` (default the first column) or, when that is None and
     the frame has a meaningful index, in the index.
     """
-    columns = list(sum_columns) if sum_columns is not None else list(frame.select_dtypes("number").columns)
+    columns = (
+        list(sum_columns)
+        if sum_columns is not None
+        else list(frame.select_dtypes("number").columns)
+    )
     total = {c: frame[c].sum() for c in columns}
     out = frame.copy()
     if label_column is None and not isinstance(frame.index, pd.RangeIndex):
@@ -58,9 +73,18 @@ def with_total_row(frame: pd.DataFrame, *, label_column: str | None = None, labe
     return pd.concat([out, row], ignore_index=True)
 
 
-def styled(frame: pd.DataFrame, *, credits: Sequence[str] = (), money: Sequence[str] = (),
-           percent: Sequence[str] = (), signed: Sequence[str] = (), signed_percent: Sequence[str] = (),
-           total: bool = False, caption: str | None = None, hide_index: bool = True) -> Any:
+def styled(
+    frame: pd.DataFrame,
+    *,
+    credits: Sequence[str] = (),
+    money: Sequence[str] = (),
+    percent: Sequence[str] = (),
+    signed: Sequence[str] = (),
+    signed_percent: Sequence[str] = (),
+    total: bool = False,
+    caption: str | None = None,
+    hide_index: bool = True,
+) -> Any:
     """A ``Styler`` with thousands separators, percentages and coloured signed changes.
 
     Parameters
@@ -90,23 +114,44 @@ def styled(frame: pd.DataFrame, *, credits: Sequence[str] = (), money: Sequence[
     styler = frame.style.format(formats, na_rep="–").set_table_styles(_TABLE_CSS)
     changes = [c for c in (*signed, *signed_percent) if c in frame.columns]
     if changes:
+
         def colour(values: pd.Series) -> list[str]:
             numbers = pd.to_numeric(values, errors="coerce")
-            return [f"color: {POSITIVE}" if v > 0 else f"color: {NEGATIVE}" if v < 0 else ""
-                    for v in numbers.fillna(0.0)]
+            return [
+                f"color: {POSITIVE}" if v > 0 else f"color: {NEGATIVE}" if v < 0 else ""
+                for v in numbers.fillna(0.0)
+            ]
 
         styler = styler.apply(colour, subset=changes)
     if total and len(frame):
         last = frame.index[-1]
-        styler = styler.apply(lambda row: ["font-weight: bold; border-top: 2px solid #888"] * len(row)
-                              if row.name == last else [""] * len(row), axis=1)
+        styler = styler.apply(
+            lambda row: (
+                ["font-weight: bold; border-top: 2px solid #888"] * len(row)
+                if row.name == last
+                else [""] * len(row)
+            ),
+            axis=1,
+        )
     if hide_index:
         styler = styler.hide(axis="index")
     if caption:
         styler = styler.set_caption(caption)
     # An element id from the content and the options: the same on every run, different for
     # different tables on one page (so one table's cell styles never land on another's).
-    key = repr((frame.to_csv(), credits, money, percent, signed, signed_percent, total, caption, hide_index))
+    key = repr(
+        (
+            frame.to_csv(),
+            credits,
+            money,
+            percent,
+            signed,
+            signed_percent,
+            total,
+            caption,
+            hide_index,
+        )
+    )
     return styler.set_uuid(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12])
 
 

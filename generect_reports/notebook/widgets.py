@@ -24,9 +24,20 @@ import pandas as pd
 from ..analysis import usage as A
 from ..analysis.pricing import load_prices
 
-__all__ = ["filter_usage", "view_rows", "compare_periods", "shift_range", "UsageGrid",
-           "UsageExplorer", "GRANULARITIES", "UNITS", "DAY_LINE_THRESHOLD", "BAR_LIMIT",
-           "COMPARISONS", "TIMEZONES"]
+__all__ = [
+    "filter_usage",
+    "view_rows",
+    "compare_periods",
+    "shift_range",
+    "UsageGrid",
+    "UsageExplorer",
+    "GRANULARITIES",
+    "UNITS",
+    "DAY_LINE_THRESHOLD",
+    "BAR_LIMIT",
+    "COMPARISONS",
+    "TIMEZONES",
+]
 
 GRANULARITIES = ("day", "week", "month")
 UNITS = ("credits", "usd")
@@ -37,11 +48,25 @@ DAY_LINE_THRESHOLD = 92
 BAR_LIMIT = 60
 #: Period A against period B: the current range against the one a month or a year before,
 #: or any two ranges.
-COMPARISONS = (("previous month", "mom"), ("same period a year before", "yoy"), ("custom range", "custom"))
+COMPARISONS = (
+    ("previous month", "mom"),
+    ("same period a year before", "yoy"),
+    ("custom range", "custom"),
+)
 #: Offered for live data (the sample is recorded in Europe/Kyiv only).
-TIMEZONES = ("UTC", "Europe/Kyiv", "Europe/London", "Europe/Berlin", "America/New_York",
-             "America/Chicago", "America/Los_Angeles", "Asia/Singapore", "Asia/Tokyo",
-             "Australia/Sydney")
+TIMEZONES = (
+    "UTC",
+    "Europe/Kyiv",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
 
 def _day(value: Any) -> pd.Timestamp:
     """A local day as a naive midnight (a tz-aware time keeps its local date)."""
@@ -54,17 +79,20 @@ def shift_range(first: Any, last: Any, months: int) -> tuple[pd.Timestamp, pd.Ti
     a, b = _day(first), _day(last)
     whole = a.day == 1 and (b + pd.Timedelta(days=1)).day == 1
     lo = a - pd.DateOffset(months=months)
-    hi = (b + pd.Timedelta(days=1) - pd.DateOffset(months=months) - pd.Timedelta(days=1)) if whole \
+    hi = (
+        (b + pd.Timedelta(days=1) - pd.DateOffset(months=months) - pd.Timedelta(days=1))
+        if whole
         else b - pd.DateOffset(months=months)
+    )
     return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
 @dataclass
 class _Selection:
-    values: np.ndarray       # periods × operations
+    values: np.ndarray  # periods × operations
     labels: list[str]
     starts: list[pd.Timestamp]  # first selected day of each period
-    partial: np.ndarray      # bool per period
+    partial: np.ndarray  # bool per period
     operations: list[str]
 
 
@@ -83,7 +111,11 @@ class UsageGrid:
             raise InputError("the explorer needs daily usage (period='day')")
         self.timezone = str(usage.attrs.get("timezone") or "UTC")
         self.attrs = dict(usage.attrs)
-        days_all = usage["period_start"].dt.tz_localize(None).dt.normalize() if len(usage) else pd.Series(dtype="datetime64[ns]")
+        days_all = (
+            usage["period_start"].dt.tz_localize(None).dt.normalize()
+            if len(usage)
+            else pd.Series(dtype="datetime64[ns]")
+        )
         op_codes, ops = pd.factorize(usage["operation"], sort=True)
         self.operations: list[str] = [str(o) for o in ops]
         if len(usage):
@@ -102,11 +134,17 @@ class UsageGrid:
         iso = idx.isocalendar()
         self._labels = {
             "day": np.asarray(idx.strftime("%Y-%m-%d"), dtype=object),
-            "week": np.asarray((iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).to_numpy(), dtype=object),
+            "week": np.asarray(
+                (iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).to_numpy(),
+                dtype=object,
+            ),
             "month": np.asarray(idx.strftime("%Y-%m"), dtype=object),
         }
-        self._length = {"day": np.ones(n_days, dtype=np.int64), "week": np.full(n_days, 7, dtype=np.int64),
-                        "month": idx.days_in_month.to_numpy(dtype=np.int64)}
+        self._length = {
+            "day": np.ones(n_days, dtype=np.int64),
+            "week": np.full(n_days, 7, dtype=np.int64),
+            "month": idx.days_in_month.to_numpy(dtype=np.int64),
+        }
 
     @property
     def first_day(self) -> pd.Timestamp:
@@ -129,8 +167,15 @@ class UsageGrid:
         prices = dict(prices if prices is not None else load_prices())
         return np.array([float(prices.get(op, 0.0)) for op in self.operations], dtype="float64")
 
-    def select(self, first: Any, last: Any, operations: Iterable[str] | None, granularity: str,
-               unit: str = "credits", prices: Mapping[str, float] | None = None) -> _Selection:
+    def select(
+        self,
+        first: Any,
+        last: Any,
+        operations: Iterable[str] | None,
+        granularity: str,
+        unit: str = "credits",
+        prices: Mapping[str, float] | None = None,
+    ) -> _Selection:
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}")
         if unit not in UNITS:
@@ -156,12 +201,18 @@ class UsageGrid:
         partial = counts < self._length[granularity][lo:hi][change]
         sums_total = sums.sum(axis=0)
         order = sorted(range(len(cols)), key=lambda j: (-sums_total[j], self.operations[cols[j]]))
-        return _Selection(values=sums[:, order], labels=[str(x) for x in labels[change]],
-                          starts=list(self.days[lo:hi][change]), partial=partial,
-                          operations=[self.operations[cols[j]] for j in order])
+        return _Selection(
+            values=sums[:, order],
+            labels=[str(x) for x in labels[change]],
+            starts=list(self.days[lo:hi][change]),
+            partial=partial,
+            operations=[self.operations[cols[j]] for j in order],
+        )
 
 
-def _range_of(grid: UsageGrid, months: Sequence[str] | None, dates: Sequence[Any] | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _range_of(
+    grid: UsageGrid, months: Sequence[str] | None, dates: Sequence[Any] | None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
     if dates is not None:
         return _day(dates[0]), _day(dates[1])
     if months is not None:
@@ -176,16 +227,26 @@ def _range_of(grid: UsageGrid, months: Sequence[str] | None, dates: Sequence[Any
 
 
 def _wide(sel: _Selection, granularity: str) -> pd.DataFrame:
-    wide = pd.DataFrame(sel.values, index=pd.Index(sel.labels, name=granularity),
-                        columns=pd.Index(sel.operations, name="operation"))
+    wide = pd.DataFrame(
+        sel.values,
+        index=pd.Index(sel.labels, name=granularity),
+        columns=pd.Index(sel.operations, name="operation"),
+    )
     wide.attrs["partial"] = [lab for lab, p in zip(sel.labels, sel.partial) if p]
     return wide
 
 
-def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
-                 dates: Sequence[Any] | None = None, operations: Iterable[str] | None = None,
-                 granularity: str = "month", unit: str = "credits",
-                 prices: Mapping[str, float] | None = None, grid: UsageGrid | None = None) -> pd.DataFrame:
+def filter_usage(
+    usage: pd.DataFrame,
+    *,
+    months: Sequence[str] | None = None,
+    dates: Sequence[Any] | None = None,
+    operations: Iterable[str] | None = None,
+    granularity: str = "month",
+    unit: str = "credits",
+    prices: Mapping[str, float] | None = None,
+    grid: UsageGrid | None = None,
+) -> pd.DataFrame:
     """Daily usage filtered and re-aggregated for display.
 
     Parameters
@@ -221,9 +282,15 @@ def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
     return _wide(grid.select(first, last, operations, granularity, unit, prices), granularity)
 
 
-def view_rows(usage: pd.DataFrame, *, months: Sequence[str] | None = None, dates: Sequence[Any] | None = None,
-              operations: Iterable[str] | None = None, granularity: str = "month",
-              grid: UsageGrid | None = None) -> pd.DataFrame:
+def view_rows(
+    usage: pd.DataFrame,
+    *,
+    months: Sequence[str] | None = None,
+    dates: Sequence[Any] | None = None,
+    operations: Iterable[str] | None = None,
+    granularity: str = "month",
+    grid: UsageGrid | None = None,
+) -> pd.DataFrame:
     """The filtered view as a tidy frame in credits, ready for the package's CSV and xlsx writers.
 
     Returns
@@ -237,22 +304,44 @@ def view_rows(usage: pd.DataFrame, *, months: Sequence[str] | None = None, dates
     first, last = _range_of(grid, months, dates)
     sel = grid.select(first, last, operations, granularity)
     n_p, n_o = sel.values.shape if sel.values.size else (0, 0)
-    starts = pd.DatetimeIndex(sel.starts).tz_localize(grid.timezone) if n_p else pd.DatetimeIndex([], tz=grid.timezone)
-    out = pd.DataFrame({
-        "period_start": np.repeat(starts, n_o) if n_p else starts,
-        "period": pd.Series(np.repeat(np.asarray(sel.labels, dtype=object), n_o), dtype=str),
-        "operation": pd.Series(np.tile(np.asarray(sel.operations, dtype=object), n_p), dtype=str),
-        "credits": sel.values.ravel() if n_p else np.zeros(0),
-    })
-    out.attrs.update({k: v for k, v in grid.attrs.items() if k in ("timezone", "source", "fetched_at")})
-    out.attrs.update({"period": granularity, "start": str(max(first, grid.first_day).date()),
-                      "end": str(min(last, grid.last_day).date())})
+    starts = (
+        pd.DatetimeIndex(sel.starts).tz_localize(grid.timezone)
+        if n_p
+        else pd.DatetimeIndex([], tz=grid.timezone)
+    )
+    out = pd.DataFrame(
+        {
+            "period_start": np.repeat(starts, n_o) if n_p else starts,
+            "period": pd.Series(np.repeat(np.asarray(sel.labels, dtype=object), n_o), dtype=str),
+            "operation": pd.Series(
+                np.tile(np.asarray(sel.operations, dtype=object), n_p), dtype=str
+            ),
+            "credits": sel.values.ravel() if n_p else np.zeros(0),
+        }
+    )
+    out.attrs.update(
+        {k: v for k, v in grid.attrs.items() if k in ("timezone", "source", "fetched_at")}
+    )
+    out.attrs.update(
+        {
+            "period": granularity,
+            "start": str(max(first, grid.first_day).date()),
+            "end": str(min(last, grid.last_day).date()),
+        }
+    )
     return out
 
 
-def compare_periods(usage: pd.DataFrame, a: Sequence[Any], b: Sequence[Any], *,
-                    operations: Iterable[str] | None = None, unit: str = "credits",
-                    prices: Mapping[str, float] | None = None, grid: UsageGrid | None = None) -> pd.DataFrame:
+def compare_periods(
+    usage: pd.DataFrame,
+    a: Sequence[Any],
+    b: Sequence[Any],
+    *,
+    operations: Iterable[str] | None = None,
+    unit: str = "credits",
+    prices: Mapping[str, float] | None = None,
+    grid: UsageGrid | None = None,
+) -> pd.DataFrame:
     """Each operation's total in period A against period B.
 
     Returns
@@ -266,13 +355,17 @@ def compare_periods(usage: pd.DataFrame, a: Sequence[Any], b: Sequence[Any], *,
     sums = {}
     for key, (first, last) in (("a", a), ("b", b)):
         sel = grid.select(first, last, ops, "month", unit, prices)
-        sums[key] = pd.Series(sel.values.sum(axis=0) if sel.values.size else [], index=sel.operations, dtype="float64")
+        sums[key] = pd.Series(
+            sel.values.sum(axis=0) if sel.values.size else [], index=sel.operations, dtype="float64"
+        )
     frame = pd.DataFrame(sums).fillna(0.0)
     frame.index.name = "operation"
     frame = frame.reset_index()
     frame["change"] = frame["b"] - frame["a"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["change_pct"] = np.where(frame["a"] != 0, frame["change"] / frame["a"].where(frame["a"] != 0, 1.0), np.nan)
+        frame["change_pct"] = np.where(
+            frame["a"] != 0, frame["change"] / frame["a"].where(frame["a"] != 0, 1.0), np.nan
+        )
     frame = frame.sort_values(["b", "operation"], ascending=[False, True], kind="mergesort")
     return frame.reset_index(drop=True)
 
@@ -293,9 +386,11 @@ def _download_link(path: Path, data: bytes, mime: str) -> str:
     from html import escape
 
     encoded = base64.b64encode(data).decode("ascii")
-    return (f'<a class="generect-download" download="{escape(path.name)}" '
-            f'style="color:#1565c0;text-decoration:underline" '
-            f'href="data:{mime};base64,{encoded}">{escape(path.name)}</a>')
+    return (
+        f'<a class="generect-download" download="{escape(path.name)}" '
+        f'style="color:#1565c0;text-decoration:underline" '
+        f'href="data:{mime};base64,{encoded}">{escape(path.name)}</a>'
+    )
 
 
 class UsageExplorer:
@@ -323,11 +418,16 @@ class UsageExplorer:
         Chart box in CSS pixels; the image is drawn at twice that for high-resolution screens.
     """
 
-    def __init__(self, usage: pd.DataFrame, *, prices: Mapping[str, float] | None = None,
-                 colors: Mapping[str, str] | None = None,
-                 loader: Callable[[str], pd.DataFrame] | None = None,
-                 export_dir: str | os.PathLike[str] | None = None,
-                 chart_size: tuple[int, int] = (900, 380)) -> None:
+    def __init__(
+        self,
+        usage: pd.DataFrame,
+        *,
+        prices: Mapping[str, float] | None = None,
+        colors: Mapping[str, str] | None = None,
+        loader: Callable[[str], pd.DataFrame] | None = None,
+        export_dir: str | os.PathLike[str] | None = None,
+        chart_size: tuple[int, int] = (900, 380),
+    ) -> None:
         import ipywidgets as w
         from matplotlib.figure import Figure
 
@@ -349,49 +449,91 @@ class UsageExplorer:
         self._set_usage(usage)
 
         months = self.grid.months()
-        self.months = w.SelectionRangeSlider(options=months, index=(0, len(months) - 1), description="Months",
-                                             continuous_update=False, layout=w.Layout(width="560px"))
-        self.start = w.DatePicker(description="From", value=self.grid.first_day.date(), layout=w.Layout(width="230px"))
-        self.end = w.DatePicker(description="To", value=self.grid.last_day.date(), layout=w.Layout(width="230px"))
+        self.months = w.SelectionRangeSlider(
+            options=months,
+            index=(0, len(months) - 1),
+            description="Months",
+            continuous_update=False,
+            layout=w.Layout(width="560px"),
+        )
+        self.start = w.DatePicker(
+            description="From", value=self.grid.first_day.date(), layout=w.Layout(width="230px")
+        )
+        self.end = w.DatePicker(
+            description="To", value=self.grid.last_day.date(), layout=w.Layout(width="230px")
+        )
         ranked = self.grid.totals_by_operation()
-        self.operations = w.SelectMultiple(options=ranked, value=tuple(ranked), rows=min(10, max(len(ranked), 1)),
-                                           description="Operations", layout=w.Layout(width="330px"))
-        self.select_all = w.Button(description="All", layout=w.Layout(width="70px"), tooltip="Select every operation")
-        self.select_none = w.Button(description="None", layout=w.Layout(width="70px"), tooltip="Clear the selection")
-        self.granularity = w.ToggleButtons(options=list(GRANULARITIES), value="month", description="Period",
-                                           style={"button_width": "70px"})
-        self.unit = w.ToggleButtons(options=[("credits", "credits"), ("est. USD", "usd")], value="credits",
-                                    description="Unit", style={"button_width": "80px"})
+        self.operations = w.SelectMultiple(
+            options=ranked,
+            value=tuple(ranked),
+            rows=min(10, max(len(ranked), 1)),
+            description="Operations",
+            layout=w.Layout(width="330px"),
+        )
+        self.select_all = w.Button(
+            description="All", layout=w.Layout(width="70px"), tooltip="Select every operation"
+        )
+        self.select_none = w.Button(
+            description="None", layout=w.Layout(width="70px"), tooltip="Clear the selection"
+        )
+        self.granularity = w.ToggleButtons(
+            options=list(GRANULARITIES),
+            value="month",
+            description="Period",
+            style={"button_width": "70px"},
+        )
+        self.unit = w.ToggleButtons(
+            options=[("credits", "credits"), ("est. USD", "usd")],
+            value="credits",
+            description="Unit",
+            style={"button_width": "80px"},
+        )
         tz_options = list(dict.fromkeys([self.grid.timezone, *TIMEZONES]))
-        self.timezone = w.Dropdown(options=tz_options, value=self.grid.timezone, description="Timezone",
-                                   disabled=loader is None,
-                                   tooltip="Live data only: the sample is recorded in Europe/Kyiv")
+        self.timezone = w.Dropdown(
+            options=tz_options,
+            value=self.grid.timezone,
+            description="Timezone",
+            disabled=loader is None,
+            tooltip="Live data only: the sample is recorded in Europe/Kyiv",
+        )
         self.status = w.HTML()
         width, height = chart_size
         # An Image widget updated in place: no display messages on each change, so the panel
         # behaves the same in Jupyter, in Voilà, in nbclient and under nbval.
-        self.chart = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px"))
+        self.chart = w.Image(
+            format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px")
+        )
         self.chart.add_class("generect-chart")
         self.figure = Figure(figsize=(width / 100, height / 100), dpi=100)
         self.table_view = w.HTML()
         self.table_view.add_class("generect-totals")
 
-        self.compare_mode = w.Dropdown(options=list(COMPARISONS), value="mom", description="Compare with")
+        self.compare_mode = w.Dropdown(
+            options=list(COMPARISONS), value="mom", description="Compare with"
+        )
         self.a_start = w.DatePicker(description="A from", layout=w.Layout(width="230px"))
         self.a_end = w.DatePicker(description="A to", layout=w.Layout(width="230px"))
         self.compare_view = w.HTML()
         self.compare_view.add_class("generect-compare")
 
-        self.drill = w.Dropdown(options=ranked, value=ranked[0] if ranked else None, description="Operation")
-        self.drill_chart = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{int(height * 1.3)}px"))
+        self.drill = w.Dropdown(
+            options=ranked, value=ranked[0] if ranked else None, description="Operation"
+        )
+        self.drill_chart = w.Image(
+            format="png", layout=w.Layout(width=f"{width}px", height=f"{int(height * 1.3)}px")
+        )
         self.drill_chart.add_class("generect-drill-chart")
         self.drill_figure = Figure(figsize=(width / 100, height * 1.3 / 100), dpi=100)
         self.drill_view = w.HTML()
         self._drill_stale = True
         self._compare_stale = True
 
-        self.export_format = w.ToggleButtons(options=[("CSV", "csv"), ("Excel", "xlsx")], value="csv",
-                                             description="Format", style={"button_width": "70px"})
+        self.export_format = w.ToggleButtons(
+            options=[("CSV", "csv"), ("Excel", "xlsx")],
+            value="csv",
+            description="Format",
+            style={"button_width": "70px"},
+        )
         self.export_button = w.Button(description="Export the view", button_style="primary")
         self.export_button.add_class("generect-export")
         self.export_view = w.HTML()
@@ -410,21 +552,29 @@ class UsageExplorer:
         self.timezone.observe(self._timezone_changed, names="value")
         self.export_button.on_click(lambda _b: self.export())
 
-        self.tabs = w.Tab(children=[
-            self.table_view,
-            w.VBox([w.HBox([self.compare_mode, self.a_start, self.a_end]), self.compare_view]),
-            w.VBox([self.drill, self.drill_chart, self.drill_view]),
-            w.VBox([w.HBox([self.export_format, self.export_button]), self.export_view]),
-        ])
+        self.tabs = w.Tab(
+            children=[
+                self.table_view,
+                w.VBox([w.HBox([self.compare_mode, self.a_start, self.a_end]), self.compare_view]),
+                w.VBox([self.drill, self.drill_chart, self.drill_view]),
+                w.VBox([w.HBox([self.export_format, self.export_button]), self.export_view]),
+            ]
+        )
         for i, title in enumerate(("Totals", "Compare", "Drill-down", "Export")):
             self.tabs.set_title(i, title)
         self.tabs.observe(self._tab_changed, names="selected_index")
-        controls = w.VBox([
-            w.HBox([self.months]),
-            w.HBox([self.start, self.end, self.timezone]),
-            w.HBox([w.VBox([self.operations, w.HBox([self.select_all, self.select_none])]),
-                    w.VBox([self.granularity, self.unit])]),
-        ])
+        controls = w.VBox(
+            [
+                w.HBox([self.months]),
+                w.HBox([self.start, self.end, self.timezone]),
+                w.HBox(
+                    [
+                        w.VBox([self.operations, w.HBox([self.select_all, self.select_none])]),
+                        w.VBox([self.granularity, self.unit]),
+                    ]
+                ),
+            ]
+        )
         self.panel = w.VBox([controls, self.status, self.chart, self.tabs])
         self.panel.add_class("generect-explorer")
         self._sync_compare_pickers()
@@ -513,7 +663,9 @@ class UsageExplorer:
             self.status.value = "<b>Pick a start date on or before the end date.</b>"
             return
         self.status.value = ""
-        sel = self.grid.select(first, last, self.operations.value, self.granularity.value, self.unit.value, self.prices)
+        sel = self.grid.select(
+            first, last, self.operations.value, self.granularity.value, self.unit.value, self.prices
+        )
         self._selection = sel
         self.filtered = _wide(sel, self.granularity.value)
         self._draw(sel)
@@ -564,8 +716,16 @@ class UsageExplorer:
         n = len(sel.labels)
         if n == 0:
             ax.set_axis_off()
-            ax.text(0.5, 0.5, "No usage in this selection", ha="center", va="center", fontsize=13,
-                    color="#555555", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "No usage in this selection",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="#555555",
+                transform=ax.transAxes,
+            )
             self.chart.value = _png(fig, 200)
             self.draw_count += 1
             return
@@ -575,8 +735,13 @@ class UsageExplorer:
         if lines:
             # A line per operation: readable over any number of days and cheap to draw.
             for j, op in enumerate(sel.operations):
-                (line,) = ax.plot(x, sel.values[:, j], color=self._color(op), linewidth=0.9,
-                                  label=op.replace("$", r"\$"))
+                (line,) = ax.plot(
+                    x,
+                    sel.values[:, j],
+                    color=self._color(op),
+                    linewidth=0.9,
+                    label=op.replace("$", r"\$"),
+                )
                 handles.append(line)  # largest first, as in the table
             ax.set_ylim(min(0.0, float(sel.values.min())), max(float(sel.values.max()), 1.0) * 1.05)
         else:
@@ -589,30 +754,61 @@ class UsageExplorer:
             bottom = np.zeros(n)
             for j, op in enumerate(sel.operations):
                 top = bottom + sel.values[:, j]
-                verts = np.stack([np.c_[left, bottom], np.c_[left, top], np.c_[right, top], np.c_[right, bottom]], axis=1)
-                bars = PolyCollection(cast(Any, verts), facecolors=self._color(op), linewidths=0,
-                                      label=op.replace("$", r"\$"))
+                verts = np.stack(
+                    [
+                        np.c_[left, bottom],
+                        np.c_[left, top],
+                        np.c_[right, top],
+                        np.c_[right, bottom],
+                    ],
+                    axis=1,
+                )
+                bars = PolyCollection(
+                    cast(Any, verts),
+                    facecolors=self._color(op),
+                    linewidths=0,
+                    label=op.replace("$", r"\$"),
+                )
                 ax.add_collection(bars)
                 handles.append(bars)
                 bottom = top
             ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.05)
         if sel.partial.any():
             for i in np.flatnonzero(sel.partial):
-                ax.axvspan(i - 0.5, i + 0.5, facecolor="#000000", alpha=0.06, hatch="///",
-                           edgecolor="#9a9a9a", linewidth=0)
+                ax.axvspan(
+                    i - 0.5,
+                    i + 0.5,
+                    facecolor="#000000",
+                    alpha=0.06,
+                    hatch="///",
+                    edgecolor="#9a9a9a",
+                    linewidth=0,
+                )
             from matplotlib.patches import Patch
 
-            handles.insert(0, Patch(facecolor="#eeeeee", hatch="///", edgecolor="#9a9a9a",
-                                    label="partial period"))
+            handles.insert(
+                0,
+                Patch(
+                    facecolor="#eeeeee", hatch="///", edgecolor="#9a9a9a", label="partial period"
+                ),
+            )
         ax.set_xlim(-0.5, n - 0.5)
         step = max(1, int(np.ceil(n / 12)))
-        ax.set_xticks(x[::step], [sel.labels[i] for i in range(0, n, step)], rotation=40, ha="right", fontsize=8)
+        ax.set_xticks(
+            x[::step],
+            [sel.labels[i] for i in range(0, n, step)],
+            rotation=40,
+            ha="right",
+            fontsize=8,
+        )
         ax.yaxis.set_major_formatter(_thousands_formatter(self.unit.value))
         ax.set_ylabel(self._unit_label, fontsize=9)
         if not lines:
             # Stacks are drawn bottom up; the legend lists them top down, as they appear.
             handles = handles[:1] + handles[1:][::-1] if sel.partial.any() else handles[::-1]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+        )
         self.chart.value = _png(fig, 200)
         self.draw_count += 1
 
@@ -625,19 +821,34 @@ class UsageExplorer:
             return
         sums = data.sum(axis=0)
         total = float(sums.sum())
-        frame = pd.DataFrame({"operation": list(data.columns), self._unit_label: sums.to_numpy(),
-                              "share": sums.to_numpy() / total if total else np.nan})
+        frame = pd.DataFrame(
+            {
+                "operation": list(data.columns),
+                self._unit_label: sums.to_numpy(),
+                "share": sums.to_numpy() / total if total else np.nan,
+            }
+        )
         frame = with_total_row(frame, label_column="operation")
         money = self.unit.value == "usd"
-        styler = styled(frame, credits=() if money else (self._unit_label,), money=(self._unit_label,) if money else (),
-                        percent=("share",), total=True)
+        styler = styled(
+            frame,
+            credits=() if money else (self._unit_label,),
+            money=(self._unit_label,) if money else (),
+            percent=("share",),
+            total=True,
+        )
         note = ""
         if data.attrs.get("partial"):
-            note = ("<p style='color:#666;font-size:12px'>Partial periods (hatched in the chart): "
-                    + ", ".join(data.attrs["partial"]) + ".</p>")
+            note = (
+                "<p style='color:#666;font-size:12px'>Partial periods (hatched in the chart): "
+                + ", ".join(data.attrs["partial"])
+                + ".</p>"
+            )
         self.table_view.value = html(styler) + note
 
-    def _compare_ranges(self) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
+    def _compare_ranges(
+        self,
+    ) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
         b = self.range
         mode = self.compare_mode.value
         if mode == "custom" and self.a_start.value is not None and self.a_end.value is not None:
@@ -657,8 +868,15 @@ class UsageExplorer:
 
         self.a_start.disabled = self.a_end.disabled = self.compare_mode.value != "custom"
         a, b = self._compare_ranges()
-        frame = compare_periods(self.usage, a, b, operations=self.operations.value, unit=self.unit.value,
-                                prices=self.prices, grid=self.grid)
+        frame = compare_periods(
+            self.usage,
+            a,
+            b,
+            operations=self.operations.value,
+            unit=self.unit.value,
+            prices=self.prices,
+            grid=self.grid,
+        )
         self.compared = frame
         self._compare_stale = False
         if frame.empty:
@@ -668,13 +886,25 @@ class UsageExplorer:
         b_name = f"B: {b[0]:%d %b %Y} – {b[1]:%d %b %Y}"
         shown = with_total_row(frame.drop(columns="change_pct"), label_column="operation")
         a_total = shown["a"].iloc[-1]
-        shown["change %"] = np.where(shown["a"] != 0, shown["change"] / shown["a"].where(shown["a"] != 0, 1.0), np.nan)
+        shown["change %"] = np.where(
+            shown["a"] != 0, shown["change"] / shown["a"].where(shown["a"] != 0, 1.0), np.nan
+        )
         shown = shown.rename(columns={"a": a_name, "b": b_name})
         money = self.unit.value == "usd"
         amounts = (a_name, b_name)
-        styler = styled(shown, credits=() if money else amounts, money=amounts if money else (),
-                        signed=("change",), signed_percent=("change %",), total=True)
-        edges = "" if a_total else "<p style='color:#666;font-size:12px'>Period A has no usage: no percentages.</p>"
+        styler = styled(
+            shown,
+            credits=() if money else amounts,
+            money=amounts if money else (),
+            signed=("change",),
+            signed_percent=("change %",),
+            total=True,
+        )
+        edges = (
+            ""
+            if a_total
+            else "<p style='color:#666;font-size:12px'>Period A has no usage: no percentages.</p>"
+        )
         self.compare_view.value = html(styler) + edges
 
     def _draw_drill(self) -> None:
@@ -688,8 +918,16 @@ class UsageExplorer:
         if op is None or not sel.labels:
             ax = fig.add_subplot(1, 1, 1)
             ax.set_axis_off()
-            ax.text(0.5, 0.5, f"No usage of {op} in this range" if op else "No operation", ha="center",
-                    va="center", fontsize=13, color="#555555", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"No usage of {op} in this range" if op else "No operation",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="#555555",
+                transform=ax.transAxes,
+            )
             self.drill_chart.value = _png(fig, 200)
             self.drill_view.value = ""
             self._drill_stale = False
@@ -700,11 +938,27 @@ class UsageExplorer:
         ax1.plot(days, series, color=self._color(op), linewidth=1.0)
         ax1.set_title(f"{op}: credits per day", fontsize=10, loc="left")
         anomalies = self.anomalies
-        days_of = pd.to_datetime(anomalies["day"]) if len(anomalies) else pd.Series(dtype="datetime64[ns]")
-        mine = anomalies[(anomalies["operation"] == op) & (days_of >= first) & (days_of <= last)] if len(anomalies) else anomalies
+        days_of = (
+            pd.to_datetime(anomalies["day"])
+            if len(anomalies)
+            else pd.Series(dtype="datetime64[ns]")
+        )
+        mine = (
+            anomalies[(anomalies["operation"] == op) & (days_of >= first) & (days_of <= last)]
+            if len(anomalies)
+            else anomalies
+        )
         if len(mine):
-            ax1.scatter(pd.to_datetime(mine["day"]), mine["credits"], s=28, facecolors="none",
-                        edgecolors="#B03A2E", linewidths=1.2, zorder=3, label="anomaly")
+            ax1.scatter(
+                pd.to_datetime(mine["day"]),
+                mine["credits"],
+                s=28,
+                facecolors="none",
+                edgecolors="#B03A2E",
+                linewidths=1.2,
+                zorder=3,
+                label="anomaly",
+            )
             ax1.legend(fontsize=8, frameon=False, loc="upper left")
         ax1.yaxis.set_major_formatter(_thousands_formatter("credits"))
         ax2 = fig.add_axes((0.08, 0.1, 0.88, 0.25))
@@ -714,7 +968,9 @@ class UsageExplorer:
             totals = everything.values.sum(axis=1)
             col = everything.operations.index(op) if op in everything.operations else None
             if col is not None:
-                sel_share = np.where(totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan)
+                sel_share = np.where(
+                    totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan
+                )
                 share = pd.Series(sel_share, index=everything.labels)
                 ax2.bar(range(len(share)), share.to_numpy() * 100, color=self._color(op), width=0.7)
                 step = max(1, int(np.ceil(len(share) / 12)))
@@ -725,11 +981,18 @@ class UsageExplorer:
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
         self.drill_chart.value = _png(fig, 200)
-        table = mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
+        table = (
+            mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
+        )
         if len(table):
-            self.drill_view.value = (f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
-                                     + html(styled(table.astype({"day": str}), credits=("credits", "baseline"))
-                                            .format({"score": "{:.1f}"})))
+            self.drill_view.value = (
+                f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
+                + html(
+                    styled(table.astype({"day": str}), credits=("credits", "baseline")).format(
+                        {"score": "{:.1f}"}
+                    )
+                )
+            )
         else:
             self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"
         self._drill_stale = False
@@ -744,10 +1007,18 @@ class UsageExplorer:
 
         fmt = fmt or self.export_format.value
         first, last = self.range
-        rows = view_rows(self.usage, dates=(first, last), operations=self.operations.value,
-                         granularity=self.granularity.value, grid=self.grid)
+        rows = view_rows(
+            self.usage,
+            dates=(first, last),
+            operations=self.operations.value,
+            granularity=self.granularity.value,
+            grid=self.grid,
+        )
         folder = self.export_dir or Path.cwd()
-        path = folder / f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
+        path = (
+            folder
+            / f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
+        )
         if fmt == "csv":
             write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
             mime = "text/csv"
@@ -759,8 +1030,10 @@ class UsageExplorer:
         else:
             raise ValueError("export format must be csv or xlsx")
         self.last_export = path
-        self.export_view.value = (f"<p>Wrote {len(rows):,} rows (credits) to <code>{path}</code>: "
-                                  f"{_download_link(path, path.read_bytes(), mime)}</p>")
+        self.export_view.value = (
+            f"<p>Wrote {len(rows):,} rows (credits) to <code>{path}</code>: "
+            f"{_download_link(path, path.read_bytes(), mime)}</p>"
+        )
         return path
 
     # -- display ---------------------------------------------------------------------------
@@ -769,7 +1042,9 @@ class UsageExplorer:
         """The chart as it stands, for a static picture beside the live panel."""
         return bytes(self.chart.value)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         # The live widget first; a front end that cannot render it (an untrusted notebook, a
         # static viewer) falls back to the picture, never to the widget's text repr.
         bundle = dict(self.panel._repr_mimebundle_())

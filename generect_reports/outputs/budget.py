@@ -22,11 +22,27 @@ if TYPE_CHECKING:
 
     from ..fetch.account import AccountStatus
 
-__all__ = ["status_rows", "status_fields", "render_status_table", "alert_message",
-           "add_budget_sheet", "budget_page", "budget_summary", "budget_subject_flag"]
+__all__ = [
+    "status_rows",
+    "status_fields",
+    "render_status_table",
+    "alert_message",
+    "add_budget_sheet",
+    "budget_page",
+    "budget_summary",
+    "budget_subject_flag",
+]
 
-DEFAULT_COLORS = {"primary": "#1F3A5F", "accent": "#2E86AB", "over": "#C0392B", "ok": "#1E8449",
-                  "muted": "#6B7280", "grid": "#D1D5DB", "limit": "#C0392B", "projection": "#2E86AB"}
+DEFAULT_COLORS = {
+    "primary": "#1F3A5F",
+    "accent": "#2E86AB",
+    "over": "#C0392B",
+    "ok": "#1E8449",
+    "muted": "#6B7280",
+    "grid": "#D1D5DB",
+    "limit": "#C0392B",
+    "projection": "#2E86AB",
+}
 
 
 def _num(value: Any) -> float | None:
@@ -49,28 +65,45 @@ def status_rows(status: pd.DataFrame) -> list[dict[str, Any]]:
     """One JSON row per limit or budget line (the account's position goes in its own fields)."""
     rows = []
     for rec in status.to_dict("records"):
-        rows.append({"line": rec["line"], "kind": rec["kind"], "operation": rec["operation"] or None,
-                     "unit": rec["unit"], "threshold": rec["threshold"],
-                     "threshold_note": rec["threshold_note"], "used": rec["used"],
-                     "share_used": _num(rec["share_used"]), "projected": _num(rec["projected"]),
-                     "projected_share": _num(rec["projected_share"]),
-                     "crossing_day": _day(rec["crossing_day"]), "crossed": bool(rec["crossed"]),
-                     "projected_over": bool(rec["projected_over"])})
+        rows.append(
+            {
+                "line": rec["line"],
+                "kind": rec["kind"],
+                "operation": rec["operation"] or None,
+                "unit": rec["unit"],
+                "threshold": rec["threshold"],
+                "threshold_note": rec["threshold_note"],
+                "used": rec["used"],
+                "share_used": _num(rec["share_used"]),
+                "projected": _num(rec["projected"]),
+                "projected_share": _num(rec["projected_share"]),
+                "crossing_day": _day(rec["crossing_day"]),
+                "crossed": bool(rec["crossed"]),
+                "projected_over": bool(rec["projected_over"]),
+            }
+        )
     return rows
 
 
-def status_fields(status: pd.DataFrame, account: "AccountStatus",
-                  checks: list[Crossing]) -> dict[str, Any]:
+def status_fields(
+    status: pd.DataFrame, account: "AccountStatus", checks: list[Crossing]
+) -> dict[str, Any]:
     """The ``status`` document's own fields: the account, the month, the runway, the checks."""
     a = status.attrs
     return {
         "account": account.to_dict(),
-        "month": a["month"], "as_of": a["as_of"], "elapsed_days": a["elapsed_days"],
-        "days_in_month": a["days_in_month"], "projection_rule": a["rule"],
+        "month": a["month"],
+        "as_of": a["as_of"],
+        "elapsed_days": a["elapsed_days"],
+        "days_in_month": a["days_in_month"],
+        "projection_rule": a["rule"],
         "daily_burn": round(float(a["daily_burn"]), 2),
         "runway_days": _runway(a["runway_days"]),
-        "runway_unlimited": bool(a["runway_days"] is not None and not pd.isna(a["runway_days"])
-                                 and math.isinf(a["runway_days"])),
+        "runway_unlimited": bool(
+            a["runway_days"] is not None
+            and not pd.isna(a["runway_days"])
+            and math.isinf(a["runway_days"])
+        ),
         "run_out_date": _day(a["run_out_date"]),
         "checks": [{"level": c.level, "line": c.line, "text": c.text} for c in checks],
     }
@@ -121,31 +154,49 @@ def render_status_table(status: pd.DataFrame, account: "AccountStatus", *, timez
         f"  used this month  {used_line}",
         "",
     ]
-    state = ("complete" if a["complete"] else
-             f"{a['elapsed_days']} of {a['days_in_month']} days complete; projection is an estimate")
-    lines.append(f"  {local_month} ({state}): {_fmt(a['used_credits'])} credits used"
-                 + ("" if a["complete"] or pd.isna(a["projected_credits"])
-                    else f", {_fmt(a['projected_credits'], projection=True)} projected at month end"))
+    state = (
+        "complete"
+        if a["complete"]
+        else f"{a['elapsed_days']} of {a['days_in_month']} days complete; projection is an estimate"
+    )
+    lines.append(
+        f"  {local_month} ({state}): {_fmt(a['used_credits'])} credits used"
+        + (
+            ""
+            if a["complete"] or pd.isna(a["projected_credits"])
+            else f", {_fmt(a['projected_credits'], projection=True)} projected at month end"
+        )
+    )
     if len(status):
         header = ["line", "limit", "used", "used %", "projected", "proj %", "reaches it on"]
         table = [header]
         for rec in status.to_dict("records"):
             unit = rec["unit"]
-            table.append([rec["line"] + (" (USD)" if unit == "USD" else ""), _fmt(rec["threshold"], unit),
-                          _fmt(rec["used"], unit), _fmt(rec["share_used"], pct=True),
-                          _fmt(rec["projected"], unit, projection=True), _fmt(rec["projected_share"], pct=True),
-                          _day(rec["crossing_day"]) or "-"])
+            table.append(
+                [
+                    rec["line"] + (" (USD)" if unit == "USD" else ""),
+                    _fmt(rec["threshold"], unit),
+                    _fmt(rec["used"], unit),
+                    _fmt(rec["share_used"], pct=True),
+                    _fmt(rec["projected"], unit, projection=True),
+                    _fmt(rec["projected_share"], pct=True),
+                    _day(rec["crossing_day"]) or "-",
+                ]
+            )
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for r in table:
-            cells = [str(r[0]).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(r[1:], widths[1:])]
+            cells = [str(r[0]).ljust(widths[0])] + [
+                str(c).rjust(w) for c, w in zip(r[1:], widths[1:])
+            ]
             lines.append("  " + "  ".join(cells).rstrip())
     else:
         lines.append("  no plan limit and no [budget] lines to check")
     return "\n".join(lines) + "\n"
 
 
-def alert_message(status: pd.DataFrame, account: "AccountStatus",
-                  checks: list[Crossing]) -> tuple[str, list[str]]:
+def alert_message(
+    status: pd.DataFrame, account: "AccountStatus", checks: list[Crossing]
+) -> tuple[str, list[str]]:
     """Title and lines of the chat alert for ``checks``."""
     a = status.attrs
     where = "sample account" if account.source == "sample" else f"plan {account.plan}"
@@ -169,9 +220,14 @@ def _limit_row(status: pd.DataFrame) -> pd.Series | None:
     return status.iloc[0]
 
 
-def add_budget_sheet(workbook: "xlsxwriter.Workbook", status: pd.DataFrame,
-                     burnup: pd.DataFrame | None = None, *, formats: dict[str, Any] | None = None,
-                     sheet_name: str = "Budget") -> None:
+def add_budget_sheet(
+    workbook: "xlsxwriter.Workbook",
+    status: pd.DataFrame,
+    burnup: pd.DataFrame | None = None,
+    *,
+    formats: dict[str, Any] | None = None,
+    sheet_name: str = "Budget",
+) -> None:
     """Add the Budget sheet: limit and budgets as inputs, every figure a live formula over them.
 
     Column C (limit or budget) is the input: change it and the shares, the remaining credits,
@@ -182,8 +238,18 @@ def add_budget_sheet(workbook: "xlsxwriter.Workbook", status: pd.DataFrame,
     add = workbook.add_format
     f.setdefault("title", add({"bold": True, "font_size": 14, "font_color": "#1F3A5F"}))
     f.setdefault("note", add({"italic": True, "font_color": "#6B7280"}))
-    f.setdefault("header", add({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F3A5F",
-                                "text_wrap": True, "valign": "top"}))
+    f.setdefault(
+        "header",
+        add(
+            {
+                "bold": True,
+                "font_color": "#FFFFFF",
+                "bg_color": "#1F3A5F",
+                "text_wrap": True,
+                "valign": "top",
+            }
+        ),
+    )
     f.setdefault("credits", add({"num_format": "#,##0.00"}))
     f.setdefault("currency", add({"num_format": "$#,##0.00"}))
     f.setdefault("percent", add({"num_format": "0.0%"}))
@@ -193,12 +259,26 @@ def add_budget_sheet(workbook: "xlsxwriter.Workbook", status: pd.DataFrame,
     ws = workbook.add_worksheet(sheet_name)
     a = status.attrs
     running = not a.get("complete", True)
-    state = (f"running month, {a.get('elapsed_days')} of {a.get('days_in_month')} days complete"
-             if running else "complete month: actual against the limit, no projection")
+    state = (
+        f"running month, {a.get('elapsed_days')} of {a.get('days_in_month')} days complete"
+        if running
+        else "complete month: actual against the limit, no projection"
+    )
     ws.write(0, 0, f"Plan limit and budgets · {a.get('month', '')} ({state})", f["title"])
     ws.write(1, 0, BUDGET_RULE + " Yellow cells are inputs.", f["note"])
-    header = ["Line", "Unit", "Limit / budget (input)", "Used", "Projected month end",
-              "Share used", "Projected share", "Remaining", "Status", "Reaches it on", "Source"]
+    header = [
+        "Line",
+        "Unit",
+        "Limit / budget (input)",
+        "Used",
+        "Projected month end",
+        "Share used",
+        "Projected share",
+        "Remaining",
+        "Status",
+        "Reaches it on",
+        "Source",
+    ]
     top = 6  # first table row (0-based); KPIs sit above it
     ws.write_row(top - 1, 0, header, f["header"])
     ws.set_column(0, 0, 24)
@@ -224,13 +304,24 @@ def add_budget_sheet(workbook: "xlsxwriter.Workbook", status: pd.DataFrame,
         share = used / thr if thr > 0 else ""
         ws.write_formula(r, 5, f'=IF(C{n}>0,D{n}/C{n},"")', f["percent"], share)
         pshare = projected / thr if projected is not None and thr > 0 else ""
-        ws.write_formula(r, 6, f'=IF(AND(ISNUMBER(E{n}),C{n}>0),E{n}/C{n},"")', f["percent"], pshare)
+        ws.write_formula(
+            r, 6, f'=IF(AND(ISNUMBER(E{n}),C{n}>0),E{n}/C{n},"")', f["percent"], pshare
+        )
         ws.write_formula(r, 7, f"=C{n}-D{n}", num, thr - used)
-        state_value = ("over" if round(used * 100) >= round(thr * 100) else
-                       "projected over" if projected is not None and round(projected * 100) >= round(thr * 100)
-                       else "within")
-        ws.write_formula(r, 8, f'=IF(D{n}>=C{n},"over",IF(AND(ISNUMBER(E{n}),E{n}>=C{n}),'
-                               f'"projected over","within"))', None, state_value)
+        state_value = (
+            "over"
+            if round(used * 100) >= round(thr * 100)
+            else "projected over"
+            if projected is not None and round(projected * 100) >= round(thr * 100)
+            else "within"
+        )
+        ws.write_formula(
+            r,
+            8,
+            f'=IF(D{n}>=C{n},"over",IF(AND(ISNUMBER(E{n}),E{n}>=C{n}),"projected over","within"))',
+            None,
+            state_value,
+        )
         day = rec["crossing_day"]
         if pd.notna(day):
             ws.write_datetime(r, 9, pd.Timestamp(day).to_pydatetime(), f["date"])
@@ -249,11 +340,20 @@ def add_budget_sheet(workbook: "xlsxwriter.Workbook", status: pd.DataFrame,
         _burnup_table(workbook, ws, burnup, k, float(kpi["threshold"]), top + len(status) + 2, f)
 
 
-def _burnup_table(workbook: "xlsxwriter.Workbook", ws: Any, burnup: pd.DataFrame, limit_row: int,
-                  limit_value: float, first: int, f: dict[str, Any]) -> None:
+def _burnup_table(
+    workbook: "xlsxwriter.Workbook",
+    ws: Any,
+    burnup: pd.DataFrame,
+    limit_row: int,
+    limit_value: float,
+    first: int,
+    f: dict[str, Any],
+) -> None:
     """Daily table (credits, cumulative by formula, projection, limit from the input cell) and
     the burn-up chart over it."""
-    ws.write_row(first, 0, ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"], f["header"])
+    ws.write_row(
+        first, 0, ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"], f["header"]
+    )
     rows = burnup.to_dict("records")
     start = first + 1
     cum = 0.0
@@ -274,12 +374,19 @@ def _burnup_table(workbook: "xlsxwriter.Workbook", ws: Any, burnup: pd.DataFrame
     last = start + len(rows) - 1
     chart = workbook.add_chart({"type": "line"})
     name = ws.get_name()
-    for col, label, color, dash in ((2, "Cumulative", "#1F3A5F", "solid"),
-                                    (3, "Projected", "#2E86AB", "dash"),
-                                    (4, "Limit / budget", "#C0392B", "solid")):
-        chart.add_series({"name": label, "categories": [name, start, 0, last, 0],
-                          "values": [name, start, col, last, col],
-                          "line": {"color": color, "dash_type": dash, "width": 2}})
+    for col, label, color, dash in (
+        (2, "Cumulative", "#1F3A5F", "solid"),
+        (3, "Projected", "#2E86AB", "dash"),
+        (4, "Limit / budget", "#C0392B", "solid"),
+    ):
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [name, start, 0, last, 0],
+                "values": [name, start, col, last, col],
+                "line": {"color": color, "dash_type": dash, "width": 2},
+            }
+        )
     chart.set_title({"name": "Burn-up: cumulative credits against the limit"})
     chart.set_x_axis({"date_axis": True, "num_format": "dd", "name": "day"})
     chart.set_y_axis({"num_format": "#,##0", "name": "credits"})
@@ -287,48 +394,101 @@ def _burnup_table(workbook: "xlsxwriter.Workbook", ws: Any, burnup: pd.DataFrame
     ws.insert_chart(first, 6, chart, {"x_scale": 1.5, "y_scale": 1.4})
 
 
-def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
-                figsize: tuple[float, float] = (11.69, 8.27),
-                colors: dict[str, str] | None = None) -> "Figure":
+def budget_page(
+    status: pd.DataFrame,
+    burnup: pd.DataFrame | None = None,
+    *,
+    figsize: tuple[float, float] = (11.69, 8.27),
+    colors: dict[str, str] | None = None,
+) -> "Figure":
     """A landscape PDF page: the limit-use KPI, the burn-up chart and the table of lines."""
     from matplotlib.figure import Figure
 
-    c = {**DEFAULT_COLORS, **{k: (v if str(v).startswith("#") else f"#{v}") for k, v in (colors or {}).items()}}
+    c = {
+        **DEFAULT_COLORS,
+        **{k: (v if str(v).startswith("#") else f"#{v}") for k, v in (colors or {}).items()},
+    }
     a = status.attrs
     fig = Figure(figsize=figsize)
     running = not a.get("complete", True)
-    fig.text(0.05, 0.94, f"Plan limit and budgets · {a.get('month', '')}", fontsize=16,
-             color=c["primary"], weight="bold")
-    sub = (f"Running month: {a.get('elapsed_days')} of {a.get('days_in_month')} days complete; "
-           "projections are estimates." if running else "Complete month: actual against the limit.")
+    fig.text(
+        0.05,
+        0.94,
+        f"Plan limit and budgets · {a.get('month', '')}",
+        fontsize=16,
+        color=c["primary"],
+        weight="bold",
+    )
+    sub = (
+        f"Running month: {a.get('elapsed_days')} of {a.get('days_in_month')} days complete; "
+        "projections are estimates."
+        if running
+        else "Complete month: actual against the limit."
+    )
     fig.text(0.05, 0.905, sub, fontsize=9, color=c["muted"])
     kpi = _limit_row(status)
     if kpi is not None:
         over = bool(kpi["crossed"])
-        fig.text(0.05, 0.80, _fmt(kpi["share_used"], pct=True), fontsize=30, weight="bold",
-                 color=c["over"] if over else c["primary"])
-        fig.text(0.05, 0.765, f"of the {kpi['line']} used ({_fmt(kpi['used'], kpi['unit'])} of "
-                              f"{_fmt(kpi['threshold'], kpi['unit'])})", fontsize=10)
+        fig.text(
+            0.05,
+            0.80,
+            _fmt(kpi["share_used"], pct=True),
+            fontsize=30,
+            weight="bold",
+            color=c["over"] if over else c["primary"],
+        )
+        fig.text(
+            0.05,
+            0.765,
+            f"of the {kpi['line']} used ({_fmt(kpi['used'], kpi['unit'])} of "
+            f"{_fmt(kpi['threshold'], kpi['unit'])})",
+            fontsize=10,
+        )
         if running and pd.notna(kpi["projected_share"]):
             color = c["over"] if bool(kpi["projected_over"]) else c["ok"]
-            fig.text(0.05, 0.73, f"projected {_fmt(kpi['projected_share'], pct=True)} at month end",
-                     fontsize=10, color=color)
+            fig.text(
+                0.05,
+                0.73,
+                f"projected {_fmt(kpi['projected_share'], pct=True)} at month end",
+                fontsize=10,
+                color=color,
+            )
             if pd.notna(kpi["crossing_day"]):
-                fig.text(0.05, 0.70, f"reaching it on {_day(kpi['crossing_day'])}", fontsize=10, color=color)
+                fig.text(
+                    0.05,
+                    0.70,
+                    f"reaching it on {_day(kpi['crossing_day'])}",
+                    fontsize=10,
+                    color=color,
+                )
         elif pd.notna(kpi["crossing_day"]):
-            fig.text(0.05, 0.73, f"reached on {_day(kpi['crossing_day'])}", fontsize=10, color=c["over"])
+            fig.text(
+                0.05, 0.73, f"reached on {_day(kpi['crossing_day'])}", fontsize=10, color=c["over"]
+            )
     else:
         fig.text(0.05, 0.80, "No plan limit or budget set", fontsize=14, color=c["muted"])
     ax = fig.add_axes((0.45, 0.42, 0.51, 0.45))
     if burnup is not None and len(burnup):
         days = pd.to_datetime(burnup["day"])
-        ax.plot(days, burnup["cumulative"], color=c["primary"], linewidth=2, label="cumulative (actual)")
+        ax.plot(
+            days, burnup["cumulative"], color=c["primary"], linewidth=2, label="cumulative (actual)"
+        )
         if burnup["projected"].notna().any():
-            ax.plot(days, burnup["projected"], color=c["projection"], linewidth=2, linestyle="--",
-                    label="projection (estimate)")
+            ax.plot(
+                days,
+                burnup["projected"],
+                color=c["projection"],
+                linewidth=2,
+                linestyle="--",
+                label="projection (estimate)",
+            )
         if kpi is not None and kpi["unit"] == "credits":
-            ax.axhline(float(kpi["threshold"]), color=c["limit"], linewidth=1.5,
-                       label=f"{kpi['line']} {_fmt(kpi['threshold'])}")
+            ax.axhline(
+                float(kpi["threshold"]),
+                color=c["limit"],
+                linewidth=1.5,
+                label=f"{kpi['line']} {_fmt(kpi['threshold'])}",
+            )
         ax.set_title("Burn-up: cumulative daily credits", fontsize=11, loc="left")
         ax.set_ylabel("credits", fontsize=9)
         ax.set_ylim(bottom=0)
@@ -350,17 +510,34 @@ def budget_page(status: pd.DataFrame, burnup: pd.DataFrame | None = None, *,
     for rec in status.to_dict("records"):
         y -= 0.035
         unit = rec["unit"]
-        cells = [rec["line"], _fmt(rec["threshold"], unit), _fmt(rec["used"], unit),
-                 _fmt(rec["share_used"], pct=True), _fmt(rec["projected"], unit, projection=True),
-                 _fmt(rec["projected_share"], pct=True), _day(rec["crossing_day"]) or "-"]
+        cells = [
+            rec["line"],
+            _fmt(rec["threshold"], unit),
+            _fmt(rec["used"], unit),
+            _fmt(rec["share_used"], pct=True),
+            _fmt(rec["projected"], unit, projection=True),
+            _fmt(rec["projected_share"], pct=True),
+            _day(rec["crossing_day"]) or "-",
+        ]
         for x, text in zip(cols, cells):
-            fig.text(x, y, text, fontsize=9,
-                     color=c["over"] if rec["crossed"] and text == cells[3] else "black")
+            fig.text(
+                x,
+                y,
+                text,
+                fontsize=9,
+                color=c["over"] if rec["crossed"] and text == cells[3] else "black",
+            )
     # Above the page footer the report adds, wrapped to the page's width.
     import textwrap
 
-    fig.text(0.05, 0.075, textwrap.fill(BUDGET_RULE, int(figsize[0] * 12.5)), fontsize=8,
-             color=c["muted"], va="bottom")
+    fig.text(
+        0.05,
+        0.075,
+        textwrap.fill(BUDGET_RULE, int(figsize[0] * 12.5)),
+        fontsize=8,
+        color=c["muted"],
+        va="bottom",
+    )
     return fig
 
 
@@ -385,12 +562,17 @@ def budget_summary(status: pd.DataFrame) -> list[str]:
         used = _fmt(rec["used"], unit) + ("" if unit == "USD" else " credits")
         limit = _fmt(rec["threshold"], unit) + ("" if unit == "USD" else " credits")
         what = "estimated cost" if unit == "USD" else "usage"
-        text = f"{month} {what} so far is {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}" \
-            if running else f"{month} {what} was {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}"
+        text = (
+            f"{month} {what} so far is {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}"
+            if running
+            else f"{month} {what} was {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}"
+        )
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
             text += f"; it was reached on {_day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
-            text += f"; projected {_fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
+            text += (
+                f"; projected {_fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
+            )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
                 text += f", reaching it on {_day(rec['crossing_day'])}"
         out.append(text + ".")

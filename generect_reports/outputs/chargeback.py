@@ -59,23 +59,29 @@ def _estimate_note(alloc: Allocation) -> str:
 
 def _table(alloc: Allocation) -> str:
     c = alloc.customers
-    shown = pd.DataFrame({
-        "customer": c["customer"].astype(str).map(_printable),
-        "token": c["token_hints"].astype(str),
-        "requests": c["requests"].map(lambda v: f"{v:,}"),
-        "failed": c["failed_share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
-        "credits": c["credits"].map(lambda v: f"{v:,.2f}"),
-        "share": c["share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
-        f"est. cost {alloc.currency}": c["estimated_cost"].map(lambda v: f"{v:,.2f}"),
-        "health": c["flagged"].map(lambda f: "FLAG" if f else ""),
-    })
-    lines = [f"Chargeback {alloc.month} ({alloc.timezone}): credits per customer, estimated",
-             ""]
+    shown = pd.DataFrame(
+        {
+            "customer": c["customer"].astype(str).map(_printable),
+            "token": c["token_hints"].astype(str),
+            "requests": c["requests"].map(lambda v: f"{v:,}"),
+            "failed": c["failed_share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+            "credits": c["credits"].map(lambda v: f"{v:,.2f}"),
+            "share": c["share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+            f"est. cost {alloc.currency}": c["estimated_cost"].map(lambda v: f"{v:,.2f}"),
+            "health": c["flagged"].map(lambda f: "FLAG" if f else ""),
+        }
+    )
+    lines = [f"Chargeback {alloc.month} ({alloc.timezone}): credits per customer, estimated", ""]
     lines.append(shown.to_string(index=False) if len(shown) else "(no customers)")
     scope = "account total (all customers)" if alloc.narrowed_to else "total"
     ties = "equal" if alloc.tied else "DO NOT equal"
-    lines += ["", (f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
-                   f"{alloc.currency}; customers plus unallocated {ties} the account's usage per operation")]
+    lines += [
+        "",
+        (
+            f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
+            f"{alloc.currency}; customers plus unallocated {ties} the account's usage per operation"
+        ),
+    ]
     for _, row in alloc.flagged.iterrows():
         lines.append(f"integration health: {_printable(str(row['customer']))}: {row['flags']}")
     for note in alloc.notes:
@@ -90,25 +96,50 @@ def _rows(alloc: Allocation) -> list[dict[str, Any]]:
     out = []
     for r in alloc.lines.itertuples(index=False):
         who = ident.loc[r.customer] if r.customer in ident.index else None
-        out.append({"month": alloc.month, "customer": r.customer,
-                    "client_id": None if who is None or pd.isna(who["client_id"]) else who["client_id"],
-                    "token_hints": "" if who is None else who["token_hints"],
-                    "operation": r.operation, "requests": int(r.requests),
-                    "estimated_successful": round(float(r.estimated_successful), 4),
-                    "credits": float(r.credits), "share": float(r.share),
-                    "estimated_cost": float(r.estimated_cost), "currency": alloc.currency})
+        out.append(
+            {
+                "month": alloc.month,
+                "customer": r.customer,
+                "client_id": None if who is None or pd.isna(who["client_id"]) else who["client_id"],
+                "token_hints": "" if who is None else who["token_hints"],
+                "operation": r.operation,
+                "requests": int(r.requests),
+                "estimated_successful": round(float(r.estimated_successful), 4),
+                "credits": float(r.credits),
+                "share": float(r.share),
+                "estimated_cost": float(r.estimated_cost),
+                "currency": alloc.currency,
+            }
+        )
     return out
 
 
 def _csv(alloc: Allocation) -> str:
     buf = io.StringIO()
-    fields = ["month", "customer", "client_id", "token_hints", "operation", "requests",
-              "estimated_successful", "credits", "share", "estimated_cost", "currency"]
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    fields = [
+        "month",
+        "customer",
+        "client_id",
+        "token_hints",
+        "operation",
+        "requests",
+        "estimated_successful",
+        "credits",
+        "share",
+        "estimated_cost",
+        "currency",
+    ]
+    writer = csv.DictWriter(
+        buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+    )
     writer.writeheader()
     for row in _rows(alloc):
-        writer.writerow({k: (csv_safe(v) if isinstance(v, str) else ("" if v is None else v))
-                         for k, v in row.items()})
+        writer.writerow(
+            {
+                k: (csv_safe(v) if isinstance(v, str) else ("" if v is None else v))
+                for k, v in row.items()
+            }
+        )
     return buf.getvalue()
 
 
@@ -118,25 +149,46 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
     # instants the analytics were asked for, so their wall-clock dates are those days.
     first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
     doc = json_document(
-        "chargeback", _rows(alloc), source=alloc.source, timezone=alloc.timezone, period="month",
-        start=first, end=last,
-        complete=complete, generated_at=generated_at,
-        totals={"credits": alloc.total_credits, "estimated_cost": alloc.total_cost,
-                "unallocated_credits": alloc.unallocated_credits},
-        fields={"month": alloc.month, "currency": alloc.currency, "estimate": True,
-                "assumptions": list(alloc.assumptions), "allocation_rule": alloc.rule,
-                "health_rule": health_rule(alloc.threshold),
-                "customers": cust.astype(object).where(cust.notna(), None).to_dict("records"),
-                "operations": alloc.operations.drop(columns=["credits_hundredths", "cost_cents",
-                                                             "allocated_hundredths", "unallocated_hundredths"]
-                                                    ).to_dict("records"),
-                "unmapped_endpoints": alloc.unmapped.to_dict("records"),
-                "notes": list(alloc.notes)})
+        "chargeback",
+        _rows(alloc),
+        source=alloc.source,
+        timezone=alloc.timezone,
+        period="month",
+        start=first,
+        end=last,
+        complete=complete,
+        generated_at=generated_at,
+        totals={
+            "credits": alloc.total_credits,
+            "estimated_cost": alloc.total_cost,
+            "unallocated_credits": alloc.unallocated_credits,
+        },
+        fields={
+            "month": alloc.month,
+            "currency": alloc.currency,
+            "estimate": True,
+            "assumptions": list(alloc.assumptions),
+            "allocation_rule": alloc.rule,
+            "health_rule": health_rule(alloc.threshold),
+            "customers": cust.astype(object).where(cust.notna(), None).to_dict("records"),
+            "operations": alloc.operations.drop(
+                columns=[
+                    "credits_hundredths",
+                    "cost_cents",
+                    "allocated_hundredths",
+                    "unallocated_hundredths",
+                ]
+            ).to_dict("records"),
+            "unmapped_endpoints": alloc.unmapped.to_dict("records"),
+            "notes": list(alloc.notes),
+        },
+    )
     return dumps_document(doc)
 
 
-def render_chargeback(alloc: Allocation, fmt: str, *, complete: bool = True,
-                      generated_at: Any = None) -> str:
+def render_chargeback(
+    alloc: Allocation, fmt: str, *, complete: bool = True, generated_at: Any = None
+) -> str:
     """``alloc`` as ``table``, ``csv`` (one row per customer and operation) or ``json`` (the
     versioned envelope, with customers, operations, assumptions and health in its fields)."""
     if fmt == "table":
@@ -165,7 +217,7 @@ def safe_sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[st
         while name.lower() in used:
             n += 1
             suffix = f" ({n})"
-            name = base[:31 - len(suffix)] + suffix
+            name = base[: 31 - len(suffix)] + suffix
         used.add(name.lower())
         out.append(name)
     return out
@@ -194,7 +246,12 @@ def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dic
         "total_label": {"bold": True, "top": 1},
         "total_count": {"num_format": "#,##0", "bold": True, "top": 1},
         "total_percent": {"num_format": "0.0%", "bold": True, "top": 1},
-        "flag": {"font_color": "#9C0006", "bg_color": "#FFC7CE", "text_wrap": True, "valign": "top"},
+        "flag": {
+            "font_color": "#9C0006",
+            "bg_color": "#FFC7CE",
+            "text_wrap": True,
+            "valign": "top",
+        },
         "muted": {"italic": True, "font_color": "#595959"},
     }
     for key, spec in defaults.items():
@@ -205,7 +262,12 @@ def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dic
 
 def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
     """Text cells only through write_string: a name starting with '=' stays text."""
-    ws.write_string(row, col, "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value), fmt)
+    ws.write_string(
+        row,
+        col,
+        "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value),
+        fmt,
+    )
 
 
 def _number_or_empty(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
@@ -216,8 +278,14 @@ def _number_or_empty(ws: Any, row: int, col: int, value: Any, fmt: Any) -> None:
         ws.write_number(row, col, float(value), fmt)
 
 
-def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: int = 8,
-           account_notes: bool = True) -> int:
+def _notes(
+    ws: Any,
+    row: int,
+    alloc: Allocation,
+    fmts: dict[str, Any],
+    width: int = 8,
+    account_notes: bool = True,
+) -> int:
     _text(ws, row, 0, "How these figures were made", fmts["bold"])
     row += 1
     # A statement goes to one customer: it carries the rule, not notes about the whole account.
@@ -230,23 +298,37 @@ def _notes(ws: Any, row: int, alloc: Allocation, fmts: dict[str, Any], width: in
     return row
 
 
-def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: dict[str, Any]) -> None:
+def _summary_sheet(
+    wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: dict[str, Any]
+) -> None:
     ws = wb.add_worksheet(name)
     ops = list(alloc.operations["operation"])
     parties = list(alloc.customers["customer"])
     lines = alloc.lines.set_index(["customer", "operation"])
     cur = alloc.currency
-    _text(ws, 0, 0, f"Chargeback {_month_name(alloc.month)}: credits and estimated cost per customer", fmts["title"])
-    meta = [("Month", alloc.month), ("Timezone", alloc.timezone),
-            ("Window", " to ".join(alloc.window) if alloc.window else ""),
-            ("Source", alloc.source), ("Currency", cur),
-            ("Figures", "Estimates (see the notes below); totals are live formulas.")]
+    _text(
+        ws,
+        0,
+        0,
+        f"Chargeback {_month_name(alloc.month)}: credits and estimated cost per customer",
+        fmts["title"],
+    )
+    meta = [
+        ("Month", alloc.month),
+        ("Timezone", alloc.timezone),
+        ("Window", " to ".join(alloc.window) if alloc.window else ""),
+        ("Source", alloc.source),
+        ("Currency", cur),
+        ("Figures", "Estimates (see the notes below); totals are live formulas."),
+    ]
     for i, (k, v) in enumerate(meta):
         _text(ws, 1 + i, 0, k, fmts["bold"])
         _text(ws, 1 + i, 1, v)
     n = len(ops)
 
-    def block(top: int, title: str, key: str, unit_fmt: str, account: list[int], total_fmt: str) -> tuple[int, int]:
+    def block(
+        top: int, title: str, key: str, unit_fmt: str, account: list[int], total_fmt: str
+    ) -> tuple[int, int]:
         _text(ws, top, 0, title, fmts["bold"])
         head = top + 1
         _text(ws, head, 0, "Customer", fmts["header"])
@@ -262,7 +344,9 @@ def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: 
                 v = int(lines[key].get((party, op), 0)) / 100
                 values.append(v)
                 ws.write_number(r, 1 + j, v, fmts[unit_fmt])
-            ws.write_formula(r, 1 + n, f"=SUM(B{r + 1}:{_col(n)}{r + 1})", fmts[unit_fmt], round(sum(values), 2))
+            ws.write_formula(
+                r, 1 + n, f"=SUM(B{r + 1}:{_col(n)}{r + 1})", fmts[unit_fmt], round(sum(values), 2)
+            )
         last = first + len(parties) - 1
         tot = last + 1
         _text(ws, tot, 0, "Total", fmts["total_label"])
@@ -270,7 +354,9 @@ def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: 
         for j in range(n + 1):
             c = _col(1 + j)
             value = (sum(shown) if j == n else shown[j]) / 100
-            ws.write_formula(tot, 1 + j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[total_fmt], value)
+            ws.write_formula(
+                tot, 1 + j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[total_fmt], value
+            )
         acct = tot + 1
         label = "Account usage" if key == "credits_hundredths" else "Report cost lines"
         _text(ws, acct, 0, label + (" (all customers)" if alloc.narrowed_to else ""))
@@ -282,13 +368,17 @@ def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: 
             _text(ws, diff, 0, "Difference (must be 0)")
             for j in range(n + 1):
                 c = _col(1 + j)
-                ws.write_formula(diff, 1 + j, f"=ROUND({c}{tot + 1}-{c}{acct + 1},2)", fmts[unit_fmt], 0)
+                ws.write_formula(
+                    diff, 1 + j, f"=ROUND({c}{tot + 1}-{c}{acct + 1},2)", fmts[unit_fmt], 0
+                )
         return first, tot
 
     top = len(meta) + 2
     acc_credits = [int(v) for v in alloc.operations["credits_hundredths"]]
     acc_cents = [int(v) for v in alloc.operations["cost_cents"]]
-    first, tot = block(top, "Credits by operation", "credits_hundredths", "credits", acc_credits, "total_credits")
+    first, tot = block(
+        top, "Credits by operation", "credits_hundredths", "credits", acc_credits, "total_credits"
+    )
     # Share and estimated cost beside the credits block.
     share_col, cost_col = n + 2, n + 3
     _text(ws, first - 1, share_col, "Share", fmts["header"])
@@ -299,15 +389,42 @@ def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: 
     for i, party in enumerate(parties):
         r = first + i
         row = alloc.customers.iloc[i]
-        ws.write_formula(r, share_col, f"=IF(${_col(n + 1)}${tot + 1}=0,0,{_col(n + 1)}{r + 1}/${_col(n + 1)}${tot + 1})",
-                         fmts["percent"], float(row["credits_hundredths"]) / total_h if total_h else 0)
-        ws.write_formula(r, cost_col, f"={_col(n + 1)}{cost_first + i + 1}", fmts["money"],
-                         int(row["cost_cents"]) / 100)
-    ws.write_formula(tot, share_col, f"=SUM({_col(share_col)}{first + 1}:{_col(share_col)}{tot})",
-                     fmts["total_percent"], 1.0 if total_h else 0)
-    ws.write_formula(tot, cost_col, f"=SUM({_col(cost_col)}{first + 1}:{_col(cost_col)}{tot})",
-                     fmts["total_money"], int(alloc.customers["cost_cents"].sum()) / 100)
-    block(cost_top, f"Estimated cost by operation ({cur})", "cost_cents", "money", acc_cents, "total_money")
+        ws.write_formula(
+            r,
+            share_col,
+            f"=IF(${_col(n + 1)}${tot + 1}=0,0,{_col(n + 1)}{r + 1}/${_col(n + 1)}${tot + 1})",
+            fmts["percent"],
+            float(row["credits_hundredths"]) / total_h if total_h else 0,
+        )
+        ws.write_formula(
+            r,
+            cost_col,
+            f"={_col(n + 1)}{cost_first + i + 1}",
+            fmts["money"],
+            int(row["cost_cents"]) / 100,
+        )
+    ws.write_formula(
+        tot,
+        share_col,
+        f"=SUM({_col(share_col)}{first + 1}:{_col(share_col)}{tot})",
+        fmts["total_percent"],
+        1.0 if total_h else 0,
+    )
+    ws.write_formula(
+        tot,
+        cost_col,
+        f"=SUM({_col(cost_col)}{first + 1}:{_col(cost_col)}{tot})",
+        fmts["total_money"],
+        int(alloc.customers["cost_cents"].sum()) / 100,
+    )
+    block(
+        cost_top,
+        f"Estimated cost by operation ({cur})",
+        "cost_cents",
+        "money",
+        acc_cents,
+        "total_money",
+    )
     end = cost_first + len(parties) + 4
     _notes(ws, end, alloc, fmts, width=min(n + 4, 12))
     ws.set_column(0, 0, 26)
@@ -317,8 +434,9 @@ def _summary_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, name: str, fmts: 
     ws.fit_to_pages(1, 0)
 
 
-def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series, name: str,
-                     fmts: dict[str, Any]) -> None:
+def _statement_sheet(
+    wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series, name: str, fmts: dict[str, Any]
+) -> None:
     ws = wb.add_worksheet(name)
     cur = alloc.currency
     party = str(row["customer"])
@@ -344,10 +462,22 @@ def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series,
         if kind and value is not None:
             ws.write_number(1 + i, 1, value, fmts[kind])
         else:
-            _text(ws, 1 + i, 1, value, fmts["flag"] if label == "Integration health" and row["flagged"] else None)
+            _text(
+                ws,
+                1 + i,
+                1,
+                value,
+                fmts["flag"] if label == "Integration health" and row["flagged"] else None,
+            )
     head = len(facts) + 2
-    cols = ["Operation", "Requests (mapped endpoints)", "Estimated successful requests", "Allocated credits",
-            "Share of operation", f"Estimated cost ({cur})"]
+    cols = [
+        "Operation",
+        "Requests (mapped endpoints)",
+        "Estimated successful requests",
+        "Allocated credits",
+        "Share of operation",
+        f"Estimated cost ({cur})",
+    ]
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
     mine = alloc.lines[alloc.lines["customer"] == party].reset_index(drop=True)
@@ -362,10 +492,12 @@ def _statement_sheet(wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series,
         ws.write_number(x, 5, float(r["estimated_cost"]), fmts["money"])
     tot = first + len(mine)
     _text(ws, tot, 0, "Total", fmts["total_label"])
-    sums = {1: ("total_count", float(mine["requests"].sum())),
-            2: ("total_credits", round(float(mine["estimated_successful"].round(2).sum()), 2)),
-            3: ("total_credits", int(mine["credits_hundredths"].sum()) / 100),
-            5: ("total_money", int(mine["cost_cents"].sum()) / 100)}
+    sums = {
+        1: ("total_count", float(mine["requests"].sum())),
+        2: ("total_credits", round(float(mine["estimated_successful"].round(2).sum()), 2)),
+        3: ("total_credits", int(mine["credits_hundredths"].sum()) / 100),
+        5: ("total_money", int(mine["cost_cents"].sum()) / 100),
+    }
     for j, (fmt, value) in sums.items():
         c = _col(j)
         formula = f"=SUM({c}{first + 1}:{c}{tot})" if len(mine) else "=0"
@@ -388,8 +520,13 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
     if created is None:
         year, month = int(alloc.month[:4]), int(alloc.month[5:7])
         created = dt.datetime(year + month // 12, month % 12 + 1, 1)
-    wb.set_properties({"title": f"Chargeback {alloc.month}", "subject": "Estimated usage per customer",
-                       "created": created})
+    wb.set_properties(
+        {
+            "title": f"Chargeback {alloc.month}",
+            "subject": "Estimated usage per customer",
+            "created": created,
+        }
+    )
     fmts = _formats(wb, None)
     summary = "Chargeback"
     real = alloc.customers[alloc.customers["kind"] == "customer"].reset_index(drop=True)
@@ -401,8 +538,9 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
     return buf.getvalue()
 
 
-def write_chargeback_workbook(alloc: Allocation, path: str | os.PathLike[str], *,
-                              created: dt.datetime | None = None) -> None:
+def write_chargeback_workbook(
+    alloc: Allocation, path: str | os.PathLike[str], *, created: dt.datetime | None = None
+) -> None:
     """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
     from .._atomic import write_bytes_atomic
 
@@ -412,8 +550,13 @@ def write_chargeback_workbook(alloc: Allocation, path: str | os.PathLike[str], *
 # --- the monthly report's "By customer" section ----------------------------------------------
 
 
-def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *,
-                        formats: dict[str, Any] | None = None, name: str = "By customer") -> None:
+def add_customers_sheet(
+    workbook: xlsxwriter.Workbook,
+    allocation: Allocation,
+    *,
+    formats: dict[str, Any] | None = None,
+    name: str = "By customer",
+) -> None:
     """Add the "By customer" sheet: customers largest first, ``unallocated``, totals as live
     formulas with stored values, the tie to the account's usage, health flags and the notes."""
     fmts = _formats(workbook, formats)
@@ -421,15 +564,34 @@ def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *
     a = allocation
     cur = a.currency
     _text(ws, 0, 0, f"By customer: {_month_name(a.month)} (estimate)", fmts["title"])
-    _text(ws, 1, 0, "Credits split across customer tokens by estimated successful requests; "
-          "see the notes below.", fmts["muted"])
-    cols = ["Customer", "Client ID", "Token", "Status", "Requests", "Failed share", "Credits",
-            "Share", f"Estimated cost ({cur})", "Integration health"]
+    _text(
+        ws,
+        1,
+        0,
+        "Credits split across customer tokens by estimated successful requests; "
+        "see the notes below.",
+        fmts["muted"],
+    )
+    cols = [
+        "Customer",
+        "Client ID",
+        "Token",
+        "Status",
+        "Requests",
+        "Failed share",
+        "Credits",
+        "Share",
+        f"Estimated cost ({cur})",
+        "Integration health",
+    ]
     head = 3
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
-    shown = a.customers[(a.customers["kind"] == "unallocated") | (a.customers["requests"] > 0)
-                        | (a.customers["credits_hundredths"] != 0)].reset_index(drop=True)
+    shown = a.customers[
+        (a.customers["kind"] == "unallocated")
+        | (a.customers["requests"] > 0)
+        | (a.customers["credits_hundredths"] != 0)
+    ].reset_index(drop=True)
     first = head + 1
     for i, r in shown.iterrows():
         x = first + int(i)
@@ -441,17 +603,25 @@ def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *
         ws.write_number(x, 4, int(r["requests"]), fmts["count"])
         _number_or_empty(ws, x, 5, r["failed_share"], fmts["percent"])
         ws.write_number(x, 6, float(r["credits"]), fmts["credits"])
-        ws.write_formula(x, 7, f"=IF($G${first + len(shown) + 1}=0,0,G{x + 1}/$G${first + len(shown) + 1})",
-                         fmts["percent"], 0.0 if pd.isna(r["share"]) else float(r["share"]))
+        ws.write_formula(
+            x,
+            7,
+            f"=IF($G${first + len(shown) + 1}=0,0,G{x + 1}/$G${first + len(shown) + 1})",
+            fmts["percent"],
+            0.0 if pd.isna(r["share"]) else float(r["share"]),
+        )
         ws.write_number(x, 8, float(r["estimated_cost"]), fmts["money"])
         _text(ws, x, 9, r["flags"], fmts["flag"] if r["flagged"] else None)
     tot = first + len(shown)
     last = tot - 1
     _text(ws, tot, 0, "Total", fmts["total_label"])
     shown_credits = int(shown["credits_hundredths"].sum()) / 100
-    for j, fmt, value in ((4, "total_count", float(shown["requests"].sum())),
-                          (6, "total_credits", shown_credits), (7, "total_percent", 1.0 if shown_credits else 0.0),
-                          (8, "total_money", int(shown["cost_cents"].sum()) / 100)):
+    for j, fmt, value in (
+        (4, "total_count", float(shown["requests"].sum())),
+        (6, "total_credits", shown_credits),
+        (7, "total_percent", 1.0 if shown_credits else 0.0),
+        (8, "total_money", int(shown["cost_cents"].sum()) / 100),
+    ):
         c = _col(j)
         ws.write_formula(tot, j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[fmt], value)
     _text(ws, tot + 1, 0, "Account usage")
@@ -469,8 +639,13 @@ def add_customers_sheet(workbook: xlsxwriter.Workbook, allocation: Allocation, *
     ws.fit_to_pages(1, 0)
 
 
-def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11.69, 8.27),
-                   colors: dict[str, str] | None = None, top: int = 8) -> Figure:
+def customers_page(
+    allocation: Allocation,
+    *,
+    figsize: tuple[float, float] = (11.69, 8.27),
+    colors: dict[str, str] | None = None,
+    top: int = 8,
+) -> Figure:
     """The PDF page: top customers' credits (and ``unallocated``) as bars, the integration-health
     flags, and the estimate's assumptions."""
     from matplotlib.figure import Figure
@@ -479,9 +654,17 @@ def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11
     colors = colors or {}
     fig = Figure(figsize=figsize)
     fig.text(0.05, 0.94, f"By customer: {_month_name(a.month)}", fontsize=16, weight="bold")
-    fig.text(0.05, 0.905, f"Credits split across customer tokens by estimated successful requests "
-             f"({a.timezone}). Figures are estimates.", fontsize=9, color="#444444")
-    real = a.customers[(a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)]
+    fig.text(
+        0.05,
+        0.905,
+        f"Credits split across customer tokens by estimated successful requests "
+        f"({a.timezone}). Figures are estimates.",
+        fontsize=9,
+        color="#444444",
+    )
+    real = a.customers[
+        (a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)
+    ]
     shown = real.head(top)
     rest = real.iloc[top:]
     labels = [_printable(str(c)) for c in shown["customer"]]
@@ -493,7 +676,9 @@ def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11
     values.append(a.unallocated_credits)
     ax = fig.add_axes((0.22, 0.42, 0.5, 0.44))
     y = list(range(len(labels)))[::-1]
-    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [colors.get("muted", "#A6A6A6")]
+    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [
+        colors.get("muted", "#A6A6A6")
+    ]
     ax.barh(y, values, color=bar_colors)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
@@ -505,14 +690,18 @@ def customers_page(allocation: Allocation, *, figsize: tuple[float, float] = (11
         ax.text(v, yy, f"  {v:,.0f} ({share})", va="center", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.25)
-    side = [f"Total: {total:,.2f} credits", f"Estimated cost: {a.total_cost:,.2f} {a.currency}",
-            f"Unallocated: {a.unallocated_credits:,.2f} credits"]
+    side = [
+        f"Total: {total:,.2f} credits",
+        f"Estimated cost: {a.total_cost:,.2f} {a.currency}",
+        f"Unallocated: {a.unallocated_credits:,.2f} credits",
+    ]
     for i, t in enumerate(side):
         fig.text(0.76, 0.84 - i * 0.04, t, fontsize=10)
     fig.text(0.05, 0.35, "Integration health", fontsize=11, weight="bold")
     flagged = a.flagged
-    health = [f"{_printable(str(r['customer']))}: {r['flags']}" for _, r in flagged.iterrows()] or \
-        [f"No customer above {a.threshold:.0%} failed requests or with a sharp rise in failures."]
+    health = [f"{_printable(str(r['customer']))}: {r['flags']}" for _, r in flagged.iterrows()] or [
+        f"No customer above {a.threshold:.0%} failed requests or with a sharp rise in failures."
+    ]
     ytext = 0.32
     for line in health[:6]:
         for part in textwrap.wrap(line, 150):
@@ -531,20 +720,31 @@ def customers_summary(allocation: Allocation) -> list[str]:
     estimate's assumptions."""
     a = allocation
     out: list[str] = []
-    real = a.customers[(a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)]
+    real = a.customers[
+        (a.customers["kind"] == "customer") & (a.customers["credits_hundredths"] != 0)
+    ]
     total = a.total_credits
     if len(real) and total:
         lead = real.iloc[0]
-        out.append(f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
-                   f"{_month_name(a.month)}: {lead['credits']:,.2f} credits ({lead['credits'] / total:.1%}), "
-                   f"an estimated {lead['estimated_cost']:,.2f} {a.currency}.")
-        tops = ", ".join(f"{_printable(str(r['customer']))} {r['credits'] / total:.1%}" for _, r in real.head(3).iterrows())
+        out.append(
+            f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
+            f"{_month_name(a.month)}: {lead['credits']:,.2f} credits ({lead['credits'] / total:.1%}), "
+            f"an estimated {lead['estimated_cost']:,.2f} {a.currency}."
+        )
+        tops = ", ".join(
+            f"{_printable(str(r['customer']))} {r['credits'] / total:.1%}"
+            for _, r in real.head(3).iterrows()
+        )
         out.append(f"Top customers by credits: {tops}.")
     else:
-        out.append(f"No customer token's requests could be matched to usage in {_month_name(a.month)}.")
+        out.append(
+            f"No customer token's requests could be matched to usage in {_month_name(a.month)}."
+        )
     if a.unallocated_credits:
-        out.append(f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) stay unallocated "
-                   "(platform charges, and operations no customer's requests map to).")
+        out.append(
+            f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) stay unallocated "
+            "(platform charges, and operations no customer's requests map to)."
+        )
     for _, r in a.flagged.iterrows():
         out.append(f"Integration health: {_printable(str(r['customer']))}: {r['flags']}.")
     out.append("Customer figures are estimates. " + " ".join(a.assumptions))

@@ -24,8 +24,9 @@ def _folder() -> Any:
 
 def schema_names() -> list[str]:
     """Names of the shipped command schemas (``usage``, ...), without the envelope."""
-    names = [p.name[: -len(SCHEMA_SUFFIX)] for p in _folder().iterdir()
-             if p.name.endswith(SCHEMA_SUFFIX)]
+    names = [
+        p.name[: -len(SCHEMA_SUFFIX)] for p in _folder().iterdir() if p.name.endswith(SCHEMA_SUFFIX)
+    ]
     return sorted(n for n in names if n != ENVELOPE)
 
 

@@ -14,8 +14,16 @@ import pandas as pd
 if TYPE_CHECKING:
     from .report import MonthlyReport
 
-__all__ = ["bridge_table", "quantify_anomalies", "fraction_words", "report_narrative",
-           "bridge_lines", "anomaly_lines", "BRIDGE_MAX_BARS", "BRIDGE_MIN_SHARE"]
+__all__ = [
+    "bridge_table",
+    "quantify_anomalies",
+    "fraction_words",
+    "report_narrative",
+    "bridge_lines",
+    "anomaly_lines",
+    "BRIDGE_MAX_BARS",
+    "BRIDGE_MIN_SHARE",
+]
 
 #: At most this many operation bars in the bridge; the rest are grouped as "other".
 BRIDGE_MAX_BARS = 6
@@ -23,8 +31,14 @@ BRIDGE_MAX_BARS = 6
 BRIDGE_MIN_SHARE = 0.05
 
 
-def bridge_table(operations: pd.DataFrame, *, start_label: str, end_label: str,
-                 max_bars: int = BRIDGE_MAX_BARS, min_share: float = BRIDGE_MIN_SHARE) -> pd.DataFrame:
+def bridge_table(
+    operations: pd.DataFrame,
+    *,
+    start_label: str,
+    end_label: str,
+    max_bars: int = BRIDGE_MAX_BARS,
+    min_share: float = BRIDGE_MIN_SHARE,
+) -> pd.DataFrame:
     """The waterfall from the comparison base to this month: one bar per operation's change.
 
     Parameters
@@ -48,7 +62,8 @@ def bridge_table(operations: pd.DataFrame, *, start_label: str, end_label: str,
     ops = operations[["operation", "change"]].copy()
     ops = ops[ops["change"].to_numpy(dtype="float64") != 0]
     ops = ops.assign(_abs=ops["change"].abs()).sort_values(
-        ["_abs", "operation"], ascending=[False, True], kind="mergesort")
+        ["_abs", "operation"], ascending=[False, True], kind="mergesort"
+    )
     gross = float(ops["_abs"].sum())
     rank = np.arange(len(ops))
     big = (rank < max_bars) & (ops["_abs"].to_numpy() >= min_share * gross) if gross else rank < 0
@@ -83,9 +98,16 @@ def bridge_table(operations: pd.DataFrame, *, start_label: str, end_label: str,
     top[-1] = end
     bottom = np.concatenate([[0.0], running[:-1]])
     bottom[-1] = 0.0
-    return pd.DataFrame({"label": pd.Series(labels, dtype=str), "kind": pd.Series(kinds, dtype=str),
-                         "value": vals, "bottom": bottom, "top": top,
-                         "operations": pd.Series(members, dtype=str)})
+    return pd.DataFrame(
+        {
+            "label": pd.Series(labels, dtype=str),
+            "kind": pd.Series(kinds, dtype=str),
+            "value": vals,
+            "bottom": bottom,
+            "top": top,
+            "operations": pd.Series(members, dtype=str),
+        }
+    )
 
 
 def quantify_anomalies(anomalies: pd.DataFrame, change: float) -> pd.DataFrame:
@@ -98,10 +120,19 @@ def quantify_anomalies(anomalies: pd.DataFrame, change: float) -> pd.DataFrame:
     return out
 
 
-_FRACTIONS = [(1 / 10, "about a tenth"), (1 / 8, "about an eighth"), (1 / 5, "about a fifth"),
-              (1 / 4, "about a quarter"), (1 / 3, "about a third"), (2 / 5, "about two fifths"),
-              (1 / 2, "about half"), (3 / 5, "about three fifths"), (2 / 3, "about two thirds"),
-              (3 / 4, "about three quarters"), (9 / 10, "nearly all")]
+_FRACTIONS = [
+    (1 / 10, "about a tenth"),
+    (1 / 8, "about an eighth"),
+    (1 / 5, "about a fifth"),
+    (1 / 4, "about a quarter"),
+    (1 / 3, "about a third"),
+    (2 / 5, "about two fifths"),
+    (1 / 2, "about half"),
+    (3 / 5, "about three fifths"),
+    (2 / 3, "about two thirds"),
+    (3 / 4, "about three quarters"),
+    (9 / 10, "nearly all"),
+]
 
 
 def fraction_words(fraction: float) -> str:
@@ -118,7 +149,7 @@ def _day(day: dt.date) -> str:
 
 
 def _signed_words(rep: "MonthlyReport", change: float, base: float, what: str) -> str:
-    """"11.9% more than September 2026" / "the same as ..." / "4.0% less than ..."."""
+    """ "11.9% more than September 2026" / "the same as ..." / "4.0% less than ..."."""
     f = rep.formats
     if change == 0:
         return f"the same as {what}"
@@ -141,35 +172,57 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
     if rep.complete:
         head = f"{rep.month_name} used {f.credits(rep.total)} credits"
         if not rep.previous_available:
-            out.append(head + "; it is the first month of data, so there is nothing to compare it with.")
+            out.append(
+                head + "; it is the first month of data, so there is nothing to compare it with."
+            )
         elif rep.previous_total == 0:
             out.append(head + f"; {prev_name} had no usage, so there is no percentage change.")
         else:
-            out.append(head + ", " + _signed_words(rep, rep.change, rep.previous_total, prev_name)
-                       + f" ({f.change(rep.change)} credits).")
+            out.append(
+                head
+                + ", "
+                + _signed_words(rep, rep.change, rep.previous_total, prev_name)
+                + f" ({f.change(rep.change)} credits)."
+            )
         if rep.yoy_available and rep.yoy_total:
-            out.append("Year over year that is "
-                       + _signed_words(rep, float(rep.yoy_change or 0.0), rep.yoy_total, rep.yoy_month_name)
-                       + f" ({f.credits(rep.yoy_total)} credits).")
+            out.append(
+                "Year over year that is "
+                + _signed_words(
+                    rep, float(rep.yoy_change or 0.0), rep.yoy_total, rep.yoy_month_name
+                )
+                + f" ({f.credits(rep.yoy_total)} credits)."
+            )
         elif rep.yoy_available:
             out.append(f"{rep.yoy_month_name} had no usage, so there is no year-over-year change.")
     else:
-        out.append(f"{rep.month_name} is not over: {f.credits(rep.total)} credits so far, as of "
-                   f"{rep.as_of.day} {rep.as_of:%b %Y %H:%M}; at this rate it will end near "
-                   f"{f.projection(rep.projection)} credits (an estimate).")
+        out.append(
+            f"{rep.month_name} is not over: {f.credits(rep.total)} credits so far, as of "
+            f"{rep.as_of.day} {rep.as_of:%b %Y %H:%M}; at this rate it will end near "
+            f"{f.projection(rep.projection)} credits (an estimate)."
+        )
         days = f"its first {n} complete day{'s' if n != 1 else ''}"
         if not rep.previous_available:
-            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits; there is "
-                        "no earlier month of data to compare them with")
+            sentence = (
+                f"Like for like, {days} used {f.credits(rep.compared_total)} credits; there is "
+                "no earlier month of data to compare them with"
+            )
         elif rep.previous_total == 0:
-            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits; the same "
-                        f"days of {prev_name} had no usage")
+            sentence = (
+                f"Like for like, {days} used {f.credits(rep.compared_total)} credits; the same "
+                f"days of {prev_name} had no usage"
+            )
         else:
-            sentence = (f"Like for like, {days} used {f.credits(rep.compared_total)} credits, "
-                        + _signed_words(rep, rep.change, rep.previous_total, f"the same days of {prev_name}")
-                        + f" ({f.change(rep.change)})")
+            sentence = (
+                f"Like for like, {days} used {f.credits(rep.compared_total)} credits, "
+                + _signed_words(
+                    rep, rep.change, rep.previous_total, f"the same days of {prev_name}"
+                )
+                + f" ({f.change(rep.change)})"
+            )
         if rep.yoy_available and rep.yoy_total:
-            sentence += " and " + _signed_words(rep, float(rep.yoy_change or 0.0), rep.yoy_total, f"those of {rep.yoy_month_name}")
+            sentence += " and " + _signed_words(
+                rep, float(rep.yoy_change or 0.0), rep.yoy_total, f"those of {rep.yoy_month_name}"
+            )
         out.append(sentence + ".")
 
     anomalies = rep.anomalies
@@ -177,38 +230,51 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
     driver_op = None
     if rep.change != 0 and rep.previous_available and len(ops):
         moved = ops.assign(_abs=ops["change"].abs()).sort_values(
-            ["_abs", "operation"], ascending=[False, True], kind="mergesort")
+            ["_abs", "operation"], ascending=[False, True], kind="mergesort"
+        )
         top = moved.iloc[0]
         driver_op = str(top["operation"])
         share = float(top["change"]) / rep.change
         if share > 1:
-            out.append(f"{driver_op} drove the {rise}{so_far}: {f.change(top['change'])} credits, more than "
-                       f"the net {f.change(rep.change)}, as other operations moved the other way.")
+            out.append(
+                f"{driver_op} drove the {rise}{so_far}: {f.change(top['change'])} credits, more than "
+                f"the net {f.change(rep.change)}, as other operations moved the other way."
+            )
         elif share > 0:
             lead = "most" if share > 0.5 else "the largest part"
-            out.append(f"{driver_op} drove {lead} of the {rise}{so_far}: {f.change(top['change'])} credits, "
-                       f"{f.pct(share)} of it.")
+            out.append(
+                f"{driver_op} drove {lead} of the {rise}{so_far}: {f.change(top['change'])} credits, "
+                f"{f.pct(share)} of it."
+            )
         else:
             same = moved[np.sign(moved["change"]) == np.sign(rep.change)]
             tail = ""
             if len(same):
-                tail = (f"; the {rise} was led by {same.iloc[0]['operation']} "
-                        f"({f.change(same.iloc[0]['change'])})")
-            out.append(f"The largest move was {driver_op}, {f.change(top['change'])} credits, against "
-                       f"the month's {rise}{tail}.")
+                tail = (
+                    f"; the {rise} was led by {same.iloc[0]['operation']} "
+                    f"({f.change(same.iloc[0]['change'])})"
+                )
+            out.append(
+                f"The largest move was {driver_op}, {f.change(top['change'])} credits, against "
+                f"the month's {rise}{tail}."
+            )
 
     if anomalies.empty:
         out.append("No day was flagged as unusual.")
     else:
-        biggest = anomalies.sort_values(["excess", "day"], ascending=[False, True], kind="mergesort").iloc[0]
+        biggest = anomalies.sort_values(
+            ["excess", "day"], ascending=[False, True], kind="mergesort"
+        ).iloc[0]
         what = f"the {_day(biggest['day'])} {biggest['operation']} spike"
         if len(anomalies) == 1:
             sentence = f"{what[0].upper()}{what[1:]} was {f.credits(biggest['excess'])} credits above baseline"
             share = biggest["share_of_change"]
         else:
-            sentence = (f"{len(anomalies)} unusual days were flagged, {f.credits(anomalies['excess'].sum())} "
-                        f"credits above baseline in all, the largest {what} "
-                        f"({f.credits(biggest['excess'])} above)")
+            sentence = (
+                f"{len(anomalies)} unusual days were flagged, {f.credits(anomalies['excess'].sum())} "
+                f"credits above baseline in all, the largest {what} "
+                f"({f.credits(biggest['excess'])} above)"
+            )
             share = anomalies["excess"].sum() / rep.change if rep.change else np.nan
         if rep.change > 0 and rep.previous_available and pd.notna(share) and share > 0:
             sentence += f", {fraction_words(float(share))} of the month's rise{so_far}"
@@ -222,8 +288,10 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
         cost += f", {f.money_change(rep.cost_change)} on {prev_name}"
     if rep.largest_cost_operation is not None and rep.estimated_cost > 0:
         line = rep.cost_by_operation.iloc[0]
-        cost += (f"; {rep.largest_cost_operation} is the largest line at {f.money(line['estimated_cost'])} "
-                 f"({f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits)")
+        cost += (
+            f"; {rep.largest_cost_operation} is the largest line at {f.money(line['estimated_cost'])} "
+            f"({f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits)"
+        )
     if rep.unpriced:
         names = ", ".join(rep.unpriced)
         cost += f"; {names} {'is' if len(rep.unpriced) == 1 else 'are'} unpriced and not in the estimate"
@@ -249,8 +317,10 @@ def anomaly_lines(rep: "MonthlyReport") -> list[str]:
     f = rep.formats
     out = []
     for row in rep.anomalies.itertuples(index=False):
-        line = (f"{_day(row.day)} {row.operation}: {f.credits(row.credits)} credits, "
-                f"{f.credits(row.excess)} above a baseline of {f.credits(row.baseline)}")
+        line = (
+            f"{_day(row.day)} {row.operation}: {f.credits(row.credits)} credits, "
+            f"{f.credits(row.excess)} above a baseline of {f.credits(row.baseline)}"
+        )
         if rep.change > 0 and pd.notna(row.share_of_change) and row.share_of_change > 0:
             line += f" ({fraction_words(float(row.share_of_change))} of the month's rise)"
         out.append(line)

@@ -25,8 +25,15 @@ from .export import FORMULA_PREFIXES
 if TYPE_CHECKING:
     from .report import MonthlyReport
 
-__all__ = ["write_excel_report", "write_report_workbook", "render_workbook", "write_usage_xlsx",
-           "safe_text", "EXCEL_MAX_ROWS", "SHEETS"]
+__all__ = [
+    "write_excel_report",
+    "write_report_workbook",
+    "render_workbook",
+    "write_usage_xlsx",
+    "safe_text",
+    "EXCEL_MAX_ROWS",
+    "SHEETS",
+]
 
 EXCEL_MAX_ROWS = 1_048_576
 
@@ -89,12 +96,21 @@ class _Book:
         import xlsxwriter
 
         self.rep = rep
-        self.wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                               "strings_to_numbers": False, "strings_to_urls": False})
+        self.wb = xlsxwriter.Workbook(
+            buffer,
+            {
+                "in_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
         t = rep.theme
         c = t.colors
-        self.font = {"font_name": t.fonts.get("excel_family", "Calibri"),
-                     "font_size": float(t.fonts.get("size", 10)) + 1}
+        self.font = {
+            "font_name": t.fonts.get("excel_family", "Calibri"),
+            "font_size": float(t.fonts.get("size", 10)) + 1,
+        }
         self.primary = "#" + str(c.get("primary", "1F3A5F"))
         self.muted = "#" + str(c.get("muted", "6B7280"))
         self.header_fill = "#" + str(c.get("header_fill", "1F3A5F"))
@@ -107,11 +123,19 @@ class _Book:
         self.weekend = "#" + str(c.get("weekend", "EEF1F5"))
         self.title_size = float(t.fonts.get("title_size", 16))
         f = rep.formats
-        self.n = {"credits": f.excel_credits, "change": f.excel_change, "projection": f.excel_projection,
-                  "money": f.excel_money, "money_change": f.excel_money_change, "pct": f.excel_pct,
-                  "signed_pct": f.excel_signed_pct, "date": t.formats.get("date", "yyyy-mm-dd"),
-                  "price": "$#,##0.000" if rep.currency == "USD" else '"' + rep.currency + ' "#,##0.000',
-                  "score": "0.00", "multiplier": "0.00##"}
+        self.n = {
+            "credits": f.excel_credits,
+            "change": f.excel_change,
+            "projection": f.excel_projection,
+            "money": f.excel_money,
+            "money_change": f.excel_money_change,
+            "pct": f.excel_pct,
+            "signed_pct": f.excel_signed_pct,
+            "date": t.formats.get("date", "yyyy-mm-dd"),
+            "price": "$#,##0.000" if rep.currency == "USD" else '"' + rep.currency + ' "#,##0.000',
+            "score": "0.00",
+            "multiplier": "0.00##",
+        }
         self._cache: dict[tuple[tuple[str, Any], ...], Any] = {}
         self.paper = 9 if t.paper == "a4" else 1  # XlsxWriter paper codes: 9 A4, 1 Letter
         self.bridge_chart: tuple[int, int, str, str, float] = (5, 5, "", "", 0.0)
@@ -131,7 +155,9 @@ class _Book:
             props["quote_prefix"] = True
         ws.write_string(cell, text, self.fmt(**props))
 
-    def number(self, ws: Any, cell: str, value: float | None, num: str | None = None, **props: Any) -> None:
+    def number(
+        self, ws: Any, cell: str, value: float | None, num: str | None = None, **props: Any
+    ) -> None:
         if num:
             props["num_format"] = self.n.get(num, num)
         if _missing(value):
@@ -139,7 +165,9 @@ class _Book:
         else:
             ws.write_number(cell, float(value), self.fmt(**props))  # type: ignore[arg-type]
 
-    def formula(self, ws: Any, cell: str, formula: str, value: Any, num: str | None = None, **props: Any) -> None:
+    def formula(
+        self, ws: Any, cell: str, formula: str, value: Any, num: str | None = None, **props: Any
+    ) -> None:
         """A live formula with its computed value stored, for readers that do not recalculate."""
         if num:
             props["num_format"] = self.n.get(num, num)
@@ -150,17 +178,44 @@ class _Book:
         ws.write_formula(cell, formula, self.fmt(**props), value)
 
     def header(self, ws: Any, row: int, titles: list[str], height: float = 32) -> None:
-        head = self.fmt(bold=True, font_color=self.header_font, bg_color=self.header_fill,
-                        align="center", valign="vcenter", text_wrap=True, border=1, border_color=self.grid)
-        quoted = self.fmt(bold=True, font_color=self.header_font, bg_color=self.header_fill, align="center",
-                          valign="vcenter", text_wrap=True, border=1, border_color=self.grid, quote_prefix=True)
+        head = self.fmt(
+            bold=True,
+            font_color=self.header_font,
+            bg_color=self.header_fill,
+            align="center",
+            valign="vcenter",
+            text_wrap=True,
+            border=1,
+            border_color=self.grid,
+        )
+        quoted = self.fmt(
+            bold=True,
+            font_color=self.header_font,
+            bg_color=self.header_fill,
+            align="center",
+            valign="vcenter",
+            text_wrap=True,
+            border=1,
+            border_color=self.grid,
+            quote_prefix=True,
+        )
         for i, title in enumerate(titles, start=1):  # operation names head the Monthly sheet
-            ws.write_string(f"{_col(i)}{row}", xlsxwriter_text(title), quoted if title.startswith(FORMULA_PREFIXES) else head)
+            ws.write_string(
+                f"{_col(i)}{row}",
+                xlsxwriter_text(title),
+                quoted if title.startswith(FORMULA_PREFIXES) else head,
+            )
         ws.set_row(row - 1, height)
 
     def title(self, ws: Any, text: str, sub: str) -> None:
-        ws.write_string("A1", xlsxwriter_text(text), self.fmt(bold=True, font_size=self.title_size, font_color=self.primary))
-        self.text(ws, "A2", sub, italic=True, font_color=self.muted, font_size=self.font["font_size"] - 1)
+        ws.write_string(
+            "A1",
+            xlsxwriter_text(text),
+            self.fmt(bold=True, font_size=self.title_size, font_color=self.primary),
+        )
+        self.text(
+            ws, "A2", sub, italic=True, font_color=self.muted, font_size=self.font["font_size"] - 1
+        )
         ws.set_row(0, self.title_size * 1.6)
 
     def page(self, ws: Any, *, landscape: bool = True, header_row: int | None = None) -> None:
@@ -176,14 +231,21 @@ class _Book:
         if header_row:
             ws.repeat_rows(header_row - 1)
         title = rep.theme.text.get("title", "Generect credit usage")
-        ws.set_header(f"&L&\"-,Bold\"{_hf(title)} · {_hf(rep.month_name)}&R&F · &A", {"margin": 0.3})
-        ws.set_footer(f"&L{_hf(rep.account)[:60]} · {_hf(rep.timezone)}&CPage &P of &N"
-                      f"&RData as of {rep.as_of:%Y-%m-%d %H:%M}", {"margin": 0.3})
+        ws.set_header(f'&L&"-,Bold"{_hf(title)} · {_hf(rep.month_name)}&R&F · &A', {"margin": 0.3})
+        ws.set_footer(
+            f"&L{_hf(rep.account)[:60]} · {_hf(rep.timezone)}&CPage &P of &N"
+            f"&RData as of {rep.as_of:%Y-%m-%d %H:%M}",
+            {"margin": 0.3},
+        )
 
     def signed_colours(self, ws: Any, rng: str) -> None:
         """Increases red, decreases green (a cost report), on numbers only."""
-        ws.conditional_format(rng, {"type": "cell", "criteria": ">", "value": 0, "format": self.red_font})
-        ws.conditional_format(rng, {"type": "cell", "criteria": "<", "value": 0, "format": self.green_font})
+        ws.conditional_format(
+            rng, {"type": "cell", "criteria": ">", "value": 0, "format": self.red_font}
+        )
+        ws.conditional_format(
+            rng, {"type": "cell", "criteria": "<", "value": 0, "format": self.green_font}
+        )
 
 
 def _credits_formula(name: str, cell: str) -> str:
@@ -202,19 +264,35 @@ class _OpsLayout:
     """Where the By operation sheet keeps each figure (so other sheets can refer to it)."""
 
     def __init__(self, rep: "MonthlyReport") -> None:
-        prev = rep.previous_month_name if rep.complete else f"{rep.previous_month_name}, days 1–{rep.elapsed_days}"
-        titles = ["Operation", "Credits" if rep.complete else "Credits so far", "Share",
-                  f"Previous: {prev}"]
+        prev = (
+            rep.previous_month_name
+            if rep.complete
+            else f"{rep.previous_month_name}, days 1–{rep.elapsed_days}"
+        )
+        titles = [
+            "Operation",
+            "Credits" if rep.complete else "Credits so far",
+            "Share",
+            f"Previous: {prev}",
+        ]
         if not rep.complete:
             titles.append(f"Credits, days 1–{rep.elapsed_days}")
         titles += ["Change", "Change %"]
         if rep.yoy_available:
-            yoy = rep.yoy_month_name if rep.complete else f"{rep.yoy_month_name}, days 1–{rep.elapsed_days}"
+            yoy = (
+                rep.yoy_month_name
+                if rep.complete
+                else f"{rep.yoy_month_name}, days 1–{rep.elapsed_days}"
+            )
             titles += [f"Year ago: {yoy}", "Change vs year ago %"]
         titles += ["Price per credit (est.)", "Estimated cost", "Cost change"]
         self.titles = titles
         letters = [_col(i) for i in range(1, len(titles) + 1)]
-        keys = ["op", "credits", "share", "prev"] + (["cmp"] if not rep.complete else []) + ["chg", "pct"]
+        keys = (
+            ["op", "credits", "share", "prev"]
+            + (["cmp"] if not rep.complete else [])
+            + ["chg", "pct"]
+        )
         keys += (["yoy", "yoy_pct"] if rep.yoy_available else []) + ["price", "cost", "cost_chg"]
         self.col = dict(zip(keys, letters))
         if rep.complete:
@@ -235,8 +313,13 @@ def _prices_sheet(b: _Book, rep: "MonthlyReport") -> dict[str, int]:
     """Assumptions: a list price per operation and the tier multiplier, which every cost formula
     refers to, so editing a price recalculates the costs."""
     ws = b.wb.get_worksheet_by_name("Prices")
-    b.title(ws, "Prices (assumptions)",
-            "List prices in " + rep.currency + " per credit; edit a price or the multiplier and the costs recalculate.")
+    b.title(
+        ws,
+        "Prices (assumptions)",
+        "List prices in "
+        + rep.currency
+        + " per credit; edit a price or the multiplier and the costs recalculate.",
+    )
     b.header(ws, 4, ["Operation", f"List price ({rep.currency} per credit)", "Note"])
     rows: dict[str, int] = {}
     ops = list(rep.operations["operation"])
@@ -249,8 +332,12 @@ def _prices_sheet(b: _Book, rep: "MonthlyReport") -> dict[str, int]:
             b.text(ws, f"C{r}", "not used this month" if op in extra else "", font_color=b.muted)
         else:
             b.number(ws, f"B{r}", None, "price", bg_color="#FFF9E6")
-            b.text(ws, f"C{r}", "unpriced: no list price, left out of the estimate (enter one to include it)",
-                   font_color=b.increase)
+            b.text(
+                ws,
+                f"C{r}",
+                "unpriced: no list price, left out of the estimate (enter one to include it)",
+                font_color=b.increase,
+            )
     m = 5 + len(ops) + len(extra) + 1
     b.text(ws, f"A{m}", "Tier multiplier", bold=True)
     b.number(ws, f"B{m}", rep.tier_multiplier, "multiplier", bg_color="#FFF9E6")
@@ -266,11 +353,16 @@ def _prices_sheet(b: _Book, rep: "MonthlyReport") -> dict[str, int]:
     return rows
 
 
-def _by_operation(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: dict[str, int]) -> None:
+def _by_operation(
+    b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: dict[str, int]
+) -> None:
     ws = b.wb.get_worksheet_by_name(lay.sheet)
-    b.title(ws, f"Credits by operation — {rep.month_name}",
-            f"Change basis: {rep.comparison_basis}. Credits come from the Daily sheet; cost is an estimate "
-            "from the Prices sheet.")
+    b.title(
+        ws,
+        f"Credits by operation — {rep.month_name}",
+        f"Change basis: {rep.comparison_basis}. Credits come from the Daily sheet; cost is an estimate "
+        "from the Prices sheet.",
+    )
     b.header(ws, lay.head, lay.titles, height=45)
     c = lay.col
     ops = rep.operations
@@ -278,30 +370,64 @@ def _by_operation(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: d
     for r, row in enumerate(ops.itertuples(index=False), start=lay.first):
         op = str(row.operation)
         b.text(ws, f"A{r}", op)
-        b.formula(ws, f"{c['credits']}{r}", "=" + _credits_formula(op, f"A{r}"), row.credits, "credits")
-        b.number(ws, f"{c['share']}{r}", None if _missing(row.share_display) else row.share_display / 100, "pct")
+        b.formula(
+            ws, f"{c['credits']}{r}", "=" + _credits_formula(op, f"A{r}"), row.credits, "credits"
+        )
+        b.number(
+            ws,
+            f"{c['share']}{r}",
+            None if _missing(row.share_display) else row.share_display / 100,
+            "pct",
+        )
         b.number(ws, f"{c['prev']}{r}", row.previous_credits, "credits")
         if not rep.complete:
             b.number(ws, f"{c['cmp']}{r}", row.compared_credits, "credits")
         b.formula(ws, f"{c['chg']}{r}", f"={c['cmp']}{r}-{c['prev']}{r}", row.change, "change")
-        b.formula(ws, f"{c['pct']}{r}", f'=IF({c["prev"]}{r}=0,"n/a",{c["chg"]}{r}/{c["prev"]}{r})',
-                  row.change_pct, "signed_pct", **f_num)
+        b.formula(
+            ws,
+            f"{c['pct']}{r}",
+            f'=IF({c["prev"]}{r}=0,"n/a",{c["chg"]}{r}/{c["prev"]}{r})',
+            row.change_pct,
+            "signed_pct",
+            **f_num,
+        )
         if rep.yoy_available:
             b.number(ws, f"{c['yoy']}{r}", row.yoy_credits, "credits")
-            b.formula(ws, f"{c['yoy_pct']}{r}",
-                      f'=IF({c["yoy"]}{r}=0,"n/a",({c["cmp"]}{r}-{c["yoy"]}{r})/{c["yoy"]}{r})',
-                      row.yoy_change_pct, "signed_pct", **f_num)
+            b.formula(
+                ws,
+                f"{c['yoy_pct']}{r}",
+                f'=IF({c["yoy"]}{r}=0,"n/a",({c["cmp"]}{r}-{c["yoy"]}{r})/{c["yoy"]}{r})',
+                row.yoy_change_pct,
+                "signed_pct",
+                **f_num,
+            )
         price = f"Prices!$B${price_rows[op]}"
         priced = bool(row.priced)
-        b.formula(ws, f"{c['price']}{r}", f'=IF(ISNUMBER({price}),{price}*TierMultiplier,"unpriced")',
-                  row.price if priced else "unpriced", "price", **f_num)
-        b.formula(ws, f"{c['cost']}{r}",
-                  f'=IF(ISNUMBER({price}),ROUND({c["credits"]}{r}*{price}*TierMultiplier,2),"unpriced")',
-                  row.estimated_cost if priced else "unpriced", "money", **f_num)
-        b.formula(ws, f"{c['cost_chg']}{r}",
-                  f'=IF(ISNUMBER({price}),ROUND(ROUND({c["cmp"]}{r}*{price}*TierMultiplier,2)'
-                  f'-ROUND({c["prev"]}{r}*{price}*TierMultiplier,2),2),"unpriced")',
-                  row.cost_change if priced else "unpriced", "money_change", **f_num)
+        b.formula(
+            ws,
+            f"{c['price']}{r}",
+            f'=IF(ISNUMBER({price}),{price}*TierMultiplier,"unpriced")',
+            row.price if priced else "unpriced",
+            "price",
+            **f_num,
+        )
+        b.formula(
+            ws,
+            f"{c['cost']}{r}",
+            f'=IF(ISNUMBER({price}),ROUND({c["credits"]}{r}*{price}*TierMultiplier,2),"unpriced")',
+            row.estimated_cost if priced else "unpriced",
+            "money",
+            **f_num,
+        )
+        b.formula(
+            ws,
+            f"{c['cost_chg']}{r}",
+            f"=IF(ISNUMBER({price}),ROUND(ROUND({c['cmp']}{r}*{price}*TierMultiplier,2)"
+            f'-ROUND({c["prev"]}{r}*{price}*TierMultiplier,2),2),"unpriced")',
+            row.cost_change if priced else "unpriced",
+            "money_change",
+            **f_num,
+        )
     t, lo, hi = lay.total, lay.first, lay.last
     tot = {"bold": True, "top": 1, "bottom": 6}
     b.text(ws, f"A{t}", "Total", **tot)
@@ -316,33 +442,68 @@ def _by_operation(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: d
     if not rep.complete:
         col_sum("cmp", rep.compared_total, "credits")
     col_sum("chg", rep.change, "change")
-    b.formula(ws, f"{c['pct']}{t}", f'=IF({c["prev"]}{t}=0,"n/a",{c["chg"]}{t}/{c["prev"]}{t})',
-              rep.change_pct if rep.previous_total else "n/a", "signed_pct", align="right", **tot)
+    b.formula(
+        ws,
+        f"{c['pct']}{t}",
+        f'=IF({c["prev"]}{t}=0,"n/a",{c["chg"]}{t}/{c["prev"]}{t})',
+        rep.change_pct if rep.previous_total else "n/a",
+        "signed_pct",
+        align="right",
+        **tot,
+    )
     if rep.yoy_available:
         col_sum("yoy", rep.yoy_total or 0.0, "credits")
-        b.formula(ws, f"{c['yoy_pct']}{t}",
-                  f'=IF({c["yoy"]}{t}=0,"n/a",({c["cmp"]}{t}-{c["yoy"]}{t})/{c["yoy"]}{t})',
-                  rep.yoy_change_pct if rep.yoy_total else "n/a", "signed_pct", align="right", **tot)
+        b.formula(
+            ws,
+            f"{c['yoy_pct']}{t}",
+            f'=IF({c["yoy"]}{t}=0,"n/a",({c["cmp"]}{t}-{c["yoy"]}{t})/{c["yoy"]}{t})',
+            rep.yoy_change_pct if rep.yoy_total else "n/a",
+            "signed_pct",
+            align="right",
+            **tot,
+        )
     ws.write_blank(f"{c['price']}{t}", None, b.fmt(**tot))
     col_sum("cost", rep.estimated_cost, "money")
     col_sum("cost_chg", rep.cost_change, "money_change")
     if rep.unpriced:
-        b.text(ws, f"A{t + 2}", "Unpriced (no list price, not in the estimated cost): " + ", ".join(rep.unpriced)
-               + ". Add a price on the Prices sheet to include them.", font_color=b.increase)
+        b.text(
+            ws,
+            f"A{t + 2}",
+            "Unpriced (no list price, not in the estimated cost): "
+            + ", ".join(rep.unpriced)
+            + ". Add a price on the Prices sheet to include them.",
+            font_color=b.increase,
+        )
     if hi >= lo:
         b.signed_colours(ws, f"{c['chg']}{lo}:{c['pct']}{t}")
         b.signed_colours(ws, f"{c['cost_chg']}{lo}:{c['cost_chg']}{t}")
         if rep.yoy_available:
             b.signed_colours(ws, f"{c['yoy_pct']}{lo}:{c['yoy_pct']}{t}")
-        ws.conditional_format(f"{c['share']}{lo}:{c['share']}{hi}",
-                              {"type": "data_bar", "bar_color": b.accent, "min_type": "num", "min_value": 0,
-                               "max_type": "num", "max_value": 1, "bar_solid": True})
+        ws.conditional_format(
+            f"{c['share']}{lo}:{c['share']}{hi}",
+            {
+                "type": "data_bar",
+                "bar_color": b.accent,
+                "min_type": "num",
+                "min_value": 0,
+                "max_type": "num",
+                "max_value": 1,
+                "bar_solid": True,
+            },
+        )
     ws.freeze_panes(lay.head, 1)
     ws.set_column("A:A", 24)
     ws.set_column(f"B:{_col(len(lay.titles))}", 14)
     b.page(ws, landscape=True, header_row=lay.head)
-    names = {"MonthTotal": "credits", "PreviousTotal": "prev", "ComparedTotal": "cmp", "ChangeCredits": "chg",
-             "ChangePct": "pct", "EstimatedCost": "cost", "CostChange": "cost_chg"}
+    names = {
+        "MonthTotal": "credits",
+        "PreviousTotal": "prev",
+        "ComparedTotal": "cmp",
+        "ChangeCredits": "chg",
+        "ChangePct": "pct",
+        "EstimatedCost": "cost",
+        "CostChange": "cost_chg",
+    }
     if rep.yoy_available:
         names.update({"YearAgoTotal": "yoy", "YearAgoChangePct": "yoy_pct"})
     for name, key in names.items():
@@ -351,17 +512,27 @@ def _by_operation(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: d
     positive = ops[ops["credits"] > 0]
     if len(positive) and rep.total > 0:
         chart = b.wb.add_chart({"type": "doughnut"})
-        chart.add_series({
-            "name": "Credits",
-            "categories": [lay.sheet, lo - 1, 0, hi - 1, 0],
-            "values": [lay.sheet, lo - 1, 1, hi - 1, 1],
-            "points": [{"fill": {"color": "#" + rep.colors.get(str(op), "7F7F7F")}} for op in ops["operation"]],
-            # The agreed one-decimal shares (the chart's own percentages would be exact and
-            # disagree with the table, the PDF and the email); slivers get no label.
-            "data_labels": {"value": True, "position": "outside_end", "custom": [
-                {"value": rep.formats.share(sd)} if sd >= 3 else {"delete": True}
-                for sd in ops["share_display"].fillna(0.0)]},
-        })
+        chart.add_series(
+            {
+                "name": "Credits",
+                "categories": [lay.sheet, lo - 1, 0, hi - 1, 0],
+                "values": [lay.sheet, lo - 1, 1, hi - 1, 1],
+                "points": [
+                    {"fill": {"color": "#" + rep.colors.get(str(op), "7F7F7F")}}
+                    for op in ops["operation"]
+                ],
+                # The agreed one-decimal shares (the chart's own percentages would be exact and
+                # disagree with the table, the PDF and the email); slivers get no label.
+                "data_labels": {
+                    "value": True,
+                    "position": "outside_end",
+                    "custom": [
+                        {"value": rep.formats.share(sd)} if sd >= 3 else {"delete": True}
+                        for sd in ops["share_display"].fillna(0.0)
+                    ],
+                },
+            }
+        )
         chart.set_title({"name": f"Share of credits, {rep.month_name}", "name_font": {"size": 11}})
         chart.set_hole_size(50)
         chart.set_size({"width": 520, "height": 330})
@@ -371,10 +542,22 @@ def _by_operation(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: d
 def _cost(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> dict[str, str]:
     """The cost-first view: operations ranked by estimated cost."""
     ws = b.wb.get_worksheet_by_name("Cost")
-    b.title(ws, f"Estimated cost by operation, ranked — {rep.month_name}",
-            "Estimate at list prices (Prices sheet); operations without a list price are named as unpriced.")
-    titles = ["Rank", "Operation", "Estimated cost", "Share of cost", "Credits", "Share of credits",
-              f"Cost change vs {rep.previous_month_name}" if rep.complete else "Cost change, like for like"]
+    b.title(
+        ws,
+        f"Estimated cost by operation, ranked — {rep.month_name}",
+        "Estimate at list prices (Prices sheet); operations without a list price are named as unpriced.",
+    )
+    titles = [
+        "Rank",
+        "Operation",
+        "Estimated cost",
+        "Share of cost",
+        "Credits",
+        "Share of credits",
+        f"Cost change vs {rep.previous_month_name}"
+        if rep.complete
+        else "Cost change, like for like",
+    ]
     b.header(ws, 4, titles, height=36)
     row_of = {str(op): r for r, op in enumerate(rep.operations["operation"], start=lay.first)}
     costs = rep.cost_by_operation
@@ -386,17 +569,36 @@ def _cost(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> dict[str, str]:
             b.text(ws, f"A{r}", "–", align="center")
         b.text(ws, f"B{r}", str(row.operation))
         priced = bool(row.priced)
-        b.formula(ws, f"C{r}", "=" + lay.ref("cost", src), row.estimated_cost if priced else "unpriced",
-                  "money", align="right")
+        b.formula(
+            ws,
+            f"C{r}",
+            "=" + lay.ref("cost", src),
+            row.estimated_cost if priced else "unpriced",
+            "money",
+            align="right",
+        )
         if priced:
-            b.number(ws, f"D{r}", None if _missing(row.cost_share_display) else row.cost_share_display / 100, "pct")
+            b.number(
+                ws,
+                f"D{r}",
+                None if _missing(row.cost_share_display) else row.cost_share_display / 100,
+                "pct",
+            )
         else:
             b.text(ws, f"D{r}", "unpriced", align="right", font_color=b.increase)
         b.formula(ws, f"E{r}", "=" + lay.ref("credits", src), row.credits, "credits")
-        b.number(ws, f"F{r}", None if _missing(row.share_display) else row.share_display / 100, "pct")
+        b.number(
+            ws, f"F{r}", None if _missing(row.share_display) else row.share_display / 100, "pct"
+        )
         op_row = rep.operations.set_index("operation").loc[row.operation]
-        b.formula(ws, f"G{r}", "=" + lay.ref("cost_chg", src),
-                  op_row["cost_change"] if priced else "unpriced", "money_change", align="right")
+        b.formula(
+            ws,
+            f"G{r}",
+            "=" + lay.ref("cost_chg", src),
+            op_row["cost_change"] if priced else "unpriced",
+            "money_change",
+            align="right",
+        )
     t = 5 + len(costs)
     tot = {"bold": True, "top": 1, "bottom": 6}
     b.text(ws, f"B{t}", "Total", **tot)
@@ -407,22 +609,42 @@ def _cost(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> dict[str, str]:
     b.formula(ws, f"G{t}", f"=SUM(G5:G{t - 1})", rep.cost_change, "money_change", **tot)
     if len(costs):
         b.signed_colours(ws, f"G5:G{t}")
-        ws.conditional_format(f"D5:D{t - 1}", {"type": "data_bar", "bar_color": b.accent, "min_type": "num",
-                                                "min_value": 0, "max_type": "num", "max_value": 1,
-                                                "bar_solid": True})
+        ws.conditional_format(
+            f"D5:D{t - 1}",
+            {
+                "type": "data_bar",
+                "bar_color": b.accent,
+                "min_type": "num",
+                "min_value": 0,
+                "max_type": "num",
+                "max_value": 1,
+                "bar_solid": True,
+            },
+        )
         priced = costs[costs["priced"]]
         if len(priced):
             chart = b.wb.add_chart({"type": "bar"})
-            chart.add_series({"name": "Estimated cost", "categories": ["Cost", 4, 1, 3 + len(priced), 1],
-                              "values": ["Cost", 4, 2, 3 + len(priced), 2],
-                              "points": [{"fill": {"color": "#" + rep.colors.get(str(op), "7F7F7F")}}
-                                         for op in priced["operation"]],
-                              "data_labels": {"value": True, "num_format": b.n["money"]}})
+            chart.add_series(
+                {
+                    "name": "Estimated cost",
+                    "categories": ["Cost", 4, 1, 3 + len(priced), 1],
+                    "values": ["Cost", 4, 2, 3 + len(priced), 2],
+                    "points": [
+                        {"fill": {"color": "#" + rep.colors.get(str(op), "7F7F7F")}}
+                        for op in priced["operation"]
+                    ],
+                    "data_labels": {"value": True, "num_format": b.n["money"]},
+                }
+            )
             chart.set_title({"name": "Estimated cost by operation", "name_font": {"size": 11}})
             chart.set_legend({"none": True})
             chart.set_y_axis({"reverse": True})
-            chart.set_x_axis({"num_format": "$#,##0" if rep.currency == "USD" else "#,##0",
-                              "major_gridlines": {"visible": True, "line": {"color": b.grid}}})
+            chart.set_x_axis(
+                {
+                    "num_format": "$#,##0" if rep.currency == "USD" else "#,##0",
+                    "major_gridlines": {"visible": True, "line": {"color": b.grid}},
+                }
+            )
             chart.set_size({"width": 620, "height": 40 + 28 * len(priced) + 60})
             ws.insert_chart(f"A{t + 3}", chart)
     ws.set_column("A:A", 7)
@@ -440,14 +662,33 @@ def _monthly(b: _Book, rep: "MonthlyReport") -> dict[str, Any]:
     monthly = rep.monthly
     months = [str(m) for m in monthly.columns]
     ops = [str(o) for o in monthly.index]
-    b.title(ws, f"Credits by month — {len(months)} months to {rep.month_name}",
-            "Months × operations; totals, month-over-month and year-over-year changes are formulas.")
+    b.title(
+        ws,
+        f"Credits by month — {len(months)} months to {rep.month_name}",
+        "Months × operations; totals, month-over-month and year-over-year changes are formulas.",
+    )
     head, first = 4, 5
     last = 4 + len(months)
     n_ops = len(ops)
-    tot_c, chg_c, pct_c, yoy_c = (_col(n_ops + 2), _col(n_ops + 3), _col(n_ops + 4), _col(n_ops + 5))
-    b.header(ws, head, ["Month", *ops, "Total", "Change vs previous month", "Change %",
-                        "Change vs same month last year %"], height=45)
+    tot_c, chg_c, pct_c, yoy_c = (
+        _col(n_ops + 2),
+        _col(n_ops + 3),
+        _col(n_ops + 4),
+        _col(n_ops + 5),
+    )
+    b.header(
+        ws,
+        head,
+        [
+            "Month",
+            *ops,
+            "Total",
+            "Change vs previous month",
+            "Change %",
+            "Change vs same month last year %",
+        ],
+        height=45,
+    )
     values = monthly.to_numpy(dtype="float64").T  # months × operations
     totals = values.sum(axis=1) if n_ops else [0.0] * len(months)
     for m, (month, row) in enumerate(zip(months, values)):
@@ -456,27 +697,53 @@ def _monthly(b: _Book, rep: "MonthlyReport") -> dict[str, Any]:
         for j, v in enumerate(row, start=2):
             b.number(ws, f"{_col(j)}{r}", v, "credits")
         now = float(totals[m])
-        b.formula(ws, f"{tot_c}{r}", f"=SUM(B{r}:{_col(n_ops + 1)}{r})" if n_ops else "=0", now, "credits",
-                  bold=True)
+        b.formula(
+            ws,
+            f"{tot_c}{r}",
+            f"=SUM(B{r}:{_col(n_ops + 1)}{r})" if n_ops else "=0",
+            now,
+            "credits",
+            bold=True,
+        )
         if m >= 1:
             before = float(totals[m - 1])
             b.formula(ws, f"{chg_c}{r}", f"={tot_c}{r}-{tot_c}{r - 1}", now - before, "change")
-            b.formula(ws, f"{pct_c}{r}", f'=IF({tot_c}{r - 1}=0,"n/a",{chg_c}{r}/{tot_c}{r - 1})',
-                      (now - before) / before if before else "n/a", "signed_pct", align="right")
+            b.formula(
+                ws,
+                f"{pct_c}{r}",
+                f'=IF({tot_c}{r - 1}=0,"n/a",{chg_c}{r}/{tot_c}{r - 1})',
+                (now - before) / before if before else "n/a",
+                "signed_pct",
+                align="right",
+            )
         if m >= 12:
             ago = float(totals[m - 12])
-            b.formula(ws, f"{yoy_c}{r}", f'=IF({tot_c}{r - 12}=0,"n/a",{tot_c}{r}/{tot_c}{r - 12}-1)',
-                      now / ago - 1 if ago else "n/a", "signed_pct", align="right")
+            b.formula(
+                ws,
+                f"{yoy_c}{r}",
+                f'=IF({tot_c}{r - 12}=0,"n/a",{tot_c}{r}/{tot_c}{r - 12}-1)',
+                now / ago - 1 if ago else "n/a",
+                "signed_pct",
+                align="right",
+            )
     if last >= first:
         b.signed_colours(ws, f"{chg_c}{first}:{yoy_c}{last}")
     ws.freeze_panes(head, 1)
     ws.set_column("A:A", 10)
-    ws.set_column(f"B:{_col(n_ops + 1)}", max(12, min(18, max((len(o) for o in ops), default=8) * 0.9)))
+    ws.set_column(
+        f"B:{_col(n_ops + 1)}", max(12, min(18, max((len(o) for o in ops), default=8) * 0.9))
+    )
     ws.set_column(f"{tot_c}:{yoy_c}", 13)
     b.page(ws, landscape=True, header_row=head)
     month_row = first + months.index(rep.month) if rep.month in months else None
-    return {"head": head, "first": first, "last": last, "ops": ops, "month_row": month_row,
-            "tot_col": tot_c}
+    return {
+        "head": head,
+        "first": first,
+        "last": last,
+        "ops": ops,
+        "month_row": month_row,
+        "tot_col": tot_c,
+    }
 
 
 def _daily(b: _Book, rep: "MonthlyReport") -> None:
@@ -486,23 +753,34 @@ def _daily(b: _Book, rep: "MonthlyReport") -> None:
     days = daily["period_start"].dt.tz_localize(None).dt.normalize()
     date_fmt = b.fmt(num_format=b.n["date"], align="left")
     num_fmt = b.fmt(num_format=b.n["credits"])
-    for i, (day, op, credits) in enumerate(zip(days, daily["operation"], daily["credits"]), start=2):
+    for i, (day, op, credits) in enumerate(
+        zip(days, daily["operation"], daily["credits"]), start=2
+    ):
         ws.write_datetime(f"A{i}", day.to_pydatetime(), date_fmt)
         b.text(ws, f"B{i}", str(op))
         ws.write_number(f"C{i}", float(credits), num_fmt)
     last = max(n + 1, 2)
     head = b.fmt(bold=True, font_color=b.header_font, bg_color=b.header_fill)
-    ws.add_table(f"A1:C{last}", {"name": "DailyUsage", "style": "Table Style Medium 2",
-                                 "columns": [{"header": h, "header_format": head}
-                                             for h in ("Date", "Operation", "Credits")]})
+    ws.add_table(
+        f"A1:C{last}",
+        {
+            "name": "DailyUsage",
+            "style": "Table Style Medium 2",
+            "columns": [
+                {"header": h, "header_format": head} for h in ("Date", "Operation", "Credits")
+            ],
+        },
+    )
     b.wb.define_name("DailyDate", f"=Daily!$A$2:$A${last}")
     b.wb.define_name("DailyOperation", f"=Daily!$B$2:$B${last}")
     b.wb.define_name("DailyCredits", f"=Daily!$C$2:$C${last}")
     if len(rep.anomalies) and n:
         for a in rep.anomalies.itertuples(index=False):
             hit = (days.dt.date == a.day) & (daily["operation"] == a.operation)
-            for i in (hit[hit].index + 2):
-                ws.conditional_format(f"A{i}:C{i}", {"type": "no_blanks", "format": b.fmt(bg_color=b.anomaly)})
+            for i in hit[hit].index + 2:
+                ws.conditional_format(
+                    f"A{i}:C{i}", {"type": "no_blanks", "format": b.fmt(bg_color=b.anomaly)}
+                )
     ws.freeze_panes(1, 0)
     ws.set_column("A:A", 12)
     ws.set_column("B:B", 26)
@@ -514,20 +792,48 @@ def _anomalies(b: _Book, rep: "MonthlyReport") -> None:
     ws = b.wb.get_worksheet_by_name("Anomalies")
     b.title(ws, f"Anomalies — {rep.month_name}", ANOMALY_RULE[0].upper() + ANOMALY_RULE[1:] + ".")
     head = 4
-    b.header(ws, head, ["Day", "Operation", "Credits", "Baseline (median)", "Above baseline",
-                        "Share of the month's change", "Score (× MAD)"], height=36)
+    b.header(
+        ws,
+        head,
+        [
+            "Day",
+            "Operation",
+            "Credits",
+            "Baseline (median)",
+            "Above baseline",
+            "Share of the month's change",
+            "Score (× MAD)",
+        ],
+        height=36,
+    )
     if rep.anomalies.empty:
         b.text(ws, f"A{head + 1}", "No anomalies flagged this month.")
     fill = {"bg_color": b.anomaly}
     for i, row in enumerate(rep.anomalies.itertuples(index=False), start=head + 1):
-        ws.write_datetime(f"A{i}", dt.datetime.combine(row.day, dt.time()),
-                          b.fmt(num_format=b.n["date"], align="left", **fill))
+        ws.write_datetime(
+            f"A{i}",
+            dt.datetime.combine(row.day, dt.time()),
+            b.fmt(num_format=b.n["date"], align="left", **fill),
+        )
         b.text(ws, f"B{i}", str(row.operation), **fill)
         b.number(ws, f"C{i}", row.credits, "credits", **fill)
-        b.number(ws, f"D{i}", row.baseline, b.n["credits"] if rep.formats.credit_decimals else "#,##0.0", **fill)
+        b.number(
+            ws,
+            f"D{i}",
+            row.baseline,
+            b.n["credits"] if rep.formats.credit_decimals else "#,##0.0",
+            **fill,
+        )
         b.formula(ws, f"E{i}", f"=C{i}-D{i}", row.excess, "credits", **fill)
-        b.formula(ws, f"F{i}", f'=IF(OR(PreviousTotal=0,ChangeCredits=0),"n/a",E{i}/ChangeCredits)',
-                  row.share_of_change, "pct", align="right", **fill)
+        b.formula(
+            ws,
+            f"F{i}",
+            f'=IF(OR(PreviousTotal=0,ChangeCredits=0),"n/a",E{i}/ChangeCredits)',
+            row.share_of_change,
+            "pct",
+            align="right",
+            **fill,
+        )
         b.number(ws, f"G{i}", round(float(row.score), 2), "score", **fill)
     ws.freeze_panes(head, 0)
     ws.set_column("A:A", 12)
@@ -542,10 +848,14 @@ def _bridge_chart(b: _Book) -> Any:
     first, last, start, end, floor = b.bridge_chart
     chart = b.wb.add_chart({"type": "column", "subtype": "stacked"})
     cats = ["Drivers", first - 1, 0, last - 1, 0]
-    for idx, (name, fill) in enumerate([("Base", None), ("Total", b.primary), ("Increase", b.increase),
-                                        ("Decrease", b.decrease)]):
-        spec: dict[str, Any] = {"name": name, "categories": cats,
-                                "values": ["Drivers", first - 1, 4 + idx, last - 1, 4 + idx]}
+    for idx, (name, fill) in enumerate(
+        [("Base", None), ("Total", b.primary), ("Increase", b.increase), ("Decrease", b.decrease)]
+    ):
+        spec: dict[str, Any] = {
+            "name": name,
+            "categories": cats,
+            "values": ["Drivers", first - 1, 4 + idx, last - 1, 4 + idx],
+        }
         spec["fill"] = {"none": True} if fill is None else {"color": fill}
         if fill is None:
             spec["border"] = {"none": True}
@@ -553,8 +863,13 @@ def _bridge_chart(b: _Book) -> Any:
             spec["gap"] = 50
         chart.add_series(spec)
     chart.set_title({"name": f"What drove the change: {start} to {end}", "name_font": {"size": 11}})
-    chart.set_y_axis({"min": floor, "num_format": "#,##0",
-                      "major_gridlines": {"visible": True, "line": {"color": b.grid}}})
+    chart.set_y_axis(
+        {
+            "min": floor,
+            "num_format": "#,##0",
+            "major_gridlines": {"visible": True, "line": {"color": b.grid}},
+        }
+    )
     chart.set_x_axis({"num_font": {"rotation": -30}})
     chart.set_legend({"position": "bottom", "delete_series": [0, 1]})
     chart.set_size({"width": 700, "height": 340})
@@ -566,12 +881,28 @@ def _drivers(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> None:
     ws = b.wb.get_worksheet_by_name("Drivers")
     bridge = rep.bridge
     start, end = bridge["label"].iloc[0], bridge["label"].iloc[-1]
-    b.title(ws, f"What drove the change — {start} to {end}",
-            "One bar per operation's change, largest first; small ones grouped as other. "
-            "Anomalies are on the Anomalies sheet with their share of the change.")
+    b.title(
+        ws,
+        f"What drove the change — {start} to {end}",
+        "One bar per operation's change, largest first; small ones grouped as other. "
+        "Anomalies are on the Anomalies sheet with their share of the change.",
+    )
     head = 4
-    b.header(ws, head, ["Step", "Credits", "Running total", "Operations", "Bar base", "Total bar",
-                        "Increase", "Decrease"], height=30)
+    b.header(
+        ws,
+        head,
+        [
+            "Step",
+            "Credits",
+            "Running total",
+            "Operations",
+            "Bar base",
+            "Total bar",
+            "Increase",
+            "Decrease",
+        ],
+        height=30,
+    )
     row_of = {str(op): r for r, op in enumerate(rep.operations["operation"], start=lay.first)}
     first = head + 1
     helper = {"font_color": b.muted}
@@ -590,23 +921,62 @@ def _drivers(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> None:
         b.text(ws, f"D{i}", str(row.operations) if row.kind == "other" else "", font_color=b.muted)
         is_step = row.kind in ("operation", "other")
         base = min(row.bottom, row.top) if is_step else 0.0
-        b.formula(ws, f"E{i}", f"=MIN(C{i - 1},C{i})" if is_step else "=0", base, "credits", **helper)
-        b.formula(ws, f"F{i}", "=0" if is_step else f"=B{i}", 0.0 if is_step else row.value, "credits", **helper)
-        b.formula(ws, f"G{i}", f"=MAX(B{i},0)" if is_step else "=0", max(row.value, 0.0) if is_step else 0.0,
-                  "credits", **helper)
-        b.formula(ws, f"H{i}", f"=MAX(-B{i},0)" if is_step else "=0", max(-row.value, 0.0) if is_step else 0.0,
-                  "credits", **helper)
+        b.formula(
+            ws, f"E{i}", f"=MIN(C{i - 1},C{i})" if is_step else "=0", base, "credits", **helper
+        )
+        b.formula(
+            ws,
+            f"F{i}",
+            "=0" if is_step else f"=B{i}",
+            0.0 if is_step else row.value,
+            "credits",
+            **helper,
+        )
+        b.formula(
+            ws,
+            f"G{i}",
+            f"=MAX(B{i},0)" if is_step else "=0",
+            max(row.value, 0.0) if is_step else 0.0,
+            "credits",
+            **helper,
+        )
+        b.formula(
+            ws,
+            f"H{i}",
+            f"=MAX(-B{i},0)" if is_step else "=0",
+            max(-row.value, 0.0) if is_step else 0.0,
+            "credits",
+            **helper,
+        )
     last = first + len(bridge) - 1
     if len(bridge) > 2:
         b.signed_colours(ws, f"B{first + 1}:B{last - 1}")
     chk = last + 2
     b.text(ws, f"A{chk}", "Steps add up to the total", bold=True)
     ok = "OK"
-    b.formula(ws, f"B{chk}", f'=IF(ABS(C{last - 1}-B{last})<0.005,"OK","FAIL")', ok, None, bold=True,
-              align="right")
-    ws.conditional_format(f"B{chk}", {"type": "cell", "criteria": "==", "value": '"FAIL"',
-                                      "format": b.fmt(bold=True, font_color=b.increase)})
-    lows = [min(r.bottom, r.top) for r in bridge.itertuples(index=False) if r.kind in ("operation", "other")]
+    b.formula(
+        ws,
+        f"B{chk}",
+        f'=IF(ABS(C{last - 1}-B{last})<0.005,"OK","FAIL")',
+        ok,
+        None,
+        bold=True,
+        align="right",
+    )
+    ws.conditional_format(
+        f"B{chk}",
+        {
+            "type": "cell",
+            "criteria": "==",
+            "value": '"FAIL"',
+            "format": b.fmt(bold=True, font_color=b.increase),
+        },
+    )
+    lows = [
+        min(r.bottom, r.top)
+        for r in bridge.itertuples(index=False)
+        if r.kind in ("operation", "other")
+    ]
     lows += [float(bridge["value"].iloc[0]), float(bridge["value"].iloc[-1])]
     floor = _axis_floor(min(lows), max(float(bridge["top"].max()), 1.0))
     b.bridge_chart = (first, last, start, end, floor)
@@ -640,34 +1010,64 @@ def _about(b: _Book, rep: "MonthlyReport") -> None:
     rows: list[tuple[str, Any, str | None]] = [
         ("Account", rep.account, None),
         ("Month", f"{rep.month_name} ({rep.month})", None),
-        ("Month complete", "yes" if rep.complete else f"no: {rep.elapsed_days} of {rep.days_in_month} days complete", None),
+        (
+            "Month complete",
+            "yes"
+            if rep.complete
+            else f"no: {rep.elapsed_days} of {rep.days_in_month} days complete",
+            None,
+        ),
         ("Source", rep.source_label, None),
         ("Timezone", rep.timezone, None),
         ("Data as of", rep.as_of.strftime("%Y-%m-%d %H:%M %Z"), None),
-        ("Periods", "Days are local calendar days in the timezone above; months are calendar months; "
-                    "weeks are ISO weeks (Monday to Sunday).", None),
+        (
+            "Periods",
+            "Days are local calendar days in the timezone above; months are calendar months; "
+            "weeks are ISO weeks (Monday to Sunday).",
+            None,
+        ),
         ("Comparison", rep.comparison_basis, None),
         ("Like-for-like rule", rep.rule, None),
-        ("Year over year", f"Against {rep.yoy_month_name}" + ("" if rep.complete else
-                           f", days 1–{rep.elapsed_days}") if rep.yoy_available else
-         f"Not available: the data does not reach back to {rep.yoy_month_name}.", None),
+        (
+            "Year over year",
+            f"Against {rep.yoy_month_name}"
+            + ("" if rep.complete else f", days 1–{rep.elapsed_days}")
+            if rep.yoy_available
+            else f"Not available: the data does not reach back to {rep.yoy_month_name}.",
+            None,
+        ),
         ("unattributed", "The API's total credits minus its per-operation breakdown.", None),
-        ("Estimated cost", rep.theme.text.get("estimate_note", "An estimate, not an invoice.") +
-         " Each cost line is rounded half up to the cent once; the total is the sum of the lines. "
-         "Prices and the tier multiplier are on the Prices sheet.", None),
+        (
+            "Estimated cost",
+            rep.theme.text.get("estimate_note", "An estimate, not an invoice.")
+            + " Each cost line is rounded half up to the cent once; the total is the sum of the lines. "
+            "Prices and the tier multiplier are on the Prices sheet.",
+            None,
+        ),
         ("Tier multiplier", rep.tier_multiplier, "multiplier"),
-        ("Shares", "Shares are shown to one decimal, rounded by largest remainder so they add up to "
-                   "100.0% (the same figures as the PDF and the email).", None),
+        (
+            "Shares",
+            "Shares are shown to one decimal, rounded by largest remainder so they add up to "
+            "100.0% (the same figures as the PDF and the email).",
+            None,
+        ),
         ("Anomalies", ANOMALY_RULE[0].upper() + ANOMALY_RULE[1:] + ".", None),
-        ("Negative credits", "none" if not negatives else
-         f"yes: {negatives} row(s) with negative credits (refunds), kept as reported", None),
+        (
+            "Negative credits",
+            "none"
+            if not negatives
+            else f"yes: {negatives} row(s) with negative credits (refunds), kept as reported",
+            None,
+        ),
         ("Month total", rep.total, "credits"),
         ("Estimated cost, total", rep.estimated_cost, "money"),
     ]
     if rep.projection is not None:
         rows.append(("Month-end projection (estimate)", rep.projection, "projection"))
-    rows += [("Input checksum (SHA-256)", rep.checksum, None),
-             ("Tool", f"generect-reports {rep.version}", None)]
+    rows += [
+        ("Input checksum (SHA-256)", rep.checksum, None),
+        ("Tool", f"generect-reports {rep.version}", None),
+    ]
     rows += [("Warning", w, None) for w in rep.warnings] + [("Note", n, None) for n in rep.notes]
     key_fmt = {"bold": True, "valign": "top"}
     for i, (key, value, num) in enumerate(rows, start=4):
@@ -687,8 +1087,11 @@ def _about(b: _Book, rep: "MonthlyReport") -> None:
 def _summary(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, monthly: dict[str, Any]) -> None:
     ws = b.wb.get_worksheet_by_name("Summary")
     t = rep.theme.text
-    b.title(ws, f"{t.get('title', 'Generect credit usage')} — {rep.month_name}",
-            f"{rep.account} · timezone {rep.timezone} · data as of {rep.as_of:%Y-%m-%d %H:%M}")
+    b.title(
+        ws,
+        f"{t.get('title', 'Generect credit usage')} — {rep.month_name}",
+        f"{rep.account} · timezone {rep.timezone} · data as of {rep.as_of:%Y-%m-%d %H:%M}",
+    )
     widths = {"A": 38, "B": 16, "C": 46}
     for col, w in widths.items():
         ws.set_column(f"{col}:{col}", w)
@@ -709,47 +1112,118 @@ def _summary(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, monthly: dict[str,
     f = rep.formats
     sheet = _quote(lay.sheet)
     B, lo, hi = lay.col["credits"], lay.first, lay.last
-    prev_label = (f"Previous month ({rep.previous_month_name})" if rep.complete
-                  else f"{rep.previous_month_name}, days 1–{rep.elapsed_days}")
+    prev_label = (
+        f"Previous month ({rep.previous_month_name})"
+        if rep.complete
+        else f"{rep.previous_month_name}, days 1–{rep.elapsed_days}"
+    )
     right = {"align": "right", "valign": "top"}
     kpis: list[tuple[str, str | None, Any, str | None, str]] = [
-        ("Credits this month" if rep.complete else "Credits so far", "=MonthTotal", rep.total, "credits",
-         "" if rep.complete else f"{rep.elapsed_days} of {rep.days_in_month} days complete"),
+        (
+            "Credits this month" if rep.complete else "Credits so far",
+            "=MonthTotal",
+            rep.total,
+            "credits",
+            "" if rep.complete else f"{rep.elapsed_days} of {rep.days_in_month} days complete",
+        ),
     ]
     if not rep.complete:
-        kpis.append((f"Credits, days 1–{rep.elapsed_days}", "=ComparedTotal", rep.compared_total, "credits",
-                     "the like-for-like base of the change"))
+        kpis.append(
+            (
+                f"Credits, days 1–{rep.elapsed_days}",
+                "=ComparedTotal",
+                rep.compared_total,
+                "credits",
+                "the like-for-like base of the change",
+            )
+        )
     kpis += [
         (prev_label, "=PreviousTotal", rep.previous_total, "credits", ""),
         ("Change vs previous month", "=ChangeCredits", rep.change, "change", rep.comparison_basis),
-        ("Change %", "=ChangePct", rep.change_pct if rep.previous_total else "n/a", "signed_pct", ""),
+        (
+            "Change %",
+            "=ChangePct",
+            rep.change_pct if rep.previous_total else "n/a",
+            "signed_pct",
+            "",
+        ),
     ]
     if rep.yoy_available:
         kpis += [
-            (f"Same month last year ({rep.yoy_month_name})" if rep.complete else
-             f"{rep.yoy_month_name}, days 1–{rep.elapsed_days}", "=YearAgoTotal", rep.yoy_total, "credits", ""),
-            ("Change vs same month last year %", "=YearAgoChangePct",
-             rep.yoy_change_pct if rep.yoy_total else "n/a", "signed_pct", ""),
+            (
+                f"Same month last year ({rep.yoy_month_name})"
+                if rep.complete
+                else f"{rep.yoy_month_name}, days 1–{rep.elapsed_days}",
+                "=YearAgoTotal",
+                rep.yoy_total,
+                "credits",
+                "",
+            ),
+            (
+                "Change vs same month last year %",
+                "=YearAgoChangePct",
+                rep.yoy_change_pct if rep.yoy_total else "n/a",
+                "signed_pct",
+                "",
+            ),
         ]
     kpis += [
-        ("Top operation (credits)", f'=IF(MonthTotal<=0,"-",INDEX({sheet}!$A${lo}:$A${hi},MATCH(MAX({sheet}!${B}${lo}:${B}${hi}),{sheet}!${B}${lo}:${B}${hi},0)))' if hi >= lo else '="-"',
-         rep.top_operation or "-", None, ""),
-        ("Estimated cost (estimate)", "=EstimatedCost", rep.estimated_cost, "money",
-         "at list prices; see Prices" + (f"; unpriced: {', '.join(rep.unpriced)}" if rep.unpriced else "")),
-        ("Cost change vs previous month" if rep.complete else "Cost change, like for like", "=CostChange",
-         rep.cost_change, "money_change", ""),
+        (
+            "Top operation (credits)",
+            f'=IF(MonthTotal<=0,"-",INDEX({sheet}!$A${lo}:$A${hi},MATCH(MAX({sheet}!${B}${lo}:${B}${hi}),{sheet}!${B}${lo}:${B}${hi},0)))'
+            if hi >= lo
+            else '="-"',
+            rep.top_operation or "-",
+            None,
+            "",
+        ),
+        (
+            "Estimated cost (estimate)",
+            "=EstimatedCost",
+            rep.estimated_cost,
+            "money",
+            "at list prices; see Prices"
+            + (f"; unpriced: {', '.join(rep.unpriced)}" if rep.unpriced else ""),
+        ),
+        (
+            "Cost change vs previous month" if rep.complete else "Cost change, like for like",
+            "=CostChange",
+            rep.cost_change,
+            "money_change",
+            "",
+        ),
     ]
     if rep.largest_cost_operation is not None:
         line = rep.cost_by_operation.iloc[0]
-        kpis.append(("Largest cost line", None, rep.largest_cost_operation, None,
-                     ""))
-        kpis.append(("Largest cost line, estimated cost", "='Cost'!$C$5", rep.largest_cost, "money",
-                     f"{f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits"))
+        kpis.append(("Largest cost line", None, rep.largest_cost_operation, None, ""))
+        kpis.append(
+            (
+                "Largest cost line, estimated cost",
+                "='Cost'!$C$5",
+                rep.largest_cost,
+                "money",
+                f"{f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits",
+            )
+        )
     if not rep.complete:
-        kpis.append(("Month-end projection (estimate)", None, rep.projection, "projection",
-                     "run rate: credits so far ÷ complete days × days in month"))
-        kpis.append(("Projection, weekday-aware (estimate)", None, rep.projection_weekday, "projection",
-                     "adds each remaining day's mean for its weekday"))
+        kpis.append(
+            (
+                "Month-end projection (estimate)",
+                None,
+                rep.projection,
+                "projection",
+                "run rate: credits so far ÷ complete days × days in month",
+            )
+        )
+        kpis.append(
+            (
+                "Projection, weekday-aware (estimate)",
+                None,
+                rep.projection_weekday,
+                "projection",
+                "adds each remaining day's mean for its weekday",
+            )
+        )
     label = {"bold": True, "valign": "top"}
     change_rows: list[int] = []
     for name, formula, value, num, detail in kpis:
@@ -777,20 +1251,50 @@ def _summary(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, monthly: dict[str,
         parts.append(f"ABS(Monthly!${monthly['tot_col']}${mrow}-MonthTotal)<0.005")
     # The operations of By operation head the Monthly sheet's columns, in the same order.
     n_ops = hi - lo + 1
-    check_ops = mrow is not None and n_ops > 0 and monthly["ops"][:n_ops] == [str(o) for o in rep.operations["operation"]]
+    check_ops = (
+        mrow is not None
+        and n_ops > 0
+        and monthly["ops"][:n_ops] == [str(o) for o in rep.operations["operation"]]
+    )
     if check_ops:
-        parts.append(f"SUMPRODUCT(ABS({sheet}!${B}${lo}:${B}${hi}-TRANSPOSE(Monthly!$B${mrow}:"
-                     f"${_col(n_ops + 1)}${mrow})))<0.005")
+        parts.append(
+            f"SUMPRODUCT(ABS({sheet}!${B}${lo}:${B}${hi}-TRANSPOSE(Monthly!$B${mrow}:"
+            f"${_col(n_ops + 1)}${mrow})))<0.005"
+        )
     b.text(ws, f"A{row}", "Check: Monthly, By operation and Daily agree", **label)
     # An array formula: TRANSPOSE inside SUMPRODUCT needs array evaluation in older Excel.
-    ws.write_array_formula(f"B{row}:B{row}", f'{{=IF(AND({",".join(parts)}),"OK","FAIL")}}',
-                           b.fmt(bold=True, **right), "OK")
-    b.text(ws, f"C{row}", "FAIL: a figure was edited on one sheet only",
-           font_color=b.muted, text_wrap=True, valign="top")
-    ws.conditional_format(f"B{row}", {"type": "cell", "criteria": "==", "value": '"FAIL"',
-                                      "format": b.fmt(bold=True, font_color="#FFFFFF", bg_color=b.increase)})
-    ws.conditional_format(f"B{row}", {"type": "cell", "criteria": "==", "value": '"OK"',
-                                      "format": b.fmt(bold=True, font_color=b.decrease)})
+    ws.write_array_formula(
+        f"B{row}:B{row}",
+        f'{{=IF(AND({",".join(parts)}),"OK","FAIL")}}',
+        b.fmt(bold=True, **right),
+        "OK",
+    )
+    b.text(
+        ws,
+        f"C{row}",
+        "FAIL: a figure was edited on one sheet only",
+        font_color=b.muted,
+        text_wrap=True,
+        valign="top",
+    )
+    ws.conditional_format(
+        f"B{row}",
+        {
+            "type": "cell",
+            "criteria": "==",
+            "value": '"FAIL"',
+            "format": b.fmt(bold=True, font_color="#FFFFFF", bg_color=b.increase),
+        },
+    )
+    ws.conditional_format(
+        f"B{row}",
+        {
+            "type": "cell",
+            "criteria": "==",
+            "value": '"OK"',
+            "format": b.fmt(bold=True, font_color=b.decrease),
+        },
+    )
     b.wb.define_name("CheckTieOut", f"=Summary!$B${row}")
     row += 2
     for text in rep.warnings:
@@ -814,12 +1318,24 @@ def _summary(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, monthly: dict[str,
     if monthly["last"] >= monthly["first"] and monthly["ops"]:
         chart = b.wb.add_chart({"type": "column", "subtype": "stacked"})
         for j, op in enumerate(monthly["ops"], start=1):
-            chart.add_series({"name": ["Monthly", monthly["head"] - 1, j],
-                              "categories": ["Monthly", monthly["first"] - 1, 0, monthly["last"] - 1, 0],
-                              "values": ["Monthly", monthly["first"] - 1, j, monthly["last"] - 1, j], "gap": 40,
-                              "fill": {"color": "#" + rep.colors.get(op, "7F7F7F")}})
-        chart.set_title({"name": f"Credits by month and operation ({len(months)} months)", "name_font": {"size": 11}})
-        chart.set_y_axis({"num_format": "#,##0", "major_gridlines": {"visible": True, "line": {"color": b.grid}}})
+            chart.add_series(
+                {
+                    "name": ["Monthly", monthly["head"] - 1, j],
+                    "categories": ["Monthly", monthly["first"] - 1, 0, monthly["last"] - 1, 0],
+                    "values": ["Monthly", monthly["first"] - 1, j, monthly["last"] - 1, j],
+                    "gap": 40,
+                    "fill": {"color": "#" + rep.colors.get(op, "7F7F7F")},
+                }
+            )
+        chart.set_title(
+            {
+                "name": f"Credits by month and operation ({len(months)} months)",
+                "name_font": {"size": 11},
+            }
+        )
+        chart.set_y_axis(
+            {"num_format": "#,##0", "major_gridlines": {"visible": True, "line": {"color": b.grid}}}
+        )
         chart.set_x_axis({"num_font": {"rotation": -45}})
         chart.set_legend({"position": "right"})
         chart.set_size({"width": 700, "height": 340})
@@ -856,7 +1372,17 @@ def _entry_bytes(name: str, body: bytes, stamp: dt.datetime) -> bytes:
     return body
 
 
-SHEETS = ["Summary", "By operation", "Cost", "Drivers", "Monthly", "Daily", "Anomalies", "Prices", "About"]
+SHEETS = [
+    "Summary",
+    "By operation",
+    "Cost",
+    "Drivers",
+    "Monthly",
+    "Daily",
+    "Anomalies",
+    "Prices",
+    "About",
+]
 
 
 def _sections(b: _Book, rep: "MonthlyReport") -> None:
@@ -894,8 +1420,9 @@ def render_workbook(rep: "MonthlyReport") -> bytes:
         b.wb.add_worksheet(name)
     stamp = _stamp_of(rep.as_of)
     # XlsxWriter writes fixed zip entry times; the document dates come from the data's as-of.
-    b.wb.set_properties({"title": f"Generect usage {rep.month}", "author": "generect-reports",
-                         "created": stamp})
+    b.wb.set_properties(
+        {"title": f"Generect usage {rep.month}", "author": "generect-reports", "created": stamp}
+    )
     lay = _OpsLayout(rep)
     price_rows = _prices_sheet(b, rep)
     _by_operation(b, rep, lay, price_rows)
@@ -920,8 +1447,15 @@ def write_report_workbook(rep: "MonthlyReport", path: str | os.PathLike[str]) ->
         tmp.write_bytes(data)
 
 
-def write_excel_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month: str | None = None,
-                       history: int = 24, template: Any = None, account: str | None = None) -> None:
+def write_excel_report(
+    usage: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    month: str | None = None,
+    history: int = 24,
+    template: Any = None,
+    account: str | None = None,
+) -> None:
     """Write the monthly workbook for ``month`` from daily tidy usage.
 
     Parameters
@@ -939,7 +1473,9 @@ def write_excel_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, mon
     """
     from .report import build_report
 
-    write_report_workbook(build_report(usage, month, history=history, template=template, account=account), path)
+    write_report_workbook(
+        build_report(usage, month, history=history, template=template, account=account), path
+    )
 
 
 def _xml_text(text: str) -> str:
@@ -950,7 +1486,9 @@ def _xml_text(text: str) -> str:
     return xlsx_text(text).replace("\r", "&#13;")
 
 
-def _data_rows(usage: pd.DataFrame, lo: int, hi: int, first_row: int, styles: dict[str, int]) -> Iterator[str]:
+def _data_rows(
+    usage: pd.DataFrame, lo: int, hi: int, first_row: int, styles: dict[str, int]
+) -> Iterator[str]:
     """The ``<row>`` elements of rows ``lo:hi`` of the tidy frame, as XML text.
 
     openpyxl spends ~10 µs on every cell; a million-row export is four million cells, so the
@@ -967,20 +1505,28 @@ def _data_rows(usage: pd.DataFrame, lo: int, hi: int, first_row: int, styles: di
     cells = {}
     for op in pd.unique(ops):
         style = f' s="{styles["quote"]}"' if op.startswith(FORMULA_PREFIXES) else ""
-        cells[op] = f'{style} t="inlineStr"><is><t xml:space="preserve">{_xml_text(op)}</t></is></c>'
+        cells[op] = (
+            f'{style} t="inlineStr"><is><t xml:space="preserve">{_xml_text(op)}</t></is></c>'
+        )
     op_cells = ops.map(cells).to_numpy(dtype=object)
     credits = usage["credits"].iloc[lo:hi].to_numpy(dtype="float64")
     finite = np.isfinite(credits)
     values = [repr(v) for v in credits.tolist()]
     sa, sd = styles["date"], styles["credits"]
-    for i, (serial, period, op_cell, value, ok) in enumerate(zip(serials, periods, op_cells, values, finite), start=first_row):
+    for i, (serial, period, op_cell, value, ok) in enumerate(
+        zip(serials, periods, op_cells, values, finite), start=first_row
+    ):
         credit = f'<c r="D{i}" s="{sd}"><v>{value}</v></c>' if ok else f'<c r="D{i}" s="{sd}"/>'
-        yield (f'<row r="{i}"><c r="A{i}" s="{sa}"><v>{serial!r}</v></c>'
-               f'<c r="B{i}" t="inlineStr"><is><t>{_xml_text(str(period))}</t></is></c>'
-               f'<c r="C{i}"{op_cell}{credit}</row>')
+        yield (
+            f'<row r="{i}"><c r="A{i}" s="{sa}"><v>{serial!r}</v></c>'
+            f'<c r="B{i}" t="inlineStr"><is><t>{_xml_text(str(period))}</t></is></c>'
+            f'<c r="C{i}"{op_cell}{credit}</row>'
+        )
 
 
-def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_rows: int = EXCEL_MAX_ROWS) -> None:
+def write_usage_xlsx(
+    usage: pd.DataFrame, path: str | os.PathLike[str], *, max_rows: int = EXCEL_MAX_ROWS
+) -> None:
     """The tidy frame as formatted Excel Tables, streamed with small, constant memory.
 
     Past ``max_rows`` (Excel's limit) the rows continue on further sheets, each with a note
@@ -1023,7 +1569,15 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
         ws.freeze_panes = "A3"
         for col, width in zip("ABCD", (20, 12, 26, 14)):
             ws.column_dimensions[col].width = width
-        note = f"Rows {lo + 1:,}–{hi:,} of {n:,}" + (f" (part {part + 1} of {parts}: Excel holds at most {max_rows:,} rows a sheet)" if parts > 1 else "") + f"; period_start is local time in {tz}."
+        note = (
+            f"Rows {lo + 1:,}–{hi:,} of {n:,}"
+            + (
+                f" (part {part + 1} of {parts}: Excel holds at most {max_rows:,} rows a sheet)"
+                if parts > 1
+                else ""
+            )
+            + f"; period_start is local time in {tz}."
+        )
         note_cell = WriteOnlyCell(ws)
         safe_text(note_cell, note)
         ws.append([note_cell])
@@ -1035,8 +1589,12 @@ def write_usage_xlsx(usage: pd.DataFrame, path: str | os.PathLike[str], *, max_r
         ws.append(heads)
         if hi > lo:
             table = Table(displayName=f"Usage{part + 1}", ref=f"A2:D{hi - lo + 2}")
-            table.tableColumns = [TableColumn(id=j, name=name) for j, name in
-                                  enumerate(("period_start", "period", "operation", "credits"), start=1)]
+            table.tableColumns = [
+                TableColumn(id=j, name=name)
+                for j, name in enumerate(
+                    ("period_start", "period", "operation", "credits"), start=1
+                )
+            ]
             table.autoFilter = AutoFilter(ref=table.ref)
             table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
             with warnings.catch_warnings():  # the columns were just added by hand, as it asks

@@ -11,11 +11,29 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-__all__ = ["render", "to_csv", "to_json", "csv_safe", "FORMULA_PREFIXES", "json_document",
-           "dumps_document", "SCHEMA_VERSION", "usage_rows", "usage_document", "iter_ndjson",
-           "to_ndjson", "frame_complete", "require_pyarrow", "PARQUET_EXTRA", "usage_parquet_table",
-           "write_usage_parquet", "PARQUET_METADATA_KEY", "parquet_table", "write_parquet_table",
-           "parquet_attrs"]
+__all__ = [
+    "render",
+    "to_csv",
+    "to_json",
+    "csv_safe",
+    "FORMULA_PREFIXES",
+    "json_document",
+    "dumps_document",
+    "SCHEMA_VERSION",
+    "usage_rows",
+    "usage_document",
+    "iter_ndjson",
+    "to_ndjson",
+    "frame_complete",
+    "require_pyarrow",
+    "PARQUET_EXTRA",
+    "usage_parquet_table",
+    "write_usage_parquet",
+    "PARQUET_METADATA_KEY",
+    "parquet_table",
+    "write_parquet_table",
+    "parquet_attrs",
+]
 
 #: Cell text starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -32,12 +50,14 @@ def _iso(frame: pd.DataFrame) -> pd.Series:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    out = pd.DataFrame({
-        "period_start": _iso(frame),
-        "period": frame["period"].astype(str),
-        "operation": frame["operation"].astype(str).map(csv_safe),
-        "credits": frame["credits"],
-    })
+    out = pd.DataFrame(
+        {
+            "period_start": _iso(frame),
+            "period": frame["period"].astype(str),
+            "operation": frame["operation"].astype(str).map(csv_safe),
+            "credits": frame["credits"],
+        }
+    )
     # Quote every text field: a carriage return inside an operation name would otherwise end
     # the row early (the csv module only quotes fields holding the line terminator it writes).
     return out.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
@@ -47,7 +67,9 @@ def usage_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The tidy rows as JSON-ready dicts, names verbatim (JSON is data, not a spreadsheet)."""
     return [
         {"period_start": ts.isoformat(), "period": str(p), "operation": str(o), "credits": float(c)}
-        for ts, p, o, c in zip(frame["period_start"], frame["period"], frame["operation"], frame["credits"])
+        for ts, p, o, c in zip(
+            frame["period_start"], frame["period"], frame["operation"], frame["credits"]
+        )
     ]
 
 
@@ -77,11 +99,13 @@ def _printable(text: str) -> str:
 def to_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "(no usage in this range)\n"
-    shown = pd.DataFrame({
-        "period": frame["period"].astype(str),
-        "operation": frame["operation"].astype(str).map(_printable),
-        "credits": frame["credits"].map(lambda v: f"{v:,.2f}"),
-    })
+    shown = pd.DataFrame(
+        {
+            "period": frame["period"].astype(str),
+            "operation": frame["operation"].astype(str).map(_printable),
+            "credits": frame["credits"].map(lambda v: f"{v:,.2f}"),
+        }
+    )
     total = frame["credits"].sum()
     return shown.to_string(index=False) + f"\n\ntotal credits: {total:,.2f}\n"
 
@@ -115,10 +139,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def json_document(command: str, rows: list[dict[str, Any]], *, source: str, timezone: str,
-                  period: str | None, start: Any, end: Any, complete: bool,
-                  totals: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
-                  generated_at: Any = None, unit: str = "credits") -> dict[str, Any]:
+def json_document(
+    command: str,
+    rows: list[dict[str, Any]],
+    *,
+    source: str,
+    timezone: str,
+    period: str | None,
+    start: Any,
+    end: Any,
+    complete: bool,
+    totals: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+    generated_at: Any = None,
+    unit: str = "credits",
+) -> dict[str, Any]:
     """The one JSON envelope (DESIGN 'Contracts') for ``command``'s output.
 
     ``rows`` are the command's table rows; ``totals`` its sums; ``fields`` the command's own
@@ -203,14 +238,23 @@ def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str
     for key in ("fiscal_year_start", "fiscal_year_naming"):
         if key in attrs:
             fields[key] = attrs[key]
-    by_op = {str(op): _credits_total(g) for op, g in
-             frame.groupby(frame["operation"].astype(str), sort=True)["credits"]}
+    by_op = {
+        str(op): _credits_total(g)
+        for op, g in frame.groupby(frame["operation"].astype(str), sort=True)["credits"]
+    }
     return json_document(
-        "usage", usage_rows(frame), source=str(attrs.get("source", "api")),
-        timezone=str(attrs.get("timezone", "UTC")), period=attrs.get("period"),
-        start=attrs.get("start"), end=attrs.get("end"), complete=frame_complete(frame),
+        "usage",
+        usage_rows(frame),
+        source=str(attrs.get("source", "api")),
+        timezone=str(attrs.get("timezone", "UTC")),
+        period=attrs.get("period"),
+        start=attrs.get("start"),
+        end=attrs.get("end"),
+        complete=frame_complete(frame),
         totals={"credits": _credits_total(frame["credits"]), "by_operation": by_op},
-        fields=fields, generated_at=generated_at)
+        fields=fields,
+        generated_at=generated_at,
+    )
 
 
 # --- Parquet ------------------------------------------------------------------------------------
@@ -229,8 +273,9 @@ def require_pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise InputError("Parquet output needs pyarrow: pip install "
-                         f"'generect-reports[{PARQUET_EXTRA}]'") from None
+        raise InputError(
+            f"Parquet output needs pyarrow: pip install 'generect-reports[{PARQUET_EXTRA}]'"
+        ) from None
     return pyarrow
 
 
@@ -246,8 +291,9 @@ def parquet_table(frame: pd.DataFrame, *, categorical: tuple[str, ...] = ()) -> 
     out.attrs = {}
     table = pa.Table.from_pandas(out, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta[PARQUET_METADATA_KEY] = json.dumps({"schema_version": SCHEMA_VERSION, "attrs": attrs},
-                                            ensure_ascii=False).encode("utf-8")
+    meta[PARQUET_METADATA_KEY] = json.dumps(
+        {"schema_version": SCHEMA_VERSION, "attrs": attrs}, ensure_ascii=False
+    ).encode("utf-8")
     # pandas (>= 2.1) restores frame.attrs from this key in read_parquet.
     meta[b"PANDAS_ATTRS"] = json.dumps(attrs, ensure_ascii=False).encode("utf-8")
     return table.replace_schema_metadata(meta)
@@ -255,8 +301,10 @@ def parquet_table(frame: pd.DataFrame, *, categorical: tuple[str, ...] = ()) -> 
 
 def usage_parquet_table(frame: pd.DataFrame) -> Any:
     """The tidy usage frame as a pyarrow Table (operations categorical)."""
-    return parquet_table(frame[["period_start", "period", "operation", "credits"]].copy()
-                         .__finalize__(frame), categorical=("operation",))
+    return parquet_table(
+        frame[["period_start", "period", "operation", "credits"]].copy().__finalize__(frame),
+        categorical=("operation",),
+    )
 
 
 def write_parquet_table(table: Any, path: Any) -> Any:

@@ -24,8 +24,16 @@ import pandas as pd
 from ..analysis.pricing import largest_remainder, load_prices, money_cents
 from ..errors import InputError
 
-__all__ = ["FOCUS_VERSION", "FOCUS_COLUMNS", "CUSTOM_COLUMNS", "CREDIT_CURRENCY", "focus_frame",
-           "render_focus_csv", "write_focus", "NOT_NULL_USAGE"]
+__all__ = [
+    "FOCUS_VERSION",
+    "FOCUS_COLUMNS",
+    "CUSTOM_COLUMNS",
+    "CREDIT_CURRENCY",
+    "focus_frame",
+    "render_focus_csv",
+    "write_focus",
+    "NOT_NULL_USAGE",
+]
 
 FOCUS_VERSION = "1.2"
 
@@ -36,30 +44,90 @@ CREDIT_CURRENCY = "QRC"
 
 #: The FOCUS 1.2 columns written, in this order (custom ``x_`` columns follow).
 FOCUS_COLUMNS: tuple[str, ...] = (
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
-    "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-    "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
-    "CommitmentDiscountStatus", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
-    "ContractedUnitPrice", "EffectiveCost", "InvoiceId", "InvoiceIssuerName", "ListCost",
-    "ListUnitPrice", "PricingCategory", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
-    "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "CommitmentDiscountStatus",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceId",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
 )
 CUSTOM_COLUMNS: tuple[str, ...] = (
-    "x_Operation", "x_UsageDate", "x_Unpriced", "x_CostIsEstimate", "x_PricingCurrencyName",
+    "x_Operation",
+    "x_UsageDate",
+    "x_Unpriced",
+    "x_CostIsEstimate",
+    "x_PricingCurrencyName",
     "x_TransactionId",
 )
 #: Columns our own checks hold non-null on Usage rows (the validator's guards skip them).
 NOT_NULL_USAGE: tuple[str, ...] = (
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
-    "BillingPeriodStart", "ChargeCategory", "ChargeDescription", "ChargeFrequency",
-    "ChargePeriodEnd", "ChargePeriodStart", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
-    "ContractedUnitPrice", "EffectiveCost", "InvoiceIssuerName", "ListCost", "ListUnitPrice",
-    "PricingCategory", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
-    "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceDetails", "SkuPriceId",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
 )
 
 _PROVIDER = "Generect"
@@ -91,8 +159,12 @@ def _per_operation(ops: pd.Series, fn: Any) -> pd.Series:
 def _midnights(days: pd.Series, timezone: str) -> pd.Series:
     """Local midnight of each naive date in ``timezone`` (DST-safe, as the usage frame does)."""
     naive = pd.DatetimeIndex(days)
-    return pd.Series(naive.tz_localize(timezone, nonexistent="shift_forward",
-                                       ambiguous=np.ones(len(naive), bool)), index=days.index)
+    return pd.Series(
+        naive.tz_localize(
+            timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), bool)
+        ),
+        index=days.index,
+    )
 
 
 def _split_cents(total: int, exact: np.ndarray) -> np.ndarray:
@@ -113,7 +185,9 @@ def _split_cents(total: int, exact: np.ndarray) -> np.ndarray:
     return parts
 
 
-def _daily_cents(daily: pd.DataFrame, price: np.ndarray, multiplier: float) -> tuple[np.ndarray, np.ndarray]:
+def _daily_cents(
+    daily: pd.DataFrame, price: np.ndarray, multiplier: float
+) -> tuple[np.ndarray, np.ndarray]:
     """List and contracted cost of every row in cents, split from the month's rounded line."""
     list_cents = np.zeros(len(daily), dtype="int64")
     contracted_cents = np.zeros(len(daily), dtype="int64")
@@ -133,12 +207,23 @@ def _meter(op: str) -> str:
     return op.replace("_", " ").strip().title() or op
 
 
-def _usage_rows(usage: pd.DataFrame, prices: Mapping[str, float], *, multiplier: float,
-                currency: str, prepaid: bool) -> pd.DataFrame:
+def _usage_rows(
+    usage: pd.DataFrame,
+    prices: Mapping[str, float],
+    *,
+    multiplier: float,
+    currency: str,
+    prepaid: bool,
+) -> pd.DataFrame:
     tz = str(usage.attrs.get("timezone", "UTC"))
     local = usage["period_start"].dt.tz_localize(None).dt.normalize()
-    daily = pd.DataFrame({"day": local, "operation": usage["operation"].astype(str),
-                          "credits": usage["credits"].to_numpy(dtype="float64")})
+    daily = pd.DataFrame(
+        {
+            "day": local,
+            "operation": usage["operation"].astype(str),
+            "credits": usage["credits"].to_numpy(dtype="float64"),
+        }
+    )
     daily = daily[daily["credits"] != 0].sort_values(["day", "operation"], kind="stable")
     daily = daily.reset_index(drop=True)
     daily["month"] = daily["day"].dt.to_period("M")
@@ -155,33 +240,46 @@ def _usage_rows(usage: pd.DataFrame, prices: Mapping[str, float], *, multiplier:
     list_cost = list_cents / 100.0
     contracted_cost = contracted_cents / 100.0
     credits = daily["credits"].to_numpy()
-    return pd.DataFrame({
-        "BilledCost": np.zeros(len(daily)) if prepaid else contracted_cost,
-        "BillingPeriodEnd": month_end, "BillingPeriodStart": month_start,
-        "ChargeCategory": "Usage",
-        "ChargeDescription": "Generect API credits used by " + ops,
-        "ChargeFrequency": "Usage-Based",
-        "ChargePeriodEnd": end, "ChargePeriodStart": start,
-        "ConsumedQuantity": credits, "ConsumedUnit": _UNIT,
-        "ContractedCost": contracted_cost, "ContractedUnitPrice": price * multiplier,
-        "EffectiveCost": contracted_cost,
-        "ListCost": list_cost, "ListUnitPrice": price,
-        "PricingCurrency": CREDIT_CURRENCY,
-        "PricingCurrencyContractedUnitPrice": 1.0,
-        "PricingCurrencyEffectiveCost": credits,
-        "PricingCurrencyListUnitPrice": 1.0,
-        "PricingQuantity": credits, "PricingUnit": _UNIT,
-        "SkuId": ops, "SkuMeter": _per_operation(ops, _meter),
-        "SkuPriceDetails": _per_operation(ops, lambda o: json.dumps({"x_Operation": o}, ensure_ascii=False)),
-        "SkuPriceId": ops + "-list-" + currency.lower(),
-        "x_Operation": ops, "x_UsageDate": _formatted(daily["day"], "%Y-%m-%d"),
-        "x_Unpriced": unpriced,
-        "x_TransactionId": None,
-    })
+    return pd.DataFrame(
+        {
+            "BilledCost": np.zeros(len(daily)) if prepaid else contracted_cost,
+            "BillingPeriodEnd": month_end,
+            "BillingPeriodStart": month_start,
+            "ChargeCategory": "Usage",
+            "ChargeDescription": "Generect API credits used by " + ops,
+            "ChargeFrequency": "Usage-Based",
+            "ChargePeriodEnd": end,
+            "ChargePeriodStart": start,
+            "ConsumedQuantity": credits,
+            "ConsumedUnit": _UNIT,
+            "ContractedCost": contracted_cost,
+            "ContractedUnitPrice": price * multiplier,
+            "EffectiveCost": contracted_cost,
+            "ListCost": list_cost,
+            "ListUnitPrice": price,
+            "PricingCurrency": CREDIT_CURRENCY,
+            "PricingCurrencyContractedUnitPrice": 1.0,
+            "PricingCurrencyEffectiveCost": credits,
+            "PricingCurrencyListUnitPrice": 1.0,
+            "PricingQuantity": credits,
+            "PricingUnit": _UNIT,
+            "SkuId": ops,
+            "SkuMeter": _per_operation(ops, _meter),
+            "SkuPriceDetails": _per_operation(
+                ops, lambda o: json.dumps({"x_Operation": o}, ensure_ascii=False)
+            ),
+            "SkuPriceId": ops + "-list-" + currency.lower(),
+            "x_Operation": ops,
+            "x_UsageDate": _formatted(daily["day"], "%Y-%m-%d"),
+            "x_Unpriced": unpriced,
+            "x_TransactionId": None,
+        }
+    )
 
 
-def _purchase_rows(ledger: pd.DataFrame, timezone: str, topup_price: float | None,
-                   currency: str) -> pd.DataFrame:
+def _purchase_rows(
+    ledger: pd.DataFrame, timezone: str, topup_price: float | None, currency: str
+) -> pd.DataFrame:
     """Successful credit top-ups (positive credits) of the ledger as Purchase rows."""
     required = {"id", "created_at", "type", "credits", "status", "balance_type"}
     missing = required - set(ledger.columns)
@@ -191,8 +289,10 @@ def _purchase_rows(ledger: pd.DataFrame, timezone: str, topup_price: float | Non
     if top.empty:
         return pd.DataFrame()
     if topup_price is None or not np.isfinite(topup_price) or topup_price < 0:
-        raise InputError("the ledger holds credit top-ups: give topup_price, the price of one "
-                         "purchased credit in the billing currency")
+        raise InputError(
+            "the ledger holds credit top-ups: give topup_price, the price of one "
+            "purchased credit in the billing currency"
+        )
     created = pd.to_datetime(top["created_at"])
     if created.dt.tz is None:
         raise InputError("the ledger's created_at must be tz-aware")
@@ -203,37 +303,53 @@ def _purchase_rows(ledger: pd.DataFrame, timezone: str, topup_price: float | Non
     qty = top["credits"].to_numpy(dtype="float64")
     cost = np.array([money_cents(q * topup_price) for q in qty], dtype="int64") / 100.0
     n = len(top)
-    return pd.DataFrame({
-        "BilledCost": cost,
-        "BillingPeriodEnd": _midnights((month + 1).dt.start_time, timezone),
-        "BillingPeriodStart": _midnights(month.dt.start_time, timezone),
-        "ChargeCategory": "Purchase",
-        "ChargeDescription": "Generect credit top-up",
-        "ChargeFrequency": "One-Time",
-        "ChargePeriodEnd": _midnights(day + pd.Timedelta(days=1), timezone),
-        "ChargePeriodStart": _midnights(day, timezone),
-        "ConsumedQuantity": np.full(n, np.nan), "ConsumedUnit": None,
-        "ContractedCost": cost, "ContractedUnitPrice": topup_price,
-        # The purchase is paid now but used later: its cost is recognised on the usage rows.
-        "EffectiveCost": 0.0,
-        "ListCost": cost, "ListUnitPrice": topup_price,
-        "PricingCurrency": currency,
-        "PricingCurrencyContractedUnitPrice": topup_price,
-        "PricingCurrencyEffectiveCost": 0.0,
-        "PricingCurrencyListUnitPrice": topup_price,
-        "PricingQuantity": qty, "PricingUnit": _UNIT,
-        "SkuId": _TOPUP_SKU, "SkuMeter": "Credit Top-up", "SkuPriceDetails": None,
-        "SkuPriceId": f"{_TOPUP_SKU}-{currency.lower()}",
-        "x_Operation": None, "x_UsageDate": day.dt.strftime("%Y-%m-%d").to_numpy(),
-        "x_Unpriced": False,
-        "x_TransactionId": top["id"].astype(str).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "BilledCost": cost,
+            "BillingPeriodEnd": _midnights((month + 1).dt.start_time, timezone),
+            "BillingPeriodStart": _midnights(month.dt.start_time, timezone),
+            "ChargeCategory": "Purchase",
+            "ChargeDescription": "Generect credit top-up",
+            "ChargeFrequency": "One-Time",
+            "ChargePeriodEnd": _midnights(day + pd.Timedelta(days=1), timezone),
+            "ChargePeriodStart": _midnights(day, timezone),
+            "ConsumedQuantity": np.full(n, np.nan),
+            "ConsumedUnit": None,
+            "ContractedCost": cost,
+            "ContractedUnitPrice": topup_price,
+            # The purchase is paid now but used later: its cost is recognised on the usage rows.
+            "EffectiveCost": 0.0,
+            "ListCost": cost,
+            "ListUnitPrice": topup_price,
+            "PricingCurrency": currency,
+            "PricingCurrencyContractedUnitPrice": topup_price,
+            "PricingCurrencyEffectiveCost": 0.0,
+            "PricingCurrencyListUnitPrice": topup_price,
+            "PricingQuantity": qty,
+            "PricingUnit": _UNIT,
+            "SkuId": _TOPUP_SKU,
+            "SkuMeter": "Credit Top-up",
+            "SkuPriceDetails": None,
+            "SkuPriceId": f"{_TOPUP_SKU}-{currency.lower()}",
+            "x_Operation": None,
+            "x_UsageDate": day.dt.strftime("%Y-%m-%d").to_numpy(),
+            "x_Unpriced": False,
+            "x_TransactionId": top["id"].astype(str).to_numpy(),
+        }
+    )
 
 
-def focus_frame(usage: pd.DataFrame, *, prices: Mapping[str, float] | None = None,
-                currency: str = "USD", multiplier: float = 1.0,
-                ledger: pd.DataFrame | None = None, topup_price: float | None = None,
-                account_id: str = "generect", account_name: str = "Generect account") -> pd.DataFrame:
+def focus_frame(
+    usage: pd.DataFrame,
+    *,
+    prices: Mapping[str, float] | None = None,
+    currency: str = "USD",
+    multiplier: float = 1.0,
+    ledger: pd.DataFrame | None = None,
+    topup_price: float | None = None,
+    account_id: str = "generect",
+    account_name: str = "Generect account",
+) -> pd.DataFrame:
     """The usage (and the ledger's top-ups) as FOCUS 1.2 cost-and-usage rows.
 
     Parameters
@@ -268,12 +384,16 @@ def focus_frame(usage: pd.DataFrame, *, prices: Mapping[str, float] | None = Non
     if prices is None:
         prices = load_prices()
     tz = str(usage.attrs.get("timezone", "UTC"))
-    purchases = _purchase_rows(ledger, tz, topup_price, currency) if ledger is not None else pd.DataFrame()
-    rows = _usage_rows(usage, prices, multiplier=multiplier, currency=currency,
-                       prepaid=ledger is not None)
+    purchases = (
+        _purchase_rows(ledger, tz, topup_price, currency) if ledger is not None else pd.DataFrame()
+    )
+    rows = _usage_rows(
+        usage, prices, multiplier=multiplier, currency=currency, prepaid=ledger is not None
+    )
     frame = pd.concat([rows, purchases], ignore_index=True) if len(purchases) else rows
-    frame = frame.sort_values(["ChargePeriodStart", "ChargeCategory", "SkuId"], kind="stable",
-                              ignore_index=True)
+    frame = frame.sort_values(
+        ["ChargePeriodStart", "ChargeCategory", "SkuId"], kind="stable", ignore_index=True
+    )
     for name in ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"):
         frame[name] = pd.to_datetime(frame[name]).dt.tz_convert("UTC")
     frame["BillingAccountId"] = account_id
@@ -295,17 +415,32 @@ def focus_frame(usage: pd.DataFrame, *, prices: Mapping[str, float] | None = Non
     frame["ServiceSubcategory"] = _SUBCATEGORY
     # Usage costs come from list prices; a purchase's from the caller's top-up price.
     frame["x_CostIsEstimate"] = frame["ChargeCategory"] == "Usage"
-    frame["x_PricingCurrencyName"] = np.where(frame["ChargeCategory"] == "Usage",
-                                              "Generect credit", currency)
-    for name in ("BilledCost", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice",
-                 "EffectiveCost", "ListCost", "ListUnitPrice", "PricingCurrencyContractedUnitPrice",
-                 "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity"):
+    frame["x_PricingCurrencyName"] = np.where(
+        frame["ChargeCategory"] == "Usage", "Generect credit", currency
+    )
+    for name in (
+        "BilledCost",
+        "ConsumedQuantity",
+        "ContractedCost",
+        "ContractedUnitPrice",
+        "EffectiveCost",
+        "ListCost",
+        "ListUnitPrice",
+        "PricingCurrencyContractedUnitPrice",
+        "PricingCurrencyEffectiveCost",
+        "PricingCurrencyListUnitPrice",
+        "PricingQuantity",
+    ):
         frame[name] = frame[name].astype("float64")
     for name in ("x_Unpriced", "x_CostIsEstimate"):
         frame[name] = frame[name].astype(bool)
     out = frame[list(FOCUS_COLUMNS) + list(CUSTOM_COLUMNS)].copy()
-    out.attrs = {**usage.attrs, "focus_version": FOCUS_VERSION, "cost_is_estimate": True,
-                 "billing_currency": currency}
+    out.attrs = {
+        **usage.attrs,
+        "focus_version": FOCUS_VERSION,
+        "cost_is_estimate": True,
+        "billing_currency": currency,
+    }
     return out
 
 
@@ -329,8 +464,9 @@ def render_focus_csv(frame: pd.DataFrame) -> str:
     return _csv_frame(frame).to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
-def write_focus(usage: pd.DataFrame, output: str | os.PathLike[str] | None = None,
-                **options: Any) -> str | None:
+def write_focus(
+    usage: pd.DataFrame, output: str | os.PathLike[str] | None = None, **options: Any
+) -> str | None:
     """Write the FOCUS export: Parquet when ``output`` ends in ``.parquet``, else CSV.
 
     With no ``output`` the CSV text is returned (for stdout). ``options`` go to :func:`focus_frame`;

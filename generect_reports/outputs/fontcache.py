@@ -33,7 +33,7 @@ MAX_ENTRIES = 200
 _MAGIC = b"GRFS1\n"
 
 _lock = threading.Lock()
-_threads: dict[int, Path] = {}            # thread id -> cache folder, while active
+_threads: dict[int, Path] = {}  # thread id -> cache folder, while active
 _originals: dict[str, Callable[..., Any]] = {}
 _digests: dict[tuple[str, int, int], str] = {}
 
@@ -110,8 +110,16 @@ def _entry_key(fontfile: Any, glyphs: Iterable[int]) -> str:
     path = os.fspath(getattr(fontfile, "path", fontfile))
     face = int(getattr(fontfile, "face_index", 0) or 0)
     # The versions are part of the key: another fontTools may subset differently.
-    text = json.dumps([_MAGIC.decode().strip(), matplotlib.__version__, fontTools.version,
-                       _font_digest(path), face, sorted(int(g) for g in glyphs)])
+    text = json.dumps(
+        [
+            _MAGIC.decode().strip(),
+            matplotlib.__version__,
+            fontTools.version,
+            _font_digest(path),
+            face,
+            sorted(int(g) for g in glyphs),
+        ]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -124,16 +132,16 @@ def _read(path: Path) -> _Subset | None:
     if len(raw) < head + 4 or not raw.startswith(_MAGIC):
         return None
     body = raw[head:]
-    if hashlib.sha256(body).digest() != raw[len(_MAGIC):head]:
+    if hashlib.sha256(body).digest() != raw[len(_MAGIC) : head]:
         log.debug("font subset cache entry %s is corrupt; ignored", path.name)
         return None
     try:
         size = int.from_bytes(body[:4], "big")
-        pairs = json.loads(body[4:4 + size])
+        pairs = json.loads(body[4 : 4 + size])
         gim = {int(a): int(b) for a, b in pairs}
     except (ValueError, TypeError):
         return None
-    return _Subset(_Blob(body[4 + size:]), gim)
+    return _Subset(_Blob(body[4 + size :]), gim)
 
 
 def _write(folder: Path, path: Path, entry: _Subset) -> None:
@@ -157,7 +165,7 @@ def _write(folder: Path, path: Path, entry: _Subset) -> None:
 
 def _prune(folder: Path) -> None:
     entries = [(p.stat().st_mtime_ns, p) for p in folder.glob("*.bin")]
-    for _, old in sorted(entries)[:max(0, len(entries) - MAX_ENTRIES)]:
+    for _, old in sorted(entries)[: max(0, len(entries) - MAX_ENTRIES)]:
         with contextlib.suppress(OSError):
             old.unlink()
 
@@ -196,8 +204,10 @@ def cached_font_subsets(folder: str | os.PathLike[str] | None = None) -> Iterato
     """
     from matplotlib.backends import _backend_pdf_ps as pdf_ps
 
-    if not (callable(getattr(pdf_ps, "get_glyphs_subset", None))
-            and callable(getattr(pdf_ps, "font_as_file", None))):
+    if not (
+        callable(getattr(pdf_ps, "get_glyphs_subset", None))
+        and callable(getattr(pdf_ps, "font_as_file", None))
+    ):
         yield
         return
     me = threading.get_ident()

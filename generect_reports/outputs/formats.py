@@ -19,8 +19,13 @@ import pandas as pd
 
 from ..errors import TemplateError
 
-__all__ = ["ReportFormats", "round_half_up", "format_number", "credit_decimals_for",
-           "formats_from_theme"]
+__all__ = [
+    "ReportFormats",
+    "round_half_up",
+    "format_number",
+    "credit_decimals_for",
+    "formats_from_theme",
+]
 
 
 def _missing(value: Any) -> bool:
@@ -90,7 +95,9 @@ class ReportFormats:
 
     def change(self, value: float | None) -> str:
         """A signed credit change: ``+3,567``, ``-20``, ``0``."""
-        return "-" if _missing(value) else format_number(float(value), self.credit_decimals, sign=True)  # type: ignore[arg-type]
+        return (
+            "-" if _missing(value) else format_number(float(value), self.credit_decimals, sign=True)
+        )  # type: ignore[arg-type]
 
     def projection(self, value: float | None) -> str:
         """A month-end projection: whole credits by default (``35,167``)."""
@@ -120,7 +127,10 @@ class ReportFormats:
         """A signed change as ``+11.9%``; ``n/a`` when there is nothing to compare with."""
         if _missing(fraction):
             return "n/a"
-        return format_number(float(fraction) * 100, self.percent_decimals, sign=True, grouping=False) + "%"  # type: ignore[arg-type]
+        return (
+            format_number(float(fraction) * 100, self.percent_decimals, sign=True, grouping=False)
+            + "%"
+        )  # type: ignore[arg-type]
 
     def share(self, percent: float | None) -> str:
         """An agreed display share, given in percent (``29.3`` → ``29.3%``)."""
@@ -175,11 +185,15 @@ def _as_decimals(value: Any, what: str) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
-        raise TemplateError(f"theme formats.{what} must be \"auto\" or a whole number 0-6, not {value!r}")
+        raise TemplateError(
+            f'theme formats.{what} must be "auto" or a whole number 0-6, not {value!r}'
+        )
     return int(value)
 
 
-def formats_from_theme(formats: Mapping[str, Any], credits: Any, currency: str = "USD") -> ReportFormats:
+def formats_from_theme(
+    formats: Mapping[str, Any], credits: Any, currency: str = "USD"
+) -> ReportFormats:
     """The display decision for a report: the theme's ``[formats]`` over the data's precision.
 
     ``credit_decimals`` ("auto" or 0-6) and ``projection_decimals`` (0-6) in the theme win; a
@@ -193,5 +207,8 @@ def formats_from_theme(formats: Mapping[str, Any], credits: Any, currency: str =
         else:
             decimals = credit_decimals_for(credits)
     projection = _as_decimals(formats.get("projection_decimals", 0), "projection_decimals")
-    return ReportFormats(credit_decimals=decimals, projection_decimals=0 if projection is None else projection,
-                         currency=currency)
+    return ReportFormats(
+        credit_decimals=decimals,
+        projection_decimals=0 if projection is None else projection,
+        currency=currency,
+    )

@@ -26,11 +26,21 @@ if TYPE_CHECKING:
 
     from .report import MonthlyReport
 
-__all__ = ["SmtpSettings", "build_message", "build_quarter_message", "quarter_subject", "send_message", "write_eml", "validate_addresses",
-           "subject_for"]
+__all__ = [
+    "SmtpSettings",
+    "build_message",
+    "build_quarter_message",
+    "quarter_subject",
+    "send_message",
+    "write_eml",
+    "validate_addresses",
+    "subject_for",
+]
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -64,9 +74,16 @@ class SmtpSettings:
     cafile: str | None = None
 
     @classmethod
-    def from_options(cls, *, host: str | None, port: int | None, security: str = "starttls",
-                     user: str | None = None, need_host: bool = True,
-                     timeout: float = 30.0) -> "SmtpSettings":
+    def from_options(
+        cls,
+        *,
+        host: str | None,
+        port: int | None,
+        security: str = "starttls",
+        user: str | None = None,
+        need_host: bool = True,
+        timeout: float = 30.0,
+    ) -> "SmtpSettings":
         security = (security or "starttls").lower()
         if security not in SECURITY:
             raise InputError(f"unknown --smtp-security {security!r}: use starttls, ssl or none")
@@ -77,8 +94,14 @@ class SmtpSettings:
         password = os.environ.get("GENERECT_SMTP_PASSWORD") or None
         if user and not password and need_host:
             raise InputError("--smtp-user is set but GENERECT_SMTP_PASSWORD is not")
-        return cls(host=host or "", port=port or DEFAULT_PORTS[security], security=security,
-                   user=user or None, password=password if user else None, timeout=timeout)
+        return cls(
+            host=host or "",
+            port=port or DEFAULT_PORTS[security],
+            security=security,
+            user=user or None,
+            password=password if user else None,
+            timeout=timeout,
+        )
 
 
 def subject_for(rep: "MonthlyReport") -> str:
@@ -103,22 +126,39 @@ CHART_WIDTH_PX = 640
 CHART_INCHES = 4.8
 
 
-def _context(rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str) -> dict[str, object]:
+def _context(
+    rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str
+) -> dict[str, object]:
     from . import presentation as P
 
     f = rep.formats
     return {
-        "r": rep, "title": rep.theme.text.get("title", "Generect credit usage"),
-        "kpis": P.kpis(rep), "narrative": list(rep.narrative), "rows": _shown(P.operation_rows(rep)),
-        "total_row": P.total_row(rep), "cost_rows": _shown(P.cost_rows(rep)),
-        "sections": P.section_lines(rep), "drivers": P.driver_lines(rep),
-        "anomalies": P.anomaly_lines(rep), "basis": P.change_basis(rep),
-        "yoy_basis": (f"against {rep.yoy_month_name}" + ("" if rep.complete else f" days 1-{rep.elapsed_days}"))
-        if rep.yoy_available else "",
+        "r": rep,
+        "title": rep.theme.text.get("title", "Generect credit usage"),
+        "kpis": P.kpis(rep),
+        "narrative": list(rep.narrative),
+        "rows": _shown(P.operation_rows(rep)),
+        "total_row": P.total_row(rep),
+        "cost_rows": _shown(P.cost_rows(rep)),
+        "sections": P.section_lines(rep),
+        "drivers": P.driver_lines(rep),
+        "anomalies": P.anomaly_lines(rep),
+        "basis": P.change_basis(rep),
+        "yoy_basis": (
+            f"against {rep.yoy_month_name}"
+            + ("" if rep.complete else f" days 1-{rep.elapsed_days}")
+        )
+        if rep.yoy_available
+        else "",
         "cost": f.money(rep.estimated_cost),
-        "as_of": f"{rep.as_of:%Y-%m-%d %H:%M}", "warnings": rep.warnings, "notes": rep.notes,
-        "chart_cid": chart_cid, "chart_width": CHART_WIDTH_PX,
-        "xlsx_name": xlsx_name, "pdf_name": pdf_name, "colors": rep.theme.colors,
+        "as_of": f"{rep.as_of:%Y-%m-%d %H:%M}",
+        "warnings": rep.warnings,
+        "notes": rep.notes,
+        "chart_cid": chart_cid,
+        "chart_width": CHART_WIDTH_PX,
+        "xlsx_name": xlsx_name,
+        "pdf_name": pdf_name,
+        "colors": rep.theme.colors,
         "font": rep.theme.fonts.get("family", "DejaVu Sans"),
     }
 
@@ -146,14 +186,25 @@ def _breakable(name: object) -> "Markup":
 
 
 def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError as JinjaError, select_autoescape
+    from jinja2 import (
+        Environment,
+        FileSystemLoader,
+        StrictUndefined,
+        TemplateError as JinjaError,
+        select_autoescape,
+    )
 
     from ..errors import TemplateError
     from ..theme import bundled_template_dir
 
     loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
-    env = Environment(loader=loader, autoescape=select_autoescape(["html", "html.j2"], default=False),
-                      undefined=StrictUndefined, keep_trailing_newline=True, finalize=_shown_text)
+    env = Environment(
+        loader=loader,
+        autoescape=select_autoescape(["html", "html.j2"], default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_shown_text,
+    )
     env.filters["breakable"] = _breakable
     try:
         text = env.get_template("email.txt.j2").render(context)
@@ -170,8 +221,15 @@ def _chart_png(rep: "MonthlyReport") -> bytes:
     return history_chart_png(rep, width=CHART_INCHES, dpi=round(2 * CHART_WIDTH_PX / CHART_INCHES))
 
 
-def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[str] | None = None,
-                  max_attachment_bytes: int = 10 * 1024 * 1024, worker: Any = None) -> EmailMessage:
+def build_message(
+    rep: "MonthlyReport",
+    *,
+    to: list[str],
+    sender: str,
+    cc: list[str] | None = None,
+    max_attachment_bytes: int = 10 * 1024 * 1024,
+    worker: Any = None,
+) -> EmailMessage:
     """The complete message: subject, text and HTML bodies, inline chart, xlsx and pdf attached.
 
     ``worker`` is a :class:`~generect_reports.outputs.render.PdfWorker` started before the
@@ -186,19 +244,38 @@ def build_message(rep: "MonthlyReport", *, to: list[str], sender: str, cc: list[
     xlsx, pdf, chart = render_email_files(rep, _chart_png, worker=worker)
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
-        raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
-                         "(raise --max-attachment-mb)")
+        raise InputError(
+            f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
+            "(raise --max-attachment-mb)"
+        )
     domain = sender.rsplit("@", 1)[-1]
     chart_cid = make_msgid(idstring="chart", domain=domain)
     text, html = _render(rep, _context(rep, chart_cid[1:-1], xlsx_name, pdf_name))
-    return _assemble(subject_for(rep), text, html, to=to, cc=cc, sender=sender, version=rep.version,
-                     inline=(chart, chart_cid, "usage-history.png"),
-                     attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)])
+    return _assemble(
+        subject_for(rep),
+        text,
+        html,
+        to=to,
+        cc=cc,
+        sender=sender,
+        version=rep.version,
+        inline=(chart, chart_cid, "usage-history.png"),
+        attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)],
+    )
 
 
-def _assemble(subject: str, text: str, html: str, *, to: list[str], cc: list[str] | None,
-              sender: str, version: str, attachments: list[tuple[bytes, tuple[str, str], str]],
-              inline: tuple[bytes, str, str] | None = None) -> EmailMessage:
+def _assemble(
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    to: list[str],
+    cc: list[str] | None,
+    sender: str,
+    version: str,
+    attachments: list[tuple[bytes, tuple[str, str], str]],
+    inline: tuple[bytes, str, str] | None = None,
+) -> EmailMessage:
     """Headers, the text and HTML alternatives, an inline image (PNG) and the attachments."""
     domain = sender.rsplit("@", 1)[-1]
     msg = EmailMessage()
@@ -216,8 +293,9 @@ def _assemble(subject: str, text: str, html: str, *, to: list[str], cc: list[str
         html_part = msg.get_body(preferencelist=("html",))
         assert html_part is not None  # added just above
         data, cid, filename = inline
-        html_part.add_related(data, maintype="image", subtype="png", cid=cid, filename=filename,
-                              disposition="inline")
+        html_part.add_related(
+            data, maintype="image", subtype="png", cid=cid, filename=filename, disposition="inline"
+        )
     for data, (maintype, subtype), filename in attachments:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
@@ -229,14 +307,23 @@ def quarter_subject(rep: Any) -> str:
 
     change = rep.total - rep.previous_total
     pct = change / rep.previous_total if rep.previous_total else float("nan")
-    subject = (f"Generect usage {rep.label}: {rep.total:,.0f} credits "
-               f"({_signed_pct(pct)} vs {rep.previous_label})")
+    subject = (
+        f"Generect usage {rep.label}: {rep.total:,.0f} credits "
+        f"({_signed_pct(pct)} vs {rep.previous_label})"
+    )
     return subject if rep.complete else "[partial quarter] " + subject
 
 
-def build_quarter_message(rep: Any, *, to: list[str], sender: str, cc: list[str] | None = None,
-                          max_attachment_bytes: int = 10 * 1024 * 1024,
-                          colors: dict[str, str] | None = None, theme: Any = None) -> EmailMessage:
+def build_quarter_message(
+    rep: Any,
+    *,
+    to: list[str],
+    sender: str,
+    cc: list[str] | None = None,
+    max_attachment_bytes: int = 10 * 1024 * 1024,
+    colors: dict[str, str] | None = None,
+    theme: Any = None,
+) -> EmailMessage:
     """The quarter report by email: the quarter's sentences in a text and an HTML part, its
     workbook and one-page PDF attached. Raises :class:`InputError` over the size limit."""
     import tempfile
@@ -253,23 +340,42 @@ def build_quarter_message(rep: Any, *, to: list[str], sender: str, cc: list[str]
     pdf = render_quarter_pdf(rep, colors=colors)
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
-        raise InputError(f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
-                         "(raise --max-attachment-mb)")
+        raise InputError(
+            f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
+            "(raise --max-attachment-mb)"
+        )
     from ..theme import bundled_template_dir, load_theme
 
     theme = theme or load_theme()
     folders = [str(theme.folder), str(bundled_template_dir())]
-    env = Environment(loader=FileSystemLoader(folders),
-                      autoescape=select_autoescape(["html", "html.j2"], default=False),
-                      keep_trailing_newline=True, finalize=_shown_text)
+    env = Environment(
+        loader=FileSystemLoader(folders),
+        autoescape=select_autoescape(["html", "html.j2"], default=False),
+        keep_trailing_newline=True,
+        finalize=_shown_text,
+    )
     xlsx_name, pdf_name = f"generect-usage-{rep.label}.xlsx", f"generect-usage-{rep.label}.pdf"
-    context = {"r": rep, "lines": quarter_summary(rep), "xlsx_name": xlsx_name, "pdf_name": pdf_name,
-               "title": theme.text.get("title", "Generect credit usage"), "colors": theme.colors,
-               "version": __version__}
+    context = {
+        "r": rep,
+        "lines": quarter_summary(rep),
+        "xlsx_name": xlsx_name,
+        "pdf_name": pdf_name,
+        "title": theme.text.get("title", "Generect credit usage"),
+        "colors": theme.colors,
+        "version": __version__,
+    }
     text = env.get_template("email_quarter.txt.j2").render(context)
     html = env.get_template("email_quarter.html.j2").render(context)
-    return _assemble(quarter_subject(rep), text, html, to=to, cc=cc, sender=sender, version=__version__,
-                     attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)])
+    return _assemble(
+        quarter_subject(rep),
+        text,
+        html,
+        to=to,
+        cc=cc,
+        sender=sender,
+        version=__version__,
+        attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)],
+    )
 
 
 def write_eml(message: EmailMessage, path: str | os.PathLike[str]) -> None:
@@ -292,15 +398,19 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
     where = f"{settings.host}:{settings.port}"
     try:
         if settings.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
         else:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         with smtp:
             smtp.ehlo()
             if settings.security == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise DeliveryError(f"SMTP server {where} does not offer STARTTLS "
-                                        "(use --smtp-security ssl, or none on a trusted network)")
+                    raise DeliveryError(
+                        f"SMTP server {where} does not offer STARTTLS "
+                        "(use --smtp-security ssl, or none on a trusted network)"
+                    )
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if settings.user:
@@ -309,21 +419,36 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
     except DeliveryError:
         raise
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP login as {settings.user!r} was refused by {where} ({exc.smtp_code})") from None
+        raise DeliveryError(
+            f"SMTP login as {settings.user!r} was refused by {where} ({exc.smtp_code})"
+        ) from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"SMTP server {where} refused every recipient: {', '.join(sorted(exc.recipients))}; nothing was sent") from None
+        raise DeliveryError(
+            f"SMTP server {where} refused every recipient: {', '.join(sorted(exc.recipients))}; nothing was sent"
+        ) from None
     except smtplib.SMTPSenderRefused as exc:
-        raise DeliveryError(f"SMTP server {where} refused the sender {exc.sender!r} ({exc.smtp_code}); nothing was sent") from None
+        raise DeliveryError(
+            f"SMTP server {where} refused the sender {exc.sender!r} ({exc.smtp_code}); nothing was sent"
+        ) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise DeliveryError(f"SMTP server {where}: {_redact(str(exc), settings)}") from None
     except smtplib.SMTPException as exc:
-        raise DeliveryError(f"SMTP error from {where}: {_redact(str(exc), settings)[:200]}; the message may not have been sent") from None
+        raise DeliveryError(
+            f"SMTP error from {where}: {_redact(str(exc), settings)[:200]}; the message may not have been sent"
+        ) from None
     except ssl.SSLError as exc:
-        raise DeliveryError(f"TLS with {where} failed ({exc.reason or type(exc).__name__})") from None
+        raise DeliveryError(
+            f"TLS with {where} failed ({exc.reason or type(exc).__name__})"
+        ) from None
     except (socket.timeout, TimeoutError):
         raise DeliveryError(f"SMTP server {where} timed out") from None
     except OSError as exc:
-        raise DeliveryError(f"cannot reach SMTP server {where} ({exc.strerror or type(exc).__name__})") from None
+        raise DeliveryError(
+            f"cannot reach SMTP server {where} ({exc.strerror or type(exc).__name__})"
+        ) from None
     if refused:
-        raise DeliveryError("SMTP server refused some recipients: " + ", ".join(sorted(refused)) +
-                            "; the others received the message")
+        raise DeliveryError(
+            "SMTP server refused some recipients: "
+            + ", ".join(sorted(refused))
+            + "; the others received the message"
+        )

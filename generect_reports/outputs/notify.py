@@ -24,8 +24,17 @@ from urllib.parse import urlsplit
 from ..errors import DeliveryError, InputError
 from ..fetch.client import _is_loopback, retry_delay, should_retry
 
-__all__ = ["NOTIFY_ENV", "Webhook", "check_webhook_url", "is_teams_url", "slack_payload",
-           "teams_payload", "post_webhook", "notify", "webhook_urls"]
+__all__ = [
+    "NOTIFY_ENV",
+    "Webhook",
+    "check_webhook_url",
+    "is_teams_url",
+    "slack_payload",
+    "teams_payload",
+    "post_webhook",
+    "notify",
+    "webhook_urls",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +71,9 @@ def is_teams_url(url: str) -> bool:
     which also holds behind a relay or on a test server."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    return any(host.endswith(suffix) for suffix in _TEAMS_HOSTS) or bool(_TEAMS_PATH.search(parts.path))
+    return any(host.endswith(suffix) for suffix in _TEAMS_HOSTS) or bool(
+        _TEAMS_PATH.search(parts.path)
+    )
 
 
 def check_webhook_url(url: str, where: str) -> str:
@@ -84,8 +95,9 @@ def check_webhook_url(url: str, where: str) -> str:
     return text
 
 
-def webhook_urls(options: Sequence[str] = (), config_urls: Sequence[Any] = (),
-                 env: str | None = None) -> list[Webhook]:
+def webhook_urls(
+    options: Sequence[str] = (), config_urls: Sequence[Any] = (), env: str | None = None
+) -> list[Webhook]:
     """Every webhook to post to, validated, in order: ``--notify``, ``$GENERECT_NOTIFY_URL``,
     ``[notify] urls``; duplicates are posted to once."""
     env_value = os.environ.get(NOTIFY_ENV, "") if env is None else env
@@ -115,12 +127,24 @@ def slack_payload(title: str, lines: Iterable[str]) -> dict[str, Any]:
 def teams_payload(title: str, lines: Iterable[str]) -> dict[str, Any]:
     """Teams Workflows body: a message with one Adaptive Card (version 1.4)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True}]
+        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True}
+    ]
     blocks += [{"type": "TextBlock", "text": f"- {line}", "wrap": True} for line in lines]
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard", "version": "1.4", "body": blocks}}]}
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": blocks,
+                },
+            }
+        ],
+    }
 
 
 class _HideURLs(logging.Filter):
@@ -131,13 +155,24 @@ class _HideURLs(logging.Filter):
         return False
 
 
-_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
-                    "urllib3.poolmanager", "requests")
+_URLLIB3_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.util.retry",
+    "urllib3.poolmanager",
+    "requests",
+)
 
 
-def post_webhook(hook: Webhook, payload: dict[str, Any], *, timeout: tuple[float, float] = (5.0, 10.0),
-                 max_attempts: int = 4, sleep: Callable[[float], object] = time.sleep,
-                 max_retry_time: float = 30.0) -> int:
+def post_webhook(
+    hook: Webhook,
+    payload: dict[str, Any],
+    *,
+    timeout: tuple[float, float] = (5.0, 10.0),
+    max_attempts: int = 4,
+    sleep: Callable[[float], object] = time.sleep,
+    max_retry_time: float = 30.0,
+) -> int:
     """POST ``payload`` as JSON to ``hook`` with bounded retries (429, 5xx, connection trouble).
 
     Returns the number of attempts. Raises :class:`DeliveryError` (exit 4) naming the webhook by
@@ -161,8 +196,13 @@ def post_webhook(hook: Webhook, payload: dict[str, Any], *, timeout: tuple[float
             status: int | None
             retry_after: float | None = None
             try:
-                response = session.post(hook.url, data=body, timeout=timeout, allow_redirects=False,
-                                        headers={"Content-Type": "application/json; charset=utf-8"})
+                response = session.post(
+                    hook.url,
+                    data=body,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                )
                 status = response.status_code
                 response.close()
                 if 200 <= status < 300:
@@ -176,12 +216,21 @@ def post_webhook(hook: Webhook, payload: dict[str, Any], *, timeout: tuple[float
                 status, problem = None, f"connection failed ({type(exc).__name__})"
             except (ValueError, UnicodeError) as exc:
                 # e.g. a host name that cannot be encoded; the message would quote the URL.
-                raise DeliveryError(f"{hook.name}: invalid webhook URL ({type(exc).__name__})") from None
+                raise DeliveryError(
+                    f"{hook.name}: invalid webhook URL ({type(exc).__name__})"
+                ) from None
             wait = retry_delay(attempt, retry_after)
-            if not should_retry(status, attempt, max_attempts) or time.monotonic() + wait > deadline:
-                raise DeliveryError(f"{hook.name}: {problem}"
-                                    + (f" after {attempt} attempts" if attempt > 1 else "")) from None
-            log.info("%s: %s; retry %d/%d in %.2fs", hook.name, problem, attempt, max_attempts - 1, wait)
+            if (
+                not should_retry(status, attempt, max_attempts)
+                or time.monotonic() + wait > deadline
+            ):
+                raise DeliveryError(
+                    f"{hook.name}: {problem}"
+                    + (f" after {attempt} attempts" if attempt > 1 else "")
+                ) from None
+            log.info(
+                "%s: %s; retry %d/%d in %.2fs", hook.name, problem, attempt, max_attempts - 1, wait
+            )
             sleep(wait)
     finally:
         session.close()
@@ -198,7 +247,9 @@ def notify(hooks: Sequence[Webhook], title: str, lines: Sequence[str], **kwargs:
     failures: list[DeliveryError] = []
     sent = 0
     for hook in hooks:
-        payload = teams_payload(title, lines) if hook.kind == "teams" else slack_payload(title, lines)
+        payload = (
+            teams_payload(title, lines) if hook.kind == "teams" else slack_payload(title, lines)
+        )
         try:
             post_webhook(hook, payload, **kwargs)
             sent += 1
@@ -206,6 +257,7 @@ def notify(hooks: Sequence[Webhook], title: str, lines: Sequence[str], **kwargs:
             log.error("%s", exc)
             failures.append(exc)
     if failures:
-        raise DeliveryError(f"{len(failures)} of {len(hooks)} webhook(s) failed; first: "
-                            f"{failures[0]}") from None  # no cause: it could hold a URL
+        raise DeliveryError(
+            f"{len(failures)} of {len(hooks)} webhook(s) failed; first: {failures[0]}"
+        ) from None  # no cause: it could hold a URL
     return sent

@@ -46,17 +46,23 @@ if TYPE_CHECKING:
 
     from .report import MonthlyReport
 
-__all__ = ["write_pdf_report", "write_report_pdf", "render_pdf", "history_chart_png",
-           "PAGE_SIZES", "MIN_FONT_PT"]
+__all__ = [
+    "write_pdf_report",
+    "write_report_pdf",
+    "render_pdf",
+    "history_chart_png",
+    "PAGE_SIZES",
+    "MIN_FONT_PT",
+]
 
 #: Landscape page sizes in inches (width, height).
 PAGE_SIZES = {"a4": (11.69, 8.27), "letter": (11.0, 8.5)}
 #: The smallest type on any page; a test reads the PDF's text operators to hold this.
 MIN_FONT_PT = 8.0
 
-MARGIN = 0.45          # page margin, inches
-BODY = 9.0             # running text
-SMALL = 8.0            # tables, captions, ticks, legends, footer
+MARGIN = 0.45  # page margin, inches
+BODY = 9.0  # running text
+SMALL = 8.0  # tables, captions, ticks, legends, footer
 
 
 def lit(text: Any, width: int | None = None) -> str:
@@ -75,8 +81,9 @@ def _color(hexcode: str) -> str:
 
 
 def _rc(rep: "MonthlyReport") -> dict[str, Any]:
-    params = matplotlib.rc_params_from_file(str(rep.theme.file("report.mplstyle")),
-                                            use_default_template=False)
+    params = matplotlib.rc_params_from_file(
+        str(rep.theme.file("report.mplstyle")), use_default_template=False
+    )
     rc: dict[str, Any] = {str(key): params[key] for key in params}
     family = rep.theme.fonts.get("family")
     # Glyphs the theme font lacks come from the next installed font of the chain.
@@ -91,6 +98,7 @@ def _thousands(x: float, _pos: Any = None) -> str:
 
 
 # --------------------------------------------------------------------------- page geometry
+
 
 class _Page:
     """A landscape page measured in inches from its top-left corner, with a renderer that
@@ -110,16 +118,26 @@ class _Page:
 
     def axes(self, left: float, top: float, width: float, height: float) -> "Axes":
         """Axes whose plotting box spans the given inches (top measured from the page top)."""
-        return self.fig.add_axes((left / self.width, 1 - (top + height) / self.height,
-                                  width / self.width, height / self.height))
+        return self.fig.add_axes(
+            (
+                left / self.width,
+                1 - (top + height) / self.height,
+                width / self.width,
+                height / self.height,
+            )
+        )
 
     def box(self, left: float, top: float, width: float, height: float) -> Any:
         """The transform that maps the unit square onto the given inches, as an axes' own
         ``transAxes`` would, without the cost of an axes."""
         from matplotlib.transforms import Bbox, BboxTransformTo, TransformedBbox
 
-        bounds = Bbox.from_bounds(left / self.width, 1 - (top + height) / self.height,
-                                  width / self.width, height / self.height)
+        bounds = Bbox.from_bounds(
+            left / self.width,
+            1 - (top + height) / self.height,
+            width / self.width,
+            height / self.height,
+        )
         return BboxTransformTo(TransformedBbox(bounds, self.fig.transFigure))
 
     def text(self, left: float, top: float, s: str, size: float = BODY, **kw: Any) -> Any:
@@ -168,8 +186,16 @@ class _Page:
             words = words[n:]
         return lines
 
-    def paragraph(self, left: float, top: float, s: str, width: float, size: float = BODY,
-                  leading: float = 1.4, **kw: Any) -> float:
+    def paragraph(
+        self,
+        left: float,
+        top: float,
+        s: str,
+        width: float,
+        size: float = BODY,
+        leading: float = 1.4,
+        **kw: Any,
+    ) -> float:
         """Wrapped text; returns the inches below the page top where it ends."""
         step = size * leading / 72
         for line in self.wrap(s, width, size, kw.get("fontweight", "normal")):
@@ -181,25 +207,41 @@ class _Page:
 def _header(page: _Page, heading: str) -> float:
     rep = page.rep
     title = rep.theme.text.get("title", "Generect credit usage")
-    page.text(MARGIN, 0.32, f"{title} · {rep.month_name}", float(rep.theme.fonts.get("title_size", 16)),
-              fontweight="bold", color=page.primary)
+    page.text(
+        MARGIN,
+        0.32,
+        f"{title} · {rep.month_name}",
+        float(rep.theme.fonts.get("title_size", 16)),
+        fontweight="bold",
+        color=page.primary,
+    )
     page.text(MARGIN, 0.66, heading, 10, color=page.muted)
     return 0.95
 
 
 def _footer(page: _Page, number: int, pages: int) -> None:
     rep = page.rep
-    text = (f"{rep.account} · {rep.month_name} · {rep.timezone} · data as of "
-            f"{rep.as_of:%Y-%m-%d %H:%M} · source: {rep.source_label}")
+    text = (
+        f"{rep.account} · {rep.month_name} · {rep.timezone} · data as of "
+        f"{rep.as_of:%Y-%m-%d %H:%M} · source: {rep.source_label}"
+    )
     bottom = page.height - 0.22
     page.text(MARGIN, bottom, text, SMALL, color=page.muted, va="baseline")
-    page.text(page.width - MARGIN, bottom, f"page {number} of {pages}", SMALL, color=page.muted,
-              ha="right", va="baseline")
+    page.text(
+        page.width - MARGIN,
+        bottom,
+        f"page {number} of {pages}",
+        SMALL,
+        color=page.muted,
+        ha="right",
+        va="baseline",
+    )
 
 
 # --------------------------------------------------------------------------- what the pages show
 
 # --------------------------------------------------------------------------- drawing blocks
+
 
 def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float = 0.92) -> float:
     rep = page.rep
@@ -207,21 +249,38 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
     n = len(tiles)
     width = (page.width - 2 * MARGIN - gap * (n - 1)) / n
     fill = _color(rep.theme.colors.get("weekend", "EEF1F5"))
-    tones = {"up": _color(rep.theme.colors.get("increase", "C0392B")),
-             "down": _color(rep.theme.colors.get("decrease", "1E8449")), "": "#1F2933"}
+    tones = {
+        "up": _color(rep.theme.colors.get("increase", "C0392B")),
+        "down": _color(rep.theme.colors.get("decrease", "1E8449")),
+        "": "#1F2933",
+    }
     for i, tile in enumerate(tiles):
         left = MARGIN + i * (width + gap)
-        page.fig.add_artist(FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.04",
-                                           transform=page.box(left, top, width, height),
-                                           facecolor=fill, edgecolor="none"))
+        page.fig.add_artist(
+            FancyBboxPatch(
+                (0, 0),
+                1,
+                1,
+                boxstyle="round,pad=0,rounding_size=0.04",
+                transform=page.box(left, top, width, height),
+                facecolor=fill,
+                edgecolor="none",
+            )
+        )
         pad = 0.1
         label = page.wrap(tile.label, width - 2 * pad, SMALL)[0]
         page.text(left + pad, top + 0.09, label, SMALL, color=page.muted)
         value_size = 15.0
         while value_size > 10 and page.text_width(tile.value, value_size, "bold") > width - 2 * pad:
             value_size -= 0.5
-        page.text(left + pad, top + 0.27, tile.value, value_size, fontweight="bold",
-                  color=tones[tile.tone])
+        page.text(
+            left + pad,
+            top + 0.27,
+            tile.value,
+            value_size,
+            fontweight="bold",
+            color=tones[tile.tone],
+        )
         sub_top = top + 0.27 + value_size * 1.25 / 72 + 0.04
         for line in page.wrap(tile.detail, width - 2 * pad, SMALL)[:2]:
             page.text(left + pad, sub_top, line, SMALL, color=page.muted)
@@ -229,8 +288,17 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
     return top + height
 
 
-def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *, width: float,
-          color: str, label: str, zorder: float = 2) -> None:
+def _bars(
+    ax: "Axes",
+    x: np.ndarray,
+    heights: np.ndarray,
+    bottom: np.ndarray,
+    *,
+    width: float,
+    color: str,
+    label: str,
+    zorder: float = 2,
+) -> None:
     """One series of a stacked bar chart, drawn as one collection instead of a patch per bar
     (each patch is an artist with its own transform and graphics state: most of a chart's
     drawing time). The data limits are not updated: the charts set both limits.
@@ -244,19 +312,39 @@ def _bars(ax: "Axes", x: np.ndarray, heights: np.ndarray, bottom: np.ndarray, *,
 
     left, right, top = x - width / 2, x + width / 2, bottom + heights
     shown = heights > 0  # an empty segment draws nothing
-    verts = np.stack([np.column_stack([left, bottom]), np.column_stack([left, top]),
-                      np.column_stack([right, top]), np.column_stack([right, bottom])], axis=1)
-    ax.add_collection(PolyCollection(list(verts[shown]), closed=True, facecolors=color, edgecolors="none",
-                                     linewidths=0, zorder=zorder, label="_nolegend_"), autolim=False)
-    patches = [Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder,
-                         label="_nolegend_")
-               for xi, h, b in zip(x.tolist(), heights.tolist(), bottom.tolist())]
-    ax.add_container(BarContainer(patches, datavalues=heights.copy(), orientation="vertical",
-                                  label=label))
+    verts = np.stack(
+        [
+            np.column_stack([left, bottom]),
+            np.column_stack([left, top]),
+            np.column_stack([right, top]),
+            np.column_stack([right, bottom]),
+        ],
+        axis=1,
+    )
+    ax.add_collection(
+        PolyCollection(
+            list(verts[shown]),
+            closed=True,
+            facecolors=color,
+            edgecolors="none",
+            linewidths=0,
+            zorder=zorder,
+            label="_nolegend_",
+        ),
+        autolim=False,
+    )
+    patches = [
+        Rectangle((xi - width / 2, b), width, h, facecolor=color, zorder=zorder, label="_nolegend_")
+        for xi, h, b in zip(x.tolist(), heights.tolist(), bottom.tolist())
+    ]
+    ax.add_container(
+        BarContainer(patches, datavalues=heights.copy(), orientation="vertical", label=label)
+    )
 
 
-def _category_labels(ax: "Axes", xs: Sequence[float], labels: Sequence[str], size: float,
-                     pad_pt: float | None = None) -> None:
+def _category_labels(
+    ax: "Axes", xs: Sequence[float], labels: Sequence[str], size: float, pad_pt: float | None = None
+) -> None:
     """Labels under a categorical x axis that has no tick marks, placed exactly where its tick
     labels would be, as texts of the figure (not of the axes): a tick is five artists, and the
     charts' label rows are most of a page's ticks. With a vertical grid (a template's choice)
@@ -277,8 +365,9 @@ def _category_labels(ax: "Axes", xs: Sequence[float], labels: Sequence[str], siz
     fig = ax.figure
     place = ax.get_xaxis_transform() + ScaledTranslation(0, -pad / 72, fig.dpi_scale_trans)
     for x, label in zip(xs, labels):
-        fig.add_artist(Text(x, 0, label, fontsize=size, color=color, ha="center", va="top",
-                            transform=place))
+        fig.add_artist(
+            Text(x, 0, label, fontsize=size, color=color, ha="center", va="top", transform=place)
+        )
 
 
 def _month_ticks(months: Sequence[str]) -> list[str]:
@@ -291,8 +380,16 @@ def _month_ticks(months: Sequence[str]) -> list[str]:
     return out
 
 
-def _bar_totals(ax: "Axes", renderer: "RendererBase", xs: Sequence[float], tops: Sequence[float],
-                texts: Sequence[str], size: float, pad_pt: float = 2.5, clear_pt: float = 4.0) -> None:
+def _bar_totals(
+    ax: "Axes",
+    renderer: "RendererBase",
+    xs: Sequence[float],
+    tops: Sequence[float],
+    texts: Sequence[str],
+    size: float,
+    pad_pt: float = 2.5,
+    clear_pt: float = 4.0,
+) -> None:
     """Totals above bars, none touching another or the top of the axes.
 
     Each label starts just above its bar and is raised a line at a time until it clears every
@@ -303,9 +400,19 @@ def _bar_totals(ax: "Axes", renderer: "RendererBase", xs: Sequence[float], tops:
     ax.set_ylim(0, top_value * 1.08)
     line = size * 1.3
     to_px = ax.figure.dpi / 72
-    labels = [ax.annotate(lit(s), (x, t), xytext=(0, pad_pt), textcoords="offset points",
-                          ha="center", va="bottom", fontsize=size, annotation_clip=False)
-              for x, t, s in zip(xs, tops, texts)]
+    labels = [
+        ax.annotate(
+            lit(s),
+            (x, t),
+            xytext=(0, pad_pt),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=size,
+            annotation_clip=False,
+        )
+        for x, t, s in zip(xs, tops, texts)
+    ]
     for _ in range(8):
         placed: list[Any] = []
         for label in labels:
@@ -337,25 +444,55 @@ def _headroom(ax: "Axes", renderer: "RendererBase", top_value: float, extra_pt: 
 def _legend_in_stacking_order(ax: "Axes", **kw: Any) -> None:
     """A vertical legend whose top entry is the top segment of the stack."""
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              fontsize=SMALL, borderaxespad=0.0, handlelength=1.2, handleheight=0.9, **kw)
+    ax.legend(
+        handles[::-1],
+        labels[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=SMALL,
+        borderaxespad=0.0,
+        handlelength=1.2,
+        handleheight=0.9,
+        **kw,
+    )
 
 
-def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
-                  size: float = SMALL, label_size: float | None = None, legend: str = "right") -> None:
+def _history_axes(
+    ax: "Axes",
+    rep: "MonthlyReport",
+    renderer: "RendererBase",
+    size: float = SMALL,
+    label_size: float | None = None,
+    legend: str = "right",
+) -> None:
     monthly = rep.monthly
     months = [str(m) for m in monthly.columns]
     x = np.arange(len(months), dtype="float64")
     bottom = np.zeros(len(months))
     for op, values in monthly.iterrows():
         vals = np.clip(values.to_numpy(dtype="float64"), 0, None)
-        _bars(ax, x, vals, bottom, width=0.74, color=_color(rep.colors.get(str(op), "7F7F7F")),
-              label=lit(op))
+        _bars(
+            ax,
+            x,
+            vals,
+            bottom,
+            width=0.74,
+            color=_color(rep.colors.get(str(op), "7F7F7F")),
+            label=lit(op),
+        )
         bottom += vals
     running = not rep.complete and months and months[-1] == rep.month
     if running:  # the month to date, outlined so it is not read as a finished month
-        ax.bar([x[-1]], [bottom[-1]], width=0.74, fill=False, hatch="///", edgecolor="white",
-               linewidth=0, zorder=3)
+        ax.bar(
+            [x[-1]],
+            [bottom[-1]],
+            width=0.74,
+            fill=False,
+            hatch="///",
+            edgecolor="white",
+            linewidth=0,
+            zorder=3,
+        )
     _category_labels(ax, list(x), _month_ticks(months), size, pad_pt=3)
     ax.tick_params(axis="x", length=0)
     ax.tick_params(axis="y", labelsize=size)
@@ -369,29 +506,54 @@ def _history_axes(ax: "Axes", rep: "MonthlyReport", renderer: "RendererBase",
         _legend_in_stacking_order(ax)
     else:  # below, for narrow screens: read row by row, top segment first
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2,
-                  fontsize=size, borderaxespad=0.0, handlelength=1.0, columnspacing=1.0)
+        ax.legend(
+            handles[::-1],
+            labels[::-1],
+            loc="upper left",
+            bbox_to_anchor=(0.0, -0.16),
+            ncol=2,
+            fontsize=size,
+            borderaxespad=0.0,
+            handlelength=1.0,
+            columnspacing=1.0,
+        )
 
 
 def _history_title(rep: "MonthlyReport") -> str:
     n = len(rep.monthly.columns)
-    title = f"Credits by month and operation, last {n} months" if n > 1 else "Credits by operation, one month"
+    title = (
+        f"Credits by month and operation, last {n} months"
+        if n > 1
+        else "Credits by operation, one month"
+    )
     if not rep.complete:
         title += f" ({rep.month_name} to date, hatched)"
     return title
 
 
-def _table(page: _Page, left: float, top: float, columns: Sequence[tuple[str, float, str]],
-           rows: Sequence[Sequence[str]], *, bold_last: bool = False, size: float = SMALL,
-           row_height: float = 0.215, tones: Sequence[Sequence[str]] | None = None) -> float:
+def _table(
+    page: _Page,
+    left: float,
+    top: float,
+    columns: Sequence[tuple[str, float, str]],
+    rows: Sequence[Sequence[str]],
+    *,
+    bold_last: bool = False,
+    size: float = SMALL,
+    row_height: float = 0.215,
+    tones: Sequence[Sequence[str]] | None = None,
+) -> float:
     """A ruled table drawn as text: ``columns`` are (heading, width in inches, 'l' or 'r')."""
     rep = page.rep
     width = sum(w for _, w, _ in columns)
     head_fill = _color(rep.theme.colors.get("header_fill", "1F3A5F"))
     head_font = _color(rep.theme.colors.get("header_font", "FFFFFF"))
     grid = _color(rep.theme.colors.get("grid", "D1D5DB"))
-    colours = {"up": _color(rep.theme.colors.get("increase", "C0392B")),
-               "down": _color(rep.theme.colors.get("decrease", "1E8449")), "": "#1F2933"}
+    colours = {
+        "up": _color(rep.theme.colors.get("increase", "C0392B")),
+        "down": _color(rep.theme.colors.get("decrease", "1E8449")),
+        "": "#1F2933",
+    }
     ax = page.axes(left, top, width, row_height * (len(rows) + 1))
     ax.set_axis_off()
     ax.set_xlim(0, width)
@@ -404,9 +566,16 @@ def _table(page: _Page, left: float, top: float, columns: Sequence[tuple[str, fl
         weight = "bold" if r == 0 or (bold_last and r == len(rows)) else "normal"
         for c, ((_, w, align), cell) in enumerate(zip(columns, cells)):
             tone = "" if r == 0 or tones is None else tones[r - 1][c]
-            ax.text(x + pad if align == "l" else x + w - pad, y, lit(cell), fontsize=size,
-                    ha="left" if align == "l" else "right", va="center_baseline", fontweight=weight,
-                    color=head_font if r == 0 else colours[tone])
+            ax.text(
+                x + pad if align == "l" else x + w - pad,
+                y,
+                lit(cell),
+                fontsize=size,
+                ha="left" if align == "l" else "right",
+                va="center_baseline",
+                fontweight=weight,
+                color=head_font if r == 0 else colours[tone],
+            )
             x += w
         if r:
             ax.plot([0, width], [(r + 1) * row_height] * 2, color=grid, linewidth=0.6)
@@ -415,17 +584,28 @@ def _table(page: _Page, left: float, top: float, columns: Sequence[tuple[str, fl
     return top + row_height * (len(rows) + 1)
 
 
-def _operations_rows(rep: "MonthlyReport") -> tuple[list[tuple[str, float, str]], list[list[str]], list[list[str]]]:
+def _operations_rows(
+    rep: "MonthlyReport",
+) -> tuple[list[tuple[str, float, str]], list[list[str]], list[list[str]]]:
     """Columns (heading, relative width, alignment), the cells and their tones."""
     short = rep.previous_month_name[:3]
     prev_head = rep.previous_month_name if rep.complete else f"{short} 1-{rep.elapsed_days}"
-    cols: list[tuple[str, float, str]] = [("Operation", 1.55, "l"), ("Credits", 1.0, "r"),
-                                          ("Share", 0.7, "r"), (prev_head, 1.15, "r"),
-                                          ("Change", 1.0, "r"), ("Change %", 0.85, "r")]
+    cols: list[tuple[str, float, str]] = [
+        ("Operation", 1.55, "l"),
+        ("Credits", 1.0, "r"),
+        ("Share", 0.7, "r"),
+        (prev_head, 1.15, "r"),
+        ("Change", 1.0, "r"),
+        ("Change %", 0.85, "r"),
+    ]
     keys = ["operation", "credits", "share", "previous", "change", "change_pct"]
     tone_keys = ["", "", "", "", "change_tone", "change_tone"]
     if rep.yoy_available:
-        yoy_head = rep.yoy_month_name if rep.complete else f"{rep.yoy_month_name[:3]} {rep.yoy_month[:4]} 1-{rep.elapsed_days}"
+        yoy_head = (
+            rep.yoy_month_name
+            if rep.complete
+            else f"{rep.yoy_month_name[:3]} {rep.yoy_month[:4]} 1-{rep.elapsed_days}"
+        )
         cols += [(yoy_head, 1.15, "r"), ("YoY %", 0.8, "r")]
         keys += ["yoy", "yoy_pct"]
         tone_keys += ["", "yoy_tone"]
@@ -451,8 +631,10 @@ def _bridge_axes(ax: "Axes", page: _Page) -> None:
     hi_edge = np.maximum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
     kinds = bridge["kind"].tolist()
     total_bar = np.isin(kinds, ["start", "end"])
-    colours = [page.primary if k in ("start", "end") else (up if v >= 0 else down)
-               for k, v in zip(kinds, bridge["value"])]
+    colours = [
+        page.primary if k in ("start", "end") else (up if v >= 0 else down)
+        for k, v in zip(kinds, bridge["value"])
+    ]
     ax.barh(y, hi_edge - lo_edge, left=lo_edge, color=colours, height=0.62, zorder=2)
     for i in range(len(bridge) - 1):  # connectors carry the running total to the next bar
         level = float(bridge["top"].iloc[i])
@@ -466,8 +648,15 @@ def _bridge_axes(ax: "Axes", page: _Page) -> None:
     ax.set_xlim(left_limit, hi + span * 0.5)
     for yi, (kind, value, edge) in enumerate(zip(kinds, bridge["value"], hi_edge)):
         text = f.credits(value) if kind in ("start", "end") else f.change(value)
-        ax.annotate(lit(text), (max(float(edge), left_limit), yi), xytext=(4, 0), textcoords="offset points",
-                    va="center", ha="left", fontsize=SMALL)
+        ax.annotate(
+            lit(text),
+            (max(float(edge), left_limit), yi),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            fontsize=SMALL,
+        )
     ax.set_yticks(y, [lit(label) for label in bridge["label"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
@@ -485,18 +674,35 @@ def _cost_axes(ax: "Axes", page: _Page) -> None:
     ops = rep.cost_by_operation[rep.cost_by_operation["priced"].astype(bool)]
     if ops.empty:
         ax.set_axis_off()
-        ax.text(0, 1, "No operation of the month has a list price:\nthere is no cost estimate.",
-                transform=ax.transAxes, va="top", fontsize=BODY)
+        ax.text(
+            0,
+            1,
+            "No operation of the month has a list price:\nthere is no cost estimate.",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=BODY,
+        )
         return
     y = np.arange(len(ops))
-    ax.barh(y, ops["estimated_cost"], color=[_color(rep.colors.get(o, "7F7F7F")) for o in ops["operation"]],
-            height=0.62, zorder=2)
+    ax.barh(
+        y,
+        ops["estimated_cost"],
+        color=[_color(rep.colors.get(o, "7F7F7F")) for o in ops["operation"]],
+        height=0.62,
+        zorder=2,
+    )
     top = float(ops["estimated_cost"].max()) if len(ops) else 1.0
     ax.set_xlim(0, max(top, 0.01) * 1.4)
     for yi, r in zip(y, ops.itertuples(index=False)):
-        ax.annotate(lit(f"{f.money(r.estimated_cost)} ({f.share(r.cost_share_display)})"),
-                    (r.estimated_cost, yi), xytext=(4, 0), textcoords="offset points", va="center",
-                    ha="left", fontsize=SMALL)
+        ax.annotate(
+            lit(f"{f.money(r.estimated_cost)} ({f.share(r.cost_share_display)})"),
+            (r.estimated_cost, yi),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            fontsize=SMALL,
+        )
     ax.set_yticks(y, [lit(o) for o in ops["operation"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
@@ -523,36 +729,75 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
     if ends:
         from matplotlib.collections import PolyCollection
 
-        ax.add_collection(PolyCollection([[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in ends],
-                                         closed=True, facecolors=weekend, edgecolors="none",
-                                         linewidths=0, zorder=0, transform=ax.get_xaxis_transform()),
-                          autolim=False)
+        ax.add_collection(
+            PolyCollection(
+                [[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in ends],
+                closed=True,
+                facecolors=weekend,
+                edgecolors="none",
+                linewidths=0,
+                zorder=0,
+                transform=ax.get_xaxis_transform(),
+            ),
+            autolim=False,
+        )
     values = np.clip(mat.to_numpy(dtype="float64"), 0, None)
     bottoms = np.zeros(len(days))
     segment: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for j, op in enumerate(mat.columns):
-        _bars(ax, x, values[:, j], bottoms, width=0.8, color=_color(rep.colors.get(op, "7F7F7F")),
-              label=lit(op))
+        _bars(
+            ax,
+            x,
+            values[:, j],
+            bottoms,
+            width=0.8,
+            color=_color(rep.colors.get(op, "7F7F7F")),
+            label=lit(op),
+        )
         segment[op] = (bottoms.copy(), values[:, j].copy())
         bottoms += values[:, j]
     top = float(bottoms.max()) if len(bottoms) else 1.0
     day_pos = {d.date(): i for i, d in enumerate(days)}
-    marks = [row for row in rep.anomalies.itertuples(index=False) if row.day in day_pos and row.operation in segment]
+    marks = [
+        row
+        for row in rep.anomalies.itertuples(index=False)
+        if row.day in day_pos and row.operation in segment
+    ]
     _headroom(ax, renderer, top, 30 if marks else 4)
     ymax = ax.get_ylim()[1]
     for row in marks:
         xi = day_pos[row.day]
         base, height = segment[row.operation][0][xi], segment[row.operation][1][xi]
         # The anomaly is outlined on its own operation's segment, not on top of the whole stack.
-        ax.add_patch(Rectangle((xi - 0.5, base), 1.0, height, fill=False, edgecolor=alert,
-                               linewidth=1.6, zorder=4))
+        ax.add_patch(
+            Rectangle(
+                (xi - 0.5, base), 1.0, height, fill=False, edgecolor=alert, linewidth=1.6, zorder=4
+            )
+        )
         ha = "left" if xi < len(days) * 0.6 else "right"
-        label = (f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits, "
-                 f"{rep.formats.credits(row.excess)} above baseline")
-        ax.annotate(lit(label), (xi, base + height / 2), xytext=(xi + (0.9 if ha == "left" else -0.9), ymax * 0.97),
-                    textcoords="data", ha=ha, va="top", fontsize=SMALL, color=alert, zorder=5,
-                    arrowprops={"arrowstyle": "-", "color": alert, "linewidth": 0.8,
-                                "shrinkA": 0, "shrinkB": 0, "relpos": (0 if ha == "left" else 1, 0.5)})
+        label = (
+            f"{row.day.day} {row.day:%b} {row.operation}: {rep.formats.credits(row.credits)} credits, "
+            f"{rep.formats.credits(row.excess)} above baseline"
+        )
+        ax.annotate(
+            lit(label),
+            (xi, base + height / 2),
+            xytext=(xi + (0.9 if ha == "left" else -0.9), ymax * 0.97),
+            textcoords="data",
+            ha=ha,
+            va="top",
+            fontsize=SMALL,
+            color=alert,
+            zorder=5,
+            arrowprops={
+                "arrowstyle": "-",
+                "color": alert,
+                "linewidth": 0.8,
+                "shrinkA": 0,
+                "shrinkB": 0,
+                "relpos": (0 if ha == "left" else 1, 0.5),
+            },
+        )
     step = 1 if len(days) <= 16 else 2
     _category_labels(ax, list(x[::step]), [f"{d.day}" for d in days[::step]], SMALL)
     ax.tick_params(axis="x", length=0)
@@ -565,38 +810,62 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
 
 def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
     return [
-        ("Definitions", [
-            (f"Credits are the API's credits consumed; days are local calendar days in {rep.timezone}, "
-             "months are calendar months."),
-            ("Shares are of the month's credits; displayed percentages use largest-remainder rounding "
-             "so they add up to 100.0%."),
-            rep.theme.text.get("estimate_note", "Estimated cost is an estimate, not an invoice.")
-            + f" Tier multiplier {rep.theme.tier_multiplier:g}; each line is rounded half-up to the cent.",
-            f"Anomalies: {ANOMALY_RULE}.",
-        ]),
+        (
+            "Definitions",
+            [
+                (
+                    f"Credits are the API's credits consumed; days are local calendar days in {rep.timezone}, "
+                    "months are calendar months."
+                ),
+                (
+                    "Shares are of the month's credits; displayed percentages use largest-remainder rounding "
+                    "so they add up to 100.0%."
+                ),
+                rep.theme.text.get(
+                    "estimate_note", "Estimated cost is an estimate, not an invoice."
+                )
+                + f" Tier multiplier {rep.theme.tier_multiplier:g}; each line is rounded half-up to the cent.",
+                f"Anomalies: {ANOMALY_RULE}.",
+            ],
+        ),
         ("Comparison rule", [rep.rule, f"This report: {rep.comparison_basis}."]),
-        ("Data completeness", [
-            ("Complete month." if rep.complete else
-             f"Partial month: {rep.elapsed_days} of {rep.days_in_month} days complete as of "
-             f"{rep.as_of:%Y-%m-%d %H:%M}."),
-            *(["Warnings: see page 1."] if rep.warnings else []),
-            *rep.notes,
-        ]),
-        ("Source", [f"{rep.source_label}; account: {rep.account}; generated by generect-reports {rep.version}.",
-                    f"Input checksum (SHA-256): {rep.checksum}"]),
+        (
+            "Data completeness",
+            [
+                (
+                    "Complete month."
+                    if rep.complete
+                    else f"Partial month: {rep.elapsed_days} of {rep.days_in_month} days complete as of "
+                    f"{rep.as_of:%Y-%m-%d %H:%M}."
+                ),
+                *(["Warnings: see page 1."] if rep.warnings else []),
+                *rep.notes,
+            ],
+        ),
+        (
+            "Source",
+            [
+                f"{rep.source_label}; account: {rep.account}; generated by generect-reports {rep.version}.",
+                f"Input checksum (SHA-256): {rep.checksum}",
+            ],
+        ),
     ]
 
 
 # --------------------------------------------------------------------------- pages
 
+
 def _page_summary(rep: "MonthlyReport") -> _Page:
     page = _Page(rep)
-    top = _header(page, rep.theme.text.get("subtitle", "Monthly usage report") + f": {rep.comparison_basis}")
+    top = _header(
+        page, rep.theme.text.get("subtitle", "Monthly usage report") + f": {rep.comparison_basis}"
+    )
     alert = _color(rep.theme.colors.get("increase", "C0392B"))
     text_width = page.width - 2 * MARGIN
     for warning in rep.warnings:
-        top = page.paragraph(MARGIN, top, "Warning: " + warning, text_width, BODY, color=alert,
-                             fontweight="bold")
+        top = page.paragraph(
+            MARGIN, top, "Warning: " + warning, text_width, BODY, color=alert, fontweight="bold"
+        )
     if rep.warnings:
         top += 0.06
     for sentence in rep.narrative:
@@ -626,12 +895,21 @@ def _page_operations(rep: "MonthlyReport") -> _Page:
     page.text(right, top, "Estimated cost by operation, ranked", 10.5, fontweight="bold")
     top += 0.27
     if len(rep.bridge):
-        page.text(MARGIN, top, f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
-                  "largest contribution first", SMALL, color=page.muted)
+        page.text(
+            MARGIN,
+            top,
+            f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
+            "largest contribution first",
+            SMALL,
+            color=page.muted,
+        )
     if rep.unpriced:
         # A long list would run off the page: beyond three names, the notes on page 3 name them.
-        unpriced = (", ".join(P.layout_name(name) for name in rep.unpriced) if len(rep.unpriced) <= 3
-                    else f"{len(rep.unpriced)} operations, named in the notes")
+        unpriced = (
+            ", ".join(P.layout_name(name) for name in rep.unpriced)
+            if len(rep.unpriced) <= 3
+            else f"{len(rep.unpriced)} operations, named in the notes"
+        )
         page.text(right, top, "Unpriced, not in the estimate: " + unpriced, SMALL, color=page.muted)
     top += 0.22
     bottom = page.height - 0.75
@@ -646,8 +924,13 @@ def _page_operations(rep: "MonthlyReport") -> _Page:
 def _page_days(rep: "MonthlyReport") -> _Page:
     page = _Page(rep)
     top = _header(page, "The month day by day, anomalies and notes")
-    page.text(MARGIN, top, f"Daily credits by operation, {rep.month_name} (weekends shaded, anomalies outlined)",
-              10.5, fontweight="bold")
+    page.text(
+        MARGIN,
+        top,
+        f"Daily credits by operation, {rep.month_name} (weekends shaded, anomalies outlined)",
+        10.5,
+        fontweight="bold",
+    )
     top += 0.3
     left = MARGIN + 0.55
     ax = page.axes(left, top, page.width - left - MARGIN - 1.55, 2.85)
@@ -721,8 +1004,9 @@ def _covers(family: str, chars: set[str]) -> bool:
 
     codes = {ord(c) for c in chars if not c.isspace()}
     for weight in ("normal", "bold"):
-        path = font_manager.findfont(FontProperties(family=[family], weight=weight),
-                                     fallback_to_default=False)
+        path = font_manager.findfont(
+            FontProperties(family=[family], weight=weight), fallback_to_default=False
+        )
         if path not in _coverage:
             _coverage[path] = frozenset(font_manager.get_font(path).get_charmap())
         if not codes <= _coverage[path]:
@@ -801,10 +1085,15 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
     pages, rc = _pages(rep)
     buffer = io.BytesIO()
     as_of = rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
-    metadata = {"Title": f"Generect usage {rep.month}", "Author": rep.account,
-                "Creator": f"generect-reports {rep.version}", "Producer": "generect-reports",
-                "CreationDate": as_of.astimezone(dt.timezone.utc), "ModDate": None,
-                "Subject": f"Credit usage report for {rep.month_name}"}
+    metadata = {
+        "Title": f"Generect usage {rep.month}",
+        "Author": rep.account,
+        "Creator": f"generect-reports {rep.version}",
+        "Producer": "generect-reports",
+        "CreationDate": as_of.astimezone(dt.timezone.utc),
+        "ModDate": None,
+        "Subject": f"Credit usage report for {rep.month_name}",
+    }
     style = matplotlib.rc_context(rc)  # type: ignore[arg-type]
     with style, cached_font_subsets(), PdfPages(buffer, metadata=metadata) as pdf:
         for page in pages:
@@ -819,17 +1108,27 @@ def write_report_pdf(rep: "MonthlyReport", path: str | os.PathLike[str]) -> None
         tmp.write_bytes(data)
 
 
-def write_pdf_report(usage: pd.DataFrame, path: str | os.PathLike[str], *, month: str | None = None,
-                     history: int = 12, template: Any = None, account: str | None = None) -> None:
+def write_pdf_report(
+    usage: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    month: str | None = None,
+    history: int = 12,
+    template: Any = None,
+    account: str | None = None,
+) -> None:
     """Write the monthly PDF report for ``month`` from daily tidy usage (see
     :func:`~generect_reports.excel.write_excel_report` for the parameters)."""
     from .report import build_report
 
-    write_report_pdf(build_report(usage, month, history=history, template=template, account=account), path)
+    write_report_pdf(
+        build_report(usage, month, history=history, template=template, account=account), path
+    )
 
 
-def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 4.8,
-                      months: int = 13) -> bytes:
+def history_chart_png(
+    rep: "MonthlyReport", dpi: int = 200, width: float = 4.8, months: int = 13
+) -> bytes:
     """The history chart for the email body as PNG bytes.
 
     Drawn ``width`` inches wide at ``dpi``; the email lays it out at half its pixels, so it is
@@ -848,12 +1147,16 @@ def history_chart_png(rep: "MonthlyReport", dpi: int = 200, width: float = 4.8,
         height = plot_h + top_pad + bottom_pad
         fig = Figure(figsize=(width, height))
         canvas = FigureCanvasAgg(fig)
-        ax = fig.add_axes((0.62 / width, bottom_pad / height, (width - 0.95) / width, plot_h / height))
+        ax = fig.add_axes(
+            (0.62 / width, bottom_pad / height, (width - 0.95) / width, plot_h / height)
+        )
         n = len(shown.monthly.columns)
         title = f"Credits by month, last {n} months" if n > 1 else "Credits by operation, one month"
         if not rep.complete:
             title += " (this month to date)"
-        fig.text(0.1 / width, 1 - 0.1 / height, lit(title), fontsize=10.5, fontweight="bold", va="top")
+        fig.text(
+            0.1 / width, 1 - 0.1 / height, lit(title), fontsize=10.5, fontweight="bold", va="top"
+        )
         _history_axes(ax, shown, canvas.get_renderer(), size=size, label_size=8.5, legend="below")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})

@@ -17,8 +17,20 @@ if TYPE_CHECKING:
 
     from .report import MonthlyReport
 
-__all__ = ["Kpi", "kpis", "layout_name", "section_lines", "subject_flag", "operation_rows", "total_row", "cost_rows", "driver_lines",
-           "anomaly_lines", "change_basis", "tone"]
+__all__ = [
+    "Kpi",
+    "kpis",
+    "layout_name",
+    "section_lines",
+    "subject_flag",
+    "operation_rows",
+    "total_row",
+    "cost_rows",
+    "driver_lines",
+    "anomaly_lines",
+    "change_basis",
+    "tone",
+]
 
 
 #: Characters of an operation name shown in a table cell or tile (the data keeps it whole).
@@ -93,21 +105,46 @@ def kpis(rep: "MonthlyReport") -> list[Kpi]:
     """Total, like-for-like change, year over year, cost, the largest cost line and, for a running
     month, the projection."""
     f = rep.formats
-    out = [Kpi("Credits this month" if rep.complete else "Credits so far", f.credits(rep.total),
-               rep.month_name if rep.complete else
-               f"{rep.month_name}, {rep.elapsed_days} of {rep.days_in_month} days")]
-    prev = rep.previous_month_name if rep.complete else f"{_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+    out = [
+        Kpi(
+            "Credits this month" if rep.complete else "Credits so far",
+            f.credits(rep.total),
+            rep.month_name
+            if rep.complete
+            else f"{rep.month_name}, {rep.elapsed_days} of {rep.days_in_month} days",
+        )
+    ]
+    prev = (
+        rep.previous_month_name
+        if rep.complete
+        else f"{_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+    )
     if rep.previous_available:
-        out.append(Kpi(f"Change vs {prev}", f.signed_pct(rep.change_pct),
-                       f"{f.change(rep.change)} credits" + ("" if rep.complete else ", like for like"),
-                       tone(rep.change)))
+        out.append(
+            Kpi(
+                f"Change vs {prev}",
+                f.signed_pct(rep.change_pct),
+                f"{f.change(rep.change)} credits" + ("" if rep.complete else ", like for like"),
+                tone(rep.change),
+            )
+        )
     else:
         out.append(Kpi("Change", "n/a", "first month of data"))
     if rep.yoy_available and rep.yoy_total is not None:
-        then = rep.yoy_month_name[:3] + " " + rep.yoy_month[:4] + ("" if rep.complete else f" 1-{rep.elapsed_days}")
-        out.append(Kpi("Year over year", f.signed_pct(rep.yoy_change_pct),
-                       f"{f.change(rep.yoy_change)} credits on {f.credits(rep.yoy_total)} in {then}",
-                       tone(rep.yoy_change)))
+        then = (
+            rep.yoy_month_name[:3]
+            + " "
+            + rep.yoy_month[:4]
+            + ("" if rep.complete else f" 1-{rep.elapsed_days}")
+        )
+        out.append(
+            Kpi(
+                "Year over year",
+                f.signed_pct(rep.yoy_change_pct),
+                f"{f.change(rep.yoy_change)} credits on {f.credits(rep.yoy_total)} in {then}",
+                tone(rep.yoy_change),
+            )
+        )
     else:
         out.append(Kpi("Year over year", "n/a", f"no data for {rep.yoy_month_name or 'last year'}"))
     compared = rep.previous_available and bool(rep.previous_cost)
@@ -117,16 +154,32 @@ def kpis(rep: "MonthlyReport") -> list[Kpi]:
         cost_detail = f"{f.money_change(rep.cost_change)} like for like"
     else:
         cost_detail = "at list prices, an estimate"
-    out.append(Kpi("Estimated cost" if rep.complete else "Estimated cost so far", f.money(rep.estimated_cost),
-                   cost_detail, tone(rep.cost_change) if compared else ""))
+    out.append(
+        Kpi(
+            "Estimated cost" if rep.complete else "Estimated cost so far",
+            f.money(rep.estimated_cost),
+            cost_detail,
+            tone(rep.cost_change) if compared else "",
+        )
+    )
     if rep.largest_cost_operation is not None and len(rep.cost_by_operation):
         line = rep.cost_by_operation.iloc[0]
-        out.append(Kpi("Largest cost line", f.money(rep.largest_cost),
-                       f"{layout_name(rep.largest_cost_operation)}: {f.share(line['cost_share_display'])} of cost, "
-                       f"{f.share(line['share_display'])} of credits"))
+        out.append(
+            Kpi(
+                "Largest cost line",
+                f.money(rep.largest_cost),
+                f"{layout_name(rep.largest_cost_operation)}: {f.share(line['cost_share_display'])} of cost, "
+                f"{f.share(line['share_display'])} of credits",
+            )
+        )
     if not rep.complete and rep.projection is not None:
-        out.append(Kpi("Projected month end", f.projection(rep.projection),
-                       f"credits, an estimate; weekday-aware {f.projection(rep.projection_weekday)}"))
+        out.append(
+            Kpi(
+                "Projected month end",
+                f.projection(rep.projection),
+                f"credits, an estimate; weekday-aware {f.projection(rep.projection_weekday)}",
+            )
+        )
     return out
 
 
@@ -136,15 +189,22 @@ def operation_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
     rows = []
     for r in rep.operations.itertuples(index=False):
         priced = bool(r.priced)
-        rows.append({
-            "operation": layout_name(r.operation), "credits": f.credits(r.credits), "share": f.share(r.share_display),
-            "previous": f.credits(r.previous_credits), "change": f.change(r.change),
-            "change_pct": f.signed_pct(r.change_pct), "change_tone": tone(r.change),
-            "yoy": f.credits(r.yoy_credits), "yoy_pct": f.signed_pct(r.yoy_change_pct),
-            "yoy_tone": tone(r.yoy_change),
-            "cost": f.money(r.estimated_cost) if priced else "unpriced",
-            "cost_share": f.share(r.cost_share_display) if priced else "-",
-        })
+        rows.append(
+            {
+                "operation": layout_name(r.operation),
+                "credits": f.credits(r.credits),
+                "share": f.share(r.share_display),
+                "previous": f.credits(r.previous_credits),
+                "change": f.change(r.change),
+                "change_pct": f.signed_pct(r.change_pct),
+                "change_tone": tone(r.change),
+                "yoy": f.credits(r.yoy_credits),
+                "yoy_pct": f.signed_pct(r.yoy_change_pct),
+                "yoy_tone": tone(r.yoy_change),
+                "cost": f.money(r.estimated_cost) if priced else "unpriced",
+                "cost_share": f.share(r.cost_share_display) if priced else "-",
+            }
+        )
     return rows
 
 
@@ -153,22 +213,34 @@ def total_row(rep: "MonthlyReport") -> dict[str, str]:
     f = rep.formats
     yoy = rep.yoy_total if rep.yoy_available else None
     return {
-        "operation": "Total", "credits": f.credits(rep.total), "share": "100.0%" if rep.total else "-",
-        "previous": f.credits(rep.previous_total), "change": f.change(rep.change),
-        "change_pct": f.signed_pct(rep.change_pct), "change_tone": tone(rep.change),
-        "yoy": f.credits(yoy), "yoy_pct": f.signed_pct(rep.yoy_change_pct), "yoy_tone": tone(rep.yoy_change),
-        "cost": f.money(rep.estimated_cost), "cost_share": "100.0%" if rep.estimated_cost else "-",
+        "operation": "Total",
+        "credits": f.credits(rep.total),
+        "share": "100.0%" if rep.total else "-",
+        "previous": f.credits(rep.previous_total),
+        "change": f.change(rep.change),
+        "change_pct": f.signed_pct(rep.change_pct),
+        "change_tone": tone(rep.change),
+        "yoy": f.credits(yoy),
+        "yoy_pct": f.signed_pct(rep.yoy_change_pct),
+        "yoy_tone": tone(rep.yoy_change),
+        "cost": f.money(rep.estimated_cost),
+        "cost_share": "100.0%" if rep.estimated_cost else "-",
     }
 
 
 def cost_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
     """Cost by operation, largest first; unpriced operations last, said to be unpriced."""
     f = rep.formats
-    return [{"operation": layout_name(r.operation),
-             "cost": f.money(r.estimated_cost) if r.priced else "unpriced",
-             "cost_share": f.share(r.cost_share_display) if r.priced else "-",
-             "credit_share": f.share(r.share_display), "priced": "yes" if r.priced else ""}
-            for r in rep.cost_by_operation.itertuples(index=False)]
+    return [
+        {
+            "operation": layout_name(r.operation),
+            "cost": f.money(r.estimated_cost) if r.priced else "unpriced",
+            "cost_share": f.share(r.cost_share_display) if r.priced else "-",
+            "credit_share": f.share(r.share_display),
+            "priced": "yes" if r.priced else "",
+        }
+        for r in rep.cost_by_operation.itertuples(index=False)
+    ]
 
 
 def driver_lines(rep: "MonthlyReport") -> list[str]:
@@ -204,8 +276,10 @@ def _cost_shares(rows: "pd.DataFrame") -> dict[str, float]:
     priced = rows[rows["priced"].astype(bool)]
     if not len(priced):
         return {"cost_share": float("nan"), "cost_share_display": float("nan")}
-    return {"cost_share": float(priced["cost_share"].sum()),
-            "cost_share_display": round(float(priced["cost_share_display"].sum()), 1)}
+    return {
+        "cost_share": float(priced["cost_share"].sum()),
+        "cost_share_display": round(float(priced["cost_share_display"].sum()), 1),
+    }
 
 
 def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "MonthlyReport":
@@ -226,7 +300,7 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
     ops = rep.operations
     if len(ops) <= keep:
         return rep
-    head, rest = ops.iloc[:keep - 1], ops.iloc[keep - 1:]
+    head, rest = ops.iloc[: keep - 1], ops.iloc[keep - 1 :]
     label = _other_label(len(rest))
     folded = set(rest["operation"])
 
@@ -238,46 +312,78 @@ def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "Month
         return int(to_hundredths(rows[column]).sum()) / 100
 
     other = {column: rest[column].iloc[0] for column in ops.columns}
-    other.update({
-        "operation": label, "credits": total("credits"), "previous_credits": total("previous_credits"),
-        "compared_credits": total("compared_credits"), "share": total("share"),
-        "share_display": round(total("share_display"), 1), "price": float("nan"),
-        "list_price": float("nan"), "priced": bool(rest["priced"].any()),
-        "estimated_cost": cents("estimated_cost"), "previous_cost": cents("previous_cost"),
-        "compared_cost": cents("compared_cost"), "yoy_credits": total("yoy_credits"),
-    })
+    other.update(
+        {
+            "operation": label,
+            "credits": total("credits"),
+            "previous_credits": total("previous_credits"),
+            "compared_credits": total("compared_credits"),
+            "share": total("share"),
+            "share_display": round(total("share_display"), 1),
+            "price": float("nan"),
+            "list_price": float("nan"),
+            "priced": bool(rest["priced"].any()),
+            "estimated_cost": cents("estimated_cost"),
+            "previous_cost": cents("previous_cost"),
+            "compared_cost": cents("compared_cost"),
+            "yoy_credits": total("yoy_credits"),
+        }
+    )
     other["change"] = other["compared_credits"] - other["previous_credits"]
-    other["change_pct"] = other["change"] / other["previous_credits"] if other["previous_credits"] else float("nan")
-    other["cost_change"] = (round(other["compared_cost"] * 100) - round(other["previous_cost"] * 100)) / 100
+    other["change_pct"] = (
+        other["change"] / other["previous_credits"] if other["previous_credits"] else float("nan")
+    )
+    other["cost_change"] = (
+        round(other["compared_cost"] * 100) - round(other["previous_cost"] * 100)
+    ) / 100
     other["yoy_change"] = other["compared_credits"] - other["yoy_credits"]
-    other["yoy_change_pct"] = (other["yoy_change"] / other["yoy_credits"]
-                               if other["yoy_credits"] else float("nan"))
+    other["yoy_change_pct"] = (
+        other["yoy_change"] / other["yoy_credits"] if other["yoy_credits"] else float("nan")
+    )
     other.update(_cost_shares(rest))
     table = pd.concat([head, pd.DataFrame([other]).astype(ops.dtypes.to_dict())], ignore_index=True)
 
     monthly = rep.monthly
     in_rest = monthly.index.isin(list(folded))
-    monthly = pd.concat([monthly.loc[~in_rest],
-                         monthly.loc[in_rest].sum(axis=0).to_frame(label).T]).rename_axis(monthly.index.name)
+    monthly = pd.concat(
+        [monthly.loc[~in_rest], monthly.loc[in_rest].sum(axis=0).to_frame(label).T]
+    ).rename_axis(monthly.index.name)
     mat = rep.daily_matrix
     rest_cols = [c for c in mat.columns if c in folded]
-    mat = mat[[c for c in mat.columns if c not in folded]].assign(**{label: mat[rest_cols].sum(axis=1)})
+    mat = mat[[c for c in mat.columns if c not in folded]].assign(
+        **{label: mat[rest_cols].sum(axis=1)}
+    )
 
     costs = rep.cost_by_operation
     colors = {**rep.colors, label: OTHER_COLOUR}
     if len(costs) > keep:
-        c_head, c_rest = costs.iloc[:keep - 1], costs.iloc[keep - 1:]
+        c_head, c_rest = costs.iloc[: keep - 1], costs.iloc[keep - 1 :]
         c_label = _other_label(len(c_rest))
         line = {column: c_rest[column].iloc[0] for column in costs.columns}
-        line.update({
-            "operation": c_label, "credits": float(c_rest["credits"].sum()),
-            "share_display": round(float(c_rest["share_display"].sum()), 1),
-            "estimated_cost": cents("estimated_cost", c_rest),
-            "priced": bool(c_rest["priced"].any()), **_cost_shares(c_rest),
-        })
-        costs = pd.concat([c_head, pd.DataFrame([line]).astype(costs.dtypes.to_dict())], ignore_index=True)
+        line.update(
+            {
+                "operation": c_label,
+                "credits": float(c_rest["credits"].sum()),
+                "share_display": round(float(c_rest["share_display"].sum()), 1),
+                "estimated_cost": cents("estimated_cost", c_rest),
+                "priced": bool(c_rest["priced"].any()),
+                **_cost_shares(c_rest),
+            }
+        )
+        costs = pd.concat(
+            [c_head, pd.DataFrame([line]).astype(costs.dtypes.to_dict())], ignore_index=True
+        )
         colors[c_label] = OTHER_COLOUR
-    note = (f"This page lists the {keep - 1} largest operations; the other {len(rest)} are one line, "
-            f"'{label}'. The workbook lists every operation.")
-    return dataclasses.replace(rep, operations=table, monthly=monthly, daily_matrix=mat,
-                               cost_by_operation=costs, colors=colors, notes=[*rep.notes, note])
+    note = (
+        f"This page lists the {keep - 1} largest operations; the other {len(rest)} are one line, "
+        f"'{label}'. The workbook lists every operation."
+    )
+    return dataclasses.replace(
+        rep,
+        operations=table,
+        monthly=monthly,
+        daily_matrix=mat,
+        cost_by_operation=costs,
+        colors=colors,
+        notes=[*rep.notes, note],
+    )

@@ -23,10 +23,18 @@ from ..errors import InputError
 from ..periods import month_bounds, shift_month
 from ..theme import Theme, load_theme
 
-__all__ = ["QuarterReport", "build_quarter_report", "quarter_window", "quarter_windows",
-           "write_quarter_workbook",
-           "render_quarter_workbook", "quarter_summary", "quarter_page", "render_quarter_pdf",
-           "write_quarter_pdf"]
+__all__ = [
+    "QuarterReport",
+    "build_quarter_report",
+    "quarter_window",
+    "quarter_windows",
+    "write_quarter_workbook",
+    "render_quarter_workbook",
+    "quarter_summary",
+    "quarter_page",
+    "render_quarter_pdf",
+    "write_quarter_pdf",
+]
 
 
 @dataclass
@@ -71,20 +79,25 @@ def quarter_window(quarter: str, calendar: FiscalCalendar) -> tuple[dt.date, dt.
     return calendar.quarter_bounds(fy - 1, q)[0], calendar.quarter_bounds(fy, q)[1]
 
 
-def quarter_windows(quarter: str, calendar: FiscalCalendar, *, today: dt.date
-                    ) -> list[tuple[dt.date, dt.date]]:
+def quarter_windows(
+    quarter: str, calendar: FiscalCalendar, *, today: dt.date
+) -> list[tuple[dt.date, dt.date]]:
     """The three date windows a report of ``quarter`` sums, as of ``today``: the quarter to
     date, and the same number of days of the previous quarter and of the quarter a year
     earlier (whole quarters once it is over). A fetch plan needs nothing else."""
     fy, q = calendar.parse_quarter(quarter)
     first, last = calendar.quarter_bounds(fy, q)
     if today < first:
-        raise InputError(f"quarter {calendar.quarter_label(fy, q)} has no data yet (today is {today})")
+        raise InputError(
+            f"quarter {calendar.quarter_label(fy, q)} has no data yet (today is {today})"
+        )
     end = min(last, today)
     elapsed = (end - first).days + 1
     out = [(first, end)]
-    for a, b in (calendar.quarter_bounds(*((fy, q - 1) if q > 1 else (fy - 1, 4))),
-                 calendar.quarter_bounds(fy - 1, q)):
+    for a, b in (
+        calendar.quarter_bounds(*((fy, q - 1) if q > 1 else (fy - 1, 4))),
+        calendar.quarter_bounds(fy - 1, q),
+    ):
         out.append((a, b if end == last else min(a + dt.timedelta(days=elapsed - 1), b)))
     return out
 
@@ -115,10 +128,17 @@ def _pct(change: pd.Series, base: pd.Series) -> pd.Series:
     return change / base.where(base != 0)
 
 
-def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataFrame | None = None,
-                         calendar: FiscalCalendar | None = None, theme: Theme | None = None,
-                         template: Any = None, account: str | None = None,
-                         drivers: int = 5) -> QuarterReport:
+def build_quarter_report(
+    usage: pd.DataFrame,
+    quarter: str,
+    *,
+    monthly: pd.DataFrame | None = None,
+    calendar: FiscalCalendar | None = None,
+    theme: Theme | None = None,
+    template: Any = None,
+    account: str | None = None,
+    drivers: int = 5,
+) -> QuarterReport:
     """Compute the quarter report from daily tidy usage.
 
     Parameters
@@ -159,14 +179,17 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataF
     usage = _by_month_first(usage, monthly)
     usage.attrs.update(attrs)
     if data_end < first:
-        raise InputError(f"quarter {calendar.quarter_label(fy, q)} has no data yet "
-                         f"(the data ends {data_end})")
+        raise InputError(
+            f"quarter {calendar.quarter_label(fy, q)} has no data yet (the data ends {data_end})"
+        )
     end = min(last, data_end)
     days_in_quarter = (last - first).days + 1
     elapsed = (end - first).days + 1
     complete = elapsed == days_in_quarter
     # Like for like: the same number of elapsed days of each comparison quarter (capped).
-    prev_end = prev_last if complete else min(prev_first + dt.timedelta(days=elapsed - 1), prev_last)
+    prev_end = (
+        prev_last if complete else min(prev_first + dt.timedelta(days=elapsed - 1), prev_last)
+    )
     ly_end = ly_last if complete else min(ly_first + dt.timedelta(days=elapsed - 1), ly_last)
 
     local = usage["period_start"].dt.tz_localize(None).dt.normalize()
@@ -177,12 +200,20 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataF
     has_ly = data_start is None or data_start <= ly_first
 
     ops = sorted(set(cur.index) | set(prev.index) | set(ly.index))
-    table = pd.DataFrame({"operation": pd.Series(ops, dtype=str),
-                          "credits": cur.reindex(ops, fill_value=0.0).to_numpy(dtype="float64")})
-    table["previous_credits"] = prev.reindex(ops, fill_value=0.0).to_numpy(dtype="float64") if has_prev else np.nan
+    table = pd.DataFrame(
+        {
+            "operation": pd.Series(ops, dtype=str),
+            "credits": cur.reindex(ops, fill_value=0.0).to_numpy(dtype="float64"),
+        }
+    )
+    table["previous_credits"] = (
+        prev.reindex(ops, fill_value=0.0).to_numpy(dtype="float64") if has_prev else np.nan
+    )
     table["change"] = table["credits"] - table["previous_credits"]
     table["change_pct"] = _pct(table["change"], table["previous_credits"])
-    table["last_year_credits"] = ly.reindex(ops, fill_value=0.0).to_numpy(dtype="float64") if has_ly else np.nan
+    table["last_year_credits"] = (
+        ly.reindex(ops, fill_value=0.0).to_numpy(dtype="float64") if has_ly else np.nan
+    )
     table["yoy_change"] = table["credits"] - table["last_year_credits"]
     table["yoy_change_pct"] = _pct(table["yoy_change"], table["last_year_credits"])
     priced = estimate_cost(table, theme.prices, multiplier=theme.tier_multiplier)
@@ -199,7 +230,9 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataF
     month_sums = {}
     for label in months:
         a, b = month_bounds(int(label[:4]), int(label[5:]))
-        month_sums[label] = _window_sums(usage, local, a, min(b, end)).reindex(table["operation"], fill_value=0.0)
+        month_sums[label] = _window_sums(usage, local, a, min(b, end)).reindex(
+            table["operation"], fill_value=0.0
+        )
     by_month = pd.DataFrame({"operation": table["operation"]})
     for label in months:
         by_month[label] = month_sums[label].to_numpy(dtype="float64")
@@ -207,38 +240,69 @@ def build_quarter_report(usage: pd.DataFrame, quarter: str, *, monthly: pd.DataF
 
     total_change = float(table["change"].sum()) if has_prev else float("nan")
     drv = table[["operation", "change"]].dropna()
-    drv = drv.assign(size=drv["change"].abs()).sort_values(["size", "operation"], ascending=[False, True],
-                                                           kind="mergesort")
+    drv = drv.assign(size=drv["change"].abs()).sort_values(
+        ["size", "operation"], ascending=[False, True], kind="mergesort"
+    )
     drv = drv.head(drivers).drop(columns="size").reset_index(drop=True)
     drv["share_of_change"] = drv["change"] / total_change if total_change else np.nan
-    drv["direction"] = np.where(drv["change"] > 0, "up", np.where(drv["change"] < 0, "down", "flat"))
+    drv["direction"] = np.where(
+        drv["change"] > 0, "up", np.where(drv["change"] < 0, "down", "flat")
+    )
 
-    basis = ("complete quarters" if complete else
-             f"like for like: days 1-{elapsed} of each quarter (data to {end})")
-    notes = [f"Compared on {basis}.",
-             "Estimated cost uses list prices from the price table; it is an estimate."]
-    missing = [label for label, ok in ((calendar.quarter_label(pfy, pq), has_prev),
-                                       (calendar.quarter_label(fy - 1, q), has_ly)) if not ok]
+    basis = (
+        "complete quarters"
+        if complete
+        else f"like for like: days 1-{elapsed} of each quarter (data to {end})"
+    )
+    notes = [
+        f"Compared on {basis}.",
+        "Estimated cost uses list prices from the price table; it is an estimate.",
+    ]
+    missing = [
+        label
+        for label, ok in (
+            (calendar.quarter_label(pfy, pq), has_prev),
+            (calendar.quarter_label(fy - 1, q), has_ly),
+        )
+        if not ok
+    ]
     if missing:
         notes.append(f"The data starts {data_start}: no figures for {' or '.join(missing)}.")
     fetched = usage.attrs.get("fetched_at")
     return QuarterReport(
-        label=calendar.quarter_label(fy, q), previous_label=calendar.quarter_label(pfy, pq),
-        last_year_label=calendar.quarter_label(fy - 1, q), calendar=calendar, start=first, end=last,
-        months=months, timezone=str(usage.attrs.get("timezone", "UTC")),
+        label=calendar.quarter_label(fy, q),
+        previous_label=calendar.quarter_label(pfy, pq),
+        last_year_label=calendar.quarter_label(fy - 1, q),
+        calendar=calendar,
+        start=first,
+        end=last,
+        months=months,
+        timezone=str(usage.attrs.get("timezone", "UTC")),
         source=str(usage.attrs.get("source", "api")),
         # The same account label as the monthly report.
-        account=account or ("Sample account" if usage.attrs.get("source") == "sample"
-                            else str(theme.text.get("account", "Generect account"))),
-        as_of=pd.Timestamp(fetched) if fetched is not None else None, complete=complete,
-        elapsed_days=elapsed, days_in_quarter=days_in_quarter, comparison_basis=basis,
+        account=account
+        or (
+            "Sample account"
+            if usage.attrs.get("source") == "sample"
+            else str(theme.text.get("account", "Generect account"))
+        ),
+        as_of=pd.Timestamp(fetched) if fetched is not None else None,
+        complete=complete,
+        elapsed_days=elapsed,
+        days_in_quarter=days_in_quarter,
+        comparison_basis=basis,
         total=float(table["credits"].sum()),
         previous_total=float(table["previous_credits"].sum()) if has_prev else float("nan"),
         last_year_total=float(table["last_year_credits"].sum()) if has_ly else float("nan"),
         # the sum of the rounded lines, in whole cents, so the total ties out to them
         estimated_cost=sum(money_cents(c) for c in table["estimated_cost"]) / 100,
-        currency=theme.currency, by_month=by_month, comparison=table, drivers=drv, notes=notes,
-        unpriced=list(priced.attrs["unpriced_operations"]))
+        currency=theme.currency,
+        by_month=by_month,
+        comparison=table,
+        drivers=drv,
+        notes=notes,
+        unpriced=list(priced.attrs["unpriced_operations"]),
+    )
 
 
 # --- workbook ----------------------------------------------------------------------------------
@@ -260,8 +324,9 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
 
     from ..outputs.export import csv_safe
 
-    wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": False,
-                                         "default_date_format": "yyyy-mm-dd"})
+    wb = xlsxwriter.Workbook(
+        str(path), {"nan_inf_to_errors": False, "default_date_format": "yyyy-mm-dd"}
+    )
     # Fixed document properties so reruns are byte-identical.
     wb.set_properties({"title": f"Generect usage {rep.label}", "created": dt.datetime(2000, 1, 1)})
     bold = wb.add_format({"bold": True})
@@ -298,16 +363,26 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     months.write_string(n + 1, 0, "Total", bold)
     for j in range(1, 5):
         c = _col(j)
-        months.write_formula(n + 1, j, f"=SUM({c}2:{c}{n + 1})", num_bold,
-                             float(rep.by_month[cols[j]].sum()))
+        months.write_formula(
+            n + 1, j, f"=SUM({c}2:{c}{n + 1})", num_bold, float(rep.by_month[cols[j]].sum())
+        )
     months.set_column(0, 0, 22)
     months.set_column(1, 4, 14)
 
     # Comparison
     cmp = wb.add_worksheet("Comparison")
-    headers = ["Operation", rep.label, rep.previous_label, "Change", "Change %",
-               rep.last_year_label, "Change vs last year", "Change % vs last year",
-               "Price", "Estimated cost"]
+    headers = [
+        "Operation",
+        rep.label,
+        rep.previous_label,
+        "Change",
+        "Change %",
+        rep.last_year_label,
+        "Change vs last year",
+        "Change % vs last year",
+        "Price",
+        "Estimated cost",
+    ]
     cmp.write_row(0, 0, headers, head)
     t = rep.comparison
     for i, row in enumerate(t.itertuples(index=False), start=1):
@@ -315,8 +390,10 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         cmp.write_string(i, 0, text(row.operation))
         number(cmp, i, 1, row.credits, num)
         # Against the previous quarter (C, D, E), then the same quarter last year (F, G, H).
-        for col, base, change, change_pct in ((2, row.previous_credits, row.change, row.change_pct),
-                                              (5, row.last_year_credits, row.yoy_change, row.yoy_change_pct)):
+        for col, base, change, change_pct in (
+            (2, row.previous_credits, row.change, row.change_pct),
+            (5, row.last_year_credits, row.yoy_change, row.yoy_change_pct),
+        ):
             number(cmp, i, col, base, num)
             if np.isnan(base):
                 cmp.write_blank(i, col + 1, None, num)
@@ -324,26 +401,42 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
                 continue
             b, d = _col(col), _col(col + 1)
             cmp.write_formula(i, col + 1, f"=B{r}-{b}{r}", num, float(change))
-            cmp.write_formula(i, col + 2, f'=IF({b}{r}=0,"",{d}{r}/{b}{r})', pct,
-                              "" if np.isnan(change_pct) else float(change_pct))
+            cmp.write_formula(
+                i,
+                col + 2,
+                f'=IF({b}{r}=0,"",{d}{r}/{b}{r})',
+                pct,
+                "" if np.isnan(change_pct) else float(change_pct),
+            )
         cmp.write_number(i, 8, float(row.price), price_fmt)
         # Each cost is rounded once to the cent, as everywhere in the toolkit.
         cmp.write_formula(i, 9, f"=ROUND(B{r}*I{r},2)", money, float(row.estimated_cost))
     m = len(t) + 1
     cmp.write_string(m, 0, "Total", bold)
-    for j, value in ((1, rep.total), (2, rep.previous_total), (5, rep.last_year_total),
-                     (9, rep.estimated_cost)):
+    for j, value in (
+        (1, rep.total),
+        (2, rep.previous_total),
+        (5, rep.last_year_total),
+        (9, rep.estimated_cost),
+    ):
         c = _col(j)
         if isinstance(value, float) and np.isnan(value):
             cmp.write_blank(m, j, None, num_bold)
         else:
-            cmp.write_formula(m, j, f"=SUM({c}2:{c}{m})", money if j == 9 else num_bold, float(value))
+            cmp.write_formula(
+                m, j, f"=SUM({c}2:{c}{m})", money if j == 9 else num_bold, float(value)
+            )
     cmp.set_column(0, 0, 22)
     cmp.set_column(1, 9, 14)
 
     # Drivers
     drv = wb.add_worksheet("Drivers")
-    drv.write_row(0, 0, ["Operation", f"Change vs {rep.previous_label}", "Share of the change", "Direction"], head)
+    drv.write_row(
+        0,
+        0,
+        ["Operation", f"Change vs {rep.previous_label}", "Share of the change", "Direction"],
+        head,
+    )
     for i, row in enumerate(rep.drivers.itertuples(index=False), start=1):
         drv.write_string(i, 0, text(row.operation))
         drv.write_number(i, 1, float(row.change), num)
@@ -354,8 +447,11 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     summary.activate()
     summary.write_string(0, 0, f"Generect credit usage, {rep.label}", title)
     summary.write_string(1, 0, f"{rep.start} to {rep.end} ({rep.timezone}); {rep.comparison_basis}")
-    rows = [("Credits", "Comparison!B", rep.total), (rep.previous_label, "Comparison!C", rep.previous_total),
-            (rep.last_year_label, "Comparison!F", rep.last_year_total)]
+    rows = [
+        ("Credits", "Comparison!B", rep.total),
+        (rep.previous_label, "Comparison!C", rep.previous_total),
+        (rep.last_year_label, "Comparison!F", rep.last_year_total),
+    ]
     for k, (name, ref, value) in enumerate(rows, start=3):
         summary.write_string(k, 0, name, bold)
         if isinstance(value, float) and np.isnan(value):
@@ -365,13 +461,23 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     summary.write_string(6, 0, f"Change vs {rep.previous_label}", bold)
     if not np.isnan(rep.previous_total):
         summary.write_formula(6, 1, "=B4-B5", num, rep.total - rep.previous_total)
-        summary.write_formula(6, 2, '=IF(B5=0,"",B7/B5)', pct,
-                              (rep.total - rep.previous_total) / rep.previous_total if rep.previous_total else "")
+        summary.write_formula(
+            6,
+            2,
+            '=IF(B5=0,"",B7/B5)',
+            pct,
+            (rep.total - rep.previous_total) / rep.previous_total if rep.previous_total else "",
+        )
     summary.write_string(7, 0, f"Change vs {rep.last_year_label}", bold)
     if not np.isnan(rep.last_year_total):
         summary.write_formula(7, 1, "=B4-B6", num, rep.total - rep.last_year_total)
-        summary.write_formula(7, 2, '=IF(B6=0,"",B8/B6)', pct,
-                              (rep.total - rep.last_year_total) / rep.last_year_total if rep.last_year_total else "")
+        summary.write_formula(
+            7,
+            2,
+            '=IF(B6=0,"",B8/B6)',
+            pct,
+            (rep.total - rep.last_year_total) / rep.last_year_total if rep.last_year_total else "",
+        )
     summary.write_string(8, 0, "Estimated cost (list prices)", bold)
     summary.write_formula(8, 1, f"=Comparison!J{m + 1}", money, rep.estimated_cost)
     for k, note in enumerate(rep.notes, start=10):
@@ -415,8 +521,12 @@ def _money(value: float, currency: str) -> str:
 def quarter_summary(rep: QuarterReport) -> list[str]:
     """Plain sentences on the quarter for the email's HTML and text parts."""
     change = rep.total - rep.previous_total
-    lines = [(f"{rep.label} ({rep.start:%d %b %Y} to {rep.end:%d %b %Y}): {rep.total:,.0f} credits, "
-              f"estimated {_money(rep.estimated_cost, rep.currency)} at list prices.")]
+    lines = [
+        (
+            f"{rep.label} ({rep.start:%d %b %Y} to {rep.end:%d %b %Y}): {rep.total:,.0f} credits, "
+            f"estimated {_money(rep.estimated_cost, rep.currency)} at list prices."
+        )
+    ]
     if not np.isnan(rep.previous_total):
         pct = change / rep.previous_total if rep.previous_total else float("nan")
         lines.append(f"Against {rep.previous_label}: {change:+,.0f} credits ({_signed_pct(pct)}).")
@@ -432,8 +542,12 @@ def quarter_summary(rep: QuarterReport) -> list[str]:
     return lines
 
 
-def quarter_page(rep: QuarterReport, *, figsize: tuple[float, float] = (11.69, 8.27),
-                 colors: dict[str, str] | None = None) -> Any:
+def quarter_page(
+    rep: QuarterReport,
+    *,
+    figsize: tuple[float, float] = (11.69, 8.27),
+    colors: dict[str, str] | None = None,
+) -> Any:
     """One landscape page: the months side by side as stacked bars, and the comparison table.
 
     Built on :class:`matplotlib.figure.Figure` directly (no pyplot state); text is 8 pt or more.
@@ -443,12 +557,29 @@ def quarter_page(rep: QuarterReport, *, figsize: tuple[float, float] = (11.69, 8
     colors = colors or {}
     fig = Figure(figsize=figsize)
     fig.text(0.04, 0.95, _lit(f"Generect credit usage, {rep.label}"), fontsize=16, weight="bold")
-    fig.text(0.04, 0.915, _lit(f"{rep.start} to {rep.end} ({rep.timezone}); {rep.comparison_basis}. "
-                               "Costs are estimates at list prices."), fontsize=9)
+    fig.text(
+        0.04,
+        0.915,
+        _lit(
+            f"{rep.start} to {rep.end} ({rep.timezone}); {rep.comparison_basis}. "
+            "Costs are estimates at list prices."
+        ),
+        fontsize=9,
+    )
     ax = fig.add_axes((0.06, 0.50, 0.55, 0.36))
     bm = rep.by_month
     bottom = np.zeros(len(rep.months))
-    palette = ["#1f4e79", "#2e75b6", "#9dc3e6", "#c55a11", "#f4b183", "#548235", "#a9d18e", "#7f6000", "#bfbfbf"]
+    palette = [
+        "#1f4e79",
+        "#2e75b6",
+        "#9dc3e6",
+        "#c55a11",
+        "#f4b183",
+        "#548235",
+        "#a9d18e",
+        "#7f6000",
+        "#bfbfbf",
+    ]
     for i, row in enumerate(bm.itertuples(index=False)):
         values = np.asarray(row[1:4], dtype="float64")
         colour = "#" + colors.get(str(row[0]), palette[i % len(palette)]).lstrip("#")
@@ -461,30 +592,64 @@ def quarter_page(rep: QuarterReport, *, figsize: tuple[float, float] = (11.69, 8
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
-    tiles = [(rep.label, _credits(rep.total)),
-             (rep.previous_label, _credits(rep.previous_total)),
-             (rep.last_year_label, _credits(rep.last_year_total)),
-             ("Estimated cost", _money(rep.estimated_cost, rep.currency))]
+    tiles = [
+        (rep.label, _credits(rep.total)),
+        (rep.previous_label, _credits(rep.previous_total)),
+        (rep.last_year_label, _credits(rep.last_year_total)),
+        ("Estimated cost", _money(rep.estimated_cost, rep.currency)),
+    ]
     for k, (name, value) in enumerate(tiles):
         fig.text(0.80, 0.84 - k * 0.09, _lit(name), fontsize=9)
         fig.text(0.80, 0.81 - k * 0.09, _lit(value), fontsize=14, weight="bold")
 
     t = rep.comparison
-    cells = [[_lit(r.operation), f"{r.credits:,.0f}", _credits(r.previous_credits), _signed_pct(r.change_pct),
-              _credits(r.last_year_credits), _signed_pct(r.yoy_change_pct), _money(r.estimated_cost, rep.currency)]
-             for r in t.itertuples(index=False)]
-    cells.append(["Total", f"{rep.total:,.0f}", _credits(rep.previous_total),
-                  _signed_pct((rep.total - rep.previous_total) / rep.previous_total
-                              if rep.previous_total else float("nan")),
-                  _credits(rep.last_year_total),
-                  _signed_pct((rep.total - rep.last_year_total) / rep.last_year_total
-                              if rep.last_year_total else float("nan")),
-                  _money(rep.estimated_cost, rep.currency)])
+    cells = [
+        [
+            _lit(r.operation),
+            f"{r.credits:,.0f}",
+            _credits(r.previous_credits),
+            _signed_pct(r.change_pct),
+            _credits(r.last_year_credits),
+            _signed_pct(r.yoy_change_pct),
+            _money(r.estimated_cost, rep.currency),
+        ]
+        for r in t.itertuples(index=False)
+    ]
+    cells.append(
+        [
+            "Total",
+            f"{rep.total:,.0f}",
+            _credits(rep.previous_total),
+            _signed_pct(
+                (rep.total - rep.previous_total) / rep.previous_total
+                if rep.previous_total
+                else float("nan")
+            ),
+            _credits(rep.last_year_total),
+            _signed_pct(
+                (rep.total - rep.last_year_total) / rep.last_year_total
+                if rep.last_year_total
+                else float("nan")
+            ),
+            _money(rep.estimated_cost, rep.currency),
+        ]
+    )
     tax = fig.add_axes((0.04, 0.05, 0.92, 0.38))
     tax.axis("off")
-    table = tax.table(cellText=cells, loc="upper left", cellLoc="right",
-                      colLabels=["Operation", rep.label, rep.previous_label, "change",
-                                 rep.last_year_label, "change", "est. cost"])
+    table = tax.table(
+        cellText=cells,
+        loc="upper left",
+        cellLoc="right",
+        colLabels=[
+            "Operation",
+            rep.label,
+            rep.previous_label,
+            "change",
+            rep.last_year_label,
+            "change",
+            "est. cost",
+        ],
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     for (row, col), cell in table.get_celld().items():
@@ -505,17 +670,26 @@ def render_quarter_pdf(rep: QuarterReport, *, colors: dict[str, str] | None = No
     with matplotlib.rc_context({"pdf.fonttype": 42, "text.usetex": False}):
         fig = quarter_page(rep, colors=colors)
         buffer = io.BytesIO()
-        created = (rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
-                   if rep.as_of is not None else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
-        metadata = {"Title": f"Generect usage {rep.label}", "Creator": "generect-reports",
-                    "Producer": "generect-reports", "CreationDate": created, "ModDate": None}
+        created = (
+            rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
+            if rep.as_of is not None
+            else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        )
+        metadata = {
+            "Title": f"Generect usage {rep.label}",
+            "Creator": "generect-reports",
+            "Producer": "generect-reports",
+            "CreationDate": created,
+            "ModDate": None,
+        }
         with PdfPages(buffer, metadata=metadata) as pdf:
             pdf.savefig(fig)
     return buffer.getvalue()
 
 
-def write_quarter_pdf(rep: QuarterReport, path: str | os.PathLike[str], *,
-                      colors: dict[str, str] | None = None) -> None:
+def write_quarter_pdf(
+    rep: QuarterReport, path: str | os.PathLike[str], *, colors: dict[str, str] | None = None
+) -> None:
     """Write the quarter page PDF to ``path`` atomically."""
     from .._atomic import write_bytes_atomic
 

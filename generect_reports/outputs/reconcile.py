@@ -23,9 +23,19 @@ if TYPE_CHECKING:
 
     from ..analysis.reconcile import Reconciliation
 
-__all__ = ["render_table", "render_csv", "render_json", "render_xlsx", "write_reconciliation_xlsx",
-           "add_reconciliation_sheet", "add_ledger_sheet", "reconciliation_page",
-           "reconciliation_summary", "restatement_lines", "FORMATS"]
+__all__ = [
+    "render_table",
+    "render_csv",
+    "render_json",
+    "render_xlsx",
+    "write_reconciliation_xlsx",
+    "add_reconciliation_sheet",
+    "add_ledger_sheet",
+    "reconciliation_page",
+    "reconciliation_summary",
+    "restatement_lines",
+    "FORMATS",
+]
 
 FORMATS = ("table", "csv", "json", "xlsx")
 
@@ -43,8 +53,10 @@ def restatement_lines(restatements: list[dict[str, Any]]) -> list[str]:
     lines = []
     for item in restatements:
         for change in item["changes"]:
-            lines.append(f"{item['month']} restated ({item['kind']}): {change['item']} "
-                         f"{change['before']:,.2f} -> {change['after']:,.2f} ({change['change']:+,.2f})")
+            lines.append(
+                f"{item['month']} restated ({item['kind']}): {change['item']} "
+                f"{change['before']:,.2f} -> {change['after']:,.2f} ({change['change']:+,.2f})"
+            )
     return lines
 
 
@@ -58,8 +70,10 @@ def reconciliation_summary(result: "Reconciliation") -> list[str]:
         if result.reversed:
             extra.append(f"{result.reversed:,.2f} reversed")
         tail = f" ({' and '.join(extra)} credits explain the difference)" if extra else ""
-        return [f"{name} ties to the ledger: settled charges {result.charges:,.2f} against usage "
-                f"{result.usage:,.2f} credits{tail}."]
+        return [
+            f"{name} ties to the ledger: settled charges {result.charges:,.2f} against usage "
+            f"{result.usage:,.2f} credits{tail}."
+        ]
     parts = []
     for row in result.failures.itertuples(index=False):
         parts.append(f"{row.operation} {row.credits:+,.2f} ({row.reason})")
@@ -78,17 +92,29 @@ def _printable(text: str) -> str:
 def render_table(result: "Reconciliation") -> str:
     """The tie-out for a terminal: figures, operations, reason rows and the verdict."""
     lines = [f"Reconciliation {result.month} ({result.timezone}, {result.source})", ""]
-    figures = [("opening balance", result.opening), ("+ top-ups", result.top_ups),
-               ("- settled charges", result.charges), ("= closing balance", result.closing),
-               ("pending at month end", result.pending), ("reversed", result.reversed),
-               ("usage", result.usage), ("difference (charges - usage)", result.difference)]
+    figures = [
+        ("opening balance", result.opening),
+        ("+ top-ups", result.top_ups),
+        ("- settled charges", result.charges),
+        ("= closing balance", result.closing),
+        ("pending at month end", result.pending),
+        ("reversed", result.reversed),
+        ("usage", result.usage),
+        ("difference (charges - usage)", result.difference),
+    ]
     width = max(len(k) for k, _ in figures)
     lines += [f"  {k:<{width}}  {_num(v):>14}" for k, v in figures]
     if result.hypothesis:
         lines += ["", f"balance: {result.hypothesis}"]
     if result.anchor_at is not None and result.anchor_balance is not None:
-        lines.append(f"anchor: /me/ balance {result.anchor_balance:,.2f} at {result.anchor_at.isoformat()}"
-                     + (f"; {result.in_flight:+,.2f} moved while paging (in flight)" if result.in_flight else ""))
+        lines.append(
+            f"anchor: /me/ balance {result.anchor_balance:,.2f} at {result.anchor_at.isoformat()}"
+            + (
+                f"; {result.in_flight:+,.2f} moved while paging (in flight)"
+                if result.in_flight
+                else ""
+            )
+        )
     ops = result.operations.copy()
     ops["operation"] = ops["operation"].astype(str).map(_printable)
     for col in ("usage", "settled", "pending", "reversed", "difference", "residual"):
@@ -99,7 +125,10 @@ def render_table(result: "Reconciliation") -> str:
         rs["operation"] = rs["operation"].astype(str).map(_printable)
         rs["credits"] = rs["credits"].map(lambda v: f"{v:+,.2f}")
         lines += ["", "reasons:", rs.to_string(index=False)]
-        lines += [f"  {_printable(r.operation)}: {_printable(r.detail)}" for r in result.failures.itertuples(index=False)]
+        lines += [
+            f"  {_printable(r.operation)}: {_printable(r.detail)}"
+            for r in result.failures.itertuples(index=False)
+        ]
     lines += [f"note: {n}" for n in result.notes]
     lines += restatement_lines(result.restatements)
     lines += ["", reconciliation_summary(result)[0]]
@@ -112,32 +141,67 @@ def render_csv(result: "Reconciliation") -> str:
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(["month", "operation", "reason", "credits", "transactions", "detail"])
     for r in result.reasons.itertuples(index=False):
-        writer.writerow([result.month, csv_safe(str(r.operation)), r.reason, float(r.credits),
-                         int(r.transactions), csv_safe(str(r.detail))])
+        writer.writerow(
+            [
+                result.month,
+                csv_safe(str(r.operation)),
+                r.reason,
+                float(r.credits),
+                int(r.transactions),
+                csv_safe(str(r.detail)),
+            ]
+        )
     return out.getvalue()
 
 
-def render_json(result: "Reconciliation", *, generated_at: Any = None, complete: bool = True) -> str:
+def render_json(
+    result: "Reconciliation", *, generated_at: Any = None, complete: bool = True
+) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
     from ..fetch.ledger import month_window
 
     start, stop = month_window(result.month, result.timezone)
-    rows = [{"operation": str(r.operation), "reason": r.reason, "credits": float(r.credits),
-             "transactions": int(r.transactions), "detail": str(r.detail)}
-            for r in result.reasons.itertuples(index=False)]
+    rows = [
+        {
+            "operation": str(r.operation),
+            "reason": r.reason,
+            "credits": float(r.credits),
+            "transactions": int(r.transactions),
+            "detail": str(r.detail),
+        }
+        for r in result.reasons.itertuples(index=False)
+    ]
     from ..analysis.reconcile import TYING_REASONS
 
-    explained = float(result.reasons.loc[result.reasons["reason"].isin(TYING_REASONS), "credits"].sum())
-    operations = [{k: (v if isinstance(v, str) else float(v)) for k, v in rec.items()}
-                  for rec in result.operations.to_dict("records")]
+    explained = float(
+        result.reasons.loc[result.reasons["reason"].isin(TYING_REASONS), "credits"].sum()
+    )
+    operations = [
+        {k: (v if isinstance(v, str) else float(v)) for k, v in rec.items()}
+        for rec in result.operations.to_dict("records")
+    ]
     doc = json_document(
-        "reconcile", rows, source=result.source, timezone=result.timezone, period=result.month,
-        start=start.date().isoformat(), end=(stop.date() - pd.Timedelta(days=1)).isoformat(),
-        complete=complete, generated_at=generated_at,
-        totals={"difference": result.difference, "explained": round(explained, 2),
-                "not_explained": round(result.difference - explained, 2)},
-        fields={"reconciliation": result.figures(), "operations": operations,
-                "notes": list(result.notes), "restatements": list(result.restatements)})
+        "reconcile",
+        rows,
+        source=result.source,
+        timezone=result.timezone,
+        period=result.month,
+        start=start.date().isoformat(),
+        end=(stop.date() - pd.Timedelta(days=1)).isoformat(),
+        complete=complete,
+        generated_at=generated_at,
+        totals={
+            "difference": result.difference,
+            "explained": round(explained, 2),
+            "not_explained": round(result.difference - explained, 2),
+        },
+        fields={
+            "reconciliation": result.figures(),
+            "operations": operations,
+            "notes": list(result.notes),
+            "restatements": list(result.restatements),
+        },
+    )
     return dumps_document(doc)
 
 
@@ -160,9 +224,13 @@ def _ok(flag: bool) -> str:
     return "OK" if flag else "FAIL"
 
 
-def add_reconciliation_sheet(workbook: "xlsxwriter.Workbook", result: "Reconciliation", *,
-                             formats: dict[str, Any] | None = None,
-                             name: str = "Reconciliation") -> None:
+def add_reconciliation_sheet(
+    workbook: "xlsxwriter.Workbook",
+    result: "Reconciliation",
+    *,
+    formats: dict[str, Any] | None = None,
+    name: str = "Reconciliation",
+) -> None:
     """The tie-out with live formulas (opening + top-ups − charges = closing; charges − usage =
     difference; OK/FAIL checks), each written with its computed value."""
     from xlsxwriter.utility import xl_rowcol_to_cell as cell
@@ -191,7 +259,9 @@ def add_reconciliation_sheet(workbook: "xlsxwriter.Workbook", result: "Reconcili
     if result.opening is not None and result.closing is not None:
         computed = round(result.opening + result.top_ups - result.charges, 2)
         ws.write_formula(7, 1, "=B4+B5-B6", f["bold_credits"], computed)
-        ws.write_formula(8, 1, '=IF(ROUND(B8-B7,2)=0,"OK","FAIL")', f["check"], _ok(result.balance_ties))
+        ws.write_formula(
+            8, 1, '=IF(ROUND(B8-B7,2)=0,"OK","FAIL")', f["check"], _ok(result.balance_ties)
+        )
     else:
         ws.write_string(7, 1, "n/a")
         ws.write_string(8, 1, "n/a", f["check"])
@@ -204,7 +274,16 @@ def add_reconciliation_sheet(workbook: "xlsxwriter.Workbook", result: "Reconcili
     # Per operation, then the reason rows; the checks below refer to both.
     top = 19
     ws.write_string(top - 1, 0, "By operation", f["header"])
-    heads = ["Operation", "Usage", "Settled", "Pending", "Reversed", "Difference", "Residual", "Check"]
+    heads = [
+        "Operation",
+        "Usage",
+        "Settled",
+        "Pending",
+        "Reversed",
+        "Difference",
+        "Residual",
+        "Check",
+    ]
     for c, h in enumerate(heads):
         ws.write_string(top, c, h, f["header"])
     ops = result.operations
@@ -213,15 +292,25 @@ def add_reconciliation_sheet(workbook: "xlsxwriter.Workbook", result: "Reconcili
         ws.write_string(row, 0, str(r.operation))
         for c, v in enumerate((r.usage, r.settled, r.pending, r.reversed), start=1):
             ws.write_number(row, c, float(v), f["credits"])
-        ws.write_formula(row, 5, f"={cell(row, 2)}-{cell(row, 1)}", f["credits"], float(r.difference))
+        ws.write_formula(
+            row, 5, f"={cell(row, 2)}-{cell(row, 1)}", f["credits"], float(r.difference)
+        )
         ws.write_number(row, 6, float(r.residual), f["credits"])
         failing = str(r.operation).startswith("unmapped:") or bool(
-            (result.failures["operation"] == r.operation).any())
-        ws.write_formula(row, 7, f'=IF(AND(ROUND({cell(row, 6)},2)=0,LEFT({cell(row, 0)},9)<>"unmapped:"),"OK","FAIL")',
-                         f["check"], _ok(not failing and round(float(r.residual), 2) == 0))
+            (result.failures["operation"] == r.operation).any()
+        )
+        ws.write_formula(
+            row,
+            7,
+            f'=IF(AND(ROUND({cell(row, 6)},2)=0,LEFT({cell(row, 0)},9)<>"unmapped:"),"OK","FAIL")',
+            f["check"],
+            _ok(not failing and round(float(r.residual), 2) == 0),
+        )
     rtop = top + len(ops) + 3
     ws.write_string(rtop - 1, 0, "Reasons", f["header"])
-    for c, h in enumerate(["Operation", "Reason", "Credits", "Transactions", "", "", "", "", "Detail"]):
+    for c, h in enumerate(
+        ["Operation", "Reason", "Credits", "Transactions", "", "", "", "", "Detail"]
+    ):
         if h:
             ws.write_string(rtop, c, h, f["header"])
     reasons = result.reasons
@@ -235,37 +324,74 @@ def add_reconciliation_sheet(workbook: "xlsxwriter.Workbook", result: "Reconcili
     first, last = rtop + 1, rtop + max(len(reasons), 1)
     reason_rng = f"{cell(first, 1)}:{cell(last, 1)}"
     credit_rng = f"{cell(first, 2)}:{cell(last, 2)}"
-    explained = float(reasons.loc[reasons["reason"].isin(("pending at month end", "reversed")), "credits"].sum())
+    explained = float(
+        reasons.loc[reasons["reason"].isin(("pending at month end", "reversed")), "credits"].sum()
+    )
     ws.write_string(14, 0, "Explained by pending and reversed")
-    ws.write_formula(14, 1, f'=SUMIF({reason_rng},"pending at month end",{credit_rng})'
-                            f'+SUMIF({reason_rng},"reversed",{credit_rng})', f["credits"], round(explained, 2))
+    ws.write_formula(
+        14,
+        1,
+        f'=SUMIF({reason_rng},"pending at month end",{credit_rng})'
+        f'+SUMIF({reason_rng},"reversed",{credit_rng})',
+        f["credits"],
+        round(explained, 2),
+    )
     ws.write_string(15, 0, "Reason rows add up to the difference")
-    ws.write_formula(15, 1, f'=IF(ROUND(B12-SUM({credit_rng}),2)=0,"OK","FAIL")', f["check"],
-                     _ok(round(float(reasons["credits"].sum()) - result.difference, 2) == 0))
+    ws.write_formula(
+        15,
+        1,
+        f'=IF(ROUND(B12-SUM({credit_rng}),2)=0,"OK","FAIL")',
+        f["check"],
+        _ok(round(float(reasons["credits"].sum()) - result.difference, 2) == 0),
+    )
     ws.write_string(16, 0, "Month ties to the ledger")
     n_failing = len(result.failures)
     ops_rng = f"{cell(top + 1, 7)}:{cell(top + max(len(ops), 1), 7)}"
     ws.write_formula(
-        16, 1,
+        16,
+        1,
         f'=IF(AND(B16="OK",COUNTIF({ops_rng},"FAIL")=0,'
         f'COUNTA({reason_rng})-COUNTIF({reason_rng},"pending at month end")-COUNTIF({reason_rng},"reversed")=0,'
         f'OR(B9="OK",B9="n/a")),"OK","FAIL")',
-        f["check"], _ok(result.ties and n_failing == 0))
+        f["check"],
+        _ok(result.ties and n_failing == 0),
+    )
 
 
-def add_ledger_sheet(workbook: "xlsxwriter.Workbook", ledger: pd.DataFrame, *,
-                     formats: dict[str, Any] | None = None, name: str = "Ledger") -> None:
+def add_ledger_sheet(
+    workbook: "xlsxwriter.Workbook",
+    ledger: pd.DataFrame,
+    *,
+    formats: dict[str, Any] | None = None,
+    name: str = "Ledger",
+) -> None:
     """The month's transactions as an Excel Table (local times, in the ledger's timezone)."""
     f = _formats(workbook, formats)
     ws = workbook.add_worksheet(name)
     tz = ledger.attrs.get("timezone", "")
-    heads = ["id", f"created_at ({tz})" if tz else "created_at", "type", "credits", "status", "balance_type"]
+    heads = [
+        "id",
+        f"created_at ({tz})" if tz else "created_at",
+        "type",
+        "credits",
+        "status",
+        "balance_type",
+    ]
     widths = [42, 20, 28, 12, 10, 14]
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     local = ledger["created_at"].dt.tz_localize(None) if len(ledger) else ledger["created_at"]
-    for i, (tid, when, kind, credits, status, btype) in enumerate(zip(
-            ledger["id"], local, ledger["type"], ledger["credits"], ledger["status"], ledger["balance_type"]), start=1):
+    for i, (tid, when, kind, credits, status, btype) in enumerate(
+        zip(
+            ledger["id"],
+            local,
+            ledger["type"],
+            ledger["credits"],
+            ledger["status"],
+            ledger["balance_type"],
+        ),
+        start=1,
+    ):
         # Strings are written as strings: an id or type starting with "=" must stay text.
         ws.write_string(i, 0, str(tid))
         ws.write_datetime(i, 1, when.to_pydatetime(), f["datetime"])
@@ -273,9 +399,18 @@ def add_ledger_sheet(workbook: "xlsxwriter.Workbook", ledger: pd.DataFrame, *,
         ws.write_number(i, 3, float(credits), f["credits"])
         ws.write_string(i, 4, str(status))
         ws.write_string(i, 5, str(btype))
-    ws.add_table(0, 0, max(len(ledger), 1), len(heads) - 1,
-                 {"name": name.replace(" ", "_"), "columns": [{"header": h} for h in heads],
-                  "style": "Table Style Light 9", "autofilter": True})
+    ws.add_table(
+        0,
+        0,
+        max(len(ledger), 1),
+        len(heads) - 1,
+        {
+            "name": name.replace(" ", "_"),
+            "columns": [{"header": h} for h in heads],
+            "style": "Table Style Light 9",
+            "autofilter": True,
+        },
+    )
     ws.freeze_panes(1, 0)
 
 
@@ -287,15 +422,18 @@ def render_xlsx(result: "Reconciliation", ledger: pd.DataFrame) -> bytes:
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     stamp = result.anchor_at if result.anchor_at is not None else ledger.attrs.get("fetched_at")
     if stamp is not None:
-        workbook.set_properties({"created": pd.Timestamp(stamp).tz_convert("UTC").tz_localize(None).to_pydatetime()})
+        workbook.set_properties(
+            {"created": pd.Timestamp(stamp).tz_convert("UTC").tz_localize(None).to_pydatetime()}
+        )
     add_reconciliation_sheet(workbook, result)
     add_ledger_sheet(workbook, ledger)
     workbook.close()
     return buffer.getvalue()
 
 
-def write_reconciliation_xlsx(result: "Reconciliation", ledger: pd.DataFrame,
-                              path: str | os.PathLike[str]) -> None:
+def write_reconciliation_xlsx(
+    result: "Reconciliation", ledger: pd.DataFrame, path: str | os.PathLike[str]
+) -> None:
     """Write :func:`render_xlsx` atomically."""
     from .._atomic import write_bytes_atomic
 
@@ -305,61 +443,118 @@ def write_reconciliation_xlsx(result: "Reconciliation", ledger: pd.DataFrame,
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def reconciliation_page(result: "Reconciliation", *, figsize: tuple[float, float] = (11.69, 8.27),
-                        colors: dict[str, str] | None = None) -> "Figure":
+def reconciliation_page(
+    result: "Reconciliation",
+    *,
+    figsize: tuple[float, float] = (11.69, 8.27),
+    colors: dict[str, str] | None = None,
+) -> "Figure":
     """One landscape page: the tie-out, the per-operation differences and the reason rows."""
     from matplotlib.figure import Figure
 
     colors = {"ok": "#2e7d32", "fail": "#c62828", "text": "#222222", **(colors or {})}
     fig = Figure(figsize=figsize)
     verdict = reconciliation_summary(result)[0]
-    fig.text(0.04, 0.94, f"Reconciliation: {_month_name(result.month)}", fontsize=16,
-             weight="bold", color=colors["text"])
+    fig.text(
+        0.04,
+        0.94,
+        f"Reconciliation: {_month_name(result.month)}",
+        fontsize=16,
+        weight="bold",
+        color=colors["text"],
+    )
     import textwrap
 
     # Wrapped to the page width and hung from below the title, so a long verdict never
     # climbs into it.
-    fig.text(0.04, 0.925, textwrap.fill(verdict, int(figsize[0] * 11)), fontsize=10, va="top",
-             color=colors["ok" if result.ties else "fail"])
-    rows = [["Opening balance", _num(result.opening)], ["+ Top-ups", _num(result.top_ups)],
-            ["− Settled charges", _num(result.charges)], ["= Closing balance", _num(result.closing)],
-            ["Usage", _num(result.usage)], ["Difference (charges − usage)", _num(result.difference)],
-            ["Pending at month end", _num(result.pending)], ["Reversed", _num(result.reversed)]]
+    fig.text(
+        0.04,
+        0.925,
+        textwrap.fill(verdict, int(figsize[0] * 11)),
+        fontsize=10,
+        va="top",
+        color=colors["ok" if result.ties else "fail"],
+    )
+    rows = [
+        ["Opening balance", _num(result.opening)],
+        ["+ Top-ups", _num(result.top_ups)],
+        ["− Settled charges", _num(result.charges)],
+        ["= Closing balance", _num(result.closing)],
+        ["Usage", _num(result.usage)],
+        ["Difference (charges − usage)", _num(result.difference)],
+        ["Pending at month end", _num(result.pending)],
+        ["Reversed", _num(result.reversed)],
+    ]
     ax = fig.add_axes((0.04, 0.50, 0.40, 0.36))
     ax.axis("off")
-    table = ax.table(cellText=rows, colLabels=["Tie-out", "Credits"], loc="upper left",
-                     colLoc="left", cellLoc="left", colWidths=[0.68, 0.32])
+    table = ax.table(
+        cellText=rows,
+        colLabels=["Tie-out", "Credits"],
+        loc="upper left",
+        colLoc="left",
+        cellLoc="left",
+        colWidths=[0.68, 0.32],
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1, 1.4)
     ops = result.operations
     ax2 = fig.add_axes((0.52, 0.50, 0.44, 0.36))
     ax2.axis("off")
-    op_rows = [[str(r.operation)[:32], f"{r.usage:,.2f}", f"{r.settled:,.2f}", f"{r.difference:+,.2f}",
-                f"{r.residual:+,.2f}"] for r in ops.itertuples(index=False)][:16]
+    op_rows = [
+        [
+            str(r.operation)[:32],
+            f"{r.usage:,.2f}",
+            f"{r.settled:,.2f}",
+            f"{r.difference:+,.2f}",
+            f"{r.residual:+,.2f}",
+        ]
+        for r in ops.itertuples(index=False)
+    ][:16]
     if op_rows:
-        t2 = ax2.table(cellText=op_rows, colLabels=["Operation", "Usage", "Settled", "Difference", "Residual"],
-                       loc="upper left", cellLoc="left", colLoc="left",
-                       colWidths=[0.36, 0.16, 0.16, 0.16, 0.16])
+        t2 = ax2.table(
+            cellText=op_rows,
+            colLabels=["Operation", "Usage", "Settled", "Difference", "Residual"],
+            loc="upper left",
+            cellLoc="left",
+            colLoc="left",
+            colWidths=[0.36, 0.16, 0.16, 0.16, 0.16],
+        )
         t2.auto_set_font_size(False)
         t2.set_fontsize(8)
         t2.scale(1, 1.2)
     ax3 = fig.add_axes((0.04, 0.06, 0.92, 0.38))
     ax3.axis("off")
-    reason_rows = [[str(r.operation)[:30], r.reason, f"{r.credits:+,.2f}", str(r.detail)[:95]]
-                   for r in result.reasons.itertuples(index=False)][:14]
+    reason_rows = [
+        [str(r.operation)[:30], r.reason, f"{r.credits:+,.2f}", str(r.detail)[:95]]
+        for r in result.reasons.itertuples(index=False)
+    ][:14]
     if reason_rows:
-        t3 = ax3.table(cellText=reason_rows, colLabels=["Operation", "Reason", "Credits", "Detail"],
-                       loc="upper left", cellLoc="left", colLoc="left", colWidths=[0.2, 0.17, 0.1, 0.53])
+        t3 = ax3.table(
+            cellText=reason_rows,
+            colLabels=["Operation", "Reason", "Credits", "Detail"],
+            loc="upper left",
+            cellLoc="left",
+            colLoc="left",
+            colWidths=[0.2, 0.17, 0.1, 0.53],
+        )
         t3.auto_set_font_size(False)
         t3.set_fontsize(8)
         t3.scale(1, 1.2)
     else:
-        ax3.text(0, 0.9, "No differences: settled charges equal usage for every operation.", fontsize=10)
+        ax3.text(
+            0, 0.9, "No differences: settled charges equal usage for every operation.", fontsize=10
+        )
     if result.hypothesis:
         import textwrap
 
         # Above the page footer the report adds, wrapped to the page's width.
-        fig.text(0.04, 0.075, textwrap.fill(f"Balance: {result.hypothesis}", int(figsize[0] * 12.5)),
-                 fontsize=8, color=colors["text"], va="bottom")
+        fig.text(
+            0.04,
+            0.075,
+            textwrap.fill(f"Balance: {result.hypothesis}", int(figsize[0] * 12.5)),
+            fontsize=8,
+            color=colors["text"],
+            va="bottom",
+        )
     return fig

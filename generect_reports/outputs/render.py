@@ -32,8 +32,14 @@ from ..errors import EXIT_UNEXPECTED, GenerectError
 if TYPE_CHECKING:
     from .report import MonthlyReport
 
-__all__ = ["render_report_files", "render_email_files", "write_report_files", "start_pdf_worker",
-           "PdfWorker", "ChildFailed"]
+__all__ = [
+    "render_report_files",
+    "render_email_files",
+    "write_report_files",
+    "start_pdf_worker",
+    "PdfWorker",
+    "ChildFailed",
+]
 
 _Task = Callable[["MonthlyReport"], bytes]
 #: A task's bytes, or the exception it raised.
@@ -73,9 +79,11 @@ def _can_fork() -> bool:
         return False
     current = threading.current_thread()
     others = [t for t in threading.enumerate() if t is not current]
-    return (current is threading.main_thread()
-            and all(t.daemon and t.name in _FORK_SAFE_THREADS for t in others)
-            and not os.environ.get("GENERECT_REPORTS_NO_FORK"))
+    return (
+        current is threading.main_thread()
+        and all(t.daemon and t.name in _FORK_SAFE_THREADS for t in others)
+        and not os.environ.get("GENERECT_REPORTS_NO_FORK")
+    )
 
 
 @contextlib.contextmanager
@@ -155,8 +163,11 @@ def _answer(fd: int, task: _Task, rep: "MonthlyReport") -> None:
                 message = pickle.dumps((False, exc), protocol=pickle.HIGHEST_PROTOCOL)
                 pickle.loads(message)
             except Exception:  # an exception that does not survive pickling: its text and code
-                stand_in = (GenerectError(str(exc)) if isinstance(exc, GenerectError)
-                            else ChildFailed(f"{type(exc).__name__}: {exc}"))
+                stand_in = (
+                    GenerectError(str(exc))
+                    if isinstance(exc, GenerectError)
+                    else ChildFailed(f"{type(exc).__name__}: {exc}")
+                )
                 stand_in.exit_code = getattr(exc, "exit_code", EXIT_UNEXPECTED)
                 message = pickle.dumps((False, stand_in), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as out:
@@ -217,8 +228,11 @@ class PdfWorker:
         try:
             ok, payload = pickle.loads(data)
         except Exception:
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit status {os.waitstatus_to_exitcode(status)}")
+            how = (
+                f"signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit status {os.waitstatus_to_exitcode(status)}"
+            )
             return None, ChildFailed(f"the PDF renderer stopped ({how}) without an answer")
         return (payload, None) if ok else (None, payload)
 
@@ -264,7 +278,9 @@ def start_pdf_worker(enabled: bool = True) -> Iterator[PdfWorker | None]:
         worker.close()
 
 
-def _render(rep: "MonthlyReport", here: list[_Task], worker: PdfWorker | None = None) -> list[_Result]:
+def _render(
+    rep: "MonthlyReport", here: list[_Task], worker: PdfWorker | None = None
+) -> list[_Result]:
     """The results of the tasks ``here`` (in this process, in order) and then the PDF's: drawn
     by ``worker``, else by a child forked now where possible, else here."""
     with _collector_paused():
@@ -288,8 +304,9 @@ def _raise_first(results: list[_Result]) -> None:
             raise error
 
 
-def render_report_files(rep: "MonthlyReport", want_xlsx: bool = True,
-                        want_pdf: bool = True) -> tuple[bytes | None, bytes | None]:
+def render_report_files(
+    rep: "MonthlyReport", want_xlsx: bool = True, want_pdf: bool = True
+) -> tuple[bytes | None, bytes | None]:
     """The workbook and the PDF of ``rep`` as bytes (``None`` for one not wanted).
 
     Parameters
@@ -307,16 +324,19 @@ def render_report_files(rep: "MonthlyReport", want_xlsx: bool = True,
     """
     if not (want_xlsx and want_pdf):
         with _collector_paused():
-            return (_render_xlsx(rep) if want_xlsx else None,
-                    _render_pdf(rep) if want_pdf else None)
+            return (
+                _render_xlsx(rep) if want_xlsx else None,
+                _render_pdf(rep) if want_pdf else None,
+            )
     results = _render(rep, [_render_xlsx])
     _raise_first(results)
     (xlsx, _), (pdf, _) = results
     return xlsx, pdf
 
 
-def render_email_files(rep: "MonthlyReport", chart: _Task,
-                       worker: PdfWorker | None = None) -> tuple[bytes, bytes, bytes]:
+def render_email_files(
+    rep: "MonthlyReport", chart: _Task, worker: PdfWorker | None = None
+) -> tuple[bytes, bytes, bytes]:
     """The workbook, the PDF and ``chart(rep)`` (the email's inline image), the PDF drawn in a
     child (``worker`` if given) while this process renders the other two."""
     results = _render(rep, [_render_xlsx, chart], worker)
@@ -326,10 +346,13 @@ def render_email_files(rep: "MonthlyReport", chart: _Task,
     return xlsx, pdf, image
 
 
-def write_report_files(rep: "MonthlyReport", xlsx_path: str | os.PathLike[str] | None,
-                       pdf_path: str | os.PathLike[str] | None,
-                       on_written: Callable[[str | os.PathLike[str]], None] | None = None,
-                       worker: PdfWorker | None = None) -> None:
+def write_report_files(
+    rep: "MonthlyReport",
+    xlsx_path: str | os.PathLike[str] | None,
+    pdf_path: str | os.PathLike[str] | None,
+    on_written: Callable[[str | os.PathLike[str]], None] | None = None,
+    worker: PdfWorker | None = None,
+) -> None:
     """Render and write the workbook and the PDF of ``rep``, each atomically.
 
     Parameters
@@ -352,8 +375,10 @@ def write_report_files(rep: "MonthlyReport", xlsx_path: str | os.PathLike[str] |
             results.insert(0, (None, None))
     else:
         with _collector_paused():
-            results = [_attempt(_render_xlsx, rep) if xlsx_path else (None, None),
-                       _attempt(_render_pdf, rep) if pdf_path else (None, None)]
+            results = [
+                _attempt(_render_xlsx, rep) if xlsx_path else (None, None),
+                _attempt(_render_pdf, rep) if pdf_path else (None, None),
+            ]
     for path, (data, error) in zip((xlsx_path, pdf_path), results):
         if error is not None:
             raise error

@@ -23,9 +23,23 @@ from ..theme import Theme, load_theme
 from .drivers import bridge_table, quantify_anomalies, report_narrative
 from .formats import ReportFormats, format_number, formats_from_theme
 
-__all__ = ["MonthlyReport", "ReportSections", "ReportFormats", "build_report", "fmt_credits", "fmt_pct", "fmt_money",
-           "fmt_money_change", "fmt_change", "fmt_signed_pct", "fmt_share", "last_full_month",
-           "report_window", "YOY_MONTHS", "DEFAULT_HISTORY"]
+__all__ = [
+    "MonthlyReport",
+    "ReportSections",
+    "ReportFormats",
+    "build_report",
+    "fmt_credits",
+    "fmt_pct",
+    "fmt_money",
+    "fmt_money_change",
+    "fmt_change",
+    "fmt_signed_pct",
+    "fmt_share",
+    "last_full_month",
+    "report_window",
+    "YOY_MONTHS",
+    "DEFAULT_HISTORY",
+]
 
 #: Months of history the report shows by default (enough to check year-over-year by eye).
 DEFAULT_HISTORY = 24
@@ -52,7 +66,11 @@ def fmt_change(value: float, decimals: int = 2) -> str:
 
 def fmt_pct(value: float, decimals: int = 1) -> str:
     """A fraction as a percentage, as ``0.0%`` shows it."""
-    return "-" if _missing(value) else format_number(float(value) * 100, decimals, grouping=False) + "%"
+    return (
+        "-"
+        if _missing(value)
+        else format_number(float(value) * 100, decimals, grouping=False) + "%"
+    )
 
 
 def fmt_signed_pct(value: float) -> str:
@@ -80,8 +98,9 @@ def month_name(month: str) -> str:
     return dt.date(year, mon, 1).strftime("%B %Y")
 
 
-def last_full_month(usage: pd.DataFrame | None = None, *, timezone: str = "UTC",
-                    now: dt.datetime | None = None) -> str:
+def last_full_month(
+    usage: pd.DataFrame | None = None, *, timezone: str = "UTC", now: dt.datetime | None = None
+) -> str:
     """The last calendar month that is over: of the data's as-of time, or of now in ``timezone``."""
     if usage is not None and usage.attrs.get("fetched_at") is not None:
         ts = pd.Timestamp(usage.attrs["fetched_at"])
@@ -140,11 +159,17 @@ def _checksum(usage: pd.DataFrame, monthly: pd.DataFrame | None = None) -> str:
 def _month_frame(rows: pd.DataFrame, timezone: str) -> pd.DataFrame:
     """``month, operation, credits`` rows as a tidy monthly usage frame."""
     naive = pd.to_datetime(rows["month"] + "-01", format="%Y-%m-%d")
-    starts = pd.DatetimeIndex(naive).tz_localize(timezone, nonexistent="shift_forward",
-                                                 ambiguous=np.ones(len(rows), bool))
-    frame = pd.DataFrame({"period_start": starts, "period": rows["month"].to_numpy(dtype=object),
-                          "operation": rows["operation"].to_numpy(dtype=object),
-                          "credits": rows["credits"].to_numpy(dtype="float64")})
+    starts = pd.DatetimeIndex(naive).tz_localize(
+        timezone, nonexistent="shift_forward", ambiguous=np.ones(len(rows), bool)
+    )
+    frame = pd.DataFrame(
+        {
+            "period_start": starts,
+            "period": rows["month"].to_numpy(dtype=object),
+            "operation": rows["operation"].to_numpy(dtype=object),
+            "credits": rows["credits"].to_numpy(dtype="float64"),
+        }
+    )
     frame = frame.astype({"period": str, "operation": str})
     frame.attrs.update({"timezone": timezone, "period": "month"})
     return frame
@@ -168,13 +193,16 @@ def _coverage(usage: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
 
 
 def _tie_out_sentence(label: str, monthly_total: float, days_total: float, kept: str) -> str:
-    return (f"The API's monthly figure for {month_name(label)} is {fmt_credits(monthly_total)} credits "
-            f"but its days add up to {fmt_credits(days_total)} (a difference of "
-            f"{fmt_change(monthly_total - days_total)}): {kept}")
+    return (
+        f"The API's monthly figure for {month_name(label)} is {fmt_credits(monthly_total)} credits "
+        f"but its days add up to {fmt_credits(days_total)} (a difference of "
+        f"{fmt_change(monthly_total - days_total)}): {kept}"
+    )
 
 
-def _month_level(usage: pd.DataFrame, monthly: pd.DataFrame | None, month: str
-                 ) -> tuple[pd.DataFrame, list[str]]:
+def _month_level(
+    usage: pd.DataFrame, monthly: pd.DataFrame | None, month: str
+) -> tuple[pd.DataFrame, list[str]]:
     """Every month's credits by operation (a tidy ``period='month'`` frame) and the warnings
     where the API's monthly figures and the days disagree.
 
@@ -199,15 +227,23 @@ def _month_level(usage: pd.DataFrame, monthly: pd.DataFrame | None, month: str
         d = to_hundredths(days.reindex(ops, fill_value=0.0))
         a = to_hundredths(api.reindex(ops, fill_value=0.0))
         if (d != a).any() or to_hundredths([days.sum()])[0] != to_hundredths([api.sum()])[0]:
-            kept = ("the report shows its days, which the workbook ties day by day." if label == month
-                    else "the report uses the monthly figure.")
+            kept = (
+                "the report shows its days, which the workbook ties day by day."
+                if label == month
+                else "the report uses the monthly figure."
+            )
             warnings.append(_tie_out_sentence(label, float(api.sum()), float(days.sum()), kept))
     for tie in monthly.attrs.get("tie_outs", []) or []:
-        warnings.append(_tie_out_sentence(tie.label, tie.bucket_total, tie.days_total,
-                                          "the report uses the monthly figure."))
+        warnings.append(
+            _tie_out_sentence(
+                tie.label, tie.bucket_total, tie.days_total, "the report uses the monthly figure."
+            )
+        )
     use_days = (set(from_days["month"]) - api_months) | {month}
-    rows = pd.concat([from_days[from_days["month"].isin(use_days)],
-                      from_api[~from_api["month"].isin(use_days)]], ignore_index=True)
+    rows = pd.concat(
+        [from_days[from_days["month"].isin(use_days)], from_api[~from_api["month"].isin(use_days)]],
+        ignore_index=True,
+    )
     rows = rows.sort_values(["month", "operation"], kind="mergesort").reset_index(drop=True)
     return _month_frame(rows, tz), warnings
 
@@ -223,16 +259,27 @@ def _recent_days(usage: pd.DataFrame, months: pd.DataFrame, since: pd.Timestamp)
     recent = usage[keep]
     earlier = set(usage.loc[~keep, "operation"].unique())
     month_codes = A._month_codes(months) if len(months) else np.empty(0, dtype=np.int64)
-    earlier |= set(months.loc[month_codes < since.year * 12 + since.month - 1, "operation"].unique())
+    earlier |= set(
+        months.loc[month_codes < since.year * 12 + since.month - 1, "operation"].unique()
+    )
     on_first_day = recent[recent["period_start"] == recent["period_start"].min()]
     seeds = sorted(earlier - set(on_first_day["operation"]))
     if seeds:
         first = on_first_day.iloc[0]
-        recent = pd.concat([pd.DataFrame({"period_start": [first["period_start"]] * len(seeds),
-                                          "period": [first["period"]] * len(seeds),
-                                          "operation": seeds, "credits": 0.0}).astype(
-                                              {"period": str, "operation": str}),
-                            recent], ignore_index=True)
+        recent = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "period_start": [first["period_start"]] * len(seeds),
+                        "period": [first["period"]] * len(seeds),
+                        "operation": seeds,
+                        "credits": 0.0,
+                    }
+                ).astype({"period": str, "operation": str}),
+                recent,
+            ],
+            ignore_index=True,
+        )
     recent.attrs.update(usage.attrs)
     return recent
 
@@ -363,8 +410,10 @@ def _line_costs(credits: pd.Series, list_price: pd.Series, multiplier: float) ->
     from decimal import Decimal
 
     mult = Decimal(repr(float(multiplier)))
-    cents = [money_cents(Decimal(repr(float(c))) * Decimal(repr(float(p))) * mult) if pd.notna(p) else 0
-             for c, p in zip(credits.to_numpy(dtype="float64"), list_price.to_numpy(dtype="float64"))]
+    cents = [
+        money_cents(Decimal(repr(float(c))) * Decimal(repr(float(p))) * mult) if pd.notna(p) else 0
+        for c, p in zip(credits.to_numpy(dtype="float64"), list_price.to_numpy(dtype="float64"))
+    ]
     return np.asarray(cents, dtype="int64") / 100
 
 
@@ -377,9 +426,17 @@ def _data_start(usage: pd.DataFrame) -> dt.date | None:
     return usage["period_start"].min().date()
 
 
-def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.DataFrame | None = None,
-                 history: int = DEFAULT_HISTORY, template: Any = None, theme: Theme | None = None,
-                 account: str | None = None, as_of: Any = None) -> MonthlyReport:
+def build_report(
+    usage: pd.DataFrame,
+    month: str | None = None,
+    *,
+    monthly: pd.DataFrame | None = None,
+    history: int = DEFAULT_HISTORY,
+    template: Any = None,
+    theme: Theme | None = None,
+    account: str | None = None,
+    as_of: Any = None,
+) -> MonthlyReport:
     """Compute every figure of the monthly report from daily (and monthly) tidy usage.
 
     Parameters
@@ -425,9 +482,13 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     cmp = A.partial_month_comparison(usage, month, as_of=as_of)
     as_of_ts = cmp.attrs["as_of"]
     if as_of_ts.date() <= first:
-        raise InputError(f"month {month} has no complete day of data yet (as of {as_of_ts:%Y-%m-%d %H:%M})")
+        raise InputError(
+            f"month {month} has no complete day of data yet (as of {as_of_ts:%Y-%m-%d %H:%M})"
+        )
     # Rows after the as-of day cannot exist in real data; an explicit earlier as_of cuts them off.
-    keep = usage["period_start"].dt.tz_localize(None).dt.normalize() <= pd.Timestamp(as_of_ts.date())
+    keep = usage["period_start"].dt.tz_localize(None).dt.normalize() <= pd.Timestamp(
+        as_of_ts.date()
+    )
     if not keep.all():
         attrs = dict(usage.attrs)
         usage = usage[keep.to_numpy()]
@@ -438,16 +499,22 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     notes: list[str] = []
     months, month_warnings = _month_level(usage, monthly, month)
     warnings.extend(month_warnings)
-    recent = _recent_days(usage, months, pd.Timestamp(month_bounds(py, pm)[0]) - pd.Timedelta(days=A.ANOMALY_WINDOW))
+    recent = _recent_days(
+        usage, months, pd.Timestamp(month_bounds(py, pm)[0]) - pd.Timedelta(days=A.ANOMALY_WINDOW)
+    )
     if data_start and dt.date.fromisoformat(data_start) > first:
         warnings.append(f"Data starts on {data_start}: the first days of {month} are missing.")
-    if data_end and dt.date.fromisoformat(data_end) < min(last, as_of_ts.date() - dt.timedelta(days=1)):
+    if data_end and dt.date.fromisoformat(data_end) < min(
+        last, as_of_ts.date() - dt.timedelta(days=1)
+    ):
         warnings.append(f"Data ends on {data_end}: later days of {month} are missing.")
     complete = bool(cmp.attrs["complete"])
     elapsed = int(cmp.attrs["elapsed_days"])
     codes = A._month_codes(usage)
     in_month = usage[codes == year * 12 + mon - 1]
-    month_rows = A.operation_shares(in_month) if len(in_month) else A.operation_shares(usage.iloc[0:0])
+    month_rows = (
+        A.operation_shares(in_month) if len(in_month) else A.operation_shares(usage.iloc[0:0])
+    )
 
     # Per-operation table: month credits against the comparison base (like for like if partial).
     base = cmp.set_index("operation")
@@ -464,11 +531,17 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
         # Compare only complete days; credits of the running day are in the total, not the change.
         credits_cmp = base["credits"].reindex(ops, fill_value=0.0)
         previous = base["previous_credits"].reindex(ops, fill_value=0.0)
-        basis = (f"like for like: {month} days 1-{elapsed} against {previous_month} days "
-                 f"1-{cmp.attrs['previous_days']}")
-    table = pd.DataFrame({"operation": pd.Series(ops, dtype=str),
-                          "credits": credits.to_numpy(dtype="float64"),
-                          "previous_credits": previous.to_numpy(dtype="float64")})
+        basis = (
+            f"like for like: {month} days 1-{elapsed} against {previous_month} days "
+            f"1-{cmp.attrs['previous_days']}"
+        )
+    table = pd.DataFrame(
+        {
+            "operation": pd.Series(ops, dtype=str),
+            "credits": credits.to_numpy(dtype="float64"),
+            "previous_credits": previous.to_numpy(dtype="float64"),
+        }
+    )
     compared = table["credits"] if complete else pd.Series(credits_cmp.to_numpy(dtype="float64"))
     table["compared_credits"] = compared.to_numpy()
     table["change"] = table["compared_credits"] - table["previous_credits"]
@@ -488,8 +561,9 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     table["estimated_cost"] = _line_costs(table["credits"], list_price, mult)
     table["previous_cost"] = _line_costs(table["previous_credits"], list_price, mult)
     table["compared_cost"] = _line_costs(table["compared_credits"], list_price, mult)
-    table["cost_change"] = ((np.round(table["compared_cost"] * 100) - np.round(table["previous_cost"] * 100))
-                            / 100).to_numpy()
+    table["cost_change"] = (
+        (np.round(table["compared_cost"] * 100) - np.round(table["previous_cost"] * 100)) / 100
+    ).to_numpy()
     unpriced = [op for op in priced.attrs["unpriced_operations"]]
 
     previous_total = float(table["previous_credits"].sum())
@@ -511,13 +585,15 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     yoy_available = start_day is not None and start_day <= yfirst
     yoy_days = (ylast - yfirst).days + 1 if complete else min(elapsed, (ylast - yfirst).days + 1)
     if yoy_available:
-        yoy = (_month_sums(months, yoy_month) if complete else A._sum_days(usage, yfirst, yoy_days))
+        yoy = _month_sums(months, yoy_month) if complete else A._sum_days(usage, yfirst, yoy_days)
         yoy = yoy.reindex(table["operation"], fill_value=0.0)
         table["yoy_credits"] = yoy.to_numpy(dtype="float64")
     else:
         table["yoy_credits"] = np.nan
     table["yoy_change"] = table["compared_credits"] - table["yoy_credits"]
-    table["yoy_change_pct"] = table["yoy_change"] / table["yoy_credits"].where(table["yoy_credits"] != 0)
+    table["yoy_change_pct"] = table["yoy_change"] / table["yoy_credits"].where(
+        table["yoy_credits"] != 0
+    )
     yoy_total = float(table["yoy_credits"].sum()) if yoy_available else None
     yoy_change: float | None = None
     yoy_change_pct: float | None = None
@@ -536,58 +612,90 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     fy, fm = shift_month(year, mon, -(history - 1))
     lo, hi = A.month_label(fy, fm), month
     hist = mom[(mom["month"] >= lo) & (mom["month"] <= hi)]
-    history_table = hist.pivot_table(index="operation", columns="month", values="credits",
-                                     aggfunc="sum", sort=True).fillna(0.0)
-    op_order = list(table["operation"]) + [o for o in history_table.index if o not in set(table["operation"])]
+    history_table = hist.pivot_table(
+        index="operation", columns="month", values="credits", aggfunc="sum", sort=True
+    ).fillna(0.0)
+    op_order = list(table["operation"]) + [
+        o for o in history_table.index if o not in set(table["operation"])
+    ]
     history_table = history_table.reindex(op_order).fillna(0.0)
-    history_table = history_table.loc[(history_table != 0).any(axis=1)
-                                      | history_table.index.isin(table["operation"])]
+    history_table = history_table.loc[
+        (history_table != 0).any(axis=1) | history_table.index.isin(table["operation"])
+    ]
     # Every month the data covers is shown, a month without usage as zeros: only months before
     # the data starts are left out (and said so).
     covered_from = lo
     if start_day is not None:
         covered_from = max(lo, A.month_label(start_day.year, start_day.month))
     span = [A.month_label(*shift_month(fy, fm, k)) for k in range(history)]
-    history_table = history_table.reindex(columns=[m for m in span if m >= covered_from], fill_value=0.0)
+    history_table = history_table.reindex(
+        columns=[m for m in span if m >= covered_from], fill_value=0.0
+    )
     if len(history_table.columns) < history and start_day is not None:
-        notes.append(f"History shows {len(history_table.columns)} of {history} months: the data starts on {start_day}.")
+        notes.append(
+            f"History shows {len(history_table.columns)} of {history} months: the data starts on {start_day}."
+        )
     if len(in_month) == 0:
-        notes.append(f"No usage in {month_name(month)}: the account was idle, every figure is zero.")
+        notes.append(
+            f"No usage in {month_name(month)}: the account was idle, every figure is zero."
+        )
 
     daily = in_month.copy()
-    daily = daily.sort_values(["period_start", "operation"], kind="mergesort").reset_index(drop=True)
+    daily = daily.sort_values(["period_start", "operation"], kind="mergesort").reset_index(
+        drop=True
+    )
     mat = A.daily_matrix(recent)
     mat = mat.loc[(mat.index >= pd.Timestamp(first)) & (mat.index <= pd.Timestamp(last))]
     mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
     anomalies = A.detect_anomalies(recent)
-    anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(drop=True)
+    anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(
+        drop=True
+    )
     # Measured against the change only when there is a previous month to change from.
-    anomalies = quantify_anomalies(anomalies, change if previous_available and previous_total else 0.0)
+    anomalies = quantify_anomalies(
+        anomalies, change if previous_available and previous_total else 0.0
+    )
 
     first_seen = A.to_monthly(months).groupby("operation")["month"].min()
     new_ops = sorted(first_seen[first_seen == month].index) if month != first_seen.min() else []
     if new_ops:
         notes.append("First month with usage for: " + name_list(new_ops) + ".")
-    gone = table.loc[(table["credits"] == 0) & (table["previous_credits"] != 0), "operation"].tolist()
+    gone = table.loc[
+        (table["credits"] == 0) & (table["previous_credits"] != 0), "operation"
+    ].tolist()
     if gone:
-        notes.append("No usage this month for: " + name_list(gone) + " (used in the previous month).")
+        notes.append(
+            "No usage this month for: " + name_list(gone) + " (used in the previous month)."
+        )
     if not complete:
-        warnings.append(f"{month_name(month)} is not over: data as of {as_of_ts:%Y-%m-%d %H:%M} "
-                        f"({elapsed} of {cmp.attrs['days_in_month']} days complete); the change is "
-                        "like for like and the month-end figure is a projection.")
+        warnings.append(
+            f"{month_name(month)} is not over: data as of {as_of_ts:%Y-%m-%d %H:%M} "
+            f"({elapsed} of {cmp.attrs['days_in_month']} days complete); the change is "
+            "like for like and the month-end figure is a projection."
+        )
     inputs = usage if monthly is None else pd.concat([usage, monthly], ignore_index=True)
     if (inputs["credits"] < 0).any():
         neg = inputs[inputs["credits"] < 0]
-        warnings.append(f"Negative credits (refunds) in {len(neg)} row(s), e.g. {name_list([neg['operation'].iloc[0]])} "
-                        f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported.")
+        warnings.append(
+            f"Negative credits (refunds) in {len(neg)} row(s), e.g. {name_list([neg['operation'].iloc[0]])} "
+            f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported."
+        )
     if unpriced:
-        notes.append("No list price for: " + name_list(unpriced) + " (unpriced: not in the estimated cost).")
+        notes.append(
+            "No list price for: " + name_list(unpriced) + " (unpriced: not in the estimated cost)."
+        )
     if "unattributed" in set(table["operation"]):
-        notes.append("'unattributed' is the API's total minus its per-operation breakdown "
-                     "(platform charges).")
+        notes.append(
+            "'unattributed' is the API's total minus its per-operation breakdown "
+            "(platform charges)."
+        )
 
     source = usage.attrs.get("source", "api")
-    source_label = "sample data (fictional account)" if source == "sample" else str(usage.attrs.get("base_url", "Generect API"))
+    source_label = (
+        "sample data (fictional account)"
+        if source == "sample"
+        else str(usage.attrs.get("base_url", "Generect API"))
+    )
     top = str(table["operation"].iloc[0]) if total > 0 and len(table) else None
     all_ops = sorted(set(inputs["operation"].unique()))
 
@@ -598,8 +706,11 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     cost_change = (round(compared_cost * 100) - round(previous_cost * 100)) / 100
     costs = table[["operation", "credits", "share_display", "estimated_cost", "priced"]].copy()
     costs["_unpriced"] = ~costs["priced"]
-    costs = costs.sort_values(["_unpriced", "estimated_cost", "credits", "operation"],
-                              ascending=[True, False, False, True], kind="mergesort").drop(columns="_unpriced")
+    costs = costs.sort_values(
+        ["_unpriced", "estimated_cost", "credits", "operation"],
+        ascending=[True, False, False, True],
+        kind="mergesort",
+    ).drop(columns="_unpriced")
     costs = costs.reset_index(drop=True)
     priced_rows = costs["priced"].to_numpy()
     cost_sum = float(costs.loc[priced_rows, "estimated_cost"].sum())
@@ -608,10 +719,19 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     costs["cost_share_display"] = np.nan
     if cost_sum:
         costs.loc[priced_rows, "cost_share_display"] = A.display_percentages(
-            costs.loc[priced_rows, "cost_share"]).to_numpy()
-    table = table.merge(costs[["operation", "cost_share", "cost_share_display"]], on="operation",
-                        how="left", sort=False)
-    largest = costs.iloc[0] if len(costs) and bool(costs["priced"].iloc[0]) and costs["estimated_cost"].iloc[0] > 0 else None
+            costs.loc[priced_rows, "cost_share"]
+        ).to_numpy()
+    table = table.merge(
+        costs[["operation", "cost_share", "cost_share_display"]],
+        on="operation",
+        how="left",
+        sort=False,
+    )
+    largest = (
+        costs.iloc[0]
+        if len(costs) and bool(costs["priced"].iloc[0]) and costs["estimated_cost"].iloc[0] > 0
+        else None
+    )
 
     if complete:
         start_label, end_label = month_name(previous_month), month_name(month)
@@ -622,32 +742,76 @@ def build_report(usage: pd.DataFrame, month: str | None = None, *, monthly: pd.D
     moved = table.loc[table["change"] != 0]
     biggest_driver = None
     if len(moved) and change != 0 and previous_available:
-        biggest_driver = str(moved.assign(_abs=moved["change"].abs()).sort_values(
-            ["_abs", "operation"], ascending=[False, True], kind="mergesort")["operation"].iloc[0])
+        biggest_driver = str(
+            moved.assign(_abs=moved["change"].abs())
+            .sort_values(["_abs", "operation"], ascending=[False, True], kind="mergesort")[
+                "operation"
+            ]
+            .iloc[0]
+        )
     formats = formats_from_theme(theme.formats, inputs["credits"], theme.currency)
 
     rep = MonthlyReport(
-        month=month, month_name=month_name(month), previous_month=previous_month,
+        month=month,
+        month_name=month_name(month),
+        previous_month=previous_month,
         previous_month_name=month_name(previous_month),
-        timezone=str(usage.attrs.get("timezone", "UTC")), source=source, source_label=source_label,
-        account=account or ("Sample account" if source == "sample" else theme.text.get("account", "Generect account")),
-        as_of=as_of_ts, complete=complete, elapsed_days=elapsed,
-        days_in_month=int(cmp.attrs["days_in_month"]), total=total,
-        previous_total=previous_total, compared_total=compared_total, change=change,
-        change_pct=change_pct, comparison_basis=basis, projection=projection,
-        projection_weekday=projection_weekday, top_operation=top,
-        estimated_cost=estimated_cost, currency=theme.currency,
-        operations=table, monthly=history_table, daily=daily, daily_matrix=mat, anomalies=anomalies,
-        colors=theme.operation_colors(all_ops), notes=notes, warnings=warnings,
-        checksum=_checksum(usage, monthly), theme=theme, history=history, new_operations=new_ops,
-        unpriced=unpriced, formats=formats, previous_available=previous_available,
-        yoy_month=yoy_month, yoy_month_name=month_name(yoy_month), yoy_available=yoy_available,
-        yoy_total=yoy_total, yoy_change=yoy_change, yoy_change_pct=yoy_change_pct,
-        previous_cost=previous_cost, compared_cost=compared_cost, cost_change=cost_change,
+        timezone=str(usage.attrs.get("timezone", "UTC")),
+        source=source,
+        source_label=source_label,
+        account=account
+        or (
+            "Sample account"
+            if source == "sample"
+            else theme.text.get("account", "Generect account")
+        ),
+        as_of=as_of_ts,
+        complete=complete,
+        elapsed_days=elapsed,
+        days_in_month=int(cmp.attrs["days_in_month"]),
+        total=total,
+        previous_total=previous_total,
+        compared_total=compared_total,
+        change=change,
+        change_pct=change_pct,
+        comparison_basis=basis,
+        projection=projection,
+        projection_weekday=projection_weekday,
+        top_operation=top,
+        estimated_cost=estimated_cost,
+        currency=theme.currency,
+        operations=table,
+        monthly=history_table,
+        daily=daily,
+        daily_matrix=mat,
+        anomalies=anomalies,
+        colors=theme.operation_colors(all_ops),
+        notes=notes,
+        warnings=warnings,
+        checksum=_checksum(usage, monthly),
+        theme=theme,
+        history=history,
+        new_operations=new_ops,
+        unpriced=unpriced,
+        formats=formats,
+        previous_available=previous_available,
+        yoy_month=yoy_month,
+        yoy_month_name=month_name(yoy_month),
+        yoy_available=yoy_available,
+        yoy_total=yoy_total,
+        yoy_change=yoy_change,
+        yoy_change_pct=yoy_change_pct,
+        previous_cost=previous_cost,
+        compared_cost=compared_cost,
+        cost_change=cost_change,
         cost_change_pct=cost_change / previous_cost if previous_cost else float("nan"),
-        cost_by_operation=costs, largest_cost_operation=None if largest is None else str(largest["operation"]),
+        cost_by_operation=costs,
+        largest_cost_operation=None if largest is None else str(largest["operation"]),
         largest_cost=0.0 if largest is None else float(largest["estimated_cost"]),
-        tier_multiplier=mult, prices=dict(theme.prices), bridge=bridge, biggest_driver=biggest_driver,
+        tier_multiplier=mult,
+        prices=dict(theme.prices),
+        bridge=bridge,
+        biggest_driver=biggest_driver,
     )
     rep.narrative = report_narrative(rep)
     return rep

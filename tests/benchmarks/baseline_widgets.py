@@ -33,9 +33,15 @@ def _labels(usage: pd.DataFrame, granularity: str) -> pd.Series:
     return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
 
 
-def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
-                 operations: Iterable[str] | None = None, granularity: str = "month",
-                 unit: str = "credits", prices: Mapping[str, float] | None = None) -> pd.DataFrame:
+def filter_usage(
+    usage: pd.DataFrame,
+    *,
+    months: Sequence[str] | None = None,
+    operations: Iterable[str] | None = None,
+    granularity: str = "month",
+    unit: str = "credits",
+    prices: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """Daily usage filtered and re-aggregated for display.
 
     Parameters
@@ -70,10 +76,21 @@ def filter_usage(usage: pd.DataFrame, *, months: Sequence[str] | None = None,
     values = rows["credits"]
     if unit == "usd":
         values = estimate_cost(rows[["operation", "credits"]], prices)["estimated_cost"]
-    table = pd.DataFrame({"period": _labels(rows, granularity).to_numpy(),
-                          "operation": rows["operation"].to_numpy(), "value": values.to_numpy()})
-    wide = table.pivot_table(index="period", columns="operation", values="value", aggfunc="sum",
-                             fill_value=0.0, sort=True)
+    table = pd.DataFrame(
+        {
+            "period": _labels(rows, granularity).to_numpy(),
+            "operation": rows["operation"].to_numpy(),
+            "value": values.to_numpy(),
+        }
+    )
+    wide = table.pivot_table(
+        index="period",
+        columns="operation",
+        values="value",
+        aggfunc="sum",
+        fill_value=0.0,
+        sort=True,
+    )
     order = wide.sum().sort_values(ascending=False, kind="mergesort").index
     wide = wide[order]
     wide.columns.name = "operation"
@@ -88,8 +105,13 @@ class UsageExplorer:
     ``unit.value``) recomputes :attr:`filtered` and redraws :attr:`figure`.
     """
 
-    def __init__(self, usage: pd.DataFrame, *, prices: Mapping[str, float] | None = None,
-                 colors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        usage: pd.DataFrame,
+        *,
+        prices: Mapping[str, float] | None = None,
+        colors: Mapping[str, str] | None = None,
+    ) -> None:
         import ipywidgets as w
         from matplotlib.figure import Figure
 
@@ -101,15 +123,25 @@ class UsageExplorer:
         all_ops = sorted(set(usage["operation"]))
         self.colors = dict(colors or theme.operation_colors(all_ops))
         month_list = list(A.monthly_totals(usage)["month"])
-        self.months = w.SelectionRangeSlider(options=month_list, index=(0, len(month_list) - 1),
-                                             description="Months", continuous_update=False,
-                                             layout=w.Layout(width="560px"))
+        self.months = w.SelectionRangeSlider(
+            options=month_list,
+            index=(0, len(month_list) - 1),
+            description="Months",
+            continuous_update=False,
+            layout=w.Layout(width="560px"),
+        )
         ranked = list(A.operation_shares(usage)["operation"])
-        self.operations = w.SelectMultiple(options=ranked, value=tuple(ranked), rows=min(10, len(ranked)),
-                                           description="Operations")
-        self.granularity = w.ToggleButtons(options=list(GRANULARITIES), value="month", description="Period")
-        self.unit = w.ToggleButtons(options=[("credits", "credits"), ("est. USD", "usd")], value="credits",
-                                    description="Unit")
+        self.operations = w.SelectMultiple(
+            options=ranked, value=tuple(ranked), rows=min(10, len(ranked)), description="Operations"
+        )
+        self.granularity = w.ToggleButtons(
+            options=list(GRANULARITIES), value="month", description="Period"
+        )
+        self.unit = w.ToggleButtons(
+            options=[("credits", "credits"), ("est. USD", "usd")],
+            value="credits",
+            description="Unit",
+        )
         # The chart is an Image widget updated in place: no display messages on each change, so
         # the panel behaves the same in Jupyter, in nbclient and under nbval.
         self.chart = w.Image(format="png", layout=w.Layout(width="900px"))
@@ -119,8 +151,14 @@ class UsageExplorer:
         self.filtered = pd.DataFrame()
         for control in (self.months, self.operations, self.granularity, self.unit):
             control.observe(self._changed, names="value")
-        self.panel = w.VBox([w.HBox([self.months]), w.HBox([self.operations, w.VBox([self.granularity, self.unit])]),
-                             self.chart, self.table_view])
+        self.panel = w.VBox(
+            [
+                w.HBox([self.months]),
+                w.HBox([self.operations, w.VBox([self.granularity, self.unit])]),
+                self.chart,
+                self.table_view,
+            ]
+        )
         self.update()
 
     def _changed(self, _change: Any) -> None:
@@ -128,13 +166,23 @@ class UsageExplorer:
 
     def update(self) -> None:
         """Recompute the filtered table and redraw the chart."""
-        self.filtered = filter_usage(self.usage, months=self.months.value, operations=self.operations.value,
-                                     granularity=self.granularity.value, unit=self.unit.value, prices=self.prices)
+        self.filtered = filter_usage(
+            self.usage,
+            months=self.months.value,
+            operations=self.operations.value,
+            granularity=self.granularity.value,
+            unit=self.unit.value,
+            prices=self.prices,
+        )
         self._draw()
         label = "credits" if self.unit.value == "credits" else "estimated USD"
         totals = self.filtered.sum().rename(label).to_frame()
         fmt = "{:,.2f}" if self.unit.value == "credits" else "${:,.2f}"
-        self.table_view.value = totals.style.format(fmt).to_html() if len(totals) else "<p>No usage in this selection.</p>"
+        self.table_view.value = (
+            totals.style.format(fmt).to_html()
+            if len(totals)
+            else "<p>No usage in this selection.</p>"
+        )
 
     def _draw(self) -> None:
         import io
@@ -147,7 +195,13 @@ class UsageExplorer:
             bottom = pd.Series(0.0, index=data.index)
             x = range(len(data.index))
             for op in data.columns:
-                ax.bar(x, data[op], bottom=bottom, label=op.replace("$", r"\$"), color="#" + self.colors.get(op, "7F7F7F"))
+                ax.bar(
+                    x,
+                    data[op],
+                    bottom=bottom,
+                    label=op.replace("$", r"\$"),
+                    color="#" + self.colors.get(op, "7F7F7F"),
+                )
                 bottom = bottom + data[op]
             step = max(1, len(data.index) // 12)
             ax.set_xticks(list(x)[::step], list(data.index)[::step], rotation=45, ha="right")

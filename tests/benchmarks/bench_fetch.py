@@ -10,7 +10,10 @@ from generect_reports import GenerectClient, UsageCache, fetch_usage
 
 @pytest.fixture
 def slow_api():
-    fake = FakeGenerect(daily=simple_daily(dt.date(2024, 11, 1), dt.date(2026, 10, 31), {"a": 1.0, "b": 2.0}), latency=0.25)
+    fake = FakeGenerect(
+        daily=simple_daily(dt.date(2024, 11, 1), dt.date(2026, 10, 31), {"a": 1.0, "b": 2.0}),
+        latency=0.25,
+    )
     fake.start()
     yield fake
     fake.stop()
@@ -18,7 +21,9 @@ def slow_api():
 
 def _fetch(api, workers, cache):
     client = GenerectClient(TOKEN, api.url, max_workers=workers)
-    return fetch_usage("2024-11-01", "2026-10-31", period="month", timezone="UTC", client=client, cache=cache)
+    return fetch_usage(
+        "2024-11-01", "2026-10-31", period="month", timezone="UTC", client=client, cache=cache
+    )
 
 
 def test_fetch_serial_baseline(benchmark, slow_api, results):
@@ -33,7 +38,9 @@ def test_fetch_parallel_cold(benchmark, slow_api, results):
     results["fetch_parallel_s"] = round(benchmark.stats.stats.mean, 3)
     results["fetch_max_in_flight"] = slow_api.max_in_flight
     if "fetch_serial_s" in results:
-        results["fetch_ratio_parallel_vs_serial"] = round(results["fetch_parallel_s"] / results["fetch_serial_s"], 3)
+        results["fetch_ratio_parallel_vs_serial"] = round(
+            results["fetch_parallel_s"] / results["fetch_serial_s"], 3
+        )
 
 
 def test_fetch_warm_cache_sends_nothing(benchmark, slow_api, results, tmp_path):

@@ -32,11 +32,21 @@ def busy_api():
         op = OPS[i % len(OPS)]
         credits = -((i % 97) + 1) / 100
         status = "error" if i % 1000 == 7 else "success"
-        rows.append({"id": f"txn-{i:07d}", "ts": when, "type": f"{op}_bulk", "credits": credits,
-                     "status": status, "balance_type": "credits"})
+        rows.append(
+            {
+                "id": f"txn-{i:07d}",
+                "ts": when,
+                "type": f"{op}_bulk",
+                "credits": credits,
+                "status": status,
+                "balance_type": "credits",
+            }
+        )
         day = daily.setdefault(when.date(), {})
         day[op] = round(day.get(op, 0.0) - credits, 2)
-    rows.append({"id": "topup", "ts": start, "type": "top_up", "credits": 100000.0, "status": "success"})
+    rows.append(
+        {"id": "topup", "ts": start, "type": "top_up", "credits": 100000.0, "status": "success"}
+    )
     fake = FakeGenerect(daily=daily)
     fake.add_transactions(rows)
     fake.start()
@@ -47,13 +57,19 @@ def busy_api():
 def _bare_loop(api: FakeGenerect) -> int:
     """The baseline: the same pages over one HTTP session, no parsing, checks or frame."""
     lower, stop = L.month_window(MONTH, "Europe/Kyiv")
-    params = {"created_at__gte": lower.isoformat(),
-              "created_at__lte": (stop - dt.timedelta(microseconds=1)).isoformat(), "limit": "100"}
+    params = {
+        "created_at__gte": lower.isoformat(),
+        "created_at__lte": (stop - dt.timedelta(microseconds=1)).isoformat(),
+        "limit": "100",
+    }
     n = offset = 0
     with requests.Session() as s:
         while True:
-            page = s.get(f"{api.url}/api/v1/accounts/transactions/", params={**params, "offset": str(offset)},
-                         headers={"Authorization": f"Token {TOKEN}"}).json()["data"]["transactions"]
+            page = s.get(
+                f"{api.url}/api/v1/accounts/transactions/",
+                params={**params, "offset": str(offset)},
+                headers={"Authorization": f"Token {TOKEN}"},
+            ).json()["data"]["transactions"]
             if not page:
                 return n
             n += len(page)
@@ -62,10 +78,21 @@ def _bare_loop(api: FakeGenerect) -> int:
 
 def _ours(api: FakeGenerect):
     client = GenerectClient(TOKEN, api.url)
-    inputs = L.ledger_for_month(MONTH, timezone="Europe/Kyiv", client=client, cache=False, progress=False)
-    usage = fetch_usage("2026-09-01", "2026-09-30", period="month", timezone="Europe/Kyiv",
-                        client=client, cache=False, progress=False)
-    return reconcile(usage, inputs.ledger, month=MONTH, closing_balance=inputs.closing_balance), inputs
+    inputs = L.ledger_for_month(
+        MONTH, timezone="Europe/Kyiv", client=client, cache=False, progress=False
+    )
+    usage = fetch_usage(
+        "2026-09-01",
+        "2026-09-30",
+        period="month",
+        timezone="Europe/Kyiv",
+        client=client,
+        cache=False,
+        progress=False,
+    )
+    return reconcile(
+        usage, inputs.ledger, month=MONTH, closing_balance=inputs.closing_balance
+    ), inputs
 
 
 def test_bare_http_loop_baseline(benchmark, busy_api, results):
@@ -81,4 +108,5 @@ def test_fetch_page_and_reconcile_100k(benchmark, busy_api, results):
     results["ledger_100k_fetch_reconcile_s"] = round(benchmark.stats.stats.mean, 3)
     if "ledger_100k_bare_loop_s" in results:
         results["ledger_100k_ratio_vs_bare_loop"] = round(
-            results["ledger_100k_fetch_reconcile_s"] / results["ledger_100k_bare_loop_s"], 3)
+            results["ledger_100k_fetch_reconcile_s"] / results["ledger_100k_bare_loop_s"], 3
+        )

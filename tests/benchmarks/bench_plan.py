@@ -17,9 +17,14 @@ MONTH, NEXT = "2026-05", "2026-06"
 
 @pytest.fixture(scope="module")
 def slow_api():
-    api = FakeGenerect(daily=simple_daily(dt.date(2022, 1, 1), dt.date(2026, 7, 31),
-                                          {"search_database": 10.0, "email_find": 2.5, "preview": 1.0}),
-                       latency=LATENCY).start()
+    api = FakeGenerect(
+        daily=simple_daily(
+            dt.date(2022, 1, 1),
+            dt.date(2026, 7, 31),
+            {"search_database": 10.0, "email_find": 2.5, "preview": 1.0},
+        ),
+        latency=LATENCY,
+    ).start()
     yield api
     api.stop()
 
@@ -44,7 +49,9 @@ def test_cold_report_requests_and_time(slow_api, history, results, tmp_path):
     from generect_reports.outputs.report import report_window
 
     def planned(client, cache):
-        usage = fetch_report_usage(MONTH, history, timezone="UTC", client=client, cache=cache, progress=False)
+        usage = fetch_report_usage(
+            MONTH, history, timezone="UTC", client=client, cache=cache, progress=False
+        )
         return build_report(usage.daily, MONTH, monthly=usage.monthly, history=history)
 
     def every_day(client, cache):
@@ -69,7 +76,9 @@ def test_cold_report_requests_and_time(slow_api, history, results, tmp_path):
         # The next month's report, from the cache the first one left.
         slow_api.requests.clear()
         t = time.perf_counter()
-        usage = fetch_report_usage(NEXT, history, timezone="UTC", client=client, cache=cache, progress=False)
+        usage = fetch_report_usage(
+            NEXT, history, timezone="UTC", client=client, cache=cache, progress=False
+        )
         build_report(usage.daily, NEXT, monthly=usage.monthly, history=history)
         results["next_month_report_requests"] = len(slow_api.usage_requests())
         results["next_month_report_s"] = round(time.perf_counter() - t, 2)
@@ -83,10 +92,26 @@ def test_cold_report_command(slow_api, results, tmp_path):
 
     from benchutil import run_process
 
-    env = {"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": slow_api.url,
-           "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "generect_reports", "report", "--month", MONTH, "--timezone", "UTC",
-           "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf"), "--quiet"]
+    env = {
+        "GENERECT_API_TOKEN": TOKEN,
+        "GENERECT_API_URL": slow_api.url,
+        "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "generect_reports",
+        "report",
+        "--month",
+        MONTH,
+        "--timezone",
+        "UTC",
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "--pdf",
+        str(tmp_path / "r.pdf"),
+        "--quiet",
+    ]
     slow_api.requests.clear()
     cold, _ = run_process(cmd, env)
     results["cold_report_command_24m_requests"] = len(slow_api.usage_requests())

@@ -23,24 +23,38 @@ FIRST = dt.date(2025, 1, 1)
 
 def _run(rate: float, adaptive: bool) -> dict[str, object]:
     # A fresh server each round: the one-second window of the last run must not carry over.
-    api = FakeGenerect(daily=simple_daily(FIRST, FIRST + dt.timedelta(days=BUCKETS - 1),
-                                          {"a": 1.0, "b": 2.0}), rate_limit=rate).start()
+    api = FakeGenerect(
+        daily=simple_daily(FIRST, FIRST + dt.timedelta(days=BUCKETS - 1), {"a": 1.0, "b": 2.0}),
+        rate_limit=rate,
+    ).start()
     try:
         client = GenerectClient(TOKEN, api.url, adaptive=adaptive)
         started = time.perf_counter()
         failed: str | None = None
         try:
-            df = fetch_usage(FIRST, FIRST + dt.timedelta(days=BUCKETS - 1), period="day",
-                             timezone="UTC", client=client, cache=False, progress=False)
+            df = fetch_usage(
+                FIRST,
+                FIRST + dt.timedelta(days=BUCKETS - 1),
+                period="day",
+                timezone="UTC",
+                client=client,
+                cache=False,
+                progress=False,
+            )
             assert df.groupby("period")["credits"].sum().eq(3.0).all() and len(df) == 2 * BUCKETS
         except GenerectError as exc:
             failed = type(exc).__name__
         elapsed = time.perf_counter() - started
         client.close()
         ideal = BUCKETS / rate
-        return {"elapsed_s": round(elapsed, 2), "ideal_s": round(ideal, 2),
-                "ratio": round(elapsed / ideal, 2), "http_429": api.rate_limited,
-                "requests": len(api.usage_requests()), "failed": failed}
+        return {
+            "elapsed_s": round(elapsed, 2),
+            "ideal_s": round(ideal, 2),
+            "ratio": round(elapsed / ideal, 2),
+            "http_429": api.rate_limited,
+            "requests": len(api.usage_requests()),
+            "failed": failed,
+        }
     finally:
         api.stop()
 

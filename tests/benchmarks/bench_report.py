@@ -11,7 +11,7 @@ import pytest
 from benchutil import run_process
 from fakeapi import TOKEN, FakeGenerect
 
-NAIVE = textwrap.dedent('''
+NAIVE = textwrap.dedent("""
     import sys
     import matplotlib
     matplotlib.use("Agg")
@@ -38,7 +38,7 @@ NAIVE = textwrap.dedent('''
         fig, ax = plt.subplots(figsize=(8.27, 11.69))
         month.pivot_table(index="date", columns="operation", values="credits", aggfunc="sum").plot(ax=ax)
         pdf.savefig(fig)
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,16 @@ def warm(tmp_path_factory):
     import numpy as np
 
     rng = np.random.default_rng(3)
-    ops = ["search_database", "enrich_database", "preview", "search_realtime", "email_validation",
-           "email_find", "enrich_realtime", "phone_find"]
+    ops = [
+        "search_database",
+        "enrich_database",
+        "preview",
+        "search_realtime",
+        "email_validation",
+        "email_find",
+        "enrich_realtime",
+        "phone_find",
+    ]
     daily = {}
     rows = []
     day = dt.date(2025, 3, 1)
@@ -60,16 +68,48 @@ def warm(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report-bench")
     csv = folder / "daily.csv"
     csv.write_text("date,operation,credits\n" + "\n".join(rows) + "\n")
-    env = {"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url,
-           "GENERECT_REPORTS_CACHE_DIR": str(folder / "cache")}
-    ours = [sys.executable, "-m", "generect_reports", "report", "--month", "2026-05", "--timezone", "UTC",
-            "--xlsx", str(folder / "ours.xlsx"), "--pdf", str(folder / "ours.pdf"), "--quiet"]
+    env = {
+        "GENERECT_API_TOKEN": TOKEN,
+        "GENERECT_API_URL": api.url,
+        "GENERECT_REPORTS_CACHE_DIR": str(folder / "cache"),
+    }
+    ours = [
+        sys.executable,
+        "-m",
+        "generect_reports",
+        "report",
+        "--month",
+        "2026-05",
+        "--timezone",
+        "UTC",
+        "--xlsx",
+        str(folder / "ours.xlsx"),
+        "--pdf",
+        str(folder / "ours.pdf"),
+        "--quiet",
+    ]
     run_process(ours, env)  # fills the cache
     api.requests.clear()
-    naive = [sys.executable, "-c", NAIVE, str(csv), str(folder / "naive.xlsx"), str(folder / "naive.pdf")]
+    naive = [
+        sys.executable,
+        "-c",
+        NAIVE,
+        str(csv),
+        str(folder / "naive.xlsx"),
+        str(folder / "naive.pdf"),
+    ]
     # The same script with embedded TrueType fonts, as our PDF has (real text for pdftotext)
-    naive42 = [sys.executable, "-c", NAIVE.replace('matplotlib.use("Agg")', 'matplotlib.use("Agg"); matplotlib.rcParams["pdf.fonttype"] = 42'),
-               str(csv), str(folder / "naive42.xlsx"), str(folder / "naive42.pdf")]
+    naive42 = [
+        sys.executable,
+        "-c",
+        NAIVE.replace(
+            'matplotlib.use("Agg")',
+            'matplotlib.use("Agg"); matplotlib.rcParams["pdf.fonttype"] = 42',
+        ),
+        str(csv),
+        str(folder / "naive42.xlsx"),
+        str(folder / "naive42.pdf"),
+    ]
     yield api, env, ours, naive, naive42
     api.stop()
 
@@ -113,18 +153,28 @@ def test_report_vs_naive_script(warm, results):
 
 
 def test_import_floor(results):
-    times = [run_process([sys.executable, "-c", "import pandas, matplotlib.pyplot, openpyxl"])[0] for _ in range(5)]
+    times = [
+        run_process([sys.executable, "-c", "import pandas, matplotlib.pyplot, openpyxl"])[0]
+        for _ in range(5)
+    ]
     results["import_floor_s"] = round(statistics.median(times), 3)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["usage", "--start", "2026-02-30", "--end", "2026-03-01"]],
-                         ids=["help", "argument-error"])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["usage", "--start", "2026-02-30", "--end", "2026-03-01"]],
+    ids=["help", "argument-error"],
+)
 def test_startup(benchmark, args, results):
     import subprocess
 
     def run():
-        return subprocess.run([sys.executable, "-m", "generect_reports", *args], capture_output=True)
+        return subprocess.run(
+            [sys.executable, "-m", "generect_reports", *args], capture_output=True
+        )
 
     benchmark.pedantic(run, rounds=10, iterations=1)
-    results[f"startup_{'help' if args == ['--help'] else 'argerror'}_s"] = round(benchmark.stats.stats.median, 3)
+    results[f"startup_{'help' if args == ['--help'] else 'argerror'}_s"] = round(
+        benchmark.stats.stats.median, 3
+    )
     assert benchmark.stats.stats.median < 0.3

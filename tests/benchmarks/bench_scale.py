@@ -9,7 +9,7 @@ import pytest
 
 from benchutil import run_process
 
-REPORT = textwrap.dedent('''
+REPORT = textwrap.dedent("""
     import resource, sys, time
     sys.path.insert(0, {bench!r})
     from benchutil import synthetic_daily
@@ -40,9 +40,9 @@ REPORT = textwrap.dedent('''
     # The workbook may be rendered in a forked child: the peak is the larger of the two.
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(time.perf_counter() - t, built, peak)
-''')
+""")
 
-EXPORT = textwrap.dedent('''
+EXPORT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {bench!r})
     from benchutil import synthetic_daily
@@ -58,7 +58,7 @@ EXPORT = textwrap.dedent('''
     else:
         plain = usage.assign(period_start=usage["period_start"].dt.tz_localize(None))
         plain.to_excel({out!r}, engine="openpyxl", index=False)
-''')
+""")
 
 
 @pytest.mark.parametrize("years", [1, 3, 10])
@@ -74,7 +74,9 @@ def test_report_scale(years, ops, plan, results, tmp_path):
     code = REPORT.format(bench=bench, years=years, ops=ops, plan=plan, out=str(tmp_path / "r"))
     times, built, rss = [], [], []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         t, b, m = out.stdout.split()
         times.append(float(t))
         built.append(float(b))
@@ -91,9 +93,21 @@ def test_tidy_export_vs_to_excel(rows, results, tmp_path):
     import os
 
     bench = os.path.dirname(__file__)
-    ours = [sys.executable, "-c", EXPORT.format(bench=bench, rows=rows, ours=True, out=str(tmp_path / "o.xlsx"))]
-    base = [sys.executable, "-c", EXPORT.format(bench=bench, rows=rows, ours=False, out=str(tmp_path / "b.xlsx"))]
-    base_only = [sys.executable, "-c", EXPORT.format(bench=bench, rows=0, ours=True, out=str(tmp_path / "z.xlsx"))]
+    ours = [
+        sys.executable,
+        "-c",
+        EXPORT.format(bench=bench, rows=rows, ours=True, out=str(tmp_path / "o.xlsx")),
+    ]
+    base = [
+        sys.executable,
+        "-c",
+        EXPORT.format(bench=bench, rows=rows, ours=False, out=str(tmp_path / "b.xlsx")),
+    ]
+    base_only = [
+        sys.executable,
+        "-c",
+        EXPORT.format(bench=bench, rows=0, ours=True, out=str(tmp_path / "z.xlsx")),
+    ]
     rounds = 3 if rows < 1_000_000 else 1
     t_ours, t_base, m_ours, m_base = [], [], [], []
     for _ in range(rounds):

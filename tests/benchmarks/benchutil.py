@@ -19,7 +19,9 @@ _LAUNCHER = (
 )
 
 
-def run_process(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, int]:
+def run_process(
+    args: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> tuple[float, int]:
     """Wall time (s) and peak RSS (KiB) of one child process.
 
     A small launcher process starts the child and reads its peak RSS, so the figure is the
@@ -29,8 +31,14 @@ def run_process(args: list[str], env: dict[str, str] | None = None, cwd: str | N
     import sys
 
     full_env = {**os.environ, **(env or {})}
-    out = subprocess.run([sys.executable, "-c", _LAUNCHER, *args], env=full_env, cwd=cwd,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     code, elapsed, rss, err = json.loads(out.stdout)
     if code != 0:
         raise RuntimeError(f"{args} failed: {err}")
@@ -45,10 +53,25 @@ def synthetic_daily(years: int, n_ops: int, seed: int = 1, end: str = "2026-10-3
     grid_days = np.repeat(days.values, n_ops)
     grid_ops = np.tile(np.asarray(ops, dtype=object), len(days))
     credits = rng.integers(0, 500, size=len(grid_days)).astype("float64")
-    starts = pd.DatetimeIndex(grid_days).tz_localize("Europe/Kyiv", nonexistent="shift_forward", ambiguous=True)
-    df = pd.DataFrame({"period_start": starts, "period": pd.Series(starts.strftime("%Y-%m-%d"), dtype=str),
-                       "operation": pd.Series(grid_ops, dtype=str), "credits": credits})
-    df.attrs.update({"timezone": "Europe/Kyiv", "period": "day", "source": "api",
-                     "fetched_at": pd.Timestamp(end, tz="Europe/Kyiv") + pd.Timedelta(days=1),
-                     "start": str(days[0].date()), "end": str(days[-1].date())})
+    starts = pd.DatetimeIndex(grid_days).tz_localize(
+        "Europe/Kyiv", nonexistent="shift_forward", ambiguous=True
+    )
+    df = pd.DataFrame(
+        {
+            "period_start": starts,
+            "period": pd.Series(starts.strftime("%Y-%m-%d"), dtype=str),
+            "operation": pd.Series(grid_ops, dtype=str),
+            "credits": credits,
+        }
+    )
+    df.attrs.update(
+        {
+            "timezone": "Europe/Kyiv",
+            "period": "day",
+            "source": "api",
+            "fetched_at": pd.Timestamp(end, tz="Europe/Kyiv") + pd.Timedelta(days=1),
+            "start": str(days[0].date()),
+            "end": str(days[-1].date()),
+        }
+    )
     return df
