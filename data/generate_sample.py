@@ -98,7 +98,7 @@ INITIAL_TOP_UP = (dt.datetime(2024, 12, 20, 10, 0), 20000)
 def _utc(local: dt.datetime) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
-    return local.replace(tzinfo=ZoneInfo(LEDGER_TZ)).astimezone(dt.timezone.utc)
+    return local.replace(tzinfo=ZoneInfo(LEDGER_TZ)).astimezone(dt.UTC)
 
 
 def ledger_rows() -> tuple[list[dict[str, object]], float]:

@@ -132,6 +132,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
+    from .analysis.calendar import (
+        FiscalCalendar,
+        period_to_date,
+        to_date_series,
+        to_fiscal_periods,
+        year_over_year,
+    )
+    from .analysis.chargeback import (
+        Allocation,
+        allocate_credits,
+        integration_health,
+        load_endpoint_mapping,
+    )
+    from .analysis.pricing import estimate_cost, load_prices
+    from .analysis.reconcile import Reconciliation, load_ledger_mapping, reconcile
     from .analysis.usage import (
         detect_anomalies,
         display_percentages,
@@ -144,48 +160,32 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         validate_usage_frame,
         variance_by_operation,
     )
-    from .fetch.cache import UsageCache
-    from .fetch.client import GenerectClient
-    from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
-    from .analysis.reconcile import Reconciliation, load_ledger_mapping, reconcile
     from .errors import *  # noqa: F403
-    from .outputs.excel import write_excel_report, write_usage_xlsx
-    from .outputs.mail import build_message, send_message
-    from .outputs.pdf import write_pdf_report
-    from .analysis.pricing import estimate_cost, load_prices
-    from .analysis.calendar import (
-        FiscalCalendar,
-        period_to_date,
-        to_date_series,
-        to_fiscal_periods,
-        year_over_year,
-    )
-    from .outputs.contract import validate_document
-    from .outputs.export import usage_document, write_usage_parquet
-    from .outputs.focus import focus_frame, write_focus
-    from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
-    from .outputs.report import MonthlyReport, build_report
-    from .outputs.formats import ReportFormats
-    from .outputs.drivers import bridge_table, report_narrative
-    from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
-    from .notebook.dashboard import Dashboard
-    from .theme import load_theme
-    from .fetch.usage import fetch_usage, load_sample
-    from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
     from .fetch.account import (
         AccountStatus,
         fetch_account,
         load_sample_account,
         sample_balance_history,
     )
-    from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
-    from .outputs.notify import notify
-    from .outputs.budget import add_budget_sheet, budget_page, budget_summary, budget_subject_flag
+    from .fetch.cache import UsageCache
+    from .fetch.client import GenerectClient
+    from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
+    from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
-    from .analysis.chargeback import (
-        Allocation,
-        allocate_credits,
-        integration_health,
-        load_endpoint_mapping,
-    )
+    from .fetch.usage import fetch_usage, load_sample
+    from .notebook.dashboard import Dashboard
+    from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
+    from .outputs.budget import add_budget_sheet, budget_page, budget_subject_flag, budget_summary
     from .outputs.chargeback import write_chargeback_workbook
+    from .outputs.contract import validate_document
+    from .outputs.drivers import bridge_table, report_narrative
+    from .outputs.excel import write_excel_report, write_usage_xlsx
+    from .outputs.export import usage_document, write_usage_parquet
+    from .outputs.focus import focus_frame, write_focus
+    from .outputs.formats import ReportFormats
+    from .outputs.mail import build_message, send_message
+    from .outputs.notify import notify
+    from .outputs.pdf import write_pdf_report
+    from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
+    from .outputs.report import MonthlyReport, build_report
+    from .theme import load_theme

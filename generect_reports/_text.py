@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = [
     "EXCEL_CELL_MAX",

@@ -13,7 +13,8 @@ import logging
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -557,8 +558,8 @@ def _report_data(
     reconcile: bool | None = None,
     chargeback: bool | None = None,
 ) -> Any:
-    from .periods import parse_month
     from .outputs.report import build_report, last_full_month
+    from .periods import parse_month
     from .theme import load_theme
 
     if history < 1:
@@ -1396,7 +1397,7 @@ def chargeback(
     from .periods import Bucket, get_timezone, is_closed, month_bounds, parse_month
 
     first, last = month_bounds(*parse_month(month))
-    now = sample_as_of().to_pydatetime() if sample else dt.datetime.now(dt.timezone.utc)
+    now = sample_as_of().to_pydatetime() if sample else dt.datetime.now(dt.UTC)
     complete = is_closed(Bucket(first, last, month), get_timezone(alloc.timezone), now) or (
         sample and last < now.date()
     )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
-
-import tomllib
 
 __all__ = ["Config", "load_config", "CONFIG_ENV", "TABLES", "check_private"]
 

@@ -5,7 +5,8 @@ Every class carries the CLI exit code it maps to, so the CLI needs no table of i
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "GenerectError",
@@ -128,7 +129,7 @@ class APIError(GenerectError):
         self.detail = detail
         self.period = period
 
-    def for_period(self, period: str) -> "APIError":
+    def for_period(self, period: str) -> APIError:
         """Return a copy of this error whose message names the period that failed."""
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)

@@ -112,13 +112,13 @@ def shift_month(year: int, month: int, by: int) -> tuple[int, int]:
 
 def local_today(tz: ZoneInfo, now: dt.datetime | None = None) -> dt.date:
     """Today's date in ``tz``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(tz).date()
 
 
 def is_closed(bucket: Bucket, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
     """True once the bucket ended more than :data:`CLOSED_AFTER_DAYS` days ago in ``tz``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     end = dt.datetime.combine(bucket.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     return now >= end + dt.timedelta(days=CLOSED_AFTER_DAYS)
 

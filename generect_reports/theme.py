@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from .errors import TemplateError
-
-import tomllib
 
 __all__ = [
     "Theme",

@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "gr-canary-0f9b6c2e71d84a5c"
@@ -131,7 +132,7 @@ class FakeGenerect:
         host, port = self.server.server_address[:2]
         return f"http://127.0.0.1:{port}"
 
-    def start(self) -> "FakeGenerect":
+    def start(self) -> FakeGenerect:
         api = self
 
         class Handler(_Handler):
@@ -236,7 +237,7 @@ class FakeGenerect:
     def after_page(self) -> None:
         if self.arrivals:
             row = self.arrivals.pop(0)
-            self.add_transactions([{"ts": dt.datetime.now(dt.timezone.utc), **row}])
+            self.add_transactions([{"ts": dt.datetime.now(dt.UTC), **row}])
 
     def usage_for(self, start: dt.date, end: dt.date) -> tuple[float, dict[str, float]]:
         breakdown: dict[str, float] = {}
@@ -431,17 +432,17 @@ class _Handler(BaseHTTPRequestHandler):
         value = text.strip().replace("Z", "+00:00")
         if len(value) == 10:
             return dt.datetime.combine(
-                dt.date.fromisoformat(value), dt.time(), tzinfo=dt.timezone.utc
+                dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC
             )
         parsed = dt.datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
     def _token_analytics(self, params: dict[str, str], fault: Fault | None) -> None:
         from zoneinfo import ZoneInfo
 
         fake = self.fake
         errors: dict[str, list[str]] = {}
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         try:
             zone = ZoneInfo(params.get("timezone", "UTC"))
         except Exception:
@@ -660,7 +661,7 @@ def _read_instant(value: str) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
 
 
 def make_ledger(

@@ -5,13 +5,13 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 import generect_reports as g
 from generect_reports.errors import InputError
-from helpers import frame
 
 NAN = np.nan
 

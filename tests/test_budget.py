@@ -9,8 +9,10 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import soffice_recalculate
 
 from generect_reports.analysis.budget import (
     Budgets,
@@ -28,8 +30,6 @@ from generect_reports.outputs.budget import (
     budget_subject_flag,
     budget_summary,
 )
-from helpers import frame
-from support import soffice_recalculate
 
 PRICES = {"a": 0.01, "b": 0.1}
 

@@ -6,8 +6,8 @@ import os
 import sqlite3
 
 import pytest
-
 from fakeapi import TOKEN
+
 from generect_reports import GenerectClient, GenerectWarning, UsageCache, fetch_usage
 
 

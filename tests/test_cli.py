@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from support import run_cli
 from fakeapi import TOKEN
+from support import run_cli
+
 from generect_reports.cli import cli
 
 

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 import requests
-
 from fakeapi import TOKEN
+
 from generect_reports import GenerectClient
 from generect_reports import errors as E
 from generect_reports.fetch.client import resolve_token, retry_delay, should_retry

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from pdfcheck import pdftotext
+from support import soffice_recalculate
 
 import generect_reports as g
-from generect_reports.outputs import mail, presentation as P
+from generect_reports.outputs import mail
+from generect_reports.outputs import presentation as P
 from generect_reports.outputs.excel import render_workbook
 from generect_reports.outputs.formats import format_number
 from generect_reports.outputs.pdf import render_pdf
-from pdfcheck import pdftotext
-from support import soffice_recalculate
 
 CASES = {
     "2026-10": dict(month="2026-10"),

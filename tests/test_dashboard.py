@@ -9,11 +9,11 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from support import run_cli
 
 import generect_reports as g
 from generect_reports.errors import MissingTokenError
 from generect_reports.notebook import dashboard as D
-from support import run_cli
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_dashboard.ipynb"
 

@@ -10,11 +10,11 @@ import zipfile
 
 import openpyxl
 import pytest
+from helpers import frame
+from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 
 import generect_reports as g
-from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 from generect_reports.outputs.excel import SHEETS, render_workbook, write_report_workbook
-from helpers import frame
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [
@@ -655,7 +655,7 @@ def test_cli_report_current_month_is_partial(token_env, tmp_path):
     """The month that is running: compared like for like, with a projection (API path)."""
     import datetime as dt
 
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     month = f"{today:%Y-%m}"
     out = run_cli(
         "report",

@@ -8,14 +8,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from fakeapi import TOKEN, FakeGenerect
+from helpers import frame
 
 import generect_reports as g
-from fakeapi import TOKEN, FakeGenerect
 from generect_reports import GenerectClient, fetch_usage
 from generect_reports.analysis.usage import ANOMALY_WINDOW
 from generect_reports.fetch import plan as FP
 from generect_reports.outputs.report import YOY_MONTHS, build_report
-from helpers import frame
 
 
 def client_for(api: FakeGenerect) -> GenerectClient:
@@ -277,7 +277,7 @@ def test_quarter_report_from_the_plan_equals_the_report_from_every_day(
         quarter_window,
         quarter_windows,
     )
-    from generect_reports.periods import local_today, get_timezone
+    from generect_reports.periods import get_timezone, local_today
 
     today = local_today(get_timezone("UTC"))
     quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}" if today_quarter else "2026-Q1"

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from support import run_cli, soffice_recalculate
 
 from generect_reports._text import (
-    xlsxwriter_text,
     EXCEL_CELL_MAX,
     display_text,
     name_list,

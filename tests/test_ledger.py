@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-
 from fakeapi import TOKEN, make_ledger
+from support import run_cli
+
 from generect_reports.errors import (
     IgnoredFilterError,
     InputError,
@@ -19,7 +20,6 @@ from generect_reports.errors import (
     RateLimitError,
 )
 from generect_reports.fetch import ledger as L
-from support import run_cli
 
 KYIV = ZoneInfo("Europe/Kyiv")
 OPS = {"search_database": 10.0, "email_find": 2.5}
@@ -256,7 +256,7 @@ def test_pending_hypothesis_is_tested_against_the_ledger(ledger_api, client, net
         [
             {
                 "id": "reserved",
-                "ts": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5),
+                "ts": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
                 "type": "search_database",
                 "credits": -40.0,
                 "status": "pending",

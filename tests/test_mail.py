@@ -11,11 +11,11 @@ import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from support import SMTP_CANARY, run_cli
 
 import generect_reports as g
-from support import SMTP_CANARY, run_cli
-from generect_reports.outputs import mail
 from generect_reports.errors import DeliveryError, InputError
+from generect_reports.outputs import mail
 
 
 class Inbox:
@@ -63,15 +63,16 @@ def smtp():
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

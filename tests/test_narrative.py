@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import frame
 
 import generect_reports as g
-from helpers import frame
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -7,13 +7,15 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from fakeapi import TOKEN
+from support import run_cli
+
 from generect_reports.errors import DeliveryError, InputError
 from generect_reports.outputs.notify import (
     Webhook,
@@ -25,7 +27,6 @@ from generect_reports.outputs.notify import (
     teams_payload,
     webhook_urls,
 )
-from support import run_cli
 
 HOOK_CANARY = "hook-canary-5e1d07b2c4a9"
 SLACK_PATH = f"/services/T000/B000/{HOOK_CANARY}"

@@ -4,13 +4,13 @@ import shutil
 import subprocess
 
 import pytest
+from helpers import frame
 from pypdf import PdfReader
+from support import run_cli
 
 import generect_reports as g
-from support import run_cli
 from generect_reports.outputs.pdf import render_pdf
 from generect_reports.outputs.report import fmt_money, fmt_signed_pct
-from helpers import frame
 
 
 def pdftotext(path):

@@ -14,12 +14,12 @@ import sys
 import matplotlib
 import numpy as np
 import pytest
+from helpers import frame
+from pdfcheck import font_sizes, overlaps, pdftotext, render_pages, words
 
 import generect_reports as g
 from generect_reports.outputs import pdf
 from generect_reports.outputs.pdf import MIN_FONT_PT, render_pdf
-from helpers import frame
-from pdfcheck import font_sizes, overlaps, pdftotext, render_pages, words
 
 CASES = {
     "2026-10": dict(month="2026-10"),

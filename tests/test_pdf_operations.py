@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pdfcheck import font_sizes, overlaps, pdftotext, words
 
 import generect_reports as g
 from generect_reports.outputs.pdf import MIN_FONT_PT, render_pdf
 from generect_reports.outputs.presentation import PAGE_OPERATIONS, fold_operations
-from pdfcheck import font_sizes, overlaps, pdftotext, words
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 from benchutil import synthetic_daily  # noqa: E402

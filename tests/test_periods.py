@@ -85,8 +85,8 @@ def test_closed_means_ended_two_days_ago_in_the_timezone():
     tz = ZoneInfo("Europe/Kyiv")
     bucket = P.buckets("2026-05-01", "2026-05-31", "month")[0]
     # Ends at 2026-06-01 00:00 Kyiv (= 2026-05-31 21:00 UTC); closed from 2026-06-03 00:00 Kyiv.
-    assert not P.is_closed(bucket, tz, dt.datetime(2026, 6, 2, 20, 59, tzinfo=dt.timezone.utc))
-    assert P.is_closed(bucket, tz, dt.datetime(2026, 6, 2, 21, 0, tzinfo=dt.timezone.utc))
+    assert not P.is_closed(bucket, tz, dt.datetime(2026, 6, 2, 20, 59, tzinfo=dt.UTC))
+    assert P.is_closed(bucket, tz, dt.datetime(2026, 6, 2, 21, 0, tzinfo=dt.UTC))
 
 
 dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31))

@@ -238,7 +238,6 @@ def test_email_sends_the_quarter_report(tmp_path):
     import io
 
     import openpyxl
-
     from support import run_cli
 
     eml = tmp_path / "q.eml"

@@ -10,12 +10,12 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_cli
 
 import generect_reports as g
-from support import run_cli
 from generect_reports.errors import MalformedResponseError
-from generect_reports.periods import buckets
 from generect_reports.fetch.usage import parse_usage_data, usage_frame
+from generect_reports.periods import buckets
 
 # --- bad input: exit 2, one line, no traceback ------------------------------------------
 
@@ -227,8 +227,8 @@ def test_hanging_server_is_bounded_in_time(token_env):
 
 
 def test_negative_credits_are_flagged_in_report(tmp_path):
-    from helpers import frame
     import openpyxl
+    from helpers import frame
 
     rows = [("2026-04-01", "a", 10.0), ("2026-05-01", "a", 10.0), ("2026-05-02", "refund", -4.0)]
     rep = g.build_report(frame(rows, fetched_at="2026-06-01 00:00"), "2026-05")

@@ -454,8 +454,8 @@ def test_category_labels_sit_where_tick_labels_would(rep):
     """The history chart's month labels are texts of the figure placed exactly where the tick
     labels were; a template with a vertical grid keeps the ticks (the grid hangs on them)."""
     import matplotlib
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.text import Text
 
     from generect_reports.outputs import pdf

@@ -9,9 +9,9 @@ import sys
 import zipfile
 
 import pytest
+from support import run_cli
 
 from generect_reports.outputs import render
-from support import run_cli
 
 needs_fork = pytest.mark.skipif(not render._can_fork(), reason="fork is not used on this platform")
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from pathlib import Path
 
 import openpyxl
 import pytest
-
 from pdfcheck import font_sizes, overlaps, pdftotext, render_pages, words
 from support import run_cli, soffice_recalculate
 

@@ -5,9 +5,8 @@ import base64
 
 import pytest
 from aiosmtpd.controller import Controller
-
-from support import SMTP_CANARY, run_cli
 from fakeapi import TOKEN
+from support import SMTP_CANARY, run_cli
 from test_mail import Inbox, authenticator, free_port
 
 CANARIES = [

@@ -8,8 +8,9 @@ import os
 
 import pandas as pd
 import pytest
-
 from fakeapi import TOKEN, simple_daily
+from support import run_cli
+
 from generect_reports.analysis.budget import budget_status
 from generect_reports.errors import (
     AuthenticationError,
@@ -19,7 +20,6 @@ from generect_reports.errors import (
 )
 from generect_reports.fetch.account import fetch_account, load_sample_account, parse_account
 from generect_reports.outputs.budget import render_status_table
-from support import run_cli
 
 PERSONAL = ("finance@example.com", "Example Ltd")
 
@@ -210,7 +210,7 @@ def _current_month_limit(days_in_month: int) -> float:
 @pytest.fixture
 def live(token_env):
     """Usage of 12.5 credits every day around today: the projection is 12.5 × days in month."""
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     token_env.daily = simple_daily(
         today - dt.timedelta(days=70),
         today + dt.timedelta(days=40),
@@ -220,7 +220,7 @@ def live(token_env):
 
 
 def test_fail_at_100_exits_5_exactly_when_the_projection_reaches_the_limit(live):
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     projected = _current_month_limit(calendar.monthrange(today.year, today.month)[1])
     live.me["monthly_limit"] = projected
     at = run_cli("status", "--fail-at", "100")
@@ -241,7 +241,7 @@ def test_status_against_the_api_without_limit(live):
     assert (
         "(no monthly limit)" in out.stdout and "no plan limit and no [budget] lines" in out.stdout
     )
-    assert f"API month {dt.datetime.now(dt.timezone.utc):%Y-%m} (UTC)" in out.stdout
+    assert f"API month {dt.datetime.now(dt.UTC):%Y-%m} (UTC)" in out.stdout
 
 
 def test_status_budgets_from_config(live, tmp_path):

@@ -10,8 +10,8 @@ import threading
 import time
 
 import pytest
-
 from fakeapi import TOKEN
+
 from generect_reports import GenerectClient, fetch_usage
 from generect_reports import errors as E
 from generect_reports.fetch.throttle import (

@@ -5,8 +5,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-
 from fakeapi import TOKEN
+
 from generect_reports import GenerectClient, fetch_usage, load_sample
 from generect_reports import errors as E
 from generect_reports.fetch.usage import UNATTRIBUTED, parse_usage_data

@@ -6,7 +6,7 @@ import datetime as dt
 
 from fakeapi import CUSTOMER_TOKEN, FakeGenerect, FakeToken, TokenEvent
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 ACME = "tok-acme-7c1d2e3f4a5b6c7d"
 ANON = "tok-anon-111122223333444455e9"
 OLD = "tok-old-aaaabbbbccccdddd9999"

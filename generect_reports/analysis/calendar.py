@@ -55,7 +55,7 @@ class FiscalCalendar:
     naming: str = "end"
 
     @classmethod
-    def create(cls, start_month: Any = 1, naming: Any = "end") -> "FiscalCalendar":
+    def create(cls, start_month: Any = 1, naming: Any = "end") -> FiscalCalendar:
         """Validated constructor: one-line :class:`InputError` (exit 2) for a bad setting."""
         if (
             isinstance(start_month, bool)

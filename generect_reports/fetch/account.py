@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -146,7 +147,7 @@ def parse_account(
     )
 
 
-def fetch_account(client: "GenerectClient | None" = None, *, label: bool = False) -> AccountStatus:
+def fetch_account(client: GenerectClient | None = None, *, label: bool = False) -> AccountStatus:
     """``GET /api/v1/accounts/me/`` as an :class:`AccountStatus` (retries and errors as for usage).
 
     Parameters

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import math
 import logging
+import math
 import os
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from .._version import __version__
@@ -320,7 +321,7 @@ class GenerectClient:
         ).hexdigest()
 
     @property
-    def _session(self) -> "requests.Session":
+    def _session(self) -> requests.Session:
         with self._lock:
             if self._session_obj is None:
                 import requests
@@ -350,7 +351,7 @@ class GenerectClient:
         with contextlib.suppress(Exception):
             self.close()
 
-    def __enter__(self) -> "GenerectClient":
+    def __enter__(self) -> GenerectClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

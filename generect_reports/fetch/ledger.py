@@ -19,8 +19,9 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def _parse_timestamp(text: Any) -> dt.datetime:
         raise MalformedResponseError(f"malformed transaction: timestamp {text[:40]!r}") from None
     # A naive time on this API is UTC (DESIGN 'Facts about the API').
     return (
-        ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
+        ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
     )
 
 
@@ -371,7 +372,7 @@ def _figures_query(label: str, timezone: str) -> dict[str, str]:
     return {"endpoint": "reported-month", "v": _CACHE_VERSION, "month": label, "timezone": timezone}
 
 
-def _store(cache: "bool | UsageCache", refresh: bool) -> "UsageCache | None":
+def _store(cache: bool | UsageCache, refresh: bool) -> UsageCache | None:
     if isinstance(cache, UsageCache):
         return RefreshCache(cache.directory) if refresh else cache
     if not cache:
@@ -508,7 +509,7 @@ def _fetch_months(
     *,
     timezone: str,
     upper: dt.datetime,
-    store: "UsageCache | None",
+    store: UsageCache | None,
     account_key: str | None,
     max_workers: int,
     progress: bool | None,
@@ -580,7 +581,7 @@ def fetch_transactions(
     *,
     timezone: str,
     client: Any = None,
-    cache: "bool | UsageCache" = True,
+    cache: bool | UsageCache = True,
     upper: dt.datetime | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
@@ -615,7 +616,7 @@ def fetch_transactions(
     last = P.parse_date(end, what="end date")
     if first > last:
         raise InputError(f"start date {first} is after end date {last}")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     upper = _aware(upper, "upper bound") if upper is not None else now.replace(microsecond=0)
     labels = _months_between(f"{first:%Y-%m}", f"{last:%Y-%m}")
     own = client is None
@@ -715,7 +716,7 @@ def ledger_for_month(
     *,
     timezone: str,
     client: Any,
-    cache: "bool | UsageCache" = True,
+    cache: bool | UsageCache = True,
     refresh: bool = False,
     progress: bool | None = None,
     now: dt.datetime | None = None,
@@ -732,7 +733,7 @@ def ledger_for_month(
     """
     P.parse_month(month)
     tz = P.get_timezone(timezone)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     store = _store(cache, refresh)
     account = getattr(client, "account_key", None) if store is not None else None
     before = getattr(client, "request_count", 0)
@@ -823,7 +824,7 @@ def ledger_for_month(
 
 
 def _cached_month(
-    store: "UsageCache", account: str, month: str, timezone: str, now: dt.datetime
+    store: UsageCache, account: str, month: str, timezone: str, now: dt.datetime
 ) -> LedgerInputs | None:
     lower, stop = month_window(month, timezone)
     tz = P.get_timezone(timezone)
@@ -892,7 +893,7 @@ def _restatements(
 
 
 def restate_reported(
-    store_or_cache: "bool | UsageCache",
+    store_or_cache: bool | UsageCache,
     account: str | None,
     month: str,
     timezone: str,

@@ -20,8 +20,9 @@ as every other fetch (:func:`generect_reports.fetch.planner.run_jobs`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
@@ -185,8 +186,8 @@ def fetch_report_usage(
     history: int,
     *,
     timezone: str = "UTC",
-    client: "GenerectClient | None" = None,
-    cache: "bool | UsageCache" = True,
+    client: GenerectClient | None = None,
+    cache: bool | UsageCache = True,
     max_workers: int | None = None,
     progress: bool | None = None,
     lookback_days: int = LOOKBACK_DAYS,
@@ -226,8 +227,8 @@ def fetch_plan_usage(
     plan: UsagePlan,
     *,
     timezone: str = "UTC",
-    client: "GenerectClient | None" = None,
-    cache: "bool | UsageCache" = True,
+    client: GenerectClient | None = None,
+    cache: bool | UsageCache = True,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> ReportUsage:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import periods as P
 from ..errors import APIError, InvalidDateRange
@@ -45,8 +46,8 @@ def local_range(start: str | dt.date, end: str | dt.date, timezone: str) -> tupl
 
 @contextmanager
 def api_session(
-    client: "GenerectClient | None", cache: "bool | UsageCache"
-) -> Iterator[tuple["GenerectClient", "UsageCache | None"]]:
+    client: GenerectClient | None, cache: bool | UsageCache
+) -> Iterator[tuple[GenerectClient, UsageCache | None]]:
     """The client (built from the environment when None) and the cache (True: the default
     folder, False: none); whatever is made here is closed on the way out."""
     from .cache import UsageCache
@@ -78,7 +79,7 @@ def run_jobs(
     jobs: Sequence[Job],
     fetch: Callable[[dict[str, str]], dict[str, Any]],
     *,
-    cache: "UsageCache | None",
+    cache: UsageCache | None,
     account_key: str | None,
     max_workers: int,
     progress: bool | None,
@@ -135,7 +136,7 @@ def _run_pending(
     fetch: Callable[[dict[str, str]], dict[str, Any]],
     pending: list[int],
     results: list[Any],
-    cache: "UsageCache | None",
+    cache: UsageCache | None,
     account_key: str | None,
     max_workers: int,
     progress: bool | None,

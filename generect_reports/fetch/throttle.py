@@ -27,8 +27,8 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 __all__ = ["AdaptiveLimiter", "Slot", "Verdict", "pause_delay"]
 

@@ -93,7 +93,7 @@ def month_window(bucket: P.Bucket, timezone: str) -> tuple[dt.datetime, dt.datet
     Midnight that a DST change skips becomes the first real instant of the day.
     """
     tz = P.get_timezone(timezone)
-    utc = dt.timezone.utc
+    utc = dt.UTC
     start = dt.datetime.combine(bucket.start, dt.time(), tzinfo=tz).astimezone(utc).astimezone(tz)
     after = dt.datetime.combine(bucket.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     end = (after.astimezone(utc) - dt.timedelta(microseconds=1)).astimezone(tz)
@@ -218,7 +218,7 @@ def _lenient_instants(text: str, tz: dt.tzinfo) -> list[dt.datetime]:
         ) from None
     if parsed.tzinfo is not None:
         return [parsed]
-    return [parsed.replace(tzinfo=tz), parsed.replace(tzinfo=dt.timezone.utc)]
+    return [parsed.replace(tzinfo=tz), parsed.replace(tzinfo=dt.UTC)]
 
 
 def check_period(data: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> None:
@@ -228,7 +228,7 @@ def check_period(data: Mapping[str, Any], start: dt.datetime, end: dt.datetime) 
         raise MalformedResponseError(
             "malformed response: the answer does not say which window it counted"
         )
-    tz = start.tzinfo or dt.timezone.utc
+    tz = start.tzinfo or dt.UTC
     starts = _lenient_instants(str(period["start"]), tz)
     ends = _lenient_instants(str(period["end"]), tz)
     for first, last in zip(starts, ends):
@@ -396,7 +396,7 @@ def fetch_token_usage(
     first, last = local_range(start, end, timezone)
     bucket_list = _month_buckets(first, last)
     windows = [month_window(b, timezone) for b in bucket_list]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     jobs = [
         Job(
             b.label,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -251,7 +252,7 @@ def _collect(
     requests: Sequence[tuple[P.Bucket, str]],
     *,
     timezone: str,
-    cache: "UsageCache | None",
+    cache: UsageCache | None,
     account_key: str | None,
     max_workers: int,
     progress: bool | None,
@@ -264,7 +265,7 @@ def _collect(
     from .planner import Job, run_jobs
 
     tz = P.get_timezone(timezone)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     queries = [_query(b, period, timezone) for b, period in requests]
     closed = [P.is_closed(b, tz, now) for b, _ in requests]
     results: list[dict[str, Any] | None] = [None] * len(requests)
@@ -330,8 +331,8 @@ def fetch_usage(
     *,
     period: str = "day",
     timezone: str = "UTC",
-    client: "GenerectClient | None" = None,
-    cache: "bool | UsageCache" = True,
+    client: GenerectClient | None = None,
+    cache: bool | UsageCache = True,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:

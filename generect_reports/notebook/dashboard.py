@@ -11,9 +11,10 @@ Needs the ``notebooks`` extra, and the ``dashboard`` extra (voila) to be served.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -285,7 +286,7 @@ class Dashboard:
         timezone: str = "Europe/Kyiv",
         export_dir: str | None = None,
         api_url: str | None = None,
-    ) -> "Dashboard":
+    ) -> Dashboard:
         """The dashboard from a notebook's parameters (see :func:`dashboard_notebook`)."""
         usage = load_usage(use_live_api, timezone, as_of=as_of, api_url=api_url)
         loader = (

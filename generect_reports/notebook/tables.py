@@ -9,7 +9,8 @@ notebook compares the same bytes every run.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -14,9 +14,10 @@ from __future__ import annotations
 import base64
 import io
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd

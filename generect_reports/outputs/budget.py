@@ -86,7 +86,7 @@ def status_rows(status: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def status_fields(
-    status: pd.DataFrame, account: "AccountStatus", checks: list[Crossing]
+    status: pd.DataFrame, account: AccountStatus, checks: list[Crossing]
 ) -> dict[str, Any]:
     """The ``status`` document's own fields: the account, the month, the runway, the checks."""
     a = status.attrs
@@ -134,7 +134,7 @@ def _runway_text(a: dict[str, Any]) -> str:
     return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date'])})"
 
 
-def render_status_table(status: pd.DataFrame, account: "AccountStatus", *, timezone: str) -> str:
+def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezone: str) -> str:
     """The one-screen status: account position on top, then one line per limit or budget."""
     a = status.attrs
     as_of = pd.Timestamp(a["as_of"])
@@ -195,7 +195,7 @@ def render_status_table(status: pd.DataFrame, account: "AccountStatus", *, timez
 
 
 def alert_message(
-    status: pd.DataFrame, account: "AccountStatus", checks: list[Crossing]
+    status: pd.DataFrame, account: AccountStatus, checks: list[Crossing]
 ) -> tuple[str, list[str]]:
     """Title and lines of the chat alert for ``checks``."""
     a = status.attrs
@@ -221,7 +221,7 @@ def _limit_row(status: pd.DataFrame) -> pd.Series | None:
 
 
 def add_budget_sheet(
-    workbook: "xlsxwriter.Workbook",
+    workbook: xlsxwriter.Workbook,
     status: pd.DataFrame,
     burnup: pd.DataFrame | None = None,
     *,
@@ -341,7 +341,7 @@ def add_budget_sheet(
 
 
 def _burnup_table(
-    workbook: "xlsxwriter.Workbook",
+    workbook: xlsxwriter.Workbook,
     ws: Any,
     burnup: pd.DataFrame,
     limit_row: int,
@@ -400,7 +400,7 @@ def budget_page(
     *,
     figsize: tuple[float, float] = (11.69, 8.27),
     colors: dict[str, str] | None = None,
-) -> "Figure":
+) -> Figure:
     """A landscape PDF page: the limit-use KPI, the burn-up chart and the table of lines."""
     from matplotlib.figure import Figure
 

@@ -148,7 +148,7 @@ def _day(day: dt.date) -> str:
     return f"{day.day} {day:%b}"
 
 
-def _signed_words(rep: "MonthlyReport", change: float, base: float, what: str) -> str:
+def _signed_words(rep: MonthlyReport, change: float, base: float, what: str) -> str:
     """ "11.9% more than September 2026" / "the same as ..." / "4.0% less than ..."."""
     f = rep.formats
     if change == 0:
@@ -157,7 +157,7 @@ def _signed_words(rep: "MonthlyReport", change: float, base: float, what: str) -
     return f"{f.pct(abs(change) / base)} {word} than {what}"
 
 
-def report_narrative(rep: "MonthlyReport") -> list[str]:
+def report_narrative(rep: MonthlyReport) -> list[str]:
     """Three to five plain sentences from the report's figures (never hand-written).
 
     In order: the total (and, for a running month, the projection), the change against last
@@ -299,7 +299,7 @@ def report_narrative(rep: "MonthlyReport") -> list[str]:
     return out
 
 
-def bridge_lines(rep: "MonthlyReport") -> list[str]:
+def bridge_lines(rep: MonthlyReport) -> list[str]:
     """The bridge as plain lines for text and HTML: ``"search_realtime: +1,209"``, from the
     comparison base to this month's total."""
     f = rep.formats
@@ -311,7 +311,7 @@ def bridge_lines(rep: "MonthlyReport") -> list[str]:
     return out
 
 
-def anomaly_lines(rep: "MonthlyReport") -> list[str]:
+def anomaly_lines(rep: MonthlyReport) -> list[str]:
     """One plain line per flagged day: credits, the excess over the baseline and, when the month
     rose, the share of the rise it explains."""
     f = rep.formats

@@ -13,7 +13,8 @@ import datetime as dt
 import os
 import re
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -92,7 +93,7 @@ class _Book:
     quote prefix (OWASP formula injection).
     """
 
-    def __init__(self, rep: "MonthlyReport", buffer: Any) -> None:
+    def __init__(self, rep: MonthlyReport, buffer: Any) -> None:
         import xlsxwriter
 
         self.rep = rep
@@ -263,7 +264,7 @@ def _credits_formula(name: str, cell: str) -> str:
 class _OpsLayout:
     """Where the By operation sheet keeps each figure (so other sheets can refer to it)."""
 
-    def __init__(self, rep: "MonthlyReport") -> None:
+    def __init__(self, rep: MonthlyReport) -> None:
         prev = (
             rep.previous_month_name
             if rep.complete
@@ -309,7 +310,7 @@ class _OpsLayout:
         return f"{_quote(self.sheet)}!{cell}"
 
 
-def _prices_sheet(b: _Book, rep: "MonthlyReport") -> dict[str, int]:
+def _prices_sheet(b: _Book, rep: MonthlyReport) -> dict[str, int]:
     """Assumptions: a list price per operation and the tier multiplier, which every cost formula
     refers to, so editing a price recalculates the costs."""
     ws = b.wb.get_worksheet_by_name("Prices")
@@ -354,7 +355,7 @@ def _prices_sheet(b: _Book, rep: "MonthlyReport") -> dict[str, int]:
 
 
 def _by_operation(
-    b: _Book, rep: "MonthlyReport", lay: _OpsLayout, price_rows: dict[str, int]
+    b: _Book, rep: MonthlyReport, lay: _OpsLayout, price_rows: dict[str, int]
 ) -> None:
     ws = b.wb.get_worksheet_by_name(lay.sheet)
     b.title(
@@ -539,7 +540,7 @@ def _by_operation(
         ws.insert_chart(f"A{t + 4}", chart)
 
 
-def _cost(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> dict[str, str]:
+def _cost(b: _Book, rep: MonthlyReport, lay: _OpsLayout) -> dict[str, str]:
     """The cost-first view: operations ranked by estimated cost."""
     ws = b.wb.get_worksheet_by_name("Cost")
     b.title(
@@ -655,7 +656,7 @@ def _cost(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> dict[str, str]:
     return {"first_cost": "'Cost'!$C$5"}
 
 
-def _monthly(b: _Book, rep: "MonthlyReport") -> dict[str, Any]:
+def _monthly(b: _Book, rep: MonthlyReport) -> dict[str, Any]:
     """Months down, operations across (so 24 months print on one page wide), with the total,
     month-over-month and year-over-year changes as formulas."""
     ws = b.wb.get_worksheet_by_name("Monthly")
@@ -746,7 +747,7 @@ def _monthly(b: _Book, rep: "MonthlyReport") -> dict[str, Any]:
     }
 
 
-def _daily(b: _Book, rep: "MonthlyReport") -> None:
+def _daily(b: _Book, rep: MonthlyReport) -> None:
     ws = b.wb.get_worksheet_by_name("Daily")
     daily = rep.daily
     n = len(daily)
@@ -788,7 +789,7 @@ def _daily(b: _Book, rep: "MonthlyReport") -> None:
     b.page(ws, landscape=False, header_row=1)
 
 
-def _anomalies(b: _Book, rep: "MonthlyReport") -> None:
+def _anomalies(b: _Book, rep: MonthlyReport) -> None:
     ws = b.wb.get_worksheet_by_name("Anomalies")
     b.title(ws, f"Anomalies — {rep.month_name}", ANOMALY_RULE[0].upper() + ANOMALY_RULE[1:] + ".")
     head = 4
@@ -876,7 +877,7 @@ def _bridge_chart(b: _Book) -> Any:
     return chart
 
 
-def _drivers(b: _Book, rep: "MonthlyReport", lay: _OpsLayout) -> None:
+def _drivers(b: _Book, rep: MonthlyReport, lay: _OpsLayout) -> None:
     """The bridge from the comparison base to this month as a table and a native waterfall."""
     ws = b.wb.get_worksheet_by_name("Drivers")
     bridge = rep.bridge
@@ -1002,7 +1003,7 @@ def _axis_floor(low: float, high: float) -> float:
     return max(floor, 0.0)
 
 
-def _about(b: _Book, rep: "MonthlyReport") -> None:
+def _about(b: _Book, rep: MonthlyReport) -> None:
     ws = b.wb.get_worksheet_by_name("About")
     b.title(ws, "About this workbook", "How the figures were made.")
     width = 100
@@ -1084,7 +1085,7 @@ def _about(b: _Book, rep: "MonthlyReport") -> None:
     b.page(ws, landscape=True)
 
 
-def _summary(b: _Book, rep: "MonthlyReport", lay: _OpsLayout, monthly: dict[str, Any]) -> None:
+def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, Any]) -> None:
     ws = b.wb.get_worksheet_by_name("Summary")
     t = rep.theme.text
     b.title(
@@ -1385,7 +1386,7 @@ SHEETS = [
 ]
 
 
-def _sections(b: _Book, rep: "MonthlyReport") -> None:
+def _sections(b: _Book, rep: MonthlyReport) -> None:
     """The optional sections, each drawn by its own module: limit and budgets, the ledger
     tie-out and its transactions, credits by customer."""
     sec = rep.sections
@@ -1405,7 +1406,7 @@ def _sections(b: _Book, rep: "MonthlyReport") -> None:
         add_customers_sheet(b.wb, sec.allocation)
 
 
-def render_workbook(rep: "MonthlyReport") -> bytes:
+def render_workbook(rep: MonthlyReport) -> bytes:
     """The workbook of an already built :class:`MonthlyReport` as bytes; the same report always
     gives the same bytes.
 
@@ -1439,7 +1440,7 @@ def render_workbook(rep: "MonthlyReport") -> bytes:
     return buffer.getvalue()
 
 
-def write_report_workbook(rep: "MonthlyReport", path: str | os.PathLike[str]) -> None:
+def write_report_workbook(rep: MonthlyReport, path: str | os.PathLike[str]) -> None:
     """Write the workbook for an already built :class:`MonthlyReport`, atomically."""
     check_output_path(path)
     data = render_workbook(rep)

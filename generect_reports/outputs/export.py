@@ -7,7 +7,8 @@ import csv
 import datetime as dt
 import json
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

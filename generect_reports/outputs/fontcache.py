@@ -21,8 +21,9 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["cached_font_subsets", "subset_cache_dir", "defer_subsetter_import", "MAX_ENTRIES"]
 
@@ -60,7 +61,7 @@ def defer_subsetter_import() -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules["fontTools.subset"] = module
     loader.exec_module(module)
-    setattr(sys.modules["fontTools"], "subset", module)
+    sys.modules["fontTools"].subset = module
 
 
 def _load_subsetter() -> None:

@@ -10,9 +10,10 @@ PDF and 1,115 in the workbook).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

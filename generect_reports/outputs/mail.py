@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import smtplib
-import socket
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .._atomic import write_bytes_atomic
 from .._text import display_text, escape_invisible
@@ -83,7 +83,7 @@ class SmtpSettings:
         user: str | None = None,
         need_host: bool = True,
         timeout: float = 30.0,
-    ) -> "SmtpSettings":
+    ) -> SmtpSettings:
         security = (security or "starttls").lower()
         if security not in SECURITY:
             raise InputError(f"unknown --smtp-security {security!r}: use starttls, ssl or none")
@@ -104,7 +104,7 @@ class SmtpSettings:
         )
 
 
-def subject_for(rep: "MonthlyReport") -> str:
+def subject_for(rep: MonthlyReport) -> str:
     """E.g. ``Generect usage May 2026: 9,470 credits (+4.1% vs April)``, in the body's precision."""
     f = rep.formats
     prev = rep.previous_month_name.split(" ")[0]
@@ -127,7 +127,7 @@ CHART_INCHES = 4.8
 
 
 def _context(
-    rep: "MonthlyReport", chart_cid: str, xlsx_name: str, pdf_name: str
+    rep: MonthlyReport, chart_cid: str, xlsx_name: str, pdf_name: str
 ) -> dict[str, object]:
     from . import presentation as P
 
@@ -178,20 +178,22 @@ def _shown(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{**row, "operation": display_text(row["operation"])} for row in rows]
 
 
-def _breakable(name: object) -> "Markup":
+def _breakable(name: object) -> Markup:
     """An operation name, escaped, that may wrap after its underscores on a narrow screen."""
     from markupsafe import Markup, escape
 
     return escape(str(name)).replace("_", Markup("_<wbr>"))
 
 
-def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]:
+def _render(rep: MonthlyReport, context: dict[str, object]) -> tuple[str, str]:
     from jinja2 import (
         Environment,
         FileSystemLoader,
         StrictUndefined,
-        TemplateError as JinjaError,
         select_autoescape,
+    )
+    from jinja2 import (
+        TemplateError as JinjaError,
     )
 
     from ..errors import TemplateError
@@ -214,7 +216,7 @@ def _render(rep: "MonthlyReport", context: dict[str, object]) -> tuple[str, str]
     return text, html
 
 
-def _chart_png(rep: "MonthlyReport") -> bytes:
+def _chart_png(rep: MonthlyReport) -> bytes:
     from .pdf import history_chart_png
 
     # Drawn at twice the pixels it is laid out at, so it stays sharp on high-density screens.
@@ -222,7 +224,7 @@ def _chart_png(rep: "MonthlyReport") -> bytes:
 
 
 def build_message(
-    rep: "MonthlyReport",
+    rep: MonthlyReport,
     *,
     to: list[str],
     sender: str,
@@ -440,7 +442,7 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
         raise DeliveryError(
             f"TLS with {where} failed ({exc.reason or type(exc).__name__})"
         ) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise DeliveryError(f"SMTP server {where} timed out") from None
     except OSError as exc:
         raise DeliveryError(

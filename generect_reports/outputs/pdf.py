@@ -17,7 +17,8 @@ import datetime as dt
 import io
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -80,7 +81,7 @@ def _color(hexcode: str) -> str:
     return "#" + str(hexcode).lstrip("#")
 
 
-def _rc(rep: "MonthlyReport") -> dict[str, Any]:
+def _rc(rep: MonthlyReport) -> dict[str, Any]:
     params = matplotlib.rc_params_from_file(
         str(rep.theme.file("report.mplstyle")), use_default_template=False
     )
@@ -104,7 +105,7 @@ class _Page:
     """A landscape page measured in inches from its top-left corner, with a renderer that
     measures text exactly (for wrapping and for placing labels that must not collide)."""
 
-    def __init__(self, rep: "MonthlyReport", fig: Figure | None = None) -> None:
+    def __init__(self, rep: MonthlyReport, fig: Figure | None = None) -> None:
         self.rep = rep
         self.width, self.height = PAGE_SIZES[rep.theme.paper]
         self.fig = fig if fig is not None else Figure(figsize=(self.width, self.height))
@@ -113,10 +114,10 @@ class _Page:
         self.primary = _color(rep.theme.colors.get("primary", "1F3A5F"))
 
     @property
-    def renderer(self) -> "RendererBase":
+    def renderer(self) -> RendererBase:
         return self.canvas.get_renderer()
 
-    def axes(self, left: float, top: float, width: float, height: float) -> "Axes":
+    def axes(self, left: float, top: float, width: float, height: float) -> Axes:
         """Axes whose plotting box spans the given inches (top measured from the page top)."""
         return self.fig.add_axes(
             (
@@ -289,7 +290,7 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
 
 
 def _bars(
-    ax: "Axes",
+    ax: Axes,
     x: np.ndarray,
     heights: np.ndarray,
     bottom: np.ndarray,
@@ -343,7 +344,7 @@ def _bars(
 
 
 def _category_labels(
-    ax: "Axes", xs: Sequence[float], labels: Sequence[str], size: float, pad_pt: float | None = None
+    ax: Axes, xs: Sequence[float], labels: Sequence[str], size: float, pad_pt: float | None = None
 ) -> None:
     """Labels under a categorical x axis that has no tick marks, placed exactly where its tick
     labels would be, as texts of the figure (not of the axes): a tick is five artists, and the
@@ -381,8 +382,8 @@ def _month_ticks(months: Sequence[str]) -> list[str]:
 
 
 def _bar_totals(
-    ax: "Axes",
-    renderer: "RendererBase",
+    ax: Axes,
+    renderer: RendererBase,
     xs: Sequence[float],
     tops: Sequence[float],
     texts: Sequence[str],
@@ -434,14 +435,14 @@ def _bar_totals(
         ax.set_ylim(0, ax.get_ylim()[1] * need / room * 1.02)
 
 
-def _headroom(ax: "Axes", renderer: "RendererBase", top_value: float, extra_pt: float) -> None:
+def _headroom(ax: Axes, renderer: RendererBase, top_value: float, extra_pt: float) -> None:
     """Set the y limit so the tallest bar plus ``extra_pt`` points of labels fits in the axes."""
     height_pt = ax.get_window_extent(renderer).height * 72 / ax.figure.dpi
     frac = max(0.3, 1 - extra_pt / height_pt)
     ax.set_ylim(0, max(top_value, 1) / frac)
 
 
-def _legend_in_stacking_order(ax: "Axes", **kw: Any) -> None:
+def _legend_in_stacking_order(ax: Axes, **kw: Any) -> None:
     """A vertical legend whose top entry is the top segment of the stack."""
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(
@@ -458,9 +459,9 @@ def _legend_in_stacking_order(ax: "Axes", **kw: Any) -> None:
 
 
 def _history_axes(
-    ax: "Axes",
-    rep: "MonthlyReport",
-    renderer: "RendererBase",
+    ax: Axes,
+    rep: MonthlyReport,
+    renderer: RendererBase,
     size: float = SMALL,
     label_size: float | None = None,
     legend: str = "right",
@@ -519,7 +520,7 @@ def _history_axes(
         )
 
 
-def _history_title(rep: "MonthlyReport") -> str:
+def _history_title(rep: MonthlyReport) -> str:
     n = len(rep.monthly.columns)
     title = (
         f"Credits by month and operation, last {n} months"
@@ -585,7 +586,7 @@ def _table(
 
 
 def _operations_rows(
-    rep: "MonthlyReport",
+    rep: MonthlyReport,
 ) -> tuple[list[tuple[str, float, str]], list[list[str]], list[list[str]]]:
     """Columns (heading, relative width, alignment), the cells and their tones."""
     short = rep.previous_month_name[:3]
@@ -618,7 +619,7 @@ def _operations_rows(
     return cols, cells, tones
 
 
-def _bridge_axes(ax: "Axes", page: _Page) -> None:
+def _bridge_axes(ax: Axes, page: _Page) -> None:
     """The waterfall, horizontal so operation names read level: last month's total at the top,
     each operation's contribution (largest first), this month's total at the bottom."""
     rep = page.rep
@@ -667,7 +668,7 @@ def _bridge_axes(ax: "Axes", page: _Page) -> None:
     ax.grid(axis="y", visible=False)
 
 
-def _cost_axes(ax: "Axes", page: _Page) -> None:
+def _cost_axes(ax: Axes, page: _Page) -> None:
     """Estimated cost by operation, largest first; unpriced operations are named below the chart."""
     rep = page.rep
     f = rep.formats
@@ -713,7 +714,7 @@ def _cost_axes(ax: "Axes", page: _Page) -> None:
     ax.grid(axis="y", visible=False)
 
 
-def _daily_axes(ax: "Axes", page: _Page) -> None:
+def _daily_axes(ax: Axes, page: _Page) -> None:
     rep = page.rep
     mat = rep.daily_matrix
     weekend = _color(rep.theme.colors.get("weekend", "EEF1F5"))
@@ -808,7 +809,7 @@ def _daily_axes(ax: "Axes", page: _Page) -> None:
     _legend_in_stacking_order(ax)
 
 
-def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
+def _notes_blocks(rep: MonthlyReport) -> list[tuple[str, list[str]]]:
     return [
         (
             "Definitions",
@@ -855,7 +856,7 @@ def _notes_blocks(rep: "MonthlyReport") -> list[tuple[str, list[str]]]:
 # --------------------------------------------------------------------------- pages
 
 
-def _page_summary(rep: "MonthlyReport") -> _Page:
+def _page_summary(rep: MonthlyReport) -> _Page:
     page = _Page(rep)
     top = _header(
         page, rep.theme.text.get("subtitle", "Monthly usage report") + f": {rep.comparison_basis}"
@@ -882,7 +883,7 @@ def _page_summary(rep: "MonthlyReport") -> _Page:
     return page
 
 
-def _page_operations(rep: "MonthlyReport") -> _Page:
+def _page_operations(rep: MonthlyReport) -> _Page:
     page = _Page(rep)
     top = _header(page, "Operations: credits, shares, change, year over year and estimated cost")
     cols, rows, tones = _operations_rows(rep)
@@ -921,7 +922,7 @@ def _page_operations(rep: "MonthlyReport") -> _Page:
     return page
 
 
-def _page_days(rep: "MonthlyReport") -> _Page:
+def _page_days(rep: MonthlyReport) -> _Page:
     page = _Page(rep)
     top = _header(page, "The month day by day, anomalies and notes")
     page.text(
@@ -961,7 +962,7 @@ def _page_days(rep: "MonthlyReport") -> _Page:
     return page
 
 
-def _texts(fig: Figure) -> Iterator["Text"]:
+def _texts(fig: Figure) -> Iterator[Text]:
     """Every text of the figure made so far. Unlike ``findobj`` this does not visit the axis of
     axes drawn without one, whose (never drawn) tick labels would be made just to be walked."""
     from matplotlib.axis import Axis
@@ -1014,7 +1015,7 @@ def _covers(family: str, chars: set[str]) -> bool:
     return True
 
 
-def _section_pages(rep: "MonthlyReport") -> list[_Page]:
+def _section_pages(rep: MonthlyReport) -> list[_Page]:
     """One page per optional section (plan limit and budgets, ledger, customers), each drawn by
     its own module at this report's page size; the footer is added like on every page."""
     sec = rep.sections
@@ -1036,7 +1037,7 @@ def _section_pages(rep: "MonthlyReport") -> list[_Page]:
     return [_Page(rep, fig) for fig in figures]
 
 
-def _build_pages(rep: "MonthlyReport") -> list[_Page]:
+def _build_pages(rep: MonthlyReport) -> list[_Page]:
     # A landscape page holds a dozen operations in its table, legends and bars: more are
     # shown as one "Other" line that adds up (the workbook lists every one).
     shown = P.fold_operations(rep)
@@ -1047,7 +1048,7 @@ def _build_pages(rep: "MonthlyReport") -> list[_Page]:
     return pages
 
 
-def _pages(rep: "MonthlyReport") -> tuple[list[_Page], dict[str, Any]]:
+def _pages(rep: MonthlyReport) -> tuple[list[_Page], dict[str, Any]]:
     """The built pages and the rc parameters to draw them with.
 
     Every text looks its font up in each family of the fallback chain, and with the Noto fonts
@@ -1078,7 +1079,7 @@ def _pages(rep: "MonthlyReport") -> tuple[list[_Page], dict[str, Any]]:
     return pages, full
 
 
-def render_pdf(rep: "MonthlyReport") -> bytes:
+def render_pdf(rep: MonthlyReport) -> bytes:
     """The report as PDF bytes; the same report always gives the same bytes."""
     from .fontcache import cached_font_subsets
 
@@ -1090,7 +1091,7 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
         "Author": rep.account,
         "Creator": f"generect-reports {rep.version}",
         "Producer": "generect-reports",
-        "CreationDate": as_of.astimezone(dt.timezone.utc),
+        "CreationDate": as_of.astimezone(dt.UTC),
         "ModDate": None,
         "Subject": f"Credit usage report for {rep.month_name}",
     }
@@ -1101,7 +1102,7 @@ def render_pdf(rep: "MonthlyReport") -> bytes:
     return buffer.getvalue()
 
 
-def write_report_pdf(rep: "MonthlyReport", path: str | os.PathLike[str]) -> None:
+def write_report_pdf(rep: MonthlyReport, path: str | os.PathLike[str]) -> None:
     """Write the PDF of an already built :class:`MonthlyReport`, atomically."""
     data = render_pdf(rep)
     with atomic_path(path) as tmp:
@@ -1127,7 +1128,7 @@ def write_pdf_report(
 
 
 def history_chart_png(
-    rep: "MonthlyReport", dpi: int = 200, width: float = 4.8, months: int = 13
+    rep: MonthlyReport, dpi: int = 200, width: float = 4.8, months: int = 13
 ) -> bytes:
     """The history chart for the email body as PNG bytes.
 

@@ -7,10 +7,9 @@ the same in the PDF, in the email's HTML part and in its text part.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import math
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +43,7 @@ def layout_name(name: object) -> str:
     return truncate_for_layout(str(name), NAME_WIDTH)
 
 
-def section_lines(rep: "MonthlyReport") -> list[str]:
+def section_lines(rep: MonthlyReport) -> list[str]:
     """Sentences of the optional sections: plan limit and budgets, the ledger, customers."""
     sec = rep.sections
     lines: list[str] = []
@@ -63,7 +62,7 @@ def section_lines(rep: "MonthlyReport") -> list[str]:
     return lines
 
 
-def subject_flag(rep: "MonthlyReport") -> str | None:
+def subject_flag(rep: MonthlyReport) -> str | None:
     """``[over limit]``, ``[projected over limit]`` or ``[over budget]`` when one applies."""
     if rep.sections.budget is None:
         return None
@@ -94,14 +93,14 @@ def _short(month_name: str) -> str:
     return month_name[:3]
 
 
-def change_basis(rep: "MonthlyReport") -> str:
+def change_basis(rep: MonthlyReport) -> str:
     """What the change compares, in a few words."""
     if rep.complete:
         return f"whole month, against {rep.previous_month_name}"
     return f"like for like, days 1-{rep.elapsed_days} against {_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
 
 
-def kpis(rep: "MonthlyReport") -> list[Kpi]:
+def kpis(rep: MonthlyReport) -> list[Kpi]:
     """Total, like-for-like change, year over year, cost, the largest cost line and, for a running
     month, the projection."""
     f = rep.formats
@@ -183,7 +182,7 @@ def kpis(rep: "MonthlyReport") -> list[Kpi]:
     return out
 
 
-def operation_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
+def operation_rows(rep: MonthlyReport) -> list[dict[str, str]]:
     """One row of display strings per operation, in the report's order (largest first)."""
     f = rep.formats
     rows = []
@@ -208,7 +207,7 @@ def operation_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
     return rows
 
 
-def total_row(rep: "MonthlyReport") -> dict[str, str]:
+def total_row(rep: MonthlyReport) -> dict[str, str]:
     """The total row, with the same keys as :func:`operation_rows`."""
     f = rep.formats
     yoy = rep.yoy_total if rep.yoy_available else None
@@ -228,7 +227,7 @@ def total_row(rep: "MonthlyReport") -> dict[str, str]:
     }
 
 
-def cost_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
+def cost_rows(rep: MonthlyReport) -> list[dict[str, str]]:
     """Cost by operation, largest first; unpriced operations last, said to be unpriced."""
     f = rep.formats
     return [
@@ -243,7 +242,7 @@ def cost_rows(rep: "MonthlyReport") -> list[dict[str, str]]:
     ]
 
 
-def driver_lines(rep: "MonthlyReport") -> list[str]:
+def driver_lines(rep: MonthlyReport) -> list[str]:
     """The bridge as lines, from last month's total through each operation's contribution
     (largest first, small ones grouped) to this month's; none without a previous month."""
     from .drivers import bridge_lines
@@ -253,7 +252,7 @@ def driver_lines(rep: "MonthlyReport") -> list[str]:
     return bridge_lines(rep)
 
 
-def anomaly_lines(rep: "MonthlyReport") -> list[str]:
+def anomaly_lines(rep: MonthlyReport) -> list[str]:
     """Each flagged day, quantified against its baseline and the month's rise."""
     from .drivers import anomaly_lines as lines
 
@@ -270,7 +269,7 @@ def _other_label(count: int) -> str:
     return f"Other ({count} operations)"
 
 
-def _cost_shares(rows: "pd.DataFrame") -> dict[str, float]:
+def _cost_shares(rows: pd.DataFrame) -> dict[str, float]:
     """The cost shares of an "Other" line: its priced lines' shares summed (the displayed one
     as shown); NaN when none of them is priced."""
     priced = rows[rows["priced"].astype(bool)]
@@ -282,7 +281,7 @@ def _cost_shares(rows: "pd.DataFrame") -> dict[str, float]:
     }
 
 
-def fold_operations(rep: "MonthlyReport", keep: int = PAGE_OPERATIONS) -> "MonthlyReport":
+def fold_operations(rep: MonthlyReport, keep: int = PAGE_OPERATIONS) -> MonthlyReport:
     """The report as a page of fixed size shows it: the ``keep - 1`` largest operations one by
     one and the rest as one "Other (k operations)" line, in the table, the history and daily
     charts and the cost ranking. Every figure of the Other line is the sum of the lines it holds

@@ -673,7 +673,7 @@ def render_quarter_pdf(rep: QuarterReport, *, colors: dict[str, str] | None = No
         created = (
             rep.as_of.tz_convert("UTC").to_pydatetime().replace(microsecond=0)
             if rep.as_of is not None
-            else dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+            else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
         )
         metadata = {
             "Title": f"Generect usage {rep.label}",

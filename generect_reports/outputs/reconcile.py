@@ -60,7 +60,7 @@ def restatement_lines(restatements: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def reconciliation_summary(result: "Reconciliation") -> list[str]:
+def reconciliation_summary(result: Reconciliation) -> list[str]:
     """The email's sentence: "... ties to the ledger" or what does not tie."""
     name = _month_name(result.month)
     if result.ties:
@@ -89,7 +89,7 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def render_table(result: "Reconciliation") -> str:
+def render_table(result: Reconciliation) -> str:
     """The tie-out for a terminal: figures, operations, reason rows and the verdict."""
     lines = [f"Reconciliation {result.month} ({result.timezone}, {result.source})", ""]
     figures = [
@@ -135,7 +135,7 @@ def render_table(result: "Reconciliation") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_csv(result: "Reconciliation") -> str:
+def render_csv(result: Reconciliation) -> str:
     """The reason rows as CSV (text fields quoted and formula-safe)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
@@ -155,7 +155,7 @@ def render_csv(result: "Reconciliation") -> str:
 
 
 def render_json(
-    result: "Reconciliation", *, generated_at: Any = None, complete: bool = True
+    result: Reconciliation, *, generated_at: Any = None, complete: bool = True
 ) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
     from ..fetch.ledger import month_window
@@ -208,7 +208,7 @@ def render_json(
 # --- workbook --------------------------------------------------------------------------------
 
 
-def _formats(workbook: "xlsxwriter.Workbook", formats: dict[str, Any] | None) -> dict[str, Any]:
+def _formats(workbook: xlsxwriter.Workbook, formats: dict[str, Any] | None) -> dict[str, Any]:
     f = dict(formats or {})
     f.setdefault("title", workbook.add_format({"bold": True, "font_size": 14}))
     f.setdefault("header", workbook.add_format({"bold": True, "bottom": 1}))
@@ -225,8 +225,8 @@ def _ok(flag: bool) -> str:
 
 
 def add_reconciliation_sheet(
-    workbook: "xlsxwriter.Workbook",
-    result: "Reconciliation",
+    workbook: xlsxwriter.Workbook,
+    result: Reconciliation,
     *,
     formats: dict[str, Any] | None = None,
     name: str = "Reconciliation",
@@ -359,7 +359,7 @@ def add_reconciliation_sheet(
 
 
 def add_ledger_sheet(
-    workbook: "xlsxwriter.Workbook",
+    workbook: xlsxwriter.Workbook,
     ledger: pd.DataFrame,
     *,
     formats: dict[str, Any] | None = None,
@@ -414,7 +414,7 @@ def add_ledger_sheet(
     ws.freeze_panes(1, 0)
 
 
-def render_xlsx(result: "Reconciliation", ledger: pd.DataFrame) -> bytes:
+def render_xlsx(result: Reconciliation, ledger: pd.DataFrame) -> bytes:
     """A workbook with the Reconciliation and Ledger sheets."""
     import xlsxwriter
 
@@ -432,7 +432,7 @@ def render_xlsx(result: "Reconciliation", ledger: pd.DataFrame) -> bytes:
 
 
 def write_reconciliation_xlsx(
-    result: "Reconciliation", ledger: pd.DataFrame, path: str | os.PathLike[str]
+    result: Reconciliation, ledger: pd.DataFrame, path: str | os.PathLike[str]
 ) -> None:
     """Write :func:`render_xlsx` atomically."""
     from .._atomic import write_bytes_atomic
@@ -444,11 +444,11 @@ def write_reconciliation_xlsx(
 
 
 def reconciliation_page(
-    result: "Reconciliation",
+    result: Reconciliation,
     *,
     figsize: tuple[float, float] = (11.69, 8.27),
     colors: dict[str, str] | None = None,
-) -> "Figure":
+) -> Figure:
     """One landscape page: the tie-out, the per-operation differences and the reason rows."""
     from matplotlib.figure import Figure
 

@@ -24,7 +24,8 @@ import pickle
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Tuple
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .._atomic import write_bytes_atomic
 from ..errors import EXIT_UNEXPECTED, GenerectError
@@ -43,7 +44,7 @@ __all__ = [
 
 _Task = Callable[["MonthlyReport"], bytes]
 #: A task's bytes, or the exception it raised.
-_Result = Tuple[Optional[bytes], Optional[BaseException]]
+_Result = tuple[bytes | None, BaseException | None]
 
 
 class ChildFailed(RuntimeError):
@@ -53,13 +54,13 @@ class ChildFailed(RuntimeError):
     exit_code: int = EXIT_UNEXPECTED
 
 
-def _render_xlsx(rep: "MonthlyReport") -> bytes:
+def _render_xlsx(rep: MonthlyReport) -> bytes:
     from .excel import render_workbook
 
     return render_workbook(rep)
 
 
-def _render_pdf(rep: "MonthlyReport") -> bytes:
+def _render_pdf(rep: MonthlyReport) -> bytes:
     from .pdf import render_pdf
 
     return render_pdf(rep)
@@ -103,7 +104,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _attempt(task: _Task, rep: "MonthlyReport") -> _Result:
+def _attempt(task: _Task, rep: MonthlyReport) -> _Result:
     try:
         return task(rep), None
     except Exception as exc:
@@ -149,7 +150,7 @@ def _fork() -> int:
     return pid
 
 
-def _answer(fd: int, task: _Task, rep: "MonthlyReport") -> None:
+def _answer(fd: int, task: _Task, rep: MonthlyReport) -> None:
     """In the child: render, send ``(ok, bytes or exception)`` and leave without the clean-up
     handlers (they belong to the parent)."""
     code = 0
@@ -207,7 +208,7 @@ class PdfWorker:
         self._outbox: int | None = outbox
         self._inbox: int | None = inbox
 
-    def send(self, rep: "MonthlyReport") -> None:
+    def send(self, rep: MonthlyReport) -> None:
         """Hand the built report to the child, which starts drawing at once."""
         if self._outbox is None:
             raise RuntimeError("a PDF worker draws one report")
@@ -279,7 +280,7 @@ def start_pdf_worker(enabled: bool = True) -> Iterator[PdfWorker | None]:
 
 
 def _render(
-    rep: "MonthlyReport", here: list[_Task], worker: PdfWorker | None = None
+    rep: MonthlyReport, here: list[_Task], worker: PdfWorker | None = None
 ) -> list[_Result]:
     """The results of the tasks ``here`` (in this process, in order) and then the PDF's: drawn
     by ``worker``, else by a child forked now where possible, else here."""
@@ -305,7 +306,7 @@ def _raise_first(results: list[_Result]) -> None:
 
 
 def render_report_files(
-    rep: "MonthlyReport", want_xlsx: bool = True, want_pdf: bool = True
+    rep: MonthlyReport, want_xlsx: bool = True, want_pdf: bool = True
 ) -> tuple[bytes | None, bytes | None]:
     """The workbook and the PDF of ``rep`` as bytes (``None`` for one not wanted).
 
@@ -335,7 +336,7 @@ def render_report_files(
 
 
 def render_email_files(
-    rep: "MonthlyReport", chart: _Task, worker: PdfWorker | None = None
+    rep: MonthlyReport, chart: _Task, worker: PdfWorker | None = None
 ) -> tuple[bytes, bytes, bytes]:
     """The workbook, the PDF and ``chart(rep)`` (the email's inline image), the PDF drawn in a
     child (``worker`` if given) while this process renders the other two."""
@@ -347,7 +348,7 @@ def render_email_files(
 
 
 def write_report_files(
-    rep: "MonthlyReport",
+    rep: MonthlyReport,
     xlsx_path: str | os.PathLike[str] | None,
     pdf_path: str | os.PathLike[str] | None,
     on_written: Callable[[str | os.PathLike[str]], None] | None = None,

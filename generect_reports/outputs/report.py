@@ -16,9 +16,9 @@ import pandas as pd
 from .._text import name_list
 from .._version import __version__
 from ..analysis import usage as A
+from ..analysis.pricing import estimate_cost, money_cents, to_hundredths
 from ..errors import InputError
 from ..periods import month_bounds, parse_month, shift_month
-from ..analysis.pricing import estimate_cost, money_cents, to_hundredths
 from ..theme import Theme, load_theme
 from .drivers import bridge_table, quantify_anomalies, report_narrative
 from .formats import ReportFormats, format_number, formats_from_theme
@@ -117,7 +117,7 @@ def last_full_month(
         return A.month_label(year, mon)
     from ..periods import get_timezone
 
-    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(get_timezone(timezone)).date()
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(get_timezone(timezone)).date()
     year, mon = shift_month(today.year, today.month, -1)
     return A.month_label(year, mon)
 

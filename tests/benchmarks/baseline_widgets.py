@@ -10,7 +10,8 @@ Needs the ``notebooks`` extra (ipywidgets).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

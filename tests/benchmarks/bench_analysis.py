@@ -1,7 +1,8 @@
 """Target 5: month-over-month plus shares on one million daily rows."""
 
-import generect_reports as g
 from benchutil import synthetic_daily
+
+import generect_reports as g
 
 
 def test_mom_and_shares_1m_rows(benchmark, results):

@@ -3,8 +3,8 @@
 import datetime as dt
 
 import pytest
-
 from fakeapi import TOKEN, FakeGenerect, simple_daily
+
 from generect_reports import GenerectClient, UsageCache, fetch_usage
 
 

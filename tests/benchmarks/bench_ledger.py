@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-
 from fakeapi import TOKEN, FakeGenerect
+
 from generect_reports import GenerectClient
 from generect_reports.analysis.reconcile import reconcile
 from generect_reports.fetch import ledger as L

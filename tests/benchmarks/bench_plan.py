@@ -4,11 +4,9 @@ plan and by the previous all-days fetch, side by side at 250 ms of server latenc
 month's report from the cache the first one left."""
 
 import datetime as dt
-import os
 import time
 
 import pytest
-
 from fakeapi import TOKEN, FakeGenerect, simple_daily
 
 LATENCY = 0.25

@@ -12,8 +12,8 @@ import datetime as dt
 import time
 
 import pytest
-
 from fakeapi import TOKEN, FakeGenerect, simple_daily
+
 from generect_reports import GenerectClient, fetch_usage
 from generect_reports.errors import GenerectError
 

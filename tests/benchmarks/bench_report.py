@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 import pytest
-
 from benchutil import run_process
 from fakeapi import TOKEN, FakeGenerect
 

@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-
 from benchutil import run_process
 
 REPORT = textwrap.dedent("""

@@ -7,9 +7,9 @@ import statistics
 import time
 
 import pytest
+from baseline_widgets import UsageExplorer as BaselineExplorer
 
 import generect_reports as g
-from baseline_widgets import UsageExplorer as BaselineExplorer
 from generect_reports.notebook.widgets import UsageExplorer
 
 #: (name, granularity, unit, months or None for all)

@@ -8,7 +8,6 @@ import subprocess
 import numpy as np
 import pandas as pd
 
-
 _LAUNCHER = (
     "import json, resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
