@@ -173,7 +173,8 @@ def ledger_rows() -> tuple[list[dict[str, object]], float]:
 
 
 def write_ledger(folder: Path) -> None:
-    """``sample_ledger.csv.gz`` (byte-stable: no gzip time stamp) and ``sample_ledger_anchor.json``."""
+    """``sample_ledger.csv.gz`` (byte-stable: no gzip time stamp) and
+    ``sample_ledger_anchor.json``."""
     import gzip
     import io
     import json

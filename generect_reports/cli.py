@@ -189,7 +189,10 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "timezone",
             default=None,
             metavar="TZ",
-            help="IANA timezone for day/week/month buckets [default: UTC; Europe/Kyiv with --sample].",
+            help=(
+                "IANA timezone for day/week/month buckets "
+                "[default: UTC; Europe/Kyiv with --sample]."
+            ),
         ),
         click.option(
             "--api-url",
@@ -221,7 +224,9 @@ def fiscal_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1, 12),
             default=None,
             metavar="MONTH",
-            help="First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1].",
+            help=(
+                "First month of the fiscal year, 1-12 [default: [calendar] fiscal_year_start or 1]."
+            ),
         ),
         click.option(
             "--fiscal-year-naming",
@@ -251,7 +256,10 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             default=24,
             show_default=True,
             type=int,
-            help="Months in the history chart and Monthly sheet (year-over-year is fetched whatever this is).",
+            help=(
+                "Months in the history chart and Monthly sheet "
+                "(year-over-year is fetched whatever this is)."
+            ),
         ),
         click.option(
             "--template",
@@ -1329,7 +1337,10 @@ def _chargeback_data(
     "--customer",
     default=None,
     metavar="ID",
-    help="Show one customer only (its client_id, name or token hint); filtered here, never sent to the API.",
+    help=(
+        "Show one customer only (its client_id, name or token hint); "
+        "filtered here, never sent to the API."
+    ),
 )
 @click.option(
     "--failed-threshold",

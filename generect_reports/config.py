@@ -64,7 +64,8 @@ def check_private(path: Path, what: str) -> None:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read the configuration file ``path``, or ``$GENERECT_REPORTS_CONFIG``; none gives an empty one.
+    """Read the configuration file ``path``, or ``$GENERECT_REPORTS_CONFIG``; none gives an empty
+    one.
 
     Raises :class:`~generect_reports.errors.ConfigError` (exit 2) for an unreadable file, invalid
     TOML, a setting outside a table, an unknown table, or a secret written into the file.

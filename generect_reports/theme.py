@@ -219,5 +219,6 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         currency=str(prices.get("currency", "USD")),
         aliases=aliases,
     )
-    theme.paper  # validate early
+    # Read the property for its check only: a bad page.size raises TemplateError here, early.
+    _ = theme.paper
     return theme

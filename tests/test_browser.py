@@ -74,12 +74,12 @@ def _server(
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=2):
                     break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
                     raise AssertionError(
                         "server did not answer:\n"
                         + (cwd / "server.log").read_text(errors="replace")
-                    )
+                    ) from exc
                 time.sleep(0.3)
         yield
     finally:

@@ -200,7 +200,8 @@ def test_help_does_not_import_heavy_libraries():
     code = (
         "import sys; from generect_reports.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
-        "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') if m in sys.modules))"
+        "print(sorted(m for m in ('pandas','matplotlib','openpyxl','requests') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

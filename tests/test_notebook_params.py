@@ -119,7 +119,8 @@ import matplotlib.pyplot as plt
 import generect_reports
 before = matplotlib.get_backend()
 changed = {}
-names = sorted(m.name for m in pkgutil.walk_packages(generect_reports.__path__, "generect_reports."))
+names = sorted(m.name for m in \
+pkgutil.walk_packages(generect_reports.__path__, "generect_reports."))
 for name in names:
     if name.endswith("__main__") or name not in MODULES:
         continue

@@ -104,7 +104,7 @@ def test_buckets_tile_the_range_exactly(start, length, period):
     for b in got:
         if period == "week":
             assert b.start.isocalendar()[:2] == b.end.isocalendar()[:2]
-            assert b.label == "%d-W%02d" % b.start.isocalendar()[:2]
+            assert b.label == "{:d}-W{:02d}".format(*b.start.isocalendar()[:2])
         elif period == "month":
             assert (b.start.year, b.start.month) == (b.end.year, b.end.month)
         else:

@@ -39,7 +39,8 @@ def test_standard_output_is_complete_through_a_pipe():
             sys.executable,
             "-c",
             "import generect_reports as g, pandas as pd\n"
-            "f = g.load_sample(); f = f[(f['period'] >= '2025-01-01') & (f['period'] <= '2026-10-31')]\n"
+            "f = g.load_sample(); "
+            "f = f[(f['period'] >= '2025-01-01') & (f['period'] <= '2026-10-31')]\n"
             "print(len(f))",
         ],
         capture_output=True,

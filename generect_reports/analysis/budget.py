@@ -289,7 +289,8 @@ def budget_status(
         ``runway_days`` (the account's: inf at zero burn, 0 at a balance of zero or less),
         ``run_out_date``. ``attrs``: ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``,
         ``complete``, ``daily_burn``, ``used_credits``,
-        ``projected_credits`` (all operations), ``balance``, ``runway_days``, ``run_out_date``, ``rule``.
+        ``projected_credits`` (all operations), ``balance``, ``runway_days``, ``run_out_date``,
+        ``rule``.
     """
     settings = parse_budget_table(budgets)
     info, days, path, burn = _daily_path(usage, month, as_of, lookback_days)
@@ -548,8 +549,8 @@ def check_thresholds(
                 Crossing(
                     level,
                     str(row["line"]),
-                    f"{row['line']} {what} {_pct(share.iloc[i])} of {_amount(row['threshold'], unit)} "
-                    f"{unit} ({flag} {pct:g}%){when}",
+                    f"{row['line']} {what} {_pct(share.iloc[i])} of "
+                    f"{_amount(row['threshold'], unit)} {unit} ({flag} {pct:g}%){when}",
                 )
             )
     runway = status.attrs.get("runway_days")

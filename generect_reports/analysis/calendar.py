@@ -49,7 +49,8 @@ _YEAR = re.compile(r"^(FY)?(\d{4})$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class FiscalCalendar:
-    """A fiscal year starting on the 1st of ``start_month``, named by the year it ends or starts in."""
+    """A fiscal year starting on the 1st of ``start_month``, named by the year it ends or
+    starts in."""
 
     start_month: int = 1
     naming: str = "end"

@@ -334,7 +334,8 @@ def allocate_credits(
     currency: str = "USD",
     threshold: float = HEALTH_FAILED_SHARE,
 ) -> Allocation:
-    """Split each operation's credits in ``month`` across customers by estimated successful requests.
+    """Split each operation's credits in ``month`` across customers by estimated successful
+    requests.
 
     Parameters
     ----------

@@ -141,7 +141,8 @@ class Reconciliation:
 
     @property
     def ties(self) -> bool:
-        """Every difference explained by pending or reversed charges, and the balance chain holds."""
+        """Every difference explained by pending or reversed charges, and the balance chain
+        holds."""
         bad = ~self.reasons["reason"].isin(TYING_REASONS)
         return not bool(bad.any()) and not self.unmapped_types and self.balance_ties
 

@@ -44,8 +44,8 @@ ANOMALY_MIN_PERIODS = 14
 #: How reports describe :func:`detect_anomalies` with its defaults (one text, derived from them).
 ANOMALY_RULE = (
     f"days on which an operation's credits exceed its trailing {ANOMALY_WINDOW}-day median by more "
-    f"than {ANOMALY_K:g} × MAD (at least {ANOMALY_MIN_CREDITS:g} credits, {ANOMALY_MIN_PERIODS} active "
-    "days of baseline)"
+    f"than {ANOMALY_K:g} × MAD (at least {ANOMALY_MIN_CREDITS:g} credits, "
+    f"{ANOMALY_MIN_PERIODS} active days of baseline)"
 )
 
 

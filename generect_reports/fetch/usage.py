@@ -83,7 +83,8 @@ def operation_name(name: Any) -> str:
     reason = unholdable_reason(name)
     if reason:
         raise MalformedResponseError(
-            f"malformed response: operation name {truncate_for_layout(display_text(name), 80)!r} {reason}"
+            "malformed response: operation name "
+            f"{truncate_for_layout(display_text(name), 80)!r} {reason}"
         )
     return name
 

@@ -155,7 +155,8 @@ def _load(use_live_api: bool, timezone: str, *, start: Any, api_url: str | None)
 
 def _tile(label: str, value: str, note: str = "") -> str:
     return (
-        "<div class='generect-kpi' style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
+        "<div class='generect-kpi' "
+        "style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
         "margin:0 10px 8px 0;min-width:150px'>"
         f"<div style='color:#5b6670;font-size:12px'>{escape(label)}</div>"
         f"<div style='font-size:22px;font-weight:600'>{escape(value)}</div>"
@@ -233,7 +234,8 @@ class Dashboard:
         )
         self.header = w.HTML(
             f"<h2 style='margin:4px 0'>Generect credit usage: {escape(rep.account)}</h2>"
-            f"<p style='color:#5b6670;margin:0 0 8px 0'>Data from {escape(source)}, {escape(str(usage.attrs.get('start')))} "
+            f"<p style='color:#5b6670;margin:0 0 8px 0'>Data from {escape(source)}, "
+            f"{escape(str(usage.attrs.get('start')))} "
             f"to {escape(str(usage.attrs.get('end')))}, days in {escape(rep.timezone)}; "
             f"as of {rep.as_of:%Y-%m-%d %H:%M}.</p>"
         )
@@ -258,7 +260,8 @@ class Dashboard:
             [
                 w.HTML(
                     "<h3 style='margin:8px 0 4px 0'>Report files</h3>"
-                    "<p style='margin:0'>The monthly Excel workbook and PDF, as sent to finance.</p>"
+                    "<p style='margin:0'>"
+                    "The monthly Excel workbook and PDF, as sent to finance.</p>"
                 ),
                 self.report_button,
                 self.report_links,
@@ -332,7 +335,8 @@ class Dashboard:
 
 PARAMETERS_TEMPLATE = """\
 # Parameters (papermill and the dashboard command set these)
-USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; False: the bundled sample
+USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; \
+False: the bundled sample
 MONTH = {month!r}  # 'YYYY-MM' of the key figures and report files; None for the last full month
 AS_OF = {as_of!r}  # time the data is complete up to; None for the data's own
 TIMEZONE = {timezone!r}  # IANA timezone of the day buckets (the sample exists in Europe/Kyiv only)

@@ -563,9 +563,11 @@ def budget_summary(status: pd.DataFrame) -> list[str]:
         limit = _fmt(rec["threshold"], unit) + ("" if unit == "USD" else " credits")
         what = "estimated cost" if unit == "USD" else "usage"
         text = (
-            f"{month} {what} so far is {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}"
+            f"{month} {what} so far is {used}, {_fmt(rec['share_used'], pct=True)} "
+            f"of the {rec['line']} of {limit}"
             if running
-            else f"{month} {what} was {used}, {_fmt(rec['share_used'], pct=True)} of the {rec['line']} of {limit}"
+            else f"{month} {what} was {used}, {_fmt(rec['share_used'], pct=True)} "
+            f"of the {rec['line']} of {limit}"
         )
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
             text += f"; it was reached on {_day(rec['crossing_day'])}"

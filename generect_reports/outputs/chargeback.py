@@ -386,7 +386,7 @@ def _summary_sheet(
     cost_top = tot + 4
     cost_first = cost_top + 2
     total_h = int(alloc.customers["credits_hundredths"].sum())
-    for i, party in enumerate(parties):
+    for i, _party in enumerate(parties):
         r = first + i
         row = alloc.customers.iloc[i]
         ws.write_formula(
@@ -728,7 +728,8 @@ def customers_summary(allocation: Allocation) -> list[str]:
         lead = real.iloc[0]
         out.append(
             f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
-            f"{_month_name(a.month)}: {lead['credits']:,.2f} credits ({lead['credits'] / total:.1%}), "
+            f"{_month_name(a.month)}: {lead['credits']:,.2f} credits "
+            f"({lead['credits'] / total:.1%}), "
             f"an estimated {lead['estimated_cost']:,.2f} {a.currency}."
         )
         tops = ", ".join(
@@ -742,8 +743,8 @@ def customers_summary(allocation: Allocation) -> list[str]:
         )
     if a.unallocated_credits:
         out.append(
-            f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) stay unallocated "
-            "(platform charges, and operations no customer's requests map to)."
+            f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) "
+            "stay unallocated (platform charges, and operations no customer's requests map to)."
         )
     for _, r in a.flagged.iterrows():
         out.append(f"Integration health: {_printable(str(r['customer']))}: {r['flags']}.")

@@ -237,14 +237,15 @@ def report_narrative(rep: MonthlyReport) -> list[str]:
         share = float(top["change"]) / rep.change
         if share > 1:
             out.append(
-                f"{driver_op} drove the {rise}{so_far}: {f.change(top['change'])} credits, more than "
-                f"the net {f.change(rep.change)}, as other operations moved the other way."
+                f"{driver_op} drove the {rise}{so_far}: {f.change(top['change'])} credits, "
+                f"more than the net {f.change(rep.change)}, "
+                "as other operations moved the other way."
             )
         elif share > 0:
             lead = "most" if share > 0.5 else "the largest part"
             out.append(
-                f"{driver_op} drove {lead} of the {rise}{so_far}: {f.change(top['change'])} credits, "
-                f"{f.pct(share)} of it."
+                f"{driver_op} drove {lead} of the {rise}{so_far}: "
+                f"{f.change(top['change'])} credits, {f.pct(share)} of it."
             )
         else:
             same = moved[np.sign(moved["change"]) == np.sign(rep.change)]
@@ -267,12 +268,16 @@ def report_narrative(rep: MonthlyReport) -> list[str]:
         ).iloc[0]
         what = f"the {_day(biggest['day'])} {biggest['operation']} spike"
         if len(anomalies) == 1:
-            sentence = f"{what[0].upper()}{what[1:]} was {f.credits(biggest['excess'])} credits above baseline"
+            sentence = (
+                f"{what[0].upper()}{what[1:]} was {f.credits(biggest['excess'])} "
+                "credits above baseline"
+            )
             share = biggest["share_of_change"]
         else:
             sentence = (
-                f"{len(anomalies)} unusual days were flagged, {f.credits(anomalies['excess'].sum())} "
-                f"credits above baseline in all, the largest {what} "
+                f"{len(anomalies)} unusual days were flagged, "
+                f"{f.credits(anomalies['excess'].sum())} credits above baseline in all, "
+                f"the largest {what} "
                 f"({f.credits(biggest['excess'])} above)"
             )
             share = anomalies["excess"].sum() / rep.change if rep.change else np.nan
@@ -289,12 +294,16 @@ def report_narrative(rep: MonthlyReport) -> list[str]:
     if rep.largest_cost_operation is not None and rep.estimated_cost > 0:
         line = rep.cost_by_operation.iloc[0]
         cost += (
-            f"; {rep.largest_cost_operation} is the largest line at {f.money(line['estimated_cost'])} "
-            f"({f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits)"
+            f"; {rep.largest_cost_operation} is the largest line at "
+            f"{f.money(line['estimated_cost'])} ({f.share(line['cost_share_display'])} of cost "
+            f"for {f.share(line['share_display'])} of credits)"
         )
     if rep.unpriced:
         names = ", ".join(rep.unpriced)
-        cost += f"; {names} {'is' if len(rep.unpriced) == 1 else 'are'} unpriced and not in the estimate"
+        cost += (
+            f"; {names} {'is' if len(rep.unpriced) == 1 else 'are'} "
+            "unpriced and not in the estimate"
+        )
     out.append(cost + ".")
     return out
 

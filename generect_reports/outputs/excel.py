@@ -361,8 +361,8 @@ def _by_operation(
     b.title(
         ws,
         f"Credits by operation — {rep.month_name}",
-        f"Change basis: {rep.comparison_basis}. Credits come from the Daily sheet; cost is an estimate "
-        "from the Prices sheet.",
+        f"Change basis: {rep.comparison_basis}. Credits come from the Daily sheet; "
+        "cost is an estimate from the Prices sheet.",
     )
     b.header(ws, lay.head, lay.titles, height=45)
     c = lay.col
@@ -546,7 +546,8 @@ def _cost(b: _Book, rep: MonthlyReport, lay: _OpsLayout) -> dict[str, str]:
     b.title(
         ws,
         f"Estimated cost by operation, ranked — {rep.month_name}",
-        "Estimate at list prices (Prices sheet); operations without a list price are named as unpriced.",
+        "Estimate at list prices (Prices sheet); "
+        "operations without a list price are named as unpriced.",
     )
     titles = [
         "Rank",
@@ -1041,7 +1042,8 @@ def _about(b: _Book, rep: MonthlyReport) -> None:
         (
             "Estimated cost",
             rep.theme.text.get("estimate_note", "An estimate, not an invoice.")
-            + " Each cost line is rounded half up to the cent once; the total is the sum of the lines. "
+            + " Each cost line is rounded half up to the cent once; "
+            "the total is the sum of the lines. "
             "Prices and the tier multiplier are on the Prices sheet.",
             None,
         ),
@@ -1203,7 +1205,8 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
                 "='Cost'!$C$5",
                 rep.largest_cost,
                 "money",
-                f"{f.share(line['cost_share_display'])} of cost for {f.share(line['share_display'])} of credits",
+                f"{f.share(line['cost_share_display'])} of cost "
+                f"for {f.share(line['share_display'])} of credits",
             )
         )
     if not rep.complete:

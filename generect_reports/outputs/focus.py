@@ -6,9 +6,10 @@ columns (``PricingCurrency`` is :data:`CREDIT_CURRENCY`); money columns are in t
 table's currency and are an **estimate** from list prices (``x_CostIsEstimate``). The README
 documents the mapping column by column.
 
-Money is rounded once per month and operation (:func:`~generect_reports.analysis.pricing.round_money`,
-the report's cost line), then split over the month's days in whole cents by largest remainder,
-so a month's daily rows add up to the report's figure exactly.
+Money is rounded once per month and operation
+(:func:`~generect_reports.analysis.pricing.round_money`, the report's cost line), then split over
+the month's days in whole cents by largest remainder, so a month's daily rows add up to the
+report's figure exactly.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def defer_subsetter_import() -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules["fontTools.subset"] = module
     loader.exec_module(module)
-    sys.modules["fontTools"].subset = module
+    sys.modules["fontTools"].subset = module  # type: ignore[attr-defined]
 
 
 def _load_subsetter() -> None:

@@ -97,8 +97,8 @@ class ReportFormats:
     def change(self, value: float | None) -> str:
         """A signed credit change: ``+3,567``, ``-20``, ``0``."""
         return (
-            "-" if _missing(value) else format_number(float(value), self.credit_decimals, sign=True)
-        )  # type: ignore[arg-type]
+            "-" if _missing(value) else format_number(float(value), self.credit_decimals, sign=True)  # type: ignore[arg-type]
+        )
 
     def projection(self, value: float | None) -> str:
         """A month-end projection: whole credits by default (``35,167``)."""
@@ -129,9 +129,9 @@ class ReportFormats:
         if _missing(fraction):
             return "n/a"
         return (
-            format_number(float(fraction) * 100, self.percent_decimals, sign=True, grouping=False)
+            format_number(float(fraction) * 100, self.percent_decimals, sign=True, grouping=False)  # type: ignore[arg-type]
             + "%"
-        )  # type: ignore[arg-type]
+        )
 
     def share(self, percent: float | None) -> str:
         """An agreed display share, given in percent (``29.3`` → ``29.3%``)."""

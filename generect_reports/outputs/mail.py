@@ -109,7 +109,10 @@ def subject_for(rep: MonthlyReport) -> str:
     f = rep.formats
     prev = rep.previous_month_name.split(" ")[0]
     basis = f"vs {prev}" if rep.complete else f"vs {prev}, first {rep.elapsed_days} days"
-    subject = f"Generect usage {rep.month_name}: {f.credits(rep.total)} credits ({f.signed_pct(rep.change_pct)} {basis})"
+    subject = (
+        f"Generect usage {rep.month_name}: {f.credits(rep.total)} credits "
+        f"({f.signed_pct(rep.change_pct)} {basis})"
+    )
     if not rep.complete:
         subject = "[partial month] " + subject
     elif rep.warnings:
@@ -247,8 +250,8 @@ def build_message(
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
         raise InputError(
-            f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
-            "(raise --max-attachment-mb)"
+            f"attachments are {size / 1e6:.1f} MB, "
+            f"over the {max_attachment_bytes / 1e6:.1f} MB limit (raise --max-attachment-mb)"
         )
     domain = sender.rsplit("@", 1)[-1]
     chart_cid = make_msgid(idstring="chart", domain=domain)
@@ -343,8 +346,8 @@ def build_quarter_message(
     size = len(xlsx) + len(pdf)
     if size > max_attachment_bytes:
         raise InputError(
-            f"attachments are {size / 1e6:.1f} MB, over the {max_attachment_bytes / 1e6:.1f} MB limit "
-            "(raise --max-attachment-mb)"
+            f"attachments are {size / 1e6:.1f} MB, "
+            f"over the {max_attachment_bytes / 1e6:.1f} MB limit (raise --max-attachment-mb)"
         )
     from ..theme import bundled_template_dir, load_theme
 
@@ -426,17 +429,20 @@ def send_message(message: EmailMessage, settings: SmtpSettings) -> None:
         ) from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(
-            f"SMTP server {where} refused every recipient: {', '.join(sorted(exc.recipients))}; nothing was sent"
+            f"SMTP server {where} refused every recipient: "
+            f"{', '.join(sorted(exc.recipients))}; nothing was sent"
         ) from None
     except smtplib.SMTPSenderRefused as exc:
         raise DeliveryError(
-            f"SMTP server {where} refused the sender {exc.sender!r} ({exc.smtp_code}); nothing was sent"
+            f"SMTP server {where} refused the sender {exc.sender!r} ({exc.smtp_code}); "
+            "nothing was sent"
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise DeliveryError(f"SMTP server {where}: {_redact(str(exc), settings)}") from None
     except smtplib.SMTPException as exc:
         raise DeliveryError(
-            f"SMTP error from {where}: {_redact(str(exc), settings)[:200]}; the message may not have been sent"
+            f"SMTP error from {where}: {_redact(str(exc), settings)[:200]}; "
+            "the message may not have been sent"
         ) from None
     except ssl.SSLError as exc:
         raise DeliveryError(

@@ -97,7 +97,10 @@ def change_basis(rep: MonthlyReport) -> str:
     """What the change compares, in a few words."""
     if rep.complete:
         return f"whole month, against {rep.previous_month_name}"
-    return f"like for like, days 1-{rep.elapsed_days} against {_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+    return (
+        f"like for like, days 1-{rep.elapsed_days} "
+        f"against {_short(rep.previous_month_name)} 1-{rep.elapsed_days}"
+    )
 
 
 def kpis(rep: MonthlyReport) -> list[Kpi]:
@@ -167,7 +170,8 @@ def kpis(rep: MonthlyReport) -> list[Kpi]:
             Kpi(
                 "Largest cost line",
                 f.money(rep.largest_cost),
-                f"{layout_name(rep.largest_cost_operation)}: {f.share(line['cost_share_display'])} of cost, "
+                f"{layout_name(rep.largest_cost_operation)}: "
+                f"{f.share(line['cost_share_display'])} of cost, "
                 f"{f.share(line['share_display'])} of credits",
             )
         )

@@ -154,9 +154,7 @@ def render_csv(result: Reconciliation) -> str:
     return out.getvalue()
 
 
-def render_json(
-    result: Reconciliation, *, generated_at: Any = None, complete: bool = True
-) -> str:
+def render_json(result: Reconciliation, *, generated_at: Any = None, complete: bool = True) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
     from ..fetch.ledger import month_window
 
@@ -351,7 +349,8 @@ def add_reconciliation_sheet(
         16,
         1,
         f'=IF(AND(B16="OK",COUNTIF({ops_rng},"FAIL")=0,'
-        f'COUNTA({reason_rng})-COUNTIF({reason_rng},"pending at month end")-COUNTIF({reason_rng},"reversed")=0,'
+        f'COUNTA({reason_rng})-COUNTIF({reason_rng},"pending at month end")'
+        f'-COUNTIF({reason_rng},"reversed")=0,'
         f'OR(B9="OK",B9="n/a")),"OK","FAIL")',
         f["check"],
         _ok(result.ties and n_failing == 0),

@@ -633,7 +633,8 @@ def build_report(
     )
     if len(history_table.columns) < history and start_day is not None:
         notes.append(
-            f"History shows {len(history_table.columns)} of {history} months: the data starts on {start_day}."
+            f"History shows {len(history_table.columns)} of {history} months: "
+            f"the data starts on {start_day}."
         )
     if len(in_month) == 0:
         notes.append(
@@ -677,7 +678,8 @@ def build_report(
     if (inputs["credits"] < 0).any():
         neg = inputs[inputs["credits"] < 0]
         warnings.append(
-            f"Negative credits (refunds) in {len(neg)} row(s), e.g. {name_list([neg['operation'].iloc[0]])} "
+            f"Negative credits (refunds) in {len(neg)} row(s), "
+            f"e.g. {name_list([neg['operation'].iloc[0]])} "
             f"on {neg['period_start'].iloc[0]:%Y-%m-%d}: kept as reported."
         )
     if unpriced:

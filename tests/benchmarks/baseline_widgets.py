@@ -3,7 +3,8 @@ pivot and one bar per period and operation on every change, a 720×320 PNG). Not
 
 Original docstring:
 The notebook filter panel: month range, operations, granularity and unit driving a chart and
-a table. The filtering is a pure function (:func:`filter_usage`); the panel only wires widgets to it.
+a table. The filtering is a pure function (:func:`filter_usage`); the panel only wires widgets to
+it.
 
 Needs the ``notebooks`` extra (ipywidgets).
 """

@@ -20,7 +20,8 @@ NAIVE = textwrap.dedent("""
 
     daily = pd.read_csv(sys.argv[1], parse_dates=["date"])
     daily["month"] = daily["date"].dt.strftime("%Y-%m")
-    monthly = daily.pivot_table(index="month", columns="operation", values="credits", aggfunc="sum", fill_value=0)
+    monthly = daily.pivot_table(index="month", columns="operation", values="credits", \
+aggfunc="sum", fill_value=0)
     month = daily[daily["month"] == "2026-05"]
     ops = month.groupby("operation")["credits"].sum().sort_values(ascending=False)
     with pd.ExcelWriter(sys.argv[2], engine="openpyxl") as xw:
@@ -35,7 +36,8 @@ NAIVE = textwrap.dedent("""
         ax.pie(ops.values, labels=ops.index)
         pdf.savefig(fig)
         fig, ax = plt.subplots(figsize=(8.27, 11.69))
-        month.pivot_table(index="date", columns="operation", values="credits", aggfunc="sum").plot(ax=ax)
+        month.pivot_table(index="date", columns="operation", values="credits", \
+aggfunc="sum").plot(ax=ax)
         pdf.savefig(fig)
 """)
 

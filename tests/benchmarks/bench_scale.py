@@ -37,7 +37,8 @@ REPORT = textwrap.dedent("""
     from generect_reports.outputs.render import write_report_files
     write_report_files(rep, {out!r} + ".xlsx", {out!r} + ".pdf")
     # The workbook may be rendered in a forked child: the peak is the larger of the two.
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    peak = max(resource.getrusage(who).ru_maxrss for who in \
+(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(time.perf_counter() - t, built, peak)
 """)
 

@@ -1,5 +1,6 @@
 """One control change of the explorer (recompute, redraw, re-encode the PNG) for selections of the
-sample up to the day view over all 22 months, against the explorer before this work, side by side."""
+sample up to the day view over all 22 months, against the explorer before this work, side by
+side."""
 
 from __future__ import annotations
 
