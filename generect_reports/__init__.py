@@ -59,31 +59,31 @@ _EXPORTS: dict[str, str] = {
     "period_to_date": "analysis.calendar",
     "to_date_series": "analysis.calendar",
     # artefacts
-    "build_report": "outputs.report",
-    "MonthlyReport": "outputs.report",
-    "ReportFormats": "outputs.formats",
-    "bridge_table": "outputs.drivers",
-    "report_narrative": "outputs.drivers",
-    "write_excel_report": "outputs.excel",
-    "write_usage_xlsx": "outputs.excel",
-    "write_pdf_report": "outputs.pdf",
-    "build_message": "outputs.mail",
-    "send_message": "outputs.mail",
-    "write_chargeback_workbook": "outputs.chargeback",
+    "build_report": "reports.monthly",
+    "MonthlyReport": "reports.monthly",
+    "ReportFormats": "reports.formats",
+    "bridge_table": "reports.narrative",
+    "report_narrative": "reports.narrative",
+    "write_excel_report": "render.xlsx.workbook",
+    "write_usage_xlsx": "render.xlsx.workbook",
+    "write_pdf_report": "render.pdf.document",
+    "build_message": "render.email.message",
+    "send_message": "render.email.message",
+    "write_chargeback_workbook": "render.chargeback",
     "load_theme": "theme",
-    "notify": "outputs.notify",
-    "add_budget_sheet": "outputs.budget",
-    "budget_page": "outputs.budget",
-    "budget_summary": "outputs.budget",
-    "budget_subject_flag": "outputs.budget",
-    "usage_document": "outputs.export",
-    "write_usage_parquet": "outputs.export",
-    "build_quarter_report": "outputs.quarter",
-    "QuarterReport": "outputs.quarter",
-    "write_quarter_workbook": "outputs.quarter",
-    "focus_frame": "outputs.focus",
-    "write_focus": "outputs.focus",
-    "validate_document": "outputs.contract",
+    "notify": "deliver.webhook",
+    "add_budget_sheet": "render.budget",
+    "budget_page": "render.budget",
+    "budget_summary": "render.budget",
+    "budget_subject_flag": "render.budget",
+    "usage_document": "render.records.export",
+    "write_usage_parquet": "render.records.export",
+    "build_quarter_report": "reports.quarterly",
+    "QuarterReport": "reports.quarterly",
+    "write_quarter_workbook": "reports.quarterly",
+    "focus_frame": "render.records.focus",
+    "write_focus": "render.records.focus",
+    "validate_document": "render.records.contract",
     # notebooks
     "UsageExplorer": "notebook.widgets",
     "filter_usage": "notebook.widgets",
@@ -132,6 +132,29 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from generect_reports.deliver.webhook import notify
+    from generect_reports.render.budget import (
+        add_budget_sheet,
+        budget_page,
+        budget_subject_flag,
+        budget_summary,
+    )
+    from generect_reports.render.chargeback import write_chargeback_workbook
+    from generect_reports.render.email.message import build_message, send_message
+    from generect_reports.render.pdf.document import write_pdf_report
+    from generect_reports.render.records.contract import validate_document
+    from generect_reports.render.records.export import usage_document, write_usage_parquet
+    from generect_reports.render.records.focus import focus_frame, write_focus
+    from generect_reports.render.xlsx.workbook import write_excel_report, write_usage_xlsx
+    from generect_reports.reports.formats import ReportFormats
+    from generect_reports.reports.monthly import MonthlyReport, build_report
+    from generect_reports.reports.narrative import bridge_table, report_narrative
+    from generect_reports.reports.quarterly import (
+        QuarterReport,
+        build_quarter_report,
+        write_quarter_workbook,
+    )
+
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .analysis.calendar import (
         FiscalCalendar,
@@ -175,17 +198,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .fetch.usage import fetch_usage, load_sample
     from .notebook.dashboard import Dashboard
     from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
-    from .outputs.budget import add_budget_sheet, budget_page, budget_subject_flag, budget_summary
-    from .outputs.chargeback import write_chargeback_workbook
-    from .outputs.contract import validate_document
-    from .outputs.drivers import bridge_table, report_narrative
-    from .outputs.excel import write_excel_report, write_usage_xlsx
-    from .outputs.export import usage_document, write_usage_parquet
-    from .outputs.focus import focus_frame, write_focus
-    from .outputs.formats import ReportFormats
-    from .outputs.mail import build_message, send_message
-    from .outputs.notify import notify
-    from .outputs.pdf import write_pdf_report
-    from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
-    from .outputs.report import MonthlyReport, build_report
     from .theme import load_theme

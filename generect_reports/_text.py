@@ -9,7 +9,7 @@ Each writer then encodes the verbatim name losslessly and visibly:
 writer                  encoding
 ======================  ==========================================================================
 CSV                     verbatim UTF-8, every text field quoted; a formula-like first character
-                        gets the OWASP ``'`` prefix (``outputs/export.csv_safe``)
+                        gets the OWASP ``'`` prefix (``render/records/export.csv_safe``)
 JSON                    verbatim; the JSON encoder writes C0 controls as ``\\u001b``
 table, PDF, email,      :func:`display_text`: ``\\``, controls, format characters (bidi, zero-
 messages                width), separators and noncharacters as Python escapes (``\\x1b``,

@@ -485,7 +485,7 @@ def usage(
 
     fmt = check_output(fmt, output, USAGE_FORMATS)
     if fmt == "parquet" or (fmt == "focus" and str(output or "").lower().endswith(".parquet")):
-        from .outputs.export import require_pyarrow
+        from generect_reports.render.records.export import require_pyarrow
 
         require_pyarrow()
     tz = _timezone(timezone, sample)
@@ -513,16 +513,16 @@ def usage(
 
 def _write_usage(frame: Any, fmt: str, output: str | None) -> None:
     """Write the usage frame in ``fmt`` (already validated by :func:`check_output`)."""
-    from .outputs import export
+    from generect_reports.render.records import export
 
     if fmt == "xlsx":
-        from .outputs.excel import write_usage_xlsx
+        from generect_reports.render.xlsx.workbook import write_usage_xlsx
 
         write_usage_xlsx(frame, output)  # type: ignore[arg-type]
     elif fmt == "parquet":
         export.write_usage_parquet(frame, output)
     elif fmt == "focus":
-        from .outputs.focus import write_focus
+        from generect_reports.render.records.focus import write_focus
 
         text = write_focus(frame, output)
         if text is not None:
@@ -566,7 +566,8 @@ def _report_data(
     reconcile: bool | None = None,
     chargeback: bool | None = None,
 ) -> Any:
-    from .outputs.report import build_report, last_full_month
+    from generect_reports.reports.monthly import build_report, last_full_month
+
     from .periods import parse_month
     from .theme import load_theme
 
@@ -619,8 +620,9 @@ def _report_sections(
 ) -> Any:
     """The report's optional sections: the plan limit and budgets always (one ``/me/``
     request), the ledger tie-out and the customer split when asked (always on the sample)."""
+    from generect_reports.reports.monthly import ReportSections
+
     from .analysis.budget import report_budget
-    from .outputs.report import ReportSections
 
     config = command_config()
     sections = ReportSections()
@@ -736,7 +738,7 @@ def report(
             account,
         )
         return
-    from .outputs.render import start_pdf_worker, write_report_files
+    from generect_reports.deliver.parallel import start_pdf_worker, write_report_files
 
     def wrote(path: Any) -> None:
         if not quiet:
@@ -840,7 +842,7 @@ def email(
     """Email the monthly report (workbook and PDF attached) to the finance inbox."""
     import math
 
-    from .outputs import mail
+    from generect_reports.render.email import message as mail
 
     if not (math.isfinite(max_attachment_mb) and max_attachment_mb > 0):
         raise InputError(
@@ -886,7 +888,7 @@ def email(
             theme=theme,
         )
     else:
-        from .outputs.render import start_pdf_worker
+        from generect_reports.deliver.parallel import start_pdf_worker
 
         # As for `report`: the PDF's child imports matplotlib while the data loads.
         with start_pdf_worker() as worker:
@@ -1063,7 +1065,7 @@ def reconcile_command(
         quiet=quiet,
         template=template,
     )
-    from .outputs import reconcile as R
+    from generect_reports.render import reconcile as R
 
     if fmt == "xlsx":
         R.write_reconciliation_xlsx(result, inputs.ledger, output)  # type: ignore[arg-type]
@@ -1164,9 +1166,10 @@ def status(
     """
     import datetime as dt
 
+    from generect_reports.deliver import webhook as N
+    from generect_reports.render import budget as B
+
     from .analysis.budget import budget_status, check_thresholds, parse_budget_table
-    from .outputs import budget as B
-    from .outputs import notify as N
 
     fmt = check_output(fmt, output, STATUS_FORMATS)
     for name, value in (
@@ -1222,7 +1225,7 @@ def status(
         frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
     if fmt == "json":
-        from .outputs.export import dumps_document, json_document
+        from generect_reports.render.records.export import dumps_document, json_document
 
         first = today.replace(day=1)
         doc = json_document(
@@ -1395,8 +1398,9 @@ def chargeback(
     )
     if customer is not None:
         alloc = alloc.for_customer(customer)
+    from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
+
     from .fetch.usage import sample_as_of
-    from .outputs.chargeback import render_chargeback, write_chargeback_workbook
 
     if fmt == "xlsx":
         write_chargeback_workbook(alloc, output)  # type: ignore[arg-type]
@@ -1430,10 +1434,11 @@ def _quarter_data(
     template: str | None,
     account: str | None,
 ) -> Any:
-    """The :class:`~generect_reports.outputs.quarter.QuarterReport` of ``quarter`` and its theme."""
+    """The quarter's :class:`~generect_reports.reports.quarterly.QuarterReport` and theme."""
     if month is not None:
         raise InputError("give either --month or --quarter, not both")
-    from .outputs.quarter import build_quarter_report, quarter_window
+    from generect_reports.reports.quarterly import build_quarter_report, quarter_window
+
     from .theme import load_theme
 
     fiscal = _fiscal_calendar(fiscal_year_start, fy_naming)
@@ -1463,8 +1468,9 @@ def _load_quarter_usage(
     for a month a like-for-like window cuts short."""
     import datetime as dt
 
+    from generect_reports.reports.quarterly import quarter_windows
+
     from .fetch.plan import windows_plan
-    from .outputs.quarter import quarter_windows
 
     today = _plan_today(timezone, sample)
     if sample:
@@ -1492,7 +1498,7 @@ def _quarter_report(
     account: str | None,
 ) -> None:
     """``report --quarter``: the quarter report's workbook and PDF."""
-    from .outputs.quarter import write_quarter_pdf, write_quarter_workbook
+    from generect_reports.reports.quarterly import write_quarter_pdf, write_quarter_workbook
 
     rep, theme = _quarter_data(
         quarter,

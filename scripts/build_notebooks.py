@@ -26,7 +26,7 @@ from IPython.display import HTML
 import generect_reports as gr
 from generect_reports.notebook.dashboard import load_usage
 from generect_reports.notebook.tables import show, with_total_row
-from generect_reports.outputs.report import last_full_month
+from generect_reports.reports.monthly import last_full_month
 
 %matplotlib inline"""
 
@@ -169,7 +169,7 @@ def report() -> nbformat.NotebookNode:
             ),
             new_markdown_cell("## Key figures"),
             new_code_cell(
-                "from generect_reports.outputs.report import "
+                "from generect_reports.reports.monthly import "
                 "fmt_credits, fmt_money, fmt_signed_pct\n\n"
                 "key = pd.DataFrame({'figure': ['credits this month', 'previous month', 'change', "
                 "'top operation', 'estimated cost'],\n"

@@ -24,7 +24,7 @@ from generect_reports.analysis.budget import (
 )
 from generect_reports.analysis.usage import run_rate_projection
 from generect_reports.errors import ConfigError, InputError
-from generect_reports.outputs.budget import (
+from generect_reports.render.budget import (
     add_budget_sheet,
     budget_page,
     budget_subject_flag,

@@ -19,7 +19,7 @@ from generect_reports.analysis import calendar as C
 from generect_reports.analysis.pricing import to_hundredths
 from generect_reports.cli import cli
 from generect_reports.errors import InputError
-from generect_reports.outputs.contract import validate_document
+from generect_reports.render.records.contract import validate_document
 
 start_months = st.integers(1, 12)
 namings = st.sampled_from(["end", "start"])

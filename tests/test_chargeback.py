@@ -29,7 +29,7 @@ from generect_reports.analysis.chargeback import (
 from generect_reports.analysis.pricing import largest_remainder, load_prices, money_cents
 from generect_reports.fetch.tokens import COLUMNS, load_sample_tokens
 from generect_reports.fetch.usage import load_sample
-from generect_reports.outputs.chargeback import (
+from generect_reports.render.chargeback import (
     add_customers_sheet,
     customers_page,
     customers_summary,
@@ -230,7 +230,7 @@ def test_health_flags_share_and_growth():
 def test_sample_october_ties_to_the_report_cost_lines():
     usage = load_sample("2026-10-01", "2026-10-31")
     alloc = allocate_credits(usage, load_sample_tokens("2026-09-01", "2026-10-31"), month="2026-10")
-    from generect_reports.outputs.report import build_report
+    from generect_reports.reports.monthly import build_report
 
     rep = build_report(load_sample("2025-11-01", "2026-10-31"), "2026-10")
     ops = rep.operations.set_index("operation")

@@ -214,7 +214,7 @@ def test_installed_package_works_from_another_folder(tmp_path):
 
     code = (
         "import generect_reports as g, pathlib\n"
-        "from generect_reports.outputs.contract import load_schema, schema_names\n"
+        "from generect_reports.render.records.contract import load_schema, schema_names\n"
         "df = g.load_sample(); t = g.load_theme()\n"
         "assert 'usage' in schema_names(), schema_names()\n"
         "assert load_schema('usage')['allOf'][0]['$ref'] == 'envelope.schema.json'\n"

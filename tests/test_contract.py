@@ -16,8 +16,13 @@ from click.testing import CliRunner
 from support import run_cli
 
 from generect_reports.cli import cli
-from generect_reports.outputs import export
-from generect_reports.outputs.contract import ENVELOPE, load_schema, schema_names, validate_document
+from generect_reports.render.records import export
+from generect_reports.render.records.contract import (
+    ENVELOPE,
+    load_schema,
+    schema_names,
+    validate_document,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 FINGERPRINTS = GOLDEN / "schema_fingerprints.json"
@@ -327,7 +332,7 @@ def test_status_every_budget_kind_validates(token_env, tmp_path):
 
 def _status_document(frame, account, checks):
     """The status document as the command assembles it (cli.status)."""
-    from generect_reports.outputs import budget as B
+    from generect_reports.render import budget as B
 
     first = pd.Timestamp(frame.attrs["month"] + "-01").date()
     return export.json_document(
@@ -415,7 +420,7 @@ def test_reconcile_document_without_anchor_and_every_reason_validates():
     from generect_reports import load_sample
     from generect_reports.analysis.reconcile import REASONS, reconcile
     from generect_reports.fetch import ledger as L
-    from generect_reports.outputs.reconcile import render_json
+    from generect_reports.render.reconcile import render_json
 
     inputs = L.load_sample_ledger("2026-10")
     usage = load_sample("2026-10-01", "2026-10-31", period="month")
@@ -451,7 +456,7 @@ def test_chargeback_document_without_token_analytics_validates():
     from generect_reports import load_sample
     from generect_reports.analysis.chargeback import allocate_credits
     from generect_reports.fetch.tokens import load_sample_tokens
-    from generect_reports.outputs.chargeback import render_chargeback
+    from generect_reports.render.chargeback import render_chargeback
 
     usage = load_sample("2026-10-01", "2026-10-31", period="month")
     tokens = load_sample_tokens("2026-09-01", "2026-10-31").iloc[0:0]

@@ -19,11 +19,11 @@ from pdfcheck import pdftotext
 from support import soffice_recalculate
 
 import generect_reports as g
-from generect_reports.outputs import mail
-from generect_reports.outputs import presentation as P
-from generect_reports.outputs.excel import render_workbook
-from generect_reports.outputs.formats import format_number
-from generect_reports.outputs.pdf import render_pdf
+from generect_reports.render.email import message as mail
+from generect_reports.render.pdf.document import render_pdf
+from generect_reports.render.xlsx.workbook import render_workbook
+from generect_reports.reports import presentation as P
+from generect_reports.reports.formats import format_number
 
 CASES = {
     "2026-10": dict(month="2026-10"),

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import generect_reports as g
-from generect_reports.outputs import mail
+from generect_reports.render.email import message as mail
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -119,7 +119,7 @@ def test_chart_is_drawn_at_twice_its_layout_width(message):
 
 def test_both_parts_tell_the_same_story(message):
     _, rep, msg = message
-    from generect_reports.outputs import presentation as P
+    from generect_reports.reports import presentation as P
 
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()

@@ -14,7 +14,7 @@ from helpers import frame
 from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 
 import generect_reports as g
-from generect_reports.outputs.excel import SHEETS, render_workbook, write_report_workbook
+from generect_reports.render.xlsx.workbook import SHEETS, render_workbook, write_report_workbook
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [

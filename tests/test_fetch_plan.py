@@ -15,7 +15,7 @@ import generect_reports as g
 from generect_reports import GenerectClient, fetch_usage
 from generect_reports.analysis.usage import ANOMALY_WINDOW
 from generect_reports.fetch import plan as FP
-from generect_reports.outputs.report import YOY_MONTHS, build_report
+from generect_reports.reports.monthly import YOY_MONTHS, build_report
 
 
 def client_for(api: FakeGenerect) -> GenerectClient:
@@ -240,7 +240,7 @@ def test_the_checksum_covers_both_frames_in_any_row_order():
 
 def test_windows_plan_takes_whole_months_and_days_only_where_a_window_cuts_a_month():
     from generect_reports.analysis.calendar import FiscalCalendar
-    from generect_reports.outputs.quarter import quarter_windows
+    from generect_reports.reports.quarterly import quarter_windows
 
     cal = FiscalCalendar()
     done = FP.windows_plan(
@@ -273,12 +273,12 @@ def test_quarter_report_from_the_plan_equals_the_report_from_every_day(
     api, token_env, tmp_path, today_quarter
 ):
     from generect_reports.analysis.calendar import FiscalCalendar
-    from generect_reports.outputs.quarter import (
+    from generect_reports.periods import get_timezone, local_today
+    from generect_reports.reports.quarterly import (
         build_quarter_report,
         quarter_window,
         quarter_windows,
     )
-    from generect_reports.periods import get_timezone, local_today
 
     today = local_today(get_timezone("UTC"))
     quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}" if today_quarter else "2026-Q1"

@@ -17,7 +17,7 @@ from generect_reports import load_sample
 from generect_reports.analysis.pricing import estimate_cost, load_prices, money_cents, to_hundredths
 from generect_reports.analysis.usage import to_monthly
 from generect_reports.errors import InputError
-from generect_reports.outputs import focus as F
+from generect_reports.render.records import focus as F
 
 #: The FOCUS 1.2 cost-and-usage columns marked Mandatory in the specification.
 MANDATORY = [

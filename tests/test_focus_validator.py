@@ -18,7 +18,7 @@ import pytest
 from test_focus import ledger
 
 from generect_reports import load_sample
-from generect_reports.outputs import focus as F
+from generect_reports.render.records import focus as F
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "focus_validator.sh"
 VENV = Path(

@@ -15,7 +15,7 @@ from support import run_cli
 from generect_reports.analysis.pricing import largest_remainder, money_cents, round_money
 from generect_reports.config import check_private, load_config
 from generect_reports.errors import CheckFailed, ConfigError
-from generect_reports.outputs.export import SCHEMA_VERSION, dumps_document, json_document
+from generect_reports.render.records.export import SCHEMA_VERSION, dumps_document, json_document
 
 
 def test_config_is_read_by_tables(tmp_path):

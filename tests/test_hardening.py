@@ -615,7 +615,7 @@ def test_glyph_warnings_go_through_logging_and_quiet_silences_them(tmp_path):
         "import logging, sys, pandas as pd\n"
         "from generect_reports.cli import _setup_logging\n"
         "import generect_reports as g\n"
-        "from generect_reports.outputs.pdf import render_pdf\n"
+        "from generect_reports.render.pdf.document import render_pdf\n"
         "_setup_logging(0, sys.argv[1] == 'q')\n"
         f"render_pdf(g.build_report(pd.read_pickle({str(tmp_path / 'u.pkl')!r}), '2026-05'))\n"
     )
@@ -643,7 +643,7 @@ def test_glyph_warnings_go_through_logging_and_quiet_silences_them(tmp_path):
 
 
 def test_json_document_rows_keep_names_verbatim():
-    from generect_reports.outputs.export import dumps_document, json_document
+    from generect_reports.render.records.export import dumps_document, json_document
 
     doc = json_document(
         "usage",

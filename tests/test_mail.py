@@ -15,7 +15,7 @@ from support import SMTP_CANARY, run_cli
 
 import generect_reports as g
 from generect_reports.errors import DeliveryError, InputError
-from generect_reports.outputs import mail
+from generect_reports.render.email import message as mail
 
 
 class Inbox:

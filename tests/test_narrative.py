@@ -85,7 +85,7 @@ def test_narrative_names_the_real_drivers():
 
 
 def test_bridge_and_anomaly_lines_for_text_and_html():
-    from generect_reports.outputs.drivers import anomaly_lines, bridge_lines
+    from generect_reports.reports.narrative import anomaly_lines, bridge_lines
 
     rep = _case("sample-2026-10")
     assert bridge_lines(rep) == [

@@ -173,7 +173,7 @@ def test_importing_the_package_keeps_the_kernels_backend(monkeypatch):
     everything = [
         m.name for m in pkgutil.walk_packages(generect_reports.__path__, "generect_reports.")
     ]
-    result = _probe([n for n in everything if n != "generect_reports.outputs.pdf"])
+    result = _probe([n for n in everything if n != "generect_reports.render.pdf.document"])
     _assert_inline(result["before"])
     assert len(result["seen"]) > 20 and set(everything) <= set(result["seen"])
     assert result["changed"] == {}
@@ -181,8 +181,8 @@ def test_importing_the_package_keeps_the_kernels_backend(monkeypatch):
 
 def test_importing_the_pdf_renderer_keeps_the_kernels_backend(monkeypatch):
     _kernel_env(monkeypatch)
-    result = _probe(["generect_reports.outputs.pdf"])
+    result = _probe(["generect_reports.render.pdf.document"])
     _assert_inline(result["before"])
     assert result["changed"] == {}, (
-        "outputs/pdf.py changes the kernel's plotting backend when imported"
+        "render/pdf/document.py changes the kernel's plotting backend when imported"
     )

@@ -16,8 +16,7 @@ import pytest
 from fakeapi import TOKEN
 from support import run_cli
 
-from generect_reports.errors import DeliveryError, InputError
-from generect_reports.outputs.notify import (
+from generect_reports.deliver.webhook import (
     Webhook,
     check_webhook_url,
     is_teams_url,
@@ -27,6 +26,7 @@ from generect_reports.outputs.notify import (
     teams_payload,
     webhook_urls,
 )
+from generect_reports.errors import DeliveryError, InputError
 
 HOOK_CANARY = "hook-canary-5e1d07b2c4a9"
 SLACK_PATH = f"/services/T000/B000/{HOOK_CANARY}"

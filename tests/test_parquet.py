@@ -13,7 +13,7 @@ from support import run_cli
 
 from generect_reports import load_sample
 from generect_reports.analysis.pricing import to_hundredths
-from generect_reports.outputs import export
+from generect_reports.render.records import export
 
 
 @pytest.fixture(scope="module")

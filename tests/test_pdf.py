@@ -9,8 +9,8 @@ from pypdf import PdfReader
 from support import run_cli
 
 import generect_reports as g
-from generect_reports.outputs.pdf import render_pdf
-from generect_reports.outputs.report import fmt_money, fmt_signed_pct
+from generect_reports.render.pdf.document import render_pdf
+from generect_reports.reports.monthly import fmt_money, fmt_signed_pct
 
 
 def pdftotext(path):

@@ -18,8 +18,8 @@ from helpers import frame
 from pdfcheck import font_sizes, overlaps, pdftotext, render_pages, words
 
 import generect_reports as g
-from generect_reports.outputs import pdf
-from generect_reports.outputs.pdf import MIN_FONT_PT, render_pdf
+from generect_reports.render.pdf import document as pdf
+from generect_reports.render.pdf.document import MIN_FONT_PT, render_pdf
 
 CASES = {
     "2026-10": dict(month="2026-10"),
@@ -175,9 +175,9 @@ def test_importing_the_module_leaves_the_backend_alone():
     code = (
         "import matplotlib\n"
         "matplotlib.use('svg')\n"
-        "import generect_reports.outputs.pdf, generect_reports.outputs.mail\n"
+        "import generect_reports.render.pdf.document, generect_reports.render.email.message\n"
         "import generect_reports as g\n"
-        "from generect_reports.outputs.pdf import render_pdf\n"
+        "from generect_reports.render.pdf.document import render_pdf\n"
         "render_pdf(g.build_report(g.load_sample(), '2026-10'))\n"
         "print(matplotlib.get_backend())\n"
     )

@@ -12,8 +12,8 @@ import pytest
 from pdfcheck import font_sizes, overlaps, pdftotext, words
 
 import generect_reports as g
-from generect_reports.outputs.pdf import MIN_FONT_PT, render_pdf
-from generect_reports.outputs.presentation import PAGE_OPERATIONS, fold_operations
+from generect_reports.render.pdf.document import MIN_FONT_PT, render_pdf
+from generect_reports.reports.presentation import PAGE_OPERATIONS, fold_operations
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
 from benchutil import synthetic_daily  # noqa: E402
@@ -83,7 +83,7 @@ def test_fifty_operations_workbook_lists_every_one(fifty, tmp_path):
 
     rep, _ = fifty
     path = tmp_path / "fifty.xlsx"
-    from generect_reports.outputs.excel import write_report_workbook
+    from generect_reports.render.xlsx.workbook import write_report_workbook
 
     write_report_workbook(rep, path)
     sheet = load_workbook(path, read_only=True)["By operation"]

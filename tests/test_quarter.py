@@ -15,7 +15,7 @@ from generect_reports import load_sample
 from generect_reports.analysis.calendar import FiscalCalendar
 from generect_reports.analysis.pricing import load_prices, money_cents, to_hundredths
 from generect_reports.errors import InputError
-from generect_reports.outputs.quarter import (
+from generect_reports.reports.quarterly import (
     build_quarter_report,
     quarter_window,
     write_quarter_workbook,
@@ -174,7 +174,7 @@ def _pdf_text(path) -> str:
 
 
 def test_quarter_pdf_page(fy27q1, tmp_path):
-    from generect_reports.outputs.quarter import render_quarter_pdf, write_quarter_pdf
+    from generect_reports.reports.quarterly import render_quarter_pdf, write_quarter_pdf
 
     path = tmp_path / "q.pdf"
     write_quarter_pdf(fy27q1, path)
@@ -211,7 +211,7 @@ def subprocess_fonts(path) -> str:
 def test_quarter_page_text_is_at_least_8pt(fy27q1):
     from matplotlib.text import Text
 
-    from generect_reports.outputs.quarter import quarter_page
+    from generect_reports.reports.quarterly import quarter_page
 
     fig = quarter_page(fy27q1)
     texts = [t for t in fig.findobj(Text) if t.get_text()]
@@ -219,7 +219,7 @@ def test_quarter_page_text_is_at_least_8pt(fy27q1):
 
 
 def test_quarter_email_sentences(fy27q1):
-    from generect_reports.outputs.quarter import quarter_summary
+    from generect_reports.reports.quarterly import quarter_summary
 
     lines = quarter_summary(fy27q1)
     assert lines[0].startswith("FY2027-Q1 (01 Apr 2026 to 30 Jun 2026): 80,104 credits")
@@ -260,7 +260,7 @@ def test_email_sends_the_quarter_report(tmp_path):
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     from generect_reports import build_quarter_report, load_sample
     from generect_reports.analysis.calendar import FiscalCalendar
-    from generect_reports.outputs.quarter import quarter_summary
+    from generect_reports.reports.quarterly import quarter_summary
 
     rep = build_quarter_report(load_sample(), "FY2027-Q1", calendar=FiscalCalendar(start_month=4))
     assert msg["Subject"].startswith(f"Generect usage FY2027-Q1: {rep.total:,.0f} credits")

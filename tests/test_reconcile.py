@@ -14,8 +14,8 @@ from support import run_cli, soffice_recalculate
 from generect_reports.analysis.reconcile import load_ledger_mapping, map_types, reconcile
 from generect_reports.fetch import ledger as L
 from generect_reports.fetch.usage import load_sample
-from generect_reports.outputs import reconcile as R
 from generect_reports.periods import month_bounds, parse_month
+from generect_reports.render import reconcile as R
 
 TZ = "Europe/Kyiv"
 

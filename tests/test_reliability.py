@@ -264,21 +264,21 @@ def test_failed_write_leaves_existing_file_intact(tmp_path, monkeypatch, writer,
     rep = g.build_report(sample, "2026-10")
     with pytest.raises(OSError):
         if writer == "xlsx":
-            from generect_reports.outputs.excel import write_report_workbook
+            from generect_reports.render.xlsx.workbook import write_report_workbook
 
             write_report_workbook(rep, target)
         elif writer == "pdf":
-            from generect_reports.outputs.pdf import write_report_pdf
+            from generect_reports.render.pdf.document import write_report_pdf
 
             write_report_pdf(rep, target)
         elif writer == "csv":
-            from generect_reports.outputs.export import to_csv
+            from generect_reports.render.records.export import to_csv
 
             atomic.write_bytes_atomic(target, to_csv(sample).encode())
         elif writer == "tidy_xlsx":
             g.write_usage_xlsx(sample, target)
         else:
-            from generect_reports.outputs import mail
+            from generect_reports.render.email import message as mail
 
             mail.write_eml(
                 mail.build_message(rep, to=["a@example.com"], sender="r@example.com"), target

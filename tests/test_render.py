@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import generect_reports as g
+from generect_reports.deliver import parallel as render
 from generect_reports.errors import GenerectError, InputError
-from generect_reports.outputs import fontcache, render
-from generect_reports.outputs.excel import render_workbook
-from generect_reports.outputs.pdf import render_pdf
+from generect_reports.render.pdf import fontcache
+from generect_reports.render.pdf.document import render_pdf
+from generect_reports.render.xlsx.workbook import render_workbook
 
 needs_fork = pytest.mark.skipif(not render._can_fork(), reason="fork is not used on this platform")
 
@@ -295,7 +296,7 @@ def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, cod
 
 
 def test_email_attachments_are_the_report_files(rep):
-    from generect_reports.outputs.mail import build_message
+    from generect_reports.render.email.message import build_message
 
     message = build_message(rep, to=["finance@example.com"], sender="reports@example.com")
     parts = {
@@ -375,7 +376,7 @@ def test_other_threads_subset_as_usual(tmp_path):
 def test_a_text_outside_the_theme_font_uses_the_fallback_chain(sample, recwarn):
     """The pages are built with the theme font alone only when it has every glyph; a name it
     cannot show is drawn from the fallback fonts, without a warning about the first attempt."""
-    from generect_reports.outputs import pdf
+    from generect_reports.render.pdf import document as pdf
     from generect_reports.theme import font_chain
 
     # .ci/run installs fonts-noto-core: the fallback chain must reach it
@@ -402,8 +403,8 @@ def test_a_warm_render_does_not_load_the_subsetter(tmp_path):
 
     code = (
         "import sys\n"
-        "from generect_reports.outputs import fontcache\n"
-        "from generect_reports.outputs.pdf import render_pdf\n"
+        "from generect_reports.render.pdf import fontcache\n"
+        "from generect_reports.render.pdf.document import render_pdf\n"
         "import generect_reports as g\n"
         "rep = g.build_report(g.load_sample(), '2026-03')\n"
         "data = render_pdf(rep)\n"
@@ -435,7 +436,7 @@ def test_stacked_bars_are_one_collection_per_operation(rep):
     import matplotlib
     from matplotlib.collections import PolyCollection
 
-    from generect_reports.outputs import pdf
+    from generect_reports.render.pdf import document as pdf
 
     with matplotlib.rc_context(pdf._rc(rep)):
         page = pdf._page_summary(rep)
@@ -463,7 +464,7 @@ def test_category_labels_sit_where_tick_labels_would(rep):
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
-    from generect_reports.outputs import pdf
+    from generect_reports.render.pdf import document as pdf
 
     def boxes(grid_axis):
         with matplotlib.rc_context({**pdf._rc(rep), "axes.grid.axis": grid_axis}):

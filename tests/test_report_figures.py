@@ -10,9 +10,9 @@ from helpers import frame
 
 import generect_reports as g
 from generect_reports.analysis.pricing import money_cents
-from generect_reports.outputs.drivers import bridge_table, fraction_words
-from generect_reports.outputs.formats import ReportFormats, format_number, formats_from_theme
-from generect_reports.outputs.report import fmt_credits, fmt_money, report_window
+from generect_reports.reports.formats import ReportFormats, format_number, formats_from_theme
+from generect_reports.reports.monthly import fmt_credits, fmt_money, report_window
+from generect_reports.reports.narrative import bridge_table, fraction_words
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from support import run_cli
 
-from generect_reports.outputs import render
+from generect_reports.deliver import parallel as render
 
 needs_fork = pytest.mark.skipif(not render._can_fork(), reason="fork is not used on this platform")
 

@@ -19,7 +19,7 @@ from generect_reports.errors import (
     ServerError,
 )
 from generect_reports.fetch.account import fetch_account, load_sample_account, parse_account
-from generect_reports.outputs.budget import render_status_table
+from generect_reports.render.budget import render_status_table
 
 PERSONAL = ("finance@example.com", "Example Ltd")
 

@@ -44,10 +44,11 @@ def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
     the same ``report_budget`` figures as the report's Budget sheet (one ``/me/`` request live)."""
     import math
 
+    from generect_reports.reports.monthly import fmt_pct
+
     from ..analysis.budget import report_budget
     from ..errors import GenerectError
     from ..fetch.account import fetch_account, load_sample_account, sample_limit_history
-    from ..outputs.report import fmt_pct
 
     try:
         if report.source == "sample":
@@ -172,7 +173,7 @@ def _row(tiles: list[Kpi]) -> str:
 
 def month_kpis(report: Any) -> list[Kpi]:
     """The month's key figures, worded as in the report."""
-    from ..outputs.report import fmt_credits, fmt_money, fmt_signed_pct
+    from generect_reports.reports.monthly import fmt_credits, fmt_money, fmt_signed_pct
 
     status = (
         "complete" if report.complete else f"{report.elapsed_days} of {report.days_in_month} days"
@@ -220,7 +221,8 @@ class Dashboard:
     ) -> None:
         import ipywidgets as w
 
-        from ..outputs.report import build_report
+        from generect_reports.reports.monthly import build_report
+
         from .widgets import UsageExplorer
 
         self.usage = usage
@@ -301,8 +303,9 @@ class Dashboard:
 
     def write_reports(self) -> list[Path]:
         """Write the month's workbook and PDF into the export folder and show download links."""
-        from ..outputs.excel import write_report_workbook
-        from ..outputs.pdf import write_report_pdf
+        from generect_reports.render.pdf.document import write_report_pdf
+        from generect_reports.render.xlsx.workbook import write_report_workbook
+
         from .widgets import _download_link
 
         self.report_links.value = "<i>Building the workbook and the PDF…</i>"

@@ -1006,8 +1006,9 @@ class UsageExplorer:
     def export(self, fmt: str | None = None) -> Path:
         """Write the filtered view (credits, at the chosen granularity) into the working folder
         with the package's own writers, and show a download link. Returns the file's path."""
+        from generect_reports.render.records.export import to_csv
+
         from .._atomic import write_bytes_atomic
-        from ..outputs.export import to_csv
 
         fmt = fmt or self.export_format.value
         first, last = self.range
@@ -1026,7 +1027,7 @@ class UsageExplorer:
             write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
             mime = "text/csv"
         elif fmt == "xlsx":
-            from ..outputs.excel import write_usage_xlsx
+            from generect_reports.render.xlsx.workbook import write_usage_xlsx
 
             write_usage_xlsx(rows, path)
             mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

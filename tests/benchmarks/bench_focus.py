@@ -4,8 +4,8 @@ import time
 
 from benchutil import synthetic_daily
 
-from generect_reports.outputs import export
-from generect_reports.outputs import focus as F
+from generect_reports.render.records import export
+from generect_reports.render.records import focus as F
 
 
 def test_focus_csv_55k_rows_against_tidy_csv(benchmark, results):

@@ -44,7 +44,7 @@ def _cold(api, tmp_path, fn):
 def test_cold_report_requests_and_time(slow_api, history, results, tmp_path):
     from generect_reports import build_report, fetch_usage
     from generect_reports.fetch.plan import fetch_report_usage
-    from generect_reports.outputs.report import report_window
+    from generect_reports.reports.monthly import report_window
 
     def planned(client, cache):
         usage = fetch_report_usage(

@@ -34,7 +34,7 @@ REPORT = textwrap.dedent("""
     t = time.perf_counter()
     rep = g.build_report(usage, "2026-10", monthly=monthly)
     built = time.perf_counter() - t
-    from generect_reports.outputs.render import write_report_files
+    from generect_reports.deliver.parallel import write_report_files
     write_report_files(rep, {out!r} + ".xlsx", {out!r} + ".pdf")
     # The workbook may be rendered in a forked child: the peak is the larger of the two.
     peak = max(resource.getrusage(who).ru_maxrss for who in \

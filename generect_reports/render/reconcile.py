@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .export import csv_safe, dumps_document, json_document
+from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
 if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
-    from ..analysis.reconcile import Reconciliation
+    from generect_reports.analysis.reconcile import Reconciliation
 
 __all__ = [
     "render_table",
@@ -156,7 +156,7 @@ def render_csv(result: Reconciliation) -> str:
 
 def render_json(result: Reconciliation, *, generated_at: Any = None, complete: bool = True) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
-    from ..fetch.ledger import month_window
+    from generect_reports.fetch.ledger import month_window
 
     start, stop = month_window(result.month, result.timezone)
     rows = [
@@ -169,7 +169,7 @@ def render_json(result: Reconciliation, *, generated_at: Any = None, complete: b
         }
         for r in result.reasons.itertuples(index=False)
     ]
-    from ..analysis.reconcile import TYING_REASONS
+    from generect_reports.analysis.reconcile import TYING_REASONS
 
     explained = float(
         result.reasons.loc[result.reasons["reason"].isin(TYING_REASONS), "credits"].sum()
@@ -434,7 +434,7 @@ def write_reconciliation_xlsx(
     result: Reconciliation, ledger: pd.DataFrame, path: str | os.PathLike[str]
 ) -> None:
     """Write :func:`render_xlsx` atomically."""
-    from .._atomic import write_bytes_atomic
+    from generect_reports._atomic import write_bytes_atomic
 
     write_bytes_atomic(path, render_xlsx(result, ledger))
 

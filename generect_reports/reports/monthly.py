@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._text import name_list
-from .._version import __version__
-from ..analysis import usage as A
-from ..analysis.pricing import estimate_cost, money_cents, to_hundredths
-from ..errors import InputError
-from ..periods import month_bounds, parse_month, shift_month
-from ..theme import Theme, load_theme
-from .drivers import bridge_table, quantify_anomalies, report_narrative
-from .formats import ReportFormats, format_number, formats_from_theme
+from generect_reports._text import name_list
+from generect_reports._version import __version__
+from generect_reports.analysis import usage as A
+from generect_reports.analysis.pricing import estimate_cost, money_cents, to_hundredths
+from generect_reports.errors import InputError
+from generect_reports.periods import month_bounds, parse_month, shift_month
+from generect_reports.reports.formats import ReportFormats, format_number, formats_from_theme
+from generect_reports.reports.narrative import bridge_table, quantify_anomalies, report_narrative
+from generect_reports.theme import Theme, load_theme
 
 __all__ = [
     "MonthlyReport",
@@ -115,7 +115,7 @@ def last_full_month(
         if day < last:
             year, mon = shift_month(year, mon, -1)
         return A.month_label(year, mon)
-    from ..periods import get_timezone
+    from generect_reports.periods import get_timezone
 
     today = (now or dt.datetime.now(dt.UTC)).astimezone(get_timezone(timezone)).date()
     year, mon = shift_month(today.year, today.month, -1)

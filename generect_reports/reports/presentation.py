@@ -1,7 +1,7 @@
 """The report's figures as the words and strings the PDF and the email show.
 
 Both artefacts take their KPI tiles, table cells, drivers and anomaly lines from here, formatted
-by the report's one :class:`~generect_reports.outputs.formats.ReportFormats`, so a figure reads
+by the report's one :class:`~generect_reports.reports.formats.ReportFormats`, so a figure reads
 the same in the PDF, in the email's HTML part and in its text part.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "Kpi",
@@ -38,7 +38,7 @@ NAME_WIDTH = 60
 
 def layout_name(name: object) -> str:
     """An operation name cut to :data:`NAME_WIDTH` characters for layout only."""
-    from .._text import truncate_for_layout
+    from generect_reports._text import truncate_for_layout
 
     return truncate_for_layout(str(name), NAME_WIDTH)
 
@@ -48,15 +48,15 @@ def section_lines(rep: MonthlyReport) -> list[str]:
     sec = rep.sections
     lines: list[str] = []
     if sec.budget is not None:
-        from .budget import budget_summary
+        from generect_reports.render.budget import budget_summary
 
         lines += budget_summary(sec.budget)
     if sec.reconciliation is not None:
-        from .reconcile import reconciliation_summary
+        from generect_reports.render.reconcile import reconciliation_summary
 
         lines += reconciliation_summary(sec.reconciliation)
     if sec.allocation is not None:
-        from .chargeback import customers_summary
+        from generect_reports.render.chargeback import customers_summary
 
         lines += customers_summary(sec.allocation)
     return lines
@@ -66,7 +66,7 @@ def subject_flag(rep: MonthlyReport) -> str | None:
     """``[over limit]``, ``[projected over limit]`` or ``[over budget]`` when one applies."""
     if rep.sections.budget is None:
         return None
-    from .budget import budget_subject_flag
+    from generect_reports.render.budget import budget_subject_flag
 
     return budget_subject_flag(rep.sections.budget)
 
@@ -249,7 +249,7 @@ def cost_rows(rep: MonthlyReport) -> list[dict[str, str]]:
 def driver_lines(rep: MonthlyReport) -> list[str]:
     """The bridge as lines, from last month's total through each operation's contribution
     (largest first, small ones grouped) to this month's; none without a previous month."""
-    from .drivers import bridge_lines
+    from generect_reports.reports.narrative import bridge_lines
 
     if rep.bridge.empty or not rep.previous_available:
         return []
@@ -258,7 +258,7 @@ def driver_lines(rep: MonthlyReport) -> list[str]:
 
 def anomaly_lines(rep: MonthlyReport) -> list[str]:
     """Each flagged day, quantified against its baseline and the month's rise."""
-    from .drivers import anomaly_lines as lines
+    from generect_reports.reports.narrative import anomaly_lines as lines
 
     return lines(rep) or ["No day was flagged as unusual."]
 
@@ -298,7 +298,7 @@ def fold_operations(rep: MonthlyReport, keep: int = PAGE_OPERATIONS) -> MonthlyR
     import numpy as np
     import pandas as pd
 
-    from ..analysis.pricing import to_hundredths
+    from generect_reports.analysis.pricing import to_hundredths
 
     ops = rep.operations
     if len(ops) <= keep:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import DeliveryError, InputError
-from ..fetch.client import _is_loopback, retry_delay, should_retry
+from generect_reports.errors import DeliveryError, InputError
+from generect_reports.fetch.client import _is_loopback, retry_delay, should_retry
 
 __all__ = [
     "NOTIFY_ENV",

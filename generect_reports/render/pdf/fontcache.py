@@ -76,7 +76,7 @@ def _load_subsetter() -> None:
 def subset_cache_dir() -> Path:
     """The folder of cached subsets: ``font-subsets`` in the user cache folder
     (``GENERECT_REPORTS_CACHE_DIR`` overrides the latter)."""
-    from ..fetch.cache import default_cache_dir
+    from generect_reports.fetch.cache import default_cache_dir
 
     return default_cache_dir() / "font-subsets"
 

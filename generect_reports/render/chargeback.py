@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..analysis.chargeback import UNALLOCATED, Allocation, health_rule
-from .export import csv_safe, dumps_document, json_document
+from generect_reports.analysis.chargeback import UNALLOCATED, Allocation, health_rule
+from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
 if TYPE_CHECKING:
     import xlsxwriter
@@ -542,7 +542,7 @@ def write_chargeback_workbook(
     alloc: Allocation, path: str | os.PathLike[str], *, created: dt.datetime | None = None
 ) -> None:
     """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
-    from .._atomic import write_bytes_atomic
+    from generect_reports._atomic import write_bytes_atomic
 
     write_bytes_atomic(path, render_chargeback_workbook(alloc, created=created))
 

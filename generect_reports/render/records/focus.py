@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.pricing import largest_remainder, load_prices, money_cents
-from ..errors import InputError
+from generect_reports.analysis.pricing import largest_remainder, load_prices, money_cents
+from generect_reports.errors import InputError
 
 __all__ = [
     "FOCUS_VERSION",
@@ -475,7 +475,7 @@ def write_focus(
     the price table, tier multiplier and currency default to the bundled ``prices.toml``.
     """
     if "prices" not in options:
-        from ..theme import load_theme
+        from generect_reports.theme import load_theme
 
         theme = load_theme(options.pop("template", None))
         options.setdefault("prices", theme.prices)
@@ -485,11 +485,11 @@ def write_focus(
     if output is None:
         return render_focus_csv(frame)
     if str(output).lower().endswith(".parquet"):
-        from .export import parquet_table, write_parquet_table
+        from generect_reports.render.records.export import parquet_table, write_parquet_table
 
         write_parquet_table(parquet_table(frame), output)
     else:
-        from .._atomic import write_bytes_atomic
+        from generect_reports._atomic import write_bytes_atomic
 
         write_bytes_atomic(output, render_focus_csv(frame).encode("utf-8"))
     return None

@@ -1,6 +1,6 @@
 """What drove a month's change: the bridge from last month's total to this month's, anomalies
 measured against that change, and the report's narrative sentences, all from the figures of a
-:class:`~generect_reports.outputs.report.MonthlyReport`.
+:class:`~generect_reports.reports.monthly.MonthlyReport`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "bridge_table",

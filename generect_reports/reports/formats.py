@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import TemplateError
+from generect_reports.errors import TemplateError
 
 __all__ = [
     "ReportFormats",

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.calendar import FiscalCalendar
-from ..analysis.pricing import estimate_cost, money_cents
-from ..errors import InputError
-from ..periods import month_bounds, shift_month
-from ..theme import Theme, load_theme
+from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.analysis.pricing import estimate_cost, money_cents
+from generect_reports.errors import InputError
+from generect_reports.periods import month_bounds, shift_month
+from generect_reports.theme import Theme, load_theme
 
 __all__ = [
     "QuarterReport",
@@ -107,7 +107,7 @@ def _by_month_first(usage: pd.DataFrame, monthly: pd.DataFrame | None) -> pd.Dat
     from it, and the days of that month are left out so nothing counts twice."""
     if monthly is None or len(monthly) == 0:
         return usage
-    from ..analysis.usage import _month_codes, validate_usage_frame
+    from generect_reports.analysis.usage import _month_codes, validate_usage_frame
 
     validate_usage_frame(monthly)
     if monthly.attrs.get("period", "month") != "month":
@@ -322,7 +322,7 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     """
     import xlsxwriter
 
-    from ..outputs.export import csv_safe
+    from generect_reports.render.records.export import csv_safe
 
     wb = xlsxwriter.Workbook(
         str(path), {"nan_inf_to_errors": False, "default_date_format": "yyyy-mm-dd"}
@@ -489,7 +489,7 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
 
 def write_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) -> None:
     """Write the quarter workbook to ``path`` atomically."""
-    from .._atomic import atomic_path
+    from generect_reports._atomic import atomic_path
 
     with atomic_path(path) as tmp:
         render_quarter_workbook(rep, tmp)
@@ -691,6 +691,6 @@ def write_quarter_pdf(
     rep: QuarterReport, path: str | os.PathLike[str], *, colors: dict[str, str] | None = None
 ) -> None:
     """Write the quarter page PDF to ``path`` atomically."""
-    from .._atomic import write_bytes_atomic
+    from generect_reports._atomic import write_bytes_atomic
 
     write_bytes_atomic(path, render_quarter_pdf(rep, colors=colors))

@@ -92,7 +92,7 @@ def to_ndjson(frame: pd.DataFrame) -> str:
 def _printable(text: str) -> str:
     """Controls, bidi and zero-width characters (a terminal escape sequence or a name that
     reorders the line) shown escaped; see :func:`generect_reports._text.display_text`."""
-    from .._text import display_text
+    from generect_reports._text import display_text
 
     return display_text(text)
 
@@ -198,7 +198,7 @@ def frame_complete(frame: pd.DataFrame) -> bool:
     A closed bucket ended more than :data:`~generect_reports.periods.CLOSED_AFTER_DAYS` days
     before the data was fetched, so its figures will not change; an empty range is complete.
     """
-    from .. import periods as P
+    from generect_reports import periods as P
 
     attrs = frame.attrs
     if not attrs.get("start") or not attrs.get("end"):
@@ -218,7 +218,7 @@ def _credits_total(values: Any) -> float:
     # grain), so the JSON total carries no binary noise such as 1234.5600000001.
     import numpy as np
 
-    from ..analysis.pricing import to_hundredths
+    from generect_reports.analysis.pricing import to_hundredths
 
     arr = np.asarray(values, dtype="float64")
     hundredths = to_hundredths(arr)
@@ -268,7 +268,7 @@ PARQUET_METADATA_KEY = b"generect_reports"
 
 def require_pyarrow() -> Any:
     """Import pyarrow, or raise :class:`InputError` (exit 2) naming the extra to install."""
-    from ..errors import InputError
+    from generect_reports.errors import InputError
 
     try:
         import pyarrow
@@ -312,7 +312,7 @@ def write_parquet_table(table: Any, path: Any) -> Any:
     """Write a pyarrow Table to ``path`` atomically (zstd-compressed)."""
     import pyarrow.parquet as pq
 
-    from .._atomic import atomic_path
+    from generect_reports._atomic import atomic_path
 
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.budget import BUDGET_RULE, Crossing
+from generect_reports.analysis.budget import BUDGET_RULE, Crossing
 
 if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
-    from ..fetch.account import AccountStatus
+    from generect_reports.fetch.account import AccountStatus
 
 __all__ = [
     "status_rows",

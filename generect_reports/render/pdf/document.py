@@ -24,12 +24,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_path
-from .._text import display_text, truncate_for_layout
-from ..analysis.usage import ANOMALY_RULE
-from ..theme import font_chain
-from . import presentation as P
-from .fontcache import defer_subsetter_import
+from generect_reports._atomic import atomic_path
+from generect_reports._text import display_text, truncate_for_layout
+from generect_reports.analysis.usage import ANOMALY_RULE
+from generect_reports.render.pdf.fontcache import defer_subsetter_import
+from generect_reports.reports import presentation as P
+from generect_reports.theme import font_chain
 
 defer_subsetter_import()  # a warm report takes its font subsets from the cache
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from matplotlib.backend_bases import RendererBase
     from matplotlib.text import Text
 
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "write_pdf_report",
@@ -1029,15 +1029,15 @@ def _section_pages(rep: MonthlyReport) -> list[_Page]:
     colors = {op: _color(c) for op, c in rep.colors.items()}
     figures: list[Figure] = []
     if sec.budget is not None:
-        from .budget import budget_page
+        from generect_reports.render.budget import budget_page
 
         figures.append(budget_page(sec.budget, sec.burnup, figsize=size))
     if sec.reconciliation is not None:
-        from .reconcile import reconciliation_page
+        from generect_reports.render.reconcile import reconciliation_page
 
         figures.append(reconciliation_page(sec.reconciliation, figsize=size))
     if sec.allocation is not None:
-        from .chargeback import customers_page
+        from generect_reports.render.chargeback import customers_page
 
         figures.append(customers_page(sec.allocation, figsize=size, colors=colors))
     return [_Page(rep, fig) for fig in figures]
@@ -1087,7 +1087,7 @@ def _pages(rep: MonthlyReport) -> tuple[list[_Page], dict[str, Any]]:
 
 def render_pdf(rep: MonthlyReport) -> bytes:
     """The report as PDF bytes; the same report always gives the same bytes."""
-    from .fontcache import cached_font_subsets
+    from generect_reports.render.pdf.fontcache import cached_font_subsets
 
     pages, rc = _pages(rep)
     buffer = io.BytesIO()
@@ -1126,7 +1126,7 @@ def write_pdf_report(
 ) -> None:
     """Write the monthly PDF report for ``month`` from daily tidy usage (see
     :func:`~generect_reports.excel.write_excel_report` for the parameters)."""
-    from .report import build_report
+    from generect_reports.reports.monthly import build_report
 
     write_report_pdf(
         build_report(usage, month, history=history, template=template, account=account), path

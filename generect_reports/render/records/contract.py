@@ -1,4 +1,4 @@
-"""The JSON contract: the schema files shipped in ``outputs/schemas/`` and a validator for them.
+"""The JSON contract: the schema files in ``render/records/schemas/`` and a validator for them.
 
 One file per command (``<command>.schema.json``) references the shared
 ``envelope.schema.json``; adding a command's contract is adding its file. Validation needs the
@@ -19,7 +19,7 @@ ENVELOPE = "envelope"
 
 
 def _folder() -> Any:
-    return files("generect_reports.outputs").joinpath("schemas")
+    return files("generect_reports.render.records").joinpath("schemas")
 
 
 def schema_names() -> list[str]:

@@ -1,6 +1,6 @@
 """The monthly report's workbook and PDF, rendered on two cores where the platform allows.
 
-Both files come from one built :class:`~generect_reports.outputs.report.MonthlyReport`, and
+Both files come from one built :class:`~generect_reports.reports.monthly.MonthlyReport`, and
 neither depends on the other, so on POSIX a forked child draws the PDF while this process
 renders the workbook (and, for the email, the chart). The PDF goes to the child because it is
 the longer task, and because the child leaves without tearing matplotlib and the drawn pages
@@ -27,11 +27,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from .._atomic import write_bytes_atomic
-from ..errors import EXIT_UNEXPECTED, GenerectError
+from generect_reports._atomic import write_bytes_atomic
+from generect_reports.errors import EXIT_UNEXPECTED, GenerectError
 
 if TYPE_CHECKING:
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "render_report_files",
@@ -55,13 +55,13 @@ class ChildFailed(RuntimeError):
 
 
 def _render_xlsx(rep: MonthlyReport) -> bytes:
-    from .excel import render_workbook
+    from generect_reports.render.xlsx.workbook import render_workbook
 
     return render_workbook(rep)
 
 
 def _render_pdf(rep: MonthlyReport) -> bytes:
-    from .pdf import render_pdf
+    from generect_reports.render.pdf.document import render_pdf
 
     return render_pdf(rep)
 

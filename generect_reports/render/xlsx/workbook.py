@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._atomic import atomic_path, check_output_path
-from .._text import xlsx_text, xlsxwriter_text
-from ..analysis.usage import ANOMALY_RULE
-from .export import FORMULA_PREFIXES
+from generect_reports._atomic import atomic_path, check_output_path
+from generect_reports._text import xlsx_text, xlsxwriter_text
+from generect_reports.analysis.usage import ANOMALY_RULE
+from generect_reports.render.records.export import FORMULA_PREFIXES
 
 if TYPE_CHECKING:
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "write_excel_report",
@@ -1394,17 +1394,17 @@ def _sections(b: _Book, rep: MonthlyReport) -> None:
     tie-out and its transactions, credits by customer."""
     sec = rep.sections
     if sec.budget is not None:
-        from .budget import add_budget_sheet
+        from generect_reports.render.budget import add_budget_sheet
 
         add_budget_sheet(b.wb, sec.budget, sec.burnup)
     if sec.reconciliation is not None:
-        from .reconcile import add_ledger_sheet, add_reconciliation_sheet
+        from generect_reports.render.reconcile import add_ledger_sheet, add_reconciliation_sheet
 
         add_reconciliation_sheet(b.wb, sec.reconciliation)
         if sec.ledger is not None:
             add_ledger_sheet(b.wb, sec.ledger)
     if sec.allocation is not None:
-        from .chargeback import add_customers_sheet
+        from generect_reports.render.chargeback import add_customers_sheet
 
         add_customers_sheet(b.wb, sec.allocation)
 
@@ -1475,7 +1475,7 @@ def write_excel_report(
     template
         Folder with a user's ``theme.toml`` / ``prices.toml``.
     """
-    from .report import build_report
+    from generect_reports.reports.monthly import build_report
 
     write_report_workbook(
         build_report(usage, month, history=history, template=template, account=account), path

@@ -16,15 +16,15 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import write_bytes_atomic
-from .._text import display_text, escape_invisible
-from .._version import __version__
-from ..errors import DeliveryError, InputError
+from generect_reports._atomic import write_bytes_atomic
+from generect_reports._text import display_text, escape_invisible
+from generect_reports._version import __version__
+from generect_reports.errors import DeliveryError, InputError
 
 if TYPE_CHECKING:
     from markupsafe import Markup
 
-    from .report import MonthlyReport
+    from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
     "SmtpSettings",
@@ -117,7 +117,7 @@ def subject_for(rep: MonthlyReport) -> str:
         subject = "[partial month] " + subject
     elif rep.warnings:
         subject = "[incomplete data] " + subject
-    from .presentation import subject_flag
+    from generect_reports.reports.presentation import subject_flag
 
     flag = subject_flag(rep)
     return f"{flag} {subject}" if flag else subject
@@ -132,7 +132,7 @@ CHART_INCHES = 4.8
 def _context(
     rep: MonthlyReport, chart_cid: str, xlsx_name: str, pdf_name: str
 ) -> dict[str, object]:
-    from . import presentation as P
+    from generect_reports.reports import presentation as P
 
     f = rep.formats
     return {
@@ -199,8 +199,8 @@ def _render(rep: MonthlyReport, context: dict[str, object]) -> tuple[str, str]:
         TemplateError as JinjaError,
     )
 
-    from ..errors import TemplateError
-    from ..theme import bundled_template_dir
+    from generect_reports.errors import TemplateError
+    from generect_reports.theme import bundled_template_dir
 
     loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
     env = Environment(
@@ -220,7 +220,7 @@ def _render(rep: MonthlyReport, context: dict[str, object]) -> tuple[str, str]:
 
 
 def _chart_png(rep: MonthlyReport) -> bytes:
-    from .pdf import history_chart_png
+    from generect_reports.render.pdf.document import history_chart_png
 
     # Drawn at twice the pixels it is laid out at, so it stays sharp on high-density screens.
     return history_chart_png(rep, width=CHART_INCHES, dpi=round(2 * CHART_WIDTH_PX / CHART_INCHES))
@@ -237,11 +237,11 @@ def build_message(
 ) -> EmailMessage:
     """The complete message: subject, text and HTML bodies, inline chart, xlsx and pdf attached.
 
-    ``worker`` is a :class:`~generect_reports.outputs.render.PdfWorker` started before the
+    ``worker`` is a :class:`~generect_reports.deliver.parallel.PdfWorker` started before the
     report was built, to draw the PDF. Raises :class:`InputError` when the attachments exceed
     ``max_attachment_bytes``.
     """
-    from .render import render_email_files
+    from generect_reports.deliver.parallel import render_email_files
 
     xlsx_name = f"generect-usage-{rep.month}.xlsx"
     pdf_name = f"generect-usage-{rep.month}.pdf"
@@ -308,7 +308,7 @@ def _assemble(
 
 def quarter_subject(rep: Any) -> str:
     """E.g. ``Generect usage FY2027-Q1: 98,765 credits (+5.2% vs FY2026-Q4)``."""
-    from .quarter import _signed_pct
+    from generect_reports.reports.quarterly import _signed_pct
 
     change = rep.total - rep.previous_total
     pct = change / rep.previous_total if rep.previous_total else float("nan")
@@ -335,7 +335,11 @@ def build_quarter_message(
 
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from .quarter import quarter_summary, render_quarter_pdf, write_quarter_workbook
+    from generect_reports.reports.quarterly import (
+        quarter_summary,
+        render_quarter_pdf,
+        write_quarter_workbook,
+    )
 
     with tempfile.TemporaryDirectory(prefix="generect-quarter-") as folder:
         path = os.path.join(folder, "q.xlsx")
@@ -349,7 +353,7 @@ def build_quarter_message(
             f"attachments are {size / 1e6:.1f} MB, "
             f"over the {max_attachment_bytes / 1e6:.1f} MB limit (raise --max-attachment-mb)"
         )
-    from ..theme import bundled_template_dir, load_theme
+    from generect_reports.theme import bundled_template_dir, load_theme
 
     theme = theme or load_theme()
     folders = [str(theme.folder), str(bundled_template_dir())]

@@ -1,0 +1,3 @@
+"""The email message: HTML and text parts, the chart and the attachments."""
+
+__all__: list[str] = []

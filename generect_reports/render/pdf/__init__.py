@@ -1,0 +1,3 @@
+"""The PDF documents: pages drawn with matplotlib, fonts subset and cached."""
+
+__all__: list[str] = []

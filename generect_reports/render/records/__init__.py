@@ -1,0 +1,3 @@
+"""Records for scripts and FinOps tools: CSV, JSON, NDJSON, Parquet, FOCUS and their schemas."""
+
+__all__: list[str] = []
