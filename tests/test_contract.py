@@ -19,6 +19,7 @@ from generect_reports.cli import cli
 from generect_reports.render.records import export
 from generect_reports.render.records.contract import (
     ENVELOPE,
+    bundle,
     load_schema,
     schema_names,
     validate_document,
@@ -27,6 +28,9 @@ from generect_reports.render.records.contract import (
 GOLDEN = Path(__file__).parent / "golden"
 FINGERPRINTS = GOLDEN / "schema_fingerprints.json"
 FIXED_AT = "2026-11-02T08:00:00+00:00"
+SCHEMAS = (
+    Path(__file__).resolve().parent.parent / "generect_reports" / "render" / "records" / "schemas"
+)
 
 #: Extra arguments a command needs besides --sample --format json (none by default, so a new
 #: command's schema is picked up and checked as soon as its file exists).
@@ -72,6 +76,36 @@ def test_schema_references_the_envelope(name):
     assert schema["properties"]["command"] == {"const": name}
 
 
+@pytest.mark.parametrize("name", schema_names())
+def test_each_schema_file_validates_on_its_own(name):
+    """A user's plain ``jsonschema.validate(doc, schema)`` on one shipped file, with no registry
+    and no network: the envelope's rules (schema_version required) are enforced from inside."""
+    result = CliRunner().invoke(
+        cli, [name, "--sample", "--format", "json", *COMMAND_ARGS.get(name, [])]
+    )
+    doc = json.loads(result.stdout)
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, schema)
+    broken = copy.deepcopy(doc)
+    broken.pop("schema_version")
+    with pytest.raises(jsonschema.ValidationError, match="schema_version"):
+        jsonschema.validate(broken, schema)
+
+
+@pytest.mark.parametrize("name", schema_names())
+def test_bundled_envelope_is_the_shipped_envelope(name, update_golden):
+    """Each command file carries the envelope under ``$defs``; --update-golden re-bundles them
+    after the envelope changes, so the copies can never drift from it."""
+    path = SCHEMAS / f"{name}.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    bundled = bundle(schema, load_schema(ENVELOPE))
+    if update_golden and bundled != schema:
+        path.write_text(json.dumps(bundled, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        schema = bundled
+    assert schema == bundled, f"{path.name} carries a stale envelope: run pytest --update-golden"
+    assert schema["$defs"][ENVELOPE]["$id"].endswith("/envelope.schema.json")
+
+
 def test_envelope_schema_names_the_current_version():
     assert load_schema(ENVELOPE)["properties"]["schema_version"]["const"] == export.SCHEMA_VERSION
 
@@ -100,7 +134,13 @@ def test_schema_rejects_broken_documents(sample, mutate, needle):
 
 
 def _fingerprint(schema: object) -> str:
-    """Hash of a schema's structure: titles and descriptions may change, nothing else."""
+    """Hash of a schema's structure: titles and descriptions may change, nothing else. The
+    bundled envelope is left out: the envelope has its own fingerprint."""
+    if isinstance(schema, dict) and ENVELOPE in schema.get("$defs", {}):
+        defs = {k: v for k, v in schema["$defs"].items() if k != ENVELOPE}
+        schema = {k: v for k, v in schema.items() if k != "$defs"} | (
+            {"$defs": defs} if defs else {}
+        )
 
     def strip(node: object) -> object:
         if isinstance(node, dict):

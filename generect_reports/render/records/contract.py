@@ -1,8 +1,11 @@
 """The JSON contract: the schema files in ``render/records/schemas/`` and a validator for them.
 
 One file per command (``<command>.schema.json``) references the shared
-``envelope.schema.json``; adding a command's contract is adding its file. Validation needs the
-``jsonschema`` package (in the ``test`` extra), imported only when asked for.
+``envelope.schema.json`` and carries a copy of it under ``$defs`` (JSON Schema 2020-12 bundling:
+the copy keeps its ``$id``, so the ``$ref`` resolves inside the file), so every file validates a
+document on its own, with a plain ``jsonschema.validate(doc, schema)``. Adding a command's
+contract is adding its file. Validation needs the ``jsonschema`` package (in the ``test`` extra),
+imported only when asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ import json
 from importlib.resources import files
 from typing import Any
 
-__all__ = ["SCHEMA_SUFFIX", "ENVELOPE", "schema_names", "load_schema", "validate_document"]
+__all__ = [
+    "SCHEMA_SUFFIX",
+    "ENVELOPE",
+    "schema_names",
+    "load_schema",
+    "bundle",
+    "validate_document",
+]
 
 SCHEMA_SUFFIX = ".schema.json"
 #: The schema every command's schema references.
@@ -38,16 +48,13 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _registry() -> Any:
-    from referencing import Registry, Resource
+def bundle(schema: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``envelope`` embedded as its ``$defs`` resource ``envelope``.
 
-    resources = []
-    for name in [ENVELOPE, *schema_names()]:
-        schema = load_schema(name)
-        resource = Resource.from_contents(schema)
-        # Reachable both by its $id and by the bare file name a sibling's "$ref" uses.
-        resources += [(schema["$id"], resource), (name + SCHEMA_SUFFIX, resource)]
-    return Registry().with_resources(resources)
+    The embedded copy keeps its ``$id``, so the command schema's ``$ref`` to
+    ``envelope.schema.json`` (relative to the command's own ``$id``) resolves inside the file.
+    """
+    return {**schema, "$defs": {**schema.get("$defs", {}), ENVELOPE: envelope}}
 
 
 def validate_document(doc: dict[str, Any], command: str | None = None) -> None:
@@ -60,7 +67,7 @@ def validate_document(doc: dict[str, Any], command: str | None = None) -> None:
     name = command or str(doc.get("command", ""))
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
-    validator = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     errors = list(validator.iter_errors(doc))
     # A failing "$ref" leaves its properties unevaluated: report the cause, not that echo.
     causes = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
