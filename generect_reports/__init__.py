@@ -68,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     "write_usage_xlsx": "render.xlsx.workbook",
     "write_pdf_report": "render.pdf.document",
     "build_message": "render.email.message",
-    "send_message": "render.email.message",
+    "send_message": "deliver.smtp",
     "write_chargeback_workbook": "render.chargeback",
     "load_theme": "theme",
     "notify": "deliver.webhook",
@@ -132,6 +132,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from generect_reports.deliver.smtp import send_message
     from generect_reports.deliver.webhook import notify
     from generect_reports.render.budget import (
         add_budget_sheet,
@@ -140,7 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         budget_summary,
     )
     from generect_reports.render.chargeback import write_chargeback_workbook
-    from generect_reports.render.email.message import build_message, send_message
+    from generect_reports.render.email.message import build_message
     from generect_reports.render.pdf.document import write_pdf_report
     from generect_reports.render.records.contract import validate_document
     from generect_reports.render.records.export import usage_document, write_usage_parquet

@@ -842,6 +842,7 @@ def email(
     """Email the monthly report (workbook and PDF attached) to the finance inbox."""
     import math
 
+    from generect_reports.deliver import smtp
     from generect_reports.render.email import message as mail
 
     if not (math.isfinite(max_attachment_mb) and max_attachment_mb > 0):
@@ -849,16 +850,16 @@ def email(
             f"--max-attachment-mb must be a positive number, not {max_attachment_mb:g}"
         )
 
-    settings = mail.SmtpSettings.from_options(
+    settings = smtp.SmtpSettings.from_options(
         host=smtp_host,
         port=smtp_port,
         security=smtp_security,
         user=smtp_user,
         need_host=dry_run is None,
     )
-    recipients = mail.validate_addresses(to, "--to", required=True)
-    copies = mail.validate_addresses(cc, "--cc")
-    from_addr = mail.validate_addresses([sender] if sender else [], "--from", required=True)[0]
+    recipients = smtp.validate_addresses(to, "--to", required=True)
+    copies = smtp.validate_addresses(cc, "--cc")
+    from_addr = smtp.validate_addresses([sender] if sender else [], "--from", required=True)[0]
     if dry_run:
         from ._atomic import check_output_path
 
@@ -914,11 +915,11 @@ def email(
                 worker=worker,
             )
     if dry_run:
-        mail.write_eml(message, dry_run)
+        smtp.write_eml(message, dry_run)
         if not quiet:
             click.echo(f"wrote {dry_run} (not sent)", err=True)
         return
-    mail.send_message(message, settings)
+    smtp.send_message(message, settings)
     if not quiet:
         click.echo(
             f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)", err=True

@@ -14,6 +14,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from support import SMTP_CANARY, run_cli
 
 import generect_reports as g
+from generect_reports.deliver import smtp as smtp_delivery
 from generect_reports.errors import DeliveryError, InputError
 from generect_reports.render.email import message as mail
 
@@ -316,7 +317,7 @@ def test_starttls_with_self_signed_certificate(tls_files, report):
     ctl, inbox, port = tls_controller(tls_files, require_starttls=True, authenticator=authenticator)
     try:
         msg = mail.build_message(report, to=["a@example.com"], sender="r@example.com")
-        settings = mail.SmtpSettings(
+        settings = smtp_delivery.SmtpSettings(
             host="127.0.0.1",
             port=port,
             security="starttls",
@@ -324,18 +325,18 @@ def test_starttls_with_self_signed_certificate(tls_files, report):
             password=SMTP_CANARY,
             cafile=str(cert),
         )
-        mail.send_message(msg, settings)
+        smtp_delivery.send_message(msg, settings)
         assert len(inbox.messages) == 1
         check_message(parse(inbox.messages[0][2]), report)
         # without trusting the certificate, TLS fails cleanly
         with pytest.raises(DeliveryError, match="TLS"):
-            mail.send_message(
-                msg, mail.SmtpSettings(host="127.0.0.1", port=port, security="starttls")
+            smtp_delivery.send_message(
+                msg, smtp_delivery.SmtpSettings(host="127.0.0.1", port=port, security="starttls")
             )
         with pytest.raises(DeliveryError, match="refused"):
-            mail.send_message(
+            smtp_delivery.send_message(
                 msg,
-                mail.SmtpSettings(
+                smtp_delivery.SmtpSettings(
                     host="127.0.0.1",
                     port=port,
                     security="starttls",
@@ -353,8 +354,11 @@ def test_implicit_tls_ssl_mode(tls_files, report):
     ctl, inbox, port = tls_controller(tls_files, implicit=True, server_hostname="127.0.0.1")
     try:
         msg = mail.build_message(report, to=["a@example.com"], sender="r@example.com")
-        mail.send_message(
-            msg, mail.SmtpSettings(host="127.0.0.1", port=port, security="ssl", cafile=str(cert))
+        smtp_delivery.send_message(
+            msg,
+            smtp_delivery.SmtpSettings(
+                host="127.0.0.1", port=port, security="ssl", cafile=str(cert)
+            ),
         )
         assert len(inbox.messages) == 1
     finally:

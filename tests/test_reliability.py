@@ -278,9 +278,10 @@ def test_failed_write_leaves_existing_file_intact(tmp_path, monkeypatch, writer,
         elif writer == "tidy_xlsx":
             g.write_usage_xlsx(sample, target)
         else:
+            from generect_reports.deliver import smtp
             from generect_reports.render.email import message as mail
 
-            mail.write_eml(
+            smtp.write_eml(
                 mail.build_message(rep, to=["a@example.com"], sender="r@example.com"), target
             )
     monkeypatch.setattr(atomic.os, "replace", real_replace)
