@@ -47,14 +47,34 @@ def test_default_base_url_and_env(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://api.generect.com", "http://10.0.0.5:8000", "ftp://x", "https://u:p@host"]
+    "url",
+    [
+        "http://api.generect.com",
+        "http://10.0.0.5:8000",
+        "ftp://x",
+        "https://u:p@host",
+        # A name is trusted as this machine only when it is exactly localhost: whether these reach
+        # this machine depends on a DNS answer.
+        "http://foo.localhost:9",
+        "http://localhost.example.com:9",
+        "http://127.0.0.1.nip.io:9",
+    ],
 )
 def test_refuses_plain_http_except_loopback(url):
     with pytest.raises(E.InputError):
         GenerectClient("t", url)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9",
+        "http://127.3.2.1:9",
+        "http://localhost:9",
+        "http://LOCALHOST:9",
+        "http://[::1]:9",
+    ],
+)
 def test_loopback_http_allowed(url):
     GenerectClient("t", url)
 

@@ -117,6 +117,7 @@ def test_teams_urls_are_recognised():
     "url, fragment",
     [
         (f"http://chat.example.com/{HOOK_CANARY}", "must use https"),
+        (f"http://hooks.localhost/{HOOK_CANARY}", "must use https"),
         (f"ftp://chat.example.com/{HOOK_CANARY}", "not a valid https://"),
         (f"https://user:{HOOK_CANARY}@chat.example.com/x", "credentials"),
         (f"https://chat.example.com/{HOOK_CANARY} x", "whitespace"),

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from generect_reports._http import is_loopback, retry_delay, should_retry
 from generect_reports.errors import DeliveryError, InputError
-from generect_reports.fetch.client import _is_loopback, retry_delay, should_retry
 
 __all__ = [
     "NOTIFY_ENV",
@@ -87,7 +87,7 @@ def check_webhook_url(url: str, where: str) -> str:
         raise InputError(f"{where}: not a valid URL") from None  # the cause quotes the URL
     if parts.scheme not in ("https", "http") or not host:
         raise InputError(f"{where}: not a valid https:// webhook URL")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise InputError(f"{where}: webhook URLs must use https (plain http only to this machine)")
     if parts.username or parts.password:
         raise InputError(f"{where}: credentials in a webhook URL are not supported")

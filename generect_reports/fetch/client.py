@@ -8,18 +8,17 @@ about pandas.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import math
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from .._http import is_loopback, retry_delay, should_retry
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -45,7 +44,6 @@ ME_PATH = "/api/v1/accounts/me/"
 TRANSACTIONS_PATH = "/api/v1/accounts/transactions/"
 TOKENS_PATH = "/api/v1/accounts/tokens/analytics/"
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_DETAIL = 200
 _MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
@@ -94,17 +92,6 @@ def resolve_token(token: str | None = None) -> str:
     return raw
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_base_url(url: str) -> str:
     """Validate the API base URL once, before any request: a typo is bad input, not a network
     fault to retry."""
@@ -123,7 +110,7 @@ def _check_base_url(url: str) -> str:
         raise InputError(f"invalid API URL {url!r}: expected https://host")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InputError("invalid API URL: credentials, query and fragment are not allowed in it")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InsecureTransportError(
             f"refusing to send the API token over plain http to {parts.hostname}: use https"
         )
@@ -149,28 +136,6 @@ def _gave_up_throttled(error: APIError, tries: int, throttled: int) -> APIError:
         f"{error.args[0]} (gave up after {tries} attempts, {throttled} of them rate limited)",
     )
     return error
-
-
-def should_retry(status: int | None, attempt: int, max_attempts: int) -> bool:
-    """Transient failures (429, 5xx, connection trouble as ``status=None``) are retried."""
-    if attempt >= max_attempts:
-        return False
-    return status is None or status in RETRY_STATUSES
-
-
-def retry_delay(
-    attempt: int,
-    retry_after: float | None = None,
-    *,
-    base: float = 0.5,
-    cap: float = 8.0,
-    rng: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: ``Retry-After`` if given, else full-jitter
-    exponential backoff (AWS style) so parallel workers don't retry in lockstep."""
-    if retry_after is not None:
-        return max(0.0, min(retry_after, cap * 4))
-    return rng() * min(cap, base * (2 ** (attempt - 1)))
 
 
 def _parse_retry_after(value: str | None) -> float | None:
