@@ -22,11 +22,10 @@ from generect_reports.deliver.webhook import (
     is_teams_url,
     notify,
     post_webhook,
-    slack_payload,
-    teams_payload,
     webhook_urls,
 )
 from generect_reports.errors import DeliveryError, InputError
+from generect_reports.render.chat import slack_payload, teams_payload
 
 HOOK_CANARY = "hook-canary-5e1d07b2c4a9"
 SLACK_PATH = f"/services/T000/B000/{HOOK_CANARY}"

@@ -1,4 +1,4 @@
-"""Threshold alerts to chat webhooks: Slack's incoming-webhook JSON, or a Teams Adaptive Card.
+"""Threshold alerts posted to chat webhooks (the messages are ``render.chat``'s).
 
 Slack's ``{"text": ...}`` body is also accepted by Mattermost and Rocket.Chat. A Microsoft Teams
 Workflows URL (``*.logic.azure.com``, ``*.powerplatform.com``, ``*.webhook.office.com``) gets a
@@ -17,21 +17,20 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from generect_reports._http import is_loopback, retry_delay, should_retry
 from generect_reports.errors import DeliveryError, InputError
+from generect_reports.render.chat import slack_payload, teams_payload
 
 __all__ = [
     "NOTIFY_ENV",
     "Webhook",
     "check_webhook_url",
     "is_teams_url",
-    "slack_payload",
-    "teams_payload",
     "post_webhook",
     "notify",
     "webhook_urls",
@@ -117,35 +116,6 @@ def webhook_urls(
         if checked not in unique:
             unique.append(checked)
     return [Webhook(url, i, len(unique)) for i, url in enumerate(unique, 1)]
-
-
-def slack_payload(title: str, lines: Iterable[str]) -> dict[str, Any]:
-    """Slack incoming-webhook body (also Mattermost and Rocket.Chat): plain ``text``."""
-    body = "\n".join(f"• {line}" for line in lines)
-    return {"text": f"*{title}*\n{body}" if body else f"*{title}*"}
-
-
-def teams_payload(title: str, lines: Iterable[str]) -> dict[str, Any]:
-    """Teams Workflows body: a message with one Adaptive Card (version 1.4)."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True}
-    ]
-    blocks += [{"type": "TextBlock", "text": f"- {line}", "wrap": True} for line in lines]
-    return {
-        "type": "message",
-        "attachments": [
-            {
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": None,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "body": blocks,
-                },
-            }
-        ],
-    }
 
 
 class _HideURLs(logging.Filter):
