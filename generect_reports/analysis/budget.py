@@ -386,8 +386,10 @@ def budget_status(
         projected = np.full(len(names), np.nan)
         reach &= done[:, None]  # a past month: only the actual crossing
     hit = reach.any(axis=0)
+    stamps = days.to_numpy()
+    # NaT in the days' own unit: a unitless NaT is deprecated in NumPy 2.5.
     crossing = pd.DatetimeIndex(
-        np.where(hit, days.to_numpy()[reach.argmax(axis=0)], np.datetime64("NaT"))
+        np.where(hit, stamps[reach.argmax(axis=0)], np.array("NaT", dtype=stamps.dtype))
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         share = used / thr
