@@ -113,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "APIConnectionError": "errors",
     "IgnoredFilterError": "errors",
     "DeliveryError": "errors",
+    "WriteFailed": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -32,6 +32,7 @@ __all__ = [
     "APIConnectionError",
     "IgnoredFilterError",
     "DeliveryError",
+    "WriteFailed",
     "error_for_status",
 ]
 
@@ -93,6 +94,12 @@ class OutputError(InputError):
 
 class ConfigError(InputError):
     """A configuration file that cannot be read, or holds an unknown or invalid setting."""
+
+
+class WriteFailed(GenerectError, OSError):
+    """The device refused the bytes (disk full, I/O error): nothing was replaced (exit 4)."""
+
+    exit_code = EXIT_API
 
 
 # --- a check the caller asked for did not pass (exit 5) ------------------------------------
