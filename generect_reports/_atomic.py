@@ -21,7 +21,14 @@ from pathlib import Path
 
 from .errors import GenerectError, OutputError, WriteFailed
 
-__all__ = ["atomic_path", "check_distinct_outputs", "check_output_path", "write_bytes_atomic"]
+__all__ = [
+    "atomic_path",
+    "check_distinct_outputs",
+    "check_output_path",
+    "write_bytes_atomic",
+    "private_folder",
+    "private_file",
+]
 
 #: errno values that mean the device, not the path, is at fault (exit 4).
 _DEVICE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
@@ -186,3 +193,27 @@ def check_distinct_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> N
                     f"{name_a} {a} and {name_b} {b} are the same file: "
                     "give each output its own path"
                 )
+
+
+def private_folder(folder: Path, *, tighten: bool = True) -> None:
+    """Create ``folder`` readable by its owner only (0700): the ledger, balances and customers
+    kept in the cache are nobody else's business. ``tighten`` also narrows an existing folder
+    that an older version left open."""
+    missing = []
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    for each in reversed(missing):  # every folder made here is private, not only the last
+        each.mkdir(mode=0o700, exist_ok=True)
+    if tighten:
+        with contextlib.suppress(OSError):
+            if folder.stat().st_mode & 0o077:
+                folder.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file readable and writable by its owner only (0600)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)

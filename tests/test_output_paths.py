@@ -148,3 +148,59 @@ def test_write_bytes_atomic_into_a_fifo(tmp_path):
     write_bytes_atomic(fifo, b"x" * (3 << 20))  # more than a pipe holds: really streamed
     reader.join(30)
     assert got == [b"x" * (3 << 20)] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+# --- the cache is private ---------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_cache_is_created_private(monkeypatch, tmp_path):
+    """The platform's cache folder 0700, the database and its WAL files 0600, font subsets too."""
+    monkeypatch.delenv("GENERECT_REPORTS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    old = os.umask(0o022)  # the usual umask, which would leave files 0644
+    try:
+        out = run_cli("report", "--sample", "--month", "2026-10", cwd=tmp_path)
+    finally:
+        os.umask(old)
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "xdg" / "generect-reports"
+    assert _mode(folder) == 0o700
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert files and {_mode(p) for p in files} == {0o600}
+    assert {_mode(p) for p in folder.rglob("*") if p.is_dir()} <= {0o700}
+
+
+def test_an_open_cache_left_by_an_older_version_is_tightened(monkeypatch, tmp_path):
+    monkeypatch.delenv("GENERECT_REPORTS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = tmp_path / "xdg" / "generect-reports"
+    folder.mkdir(parents=True)
+    folder.chmod(0o755)
+    db = folder / "usage-v1.sqlite3"
+    import sqlite3
+
+    sqlite3.connect(db).close()
+    db.chmod(0o644)
+    from generect_reports.fetch.cache import UsageCache
+
+    cache = UsageCache()
+    cache.get_many("account", [])  # opens the store
+    cache.close()
+    assert _mode(folder) == 0o700 and _mode(db) == 0o600
+
+
+def test_a_cache_folder_named_by_the_user_keeps_its_mode_and_gets_private_files(
+    isolated_env, tmp_path
+):
+    isolated_env.chmod(0o755)
+    out = run_cli("usage", "--sample", "--start", "2026-10-01", "--end", "2026-10-02")
+    assert out.returncode == 0, out.stderr
+    from generect_reports.fetch.cache import UsageCache
+
+    UsageCache().get_many("account", [])
+    assert _mode(isolated_env) == 0o755
+    assert {_mode(p) for p in isolated_env.glob("usage-v1.sqlite3*")} <= {0o600}

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._atomic import private_file, private_folder
 from ..errors import GenerectWarning
 
 __all__ = ["UsageCache", "default_cache_dir"]
@@ -36,6 +37,10 @@ def default_cache_dir() -> Path:
     override = os.environ.get("GENERECT_REPORTS_CACHE_DIR")
     if override:
         return Path(override)
+    return _platform_cache_dir()
+
+
+def _platform_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("generect-reports", appauthor=False))
@@ -68,8 +73,13 @@ class UsageCache:
             return self._conn
         for attempt in (1, 2):
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                # The platform's folder is ours to tighten; one named in the environment is the
+                # user's to set, so only the files inside it are made private.
+                private_folder(self.directory, tighten=self.directory == _platform_cache_dir())
                 conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+                # SQLite gives its -wal and -shm files the database's mode: 0600 for all three.
+                for suffix in ("", "-wal", "-shm"):
+                    private_file(Path(str(self.path) + suffix))
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
                 conn.execute("SELECT count(*) FROM buckets").fetchone()

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from generect_reports._atomic import private_folder
+
 __all__ = ["cached_font_subsets", "subset_cache_dir", "defer_subsetter_import", "MAX_ENTRIES"]
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ def _write(folder: Path, path: Path, entry: _Subset) -> None:
     meta = json.dumps(sorted(entry.glyph_index_map.items())).encode()
     body = len(meta).to_bytes(4, "big") + meta + entry.font.data
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".subset.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
