@@ -113,26 +113,14 @@ def _breakable(name: object) -> Markup:
 
 
 def _render(rep: MonthlyReport, context: dict[str, object]) -> tuple[str, str]:
-    from jinja2 import (
-        Environment,
-        FileSystemLoader,
-        StrictUndefined,
-        select_autoescape,
-    )
-    from jinja2 import (
-        TemplateError as JinjaError,
-    )
+    from jinja2 import TemplateError as JinjaError
 
     from generect_reports.errors import TemplateError
+    from generect_reports.render.email.templates import template_environment
     from generect_reports.theme import bundled_template_dir
 
-    loader = FileSystemLoader([str(rep.theme.folder), str(bundled_template_dir())])
-    env = Environment(
-        loader=loader,
-        autoescape=select_autoescape(["html", "html.j2"], default=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        finalize=_shown_text,
+    env = template_environment(
+        [str(rep.theme.folder), str(bundled_template_dir())], finalize=_shown_text
     )
     env.filters["breakable"] = _breakable
     try:
@@ -257,8 +245,7 @@ def build_quarter_message(
     workbook and one-page PDF attached. Raises :class:`InputError` over the size limit."""
     import tempfile
 
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
+    from generect_reports.render.email.templates import template_environment
     from generect_reports.reports.quarterly import (
         quarter_summary,
         render_quarter_pdf,
@@ -281,12 +268,7 @@ def build_quarter_message(
 
     theme = theme or load_theme()
     folders = [str(theme.folder), str(bundled_template_dir())]
-    env = Environment(
-        loader=FileSystemLoader(folders),
-        autoescape=select_autoescape(["html", "html.j2"], default=False),
-        keep_trailing_newline=True,
-        finalize=_shown_text,
-    )
+    env = template_environment(folders, finalize=_shown_text, strict=False)
     xlsx_name, pdf_name = f"generect-usage-{rep.label}.xlsx", f"generect-usage-{rep.label}.pdf"
     context = {
         "r": rep,
@@ -297,8 +279,15 @@ def build_quarter_message(
         "colors": theme.colors,
         "version": __version__,
     }
-    text = env.get_template("email_quarter.txt.j2").render(context)
-    html = env.get_template("email_quarter.html.j2").render(context)
+    from jinja2 import TemplateError as JinjaError
+
+    from generect_reports.errors import TemplateError
+
+    try:
+        text = env.get_template("email_quarter.txt.j2").render(context)
+        html = env.get_template("email_quarter.html.j2").render(context)
+    except JinjaError as exc:
+        raise TemplateError(f"email template error: {exc}") from None
     return _assemble(
         quarter_subject(rep),
         text,
