@@ -112,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "MalformedResponseError": "errors",
     "APIConnectionError": "errors",
     "IgnoredFilterError": "errors",
+    "PagingLimitError": "errors",
     "DeliveryError": "errors",
     "WriteFailed": "errors",
 }

@@ -4,10 +4,13 @@ retry, how long to wait, and which hosts are this machine."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 from collections.abc import Callable
 
-__all__ = ["RETRY_STATUSES", "should_retry", "retry_delay", "is_loopback"]
+from .errors import InputError
+
+__all__ = ["RETRY_STATUSES", "should_retry", "retry_delay", "is_loopback", "env_number"]
 
 #: Statuses worth another attempt: rate limited, or a server-side failure.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -47,3 +50,18 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def env_number(name: str, default: float, low: float, high: float) -> float:
+    """A bound (a deadline, a cap) from the environment variable ``name``, or ``default``; a
+    value that is not a number within ``[low, high]`` is bad input (exit 2) naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:  # also refuses nan
+        raise InputError(f"{name} must be between {low:g} and {high:g}")
+    return value

@@ -31,6 +31,7 @@ __all__ = [
     "MalformedResponseError",
     "APIConnectionError",
     "IgnoredFilterError",
+    "PagingLimitError",
     "DeliveryError",
     "WriteFailed",
     "error_for_status",
@@ -196,6 +197,11 @@ class APIConnectionError(APIError):
 
 class IgnoredFilterError(MalformedResponseError):
     """The server answered rows outside a filter we sent: it dropped the filter (exit 4)."""
+
+
+class PagingLimitError(APIError):
+    """Paging a window went on past its cap of pages or seconds: a server that keeps answering
+    new rows would otherwise be paged forever (exit 4, naming the window)."""
 
 
 class DeliveryError(GenerectError):

@@ -85,6 +85,8 @@ class FakeGenerect:
     #: filters this server ignores even when it can read them
     drop_filters: set[str] = field(default_factory=set)
     max_limit: int = 100
+    #: pages the tx_endless fault has served
+    endless_pages: int = 0
     _ledger_version: int = 0
     _ledger_views: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     #: what /me/ answers (None = the key is left out of the response)
@@ -389,6 +391,20 @@ class _Handler(BaseHTTPRequestHandler):
             body["data"]["transactions"][0]["details"]["status"] = "settled"
         elif fault is not None and fault.kind == "tx_not_list":
             body["data"]["transactions"] = {"rows": []}
+        elif fault is not None and fault.kind == "tx_endless" and rows:
+            # A server that ignores the offset and makes up new ids on every page.
+            fake.endless_pages += 1
+            first = rows[0]
+            body["data"]["transactions"] = [
+                {
+                    "id": f"endless-{fake.endless_pages}-{i}",
+                    "timestamp": first["ts"].isoformat().replace("+00:00", "Z"),
+                    "type": first["type"],
+                    "credits": first["credits"],
+                    "details": {"status": first["status"], "balance_type": "credits"},
+                }
+                for i in range(limit)
+            ]
         elif fault is not None and fault.kind == "tx_naive_text":
             body = b'{"data": {"transactions": [{"id": 1'
         self._send(200, body if isinstance(body, bytes) else json.dumps(body).encode())

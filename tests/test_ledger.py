@@ -17,6 +17,7 @@ from generect_reports.errors import (
     IgnoredFilterError,
     InputError,
     MalformedResponseError,
+    PagingLimitError,
     RateLimitError,
 )
 from generect_reports.fetch import ledger as L
@@ -310,6 +311,52 @@ def test_malformed_pages_are_exit_4(ledger_api, client, fault):
     with pytest.raises(MalformedResponseError) as info:
         list(L.iter_transactions(client, lower, upper))
     assert info.value.exit_code == 4
+
+
+def test_a_server_that_answers_new_rows_forever_is_stopped_by_the_page_cap(ledger_api, client):
+    """It ignores the offset but makes up new ids on every page, so no page repeats one."""
+    ledger_api.fail("tx_endless", times=-1)
+    lower, upper = _window("2026-05")
+    with pytest.raises(PagingLimitError) as info:
+        list(L.iter_transactions(client, lower, upper, max_pages=25))
+    assert info.value.exit_code == 4
+    assert "stopped after 25 pages" in str(info.value) and "2026-05-01T00:00:00" in str(info.value)
+    assert len(ledger_api.transaction_requests()) == 25
+
+
+def test_the_time_cap_holds_whatever_the_page_count(ledger_api, client):
+    ledger_api.fail("tx_endless", times=-1)
+    lower, upper = _window("2026-05")
+    ticks = iter(range(0, 10_000, 7))  # seven seconds a page
+    with pytest.raises(PagingLimitError, match="caps: 5000 pages, 60 s"):
+        list(L.iter_transactions(client, lower, upper, max_seconds=60, clock=lambda: next(ticks)))
+    # Paging starts at 0 s; pages go out at 7, 14, ..., 56 s, and at 63 s the cap is past.
+    assert len(ledger_api.transaction_requests()) == 8
+
+
+def test_cli_reconcile_against_an_endless_ledger_is_exit_4_naming_the_window(ledger_api):
+    ledger_api.fail("tx_endless", times=-1)
+    out = run_cli(
+        "reconcile",
+        "--month",
+        "2026-05",
+        env={**_env(ledger_api), "GENERECT_LEDGER_MAX_PAGES": "30"},
+    )
+    assert out.returncode == 4 and "ledger paging of 2026-0" in out.stderr
+    assert "stopped after 30 pages" in out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "nan"])
+def test_a_bad_page_cap_is_exit_2_before_any_request(ledger_api, value):
+    out = run_cli(
+        "reconcile",
+        "--month",
+        "2026-05",
+        env={**_env(ledger_api), "GENERECT_LEDGER_MAX_PAGES": value},
+    )
+    assert out.returncode == 2 and "GENERECT_LEDGER_MAX_PAGES" in out.stderr
+    assert ledger_api.transaction_requests() == []
 
 
 def _env(api) -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from .._http import is_loopback, retry_delay, should_retry
+from .._http import env_number, is_loopback, retry_delay, should_retry
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -115,19 +115,6 @@ def _check_base_url(url: str) -> str:
             f"refusing to send the API token over plain http to {parts.hostname}: use https"
         )
     return url.rstrip("/")
-
-
-def _env_float(name: str, default: float, low: float, high: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"{name} must be a number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise InputError(f"{name} must be between {low:g} and {high:g}")
-    return value
 
 
 def _gave_up_throttled(error: APIError, tries: int, throttled: int) -> APIError:
@@ -230,17 +217,17 @@ class GenerectClient:
         self.base_url = _check_base_url(
             base_url or os.environ.get("GENERECT_API_URL") or DEFAULT_BASE_URL
         )
-        self.timeout = timeout or (5.0, _env_float("GENERECT_API_TIMEOUT", 15.0, 0.1, 120.0))
+        self.timeout = timeout or (5.0, env_number("GENERECT_API_TIMEOUT", 15.0, 0.1, 120.0))
         self.max_attempts = int(
             max_attempts
             if max_attempts is not None
-            else _env_float("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10)
+            else env_number("GENERECT_API_MAX_ATTEMPTS", 5, 1, 10)
         )
         self.max_attempts = max(1, self.max_attempts)
         self.max_retry_time = float(
             max_retry_time
             if max_retry_time is not None
-            else _env_float("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0)
+            else env_number("GENERECT_API_DEADLINE", 30.0, 0.1, 600.0)
         )
         if not (math.isfinite(self.max_retry_time) and self.max_retry_time >= 0):
             raise InputError("max_retry_time must be a number of seconds, at least 0")

@@ -19,7 +19,8 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .. import periods as P
-from ..errors import IgnoredFilterError, InputError, MalformedResponseError
+from .._http import env_number
+from ..errors import IgnoredFilterError, InputError, MalformedResponseError, PagingLimitError
 from .cache import UsageCache
 
 __all__ = [
@@ -57,6 +59,10 @@ LEDGER_COLUMNS = ["id", "created_at", "type", "credits", "status", "balance_type
 STATUSES = ("success", "pending", "error")
 #: The server's cap on ``limit`` (``max_limit`` in the legacy endpoint's answer).
 PAGE_SIZE = 100
+#: Caps on paging one window, each overridable by its environment variable: far above a real
+#: month's ledger, low enough that a server answering new rows forever is stopped.
+MAX_PAGES_ENV, DEFAULT_MAX_PAGES = "GENERECT_LEDGER_MAX_PAGES", 5000
+MAX_SECONDS_ENV, DEFAULT_MAX_SECONDS = "GENERECT_LEDGER_MAX_SECONDS", 900.0
 _CACHE_VERSION = "1"
 
 
@@ -204,6 +210,9 @@ def iter_transactions(
     page_size: int = PAGE_SIZE,
     progress: bool | None = None,
     stats: dict[str, int] | None = None,
+    max_pages: int | None = None,
+    max_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **filters: str,
 ) -> Iterator[tuple[str, dt.datetime, str, float, str, str]]:
     """Every transaction with ``start <= timestamp <= end``, newest first, each id once.
@@ -220,6 +229,9 @@ def iter_transactions(
         advances by what came back and stops only on an empty page.
     stats
         If given, receives ``pages``, ``rows`` and ``duplicates`` counts.
+    max_pages, max_seconds
+        Caps on this window (default ``$GENERECT_LEDGER_MAX_PAGES`` or 5,000 pages, and
+        ``$GENERECT_LEDGER_MAX_SECONDS`` or 900 s); past either, :class:`PagingLimitError`.
     filters
         More filters (``status``, ``amount__lte``, ...), sent and re-checked on every row.
 
@@ -232,6 +244,8 @@ def iter_transactions(
     ------
     IgnoredFilterError
         A returned row breaks a filter we sent: the server dropped it (exit 4, named).
+    PagingLimitError
+        The window needed more pages or time than its caps allow (exit 4, naming the window).
     """
     from tqdm import tqdm
 
@@ -241,6 +255,9 @@ def iter_transactions(
         raise InputError(f"start {lower.isoformat()} is after end {upper.isoformat()}")
     sent = {"created_at__gte": instant(lower), "created_at__lte": instant(upper), **filters}
     checks = _checks(sent)
+    page_cap = int(max_pages or env_number(MAX_PAGES_ENV, DEFAULT_MAX_PAGES, 1, 10**7))
+    time_cap = max_seconds or env_number(MAX_SECONDS_ENV, DEFAULT_MAX_SECONDS, 0.001, 86400)
+    began = clock()
     seen: set[str] = set()
     offset = pages = duplicates = 0
     bar = tqdm(
@@ -252,6 +269,14 @@ def iter_transactions(
     )
     try:
         while True:
+            elapsed = clock() - began
+            if pages >= page_cap or elapsed > time_cap:
+                raise PagingLimitError(
+                    f"ledger paging of {sent['created_at__gte']} to {sent['created_at__lte']} "
+                    f"stopped after {pages} pages and {elapsed:.0f} s, {len(seen)} transactions "
+                    f"(caps: {page_cap} pages, {time_cap:g} s; {MAX_PAGES_ENV} and "
+                    f"{MAX_SECONDS_ENV} raise them)"
+                )
             data = client.transactions(limit=page_size, offset=offset, **sent)
             rows = data.get("transactions")
             if not isinstance(rows, list):
