@@ -33,9 +33,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
+    "replace_secrets",
+    "mask_secret",
     "EXCEL_CELL_MAX",
     "escape_invisible",
     "display_text",
@@ -153,3 +156,46 @@ def name_list(names: Iterable[str], width: int = 60) -> str:
     """Names for a sentence (a report note, a warning): each shown with :func:`display_text`
     and cut to ``width`` characters, joined by commas."""
     return ", ".join(truncate_for_layout(display_text(str(n)), width) for n in names)
+
+
+#: Shorter values are not searched for: replacing them would mangle ordinary text, and a real
+#: token is far longer.
+MIN_SECRET_LENGTH = 8
+
+
+#: A secret shorter than this is hinted as ``****`` alone: its last 4 would nearly give it away.
+HINT_MIN_LENGTH = 12
+
+
+def mask_secret(value: str) -> str:
+    """The printable hint of a secret: ``****`` and its last 4 characters."""
+    text = str(value)
+    return "****" + (text[-4:] if len(text) >= HINT_MIN_LENGTH else "")
+
+
+def replace_secrets(value: Any, replacements: Mapping[str, str]) -> Any:
+    """``value`` (parsed JSON) with every occurrence of each secret, in keys and strings at any
+    depth, replaced by its hint. Secrets shorter than :data:`MIN_SECRET_LENGTH` are left alone."""
+    pairs = sorted(
+        ((k, v) for k, v in replacements.items() if len(k) >= MIN_SECRET_LENGTH),
+        key=lambda kv: -len(kv[0]),  # a token that contains another is replaced whole
+    )
+    if not pairs:
+        return value
+
+    def text(s: str) -> str:
+        for secret, hint in pairs:
+            if secret in s:
+                s = s.replace(secret, hint)
+        return s
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, dict):
+            return {text(k) if isinstance(k, str) else k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)

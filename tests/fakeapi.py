@@ -526,6 +526,18 @@ class _Handler(BaseHTTPRequestHandler):
                 body["data"]["period"]["end"] = render(end - dt.timedelta(days=1))
             elif kind == "offset_period":
                 body["data"]["period"] = {"start": start.isoformat(), "end": end.isoformat()}
+            elif kind == "echo_tokens":
+                # Each customer's token echoed in its other fields, the account's own in one too.
+                for e in entries:
+                    secret = e["token"]
+                    e["name"] = f"{e['name'] or 'Customer'} ({secret})"
+                    e["created_at"] = secret
+                    if e["by_endpoint"]:
+                        first = next(iter(e["by_endpoint"]))
+                        e["by_endpoint"][f"{first}?key={secret}"] = e["by_endpoint"].pop(first)
+                if entries:
+                    entries[0]["client_id"] = f"acct-{fake.token}"
+                body["data"]["period"]["note"] = " ".join(e["token"] for e in entries)
         return self._send(200, json.dumps(body).encode())
 
     def _fault(self, fault: Fault) -> bool:
@@ -654,6 +666,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "fractional":
             data["breakdown"] = {"a": 0.1, "b": 0.2}
             data["total_credits"] = 0.3
+        elif kind == "echo_account_token":
+            # The account's own token (fault.arg) echoed as an operation name and the period.
+            first = next(iter(data["breakdown"]))
+            data["breakdown"][f"op-{fault.arg}"] = data["breakdown"].pop(first)
+            data["period"] = f"{data['period']} {fault.arg}"
+        elif kind == "deep":
+            depth = int(fault.arg or 10_000)
+            return b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
         return body
 
 

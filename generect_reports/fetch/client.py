@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from .._http import env_number, is_loopback, retry_delay, should_retry
+from .._text import mask_secret, replace_secrets
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -154,7 +155,31 @@ def _strict_json(text: str) -> Any:
     def constant(name: str) -> Any:
         raise ValueError(f"non-finite number {name}")
 
-    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    try:
+        body = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except RecursionError:
+        raise ValueError("nesting too deep") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+#: No answer of the API nests deeper than a few levels; far deeper is a broken or hostile server.
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in parsed JSON (iteratively: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in node)
+    return deepest
 
 
 class GenerectClient:
@@ -608,7 +633,8 @@ class GenerectClient:
                 ) from None
             wrapped = _wrapped_status(body)
             if wrapped is None:
-                return body, status, None
+                # The account's token echoed anywhere in an answer goes no further than here.
+                return replace_secrets(body, {self._token: mask_secret(self._token)}), status, None
             # A 200 that carries the error envelope is that error (a gateway that always says 200).
             status = wrapped
         detail = self._error_detail(text, response.headers.get("Content-Type", ""))

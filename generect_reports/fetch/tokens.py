@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import periods as P
+from .._text import mask_secret, replace_secrets
 from ..errors import InputError, InvalidDateRange, MalformedResponseError
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ COLUMNS = [
 ]
 
 #: Tokens shorter than this show no characters at all in their hint.
-_MIN_HINT_LENGTH = 12
 #: Slack allowed between the window asked for and the ``period`` rendered (the API may drop
 #: the microseconds of ``…23:59:59.999999``).
 _PERIOD_SLACK = dt.timedelta(seconds=1)
@@ -76,8 +76,7 @@ _PERIOD_SLACK = dt.timedelta(seconds=1)
 def mask_token(value: str) -> str:
     """The printable hint of a token: ``****`` and its last 4 characters (nothing of a short
     one)."""
-    text = str(value)
-    return "****" + (text[-4:] if len(text) >= _MIN_HINT_LENGTH else "")
+    return mask_secret(value)
 
 
 def customer_label(client_id: str | None, name: str | None, token_hint: str) -> str:
@@ -155,6 +154,18 @@ def parse_token_data(data: Mapping[str, Any]) -> dict[str, Any]:
     raw_tokens = data.get("tokens")
     if not isinstance(raw_tokens, list):
         raise MalformedResponseError("malformed response: 'tokens' is missing or not a list")
+    # A token value echoed in any other field (a name, a created_at, an endpoint key) is
+    # replaced by its hint before anything below can keep, print or raise it; each token's own
+    # hint is taken first, from its value.
+    hints = [
+        mask_token(e["token"])
+        if isinstance(e, Mapping) and isinstance(e.get("token"), str) and e["token"]
+        else None
+        for e in raw_tokens
+    ]
+    secrets = {e["token"]: hint for e, hint in zip(raw_tokens, hints) if hint is not None}
+    data = replace_secrets(dict(data), secrets)
+    raw_tokens = data["tokens"]
     period = data.get("period")
     if period is not None and not isinstance(period, Mapping):
         raise MalformedResponseError("malformed response: 'period' is not an object")
@@ -162,9 +173,8 @@ def parse_token_data(data: Mapping[str, Any]) -> dict[str, Any]:
     for i, entry in enumerate(raw_tokens):
         if not isinstance(entry, Mapping):
             raise MalformedResponseError(f"malformed response: token #{i + 1} is not an object")
-        secret = entry.get("token")
-        if isinstance(secret, str) and secret:
-            hint = mask_token(secret)
+        if hints[i] is not None:
+            hint = str(hints[i])
         elif isinstance(entry.get("token_hint"), str) and "token" not in entry:
             hint = str(entry["token_hint"])
         else:
