@@ -371,6 +371,27 @@ def test_check_cell_fails_when_a_daily_value_is_edited(books, tmp_path):
 
 
 @pytest.mark.libreoffice
+def test_check_cell_covers_year_over_year(books, tmp_path):
+    """March 2026 against March 2025 (whose unattributed credits no later month has): the
+    year-ago column ties to the Monthly sheet, so the check holds; editing a year-ago figure
+    on By operation alone makes it fail."""
+    rep, path = books["2026-03"]
+    back = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
+    summary = _kv(back["Summary"], 4)
+    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Same month last year (March 2025)"] == 18039
+    assert summary["Change vs same month last year %"] == pytest.approx(6097 / 18039)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["By operation"]
+    column = [c.value for c in ws[4]].index("Year ago: March 2025") + 1
+    ws.cell(5, column).value = ws.cell(5, column).value + 100
+    edited = tmp_path / "edited.xlsx"
+    wb.save(edited)
+    back = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
+    assert _kv(back["Summary"], 4)["Check: Monthly, By operation and Daily agree"] == "FAIL"
+
+
+@pytest.mark.libreoffice
 def test_editing_a_price_recalculates_the_costs(books, tmp_path):
     rep, path = books["2026-10"]
     wb = openpyxl.load_workbook(path)

@@ -738,12 +738,14 @@ def _monthly(b: _Book, rep: MonthlyReport) -> dict[str, Any]:
     ws.set_column(f"{tot_c}:{yoy_c}", 13)
     b.page(ws, landscape=True, header_row=head)
     month_row = first + months.index(rep.month) if rep.month in months else None
+    yoy_row = first + months.index(rep.yoy_month) if rep.yoy_month in months else None
     return {
         "head": head,
         "first": first,
         "last": last,
         "ops": ops,
         "month_row": month_row,
+        "yoy_row": yoy_row,
         "tot_col": tot_c,
     }
 
@@ -1265,6 +1267,17 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
             f"SUMPRODUCT(ABS({sheet}!${B}${lo}:${B}${hi}-TRANSPOSE(Monthly!$B${mrow}:"
             f"${_col(n_ops + 1)}${mrow})))<0.005"
         )
+    # Year over year of a complete month: the year-ago column is that month on the Monthly sheet
+    # (a running month compares the first days only, which the Monthly sheet does not hold).
+    yrow = monthly["yoy_row"]
+    if rep.yoy_available and rep.complete and yrow is not None:
+        parts.append(f"ABS(Monthly!${monthly['tot_col']}${yrow}-YearAgoTotal)<0.005")
+        if check_ops:
+            Y = lay.col["yoy"]
+            parts.append(
+                f"SUMPRODUCT(ABS({sheet}!${Y}${lo}:${Y}${hi}-TRANSPOSE(Monthly!$B${yrow}:"
+                f"${_col(n_ops + 1)}${yrow})))<0.005"
+            )
     b.text(ws, f"A{row}", "Check: Monthly, By operation and Daily agree", **label)
     # An array formula: TRANSPOSE inside SUMPRODUCT needs array evaluation in older Excel.
     ws.write_array_formula(
