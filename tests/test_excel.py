@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import uuid
 import zipfile
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -15,6 +16,7 @@ from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 
 import generect_reports as g
 from generect_reports.render.xlsx.workbook import SHEETS, render_workbook, write_report_workbook
+from generect_reports.reports.narrative import anomaly_formats, anomaly_lines
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [
@@ -493,8 +495,19 @@ def test_displayed_figures_equal_the_formatters_used_by_pdf_and_email(books, nam
             assert row[2] == f.money(want.estimated_cost) and row[3] == f.share(
                 want.cost_share_display
             )
+    fc, fb = anomaly_formats(rep)
     for row, want in zip(shown["Anomalies"][4:], rep.anomalies.itertuples(index=False)):
-        assert row[4] == f.credits(want.excess)
+        # credits − baseline = excess as displayed, and as the narrative's lines say
+        assert row[2:5] == [
+            fc.credits(want.credits),
+            fb.credits(want.baseline),
+            fb.credits(want.excess),
+        ]
+        value, baseline, excess = (Decimal(v.replace(",", "")) for v in row[2:5])
+        assert value - baseline == excess
+        assert f"{row[2]} credits, {row[4]} above a baseline of {row[3]}" in " ".join(
+            anomaly_lines(rep)
+        )
     # the narrative's figures are the displayed ones
     text = " ".join(rep.narrative)
     assert f.credits(rep.total) in text

@@ -107,6 +107,17 @@ def test_rounding_is_half_up_as_a_spreadsheet_shows_it():
     assert ReportFormats(currency="EUR").money(5) == "EUR 5.00"
 
 
+def test_exact_formats_show_the_decimals_a_figure_has():
+    f = ReportFormats(credit_decimals=0)
+    assert f.exact([1212.0, 33441.0]) is f  # the report's precision when it suffices
+    assert f.exact([97.5, 1114.5]).credit_decimals == 2  # else hundredths, as credits are shown
+    assert f.exact([10.375]).credits(10.375) == "10.375"  # or what a median of hundredths has
+    assert f.exact([0.1 + 0.2]).credits(0.1 + 0.2) == "0.30"  # float noise is not a decimal
+    assert f.exact([1_000_000.37]).credit_decimals == 2
+    assert f.exact([float("nan")]) is f and f.exact([]) is f
+    assert ReportFormats(credit_decimals=2).exact([1.5]).credit_decimals == 2
+
+
 def test_year_over_year(october, sample):
     assert october.yoy_available and october.yoy_month == "2025-10"
     ops = october.operations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -58,6 +58,10 @@ def format_number(value: float, decimals: int, *, sign: bool = False, grouping: 
     return body
 
 
+#: The most credit decimals :meth:`ReportFormats.exact` shows.
+_MAX_EXACT_DECIMALS = 6
+
+
 def _zeros(decimals: int) -> str:
     return "." + "0" * decimals if decimals > 0 else ""
 
@@ -84,6 +88,31 @@ class ReportFormats:
     projection_decimals: int = 0
     percent_decimals: int = 1
     currency: str = "USD"
+
+    def exact(self, values: Any) -> ReportFormats:
+        """These formats with the credit decimals ``values`` need to read exactly: the report's
+        when they suffice, else hundredths (as fractional credits are shown), or more for a
+        figure that has more (a median of hundredths), at most six.
+
+        A figure derived from others and shown beside them (an excess over a median baseline, a
+        ledger amount with cents) then adds up as displayed: ``1,212 − 97.50 = 1,114.50``, where
+        each rounded on its own would read ``1,212 − 98 = 1,115``.
+        """
+        arr = np.asarray(values, dtype="float64").ravel()
+        arr = arr[np.isfinite(arr)]
+
+        def fits(decimals: int) -> bool:
+            scaled = arr * 10.0**decimals
+            # A float that prints as a decimal of this length is within rounding noise of it.
+            noise = 1e-9 * np.maximum(1.0, np.abs(scaled))
+            return bool(np.all(np.abs(scaled - np.round(scaled)) <= noise))
+
+        if fits(self.credit_decimals):
+            return self
+        decimals = max(self.credit_decimals, 2)
+        while decimals < _MAX_EXACT_DECIMALS and not fits(decimals):
+            decimals += 1
+        return replace(self, credit_decimals=decimals)
 
     # --- text ----------------------------------------------------------------------------
     @property

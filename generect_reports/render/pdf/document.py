@@ -29,6 +29,7 @@ from generect_reports._text import display_text, truncate_for_layout
 from generect_reports.analysis.usage import ANOMALY_RULE
 from generect_reports.render.pdf.fontcache import defer_subsetter_import
 from generect_reports.reports import presentation as P
+from generect_reports.reports.narrative import anomaly_formats
 from generect_reports.theme import font_chain
 
 defer_subsetter_import()  # a warm report takes its font subsets from the cache
@@ -767,6 +768,7 @@ def _daily_axes(ax: Axes, page: _Page) -> None:
     ]
     _headroom(ax, renderer, top, 30 if marks else 4)
     ymax = ax.get_ylim()[1]
+    fc, fb = anomaly_formats(rep)
     for row in marks:
         xi = day_pos[row.day]
         base, height = segment[row.operation][0][xi], segment[row.operation][1][xi]
@@ -779,8 +781,8 @@ def _daily_axes(ax: Axes, page: _Page) -> None:
         ha = "left" if xi < len(days) * 0.6 else "right"
         label = (
             f"{row.day.day} {row.day:%b} {row.operation}: "
-            f"{rep.formats.credits(row.credits)} credits, "
-            f"{rep.formats.credits(row.excess)} above baseline"
+            f"{fc.credits(row.credits)} credits, "
+            f"{fb.credits(row.excess)} above baseline"
         )
         ax.annotate(
             lit(label),

@@ -22,6 +22,7 @@ from generect_reports._atomic import atomic_path, check_output_path
 from generect_reports._text import xlsx_text, xlsxwriter_text
 from generect_reports.analysis.usage import ANOMALY_RULE
 from generect_reports.render.records.export import FORMULA_PREFIXES
+from generect_reports.reports.narrative import anomaly_formats
 
 if TYPE_CHECKING:
     from generect_reports.reports.monthly import MonthlyReport
@@ -812,6 +813,8 @@ def _anomalies(b: _Book, rep: MonthlyReport) -> None:
     )
     if rep.anomalies.empty:
         b.text(ws, f"A{head + 1}", "No anomalies flagged this month.")
+    # Each figure with the decimals it needs, so credits − baseline = excess as displayed.
+    fc, fb = anomaly_formats(rep)
     fill = {"bg_color": b.anomaly}
     for i, row in enumerate(rep.anomalies.itertuples(index=False), start=head + 1):
         ws.write_datetime(
@@ -820,15 +823,9 @@ def _anomalies(b: _Book, rep: MonthlyReport) -> None:
             b.fmt(num_format=b.n["date"], align="left", **fill),
         )
         b.text(ws, f"B{i}", str(row.operation), **fill)
-        b.number(ws, f"C{i}", row.credits, "credits", **fill)
-        b.number(
-            ws,
-            f"D{i}",
-            row.baseline,
-            b.n["credits"] if rep.formats.credit_decimals else "#,##0.0",
-            **fill,
-        )
-        b.formula(ws, f"E{i}", f"=C{i}-D{i}", row.excess, "credits", **fill)
+        b.number(ws, f"C{i}", row.credits, fc.excel_credits, **fill)
+        b.number(ws, f"D{i}", row.baseline, fb.excel_credits, **fill)
+        b.formula(ws, f"E{i}", f"=C{i}-D{i}", row.excess, fb.excel_credits, **fill)
         b.formula(
             ws,
             f"F{i}",
