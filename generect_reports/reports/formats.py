@@ -123,6 +123,15 @@ class ReportFormats:
         """``9,811`` (whole credits) or ``9,811.25``; ``-`` when missing."""
         return "-" if _missing(value) else format_number(float(value), self.credit_decimals)  # type: ignore[arg-type]
 
+    def exact_credits(self, value: float | None) -> str:
+        """Credits as the report shows them, with the cents a figure has (a ledger amount, an
+        allocated share): ``33,441``, ``32,843.96``; ``-`` when missing."""
+        return self.credits(value) if _missing(value) else self.exact([value]).credits(value)
+
+    def exact_change(self, value: float | None) -> str:
+        """A signed credit change with the cents it has: ``-17.65``, ``+550``, ``0``."""
+        return self.change(value) if _missing(value) else self.exact([value]).change(value)
+
     def change(self, value: float | None) -> str:
         """A signed credit change: ``+3,567``, ``-20``, ``0``."""
         return (

@@ -1025,23 +1025,25 @@ def _covers(family: str, chars: set[str]) -> bool:
 
 def _section_pages(rep: MonthlyReport) -> list[_Page]:
     """One page per optional section (plan limit and budgets, ledger, customers), each drawn by
-    its own module at this report's page size; the footer is added like on every page."""
+    its own module at this report's page size and in its number formats; the footer is added
+    like on every page."""
     sec = rep.sections
     size = PAGE_SIZES[rep.theme.paper]
     colors = {op: _color(c) for op, c in rep.colors.items()}
+    numbers = rep.formats
     figures: list[Figure] = []
     if sec.budget is not None:
         from generect_reports.render.budget import budget_page
 
-        figures.append(budget_page(sec.budget, sec.burnup, figsize=size))
+        figures.append(budget_page(sec.budget, sec.burnup, figsize=size, numbers=numbers))
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import reconciliation_page
 
-        figures.append(reconciliation_page(sec.reconciliation, figsize=size))
+        figures.append(reconciliation_page(sec.reconciliation, figsize=size, numbers=numbers))
     if sec.allocation is not None:
         from generect_reports.render.chargeback import customers_page
 
-        figures.append(customers_page(sec.allocation, figsize=size, colors=colors))
+        figures.append(customers_page(sec.allocation, figsize=size, colors=colors, numbers=numbers))
     return [_Page(rep, fig) for fig in figures]
 
 

@@ -1401,22 +1401,23 @@ SHEETS = [
 
 def _sections(b: _Book, rep: MonthlyReport) -> None:
     """The optional sections, each drawn by its own module: limit and budgets, the ledger
-    tie-out and its transactions, credits by customer."""
+    tie-out and its transactions, credits by customer; their figures in the report's formats."""
     sec = rep.sections
+    numbers = rep.formats
     if sec.budget is not None:
         from generect_reports.render.budget import add_budget_sheet
 
-        add_budget_sheet(b.wb, sec.budget, sec.burnup)
+        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers)
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import add_ledger_sheet, add_reconciliation_sheet
 
-        add_reconciliation_sheet(b.wb, sec.reconciliation)
+        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers)
         if sec.ledger is not None:
-            add_ledger_sheet(b.wb, sec.ledger)
+            add_ledger_sheet(b.wb, sec.ledger, numbers=numbers)
     if sec.allocation is not None:
         from generect_reports.render.chargeback import add_customers_sheet
 
-        add_customers_sheet(b.wb, sec.allocation)
+        add_customers_sheet(b.wb, sec.allocation, numbers=numbers)
 
 
 def render_workbook(rep: MonthlyReport) -> bytes:
