@@ -114,6 +114,28 @@ def test_section_figures_use_the_report_number_formats(sample_report):
     assert _cells(customers, "acme-corp")[6].number_format == cents  # 20,612.75
 
 
+def test_a_past_month_states_no_live_snapshot(tmp_path):
+    """March 2026 had nothing pending: its reconciliation note gives the ledger's figures at the
+    end of March, not today's /me/ balance and what it reserves (178.71, October's pending)."""
+    out = run_cli(
+        "report",
+        "--sample",
+        "--month",
+        "2026-03",
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "--pdf",
+        str(tmp_path / "r.pdf"),
+        "-q",
+    )
+    assert out.returncode == 0, out.stderr
+    page = " ".join(pdftotext(tmp_path / "r.pdf").split("\f")[4].split())
+    note = openpyxl.load_workbook(tmp_path / "r.xlsx")["Reconciliation"]["A2"].value
+    for text in (page, note):
+        assert "178.71" not in text and "/me/" not in text and "reserved" not in text
+        assert "at the end of March 2026" in text and "nothing was pending at month end" in text
+
+
 def test_sections_can_be_left_out(tmp_path):
     out = run_cli(
         "report",

@@ -35,6 +35,7 @@ __all__ = [
     "add_ledger_sheet",
     "reconciliation_page",
     "reconciliation_summary",
+    "balance_note",
     "restatement_lines",
     "FORMATS",
 ]
@@ -91,6 +92,44 @@ def reconciliation_summary(
     if not result.balance_ties:
         parts.append("the balance chain does not add up")
     return [f"{name} does not tie to the ledger: " + "; ".join(parts) + "."]
+
+
+def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None) -> str:
+    """The balance line under the tie-out ("" without a balance).
+
+    A closed month states only its own figures: balances are the ledger's at the month's end,
+    and what was pending then. Only while the month runs is the live ``/me/`` balance stated,
+    with its time, the credits pending so far and how the balance treats them. (How today's
+    balance was read for a closed month is the ``reconcile`` command's business, not the
+    month's.)
+    """
+    name = _month_name(result.month)
+    if result.running and result.anchor_at is not None:
+        text = (
+            f"Live balance on /me/ at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
+            f"while {name} is still running"
+        )
+        if result.anchor_balance is not None:
+            text += (
+                f": {_num(result.anchor_balance, numbers)} credits, with "
+                f"{_num(result.pending, numbers)} credits pending so far"
+            )
+        hypothesis = result.hypothesis.rstrip(".")
+        return text + "." + (f" {hypothesis[:1].upper()}{hypothesis[1:]}." if hypothesis else "")
+    if result.closing is None:
+        return ""
+    from generect_reports.fetch.ledger import month_window
+
+    stop = month_window(result.month, result.timezone)[1]
+    pending = (
+        f"{_num(result.pending, numbers)} credits were pending at month end"
+        if result.pending
+        else "nothing was pending at month end"
+    )
+    return (
+        f"Balances are the ledger's at the end of {name} (transactions before "
+        f"{stop:%Y-%m-%d %H:%M} {result.timezone}); {pending}."
+    )
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -271,7 +310,7 @@ def add_reconciliation_sheet(
     ws.set_column(1, 7, 15)
     ws.set_column(8, 8, 60)
     ws.write_string(0, 0, f"Reconciliation {result.month} ({result.timezone})", f["title"])
-    ws.write_string(1, 0, result.hypothesis or "", f["text"])
+    ws.write_string(1, 0, balance_note(result, numbers=numbers), f["text"])
 
     def value(row: int, label: str, v: float | None, fmt: str = "credits") -> None:
         ws.write_string(row, 0, label)
@@ -581,14 +620,15 @@ def reconciliation_page(
         ax3.text(
             0, 0.9, "No differences: settled charges equal usage for every operation.", fontsize=10
         )
-    if result.hypothesis:
+    note = balance_note(result, numbers=numbers)
+    if note:
         import textwrap
 
         # Above the page footer the report adds, wrapped to the page's width.
         fig.text(
             0.04,
             0.075,
-            textwrap.fill(f"Balance: {result.hypothesis}", int(figsize[0] * 12.5)),
+            textwrap.fill(note, int(figsize[0] * 12.5)),
             fontsize=8,
             color=colors["text"],
             va="bottom",
