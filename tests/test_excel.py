@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import uuid
 import zipfile
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -15,6 +16,7 @@ from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 
 import generect_reports as g
 from generect_reports.render.xlsx.workbook import SHEETS, render_workbook, write_report_workbook
+from generect_reports.reports.narrative import anomaly_formats, anomaly_lines
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [
@@ -371,6 +373,27 @@ def test_check_cell_fails_when_a_daily_value_is_edited(books, tmp_path):
 
 
 @pytest.mark.libreoffice
+def test_check_cell_covers_year_over_year(books, tmp_path):
+    """March 2026 against March 2025 (whose unattributed credits no later month has): the
+    year-ago column ties to the Monthly sheet, so the check holds; editing a year-ago figure
+    on By operation alone makes it fail."""
+    rep, path = books["2026-03"]
+    back = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
+    summary = _kv(back["Summary"], 4)
+    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Same month last year (March 2025)"] == 18039
+    assert summary["Change vs same month last year %"] == pytest.approx(6097 / 18039)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["By operation"]
+    column = [c.value for c in ws[4]].index("Year ago: March 2025") + 1
+    ws.cell(5, column).value = ws.cell(5, column).value + 100
+    edited = tmp_path / "edited.xlsx"
+    wb.save(edited)
+    back = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
+    assert _kv(back["Summary"], 4)["Check: Monthly, By operation and Daily agree"] == "FAIL"
+
+
+@pytest.mark.libreoffice
 def test_editing_a_price_recalculates_the_costs(books, tmp_path):
     rep, path = books["2026-10"]
     wb = openpyxl.load_workbook(path)
@@ -472,8 +495,19 @@ def test_displayed_figures_equal_the_formatters_used_by_pdf_and_email(books, nam
             assert row[2] == f.money(want.estimated_cost) and row[3] == f.share(
                 want.cost_share_display
             )
+    fc, fb = anomaly_formats(rep)
     for row, want in zip(shown["Anomalies"][4:], rep.anomalies.itertuples(index=False)):
-        assert row[4] == f.credits(want.excess)
+        # credits − baseline = excess as displayed, and as the narrative's lines say
+        assert row[2:5] == [
+            fc.credits(want.credits),
+            fb.credits(want.baseline),
+            fb.credits(want.excess),
+        ]
+        value, baseline, excess = (Decimal(v.replace(",", "")) for v in row[2:5])
+        assert value - baseline == excess
+        assert f"{row[2]} credits, {row[4]} above a baseline of {row[3]}" in " ".join(
+            anomaly_lines(rep)
+        )
     # the narrative's figures are the displayed ones
     text = " ".join(rep.narrative)
     assert f.credits(rep.total) in text

@@ -3,7 +3,10 @@
 Rewrite the golden files only on purpose (``GENERECT_UPDATE_GOLDEN=1``) and review the diff.
 """
 
+import datetime as dt
 import os
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -100,7 +103,46 @@ def test_bridge_and_anomaly_lines_for_text_and_html():
         "October 2026: 33,441",
     ]
     assert anomaly_lines(rep) == [
-        "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98 "
+        "14 Oct search_realtime: 1,212 credits, 1,114.50 above a baseline of 97.50 "
         "(about a third of the month's rise)"
     ]
     assert anomaly_lines(_case("sample-2026-03")) == []
+
+
+_ANOMALY_LINE = re.compile(r": ([\d,.]+) credits, ([\d,.]+) above a baseline of ([\d,.]+)")
+
+
+def _displayed(text: str) -> Decimal:
+    return Decimal(text.replace(",", ""))
+
+
+def _fractional_spike():
+    """A fractional report whose baseline is a median of 10.25 and 10.5 days: 10.375."""
+    first = dt.date(2026, 4, 3)
+    rows = []
+    for i in range(58):
+        day = first + dt.timedelta(days=i)
+        value = 100.25 if day == dt.date(2026, 5, 20) else (10.25 if i % 2 else 10.5)
+        rows.append((day.isoformat(), "a", value))
+    return g.build_report(frame(rows, fetched_at="2026-06-01 00:00"), "2026-05")
+
+
+def test_anomaly_figures_subtract_as_displayed():
+    """Value − baseline = excess as shown: the sample's 1,212 − 97.50 = 1,114.50 (not "1,115 above
+    a baseline of 98"); a fractional report's 100.25 − 10.375 = 89.875 (not 89.88 and 10.38)."""
+    from generect_reports.reports.narrative import anomaly_lines
+
+    october, fractional = _case("sample-2026-10"), _fractional_spike()
+    assert anomaly_lines(fractional) == [
+        "20 May a: 100.25 credits, 89.875 above a baseline of 10.375"
+    ]
+    assert "The 14 Oct search_realtime spike was 1,114.50 credits above baseline" in " ".join(
+        october.narrative
+    )
+    assert "The 20 May a spike was 89.875 credits above baseline." in fractional.narrative
+    for rep in (october, fractional):
+        lines = anomaly_lines(rep)
+        assert len(lines) == len(rep.anomalies) == 1
+        for line in lines:
+            value, excess, baseline = map(_displayed, _ANOMALY_LINE.search(line).groups())
+            assert value - baseline == excess, line

@@ -56,9 +56,11 @@ def test_text_has_every_figure_and_operation(sample_pdf):
         assert fmt_signed_pct(row.change_pct) in text
         assert (fmt_money(row.estimated_cost) if row.priced else "unpriced") in text
     assert f.credits(rep.total) in text and fmt_money(rep.estimated_cost) in text
-    assert "14 Oct search_realtime: 1,212 credits, 1,115 above a baseline of 98" in _flat(
+    # the anomaly, its figures as they subtract: 1,212 - 97.50 = 1,114.50
+    assert "14 Oct search_realtime: 1,212 credits, 1,114.50 above a baseline of 97.50" in _flat(
         text
-    )  # the anomaly
+    )
+    assert "1,212 credits, 1,114.50 above baseline" in _flat(text)  # the daily chart's label
     assert "Europe/Kyiv" in text and rep.checksum in text
     assert "100.0%" in text
 

@@ -272,6 +272,71 @@ def test_reconciliation_page_text(tmp_path):
     assert "Closing balance" in text
 
 
+def _page_text(fig, tmp_path) -> str:
+    path = tmp_path / "page.pdf"
+    fig.savefig(path)
+    out = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return " ".join(out.split())
+
+
+def _sheet_note(result, tmp_path) -> str:
+    import openpyxl
+
+    path = tmp_path / "rec.xlsx"
+    R.write_reconciliation_xlsx(result, ledger([]), path)
+    return openpyxl.load_workbook(path)["Reconciliation"]["A2"].value
+
+
+def test_a_closed_month_states_only_its_own_figures(tmp_path):
+    """March 2026 had nothing pending: its documents do not state today's /me/ snapshot (178.71
+    reserved now, in November), only the ledger's figures at the end of March."""
+    result, inputs = _sample_result("2026-03")
+    result.anchor_balance = inputs.anchor.balance
+    assert not result.running and result.pending == 0.0
+    note = R.balance_note(result)
+    assert note == (
+        "Balances are the ledger's at the end of March 2026 (transactions before "
+        "2026-04-01 00:00 Europe/Kyiv); nothing was pending at month end."
+    )
+    for text in (
+        _page_text(R.reconciliation_page(result), tmp_path),
+        _sheet_note(result, tmp_path),
+    ):
+        assert note in text and "178.71" not in text and "/me/" not in text
+    october, _ = _sample_result("2026-10")
+    assert R.balance_note(october).endswith("178.71 credits were pending at month end.")
+
+
+def test_a_running_month_states_the_live_balance_with_its_time(tmp_path):
+    u = usage([("2026-05-04", "email_find", 10.0)])
+    g = ledger(
+        [
+            ("c", "2026-05-04 09:00", "email_find", -4.0, "success"),
+            ("p", "2026-05-19 09:00", "email_find", -6.0, "pending"),
+        ]
+    )
+    result = reconcile(
+        u,
+        g,
+        month="2026-05",
+        balance_now=146.0,
+        pending_in_balance=False,
+        anchor_at=pd.Timestamp("2026-05-20 10:15", tz=TZ),
+        hypothesis="/me/'s balance does not subtract pending charges: it fits the ledger",
+    )
+    assert result.running
+    note = R.balance_note(result)
+    assert note == (
+        "Live balance on /me/ at 2026-05-20 10:15 Europe/Kyiv, while May 2026 is still running: "
+        "146.00 credits, with 6.00 credits pending so far. /me/'s balance does not subtract "
+        "pending charges: it fits the ledger."
+    )
+    assert note in _page_text(R.reconciliation_page(result), tmp_path)
+    assert _sheet_note(result, tmp_path) == note
+
+
 def test_sample_anchor_is_consistent_with_the_ledger():
     anchor = L.SampleLedgerSource.anchor()
     table = L.SampleLedgerSource.table()

@@ -107,6 +107,17 @@ def test_rounding_is_half_up_as_a_spreadsheet_shows_it():
     assert ReportFormats(currency="EUR").money(5) == "EUR 5.00"
 
 
+def test_exact_formats_show_the_decimals_a_figure_has():
+    f = ReportFormats(credit_decimals=0)
+    assert f.exact([1212.0, 33441.0]) is f  # the report's precision when it suffices
+    assert f.exact([97.5, 1114.5]).credit_decimals == 2  # else hundredths, as credits are shown
+    assert f.exact([10.375]).credits(10.375) == "10.375"  # or what a median of hundredths has
+    assert f.exact([0.1 + 0.2]).credits(0.1 + 0.2) == "0.30"  # float noise is not a decimal
+    assert f.exact([1_000_000.37]).credit_decimals == 2
+    assert f.exact([float("nan")]) is f and f.exact([]) is f
+    assert ReportFormats(credit_decimals=2).exact([1.5]).credit_decimals == 2
+
+
 def test_year_over_year(october, sample):
     assert october.yoy_available and october.yoy_month == "2025-10"
     ops = october.operations
@@ -130,6 +141,81 @@ def test_year_over_year_like_for_like_in_a_running_month(sample):
     ]
     assert rep.yoy_total == days["credits"].sum()
     assert rep.yoy_change == rep.compared_total - rep.yoy_total
+
+
+def test_year_over_year_counts_operations_only_the_year_ago_month_had(march, sample):
+    """March 2025 had 250 credits of unattributed, which neither February nor March 2026 had:
+    the year-ago total is the whole month (18,039, as the Monthly sheet and the history chart
+    show it), and that operation gets a row (0 this month, 0 last month) so every column of
+    the per-operation table still adds up to its total."""
+    months = g.monthly_totals(sample).set_index("month")
+    assert march.yoy_total == months.loc["2025-03", "credits"] == 18039.0
+    assert march.monthly["2025-03"].sum() == march.yoy_total
+    assert march.yoy_change == march.total - 18039.0 == 6097.0
+    assert march.formats.signed_pct(march.yoy_change_pct) == "+33.8%"
+    ops = march.operations
+    for column, total in (
+        ("credits", march.total),
+        ("previous_credits", march.previous_total),
+        ("compared_credits", march.compared_total),
+        ("yoy_credits", march.yoy_total),
+        ("change", march.change),
+        ("yoy_change", march.yoy_change),
+    ):
+        assert ops[column].sum() == total, column
+    row = ops.set_index("operation").loc["unattributed"]
+    assert (row["credits"], row["previous_credits"], row["yoy_credits"]) == (0.0, 0.0, 250.0)
+    assert row["yoy_change_pct"] == -1.0 and row["share_display"] == 0.0
+    # a row kept for the year-ago column alone has nothing to price this month
+    assert march.unpriced == [] and "unpriced" not in march.narrative[-1]
+
+
+def test_year_over_year_reads_the_same_in_every_artefact(march, tmp_path):
+    """The PDF (page 1 and the page 2 table), the workbook's Summary and By operation sheets
+    and the email all say +33.8% on 18,039, the year-ago month the history shows."""
+    import io
+    import re
+
+    import openpyxl
+    from pdfcheck import pdftotext
+
+    from generect_reports.render.email.message import build_message
+    from generect_reports.render.pdf.document import render_pdf
+    from generect_reports.render.xlsx.workbook import render_workbook
+
+    path = tmp_path / "march.pdf"
+    path.write_bytes(render_pdf(march))
+    pages = pdftotext(path).split("\f")
+    flat = [" ".join(page.split()) for page in pages]
+    assert "33.8% more than March 2025 (18,039 credits)" in flat[0]
+    # the KPI tile (its detail wraps beside the other tiles)
+    assert "+33.8% " in flat[0] and "+6,097 credits on 18,039 in Mar" in flat[0]
+    total = re.search(r"Total 24,136 100.0% 22,580 \+1,556 \+6.9% (\S+) (\S+)", flat[1])
+    assert total is not None and total.groups() == ("18,039", "+33.8%")
+    assert "unattributed 0 0.0% 0 0 n/a 250 -100.0%" in flat[1]
+    for text in flat:
+        assert "17,789" not in text and "35.7%" not in text
+    book = openpyxl.load_workbook(io.BytesIO(render_workbook(march)), data_only=True)
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
+    assert summary["Same month last year (March 2025)"] == 18039
+    assert summary["Change vs same month last year %"] == pytest.approx(6097 / 18039)
+    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    msg = build_message(march, to=["a@example.com"], sender="r@example.com")
+    text = msg.get_body(("plain",)).get_content()
+    assert "+33.8%  (+6,097 credits on 18,039 in Mar 2025)" in text
+    assert "17,789" not in text and "35.7%" not in text
+
+
+def test_year_over_year_of_a_running_month_counts_operations_only_a_year_ago():
+    rows = [(f"2025-05-{d:02d}", "a", 10.0) for d in range(1, 32)]
+    rows += [(f"2025-05-{d:02d}", "gone", 2.0) for d in range(1, 6)]
+    rows += [(f"2026-04-{d:02d}", "a", 11.0) for d in range(1, 31)]
+    rows += [(f"2026-05-{d:02d}", "a", 12.0) for d in range(1, 11)]
+    rep = g.build_report(frame(rows, fetched_at="2026-05-11 09:30"), "2026-05")
+    assert not rep.complete and rep.yoy_available
+    assert rep.yoy_total == 10 * 10.0 + 5 * 2.0
+    assert rep.operations["yoy_credits"].sum() == rep.yoy_total
+    assert rep.yoy_change == rep.compared_total - rep.yoy_total == 120.0 - 110.0
 
 
 def test_report_window_reaches_back_a_year():

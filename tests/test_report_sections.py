@@ -83,6 +83,59 @@ def test_pdf_has_a_page_per_section_with_the_footer(sample_report, tmp_path):
         pytest.fail(f"overlapping words {bad[:8]}; pages rendered in {tmp_path}")
 
 
+def _cells(ws, label):
+    """The row of ``ws`` whose first cell is ``label``."""
+    return next(row for row in ws.iter_rows() if row[0].value == label)
+
+
+def test_section_figures_use_the_report_number_formats(sample_report):
+    """October's 33,441 credits read 33,441 on the section pages and sheets as on pages 1-3
+    (not 33,441.00), money has the theme's symbol ($816.15, not 816.15 USD), and a ledger or
+    allocated amount keeps the cents it has."""
+    pages = pdftotext(sample_report / "r.pdf").split("\f")
+    sections = " ".join(" ".join(page.split()) for page in pages[3:6])
+    assert "33,441.00" not in sections and " USD" not in sections
+    assert "of the plan limit used (33,441 of 30,000)" in sections
+    assert "settled charges 32,843.96 against usage 33,441 credits" in sections
+    assert "Usage 33,441 " in sections and "Opening balance 91,884.94" in sections
+    assert "Total: 33,441 credits" in sections and "Estimated cost: $816.15" in sections
+    assert "Unallocated: 550 credits" in sections and "20,612.75 (61.6%)" in sections
+    wb = openpyxl.load_workbook(sample_report / "r.xlsx")
+    whole, cents, money = "#,##0", "#,##0.00", "$#,##0.00;-$#,##0.00"
+    assert wb["Budget"]["D7"].number_format == whole  # used: 33,441
+    assert wb["Budget"]["C7"].number_format == whole  # the limit: 30,000
+    rec = wb["Reconciliation"]
+    assert _cells(rec, "Usage")[1].number_format == whole
+    assert _cells(rec, "Settled charges")[1].number_format == cents
+    customers = wb["By customer"]
+    total = _cells(customers, "Total")
+    assert total[6].value.startswith("=SUM(") and total[6].number_format == whole
+    assert total[8].number_format == money
+    assert _cells(customers, "acme-corp")[6].number_format == cents  # 20,612.75
+
+
+def test_a_past_month_states_no_live_snapshot(tmp_path):
+    """March 2026 had nothing pending: its reconciliation note gives the ledger's figures at the
+    end of March, not today's /me/ balance and what it reserves (178.71, October's pending)."""
+    out = run_cli(
+        "report",
+        "--sample",
+        "--month",
+        "2026-03",
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+        "--pdf",
+        str(tmp_path / "r.pdf"),
+        "-q",
+    )
+    assert out.returncode == 0, out.stderr
+    page = " ".join(pdftotext(tmp_path / "r.pdf").split("\f")[4].split())
+    note = openpyxl.load_workbook(tmp_path / "r.xlsx")["Reconciliation"]["A2"].value
+    for text in (page, note):
+        assert "178.71" not in text and "/me/" not in text and "reserved" not in text
+        assert "at the end of March 2026" in text and "nothing was pending at month end" in text
+
+
 def test_sections_can_be_left_out(tmp_path):
     out = run_cli(
         "report",
@@ -143,6 +196,11 @@ def test_email_subject_flag_and_section_lines(tmp_path):
         assert "Plan limit, ledger and customers" in part
         assert "ties to the ledger" in part
         assert "hooli" in part  # the integration-health flag of the sample
+        # the report's number formats: whole credits whole, money with the theme's symbol
+        assert "usage was 33,441 credits, 111.5% of the plan limit of 30,000 credits" in part
+        assert "settled charges 32,843.96 against usage 33,441 credits" in part
+        assert "20,612.75 credits (61.6%), an estimated $516.73." in part
+        assert "33,441.00" not in part and " USD" not in part
 
 
 def test_a_month_under_its_limit_has_no_flag(tmp_path):

@@ -147,6 +147,16 @@ class Reconciliation:
         return not bool(bad.any()) and not self.unmapped_types and self.balance_ties
 
     @property
+    def running(self) -> bool:
+        """True when the month was not over at the balance anchor: its figures are so far, and
+        the anchor's balance is a live snapshot rather than a figure of the month."""
+        if self.anchor_at is None:
+            return False
+        return pd.Timestamp(self.anchor_at) < pd.Timestamp(
+            month_window(self.month, self.timezone)[1]
+        )
+
+    @property
     def failures(self) -> pd.DataFrame:
         """The reason rows that keep the month from tying."""
         return self.reasons[~self.reasons["reason"].isin(TYING_REASONS)].reset_index(drop=True)

@@ -473,20 +473,24 @@ def _probe(client: Any, upper: dt.datetime, balance: float, newest_settled: str 
 def _hypothesis(
     client: Any, upper: dt.datetime, balance: float, pending: float, newest_settled: str | None
 ) -> tuple[bool | None, str]:
-    """Which reading of ``/me/``'s balance fits the ledger: already net of pending, or not."""
+    """Which reading of ``/me/``'s balance fits the ledger: already net of pending, or not.
+
+    The sentence names no figure: the reports state the balance and the pending credits in
+    their own formats, and only where they are figures of the month shown.
+    """
     if not pending:
         return None, "no pending charges at the anchor, so /me/'s balance is the settled balance"
     settled_only = _probe(client, upper, balance, newest_settled)
     net = _probe(client, upper, balance - pending, newest_settled)
     if net and not settled_only:
         return True, (
-            "/me/'s balance already subtracts pending charges "
-            f"({-pending:,.2f} reserved): it fits the ledger, the other reading does not"
+            "/me/'s balance already subtracts pending charges: it fits the ledger, "
+            "the other reading does not"
         )
     if settled_only and not net:
         return False, (
             "/me/'s balance does not subtract pending charges: it fits the ledger, "
-            f"the other reading ({-pending:,.2f} reserved) does not"
+            "the other reading does not"
         )
     return None, (
         "neither reading of /me/'s balance could be confirmed against the ledger; "

@@ -9,6 +9,7 @@ against the limit, no projection) and a running month are drawn by the same code
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from generect_reports.fetch.account import AccountStatus
+    from generect_reports.reports.formats import ReportFormats
 
 __all__ = [
     "status_rows",
@@ -109,11 +111,24 @@ def status_fields(
     }
 
 
-def _fmt(value: Any, unit: str = "credits", pct: bool = False, projection: bool = False) -> str:
+def _fmt(
+    value: Any,
+    unit: str = "credits",
+    pct: bool = False,
+    projection: bool = False,
+    numbers: ReportFormats | None = None,
+) -> str:
     """Money with cents; credits whole when whole, else with two decimals; a projection (an
-    estimate) in whole credits, as the report shows it; shares with one decimal."""
+    estimate) in whole credits, as the report shows it; shares with one decimal. With
+    ``numbers``, a report's formats: its precision and currency symbol."""
     if value is None or pd.isna(value):
         return "-"
+    if numbers is not None:
+        if pct:
+            return numbers.pct(value)
+        if unit == "USD":
+            return numbers.money(value)
+        return numbers.projection(value) if projection else numbers.exact_credits(value)
     if pct:
         return f"{value * 100:,.1f}%"
     if unit == "USD":
@@ -227,15 +242,39 @@ def add_budget_sheet(
     *,
     formats: dict[str, Any] | None = None,
     sheet_name: str = "Budget",
+    numbers: ReportFormats | None = None,
 ) -> None:
     """Add the Budget sheet: limit and budgets as inputs, every figure a live formula over them.
 
     Column C (limit or budget) is the input: change it and the shares, the remaining credits,
     the status and the burn-up chart's limit line follow. Each formula is written with its
-    computed value, so viewers that do not recalculate show the right numbers.
+    computed value, so viewers that do not recalculate show the right numbers. With
+    ``numbers`` (the report's formats) figures read as the report shows them.
     """
     f = dict(formats or {})
     add = workbook.add_format
+    if numbers is not None:
+        f.setdefault("percent", add({"num_format": numbers.excel_pct}))
+        f.setdefault("kpi", add({"bold": True, "font_size": 16, "num_format": numbers.excel_pct}))
+    cache: dict[tuple[str, bool], Any] = {}
+
+    def num(
+        value: Any, unit: str = "credits", *, projection: bool = False, entry: bool = False
+    ) -> Any:
+        """A figure's cell format: the report's, with the cents the figure has, when given."""
+        if numbers is None:
+            return f["input"] if entry else f["currency"] if unit == "USD" else f["credits"]
+        if unit == "USD":
+            code = numbers.excel_money
+        elif projection:
+            code = numbers.excel_projection
+        else:
+            code = numbers.exact([] if _num(value) is None else [value]).excel_credits
+        if (code, entry) not in cache:
+            style = {"bg_color": "#FFF2CC", "border": 1} if entry else {}
+            cache[code, entry] = add({"num_format": code, **style})
+        return cache[code, entry]
+
     f.setdefault("title", add({"bold": True, "font_size": 14, "font_color": "#1F3A5F"}))
     f.setdefault("note", add({"italic": True, "font_color": "#6B7280"}))
     f.setdefault(
@@ -288,26 +327,25 @@ def add_budget_sheet(
     for i, rec in enumerate(status.to_dict("records")):
         r = top + i
         n = r + 1  # 1-based row number in formulas
-        money = rec["unit"] == "USD"
-        num = f["currency"] if money else f["credits"]
-        ws.write_string(r, 0, rec["line"])
-        ws.write_string(r, 1, rec["unit"])
-        ws.write_number(r, 2, float(rec["threshold"]), f["input"])
-        ws.write_number(r, 3, float(rec["used"]), num)
-        projected = _num(rec["projected"])
-        if projected is None:
-            ws.write_blank(r, 4, None, num)
-        else:
-            ws.write_number(r, 4, projected, num)
+        unit = rec["unit"]
         thr = float(rec["threshold"])
         used = float(rec["used"])
+        ws.write_string(r, 0, rec["line"])
+        ws.write_string(r, 1, unit)
+        ws.write_number(r, 2, thr, num(thr, unit, entry=True))
+        ws.write_number(r, 3, used, num(used, unit))
+        projected = _num(rec["projected"])
+        if projected is None:
+            ws.write_blank(r, 4, None, num(None, unit, projection=True))
+        else:
+            ws.write_number(r, 4, projected, num(projected, unit, projection=True))
         share = used / thr if thr > 0 else ""
         ws.write_formula(r, 5, f'=IF(C{n}>0,D{n}/C{n},"")', f["percent"], share)
         pshare = projected / thr if projected is not None and thr > 0 else ""
         ws.write_formula(
             r, 6, f'=IF(AND(ISNUMBER(E{n}),C{n}>0),E{n}/C{n},"")', f["percent"], pshare
         )
-        ws.write_formula(r, 7, f"=C{n}-D{n}", num, thr - used)
+        ws.write_formula(r, 7, f"=C{n}-D{n}", num(thr - used, unit), thr - used)
         state_value = (
             "over"
             if round(used * 100) >= round(thr * 100)
@@ -337,7 +375,9 @@ def add_budget_sheet(
             pv = _num(kpi["projected_share"])
             ws.write_formula(3, 5, f"=G{k}", f["kpi"], "" if pv is None else pv)
     if burnup is not None and len(burnup) and kpi is not None and kpi["unit"] == "credits":
-        _burnup_table(workbook, ws, burnup, k, float(kpi["threshold"]), top + len(status) + 2, f)
+        _burnup_table(
+            workbook, ws, burnup, k, float(kpi["threshold"]), top + len(status) + 2, f, num
+        )
 
 
 def _burnup_table(
@@ -348,9 +388,10 @@ def _burnup_table(
     limit_value: float,
     first: int,
     f: dict[str, Any],
+    num: Callable[..., Any],
 ) -> None:
     """Daily table (credits, cumulative by formula, projection, limit from the input cell) and
-    the burn-up chart over it."""
+    the burn-up chart over it; ``num`` gives a figure's cell format."""
     ws.write_row(
         first, 0, ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"], f["header"]
     )
@@ -363,14 +404,14 @@ def _burnup_table(
         ws.write_datetime(r, 0, pd.Timestamp(rec["day"]).to_pydatetime(), f["date"])
         credits = _num(rec["credits"])
         if credits is not None:
-            ws.write_number(r, 1, credits, f["credits"])
+            ws.write_number(r, 1, credits, num(credits))
             cum += credits
             prev = f"C{n - 1}+" if i else ""
-            ws.write_formula(r, 2, f"={prev}B{n}", f["credits"], cum)
+            ws.write_formula(r, 2, f"={prev}B{n}", num(cum), cum)
         projected = _num(rec["projected"])
         if projected is not None:
-            ws.write_number(r, 3, projected, f["credits"])
-        ws.write_formula(r, 4, f"=$C${limit_row}", f["credits"], limit_value)
+            ws.write_number(r, 3, projected, num(projected, projection=True))
+        ws.write_formula(r, 4, f"=$C${limit_row}", num(limit_value), limit_value)
     last = start + len(rows) - 1
     chart = workbook.add_chart({"type": "line"})
     name = ws.get_name()
@@ -400,9 +441,15 @@ def budget_page(
     *,
     figsize: tuple[float, float] = (11.69, 8.27),
     colors: dict[str, str] | None = None,
+    numbers: ReportFormats | None = None,
 ) -> Figure:
-    """A landscape PDF page: the limit-use KPI, the burn-up chart and the table of lines."""
+    """A landscape PDF page: the limit-use KPI, the burn-up chart and the table of lines, its
+    figures in ``numbers`` (the report's formats) when given."""
+    from functools import partial
+
     from matplotlib.figure import Figure
+
+    fmt = partial(_fmt, numbers=numbers)
 
     c = {
         **DEFAULT_COLORS,
@@ -432,7 +479,7 @@ def budget_page(
         fig.text(
             0.05,
             0.80,
-            _fmt(kpi["share_used"], pct=True),
+            fmt(kpi["share_used"], pct=True),
             fontsize=30,
             weight="bold",
             color=c["over"] if over else c["primary"],
@@ -440,8 +487,8 @@ def budget_page(
         fig.text(
             0.05,
             0.765,
-            f"of the {kpi['line']} used ({_fmt(kpi['used'], kpi['unit'])} of "
-            f"{_fmt(kpi['threshold'], kpi['unit'])})",
+            f"of the {kpi['line']} used ({fmt(kpi['used'], kpi['unit'])} of "
+            f"{fmt(kpi['threshold'], kpi['unit'])})",
             fontsize=10,
         )
         if running and pd.notna(kpi["projected_share"]):
@@ -449,7 +496,7 @@ def budget_page(
             fig.text(
                 0.05,
                 0.73,
-                f"projected {_fmt(kpi['projected_share'], pct=True)} at month end",
+                f"projected {fmt(kpi['projected_share'], pct=True)} at month end",
                 fontsize=10,
                 color=color,
             )
@@ -487,7 +534,7 @@ def budget_page(
                 float(kpi["threshold"]),
                 color=c["limit"],
                 linewidth=1.5,
-                label=f"{kpi['line']} {_fmt(kpi['threshold'])}",
+                label=f"{kpi['line']} {fmt(kpi['threshold'])}",
             )
         ax.set_title("Burn-up: cumulative daily credits", fontsize=11, loc="left")
         ax.set_ylabel("credits", fontsize=9)
@@ -512,11 +559,11 @@ def budget_page(
         unit = rec["unit"]
         cells = [
             rec["line"],
-            _fmt(rec["threshold"], unit),
-            _fmt(rec["used"], unit),
-            _fmt(rec["share_used"], pct=True),
-            _fmt(rec["projected"], unit, projection=True),
-            _fmt(rec["projected_share"], pct=True),
+            fmt(rec["threshold"], unit),
+            fmt(rec["used"], unit),
+            fmt(rec["share_used"], pct=True),
+            fmt(rec["projected"], unit, projection=True),
+            fmt(rec["projected_share"], pct=True),
             _day(rec["crossing_day"]) or "-",
         ]
         for x, text in zip(cols, cells):
@@ -551,29 +598,33 @@ def _month_name(month: str) -> str:
     return pd.Timestamp(f"{month}-01").strftime("%B %Y")
 
 
-def budget_summary(status: pd.DataFrame) -> list[str]:
-    """Plain sentences about the limit and budgets for the email's HTML and text parts."""
+def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None) -> list[str]:
+    """Plain sentences about the limit and budgets for the email's HTML and text parts, its
+    figures in ``numbers`` (the report's formats) when given."""
+    from functools import partial
+
+    fmt = partial(_fmt, numbers=numbers)
     a = status.attrs
     month = _month_name(a["month"]) if a.get("month") else "This month"
     running = not a.get("complete", True)
     out: list[str] = []
     for rec in status.to_dict("records"):
         unit = rec["unit"]
-        used = _fmt(rec["used"], unit) + ("" if unit == "USD" else " credits")
-        limit = _fmt(rec["threshold"], unit) + ("" if unit == "USD" else " credits")
+        used = fmt(rec["used"], unit) + ("" if unit == "USD" else " credits")
+        limit = fmt(rec["threshold"], unit) + ("" if unit == "USD" else " credits")
         what = "estimated cost" if unit == "USD" else "usage"
         text = (
-            f"{month} {what} so far is {used}, {_fmt(rec['share_used'], pct=True)} "
+            f"{month} {what} so far is {used}, {fmt(rec['share_used'], pct=True)} "
             f"of the {rec['line']} of {limit}"
             if running
-            else f"{month} {what} was {used}, {_fmt(rec['share_used'], pct=True)} "
+            else f"{month} {what} was {used}, {fmt(rec['share_used'], pct=True)} "
             f"of the {rec['line']} of {limit}"
         )
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
             text += f"; it was reached on {_day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
             text += (
-                f"; projected {_fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
+                f"; projected {fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
             )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
                 text += f", reaching it on {_day(rec['crossing_day'])}"

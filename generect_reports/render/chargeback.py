@@ -14,7 +14,7 @@ import io
 import os
 import re
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -25,6 +25,8 @@ from generect_reports.render.records.export import csv_safe, dumps_document, jso
 if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
+
+    from generect_reports.reports.formats import ReportFormats
 
 __all__ = [
     "CHARGEBACK_FORMATS",
@@ -258,6 +260,37 @@ def _formats(workbook: xlsxwriter.Workbook, given: dict[str, Any] | None) -> dic
         if key not in fmts:
             fmts[key] = workbook.add_format(spec)
     return fmts
+
+
+def _figure_formats(
+    workbook: xlsxwriter.Workbook, fmts: dict[str, Any], numbers: ReportFormats | None
+) -> Callable[[str, float], Any]:
+    """``num(kind, value)``: the cell format of a ``credits``, ``money``, ``total_credits`` or
+    ``total_money`` figure; with ``numbers``, the report's Excel format (the cents a figure has,
+    the theme's currency)."""
+    cache: dict[tuple[str, str], Any] = {}
+
+    def num(kind: str, value: float) -> Any:
+        if numbers is None:
+            return fmts[kind]
+        money = kind.endswith("money")
+        code = numbers.excel_money if money else numbers.exact([value]).excel_credits
+        if (kind, code) not in cache:
+            total = {"bold": True, "top": 1} if kind.startswith("total_") else {}
+            cache[kind, code] = workbook.add_format({"num_format": code, **total})
+        return cache[kind, code]
+
+    return num
+
+
+def _credits(value: float, numbers: ReportFormats | None) -> str:
+    """Allocated credits with cents, or as the report shows them (with the cents they have)."""
+    return f"{value:,.2f}" if numbers is None else numbers.exact_credits(value)
+
+
+def _money(value: float, currency: str, numbers: ReportFormats | None) -> str:
+    """``816.15 USD``, or the report's money format (``$816.15``)."""
+    return f"{value:,.2f} {currency}" if numbers is None else numbers.money(value)
 
 
 def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
@@ -556,10 +589,13 @@ def add_customers_sheet(
     *,
     formats: dict[str, Any] | None = None,
     name: str = "By customer",
+    numbers: ReportFormats | None = None,
 ) -> None:
     """Add the "By customer" sheet: customers largest first, ``unallocated``, totals as live
-    formulas with stored values, the tie to the account's usage, health flags and the notes."""
+    formulas with stored values, the tie to the account's usage, health flags and the notes;
+    figures in ``numbers`` (the report's formats) when given."""
     fmts = _formats(workbook, formats)
+    num = _figure_formats(workbook, fmts, numbers)
     ws = workbook.add_worksheet(name)
     a = allocation
     cur = a.currency
@@ -602,7 +638,7 @@ def add_customers_sheet(
         _text(ws, x, 3, "" if un else ("active" if r["active"] else "revoked"))
         ws.write_number(x, 4, int(r["requests"]), fmts["count"])
         _number_or_empty(ws, x, 5, r["failed_share"], fmts["percent"])
-        ws.write_number(x, 6, float(r["credits"]), fmts["credits"])
+        ws.write_number(x, 6, float(r["credits"]), num("credits", r["credits"]))
         ws.write_formula(
             x,
             7,
@@ -610,7 +646,7 @@ def add_customers_sheet(
             fmts["percent"],
             0.0 if pd.isna(r["share"]) else float(r["share"]),
         )
-        ws.write_number(x, 8, float(r["estimated_cost"]), fmts["money"])
+        ws.write_number(x, 8, float(r["estimated_cost"]), num("money", r["estimated_cost"]))
         _text(ws, x, 9, r["flags"], fmts["flag"] if r["flagged"] else None)
     tot = first + len(shown)
     last = tot - 1
@@ -623,13 +659,14 @@ def add_customers_sheet(
         (8, "total_money", int(shown["cost_cents"].sum()) / 100),
     ):
         c = _col(j)
-        ws.write_formula(tot, j, f"=SUM({c}{first + 1}:{c}{last + 1})", fmts[fmt], value)
+        cell = num(fmt, value) if fmt in ("total_credits", "total_money") else fmts[fmt]
+        ws.write_formula(tot, j, f"=SUM({c}{first + 1}:{c}{last + 1})", cell, value)
     _text(ws, tot + 1, 0, "Account usage")
-    ws.write_number(tot + 1, 6, a.total_credits, fmts["credits"])
-    ws.write_number(tot + 1, 8, a.total_cost, fmts["money"])
+    ws.write_number(tot + 1, 6, a.total_credits, num("credits", a.total_credits))
+    ws.write_number(tot + 1, 8, a.total_cost, num("money", a.total_cost))
     _text(ws, tot + 2, 0, "Difference (must be 0)")
-    ws.write_formula(tot + 2, 6, f"=ROUND(G{tot + 1}-G{tot + 2},2)", fmts["credits"], 0)
-    ws.write_formula(tot + 2, 8, f"=ROUND(I{tot + 1}-I{tot + 2},2)", fmts["money"], 0)
+    ws.write_formula(tot + 2, 6, f"=ROUND(G{tot + 1}-G{tot + 2},2)", num("credits", 0.0), 0)
+    ws.write_formula(tot + 2, 8, f"=ROUND(I{tot + 1}-I{tot + 2},2)", num("money", 0.0), 0)
     _notes(ws, tot + 4, a, fmts, width=10)
     ws.set_column(0, 0, 24)
     ws.set_column(1, 3, 13)
@@ -645,9 +682,11 @@ def customers_page(
     figsize: tuple[float, float] = (11.69, 8.27),
     colors: dict[str, str] | None = None,
     top: int = 8,
+    numbers: ReportFormats | None = None,
 ) -> Figure:
     """The PDF page: top customers' credits (and ``unallocated``) as bars, the integration-health
-    flags, and the estimate's assumptions."""
+    flags, and the estimate's assumptions; figures in ``numbers`` (the report's formats) when
+    given."""
     from matplotlib.figure import Figure
 
     a = allocation
@@ -687,13 +726,14 @@ def customers_page(
     total = a.total_credits
     for yy, v in zip(y, values):
         share = f"{v / total:.1%}" if total else ""
-        ax.text(v, yy, f"  {v:,.0f} ({share})", va="center", fontsize=8)
+        label = f"{v:,.0f}" if numbers is None else numbers.exact_credits(v)
+        ax.text(v, yy, f"  {label} ({share})", va="center", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.25)
     side = [
-        f"Total: {total:,.2f} credits",
-        f"Estimated cost: {a.total_cost:,.2f} {a.currency}",
-        f"Unallocated: {a.unallocated_credits:,.2f} credits",
+        f"Total: {_credits(total, numbers)} credits",
+        f"Estimated cost: {_money(a.total_cost, a.currency, numbers)}",
+        f"Unallocated: {_credits(a.unallocated_credits, numbers)} credits",
     ]
     for i, t in enumerate(side):
         fig.text(0.76, 0.84 - i * 0.04, t, fontsize=10)
@@ -715,9 +755,9 @@ def customers_page(
     return fig
 
 
-def customers_summary(allocation: Allocation) -> list[str]:
+def customers_summary(allocation: Allocation, *, numbers: ReportFormats | None = None) -> list[str]:
     """Plain sentences for the email: the top customers, ``unallocated``, health flags, and the
-    estimate's assumptions."""
+    estimate's assumptions; figures in ``numbers`` (the report's formats) when given."""
     a = allocation
     out: list[str] = []
     real = a.customers[
@@ -728,9 +768,9 @@ def customers_summary(allocation: Allocation) -> list[str]:
         lead = real.iloc[0]
         out.append(
             f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
-            f"{_month_name(a.month)}: {lead['credits']:,.2f} credits "
+            f"{_month_name(a.month)}: {_credits(lead['credits'], numbers)} credits "
             f"({lead['credits'] / total:.1%}), "
-            f"an estimated {lead['estimated_cost']:,.2f} {a.currency}."
+            f"an estimated {_money(lead['estimated_cost'], a.currency, numbers)}."
         )
         tops = ", ".join(
             f"{_printable(str(r['customer']))} {r['credits'] / total:.1%}"
@@ -743,7 +783,8 @@ def customers_summary(allocation: Allocation) -> list[str]:
         )
     if a.unallocated_credits:
         out.append(
-            f"{a.unallocated_credits:,.2f} credits ({a.unallocated_credits / total:.1%}) "
+            f"{_credits(a.unallocated_credits, numbers)} credits "
+            f"({a.unallocated_credits / total:.1%}) "
             "stay unallocated (platform charges, and operations no customer's requests map to)."
         )
     for _, r in a.flagged.iterrows():

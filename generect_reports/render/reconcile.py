@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from generect_reports.analysis.reconcile import Reconciliation
+    from generect_reports.reports.formats import ReportFormats
 
 __all__ = [
     "render_table",
@@ -33,6 +35,7 @@ __all__ = [
     "add_ledger_sheet",
     "reconciliation_page",
     "reconciliation_summary",
+    "balance_note",
     "restatement_lines",
     "FORMATS",
 ]
@@ -40,8 +43,14 @@ __all__ = [
 FORMATS = ("table", "csv", "json", "xlsx")
 
 
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
+def _num(value: float | None, numbers: ReportFormats | None = None, *, sign: bool = False) -> str:
+    """Credits with cents; with ``numbers`` (a report's formats) as the report shows them: whole
+    credits as whole as elsewhere in the report, the cents a ledger amount has."""
+    if value is None:
+        return "n/a"
+    if numbers is None:
+        return f"{value:+,.2f}" if sign else f"{value:,.2f}"
+    return numbers.exact_change(value) if sign else numbers.exact_credits(value)
 
 
 def _month_name(month: str) -> str:
@@ -60,26 +69,67 @@ def restatement_lines(restatements: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def reconciliation_summary(result: Reconciliation) -> list[str]:
-    """The email's sentence: "... ties to the ledger" or what does not tie."""
+def reconciliation_summary(
+    result: Reconciliation, *, numbers: ReportFormats | None = None
+) -> list[str]:
+    """The email's sentence: "... ties to the ledger" or what does not tie (figures in
+    ``numbers``, the report's formats, when given)."""
     name = _month_name(result.month)
     if result.ties:
         extra = []
         if result.pending:
-            extra.append(f"{result.pending:,.2f} pending")
+            extra.append(f"{_num(result.pending, numbers)} pending")
         if result.reversed:
-            extra.append(f"{result.reversed:,.2f} reversed")
+            extra.append(f"{_num(result.reversed, numbers)} reversed")
         tail = f" ({' and '.join(extra)} credits explain the difference)" if extra else ""
         return [
-            f"{name} ties to the ledger: settled charges {result.charges:,.2f} against usage "
-            f"{result.usage:,.2f} credits{tail}."
+            f"{name} ties to the ledger: settled charges {_num(result.charges, numbers)} against "
+            f"usage {_num(result.usage, numbers)} credits{tail}."
         ]
     parts = []
     for row in result.failures.itertuples(index=False):
-        parts.append(f"{row.operation} {row.credits:+,.2f} ({row.reason})")
+        parts.append(f"{row.operation} {_num(row.credits, numbers, sign=True)} ({row.reason})")
     if not result.balance_ties:
         parts.append("the balance chain does not add up")
     return [f"{name} does not tie to the ledger: " + "; ".join(parts) + "."]
+
+
+def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None) -> str:
+    """The balance line under the tie-out ("" without a balance).
+
+    A closed month states only its own figures: balances are the ledger's at the month's end,
+    and what was pending then. Only while the month runs is the live ``/me/`` balance stated,
+    with its time, the credits pending so far and how the balance treats them. (How today's
+    balance was read for a closed month is the ``reconcile`` command's business, not the
+    month's.)
+    """
+    name = _month_name(result.month)
+    if result.running and result.anchor_at is not None:
+        text = (
+            f"Live balance on /me/ at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
+            f"while {name} is still running"
+        )
+        if result.anchor_balance is not None:
+            text += (
+                f": {_num(result.anchor_balance, numbers)} credits, with "
+                f"{_num(result.pending, numbers)} credits pending so far"
+            )
+        hypothesis = result.hypothesis.rstrip(".")
+        return text + "." + (f" {hypothesis[:1].upper()}{hypothesis[1:]}." if hypothesis else "")
+    if result.closing is None:
+        return ""
+    from generect_reports.fetch.ledger import month_window
+
+    stop = month_window(result.month, result.timezone)[1]
+    pending = (
+        f"{_num(result.pending, numbers)} credits were pending at month end"
+        if result.pending
+        else "nothing was pending at month end"
+    )
+    return (
+        f"Balances are the ledger's at the end of {name} (transactions before "
+        f"{stop:%Y-%m-%d %H:%M} {result.timezone}); {pending}."
+    )
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -218,6 +268,24 @@ def _formats(workbook: xlsxwriter.Workbook, formats: dict[str, Any] | None) -> d
     return f
 
 
+def _number_formats(
+    workbook: xlsxwriter.Workbook, f: dict[str, Any], numbers: ReportFormats | None
+) -> Callable[..., Any]:
+    """``num(value, kind="credits")``: a figure's cell format (``kind`` also ``bold_credits``),
+    with ``numbers`` the report's Excel format with the cents the figure has."""
+    cache: dict[tuple[str, bool], Any] = {}
+
+    def num(value: float, kind: str = "credits") -> Any:
+        if numbers is None:
+            return f[kind]
+        code, bold = numbers.exact([value]).excel_credits, kind == "bold_credits"
+        if (code, bold) not in cache:
+            cache[code, bold] = workbook.add_format({"num_format": code, "bold": bold})
+        return cache[code, bold]
+
+    return num
+
+
 def _ok(flag: bool) -> str:
     return "OK" if flag else "FAIL"
 
@@ -228,25 +296,28 @@ def add_reconciliation_sheet(
     *,
     formats: dict[str, Any] | None = None,
     name: str = "Reconciliation",
+    numbers: ReportFormats | None = None,
 ) -> None:
     """The tie-out with live formulas (opening + top-ups − charges = closing; charges − usage =
-    difference; OK/FAIL checks), each written with its computed value."""
+    difference; OK/FAIL checks), each written with its computed value; figures in ``numbers``
+    (the report's formats) when given."""
     from xlsxwriter.utility import xl_rowcol_to_cell as cell
 
     f = _formats(workbook, formats)
+    num = _number_formats(workbook, f, numbers)
     ws = workbook.add_worksheet(name)
     ws.set_column(0, 0, 34)
     ws.set_column(1, 7, 15)
     ws.set_column(8, 8, 60)
     ws.write_string(0, 0, f"Reconciliation {result.month} ({result.timezone})", f["title"])
-    ws.write_string(1, 0, result.hypothesis or "", f["text"])
+    ws.write_string(1, 0, balance_note(result, numbers=numbers), f["text"])
 
     def value(row: int, label: str, v: float | None, fmt: str = "credits") -> None:
         ws.write_string(row, 0, label)
         if v is None:
             ws.write_string(row, 1, "n/a")
         else:
-            ws.write_number(row, 1, float(v), f[fmt])
+            ws.write_number(row, 1, float(v), num(v, fmt))
 
     value(3, "Opening balance", result.opening)
     value(4, "Top-ups", result.top_ups)
@@ -256,7 +327,7 @@ def add_reconciliation_sheet(
     ws.write_string(8, 0, "Balance check")
     if result.opening is not None and result.closing is not None:
         computed = round(result.opening + result.top_ups - result.charges, 2)
-        ws.write_formula(7, 1, "=B4+B5-B6", f["bold_credits"], computed)
+        ws.write_formula(7, 1, "=B4+B5-B6", num(computed, "bold_credits"), computed)
         ws.write_formula(
             8, 1, '=IF(ROUND(B8-B7,2)=0,"OK","FAIL")', f["check"], _ok(result.balance_ties)
         )
@@ -265,7 +336,7 @@ def add_reconciliation_sheet(
         ws.write_string(8, 1, "n/a", f["check"])
     value(10, "Usage", result.usage)
     ws.write_string(11, 0, "Difference (charges − usage)")
-    ws.write_formula(11, 1, "=B6-B11", f["bold_credits"], result.difference)
+    ws.write_formula(11, 1, "=B6-B11", num(result.difference, "bold_credits"), result.difference)
     value(12, "Pending at month end", result.pending)
     value(13, "Reversed", result.reversed)
 
@@ -289,11 +360,11 @@ def add_reconciliation_sheet(
         row = top + 1 + i
         ws.write_string(row, 0, str(r.operation))
         for c, v in enumerate((r.usage, r.settled, r.pending, r.reversed), start=1):
-            ws.write_number(row, c, float(v), f["credits"])
+            ws.write_number(row, c, float(v), num(v))
         ws.write_formula(
-            row, 5, f"={cell(row, 2)}-{cell(row, 1)}", f["credits"], float(r.difference)
+            row, 5, f"={cell(row, 2)}-{cell(row, 1)}", num(r.difference), float(r.difference)
         )
-        ws.write_number(row, 6, float(r.residual), f["credits"])
+        ws.write_number(row, 6, float(r.residual), num(r.residual))
         failing = str(r.operation).startswith("unmapped:") or bool(
             (result.failures["operation"] == r.operation).any()
         )
@@ -316,7 +387,7 @@ def add_reconciliation_sheet(
         row = rtop + 1 + i
         ws.write_string(row, 0, str(r.operation))
         ws.write_string(row, 1, str(r.reason))
-        ws.write_number(row, 2, float(r.credits), f["credits"])
+        ws.write_number(row, 2, float(r.credits), num(r.credits))
         ws.write_number(row, 3, int(r.transactions))
         ws.write_string(row, 8, str(r.detail))
     first, last = rtop + 1, rtop + max(len(reasons), 1)
@@ -331,7 +402,7 @@ def add_reconciliation_sheet(
         1,
         f'=SUMIF({reason_rng},"pending at month end",{credit_rng})'
         f'+SUMIF({reason_rng},"reversed",{credit_rng})',
-        f["credits"],
+        num(round(explained, 2)),
         round(explained, 2),
     )
     ws.write_string(15, 0, "Reason rows add up to the difference")
@@ -363,9 +434,12 @@ def add_ledger_sheet(
     *,
     formats: dict[str, Any] | None = None,
     name: str = "Ledger",
+    numbers: ReportFormats | None = None,
 ) -> None:
-    """The month's transactions as an Excel Table (local times, in the ledger's timezone)."""
+    """The month's transactions as an Excel Table (local times, in the ledger's timezone);
+    credits in ``numbers`` (the report's formats) when given."""
     f = _formats(workbook, formats)
+    num = _number_formats(workbook, f, numbers)
     ws = workbook.add_worksheet(name)
     tz = ledger.attrs.get("timezone", "")
     heads = [
@@ -395,7 +469,7 @@ def add_ledger_sheet(
         ws.write_string(i, 0, str(tid))
         ws.write_datetime(i, 1, when.to_pydatetime(), f["datetime"])
         ws.write_string(i, 2, str(kind))
-        ws.write_number(i, 3, float(credits), f["credits"])
+        ws.write_number(i, 3, float(credits), num(credits))
         ws.write_string(i, 4, str(status))
         ws.write_string(i, 5, str(btype))
     ws.add_table(
@@ -447,13 +521,15 @@ def reconciliation_page(
     *,
     figsize: tuple[float, float] = (11.69, 8.27),
     colors: dict[str, str] | None = None,
+    numbers: ReportFormats | None = None,
 ) -> Figure:
-    """One landscape page: the tie-out, the per-operation differences and the reason rows."""
+    """One landscape page: the tie-out, the per-operation differences and the reason rows,
+    figures in ``numbers`` (the report's formats) when given."""
     from matplotlib.figure import Figure
 
     colors = {"ok": "#2e7d32", "fail": "#c62828", "text": "#222222", **(colors or {})}
     fig = Figure(figsize=figsize)
-    verdict = reconciliation_summary(result)[0]
+    verdict = reconciliation_summary(result, numbers=numbers)[0]
     fig.text(
         0.04,
         0.94,
@@ -475,14 +551,14 @@ def reconciliation_page(
         color=colors["ok" if result.ties else "fail"],
     )
     rows = [
-        ["Opening balance", _num(result.opening)],
-        ["+ Top-ups", _num(result.top_ups)],
-        ["− Settled charges", _num(result.charges)],
-        ["= Closing balance", _num(result.closing)],
-        ["Usage", _num(result.usage)],
-        ["Difference (charges − usage)", _num(result.difference)],
-        ["Pending at month end", _num(result.pending)],
-        ["Reversed", _num(result.reversed)],
+        ["Opening balance", _num(result.opening, numbers)],
+        ["+ Top-ups", _num(result.top_ups, numbers)],
+        ["− Settled charges", _num(result.charges, numbers)],
+        ["= Closing balance", _num(result.closing, numbers)],
+        ["Usage", _num(result.usage, numbers)],
+        ["Difference (charges − usage)", _num(result.difference, numbers)],
+        ["Pending at month end", _num(result.pending, numbers)],
+        ["Reversed", _num(result.reversed, numbers)],
     ]
     ax = fig.add_axes((0.04, 0.50, 0.40, 0.36))
     ax.axis("off")
@@ -503,10 +579,10 @@ def reconciliation_page(
     op_rows = [
         [
             str(r.operation)[:32],
-            f"{r.usage:,.2f}",
-            f"{r.settled:,.2f}",
-            f"{r.difference:+,.2f}",
-            f"{r.residual:+,.2f}",
+            _num(r.usage, numbers),
+            _num(r.settled, numbers),
+            _num(r.difference, numbers, sign=True),
+            _num(r.residual, numbers, sign=True),
         ]
         for r in ops.itertuples(index=False)
     ][:16]
@@ -525,7 +601,7 @@ def reconciliation_page(
     ax3 = fig.add_axes((0.04, 0.06, 0.92, 0.38))
     ax3.axis("off")
     reason_rows = [
-        [str(r.operation)[:30], r.reason, f"{r.credits:+,.2f}", str(r.detail)[:95]]
+        [str(r.operation)[:30], r.reason, _num(r.credits, numbers, sign=True), str(r.detail)[:95]]
         for r in result.reasons.itertuples(index=False)
     ][:14]
     if reason_rows:
@@ -544,14 +620,15 @@ def reconciliation_page(
         ax3.text(
             0, 0.9, "No differences: settled charges equal usage for every operation.", fontsize=10
         )
-    if result.hypothesis:
+    note = balance_note(result, numbers=numbers)
+    if note:
         import textwrap
 
         # Above the page footer the report adds, wrapped to the page's width.
         fig.text(
             0.04,
             0.075,
-            textwrap.fill(f"Balance: {result.hypothesis}", int(figsize[0] * 12.5)),
+            textwrap.fill(note, int(figsize[0] * 12.5)),
             fontsize=8,
             color=colors["text"],
             va="bottom",

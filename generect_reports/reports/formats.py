@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -58,6 +58,10 @@ def format_number(value: float, decimals: int, *, sign: bool = False, grouping: 
     return body
 
 
+#: The most credit decimals :meth:`ReportFormats.exact` shows.
+_MAX_EXACT_DECIMALS = 6
+
+
 def _zeros(decimals: int) -> str:
     return "." + "0" * decimals if decimals > 0 else ""
 
@@ -85,6 +89,31 @@ class ReportFormats:
     percent_decimals: int = 1
     currency: str = "USD"
 
+    def exact(self, values: Any) -> ReportFormats:
+        """These formats with the credit decimals ``values`` need to read exactly: the report's
+        when they suffice, else hundredths (as fractional credits are shown), or more for a
+        figure that has more (a median of hundredths), at most six.
+
+        A figure derived from others and shown beside them (an excess over a median baseline, a
+        ledger amount with cents) then adds up as displayed: ``1,212 − 97.50 = 1,114.50``, where
+        each rounded on its own would read ``1,212 − 98 = 1,115``.
+        """
+        arr = np.asarray(values, dtype="float64").ravel()
+        arr = arr[np.isfinite(arr)]
+
+        def fits(decimals: int) -> bool:
+            scaled = arr * 10.0**decimals
+            # A float that prints as a decimal of this length is within rounding noise of it.
+            noise = 1e-9 * np.maximum(1.0, np.abs(scaled))
+            return bool(np.all(np.abs(scaled - np.round(scaled)) <= noise))
+
+        if fits(self.credit_decimals):
+            return self
+        decimals = max(self.credit_decimals, 2)
+        while decimals < _MAX_EXACT_DECIMALS and not fits(decimals):
+            decimals += 1
+        return replace(self, credit_decimals=decimals)
+
     # --- text ----------------------------------------------------------------------------
     @property
     def symbol(self) -> str:
@@ -93,6 +122,15 @@ class ReportFormats:
     def credits(self, value: float | None) -> str:
         """``9,811`` (whole credits) or ``9,811.25``; ``-`` when missing."""
         return "-" if _missing(value) else format_number(float(value), self.credit_decimals)  # type: ignore[arg-type]
+
+    def exact_credits(self, value: float | None) -> str:
+        """Credits as the report shows them, with the cents a figure has (a ledger amount, an
+        allocated share): ``33,441``, ``32,843.96``; ``-`` when missing."""
+        return self.credits(value) if _missing(value) else self.exact([value]).credits(value)
+
+    def exact_change(self, value: float | None) -> str:
+        """A signed credit change with the cents it has: ``-17.65``, ``+550``, ``0``."""
+        return self.change(value) if _missing(value) else self.exact([value]).change(value)
 
     def change(self, value: float | None) -> str:
         """A signed credit change: ``+3,567``, ``-20``, ``0``."""

@@ -316,9 +316,11 @@ class MonthlyReport:
     added the same way. ``formats`` is the one display decision: ``rep.formats.credits(x)`` for
     text, ``rep.formats.excel_credits`` for the workbook.
 
-    ``operations`` (largest credits first): ``operation, credits, previous_credits,
-    compared_credits, change, change_pct, share, share_display`` (the agreed one-decimal
-    percent), ``price`` (list × multiplier, 0 when unpriced), ``list_price`` (NaN when unpriced),
+    ``operations`` (largest credits first; a row for every operation with credits this month,
+    in the comparison base or in the year-ago month, so each column adds up to its total):
+    ``operation, credits, previous_credits, compared_credits, change, change_pct, share,
+    share_display`` (the agreed one-decimal percent), ``price`` (list × multiplier, 0 when
+    unpriced), ``list_price`` (NaN when unpriced),
     ``priced``, ``estimated_cost``, ``previous_cost``, ``compared_cost``, ``cost_change`` (each
     rounded half up to the cent once), ``yoy_credits``, ``yoy_change``, ``yoy_change_pct`` (NaN
     without year-ago data), ``cost_share``, ``cost_share_display``. ``anomalies`` adds
@@ -516,15 +518,36 @@ def build_report(
         A.operation_shares(in_month) if len(in_month) else A.operation_shares(usage.iloc[0:0])
     )
 
+    # Year over year: the same month last year (its first N days for a running month), when the
+    # data reaches back that far.
+    start_day = _data_start(usage)
+    monthly_start = _data_start(monthly) if monthly is not None and len(monthly) else None
+    if monthly_start is not None and (start_day is None or monthly_start < start_day):
+        start_day = monthly_start
+    pfirst = month_bounds(py, pm)[0]
+    previous_available = start_day is None or start_day <= pfirst
+    yy, ym = shift_month(year, mon, -YOY_MONTHS)
+    yoy_month = A.month_label(yy, ym)
+    yfirst, ylast = month_bounds(yy, ym)
+    yoy_available = start_day is not None and start_day <= yfirst
+    yoy_days = (ylast - yfirst).days + 1 if complete else min(elapsed, (ylast - yfirst).days + 1)
+    yoy: pd.Series | None = None
+    if yoy_available:
+        yoy = _month_sums(months, yoy_month) if complete else A._sum_days(usage, yfirst, yoy_days)
+
     # Per-operation table: month credits against the comparison base (like for like if partial).
     base = cmp.set_index("operation")
     ops = sorted(set(month_rows["operation"]) | set(base.index[base["previous_credits"] != 0]))
-    credits = month_rows.set_index("operation")["credits"].reindex(ops, fill_value=0.0)
     if complete:
         # The whole previous month, from the month-level figures (its days may not all be here).
         prev_month = _month_sums(months, previous_month)
         ops = sorted(set(ops) | set(prev_month.index[prev_month != 0]))
-        credits = month_rows.set_index("operation")["credits"].reindex(ops, fill_value=0.0)
+    # An operation used a year ago but neither this month nor last still gets a row (0 and 0):
+    # the year-ago total is the whole month, and every column adds up to its total.
+    year_ago_only = set() if yoy is None else set(yoy.index[yoy != 0]) - set(ops)
+    ops = sorted(set(ops) | year_ago_only)
+    credits = month_rows.set_index("operation")["credits"].reindex(ops, fill_value=0.0)
+    if complete:
         previous = prev_month.reindex(ops, fill_value=0.0)
         basis = f"whole month, against all of {month_name(previous_month)}"
     else:
@@ -564,30 +587,18 @@ def build_report(
     table["cost_change"] = (
         (np.round(table["compared_cost"] * 100) - np.round(table["previous_cost"] * 100)) / 100
     ).to_numpy()
-    unpriced = [op for op in priced.attrs["unpriced_operations"]]
+    # A row kept for the year-ago column alone has nothing to price: it is not unpriced.
+    unpriced = [op for op in priced.attrs["unpriced_operations"] if op not in year_ago_only]
 
     previous_total = float(table["previous_credits"].sum())
     compared_total = float(table["compared_credits"].sum())
     change = compared_total - previous_total
     change_pct = change / previous_total if previous_total else float("nan")
 
-    # Year over year: the same month last year (its first N days for a running month), when the
-    # data reaches back that far.
-    start_day = _data_start(usage)
-    monthly_start = _data_start(monthly) if monthly is not None and len(monthly) else None
-    if monthly_start is not None and (start_day is None or monthly_start < start_day):
-        start_day = monthly_start
-    pfirst = month_bounds(py, pm)[0]
-    previous_available = start_day is None or start_day <= pfirst
-    yy, ym = shift_month(year, mon, -YOY_MONTHS)
-    yoy_month = A.month_label(yy, ym)
-    yfirst, ylast = month_bounds(yy, ym)
-    yoy_available = start_day is not None and start_day <= yfirst
-    yoy_days = (ylast - yfirst).days + 1 if complete else min(elapsed, (ylast - yfirst).days + 1)
-    if yoy_available:
-        yoy = _month_sums(months, yoy_month) if complete else A._sum_days(usage, yfirst, yoy_days)
-        yoy = yoy.reindex(table["operation"], fill_value=0.0)
-        table["yoy_credits"] = yoy.to_numpy(dtype="float64")
+    if yoy is not None:
+        table["yoy_credits"] = yoy.reindex(table["operation"], fill_value=0.0).to_numpy(
+            dtype="float64"
+        )
     else:
         table["yoy_credits"] = np.nan
     table["yoy_change"] = table["compared_credits"] - table["yoy_credits"]
@@ -647,7 +658,10 @@ def build_report(
     )
     mat = A.daily_matrix(recent)
     mat = mat.loc[(mat.index >= pd.Timestamp(first)) & (mat.index <= pd.Timestamp(last))]
-    mat = mat.reindex(columns=[o for o in table["operation"] if o in mat.columns]).fillna(0.0)
+    # The month day by day: a row kept for the year-ago column alone has no day in it.
+    mat = mat.reindex(
+        columns=[o for o in table["operation"] if o in mat.columns and o not in year_ago_only]
+    ).fillna(0.0)
     anomalies = A.detect_anomalies(recent)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(
         drop=True

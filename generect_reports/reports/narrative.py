@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "report_narrative",
     "bridge_lines",
     "anomaly_lines",
+    "anomaly_formats",
     "BRIDGE_MAX_BARS",
     "BRIDGE_MIN_SHARE",
 ]
@@ -118,6 +120,20 @@ def quantify_anomalies(anomalies: pd.DataFrame, change: float) -> pd.DataFrame:
     out["excess"] = out["credits"].astype("float64") - out["baseline"].astype("float64")
     out["share_of_change"] = out["excess"] / change if change else np.nan
     return out
+
+
+def anomaly_formats(rep: MonthlyReport) -> tuple[ReportFormats, ReportFormats]:
+    """How the flagged days' figures are shown: their credits, then their baselines and
+    excesses, each with the decimals its values need (at least the report's).
+
+    A baseline is a median, so it can hold half a credit (97.5); shown exactly, with the excess,
+    credits − baseline = excess reads true in every artefact (1,212 − 97.50 = 1,114.50).
+    """
+    a = rep.anomalies
+    f = rep.formats
+    if a.empty:
+        return f, f
+    return f.exact(a["credits"]), f.exact(pd.concat([a["baseline"], a["excess"]]))
 
 
 _FRACTIONS = [
@@ -263,22 +279,23 @@ def report_narrative(rep: MonthlyReport) -> list[str]:
     if anomalies.empty:
         out.append("No day was flagged as unusual.")
     else:
+        fb = anomaly_formats(rep)[1]
         biggest = anomalies.sort_values(
             ["excess", "day"], ascending=[False, True], kind="mergesort"
         ).iloc[0]
         what = f"the {_day(biggest['day'])} {biggest['operation']} spike"
         if len(anomalies) == 1:
             sentence = (
-                f"{what[0].upper()}{what[1:]} was {f.credits(biggest['excess'])} "
+                f"{what[0].upper()}{what[1:]} was {fb.credits(biggest['excess'])} "
                 "credits above baseline"
             )
             share = biggest["share_of_change"]
         else:
             sentence = (
                 f"{len(anomalies)} unusual days were flagged, "
-                f"{f.credits(anomalies['excess'].sum())} credits above baseline in all, "
+                f"{fb.credits(anomalies['excess'].sum())} credits above baseline in all, "
                 f"the largest {what} "
-                f"({f.credits(biggest['excess'])} above)"
+                f"({fb.credits(biggest['excess'])} above)"
             )
             share = anomalies["excess"].sum() / rep.change if rep.change else np.nan
         if rep.change > 0 and rep.previous_available and pd.notna(share) and share > 0:
@@ -323,12 +340,12 @@ def bridge_lines(rep: MonthlyReport) -> list[str]:
 def anomaly_lines(rep: MonthlyReport) -> list[str]:
     """One plain line per flagged day: credits, the excess over the baseline and, when the month
     rose, the share of the rise it explains."""
-    f = rep.formats
+    fc, fb = anomaly_formats(rep)
     out = []
     for row in rep.anomalies.itertuples(index=False):
         line = (
-            f"{_day(row.day)} {row.operation}: {f.credits(row.credits)} credits, "
-            f"{f.credits(row.excess)} above a baseline of {f.credits(row.baseline)}"
+            f"{_day(row.day)} {row.operation}: {fc.credits(row.credits)} credits, "
+            f"{fb.credits(row.excess)} above a baseline of {fb.credits(row.baseline)}"
         )
         if rep.change > 0 and pd.notna(row.share_of_change) and row.share_of_change > 0:
             line += f" ({fraction_words(float(row.share_of_change))} of the month's rise)"

@@ -44,21 +44,23 @@ def layout_name(name: object) -> str:
 
 
 def section_lines(rep: MonthlyReport) -> list[str]:
-    """Sentences of the optional sections: plan limit and budgets, the ledger, customers."""
+    """Sentences of the optional sections: plan limit and budgets, the ledger, customers, in the
+    report's number formats."""
     sec = rep.sections
+    numbers = rep.formats
     lines: list[str] = []
     if sec.budget is not None:
         from generect_reports.render.budget import budget_summary
 
-        lines += budget_summary(sec.budget)
+        lines += budget_summary(sec.budget, numbers=numbers)
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import reconciliation_summary
 
-        lines += reconciliation_summary(sec.reconciliation)
+        lines += reconciliation_summary(sec.reconciliation, numbers=numbers)
     if sec.allocation is not None:
         from generect_reports.render.chargeback import customers_summary
 
-        lines += customers_summary(sec.allocation)
+        lines += customers_summary(sec.allocation, numbers=numbers)
     return lines
 
 

@@ -29,6 +29,7 @@ from generect_reports._text import display_text, truncate_for_layout
 from generect_reports.analysis.usage import ANOMALY_RULE
 from generect_reports.render.pdf.fontcache import defer_subsetter_import
 from generect_reports.reports import presentation as P
+from generect_reports.reports.narrative import anomaly_formats
 from generect_reports.theme import font_chain
 
 defer_subsetter_import()  # a warm report takes its font subsets from the cache
@@ -767,6 +768,7 @@ def _daily_axes(ax: Axes, page: _Page) -> None:
     ]
     _headroom(ax, renderer, top, 30 if marks else 4)
     ymax = ax.get_ylim()[1]
+    fc, fb = anomaly_formats(rep)
     for row in marks:
         xi = day_pos[row.day]
         base, height = segment[row.operation][0][xi], segment[row.operation][1][xi]
@@ -779,8 +781,8 @@ def _daily_axes(ax: Axes, page: _Page) -> None:
         ha = "left" if xi < len(days) * 0.6 else "right"
         label = (
             f"{row.day.day} {row.day:%b} {row.operation}: "
-            f"{rep.formats.credits(row.credits)} credits, "
-            f"{rep.formats.credits(row.excess)} above baseline"
+            f"{fc.credits(row.credits)} credits, "
+            f"{fb.credits(row.excess)} above baseline"
         )
         ax.annotate(
             lit(label),
@@ -1023,23 +1025,25 @@ def _covers(family: str, chars: set[str]) -> bool:
 
 def _section_pages(rep: MonthlyReport) -> list[_Page]:
     """One page per optional section (plan limit and budgets, ledger, customers), each drawn by
-    its own module at this report's page size; the footer is added like on every page."""
+    its own module at this report's page size and in its number formats; the footer is added
+    like on every page."""
     sec = rep.sections
     size = PAGE_SIZES[rep.theme.paper]
     colors = {op: _color(c) for op, c in rep.colors.items()}
+    numbers = rep.formats
     figures: list[Figure] = []
     if sec.budget is not None:
         from generect_reports.render.budget import budget_page
 
-        figures.append(budget_page(sec.budget, sec.burnup, figsize=size))
+        figures.append(budget_page(sec.budget, sec.burnup, figsize=size, numbers=numbers))
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import reconciliation_page
 
-        figures.append(reconciliation_page(sec.reconciliation, figsize=size))
+        figures.append(reconciliation_page(sec.reconciliation, figsize=size, numbers=numbers))
     if sec.allocation is not None:
         from generect_reports.render.chargeback import customers_page
 
-        figures.append(customers_page(sec.allocation, figsize=size, colors=colors))
+        figures.append(customers_page(sec.allocation, figsize=size, colors=colors, numbers=numbers))
     return [_Page(rep, fig) for fig in figures]
 
 

@@ -22,6 +22,7 @@ from generect_reports._atomic import atomic_path, check_output_path
 from generect_reports._text import xlsx_text, xlsxwriter_text
 from generect_reports.analysis.usage import ANOMALY_RULE
 from generect_reports.render.records.export import FORMULA_PREFIXES
+from generect_reports.reports.narrative import anomaly_formats
 
 if TYPE_CHECKING:
     from generect_reports.reports.monthly import MonthlyReport
@@ -738,12 +739,14 @@ def _monthly(b: _Book, rep: MonthlyReport) -> dict[str, Any]:
     ws.set_column(f"{tot_c}:{yoy_c}", 13)
     b.page(ws, landscape=True, header_row=head)
     month_row = first + months.index(rep.month) if rep.month in months else None
+    yoy_row = first + months.index(rep.yoy_month) if rep.yoy_month in months else None
     return {
         "head": head,
         "first": first,
         "last": last,
         "ops": ops,
         "month_row": month_row,
+        "yoy_row": yoy_row,
         "tot_col": tot_c,
     }
 
@@ -810,6 +813,8 @@ def _anomalies(b: _Book, rep: MonthlyReport) -> None:
     )
     if rep.anomalies.empty:
         b.text(ws, f"A{head + 1}", "No anomalies flagged this month.")
+    # Each figure with the decimals it needs, so credits − baseline = excess as displayed.
+    fc, fb = anomaly_formats(rep)
     fill = {"bg_color": b.anomaly}
     for i, row in enumerate(rep.anomalies.itertuples(index=False), start=head + 1):
         ws.write_datetime(
@@ -818,15 +823,9 @@ def _anomalies(b: _Book, rep: MonthlyReport) -> None:
             b.fmt(num_format=b.n["date"], align="left", **fill),
         )
         b.text(ws, f"B{i}", str(row.operation), **fill)
-        b.number(ws, f"C{i}", row.credits, "credits", **fill)
-        b.number(
-            ws,
-            f"D{i}",
-            row.baseline,
-            b.n["credits"] if rep.formats.credit_decimals else "#,##0.0",
-            **fill,
-        )
-        b.formula(ws, f"E{i}", f"=C{i}-D{i}", row.excess, "credits", **fill)
+        b.number(ws, f"C{i}", row.credits, fc.excel_credits, **fill)
+        b.number(ws, f"D{i}", row.baseline, fb.excel_credits, **fill)
+        b.formula(ws, f"E{i}", f"=C{i}-D{i}", row.excess, fb.excel_credits, **fill)
         b.formula(
             ws,
             f"F{i}",
@@ -1265,6 +1264,17 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
             f"SUMPRODUCT(ABS({sheet}!${B}${lo}:${B}${hi}-TRANSPOSE(Monthly!$B${mrow}:"
             f"${_col(n_ops + 1)}${mrow})))<0.005"
         )
+    # Year over year of a complete month: the year-ago column is that month on the Monthly sheet
+    # (a running month compares the first days only, which the Monthly sheet does not hold).
+    yrow = monthly["yoy_row"]
+    if rep.yoy_available and rep.complete and yrow is not None:
+        parts.append(f"ABS(Monthly!${monthly['tot_col']}${yrow}-YearAgoTotal)<0.005")
+        if check_ops:
+            Y = lay.col["yoy"]
+            parts.append(
+                f"SUMPRODUCT(ABS({sheet}!${Y}${lo}:${Y}${hi}-TRANSPOSE(Monthly!$B${yrow}:"
+                f"${_col(n_ops + 1)}${yrow})))<0.005"
+            )
     b.text(ws, f"A{row}", "Check: Monthly, By operation and Daily agree", **label)
     # An array formula: TRANSPOSE inside SUMPRODUCT needs array evaluation in older Excel.
     ws.write_array_formula(
@@ -1391,22 +1401,23 @@ SHEETS = [
 
 def _sections(b: _Book, rep: MonthlyReport) -> None:
     """The optional sections, each drawn by its own module: limit and budgets, the ledger
-    tie-out and its transactions, credits by customer."""
+    tie-out and its transactions, credits by customer; their figures in the report's formats."""
     sec = rep.sections
+    numbers = rep.formats
     if sec.budget is not None:
         from generect_reports.render.budget import add_budget_sheet
 
-        add_budget_sheet(b.wb, sec.budget, sec.burnup)
+        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers)
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import add_ledger_sheet, add_reconciliation_sheet
 
-        add_reconciliation_sheet(b.wb, sec.reconciliation)
+        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers)
         if sec.ledger is not None:
-            add_ledger_sheet(b.wb, sec.ledger)
+            add_ledger_sheet(b.wb, sec.ledger, numbers=numbers)
     if sec.allocation is not None:
         from generect_reports.render.chargeback import add_customers_sheet
 
-        add_customers_sheet(b.wb, sec.allocation)
+        add_customers_sheet(b.wb, sec.allocation, numbers=numbers)
 
 
 def render_workbook(rep: MonthlyReport) -> bytes:
