@@ -112,9 +112,7 @@ def _parse_timestamp(text: Any) -> dt.datetime:
     except ValueError:
         raise MalformedResponseError(f"malformed transaction: timestamp {text[:40]!r}") from None
     # A naive time on this API is UTC (DESIGN 'Facts about the API').
-    return (
-        ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
-    )
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
 
 
 def _parse_row(row: Any) -> tuple[str, dt.datetime, str, float, str, str]:

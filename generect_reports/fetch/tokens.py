@@ -74,7 +74,7 @@ _PERIOD_SLACK = dt.timedelta(seconds=1)
 
 
 def mask_token(value: str) -> str:
-    """The printable hint of a token: ``****`` and its last 4 characters (nothing of a short one)."""
+    """The printable hint of a token: ``****`` and its last 4 characters (none of a short one)."""
     text = str(value)
     return "****" + (text[-4:] if len(text) >= _MIN_HINT_LENGTH else "")
 

@@ -82,9 +82,8 @@ def operation_name(name: Any) -> str:
         )
     reason = unholdable_reason(name)
     if reason:
-        raise MalformedResponseError(
-            f"malformed response: operation name {truncate_for_layout(display_text(name), 80)!r} {reason}"
-        )
+        shown = truncate_for_layout(display_text(name), 80)
+        raise MalformedResponseError(f"malformed response: operation name {shown!r} {reason}")
     return name
 
 
@@ -401,7 +400,7 @@ def _sample_path() -> Any:
     return data_file("sample_usage.csv")
 
 
-class SampleSource:
+class SampleUsageData:
     """Answers usage queries from the bundled daily sample with the API's payload shape."""
 
     _daily: pd.DataFrame | None = None
@@ -469,7 +468,7 @@ def load_sample(
             f"the sample data is recorded in {SAMPLE_TIMEZONE}; "
             f"timezone {timezone!r} cannot be applied to it"
         )
-    daily = SampleSource.daily()
+    daily = SampleUsageData.daily()
     first_day = daily["date"].min().date()
     last_day = daily["date"].max().date()
     first = P.parse_date(start, what="start date") if start is not None else first_day
@@ -482,7 +481,7 @@ def load_sample(
         )
     # Like the API's "end clipped to today": the sample ends at its as-of date.
     bucket_list = P.buckets(max(first, first_day), min(last, last_day), period)
-    payloads = SampleSource().usage_many(bucket_list)
+    payloads = SampleUsageData().usage_many(bucket_list)
     frame = usage_frame(
         bucket_list,
         payloads,
