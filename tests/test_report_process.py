@@ -39,7 +39,8 @@ def test_standard_output_is_complete_through_a_pipe():
             sys.executable,
             "-c",
             "import generect_reports as g, pandas as pd\n"
-            "f = g.load_sample(); f = f[(f['period'] >= '2025-01-01') & (f['period'] <= '2026-10-31')]\n"
+            "f = g.load_sample()\n"
+            "f = f[(f['period'] >= '2025-01-01') & (f['period'] <= '2026-10-31')]\n"
             "print(len(f))",
         ],
         capture_output=True,
@@ -72,9 +73,10 @@ def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path, mo
     from click.testing import CliRunner
 
     from generect_reports import cli as cli_module
+    from generect_reports.reports import assemble
 
     events: list[str] = []
-    real_start, real_data = render.start_pdf_worker, cli_module._report_data
+    real_start, real_data = render.start_pdf_worker, assemble.monthly_report
 
     def start(*args, **kwargs):
         events.append("fork")
@@ -85,7 +87,7 @@ def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path, mo
         return real_data(*args, **kwargs)
 
     monkeypatch.setattr(render, "start_pdf_worker", start)
-    monkeypatch.setattr(cli_module, "_report_data", data)
+    monkeypatch.setattr(assemble, "monthly_report", data)
     if command == "report":
         args = [
             "report",
