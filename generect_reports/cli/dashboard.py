@@ -37,9 +37,10 @@ def command(run: Run, port: int, month: Month | None) -> None:
 
     serve_dashboard(
         port=port,
-        month=None if month is None else str(month),
+        month=month,
         sample=run.sample,
-        timezone=run.timezone,
+        timezone=run.timezone_option,
         api_url=run.api_url,
+        no_cache=run.no_cache,
         quiet=run.quiet,
     )

@@ -16,6 +16,8 @@ __all__ = [
     "DEFAULT_HISTORY",
     "MAX_HISTORY",
     "monthly_report",
+    "report_month",
+    "report_usage",
     "quarter_report",
     "QuarterResult",
     "reconciliation",
@@ -53,4 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         monthly_report,
         quarter_report,
         reconciliation,
+        report_month,
+        report_usage,
     )

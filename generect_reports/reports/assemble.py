@@ -41,6 +41,8 @@ __all__ = [
     "DEFAULT_HISTORY",
     "MAX_HISTORY",
     "monthly_report",
+    "report_month",
+    "report_usage",
     "quarter_report",
     "QuarterResult",
     "reconciliation",
@@ -149,8 +151,26 @@ def _complete_at(frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     return kept
 
 
-def _report_usage(source: Source, month: Month, settings: ReportSettings) -> ReportUsage:
-    """The report's usage by its fetch plan, cut at the look-back time when there is one."""
+def report_month(
+    source: Source, month: Month | str | None, settings: ReportSettings | None = None
+) -> Month:
+    """``month`` as a :class:`Month`; None is the last full month as of the source's time (or
+    the settings' look-back time)."""
+    if month is not None:
+        return Month.parse(month)
+    from generect_reports.outputs.report import last_full_month
+
+    now = _now(source, settings or ReportSettings())
+    return Month.parse(last_full_month(timezone=source.timezone, now=now))
+
+
+def report_usage(
+    source: Source, month: Month | str, settings: ReportSettings | None = None
+) -> ReportUsage:
+    """The daily and monthly usage a report of ``month`` is built from: its fetch plan, as of
+    the source's time, or cut to the days complete at the settings' look-back time."""
+    settings = settings or ReportSettings()
+    month = Month.parse(month)
     if settings.as_of is None:
         return source.report_usage(month, settings.history)
     from generect_reports.fetch.plan import ReportUsage, report_plan
@@ -161,7 +181,11 @@ def _report_usage(source: Source, month: Month, settings: ReportSettings) -> Rep
 
 
 def monthly_report(
-    source: Source, month: Month | str | None, settings: ReportSettings | None = None
+    source: Source,
+    month: Month | str | None,
+    settings: ReportSettings | None = None,
+    *,
+    usage: ReportUsage | None = None,
 ) -> MonthlyReport:
     """The complete monthly report of ``month``, sections included, as every artefact shows it.
 
@@ -173,6 +197,9 @@ def monthly_report(
         The report month; None for the last full month as of the source's time.
     settings
         History, template, budgets, sections (default :class:`ReportSettings`).
+    usage
+        The month's :func:`report_usage` when the caller already has it (the dashboard shows
+        the same days in its explorer); fetched here otherwise.
 
     Returns
     -------
@@ -181,15 +208,14 @@ def monthly_report(
         fetch plan, with ``sections``: the plan limit and budgets always (one ``/me/`` request),
         the ledger tie-out and the customer split as the settings say.
     """
-    from generect_reports.outputs.report import build_report, last_full_month
+    from generect_reports.outputs.report import build_report
     from generect_reports.theme import load_theme
 
     settings = settings or ReportSettings()
     theme = load_theme(settings.template)  # a bad template is said before any request
-    if month is None:
-        month = last_full_month(timezone=source.timezone, now=_now(source, settings))
-    month = Month.parse(month)
-    usage = _report_usage(source, month, settings)
+    month = report_month(source, month, settings)
+    if usage is None:
+        usage = report_usage(source, month, settings)
     rep = build_report(
         usage.daily,
         str(month),
