@@ -142,48 +142,57 @@ def explore() -> nbformat.NotebookNode:
     )
 
 
+REPORT = """\
+from generect_reports.notebook.dashboard import notebook_source
+from generect_reports.reports import ReportSettings, monthly_report
+
+# The report the `report` command writes: its default history, every section it carries.
+source = notebook_source(USE_LIVE_API, TIMEZONE)
+report = monthly_report(source, MONTH, ReportSettings(as_of=AS_OF))
+print(f"{report.month}: {report.history} months of history, as of "
+      f"{report.as_of:%Y-%m-%d %H:%M} {report.timezone}, source: {report.source}")
+report.month, report.complete, report.comparison_basis"""
+
+
 def report() -> nbformat.NotebookNode:
     return new_notebook(
         cells=[
             new_markdown_cell(
-                "# The monthly finance report, step by step\n\nThe same figures the workbook, the PDF "
-                "and the email show, computed once by `build_report`."
+                "# The monthly finance report, step by step\n\nThe same figures the workbook, "
+                "the PDF and the email show: `monthly_report` puts the report together once, "
+                "its sections included, exactly as the `report` command does."
             ),
             new_code_cell(SETUP),
             parameters(),
-            new_code_cell(LOAD),
-            new_code_cell(
-                "report = gr.build_report(usage, month, as_of=AS_OF)\n"
-                "report.month, report.complete, report.comparison_basis"
-            ),
+            new_code_cell(REPORT),
             new_markdown_cell("## Key figures"),
             new_code_cell(
-                "from generect_reports.outputs.report import fmt_credits, fmt_money, fmt_signed_pct\n\n"
-                "key = pd.DataFrame({'figure': ['credits this month', 'previous month', 'change', "
-                "'top operation', 'estimated cost'],\n"
+                "from generect_reports.outputs.report import fmt_credits, fmt_money, "
+                "fmt_signed_pct\n\n"
+                "key = pd.DataFrame({'figure': ['credits this month', 'previous month', "
+                "'change', 'top operation', 'estimated cost'],\n"
                 "                    report.month_name: [fmt_credits(report.total, 0), "
                 "fmt_credits(report.previous_total, 0),\n"
-                "                                        fmt_signed_pct(report.change_pct), report.top_operation,\n"
+                "                                        fmt_signed_pct(report.change_pct), "
+                "report.top_operation,\n"
                 "                                        fmt_money(report.estimated_cost)]})\n"
                 "show(key)"
             ),
             new_markdown_cell(
-                "## What drove the change\n\n`contribution` is each operation's change as a share of "
-                "last month's total; they add up to the total change."
+                "## What drove the change\n\nThe bridge from the comparison month's total to "
+                "this month's, as in the workbook's *Drivers* sheet: each operation's change, the "
+                "smallest together; the steps add up to the total change."
             ),
-            new_code_cell(
-                "variance = gr.variance_by_operation(usage, report.month)\n"
-                "show(with_total_row(variance, sum_columns=['credits', 'previous_credits', 'change', 'contribution']),\n"
-                "     credits=['credits', 'previous_credits'], signed=['change'],\n"
-                "     signed_percent=['contribution', 'share_of_change'], total=True)"
-            ),
+            new_code_cell("show(report.bridge[['label', 'kind', 'value']], credits=['value'])"),
             new_markdown_cell("## Operations (as in the workbook's *By operation* sheet)"),
             new_code_cell(
-                "ops = report.operations[['operation', 'credits', 'share', 'previous_credits', 'change',\n"
+                "ops = report.operations[['operation', 'credits', 'share', 'previous_credits', "
+                "'change',\n"
                 "                         'change_pct', 'estimated_cost']]\n"
-                "show(with_total_row(ops, sum_columns=['credits', 'share', 'previous_credits', 'change', "
-                "'estimated_cost']),\n"
-                "     credits=['credits', 'previous_credits'], percent=['share'], signed=['change'],\n"
+                "show(with_total_row(ops, sum_columns=['credits', 'share', 'previous_credits', "
+                "'change', 'estimated_cost']),\n"
+                "     credits=['credits', 'previous_credits'], percent=['share'], "
+                "signed=['change'],\n"
                 "     signed_percent=['change_pct'], money=['estimated_cost'], total=True)"
             ),
             new_markdown_cell("## Charts"),
@@ -194,18 +203,38 @@ def report() -> nbformat.NotebookNode:
             new_code_cell("image(daily_chart(report))"),
             new_code_cell(
                 "fig, ax = plt.subplots(figsize=(9, 2.5))\n"
-                "report.daily_matrix.sum(axis=1).plot(ax=ax, color='#2E86AB', title='Total credits per day')\n"
+                "report.daily_matrix.sum(axis=1).plot(ax=ax, color='#2E86AB', "
+                "title='Total credits per day')\n"
                 "plt.show()"
             ),
             new_markdown_cell(
-                "## Export\n\nThe workbook and the PDF, written into the working folder."
+                "## Plan limit, ledger and customers\n\nThe report's sections, in the words of "
+                "its summary page (the ledger and the customers are on by default for the "
+                "sample; for your account the `[report]` settings or `ReportSettings` turn them "
+                "on)."
+            ),
+            new_code_cell(
+                "from generect_reports.outputs.budget import budget_summary\n"
+                "from generect_reports.outputs.chargeback import customers_summary\n"
+                "from generect_reports.outputs.reconcile import reconciliation_summary\n\n"
+                "sections = report.sections\n"
+                "lines = budget_summary(sections.budget)\n"
+                "if sections.reconciliation is not None:\n"
+                "    lines += reconciliation_summary(sections.reconciliation)\n"
+                "if sections.allocation is not None:\n"
+                "    lines += customers_summary(sections.allocation)[:3]\n"
+                "print('\\n'.join(lines))"
+            ),
+            new_markdown_cell(
+                "## Export\n\nThe workbook and the PDF of this one report, written into the "
+                "working folder: the files the `report` command writes."
             ),
             new_code_cell(
                 "from pathlib import Path\n\n"
+                "from generect_reports.outputs.render import write_report_files\n\n"
                 "xlsx = Path(f'generect-usage-{report.month}.xlsx')\n"
                 "pdf = Path(f'generect-usage-{report.month}.pdf')\n"
-                "gr.write_excel_report(usage, xlsx, month=report.month)\n"
-                "gr.write_pdf_report(usage, pdf, month=report.month)\n"
+                "write_report_files(report, xlsx, pdf)\n"
                 "HTML(' · '.join(f'<a href=\"{p}\" download>{p}</a>' for p in (xlsx, pdf)))"
             ),
         ]
