@@ -29,6 +29,13 @@ _EXPORTS: dict[str, str] = {
     "sample_balance_history": "fetch.account",
     "fetch_token_usage": "fetch.tokens",
     "load_sample_tokens": "fetch.tokens",
+    "Source": "fetch.source",
+    "open_source": "fetch.source",
+    "Month": "periods",
+    # documents put together from a source
+    "ReportSettings": "reports.assemble",
+    "monthly_report": "reports.assemble",
+    "quarter_report": "reports.assemble",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -171,6 +178,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .fetch.client import GenerectClient
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
+    from .fetch.source import Source, open_source
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
     from .fetch.usage import fetch_usage, load_sample
     from .notebook.dashboard import Dashboard
@@ -188,4 +196,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .outputs.pdf import write_pdf_report
     from .outputs.quarter import QuarterReport, build_quarter_report, write_quarter_workbook
     from .outputs.report import MonthlyReport, build_report
+    from .periods import Month
+    from .reports.assemble import ReportSettings, monthly_report, quarter_report
     from .theme import load_theme
