@@ -48,10 +48,13 @@ def parameters(month: str | None = None, as_of: str | None = None) -> nbformat.N
     """The one cell papermill drives (tagged ``parameters``)."""
     cell = new_code_cell(
         "# Parameters\n"
-        "USE_LIVE_API = False  # True: your account (needs GENERECT_API_TOKEN); False: the bundled sample\n"
+        "USE_LIVE_API = False  # True: your account (needs GENERECT_API_TOKEN); False: the "
+        "bundled sample\n"
         f"MONTH = {month!r}  # 'YYYY-MM'; None for the last full month of the data\n"
-        f"AS_OF = {as_of!r}  # local time the data is complete up to, e.g. '2026-10-15 09:00'; None for all of it\n"
-        "TIMEZONE = 'Europe/Kyiv'  # IANA timezone of the days (the sample exists in Europe/Kyiv only)"
+        f"AS_OF = {as_of!r}  # local time the data is complete up to, e.g. '2026-10-15 09:00'; "
+        f"None for all of it\n"
+        "TIMEZONE = 'Europe/Kyiv'  # IANA timezone of the days (the sample exists in "
+        "Europe/Kyiv only)"
     )
     cell.metadata["tags"] = ["parameters"]
     return cell
@@ -68,7 +71,8 @@ def explore() -> nbformat.NotebookNode:
             ),
             new_code_cell(SETUP),
             new_markdown_cell(
-                "## Settings\n\nThe bundled sample account by default. Set `USE_LIVE_API = True` to "
+                "## Settings\n\nThe bundled sample account by default. Set `USE_LIVE_API = "
+                "True` to "
                 "read your own account; without `GENERECT_API_TOKEN` the next cell stops with a "
                 "message saying so."
             ),
@@ -103,11 +107,14 @@ def explore() -> nbformat.NotebookNode:
             new_code_cell(
                 "from generect_reports.notebook.widgets import filter_usage\n\n"
                 "last4 = filter_usage(usage, months=('2026-07', '2026-10'),\n"
-                "                     operations=['search_database', 'search_realtime', 'phone_find'])\n"
-                "show(with_total_row(last4), credits=list(last4.columns), hide_index=False, total=True)"
+                "                     operations=['search_database', 'search_realtime', "
+                "'phone_find'])\n"
+                "show(with_total_row(last4), credits=list(last4.columns), hide_index=False, "
+                "total=True)"
             ),
             new_code_cell(
-                "weekly_usd = filter_usage(usage, months=('2026-07', '2026-10'), granularity='week', unit='usd')\n"
+                "weekly_usd = filter_usage(usage, months=('2026-07', '2026-10'), "
+                "granularity='week', unit='usd')\n"
                 "show(weekly_usd.tail(5), money=list(weekly_usd.columns), hide_index=False,\n"
                 "     caption='Estimated USD, last five weeks (2026-W44 is partial)')"
             ),
@@ -118,18 +125,21 @@ def explore() -> nbformat.NotebookNode:
                 "show(with_total_row(table), credits=['credits'], percent=['share'], total=True)"
             ),
             new_markdown_cell(
-                "## Shares in the month\n\nDisplayed percentages use largest-remainder rounding, so "
+                "## Shares in the month\n\nDisplayed percentages use largest-remainder "
+                "rounding, so "
                 "they add up to exactly 100."
             ),
             new_code_cell(
                 "shares = gr.operation_shares(usage, month)\n"
                 "shares = shares.assign(percent=gr.display_percentages(shares['share']) / 100)\n"
-                "show(with_total_row(shares), credits=['credits'], percent=['share', 'percent'], total=True)"
+                "show(with_total_row(shares), credits=['credits'], percent=['share', "
+                "'percent'], total=True)"
             ),
             new_markdown_cell("## Month over month"),
             new_code_cell(
                 "mom = gr.month_over_month(usage)\n"
-                "show(mom[mom['month'] == month], credits=['credits', 'previous_credits'], signed=['change'],\n"
+                "show(mom[mom['month'] == month], credits=['credits', 'previous_credits'], "
+                "signed=['change'],\n"
                 "     signed_percent=['change_pct'])"
             ),
             new_markdown_cell(
@@ -245,24 +255,28 @@ def what_changed() -> nbformat.NotebookNode:
     return new_notebook(
         cells=[
             new_markdown_cell(
-                "# What changed this month?\n\nA quick read for the middle of a month: like-for-like "
+                "# What changed this month?\n\nA quick read for the middle of a month: "
+                "like-for-like "
                 "comparison with the same days of last month, a month-end projection, new and "
                 "vanished operations, and the days that stood out."
             ),
             new_code_cell(SETUP),
             new_markdown_cell(
-                "## Settings\n\n`AS_OF` pretends the month is half over; set it to `None` for the data "
+                "## Settings\n\n`AS_OF` pretends the month is half over; set it to `None` for "
+                "the data "
                 "as it is."
             ),
             parameters("2026-10", "2026-10-15 09:00"),
             new_code_cell(LOAD),
             new_markdown_cell(
-                "## Like for like\n\nThe month's complete days against the same days of the month before."
+                "## Like for like\n\nThe month's complete days against the same days of the "
+                "month before."
             ),
             new_code_cell(
                 "cmp = gr.partial_month_comparison(usage, month, as_of=AS_OF)\n"
                 "print(cmp.attrs['rule'])\n"
-                "print(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} days complete\")\n"
+                "print(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} days "
+                'complete")\n'
                 "show(cmp, credits=[c for c in cmp.columns if c.endswith('credits')],\n"
                 "     signed=[c for c in cmp.columns if c == 'change'],\n"
                 "     signed_percent=[c for c in cmp.columns if c == 'change_pct'])"
@@ -271,7 +285,8 @@ def what_changed() -> nbformat.NotebookNode:
             new_code_cell(
                 "proj = gr.run_rate_projection(usage, month, as_of=AS_OF)\n"
                 "numbers = [c for c in proj.columns if c != 'operation']\n"
-                "show(with_total_row(proj, sum_columns=['credits', 'projected_credits', 'projected_weekday']),\n"
+                "show(with_total_row(proj, sum_columns=['credits', 'projected_credits', "
+                "'projected_weekday']),\n"
                 "     credits=numbers, total=True)"
             ),
             new_markdown_cell("## Operations that appeared or vanished"),

@@ -431,9 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         an offset is taken as UTC (the spec leaves its zone open; this server picks UTC)."""
         value = text.strip().replace("Z", "+00:00")
         if len(value) == 10:
-            return dt.datetime.combine(
-                dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC
-            )
+            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
         parsed = dt.datetime.fromisoformat(value)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 

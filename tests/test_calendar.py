@@ -73,7 +73,7 @@ def test_quarters_tile_the_fiscal_year(start, naming, fy):
     assert (
         bounds[0][0] == first and bounds[-1][1] == last and first.day == 1 and first.month == start
     )
-    for (a, b), (c, _) in zip(bounds, bounds[1:]):
+    for (_, b), (c, _) in zip(bounds, bounds[1:]):
         assert c == b + dt.timedelta(days=1)  # contiguous, no gap, no overlap
     assert sum((b - a).days + 1 for a, b in bounds) == (last - first).days + 1 in (365, 366)
     for q, (a, b) in enumerate(bounds, 1):

@@ -446,7 +446,8 @@ def test_chargeback_against_the_api_adds_up(token_api):
     doc = json.loads(out.stdout)
     _tie_doc(doc, {"search_database": 310.0, "email_find": 77.5})
     rows = {(r["customer"], r["operation"]): r for r in doc["rows"]}
-    # search weights: acme 100 * 147/157, canary 50 * 0.2; email: acme 50 * 147/157, canary 40, nameless 20
+    # search weights: acme 100 * 147/157, canary 50 * 0.2;
+    # email: acme 50 * 147/157, canary 40, nameless 20
     acme_w = 147 / 157
     expect = largest_remainder(31000, [100 * acme_w, 10.0])
     assert round(rows[("acme-corp", "search_database")]["credits"] * 100) == expect[0]

@@ -69,7 +69,7 @@ def artefacts(request, tmp_path_factory):
     }
 
 
-# --------------------------------------------------------------------------- the workbook, as displayed
+# ---------------------------------------------------------------------- the workbook, as displayed
 
 
 def _decimals(section: str) -> int:
@@ -123,7 +123,7 @@ def _column(headers, *prefixes: str) -> str:
     raise AssertionError(f"no column {prefixes} in {list(headers)}")
 
 
-# --------------------------------------------------------------------------- PDF and email, as read back
+# ---------------------------------------------------------------------- PDF and email, as read back
 
 _FIGURE = re.compile(r"^([+-]?\$?[\d,]+(\.\d+)?%?|n/a|unpriced|-)$")
 

@@ -403,7 +403,8 @@ def _displayed(path, workdir):
     (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS)
     out = workdir / f"csv-{uuid.uuid4().hex}"
     out.mkdir()
-    # CSV filter options: comma, double quote, UTF-8, from line 1, ..., "save as shown", all sheets (-1)
+    # CSV filter options: comma, double quote, UTF-8, from line 1, ..., "save as shown",
+    # all sheets (-1)
     subprocess.run(
         [
             exe,

@@ -257,7 +257,8 @@ def test_windows_plan_takes_whole_months_and_days_only_where_a_window_cuts_a_mon
         "2026-02",
         "2026-03",
     ]
-    # 2026-Q2 on 10 May: days 1-40 of each quarter; April whole, then May 1-10, Feb 1-9, May 1-10 2025
+    # 2026-Q2 on 10 May: days 1-40 of each quarter; April whole, then May 1-10, Feb 1-9,
+    # May 1-10 2025
     running = FP.windows_plan(
         quarter_windows("2026-Q2", cal, today=dt.date(2026, 5, 10)), today=dt.date(2026, 5, 10)
     )

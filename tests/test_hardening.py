@@ -335,7 +335,8 @@ def test_reader_closing_the_pipe_is_a_quiet_exit(api):
     """`usage ... | true`: no "unexpected BrokenPipeError", no traceback; 141 like any filter."""
     full = {**os.environ, **_env(api)}
     proc = subprocess.run(
-        f"{sys.executable} -m generect_reports usage --start 2025-01-01 --end 2026-10-31 --sample | true; "
+        f"{sys.executable} -m generect_reports usage --start 2025-01-01 --end 2026-10-31 "
+        "--sample | true; "
         'echo "status=${PIPESTATUS[0]}" >&2',
         shell=True,
         executable="/bin/bash",
@@ -352,7 +353,8 @@ def test_reader_closing_the_pipe_is_a_quiet_exit(api):
 def test_closed_stdout_is_not_a_silent_success():
     full = {**os.environ}
     proc = subprocess.run(
-        f"{sys.executable} -m generect_reports usage --start 2026-03-01 --end 2026-03-02 --sample >&-",
+        f"{sys.executable} -m generect_reports usage --start 2026-03-01 --end 2026-03-02 "
+        "--sample >&-",
         shell=True,
         executable="/bin/bash",
         capture_output=False,

@@ -194,7 +194,8 @@ def test_month_boundary_in_kyiv(api, client):
     )
     # Midnight of 1 March in Kyiv is still February in UTC.
     assert list(utc["id"]) == ["late-march", "early-april"]
-    # The DST change (29 March) is inside the month: the window opens at +02:00 and closes at +03:00.
+    # The DST change (29 March) is inside the month: the window opens at +02:00 and closes at
+    # +03:00.
     first = [
         r for r in api.transaction_requests() if r.params["created_at__gte"].startswith("2026-03")
     ][0]

@@ -316,10 +316,12 @@ def test_killed_mid_write_leaves_existing_file_intact(tmp_path, sig):
     script = (
         "import pandas as pd, numpy as np, generect_reports as g\n"
         "n = 1_000_000\n"
-        "df = pd.DataFrame({'period_start': pd.date_range('2020-01-01', periods=n, freq='min', tz='UTC'),"
+        "df = pd.DataFrame({'period_start': "
+        "pd.date_range('2020-01-01', periods=n, freq='min', tz='UTC'),"
         " 'period': ['2020-01-01'] * n, 'operation': ['op'] * n, 'credits': np.ones(n)})\n"
         "df.attrs['timezone'] = 'UTC'\n"
-        "from generect_reports.cli import _terminate\nimport signal\nsignal.signal(signal.SIGTERM, _terminate)\n"
+        "from generect_reports.cli import _terminate\nimport signal\n"
+        "signal.signal(signal.SIGTERM, _terminate)\n"
         "print('writing', flush=True)\n"
         f"g.write_usage_xlsx(df, {str(target)!r})\n"
     )

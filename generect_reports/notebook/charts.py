@@ -12,7 +12,7 @@ __all__ = ["history_chart", "daily_chart", "png", "image"]
 
 
 def png(fig: Any, dpi: int = 200) -> bytes:
-    """The figure as PNG bytes at ``dpi`` (200: sharp at 2× when shown at its size in inches × 100)."""
+    """The figure as PNG bytes at ``dpi`` (200: sharp at 2× shown at its size in inches × 100)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()

@@ -711,7 +711,10 @@ class UsageExplorer:
         ax = self._axes()
         first, last = self.range
         label = self._unit_label
-        title = f"{label[0].upper() + label[1:]} by {self.granularity.value}, {first:%d %b %Y} – {last:%d %b %Y}"
+        title = (
+            f"{label[0].upper() + label[1:]} by {self.granularity.value}, "
+            f"{first:%d %b %Y} – {last:%d %b %Y}"
+        )
         # An explicit y: matplotlib otherwise measures every tick label to place the title.
         ax.set_title(title, fontsize=10, loc="left", y=1.0, pad=6)
         n = len(sel.labels)
@@ -1016,10 +1019,8 @@ class UsageExplorer:
             grid=self.grid,
         )
         folder = self.export_dir or Path.cwd()
-        path = (
-            folder
-            / f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
-        )
+        span = f"{first:%Y-%m-%d}-to-{last:%Y-%m-%d}"
+        path = folder / f"generect-usage-{span}-by-{self.granularity.value}.{fmt}"
         if fmt == "csv":
             write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
             mime = "text/csv"
