@@ -101,6 +101,7 @@ def test_live_dashboard_asks_the_api_url_it_is_given_by_the_reports_plan(
     dash = D.Dashboard.from_parameters(
         use_live_api=True, timezone="UTC", api_url=api.url, export_dir=tmp_path
     )
+    dash.close()  # its connections: the server's threads end with them
     plan = report_plan(dash.report.month, 24, today=local_today(dash.report.as_of.tzinfo))
     # Cold: the report's plan and one /me/ for the plan-limit row, nothing more.
     assert len(api.usage_requests()) == len(plan.requests) <= 100  # not a day per request
@@ -112,23 +113,26 @@ def test_live_dashboard_asks_the_api_url_it_is_given_by_the_reports_plan(
 def test_the_dashboard_command_hands_its_source_options_to_the_notebook(
     token_env, tmp_path, monkeypatch
 ):
+    import sys
+
     from generect_reports.notebook import serve
 
-    seen = {}
+    kept = tmp_path / "served.ipynb"
 
-    class Voila:
-        def __init__(self, cmd, cwd, env):
-            seen["notebook"] = nbformat.read(cmd[3], as_version=4)
+    def keep_the_notebook(notebook, port):
+        # A real child in Voila's place: it keeps the notebook it was given and exits.
+        return [
+            sys.executable,
+            "-c",
+            f"import shutil; shutil.copy({str(notebook)!r}, {str(kept)!r})",
+        ]
 
-        def wait(self, timeout=None):
-            return 0
-
-    monkeypatch.setattr(serve.subprocess, "Popen", Voila)
+    monkeypatch.setattr(serve, "voila_command", keep_the_notebook)
     monkeypatch.chdir(tmp_path)
     serve.serve_dashboard(
         port=0, month="2026-05", sample=False, api_url=token_env.url, no_cache=True, quiet=True
     )
-    params = seen["notebook"].cells[0].source
+    params = nbformat.read(kept, as_version=4).cells[0].source
     assert f"API_URL = {token_env.url!r}" in params and "NO_CACHE = True" in params
     assert "USE_LIVE_API = True" in params and "TIMEZONE = 'UTC'" in params
     assert "MONTH = '2026-05'" in params and token_env.requests == []

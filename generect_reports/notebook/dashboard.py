@@ -340,6 +340,10 @@ class Dashboard:
         )
         return [xlsx, pdf]
 
+    def close(self) -> None:
+        """Close the source's connections (a served dashboard keeps them for its session)."""
+        self.source.close()
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         bundle = dict(self.panel._repr_mimebundle_())
         bundle["text/plain"] = "Generect usage dashboard (run the notebook to use it)"
