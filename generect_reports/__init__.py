@@ -29,6 +29,13 @@ _EXPORTS: dict[str, str] = {
     "sample_balance_history": "fetch.account",
     "fetch_token_usage": "fetch.tokens",
     "load_sample_tokens": "fetch.tokens",
+    "Source": "fetch.source",
+    "open_source": "fetch.source",
+    "Month": "periods",
+    # documents put together from a source
+    "ReportSettings": "reports.assemble",
+    "monthly_report": "reports.assemble",
+    "quarter_report": "reports.assemble",
     # analysis
     "month_over_month": "analysis.usage",
     "operation_shares": "analysis.usage",
@@ -136,6 +143,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.deliver.smtp import send_message
     from generect_reports.deliver.webhook import notify
+    from generect_reports.periods import Month
     from generect_reports.render.budget import (
         add_budget_sheet,
         budget_page,
@@ -149,6 +157,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.render.records.export import usage_document, write_usage_parquet
     from generect_reports.render.records.focus import focus_frame, write_focus
     from generect_reports.render.xlsx.workbook import write_excel_report, write_usage_xlsx
+    from generect_reports.reports.assemble import ReportSettings, monthly_report, quarter_report
     from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport, build_report
     from generect_reports.reports.narrative import bridge_table, report_narrative
@@ -197,6 +206,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .fetch.client import GenerectClient
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
+    from .fetch.source import Source, open_source
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
     from .fetch.usage import fetch_usage, load_sample
     from .notebook.dashboard import Dashboard

@@ -21,6 +21,7 @@ __all__ = [
     "buckets",
     "parse_date",
     "parse_month",
+    "Month",
     "get_timezone",
     "month_bounds",
     "shift_month",
@@ -85,18 +86,71 @@ def parse_date(value: str | dt.date, *, what: str = "date") -> dt.date:
         ) from None
 
 
-def parse_month(value: str) -> tuple[int, int]:
-    """Parse ``YYYY-MM`` into ``(year, month)``."""
-    text = str(value).strip()
-    try:
-        if len(text) != 7 or text[4] != "-":
-            raise ValueError
-        year, month = int(text[:4]), int(text[5:])
-        if not (1 <= month <= 12 and 2000 <= year <= 9998):
-            raise ValueError
-    except ValueError:
-        raise InputError(f"invalid month {value!r}: expected YYYY-MM, e.g. 2026-05") from None
-    return year, month
+#: Years a month may name: the API has no data before 2000, and 9999-12 has no next month.
+_YEARS = (2000, 9998)
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month, parsed once where it enters (an option, a parameter) and passed down.
+
+    ``str(month)`` is ``YYYY-MM``, the form every frame, label and file name uses.
+    """
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.month <= 12 and _YEARS[0] <= self.year <= _YEARS[1]):
+            raise InputError(
+                f"invalid month {self.year:04d}-{self.month:02d}: expected a real month "
+                f"from {_YEARS[0]} to {_YEARS[1]}"
+            )
+
+    @classmethod
+    def parse(cls, value: str | Month) -> Month:
+        """``YYYY-MM`` in ASCII digits, nothing around it (a stray space or a digit from another
+        script is a typo to report, not to guess at); a :class:`Month` passes through."""
+        if isinstance(value, Month):
+            return value
+        text = str(value)
+        if not (len(text) == 7 and text[4] == "-" and _ascii_digits(text[:4] + text[5:])):
+            raise InputError(f"invalid month {value!r}: expected YYYY-MM, e.g. 2026-05")
+        try:
+            return cls(int(text[:4]), int(text[5:]))
+        except InputError:
+            raise InputError(f"invalid month {value!r}: expected YYYY-MM, e.g. 2026-05") from None
+
+    @classmethod
+    def of(cls, day: dt.date) -> Month:
+        """The month ``day`` falls in."""
+        return cls(day.year, day.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> dt.date:
+        return dt.date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    def shift(self, by: int) -> Month:
+        """The month ``by`` months later (earlier when negative)."""
+        return Month(*shift_month(self.year, self.month, by))
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() and int() also take other scripts' digits ('２０２６'): not a month we wrote.
+    return all("0" <= c <= "9" for c in text)
+
+
+def parse_month(value: str | Month) -> tuple[int, int]:
+    """Parse ``YYYY-MM`` into ``(year, month)`` (see :meth:`Month.parse` for what is accepted)."""
+    month = Month.parse(value)
+    return month.year, month.month
 
 
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:

@@ -48,13 +48,13 @@ def parameters(month: str | None = None, as_of: str | None = None) -> nbformat.N
     """The one cell papermill drives (tagged ``parameters``)."""
     cell = new_code_cell(
         "# Parameters\n"
-        "USE_LIVE_API = False  # True: your account (needs GENERECT_API_TOKEN); "
-        "False: the bundled sample\n"
+        "USE_LIVE_API = False  # True: your account (needs GENERECT_API_TOKEN); False: the "
+        "bundled sample\n"
         f"MONTH = {month!r}  # 'YYYY-MM'; None for the last full month of the data\n"
         f"AS_OF = {as_of!r}  # local time the data is complete up to, e.g. '2026-10-15 09:00'; "
-        "None for all of it\n"
-        "TIMEZONE = 'Europe/Kyiv'  # IANA timezone of the days "
-        "(the sample exists in Europe/Kyiv only)"
+        f"None for all of it\n"
+        "TIMEZONE = 'Europe/Kyiv'  # IANA timezone of the days (the sample exists in "
+        "Europe/Kyiv only)"
     )
     cell.metadata["tags"] = ["parameters"]
     return cell
@@ -71,8 +71,8 @@ def explore() -> nbformat.NotebookNode:
             ),
             new_code_cell(SETUP),
             new_markdown_cell(
-                "## Settings\n\nThe bundled sample account by default. "
-                "Set `USE_LIVE_API = True` to "
+                "## Settings\n\nThe bundled sample account by default. Set `USE_LIVE_API = "
+                "True` to "
                 "read your own account; without `GENERECT_API_TOKEN` the next cell stops with a "
                 "message saying so."
             ),
@@ -125,15 +125,15 @@ def explore() -> nbformat.NotebookNode:
                 "show(with_total_row(table), credits=['credits'], percent=['share'], total=True)"
             ),
             new_markdown_cell(
-                "## Shares in the month\n\n"
-                "Displayed percentages use largest-remainder rounding, so "
+                "## Shares in the month\n\nDisplayed percentages use largest-remainder "
+                "rounding, so "
                 "they add up to exactly 100."
             ),
             new_code_cell(
                 "shares = gr.operation_shares(usage, month)\n"
                 "shares = shares.assign(percent=gr.display_percentages(shares['share']) / 100)\n"
-                "show(with_total_row(shares), credits=['credits'], percent=['share', 'percent'], "
-                "total=True)"
+                "show(with_total_row(shares), credits=['credits'], percent=['share', "
+                "'percent'], total=True)"
             ),
             new_markdown_cell("## Month over month"),
             new_code_cell(
@@ -152,53 +152,55 @@ def explore() -> nbformat.NotebookNode:
     )
 
 
+REPORT = """\
+from generect_reports.notebook.dashboard import notebook_source
+from generect_reports.reports import ReportSettings, monthly_report
+
+# The report the `report` command writes: its default history, every section it carries.
+source = notebook_source(USE_LIVE_API, TIMEZONE)
+report = monthly_report(source, MONTH, ReportSettings(as_of=AS_OF))
+print(f"{report.month}: {report.history} months of history, as of "
+      f"{report.as_of:%Y-%m-%d %H:%M} {report.timezone}, source: {report.source}")
+report.month, report.complete, report.comparison_basis"""
+
+
 def report() -> nbformat.NotebookNode:
     return new_notebook(
         cells=[
             new_markdown_cell(
-                "# The monthly finance report, step by step\n\n"
-                "The same figures the workbook, the PDF "
-                "and the email show, computed once by `build_report`."
+                "# The monthly finance report, step by step\n\nThe same figures the workbook, "
+                "the PDF and the email show: `monthly_report` puts the report together once, "
+                "its sections included, exactly as the `report` command does."
             ),
             new_code_cell(SETUP),
             parameters(),
-            new_code_cell(LOAD),
-            new_code_cell(
-                "report = gr.build_report(usage, month, as_of=AS_OF)\n"
-                "report.month, report.complete, report.comparison_basis"
-            ),
+            new_code_cell(REPORT),
             new_markdown_cell("## Key figures"),
             new_code_cell(
-                "from generect_reports.reports.monthly import "
-                "fmt_credits, fmt_money, fmt_signed_pct\n\n"
-                "key = pd.DataFrame({'figure': ['credits this month', 'previous month', 'change', "
-                "'top operation', 'estimated cost'],\n"
+                "from generect_reports.reports.monthly import fmt_credits, fmt_money, "
+                "fmt_signed_pct\n\n"
+                "key = pd.DataFrame({'figure': ['credits this month', 'previous month', "
+                "'change', 'top operation', 'estimated cost'],\n"
                 "                    report.month_name: [fmt_credits(report.total, 0), "
                 "fmt_credits(report.previous_total, 0),\n"
-                "                                        "
-                "fmt_signed_pct(report.change_pct), report.top_operation,\n"
+                "                                        fmt_signed_pct(report.change_pct), "
+                "report.top_operation,\n"
                 "                                        fmt_money(report.estimated_cost)]})\n"
                 "show(key)"
             ),
             new_markdown_cell(
-                "## What drove the change\n\n"
-                "`contribution` is each operation's change as a share of "
-                "last month's total; they add up to the total change."
+                "## What drove the change\n\nThe bridge from the comparison month's total to "
+                "this month's, as in the workbook's *Drivers* sheet: each operation's change, the "
+                "smallest together; the steps add up to the total change."
             ),
-            new_code_cell(
-                "variance = gr.variance_by_operation(usage, report.month)\n"
-                "show(with_total_row(variance, sum_columns=['credits', 'previous_credits', "
-                "'change', 'contribution']),\n"
-                "     credits=['credits', 'previous_credits'], signed=['change'],\n"
-                "     signed_percent=['contribution', 'share_of_change'], total=True)"
-            ),
+            new_code_cell("show(report.bridge[['label', 'kind', 'value']], credits=['value'])"),
             new_markdown_cell("## Operations (as in the workbook's *By operation* sheet)"),
             new_code_cell(
-                "ops = report.operations[['operation', 'credits', 'share', "
-                "'previous_credits', 'change',\n"
+                "ops = report.operations[['operation', 'credits', 'share', 'previous_credits', "
+                "'change',\n"
                 "                         'change_pct', 'estimated_cost']]\n"
-                "show(with_total_row(ops, sum_columns=['credits', 'share', "
-                "'previous_credits', 'change', 'estimated_cost']),\n"
+                "show(with_total_row(ops, sum_columns=['credits', 'share', 'previous_credits', "
+                "'change', 'estimated_cost']),\n"
                 "     credits=['credits', 'previous_credits'], percent=['share'], "
                 "signed=['change'],\n"
                 "     signed_percent=['change_pct'], money=['estimated_cost'], total=True)"
@@ -216,14 +218,33 @@ def report() -> nbformat.NotebookNode:
                 "plt.show()"
             ),
             new_markdown_cell(
-                "## Export\n\nThe workbook and the PDF, written into the working folder."
+                "## Plan limit, ledger and customers\n\nThe report's sections, in the words of "
+                "its summary page (the ledger and the customers are on by default for the "
+                "sample; for your account the `[report]` settings or `ReportSettings` turn them "
+                "on)."
+            ),
+            new_code_cell(
+                "from generect_reports.render.budget import budget_summary\n"
+                "from generect_reports.render.chargeback import customers_summary\n"
+                "from generect_reports.render.reconcile import reconciliation_summary\n\n"
+                "sections = report.sections\n"
+                "lines = budget_summary(sections.budget)\n"
+                "if sections.reconciliation is not None:\n"
+                "    lines += reconciliation_summary(sections.reconciliation)\n"
+                "if sections.allocation is not None:\n"
+                "    lines += customers_summary(sections.allocation)[:3]\n"
+                "print('\\n'.join(lines))"
+            ),
+            new_markdown_cell(
+                "## Export\n\nThe workbook and the PDF of this one report, written into the "
+                "working folder: the files the `report` command writes."
             ),
             new_code_cell(
                 "from pathlib import Path\n\n"
+                "from generect_reports.deliver.parallel import write_report_files\n\n"
                 "xlsx = Path(f'generect-usage-{report.month}.xlsx')\n"
                 "pdf = Path(f'generect-usage-{report.month}.pdf')\n"
-                "gr.write_excel_report(usage, xlsx, month=report.month)\n"
-                "gr.write_pdf_report(usage, pdf, month=report.month)\n"
+                "write_report_files(report, xlsx, pdf)\n"
                 "HTML(' · '.join(f'<a href=\"{p}\" download>{p}</a>' for p in (xlsx, pdf)))"
             ),
         ]
@@ -234,28 +255,28 @@ def what_changed() -> nbformat.NotebookNode:
     return new_notebook(
         cells=[
             new_markdown_cell(
-                "# What changed this month?\n\n"
-                "A quick read for the middle of a month: like-for-like "
+                "# What changed this month?\n\nA quick read for the middle of a month: "
+                "like-for-like "
                 "comparison with the same days of last month, a month-end projection, new and "
                 "vanished operations, and the days that stood out."
             ),
             new_code_cell(SETUP),
             new_markdown_cell(
-                "## Settings\n\n"
-                "`AS_OF` pretends the month is half over; set it to `None` for the data "
+                "## Settings\n\n`AS_OF` pretends the month is half over; set it to `None` for "
+                "the data "
                 "as it is."
             ),
             parameters("2026-10", "2026-10-15 09:00"),
             new_code_cell(LOAD),
             new_markdown_cell(
-                "## Like for like\n\n"
-                "The month's complete days against the same days of the month before."
+                "## Like for like\n\nThe month's complete days against the same days of the "
+                "month before."
             ),
             new_code_cell(
                 "cmp = gr.partial_month_comparison(usage, month, as_of=AS_OF)\n"
                 "print(cmp.attrs['rule'])\n"
-                "print(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} "
-                'days complete")\n'
+                "print(f\"{cmp.attrs['elapsed_days']} of {cmp.attrs['days_in_month']} days "
+                'complete")\n'
                 "show(cmp, credits=[c for c in cmp.columns if c.endswith('credits')],\n"
                 "     signed=[c for c in cmp.columns if c == 'change'],\n"
                 "     signed_percent=[c for c in cmp.columns if c == 'change_pct'])"

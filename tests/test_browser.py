@@ -171,20 +171,26 @@ def _no_broken_widgets(page: Any) -> None:
     assert "VBox(children" not in body and "HBox(children" not in body
 
 
-def _exercise_explorer(pg: Page, scope: str, sample: Any) -> list[str]:
-    """Move the months to 2025-01..2026-07, then pick three operations; return them."""
+def _exercise_explorer(
+    pg: Page,
+    scope: str,
+    sample: Any,
+    months: tuple[str, str] = ("2025-01", "2026-07"),
+    steps: int = 3,
+) -> list[str]:
+    """Move the upper month ``steps`` back (to ``months``), then pick three operations; return
+    them. ``sample`` is the daily usage the explorer was given."""
     from generect_reports.notebook.widgets import filter_usage
 
     page = pg.page
     chart = _chart_src(page, scope)
     assert chart.startswith(("blob:", "data:image/png")) and "Total" in _totals(page, scope)
-    _move_months(page, scope, 3)
-    months = ("2025-01", "2026-07")
+    _move_months(page, scope, steps)
     chart = _wait_for_total(
         page, scope, chart, filter_usage(sample, months=months).to_numpy().sum()
     )
     label = page.locator(f"{scope} .widget-readout").first.inner_text()
-    assert label.replace("–", "-").endswith("2026-07"), label
+    assert label.replace("–", "-").endswith(months[1]), label
     ops = ["search_database", "phone_find", "email_find"]
     page.locator(f"{scope} select[multiple]").first.select_option(ops)
     _wait_for_total(
@@ -215,7 +221,11 @@ def _check_export(
     pd.testing.assert_frame_equal(got[want.columns], want, check_names=False)
 
 
-def test_dashboard_in_chromium(browser, tmp_path, sample):
+def test_dashboard_in_chromium(browser, tmp_path):
+    from generect_reports.fetch.source import open_source
+
+    # The explorer shows the days the report was built from: its plan's, 2026-09-03 to 10-31.
+    days = open_source(sample=True).report_usage("2026-10", 24).daily
     port = _free_port()
     work = tmp_path / "work"
     work.mkdir()
@@ -247,8 +257,9 @@ def test_dashboard_in_chromium(browser, tmp_path, sample):
         )
         assert page.locator(".jp-InputArea:visible, .jp-CodeCell .jp-Editor:visible").count() == 0
         scope = ".generect-dashboard"
-        ops = _exercise_explorer(pg, scope, sample)
-        _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
+        months = ("2026-09", "2026-09")
+        ops = _exercise_explorer(pg, scope, days, months, steps=1)
+        _check_export(pg, scope, work, ops, months, days)
         page.locator(f"{scope} button.generect-report-button").click()
         page.locator(f"{scope} .generect-report-links a.generect-download").nth(1).wait_for(
             timeout=60000

@@ -328,7 +328,7 @@ def test_sample_month_over_its_limit():
     assert list(monthly.index[monthly >= limits]) == ["2026-10"]
     # the balance history adds up: opening + top-ups − usage = the snapshot's balance
     balance = sample_balance_history()
-    account = load_sample_account()
+    account = load_sample_account(as_of="2026-10-22T00:00+03:00")
     assert balance["credits"].sum() == balance["balance"].iloc[-1] == account.balance
     # ... and it is the sample ledger's story: its top-ups and its settled charges
     from generect_reports._resources import data_file

@@ -12,19 +12,40 @@ from support import run_cli
 from generect_reports.cli import cli
 
 
-def test_every_command_has_help():
-    runner = CliRunner()
-    top = runner.invoke(cli, ["--help"])
+def test_the_group_has_help():
+    top = CliRunner().invoke(cli, ["--help"])
     assert top.exit_code == 0 and "Exit codes" in top.output
-    for name in ("usage", "report", "email"):
-        result = runner.invoke(cli, [name, "--help"])
-        assert result.exit_code == 0
-        assert (
-            "--sample" in result.output
-            and "--timezone" in result.output
-            and "--no-cache" in result.output
-        )
-        assert len(cli.commands[name].help or "") > 20
+    assert all(name in top.output for name in cli.commands)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--sample", "--timezone", "--api-url", "--no-cache", "--config", "--quiet"):
+        assert option in result.output, option
+    assert len(cli.commands[name].help or "") > 20
+
+
+def test_every_command_is_in_the_readme_command_table():
+    from support import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        line.split("|")[1].strip().strip("`")
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(cli.commands) <= listed, set(cli.commands) - listed
+
+
+def test_no_command_takes_more_than_a_dozen_parameters():
+    import inspect
+
+    for name, command in cli.commands.items():
+        function = inspect.unwrap(command.callback)
+        assert len(inspect.signature(function).parameters) <= 12, name
 
 
 def test_version():
@@ -225,3 +246,45 @@ def test_installed_package_works_from_another_folder(tmp_path):
     assert out.returncode == 0, out.stderr
     rows, first_price, package = out.stdout.split()
     assert int(rows) > 5000 and first_price == "email_find" and package == "generect_reports"
+
+
+# --- formats come from their renderer; values are parsed where they are read ---------------
+
+CHARGEBACK_FORMATS = ("table", "csv", "json", "xlsx")
+
+
+def test_chargeback_offers_exactly_its_renderers_formats():
+    from generect_reports.render.chargeback import CHARGEBACK_FORMATS as renderer_formats
+    from generect_reports.render.reconcile import FORMATS as reconcile_formats
+
+    for name, formats in (("chargeback", renderer_formats), ("reconcile", reconcile_formats)):
+        option = next(p for p in cli.commands[name].params if p.name == "fmt")
+        assert option.type.formats == formats
+        assert all(f in option.help for f in formats) and "ndjson" not in option.help
+    assert renderer_formats == CHARGEBACK_FORMATS
+
+
+@pytest.mark.parametrize("fmt", CHARGEBACK_FORMATS)
+def test_every_offered_chargeback_format_works(fmt, tmp_path):
+    target = tmp_path / f"c.{fmt}"
+    args = ["chargeback", "--sample", "--month", "2026-10", "--format", fmt, "-q"]
+    result = CliRunner().invoke(cli, [*args, "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_size > 0
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet", "focus", "xml"])
+def test_a_format_chargeback_cannot_render_is_exit_2_before_any_request(token_env, fmt):
+    out = run_cli("chargeback", "--month", "2026-10", "--format", fmt)
+    assert out.returncode == 2, out.stderr
+    assert "unknown format" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "unexpected" not in out.stderr and token_env.requests == []
+
+
+@pytest.mark.parametrize("command", ["report", "email", "reconcile", "chargeback", "dashboard"])
+@pytest.mark.parametrize("month", [" 2026-10", "２０２６-10"])
+def test_a_month_is_ascii_yyyy_mm_and_nothing_around_it(token_env, tmp_path, command, month):
+    out = run_cli(command, "--month", month, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "invalid month" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert token_env.requests == [] and list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from fakeapi import TOKEN
 from support import run_cli
 
 import generect_reports as g
@@ -18,29 +19,26 @@ from generect_reports.notebook import dashboard as D
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_dashboard.ipynb"
 
 
-def test_key_figures_are_the_reports(sample, tmp_path):
-    dash = D.Dashboard(sample, export_dir=tmp_path)
+@pytest.fixture
+def sample_source():
+    from generect_reports.fetch.source import open_source
+
+    return open_source(sample=True)
+
+
+def test_key_figures_are_the_reports(sample, sample_source, tmp_path):
+    dash = D.Dashboard(sample_source, export_dir=tmp_path)
     rep = g.build_report(sample)
     text = dash.kpis.value
     assert f"Credits, {rep.month_name}" in text and f"{rep.total:,.0f}" in text
     assert rep.top_operation in text and f"${rep.estimated_cost:,.2f}" in text
 
 
-def test_plan_limit_row_shows_the_budget_figures(sample, tmp_path):
-    from generect_reports.analysis.budget import report_budget
-    from generect_reports.fetch.account import load_sample_account, sample_limit_history
+def test_plan_limit_row_shows_the_reports_budget_section(sample_source, tmp_path):
+    from generect_reports.reports.assemble import monthly_report
 
-    dash = D.Dashboard(sample, export_dir=tmp_path)
-    rep = g.build_report(sample)
-    account = load_sample_account()
-    status, _ = report_budget(
-        sample,
-        rep.month,
-        current_limit=account.monthly_limit,
-        current_month=account.api_month,
-        limit_from=sample_limit_history(),
-        as_of=rep.as_of,
-    )
+    dash = D.Dashboard(sample_source, export_dir=tmp_path)
+    status = monthly_report(sample_source, None).sections.budget
     limit = status[status["kind"] == "limit"].iloc[0]
     text = dash.extra_kpis.value
     assert dash.extra_kpis.layout.display == "flex"
@@ -48,13 +46,13 @@ def test_plan_limit_row_shows_the_budget_figures(sample, tmp_path):
     assert f"{limit['threshold']:,.0f} credits" in text
 
 
-def test_extra_kpi_row_is_hidden_without_providers(sample, tmp_path, monkeypatch):
+def test_extra_kpi_row_is_hidden_without_providers(sample_source, tmp_path, monkeypatch):
     monkeypatch.setattr(D, "KPI_PROVIDERS", [])
-    dash = D.Dashboard(sample, export_dir=tmp_path)
+    dash = D.Dashboard(sample_source, export_dir=tmp_path)
     assert dash.extra_kpis.layout.display == "none"
 
 
-def test_extra_kpi_row_is_filled_by_providers(sample, tmp_path, monkeypatch):
+def test_extra_kpi_row_is_filled_by_providers(sample_source, tmp_path, monkeypatch):
     seen = []
 
     def runway(usage, report):
@@ -62,19 +60,82 @@ def test_extra_kpi_row_is_filled_by_providers(sample, tmp_path, monkeypatch):
         return [("Plan limit used", "67%", "of 50,000 credits")]
 
     monkeypatch.setattr(D, "KPI_PROVIDERS", [runway])
-    dash = D.Dashboard(sample, month="2026-09", export_dir=tmp_path)
-    assert seen == [(len(sample), "2026-09")]
+    dash = D.Dashboard(sample_source, month="2026-09", export_dir=tmp_path)
+    assert seen == [(len(dash.usage), "2026-09")]
     assert "Plan limit used" in dash.extra_kpis.value and dash.extra_kpis.layout.display == "flex"
     assert "Plan limit used" not in dash.kpis.value
 
 
-def test_report_downloads_are_written_and_linked(sample, tmp_path):
-    dash = D.Dashboard(sample, export_dir=tmp_path)
+def test_report_downloads_are_written_and_linked(sample_source, tmp_path):
+    dash = D.Dashboard(sample_source, export_dir=tmp_path)
     xlsx, pdf = dash.write_reports()
     assert xlsx == tmp_path / "generect-usage-2026-10.xlsx" and xlsx.read_bytes()[:2] == b"PK"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert 'download="generect-usage-2026-10.xlsx"' in dash.report_links.value
     assert 'download="generect-usage-2026-10.pdf"' in dash.report_links.value
+
+
+def test_report_files_are_the_report_commands_to_the_byte(tmp_path):
+    cli_dir, dash_dir = tmp_path / "cli", tmp_path / "dashboard"
+    cli_dir.mkdir()
+    done = run_cli("report", "--sample", "--month", "2026-10", "--quiet", cwd=cli_dir)
+    assert done.returncode == 0, done.stderr
+    dash = D.Dashboard.from_parameters(use_live_api=False, month="2026-10", export_dir=dash_dir)
+    dash_dir.mkdir()
+    for path in dash.write_reports():
+        assert path.read_bytes() == (cli_dir / path.name).read_bytes(), path.name
+    # ... sections included: the budget, the ledger tie-out and the customers
+    sections = dash.report.sections
+    assert sections.budget is not None and sections.reconciliation is not None
+    assert sections.allocation is not None
+
+
+def test_live_dashboard_asks_the_api_url_it_is_given_by_the_reports_plan(
+    api, tmp_path, monkeypatch
+):
+    from generect_reports.fetch.plan import report_plan
+    from generect_reports.periods import local_today
+
+    monkeypatch.setenv("GENERECT_API_TOKEN", TOKEN)
+    monkeypatch.setenv("GENERECT_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    dash = D.Dashboard.from_parameters(
+        use_live_api=True, timezone="UTC", api_url=api.url, export_dir=tmp_path
+    )
+    dash.close()  # its connections: the server's threads end with them
+    plan = report_plan(dash.report.month, 24, today=local_today(dash.report.as_of.tzinfo))
+    # Cold: the report's plan and one /me/ for the plan-limit row, nothing more.
+    assert len(api.usage_requests()) == len(plan.requests) <= 100  # not a day per request
+    assert [r.path for r in api.requests].count("/api/v1/accounts/me/") == 1
+    assert "Plan limit used" in dash.extra_kpis.value and "unavailable" not in dash.extra_kpis.value
+    assert dash.usage.attrs["start"] == plan.day_start.isoformat()
+
+
+def test_the_dashboard_command_hands_its_source_options_to_the_notebook(
+    token_env, tmp_path, monkeypatch
+):
+    import sys
+
+    from generect_reports.notebook import serve
+
+    kept = tmp_path / "served.ipynb"
+
+    def keep_the_notebook(notebook, port):
+        # A real child in Voila's place: it keeps the notebook it was given and exits.
+        return [
+            sys.executable,
+            "-c",
+            f"import shutil; shutil.copy({str(notebook)!r}, {str(kept)!r})",
+        ]
+
+    monkeypatch.setattr(serve, "voila_command", keep_the_notebook)
+    monkeypatch.chdir(tmp_path)
+    serve.serve_dashboard(
+        port=0, month="2026-05", sample=False, api_url=token_env.url, no_cache=True, quiet=True
+    )
+    params = nbformat.read(kept, as_version=4).cells[0].source
+    assert f"API_URL = {token_env.url!r}" in params and "NO_CACHE = True" in params
+    assert "USE_LIVE_API = True" in params and "TIMEZONE = 'UTC'" in params
+    assert "MONTH = '2026-05'" in params and token_env.requests == []
 
 
 def test_as_of_keeps_only_complete_days():

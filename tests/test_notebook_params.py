@@ -89,6 +89,34 @@ def test_papermill_runs_what_changed_for_another_month(tmp_path, monkeypatch):
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
 
+def test_the_report_notebook_writes_the_report_commands_files(tmp_path, monkeypatch):
+    """Notebook 02 writes the workbook and the PDF of one report, the one `report` writes: the
+    same history in both (the report's default), the same sections, the same bytes."""
+    import papermill as pm
+    from support import run_cli
+
+    _kernel_env(monkeypatch)
+    work, cli_dir = tmp_path / "notebook", tmp_path / "cli"
+    work.mkdir()
+    cli_dir.mkdir()
+    source = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    pm.execute_notebook(
+        str(source),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        cwd=str(work),
+        progress_bar=False,
+    )
+    text = _outputs_text(nbformat.read(tmp_path / "out.ipynb", as_version=4))
+    assert "2026-10: 24 months of history" in text and "ties to the ledger" in text
+    done = run_cli("report", "--sample", "--quiet", cwd=cli_dir)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in work.iterdir())
+    assert names == ["generect-usage-2026-10.pdf", "generect-usage-2026-10.xlsx"]
+    for name in names:
+        assert (work / name).read_bytes() == (cli_dir / name).read_bytes(), name
+
+
 def test_live_api_without_a_token_stops_with_the_message(tmp_path, monkeypatch):
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError

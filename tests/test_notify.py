@@ -33,10 +33,10 @@ TEAMS_PATH = (
     f"/workflows/{HOOK_CANARY}/triggers/manual/paths/invoke?api-version=1&sig={HOOK_CANARY}"
 )
 
-SAMPLE_TITLE = "Generect credits 2026-10: 1 threshold(s) crossed (sample account)"
+SAMPLE_TITLE = "Generect credits 2026-11: 1 threshold(s) crossed (sample account)"
 SAMPLE_LINES = [
-    "plan limit projected at 112.5% of 30,000 credits (--warn-at 80%), reaches it on 2026-10-28",
-    "balance 104,142.27 credits, runway 97.0 days (runs out 2027-01-27)",
+    "plan limit projected at 105.4% of 30,000 credits (--warn-at 80%), reaches it on 2026-11-29",
+    "balance 93,862.27 credits, runway 87.8 days (runs out 2027-01-27)",
 ]
 
 
@@ -313,5 +313,5 @@ def test_two_crossings_are_one_message_naming_both(receiver):
     assert out.returncode == 5
     assert len(receiver.posts) == 1
     text = receiver.posts[0]["body"]["text"]
-    assert text.startswith("*Generect credits 2026-10: 2 threshold(s) crossed (sample account)*")
-    assert "plan limit projected at 112.5%" in text and "below --min-runway-days 120" in text
+    assert text.startswith("*Generect credits 2026-11: 2 threshold(s) crossed (sample account)*")
+    assert "plan limit projected at 105.4%" in text and "below --min-runway-days 120" in text

@@ -124,3 +124,26 @@ def test_closed_is_monotonic_in_time(day, zone):
     end_local = dt.datetime.combine(day + dt.timedelta(days=3), dt.time(), tzinfo=tz)
     assert P.is_closed(bucket, tz, end_local + dt.timedelta(hours=1))
     assert not P.is_closed(bucket, tz, end_local - dt.timedelta(days=2))
+
+
+# --- Month: the value a month becomes where it enters ------------------------------------------
+
+
+def test_month_value():
+    month = P.Month.parse("2026-10")
+    assert (month.year, month.month, str(month)) == (2026, 10, "2026-10")
+    assert (month.first_day, month.last_day) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert str(month.shift(-10)) == "2025-12" and str(month.shift(3)) == "2027-01"
+    assert month.shift(1) > month and P.Month.parse(month) is month
+    assert P.Month.of(dt.date(2028, 2, 29)).last_day == dt.date(2028, 2, 29)
+    assert P.parse_month(month) == (2026, 10)
+
+
+@pytest.mark.parametrize(
+    "text", [" 2026-10", "2026-10 ", "２０２６-10", "2026-１0", "2026-13", "1999-12", "2026_10"]
+)
+def test_month_is_ascii_yyyy_mm_and_nothing_else(text):
+    with pytest.raises(InputError, match="YYYY-MM"):
+        P.Month.parse(text)
+    with pytest.raises(InputError, match="YYYY-MM"):
+        P.parse_month(text)

@@ -73,9 +73,10 @@ def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path, mo
     from click.testing import CliRunner
 
     from generect_reports import cli as cli_module
+    from generect_reports.reports import assemble
 
     events: list[str] = []
-    real_start, real_data = render.start_pdf_worker, cli_module._report_data
+    real_start, real_data = render.start_pdf_worker, assemble.monthly_report
 
     def start(*args, **kwargs):
         events.append("fork")
@@ -86,7 +87,7 @@ def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path, mo
         return real_data(*args, **kwargs)
 
     monkeypatch.setattr(render, "start_pdf_worker", start)
-    monkeypatch.setattr(cli_module, "_report_data", data)
+    monkeypatch.setattr(assemble, "monthly_report", data)
     if command == "report":
         args = [
             "report",

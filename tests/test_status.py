@@ -142,14 +142,20 @@ def test_status_sample_screen():
     out = run_cli("status", "--sample")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "Generect account status · 2026-10-22 00:00 Europe/Kyiv · sample data"
+    # The sample's one instant: local midnight after its last day, when the month just began
+    # in Kyiv and UTC's (the API's) month is still October.
+    assert lines[0] == "Generect account status · 2026-11-01 00:00 Europe/Kyiv · sample data"
     assert "plan             Business" in out.stdout
     assert (
-        "balance          104,142.27 credits · runway 97.0 days (runs out 2027-01-27)" in out.stdout
+        "balance          93,862.27 credits · runway 87.8 days (runs out 2027-01-27)" in out.stdout
     )
-    assert "23,161 credits of 30,000 (77.2%) · API month 2026-10 (UTC)" in out.stdout
-    assert "plan limit  30,000  23,161   77.2%     33,739  112.5%     2026-10-28" in out.stdout
-    assert out.stderr.startswith("warning: plan limit projected at 112.5%")
+    assert (
+        "33,441 credits of 30,000 (111.5%) · API month 2026-10 (UTC), not 2026-11 of Europe/Kyiv"
+        in out.stdout
+    )
+    assert "2026-11 (0 of 30 days complete; projection is an estimate)" in out.stdout
+    assert "plan limit  30,000     0    0.0%     31,631  105.4%     2026-11-29" in out.stdout
+    assert out.stderr.startswith("warning: plan limit projected at 105.4%")
     assert len(lines) <= 12  # one screen
 
 
@@ -159,17 +165,17 @@ def test_status_sample_json_document():
     doc = json.loads(out.stdout)
     assert doc["command"] == "status" and doc["schema_version"] and doc["source"] == "sample"
     assert (doc["start"], doc["end"], doc["complete"], doc["period"]) == (
-        "2026-10-01",
-        "2026-10-31",
+        "2026-11-01",
+        "2026-11-30",
         False,
         "month",
     )
     assert [r["line"] for r in doc["rows"]] == ["plan limit"]
     assert (
-        doc["rows"][0]["crossing_day"] == "2026-10-28" and doc["rows"][0]["projected_over"] is True
+        doc["rows"][0]["crossing_day"] == "2026-11-29" and doc["rows"][0]["projected_over"] is True
     )
     assert doc["account"]["used_this_month_refers_to"] == "2026-10"
-    assert doc["account"]["balance"] == 104142.27 and doc["runway_days"] == 97.04
+    assert doc["account"]["balance"] == 93862.27 and doc["runway_days"] == 87.85
     assert doc["run_out_date"] == "2027-01-27"
     assert doc["checks"] == [
         {"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}
@@ -182,14 +188,14 @@ def test_status_sample_json_document():
         (
             ["--fail-at", "100"],
             5,
-            "plan limit projected at 112.5% of 30,000 credits (--fail-at 100%)",
+            "plan limit projected at 105.4% of 30,000 credits (--fail-at 100%)",
         ),
-        (["--fail-at", "112.4"], 5, "--fail-at 112.4%"),
-        (["--fail-at", "113"], 0, None),
+        (["--fail-at", "105.4"], 5, "--fail-at 105.4%"),
+        (["--fail-at", "106"], 0, None),
         (
             ["--min-runway-days", "120"],
             5,
-            "balance runway 97.0 days (runs out 2027-01-27) is below --min-runway-days 120",
+            "balance runway 87.8 days (runs out 2027-01-27) is below --min-runway-days 120",
         ),
         (["--min-runway-days", "20"], 0, None),
         (["--warn-at", "50"], 0, None),
@@ -298,10 +304,11 @@ def test_personal_data_and_token_never_reach_output(live, tmp_path):
     assert json.loads(written)["account"]["plan"] == "Pro"
 
 
-def test_sample_account_is_the_snapshot():
+def test_sample_account_is_at_the_samples_instant():
     account = load_sample_account()
     assert account.source == "sample" and account.monthly_limit == 30000
-    assert str(account.fetched_at) == "2026-10-22 00:00:00+03:00" and account.api_month == "2026-10"
+    # The sample's as-of time, local midnight after its last day: still October in UTC.
+    assert str(account.fetched_at) == "2026-11-01 00:00:00+02:00" and account.api_month == "2026-10"
 
 
 def test_status_help_warns_about_ps():

@@ -26,6 +26,7 @@ __all__ = [
     "parse_account",
     "fetch_account",
     "load_sample_account",
+    "sample_snapshot",
     "sample_balance_history",
     "sample_limit_history",
 ]
@@ -190,9 +191,54 @@ def _sample_profile() -> dict[str, Any]:
     return profile
 
 
-def load_sample_account() -> AccountStatus:
-    """The sample account's ``/me/`` snapshot (taken 2026-10-22 00:00 Europe/Kyiv, so the sample
-    status shows a running month), through the same parser as the API's answer."""
+def load_sample_account(*, as_of: Any = None) -> AccountStatus:
+    """The sample account's ``/me/`` answer at ``as_of``, through the same parser as the API's.
+
+    Parameters
+    ----------
+    as_of
+        An instant (a naive time is read in the sample's timezone); default the sample's as-of
+        time, when its usage, ledger and token analytics end, so every figure of the sample
+        describes one moment.
+
+    The position is derived from the rest of the sample, so it tells the same story: the
+    balance is every top-up and every settled or still reserved charge of the sample ledger
+    before ``as_of`` (``/me/`` subtracts pending charges), ``used_this_month`` the sample usage
+    of the API's month (:attr:`AccountStatus.api_month`) before the day of ``as_of``, and the
+    limit the one the plan had that month. ``data/sample_account.json`` records one such
+    snapshot (22 October 2026), which the tests check this derivation against.
+    """
+    from .ledger import SampleLedgerSource
+    from .usage import SampleUsageData, sample_as_of
+
+    profile = _sample_profile()
+    zone = str(profile["timezone"])
+    at = sample_as_of() if as_of is None else pd.Timestamp(as_of)
+    at = at.tz_localize(zone) if at.tzinfo is None else at.tz_convert(zone)
+    ledger = SampleLedgerSource.table()
+    moved = (ledger["ts"] < at) & ledger["status"].isin(["success", "pending"])
+    api_month = at.tz_convert(API_MONTH_TIMEZONE).strftime("%Y-%m")
+    days = SampleUsageData.daily()
+    in_month = (days["date"].dt.strftime("%Y-%m") == api_month) & (
+        days["date"] < pd.Timestamp(at.date())
+    )
+    limits = {str(k): float(v) for k, v in profile["limit_from"].items()}
+    started = [m for m in sorted(limits) if m <= api_month]
+    data = {
+        "plan": profile["plan"],
+        "credits": {
+            "balance": round(float(ledger.loc[moved, "credits"].sum()), 2),
+            "used_this_month": round(float(days.loc[in_month, "credits"].sum()), 2),
+            "monthly_limit": limits[started[-1]] if started else None,
+        },
+        "preview_tier": profile.get("preview_tier"),
+    }
+    return parse_account(data, fetched_at=at, source="sample")
+
+
+def sample_snapshot() -> AccountStatus:
+    """The ``/me/`` snapshot recorded in ``data/sample_account.json`` (22 October 2026), as parsed
+    from the file: what :func:`load_sample_account` gives at that instant."""
     profile = _sample_profile()
     fetched_at = pd.Timestamp(profile["as_of"]).tz_convert(profile["timezone"])
     return parse_account(profile, fetched_at=fetched_at, source="sample")

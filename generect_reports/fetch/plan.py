@@ -81,7 +81,7 @@ class ReportUsage(NamedTuple):
 
 
 def report_plan(
-    month: str,
+    month: str | P.Month,
     history: int,
     *,
     today: dt.date,
@@ -96,6 +96,7 @@ def report_plan(
     if history < 1:
         raise InputError(f"history must be at least 1 month, not {history}")
     year, mon = P.parse_month(month)
+    month = f"{year:04d}-{mon:02d}"
     first, last = P.month_bounds(year, mon)
     if today <= first:
         raise InputError(f"month {month} has no complete day of data yet (today is {today})")
@@ -275,13 +276,13 @@ def load_sample_report_usage(
 
 def load_sample_plan_usage(plan: UsagePlan, *, timezone: str = P.SAMPLE_TIMEZONE) -> ReportUsage:
     """Answer ``plan`` from the bundled sample, clipped to the dates the sample covers."""
-    from .usage import SampleSource, sample_as_of
+    from .usage import SampleUsageData, sample_as_of
 
     if timezone != P.SAMPLE_TIMEZONE:
         from .usage import load_sample
 
         load_sample(timezone=timezone)  # the one error for a zone the sample cannot take
-    daily_data = SampleSource.daily()["date"]
+    daily_data = SampleUsageData.daily()["date"]
     first_day, last_day = daily_data.min().date(), daily_data.max().date()
     # Like the API's "end clipped to today": nothing before or after the sample is planned.
     days = tuple(b for b in plan.days if first_day <= b.start and b.end <= last_day)
@@ -299,7 +300,7 @@ def load_sample_plan_usage(plan: UsagePlan, *, timezone: str = P.SAMPLE_TIMEZONE
         days,
         months,
     )
-    source = SampleSource()
+    source = SampleUsageData()
     payloads = (source.usage_many(list(days)) if days else []) + (
         source.usage_many(list(months)) if months else []
     )

@@ -402,7 +402,7 @@ def _sample_path() -> Any:
     return data_file("sample_usage.csv")
 
 
-class SampleSource:
+class SampleUsageData:
     """Answers usage queries from the bundled daily sample with the API's payload shape."""
 
     _daily: pd.DataFrame | None = None
@@ -470,7 +470,7 @@ def load_sample(
             f"the sample data is recorded in {SAMPLE_TIMEZONE}; "
             f"timezone {timezone!r} cannot be applied to it"
         )
-    daily = SampleSource.daily()
+    daily = SampleUsageData.daily()
     first_day = daily["date"].min().date()
     last_day = daily["date"].max().date()
     first = P.parse_date(start, what="start date") if start is not None else first_day
@@ -483,7 +483,7 @@ def load_sample(
         )
     # Like the API's "end clipped to today": the sample ends at its as-of date.
     bucket_list = P.buckets(max(first, first_day), min(last, last_day), period)
-    payloads = SampleSource().usage_many(bucket_list)
+    payloads = SampleUsageData().usage_many(bucket_list)
     frame = usage_frame(
         bucket_list,
         payloads,

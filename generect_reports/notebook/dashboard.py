@@ -5,6 +5,11 @@ explorer and the report downloads, as one widget served by Voilà.
 cell showing :class:`Dashboard`) to a temporary folder and serves it with Voilà on 127.0.0.1;
 ``notebooks/04_dashboard.ipynb`` is the same notebook.
 
+The data comes from one :class:`~generect_reports.fetch.source.Source` (the parameters name it),
+by the report's fetch plan: the figures, the plan-limit row and the report files are those of
+:func:`~generect_reports.reports.assemble.monthly_report`, the very report the ``report``
+command writes, and the explorer shows the days that report was built from.
+
 Needs the ``notebooks`` extra, and the ``dashboard`` extra (voila) to be served.
 """
 
@@ -14,13 +19,19 @@ import os
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..fetch.source import Source
+    from ..periods import Month
+    from ..reports.assemble import ReportSettings
 
 __all__ = [
     "Dashboard",
     "load_usage",
+    "notebook_source",
     "dashboard_notebook",
     "KPI_PROVIDERS",
     "Kpi",
@@ -40,32 +51,15 @@ KPI_PROVIDERS: list[Callable[[pd.DataFrame, Any], list[Kpi]]] = []
 
 
 def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
-    """Plan-limit use (with its projection for a running month) and the balance runway, from
-    the same ``report_budget`` figures as the report's Budget sheet (one ``/me/`` request live)."""
+    """Plan-limit use (with its projection for a running month) and the balance runway: the
+    figures of the report's own budget section, as its Budget sheet shows them."""
     import math
 
     from generect_reports.reports.monthly import fmt_pct
 
-    from ..analysis.budget import report_budget
-    from ..errors import GenerectError
-    from ..fetch.account import fetch_account, load_sample_account, sample_limit_history
-
-    try:
-        if report.source == "sample":
-            account, history = load_sample_account(), sample_limit_history()
-        else:
-            account, history = fetch_account(), None
-    except GenerectError as exc:
-        return [("Plan limit", "unavailable", str(exc)[:120])]
-    status, _ = report_budget(
-        usage,
-        report.month,
-        current_limit=account.monthly_limit,
-        current_month=account.api_month,
-        limit_from=history,
-        balance=None if report.complete else account.balance,
-        as_of=report.as_of,
-    )
+    status = report.sections.budget
+    if status is None:
+        return []
     out: list[Kpi] = []
     limit = status[status["kind"] == "limit"]
     if len(limit):
@@ -91,6 +85,38 @@ def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
 KPI_PROVIDERS.append(plan_limit_kpis)
 
 
+def notebook_source(
+    use_live_api: bool,
+    timezone: str | None = None,
+    *,
+    api_url: str | None = None,
+    no_cache: bool = False,
+) -> Source:
+    """The source a notebook's parameters name, through
+    :func:`~generect_reports.fetch.source.open_source` (no progress bars in a notebook).
+
+    Asking for live data without ``GENERECT_API_TOKEN`` raises
+    :class:`~generect_reports.errors.MissingTokenError` saying which parameter to change; it
+    never falls back to the sample.
+    """
+    from ..errors import MissingTokenError
+    from ..fetch.source import open_source
+
+    try:
+        return open_source(
+            sample=not use_live_api,
+            api_url=api_url,
+            timezone=timezone,
+            no_cache=no_cache,
+            progress=False,
+        )
+    except MissingTokenError:
+        raise MissingTokenError(
+            "USE_LIVE_API is True but GENERECT_API_TOKEN is not set: "
+            "set it, or set USE_LIVE_API = False for the sample"
+        ) from None
+
+
 def load_usage(
     use_live_api: bool,
     timezone: str,
@@ -99,10 +125,8 @@ def load_usage(
     as_of: Any = None,
     api_url: str | None = None,
 ) -> pd.DataFrame:
-    """Daily usage for a notebook or the dashboard: the live API or the bundled sample.
-
-    Asking for live data without ``GENERECT_API_TOKEN`` raises
-    :class:`~generect_reports.errors.MissingTokenError`; it never falls back to the sample.
+    """Daily usage for a notebook: the live API or the bundled sample (see
+    :func:`notebook_source`), from ``start`` to the source's today.
 
     Parameters
     ----------
@@ -111,11 +135,15 @@ def load_usage(
     timezone
         IANA timezone of the day buckets (the sample exists in Europe/Kyiv only).
     start
-        First local day for live data (default: the first of the month ``HISTORY_MONTHS`` ago).
+        First local day (default: the first of the month ``HISTORY_MONTHS`` before today).
     as_of
         Keep only the days complete at this local time (to look at the data as it was then).
     """
-    usage = _load(use_live_api, timezone, start=start, api_url=api_url)
+    with notebook_source(use_live_api, timezone, api_url=api_url) as source:
+        today = source.today()
+        if start is None:
+            start = (pd.Timestamp(today).to_period("M") - HISTORY_MONTHS).start_time.date()
+        usage = source.usage(start, today)
     if as_of is None:
         return usage
     cut = pd.Timestamp(as_of)
@@ -130,35 +158,10 @@ def load_usage(
     return usage
 
 
-def _load(use_live_api: bool, timezone: str, *, start: Any, api_url: str | None) -> pd.DataFrame:
-    from ..fetch.usage import fetch_usage, load_sample
-
-    if not use_live_api:
-        return load_sample(timezone=timezone)
-    from ..errors import MissingTokenError
-    from ..fetch.client import GenerectClient
-    from ..periods import get_timezone, local_today
-
-    if not os.environ.get("GENERECT_API_TOKEN", "").strip():
-        raise MissingTokenError(
-            "USE_LIVE_API is True but GENERECT_API_TOKEN is not set: "
-            "set it, or set USE_LIVE_API = False for the sample"
-        )
-    today = local_today(get_timezone(timezone))
-    if start is None:
-        first = pd.Timestamp(today).to_period("M") - HISTORY_MONTHS
-        start = first.start_time.date()
-    with GenerectClient(base_url=api_url) as client:
-        return fetch_usage(
-            start, today, period="day", timezone=timezone, client=client, progress=False
-        )
-
-
 def _tile(label: str, value: str, note: str = "") -> str:
     return (
-        "<div class='generect-kpi' "
-        "style='border:1px solid #dde3ea;border-radius:6px;padding:8px 14px;"
-        "margin:0 10px 8px 0;min-width:150px'>"
+        "<div class='generect-kpi' style='border:1px solid #dde3ea;border-radius:6px;"
+        "padding:8px 14px;margin:0 10px 8px 0;min-width:150px'>"
         f"<div style='color:#5b6670;font-size:12px'>{escape(label)}</div>"
         f"<div style='font-size:22px;font-weight:600'>{escape(value)}</div>"
         f"<div style='color:#5b6670;font-size:11px'>{escape(note)}</div></div>"
@@ -198,48 +201,52 @@ class Dashboard:
 
     Parameters
     ----------
-    usage
-        Daily tidy usage.
+    source
+        Where the data comes from (:func:`notebook_source` or
+        :func:`~generect_reports.fetch.source.open_source`); it stays open for the explorer.
     month
-        'YYYY-MM' of the key figures and the report files (default: the last full month).
-    as_of
-        Time the data is complete up to (default: the data's own).
+        The month of the key figures and the report files (default: the last full month).
+    settings
+        The report's settings (history, template, budgets, sections, look-back time).
     export_dir
         Where exports and report files are written (default: the working folder).
-    loader
-        ``loader(timezone) -> usage`` for live data (enables the explorer's timezone choice).
+
+    The report is :func:`~generect_reports.reports.assemble.monthly_report`, built once from
+    its fetch plan; the explorer shows the days of that plan (the month and the weeks before
+    it), and a live source lets it re-bucket them in another timezone.
     """
 
     def __init__(
         self,
-        usage: pd.DataFrame,
+        source: Source,
         *,
-        month: str | None = None,
-        as_of: Any = None,
+        month: Month | str | None = None,
+        settings: ReportSettings | None = None,
         export_dir: str | os.PathLike[str] | None = None,
-        loader: Callable[[str], pd.DataFrame] | None = None,
     ) -> None:
         import ipywidgets as w
 
-        from generect_reports.reports.monthly import build_report
-
+        from ..reports.assemble import ReportSettings, monthly_report, report_month, report_usage
         from .widgets import UsageExplorer
 
-        self.usage = usage
+        self.source = source
+        self.settings = settings or ReportSettings()
         self.export_dir = Path(export_dir) if export_dir is not None else Path.cwd()
-        self.report = build_report(usage, month, as_of=as_of)
-        rep = self.report
-        source = (
+        self.month = report_month(source, month, self.settings)
+        fetched = report_usage(source, self.month, self.settings)
+        self.usage = usage = fetched.daily
+        self.report = rep = monthly_report(source, self.month, self.settings, usage=fetched)
+        where = (
             "the bundled sample account"
             if usage.attrs.get("source") == "sample"
             else "the live API"
         )
+        start, end = usage.attrs.get("start"), usage.attrs.get("end")
         self.header = w.HTML(
             f"<h2 style='margin:4px 0'>Generect credit usage: {escape(rep.account)}</h2>"
-            f"<p style='color:#5b6670;margin:0 0 8px 0'>Data from {escape(source)}, "
-            f"{escape(str(usage.attrs.get('start')))} "
-            f"to {escape(str(usage.attrs.get('end')))}, days in {escape(rep.timezone)}; "
-            f"as of {rep.as_of:%Y-%m-%d %H:%M}.</p>"
+            "<p style='color:#5b6670;margin:0 0 8px 0'>"
+            f"Data from {escape(where)}, {escape(str(start))} to {escape(str(end))}, "
+            f"days in {escape(rep.timezone)}; as of {rep.as_of:%Y-%m-%d %H:%M}.</p>"
         )
         self.kpis = w.HTML(_row(month_kpis(rep)))
         self.kpis.add_class("generect-kpis")
@@ -248,6 +255,7 @@ class Dashboard:
         extra = [kpi for provider in KPI_PROVIDERS for kpi in provider(usage, rep)]
         self.extra_kpis = w.HTML(_row(extra), layout=w.Layout(display="flex" if extra else "none"))
         self.extra_kpis.add_class("generect-extra-kpis")
+        loader = self._load_timezone if source.any_timezone else None
         self.explorer = UsageExplorer(usage, loader=loader, export_dir=self.export_dir)
         self.report_button = w.Button(
             description=f"Prepare the {rep.month_name} report",
@@ -262,8 +270,8 @@ class Dashboard:
             [
                 w.HTML(
                     "<h3 style='margin:8px 0 4px 0'>Report files</h3>"
-                    "<p style='margin:0'>"
-                    "The monthly Excel workbook and PDF, as sent to finance.</p>"
+                    "<p style='margin:0'>The monthly Excel workbook and PDF, as sent to "
+                    "finance.</p>"
                 ),
                 self.report_button,
                 self.report_links,
@@ -281,6 +289,12 @@ class Dashboard:
         )
         self.panel.add_class("generect-dashboard")
 
+    def _load_timezone(self, timezone: str) -> pd.DataFrame:
+        """The explorer's days in another timezone: the same plan, asked again."""
+        from ..reports.assemble import report_usage
+
+        return report_usage(self.source.in_timezone(timezone), self.month, self.settings).daily
+
     @classmethod
     def from_parameters(
         cls,
@@ -291,28 +305,25 @@ class Dashboard:
         timezone: str = "Europe/Kyiv",
         export_dir: str | None = None,
         api_url: str | None = None,
+        no_cache: bool = False,
     ) -> Dashboard:
         """The dashboard from a notebook's parameters (see :func:`dashboard_notebook`)."""
-        usage = load_usage(use_live_api, timezone, as_of=as_of, api_url=api_url)
-        loader = (
-            (lambda tz: load_usage(True, tz, as_of=as_of, api_url=api_url))
-            if use_live_api
-            else None
-        )
-        return cls(usage, month=month, as_of=as_of, export_dir=export_dir, loader=loader)
+        from ..reports.assemble import ReportSettings
+
+        source = notebook_source(use_live_api, timezone, api_url=api_url, no_cache=no_cache)
+        return cls(source, month=month, settings=ReportSettings(as_of=as_of), export_dir=export_dir)
 
     def write_reports(self) -> list[Path]:
-        """Write the month's workbook and PDF into the export folder and show download links."""
-        from generect_reports.render.pdf.document import write_report_pdf
-        from generect_reports.render.xlsx.workbook import write_report_workbook
+        """Write the month's workbook and PDF into the export folder and show download links:
+        the bytes the ``report`` command writes for the same data."""
+        from generect_reports.deliver.parallel import write_report_files
 
         from .widgets import _download_link
 
         self.report_links.value = "<i>Building the workbook and the PDF…</i>"
         xlsx = self.export_dir / f"generect-usage-{self.report.month}.xlsx"
         pdf = self.export_dir / f"generect-usage-{self.report.month}.pdf"
-        write_report_workbook(self.report, xlsx)
-        write_report_pdf(self.report, pdf)
+        write_report_files(self.report, xlsx, pdf)
         links = [
             _download_link(
                 xlsx,
@@ -330,6 +341,10 @@ class Dashboard:
         )
         return [xlsx, pdf]
 
+    def close(self) -> None:
+        """Close the source's connections (a served dashboard keeps them for its session)."""
+        self.source.close()
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         bundle = dict(self.panel._repr_mimebundle_())
         bundle["text/plain"] = "Generect usage dashboard (run the notebook to use it)"
@@ -338,19 +353,19 @@ class Dashboard:
 
 PARAMETERS_TEMPLATE = """\
 # Parameters (papermill and the dashboard command set these)
-USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; \
-False: the bundled sample
+USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; False: the sample
 MONTH = {month!r}  # 'YYYY-MM' of the key figures and report files; None for the last full month
 AS_OF = {as_of!r}  # time the data is complete up to; None for the data's own
 TIMEZONE = {timezone!r}  # IANA timezone of the day buckets (the sample exists in Europe/Kyiv only)
 EXPORT_DIR = {export_dir!r}  # where exports and report files go; None for the working folder
-API_URL = {api_url!r}  # None for $GENERECT_API_URL or the public API"""
+API_URL = {api_url!r}  # None for $GENERECT_API_URL or the public API
+NO_CACHE = {no_cache!r}  # True: neither read nor write the cache of closed periods"""
 
 SHOW = """\
 from generect_reports.notebook.dashboard import Dashboard
 
 Dashboard.from_parameters(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, timezone=TIMEZONE,
-                          export_dir=EXPORT_DIR, api_url=API_URL)"""
+                          export_dir=EXPORT_DIR, api_url=API_URL, no_cache=NO_CACHE)"""
 
 
 def dashboard_notebook(
@@ -361,6 +376,7 @@ def dashboard_notebook(
     timezone: str = "Europe/Kyiv",
     export_dir: str | None = None,
     api_url: str | None = None,
+    no_cache: bool = False,
 ) -> Any:
     """The dashboard as a two-cell notebook (``nbformat`` node): a ``parameters`` cell and the
     cell that shows :class:`Dashboard`. Voilà hides the code; only the dashboard shows."""
@@ -375,6 +391,7 @@ def dashboard_notebook(
             timezone=timezone,
             export_dir=export_dir,
             api_url=api_url,
+            no_cache=no_cache,
         )
     )
     params.metadata["tags"] = ["parameters"]

@@ -8,6 +8,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..periods import Month
 
 __all__ = ["serve_dashboard", "voila_command", "voila_env", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
 
@@ -52,14 +56,19 @@ def voila_env() -> dict[str, str]:
 def serve_dashboard(
     *,
     port: int,
-    month: str | None,
+    month: Month | str | None,
     sample: bool,
-    timezone: str,
+    timezone: str | None = None,
     api_url: str | None = None,
+    no_cache: bool = False,
     quiet: bool = False,
 ) -> None:
     """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
     it is stopped. Exports and report files go to the current folder.
+
+    The notebook opens its source with the same choices (sample or API, ``api_url``,
+    ``timezone``, ``no_cache``) through
+    :func:`~generect_reports.notebook.dashboard.notebook_source`; they are checked here first.
 
     Raises
     ------
@@ -73,8 +82,9 @@ def serve_dashboard(
 
     import nbformat
 
-    from ..errors import InputError, MissingTokenError
-    from ..periods import SAMPLE_TIMEZONE, parse_month
+    from ..errors import InputError
+    from ..fetch.source import open_source
+    from ..periods import Month
     from .dashboard import dashboard_notebook
 
     try:
@@ -86,24 +96,24 @@ def serve_dashboard(
     if not found:
         raise InputError(DASHBOARD_EXTRA_MESSAGE)
     if month is not None:
-        parse_month(month)
-    if sample and timezone != SAMPLE_TIMEZONE:
-        raise InputError(
-            f"the sample data is recorded in {SAMPLE_TIMEZONE}; timezone {timezone!r} "
-            "cannot be applied to it"
-        )
-    if not sample and not os.environ.get("GENERECT_API_TOKEN", "").strip():
-        raise MissingTokenError()
+        month = Month.parse(month)
+    # The same source the notebook will open: a bad zone, URL or a missing token is said here
+    # (no request is sent), and the notebook gets the zone the source resolved.
+    with open_source(
+        sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
+    ) as source:
+        zone = source.timezone
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="generect-dashboard-") as folder:
         notebook = Path(folder) / "Generect usage.ipynb"
         nbformat.write(
             dashboard_notebook(
                 use_live_api=not sample,
-                month=month,
-                timezone=timezone,
+                month=None if month is None else str(month),
+                timezone=zone,
                 export_dir=str(Path.cwd()),
                 api_url=api_url,
+                no_cache=no_cache,
             ),
             notebook,
         )

@@ -1,0 +1,75 @@
+"""``chargeback``: credits and estimated cost per customer token, tied to the account's usage."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InputError
+from ..periods import Month
+from .options import MONTH, common_options, output_options
+from .run import Run, check_output, run_command
+
+__all__ = ["command", "FORMATS"]
+
+#: The chargeback renderer's own list of formats (read there on first use).
+FORMATS = "generect_reports.render.chargeback:CHARGEBACK_FORMATS"
+
+
+@click.command("chargeback")
+@click.option("--month", required=True, type=MONTH, help="The month to charge back.")
+@click.option(
+    "--customer",
+    default=None,
+    metavar="ID",
+    help="Show one customer only (its client_id, name or token hint); filtered here, never "
+    "sent to the API.",
+)
+@click.option(
+    "--failed-threshold",
+    default=20.0,
+    show_default=True,
+    type=float,
+    metavar="PCT",
+    help="Flag customers whose failed requests (4xx, 5xx) exceed this percentage.",
+)
+@click.option(
+    "--template",
+    default=None,
+    metavar="DIR",
+    help="Folder with prices.toml and endpoint_mapping.toml.",
+)
+@output_options(FORMATS)
+@common_options
+@run_command
+def command(
+    run: Run,
+    month: Month,
+    customer: str | None,
+    failed_threshold: float,
+    template: str | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Credits and estimated cost per customer token, tied to the account's usage.
+
+    Each operation's credits are split across customers in proportion to their estimated
+    successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
+    'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
+    results, not requests. Flags customers with many failed requests.
+    """
+    from ..reports.assemble import ReportSettings, chargeback
+
+    check_output(fmt, output)
+    if not 0 <= failed_threshold <= 100:
+        raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
+    settings = ReportSettings(template=template, failed_threshold=failed_threshold / 100)
+    split = chargeback(run.source, month, settings, customer=customer)
+    from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
+
+    if fmt == "xlsx":
+        write_chargeback_workbook(split.allocation, output)  # type: ignore[arg-type]
+        run.say(f"wrote {output}")
+        return
+    run.emit(render_chargeback(split.allocation, fmt, complete=split.complete), output)
+    if fmt == "csv":  # table and JSON carry the assumptions; a CSV has no room
+        run.say("note: customer figures are estimates. " + " ".join(split.allocation.assumptions))

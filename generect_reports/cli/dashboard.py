@@ -1,0 +1,46 @@
+"""``dashboard``: the month's key figures, the explorer and the report downloads, in the browser."""
+
+from __future__ import annotations
+
+import click
+
+from ..periods import Month
+from .options import MONTH, common_options
+from .run import Run, run_command
+
+__all__ = ["command"]
+
+
+@click.command("dashboard")
+@click.option(
+    "--port",
+    default=8866,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--month",
+    type=MONTH,
+    default=None,
+    help="Month of the key figures and report files [default: the last full month].",
+)
+@common_options
+@run_command
+def command(run: Run, port: int, month: Month | None) -> None:
+    """Serve the usage dashboard in the browser (Voila) on 127.0.0.1.
+
+    The month's key figures, the usage explorer and the report downloads, without code.
+    Exports and report files are written to the current folder. Needs the 'dashboard' extra.
+    """
+    from ..notebook.serve import serve_dashboard
+
+    serve_dashboard(
+        port=port,
+        month=month,
+        sample=run.sample,
+        timezone=run.timezone_option,
+        api_url=run.api_url,
+        no_cache=run.no_cache,
+        quiet=run.quiet,
+    )

@@ -1,0 +1,114 @@
+"""``report``: the monthly (or quarter) finance report as an Excel workbook and a PDF."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ..errors import InputError
+from .options import (
+    FiscalOptions,
+    ReportOptions,
+    common_options,
+    fiscal_options,
+    quarter_option,
+    report_options,
+)
+from .run import Run, run_command
+
+__all__ = ["command", "check_quarter"]
+
+log = logging.getLogger("generect_reports")
+
+
+def check_quarter(run: Run, quarter: str, report: ReportOptions, fiscal: FiscalOptions) -> str:
+    """The quarter label read against the fiscal calendar, before any request."""
+    if report.month is not None:
+        raise InputError("give either --month or --quarter, not both")
+    from generect_reports.reports.quarterly import quarter_window
+
+    quarter_window(quarter, run.fiscal_calendar(fiscal))
+    return quarter
+
+
+@click.command("report")
+@report_options
+@quarter_option("A quarter report")
+@fiscal_options
+@click.option(
+    "--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here."
+)
+@click.option("--pdf", "pdf_path", default=None, metavar="PATH", help="Write the PDF report here.")
+@common_options
+@run_command
+def command(
+    run: Run,
+    report: ReportOptions,
+    quarter: str | None,
+    fiscal: FiscalOptions,
+    xlsx_path: str | None,
+    pdf_path: str | None,
+) -> None:
+    """The monthly finance report as an Excel workbook and a PDF.
+
+    With neither --xlsx nor --pdf, both are written to the current folder as
+    generect-usage-YYYY-MM.xlsx and .pdf. A month that is not over is compared like for like
+    and gets a month-end projection. --quarter writes the quarter report instead
+    (generect-usage-<QUARTER>.xlsx and a one-page .pdf by default): its months side by side,
+    the quarter against the previous quarter and the same quarter last year, and the drivers.
+    """
+    from .._atomic import check_distinct_outputs, check_output_path
+
+    for path in (xlsx_path, pdf_path):
+        if path:
+            check_output_path(path)
+    check_distinct_outputs({"--xlsx": xlsx_path, "--pdf": pdf_path})
+    if quarter is not None:
+        _quarter(
+            run, check_quarter(run, quarter, report, fiscal), report, fiscal, xlsx_path, pdf_path
+        )
+        return
+    from generect_reports.deliver.parallel import start_pdf_worker, write_report_files
+
+    from ..reports import assemble
+
+    settings = run.settings(report, fiscal)
+    # The PDF's child is forked before the data is loaded, so it imports matplotlib meanwhile;
+    # the workbook and the PDF are then rendered side by side where the platform allows.
+    with start_pdf_worker(enabled=bool(pdf_path or not xlsx_path)) as worker:
+        rep = assemble.monthly_report(run.source, report.month, settings)
+        if not xlsx_path and not pdf_path:
+            xlsx_path = f"generect-usage-{rep.month}.xlsx"
+            pdf_path = f"generect-usage-{rep.month}.pdf"
+        write_report_files(
+            rep, xlsx_path, pdf_path, on_written=lambda p: run.say(f"wrote {p}"), worker=worker
+        )
+    for line in rep.warnings:
+        log.warning(line)
+
+
+def _quarter(
+    run: Run,
+    quarter: str,
+    report: ReportOptions,
+    fiscal: FiscalOptions,
+    xlsx_path: str | None,
+    pdf_path: str | None,
+) -> None:
+    """``report --quarter``: the quarter report's workbook and PDF."""
+    from generect_reports.reports.quarterly import write_quarter_pdf, write_quarter_workbook
+
+    from ..reports import assemble
+
+    result = assemble.quarter_report(run.source, quarter, run.settings(report, fiscal))
+    if not xlsx_path and not pdf_path:
+        xlsx_path = f"generect-usage-{result.report.label}.xlsx"
+        pdf_path = f"generect-usage-{result.report.label}.pdf"
+    if xlsx_path:
+        write_quarter_workbook(result.report, xlsx_path)
+    if pdf_path:
+        write_quarter_pdf(result.report, pdf_path, colors=result.colors)
+    for path in (xlsx_path, pdf_path):
+        if path:
+            run.say(f"wrote {path}")

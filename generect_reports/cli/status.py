@@ -1,0 +1,168 @@
+"""``status``: plan, balance and this month against the limit and budgets; alerts for cron."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import GenerectError, InputError
+from .logs import redact
+from .options import common_options, output_options
+from .run import Run, check_output, run_command
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..reports.assemble import StatusReport
+
+__all__ = ["command", "STATUS_FORMATS"]
+
+
+def _table(status: StatusReport) -> str:
+    from generect_reports.render.budget import render_status_table
+
+    return render_status_table(status.frame, status.account, timezone=status.timezone)
+
+
+def _json(status: StatusReport) -> str:
+    from generect_reports.render import budget as B
+    from generect_reports.render.records.export import dumps_document, json_document
+
+    frame = status.frame
+    first = status.today.replace(day=1)
+    doc = json_document(
+        "status",
+        B.status_rows(frame),
+        source=status.account.source,
+        timezone=status.timezone,
+        period="month",
+        start=first,
+        end=first.replace(day=frame.attrs["days_in_month"]),
+        complete=bool(frame.attrs["complete"]),
+        totals={
+            "used_credits": frame.attrs["used_credits"],
+            "projected_credits": frame.attrs["projected_credits"],
+        },
+        fields=B.status_fields(frame, status.account, status.checks),
+    )
+    return dumps_document(doc)
+
+
+#: Every format of the status and its renderer: the one list --help and validation read.
+RENDERERS: dict[str, Callable[[StatusReport], str]] = {"table": _table, "json": _json}
+STATUS_FORMATS = tuple(RENDERERS)
+
+
+def _notify_settings(config: Config) -> list[Any]:
+    """``[notify] urls`` from the config file, accepted only when no one else can read the file."""
+    from ..config import check_private
+    from ..errors import ConfigError
+
+    table = config.table("notify")
+    unknown = sorted(set(map(str, table)) - {"urls"})
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {unknown[0]!r} in [notify] of {config.where} (settings: urls)"
+        )
+    urls = table.get("urls", [])
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list):
+        raise ConfigError(f"[notify] urls in {config.where} must be a list of webhook URLs")
+    if urls and config.path is not None:
+        check_private(config.path, "webhook URLs")
+    return urls
+
+
+@click.command("status")
+@click.option(
+    "--warn-at",
+    default=80.0,
+    show_default=True,
+    type=float,
+    metavar="PCT",
+    help="Warn (stderr and --notify, exit 0) when a line's projected share reaches PCT %.",
+)
+@click.option(
+    "--fail-at",
+    default=None,
+    type=float,
+    metavar="PCT",
+    help="Exit 5 when a line's projected share of the limit or a budget reaches PCT % "
+    "(the full status is printed first).",
+)
+@click.option(
+    "--min-runway-days",
+    default=None,
+    type=float,
+    metavar="N",
+    help="Exit 5 when the balance lasts fewer than N days at the projected daily burn.",
+)
+@click.option(
+    "--notify",
+    "notify_urls",
+    multiple=True,
+    metavar="URL",
+    help="Chat webhook (Slack, Mattermost, Rocket.Chat or Teams Workflows) to post to when "
+    "a threshold is crossed; repeatable. A URL given here is visible to other users "
+    "in 'ps': prefer GENERECT_NOTIFY_URL or [notify] urls in a config file only you "
+    "can read.",
+)
+@output_options(STATUS_FORMATS)
+@common_options
+@run_command
+def command(
+    run: Run,
+    warn_at: float,
+    fail_at: float | None,
+    min_runway_days: float | None,
+    notify_urls: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Plan, balance, month to date against the plan limit and budgets, projection, runway.
+
+    One screen: the plan and balance, credits used this month against the current plan limit
+    and every [budget] line, the projected month end (weekday-aware run rate, an estimate), the
+    day each line will be reached and how long the balance lasts. used_this_month is the API's
+    own month, named in the output. For cron: --warn-at only warns; --fail-at and
+    --min-runway-days exit 5 when crossed, after printing the status in full.
+    """
+    from generect_reports.deliver import webhook as N
+    from generect_reports.render import budget as B
+
+    from ..errors import CheckFailed
+    from ..reports.assemble import ReportSettings, account_status
+
+    check_output(fmt, output)
+    for name, value in (
+        ("--warn-at", warn_at),
+        ("--fail-at", fail_at),
+        ("--min-runway-days", min_runway_days),
+    ):
+        if value is not None and not 0 <= value < float("inf"):
+            raise InputError(f"{name} must be zero or more, not {value}")
+    settings = ReportSettings(budgets=run.budgets())
+    hooks = N.webhook_urls(notify_urls, _notify_settings(run.config))
+    status = account_status(
+        run.source, settings, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
+    )
+    run.emit(RENDERERS[fmt](status), output)
+    for check in status.checks:
+        if check.level == "warn":
+            run.say(f"warning: {check.text}")
+    delivery_error = None
+    if status.checks and hooks:
+        title, lines = B.alert_message(status.frame, status.account, status.checks)
+        try:
+            sent = N.notify(hooks, title, lines)
+            run.say(f"posted the alert to {sent} webhook(s)")
+        except GenerectError as exc:
+            delivery_error = exc
+    if status.failed:
+        if delivery_error is not None:
+            click.echo(f"error: {redact(str(delivery_error))}", err=True)
+        raise CheckFailed("check failed: " + "; ".join(c.text for c in status.failed))
+    if delivery_error is not None:
+        raise delivery_error

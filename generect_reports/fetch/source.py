@@ -1,0 +1,213 @@
+"""Where the data comes from, chosen once: :func:`open_source` gives a :class:`Source`, the live
+API (:class:`~generect_reports.fetch.api.ApiSource`) or the bundled sample
+(:class:`~generect_reports.fetch.sample.SampleSource`), and everything above this layer asks it.
+
+A source answers the questions the reports ask, each as the tidy frames of the fetch layer:
+usage by a report's fetch plan, usage for a date range, a month's ledger, the account's
+position, and token analytics. It also says what "now" is for it: the clock for the API, the
+one instant the sample was taken at. Nothing outside this module chooses between the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .. import periods as P
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .account import AccountStatus
+    from .client import GenerectClient
+    from .ledger import LedgerInputs
+    from .plan import ReportUsage, UsagePlan
+
+__all__ = ["Source", "BaseSource", "open_source"]
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the reports need from a data source.
+
+    Attributes
+    ----------
+    kind
+        ``"api"`` or ``"sample"``; frames say the same in ``attrs["source"]``.
+    timezone
+        The IANA zone every day bucket is cut in.
+    offline
+        True when every answer is local (no request is sent): optional report sections then
+        cost nothing and are on by default.
+    any_timezone
+        True when :meth:`in_timezone` accepts any zone (the sample exists in its own only).
+    refreshable
+        True when closed periods are cached and can be fetched again to find restatements.
+    """
+
+    kind: str
+    timezone: str
+    offline: bool
+    any_timezone: bool
+    refreshable: bool
+
+    def now(self) -> pd.Timestamp:
+        """The instant the data is complete up to, in :attr:`timezone`."""
+        ...
+
+    def today(self) -> dt.date:
+        """The local date of :meth:`now`: the first day that is not complete."""
+        ...
+
+    def plan_usage(self, plan: UsagePlan) -> ReportUsage:
+        """The daily and monthly usage of a fetch plan."""
+        ...
+
+    def report_usage(self, month: str | P.Month, history: int) -> ReportUsage:
+        """The daily and monthly usage a report of ``month`` with ``history`` months needs, by
+        its fetch plan as of :meth:`today`."""
+        ...
+
+    def usage(
+        self,
+        start: str | dt.date,
+        end: str | dt.date,
+        *,
+        period: str = "day",
+        refresh: bool = False,
+    ) -> pd.DataFrame:
+        """The tidy usage frame of inclusive local dates (an end after the data is clipped);
+        ``refresh`` fetches cached closed buckets again and keeps what changed."""
+        ...
+
+    def ledger(self, month: str | P.Month, *, refresh: bool = False) -> LedgerInputs:
+        """The month's ledger with its balances and anchor."""
+        ...
+
+    def account(self, *, label: bool = False) -> AccountStatus:
+        """The account's position at :meth:`now` (plan, balance, month to date, limit)."""
+        ...
+
+    def limit_history(self) -> dict[str, float] | None:
+        """The plan limit by month (``{"YYYY-MM": limit}`` from that month on), when known."""
+        ...
+
+    def tokens(self, start: str | dt.date, end: str | dt.date) -> pd.DataFrame:
+        """Token analytics of the whole months from ``start`` to ``end``."""
+        ...
+
+    def settled(self, first: dt.date, last: dt.date) -> bool:
+        """True when the figures of these dates can no longer change."""
+        ...
+
+    def remember_reported(
+        self,
+        month: str | P.Month,
+        figures: Mapping[str, Mapping[str, int]],
+        *,
+        closed: bool,
+        refresh: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Keep a closed month's reported figures; return how they differ from the ones kept
+        when it was last reported (only asked for with ``refresh``)."""
+        ...
+
+    def in_timezone(self, timezone: str) -> Source:
+        """The same source with day buckets in ``timezone``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+    def __enter__(self) -> Source: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class BaseSource:
+    """What every source does the same way: the report's plan from :meth:`today`, the context
+    manager."""
+
+    timezone: str
+
+    def now(self) -> pd.Timestamp:  # pragma: no cover - every source says its own
+        raise NotImplementedError
+
+    def plan_usage(self, plan: UsagePlan) -> ReportUsage:  # pragma: no cover
+        raise NotImplementedError
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def report_usage(self, month: str | P.Month, history: int) -> ReportUsage:
+        from .plan import report_plan
+
+        return self.plan_usage(report_plan(month, history, today=self.today()))
+
+    def close(self) -> None:
+        """Nothing to release unless a source says otherwise."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_source(
+    *,
+    sample: bool,
+    api_url: str | None = None,
+    timezone: str | None = None,
+    no_cache: bool = False,
+    client: GenerectClient | None = None,
+    progress: bool | None = None,
+) -> Source:
+    """The one place the sample or the API is chosen.
+
+    Parameters
+    ----------
+    sample
+        True for the bundled sample account (no token, no network), False for the API.
+    api_url
+        The API's base URL (default ``$GENERECT_API_URL`` or the public API); every request of
+        the source goes there.
+    timezone
+        IANA zone of the day buckets (default UTC for the API, the sample's own zone for the
+        sample, which refuses any other).
+    no_cache
+        Neither read nor write the cache of closed periods.
+    client
+        A :class:`~generect_reports.fetch.client.GenerectClient` to use (and leave open).
+    progress
+        Progress bars on stderr (default: when stderr is a terminal).
+
+    Raises
+    ------
+    InvalidTimezone, InputError
+        An unknown zone, or a zone the sample cannot take.
+    MissingTokenError
+        The API without ``GENERECT_API_TOKEN`` (checked here, before any request).
+    """
+    if sample:
+        from .sample import SampleSource
+
+        return SampleSource(timezone=timezone)
+    from .api import ApiSource
+
+    return ApiSource(
+        api_url=api_url, timezone=timezone, no_cache=no_cache, client=client, progress=progress
+    )

@@ -1,0 +1,461 @@
+"""The one place a command's product is put together: a source and settings in, the complete
+model out.
+
+:func:`monthly_report` is the report the ``report`` and ``email`` commands render, notebook 02
+writes and the dashboard offers for download: its figures, and the sections (plan limit and
+budgets, the ledger tie-out, customers) built in. :func:`quarter_report`, :func:`reconciliation`,
+:func:`chargeback` and :func:`account_status` do the same for the other commands. Everything is
+asked of the :class:`~generect_reports.fetch.source.Source`; nothing here chooses between the
+sample and the API, renders or sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from generect_reports.analysis.budget import Budgets, parse_budget_table
+from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.errors import InputError
+from generect_reports.periods import Month
+
+if TYPE_CHECKING:
+    from generect_reports.analysis.budget import Crossing
+    from generect_reports.analysis.chargeback import Allocation
+    from generect_reports.analysis.reconcile import Reconciliation
+    from generect_reports.fetch.account import AccountStatus
+    from generect_reports.fetch.ledger import LedgerInputs
+    from generect_reports.fetch.plan import ReportUsage
+    from generect_reports.fetch.source import Source
+    from generect_reports.reports.monthly import MonthlyReport
+    from generect_reports.reports.quarterly import QuarterReport
+    from generect_reports.theme import Theme
+
+__all__ = [
+    "ReportSettings",
+    "DEFAULT_HISTORY",
+    "MAX_HISTORY",
+    "monthly_report",
+    "report_month",
+    "report_usage",
+    "quarter_report",
+    "QuarterResult",
+    "reconciliation",
+    "Reconciled",
+    "chargeback",
+    "Chargeback",
+    "account_status",
+    "StatusReport",
+]
+
+#: Months of history a report shows unless told otherwise (the report model's own default).
+DEFAULT_HISTORY = 24
+#: Longest history accepted (100 years): beyond it the window leaves the calendar.
+MAX_HISTORY = 1200
+#: The share of failed requests that flags a customer in the report's customer section.
+FAILED_SHARE = 0.20
+#: Days of usage before today that a status projection reads (the weekday run rate).
+STATUS_LOOKBACK_DAYS = 28
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the documents read from options and the configuration, decided once per run.
+
+    The timezone is the source's (:attr:`Source.timezone`), so a frame and its buckets can never
+    disagree with the settings.
+
+    Parameters
+    ----------
+    history
+        Months in the history chart and the Monthly sheet (1 to :data:`MAX_HISTORY`).
+    template
+        Template folder (theme, prices, mappings, email templates); None for the bundled one.
+    account
+        Account name for titles; None for the theme's (or "Sample account").
+    budgets
+        The ``[budget]`` table, as parsed :class:`~generect_reports.analysis.budget.Budgets` (a
+        plain mapping is parsed here).
+    calendar
+        The fiscal calendar of quarters.
+    reconcile, chargeback
+        The ledger tie-out and the customer split in the monthly report; None for "when the
+        source answers locally" (the sample: they cost nothing; the live ledger is large).
+    failed_threshold
+        Share of failed requests (0-1) that flags a customer.
+    as_of
+        Look at the data as it was then: only days complete at this instant count (a naive time
+        is local to the source's timezone). None for the source's own time.
+    """
+
+    history: int = DEFAULT_HISTORY
+    template: str | os.PathLike[str] | None = None
+    account: str | None = None
+    budgets: Budgets = field(default_factory=Budgets)
+    calendar: FiscalCalendar = field(default_factory=FiscalCalendar)
+    reconcile: bool | None = None
+    chargeback: bool | None = None
+    failed_threshold: float = FAILED_SHARE
+    as_of: pd.Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.history, bool) or not isinstance(self.history, int):
+            raise InputError(f"history must be a whole number of months, not {self.history!r}")
+        if not 1 <= self.history <= MAX_HISTORY:
+            raise InputError(
+                f"history must be 1 to {MAX_HISTORY} months, not {self.history}"
+                if self.history > 0
+                else f"history must be at least 1 month, not {self.history}"
+            )
+        if not 0 <= self.failed_threshold <= 1:
+            raise InputError(
+                f"the failed-request threshold must be between 0 and 1, not {self.failed_threshold}"
+            )
+        if not isinstance(self.budgets, Budgets):
+            object.__setattr__(self, "budgets", parse_budget_table(self.budgets))
+        if self.as_of is not None and not isinstance(self.as_of, pd.Timestamp):
+            object.__setattr__(self, "as_of", _instant(self.as_of))
+
+
+def _instant(value: Any) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"invalid as-of time {value!r}: expected e.g. 2026-10-15 09:00") from exc
+    if pd.isna(stamp):
+        raise InputError(f"invalid as-of time {value!r}: expected e.g. 2026-10-15 09:00")
+    return stamp
+
+
+def _now(source: Source, settings: ReportSettings) -> pd.Timestamp:
+    """The instant the documents are as of: the settings' look-back time, else the source's."""
+    if settings.as_of is None:
+        return source.now()
+    at = settings.as_of
+    return at.tz_localize(source.timezone) if at.tzinfo is None else at.tz_convert(source.timezone)
+
+
+def _complete_at(frame: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """The daily rows of days complete at ``at``, with ``at`` as the frame's as-of time."""
+    ends = frame["period_start"].dt.tz_localize(None) + pd.Timedelta(days=1)
+    kept = frame[(ends <= at.tz_localize(None)).to_numpy()].reset_index(drop=True)
+    kept.attrs.update(frame.attrs)
+    kept.attrs["fetched_at"] = at
+    if len(kept):
+        kept.attrs["end"] = str(kept["period_start"].max().date())
+    return kept
+
+
+def report_month(
+    source: Source, month: Month | str | None, settings: ReportSettings | None = None
+) -> Month:
+    """``month`` as a :class:`Month`; None is the last full month as of the source's time (or
+    the settings' look-back time)."""
+    if month is not None:
+        return Month.parse(month)
+    from generect_reports.reports.monthly import last_full_month
+
+    now = _now(source, settings or ReportSettings())
+    return Month.parse(last_full_month(timezone=source.timezone, now=now))
+
+
+def report_usage(
+    source: Source, month: Month | str, settings: ReportSettings | None = None
+) -> ReportUsage:
+    """The daily and monthly usage a report of ``month`` is built from: its fetch plan, as of
+    the source's time, or cut to the days complete at the settings' look-back time."""
+    settings = settings or ReportSettings()
+    month = Month.parse(month)
+    if settings.as_of is None:
+        return source.report_usage(month, settings.history)
+    from generect_reports.fetch.plan import ReportUsage, report_plan
+
+    at = _now(source, settings)
+    usage = source.plan_usage(report_plan(month, settings.history, today=at.date()))
+    return ReportUsage(_complete_at(usage.daily, at), usage.monthly)
+
+
+def monthly_report(
+    source: Source,
+    month: Month | str | None,
+    settings: ReportSettings | None = None,
+    *,
+    usage: ReportUsage | None = None,
+) -> MonthlyReport:
+    """The complete monthly report of ``month``, sections included, as every artefact shows it.
+
+    Parameters
+    ----------
+    source
+        Where the data comes from (:func:`~generect_reports.fetch.source.open_source`).
+    month
+        The report month; None for the last full month as of the source's time.
+    settings
+        History, template, budgets, sections (default :class:`ReportSettings`).
+    usage
+        The month's :func:`report_usage` when the caller already has it (the dashboard shows
+        the same days in its explorer); fetched here otherwise.
+
+    Returns
+    -------
+    MonthlyReport
+        The figures of :func:`~generect_reports.reports.monthly.build_report` from the report's
+        fetch plan, with ``sections``: the plan limit and budgets always (one ``/me/`` request),
+        the ledger tie-out and the customer split as the settings say.
+    """
+    from generect_reports.reports.monthly import build_report
+    from generect_reports.theme import load_theme
+
+    settings = settings or ReportSettings()
+    theme = load_theme(settings.template)  # a bad template is said before any request
+    month = report_month(source, month, settings)
+    if usage is None:
+        usage = report_usage(source, month, settings)
+    rep = build_report(
+        usage.daily,
+        str(month),
+        monthly=usage.monthly,
+        history=settings.history,
+        theme=theme,
+        account=settings.account,
+        as_of=None if settings.as_of is None else _now(source, settings),
+    )
+    return dataclasses.replace(rep, sections=_sections(source, rep, usage.daily, settings))
+
+
+def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
+    # By default a section is on when it costs nothing, and only for the data as it is now:
+    # the ledger and the token analytics describe the present, not a look-back time.
+    return choice if choice is not None else source.offline and settings.as_of is None
+
+
+def _sections(
+    source: Source, rep: MonthlyReport, daily: pd.DataFrame, settings: ReportSettings
+) -> Any:
+    from generect_reports.analysis.budget import report_budget
+    from generect_reports.reports.monthly import ReportSections
+
+    account = source.account()
+    # The balance runway only means something for the month that is still running, now.
+    running_now = not rep.complete and settings.as_of is None
+    budget, burnup = report_budget(
+        daily,
+        rep.month,
+        current_limit=account.monthly_limit,
+        current_month=account.api_month,
+        budgets=settings.budgets,
+        limit_from=source.limit_history(),
+        as_of=rep.as_of,
+        prices=rep.prices,
+        balance=account.balance if running_now else None,
+    )
+    sections = ReportSections(budget=budget, burnup=burnup)
+    if _on(settings.reconcile, source, settings):
+        tied = reconciliation(source, rep.month, settings)
+        sections.reconciliation, sections.ledger = tied.result, tied.ledger
+    if _on(settings.chargeback, source, settings):
+        sections.allocation = chargeback(source, rep.month, settings).allocation
+    return sections
+
+
+@dataclass(frozen=True)
+class QuarterResult:
+    """A quarter report and the theme it is drawn with."""
+
+    report: QuarterReport
+    theme: Theme
+
+    @property
+    def colors(self) -> dict[str, str]:
+        """The theme's colour of each operation the quarter shows."""
+        return dict(self.theme.operation_colors(list(self.report.by_month["operation"])))
+
+
+def quarter_report(
+    source: Source, quarter: str, settings: ReportSettings | None = None
+) -> QuarterResult:
+    """The quarter report of ``quarter`` (``2026-Q3`` or ``FY2027-Q1`` in ``settings.calendar``):
+    whole months as monthly buckets, days only for a month a like-for-like window cuts short."""
+    from generect_reports.fetch.plan import windows_plan
+    from generect_reports.reports.quarterly import (
+        build_quarter_report,
+        quarter_window,
+        quarter_windows,
+    )
+    from generect_reports.theme import load_theme
+
+    settings = settings or ReportSettings()
+    quarter_window(quarter, settings.calendar)  # the label, checked before any request
+    theme = load_theme(settings.template)
+    # The last day with any data: today for the API, the sample's last day (its as-of time is
+    # the midnight that ended it).
+    last_day = (_now(source, settings) - pd.Timedelta(microseconds=1)).date()
+    plan = windows_plan(
+        quarter_windows(quarter, settings.calendar, today=last_day), today=last_day, label=quarter
+    )
+    usage = source.plan_usage(plan)
+    rep = build_quarter_report(
+        usage.daily,
+        quarter,
+        monthly=usage.monthly,
+        calendar=settings.calendar,
+        theme=theme,
+        account=settings.account,
+    )
+    return QuarterResult(rep, theme)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """A month tied to the ledger: the reconciliation and the ledger it read."""
+
+    result: Reconciliation
+    inputs: LedgerInputs
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        return self.inputs.ledger
+
+
+def reconciliation(
+    source: Source,
+    month: Month | str,
+    settings: ReportSettings | None = None,
+    *,
+    refresh: bool = False,
+) -> Reconciled:
+    """Tie ``month``'s usage to the ledger and the balance, restatements recorded.
+
+    ``refresh`` fetches cached closed months again (usage and ledger) and lists what changed
+    since they were last reported; it needs a source that caches (:attr:`Source.refreshable`).
+    """
+    from generect_reports.analysis.reconcile import load_ledger_mapping, reconcile, reported_figures
+
+    settings = settings or ReportSettings()
+    month = Month.parse(month)
+    if refresh and not source.refreshable:
+        raise InputError("a refresh fetches cached months again: it needs the API and the cache")
+    mapping = load_ledger_mapping(settings.template)
+    inputs = source.ledger(month, refresh=refresh)
+    usage = source.usage(month.first_day, month.last_day, period="month", refresh=refresh)
+    anchor = inputs.anchor
+    result = reconcile(
+        usage,
+        inputs.ledger,
+        month=str(month),
+        closing_balance=inputs.closing_balance,
+        anchor_at=anchor.at if anchor else None,
+        in_flight=anchor.in_flight if anchor else 0.0,
+        hypothesis=inputs.hypothesis,
+        mapping=mapping,
+        timezone=source.timezone,
+    )
+    if anchor is not None:
+        result.anchor_balance = anchor.balance
+    # A month still settling is not remembered: its figures are expected to move.
+    closed = source.settled(month.first_day, month.last_day) and not result.pending
+    figures = reported_figures(usage, inputs.ledger, month=str(month), timezone=source.timezone)
+    result.restatements = [
+        *inputs.restatements,
+        *source.remember_reported(month, figures, closed=closed, refresh=refresh),
+    ]
+    return Reconciled(result, inputs)
+
+
+@dataclass(frozen=True)
+class Chargeback:
+    """A month's credits and estimated cost per customer, and whether the month is final."""
+
+    allocation: Allocation
+    complete: bool
+
+
+def chargeback(
+    source: Source,
+    month: Month | str,
+    settings: ReportSettings | None = None,
+    *,
+    customer: str | None = None,
+) -> Chargeback:
+    """The month's allocation to customer tokens (usage of the month, token analytics of the
+    month and the one before), narrowed to ``customer`` when given (filtered here, never sent)."""
+    from generect_reports.analysis.chargeback import allocate_credits, load_endpoint_mapping
+    from generect_reports.theme import load_theme
+
+    settings = settings or ReportSettings()
+    month = Month.parse(month)
+    theme = load_theme(settings.template)
+    mapping = load_endpoint_mapping(settings.template)
+    usage = source.usage(month.first_day, month.last_day, period="month")
+    tokens = source.tokens(month.shift(-1).first_day, month.last_day)
+    alloc = allocate_credits(
+        usage,
+        tokens,
+        month=str(month),
+        mapping=mapping,
+        prices=theme.prices,
+        multiplier=theme.tier_multiplier,
+        currency=theme.currency,
+        threshold=settings.failed_threshold,
+    )
+    if customer is not None:
+        alloc = alloc.for_customer(customer)
+    return Chargeback(alloc, source.settled(month.first_day, month.last_day))
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The account now: month to date against the limit and budgets, and the thresholds crossed.
+
+    ``frame`` is :func:`~generect_reports.analysis.budget.budget_status`'s, ``checks`` what
+    :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first)."""
+
+    frame: pd.DataFrame
+    account: AccountStatus
+    checks: list[Crossing]
+    timezone: str
+
+    @property
+    def today(self) -> dt.date:
+        return pd.Timestamp(self.account.fetched_at).tz_convert(self.timezone).date()
+
+    @property
+    def failed(self) -> list[Crossing]:
+        return [c for c in self.checks if c.level == "fail"]
+
+
+def account_status(
+    source: Source,
+    settings: ReportSettings | None = None,
+    *,
+    warn_at: float | None = 80.0,
+    fail_at: float | None = None,
+    min_runway_days: float | None = None,
+) -> StatusReport:
+    """Plan, balance and this month so far against the plan limit and every budget, with the
+    projection, the runway and the thresholds (percent; days for the runway) crossed."""
+    from generect_reports.analysis.budget import budget_status, check_thresholds
+
+    settings = settings or ReportSettings()
+    account = source.account()
+    as_of = pd.Timestamp(account.fetched_at).tz_convert(source.timezone)
+    today = as_of.date()
+    first = min(today.replace(day=1), today - dt.timedelta(days=STATUS_LOOKBACK_DAYS))
+    usage = source.usage(first, today, period="day")
+    frame = budget_status(
+        usage,
+        f"{today:%Y-%m}",
+        limit=account.monthly_limit,
+        budgets=settings.budgets,
+        balance=account.balance,
+        as_of=as_of,
+    )
+    checks = check_thresholds(
+        frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
+    )
+    return StatusReport(frame, account, checks, source.timezone)
