@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from fractions import Fraction
 
 import numpy as np
 import openpyxl
@@ -74,6 +75,13 @@ def tokens(
     return out
 
 
+def _cents(credits: float, price: float) -> int:
+    """Credits (to the hundredth) × the price as written, rounded half up once, in exact
+    fractions: an oracle independent of the code under test."""
+    exact = Fraction(round(credits * 100), 100) * Fraction(repr(float(price))) * 100
+    return (1 if exact >= 0 else -1) * int(abs(exact) + Fraction(1, 2))
+
+
 def tie_out(alloc, usage_credits: dict[str, float], prices=PRICES) -> None:
     per_op = (
         alloc.lines.groupby("operation")[["credits_hundredths", "cost_cents"]]
@@ -82,7 +90,7 @@ def tie_out(alloc, usage_credits: dict[str, float], prices=PRICES) -> None:
     )  # all-zero lines are left out
     for op, credits in usage_credits.items():
         assert per_op.at[op, "credits_hundredths"] == round(credits * 100)
-        assert per_op.at[op, "cost_cents"] == money_cents(credits * prices.get(op, 0.0))
+        assert per_op.at[op, "cost_cents"] == _cents(credits, prices.get(op, 0.0))
     assert alloc.tied
 
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import generect_reports as g
 from generect_reports import money as M
 from generect_reports.errors import TemplateError
 from generect_reports.theme import bundled_template_dir, load_theme
@@ -37,6 +38,31 @@ def _template(folder: Path, multiplier: str) -> Path:
 def templates(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("templates")
     return {m: _template(root / m.replace(".", "_"), m) for m in MULTIPLIERS}
+
+
+def _report(month: str, template: Path | None = None):
+    from generect_reports.reports.monthly import build_report, report_window
+
+    first, last = report_window(month, 13)
+    return build_report(g.load_sample(first, last), month, history=13, template=template)
+
+
+def _allocation(month: str, template: Path | None = None):
+    """The allocation as the report's customers section gets it (``_chargeback_data``)."""
+    from generect_reports.fetch.tokens import load_sample_tokens
+    from generect_reports.periods import month_bounds, parse_month, shift_month
+
+    year, mon = parse_month(month)
+    first, last = month_bounds(year, mon)
+    theme = load_theme(template)
+    return g.allocate_credits(
+        g.load_sample(first, last, period="month"),
+        load_sample_tokens(month_bounds(*shift_month(year, mon, -1))[0], last),
+        month=month,
+        prices=theme.prices,
+        multiplier=theme.tier_multiplier,
+        currency=theme.currency,
+    )
 
 
 # --- the one half-up rule --------------------------------------------------------------------
@@ -214,3 +240,21 @@ def test_bad_price_files_are_template_errors(tmp_path, text, fragment):
     (tmp_path / "prices.toml").write_text(text)
     with pytest.raises(TemplateError, match=fragment):
         M.load_price_book(tmp_path)
+
+
+# --- the defects, on the sample --------------------------------------------------------------
+
+
+def test_report_and_chargeback_price_one_line_alike(templates):
+    """At a 0.75 multiplier, July 2026's email_validation (3,292 credits × $0.005 × 0.75 =
+    $12.345) is $12.35 in the report's cost table and in its customers section, which used to
+    multiply floats and show $12.34."""
+    rep = _report("2026-07", templates["0.75"])
+    alloc = _allocation("2026-07", templates["0.75"])
+    line = rep.operations.set_index("operation").loc["email_validation"]
+    assert line["credits"] == 3292 and line["estimated_cost"] == 12.35
+    ops = alloc.operations.set_index("operation")
+    assert ops.loc["email_validation", "cost_cents"] == 1235
+    by_customer = alloc.lines[alloc.lines["operation"] == "email_validation"]
+    assert int(by_customer["cost_cents"].sum()) == 1235
+    assert M.money_cents(alloc.total_cost) == M.money_cents(rep.estimated_cost)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, TemplateError
+from ..money import PriceBook, as_price_book, largest_remainder, to_hundredths
 from ..periods import parse_month, shift_month
-from .pricing import largest_remainder, load_prices, money_cents, to_hundredths
 from .usage import month_label, to_monthly
 
 __all__ = [
@@ -329,9 +329,9 @@ def allocate_credits(
     *,
     month: str,
     mapping: Mapping[str, str] | None = None,
-    prices: Mapping[str, float] | None = None,
-    multiplier: float = 1.0,
-    currency: str = "USD",
+    prices: PriceBook | Mapping[str, float] | None = None,
+    multiplier: float | None = None,
+    currency: str | None = None,
     threshold: float = HEALTH_FAILED_SHARE,
 ) -> Allocation:
     """Split each operation's credits in ``month`` across customers by estimated successful
@@ -349,7 +349,9 @@ def allocate_credits(
     mapping
         ``{endpoint pattern: operation}``; default the bundled ``endpoint_mapping.toml``.
     prices, multiplier, currency
-        Price table (default the bundled list prices) and tier multiplier, as in the report.
+        The report's :class:`~generect_reports.money.PriceBook` (default the bundled one), or a
+        table of list prices; ``multiplier`` and ``currency`` override the book's when given
+        (a plain table is at multiplier 1).
     threshold
         Failed share above which a customer's integration is flagged.
 
@@ -358,7 +360,8 @@ def allocate_credits(
     Allocation
         Customers' credits plus ``unallocated`` equal the account's credits per operation in
         integer hundredths; customers' cost cents plus unallocated equal each operation's cost,
-        rounded once with :func:`~generect_reports.analysis.pricing.money_cents`.
+        the price book's cost line (:meth:`~generect_reports.money.PriceBook.cost_cents`),
+        which is the monthly report's to the cent.
     """
     parse_month(month)
     if (tokens["customer"] == UNALLOCATED).any():
@@ -370,8 +373,7 @@ def allocate_credits(
         )
     if mapping is None:
         mapping = load_endpoint_mapping()
-    if prices is None:
-        prices = load_prices()
+    book = as_price_book(prices, multiplier=multiplier, currency=currency)
     monthly = (
         to_monthly(usage) if len(usage) else pd.DataFrame(columns=["month", "operation", "credits"])
     )
@@ -411,13 +413,12 @@ def allocate_credits(
     hundredths = pd.Series(
         to_hundredths(op_credits.reindex(operations, fill_value=0.0).to_numpy()), index=operations
     )
-    price = pd.Series(
-        {op: float(prices.get(op, 0.0)) * float(multiplier) for op in operations}, dtype="float64"
-    )
-    # One cent rounding per operation, of exactly the figure the report prices: credits × price.
-    credits_f = op_credits.reindex(operations, fill_value=0.0)
+    price = pd.Series(operations, index=operations, dtype=object).map(book.unit_prices)
+    price = price.fillna(0.0).astype("float64")
+    # One cent rounding per operation, by the price book, of the credits the split ties to: the
+    # report's cost line for the operation, to the cent.
     cents = pd.Series(
-        [money_cents(float(c) * float(p)) for c, p in zip(credits_f, price)],
+        book.costs_cents(np.asarray(operations, dtype=object), hundredths.to_numpy() / 100),
         index=operations,
         dtype="int64",
     )
@@ -600,7 +601,7 @@ def allocate_credits(
         month=month,
         timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
         source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
-        currency=currency,
+        currency=book.currency,
         lines=lines,
         customers=summary.reset_index(drop=True),
         operations=ops_table,
