@@ -644,7 +644,7 @@ def _report_sections(
         budgets=config.table("budget"),
         limit_from=history,
         as_of=rep.as_of,
-        prices=rep.prices,
+        prices=rep.price_book,
         balance=None if rep.complete else account.balance,
     )
     if reconcile:

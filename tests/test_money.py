@@ -4,6 +4,8 @@ that add up to 100.0 as shown; and the same cost for the same operation wherever
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -14,6 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import run_cli
 
 import generect_reports as g
 from generect_reports import money as M
@@ -258,3 +261,69 @@ def test_report_and_chargeback_price_one_line_alike(templates):
     by_customer = alloc.lines[alloc.lines["operation"] == "email_validation"]
     assert int(by_customer["cost_cents"].sum()) == 1235
     assert M.money_cents(alloc.total_cost) == M.money_cents(rep.estimated_cost)
+
+
+def test_budget_money_line_is_the_summary_cost(templates):
+    """At 0.8 the Summary's estimated cost of October 2026 is $652.92; the budget's money line
+    was given list prices and summed before rounding ($816.14)."""
+    from generect_reports.analysis.budget import report_budget
+
+    rep = _report(SAMPLE_MONTH, templates["0.8"])
+    assert M.money_cents(rep.estimated_cost) == 65292
+    days = g.load_sample("2026-09-01", "2026-10-31")
+    status, _ = report_budget(
+        days,
+        SAMPLE_MONTH,
+        current_limit=30000,
+        current_month=SAMPLE_MONTH,
+        budgets={"monthly_money": 1000},
+        as_of=rep.as_of,
+        prices=rep.price_book,
+    )
+    money = status.set_index("line").loc["money budget"]
+    assert M.money_cents(money["used"]) == 65292
+    assert money["share_used"] == pytest.approx(0.65292)
+    # at list prices the line is the report's at multiplier 1: $816.15, not $816.14
+    plain = _report(SAMPLE_MONTH)
+    status, _ = report_budget(
+        days,
+        SAMPLE_MONTH,
+        current_limit=30000,
+        current_month=SAMPLE_MONTH,
+        budgets={"monthly_money": 1000},
+        as_of=plain.as_of,
+        prices=plain.price_book,
+    )
+    assert M.money_cents(status.set_index("line").at["money budget", "used"]) == 81615
+
+
+def test_report_email_shows_one_cost_and_one_share(templates, tmp_path):
+    """The defects as a reader met them: one email, Summary against Budget, operations against
+    customers (multiplier 0.8, a money budget, the customers section on the sample)."""
+    config = tmp_path / "config.toml"
+    config.write_text("[budget]\nmonthly_money = 1000\n")
+    config.chmod(0o600)
+    eml = tmp_path / "report.eml"
+    out = run_cli(
+        "email",
+        "--sample",
+        "--month",
+        SAMPLE_MONTH,
+        "--template",
+        str(templates["0.8"]),
+        "--config",
+        str(config),
+        "--to",
+        "a@example.com",
+        "--from",
+        "r@example.com",
+        "--smtp-host",
+        "localhost",
+        "--dry-run",
+        str(eml),
+    )
+    assert out.returncode == 0, out.stderr
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    assert "Estimated cost at list prices is $652.92" in text
+    assert "October 2026 estimated cost was $652.92, 65.3% of the money budget" in text
