@@ -327,3 +327,86 @@ def test_report_email_shows_one_cost_and_one_share(templates, tmp_path):
     text = msg.get_body(("plain",)).get_content()
     assert "Estimated cost at list prices is $652.92" in text
     assert "October 2026 estimated cost was $652.92, 65.3% of the money budget" in text
+
+
+# --- one operation, one cost, everywhere ------------------------------------------------------
+
+
+@pytest.mark.parametrize("multiplier", MULTIPLIERS)
+def test_every_artefact_prices_the_month_alike(templates, multiplier):
+    """Each operation's October 2026 cost in cents: the report's cost table, the chargeback,
+    the budget's money line, FOCUS's contracted cost, the quarter report and the explorer's
+    dollar view; and the month's total in the report, the chargeback and the budget."""
+    from generect_reports.analysis.budget import budget_status
+    from generect_reports.notebook.widgets import filter_usage
+    from generect_reports.render.records.focus import focus_frame
+    from generect_reports.reports.quarterly import build_quarter_report
+
+    template = templates[multiplier]
+    book = M.load_price_book(template)
+    rep = _report(SAMPLE_MONTH, template)
+    report = {
+        op: M.money_cents(c)
+        for op, c in zip(rep.operations["operation"], rep.operations["estimated_cost"])
+    }
+    priced = [op for op in report if book.priced(op)]
+    assert report["email_validation"] == book.cost_cents(
+        "email_validation", rep.operations.set_index("operation").at["email_validation", "credits"]
+    )
+
+    alloc = _allocation(SAMPLE_MONTH, template)
+    chargeback = alloc.lines.groupby("operation")["cost_cents"].sum().to_dict()
+
+    days = g.load_sample("2026-09-01", "2026-10-31")
+    october = days[days["period_start"].dt.strftime("%Y-%m") == SAMPLE_MONTH]
+    october.attrs.update(days.attrs)
+    budget = {}
+    for op in priced:
+        one = days[days["operation"] == op]
+        one.attrs.update(days.attrs)
+        status = budget_status(
+            one, SAMPLE_MONTH, budgets={"monthly_money": 10**6}, prices=book, as_of=rep.as_of
+        )
+        budget[op] = M.money_cents(status.set_index("line").at["money budget", "used"])
+    whole = budget_status(
+        days, SAMPLE_MONTH, budgets={"monthly_money": 10**6}, prices=book, as_of=rep.as_of
+    )
+
+    focus = focus_frame(october, prices=book)
+    focus_cents = (
+        pd.Series(M.to_hundredths(focus["ContractedCost"]), index=focus.index)
+        .groupby(focus["x_Operation"])
+        .sum()
+        .to_dict()
+    )
+
+    quarter = build_quarter_report(
+        g.load_sample("2025-10-01", "2026-10-31"), "2026-Q4", theme=load_theme(template)
+    )
+    quarter_cents = {
+        op: M.money_cents(c)
+        for op, c in quarter.cost_by_month.set_index("operation")[SAMPLE_MONTH].items()
+    }
+
+    explorer = filter_usage(
+        days, months=(SAMPLE_MONTH, SAMPLE_MONTH), granularity="month", unit="usd", prices=book
+    )
+    explorer_cents = {op: M.money_cents(v) for op, v in explorer.loc[SAMPLE_MONTH].items()}
+
+    for op in priced:
+        want = report[op]
+        assert want == book.cost_cents(op, rep.operations.set_index("operation").at[op, "credits"])
+        got = {
+            "chargeback": chargeback.get(op, 0),
+            "budget": budget[op],
+            "FOCUS": focus_cents.get(op, 0),
+            "quarter": quarter_cents[op],
+            "explorer": explorer_cents[op],
+        }
+        assert got == dict.fromkeys(got, want), op
+    total = sum(report.values())
+    assert M.money_cents(rep.estimated_cost) == total
+    assert M.money_cents(alloc.total_cost) == total
+    assert M.money_cents(whole.set_index("line").at["money budget", "used"]) == total
+    assert sum(focus_cents.values()) == total
+    assert M.money_cents(quarter.cost_by_month[SAMPLE_MONTH].sum()) == total
