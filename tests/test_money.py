@@ -297,6 +297,33 @@ def test_budget_money_line_is_the_summary_cost(templates):
     assert M.money_cents(status.set_index("line").at["money budget", "used"]) == 81615
 
 
+def test_unattributed_shows_one_share_and_customers_add_up():
+    """October 2026: the 550 unattributed credits are 1.6447 % of 33,441. The operations table
+    shows 1.7 % (its shares add up to 100.0); the customers section showed 1.6 % with customers
+    adding up to 99.9 % under a 100.0 % total. Same figure, same total: same shown share."""
+    from generect_reports.render.chargeback import customers_summary
+
+    rep = _report(SAMPLE_MONTH)
+    alloc = _allocation(SAMPLE_MONTH)
+    ops = rep.operations.set_index("operation")["share_display"]
+    assert ops["unattributed"] == 1.7 and round(ops.sum(), 6) == 100.0
+    cust = alloc.customers.set_index("customer")
+    assert alloc.total_credits == rep.total  # the same denominator
+    assert cust.at["unallocated", "credits"] == 550.0
+    assert cust.at["unallocated", "share_display"] == 1.7
+    assert int(np.round(cust["share_display"] * 10).sum()) == 1000
+    exact = cust["credits_hundredths"] / cust["credits_hundredths"].sum() * 100
+    assert (np.abs(cust["share_display"] - exact) <= 0.1 + 1e-9).all()
+    # the allocation's own operations table shows the report's shares
+    assert (
+        alloc.operations.set_index("operation")["share_display"].to_dict()
+        == ops[ops.index.isin(alloc.operations["operation"])].to_dict()
+    )
+    text = " ".join(customers_summary(alloc))
+    assert "550.00 credits (1.7%) stay unallocated" in text
+    assert f"acme-corp {cust.at['acme-corp', 'share_display']:.1f}%" in text
+
+
 def test_report_email_shows_one_cost_and_one_share(templates, tmp_path):
     """The defects as a reader met them: one email, Summary against Budget, operations against
     customers (multiplier 0.8, a money budget, the customers section on the sample)."""
@@ -327,6 +354,8 @@ def test_report_email_shows_one_cost_and_one_share(templates, tmp_path):
     text = msg.get_body(("plain",)).get_content()
     assert "Estimated cost at list prices is $652.92" in text
     assert "October 2026 estimated cost was $652.92, 65.3% of the money budget" in text
+    assert re.search(r"unattributed +550 +1\.7%", text)
+    assert "550.00 credits (1.7%) stay unallocated" in text
 
 
 # --- one operation, one cost, everywhere ------------------------------------------------------

@@ -344,3 +344,23 @@ def test_dollar_view_is_the_report_cost_line_split_over_days(sample):
     ex.unit.value = "usd"
     ex.months.value = ("2026-07", "2026-07")
     assert ex.filtered.loc["2026-07", "email_validation"] == 12.35
+
+
+def test_totals_table_shares_add_up_as_shown(sample):
+    """The shown shares add up to the total row's 100.0% and are the report's (unattributed's
+    550 of 33,441 credits in October 2026 is 1.7%, as in the report's operations table)."""
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-10", "2026-10")
+    table = pd.read_html(io.StringIO(ex.table_view.value))[0].set_index("operation")
+    shares = table["share"].drop("Total").str.rstrip("%").astype(float)
+    assert round(shares.sum() * 10) == 1000 and table.at["Total", "share"] == "100.0%"
+    report = g.build_report(sample, "2026-10").operations.set_index("operation")
+    assert shares.to_dict() == report.loc[shares.index, "share_display"].to_dict()
+    assert shares["unattributed"] == 1.7
+    ex.unit.value = "usd"  # cost shares: of the priced cost, as the report's Cost sheet
+    table = pd.read_html(io.StringIO(ex.table_view.value))[0].set_index("operation")
+    shares = table["share"].drop("Total").str.rstrip("%").astype(float)
+    assert round(shares.sum() * 10) == 1000
+    costs = g.build_report(sample, "2026-10").cost_by_operation.set_index("operation")
+    priced = costs["cost_share_display"].dropna()
+    assert shares[priced.index].to_dict() == priced.to_dict()

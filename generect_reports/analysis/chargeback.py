@@ -12,12 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, TemplateError
-from ..money import PriceBook, as_price_book, largest_remainder, to_hundredths
+from ..money import PriceBook, as_price_book, display_shares, largest_remainder, to_hundredths
 from ..periods import parse_month, shift_month
 from .usage import month_label, to_monthly
 
@@ -241,9 +242,11 @@ class Allocation:
     endpoints mapping to the operation), ``estimated_successful``, ``credits``, ``share`` (of
     the operation's credits), ``estimated_cost``, and the exact ``credits_hundredths`` and
     ``cost_cents``. ``customers``: one row per customer, largest first, then ``unallocated``,
-    with identity, requests, health and totals. ``operations``: the account's usage per
-    operation (the figures everything ties to). ``unmapped``: requests to endpoints that map
-    to no operation.
+    with identity, requests, health and totals, ``share`` of the account's credits and
+    ``share_display``, the percent shown (adding up to 100.0). ``operations``: the account's
+    usage per operation (the figures everything ties to), with the same ``share_display`` as
+    the monthly report's operations. ``unmapped``: requests to endpoints that map to no
+    operation.
     """
 
     month: str
@@ -321,6 +324,33 @@ def _identity(tokens: pd.DataFrame) -> pd.DataFrame:
             "active": g["active"].any(),
         }
     )
+
+
+def _shown_shares(operations: pd.DataFrame, customers: pd.DataFrame) -> tuple[Any, Any]:
+    """The percent shown for each operation and each customer, each set adding up to 100.0.
+
+    Both are shares of the account's credits. The operations' are the monthly report's (the
+    same hundredths through the same rule). The ``unallocated`` line is usually one whole
+    operation (``unattributed``): the same figure over the same total, so it shows that
+    operation's share and the customers share the rest.
+    """
+    op_h = operations["credits_hundredths"].to_numpy(dtype="int64")
+    cust_h = customers["credits_hundredths"].to_numpy(dtype="int64")
+    if not op_h.sum() or not cust_h.sum():
+        return np.full(len(op_h), np.nan), np.full(len(cust_h), np.nan)
+    op_shown = display_shares(op_h)
+    whole = operations["unallocated_hundredths"].to_numpy(dtype="int64")
+    left_out = np.flatnonzero(whole != 0)
+    fixed: dict[int, float] = {}
+    if (
+        len(left_out) == 1
+        and whole[left_out[0]] == op_h[left_out[0]]
+        and np.isfinite(op_shown[left_out[0]])
+        and (cust_h >= 0).all()
+    ):
+        position = np.flatnonzero((customers["kind"] == "unallocated").to_numpy())
+        fixed = {int(position[0]): float(op_shown[left_out[0]])}
+    return op_shown, display_shares(cust_h, fixed=fixed)
 
 
 def allocate_credits(
@@ -545,6 +575,7 @@ def allocate_credits(
     summary = pd.concat([summary, un_row], ignore_index=True)
     summary["credits"] = summary["credits_hundredths"] / 100
     summary["share"] = summary["credits_hundredths"] / total_h if total_h else np.nan
+    ops_table["share_display"], summary["share_display"] = _shown_shares(ops_table, summary)
     summary["estimated_cost"] = summary["cost_cents"] / 100
     summary = summary[
         [
@@ -561,6 +592,7 @@ def allocate_credits(
             "previous_failed",
             "credits",
             "share",
+            "share_display",
             "estimated_cost",
             "credits_hundredths",
             "cost_cents",

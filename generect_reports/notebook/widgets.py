@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import usage as A
-from ..money import PriceBook, as_price_book, split_cents
+from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
 
 __all__ = [
     "filter_usage",
@@ -865,11 +865,14 @@ class UsageExplorer:
             return
         sums = data.sum(axis=0)
         total = float(sums.sum())
+        # The shown shares add up to the total row's 100.0% (money in whole cents, credits in
+        # hundredths: exact, so the same figures show the report's shares).
+        shown = display_shares(to_hundredths(sums)) / 100 if total else np.nan
         frame = pd.DataFrame(
             {
                 "operation": list(data.columns),
                 self._unit_label: sums.to_numpy(),
-                "share": sums.to_numpy() / total if total else np.nan,
+                "share": shown,
             }
         )
         frame = with_total_row(frame, label_column="operation")

@@ -17,7 +17,7 @@ from generect_reports._text import name_list
 from generect_reports._version import __version__
 from generect_reports.analysis import usage as A
 from generect_reports.errors import InputError
-from generect_reports.money import PriceBook, to_hundredths
+from generect_reports.money import PriceBook, display_shares, to_hundredths
 from generect_reports.periods import month_bounds, parse_month, shift_month
 from generect_reports.reports.formats import ReportFormats, format_number, formats_from_theme
 from generect_reports.reports.narrative import bridge_table, quantify_anomalies, report_narrative
@@ -541,7 +541,8 @@ def build_report(
     table["share"] = table["credits"] / total if total else np.nan
     table = table.sort_values(["credits", "operation"], ascending=[False, True], kind="mergesort")
     table = table.reset_index(drop=True)
-    table["share_display"] = A.display_percentages(table["share"]).to_numpy()
+    # Shown shares from the exact hundredths: the customers section gets the same ones.
+    table["share_display"] = display_shares(to_hundredths(table["credits"])) if total else np.nan
     # Every cost line is the price book's: credits × list price × multiplier, in cents, rounded
     # half up once (the workbook's ROUND(credits*price*multiplier,2) gives the same).
     book = theme.price_book
@@ -715,9 +716,9 @@ def build_report(
     costs.loc[~priced_rows, "cost_share"] = np.nan
     costs["cost_share_display"] = np.nan
     if cost_sum:
-        costs.loc[priced_rows, "cost_share_display"] = A.display_percentages(
-            costs.loc[priced_rows, "cost_share"]
-        ).to_numpy()
+        costs.loc[priced_rows, "cost_share_display"] = display_shares(
+            to_hundredths(costs.loc[priced_rows, "estimated_cost"])
+        )
     table = table.merge(
         costs[["operation", "cost_share", "cost_share_display"]],
         on="operation",
