@@ -49,6 +49,10 @@ _EXPORTS: dict[str, str] = {
     "validate_usage_frame": "analysis.usage",
     "estimate_cost": "analysis.pricing",
     "load_prices": "analysis.pricing",
+    # money
+    "PriceBook": "money",
+    "load_price_book": "money",
+    "display_shares": "money",
     "reconcile": "analysis.reconcile",
     "Reconciliation": "analysis.reconcile",
     "load_ledger_mapping": "analysis.reconcile",
@@ -209,6 +213,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .fetch.source import Source, open_source
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
     from .fetch.usage import fetch_usage, load_sample
+    from .money import PriceBook, display_shares, load_price_book
     from .notebook.dashboard import Dashboard
     from .notebook.widgets import UsageExplorer, compare_periods, filter_usage
     from .theme import load_theme

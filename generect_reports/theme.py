@@ -1,20 +1,22 @@
-"""The report look: ``theme.toml``, ``prices.toml``, ``report.mplstyle`` and the email templates.
+"""The report look: ``theme.toml``, ``report.mplstyle`` and the email templates.
 
 Loaded from the bundled ``report_templates/`` or from a user's copy (``--template DIR``); a file
-missing from a user's folder falls back to the bundled one.
+missing from a user's folder falls back to the bundled one. Prices are not the look: they live in
+the folder's :class:`~generect_reports.money.PriceBook` (``prices.toml``), which the theme
+carries for the renderers that show them (``Theme.prices`` and friends read it).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from ._resources import read_toml
 from .errors import TemplateError
+from .money import OPERATION_ALIASES, PriceBook, expand_aliases, load_price_book
 
 __all__ = [
     "Theme",
@@ -25,14 +27,6 @@ __all__ = [
     "font_chain",
     "FALLBACK_FONTS",
 ]
-
-_V = TypeVar("_V")
-
-#: Spellings of one operation: the API names operations after their endpoints
-#: (``/email/validate/`` gives ``email_validate``) while price lists say ``email_validation``.
-#: Either spelling is priced and coloured as the other; ``[aliases]`` in ``prices.toml`` or
-#: ``theme.toml`` adds more.
-OPERATION_ALIASES: dict[str, str] = {"email_validate": "email_validation"}
 
 #: Tried in order after the theme's font for glyphs it lacks (Debian: fonts-dejavu-core,
 #: fonts-noto-core; fonts-noto-cjk adds Chinese, Japanese and Korean).
@@ -48,18 +42,6 @@ FALLBACK_FONTS = (
     "Noto Sans CJK JP",
     "Noto Sans Mono",
 )
-
-
-def expand_aliases(table: Mapping[str, _V], aliases: Mapping[str, str]) -> dict[str, _V]:
-    """``table`` (prices or colours by operation) with every alias spelling filled in both
-    ways: an entry under either spelling serves the other; an explicit entry is never replaced."""
-    out = dict(table)
-    for alias, name in aliases.items():
-        if name in table and alias not in table:
-            out[alias] = table[name]
-        elif alias in table and name not in table:
-            out[name] = table[alias]
-    return out
 
 
 def font_chain(family: str | list[str] | None = None) -> list[str]:
@@ -129,11 +111,27 @@ class Theme:
     colors: dict[str, Any]
     formats: dict[str, str]
     page: dict[str, str]
-    prices: dict[str, float] = field(default_factory=dict)
-    tier_multiplier: float = 1.0
-    currency: str = "USD"
-    #: Other spelling -> the name it stands for (see ``analysis.pricing.OPERATION_ALIASES``).
-    aliases: dict[str, str] = field(default_factory=dict)
+    #: The template folder's prices (``prices.toml``): every cost is computed from it.
+    price_book: PriceBook = field(default_factory=PriceBook)
+
+    # The price fields the theme used to hold, read from the price book for older callers.
+    @property
+    def prices(self) -> dict[str, float]:
+        """List prices per credit by operation (floats, every alias spelling included)."""
+        return self.price_book.prices
+
+    @property
+    def tier_multiplier(self) -> float:
+        return float(self.price_book.multiplier)
+
+    @property
+    def currency(self) -> str:
+        return self.price_book.currency
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Other spelling -> the name it stands for (see ``money.OPERATION_ALIASES``)."""
+        return dict(self.price_book.aliases)
 
     def file(self, name: str) -> Path:
         """A template file from the user's folder, or the bundled one."""
@@ -167,14 +165,8 @@ class Theme:
         return size
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise TemplateError(f"cannot read template file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"invalid TOML in {path}: {exc}") from None
+#: The one TOML reader (kept under its old name for the modules that import it from here).
+_read_toml = read_toml
 
 
 def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
@@ -189,24 +181,6 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         for section, values in _read_toml(own_theme).items():
             if isinstance(values, dict):
                 base.setdefault(section, {}).update(values)
-    prices_path = (
-        folder / "prices.toml" if (folder / "prices.toml").is_file() else bundled / "prices.toml"
-    )
-    prices = _read_toml(prices_path)
-    try:
-        price_table = {str(k): float(v) for k, v in prices.get("prices", {}).items()}
-        multiplier = float(prices.get("tier_multiplier", 1.0))
-    except (TypeError, ValueError):
-        raise TemplateError(f"prices in {prices_path} must be numbers") from None
-    aliases = dict(OPERATION_ALIASES)
-    for where, table in (
-        (bundled / "theme.toml", base.get("aliases", {})),
-        (prices_path, prices.get("aliases", {})),
-    ):
-        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-            raise TemplateError(f"[aliases] in {where} must map names to names")
-        aliases.update({str(k): v for k, v in table.items()})
-    price_table = expand_aliases(price_table, aliases)
     theme = Theme(
         folder=folder,
         text=base.get("text", {}),
@@ -214,10 +188,7 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         colors=base.get("colors", {}),
         formats=base.get("formats", {}),
         page=base.get("page", {}),
-        prices=price_table,
-        tier_multiplier=multiplier,
-        currency=str(prices.get("currency", "USD")),
-        aliases=aliases,
+        price_book=load_price_book(folder),
     )
     # Read the property for its check only: a bad page.size raises TemplateError here, early.
     _ = theme.paper

@@ -437,3 +437,27 @@ def test_short_history_fills_missing_weekdays_like_run_rate_projection():
     path = burn_up(usage, "2026-03", as_of="2026-03-15T00:00")
     # Sunday 15 March: a = mean(30, 60, 0) = 30, b = mean(0, 9, 0) = 3
     assert path["projected"].iloc[14] - path["projected"].iloc[13] == pytest.approx(33.0)
+
+
+def test_money_line_is_the_sum_of_the_priced_lines():
+    """Each operation is priced and rounded once, then added, as the report's cost table does:
+    two half cents make two cents, not one. A price book brings its tier multiplier."""
+    from generect_reports.money import PriceBook
+
+    usage = frame(
+        _days("2026-10-01", "2026-10-31", {"a": 0.0, "b": 0.0})
+        + [
+            ("2026-10-05", "a", 1.0),
+            ("2026-10-06", "b", 1.0),
+        ],
+        fetched_at="2026-11-01 00:00",
+    )
+    got = budget_status(
+        usage, "2026-10", budgets={"monthly_money": 0.02}, prices={"a": 0.005, "b": 0.005}
+    )
+    money = got.set_index("line").loc["money budget"]
+    assert money["used"] == 0.02 and money["crossed"]
+    assert money["crossing_day"] == pd.Timestamp("2026-10-06")  # 1 + 1 cents on the 6th
+    book = PriceBook.from_prices({"a": 0.01, "b": 0.01}, multiplier=0.75)
+    got = budget_status(usage, "2026-10", budgets={"monthly_money": 1}, prices=book)
+    assert got.set_index("line").at["money budget", "used"] == 0.02  # 0.0075 → 0.01, twice

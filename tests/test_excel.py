@@ -17,6 +17,7 @@ from support import _RECALC_ALWAYS, run_cli, soffice_recalculate
 import generect_reports as g
 from generect_reports.render.xlsx.workbook import SHEETS, render_workbook, write_report_workbook
 from generect_reports.reports.narrative import anomaly_formats, anomaly_lines
+from generect_reports.theme import bundled_template_dir
 
 # OWASP CSV-injection payloads (https://owasp.org/www-community/attacks/CSV_Injection)
 OWASP_PAYLOADS = [
@@ -35,8 +36,16 @@ OWASP_PAYLOADS = [
 ]
 
 
-def _report(name):
+def _report(name, folder=None):
     sample = g.load_sample()
+    if name == "tier-0.75":
+        # July 2026's email_validation: 3,292 × $0.005 × 0.75 = $12.345, a half cent
+        (folder / "prices.toml").write_text(
+            (bundled_template_dir() / "prices.toml")
+            .read_text()
+            .replace("tier_multiplier = 1.0", "tier_multiplier = 0.75")
+        )
+        return g.build_report(sample, "2026-07", template=folder)
     if name == "2026-10":
         return g.build_report(sample, "2026-10")
     if name == "2026-03":
@@ -70,6 +79,7 @@ def _report(name):
 
 REPORTS = [
     "2026-10",
+    "tier-0.75",
     "2026-03",
     "running",
     "first-month",
@@ -84,7 +94,7 @@ def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("xlsx")
     out = {}
     for name in REPORTS:
-        rep = _report(name)
+        rep = _report(name, folder)
         path = folder / f"{name}.xlsx"
         write_report_workbook(rep, path)
         out[name] = (rep, path)
@@ -245,7 +255,7 @@ def test_every_formula_cell_has_a_stored_value(books, name):
         assert values[sheet][coord].value is not None, (sheet, coord, formula)
 
 
-@pytest.mark.parametrize("name", ["2026-10", "2026-03", "running"])
+@pytest.mark.parametrize("name", ["2026-10", "2026-03", "running", "tier-0.75"])
 def test_stored_values_are_the_report_figures(books, name):
     rep, path = books[name]
     wb = openpyxl.load_workbook(path, data_only=True)
@@ -259,6 +269,8 @@ def test_stored_values_are_the_report_figures(books, name):
         assert got[col["Share"]] == pytest.approx(want.share_display / 100)
         assert got[col["Change"]] == want.change
         assert got[col["Estimated cost"]] == (want.estimated_cost if want.priced else "unpriced")
+        if name == "tier-0.75" and want.operation == "email_validation":
+            assert got[col["Estimated cost"]] == 12.35  # half up from 12.345, in decimal
     total = rows[-1]
     assert (
         total[0] == "Total"
@@ -302,7 +314,16 @@ def _same(a, b):
 
 @pytest.mark.libreoffice
 @pytest.mark.parametrize(
-    "name", ["2026-10", "2026-03", "running", "fractional-partial", "zero-month", "negative-total"]
+    "name",
+    [
+        "2026-10",
+        "2026-03",
+        "running",
+        "fractional-partial",
+        "zero-month",
+        "negative-total",
+        "tier-0.75",
+    ],
 )
 def test_libreoffice_recalculation_changes_no_stored_value(books, name, tmp_path):
     rep, path = books[name]

@@ -332,3 +332,24 @@ def test_golden_focus_csv(update_golden):
     if update_golden:
         path.write_bytes(text.encode("utf-8"))
     assert text == path.read_bytes().decode("utf-8")
+
+
+def test_contracted_cost_is_the_report_line_at_a_multiplier():
+    """3,292 credits of email_validation at $0.005 × 0.75 = $12.345: the report's line is
+    $12.35 (half up, in decimal); FOCUS priced the float product (12.344999…) to $12.34."""
+    from helpers import frame
+
+    from generect_reports.money import PriceBook
+
+    usage = frame(
+        [("2026-07-01", "email_validation", 1646.0), ("2026-07-02", "email_validation", 1646.0)],
+        fetched_at="2026-08-01",
+    )
+    out = F.focus_frame(usage, prices={"email_validation": 0.005}, multiplier=0.75)
+    assert int(to_hundredths(out["ContractedCost"]).sum()) == 1235
+    assert int(to_hundredths(out["ListCost"]).sum()) == 1646
+    assert out["ContractedUnitPrice"].tolist() == [0.00375, 0.00375]
+    assert out["ListUnitPrice"].tolist() == [0.005, 0.005]
+    book = PriceBook.from_prices({"email_validation": 0.005}, multiplier=0.75)
+    same = F.focus_frame(usage, prices=book)
+    pd.testing.assert_frame_equal(out, same)

@@ -15,6 +15,7 @@ from generect_reports import load_sample
 from generect_reports.analysis.calendar import FiscalCalendar
 from generect_reports.analysis.pricing import load_prices, money_cents, to_hundredths
 from generect_reports.errors import InputError
+from generect_reports.reports.monthly import build_report
 from generect_reports.reports.quarterly import (
     build_quarter_report,
     quarter_window,
@@ -296,3 +297,28 @@ def test_email_refuses_month_and_quarter_together(tmp_path):
     )
     assert out.returncode == 2 and "either --month or --quarter" in out.stderr
     assert not (tmp_path / "q.eml").exists()
+
+
+def test_quarter_cost_is_the_sum_of_its_months(tmp_path):
+    """Money is booked by month: a quarter's line is its three monthly cost lines added, each
+    rounded once as the monthly report rounds it (3 × $0.005 is 3 × $0.01 = $0.03, where
+    rounding the quarter once said $0.02), so the quarter ties to its monthly reports."""
+    from helpers import frame
+
+    from generect_reports.theme import load_theme
+
+    usage = frame(
+        [("2026-07-01", "a", 1.0), ("2026-08-01", "a", 1.0), ("2026-09-30", "a", 1.0)],
+        fetched_at="2026-10-01",
+    )
+    usage.attrs.update({"start": "2026-07-01", "end": "2026-09-30"})
+    (tmp_path / "prices.toml").write_text("[prices]\na = 0.005\n")
+    theme = load_theme(tmp_path)
+    rep = build_quarter_report(usage, "2026-Q3", theme=theme)
+    assert rep.estimated_cost == 0.03
+    assert rep.comparison.set_index("operation").at["a", "estimated_cost"] == 0.03
+    months = rep.cost_by_month.set_index("operation")
+    assert months.loc["a", ["2026-07", "2026-08", "2026-09"]].tolist() == [0.01, 0.01, 0.01]
+    assert months.loc["a", "total"] == 0.03
+    for month in ("2026-07", "2026-08", "2026-09"):
+        assert build_report(usage, month, theme=theme).estimated_cost == months.at["a", month]

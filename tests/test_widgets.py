@@ -2,6 +2,7 @@
 
 import base64
 import csv
+import dataclasses
 import io
 
 import numpy as np
@@ -315,3 +316,51 @@ def test_styled_tables_are_deterministic():
         assert text in first
     assert "1,200.00" not in first
     assert "font-weight: bold" in styled(frame, total=True).to_html()
+
+
+def test_dollar_view_is_the_report_cost_line_split_over_days(sample):
+    """The explorer's dollars are the price book's: a month is the report's cost line to the
+    cent (October's email_validation, 3,387 × $0.005 = $16.935, is $16.94, not 16.935), its
+    days and weeks add up to it exactly, and a tier multiplier applies (0.75: July's $12.345 is
+    $12.35). It used to multiply by list prices, without the multiplier, and never rounded."""
+    from generect_reports.money import load_price_book, to_hundredths
+
+    october = filter_usage(sample, months=("2026-10", "2026-10"), unit="usd")
+    assert october.loc["2026-10", "email_validation"] == 16.94
+    book = load_price_book().with_multiplier("0.75")
+    theme = dataclasses.replace(g.load_theme(), price_book=book)
+    rep = g.build_report(sample, "2026-07", theme=theme)
+    month = filter_usage(sample, months=("2026-07", "2026-07"), unit="usd", prices=book)
+    line = rep.operations.set_index("operation")["estimated_cost"]
+    assert month.loc["2026-07", "email_validation"] == 12.35 == line["email_validation"]
+    for op, cost in month.loc["2026-07"].items():
+        assert to_hundredths([cost])[0] == to_hundredths([line[op]])[0], op
+    for granularity in ("day", "week"):
+        parts = filter_usage(
+            sample, months=("2026-07", "2026-07"), granularity=granularity, unit="usd", prices=book
+        )
+        assert (to_hundredths(parts).sum(axis=0) == to_hundredths(month).sum(axis=0)).all()
+    ex = UsageExplorer(sample, prices=book)
+    ex.unit.value = "usd"
+    ex.months.value = ("2026-07", "2026-07")
+    assert ex.filtered.loc["2026-07", "email_validation"] == 12.35
+
+
+def test_totals_table_shares_add_up_as_shown(sample):
+    """The shown shares add up to the total row's 100.0% and are the report's (unattributed's
+    550 of 33,441 credits in October 2026 is 1.7%, as in the report's operations table)."""
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-10", "2026-10")
+    table = pd.read_html(io.StringIO(ex.table_view.value))[0].set_index("operation")
+    shares = table["share"].drop("Total").str.rstrip("%").astype(float)
+    assert round(shares.sum() * 10) == 1000 and table.at["Total", "share"] == "100.0%"
+    report = g.build_report(sample, "2026-10").operations.set_index("operation")
+    assert shares.to_dict() == report.loc[shares.index, "share_display"].to_dict()
+    assert shares["unattributed"] == 1.7
+    ex.unit.value = "usd"  # cost shares: of the priced cost, as the report's Cost sheet
+    table = pd.read_html(io.StringIO(ex.table_view.value))[0].set_index("operation")
+    shares = table["share"].drop("Total").str.rstrip("%").astype(float)
+    assert round(shares.sum() * 10) == 1000
+    costs = g.build_report(sample, "2026-10").cost_by_operation.set_index("operation")
+    priced = costs["cost_share_display"].dropna()
+    assert shares[priced.index].to_dict() == priced.to_dict()

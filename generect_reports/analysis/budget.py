@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, InputError
-from .pricing import round_money, to_hundredths
+from ..money import PriceBook, as_price_book, to_hundredths
 from .usage import _month_to_date, daily_matrix, run_rate_projection
 
 __all__ = [
@@ -253,7 +253,7 @@ def budget_status(
     budgets: Budgets | Mapping[str, Any] | None = None,
     balance: float | None = None,
     as_of: Any = None,
-    prices: Mapping[str, float] | None = None,
+    prices: PriceBook | Mapping[str, float] | None = None,
     limit_note: str = "current plan limit",
     lookback_days: int = 28,
 ) -> pd.DataFrame:
@@ -274,7 +274,9 @@ def budget_status(
     as_of
         Time up to which the data is complete; default ``usage.attrs["fetched_at"]``.
     prices
-        USD per credit for the money budget; default the bundled list prices.
+        The money budget's :class:`~generect_reports.money.PriceBook` (the report's, so the
+        line is its estimated cost), or list prices by operation (multiplier 1); default the
+        bundled price book.
     limit_note
         How the limit is known (see :func:`limit_for_month`).
 
@@ -353,11 +355,7 @@ def budget_status(
             np.asarray([1.0 if o == op else 0.0 for o in ops]),
         )
     if settings.monthly_money:
-        if prices is None:
-            from .pricing import load_prices
-
-            prices = load_prices()
-        price = pd.Series(ops, dtype=object).map(dict(prices)).fillna(0.0).to_numpy(dtype="float64")
+        # Weights of zero: the money line's path is priced below, one cost line per operation.
         add(
             "money budget",
             "money",
@@ -365,7 +363,7 @@ def budget_status(
             "USD",
             settings.monthly_money,
             "[budget] monthly_money (estimated cost)",
-            price,
+            np.zeros(len(ops)),
         )
 
     w = np.vstack(weights).T if weights else np.zeros((len(ops), 0))  # ops × lines
@@ -376,9 +374,17 @@ def budget_status(
     used = used_ops.to_numpy(dtype="float64") @ w if len(ops) else np.zeros(len(names))
     projected = projected_ops.to_numpy(dtype="float64") @ w if len(ops) else np.zeros(len(names))
     money = np.asarray([u == "USD" for u in units], dtype=bool)
-    if money.any():  # money is rounded once, half-up to the cent
-        used[money] = [round_money(v) for v in used[money]]
-        projected[money] = [round_money(v) for v in projected[money]]
+    if money.any():
+        # The report's estimated cost, to the cent: each operation's credits priced by the book
+        # and rounded once, then added (never the sum priced and rounded), on every day of the
+        # path too, so the crossing day, the used and the projected figures agree.
+        book = as_price_book(prices)
+        op_names = np.asarray(ops, dtype=object)
+        cum_ops = np.cumsum(path.to_numpy(dtype="float64"), axis=0)
+        day_cents = book.costs_cents(np.tile(op_names, len(days)), cum_ops.ravel())
+        cum[:, money] = (day_cents.reshape(len(days), len(ops)).sum(axis=1) / 100)[:, None]
+        used[money] = int(book.costs_cents(op_names, used_ops.to_numpy()).sum()) / 100
+        projected[money] = int(book.costs_cents(op_names, projected_ops.to_numpy()).sum()) / 100
     thr = np.asarray(thresholds, dtype="float64")
     thr_h = to_hundredths(thr)
     reach = to_hundredths(cum) >= thr_h[None, :] if len(names) else np.zeros((len(days), 0), bool)
@@ -461,7 +467,7 @@ def report_budget(
     limit_from: Mapping[str, float] | None = None,
     balance: float | None = None,
     as_of: Any = None,
-    prices: Mapping[str, float] | None = None,
+    prices: PriceBook | Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The budget section of a monthly report: ``(budget_status(...), burn_up(...))`` for
     ``month``, with the plan limit that applied then (:func:`limit_for_month`: the ``[budget]``

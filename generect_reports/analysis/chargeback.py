@@ -12,13 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, TemplateError
+from ..money import PriceBook, as_price_book, display_shares, largest_remainder, to_hundredths
 from ..periods import parse_month, shift_month
-from .pricing import largest_remainder, load_prices, money_cents, to_hundredths
 from .usage import month_label, to_monthly
 
 __all__ = [
@@ -241,9 +242,11 @@ class Allocation:
     endpoints mapping to the operation), ``estimated_successful``, ``credits``, ``share`` (of
     the operation's credits), ``estimated_cost``, and the exact ``credits_hundredths`` and
     ``cost_cents``. ``customers``: one row per customer, largest first, then ``unallocated``,
-    with identity, requests, health and totals. ``operations``: the account's usage per
-    operation (the figures everything ties to). ``unmapped``: requests to endpoints that map
-    to no operation.
+    with identity, requests, health and totals, ``share`` of the account's credits and
+    ``share_display``, the percent shown (adding up to 100.0). ``operations``: the account's
+    usage per operation (the figures everything ties to), with the same ``share_display`` as
+    the monthly report's operations. ``unmapped``: requests to endpoints that map to no
+    operation.
     """
 
     month: str
@@ -323,15 +326,42 @@ def _identity(tokens: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _shown_shares(operations: pd.DataFrame, customers: pd.DataFrame) -> tuple[Any, Any]:
+    """The percent shown for each operation and each customer, each set adding up to 100.0.
+
+    Both are shares of the account's credits. The operations' are the monthly report's (the
+    same hundredths through the same rule). The ``unallocated`` line is usually one whole
+    operation (``unattributed``): the same figure over the same total, so it shows that
+    operation's share and the customers share the rest.
+    """
+    op_h = operations["credits_hundredths"].to_numpy(dtype="int64")
+    cust_h = customers["credits_hundredths"].to_numpy(dtype="int64")
+    if not op_h.sum() or not cust_h.sum():
+        return np.full(len(op_h), np.nan), np.full(len(cust_h), np.nan)
+    op_shown = display_shares(op_h)
+    whole = operations["unallocated_hundredths"].to_numpy(dtype="int64")
+    left_out = np.flatnonzero(whole != 0)
+    fixed: dict[int, float] = {}
+    if (
+        len(left_out) == 1
+        and whole[left_out[0]] == op_h[left_out[0]]
+        and np.isfinite(op_shown[left_out[0]])
+        and (cust_h >= 0).all()
+    ):
+        position = np.flatnonzero((customers["kind"] == "unallocated").to_numpy())
+        fixed = {int(position[0]): float(op_shown[left_out[0]])}
+    return op_shown, display_shares(cust_h, fixed=fixed)
+
+
 def allocate_credits(
     usage: pd.DataFrame,
     tokens: pd.DataFrame,
     *,
     month: str,
     mapping: Mapping[str, str] | None = None,
-    prices: Mapping[str, float] | None = None,
-    multiplier: float = 1.0,
-    currency: str = "USD",
+    prices: PriceBook | Mapping[str, float] | None = None,
+    multiplier: float | None = None,
+    currency: str | None = None,
     threshold: float = HEALTH_FAILED_SHARE,
 ) -> Allocation:
     """Split each operation's credits in ``month`` across customers by estimated successful
@@ -349,7 +379,9 @@ def allocate_credits(
     mapping
         ``{endpoint pattern: operation}``; default the bundled ``endpoint_mapping.toml``.
     prices, multiplier, currency
-        Price table (default the bundled list prices) and tier multiplier, as in the report.
+        The report's :class:`~generect_reports.money.PriceBook` (default the bundled one), or a
+        table of list prices; ``multiplier`` and ``currency`` override the book's when given
+        (a plain table is at multiplier 1).
     threshold
         Failed share above which a customer's integration is flagged.
 
@@ -358,7 +390,8 @@ def allocate_credits(
     Allocation
         Customers' credits plus ``unallocated`` equal the account's credits per operation in
         integer hundredths; customers' cost cents plus unallocated equal each operation's cost,
-        rounded once with :func:`~generect_reports.analysis.pricing.money_cents`.
+        the price book's cost line (:meth:`~generect_reports.money.PriceBook.cost_cents`),
+        which is the monthly report's to the cent.
     """
     parse_month(month)
     if (tokens["customer"] == UNALLOCATED).any():
@@ -370,8 +403,7 @@ def allocate_credits(
         )
     if mapping is None:
         mapping = load_endpoint_mapping()
-    if prices is None:
-        prices = load_prices()
+    book = as_price_book(prices, multiplier=multiplier, currency=currency)
     monthly = (
         to_monthly(usage) if len(usage) else pd.DataFrame(columns=["month", "operation", "credits"])
     )
@@ -411,13 +443,12 @@ def allocate_credits(
     hundredths = pd.Series(
         to_hundredths(op_credits.reindex(operations, fill_value=0.0).to_numpy()), index=operations
     )
-    price = pd.Series(
-        {op: float(prices.get(op, 0.0)) * float(multiplier) for op in operations}, dtype="float64"
-    )
-    # One cent rounding per operation, of exactly the figure the report prices: credits × price.
-    credits_f = op_credits.reindex(operations, fill_value=0.0)
+    price = pd.Series(operations, index=operations, dtype=object).map(book.unit_prices)
+    price = price.fillna(0.0).astype("float64")
+    # One cent rounding per operation, by the price book, of the credits the split ties to: the
+    # report's cost line for the operation, to the cent.
     cents = pd.Series(
-        [money_cents(float(c) * float(p)) for c, p in zip(credits_f, price)],
+        book.costs_cents(np.asarray(operations, dtype=object), hundredths.to_numpy() / 100),
         index=operations,
         dtype="int64",
     )
@@ -544,6 +575,7 @@ def allocate_credits(
     summary = pd.concat([summary, un_row], ignore_index=True)
     summary["credits"] = summary["credits_hundredths"] / 100
     summary["share"] = summary["credits_hundredths"] / total_h if total_h else np.nan
+    ops_table["share_display"], summary["share_display"] = _shown_shares(ops_table, summary)
     summary["estimated_cost"] = summary["cost_cents"] / 100
     summary = summary[
         [
@@ -560,6 +592,7 @@ def allocate_credits(
             "previous_failed",
             "credits",
             "share",
+            "share_display",
             "estimated_cost",
             "credits_hundredths",
             "cost_cents",
@@ -600,7 +633,7 @@ def allocate_credits(
         month=month,
         timezone=str(tokens.attrs.get("timezone", usage.attrs.get("timezone", "UTC"))),
         source=str(usage.attrs.get("source", tokens.attrs.get("source", "api"))),
-        currency=currency,
+        currency=book.currency,
         lines=lines,
         customers=summary.reset_index(drop=True),
         operations=ops_table,

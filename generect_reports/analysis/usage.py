@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..money import display_shares
 
 __all__ = [
     "to_monthly",
@@ -232,22 +233,11 @@ def display_percentages(
 ) -> pd.Series:
     """Shares (fractions) as percentages rounded so that they add up to exactly 100.
 
-    Largest-remainder (Hamilton) rounding: floor every value, then give the leftover units to
-    the largest remainders (ties to the earlier row). NaN in, NaN out; all zeros give zeros.
+    Largest remainder on the displayed unit (:func:`~generect_reports.money.display_shares`):
+    each percentage within one unit of its exact value. NaN in, NaN out; all zeros give zeros.
     """
     values = pd.Series(shares, dtype="float64")
-    index = values.index
-    if len(values) == 0 or values.isna().any() or (values < 0).any():
-        return pd.Series(np.nan if len(values) else [], index=index, dtype="float64")
-    if values.sum() == 0:
-        return pd.Series(0.0, index=index, dtype="float64")  # nothing to share out
-    scale = 10**decimals
-    units = values.to_numpy() / values.sum() * 100 * scale
-    floors = np.floor(units + 1e-9)
-    left = int(round(100 * scale - floors.sum()))
-    order = np.argsort(-(units - floors), kind="stable")
-    floors[order[:left]] += 1
-    return pd.Series(np.round(floors / scale, decimals), index=index)
+    return pd.Series(display_shares(values.to_numpy(), decimals), index=values.index)
 
 
 def monthly_totals(usage: pd.DataFrame) -> pd.DataFrame:

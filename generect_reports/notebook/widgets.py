@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import usage as A
-from ..analysis.pricing import load_prices
+from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
 
 __all__ = [
     "filter_usage",
@@ -141,6 +141,7 @@ class UsageGrid:
             ),
             "month": np.asarray(idx.strftime("%Y-%m"), dtype=object),
         }
+        self._cents: dict[PriceBook, np.ndarray] = {}
         self._length = {
             "day": np.ones(n_days, dtype=np.int64),
             "week": np.full(n_days, 7, dtype=np.int64),
@@ -164,9 +165,37 @@ class UsageGrid:
         order = sorted(range(len(self.operations)), key=lambda i: (-sums[i], self.operations[i]))
         return [self.operations[i] for i in order]
 
-    def price_vector(self, prices: Mapping[str, float] | None) -> np.ndarray:
-        prices = dict(prices if prices is not None else load_prices())
-        return np.array([float(prices.get(op, 0.0)) for op in self.operations], dtype="float64")
+    def price_vector(self, prices: PriceBook | Mapping[str, float] | None) -> np.ndarray:
+        """Price of one credit of each operation (list × multiplier; 0 when unpriced)."""
+        unit = as_price_book(prices).unit_prices
+        return np.array([unit.get(op, 0.0) for op in self.operations], dtype="float64")
+
+    def cents(self, prices: PriceBook | Mapping[str, float] | None) -> np.ndarray:
+        """Estimated cost as a days × operations array of integer cents, built once per book.
+
+        Each calendar month's line of an operation is priced and rounded once by the price
+        book (the monthly report's figure), then split over the month's days in whole cents
+        (:func:`~generect_reports.money.split_cents`, as the FOCUS export splits it): a whole
+        month in dollars is the report's cost line, and its days add up to it.
+        """
+        book = as_price_book(prices)
+        cached = self._cents.get(book)
+        if cached is not None:
+            return cached
+        out = np.zeros(self.values.shape, dtype="int64")
+        labels = self._labels["month"]
+        if self.values.size:
+            starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+            sums = np.add.reduceat(self.values, starts, axis=0)  # months × operations
+            ops = np.asarray(self.operations, dtype=object)
+            lines = book.costs_cents(np.tile(ops, len(starts)), sums.ravel()).reshape(sums.shape)
+            unit = self.price_vector(book) * 100.0
+            ends = np.r_[starts[1:], len(labels)]
+            for m, (lo, hi) in enumerate(zip(starts, ends)):  # months × operations, not days
+                for j in np.flatnonzero(self.values[lo:hi].any(axis=0)):
+                    out[lo:hi, j] = split_cents(int(lines[m, j]), self.values[lo:hi, j] * unit[j])
+        self._cents[book] = out
+        return out
 
     def select(
         self,
@@ -175,7 +204,7 @@ class UsageGrid:
         operations: Iterable[str] | None,
         granularity: str,
         unit: str = "credits",
-        prices: Mapping[str, float] | None = None,
+        prices: PriceBook | Mapping[str, float] | None = None,
     ) -> _Selection:
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}")
@@ -191,13 +220,13 @@ class UsageGrid:
         cols = [i for i in cols if self.present[lo:hi, i].any()]
         if not cols:
             return empty
-        block = self.values[lo:hi][:, cols]
-        if unit == "usd":
-            block = block * self.price_vector(prices)[cols]
         labels = self._labels[granularity][lo:hi]
         # Days are in order, so each period is one contiguous run: reduceat sums the runs.
         change = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-        sums = np.add.reduceat(block, change, axis=0)
+        if unit == "usd":  # whole cents added, then shown in dollars
+            sums = np.add.reduceat(self.cents(prices)[lo:hi][:, cols], change, axis=0) / 100
+        else:
+            sums = np.add.reduceat(self.values[lo:hi][:, cols], change, axis=0)
         counts = np.diff(np.r_[change, hi - lo])
         partial = counts < self._length[granularity][lo:hi][change]
         sums_total = sums.sum(axis=0)
@@ -245,7 +274,7 @@ def filter_usage(
     operations: Iterable[str] | None = None,
     granularity: str = "month",
     unit: str = "credits",
-    prices: Mapping[str, float] | None = None,
+    prices: PriceBook | Mapping[str, float] | None = None,
     grid: UsageGrid | None = None,
 ) -> pd.DataFrame:
     """Daily usage filtered and re-aggregated for display.
@@ -263,7 +292,11 @@ def filter_usage(
     granularity
         ``day``, ``week`` (ISO) or ``month``.
     unit
-        ``credits`` or ``usd`` (estimated cost at list prices).
+        ``credits`` or ``usd`` (estimated cost: each month's line priced by the price book,
+        rounded once and split over its days in whole cents).
+    prices
+        The :class:`~generect_reports.money.PriceBook` (default the bundled one), or list
+        prices by operation (multiplier 1).
     grid
         A prebuilt :class:`UsageGrid` of ``usage`` (saves rebuilding it).
 
@@ -340,7 +373,7 @@ def compare_periods(
     *,
     operations: Iterable[str] | None = None,
     unit: str = "credits",
-    prices: Mapping[str, float] | None = None,
+    prices: PriceBook | Mapping[str, float] | None = None,
     grid: UsageGrid | None = None,
 ) -> pd.DataFrame:
     """Each operation's total in period A against period B.
@@ -407,7 +440,8 @@ class UsageExplorer:
     usage
         Daily tidy usage.
     prices
-        USD per credit by operation (default: the theme's list prices).
+        The :class:`~generect_reports.money.PriceBook` of the dollar view (default: the
+        theme's), or list prices by operation (multiplier 1).
     colors
         Hex colour per operation (default: the theme's).
     loader
@@ -423,7 +457,7 @@ class UsageExplorer:
         self,
         usage: pd.DataFrame,
         *,
-        prices: Mapping[str, float] | None = None,
+        prices: PriceBook | Mapping[str, float] | None = None,
         colors: Mapping[str, str] | None = None,
         loader: Callable[[str], pd.DataFrame] | None = None,
         export_dir: str | os.PathLike[str] | None = None,
@@ -435,7 +469,8 @@ class UsageExplorer:
         from ..theme import load_theme
 
         theme = load_theme()
-        self.prices = dict(prices if prices is not None else theme.prices)
+        self.price_book = as_price_book(prices) if prices is not None else theme.price_book
+        self.prices = self.price_book.prices  # list prices, as before
         self._theme_colors = colors
         self._theme = theme
         self.loader = loader
@@ -665,7 +700,12 @@ class UsageExplorer:
             return
         self.status.value = ""
         sel = self.grid.select(
-            first, last, self.operations.value, self.granularity.value, self.unit.value, self.prices
+            first,
+            last,
+            self.operations.value,
+            self.granularity.value,
+            self.unit.value,
+            self.price_book,
         )
         self._selection = sel
         self.filtered = _wide(sel, self.granularity.value)
@@ -825,11 +865,14 @@ class UsageExplorer:
             return
         sums = data.sum(axis=0)
         total = float(sums.sum())
+        # The shown shares add up to the total row's 100.0% (money in whole cents, credits in
+        # hundredths: exact, so the same figures show the report's shares).
+        shown = display_shares(to_hundredths(sums)) / 100 if total else np.nan
         frame = pd.DataFrame(
             {
                 "operation": list(data.columns),
                 self._unit_label: sums.to_numpy(),
-                "share": sums.to_numpy() / total if total else np.nan,
+                "share": shown,
             }
         )
         frame = with_total_row(frame, label_column="operation")
@@ -878,7 +921,7 @@ class UsageExplorer:
             b,
             operations=self.operations.value,
             unit=self.unit.value,
-            prices=self.prices,
+            prices=self.price_book,
             grid=self.grid,
         )
         self.compared = frame

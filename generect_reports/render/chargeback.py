@@ -52,6 +52,12 @@ def _month_name(month: str) -> str:
     return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
 
 
+def _shown(percent: float) -> str:
+    """A customer's shown share (``share_display``, in percent): the shares add up to 100.0 and
+    a line that is an operation too (``unallocated``) shows the operations' figure."""
+    return "" if pd.isna(percent) else f"{percent:.1f}%"
+
+
 def _estimate_note(alloc: Allocation) -> str:
     return "Estimate. " + " ".join(alloc.assumptions)
 
@@ -68,7 +74,7 @@ def _table(alloc: Allocation) -> str:
             "requests": c["requests"].map(lambda v: f"{v:,}"),
             "failed": c["failed_share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
             "credits": c["credits"].map(lambda v: f"{v:,.2f}"),
-            "share": c["share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+            "share": c["share_display"].map(_shown),
             f"est. cost {alloc.currency}": c["estimated_cost"].map(lambda v: f"{v:,.2f}"),
             "health": c["flagged"].map(lambda f: "FLAG" if f else ""),
         }
@@ -146,7 +152,8 @@ def _csv(alloc: Allocation) -> str:
 
 
 def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
-    cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents"])
+    # Data, not display: the exact share goes out; the shown one is for the page.
+    cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents", "share_display"])
     # The envelope's start and end are inclusive local dates; the window holds the local
     # instants the analytics were asked for, so their wall-clock dates are those days.
     first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
@@ -179,6 +186,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
                     "cost_cents",
                     "allocated_hundredths",
                     "unallocated_hundredths",
+                    "share_display",
                 ]
             ).to_dict("records"),
             "unmapped_endpoints": alloc.unmapped.to_dict("records"),
@@ -418,17 +426,11 @@ def _summary_sheet(
     _text(ws, first - 1, cost_col, f"Estimated cost ({cur})", fmts["header"])
     cost_top = tot + 4
     cost_first = cost_top + 2
-    total_h = int(alloc.customers["credits_hundredths"].sum())
     for i, _party in enumerate(parties):
         r = first + i
         row = alloc.customers.iloc[i]
-        ws.write_formula(
-            r,
-            share_col,
-            f"=IF(${_col(n + 1)}${tot + 1}=0,0,{_col(n + 1)}{r + 1}/${_col(n + 1)}${tot + 1})",
-            fmts["percent"],
-            float(row["credits_hundredths"]) / total_h if total_h else 0,
-        )
+        # The shown shares (they add up to 100.0%), not a formula whose rounding would not.
+        _number_or_empty(ws, r, share_col, row["share_display"] / 100, fmts["percent"])
         ws.write_formula(
             r,
             cost_col,
@@ -441,7 +443,7 @@ def _summary_sheet(
         share_col,
         f"=SUM({_col(share_col)}{first + 1}:{_col(share_col)}{tot})",
         fmts["total_percent"],
-        1.0 if total_h else 0,
+        round(float(alloc.customers["share_display"].sum()), 1) / 100,
     )
     ws.write_formula(
         tot,
@@ -639,13 +641,8 @@ def add_customers_sheet(
         ws.write_number(x, 4, int(r["requests"]), fmts["count"])
         _number_or_empty(ws, x, 5, r["failed_share"], fmts["percent"])
         ws.write_number(x, 6, float(r["credits"]), num("credits", r["credits"]))
-        ws.write_formula(
-            x,
-            7,
-            f"=IF($G${first + len(shown) + 1}=0,0,G{x + 1}/$G${first + len(shown) + 1})",
-            fmts["percent"],
-            0.0 if pd.isna(r["share"]) else float(r["share"]),
-        )
+        # The shown share, as the By operation sheet shows its shares: they add up to 100.0%.
+        _number_or_empty(ws, x, 7, r["share_display"] / 100, fmts["percent"])
         ws.write_number(x, 8, float(r["estimated_cost"]), num("money", r["estimated_cost"]))
         _text(ws, x, 9, r["flags"], fmts["flag"] if r["flagged"] else None)
     tot = first + len(shown)
@@ -655,7 +652,7 @@ def add_customers_sheet(
     for j, fmt, value in (
         (4, "total_count", float(shown["requests"].sum())),
         (6, "total_credits", shown_credits),
-        (7, "total_percent", 1.0 if shown_credits else 0.0),
+        (7, "total_percent", round(float(shown["share_display"].sum()), 1) / 100),
         (8, "total_money", int(shown["cost_cents"].sum()) / 100),
     ):
         c = _col(j)
@@ -708,11 +705,15 @@ def customers_page(
     rest = real.iloc[top:]
     labels = [_printable(str(c)) for c in shown["customer"]]
     values = list(shown["credits"])
+    shares = list(shown["share_display"])
     if len(rest):
         labels.append(f"{len(rest)} other customers")
         values.append(float(rest["credits"].sum()))
+        shares.append(round(float(rest["share_display"].sum()), 1))  # adds up as shown
     labels.append(UNALLOCATED)
     values.append(a.unallocated_credits)
+    unallocated = a.customers[a.customers["kind"] == "unallocated"]["share_display"]
+    shares.append(float(unallocated.iloc[0]) if len(unallocated) else float("nan"))
     ax = fig.add_axes((0.22, 0.42, 0.5, 0.44))
     y = list(range(len(labels)))[::-1]
     bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [
@@ -724,10 +725,9 @@ def customers_page(
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("credits", fontsize=9)
     total = a.total_credits
-    for yy, v in zip(y, values):
-        share = f"{v / total:.1%}" if total else ""
+    for yy, v, shown_share in zip(y, values, shares):
         label = f"{v:,.0f}" if numbers is None else numbers.exact_credits(v)
-        ax.text(v, yy, f"  {label} ({share})", va="center", fontsize=8)
+        ax.text(v, yy, f"  {label} ({_shown(shown_share)})", va="center", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     ax.margins(x=0.25)
     side = [
@@ -769,11 +769,11 @@ def customers_summary(allocation: Allocation, *, numbers: ReportFormats | None =
         out.append(
             f"By customer, {_printable(str(lead['customer']))} caused the most usage in "
             f"{_month_name(a.month)}: {_credits(lead['credits'], numbers)} credits "
-            f"({lead['credits'] / total:.1%}), "
+            f"({_shown(lead['share_display'])}), "
             f"an estimated {_money(lead['estimated_cost'], a.currency, numbers)}."
         )
         tops = ", ".join(
-            f"{_printable(str(r['customer']))} {r['credits'] / total:.1%}"
+            f"{_printable(str(r['customer']))} {_shown(r['share_display'])}"
             for _, r in real.head(3).iterrows()
         )
         out.append(f"Top customers by credits: {tops}.")
@@ -782,9 +782,10 @@ def customers_summary(allocation: Allocation, *, numbers: ReportFormats | None =
             f"No customer token's requests could be matched to usage in {_month_name(a.month)}."
         )
     if a.unallocated_credits:
+        unallocated = a.customers.loc[a.customers["kind"] == "unallocated", "share_display"]
         out.append(
             f"{_credits(a.unallocated_credits, numbers)} credits "
-            f"({a.unallocated_credits / total:.1%}) "
+            f"({_shown(unallocated.iloc[0])}) "
             "stay unallocated (platform charges, and operations no customer's requests map to)."
         )
     for _, r in a.flagged.iterrows():

@@ -251,7 +251,7 @@ def _sections(
         budgets=settings.budgets,
         limit_from=source.limit_history(),
         as_of=rep.as_of,
-        prices=rep.prices,
+        prices=rep.price_book,
         balance=account.balance if running_now else None,
     )
     sections = ReportSections(budget=budget, burnup=burnup)
@@ -398,9 +398,7 @@ def chargeback(
         tokens,
         month=str(month),
         mapping=mapping,
-        prices=theme.prices,
-        multiplier=theme.tier_multiplier,
-        currency=theme.currency,
+        prices=theme.price_book,  # the report's own book: its costs are the report's
         threshold=settings.failed_threshold,
     )
     if customer is not None:

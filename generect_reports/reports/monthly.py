@@ -16,8 +16,8 @@ import pandas as pd
 from generect_reports._text import name_list
 from generect_reports._version import __version__
 from generect_reports.analysis import usage as A
-from generect_reports.analysis.pricing import estimate_cost, money_cents, to_hundredths
 from generect_reports.errors import InputError
+from generect_reports.money import PriceBook, display_shares, to_hundredths
 from generect_reports.periods import month_bounds, parse_month, shift_month
 from generect_reports.reports.formats import ReportFormats, format_number, formats_from_theme
 from generect_reports.reports.narrative import bridge_table, quantify_anomalies, report_narrative
@@ -392,6 +392,9 @@ class MonthlyReport:
     #: The price assumptions the costs were computed with (list prices, before the multiplier).
     tier_multiplier: float = 1.0
     prices: dict[str, float] = field(default_factory=dict)
+    #: The price book every cost line was computed with; sections that show money (the budget's
+    #: money line, the customers) price with it too, so they agree with the cost table.
+    price_book: PriceBook = field(default_factory=PriceBook)
     #: The waterfall from the comparison base to this month (see ``drivers.bridge_table``).
     bridge: pd.DataFrame = field(default_factory=_empty_frame)
     #: The operation with the largest absolute change (None without a comparison).
@@ -404,19 +407,6 @@ class MonthlyReport:
     @property
     def rule(self) -> str:
         return A.LIKE_FOR_LIKE_RULE
-
-
-def _line_costs(credits: pd.Series, list_price: pd.Series, multiplier: float) -> np.ndarray:
-    """Each cost line rounded half up to the cent once: credits × list price × multiplier, in
-    decimal, as the workbook's ``ROUND(credits*price*multiplier,2)``. Unpriced lines are 0."""
-    from decimal import Decimal
-
-    mult = Decimal(repr(float(multiplier)))
-    cents = [
-        money_cents(Decimal(repr(float(c))) * Decimal(repr(float(p))) * mult) if pd.notna(p) else 0
-        for c, p in zip(credits.to_numpy(dtype="float64"), list_price.to_numpy(dtype="float64"))
-    ]
-    return np.asarray(cents, dtype="int64") / 100
 
 
 def _data_start(usage: pd.DataFrame) -> dt.date | None:
@@ -574,21 +564,27 @@ def build_report(
     table["share"] = table["credits"] / total if total else np.nan
     table = table.sort_values(["credits", "operation"], ascending=[False, True], kind="mergesort")
     table = table.reset_index(drop=True)
-    table["share_display"] = A.display_percentages(table["share"]).to_numpy()
-    priced = estimate_cost(table, theme.prices, multiplier=theme.tier_multiplier)
-    table["price"] = priced["price"].to_numpy()
-    list_price = table["operation"].map(dict(theme.prices)).astype("float64")
+    # Shown shares from the exact hundredths: the customers section gets the same ones.
+    table["share_display"] = display_shares(to_hundredths(table["credits"])) if total else np.nan
+    # Every cost line is the price book's: credits × list price × multiplier, in cents, rounded
+    # half up once (the workbook's ROUND(credits*price*multiplier,2) gives the same).
+    book = theme.price_book
+    mult = float(book.multiplier)
+    list_price = table["operation"].map(book.prices).astype("float64")
+    table["price"] = table["operation"].map(book.unit_prices).fillna(0.0).astype("float64")
     table["list_price"] = list_price.to_numpy()
     table["priced"] = list_price.notna().to_numpy()
-    mult = float(theme.tier_multiplier)
-    table["estimated_cost"] = _line_costs(table["credits"], list_price, mult)
-    table["previous_cost"] = _line_costs(table["previous_credits"], list_price, mult)
-    table["compared_cost"] = _line_costs(table["compared_credits"], list_price, mult)
-    table["cost_change"] = (
-        (np.round(table["compared_cost"] * 100) - np.round(table["previous_cost"] * 100)) / 100
-    ).to_numpy()
+    line_ops = table["operation"].to_numpy()
+    cents = {
+        column: book.costs_cents(line_ops, table[column])
+        for column in ("credits", "previous_credits", "compared_credits")
+    }
+    table["estimated_cost"] = cents["credits"] / 100
+    table["previous_cost"] = cents["previous_credits"] / 100
+    table["compared_cost"] = cents["compared_credits"] / 100
+    table["cost_change"] = (cents["compared_credits"] - cents["previous_credits"]) / 100
     # A row kept for the year-ago column alone has nothing to price: it is not unpriced.
-    unpriced = [op for op in priced.attrs["unpriced_operations"] if op not in year_ago_only]
+    unpriced = sorted(set(table.loc[~table["priced"], "operation"]) - set(year_ago_only))
 
     previous_total = float(table["previous_credits"].sum())
     compared_total = float(table["compared_credits"].sum())
@@ -716,10 +712,10 @@ def build_report(
     all_ops = sorted(set(inputs["operation"].unique()))
 
     # Cost first: lines ranked by cost, priced before unpriced; shares of the priced cost.
-    estimated_cost = float(np.round(table["estimated_cost"] * 100).sum()) / 100
-    previous_cost = float(np.round(table["previous_cost"] * 100).sum()) / 100
-    compared_cost = float(np.round(table["compared_cost"] * 100).sum()) / 100
-    cost_change = (round(compared_cost * 100) - round(previous_cost * 100)) / 100
+    estimated_cost = int(cents["credits"].sum()) / 100
+    previous_cost = int(cents["previous_credits"].sum()) / 100
+    compared_cost = int(cents["compared_credits"].sum()) / 100
+    cost_change = int(cents["compared_credits"].sum() - cents["previous_credits"].sum()) / 100
     costs = table[["operation", "credits", "share_display", "estimated_cost", "priced"]].copy()
     costs["_unpriced"] = ~costs["priced"]
     costs = costs.sort_values(
@@ -734,9 +730,9 @@ def build_report(
     costs.loc[~priced_rows, "cost_share"] = np.nan
     costs["cost_share_display"] = np.nan
     if cost_sum:
-        costs.loc[priced_rows, "cost_share_display"] = A.display_percentages(
-            costs.loc[priced_rows, "cost_share"]
-        ).to_numpy()
+        costs.loc[priced_rows, "cost_share_display"] = display_shares(
+            to_hundredths(costs.loc[priced_rows, "estimated_cost"])
+        )
     table = table.merge(
         costs[["operation", "cost_share", "cost_share_display"]],
         on="operation",
@@ -765,7 +761,7 @@ def build_report(
             ]
             .iloc[0]
         )
-    formats = formats_from_theme(theme.formats, inputs["credits"], theme.currency)
+    formats = formats_from_theme(theme.formats, inputs["credits"], book.currency)
 
     rep = MonthlyReport(
         month=month,
@@ -795,7 +791,7 @@ def build_report(
         projection_weekday=projection_weekday,
         top_operation=top,
         estimated_cost=estimated_cost,
-        currency=theme.currency,
+        currency=book.currency,
         operations=table,
         monthly=history_table,
         daily=daily,
@@ -825,7 +821,8 @@ def build_report(
         largest_cost_operation=None if largest is None else str(largest["operation"]),
         largest_cost=0.0 if largest is None else float(largest["estimated_cost"]),
         tier_multiplier=mult,
-        prices=dict(theme.prices),
+        prices=book.prices,
+        price_book=book,
         bridge=bridge,
         biggest_driver=biggest_driver,
     )

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from generect_reports.analysis.calendar import FiscalCalendar
-from generect_reports.analysis.pricing import estimate_cost, money_cents
 from generect_reports.errors import InputError
 from generect_reports.periods import month_bounds, shift_month
 from generect_reports.theme import Theme, load_theme
@@ -70,6 +69,9 @@ class QuarterReport:
     drivers: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
+    #: operation, one column per month (estimated cost, each month's line rounded once by the
+    #: price book: the monthly report's figure), total (the quarter's line: their sum)
+    cost_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def quarter_window(quarter: str, calendar: FiscalCalendar) -> tuple[dt.date, dt.date]:
@@ -158,7 +160,8 @@ def build_quarter_report(
     Returns
     -------
     QuarterReport
-        Figures in credits; ``estimated_cost`` rounded once per operation (half-up, to the cent).
+        Figures in credits; ``estimated_cost`` per operation is the sum of its months' cost
+        lines, each priced by the theme's price book and rounded half up to the cent once.
         The previous-year figures are NaN when the data does not reach back that far.
     """
     if usage.attrs.get("period", "day") != "day":
@@ -216,9 +219,8 @@ def build_quarter_report(
     )
     table["yoy_change"] = table["credits"] - table["last_year_credits"]
     table["yoy_change_pct"] = _pct(table["yoy_change"], table["last_year_credits"])
-    priced = estimate_cost(table, theme.prices, multiplier=theme.tier_multiplier)
-    table["price"] = priced["price"].to_numpy()
-    table["estimated_cost"] = [money_cents(c) / 100 for c in priced["estimated_cost"]]
+    book = theme.price_book
+    table["price"] = table["operation"].map(book.unit_prices).fillna(0.0).astype("float64")
     table = table.sort_values(["credits", "operation"], ascending=[False, True], kind="mergesort")
     table = table.reset_index(drop=True)
 
@@ -237,6 +239,17 @@ def build_quarter_report(
     for label in months:
         by_month[label] = month_sums[label].to_numpy(dtype="float64")
     by_month["total"] = by_month[months].sum(axis=1)
+    # Money is booked by month: each month's line is priced and rounded once (the monthly
+    # report's figure) and the quarter's line is their sum, so the quarter ties to its months.
+    line_ops = table["operation"].to_numpy()
+    month_cents = {label: book.costs_cents(line_ops, month_sums[label]) for label in months}
+    quarter_cents = sum(month_cents.values(), np.zeros(len(table), dtype="int64"))
+    cost_by_month = pd.DataFrame({"operation": table["operation"]})
+    for label in months:
+        cost_by_month[label] = month_cents[label] / 100
+    cost_by_month["total"] = quarter_cents / 100
+    table["estimated_cost"] = quarter_cents / 100
+    unpriced = sorted(set(table.loc[~table["operation"].isin(list(book.prices)), "operation"]))
 
     total_change = float(table["change"].sum()) if has_prev else float("nan")
     drv = table[["operation", "change"]].dropna()
@@ -256,7 +269,8 @@ def build_quarter_report(
     )
     notes = [
         f"Compared on {basis}.",
-        "Estimated cost uses list prices from the price table; it is an estimate.",
+        "Estimated cost uses list prices from the price table (times the tier multiplier), "
+        "each month rounded to the cent once; it is an estimate.",
     ]
     missing = [
         label
@@ -295,13 +309,14 @@ def build_quarter_report(
         previous_total=float(table["previous_credits"].sum()) if has_prev else float("nan"),
         last_year_total=float(table["last_year_credits"].sum()) if has_ly else float("nan"),
         # the sum of the rounded lines, in whole cents, so the total ties out to them
-        estimated_cost=sum(money_cents(c) for c in table["estimated_cost"]) / 100,
-        currency=theme.currency,
+        estimated_cost=int(quarter_cents.sum()) / 100,
+        currency=book.currency,
         by_month=by_month,
         comparison=table,
         drivers=drv,
         notes=notes,
-        unpriced=list(priced.attrs["unpriced_operations"]),
+        unpriced=unpriced,
+        cost_by_month=cost_by_month,
     )
 
 
@@ -409,8 +424,10 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
                 "" if np.isnan(change_pct) else float(change_pct),
             )
         cmp.write_number(i, 8, float(row.price), price_fmt)
-        # Each cost is rounded once to the cent, as everywhere in the toolkit.
-        cmp.write_formula(i, 9, f"=ROUND(B{r}*I{r},2)", money, float(row.estimated_cost))
+        # Each month's cost is rounded once to the cent, as in the monthly reports; the
+        # quarter's is their sum (the Months sheet lists the operations in the same rows).
+        month_costs = "+".join(f"ROUND(Months!{_col(j)}{r}*I{r},2)" for j in range(1, 4))
+        cmp.write_formula(i, 9, "=" + month_costs, money, float(row.estimated_cost))
     m = len(t) + 1
     cmp.write_string(m, 0, "Total", bold)
     for j, value in (

@@ -6,9 +6,10 @@ columns (``PricingCurrency`` is :data:`CREDIT_CURRENCY`); money columns are in t
 table's currency and are an **estimate** from list prices (``x_CostIsEstimate``). The README
 documents the mapping column by column.
 
-Money is rounded once per month and operation
-(:func:`~generect_reports.analysis.pricing.round_money`, the report's cost line), then split over
-the month's days in whole cents by largest remainder, so a month's daily rows add up to the
+Money comes from the price book (:class:`~generect_reports.money.PriceBook`): each month's line
+per operation is priced and rounded once (the contracted cost is the report's cost line, the list
+cost the same credits at list price), then split over the month's days in whole cents by largest
+remainder (:func:`~generect_reports.money.split_cents`), so a month's daily rows add up to the
 report's figure exactly.
 """
 
@@ -23,8 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from generect_reports.analysis.pricing import largest_remainder, load_prices, money_cents
 from generect_reports.errors import InputError
+from generect_reports.money import (
+    PriceBook,
+    as_price_book,
+    cost_cents,
+    split_cents,
+    to_decimal,
+    to_hundredths,
+)
 
 __all__ = [
     "FOCUS_VERSION",
@@ -169,39 +177,31 @@ def _midnights(days: pd.Series, timezone: str) -> pd.Series:
     )
 
 
-def _split_cents(total: int, exact: np.ndarray) -> np.ndarray:
-    """Split ``total`` cents over days whose exact costs are ``exact`` (cents, floats).
+def _daily_cents(daily: pd.DataFrame, book: PriceBook) -> tuple[np.ndarray, np.ndarray]:
+    """List and contracted cost of every row in cents, split from the month's line.
 
-    All of one sign: :func:`largest_remainder` on the daily weights. Mixed signs (a refund day
-    in a month of charges) cannot be weights; then each day gets the floor of its exact cost and
-    the cents left go to the largest fractions, which still adds up to ``total``.
+    The month's credits of an operation are priced once by the book (the report's cost line),
+    then split over its days in proportion to each day's unrounded cost.
     """
-    if (exact >= 0).all():
-        return largest_remainder(total, exact)
-    if (exact <= 0).all():
-        return -largest_remainder(-total, -exact)
-    parts = np.floor(exact).astype("int64")
-    left = int(total - parts.sum())
-    order = np.argsort(-(exact - parts), kind="stable")
-    parts[order[:left]] += 1
-    return parts
-
-
-def _daily_cents(
-    daily: pd.DataFrame, price: np.ndarray, multiplier: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """List and contracted cost of every row in cents, split from the month's rounded line."""
     list_cents = np.zeros(len(daily), dtype="int64")
     contracted_cents = np.zeros(len(daily), dtype="int64")
     credits = daily["credits"].to_numpy(dtype="float64")
     keys = daily["month"].astype(str) + "\x00" + daily["operation"].astype(str)
-    for _, pos in pd.Series(np.arange(len(daily))).groupby(keys.to_numpy(), sort=False):
-        idx = pos.to_numpy()
-        unit = float(price[idx[0]])
-        for out, rate in ((list_cents, unit), (contracted_cents, unit * multiplier)):
-            # The report's cost line: the month's credits × price, rounded once.
-            line = money_cents(float(np.sum(credits[idx])) * rate)
-            out[idx] = _split_cents(line, credits[idx] * rate * 100.0)
+    groups = pd.Series(np.arange(len(daily))).groupby(keys.to_numpy(), sort=False)
+    positions = [pos.to_numpy() for _, pos in groups]
+    ops = np.asarray([daily["operation"].iat[idx[0]] for idx in positions], dtype=object)
+    sums = np.asarray([credits[idx].sum() for idx in positions], dtype="float64")
+    lines = {
+        "list": book.costs_cents(ops, sums, list_price=True),
+        "contracted": book.costs_cents(ops, sums),
+    }
+    for k, idx in enumerate(positions):  # one split per month and operation, not per row
+        for out, which, unit in (
+            (list_cents, "list", book.list_price(ops[k])),
+            (contracted_cents, "contracted", book.unit_price(ops[k])),
+        ):
+            rate = float(unit) if unit is not None else 0.0
+            out[idx] = split_cents(int(lines[which][k]), credits[idx] * rate * 100.0)
     return list_cents, contracted_cents
 
 
@@ -209,14 +209,7 @@ def _meter(op: str) -> str:
     return op.replace("_", " ").strip().title() or op
 
 
-def _usage_rows(
-    usage: pd.DataFrame,
-    prices: Mapping[str, float],
-    *,
-    multiplier: float,
-    currency: str,
-    prepaid: bool,
-) -> pd.DataFrame:
+def _usage_rows(usage: pd.DataFrame, book: PriceBook, *, prepaid: bool) -> pd.DataFrame:
     tz = str(usage.attrs.get("timezone", "UTC"))
     local = usage["period_start"].dt.tz_localize(None).dt.normalize()
     daily = pd.DataFrame(
@@ -229,11 +222,12 @@ def _usage_rows(
     daily = daily[daily["credits"] != 0].sort_values(["day", "operation"], kind="stable")
     daily = daily.reset_index(drop=True)
     daily["month"] = daily["day"].dt.to_period("M")
-    price_map = {str(k): float(v) for k, v in prices.items()}
-    price = daily["operation"].map(price_map)
+    price = daily["operation"].map(book.prices)
     unpriced = price.isna().to_numpy()
     price = price.fillna(0.0).to_numpy(dtype="float64")
-    list_cents, contracted_cents = _daily_cents(daily, price, multiplier)
+    unit_price = daily["operation"].map(book.unit_prices).fillna(0.0).to_numpy(dtype="float64")
+    currency = book.currency
+    list_cents, contracted_cents = _daily_cents(daily, book)
     start = _midnights(daily["day"], tz)
     end = _midnights(daily["day"] + pd.Timedelta(days=1), tz)
     month_start = _midnights(daily["month"].dt.start_time, tz)
@@ -255,7 +249,7 @@ def _usage_rows(
             "ConsumedQuantity": credits,
             "ConsumedUnit": _UNIT,
             "ContractedCost": contracted_cost,
-            "ContractedUnitPrice": price * multiplier,
+            "ContractedUnitPrice": unit_price,
             "EffectiveCost": contracted_cost,
             "ListCost": list_cost,
             "ListUnitPrice": price,
@@ -303,7 +297,8 @@ def _purchase_rows(
     day = pd.Series(top["day"].to_numpy())
     month = day.dt.to_period("M")
     qty = top["credits"].to_numpy(dtype="float64")
-    cost = np.array([money_cents(q * topup_price) for q in qty], dtype="int64") / 100.0
+    unit = to_decimal(topup_price)
+    cost = np.array([cost_cents(h, unit) for h in to_hundredths(qty)], dtype="int64") / 100.0
     n = len(top)
     return pd.DataFrame(
         {
@@ -344,9 +339,9 @@ def _purchase_rows(
 def focus_frame(
     usage: pd.DataFrame,
     *,
-    prices: Mapping[str, float] | None = None,
-    currency: str = "USD",
-    multiplier: float = 1.0,
+    prices: PriceBook | Mapping[str, float] | None = None,
+    currency: str | None = None,
+    multiplier: float | None = None,
     ledger: pd.DataFrame | None = None,
     topup_price: float | None = None,
     account_id: str = "generect",
@@ -359,12 +354,14 @@ def focus_frame(
     usage
         Tidy frame of **day** buckets.
     prices
-        Price per credit in ``currency`` by operation; default the bundled list prices. An
-        operation without a price is exported at 0 and flagged in ``x_Unpriced``.
+        The :class:`~generect_reports.money.PriceBook` (default the bundled one), or list
+        prices per credit by operation (multiplier 1). An operation without a price is exported
+        at 0 and flagged in ``x_Unpriced``.
     currency
-        The billing currency (ISO 4217).
+        The billing currency (ISO 4217); default the book's.
     multiplier
-        Tier multiplier: contracted prices are list prices × ``multiplier``.
+        Tier multiplier (contracted prices are list prices × ``multiplier``); default the
+        book's.
     ledger
         Optional ledger frame (``id``, ``created_at``, ``type``, ``credits``, ``status``,
         ``balance_type``). Its successful top-ups become ``Purchase`` rows and the credits are
@@ -383,15 +380,13 @@ def focus_frame(
     """
     if usage.attrs.get("period", "day") != "day":
         raise InputError("FOCUS rows are daily: give usage with day buckets (period='day')")
-    if prices is None:
-        prices = load_prices()
+    book = as_price_book(prices, multiplier=multiplier, currency=currency)
+    currency = book.currency
     tz = str(usage.attrs.get("timezone", "UTC"))
     purchases = (
         _purchase_rows(ledger, tz, topup_price, currency) if ledger is not None else pd.DataFrame()
     )
-    rows = _usage_rows(
-        usage, prices, multiplier=multiplier, currency=currency, prepaid=ledger is not None
-    )
+    rows = _usage_rows(usage, book, prepaid=ledger is not None)
     frame = pd.concat([rows, purchases], ignore_index=True) if len(purchases) else rows
     frame = frame.sort_values(
         ["ChargePeriodStart", "ChargeCategory", "SkuId"], kind="stable", ignore_index=True
@@ -472,15 +467,13 @@ def write_focus(
     """Write the FOCUS export: Parquet when ``output`` ends in ``.parquet``, else CSV.
 
     With no ``output`` the CSV text is returned (for stdout). ``options`` go to :func:`focus_frame`;
-    the price table, tier multiplier and currency default to the bundled ``prices.toml``.
+    the price book defaults to the one of ``template`` (a folder; default the bundled one).
     """
+    template = options.pop("template", None)
     if "prices" not in options:
-        from generect_reports.theme import load_theme
+        from generect_reports.money import load_price_book
 
-        theme = load_theme(options.pop("template", None))
-        options.setdefault("prices", theme.prices)
-        options.setdefault("multiplier", theme.tier_multiplier)
-        options.setdefault("currency", theme.currency)
+        options["prices"] = load_price_book(template)
     frame = focus_frame(usage, **options)
     if output is None:
         return render_focus_csv(frame)
