@@ -448,10 +448,24 @@ class PriceBook:
         *,
         list_price: bool = False,
     ) -> np.ndarray:
-        """:meth:`cost_cents` of many lines (operation and credits side by side), as int64.
+        """:meth:`cost_cents` of many lines (operation and credits side by side).
 
         The decimal pass runs once per distinct (operation, credits) pair, so a frame of many
         rows costs a pass over its distinct lines only.
+
+        Parameters
+        ----------
+        operations
+            Operation of each line.
+        credits
+            Credits of each line, read to the hundredth.
+        list_price
+            True for the cost at list price (no tier multiplier).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 cents per line (0 for unpriced operations).
         """
         ops = np.asarray(
             operations if isinstance(operations, np.ndarray) else list(operations), dtype=object

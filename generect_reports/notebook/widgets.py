@@ -177,6 +177,17 @@ class UsageGrid:
         book (the monthly report's figure), then split over the month's days in whole cents
         (:func:`~generect_reports.money.split_cents`, as the FOCUS export splits it): a whole
         month in dollars is the report's cost line, and its days add up to it.
+
+        Parameters
+        ----------
+        prices
+            A :class:`~generect_reports.money.PriceBook`, list prices by operation (multiplier
+            1), or None for the bundled book.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 cents, one row per day of the grid, one column per operation.
         """
         book = as_price_book(prices)
         cached = self._cents.get(book)
