@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import shutil
 import stat
@@ -106,6 +107,14 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def _remove_temporaries(tmp: Path) -> None:
+    """Remove ``tmp`` and the helper files a writer named after it (``<tmp stem>.*.tmp``, as the
+    usage workbook's layout file): a signal can stop the writer before its own clean-up."""
+    for path in [tmp, *tmp.parent.glob(glob.escape(tmp.stem) + ".*.tmp")]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def _failure(target: Path, exc: OSError) -> OutputError | WriteFailed:
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "I/O error")
     if exc.errno in _DEVICE_ERRORS:
@@ -141,15 +150,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.chmod(tmp, mode)
             os.replace(tmp, real)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove_temporaries(tmp)
         cause = _os_error(exc) if isinstance(exc, Exception) else None
         if cause is not None and not isinstance(exc, GenerectError):
             raise _failure(target, cause) from None
         raise
     else:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove_temporaries(tmp)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
