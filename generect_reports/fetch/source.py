@@ -10,6 +10,7 @@ one instant the sample was taken at. Nothing outside this module chooses between
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 from collections.abc import Mapping
 from types import TracebackType
@@ -132,17 +133,17 @@ class Source(Protocol):
     ) -> None: ...
 
 
-class BaseSource:
+class BaseSource(abc.ABC):
     """What every source does the same way: the report's plan from :meth:`today`, the context
-    manager."""
+    manager. Each source says its own :meth:`now` and answers its own plan."""
 
     timezone: str
 
-    def now(self) -> pd.Timestamp:  # pragma: no cover - every source says its own
-        raise NotImplementedError
+    @abc.abstractmethod
+    def now(self) -> pd.Timestamp: ...
 
-    def plan_usage(self, plan: UsagePlan) -> ReportUsage:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def plan_usage(self, plan: UsagePlan) -> ReportUsage: ...
 
     def today(self) -> dt.date:
         return self.now().date()
@@ -152,7 +153,7 @@ class BaseSource:
 
         return self.plan_usage(report_plan(month, history, today=self.today()))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: only a source with connections overrides it
         """Nothing to release unless a source says otherwise."""
 
     def __enter__(self) -> Any:
