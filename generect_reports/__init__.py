@@ -91,7 +91,7 @@ _EXPORTS: dict[str, str] = {
     "write_usage_parquet": "render.records.export",
     "build_quarter_report": "reports.quarterly",
     "QuarterReport": "reports.quarterly",
-    "write_quarter_workbook": "reports.quarterly",
+    "write_quarter_workbook": "render.xlsx.quarter",
     "focus_frame": "render.records.focus",
     "write_focus": "render.records.focus",
     "validate_document": "render.records.contract",
@@ -160,16 +160,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.render.records.contract import validate_document
     from generect_reports.render.records.export import usage_document, write_usage_parquet
     from generect_reports.render.records.focus import focus_frame, write_focus
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
     from generect_reports.render.xlsx.workbook import write_excel_report, write_usage_xlsx
     from generect_reports.reports.assemble import ReportSettings, monthly_report, quarter_report
     from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport, build_report
     from generect_reports.reports.narrative import bridge_table, report_narrative
-    from generect_reports.reports.quarterly import (
-        QuarterReport,
-        build_quarter_report,
-        write_quarter_workbook,
-    )
+    from generect_reports.reports.quarterly import QuarterReport, build_quarter_report
 
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .analysis.calendar import (

@@ -97,7 +97,8 @@ def _quarter(
     pdf_path: str | None,
 ) -> None:
     """``report --quarter``: the quarter report's workbook and PDF."""
-    from generect_reports.reports.quarterly import write_quarter_pdf, write_quarter_workbook
+    from generect_reports.render.pdf.quarter import write_quarter_pdf
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
 
     from ..reports import assemble
 
