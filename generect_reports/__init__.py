@@ -31,6 +31,11 @@ _EXPORTS: dict[str, str] = {
     "load_sample_tokens": "fetch.tokens",
     "Source": "fetch.source",
     "open_source": "fetch.source",
+    "open_sources": "fetch.source",
+    "MultiSource": "fetch.multi",
+    "AccountFailure": "fetch.multi",
+    "AccountSpec": "accounts",
+    "parse_accounts": "accounts",
     "Month": "periods",
     # documents put together from a source
     "ReportSettings": "reports.assemble",
@@ -168,6 +173,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.reports.narrative import bridge_table, report_narrative
     from generect_reports.reports.quarterly import QuarterReport, build_quarter_report
 
+    from .accounts import AccountSpec, parse_accounts
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .analysis.calendar import (
         FiscalCalendar,
@@ -206,8 +212,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
+    from .fetch.multi import AccountFailure, MultiSource
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
-    from .fetch.source import Source, open_source
+    from .fetch.source import Source, open_source, open_sources
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
     from .fetch.usage import fetch_usage, load_sample
     from .money import PriceBook, display_shares, load_price_book
