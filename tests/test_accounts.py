@@ -275,3 +275,117 @@ def test_the_report_label_is_now_label_and_the_old_config_key_still_works(tmp_pa
     )
     assert out.returncode == 0, out.stderr
     assert "Old Key Ltd" in (tmp_path / "m.eml").read_text()
+
+
+# --- the roll-up report -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def trio(tmp_path):
+    """Three accounts with a year of different usage each, on their own local servers."""
+    servers = {}
+    env = {}
+    lines = []
+    for name, ops in {
+        "north": {"search_database": 40.0, "email_find": 2.5},
+        "south": {"search_database": 12.0, "enrich_database": 7.25},
+        "west": {"preview": 30.0},
+    }.items():
+        fake = FakeGenerect(
+            token=f"{TOKEN}-{name}",
+            daily=simple_daily(dt.date(2025, 9, 1), dt.date(2026, 11, 30), ops),
+        ).start()
+        servers[name] = fake
+        env[f"TOKEN_{name.upper()}"] = fake.token
+        lines.append(
+            f'[accounts.{name}]\ntoken_env = "TOKEN_{name.upper()}"\napi_url = "{fake.url}"\n'
+            f'label = "{name.title()} Region"\ntags = ["all"]\n'
+        )
+    config = tmp_path / "accounts.toml"
+    config.write_text("\n".join(lines))
+    yield servers, env, config
+    for fake in servers.values():
+        fake.stop()
+
+
+def _report(config, env, tmp_path, *args):
+    return run_cli(
+        "report",
+        "--config",
+        str(config),
+        "--month",
+        "2026-10",
+        "--history",
+        "6",
+        "--xlsx",
+        str(tmp_path / "roll.xlsx"),
+        "--pdf",
+        str(tmp_path / "roll.pdf"),
+        *args,
+        env={**env, "GENERECT_API_TIMEOUT": "1", "GENERECT_API_DEADLINE": "2"},
+    )
+
+
+def test_the_rollup_adds_up_to_every_accounts_own_pack(trio, tmp_path):
+    import openpyxl
+
+    servers, env, config = trio
+    out = _report(config, env, tmp_path, "--all-accounts", "--each", str(tmp_path / "packs"))
+    assert out.returncode == 0, out.stderr
+    book = openpyxl.load_workbook(tmp_path / "roll.xlsx", data_only=True)
+    sheet = book["Accounts"]
+    rows = {
+        sheet.cell(r, 1).value: [sheet.cell(r, c).value for c in range(1, 14)] for r in range(6, 9)
+    }
+    # October has 31 days: each account's usage times 31, ranked largest first.
+    assert [sheet.cell(r, 1).value for r in range(6, 9)] == ["north", "west", "south"]
+    assert rows["north"][2] == 31 * 42.5 and rows["south"][2] == 31 * 19.25
+    assert rows["west"][1] == "West Region" and rows["west"][2] == 31 * 30.0
+    assert sheet.cell(9, 1).value == "Total" and sheet.cell(9, 3).value == 31 * 91.75
+    # Each account's own pack, written by --each, shows the figure its roll-up row shows.
+    for name in servers:
+        pack = openpyxl.load_workbook(
+            tmp_path / "packs" / name / "generect-usage-2026-10.xlsx", data_only=True
+        )
+        summary = [
+            v for row in pack["Summary"].iter_rows(values_only=True) for v in row if v is not None
+        ]
+        assert rows[name][2] in summary
+    ops = book["Operations"]
+    names = [ops.cell(r, 1).value for r in range(5, 10)]
+    assert names == ["search_database", "preview", "enrich_database", "email_find", "Total"]
+    shares = [ops.cell(r, 3).value for r in range(5, 9)]
+    assert round(sum(shares), 6) == 1.0 == round(ops.cell(9, 3).value, 6)  # as displayed
+    assert "partial" not in (tmp_path / "roll.pdf").read_bytes().decode("latin-1").lower()
+
+
+def test_a_failed_account_makes_the_rollup_partial_everywhere(trio, tmp_path):
+    import subprocess
+
+    import openpyxl
+
+    servers, env, config = trio
+    env = {**env, "TOKEN_SOUTH": "wrong-" + SECRET}
+    out = _report(config, env, tmp_path, "--tag", "all")
+    assert out.returncode == 3, out.stderr
+    assert "partial: 1 account(s) failed (south)" in out.stderr
+    book = openpyxl.load_workbook(tmp_path / "roll.xlsx", data_only=True)
+    sheet = book["Accounts"]
+    assert "partial" in sheet.cell(1, 1).value and "PARTIAL" in sheet.cell(3, 1).value
+    assert sheet.cell(8, 1).value == "Total (partial)" and sheet.cell(8, 3).value == 31 * 72.5
+    assert book["Failed"].cell(4, 1).value == "south" and book["Failed"].cell(4, 2).value == 3
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "roll.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "(partial: 1 of 3 accounts failed)" in text and "Total (partial)" in text
+    assert "south" in text and SECRET not in text + out.stderr
+
+
+def test_each_needs_several_accounts(trio, tmp_path):
+    servers, env, config = trio
+    out = _report(config, env, tmp_path, "--account", "north", "--each", str(tmp_path / "p"))
+    assert out.returncode == 2 and "--each" in out.stderr
+    assert not any(f.requests for f in servers.values())

@@ -72,10 +72,13 @@ class Run:
         ``--account`` is that account alone, exactly as a single token."""
         return bool(self.all_accounts or self.tags or len(self.accounts) > 1)
 
-    def raise_partial(self, frame: Any) -> None:
+    def raise_partial(self, result: Any) -> None:
         """After everything is written: the worst failed account's error (exit 3 or 4), saying
-        the output is partial."""
-        failed = getattr(frame, "attrs", {}).get("accounts_failed") or []
+        the output is partial. ``result`` is a frame (``attrs["accounts_failed"]``) or a model
+        with ``failed``."""
+        failed = getattr(result, "attrs", {}).get("accounts_failed") or list(
+            getattr(result, "failed", ()) or ()
+        )
         if failed:
             from ..errors import AccountsFailed
 
@@ -204,6 +207,18 @@ class Run:
             chargeback=report.chargeback,
             **extra,
         )
+
+    def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:
+        """``base`` for one account: its label in titles, its own ``[budget]`` when it has one."""
+        import dataclasses
+
+        from ..analysis.budget import parse_budget_table
+
+        changes: dict[str, Any] = {"account": base.account or spec.title}
+        if "budget" in spec.overrides:
+            where = f"[accounts.{spec.name}.budget] of {self.config.where}"
+            changes["budgets"] = parse_budget_table(dict(spec.overrides["budget"]), where=where)
+        return dataclasses.replace(base, **changes)
 
     # --- output ----------------------------------------------------------------------------
 
