@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "MultiSource": "fetch.multi",
     "AccountFailure": "fetch.multi",
     "AccountSpec": "accounts",
+    "open_history": "fetch.history",
+    "sync_history": "deliver.history",
     "parse_accounts": "accounts",
     "Month": "periods",
     # documents put together from a source
@@ -202,6 +204,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         validate_usage_frame,
         variance_by_operation,
     )
+    from .deliver.history import sync_history
     from .errors import *  # noqa: F403
     from .fetch.account import (
         AccountStatus,
@@ -211,6 +214,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
+    from .fetch.history import open_history
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
     from .fetch.multi import AccountFailure, MultiSource
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
