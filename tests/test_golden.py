@@ -1,0 +1,49 @@
+"""Golden files of the four sample reports (October 2026, March 2026, October 2026 running as of
+the 11th, and 2026-Q3): the JSON document of every command with ``--format json``, the email's
+text part, the workbook's cell values after LibreOffice recalculated it, and the PDF's text page
+by page. Each is compared byte for byte with ``tests/golden/reports/<case>/``; only the
+generation time and the package version are normalised. ``pytest --update-golden`` rewrites
+them (review the diff before committing)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from golden_files import assert_golden, pdf_pages, workbook_dump
+from reportcases import CASES
+
+DOCUMENTS = [(case, name) for case in CASES for name in CASES[case].documents]
+
+
+@pytest.mark.parametrize("case, name", DOCUMENTS)
+def test_golden_json_document(sample_reports, update_golden, case, name):
+    art = sample_reports[case]
+    text = art.read(name)
+    doc = json.loads(text)
+    from generect_reports.render.records.contract import validate_document
+
+    validate_document(doc)
+    assert doc["source"] == "sample"
+    assert_golden(f"reports/{case}/{name}.json", text, update_golden)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_email_text(sample_reports, update_golden, case):
+    art = sample_reports[case]
+    assert_golden(f"reports/{case}/email.txt", art.text, update_golden)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_pdf_text(sample_reports, update_golden, case):
+    art = sample_reports[case]
+    text = pdf_pages(art.pdf_text)
+    assert text.startswith("=== page 1 ===\n")
+    assert_golden(f"reports/{case}/pdf.txt", text, update_golden)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("case", CASES)
+def test_golden_workbook_values(sample_reports, update_golden, case):
+    art = sample_reports[case]
+    assert_golden(f"reports/{case}/workbook.txt", workbook_dump(art.recalculated), update_golden)
