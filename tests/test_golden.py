@@ -47,3 +47,21 @@ def test_golden_pdf_text(sample_reports, update_golden, case):
 def test_golden_workbook_values(sample_reports, update_golden, case):
     art = sample_reports[case]
     assert_golden(f"reports/{case}/workbook.txt", workbook_dump(art.recalculated), update_golden)
+
+
+@pytest.mark.parametrize("case", ["2026-10", "2026-Q3"])
+def test_golden_workbook_and_pdf_are_the_report_commands(sample_reports, case, tmp_path):
+    """The workbook and PDF behind the golden files (the email's attachments) are the files
+    ``report`` writes, byte for byte."""
+    from click.testing import CliRunner
+
+    from generect_reports.cli import cli
+
+    art = sample_reports[case]
+    period = ["--quarter", case] if not art.case.monthly else ["--month", case]
+    xlsx, pdf = tmp_path / "r.xlsx", tmp_path / "r.pdf"
+    args = ["report", "--sample", *period, "--xlsx", str(xlsx), "--pdf", str(pdf)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert xlsx.read_bytes() == art.xlsx.read_bytes()
+    assert pdf.read_bytes() == art.pdf.read_bytes()
