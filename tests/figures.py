@@ -118,6 +118,25 @@ def text_table(text: str, labels: list[str], rows: list[str]) -> dict[str, dict[
     return {}
 
 
+def text_records(text: str, labels: list[str]) -> list[dict[str, str]]:
+    """The rows under the first header line carrying every label, each as ``{label: cell}``
+    (for a table whose rows are named by more than one column), up to the first gap."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        spans = _label_spans(line, labels)
+        if spans is None:
+            continue
+        records = []
+        for body in lines[i + 1 :]:
+            if not body.strip():
+                if records:
+                    break
+                continue
+            records.append(_assign(_split(body), spans))
+        return records
+    return []
+
+
 def labelled(text: str, label: str, pattern: str = r"\S+") -> str | None:
     """The value printed right after ``label`` (and an optional colon) on the first line that
     has one matching ``pattern``."""
@@ -351,3 +370,28 @@ def sheet_rows(path: Path, sheet: str) -> dict[str, list[str]]:
             values = [excel_display(c.value, c.number_format) for c in row[1:]]
             out.setdefault(row[0].value, [v for v in values if v != ""])
     return out
+
+
+def sheet_records(path: Path, sheet: str, labels: list[str]) -> list[dict[str, str]]:
+    """The rows under the first header row carrying every label, each as ``{label: displayed
+    cell}``, up to the first row without a first label's value."""
+    ws = _sheet(path, sheet)
+    grid = [list(r) for r in ws.iter_rows()]
+    for i, header in enumerate(grid):
+        names = [str(c.value) if c.value is not None else "" for c in header]
+        if not all(label in names for label in labels):
+            continue
+        columns = {label: names.index(label) for label in labels}
+        records = []
+        for row in grid[i + 1 :]:
+            first = columns[labels[0]]
+            if first >= len(row) or row[first].value in (None, ""):
+                break
+            records.append(
+                {
+                    label: excel_display(row[k].value, row[k].number_format) if k < len(row) else ""
+                    for label, k in columns.items()
+                }
+            )
+        return records
+    return []

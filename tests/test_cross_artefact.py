@@ -30,7 +30,9 @@ from figures import (
     html_table,
     html_texts,
     sheet_labels,
+    sheet_records,
     sheet_table,
+    text_records,
     text_table,
     tiles,
     value_below,
@@ -346,6 +348,61 @@ def reconcile_op(label: str) -> dict[str, Reader]:
     return {"workbook": when(present, sheet), "pdf": when(present, pdf), "json": when(present, doc)}
 
 
+def _reason_rows(records: list[dict[str, str]]) -> Shown:
+    return {f"{r['Operation']} / {r['Reason']}": r["Credits"] for r in records if r["Operation"]}
+
+
+def sheet_reasons(art: Artefacts, rep: Any) -> Shown:
+    labels = ["Operation", "Reason", "Credits"]
+    return _reason_rows(sheet_records(art.recalculated, "Reconciliation", labels))
+
+
+def pdf_reasons(art: Artefacts, rep: Any) -> Shown:
+    return _reason_rows(text_records(art.pdf_text, ["Operation", "Reason", "Credits", "Detail"]))
+
+
+def json_reasons(art: Artefacts, rep: Any) -> Shown | None:
+    if "reconcile" not in art.case.documents:
+        return None
+    f = rep.formats
+    return {
+        f"{r['operation']} / {r['reason']}": f.exact_change(r["credits"]).lstrip("+")
+        for r in art.document("reconcile")["rows"]
+    }
+
+
+def _reasons(rep: Any) -> list[str]:
+    reasons = rep.sections.reconciliation.reasons
+    return [f"{o} / {r}" for o, r in zip(reasons["operation"], reasons["reason"])]
+
+
+def sheet_customer_column(label: str) -> Reader:
+    def read(art: Artefacts, rep: Any) -> Shown:
+        table = sheet_table(
+            art.recalculated, "By customer", ["Customer", "Requests", label], _customers(rep)
+        )
+        return _column(table, label)
+
+    return read
+
+
+def json_customer_field(field: str) -> Reader:
+    """Requests (whole numbers) or the failed share (a percentage) from ``chargeback``."""
+
+    def read(art: Artefacts, rep: Any) -> Shown | None:
+        if "chargeback" not in art.case.documents:
+            return None
+        shown = {}
+        for r in art.document("chargeback")["customers"]:
+            if r["customer"] not in _customers(rep) or r[field] is None:
+                continue
+            value = r[field]
+            shown[r["customer"]] = f"{value:,}" if field == "requests" else rep.formats.pct(value)
+        return shown
+
+    return read
+
+
 def _customers(rep: Any) -> list[str]:
     return [str(c) for c in rep.sections.allocation.customers["customer"]]
 
@@ -441,22 +498,34 @@ def sheet_limit(art: Artefacts, rep: Any) -> Shown:
         ["plan limit"],
     )
     row = table["plan limit"]
-    return {
+    shown = {
         "limit": row["Limit / budget"],
         "used": row["Used"],
         "share used": row["Share used"],
         "reaches it on": row.get("Reaches it on", "-"),
     }
+    if not rep.complete:
+        more = sheet_table(
+            art.recalculated,
+            "Budget",
+            ["Line", "Projected month end", "Projected share"],
+            ["plan limit"],
+        )["plan limit"]
+        shown["projected"] = more["Projected month end"]
+        shown["projected share"] = more["Projected share"]
+    return shown
 
 
 def pdf_limit(art: Artefacts, rep: Any) -> Shown:
-    labels = ["Line", "Limit / budget", "Used", "Used %", "Reaches it on"]
+    labels = ["Line", "Limit / budget", "Used", "Used %", "Projected", "Proj. %", "Reaches it on"]
     row = text_table(art.pdf_text, labels, ["plan limit"])["plan limit"]
     return {
         "limit": row["Limit / budget"],
         "used": row["Used"],
         "share used": row["Used %"],
         "reaches it on": row["Reaches it on"],
+        "projected": row["Projected"],
+        "projected share": row["Proj. %"],
     }
 
 
@@ -469,13 +538,25 @@ def email_limit(part: str) -> Partial:
             text,
         )
         assert m, "no plan-limit sentence"
-        return {"used": m.group(1), "share used": m.group(2), "limit": m.group(3)}
+        shown = {"used": m.group(1), "share used": m.group(2), "limit": m.group(3)}
+        m = re.search(r"projected (\S+%) at month end[^,]*, reaching it on (\S+?)\.", text)
+        if m:
+            shown["projected share"], shown["reaches it on"] = m.groups()
+        m = re.search(r"it was reached on (\S+?)\.", text)
+        if m:
+            shown["reaches it on"] = m.group(1)
+        return shown
 
     return partial(read)
 
 
 def dashboard_limit(art: Artefacts, rep: Any) -> Shown:
-    return {"share used": dashboard_tiles(art)["Plan limit used"]}
+    shown = {"share used": dashboard_tiles(art)["Plan limit used"]}
+    html = (art.dashboard / "kpis.html").read_text(encoding="utf-8")
+    m = re.search(r"projected (\S+%) at month end", html)
+    if m:
+        shown["projected share"] = m.group(1)
+    return shown
 
 
 _ANOMALY = re.compile(
@@ -639,6 +720,19 @@ MONTH_FIGURES: dict[str, dict[str, Reader]] = {
     "ledger usage by operation": reconcile_op("Usage"),
     "ledger settled by operation": reconcile_op("Settled"),
     "ledger difference by operation": reconcile_op("Difference"),
+    "ledger reasons": {
+        "workbook": when(_has("reconciliation"), sheet_reasons),
+        "pdf": when(_has("reconciliation"), pdf_reasons),
+        "json": when(_has("reconciliation"), json_reasons),
+    },
+    "customer requests": {
+        "workbook": when(_has("allocation"), sheet_customer_column("Requests")),
+        "chargeback json": when(_has("allocation"), partial(json_customer_field("requests"))),
+    },
+    "customer failed share": {
+        "workbook": when(_has("allocation"), sheet_customer_column("Failed share")),
+        "chargeback json": when(_has("allocation"), partial(json_customer_field("failed_share"))),
+    },
     "customer credits": {
         "workbook": when(_has("allocation"), sheet_customers("Credits")),
         "pdf": when(_has("allocation"), pdf_customers(0)),
@@ -798,7 +892,28 @@ def q_subject(art: Artefacts, rep: Any) -> Shown:
     return {"credits": m.group(1), "change % vs previous": m.group(2)}
 
 
+def q_sheet_drivers(art: Artefacts, rep: Any) -> Shown:
+    label = f"Change vs {rep.previous_label}"
+    names = [str(o) for o in rep.drivers["operation"]]
+    return _column(sheet_table(art.recalculated, "Drivers", ["Operation", label], names), label)
+
+
+def q_email_driver(part: str) -> Partial:
+    def read(art: Artefacts, rep: Any) -> Shown:
+        text = art.text if part == "text" else " ".join(html_texts(art.html))
+        m = re.search(r"Largest driver: (\S+) \((\S+) credits\)", text)
+        assert m, "no largest driver"
+        return {m.group(1): m.group(2)}
+
+    return partial(read)
+
+
 QUARTER_FIGURES: dict[str, dict[str, Reader]] = {
+    "drivers": {
+        "workbook": q_sheet_drivers,
+        "email text": q_email_driver("text"),
+        "email html": q_email_driver("html"),
+    },
     "headline": {
         "workbook Summary": q_summary,
         "pdf": q_pdf_totals,
@@ -857,17 +972,27 @@ def _customers_with_credits(rep: Any) -> list[str]:
 ROWS: dict[str, Callable[[Any], list[str]]] = {
     "headline": _headline_rows,
     "tie-out": lambda rep: ["settled charges", "usage"],
+    "ledger reasons": _reasons,
+    "customer requests": lambda rep: [
+        c for c in _customers_with_credits(rep) if c != "unallocated"
+    ],
+    "customer failed share": lambda rep: [
+        c for c in _customers_with_credits(rep) if c != "unallocated"
+    ],
     "ledger usage by operation": _ledger_ops,
     "ledger settled by operation": _ledger_ops,
     "ledger difference by operation": _ledger_ops,
     "customer credits": _customers_with_credits,
     "customer share": _customers_with_credits,
     "customer cost": lambda rep: [c for c in _customers_with_credits(rep) if c != "unallocated"],
-    "plan limit": lambda rep: ["limit", "used", "share used"],
+    "plan limit": lambda rep: (
+        ["limit", "used", "share used"] + ([] if rep.complete else ["projected share"])
+    ),
     "anomaly credits": lambda rep: [],
     "anomaly excess": lambda rep: [],
     "anomaly baseline": lambda rep: [],
     "drivers": lambda rep: [str(rep.bridge["label"].iloc[0]), str(rep.bridge["label"].iloc[-1])],
+    "quarter drivers": lambda rep: [str(o) for o in rep.drivers["operation"]],
     "quarter headline": lambda rep: ["credits", "change % vs previous", "change % vs last year"],
 }
 
@@ -893,11 +1018,18 @@ NOT_SHOWN: dict[str, dict[str, Callable[[Any], bool]]] = {
                 "ledger usage by operation",
                 "ledger settled by operation",
                 "ledger difference by operation",
+                "ledger reasons",
             ],
             lambda rep: rep.sections.reconciliation is None,
         ),
         **dict.fromkeys(
-            ["customer credits", "customer share", "customer cost"],
+            [
+                "customer credits",
+                "customer share",
+                "customer cost",
+                "customer requests",
+                "customer failed share",
+            ],
             lambda rep: rep.sections.allocation is None,
         ),
         **dict.fromkeys(
