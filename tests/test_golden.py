@@ -16,6 +16,21 @@ from reportcases import CASES
 DOCUMENTS = [(case, name) for case in CASES for name in CASES[case].documents]
 
 
+def test_every_json_command_has_golden_documents():
+    """A command that learns ``--format json`` gets a golden document: add it to a case in
+    ``reportcases.py`` (and run ``pytest --update-golden``)."""
+    from generect_reports.cli import cli
+
+    with_json = set()
+    for name, command in cli.commands.items():
+        fmt = next((p for p in command.params if p.name == "fmt"), None)
+        if fmt is not None and "json" in getattr(fmt.type, "formats", ()):
+            with_json.add(name)
+    covered = {args[0] for case in CASES.values() for args in case.documents.values()}
+    assert "usage" in with_json
+    assert with_json <= covered, f"no golden document for {sorted(with_json - covered)}"
+
+
 @pytest.mark.parametrize("case, name", DOCUMENTS)
 def test_golden_json_document(sample_reports, update_golden, case, name):
     art = sample_reports[case]
