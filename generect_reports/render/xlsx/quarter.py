@@ -37,9 +37,13 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     wb.set_properties({"title": f"Generect usage {rep.label}", "created": dt.datetime(2000, 1, 1)})
     bold = wb.add_format({"bold": True})
     title = wb.add_format({"bold": True, "font_size": 14})
-    num = wb.add_format({"num_format": "#,##0.00"})
-    num_bold = wb.add_format({"num_format": "#,##0.00", "bold": True, "top": 1})
+    # Credits and changes as the quarter's PDF page and email show them: whole credits, and
+    # changes with their sign (a percentage of no change reads 0.0%).
+    num = wb.add_format({"num_format": "#,##0"})
+    num_bold = wb.add_format({"num_format": "#,##0", "bold": True, "top": 1})
+    change_fmt = wb.add_format({"num_format": "+#,##0;-#,##0;0"})
     pct = wb.add_format({"num_format": "0.0%"})
+    change_pct_fmt = wb.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
     money = wb.add_format({"num_format": "$#,##0.00" if rep.currency == "USD" else "#,##0.00"})
     head = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True})
     price_fmt = wb.add_format({"num_format": "0.000"})
@@ -102,16 +106,16 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         ):
             number(cmp, i, col, base, num)
             if np.isnan(base):
-                cmp.write_blank(i, col + 1, None, num)
-                cmp.write_blank(i, col + 2, None, pct)
+                cmp.write_blank(i, col + 1, None, change_fmt)
+                cmp.write_blank(i, col + 2, None, change_pct_fmt)
                 continue
             b, d = _col(col), _col(col + 1)
-            cmp.write_formula(i, col + 1, f"=B{r}-{b}{r}", num, float(change))
+            cmp.write_formula(i, col + 1, f"=B{r}-{b}{r}", change_fmt, float(change))
             cmp.write_formula(
                 i,
                 col + 2,
                 f'=IF({b}{r}=0,"",{d}{r}/{b}{r})',
-                pct,
+                change_pct_fmt,
                 "" if np.isnan(change_pct) else float(change_pct),
             )
         cmp.write_number(i, 8, float(row.price), price_fmt)
@@ -147,7 +151,7 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     )
     for i, row in enumerate(rep.drivers.itertuples(index=False), start=1):
         drv.write_string(i, 0, text(row.operation))
-        drv.write_number(i, 1, float(row.change), num)
+        drv.write_number(i, 1, float(row.change), change_fmt)
         number(drv, i, 2, row.share_of_change, pct)
         drv.write_string(i, 3, row.direction)
     drv.set_column(0, 3, 22)
@@ -168,22 +172,22 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
             summary.write_formula(k, 1, f"={ref}{m + 1}", num, float(value))
     summary.write_string(6, 0, f"Change vs {rep.previous_label}", bold)
     if not np.isnan(rep.previous_total):
-        summary.write_formula(6, 1, "=B4-B5", num, rep.total - rep.previous_total)
+        summary.write_formula(6, 1, "=B4-B5", change_fmt, rep.total - rep.previous_total)
         summary.write_formula(
             6,
             2,
             '=IF(B5=0,"",B7/B5)',
-            pct,
+            change_pct_fmt,
             (rep.total - rep.previous_total) / rep.previous_total if rep.previous_total else "",
         )
     summary.write_string(7, 0, f"Change vs {rep.last_year_label}", bold)
     if not np.isnan(rep.last_year_total):
-        summary.write_formula(7, 1, "=B4-B6", num, rep.total - rep.last_year_total)
+        summary.write_formula(7, 1, "=B4-B6", change_fmt, rep.total - rep.last_year_total)
         summary.write_formula(
             7,
             2,
             '=IF(B6=0,"",B8/B6)',
-            pct,
+            change_pct_fmt,
             (rep.total - rep.last_year_total) / rep.last_year_total if rep.last_year_total else "",
         )
     summary.write_string(8, 0, "Estimated cost (list prices)", bold)
