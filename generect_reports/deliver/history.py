@@ -153,6 +153,7 @@ def sync_history(
 
     from .._atomic import write_bytes_atomic
     from ..errors import GenerectError
+    from ..fetch.multi import AccountFailure
 
     unknown = sorted(set(datasets) - set(DATASETS))
     if unknown:
@@ -193,13 +194,8 @@ def sync_history(
             except InputError:
                 raise
             except GenerectError as exc:
-                result.failed.append(
-                    {
-                        "account": name,
-                        "error": " ".join(str(exc).split()),
-                        "exit_code": exc.exit_code,
-                    }
-                )
+                failure = AccountFailure(name, " ".join(str(exc).split()), exc.exit_code)
+                result.failed.append(failure.as_dict())
                 log.warning("account %s failed: %s", name, result.failed[-1]["error"])
             finally:
                 # Written after every account: what is on disk is always described.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import APIError, GenerectError, InputError
+from ..errors import GenerectError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,9 +86,7 @@ class MultiSource:
                 return name, ask(name, self.sources[name])
             except InputError:
                 raise
-            except APIError as exc:
-                return name, AccountFailure(name, _one_line(exc), exc.exit_code)
-            except GenerectError as exc:
+            except GenerectError as exc:  # an API, network or output failure of this account
                 return name, AccountFailure(name, _one_line(exc), exc.exit_code)
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="generect-account") as pool:
