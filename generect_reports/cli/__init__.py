@@ -34,20 +34,28 @@ __all__ = ["cli", "main", "redact", "SECRET_ENV", "USAGE_FORMATS", "STATUS_FORMA
 #: Exit statuses of a run stopped by a signal (128 + the signal number, as shells report it).
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGHUP = 129
 EXIT_SIGPIPE = 141
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C so the same clean-up runs."""
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C so the same clean-up runs
+    (temporary files removed, the PDF child stopped)."""
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    # Turn SIGTERM into an exception so atomic writes remove their temporary files.
-    raise Terminated
+    # Turn SIGTERM and SIGHUP into an exception so atomic writes remove their temporary files.
+    raise Terminated(signum)
 
 
 def _interrupt_code(exc: BaseException | None) -> int:
-    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    if isinstance(exc, Terminated):
+        return 128 + exc.signum
+    return EXIT_SIGINT
 
 
 def _quiet_broken_pipe() -> None:
@@ -86,7 +94,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt as exc:
             code = _interrupt_code(exc)
             click.echo(
-                "error: terminated" if code == EXIT_SIGTERM else "error: interrupted", err=True
+                "error: interrupted" if code == EXIT_SIGINT else "error: terminated", err=True
             )
             sys.exit(code)
         except BrokenPipeError:
@@ -125,17 +133,22 @@ for _module in (usage, report, email, status, reconcile, chargeback, dashboard):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click with one-line usage errors (exit 2) instead of a usage dump;
-    Ctrl-C exits 130 and SIGTERM 143 within about a second, whatever requests are in flight."""
+    Ctrl-C exits 130, SIGTERM 143 and SIGHUP 129 within about a second, whatever requests are
+    in flight."""
     import signal
 
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminate)
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and not (
+            name == "SIGHUP" and signal.getsignal(signum) == signal.SIG_IGN
+        ):  # under nohup, SIGHUP stays ignored
+            signal.signal(signum, _terminate)
     try:
         cli.main(args=argv, prog_name="generect-reports", standalone_mode=False)
         if sys.stdout is not None:
             sys.stdout.flush()
     except SystemExit as exc:
-        if exc.code in (EXIT_SIGINT, EXIT_SIGTERM):
+        if exc.code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP):
             _exit_now(int(exc.code))
         raise
     except KeyboardInterrupt as exc:  # outside a command (while parsing options)
