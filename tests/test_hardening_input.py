@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fakeapi import TOKEN
 from support import run_cli
 
 from generect_reports.errors import TemplateError
@@ -169,3 +170,66 @@ def test_a_template_value_of_the_wrong_type_or_range_is_exit_2_naming_the_key(
 def test_the_bundled_theme_passes_its_own_checks():
     theme = load_theme()
     assert theme.colors["primary"] == "1F3A5F" and theme.fonts["size"] == 10
+
+
+# --- answers out of range or not text ---------------------------------------------------------
+
+
+def _usage_body(total: str, breakdown: str) -> bytes:
+    return (
+        b'{"data": {"period": "2026-01-02", "total_credits": '
+        + total.encode()
+        + b', "breakdown": '
+        + breakdown.encode("utf-8", "surrogatepass")
+        + b"}}"
+    )
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        # the examples: a count past 2^63, credits near 1e17 and 1e308, a Latin-1 name
+        (_usage_body("9223372036854775808", '{"search": 9223372036854775808}'), "out of range"),
+        (_usage_body("1e17", '{"search": 1e17}'), "out of range"),
+        (_usage_body("1e308", '{"search": 1e308}'), "out of range"),
+        (_usage_body("1e400", '{"search": 1}'), "out of range"),
+        (_usage_body("5", '{"search": 5}').replace(b"search", b"caf\xe9"), "utf-8"),
+        # variants: 2^53 + 1, a negative giant, a credit just past 1e12, a bad byte in a key
+        # nobody reads, a lone surrogate escaped in a key and in a value no parser reads
+        (_usage_body("9007199254740993", '{"search": 9007199254740993}'), "out of range"),
+        (_usage_body("5", '{"search": 5, "x": -1e13}'), "out of range"),
+        (_usage_body("1000000000000.5", '{"search": 1000000000000.5}'), "out of range"),
+        (_usage_body("5", '{"search": 5}').replace(b'"period"', b'"p\xff"'), "utf-8"),
+        (_usage_body("5", '{"search": 5}').replace(b"}}", b', "note": "\\udc00"}}'), "surrogate"),
+        (_usage_body("5", '{"\\ud800x": 5}'), "surrogate"),
+    ],
+)
+def test_an_answer_out_of_range_or_not_utf8_is_malformed_and_not_cached(api, body, reason):
+    api.fail("raw", times=-1, arg=body, when=lambda p: p["start_date"] == "2026-01-02")
+    args = ("usage", "--start", "2026-01-01", "--end", "2026-01-03", "--format", "csv")
+    env = {"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url}
+    out = run_cli(*args, env={**env, "GENERECT_API_MAX_ATTEMPTS": "1"})
+    assert out.returncode == 4, out.stderr
+    line = out.stderr.strip()
+    assert "\n" not in line and "malformed" in line and reason in line.lower(), line
+    assert "period 2026-01-02" in line
+    api.faults.clear()  # the server is fixed: the answer was not cached, the real one is used
+    out = run_cli(*args, env=env)
+    assert out.returncode == 0 and "2026-01-02" in out.stdout, out.stderr
+
+
+def test_answers_within_range_are_kept_exactly(api):
+    body = _usage_body("1000000000000", '{"search": 999999999999.5, "café": 0.5}')
+    api.fail("raw", times=-1, arg=body, when=lambda p: p["start_date"] == "2026-01-02")
+    out = run_cli(
+        "usage",
+        "--start",
+        "2026-01-02",
+        "--end",
+        "2026-01-02",
+        "--format",
+        "json",
+        env={"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "café" in out.stdout and "999999999999.5" in out.stdout
