@@ -3,7 +3,11 @@ checked for type and range where it is read (exit 2 naming the key), never in a 
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +237,52 @@ def test_answers_within_range_are_kept_exactly(api):
     )
     assert out.returncode == 0, out.stderr
     assert "café" in out.stdout and "999999999999.5" in out.stdout
+
+
+# --- a locale that is not UTF-8 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "locale_env",
+    [
+        {"LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "", "PYTHONUTF8": "0"},
+        {"PYTHONIOENCODING": "ascii"},
+        {"PYTHONIOENCODING": "iso-8859-1"},
+    ],
+    ids=["LC_ALL=C", "ascii", "latin-1"],
+)
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_stdout_in_a_locale_that_is_not_utf8_escapes_what_it_cannot_encode(api, locale_env, fmt):
+    """The issue's example: a Cyrillic operation name in an ISO-8859-1 locale exited 1 with a
+    UnicodeEncodeError for every stdout format."""
+    api.daily.clear()
+    api.daily[dt.date(2026, 4, 1)] = {"звіт_пошук": 3.0, "café": 2.0}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generect_reports",
+            "usage",
+            "--start",
+            "2026-04-01",
+            "--end",
+            "2026-04-01",
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        env={
+            **os.environ,
+            "GENERECT_API_TOKEN": TOKEN,
+            "GENERECT_API_URL": api.url,
+            **locale_env,
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    # Written in the stream's encoding, what that cannot hold as escapes: the name is never
+    # lost or replaced by "?". (Python speaks UTF-8 in the C locale, and click writes UTF-8 to
+    # a stream that claims ASCII.)
+    encoding = "latin-1" if locale_env.get("PYTHONIOENCODING") == "iso-8859-1" else "utf-8"
+    text = out.stdout.decode(encoding)
+    assert "звіт" in text or "\\u0437\\u0432\\u0456\\u0442" in text, text
+    assert "?" not in text and b"Traceback" not in out.stderr

@@ -76,6 +76,17 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+def _escape_what_the_locale_cannot_encode() -> None:
+    """In a locale that is not UTF-8 (``LC_ALL=C``, ISO-8859-1, ``PYTHONIOENCODING=ascii``) a
+    Cyrillic operation name cannot be printed as itself: write it as ``\u0437`` escapes instead
+    of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command, turning errors into one line on stderr and the documented exit code."""
 
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     in flight."""
     import signal
 
+    _escape_what_the_locale_cannot_encode()
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None and not (
