@@ -286,3 +286,28 @@ def test_stdout_in_a_locale_that_is_not_utf8_escapes_what_it_cannot_encode(api, 
     text = out.stdout.decode(encoding)
     assert "звіт" in text or "\\u0437\\u0432\\u0456\\u0442" in text, text
     assert "?" not in text and b"Traceback" not in out.stderr
+
+
+# --- dates past year 9999 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("balance", [9e11, 4e5])  # 9e13 days, and 4e7 days (year ~111,000)
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_an_idle_account_with_a_large_balance_runs_out_beyond_9999(api, balance, fmt):
+    """The issue's example: `status` exited 1 once the runway passed year 9999."""
+    import json
+
+    api.daily.clear()
+    for day in range(1, 31):
+        api.daily[dt.date(2026, 11, day)] = {"search_database": 0.01}
+    api.me.update(balance=balance, monthly_limit=None, used_this_month=0.3)
+    args = ["status", "--format", fmt, "--min-runway-days", "1e15"]
+    out = run_cli(*args, env={"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url})
+    assert out.returncode == 5, out.stderr  # the runway is below 1e15 days: a failed check
+    days = balance / 0.01
+    if fmt == "json":
+        doc = json.loads(out.stdout)
+        assert doc["run_out_date"] is None and doc["runway_days"] == days
+    else:
+        assert "(runs out beyond 9999)" in out.stdout
+    assert "runs out beyond 9999) is below --min-runway-days" in out.stderr
