@@ -311,3 +311,66 @@ def test_an_idle_account_with_a_large_balance_runs_out_beyond_9999(api, balance,
     else:
         assert "(runs out beyond 9999)" in out.stdout
     assert "runs out beyond 9999) is below --min-runway-days" in out.stderr
+
+
+# --- server text on a terminal --------------------------------------------------------------
+
+#: A title change, a clear screen, a bell, the C1 CSI, a bidi override and a line feed.
+HOSTILE = "Pro\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\nnext"
+
+
+def _no_controls(text: str) -> bool:
+    return not any(c in text for c in "\x1b\x07\x9b\u202e")
+
+
+def test_an_error_detail_cannot_drive_the_terminal(api):
+    api.fail("detail", times=-1, arg=HOSTILE)
+    out = run_cli(
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-01",
+        env={"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url},
+    )
+    assert out.returncode == 4, out.stderr
+    assert _no_controls(out.stderr) and len(out.stderr.strip().splitlines()) == 1
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out.stderr and "\\u202eevil\\x0anext" in out.stderr
+
+
+@pytest.mark.parametrize("detail", [{"start_date": [HOSTILE]}, {HOSTILE: ["bad"]}])
+def test_a_field_map_detail_cannot_drive_the_terminal(api, detail):
+    api.fail("detail", times=-1, arg=detail)
+    out = run_cli(
+        "usage",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-01",
+        env={"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url},
+    )
+    assert out.returncode == 4 and _no_controls(out.stderr), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_plan_name_cannot_drive_the_terminal_in_the_table_or_the_log(api):
+    api.me["plan"] = HOSTILE
+    out = run_cli(
+        "status",
+        "-v",
+        env={"GENERECT_API_TOKEN": TOKEN, "GENERECT_API_URL": api.url},
+    )
+    assert out.returncode == 0, out.stderr
+    assert _no_controls(out.stdout) and _no_controls(out.stderr)
+    assert "Pro\\x1b]0;pwned" in out.stdout and "Pro\\x1b]0;pwned" in out.stderr
+
+
+def test_terminal_text_escapes_every_control_and_keeps_every_script():
+    from generect_reports._text import terminal_text
+
+    for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x2028, 0xFFFE]:
+        shown = terminal_text(f"a{chr(code)}b")
+        assert shown.isprintable() and shown.startswith("a\\") and shown.endswith("b")
+    assert terminal_text("звіт 報告 café \\ ok") == "звіт 報告 café \\ ok"
+    assert terminal_text("line\nline", keep_lines=True) == "line\nline"
+    assert terminal_text("line\nline") == "line\\x0aline"

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from .._text import terminal_text
 from .._version import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GenerectError
 from . import chargeback, dashboard, email, reconcile, report, status, usage
@@ -99,8 +100,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except GenerectError as exc:
             if verbose:
-                click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(f"error: {redact(str(exc))}", err=True)
+                click.echo(terminal_text(redact(traceback.format_exc()), keep_lines=True), err=True)
+            click.echo(f"error: {terminal_text(redact(str(exc)))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             code = _interrupt_code(exc)
@@ -115,10 +116,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:  # the documented exit 1: anything unexpected
             if verbose:
-                click.echo(redact(traceback.format_exc()), err=True)
+                click.echo(terminal_text(redact(traceback.format_exc()), keep_lines=True), err=True)
             hint = "" if verbose else " (run with --verbose for details)"
             click.echo(
-                f"error: unexpected {type(exc).__name__}: {redact(str(exc))}{hint}", err=True
+                f"error: unexpected {type(exc).__name__}: {terminal_text(redact(str(exc)))}{hint}",
+                err=True,
             )
             sys.exit(EXIT_UNEXPECTED)
 
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: aborted", err=True)
         sys.exit(EXIT_UNEXPECTED)
     except click.ClickException as exc:
-        click.echo(f"error: {redact(exc.format_message())}", err=True)
+        click.echo(f"error: {terminal_text(redact(exc.format_message()))}", err=True)
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
     if argv is None:
         # A command-line run that succeeded: leave without tearing the interpreter down (freeing
