@@ -311,7 +311,12 @@ def _signal_when_stuck(proc: subprocess.Popen[str], stuck: threading.Event, sig:
 
 
 @pytest.mark.parametrize(
-    "sig,code,word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+    "sig,code,word",
+    [
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGHUP, 129, "terminated"),
+    ],
 )
 def test_a_signal_ends_an_smtp_session_at_once_without_quit(servers, sig, code, word):
     """The issue's example: SIGTERM after DATA took 30 s to 733 s, as QUIT waited on the
