@@ -42,6 +42,8 @@ __all__ = [
     "EXCEL_CELL_MAX",
     "escape_invisible",
     "display_text",
+    "terminal_text",
+    "visible_char",
     "name_list",
     "truncate_for_layout",
     "unholdable_reason",
@@ -119,6 +121,12 @@ def _visible(char: str) -> bool:
     return seen
 
 
+def visible_char(char: str) -> bool:
+    """``char`` shows as itself: not a control, format (bidi, zero-width) or separator
+    character, surrogate, private-use or unassigned code point (noncharacters included)."""
+    return _visible(char)
+
+
 def escape_invisible(text: str) -> str:
     """Invisible, bidi and control characters of ``text`` as escapes, line breaks and tabs kept,
     everything else (backslashes included) unchanged: for prose such as the email's sentences,
@@ -126,6 +134,21 @@ def escape_invisible(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c in "\n\t" or _visible(c) else _escape(c) for c in text)
+
+
+def terminal_text(text: str, *, keep_lines: bool = False) -> str:
+    """Server text made safe to show on a terminal: every control character (ESC, BEL, the C1
+    CSI), bidi and zero-width character, separator and noncharacter becomes a visible Python
+    escape, so an error ``detail``, a ledger ``type`` or a plan name cannot change the title,
+    clear the screen or reorder the line. Printable text (any script) is unchanged.
+
+    The one function for text reaching stderr or a table on stdout; ``keep_lines`` keeps line
+    feeds (a whole table), otherwise a line feed is escaped too (an error is one line).
+    """
+    if text.isprintable():
+        return text
+    keep = "\n" if keep_lines else ""
+    return "".join(c if c in keep or _visible(c) else _escape(c) for c in text)
 
 
 def display_text(text: str) -> str:

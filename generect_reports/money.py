@@ -508,13 +508,21 @@ class PriceBook:
         return cents[np.asarray(inverse).ravel()]
 
 
+#: The largest list price per credit, or tier multiplier, a price book takes: far above any
+#: real one, and small enough that a year of credits times it stays an exact number of cents.
+MAX_PRICE = Decimal(1_000_000)
+
+
 def _number(value: Any, where: str, *, what: str) -> Decimal:
-    """A finite, non-negative TOML number (int, or Decimal from ``parse_float``)."""
+    """A finite, non-negative TOML number (int, or Decimal from ``parse_float``) up to
+    :data:`MAX_PRICE`."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise TemplateError(f"{what} in {where} must be numbers")
+        raise TemplateError(f"{what} in {where} must be a number")
     number = Decimal(value)
     if not number.is_finite() or number < 0:
         raise TemplateError(f"{what} in {where} must be finite and not negative, not {value}")
+    if number > MAX_PRICE:
+        raise TemplateError(f"{what} in {where} must be at most {MAX_PRICE:,}, not {value}")
     return number
 
 
@@ -553,7 +561,7 @@ def load_price_book(template: str | os.PathLike[str] | None = None) -> PriceBook
     table = raw.get("prices", {})
     if not isinstance(table, dict):
         raise TemplateError(f"[prices] in {path} must map operations to prices")
-    prices = {str(op): _number(p, str(path), what="prices") for op, p in table.items()}
+    prices = {str(op): _number(p, str(path), what=f"[prices] {op}") for op, p in table.items()}
     multiplier = _number(raw.get("tier_multiplier", 1), str(path), what="tier_multiplier")
     aliases = dict(OPERATION_ALIASES)
     theme_files = [bundled / "theme.toml"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,15 +71,22 @@ def get_timezone(name: str) -> ZoneInfo:
         ) from None
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: str | dt.date, *, what: str = "date") -> dt.date:
-    """Parse ``YYYY-MM-DD`` (or pass a date through), with a one-line error naming ``what``."""
+    """Parse ``YYYY-MM-DD`` (or pass a date through), with a one-line error naming ``what``.
+
+    Only that form, in ASCII digits: no spaces, no other scripts' digits, and none of the other
+    ISO 8601 forms ``date.fromisoformat`` takes (``2026-W01-1`` is a Monday of 2025).
+    """
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     try:
-        text = str(value).strip()
-        if len(text) != 10:
+        text = str(value)
+        if not _ISO_DATE.fullmatch(text):
             raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:

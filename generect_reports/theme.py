@@ -9,7 +9,9 @@ carries for the renderers that show them (``Theme.prices`` and friends read it).
 from __future__ import annotations
 
 import functools
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,73 @@ def load_theme(template: str | os.PathLike[str] | None = None) -> Theme:
         page=base.get("page", {}),
         price_book=load_price_book(folder),
     )
+    _check_theme(base, own_theme if own_theme.is_file() else bundled / "theme.toml")
     # Read the property for its check only: a bad page.size raises TemplateError here, early.
     _ = theme.paper
     return theme
+
+
+_HEX_COLOUR = re.compile(r"[0-9A-Fa-f]{6}")
+#: Font sizes (points) a theme may set.
+_FONT_SIZES = (4.0, 96.0)
+
+
+def _check_theme(data: dict[str, Any], path: Path) -> None:
+    """Every value of a theme checked against its type and range, once, where it is read: a
+    bad colour, a font size that is not a finite number in range, a list where text belongs is
+    :class:`TemplateError` (exit 2) naming the key, not an error deep in a renderer."""
+
+    def fail(key: str, problem: str, value: Any) -> None:
+        raise TemplateError(f"theme {key} in {path} {problem}, not {value!r}")
+
+    def colour(key: str, value: Any) -> None:
+        if not (isinstance(value, str) and _HEX_COLOUR.fullmatch(value)):
+            fail(key, 'must be a colour as six hex digits ("1F3A5F")', value)
+
+    for section in ("text", "fonts", "colors", "formats", "page"):
+        if not isinstance(data.get(section, {}), dict):
+            fail(section, "must be a table", data[section])
+    for key, value in data.get("text", {}).items():
+        if not isinstance(value, str):
+            fail(f"text.{key}", "must be text", value)
+    for key, value in data.get("colors", {}).items():
+        if key == "operations":
+            if not isinstance(value, dict):
+                fail("colors.operations", "must be a table of operation = colour", value)
+            for op, col in value.items():
+                colour(f"colors.operations.{op}", col)
+        elif key == "palette":
+            if not (isinstance(value, list) and value):
+                fail("colors.palette", "must be a list of colours", value)
+            for i, col in enumerate(value, 1):
+                colour(f"colors.palette entry {i}", col)
+        else:
+            colour(f"colors.{key}", value)
+    fonts = data.get("fonts", {})
+    for key in ("family", "excel_family"):
+        if key in fonts and not (
+            isinstance(fonts[key], str)
+            or (
+                isinstance(fonts[key], list)
+                and fonts[key]
+                and all(isinstance(f, str) for f in fonts[key])
+            )
+        ):
+            fail(f"fonts.{key}", "must be a font name", fonts[key])
+    low, high = _FONT_SIZES
+    for key in ("size", "title_size"):
+        size = fonts.get(key, 10)
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, (int, float))
+            or not (math.isfinite(size) and low <= size <= high)
+        ):
+            fail(f"fonts.{key}", f"must be a number of points from {low:g} to {high:g}", size)
+    for key, value in data.get("formats", {}).items():
+        if key.endswith("_decimals"):
+            continue  # "auto" or a count, checked where the formats are read
+        if not isinstance(value, str):
+            fail(f"formats.{key}", "must be a number format as text", value)
+    for key, value in data.get("page", {}).items():
+        if not isinstance(value, str):
+            fail(f"page.{key}", "must be text", value)

@@ -608,6 +608,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return True
+        if kind == "detail":
+            # A 400 whose envelope's detail is `arg`, verbatim (text or a field map).
+            self._send(400, envelope(400, fault.arg))
+            return True
+        if kind == "raw":
+            # A 200 whose body is `arg`, bytes sent verbatim (invalid UTF-8, odd numbers).
+            self._send(200, bytes(fault.arg))
+            return True
         if kind == "big_total":
             self._send(
                 200,

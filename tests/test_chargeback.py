@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import run_cli, soffice_recalculate
 
+from generect_reports._text import xlsx_decode
 from generect_reports.analysis.chargeback import (
     ASSUMPTIONS,
     UNALLOCATED,
@@ -639,3 +640,57 @@ def test_customers_shares_add_up_as_shown_and_match_the_operations():
 
     report = build_report(load_sample("2025-10-01", "2026-10-31"), "2026-10")
     assert report.operations.set_index("operation").at["unattributed", "share_display"] == 1.7
+
+
+#: Customer names the usage writers already take, through the statement workbook.
+HOSTILE_NAMES = [
+    "Acme\ufffeCorp",  # a noncharacter: the workbook's XML cannot hold it raw
+    "Beta\uffff",
+    "Ctrl\x1b[2J\x07Co",  # controls
+    "\u202eevil bidi",  # a bidi override
+    "zero\u200bwidth",
+    "'quoted at both ends'",
+    "a" * 30 + "'" + "tail",  # an apostrophe as the 31st character
+    "b" * 29 + "''",  # apostrophes at the 30th and 31st
+    "x" * 40,  # two names the same after the cut to 31 characters
+    "x" * 31 + "y",
+    '=HYPERLINK("http://e.example")',
+    "history",
+]
+
+
+def test_hostile_customer_names_survive_the_statement_workbook(tmp_path):
+    usage = load_sample("2026-10-01", "2026-10-31")
+    tokens = load_sample_tokens("2026-09-01", "2026-10-31")
+    real = sorted(tokens["customer"].dropna().unique())
+    rename = dict(zip(real, HOSTILE_NAMES))
+    tokens = tokens.assign(customer=tokens["customer"].map(lambda c: rename.get(c, c)))
+    alloc = allocate_credits(usage, tokens, month="2026-10")
+    path = tmp_path / "chargeback.xlsx"
+    path.write_bytes(render_chargeback_workbook(alloc))
+    book = openpyxl.load_workbook(path)  # a workbook openpyxl cannot open failed here
+    names = book.sheetnames[1:]
+    assert len(names) == len(set(n.casefold() for n in names)) == len(real)
+    for name in names:
+        assert 0 < len(name) <= 31 and name.isprintable()
+        assert not name.startswith("'") and not name.endswith("'")
+        assert not set(name) & set("[]:*?/\\")
+    cells = {
+        str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value
+    }
+    assert "Ctrl\x1b[2J\x07Co" in {xlsx_decode(c) for c in cells}  # kept, not lost
+    assert any("\\ufffe" in c for c in cells)  # shown visibly, not written raw
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_opens_the_workbook_with_hostile_names(tmp_path):
+    usage = load_sample("2026-10-01", "2026-10-31")
+    tokens = load_sample_tokens("2026-09-01", "2026-10-31")
+    real = sorted(tokens["customer"].dropna().unique())
+    rename = dict(zip(real, HOSTILE_NAMES))
+    tokens = tokens.assign(customer=tokens["customer"].map(lambda c: rename.get(c, c)))
+    alloc = allocate_credits(usage, tokens, month="2026-10")
+    path = tmp_path / "chargeback.xlsx"
+    path.write_bytes(render_chargeback_workbook(alloc))
+    recalc = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
+    assert recalc.sheetnames == openpyxl.load_workbook(path).sheetnames

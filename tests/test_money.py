@@ -232,10 +232,13 @@ def test_price_book_from_a_template_folder(templates):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("[prices]\nsearch = 'x'\n", "must be numbers"),
+        ("[prices]\nsearch = 'x'\n", r"\[prices\] search in .* must be a number"),
         ("[prices]\nsearch = -0.5\n", "not negative"),
         ("[prices]\nsearch = nan\n", "finite"),
-        ("tier_multiplier = true\n", "must be numbers"),
+        ("[prices]\nsearch = inf\n", "finite"),
+        ("[prices]\nsearch = 1e308\n", r"\[prices\] search in .* at most 1,000,000"),
+        ("tier_multiplier = 1e17\n", "tier_multiplier in .* at most"),
+        ("tier_multiplier = true\n", "must be a number"),
         ("[aliases]\nsearch_v2 = 3\n", "map names to names"),
     ],
 )

@@ -55,7 +55,23 @@ def test_kyiv_dst_week_is_seven_local_days():
 
 
 @pytest.mark.parametrize(
-    "bad", ["2026-13-01", "2026-02-30", "26-01-01", "yesterday", "", "2026-1-1"]
+    "bad",
+    [
+        "2026-13-01",
+        "2026-02-30",
+        "26-01-01",
+        "yesterday",
+        "",
+        "2026-1-1",
+        # one form only, in ASCII digits: the other ISO forms, spaces, other scripts' digits
+        "2026-W01-1",
+        "20260101",
+        " 2026-01-01",
+        "2026-01-01 ",
+        "२०२६-०१-०१",
+        "２０２６-01-01",
+        "2026-01-0\u0661",
+    ],
 )
 def test_impossible_dates_are_refused(bad):
     with pytest.raises(InvalidDateRange, match="YYYY-MM-DD"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -247,15 +248,40 @@ def _children_of(pid: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize(
     "sig,code,group",
-    [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True)],
-    ids=["sigterm-to-the-parent", "ctrl-c-to-the-group"],
+    [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, True), (signal.SIGHUP, 129, False)],
+    ids=["sigterm-to-the-parent", "ctrl-c-to-the-group", "sighup-to-the-parent"],
 )
 def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, code, group):
-    """SIGTERM to the process, or Ctrl-C to its whole group, while the PDF child draws."""
-    import subprocess
+    """SIGTERM or SIGHUP (a closed terminal) to the process, or Ctrl-C to its whole group,
+    while the PDF child draws."""
     import time
 
-    proc = subprocess.Popen(
+    proc = _report_process(tmp_path)
+    deadline = time.monotonic() + 60
+    while not (children := _children_of(proc.pid)):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.002)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] in ("error: terminated", "error: interrupted")
+    assert list(tmp_path.iterdir()) == []
+    _assert_gone(children)
+
+
+def _assert_gone(children: list[int]) -> None:
+    for child in children:  # stopped and reaped, not left running or as a zombie
+        assert (
+            not os.path.exists(f"/proc/{child}")
+            or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+        )
+
+
+def _report_process(tmp_path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -276,23 +302,31 @@ def test_a_signal_while_rendering_leaves_no_file_and_no_child(tmp_path, sig, cod
         # Python installs its Ctrl-C handler only when SIGINT is not ignored at start-up.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # noqa: PLW1509
+
+
+@needs_fork
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "sig,wait", [(signal.SIGKILL, 0.0), (signal.SIGKILL, 0.05), (signal.SIGTERM, 0.3)]
+)
+def test_a_killed_pdf_child_is_one_line_never_a_silent_exit(tmp_path, sig, wait):
+    """The out-of-memory killer takes the PDF child (at once, while the report is still being
+    built, or later): one line naming the signal and exit 1, never a silent 141."""
+    import time
+
+    proc = _report_process(tmp_path)
     deadline = time.monotonic() + 60
     while not (children := _children_of(proc.pid)):
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.002)
-    if group:
-        os.killpg(proc.pid, sig)
-    else:
-        proc.send_signal(sig)
+        time.sleep(0.001)
+    time.sleep(wait)
+    os.kill(children[0], sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
-    assert err.strip().splitlines()[-1] in ("error: terminated", "error: interrupted")
-    assert list(tmp_path.iterdir()) == []
-    for child in children:  # stopped and reaped, not left running or as a zombie
-        assert (
-            not os.path.exists(f"/proc/{child}")
-            or "Z" in open(f"/proc/{child}/stat").read().split()[2]
-        )
+    assert proc.returncode == 1, err
+    assert err.strip().splitlines()[-1] == f"error: PDF renderer stopped (signal {int(sig)})"
+    assert not (tmp_path / "r.pdf").exists()
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["r.xlsx"])  # no temporary file
+    _assert_gone(children)
 
 
 def test_email_attachments_are_the_report_files(rep):

@@ -10,6 +10,7 @@ compared in integer hundredths so a projection exactly on the limit is not lost 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -411,8 +412,14 @@ def budget_status(
         runway, run_out = math.inf, pd.NaT
     else:
         runway = float(balance) / burn
-        # The balance lasts through day ceil(runway) counting today as day 1.
-        run_out = as_of_day + pd.Timedelta(days=math.ceil(runway) - 1)
+        # The balance lasts through day ceil(runway) counting today as day 1. A day past the
+        # calendar's last (9999-12-31) has no date: NaT, shown as "beyond 9999".
+        last = (dt.date(9999, 12, 31) - as_of_day.date()).days
+        run_out = (
+            as_of_day + pd.Timedelta(days=math.ceil(runway) - 1)
+            if math.ceil(runway) - 1 <= min(last, 100_000)
+            else pd.NaT
+        )
 
     out = pd.DataFrame(
         {
@@ -569,11 +576,12 @@ def check_thresholds(
         and runway < min_runway_days
     ):
         run_out = status.attrs.get("run_out_date")
+        day = "beyond 9999" if run_out is None or pd.isna(run_out) else pd.Timestamp(run_out).date()
         out.append(
             Crossing(
                 "fail",
                 "balance runway",
-                f"balance runway {runway:,.1f} days (runs out {pd.Timestamp(run_out).date()}) "
+                f"balance runway {runway:,.1f} days (runs out {day}) "
                 f"is below --min-runway-days {min_runway_days:g}",
             )
         )

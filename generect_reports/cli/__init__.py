@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from .._text import terminal_text
 from .._version import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GenerectError
 from . import chargeback, dashboard, email, reconcile, report, status, sync, usage
@@ -34,20 +35,28 @@ __all__ = ["cli", "main", "redact", "SECRET_ENV", "USAGE_FORMATS", "STATUS_FORMA
 #: Exit statuses of a run stopped by a signal (128 + the signal number, as shells report it).
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGHUP = 129
 EXIT_SIGPIPE = 141
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C so the same clean-up runs."""
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C so the same clean-up runs
+    (temporary files removed, the PDF child stopped)."""
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    # Turn SIGTERM into an exception so atomic writes remove their temporary files.
-    raise Terminated
+    # Turn SIGTERM and SIGHUP into an exception so atomic writes remove their temporary files.
+    raise Terminated(signum)
 
 
 def _interrupt_code(exc: BaseException | None) -> int:
-    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    if isinstance(exc, Terminated):
+        return 128 + exc.signum
+    return EXIT_SIGINT
 
 
 def _quiet_broken_pipe() -> None:
@@ -68,6 +77,17 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+def _escape_what_the_locale_cannot_encode() -> None:
+    """In a locale that is not UTF-8 (``LC_ALL=C``, ISO-8859-1, ``PYTHONIOENCODING=ascii``) a
+    Cyrillic operation name cannot be printed as itself: write it as ``\u0437`` escapes instead
+    of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command, turning errors into one line on stderr and the documented exit code."""
 
@@ -80,13 +100,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except GenerectError as exc:
             if verbose:
-                click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(f"error: {redact(str(exc))}", err=True)
+                click.echo(terminal_text(redact(traceback.format_exc()), keep_lines=True), err=True)
+            click.echo(f"error: {terminal_text(redact(str(exc)))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             code = _interrupt_code(exc)
             click.echo(
-                "error: terminated" if code == EXIT_SIGTERM else "error: interrupted", err=True
+                "error: interrupted" if code == EXIT_SIGINT else "error: terminated", err=True
             )
             sys.exit(code)
         except BrokenPipeError:
@@ -96,10 +116,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:  # the documented exit 1: anything unexpected
             if verbose:
-                click.echo(redact(traceback.format_exc()), err=True)
+                click.echo(terminal_text(redact(traceback.format_exc()), keep_lines=True), err=True)
             hint = "" if verbose else " (run with --verbose for details)"
             click.echo(
-                f"error: unexpected {type(exc).__name__}: {redact(str(exc))}{hint}", err=True
+                f"error: unexpected {type(exc).__name__}: {terminal_text(redact(str(exc)))}{hint}",
+                err=True,
             )
             sys.exit(EXIT_UNEXPECTED)
 
@@ -125,17 +146,23 @@ for _module in (usage, report, email, status, reconcile, chargeback, dashboard, 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click with one-line usage errors (exit 2) instead of a usage dump;
-    Ctrl-C exits 130 and SIGTERM 143 within about a second, whatever requests are in flight."""
+    Ctrl-C exits 130, SIGTERM 143 and SIGHUP 129 within about a second, whatever requests are
+    in flight."""
     import signal
 
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminate)
+    _escape_what_the_locale_cannot_encode()
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and not (
+            name == "SIGHUP" and signal.getsignal(signum) == signal.SIG_IGN
+        ):  # under nohup, SIGHUP stays ignored
+            signal.signal(signum, _terminate)
     try:
         cli.main(args=argv, prog_name="generect-reports", standalone_mode=False)
         if sys.stdout is not None:
             sys.stdout.flush()
     except SystemExit as exc:
-        if exc.code in (EXIT_SIGINT, EXIT_SIGTERM):
+        if exc.code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP):
             _exit_now(int(exc.code))
         raise
     except KeyboardInterrupt as exc:  # outside a command (while parsing options)
@@ -152,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: aborted", err=True)
         sys.exit(EXIT_UNEXPECTED)
     except click.ClickException as exc:
-        click.echo(f"error: {redact(exc.format_message())}", err=True)
+        click.echo(f"error: {terminal_text(redact(exc.format_message()))}", err=True)
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
     if argv is None:
         # A command-line run that succeeded: leave without tearing the interpreter down (freeing

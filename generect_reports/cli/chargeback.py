@@ -70,6 +70,10 @@ def command(
         write_chargeback_workbook(split.allocation, output)  # type: ignore[arg-type]
         run.say(f"wrote {output}")
         return
-    run.emit(render_chargeback(split.allocation, fmt, complete=split.complete), output)
+    run.emit(
+        render_chargeback(split.allocation, fmt, complete=split.complete),
+        output,
+        table=fmt == "table",
+    )
     if fmt == "csv":  # table and JSON carry the assumptions; a CSV has no room
         run.say("note: customer figures are estimates. " + " ".join(split.allocation.assumptions))

@@ -23,6 +23,10 @@ from .run import Run, run_command
 __all__ = ["command"]
 
 
+#: Beyond any mail server's limit; keeps the byte count an integer.
+_MAX_ATTACHMENT_MB = 1_000_000
+
+
 @click.command("email")
 @report_options
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient (repeatable).")
@@ -63,9 +67,10 @@ def command(
     from generect_reports.deliver import smtp as sending
     from generect_reports.render.email import message as mail
 
-    if not (math.isfinite(max_attachment_mb) and max_attachment_mb > 0):
+    if not (math.isfinite(max_attachment_mb) and 0 < max_attachment_mb <= _MAX_ATTACHMENT_MB):
         raise InputError(
-            f"--max-attachment-mb must be a positive number, not {max_attachment_mb:g}"
+            f"--max-attachment-mb must be a positive number up to {_MAX_ATTACHMENT_MB:,}, "
+            f"not {max_attachment_mb:g}"
         )
     delivery = sending.SmtpSettings.from_options(
         host=smtp.smtp_host,

@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from .._text import terminal_text
+
 __all__ = ["SECRET_ENV", "redact", "setup_logging"]
 
 #: Variables whose values must never reach the terminal, whatever prints them.
@@ -25,7 +27,8 @@ def redact(text: str) -> str:
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        # Log lines carry server text (a plan name, a ledger type): no escape sequence passes.
+        return terminal_text(redact(super().format(record)), keep_lines=True)
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -150,6 +151,47 @@ def _timezone(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return _keep(ctx, param, value)
 
 
+def _config_value(param: click.Parameter, value: Any) -> str | None:
+    """Why ``value`` (as TOML read it) cannot stand for one value of ``param``, or None."""
+    kind = param.type
+    if isinstance(value, (dict, list)):
+        return "must be a single value, not a table or a list"
+    if isinstance(kind, click.types.BoolParamType) or getattr(param, "is_flag", False):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(value, bool):
+        return "must not be true or false"
+    if isinstance(kind, (click.types.IntParamType, click.types.IntRange)):
+        return None if isinstance(value, int) else "must be a whole number"
+    if isinstance(kind, (click.types.FloatParamType, click.types.FloatRange)):
+        if not isinstance(value, (int, float)):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be a finite number"
+    if not isinstance(value, str):
+        return "must be a string"
+    return None
+
+
+def _config_default(
+    ctx: click.Context, param: click.Parameter, value: Any, key: str, where: str
+) -> Any:
+    """A config file's ``value`` for ``param``, checked for type and range now: a list where one
+    value belongs, a string for a number, NaN, a boolean for a count are exit 2 naming ``key``."""
+    many = param.multiple or (param.nargs != 1)
+    values = value if many and isinstance(value, list) else [value]
+    for item in values:
+        problem = _config_value(param, item)
+        if problem is None:
+            try:
+                param.type.convert(item, param, ctx)
+            except click.BadParameter as exc:
+                problem = exc.format_message()
+            except (TypeError, ValueError, OverflowError) as exc:
+                problem = str(exc)
+        if problem:
+            raise click.BadParameter(f"{key} in {where} {problem}", ctx)
+    return value
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Read the config file once, keep it on the context, and fill option defaults from the
     tables named in :data:`CONFIG_DEFAULTS`."""
@@ -160,7 +202,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     except GenerectError as exc:
         raise click.BadParameter(str(exc)) from None
     ctx.meta[CONFIG_KEY] = config
-    known = {p.name for p in ctx.command.params}
+    known = {p.name: p for p in ctx.command.params}
     # [report] account is the label's old name: the option became --label when --account came
     # to mean a configured account.
     aliases = {"from": "sender", "account": "label"}
@@ -170,7 +212,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
             name = aliases.get(str(key), str(key).replace("-", "_"))
             if name not in known:
                 raise click.BadParameter(f"unknown setting {key!r} in [{table}] of {config.where}")
-            defaults[name] = val
+            defaults[name] = _config_default(
+                ctx, known[name], val, f"[{table}] {key}", config.where
+            )
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 

@@ -58,7 +58,7 @@ def command(
     elif fmt == "csv":
         run.emit(R.render_csv(result), output)
     else:
-        run.emit(R.render_table(result), output)
+        run.emit(R.render_table(result), output, table=True)
     for line in R.restatement_lines(result.restatements):
         log.warning(line)
     if not result.ties:

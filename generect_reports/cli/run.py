@@ -225,10 +225,12 @@ class Run:
     def say(self, text: str) -> None:
         """A progress line on stderr (``wrote PATH``), silent with ``--quiet``."""
         if not self.quiet:
-            click.echo(text, err=True)
+            from .._text import terminal_text
 
-    def emit(self, text: str, output: str | None) -> None:
-        emit(text, output)
+            click.echo(terminal_text(text), err=True)
+
+    def emit(self, text: str, output: str | None, *, table: bool = False) -> None:
+        emit(text, output, table=table)
 
 
 def _empty_config() -> Config:
@@ -264,8 +266,13 @@ def check_output(
         check_output_path(output)
 
 
-def emit(text: str, output: str | None) -> None:
-    """Print ``text``, or write it atomically to ``output``."""
+def emit(text: str, output: str | None, *, table: bool = False) -> None:
+    """Print ``text``, or write it atomically to ``output``. A ``table`` (text for a terminal,
+    holding server text) has every control and escape sequence shown escaped."""
+    if table:
+        from .._text import terminal_text
+
+        text = terminal_text(text, keep_lines=True)
     if output:
         from .._atomic import write_bytes_atomic
 

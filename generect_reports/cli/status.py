@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._text import terminal_text
 from ..errors import GenerectError, InputError
 from .logs import redact
 from .options import common_options, output_options
@@ -148,7 +149,7 @@ def command(
     status = account_status(
         run.source, settings, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
-    run.emit(RENDERERS[fmt](status), output)
+    run.emit(RENDERERS[fmt](status), output, table=fmt == "table")
     for check in status.checks:
         if check.level == "warn":
             run.say(f"warning: {check.text}")
@@ -162,7 +163,7 @@ def command(
             delivery_error = exc
     if status.failed:
         if delivery_error is not None:
-            click.echo(f"error: {redact(str(delivery_error))}", err=True)
+            click.echo(f"error: {terminal_text(redact(str(delivery_error)))}", err=True)
         raise CheckFailed("check failed: " + "; ".join(c.text for c in status.failed))
     if delivery_error is not None:
         raise delivery_error

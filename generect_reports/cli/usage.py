@@ -21,7 +21,7 @@ def _text(fmt: str) -> Callable[[Any, str | None], None]:
     def write(frame: Any, output: str | None) -> None:
         from generect_reports.render.records import export
 
-        emit(export.render(frame, fmt), output)
+        emit(export.render(frame, fmt), output, table=fmt == "table")
 
     return write
 

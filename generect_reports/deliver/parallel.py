@@ -47,11 +47,19 @@ _Task = Callable[["MonthlyReport"], bytes]
 _Result = tuple[bytes | None, BaseException | None]
 
 
-class ChildFailed(RuntimeError):
-    """The PDF child ended without an answer (killed), or with an error that could not be sent
-    as itself; an unexpected error (exit 1) for the CLI."""
+class ChildFailed(GenerectError, RuntimeError):
+    """The PDF child ended without an answer (killed, say by the out-of-memory killer), or with
+    an error that could not be sent as itself; exit 1, one line ("PDF renderer stopped
+    (signal 9)")."""
 
     exit_code: int = EXIT_UNEXPECTED
+
+
+def _how(status: int) -> str:
+    """A child's wait status in words: ``signal 9`` or ``exit status 1``."""
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _render_xlsx(rep: MonthlyReport) -> bytes:
@@ -117,36 +125,37 @@ def _stop(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-_HELD = {signal.SIGINT, signal.SIGTERM}
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP held back inside the block and raised when it ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal is raised here
 
 
 def _fork() -> int:
-    """``os.fork`` with Ctrl-C and SIGTERM held back until it has returned.
+    """``os.fork``, to be called with :func:`_signals_held`.
 
     A signal that arrives while the interpreter runs its at-fork hooks is swallowed there
-    ("Exception ignored"), so the run would go on. Held back, it is raised here once the child
-    exists, and the child is stopped. The child ignores Ctrl-C (it reaches the whole process
-    group; the parent decides) and dies of SIGTERM.
+    ("Exception ignored"), so the run would go on; and one raised before the parent has taken
+    charge of the child would leave it running. Held back, it is raised once the parent owns
+    the child, which is then stopped. The child ignores Ctrl-C (it reaches the whole process
+    group; the parent decides) and dies of SIGTERM and SIGHUP.
     """
     for stream in (sys.stdout, sys.stderr):  # or the child writes buffered output again
         if stream is not None:
             stream.flush()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    try:
-        pid = os.fork()
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        raise
+    pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        return 0
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal is raised here
-    except BaseException:
-        _stop(pid)
-        raise
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     return pid
 
 
@@ -214,8 +223,21 @@ class PdfWorker:
             raise RuntimeError("a PDF worker draws one report")
         data = pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL)
         fd, self._outbox = self._outbox, None
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except OSError as exc:  # EPIPE: the child is gone (killed before it read the report)
+            raise self._stopped() from exc
+
+    def _stopped(self) -> ChildFailed:
+        """The error for a child that ended without an answer, once it is reaped."""
+        pid, self.pid = self.pid, 0
+        how = "no answer"
+        if pid:
+            with contextlib.suppress(ChildProcessError):
+                _, status = os.waitpid(pid, 0)
+                how = _how(status)
+        return ChildFailed(f"PDF renderer stopped ({how})")
 
     def receive(self) -> _Result:
         """The PDF's bytes or its error; waits for the child and reaps it."""
@@ -224,17 +246,13 @@ class PdfWorker:
         fd, self._inbox = self._inbox, None
         with os.fdopen(fd, "rb") as pipe:
             data = pipe.read()
-        pid, self.pid = self.pid, 0
-        _, status = os.waitpid(pid, 0)
         try:
             ok, payload = pickle.loads(data)
         except Exception:
-            how = (
-                f"signal {os.WTERMSIG(status)}"
-                if os.WIFSIGNALED(status)
-                else f"exit status {os.waitstatus_to_exitcode(status)}"
-            )
-            return None, ChildFailed(f"the PDF renderer stopped ({how}) without an answer")
+            return None, self._stopped()
+        pid, self.pid = self.pid, 0
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
         return (payload, None) if ok else (None, payload)
 
     def close(self) -> None:
@@ -260,23 +278,27 @@ def start_pdf_worker(enabled: bool = True) -> Iterator[PdfWorker | None]:
         return
     to_child, from_parent = os.pipe()
     to_parent, from_child = os.pipe()
+    worker: PdfWorker | None = None
     try:
-        pid = _fork()
-    except BaseException:
-        for fd in (to_child, from_parent, to_parent, from_child):
-            os.close(fd)
-        raise
-    if pid == 0:  # pragma: no cover - the child leaves through os._exit
-        os.close(from_parent)
-        os.close(to_parent)
-        _worker_main(to_child, from_child)
-    os.close(to_child)
-    os.close(from_child)
-    worker = PdfWorker(pid, outbox=from_parent, inbox=to_parent)
-    try:
+        with _signals_held():
+            pid = _fork()
+            if pid == 0:  # pragma: no cover - the child leaves through os._exit
+                os.close(from_parent)
+                os.close(to_parent)
+                _worker_main(to_child, from_child)
+            worker = PdfWorker(pid, outbox=from_parent, inbox=to_parent)
+            os.close(to_child)
+            os.close(from_child)
         yield worker
+    except BaseException:
+        if worker is None:  # the fork failed
+            for fd in (to_child, from_parent, to_parent, from_child):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        raise
     finally:
-        worker.close()
+        if worker is not None:
+            worker.close()
 
 
 def _render(

@@ -8,26 +8,37 @@ A webhook URL is a secret: whoever has it can post to the channel. It is never l
 cached, written to a file or put in an exception; webhooks are named by position ("webhook 2 of
 3") and kind. Posts use the API client's bounded retries (:func:`should_retry`,
 :func:`retry_delay`) and go over https only, except to this machine.
+
+Every wait is wall clock and holds while a receiver trickles its headers or its body: one
+attempt gets at most ``GENERECT_WEBHOOK_TIMEOUT`` seconds (default 10), and one webhook, every
+retry and wait included, at most ``GENERECT_WEBHOOK_DEADLINE`` (default 30). A signal ends a
+post at once, the connection closed.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from generect_reports._http import is_loopback, retry_delay, should_retry
+from generect_reports._http import env_number, is_loopback, retry_delay, should_retry
+from generect_reports.deliver._watch import SocketWatch
 from generect_reports.errors import DeliveryError, InputError
 from generect_reports.render.chat import slack_payload, teams_payload
 
 __all__ = [
     "NOTIFY_ENV",
+    "WEBHOOK_TIMEOUT_ENV",
+    "WEBHOOK_DEADLINE_ENV",
     "Webhook",
     "check_webhook_url",
     "is_teams_url",
@@ -39,6 +50,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NOTIFY_ENV = "GENERECT_NOTIFY_URL"
+#: Wall-clock seconds one post may take, connecting and the whole answer included.
+WEBHOOK_TIMEOUT_ENV = "GENERECT_WEBHOOK_TIMEOUT"
+#: Wall-clock seconds one webhook may take, every attempt and wait included.
+WEBHOOK_DEADLINE_ENV = "GENERECT_WEBHOOK_DEADLINE"
 _TEAMS_HOSTS = (".logic.azure.com", ".powerplatform.com", ".webhook.office.com")
 _TEAMS_PATH = re.compile(r"/workflows/[^/]+/triggers/[^/]+/paths/invoke/?$")
 
@@ -135,6 +150,56 @@ _URLLIB3_LOGGERS = (
 )
 
 
+#: The watch of the attempt being made in this thread: connections opened for it join it.
+_WATCH: contextvars.ContextVar[SocketWatch | None] = contextvars.ContextVar(
+    "generect_webhook_watch", default=None
+)
+
+
+@cache
+def _watched_adapter() -> type[Any]:
+    """A requests adapter whose every new socket joins the current attempt's watch, before TLS
+    and before the first byte is read (requests' timeouts apply to each read only)."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def _new_conn(base: Any, self: Any) -> socket.socket:
+        sock: socket.socket = base._new_conn(self)
+        watch = _WATCH.get()
+        if watch is not None:
+            watch.add(sock)
+        return sock
+
+    class Conn(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _new_conn(HTTPConnection, self)
+
+    class SecureConn(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _new_conn(HTTPSConnection, self)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Conn
+
+    class SecurePool(HTTPSConnectionPool):
+        ConnectionCls = SecureConn
+
+    pools = {"http": Pool, "https": SecurePool}
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: Any, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
+    return Adapter
+
+
 def post_webhook(
     hook: Webhook,
     payload: dict[str, Any],
@@ -142,16 +207,24 @@ def post_webhook(
     timeout: tuple[float, float] = (5.0, 10.0),
     max_attempts: int = 4,
     sleep: Callable[[float], object] = time.sleep,
-    max_retry_time: float = 30.0,
+    max_retry_time: float | None = None,
+    attempt_timeout: float | None = None,
 ) -> int:
     """POST ``payload`` as JSON to ``hook`` with bounded retries (429, 5xx, connection trouble).
 
-    Returns the number of attempts. Raises :class:`DeliveryError` (exit 4) naming the webhook by
-    position, never by URL. Redirects are not followed (a redirect could carry the body, and the
-    URL's secret path, elsewhere).
+    ``timeout`` bounds each connect and read; ``attempt_timeout`` (default
+    ``GENERECT_WEBHOOK_TIMEOUT`` or 10 s) one attempt and ``max_retry_time`` (default
+    ``GENERECT_WEBHOOK_DEADLINE`` or 30 s) all of them, in wall clock, however slowly the
+    receiver answers. Returns the number of attempts. Raises :class:`DeliveryError` (exit 4)
+    naming the webhook by position, never by URL. Redirects are not followed (a redirect could
+    carry the body, and the URL's secret path, elsewhere).
     """
     import requests
 
+    if attempt_timeout is None:
+        attempt_timeout = env_number(WEBHOOK_TIMEOUT_ENV, 10.0, 0.1, 600.0)
+    if max_retry_time is None:
+        max_retry_time = env_number(WEBHOOK_DEADLINE_ENV, 30.0, 0.1, 3600.0)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     deadline = time.monotonic() + max_retry_time
     hide = _HideURLs()
@@ -160,20 +233,36 @@ def post_webhook(
         logger.addFilter(hide)
     session = requests.Session()
     session.trust_env = True  # proxies from the environment may be needed to reach the chat
+    adapter = _watched_adapter()(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     attempt = 0
     try:
         while True:
             attempt += 1
             status: int | None
             retry_after: float | None = None
+            left = deadline - time.monotonic()
+            watch = SocketWatch(max(0.001, min(attempt_timeout, left)))
+            token = _WATCH.set(watch)
             try:
-                response = session.post(
-                    hook.url,
-                    data=body,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                )
+                with watch:
+                    try:
+                        response = session.post(
+                            hook.url,
+                            data=body,
+                            timeout=(min(timeout[0], watch.left()), min(timeout[1], watch.left())),
+                            allow_redirects=False,
+                            headers={"Content-Type": "application/json; charset=utf-8"},
+                        )
+                    except BaseException:
+                        watch.abort()  # a signal: the connection goes now, not at the deadline
+                        raise
+                    finally:
+                        _WATCH.reset(token)
+                    if watch.expired:  # an answer cut short at the deadline is no answer
+                        response.close()
+                        raise requests.Timeout("deadline")
                 status = response.status_code
                 response.close()
                 if 200 <= status < 300:
@@ -185,6 +274,12 @@ def post_webhook(
             except requests.RequestException as exc:
                 # requests' messages quote the URL, which is the secret: keep only the class name.
                 status, problem = None, f"connection failed ({type(exc).__name__})"
+                if watch.expired or isinstance(exc, requests.Timeout):
+                    problem = (
+                        f"no complete answer within {attempt_timeout:g} s"
+                        if watch.seconds >= attempt_timeout
+                        else f"no complete answer before the {max_retry_time:g} s deadline"
+                    )
             except (ValueError, UnicodeError) as exc:
                 # e.g. a host name that cannot be encoded; the message would quote the URL.
                 raise DeliveryError(

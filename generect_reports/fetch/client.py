@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -161,11 +162,48 @@ def _strict_json(text: str) -> Any:
         raise ValueError("nesting too deep") from None
     if _depth(body) > MAX_JSON_DEPTH:
         raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH} levels")
+    _check_values(body)
     return body
 
 
 #: No answer of the API nests deeper than a few levels; far deeper is a broken or hostile server.
 MAX_JSON_DEPTH = 32
+#: No figure of an answer comes near this (a trillion credits or requests); beyond it a number
+#: is a broken or hostile server's, and past 2^53 it could not even be counted exactly.
+MAX_API_NUMBER = 10**12
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Unholdable(ValueError):
+    """A value no file can hold or no figure can be: the same answer again would not help."""
+
+
+def _check_values(body: Any) -> None:
+    """Refuse what no file can hold or no figure can be: a lone surrogate in any string or key
+    (valid JSON text, not UTF-8), and a number beyond :data:`MAX_API_NUMBER`. The error names
+    where (``data.breakdown`` key), never the value."""
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                inner = f"{where}.{key}" if where else str(key)
+                stack.append((key, f"{where or 'the answer'} key"))
+                stack.append((value, _SURROGATE.sub("?", inner)[:80]))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+        elif isinstance(node, str):
+            bad = _SURROGATE.search(node)
+            if bad:
+                raise _Unholdable(
+                    f"a lone surrogate (U+{ord(bad.group()):04X}) in {where or 'the answer'}, "
+                    "which no file encoding can store"
+                )
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            if not abs(node) <= MAX_API_NUMBER:
+                raise _Unholdable(
+                    f"number out of range in {where or 'the answer'} (beyond {MAX_API_NUMBER:.0e})"
+                )
 
 
 def _depth(value: Any) -> int:
@@ -596,9 +634,7 @@ class GenerectClient:
                 response = session.get(
                     target, headers=headers, timeout=timeout(), allow_redirects=False, stream=True
                 )
-            text = self._read_body(response, deadline, cancelled, what).decode(
-                "utf-8", errors="replace"
-            )
+            raw_body = self._read_body(response, deadline, cancelled, what)
         except _DeadlineExceeded:
             raise APIConnectionError(
                 f"{what} timed out (no complete answer within {self.attempt_timeout:g} s)"
@@ -622,15 +658,18 @@ class GenerectClient:
         finally:
             if response is not None:
                 response.close()
-        log.debug("%s -> HTTP %d, %d bytes", what, response.status_code, len(text))
+        log.debug("%s -> HTTP %d, %d bytes", what, response.status_code, len(raw_body))
         status = response.status_code
+        text = raw_body.decode("utf-8", errors="replace")  # an error page: for its words only
         if 200 <= status < 300:
             try:
-                body = _strict_json(text)
+                # Strictly UTF-8: a replaced byte would silently change a name ("caf\ufffd").
+                body = _strict_json(raw_body.decode("utf-8"))
             except ValueError as exc:
-                raise MalformedResponseError(
+                error = MalformedResponseError(
                     f"{what}: malformed response body ({self._redact(str(exc))[:_MAX_DETAIL]})"
-                ) from None
+                )
+                raise (_final(error) if isinstance(exc, _Unholdable) else error) from None
             wrapped = _wrapped_status(body)
             if wrapped is None:
                 # The account's token echoed anywhere in an answer goes no further than here.

@@ -146,7 +146,7 @@ def _runway_text(a: dict[str, Any]) -> str:
         return "runway unknown"
     if math.isinf(runway):
         return "runway unlimited (no burn in the last 28 days)"
-    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date'])})"
+    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date']) or 'beyond 9999'})"
 
 
 def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezone: str) -> str:

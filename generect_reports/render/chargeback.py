@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from generect_reports._text import visible_char, xlsxwriter_text
 from generect_reports.analysis.chargeback import UNALLOCATED, Allocation, health_rule
 from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
@@ -216,21 +217,30 @@ def render_chargeback(
 def safe_sheet_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
     """Sheet names Excel accepts: no ``[]:*?/\\``, at most 31 characters, not blank, not
     ``History``, unique ignoring case (also against ``taken``)."""
-    used = {t.lower() for t in taken}
+    used = {t.casefold() for t in taken}
     out: list[str] = []
     for raw in names:
-        base = _SHEET_FORBIDDEN.sub("_", str(raw)).strip().strip("'") or "Customer"
-        if base.lower() in _RESERVED_SHEETS:
-            base += " (customer)"
-        base = base[:31]
+        # Controls, noncharacters (U+FFFE: the workbook's XML could not hold them), bidi and
+        # zero-width characters and the characters Excel forbids all become "_".
+        text = "".join(c if visible_char(c) else "_" for c in str(raw))
+        base = _fit_sheet_name(_SHEET_FORBIDDEN.sub("_", text))
+        if base.casefold() in _RESERVED_SHEETS:
+            base = _fit_sheet_name(base + " (customer)")
         name, n = base, 1
-        while name.lower() in used:
+        while name.casefold() in used:  # also a duplicate made by the cut to 31 characters
             n += 1
             suffix = f" ({n})"
-            name = base[: 31 - len(suffix)] + suffix
-        used.add(name.lower())
+            name = _fit_sheet_name(base[: 31 - len(suffix)]).rstrip() + suffix
+        used.add(name.casefold())
         out.append(name)
     return out
+
+
+def _fit_sheet_name(text: str) -> str:
+    """At most 31 characters, trimmed, never starting or ending with an apostrophe (Excel
+    refuses both, at any length: a 31st character ``'`` once raised InvalidWorksheetName)."""
+    cut = text.strip().strip("'").strip()[:31]
+    return cut.rstrip().rstrip("'").rstrip() or "Customer"
 
 
 def _col(n: int) -> str:
@@ -306,7 +316,9 @@ def _text(ws: Any, row: int, col: int, value: Any, fmt: Any = None) -> None:
     ws.write_string(
         row,
         col,
-        "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value),
+        ""
+        if value is None or (isinstance(value, float) and pd.isna(value))
+        else xlsxwriter_text(str(value)),  # U+FFFE and U+FFFF would break the sheet's XML
         fmt,
     )
 
