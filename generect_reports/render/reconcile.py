@@ -106,7 +106,7 @@ def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None
     name = _month_name(result.month)
     if result.running and result.anchor_at is not None:
         text = (
-            f"Live balance on /me/ at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
+            f"Account balance at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
             f"while {name} is still running"
         )
         if result.anchor_balance is not None:
@@ -114,7 +114,8 @@ def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None
                 f": {_num(result.anchor_balance, numbers)} credits, with "
                 f"{_num(result.pending, numbers)} credits pending so far"
             )
-        hypothesis = result.hypothesis.rstrip(".")
+        # The filed documents speak of the account balance, not of the endpoint it is read from.
+        hypothesis = result.hypothesis.rstrip(".").replace("/me/'s balance", "the account balance")
         return text + "." + (f" {hypothesis[:1].upper()}{hypothesis[1:]}." if hypothesis else "")
     if result.closing is None:
         return ""

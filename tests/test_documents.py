@@ -1,0 +1,151 @@
+"""Every document in one visual system, exceptions first: the monthly PDF's pages read back with
+poppler and pypdf (titles, type sizes, number formats, axes, legends), and the exceptions block
+built once from the report's figures."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from pdfcheck import font_sizes, overlaps, pdftotext, words
+
+import generect_reports as g
+from generect_reports.fetch.source import open_source
+from generect_reports.render.pdf.document import bridge_limits, render_pdf
+from generect_reports.reports import assemble
+from generect_reports.reports.exceptions import (
+    NOTHING_TO_REPORT,
+    exception_lines,
+    report_exceptions,
+)
+
+
+@pytest.fixture(scope="module")
+def october(tmp_path_factory):
+    """The sample's October 2026 with every section, and its PDF."""
+    rep = assemble.monthly_report(open_source(sample=True), "2026-10")
+    path = tmp_path_factory.mktemp("docs") / "october.pdf"
+    path.write_bytes(render_pdf(rep))
+    return rep, path
+
+
+def _pages(path):
+    return [" ".join(page.split()) for page in pdftotext(path).split("\f") if page.strip()]
+
+
+def test_every_page_opens_with_the_same_title_and_subtitle(october):
+    rep, path = october
+    sizes = font_sizes(path)
+    assert len(sizes) == 6
+    subtitles = (
+        "Monthly usage report: ",
+        "Operations: ",
+        "The month day by day",
+        "Plan limit and budgets: ",
+        "Reconciliation: ",
+        "By customer: ",
+    )
+    for number, (shown, subtitle) in enumerate(zip(sizes, subtitles), start=1):
+        titles = [text for size, text in shown if abs(size - 16) < 0.01]
+        assert titles == ["Generect credit usage · October 2026"], number
+        assert any(abs(size - 10) < 0.01 and text.startswith(subtitle) for size, text in shown)
+    for page in _pages(path):
+        assert "· 2026-10" not in page and "Reconciliation: October" not in page
+
+
+def test_one_number_format_on_every_page(october):
+    """Whole credits without decimals, the theme's currency symbol, no API paths in notes."""
+    _, path = october
+    text = " ".join(_pages(path))
+    assert "33,441.00" not in text and " USD" not in text and "/me/" not in text
+    assert "$816.15" in text
+    for number, page in enumerate(words(path), start=1):
+        bare = [w.text for w in page if re.fullmatch(r"\d{4,}", w.text)]
+        assert all(2000 <= int(b) <= 2099 for b in bare), (number, bare)
+
+
+def test_section_pages_use_the_table_and_block_styles_of_pages_one_to_three(october):
+    _, path = october
+    sizes = font_sizes(path)
+    for number in (4, 5, 6):
+        shown = dict((text, size) for size, text in sizes[number - 1])
+        block_titles = [t for t, s in shown.items() if abs(s - 10.5) < 0.01]
+        assert block_titles, number
+        assert all(size >= 8 - 1e-6 for size, _ in sizes[number - 1])
+    reconciliation = _pages(path)[4]
+    assert "Reversed (ledger status error) 418.33" in reconciliation
+    assert "reversed (ledger status error) -161.08 charged, then reversed" in reconciliation
+    for number, page in enumerate(words(path), start=1):
+        assert not overlaps(page), number
+
+
+def test_bridge_axis_starts_at_zero_or_marks_its_break(october):
+    rep, path = october
+    start, end = bridge_limits(rep.bridge)
+    assert 0 < start <= 29_874 and end > 33_441
+    assert "the axis starts at 27,000 (broken)" in _pages(path)[1]
+    big_steps = pd.DataFrame(
+        {
+            "label": ["before", "a", "after"],
+            "kind": ["start", "step", "end"],
+            "value": [1_000.0, 2_000.0, 3_000.0],
+            "bottom": [0.0, 1_000.0, 0.0],
+            "top": [1_000.0, 3_000.0, 3_000.0],
+        }
+    )
+    assert bridge_limits(big_steps)[0] == 0
+
+
+def test_burnup_legend_sits_below_the_plot(october):
+    _, path = october
+    page = words(path)[3]
+    legend = next(w for w in page if w.text == "(actual)")
+    title = next(w for w in page if w.text == "Burn-up:")
+    ticks = [w for w in page if w.text == "Oct" and title.y1 < w.y0 < legend.y0 + 1]
+    assert len(ticks) >= 5
+    assert all(t.y1 <= legend.y0 for t in ticks)
+    limit = next(w for w in page if w.text == "30,000" and w.y0 > title.y1)
+    assert limit.y0 >= legend.y0 - 1  # the limit's legend entry, not a label on the line
+
+
+def test_exceptions_open_page_one(october):
+    rep, path = october
+    first = _pages(path)[0]
+    block = first.index("Exceptions and actions")
+    assert block < first.index("October 2026 used 33,441 credits")
+    for line in exception_lines(rep):
+        assert " ".join(line.split()[:6]) in first
+
+
+def test_exceptions_cover_limit_customer_fees_and_reversals(october):
+    rep, _ = october
+    found = report_exceptions(rep)
+    assert [e.kind for e in found] == ["limit", "customer", "reversed", "new_charge"]
+    assert [e.alert for e in found] == [True, True, False, False]
+    assert found[0].text == (
+        "Over the plan limit: 33,441 credits used against 30,000 credits (111.5%), "
+        "reached on 28 Oct 2026."
+    )
+    assert found[1].text.startswith("Failing customer integration, hooli: 92% of requests failed")
+    assert "2,539.69 credits are allocated to it" in found[1].text
+    assert found[2].text.startswith("418.33 credits reversed (ledger status error)")
+    assert "unattributed), 550 credits; none in September 2026" in found[3].text
+
+
+def test_a_quiet_month_says_so_in_one_line():
+    rep = g.build_report(g.load_sample(), "2026-03")
+    assert report_exceptions(rep) == []
+    assert exception_lines(rep) == [NOTHING_TO_REPORT]
+
+
+def test_a_running_month_projected_over_the_limit_is_an_exception():
+    rep = assemble.monthly_report(
+        open_source(sample=True),
+        "2026-10",
+        assemble.ReportSettings(as_of="2026-10-20 12:00", reconcile=False, chargeback=False),
+    )
+    limit = [e for e in report_exceptions(rep) if e.kind == "limit"]
+    assert len(limit) == 1 and limit[0].alert
+    assert limit[0].text.startswith("Projected over the plan limit: ")
+    assert "an estimate" in limit[0].text
