@@ -149,3 +149,76 @@ def test_a_running_month_projected_over_the_limit_is_an_exception():
     assert len(limit) == 1 and limit[0].alert
     assert limit[0].text.startswith("Projected over the plan limit: ")
     assert "an estimate" in limit[0].text
+
+
+# --------------------------------------------------------------------------- the workbook
+
+
+@pytest.fixture(scope="module")
+def october_book(october, tmp_path_factory):
+    from generect_reports.render.xlsx.workbook import render_workbook
+
+    rep, _ = october
+    path = tmp_path_factory.mktemp("book") / "october.xlsx"
+    path.write_bytes(render_workbook(rep))
+    return path
+
+
+def test_sheets_in_reading_order_and_every_sheet_set_up_for_print(october_book):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(october_book)
+    assert wb.sheetnames == [
+        "Summary",
+        "Budget",
+        "By operation",
+        "Cost",
+        "Drivers",
+        "Monthly",
+        "Reconciliation",
+        "By customer",
+        "Anomalies",
+        "Daily",
+        "Ledger",
+        "Prices",
+        "About",
+    ]
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert setup.paperSize == 9, ws.title  # the theme's A4 everywhere
+        assert setup.orientation in ("portrait", "landscape"), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert setup.fitToWidth in (None, 1), ws.title  # one page wide
+        assert "Page &P of &N" in ws.oddFooter.center.text, ws.title
+        assert ws.oddHeader.left.text, ws.title
+    assert wb["Ledger"].print_title_rows == "$1:$1"
+    for appendix in ("Daily", "Ledger"):  # in the book, not in its default print
+        assert wb[appendix].print_area == f"'{appendix}'!$XFD$1"
+
+
+def test_summary_opens_with_the_exceptions_and_its_check_has_one_live_result(october, october_book):
+    import openpyxl
+
+    rep, _ = october
+    ws = openpyxl.load_workbook(october_book)["Summary"]
+    column = [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)]
+    block = column.index("Exceptions and actions")
+    assert block < column.index("In brief")
+    lines = [text.removeprefix("• ") for text in column[block + 1 : block + 5]]
+    assert lines == exception_lines(rep)
+    row = column.index("Check: the sheets agree") + 1
+    assert ws.cell(row, 2).value.text.startswith("=IF(AND(")
+    detail = ws.cell(row, 3).value
+    assert detail.startswith(f'=IF(B{row}="OK",') and "FAIL" not in detail
+
+
+@pytest.mark.libreoffice
+def test_monthly_workbook_prints_in_at_most_twelve_pages(october_book, tmp_path):
+    from pypdf import PdfReader
+    from support import soffice_recalculate
+
+    printed = soffice_recalculate(october_book, tmp_path, to="pdf")
+    assert len(PdfReader(printed).pages) <= 12
+    text = pdftotext(printed)
+    assert "Ledger transactions" not in text and "txn_" not in text  # the appendix stays out
+    assert "Page 1 of " in text
