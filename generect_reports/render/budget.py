@@ -55,6 +55,14 @@ def _day(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
+def _long_day(value: Any) -> str | None:
+    """``28 Oct 2026``, as the report's pages and exceptions write a date."""
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    return f"{ts.day} {ts:%b %Y}"
+
+
 def _runway(value: Any) -> float | None:
     """Runway days for JSON: None when unknown or unlimited (zero burn)."""
     return None if value is None or pd.isna(value) or math.isinf(value) else round(float(value), 2)
@@ -604,6 +612,8 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
     from functools import partial
 
     fmt = partial(_fmt, numbers=numbers)
+    # In a report (``numbers`` given) dates read as the report's other dates do: 28 Oct 2026.
+    day = _day if numbers is None else _long_day
     a = status.attrs
     month = _month_name(a["month"]) if a.get("month") else "This month"
     running = not a.get("complete", True)
@@ -621,13 +631,13 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
             f"of the {rec['line']} of {limit}"
         )
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
-            text += f"; it was reached on {_day(rec['crossing_day'])}"
+            text += f"; it was reached on {day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
             text += (
                 f"; projected {fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
             )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
-                text += f", reaching it on {_day(rec['crossing_day'])}"
+                text += f", reaching it on {day(rec['crossing_day'])}"
         out.append(text + ".")
     return out
 

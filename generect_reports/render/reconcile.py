@@ -323,7 +323,7 @@ def add_reconciliation_sheet(
     value(3, "Opening balance", result.opening)
     value(4, "Top-ups", result.top_ups)
     value(5, "Settled charges", result.charges)
-    value(6, "Closing balance (derived from /me/)", result.closing)
+    value(6, "Closing balance (from the account balance)", result.closing)
     ws.write_string(7, 0, "Opening + top-ups − charges")
     ws.write_string(8, 0, "Balance check")
     if result.opening is not None and result.closing is not None:

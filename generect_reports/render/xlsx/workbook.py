@@ -240,6 +240,28 @@ class _Book:
             {"margin": 0.3},
         )
 
+    def section_formats(self) -> dict[str, Any]:
+        """The styles a section sheet's module takes: title, table header, notes and text."""
+        header = self.fmt(
+            bold=True,
+            font_color=self.header_font,
+            bg_color=self.header_fill,
+            text_wrap=True,
+            valign="vcenter",
+            border=1,
+            border_color=self.grid,
+        )
+        muted = self.fmt(italic=True, font_color=self.muted)
+        return {
+            "title": self.fmt(bold=True, font_size=self.title_size, font_color=self.primary),
+            "header": header,
+            "note": muted,
+            "muted": muted,
+            "text": self.fmt(),
+            "bold": self.fmt(bold=True),
+            "wrap": self.fmt(text_wrap=True, valign="top"),
+        }
+
     def signed_colours(self, ws: Any, rng: str) -> None:
         """Increases red, decreases green (a cost report), on numbers only."""
         ws.conditional_format(
@@ -1431,20 +1453,22 @@ def _sections(b: _Book, rep: MonthlyReport) -> None:
     tie-out and its transactions, credits by customer; their figures in the report's formats."""
     sec = rep.sections
     numbers = rep.formats
+    # The book's own title, header, note and text styles, so the section sheets look like the rest.
+    look = b.section_formats()
     if sec.budget is not None:
         from generect_reports.render.budget import add_budget_sheet
 
-        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers)
+        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers, formats=look)
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import add_ledger_sheet, add_reconciliation_sheet
 
-        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers)
+        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers, formats=look)
         if sec.ledger is not None:
             add_ledger_sheet(b.wb, sec.ledger, numbers=numbers)
     if sec.allocation is not None:
         from generect_reports.render.chargeback import add_customers_sheet
 
-        add_customers_sheet(b.wb, sec.allocation, numbers=numbers)
+        add_customers_sheet(b.wb, sec.allocation, numbers=numbers, formats=look)
     for name, heading, header_row in (
         ("Budget", "Plan limit and budgets", None),
         ("Reconciliation", "Reconciliation", None),
