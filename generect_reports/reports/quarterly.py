@@ -329,7 +329,9 @@ def _col(index: int) -> str:
     return xl_col_to_name(index)
 
 
-def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) -> None:
+def render_quarter_workbook(
+    rep: QuarterReport, path: str | os.PathLike[str], *, paper: str = "a4"
+) -> None:
     """Write the quarter workbook to ``path`` (not atomic: see :func:`write_quarter_workbook`).
 
     Sheets: Summary, Months (side by side), Comparison (previous quarter and a year earlier),
@@ -344,14 +346,32 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     )
     # Fixed document properties so reruns are byte-identical.
     wb.set_properties({"title": f"Generect usage {rep.label}", "created": dt.datetime(2000, 1, 1)})
+    from generect_reports.reports.formats import credit_decimals_for
+
+    # Whole credits without decimals, as the monthly report shows them; hundredths otherwise.
+    credits_code = "#,##0" + (
+        ".00" if credit_decimals_for(rep.by_month.iloc[:, 1:].to_numpy(dtype="float64")) else ""
+    )
     bold = wb.add_format({"bold": True})
-    title = wb.add_format({"bold": True, "font_size": 14})
-    num = wb.add_format({"num_format": "#,##0.00"})
-    num_bold = wb.add_format({"num_format": "#,##0.00", "bold": True, "top": 1})
-    pct = wb.add_format({"num_format": "0.0%"})
+    title = wb.add_format({"bold": True, "font_size": 16, "font_color": "#1F3A5F"})
+    num = wb.add_format({"num_format": credits_code})
+    num_bold = wb.add_format({"num_format": credits_code, "bold": True, "top": 1})
+    pct = wb.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
+    share = wb.add_format({"num_format": "0.0%"})
     money = wb.add_format({"num_format": "$#,##0.00" if rep.currency == "USD" else "#,##0.00"})
-    head = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True})
+    head = wb.add_format(
+        {
+            "bold": True,
+            "font_color": "#FFFFFF",
+            "bg_color": "#1F3A5F",
+            "text_wrap": True,
+            "valign": "vcenter",
+            "border": 1,
+            "border_color": "#D1D5DB",
+        }
+    )
     price_fmt = wb.add_format({"num_format": "0.000"})
+    prev_head, last_head = quarter_headings(rep)
 
     def text(name: str) -> str:
         # Operation names come from the API: never let a spreadsheet read one as a formula.
@@ -388,14 +408,14 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     cmp = wb.add_worksheet("Comparison")
     headers = [
         "Operation",
-        rep.label,
-        rep.previous_label,
-        "Change",
-        "Change %",
-        rep.last_year_label,
-        "Change vs last year",
-        "Change % vs last year",
-        "Price",
+        rep.label if rep.complete else f"{rep.label} to date",
+        prev_head,
+        f"Change vs {rep.previous_label}",
+        f"Change % vs {rep.previous_label}",
+        last_head,
+        f"Change vs {rep.last_year_label}",
+        f"Change % vs {rep.last_year_label}",
+        "List price per credit",
         "Estimated cost",
     ]
     cmp.write_row(0, 0, headers, head)
@@ -457,17 +477,17 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     for i, row in enumerate(rep.drivers.itertuples(index=False), start=1):
         drv.write_string(i, 0, text(row.operation))
         drv.write_number(i, 1, float(row.change), num)
-        number(drv, i, 2, row.share_of_change, pct)
+        number(drv, i, 2, row.share_of_change, share)
         drv.write_string(i, 3, row.direction)
     drv.set_column(0, 3, 22)
 
     summary.activate()
-    summary.write_string(0, 0, f"Generect credit usage, {rep.label}", title)
+    summary.write_string(0, 0, f"Generect credit usage — {rep.label}", title)
     summary.write_string(1, 0, f"{rep.start} to {rep.end} ({rep.timezone}); {rep.comparison_basis}")
     rows = [
-        ("Credits", "Comparison!B", rep.total),
-        (rep.previous_label, "Comparison!C", rep.previous_total),
-        (rep.last_year_label, "Comparison!F", rep.last_year_total),
+        ("Credits" if rep.complete else "Credits to date", "Comparison!B", rep.total),
+        (prev_head, "Comparison!C", rep.previous_total),
+        (last_head, "Comparison!F", rep.last_year_total),
     ]
     for k, (name, ref, value) in enumerate(rows, start=3):
         summary.write_string(k, 0, name, bold)
@@ -501,15 +521,44 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         summary.write_string(k, 0, note)
     summary.set_column(0, 0, 34)
     summary.set_column(1, 2, 16)
+    for ws, header_row in ((summary, None), (months, 0), (cmp, 0), (drv, 0)):
+        _print_setup(ws, rep, header_row=header_row, paper=paper)
     wb.close()
 
 
-def write_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) -> None:
-    """Write the quarter workbook to ``path`` atomically."""
+def quarter_headings(rep: QuarterReport) -> tuple[str, str]:
+    """The comparison quarters as a column heads them; a running quarter is compared like for
+    like, and says so (``2026-Q2 days 1-40``)."""
+    if rep.complete:
+        return rep.previous_label, rep.last_year_label
+    days = f" days 1-{rep.elapsed_days}"
+    return rep.previous_label + days, rep.last_year_label + days
+
+
+def _print_setup(ws: Any, rep: QuarterReport, *, header_row: int | None, paper: str) -> None:
+    """Landscape on the theme's paper, one page wide, the header row repeated, and a header and
+    a footer with page x of y."""
+    ws.set_landscape()
+    ws.set_paper(9 if paper == "a4" else 1)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
+    if header_row is not None:
+        ws.repeat_rows(header_row)
+    label = rep.label.replace("&", "&&")
+    account = rep.account.replace("&", "&&")[:60]
+    ws.set_header(f'&L&"-,Bold"Generect credit usage · {label}&R&A', {"margin": 0.3})
+    ws.set_footer(f"&L{account} · {rep.timezone}&CPage &P of &N", {"margin": 0.3})
+
+
+def write_quarter_workbook(
+    rep: QuarterReport, path: str | os.PathLike[str], *, paper: str = "a4"
+) -> None:
+    """Write the quarter workbook to ``path`` atomically, printed on ``paper`` (``a4`` or
+    ``letter``, the theme's)."""
     from generect_reports._atomic import atomic_path
 
     with atomic_path(path) as tmp:
-        render_quarter_workbook(rep, tmp)
+        render_quarter_workbook(rep, tmp, paper=paper)
 
 
 # --- PDF page and email sentences --------------------------------------------------------------
@@ -573,7 +622,14 @@ def quarter_page(
 
     colors = colors or {}
     fig = Figure(figsize=figsize)
-    fig.text(0.04, 0.95, _lit(f"Generect credit usage, {rep.label}"), fontsize=16, weight="bold")
+    fig.text(
+        0.04,
+        0.95,
+        _lit(f"Generect credit usage · {rep.label}"),
+        fontsize=16,
+        weight="bold",
+        color="#1F3A5F",
+    )
     fig.text(
         0.04,
         0.915,
@@ -604,15 +660,18 @@ def quarter_page(
         bottom += values
     for x, total in zip(rep.months, bottom):
         ax.annotate(f"{total:,.0f}", (x, total), ha="center", va="bottom", fontsize=9)
+    # Headroom for the totals above the bars: none is clipped by the frame.
+    ax.set_ylim(0, max(float(bottom.max()) if len(bottom) else 1.0, 1.0) * 1.12)
     ax.set_title("Credits by month", fontsize=11, loc="left")
     ax.tick_params(labelsize=9)
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
+    prev_head, last_head = quarter_headings(rep)
     tiles = [
-        (rep.label, _credits(rep.total)),
-        (rep.previous_label, _credits(rep.previous_total)),
-        (rep.last_year_label, _credits(rep.last_year_total)),
+        (rep.label if rep.complete else f"{rep.label} to date", _credits(rep.total)),
+        (prev_head, _credits(rep.previous_total)),
+        (last_head, _credits(rep.last_year_total)),
         ("Estimated cost", _money(rep.estimated_cost, rep.currency)),
     ]
     for k, (name, value) in enumerate(tiles):
@@ -660,11 +719,11 @@ def quarter_page(
         colLabels=[
             "Operation",
             rep.label,
-            rep.previous_label,
-            "change",
-            rep.last_year_label,
-            "change",
-            "est. cost",
+            prev_head,
+            f"vs {rep.previous_label}",
+            last_head,
+            f"vs {rep.last_year_label}",
+            "Est. cost",
         ],
     )
     table.auto_set_font_size(False)
@@ -674,6 +733,15 @@ def quarter_page(
             cell.get_text().set_horizontalalignment("left")
         if row == 0 or row == len(cells):
             cell.get_text().set_fontweight("bold")
+    as_of = "" if rep.as_of is None else f" · data as of {rep.as_of:%Y-%m-%d %H:%M}"
+    fig.text(
+        0.04,
+        0.02,
+        _lit(f"{rep.account} · {rep.label} · {rep.timezone}{as_of} · source: {rep.source}"),
+        fontsize=8,
+        color="#6B7280",
+    )
+    fig.text(0.96, 0.02, "page 1 of 1", fontsize=8, color="#6B7280", ha="right")
     return fig
 
 
