@@ -196,6 +196,28 @@ def test_sheets_in_reading_order_and_every_sheet_set_up_for_print(october_book):
         assert wb[appendix].print_area == f"'{appendix}'!$XFD$1"
 
 
+def test_every_sheet_title_and_table_header_in_the_theme_style(october, october_book):
+    import openpyxl
+
+    rep, _ = october
+    primary = "FF" + rep.theme.colors["primary"]
+    size = float(rep.theme.fonts["title_size"])
+    wb = openpyxl.load_workbook(october_book)
+    for ws in wb.worksheets:
+        if ws.title in ("Daily", "Ledger"):  # appendices: a table from the first row
+            continue
+        title = ws["A1"]
+        assert title.font.b and title.font.sz == size, ws.title
+        assert title.font.color.rgb == primary, ws.title
+        assert title.value.endswith(("October 2026", ")", "workbook")), ws.title
+        assert "· 2026-10" not in title.value, ws.title
+    fill = "FF" + rep.theme.colors["header_fill"]
+    for name, label in (("Budget", "Line"), ("Reconciliation", "Operation")):
+        ws = wb[name]
+        cell = next(c for row in ws.iter_rows() for c in row if c.value == label)
+        assert cell.fill.fgColor.rgb == fill, name
+
+
 def test_summary_opens_with_the_exceptions_and_its_check_has_one_live_result(october, october_book):
     import openpyxl
 
@@ -222,3 +244,156 @@ def test_monthly_workbook_prints_in_at_most_twelve_pages(october_book, tmp_path)
     text = pdftotext(printed)
     assert "Ledger transactions" not in text and "txn_" not in text  # the appendix stays out
     assert "Page 1 of " in text
+
+
+# --------------------------------------------------------------------------- the email
+
+
+def test_email_opens_with_preheader_exceptions_then_figures(october):
+    from html.parser import HTMLParser
+
+    from generect_reports.render.email.message import build_message
+
+    rep, _ = october
+    msg = build_message(rep, to=["a@example.com"], sender="r@example.com")
+    html = msg.get_body(("html",)).get_content()
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.hidden_text: list[str] = []
+            self.order: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            self.stack.append(attrs.get("style") or "")
+            if attrs.get("id"):
+                self.order.append(attrs["id"])
+
+        def handle_endtag(self, tag):
+            if self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data):
+            if data.strip() and any("display:none" in s for s in self.stack):
+                self.hidden_text.append(data.strip())
+
+    reader = Reader()
+    reader.feed(html)
+    preview = " ".join(reader.hidden_text)
+    assert preview.startswith("33,441 credits (+11.9% vs September), estimated cost $816.15")
+    assert "2 exceptions need action." in preview
+    assert reader.order[:2] == ["exceptions", "kpis"]
+    assert html.index('id="kpis"') < html.index("October 2026 used 33,441 credits")
+    assert html.index("Over the plan limit") < html.index('id="kpis"')
+    # the method moves to the PDF: one pointer, not the paragraph
+    assert "Successful requests per endpoint are estimated" not in html
+    assert "How they are made is explained in the PDF." in html
+    text = msg.get_body(("plain",)).get_content()
+    assert text.index("Exceptions and actions") < text.index("Credits this month:")
+    assert text.index("Credits this month:") < text.index("October 2026 used 33,441 credits")
+
+
+# --------------------------------------------------------------------------- the quarter pack
+
+
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory):
+    from generect_reports.reports.quarterly import render_quarter_pdf, write_quarter_workbook
+
+    result = assemble.quarter_report(open_source(sample=True), "2026-Q3")
+    folder = tmp_path_factory.mktemp("quarter")
+    (folder / "q.pdf").write_bytes(render_quarter_pdf(result.report, colors=result.colors))
+    write_quarter_workbook(result.report, folder / "q.xlsx")
+    return result.report, folder
+
+
+def test_quarter_columns_say_what_they_compare(quarter):
+    rep, folder = quarter
+    layout = pdftotext(folder / "q.pdf")
+    head = next(line for line in layout.splitlines() if line.split()[:1] == ["Operation"])
+    assert head.split()[1:] == [
+        "2026-Q3",
+        "2026-Q2",
+        "vs",
+        "2026-Q2",
+        "2025-Q3",
+        "vs",
+        "2025-Q3",
+    ] + [
+        "Est.",
+        "cost",
+    ]
+    text = " ".join(layout.split())
+    assert "page 1 of 1" in text and "data as of" in text
+    assert "unattributed 0 500 -100.0% 0 n/a unpriced" in text  # as the monthly report says
+    titles = [t for size, t in font_sizes(folder / "q.pdf")[0] if abs(size - 16) < 0.01]
+    assert titles == ["Generect credit usage · 2026-Q3"]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(folder / "q.xlsx")
+    heads = [c.value for c in wb["Comparison"][1]]
+    assert "Change vs 2026-Q2" in heads and "Change % vs 2025-Q3" in heads
+    assert len(set(heads)) == len(heads)
+    assert wb["Comparison"]["B2"].number_format == "#,##0"  # whole credits, no decimals
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert "Page &P of &N" in ws.oddFooter.center.text, ws.title
+
+
+def test_a_running_quarter_is_labelled_like_for_like():
+    from generect_reports.reports.quarterly import quarter_headings
+
+    result = assemble.quarter_report(
+        open_source(sample=True), "2026-Q3", assemble.ReportSettings(as_of="2026-08-15 12:00")
+    )
+    rep = result.report
+    assert not rep.complete
+    previous, last_year = quarter_headings(rep)
+    assert previous == f"2026-Q2 days 1-{rep.elapsed_days}"
+    assert last_year == f"2025-Q3 days 1-{rep.elapsed_days}"
+
+
+@pytest.mark.libreoffice
+def test_quarter_workbook_prints_on_few_pages(quarter, tmp_path):
+    from pypdf import PdfReader
+    from support import soffice_recalculate
+
+    _, folder = quarter
+    printed = soffice_recalculate(folder / "q.xlsx", tmp_path, to="pdf")
+    assert len(PdfReader(printed).pages) <= 4
+
+
+# --------------------------------------------------------------------------- other workbooks
+
+
+def _set_up_for_print(path):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize == 9, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert "Page &P of &N" in ws.oddFooter.center.text, ws.title
+        assert "October 2026" in ws.oddHeader.left.text, ws.title
+    return wb
+
+
+def test_reconciliation_and_chargeback_workbooks_are_set_up_for_print(tmp_path):
+    from generect_reports.render.chargeback import render_chargeback_workbook
+    from generect_reports.render.reconcile import render_xlsx
+
+    source = open_source(sample=True)
+    tied = assemble.reconciliation(source, "2026-10")
+    (tmp_path / "r.xlsx").write_bytes(render_xlsx(tied.result, tied.ledger))
+    wb = _set_up_for_print(tmp_path / "r.xlsx")
+    assert wb["Ledger"].print_title_rows == "$1:$1"
+    alloc = assemble.chargeback(source, "2026-10").allocation
+    (tmp_path / "c.xlsx").write_bytes(render_chargeback_workbook(alloc))
+    wb = _set_up_for_print(tmp_path / "c.xlsx")
+    statement = wb["acme-corp"]
+    facts = {row[0].value: row[1].value for row in statement.iter_rows(max_col=2)}
+    assert facts["Period"] == "1–31 October 2026"
+    assert "Window" not in facts

@@ -52,6 +52,15 @@ def _month_name(month: str) -> str:
     return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
 
 
+def statement_period(month: str) -> str:
+    """``2026-10`` → ``1–31 October 2026``, as a statement gives its period."""
+    import calendar
+
+    year, number = int(month[:4]), int(month[5:7])
+    last = calendar.monthrange(year, number)[1]
+    return f"1–{last} {_month_name(month)}"
+
+
 def _shown(percent: float) -> str:
     """A customer's shown share (``share_display``, in percent): the shares add up to 100.0 and
     a line that is an operation too (``unallocated``) shows the operations' figure."""
@@ -483,9 +492,8 @@ def _statement_sheet(
         ("Name", row["name"], None),
         ("Token", row["token_hints"], None),
         ("Token status", "active" if bool(row["active"]) else "revoked", None),
-        ("Month", alloc.month, None),
+        ("Period", statement_period(alloc.month), None),
         ("Timezone", alloc.timezone, None),
-        ("Window", " to ".join(alloc.window) if alloc.window else "", None),
         ("Requests", int(row["requests"]), "count"),
         ("Successful requests (2xx)", int(row["successful"]), "count"),
         ("Failed requests (4xx, 5xx)", int(row["failed"]), "count"),
@@ -569,6 +577,14 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
     _summary_sheet(wb, alloc, summary, fmts)
     for (_, row), name in zip(real.iterrows(), names):
         _statement_sheet(wb, alloc, row, name, fmts)
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws in wb.worksheets():
+        print_setup(
+            ws,
+            title=f"Chargeback — {_month_name(alloc.month)}",
+            footer_left=f"{alloc.timezone} · figures are estimates",
+        )
     wb.close()
     return buf.getvalue()
 

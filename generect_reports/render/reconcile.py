@@ -501,6 +501,15 @@ def render_xlsx(result: Reconciliation, ledger: pd.DataFrame) -> bytes:
         )
     add_reconciliation_sheet(workbook, result)
     add_ledger_sheet(workbook, ledger)
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws, header_row in zip(workbook.worksheets(), (None, 0)):
+        print_setup(
+            ws,
+            title=f"Reconciliation — {_month_name(result.month)}",
+            footer_left=f"{result.timezone} · source: {result.source}",
+            header_row=header_row,
+        )
     workbook.close()
     return buffer.getvalue()
 
