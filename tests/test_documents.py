@@ -397,3 +397,47 @@ def test_reconciliation_and_chargeback_workbooks_are_set_up_for_print(tmp_path):
     facts = {row[0].value: row[1].value for row in statement.iter_rows(max_col=2)}
     assert facts["Period"] == "1–31 October 2026"
     assert "Window" not in facts
+
+
+@pytest.mark.libreoffice
+def test_the_crossing_date_follows_the_limit(october_book, tmp_path):
+    """The Budget sheet's "Reaches it on" is a formula over the daily table: lowering the limit
+    to 20,000 moves it from 28 Oct to 19 Oct (20,607 credits by then)."""
+    import datetime as dt
+
+    import openpyxl
+    from support import soffice_recalculate
+
+    wb = openpyxl.load_workbook(october_book)
+    assert wb["Budget"]["J7"].value.startswith("=IFERROR(INDEX(")
+    same = openpyxl.load_workbook(soffice_recalculate(october_book, tmp_path), data_only=True)
+    assert same["Budget"]["J7"].value == dt.datetime(2026, 10, 28)
+    wb["Budget"]["C7"].value = 20_000
+    edited = tmp_path / "edited.xlsx"
+    wb.save(edited)
+    again = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
+    assert again["Budget"]["J7"].value == dt.datetime(2026, 10, 19)
+
+
+@pytest.mark.libreoffice
+def test_a_residual_check_fails_when_a_reason_is_edited(october_book, tmp_path):
+    """Residuals are formulas over the reason rows: editing a pending amount leaves a residual,
+    and that operation's check, and the month's, read FAIL after recalculation."""
+    import openpyxl
+    from support import soffice_recalculate
+
+    wb = openpyxl.load_workbook(october_book)
+    ws = wb["Reconciliation"]
+    rows = {(ws.cell(r, 1).value, ws.cell(r, 2).value): r for r in range(1, ws.max_row + 1)}
+    op_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "email_find")
+    assert ws.cell(op_row, 7).value.startswith("=ROUND(F")
+    reason = rows[("email_find", "pending at month end")]
+    ws.cell(reason, 3).value = -4.0  # was -4.11
+    edited = tmp_path / "edited.xlsx"
+    wb.save(edited)
+    back = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
+    rec = back["Reconciliation"]
+    assert rec.cell(op_row, 7).value == pytest.approx(-0.11)
+    assert rec.cell(op_row, 8).value == "FAIL"
+    tie = next(r for r in range(1, 20) if rec.cell(r, 1).value == "Month ties to the ledger")
+    assert rec.cell(tie, 2).value == "FAIL"

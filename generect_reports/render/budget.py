@@ -369,7 +369,28 @@ def add_budget_sheet(
             state_value,
         )
         day = rec["crossing_day"]
-        if pd.notna(day):
+        daily = burnup is not None and len(burnup) and unit == "credits"
+        if daily:
+            # The first day the cumulative (or projected) credits reach the input in column C,
+            # read from the daily table below: change the limit and the date follows.
+            assert burnup is not None
+            first = top + len(status) + 4  # 1-based row of the table's first day
+            last = first + len(burnup) - 1
+            days, cum, proj = (f"${c}${first}:${c}${last}" for c in "ACD")
+            # Stored as the spreadsheet's day number, what the formula computes.
+            stored: Any = (
+                (pd.Timestamp(day).normalize().tz_localize(None) - pd.Timestamp("1899-12-30")).days
+                if pd.notna(day)
+                else ""
+            )
+            ws.write_formula(
+                r,
+                9,
+                f'=IFERROR(INDEX({days},MATCH(TRUE,INDEX(({cum}>=C{n})+({proj}>=C{n})>0,0),0)),"")',
+                f["date"],
+                stored,
+            )
+        elif pd.notna(day):
             ws.write_datetime(r, 9, pd.Timestamp(day).to_pydatetime(), f["date"])
         ws.write_string(r, 10, rec["threshold_note"])
     # KPI: share of the limit (or budget) used, with its projection, live over the table.

@@ -357,6 +357,12 @@ def add_reconciliation_sheet(
     for c, h in enumerate(heads):
         ws.write_string(top, c, h, f["header"])
     ops = result.operations
+    # The reason rows' ranges (they sit below this table), for the residual formulas.
+    rtop = top + len(ops) + 3
+    r_first, r_last = rtop + 1, rtop + max(len(result.reasons), 1)
+    r_ops = f"$A${r_first + 1}:$A${r_last + 1}"
+    r_kinds = f"$B${r_first + 1}:$B${r_last + 1}"
+    r_credits = f"$C${r_first + 1}:$C${r_last + 1}"
     for i, r in enumerate(ops.itertuples(index=False)):
         row = top + 1 + i
         ws.write_string(row, 0, str(r.operation))
@@ -365,7 +371,17 @@ def add_reconciliation_sheet(
         ws.write_formula(
             row, 5, f"={cell(row, 2)}-{cell(row, 1)}", num(r.difference), float(r.difference)
         )
-        ws.write_number(row, 6, float(r.residual), num(r.residual))
+        # What pending and reversed charges (or, for an unmapped type, the type itself) leave
+        # of the difference: a formula over the reason rows, so an edit there shows here.
+        op, sumifs = cell(row, 0), f"SUMIFS({r_credits},{r_ops},{cell(row, 0)},{r_kinds},"
+        ws.write_formula(
+            row,
+            6,
+            f'=ROUND({cell(row, 5)}-{sumifs}"pending at month end")-{sumifs}"reversed")'
+            f'-IF(LEFT({op},9)="unmapped:",{sumifs}"unmapped type"),0),2)',
+            num(r.residual),
+            float(r.residual),
+        )
         failing = str(r.operation).startswith("unmapped:") or bool(
             (result.failures["operation"] == r.operation).any()
         )
@@ -376,7 +392,6 @@ def add_reconciliation_sheet(
             f["check"],
             _ok(not failing and round(float(r.residual), 2) == 0),
         )
-    rtop = top + len(ops) + 3
     ws.write_string(rtop - 1, 0, "Reasons", f["header"])
     for c, h in enumerate(
         ["Operation", "Reason", "Credits", "Transactions", "", "", "", "", "Detail"]
