@@ -441,3 +441,23 @@ def test_a_residual_check_fails_when_a_reason_is_edited(october_book, tmp_path):
     assert rec.cell(op_row, 8).value == "FAIL"
     tie = next(r for r in range(1, 20) if rec.cell(r, 1).value == "Month ties to the ledger")
     assert rec.cell(tie, 2).value == "FAIL"
+
+
+def test_no_statement_for_a_customer_with_nothing_to_bill_unless_asked(tmp_path):
+    import openpyxl
+    from support import run_cli
+
+    for extra, expected in (
+        ((), ["Chargeback", "acme-corp", "initech", "hooli", "token ____e5f1"]),
+        (
+            ("--include-empty",),
+            ["Chargeback", "acme-corp", "initech", "hooli", "token ____e5f1", "Staging", "globex"],
+        ),
+    ):
+        path = tmp_path / f"c{len(extra)}.xlsx"
+        out = run_cli(
+            "chargeback", "--sample", "--month", "2026-10", "--format", "xlsx",
+            "--output", str(path), "-q", *extra,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert openpyxl.load_workbook(path).sheetnames == expected

@@ -553,9 +553,12 @@ def _statement_sheet(
     ws.fit_to_pages(1, 0)
 
 
-def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None = None) -> bytes:
+def render_chargeback_workbook(
+    alloc: Allocation, *, created: dt.datetime | None = None, include_empty: bool = False
+) -> bytes:
     """The statement workbook: a summary sheet (customers × operations) and one statement sheet
-    per customer. ``created`` fixes the document time (default: the start of the month after)."""
+    per customer with something to bill (every customer with ``include_empty``). ``created``
+    fixes the document time (default: the start of the month after)."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -572,7 +575,10 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
     )
     fmts = _formats(wb, None)
     summary = "Chargeback"
-    real = alloc.customers[alloc.customers["kind"] == "customer"].reset_index(drop=True)
+    real = alloc.customers[alloc.customers["kind"] == "customer"]
+    if not include_empty:  # a statement of nothing (a revoked or idle token) is not sent
+        real = real[real["credits_hundredths"] != 0]
+    real = real.reset_index(drop=True)
     names = safe_sheet_names(real["customer"], taken=[summary])
     _summary_sheet(wb, alloc, summary, fmts)
     for (_, row), name in zip(real.iterrows(), names):
@@ -590,12 +596,17 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
 
 
 def write_chargeback_workbook(
-    alloc: Allocation, path: str | os.PathLike[str], *, created: dt.datetime | None = None
+    alloc: Allocation,
+    path: str | os.PathLike[str],
+    *,
+    created: dt.datetime | None = None,
+    include_empty: bool = False,
 ) -> None:
     """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
     from generect_reports._atomic import write_bytes_atomic
 
-    write_bytes_atomic(path, render_chargeback_workbook(alloc, created=created))
+    data = render_chargeback_workbook(alloc, created=created, include_empty=include_empty)
+    write_bytes_atomic(path, data)
 
 
 # --- the monthly report's "By customer" section ----------------------------------------------
