@@ -300,7 +300,8 @@ def test_email_opens_with_preheader_exceptions_then_figures(october):
 
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory):
-    from generect_reports.reports.quarterly import render_quarter_pdf, write_quarter_workbook
+    from generect_reports.render.pdf.quarter import render_quarter_pdf
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
 
     result = assemble.quarter_report(open_source(sample=True), "2026-Q3")
     folder = tmp_path_factory.mktemp("quarter")

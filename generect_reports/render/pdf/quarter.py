@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from generect_reports.reports.quarterly import QuarterReport
     from generect_reports.theme import Theme
 
-__all__ = ["quarter_page", "render_quarter_pdf"]
+__all__ = ["quarter_page", "render_quarter_pdf", "write_quarter_pdf"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,18 @@ def _change_pct(now: float, base: float) -> float:
 
 
 def quarter_page(
+    rep: QuarterReport,
+    *,
+    figsize: tuple[float, float] | None = None,
+    colors: dict[str, str] | None = None,
+    theme: Theme | None = None,
+) -> Any:
+    """The quarter page as a matplotlib figure, on the theme's paper (``figsize`` is kept for
+    callers of the older signature and not used)."""
+    return _quarter_page(rep, theme=theme, colors=colors).fig
+
+
+def _quarter_page(
     rep: QuarterReport, *, theme: Theme | None = None, colors: dict[str, str] | None = None
 ) -> _Page:
     """The quarter on one landscape page: key figures, the months side by side, what drove the
@@ -243,7 +256,20 @@ def render_quarter_pdf(
     }
     buffer = io.BytesIO()
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
-        page = quarter_page(rep, theme=theme, colors=colors)
+        page = _quarter_page(rep, theme=theme, colors=colors)
         with PdfPages(buffer, metadata=metadata) as pdf:
             pdf.savefig(page.fig)
     return buffer.getvalue()
+
+
+def write_quarter_pdf(
+    rep: QuarterReport,
+    path: str | os.PathLike[str],
+    *,
+    colors: dict[str, str] | None = None,
+    theme: Theme | None = None,
+) -> None:
+    """Write the quarter page PDF to ``path`` atomically."""
+    from generect_reports._atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, render_quarter_pdf(rep, colors=colors, theme=theme))

@@ -260,6 +260,8 @@ class _Book:
             "text": self.fmt(),
             "bold": self.fmt(bold=True),
             "wrap": self.fmt(text_wrap=True, valign="top"),
+            # Dates as the report's pages and email write them: 28 Oct 2026.
+            "date": self.fmt(num_format="d mmm yyyy"),
         }
 
     def signed_colours(self, ws: Any, rng: str) -> None:
