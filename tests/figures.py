@@ -272,6 +272,8 @@ def excel_display(value: Any, number_format: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dt.datetime):
+        if number_format.replace("\\", "") == "d mmm yyyy":  # 28 Oct 2026
+            return f"{value.day} {value:%b %Y}"
         return value.strftime("%Y-%m-%d")
     v = float(value)
     # LibreOffice re-saves literals escaped or quoted (\+0.0%, "-$"#,##0.00): read them plain.

@@ -56,9 +56,9 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 """
 
 
-def soffice_recalculate(path: Path, workdir: Path) -> Path:
+def soffice_recalculate(path: Path, workdir: Path, to: str = "xlsx") -> Path:
     """Let LibreOffice (headless) open, recalculate every formula and re-save a workbook;
-    return the copy."""
+    return the copy (``to="pdf"``: the workbook as LibreOffice prints it)."""
     require_marker("libreoffice")
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
@@ -77,7 +77,7 @@ def soffice_recalculate(path: Path, workdir: Path) -> Path:
             "--norestore",
             f"-env:UserInstallation={profile.as_uri()}",
             "--convert-to",
-            "xlsx",
+            to,
             "--outdir",
             str(out),
             str(path),
@@ -86,6 +86,6 @@ def soffice_recalculate(path: Path, workdir: Path) -> Path:
         capture_output=True,
         timeout=180,
     )
-    result = out / path.name
+    result = out / (path.name if to == "xlsx" else f"{path.stem}.{to}")
     assert result.is_file(), f"LibreOffice produced no file for {path.name}"
     return result

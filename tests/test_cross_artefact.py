@@ -358,7 +358,11 @@ def sheet_reasons(art: Artefacts, rep: Any) -> Shown:
 
 
 def pdf_reasons(art: Artefacts, rep: Any) -> Shown:
-    return _reason_rows(text_records(art.pdf_text, ["Operation", "Reason", "Credits", "Detail"]))
+    # The PDF spells out the ledger status behind a reason: "reversed (ledger status error)".
+    records = text_records(art.pdf_text, ["Operation", "Reason", "Credits", "Detail"])
+    for r in records:
+        r["Reason"] = re.sub(r" \(ledger status \w+\)$", "", r["Reason"])
+    return _reason_rows(records)
 
 
 def json_reasons(art: Artefacts, rep: Any) -> Shown | None:
@@ -804,7 +808,14 @@ def q_sheet(label: str, sheet: str = "Comparison") -> Reader:
 
 def q_pdf(label: str) -> Reader:
     def read(art: Artefacts, rep: Any) -> Shown:
-        labels = ["Operation", rep.label, rep.previous_label, "change", "est. cost", label]
+        labels = [
+            "Operation",
+            rep.label,
+            rep.previous_label,
+            f"vs {rep.previous_label}",
+            "Est. cost",
+            label,
+        ]
         return _column(text_table(art.pdf_text, labels, q_rows(rep)), label)
 
     return read
@@ -870,15 +881,22 @@ def _q_sentences(text: str, rep: Any) -> Shown:
 def q_pdf_totals(art: Artefacts, rep: Any) -> Shown:
     row = text_table(
         art.pdf_text,
-        ["Operation", rep.label, rep.previous_label, rep.last_year_label, "change", "change#2"],
+        [
+            "Operation",
+            rep.label,
+            rep.previous_label,
+            rep.last_year_label,
+            f"vs {rep.previous_label}",
+            f"vs {rep.last_year_label}",
+        ],
         ["Total"],
     )["Total"]
     shown = {
         "credits": row[rep.label],
         "previous quarter": row[rep.previous_label],
         "same quarter last year": row[rep.last_year_label],
-        "change % vs previous": row["change"],
-        "change % vs last year": row["change#2"],
+        "change % vs previous": row[f"vs {rep.previous_label}"],
+        "change % vs last year": row[f"vs {rep.last_year_label}"],
     }
     cost = value_below(art.pdf_text, "Estimated cost", r"\$[\d,.]+")
     if cost is not None:
@@ -932,20 +950,20 @@ QUARTER_FIGURES: dict[str, dict[str, Reader]] = {
         "pdf": lambda a, r: q_pdf(r.previous_label)(a, r),
     },
     "change vs previous quarter %": {
-        "workbook": q_sheet("Change %"),
-        "pdf": q_pdf("change"),
+        "workbook": lambda a, r: q_sheet(f"Change % vs {r.previous_label}")(a, r),
+        "pdf": lambda a, r: q_pdf(f"vs {r.previous_label}")(a, r),
     },
     "year-ago quarter credits": {
         "workbook": lambda a, r: q_sheet(r.last_year_label)(a, r),
         "pdf": lambda a, r: q_pdf(r.last_year_label)(a, r),
     },
     "change vs last year %": {
-        "workbook": q_sheet("Change % vs last year"),
-        "pdf": q_pdf("change#2"),
+        "workbook": lambda a, r: q_sheet(f"Change % vs {r.last_year_label}")(a, r),
+        "pdf": lambda a, r: q_pdf(f"vs {r.last_year_label}")(a, r),
     },
     "operation cost": {
         "workbook": q_sheet("Estimated cost"),
-        "pdf": q_pdf("est. cost"),
+        "pdf": q_pdf("Est. cost"),
     },
     "first month": q_month(0),
     "second month": q_month(1),

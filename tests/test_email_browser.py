@@ -136,3 +136,26 @@ def test_both_parts_tell_the_same_story(message):
     f = rep.formats
     assert f.credits(rep.total) in msg["Subject"] and f.signed_pct(rep.change_pct) in msg["Subject"]
     assert f"{rep.total:,.2f}" not in msg["Subject"] + plain  # whole credits: no false decimals
+
+
+def test_the_first_phone_screen_has_the_exceptions_and_the_figures(browser, tmp_path):
+    """At 390 px wide the exceptions and the KPI block start within the first 844 px (one
+    phone screen), and the preheader is in the message but not on it."""
+    from generect_reports.fetch.source import open_source
+    from generect_reports.reports import assemble
+
+    rep = assemble.monthly_report(open_source(sample=True), "2026-10")
+    msg = mail.build_message(rep, to=["a@example.com"], sender="r@example.com")
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.set_content(html_with_inline_image(msg), wait_until="load")
+        top = page.evaluate("document.getElementById('kpis').getBoundingClientRect().top")
+        block = page.evaluate("document.getElementById('exceptions').getBoundingClientRect()")
+        shown = page.evaluate("document.body.innerText")
+        shot = tmp_path / "email-first-screen.png"
+        page.screenshot(path=str(shot))
+    finally:
+        page.close()
+    assert block["top"] < top < 844 - 60, f"KPIs start at {top:.0f} px; see {shot}"
+    assert "Over the plan limit" in shown and "Credits this month" in shown
+    assert "no exceptions need action" not in shown and "need action." not in shown

@@ -129,8 +129,8 @@ def test_sheets_formulas_and_names(books):
         "Cost",
         "Drivers",
         "Monthly",
-        "Daily",
         "Anomalies",
+        "Daily",
         "Prices",
         "About",
     ]
@@ -240,8 +240,10 @@ def test_summary_kpis_right_aligned_with_signs(books):
     assert rows["Change vs previous month"].number_format == "+#,##0;-#,##0;0"
     assert rows["Change %"].number_format == "+0.0%;-0.0%;0.0%"
     assert rows["Largest cost line"].value == "phone_find"
-    # the narrative is at the top, one sentence a row
-    texts = [ws.cell(r, 1).value for r in range(5, 5 + len(rep.narrative))]
+    # the exceptions open the sheet, then the narrative, one sentence a row
+    assert ws["A4"].value == "Exceptions and actions"
+    first = next(r for r in range(5, 60) if ws.cell(r, 1).value == "In brief") + 1
+    texts = [ws.cell(r, 1).value for r in range(first, first + len(rep.narrative))]
     assert texts == rep.narrative
 
 
@@ -285,7 +287,7 @@ def test_stored_values_are_the_report_figures(books, name):
     assert summary["Credits this month" if rep.complete else "Credits so far"] == rep.total
     assert summary["Estimated cost (estimate)"] == rep.estimated_cost
     assert summary["Top operation (credits)"] == rep.top_operation
-    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Check: the sheets agree"] == "OK"
     if not rep.complete:
         assert summary["Month-end projection (estimate)"] == pytest.approx(rep.projection)
     cost = list(
@@ -384,13 +386,18 @@ def test_check_cell_fails_when_a_daily_value_is_edited(books, tmp_path):
     wb.save(edited)
     back = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
     summary = _kv(back["Summary"], 4)
-    assert summary["Check: Monthly, By operation and Daily agree"] == "FAIL"
+    assert summary["Check: the sheets agree"] == "FAIL"
+    # The detail beside the check follows it: one live result, never "OK" beside a FAIL text.
+    detail = _kv(back["Summary"], 4, col=2)["Check: the sheets agree"]
+    assert detail == "A figure was edited on one sheet only"
     assert summary["Credits this month"] == rep.total + 100  # By operation follows Daily (SUMIFS)
     untouched = openpyxl.load_workbook(path)
     same = tmp_path / "same.xlsx"
     untouched.save(same)
     back = openpyxl.load_workbook(soffice_recalculate(same, tmp_path), data_only=True)
-    assert _kv(back["Summary"], 4)["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert _kv(back["Summary"], 4)["Check: the sheets agree"] == "OK"
+    detail = _kv(back["Summary"], 4, col=2)["Check: the sheets agree"]
+    assert detail == "Monthly, By operation and Daily agree"
 
 
 @pytest.mark.libreoffice
@@ -401,7 +408,7 @@ def test_check_cell_covers_year_over_year(books, tmp_path):
     rep, path = books["2026-03"]
     back = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
     summary = _kv(back["Summary"], 4)
-    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Check: the sheets agree"] == "OK"
     assert summary["Same month last year (March 2025)"] == 18039
     assert summary["Change vs same month last year %"] == pytest.approx(6097 / 18039)
     wb = openpyxl.load_workbook(path)
@@ -411,7 +418,7 @@ def test_check_cell_covers_year_over_year(books, tmp_path):
     edited = tmp_path / "edited.xlsx"
     wb.save(edited)
     back = openpyxl.load_workbook(soffice_recalculate(edited, tmp_path), data_only=True)
-    assert _kv(back["Summary"], 4)["Check: Monthly, By operation and Daily agree"] == "FAIL"
+    assert _kv(back["Summary"], 4)["Check: the sheets agree"] == "FAIL"
 
 
 @pytest.mark.libreoffice
@@ -504,7 +511,7 @@ def test_displayed_figures_equal_the_formatters_used_by_pdf_and_email(books, nam
     assert summary["Change vs previous month"] == f.change(rep.change)
     assert summary["Change %"] == f.signed_pct(rep.change_pct)
     assert summary["Estimated cost (estimate)"] == f.money(rep.estimated_cost)
-    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Check: the sheets agree"] == "OK"
     if rep.yoy_available:
         assert summary["Change vs same month last year %"] == f.signed_pct(rep.yoy_change_pct)
     if not rep.complete:
@@ -618,7 +625,7 @@ def test_injection_payloads_stay_text_in_libreoffice(tmp_path):
     # every name matched its own rows only: wildcards and operators are not patterns
     assert all(got[p] == 1.0 for p in OWASP_PAYLOADS) and got["a*b?~c"] == 2.0 and got["a"] == 3.0
     summary = _kv(openpyxl.load_workbook(recalculated, data_only=True)["Summary"], 4)
-    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Check: the sheets agree"] == "OK"
 
 
 def test_tidy_export_table_and_split(tmp_path, sample):

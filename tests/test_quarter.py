@@ -129,7 +129,7 @@ def test_workbook_recalculates_to_the_stored_values(fy27q1, tmp_path):
                     checked += 1
     assert checked > 60
     summary = stored["Summary"]
-    assert summary["A1"].value == "Generect credit usage, FY2027-Q1"
+    assert summary["A1"].value == "Generect credit usage — FY2027-Q1"
     assert summary["B4"].value == fy27q1.total and summary["B5"].value == fy27q1.previous_total
     assert summary["B9"].value == fy27q1.estimated_cost
 
@@ -178,7 +178,7 @@ def test_quarter_pdf_page(fy27q1, tmp_path):
     write_quarter_pdf(fy27q1, path)
     text = _pdf_text(path)
     for needle in (
-        "Generect credit usage, FY2027-Q1",
+        "Generect credit usage · FY2027-Q1",
         "FY2026-Q4",
         "FY2026-Q1",
         "80,104",

@@ -329,9 +329,9 @@ def test_a_running_month_states_the_live_balance_with_its_time(tmp_path):
     assert result.running
     note = R.balance_note(result)
     assert note == (
-        "Live balance on /me/ at 2026-05-20 10:15 Europe/Kyiv, while May 2026 is still running: "
-        "146.00 credits, with 6.00 credits pending so far. /me/'s balance does not subtract "
-        "pending charges: it fits the ledger."
+        "Account balance at 2026-05-20 10:15 Europe/Kyiv, while May 2026 is still running: "
+        "146.00 credits, with 6.00 credits pending so far. The account balance does not "
+        "subtract pending charges: it fits the ledger."
     )
     assert note in _page_text(R.reconciliation_page(result), tmp_path)
     assert _sheet_note(result, tmp_path) == note

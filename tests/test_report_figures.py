@@ -199,7 +199,7 @@ def test_year_over_year_reads_the_same_in_every_artefact(march, tmp_path):
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r[0]}
     assert summary["Same month last year (March 2025)"] == 18039
     assert summary["Change vs same month last year %"] == pytest.approx(6097 / 18039)
-    assert summary["Check: Monthly, By operation and Daily agree"] == "OK"
+    assert summary["Check: the sheets agree"] == "OK"
     msg = build_message(march, to=["a@example.com"], sender="r@example.com")
     text = msg.get_body(("plain",)).get_content()
     assert "+33.8%  (+6,097 credits on 18,039 in Mar 2025)" in text

@@ -34,7 +34,21 @@ def sample_report(tmp_path_factory):
 
 def test_sample_workbook_has_every_section_with_stored_values(sample_report):
     wb = openpyxl.load_workbook(sample_report / "r.xlsx", data_only=True)
-    assert wb.sheetnames[-4:] == SECTION_SHEETS
+    assert wb.sheetnames == [
+        "Summary",
+        "Budget",
+        "By operation",
+        "Cost",
+        "Drivers",
+        "Monthly",
+        "Reconciliation",
+        "By customer",
+        "Anomalies",
+        "Daily",
+        "Ledger",
+        "Prices",
+        "About",
+    ]
     formulas = openpyxl.load_workbook(sample_report / "r.xlsx")
     for name in SECTION_SHEETS:
         for row_f, row_v in zip(formulas[name].iter_rows(), wb[name].iter_rows()):
@@ -68,9 +82,9 @@ def test_pdf_has_a_page_per_section_with_the_footer(sample_report, tmp_path):
     assert len(PdfReader(path).pages) == 6
     text = " ".join(pdftotext(path).split())
     for heading in (
-        "Plan limit and budgets",
-        "Reconciliation: October 2026",
-        "By customer: October 2026",
+        "Plan limit and budgets: complete month",
+        "Reconciliation: usage against the ledger",
+        "By customer: credits split",
         "ties to the ledger",
         "page 6 of 6",
     ):
@@ -95,11 +109,12 @@ def test_section_figures_use_the_report_number_formats(sample_report):
     pages = pdftotext(sample_report / "r.pdf").split("\f")
     sections = " ".join(" ".join(page.split()) for page in pages[3:6])
     assert "33,441.00" not in sections and " USD" not in sections
-    assert "of the plan limit used (33,441 of 30,000)" in sections
+    assert "Plan limit used" in sections and "111.5%" in sections
+    assert "33,441 of 30,000 credits" in sections
     assert "settled charges 32,843.96 against usage 33,441 credits" in sections
     assert "Usage 33,441 " in sections and "Opening balance 91,884.94" in sections
-    assert "Total: 33,441 credits" in sections and "Estimated cost: $816.15" in sections
-    assert "Unallocated: 550 credits" in sections and "20,612.75 (61.6%)" in sections
+    assert "Credits this month Estimated cost Unallocated Customers 33,441 $816.15 550" in sections
+    assert "credits, 1.7% of the month" in sections and "20,612.75 (61.6%)" in sections
     wb = openpyxl.load_workbook(sample_report / "r.xlsx")
     whole, cents, money = "#,##0", "#,##0.00", "$#,##0.00;-$#,##0.00"
     assert wb["Budget"]["D7"].number_format == whole  # used: 33,441

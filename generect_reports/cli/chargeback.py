@@ -38,6 +38,11 @@ FORMATS = "generect_reports.render.chargeback:CHARGEBACK_FORMATS"
     metavar="DIR",
     help="Folder with prices.toml and endpoint_mapping.toml.",
 )
+@click.option(
+    "--include-empty",
+    is_flag=True,
+    help="xlsx: also make a statement for a customer with nothing to bill.",
+)
 @output_options(FORMATS)
 @common_options
 @run_command
@@ -47,6 +52,7 @@ def command(
     customer: str | None,
     failed_threshold: float,
     template: str | None,
+    include_empty: bool,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -67,7 +73,11 @@ def command(
     from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
 
     if fmt == "xlsx":
-        write_chargeback_workbook(split.allocation, output)  # type: ignore[arg-type]
+        write_chargeback_workbook(
+            split.allocation,
+            output,  # type: ignore[arg-type]
+            include_empty=include_empty,
+        )
         run.say(f"wrote {output}")
         return
     run.emit(

@@ -127,9 +127,9 @@ def _quarter(
         xlsx_path = f"generect-usage-{result.report.label}.xlsx"
         pdf_path = f"generect-usage-{result.report.label}.pdf"
     if xlsx_path:
-        write_quarter_workbook(result.report, xlsx_path)
+        write_quarter_workbook(result.report, xlsx_path, paper=result.theme.paper)
     if pdf_path:
-        write_quarter_pdf(result.report, pdf_path, colors=result.colors)
+        write_quarter_pdf(result.report, pdf_path, colors=result.colors, theme=result.theme)
     for path in (xlsx_path, pdf_path):
         if path:
             run.say(f"wrote {path}")

@@ -55,6 +55,14 @@ def _day(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
+def _long_day(value: Any) -> str | None:
+    """``28 Oct 2026``, as the report's pages and exceptions write a date."""
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    return f"{ts.day} {ts:%b %Y}"
+
+
 def _runway(value: Any) -> float | None:
     """Runway days for JSON: None when unknown or unlimited (zero burn)."""
     return None if value is None or pd.isna(value) or math.isinf(value) else round(float(value), 2)
@@ -361,7 +369,28 @@ def add_budget_sheet(
             state_value,
         )
         day = rec["crossing_day"]
-        if pd.notna(day):
+        daily = burnup is not None and len(burnup) and unit == "credits"
+        if daily:
+            # The first day the cumulative (or projected) credits reach the input in column C,
+            # read from the daily table below: change the limit and the date follows.
+            assert burnup is not None
+            first = top + len(status) + 4  # 1-based row of the table's first day
+            last = first + len(burnup) - 1
+            days, cum, proj = (f"${c}${first}:${c}${last}" for c in "ACD")
+            # Stored as the spreadsheet's day number, what the formula computes.
+            stored: Any = (
+                (pd.Timestamp(day).normalize().tz_localize(None) - pd.Timestamp("1899-12-30")).days
+                if pd.notna(day)
+                else ""
+            )
+            ws.write_formula(
+                r,
+                9,
+                f'=IFERROR(INDEX({days},MATCH(TRUE,INDEX(({cum}>=C{n})+({proj}>=C{n})>0,0),0)),"")',
+                f["date"],
+                stored,
+            )
+        elif pd.notna(day):
             ws.write_datetime(r, 9, pd.Timestamp(day).to_pydatetime(), f["date"])
         ws.write_string(r, 10, rec["threshold_note"])
     # KPI: share of the limit (or budget) used, with its projection, live over the table.
@@ -604,6 +633,8 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
     from functools import partial
 
     fmt = partial(_fmt, numbers=numbers)
+    # In a report (``numbers`` given) dates read as the report's other dates do: 28 Oct 2026.
+    day = _day if numbers is None else _long_day
     a = status.attrs
     month = _month_name(a["month"]) if a.get("month") else "This month"
     running = not a.get("complete", True)
@@ -621,13 +652,13 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
             f"of the {rec['line']} of {limit}"
         )
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
-            text += f"; it was reached on {_day(rec['crossing_day'])}"
+            text += f"; it was reached on {day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
             text += (
                 f"; projected {fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
             )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
-                text += f", reaching it on {_day(rec['crossing_day'])}"
+                text += f", reaching it on {day(rec['crossing_day'])}"
         out.append(text + ".")
     return out
 

@@ -53,6 +53,15 @@ def _month_name(month: str) -> str:
     return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
 
 
+def statement_period(month: str) -> str:
+    """``2026-10`` → ``1–31 October 2026``, as a statement gives its period."""
+    import calendar
+
+    year, number = int(month[:4]), int(month[5:7])
+    last = calendar.monthrange(year, number)[1]
+    return f"1–{last} {_month_name(month)}"
+
+
 def _shown(percent: float) -> str:
     """A customer's shown share (``share_display``, in percent): the shares add up to 100.0 and
     a line that is an operation too (``unallocated``) shows the operations' figure."""
@@ -495,9 +504,8 @@ def _statement_sheet(
         ("Name", row["name"], None),
         ("Token", row["token_hints"], None),
         ("Token status", "active" if bool(row["active"]) else "revoked", None),
-        ("Month", alloc.month, None),
+        ("Period", statement_period(alloc.month), None),
         ("Timezone", alloc.timezone, None),
-        ("Window", " to ".join(alloc.window) if alloc.window else "", None),
         ("Requests", int(row["requests"]), "count"),
         ("Successful requests (2xx)", int(row["successful"]), "count"),
         ("Failed requests (4xx, 5xx)", int(row["failed"]), "count"),
@@ -557,9 +565,12 @@ def _statement_sheet(
     ws.fit_to_pages(1, 0)
 
 
-def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None = None) -> bytes:
+def render_chargeback_workbook(
+    alloc: Allocation, *, created: dt.datetime | None = None, include_empty: bool = False
+) -> bytes:
     """The statement workbook: a summary sheet (customers × operations) and one statement sheet
-    per customer. ``created`` fixes the document time (default: the start of the month after)."""
+    per customer with something to bill (every customer with ``include_empty``). ``created``
+    fixes the document time (default: the start of the month after)."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -576,22 +587,38 @@ def render_chargeback_workbook(alloc: Allocation, *, created: dt.datetime | None
     )
     fmts = _formats(wb, None)
     summary = "Chargeback"
-    real = alloc.customers[alloc.customers["kind"] == "customer"].reset_index(drop=True)
+    real = alloc.customers[alloc.customers["kind"] == "customer"]
+    if not include_empty:  # a statement of nothing (a revoked or idle token) is not sent
+        real = real[real["credits_hundredths"] != 0]
+    real = real.reset_index(drop=True)
     names = safe_sheet_names(real["customer"], taken=[summary])
     _summary_sheet(wb, alloc, summary, fmts)
     for (_, row), name in zip(real.iterrows(), names):
         _statement_sheet(wb, alloc, row, name, fmts)
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws in wb.worksheets():
+        print_setup(
+            ws,
+            title=f"Chargeback — {_month_name(alloc.month)}",
+            footer_left=f"{alloc.timezone} · figures are estimates",
+        )
     wb.close()
     return buf.getvalue()
 
 
 def write_chargeback_workbook(
-    alloc: Allocation, path: str | os.PathLike[str], *, created: dt.datetime | None = None
+    alloc: Allocation,
+    path: str | os.PathLike[str],
+    *,
+    created: dt.datetime | None = None,
+    include_empty: bool = False,
 ) -> None:
     """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
     from generect_reports._atomic import write_bytes_atomic
 
-    write_bytes_atomic(path, render_chargeback_workbook(alloc, created=created))
+    data = render_chargeback_workbook(alloc, created=created, include_empty=include_empty)
+    write_bytes_atomic(path, data)
 
 
 # --- the monthly report's "By customer" section ----------------------------------------------

@@ -106,7 +106,7 @@ def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None
     name = _month_name(result.month)
     if result.running and result.anchor_at is not None:
         text = (
-            f"Live balance on /me/ at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
+            f"Account balance at {result.anchor_at:%Y-%m-%d %H:%M} {result.timezone}, "
             f"while {name} is still running"
         )
         if result.anchor_balance is not None:
@@ -114,7 +114,8 @@ def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None
                 f": {_num(result.anchor_balance, numbers)} credits, with "
                 f"{_num(result.pending, numbers)} credits pending so far"
             )
-        hypothesis = result.hypothesis.rstrip(".")
+        # The filed documents speak of the account balance, not of the endpoint it is read from.
+        hypothesis = result.hypothesis.rstrip(".").replace("/me/'s balance", "the account balance")
         return text + "." + (f" {hypothesis[:1].upper()}{hypothesis[1:]}." if hypothesis else "")
     if result.closing is None:
         return ""
@@ -322,7 +323,7 @@ def add_reconciliation_sheet(
     value(3, "Opening balance", result.opening)
     value(4, "Top-ups", result.top_ups)
     value(5, "Settled charges", result.charges)
-    value(6, "Closing balance (derived from /me/)", result.closing)
+    value(6, "Closing balance (from the account balance)", result.closing)
     ws.write_string(7, 0, "Opening + top-ups − charges")
     ws.write_string(8, 0, "Balance check")
     if result.opening is not None and result.closing is not None:
@@ -356,6 +357,12 @@ def add_reconciliation_sheet(
     for c, h in enumerate(heads):
         ws.write_string(top, c, h, f["header"])
     ops = result.operations
+    # The reason rows' ranges (they sit below this table), for the residual formulas.
+    rtop = top + len(ops) + 3
+    r_first, r_last = rtop + 1, rtop + max(len(result.reasons), 1)
+    r_ops = f"$A${r_first + 1}:$A${r_last + 1}"
+    r_kinds = f"$B${r_first + 1}:$B${r_last + 1}"
+    r_credits = f"$C${r_first + 1}:$C${r_last + 1}"
     for i, r in enumerate(ops.itertuples(index=False)):
         row = top + 1 + i
         ws.write_string(row, 0, str(r.operation))
@@ -364,7 +371,17 @@ def add_reconciliation_sheet(
         ws.write_formula(
             row, 5, f"={cell(row, 2)}-{cell(row, 1)}", num(r.difference), float(r.difference)
         )
-        ws.write_number(row, 6, float(r.residual), num(r.residual))
+        # What pending and reversed charges (or, for an unmapped type, the type itself) leave
+        # of the difference: a formula over the reason rows, so an edit there shows here.
+        op, sumifs = cell(row, 0), f"SUMIFS({r_credits},{r_ops},{cell(row, 0)},{r_kinds},"
+        ws.write_formula(
+            row,
+            6,
+            f'=ROUND({cell(row, 5)}-{sumifs}"pending at month end")-{sumifs}"reversed")'
+            f'-IF(LEFT({op},9)="unmapped:",{sumifs}"unmapped type"),0),2)',
+            num(r.residual),
+            float(r.residual),
+        )
         failing = str(r.operation).startswith("unmapped:") or bool(
             (result.failures["operation"] == r.operation).any()
         )
@@ -375,7 +392,6 @@ def add_reconciliation_sheet(
             f["check"],
             _ok(not failing and round(float(r.residual), 2) == 0),
         )
-    rtop = top + len(ops) + 3
     ws.write_string(rtop - 1, 0, "Reasons", f["header"])
     for c, h in enumerate(
         ["Operation", "Reason", "Credits", "Transactions", "", "", "", "", "Detail"]
@@ -500,6 +516,15 @@ def render_xlsx(result: Reconciliation, ledger: pd.DataFrame) -> bytes:
         )
     add_reconciliation_sheet(workbook, result)
     add_ledger_sheet(workbook, ledger)
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws, header_row in zip(workbook.worksheets(), (None, 0)):
+        print_setup(
+            ws,
+            title=f"Reconciliation — {_month_name(result.month)}",
+            footer_left=f"{result.timezone} · source: {result.source}",
+            header_row=header_row,
+        )
     workbook.close()
     return buffer.getvalue()
 

@@ -29,6 +29,8 @@ __all__ = [
     "anomaly_lines",
     "change_basis",
     "tone",
+    "preheader",
+    "email_section_lines",
 ]
 
 
@@ -392,3 +394,37 @@ def fold_operations(rep: MonthlyReport, keep: int = PAGE_OPERATIONS) -> MonthlyR
         colors=colors,
         notes=[*rep.notes, note],
     )
+
+
+def preheader(rep: MonthlyReport) -> str:
+    """The inbox preview line: the month's figure, its change and cost, and how many exceptions
+    need action (the title is already the subject)."""
+    from generect_reports.reports.exceptions import report_exceptions
+
+    f = rep.formats
+    prev = rep.previous_month_name.split(" ")[0]
+    head = f"{f.credits(rep.total)} credits"
+    if rep.previous_available:
+        head += f" ({f.signed_pct(rep.change_pct)} vs {prev}" + (
+            ")" if rep.complete else f", first {rep.elapsed_days} days)"
+        )
+    head += f", estimated cost {f.money(rep.estimated_cost)}"
+    alerts = [e for e in report_exceptions(rep) if e.alert]
+    if not alerts:
+        return head + "; no exceptions need action."
+    return head + f"; {len(alerts)} exception{'s' if len(alerts) > 1 else ''} need action."
+
+
+#: The customer estimate's method, said in full in the PDF's notes; the email points there.
+_METHOD_PREFIX = "Customer figures are estimates."
+
+
+def email_section_lines(rep: MonthlyReport) -> list[str]:
+    """:func:`section_lines` for the email: the customer estimate's method is one short pointer
+    to the PDF, where it is explained."""
+    return [
+        _METHOD_PREFIX + " How they are made is explained in the PDF."
+        if line.startswith(_METHOD_PREFIX)
+        else line
+        for line in section_lines(rep)
+    ]

@@ -27,6 +27,7 @@ __all__ = [
     "quarter_window",
     "quarter_windows",
     "quarter_summary",
+    "quarter_headings",
 ]
 
 
@@ -338,6 +339,15 @@ def _credits(value: float) -> str:
 def _money(value: float, currency: str) -> str:
     symbol = "$" if currency == "USD" else currency + " "
     return f"{symbol}{value:,.2f}"
+
+
+def quarter_headings(rep: QuarterReport) -> tuple[str, str]:
+    """The comparison quarters as a column or a tile heads them; a running quarter is compared
+    like for like, and says so (``2026-Q2 days 1-46``)."""
+    if rep.complete:
+        return rep.previous_label, rep.last_year_label
+    days = f" days 1-{rep.elapsed_days}"
+    return rep.previous_label + days, rep.last_year_label + days
 
 
 def quarter_summary(rep: QuarterReport) -> list[str]:

@@ -57,6 +57,8 @@ def _context(
     rep: MonthlyReport, chart_cid: str, xlsx_name: str, pdf_name: str
 ) -> dict[str, object]:
     from generect_reports.reports import presentation as P
+    from generect_reports.reports.exceptions import NOTHING_TO_REPORT, report_exceptions
+    from generect_reports.reports.exceptions import TITLE as EXCEPTIONS_TITLE
 
     f = rep.formats
     return {
@@ -67,7 +69,11 @@ def _context(
         "rows": _shown(P.operation_rows(rep)),
         "total_row": P.total_row(rep),
         "cost_rows": _shown(P.cost_rows(rep)),
-        "sections": P.section_lines(rep),
+        "sections": P.email_section_lines(rep),
+        "preheader": P.preheader(rep),
+        "exceptions": report_exceptions(rep),
+        "exceptions_title": EXCEPTIONS_TITLE,
+        "nothing_to_report": NOTHING_TO_REPORT,
         "drivers": P.driver_lines(rep),
         "anomalies": P.anomaly_lines(rep),
         "basis": P.change_basis(rep),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,7 @@ MIN_FONT_PT = 8.0
 MARGIN = 0.45  # page margin, inches
 BODY = 9.0  # running text
 SMALL = 8.0  # tables, captions, ticks, legends, footer
+BLOCK_TITLE = 10.5  # the title over a chart, a table or a list
 
 
 def lit(text: Any, width: int | None = None) -> str:
@@ -222,6 +224,48 @@ def _header(page: _Page, heading: str) -> float:
     return 0.95
 
 
+def _block_title(page: _Page, left: float, top: float, text: str) -> float:
+    """A block's title (a chart's, a table's, a list's) as every page sets it; returns the
+    inches below the page top where the block's body starts."""
+    page.text(left, top, text, BLOCK_TITLE, fontweight="bold")
+    return top + 0.27
+
+
+def _caption(page: _Page, left: float, top: float, text: str, width: float | None = None) -> float:
+    """A muted line (or wrapped lines, given ``width``) under a block title."""
+    if width is None:
+        page.text(left, top, text, SMALL, color=page.muted)
+        return top + SMALL * 1.35 / 72
+    return page.paragraph(left, top, text, width, SMALL, leading=1.3, color=page.muted)
+
+
+def _footnote(page: _Page, lines: Sequence[str]) -> None:
+    """Notes set in the muted small type just above the footer, wrapped to the page width."""
+    width = page.width - 2 * MARGIN
+    step = SMALL * 1.3 / 72
+    wrapped = [part for line in lines if line for part in page.wrap(line, width, SMALL)]
+    top = page.height - 0.42 - step * len(wrapped)
+    for part in wrapped:
+        page.text(MARGIN, top, part, SMALL, color=page.muted)
+        top += step
+
+
+def _value_axis(ax: Axes, page: _Page, axis: str = "y", *, money: bool = False) -> None:
+    """The theme's value axis: thousands separators (or the currency symbol), at most five
+    ticks, small labels, light grid lines across the values only."""
+    f = page.rep.formats
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if money:
+        target.set_major_formatter(FuncFormatter(lambda v, _p: lit(f"{f.symbol}{v:,.0f}")))
+    else:
+        target.set_major_formatter(FuncFormatter(_thousands))
+    target.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize=SMALL)
+    grid = _color(page.rep.theme.colors.get("grid", "D1D5DB"))
+    ax.grid(axis="y" if axis == "y" else "x", color=grid, linewidth=0.6)
+    ax.grid(axis="x" if axis == "y" else "y", visible=False)
+
+
 def _footer(page: _Page, number: int, pages: int) -> None:
     rep = page.rep
     text = (
@@ -246,11 +290,23 @@ def _footer(page: _Page, number: int, pages: int) -> None:
 # --------------------------------------------------------------------------- drawing blocks
 
 
-def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float = 0.92) -> float:
+def _draw_tiles(
+    page: _Page,
+    tiles: Sequence[P.Kpi],
+    top: float,
+    height: float = 0.92,
+    *,
+    left: float = MARGIN,
+    span: float | None = None,
+) -> float:
+    """KPI tiles side by side across ``span`` inches from ``left`` (the page's width)."""
     rep = page.rep
     gap = 0.12
     n = len(tiles)
-    width = (page.width - 2 * MARGIN - gap * (n - 1)) / n
+    if span is None:
+        span = page.width - left - MARGIN
+    width = (span - gap * (n - 1)) / n
+    origin = left
     fill = _color(rep.theme.colors.get("weekend", "EEF1F5"))
     tones = {
         "up": _color(rep.theme.colors.get("increase", "C0392B")),
@@ -258,7 +314,7 @@ def _draw_tiles(page: _Page, tiles: Sequence[P.Kpi], top: float, height: float =
         "": "#1F2933",
     }
     for i, tile in enumerate(tiles):
-        left = MARGIN + i * (width + gap)
+        left = origin + i * (width + gap)
         page.fig.add_artist(
             FancyBboxPatch(
                 (0, 0),
@@ -642,13 +698,10 @@ def _bridge_axes(ax: Axes, page: _Page) -> None:
     for i in range(len(bridge) - 1):  # connectors carry the running total to the next bar
         level = float(bridge["top"].iloc[i])
         ax.plot([level, level], [i + 0.31, i + 0.69], color="#9CA3AF", linewidth=0.6, zorder=1)
-    steps = ~total_bar
-    ends = hi_edge[total_bar]
-    lo = float(min(lo_edge[steps].min() if steps.any() else ends.min(), ends.min()))
-    hi = float(hi_edge.max())
-    span = max(hi - lo, abs(hi) * 0.02, 1.0)
-    left_limit = max(0.0, lo - span * 0.6)
-    ax.set_xlim(left_limit, hi + span * 0.5)
+    left_limit, right_limit = bridge_limits(bridge)
+    ax.set_xlim(left_limit, right_limit)
+    if left_limit > 0:
+        _axis_break(ax, [float(v) for v in y[total_bar]])
     for yi, (kind, value, edge) in enumerate(zip(kinds, bridge["value"], hi_edge)):
         text = f.credits(value) if kind in ("start", "end") else f.change(value)
         ax.annotate(
@@ -663,11 +716,44 @@ def _bridge_axes(ax: Axes, page: _Page) -> None:
     ax.set_yticks(y, [lit(label) for label in bridge["label"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
-    ax.tick_params(axis="x", labelsize=SMALL)
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    _value_axis(ax, page, "x")
     ax.xaxis.set_major_locator(MaxNLocator(4))
-    ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
-    ax.grid(axis="y", visible=False)
+
+
+def bridge_limits(bridge: pd.DataFrame) -> tuple[float, float]:
+    """The bridge's value axis: from zero when the steps are large enough to read at that
+    scale, else from a round number below the smallest edge (the break is then marked)."""
+    lo_edge = np.minimum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    hi_edge = np.maximum(bridge["bottom"], bridge["top"]).to_numpy(dtype="float64")
+    total_bar = np.isin(bridge["kind"].tolist(), ["start", "end"])
+    steps = ~total_bar
+    ends = hi_edge[total_bar]
+    lo = float(min(lo_edge[steps].min() if steps.any() else ends.min(), ends.min()))
+    hi = float(hi_edge.max())
+    span = max(hi - lo, abs(hi) * 0.02, 1.0)
+    right = hi + span * 0.5
+    if lo <= 0 or span >= 0.25 * hi:
+        return min(0.0, lo - span * 0.1), right
+    step = 10.0 ** math.floor(math.log10(span))
+    return max(0.0, math.floor((lo - span * 0.6) / step) * step), right
+
+
+def _axis_break(ax: Axes, bars: Sequence[float]) -> None:
+    """Mark an axis that does not start at zero: a double slash on the axis line and across
+    each bar that runs off its left end."""
+    slash: dict[str, Any] = {
+        "color": "white",
+        "linewidth": 2.2,
+        "zorder": 3,
+        "solid_capstyle": "butt",
+    }
+    across = ax.get_yaxis_transform()  # x in axes fractions, y in data
+    for yi in bars:
+        for x0 in (0.018, 0.038):
+            ax.plot([x0, x0 + 0.012], [yi + 0.36, yi - 0.36], transform=across, **slash)
+    ink: dict[str, Any] = {"color": "#1F2933", "linewidth": 0.8, "clip_on": False, "zorder": 4}
+    for x0 in (0.0, 0.012):
+        ax.plot([x0, x0 + 0.01], [-0.012, 0.012], transform=ax.transAxes, **ink)
 
 
 def _cost_axes(ax: Axes, page: _Page) -> None:
@@ -709,11 +795,8 @@ def _cost_axes(ax: Axes, page: _Page) -> None:
     ax.set_yticks(y, [lit(o) for o in ops["operation"]], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
-    ax.tick_params(axis="x", labelsize=SMALL)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: lit(f"{f.symbol}{v:,.0f}")))
+    _value_axis(ax, page, "x", money=True)
     ax.xaxis.set_major_locator(MaxNLocator(4))
-    ax.grid(axis="x", color=_color(rep.theme.colors.get("grid", "D1D5DB")), linewidth=0.6)
-    ax.grid(axis="y", visible=False)
 
 
 def _daily_axes(ax: Axes, page: _Page) -> None:
@@ -877,18 +960,39 @@ def _page_summary(rep: MonthlyReport) -> _Page:
         )
     if rep.warnings:
         top += 0.06
+    top = _exceptions_block(page, top) + 0.08
     for sentence in rep.narrative:
         top = page.paragraph(MARGIN, top, sentence, text_width, 10.0, leading=1.35)
     top += 0.1
     top = _draw_tiles(page, P.kpis(rep), top) + 0.28
-    page.text(MARGIN, top, _history_title(rep), 10.5, fontweight="bold")
-    top += 0.3
+    top = _block_title(page, MARGIN, top, _history_title(rep)) + 0.03
     legend_width = 1.55
     left = MARGIN + 0.55
     bottom = page.height - 0.85
     ax = page.axes(left, top, page.width - left - MARGIN - legend_width, bottom - top)
     _history_axes(ax, rep, page.renderer)
     return page
+
+
+def _exceptions_block(page: _Page, top: float) -> float:
+    """The report's exceptions and actions, alerts in the theme's increase colour, each line
+    marked by a bullet; one line when there is nothing to report."""
+    from generect_reports.reports.exceptions import TITLE, report_exceptions
+
+    rep = page.rep
+    alert = _color(rep.theme.colors.get("increase", "C0392B"))
+    width = page.width - 2 * MARGIN - 0.18
+    top = _block_title(page, MARGIN, top, TITLE) - 0.04
+    found = report_exceptions(rep)
+    if not found:
+        from generect_reports.reports.exceptions import NOTHING_TO_REPORT
+
+        return page.paragraph(MARGIN, top, NOTHING_TO_REPORT, width, BODY, leading=1.3)
+    for item in found:
+        colour = alert if item.alert else "#1F2933"
+        page.text(MARGIN, top, "\u2022", BODY, color=colour)
+        top = page.paragraph(MARGIN + 0.18, top, item.text, width, BODY, leading=1.3, color=colour)
+    return top
 
 
 def _page_operations(rep: MonthlyReport) -> _Page:
@@ -900,18 +1004,17 @@ def _page_operations(rep: MonthlyReport) -> _Page:
     top = _table(page, MARGIN, top, cols, rows, bold_last=True, tones=tones) + 0.38
     half = (page.width - 2 * MARGIN - 0.5) / 2
     right = MARGIN + half + 0.5
-    page.text(MARGIN, top, "What drove the change", 10.5, fontweight="bold")
-    page.text(right, top, "Estimated cost by operation, ranked", 10.5, fontweight="bold")
-    top += 0.27
+    _block_title(page, MARGIN, top, "What drove the change")
+    top = _block_title(page, right, top, "Estimated cost by operation, ranked")
     if len(rep.bridge):
-        page.text(
-            MARGIN,
-            top,
-            f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
-            "largest contribution first",
-            SMALL,
-            color=page.muted,
+        start = bridge_limits(rep.bridge)[0]
+        caption = (
+            f"Largest contribution first; the axis starts at {start:,.0f} (broken)"
+            if start > 0
+            else f"From {rep.bridge['label'].iloc[0]} to {rep.bridge['label'].iloc[-1]}, "
+            "largest contribution first"
         )
+        _caption(page, MARGIN, top, caption)
     if rep.unpriced:
         # A long list would run off the page: beyond three names, the notes on page 3 name them.
         unpriced = (
@@ -919,7 +1022,7 @@ def _page_operations(rep: MonthlyReport) -> _Page:
             if len(rep.unpriced) <= 3
             else f"{len(rep.unpriced)} operations, named in the notes"
         )
-        page.text(right, top, "Unpriced, not in the estimate: " + unpriced, SMALL, color=page.muted)
+        _caption(page, right, top, "Unpriced, not in the estimate: " + unpriced)
     top += 0.22
     bottom = page.height - 0.75
     label_w = 1.75
@@ -933,22 +1036,22 @@ def _page_operations(rep: MonthlyReport) -> _Page:
 def _page_days(rep: MonthlyReport) -> _Page:
     page = _Page(rep)
     top = _header(page, "The month day by day, anomalies and notes")
-    page.text(
-        MARGIN,
-        top,
-        f"Daily credits by operation, {rep.month_name} (weekends shaded, anomalies outlined)",
-        10.5,
-        fontweight="bold",
+    top = (
+        _block_title(
+            page,
+            MARGIN,
+            top,
+            f"Daily credits by operation, {rep.month_name} (weekends shaded, anomalies outlined)",
+        )
+        + 0.03
     )
-    top += 0.3
     left = MARGIN + 0.55
     ax = page.axes(left, top, page.width - left - MARGIN - 1.55, 2.85)
     _daily_axes(ax, page)
     top += 2.85 + 0.42
     col_w = (page.width - 2 * MARGIN - 0.4) / 2
     y = top
-    page.text(MARGIN, y, "Anomalies", 10.5, fontweight="bold")
-    y += 0.24
+    y = _block_title(page, MARGIN, y, "Anomalies") - 0.03
     for line in P.anomaly_lines(rep):
         y = page.paragraph(MARGIN, y, line, col_w, SMALL, leading=1.35) + 0.04
     blocks = _notes_blocks(rep)
@@ -958,8 +1061,7 @@ def _page_days(rep: MonthlyReport) -> _Page:
     for i, (title, lines) in enumerate(blocks):
         # Definitions and rule continue the left column; completeness and source go right.
         col_left, cur = (MARGIN, y) if i < 2 else (right, y2)
-        page.text(col_left, cur, title, 10, fontweight="bold")
-        cur += 0.22
+        cur = _block_title(page, col_left, cur, title) - 0.05
         for line in lines:
             cur = page.paragraph(col_left, cur, line, col_w, SMALL, leading=1.3) + 0.03
         cur += 0.1
@@ -1024,27 +1126,11 @@ def _covers(family: str, chars: set[str]) -> bool:
 
 
 def _section_pages(rep: MonthlyReport) -> list[_Page]:
-    """One page per optional section (plan limit and budgets, ledger, customers), each drawn by
-    its own module at this report's page size and in its number formats; the footer is added
-    like on every page."""
-    sec = rep.sections
-    size = PAGE_SIZES[rep.theme.paper]
-    colors = {op: _color(c) for op, c in rep.colors.items()}
-    numbers = rep.formats
-    figures: list[Figure] = []
-    if sec.budget is not None:
-        from generect_reports.render.budget import budget_page
+    """One page per optional section (plan limit and budgets, ledger, customers), drawn with
+    this module's components; the footer is added like on every page."""
+    from generect_reports.render.pdf.sections import section_pages
 
-        figures.append(budget_page(sec.budget, sec.burnup, figsize=size, numbers=numbers))
-    if sec.reconciliation is not None:
-        from generect_reports.render.reconcile import reconciliation_page
-
-        figures.append(reconciliation_page(sec.reconciliation, figsize=size, numbers=numbers))
-    if sec.allocation is not None:
-        from generect_reports.render.chargeback import customers_page
-
-        figures.append(customers_page(sec.allocation, figsize=size, colors=colors, numbers=numbers))
-    return [_Page(rep, fig) for fig in figures]
+    return section_pages(rep)
 
 
 def _build_pages(rep: MonthlyReport) -> list[_Page]:

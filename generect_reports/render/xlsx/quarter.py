@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generect_reports.reports.quarterly import QuarterReport
+from generect_reports.reports.quarterly import QuarterReport, quarter_headings
 
 __all__ = ["render_quarter_workbook", "write_quarter_workbook"]
 
@@ -20,7 +20,9 @@ def _col(index: int) -> str:
     return xl_col_to_name(index)
 
 
-def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) -> None:
+def render_quarter_workbook(
+    rep: QuarterReport, path: str | os.PathLike[str], *, paper: str = "a4"
+) -> None:
     """Write the quarter workbook to ``path`` (not atomic: see :func:`write_quarter_workbook`).
 
     Sheets: Summary, Months (side by side), Comparison (previous quarter and a year earlier),
@@ -36,7 +38,7 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     # Fixed document properties so reruns are byte-identical.
     wb.set_properties({"title": f"Generect usage {rep.label}", "created": dt.datetime(2000, 1, 1)})
     bold = wb.add_format({"bold": True})
-    title = wb.add_format({"bold": True, "font_size": 14})
+    title = wb.add_format({"bold": True, "font_size": 16, "font_color": "#1F3A5F"})
     # Credits and changes as the quarter's PDF page and email show them: whole credits, and
     # changes with their sign (a percentage of no change reads 0.0%).
     num = wb.add_format({"num_format": "#,##0"})
@@ -45,7 +47,18 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     pct = wb.add_format({"num_format": "0.0%"})
     change_pct_fmt = wb.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
     money = wb.add_format({"num_format": "$#,##0.00" if rep.currency == "USD" else "#,##0.00"})
-    head = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True})
+    head = wb.add_format(
+        {
+            "bold": True,
+            "font_color": "#FFFFFF",
+            "bg_color": "#1F3A5F",
+            "text_wrap": True,
+            "valign": "vcenter",
+            "border": 1,
+            "border_color": "#D1D5DB",
+        }
+    )
+    prev_head, last_head = quarter_headings(rep)
     price_fmt = wb.add_format({"num_format": "0.000"})
 
     def text(name: str) -> str:
@@ -83,14 +96,14 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     cmp = wb.add_worksheet("Comparison")
     headers = [
         "Operation",
-        rep.label,
-        rep.previous_label,
-        "Change",
-        "Change %",
-        rep.last_year_label,
-        "Change vs last year",
-        "Change % vs last year",
-        "Price",
+        rep.label if rep.complete else f"{rep.label} to date",
+        prev_head,
+        f"Change vs {rep.previous_label}",
+        f"Change % vs {rep.previous_label}",
+        last_head,
+        f"Change vs {rep.last_year_label}",
+        f"Change % vs {rep.last_year_label}",
+        "List price per credit",
         "Estimated cost",
     ]
     cmp.write_row(0, 0, headers, head)
@@ -121,6 +134,9 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         cmp.write_number(i, 8, float(row.price), price_fmt)
         # Each month's cost is rounded once to the cent, as in the monthly reports; the
         # quarter's is their sum (the Months sheet lists the operations in the same rows).
+        if row.operation in rep.unpriced:  # as the monthly report and the PDF say it
+            cmp.write_string(i, 9, "unpriced")
+            continue
         month_costs = "+".join(f"ROUND(Months!{_col(j)}{r}*I{r},2)" for j in range(1, 4))
         cmp.write_formula(i, 9, "=" + month_costs, money, float(row.estimated_cost))
     m = len(t) + 1
@@ -157,12 +173,12 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
     drv.set_column(0, 3, 22)
 
     summary.activate()
-    summary.write_string(0, 0, f"Generect credit usage, {rep.label}", title)
+    summary.write_string(0, 0, f"Generect credit usage — {rep.label}", title)
     summary.write_string(1, 0, f"{rep.start} to {rep.end} ({rep.timezone}); {rep.comparison_basis}")
     rows = [
-        ("Credits", "Comparison!B", rep.total),
-        (rep.previous_label, "Comparison!C", rep.previous_total),
-        (rep.last_year_label, "Comparison!F", rep.last_year_total),
+        ("Credits" if rep.complete else "Credits to date", "Comparison!B", rep.total),
+        (prev_head, "Comparison!C", rep.previous_total),
+        (last_head, "Comparison!F", rep.last_year_total),
     ]
     for k, (name, ref, value) in enumerate(rows, start=3):
         summary.write_string(k, 0, name, bold)
@@ -196,12 +212,24 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         summary.write_string(k, 0, note)
     summary.set_column(0, 0, 34)
     summary.set_column(1, 2, 16)
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws, header_row in ((summary, None), (months, 0), (cmp, 0), (drv, 0)):
+        print_setup(
+            ws,
+            title=f"Generect credit usage · {rep.label}",
+            footer_left=f"{rep.account} · {rep.timezone}",
+            paper=paper,
+            header_row=header_row,
+        )
     wb.close()
 
 
-def write_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) -> None:
+def write_quarter_workbook(
+    rep: QuarterReport, path: str | os.PathLike[str], *, paper: str = "a4"
+) -> None:
     """Write the quarter workbook to ``path`` atomically."""
     from generect_reports._atomic import atomic_path
 
     with atomic_path(path) as tmp:
-        render_quarter_workbook(rep, tmp)
+        render_quarter_workbook(rep, tmp, paper=paper)

@@ -240,6 +240,30 @@ class _Book:
             {"margin": 0.3},
         )
 
+    def section_formats(self) -> dict[str, Any]:
+        """The styles a section sheet's module takes: title, table header, notes and text."""
+        header = self.fmt(
+            bold=True,
+            font_color=self.header_font,
+            bg_color=self.header_fill,
+            text_wrap=True,
+            valign="vcenter",
+            border=1,
+            border_color=self.grid,
+        )
+        muted = self.fmt(italic=True, font_color=self.muted)
+        return {
+            "title": self.fmt(bold=True, font_size=self.title_size, font_color=self.primary),
+            "header": header,
+            "note": muted,
+            "muted": muted,
+            "text": self.fmt(),
+            "bold": self.fmt(bold=True),
+            "wrap": self.fmt(text_wrap=True, valign="top"),
+            # Dates as the report's pages and email write them: 28 Oct 2026.
+            "date": self.fmt(num_format="d mmm yyyy"),
+        }
+
     def signed_colours(self, ws: Any, rng: str) -> None:
         """Increases red, decreases green (a cost report), on numbers only."""
         ws.conditional_format(
@@ -1086,6 +1110,29 @@ def _about(b: _Book, rep: MonthlyReport) -> None:
     b.page(ws, landscape=True)
 
 
+def _exceptions_block(b: _Book, ws: Any, rep: MonthlyReport, row: int, width: float) -> int:
+    """The report's exceptions and actions under a ruled heading, alerts in the theme's
+    increase colour; returns the row after the block."""
+    from generect_reports.reports.exceptions import NOTHING_TO_REPORT, TITLE, report_exceptions
+
+    ws.write_string(f"A{row}", TITLE, b.fmt(bold=True, font_color=b.primary, bottom=1))
+    ws.write_blank(f"B{row}", None, b.fmt(bottom=1))
+    ws.write_blank(f"C{row}", None, b.fmt(bottom=1))
+    row += 1
+    found = report_exceptions(rep)
+    lines = [(("• " + e.text), e.alert) for e in found] or [(NOTHING_TO_REPORT, False)]
+    wrap = b.fmt(text_wrap=True, valign="top")
+    for text, alert in lines:
+        ws.merge_range(f"A{row}:C{row}", "", wrap)
+        props: dict[str, Any] = {"text_wrap": True, "valign": "top"}
+        if alert:
+            props.update(font_color=b.increase, bold=True)
+        b.text(ws, f"A{row}", text, **props)
+        ws.set_row(row - 1, 15 * _lines(text, width))
+        row += 1
+    return row
+
+
 def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, Any]) -> None:
     ws = b.wb.get_worksheet_by_name("Summary")
     t = rep.theme.text
@@ -1098,11 +1145,12 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
     for col, w in widths.items():
         ws.set_column(f"{col}:{col}", w)
     row = 4
+    wrap = b.fmt(text_wrap=True, valign="top")
+    row = _exceptions_block(b, ws, rep, row, sum(widths.values())) + 1
     ws.write_string(f"A{row}", "In brief", b.fmt(bold=True, font_color=b.primary, bottom=1))
     ws.write_blank(f"B{row}", None, b.fmt(bottom=1))
     ws.write_blank(f"C{row}", None, b.fmt(bottom=1))
     row += 1
-    wrap = b.fmt(text_wrap=True, valign="top")
     for sentence in rep.narrative:
         ws.merge_range(f"A{row}:C{row}", "", wrap)
         b.text(ws, f"A{row}", sentence, text_wrap=True, valign="top")
@@ -1275,7 +1323,7 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
                 f"SUMPRODUCT(ABS({sheet}!${Y}${lo}:${Y}${hi}-TRANSPOSE(Monthly!$B${yrow}:"
                 f"${_col(n_ops + 1)}${yrow})))<0.005"
             )
-    b.text(ws, f"A{row}", "Check: Monthly, By operation and Daily agree", **label)
+    b.text(ws, f"A{row}", "Check: the sheets agree", **label)
     # An array formula: TRANSPOSE inside SUMPRODUCT needs array evaluation in older Excel.
     ws.write_array_formula(
         f"B{row}:B{row}",
@@ -1283,10 +1331,13 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
         b.fmt(bold=True, **right),
         "OK",
     )
-    b.text(
+    # One live result: the detail follows the check cell, so it never contradicts it.
+    b.formula(
         ws,
         f"C{row}",
-        "FAIL: a figure was edited on one sheet only",
+        f'=IF(B{row}="OK","Monthly, By operation and Daily agree",'
+        '"A figure was edited on one sheet only")',
+        "Monthly, By operation and Daily agree",
         font_color=b.muted,
         text_wrap=True,
         valign="top",
@@ -1392,8 +1443,8 @@ SHEETS = [
     "Cost",
     "Drivers",
     "Monthly",
-    "Daily",
     "Anomalies",
+    "Daily",
     "Prices",
     "About",
 ]
@@ -1404,20 +1455,80 @@ def _sections(b: _Book, rep: MonthlyReport) -> None:
     tie-out and its transactions, credits by customer; their figures in the report's formats."""
     sec = rep.sections
     numbers = rep.formats
+    # The book's own title, header, note and text styles, so the section sheets look like the rest.
+    look = b.section_formats()
     if sec.budget is not None:
         from generect_reports.render.budget import add_budget_sheet
 
-        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers)
+        add_budget_sheet(b.wb, sec.budget, sec.burnup, numbers=numbers, formats=look)
     if sec.reconciliation is not None:
         from generect_reports.render.reconcile import add_ledger_sheet, add_reconciliation_sheet
 
-        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers)
+        add_reconciliation_sheet(b.wb, sec.reconciliation, numbers=numbers, formats=look)
         if sec.ledger is not None:
             add_ledger_sheet(b.wb, sec.ledger, numbers=numbers)
     if sec.allocation is not None:
         from generect_reports.render.chargeback import add_customers_sheet
 
-        add_customers_sheet(b.wb, sec.allocation, numbers=numbers)
+        add_customers_sheet(b.wb, sec.allocation, numbers=numbers, formats=look)
+    for name, heading, header_row in (
+        ("Budget", "Plan limit and budgets", None),
+        ("Reconciliation", "Reconciliation", None),
+        ("Ledger", "Ledger transactions", 1),
+        ("By customer", "By customer (estimate)", None),
+    ):
+        ws = b.wb.get_worksheet_by_name(name)
+        if ws is None:
+            continue
+        if name != "Ledger":  # the ledger's first row is its table's header
+            ws.write_string(
+                "A1",
+                xlsxwriter_text(f"{heading} — {rep.month_name}"),
+                b.fmt(bold=True, font_size=b.title_size, font_color=b.primary),
+            )
+            ws.set_row(0, b.title_size * 1.6)
+        b.page(ws, landscape=True, header_row=header_row)
+    if sec.budget is not None:
+        # The burn-up chart and its table on one page, never sliced.
+        b.wb.get_worksheet_by_name("Budget").fit_to_pages(1, 1)
+
+
+#: Reading order: the management sheets, then the appendices (Daily and Ledger are left out
+#: of the default print, the reference sheets close the book).
+READING_ORDER = [
+    "Summary",
+    "Budget",
+    "By operation",
+    "Cost",
+    "Drivers",
+    "Monthly",
+    "Reconciliation",
+    "By customer",
+    "Anomalies",
+    "Daily",
+    "Ledger",
+    "Prices",
+    "About",
+]
+#: Appendices: in the workbook, not in its default print (their print area is one empty cell,
+#: which Excel and LibreOffice skip; clear the print area to print one).
+APPENDICES = ("Daily", "Ledger")
+
+
+def _in_reading_order(b: _Book) -> None:
+    """Put the sheets in :data:`READING_ORDER` (any other sheet keeps its place at the end)."""
+    sheets = b.wb.worksheets_objs
+    rank = {name: i for i, name in enumerate(READING_ORDER)}
+    sheets.sort(key=lambda ws: rank.get(ws.get_name(), len(rank)))
+    for index, ws in enumerate(sheets):
+        ws.index = index
+
+
+def _appendix_print(b: _Book) -> None:
+    for name in APPENDICES:
+        ws = b.wb.get_worksheet_by_name(name)
+        if ws is not None:
+            ws.print_area("XFD1:XFD1")
 
 
 def render_workbook(rep: MonthlyReport) -> bytes:
@@ -1449,6 +1560,8 @@ def render_workbook(rep: MonthlyReport) -> bytes:
     _about(b, rep)
     _summary(b, rep, lay, monthly)
     _sections(b, rep)
+    _in_reading_order(b)
+    _appendix_print(b)
     b.wb.get_worksheet_by_name("Summary").activate()
     b.wb.close()
     return buffer.getvalue()
