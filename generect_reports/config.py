@@ -28,6 +28,8 @@ TABLES: dict[str, str] = {
     "notify": "chat webhooks for threshold alerts (only in a file no one else can read)",
     "calendar": "fiscal_year_start and the fiscal-year naming convention",
     "report": "report defaults: reconcile, chargeback, history, account, template",
+    "money": "what the credits cost: purchases file or rate, policy, opening, overage_rate",
+    "journal": "account codes (expense, prepaid, accrued, payable) and the close register",
 }
 
 _SECRET_KEYS = {"password", "smtp_password", "token", "api_token"}

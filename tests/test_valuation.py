@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generect_reports.analysis.valuation import (
-    map_ledger_type,
     match_top_ups,
     parse_journal_table,
     parse_money_table,
@@ -340,15 +339,6 @@ def test_journal_table() -> None:
         parse_journal_table({"expense": "1", "prepaid": "1"})
     with pytest.raises(ConfigError, match="\\[journal\\] payable must be an account code"):
         parse_journal_table({"payable": ""})
-
-
-def test_ledger_type_maps_to_an_operation_it_begins_with() -> None:
-    ops = ["search_database", "search_database_leads", "email_find"]
-    assert map_ledger_type("search_database_leads", ops) == "search_database_leads"
-    assert map_ledger_type("search_database_companies", ops) == "search_database"
-    assert map_ledger_type("email_find", ops) == "email_find"
-    assert map_ledger_type("email_findings", ops) is None
-    assert map_ledger_type("platform", ops, {"platform": "fees"}) == "fees"
 
 
 _EVENT = st.tuples(

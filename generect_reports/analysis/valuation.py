@@ -45,7 +45,6 @@ __all__ = [
     "parse_journal_table",
     "match_top_ups",
     "value_ledger",
-    "map_ledger_type",
 ]
 
 POLICIES = ("fifo", "average")
@@ -490,17 +489,6 @@ class _Pool:
             cents += part
             wanted = 0
         return cents, wanted
-
-
-def map_ledger_type(
-    ledger_type: str, operations: Sequence[str], mapping: Mapping[str, str] | None = None
-) -> str | None:
-    """The operation a ledger ``type`` stands for: the mapping's entry, else an operation the
-    type equals or begins with (the longest such name), else None."""
-    if mapping and ledger_type in mapping:
-        return mapping[ledger_type]
-    hits = [op for op in operations if ledger_type == op or ledger_type.startswith(f"{op}_")]
-    return max(hits, key=len) if hits else None
 
 
 def _month_labels(first: str, last: str) -> list[str]:

@@ -87,6 +87,11 @@ class Source(Protocol):
         """The month's ledger with its balances and anchor."""
         ...
 
+    def ledger_history(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """The ledger of inclusive local dates ``start`` to ``end`` as one tidy frame (what the
+        valuation of prepaid credits reads, from its first purchase on)."""
+        ...
+
     def account(self, *, label: bool = False) -> AccountStatus:
         """The account's position at :meth:`now` (plan, balance, month to date, limit)."""
         ...

@@ -21,6 +21,7 @@ import pandas as pd
 
 from generect_reports.analysis.budget import Budgets, parse_budget_table
 from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.analysis.valuation import MoneySettings
 from generect_reports.errors import InputError
 from generect_reports.periods import Month
 
@@ -91,6 +92,8 @@ class ReportSettings:
     as_of
         Look at the data as it was then: only days complete at this instant count (a naive time
         is local to the source's timezone). None for the source's own time.
+    money
+        The ``[money]`` table (purchases or rate, policy, opening): what the credits cost.
     """
 
     history: int = DEFAULT_HISTORY
@@ -102,6 +105,7 @@ class ReportSettings:
     chargeback: bool | None = None
     failed_threshold: float = FAILED_SHARE
     as_of: pd.Timestamp | None = None
+    money: MoneySettings = field(default_factory=MoneySettings)
 
     def __post_init__(self) -> None:
         if isinstance(self.history, bool) or not isinstance(self.history, int):
@@ -357,6 +361,15 @@ def reconciliation(
     )
     if anchor is not None:
         result.anchor_balance = anchor.balance
+    if settings.money.configured:
+        from generect_reports.reports.valuation import value_months
+
+        operations = [str(op) for op in result.operations["operation"] if ":" not in str(op)]
+        valued = value_months(
+            source, month, settings.money, template=settings.template, operations=operations
+        )
+        result.money = valued.month(str(month))
+        result.currency = valued.currency
     # A month still settling is not remembered: its figures are expected to move.
     closed = source.settled(month.first_day, month.last_day) and not result.pending
     figures = reported_figures(usage, inputs.ledger, month=str(month), timezone=source.timezone)

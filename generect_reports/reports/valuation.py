@@ -1,0 +1,125 @@
+"""What the credits cost, for a source: the ``[money]`` settings read and the ledger valued.
+
+:func:`load_money` reads the ``[money]`` table and its purchases file (the bundled sample's own
+with ``--sample``); :func:`value_months` asks the source for the ledger from the start of the
+valuation (the opening date, else the first invoice) through a month and values it with
+:func:`~generect_reports.analysis.valuation.value_ledger`, ledger types mapped to the usage's
+operations as the reconciliation maps them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from generect_reports.analysis.valuation import (
+    MoneySettings,
+    Opening,
+    Valuation,
+    parse_money_table,
+    value_ledger,
+)
+from generect_reports.periods import Month
+
+if TYPE_CHECKING:
+    from generect_reports.fetch.source import Source
+
+__all__ = ["load_money", "value_months", "valuation_start"]
+
+
+def load_money(
+    table: Mapping[str, Any] | None,
+    *,
+    config_path: Path | None = None,
+    sample: bool = False,
+    where: str = "[money]",
+) -> MoneySettings:
+    """The ``[money]`` table validated, its purchases file read (relative to ``config_path``).
+
+    With ``sample`` and neither purchases nor rate in the table, the bundled sample purchases
+    are used. Without either the settings are unconfigured (``configured`` is False).
+    """
+    from generect_reports.fetch.purchases import (
+        SAMPLE_PURCHASES,
+        read_purchases_file,
+        read_sample_purchases,
+    )
+
+    table = dict(table or {})
+    if sample and "purchases" not in table and "rate" not in table:
+        return parse_money_table(
+            {**table, "purchases": SAMPLE_PURCHASES},
+            where=where,
+            purchases=read_sample_purchases(),
+            purchases_source=SAMPLE_PURCHASES,
+        )
+    if isinstance(table.get("purchases"), str) and table["purchases"].strip():
+        rows, name = read_purchases_file(
+            table["purchases"], config_path=config_path, where=f"{where} purchases"
+        )
+        return parse_money_table(table, where=where, purchases=rows, purchases_source=name)
+    return parse_money_table(table, where=where)
+
+
+def valuation_start(money: MoneySettings, month: Month) -> dt.date:
+    """The first day the valuation reads: the opening date, else the first invoice less
+    ``match_days``, else (a rate) the first ``rate_from`` month or ``month`` itself."""
+    if money.opening is not None:
+        return money.opening.date
+    if money.purchases:
+        return money.purchases[0].date - dt.timedelta(days=money.match_days)
+    first = min([*money.rate_from, str(month)])
+    return Month.parse(first).first_day
+
+
+def value_months(
+    source: Source,
+    month: Month | str,
+    money: MoneySettings,
+    *,
+    template: str | os.PathLike[str] | None = None,
+    operations: Sequence[str] = (),
+) -> Valuation:
+    """Value the source's ledger from the start of the valuation through ``month``.
+
+    In rate mode without an opening position, the balance at the start (from the ledger's
+    closing balance) becomes the opening, valued at the rate then.
+    """
+    from generect_reports.analysis.reconcile import load_ledger_mapping, map_types
+    from generect_reports.money import cost_cents, to_hundredths
+
+    month = Month.parse(month)
+    start = valuation_start(money, month)
+    if start > month.last_day:
+        start = month.first_day
+    if money.purchases is None and money.opening is None:
+        first = Month.parse(f"{start:%Y-%m}")
+        inputs = source.ledger(first)
+        rows = inputs.ledger
+        settled = rows[rows["status"] == "success"]
+        if inputs.closing_balance is not None:
+            opening_h = int(
+                to_hundredths([inputs.closing_balance])[0] - to_hundredths(settled["credits"]).sum()
+            )
+            rate = money.rate_for(str(first)) or Decimal(0)
+            opening_h = max(opening_h, 0)
+            money = replace(money, opening=Opening(start, opening_h, cost_cents(opening_h, rate)))
+    ledger = source.ledger_history(start, month.last_day)
+    mapping = load_ledger_mapping(template)
+    kinds = sorted(set(ledger["type"].astype(str))) if len(ledger) else []
+    import pandas as pd
+
+    names = map_types(pd.Series(kinds, dtype=object), mapping, operations)
+    lookup = dict(zip(kinds, names.astype(str)))
+    return value_ledger(
+        ledger,
+        money,
+        through=str(month),
+        timezone=source.timezone,
+        operation_of=lambda t: lookup.get(t, t),
+    )
