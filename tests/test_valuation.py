@@ -376,3 +376,15 @@ def test_rollforward_closes_and_splits_add_up(
     for m in v.months:
         assert m.closing_cents >= 0 and m.closing_hundredths >= 0
         assert m.pending_accrual_cents >= 0
+
+
+def test_an_invoice_at_month_end_waits_for_the_next_months_top_up() -> None:
+    ledger = _ledger(
+        [
+            ("t1", "2026-01-01 09:00", "top_up", 1000.0, "success"),
+            ("c1", "2026-01-05 10:00", "email_find", -100.0, "success"),
+            ("t2", "2026-02-01 09:00", "top_up", 1000.0, "success"),
+        ]
+    )
+    (jan,) = value_ledger(ledger, _money(), through="2026-01").months
+    assert jan.ties and not jan.unmatched_purchases  # INV-2 (30 January) pays for t2

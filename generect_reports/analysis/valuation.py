@@ -537,6 +537,13 @@ def value_ledger(
     frame = frame.sort_values(["created_at", "id"], kind="mergesort").reset_index(drop=True)
     months = frame["created_at"].dt.strftime("%Y-%m") if len(frame) else pd.Series([], dtype=str)
     frame = frame.assign(month=months.to_numpy())
+    # Top-ups just after the month (within match_days) may be what its last invoices paid for.
+    after = frame[frame["month"] > through]
+    later_top_ups = after[
+        (after["type"].astype(str) == "top_up").to_numpy()
+        & (after["credits"] > 0).to_numpy()
+        & (after["status"].astype(str) == "success").to_numpy()
+    ]
     frame = frame[frame["month"] <= through].reset_index(drop=True)
     if money.opening is not None:
         first = f"{money.opening.date:%Y-%m}"
@@ -563,7 +570,11 @@ def value_ledger(
         lo = pd.Period(first, freq="M").start_time.date() - slack
         hi = pd.Period(through, freq="M").end_time.date() + slack
         window = [p for p in money.purchases if lo <= p.date <= hi]
-        matches, unmatched = match_top_ups(top_ups, window, match_days=money.match_days)
+        matches, unmatched = match_top_ups(
+            pd.concat([top_ups, later_top_ups]) if len(later_top_ups) else top_ups,
+            window,
+            match_days=money.match_days,
+        )
         known = [(m.at, m.amount_cents, m.credits) for m in matches if m.amount_cents is not None]
         for m in matches:
             h = int(round(m.credits * 100))

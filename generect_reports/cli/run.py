@@ -91,14 +91,12 @@ class Run:
         return parse_budget_table(self.config.table("budget"), where=where)
 
     def money(self) -> MoneySettings:
-        """The ``[money]`` table with its purchases file read (the sample's own with
-        ``--sample`` when the table names neither purchases nor a rate)."""
+        """The ``[money]`` table with its purchases file read."""
         from ..reports.valuation import load_money
 
         return load_money(
             self.config.table("money"),
             config_path=self.config.path,
-            sample=self.sample,
             where=f"[money] of {self.config.where}",
         )
 

@@ -90,6 +90,11 @@ class SampleSource(BaseSource):
             progress=False,
         )
 
+    def purchases(self) -> list[dict[str, str]] | None:
+        from .purchases import read_sample_purchases
+
+        return read_sample_purchases()
+
     def account(self, *, label: bool = False) -> AccountStatus:
         from .account import load_sample_account
 

@@ -361,12 +361,13 @@ def reconciliation(
     )
     if anchor is not None:
         result.anchor_balance = anchor.balance
-    if settings.money.configured:
-        from generect_reports.reports.valuation import value_months
+    from generect_reports.reports.valuation import money_for, value_months
 
+    money = money_for(source, settings.money)
+    if money.configured:
         operations = [str(op) for op in result.operations["operation"] if ":" not in str(op)]
         valued = value_months(
-            source, month, settings.money, template=settings.template, operations=operations
+            source, month, money, template=settings.template, operations=operations
         )
         result.money = valued.month(str(month))
         result.currency = valued.currency

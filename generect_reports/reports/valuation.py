@@ -22,6 +22,7 @@ from generect_reports.analysis.valuation import (
     Opening,
     Valuation,
     parse_money_table,
+    parse_purchases,
     value_ledger,
 )
 from generect_reports.periods import Month
@@ -29,41 +30,48 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.fetch.source import Source
 
-__all__ = ["load_money", "value_months", "valuation_start"]
+__all__ = ["load_money", "money_for", "value_months", "valuation_start"]
 
 
 def load_money(
     table: Mapping[str, Any] | None,
     *,
     config_path: Path | None = None,
-    sample: bool = False,
     where: str = "[money]",
 ) -> MoneySettings:
     """The ``[money]`` table validated, its purchases file read (relative to ``config_path``).
 
-    With ``sample`` and neither purchases nor rate in the table, the bundled sample purchases
-    are used. Without either the settings are unconfigured (``configured`` is False).
+    Without purchases or a rate the settings are unconfigured (``configured`` False): a source
+    with invoices of its own (the sample) then supplies them (:func:`money_for`).
     """
-    from generect_reports.fetch.purchases import (
-        SAMPLE_PURCHASES,
-        read_purchases_file,
-        read_sample_purchases,
-    )
+    from generect_reports.fetch.purchases import read_purchases_file
 
     table = dict(table or {})
-    if sample and "purchases" not in table and "rate" not in table:
-        return parse_money_table(
-            {**table, "purchases": SAMPLE_PURCHASES},
-            where=where,
-            purchases=read_sample_purchases(),
-            purchases_source=SAMPLE_PURCHASES,
-        )
     if isinstance(table.get("purchases"), str) and table["purchases"].strip():
         rows, name = read_purchases_file(
             table["purchases"], config_path=config_path, where=f"{where} purchases"
         )
         return parse_money_table(table, where=where, purchases=rows, purchases_source=name)
     return parse_money_table(table, where=where)
+
+
+def money_for(source: Source, money: MoneySettings) -> MoneySettings:
+    """``money``, or, when it names neither purchases nor a rate, the source's own invoices
+    (the sample's ``sample_purchases.csv``) under the same policy and match window."""
+    if money.configured:
+        return money
+    rows = source.purchases()
+    if rows is None:
+        return money
+    from generect_reports.fetch.purchases import SAMPLE_PURCHASES
+
+    bought = parse_purchases(rows, where=SAMPLE_PURCHASES)
+    return replace(
+        money,
+        purchases=bought,
+        purchases_source=SAMPLE_PURCHASES,
+        currency=bought[0].currency if bought else money.currency,
+    )
 
 
 def valuation_start(money: MoneySettings, month: Month) -> dt.date:
@@ -94,6 +102,7 @@ def value_months(
     from generect_reports.money import cost_cents, to_hundredths
 
     month = Month.parse(month)
+    money = money_for(source, money)
     start = valuation_start(money, month)
     if start > month.last_day:
         start = month.first_day
@@ -109,7 +118,9 @@ def value_months(
             rate = money.rate_for(str(first)) or Decimal(0)
             opening_h = max(opening_h, 0)
             money = replace(money, opening=Opening(start, opening_h, cost_cents(opening_h, rate)))
-    ledger = source.ledger_history(start, month.last_day)
+    # A top-up just after the month may be what an invoice at its end paid for.
+    until = min(month.last_day + dt.timedelta(days=money.match_days), source.today())
+    ledger = source.ledger_history(start, max(until, month.last_day))
     mapping = load_ledger_mapping(template)
     kinds = sorted(set(ledger["type"].astype(str))) if len(ledger) else []
     import pandas as pd

@@ -1,0 +1,195 @@
+"""Money a controller can book, end to end: the sample's invoices valued month by month, the
+dollar roll-forward in ``reconcile``, a missing invoice named with exit 5, and a FIFO valuation
+against the local API computed by hand."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fakeapi import TOKEN, make_ledger
+from support import ROOT, run_cli
+
+from generect_reports.fetch.ledger import load_sample_ledger
+from generect_reports.fetch.sample import SampleSource
+from generect_reports.render.records.contract import validate_document
+from generect_reports.reports.valuation import load_money, value_months
+
+KYIV = ZoneInfo("Europe/Kyiv")
+SAMPLE_PURCHASES = ROOT / "data" / "sample_purchases.csv"
+
+
+@pytest.fixture(scope="module")
+def sample_valuation():
+    return value_months(SampleSource(), "2026-10", load_money(None))
+
+
+def test_sample_months_close_to_the_cent(sample_valuation):
+    months = {m.month: m for m in sample_valuation.months}
+    wanted = [
+        f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13) if f"{y}-{m:02d}" <= "2026-10"
+    ]
+    assert set(wanted) <= set(months)
+    previous = months["2024-12"]
+    for label in wanted:
+        m = months[label]
+        assert m.opening_cents == previous.closing_cents
+        assert m.opening_cents + m.purchases_cents - m.consumed_cents == m.closing_cents
+        assert sum(m.by_operation.values()) == m.consumed_cents
+        assert m.ties, label
+        previous = m
+    # The volume discount: a credit cost $0.025 in 2025 and $0.02 by late 2026.
+    rate = {k: m.consumed_cents / m.consumed_hundredths for k, m in months.items() if k > "2024-12"}
+    assert rate["2025-03"] == pytest.approx(0.025, abs=1e-6)  # cents per hundredth = $ per credit
+    assert rate["2026-09"] == pytest.approx(0.02, abs=1e-6)
+    # October: 178.71 credits pending at month end, accrued at the $0.02 lot: $3.57.
+    oct_ = months["2026-10"]
+    assert oct_.pending_hundredths == 17871 and oct_.pending_accrual_cents == 357
+    assert oct_.booked_cents == oct_.consumed_cents + 357
+    # Reversed charges cost nothing: the 418.33 reversed credits are not consumed.
+    assert oct_.reversed_hundredths == 41833
+
+
+@pytest.mark.parametrize("month", ["2025-06", "2026-02", "2026-10"])
+def test_sample_credit_rollforward_is_the_ledgers(sample_valuation, month):
+    inputs = load_sample_ledger(month)
+    assert sample_valuation.month(month).closing_hundredths == round(inputs.closing_balance * 100)
+
+
+def test_reconcile_json_carries_the_money_object():
+    out = run_cli("reconcile", "--sample", "--month", "2026-10", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc, "reconcile")
+    money = doc["money"]
+    assert money["currency"] == "USD"
+    assert round(
+        (money["opening_prepaid"] + money["purchases"] - money["consumed"]) * 100
+    ) == round(money["closing_prepaid"] * 100)
+    assert money["purchases"] == 700.0 and money["pending_accrual"] == 3.57
+    assert round(sum(r["consumed"] for r in money["by_operation"]) * 100) == round(
+        money["consumed"] * 100
+    )
+    assert money["top_ups"] == [
+        {
+            "id": money["top_ups"][0]["id"],
+            "at": "2026-10-01T09:00:00+03:00",
+            "credits": 35000.0,
+            "invoice": "GEN-202609-023",
+            "invoice_date": "2026-09-29",
+            "amount": 700.0,
+        }
+    ]
+    assert money["credits"]["closing_prepaid"] == doc["reconciliation"]["closing_balance"]
+    table = run_cli("reconcile", "--sample", "--month", "2026-10")
+    assert "prepaid credits in USD:" in table.stdout
+    assert "booked cost (consumed + accrual)" in table.stdout
+
+
+def _write_config(folder: Path, rows: list[list[str]], extra: str = "") -> Path:
+    with (folder / "purchases.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["date", "invoice", "credits", "amount", "currency"])
+        writer.writerows(rows)
+    config = folder / "generect-reports.toml"
+    config.write_text(f'[money]\npurchases = "purchases.csv"\n{extra}', encoding="utf-8")
+    return config
+
+
+def test_a_missing_invoice_is_named_and_exits_5(tmp_path):
+    with SAMPLE_PURCHASES.open(encoding="utf-8") as fh:
+        rows = [r[:5] for r in csv.reader(fh)][1:]
+    config = _write_config(tmp_path, [r for r in rows if r[1] != "GEN-202609-023"])
+    out = run_cli("reconcile", "--sample", "--month", "2026-10", "--config", str(config))
+    assert out.returncode == 5, out.stderr
+    assert "has no invoice" in out.stderr and "35,000.00 credits on 2026-10-01" in out.stderr
+    # September still ties: its own top-up has its invoice.
+    sep = run_cli("reconcile", "--sample", "--month", "2026-09", "--config", str(config))
+    assert sep.returncode == 0, sep.stderr
+
+
+def test_an_invoice_without_a_top_up_is_named(tmp_path):
+    with SAMPLE_PURCHASES.open(encoding="utf-8") as fh:
+        rows = [r[:5] for r in csv.reader(fh)][1:]
+    config = _write_config(tmp_path, [*rows, ["2026-10-15", "EXTRA-1", "1000", "20.00", "USD"]])
+    out = run_cli("reconcile", "--sample", "--month", "2026-10", "--config", str(config))
+    assert out.returncode == 5
+    assert "invoice EXTRA-1 of 1,000.00 credits on 2026-10-15 matches no top-up" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ('[money]\npolicy = "lifo"\nrate = 0.02\n', "policy must be fifo or average"),
+        ('[money]\npurchases = "nowhere.csv"\n', "nowhere.csv"),
+        ("[money]\nrate = 0.02\nsurprise = 1\n", "unknown setting 'surprise' in [money]"),
+    ],
+)
+def test_bad_money_settings_exit_2_naming_the_key(tmp_path, body, needle):
+    config = tmp_path / "c.toml"
+    config.write_text(body, encoding="utf-8")
+    out = run_cli("reconcile", "--sample", "--month", "2026-10", "--config", str(config))
+    assert out.returncode == 2, out.stdout
+    assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# --- against the local API ------------------------------------------------------------------
+
+
+@pytest.fixture
+def books_api(api):
+    """The fixture server with a ledger from 2026-01 on: a 500-credit top-up at 08:00 on each
+    1st (Kyiv), then 10 + 2.5 credits a day, settled."""
+    api.add_transactions(
+        make_ledger(
+            dt.date(2026, 1, 1),
+            dt.date(2026, 3, 31),
+            {"search_database": 10.0, "email_find": 2.5},
+            timezone="Europe/Kyiv",
+            top_up=500.0,
+        )
+    )
+    return api
+
+
+def test_fifo_against_the_api_equals_the_hand_computation(books_api, tmp_path):
+    config = _write_config(
+        tmp_path,
+        [
+            ["2025-12-31", "A-1", "500", "10.00", "USD"],
+            ["2026-02-02", "A-2", "500", "9.00", "USD"],
+            ["2026-03-01", "A-3", "500", "8.00", "USD"],
+        ],
+    )
+    env = {
+        "GENERECT_API_TOKEN": TOKEN,
+        "GENERECT_API_URL": books_api.url,
+        "GENERECT_REPORTS_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    args = ["--timezone", "Europe/Kyiv", "--config", str(config), "--format", "json"]
+    out = run_cli("reconcile", "--month", "2026-02", *args, env=env)
+    assert out.returncode == 0, out.stderr
+    money = json.loads(out.stdout)["money"]
+    # By hand. January: 387.50 credits of lot A-1 (500 for $10): $7.75; 112.50 left, $2.25.
+    # February: those 112.50 ($2.25), then 237.50 of A-2 (500 for $9): $4.275 -> $4.28 (half
+    # up); $6.53 consumed, 262.50 credits of A-2 left for $4.72.
+    assert money["opening_prepaid"] == 2.25
+    assert money["purchases"] == 9.00
+    assert money["consumed"] == 6.53
+    assert money["closing_prepaid"] == 4.72
+    assert money["pending_accrual"] == 0.0
+    # 280 credits of search_database, 70 of email_find: $6.53 split 4:1 by largest remainder.
+    assert money["by_operation"] == [
+        {"operation": "email_find", "consumed": 1.31},
+        {"operation": "search_database", "consumed": 5.22},
+    ]
+    assert [t["invoice"] for t in money["top_ups"]] == ["A-2"]
+    out = run_cli("reconcile", "--month", "2026-03", *args, env=env)
+    money = json.loads(out.stdout)["money"]
+    # March: 262.50 of A-2 ($4.72) and 125 of A-3 (500 for $8): $2.00 -> $6.72; $6.00 left.
+    assert (money["consumed"], money["closing_prepaid"]) == (6.72, 6.00)
+    assert TOKEN not in out.stdout + out.stderr
