@@ -193,3 +193,19 @@ def test_fifo_against_the_api_equals_the_hand_computation(books_api, tmp_path):
     # March: 262.50 of A-2 ($4.72) and 125 of A-3 (500 for $8): $2.00 -> $6.72; $6.00 left.
     assert (money["consumed"], money["closing_prepaid"]) == (6.72, 6.00)
     assert TOKEN not in out.stdout + out.stderr
+
+
+def test_status_carries_the_booked_cost():
+    out = run_cli("status", "--sample", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc, "status")
+    assert doc["currency"] == "USD" and doc["booked_cost"] == 0.0  # nothing used yet in November
+    # Every credit still held was bought at $0.02 (the volume tier): the projection is the
+    # projected credits at that rate, rounded half up once.
+    projected = doc["totals"]["projected_credits"]
+    assert projected == 31631.25
+    assert doc["projected_booked_cost"] == 632.63  # 31,631.25 x 0.02 = 632.625
+    assert doc["prepaid_balance"] == 1880.82
+    table = run_cli("status", "--sample")
+    assert "booked cost      0.00 USD month to date, 632.63 projected at month end" in table.stdout

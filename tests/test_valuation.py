@@ -388,3 +388,15 @@ def test_an_invoice_at_month_end_waits_for_the_next_months_top_up() -> None:
     )
     (jan,) = value_ledger(ledger, _money(), through="2026-01").months
     assert jan.ties and not jan.unmatched_purchases  # INV-2 (30 January) pays for t2
+
+
+def test_cost_of_more_credits_and_as_of() -> None:
+    v = value_ledger(LEDGER, _money(), through="2026-02")
+    # After February: 300 credits of lot 2 left ($6.00); 100 more cost $2.00, 400 more cost
+    # $6.00 + 100 at the newest lot's $0.02.
+    assert v.cost_of(10000) == 200 and v.cost_of(40000) == 800
+    early = value_ledger(
+        LEDGER, _money(), through="2026-01", until=pd.Timestamp("2026-01-07", tz="UTC")
+    )
+    (jan,) = early.months
+    assert jan.consumed_hundredths == 30000 and jan.pending_hundredths == 0

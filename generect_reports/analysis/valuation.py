@@ -437,6 +437,23 @@ class Valuation:
     months: tuple[MonthValuation, ...]
     lots: tuple[Lot, ...]
     basis: str
+    #: The prepaid position after the last month: ``(hundredths, cents)`` per lot, oldest first.
+    remaining: tuple[tuple[int, int], ...] = ()
+    #: ``(cents, hundredths)`` of the newest lot: the rate beyond the lots held.
+    last_rate: tuple[int, int] | None = None
+
+    def cost_of(self, hundredths: int) -> int:
+        """What ``hundredths`` more credits would cost from the position after the last month
+        (its pending charges first, then these): the lots in order, beyond them the newest
+        lot's rate."""
+        pool = _Pool(self.policy)
+        pool.lots = [list(x) for x in self.remaining]
+        pool.last_rate = self.last_rate
+        cents, short = pool.take(max(int(hundredths), 0))
+        if short and self.last_rate:
+            c_last, h_last = self.last_rate
+            cents += (2 * c_last * short + h_last) // (2 * h_last)
+        return cents
 
     def month(self, label: str) -> MonthValuation:
         for m in self.months:
@@ -502,6 +519,7 @@ def value_ledger(
     through: str,
     timezone: str | None = None,
     operation_of: Callable[[str], str] | None = None,
+    until: pd.Timestamp | None = None,
 ) -> Valuation:
     """Value a ledger's months from its purchases (or rate), oldest first, through ``through``.
 
@@ -518,6 +536,8 @@ def value_ledger(
         The months' timezone; default the frame's ``created_at`` timezone.
     operation_of
         Ledger type → the operation its consumed cents are split to; default the type itself.
+    until
+        Read the ledger as of this instant: later rows are left out (a month to date).
 
     Returns
     -------
@@ -534,6 +554,8 @@ def value_ledger(
     if money.opening is not None:
         start = pd.Timestamp(money.opening.date).tz_localize(tz)
         frame = frame[frame["created_at"] >= start]
+    if until is not None:
+        frame = frame[frame["created_at"] < until]
     frame = frame.sort_values(["created_at", "id"], kind="mergesort").reset_index(drop=True)
     months = frame["created_at"].dt.strftime("%Y-%m") if len(frame) else pd.Series([], dtype=str)
     frame = frame.assign(month=months.to_numpy())
@@ -666,4 +688,12 @@ def value_ledger(
                 unmatched_purchases=tuple(p for p in unmatched if f"{p.date:%Y-%m}" == label),
             )
         )
-    return Valuation(money.policy, money.currency, tuple(out), tuple(lots.values()), basis)
+    return Valuation(
+        money.policy,
+        money.currency,
+        tuple(out),
+        tuple(lots.values()),
+        basis,
+        tuple((h, c) for h, c in pool.lots),
+        pool.last_rate,
+    )

@@ -52,6 +52,7 @@ __all__ = [
     "Chargeback",
     "account_status",
     "StatusReport",
+    "StatusMoney",
 ]
 
 #: Months of history a report shows unless told otherwise (the report model's own default).
@@ -421,6 +422,19 @@ def chargeback(
 
 
 @dataclass(frozen=True)
+class StatusMoney:
+    """The month so far in money: booked cost (consumed + accrual) and its projection, cents."""
+
+    currency: str
+    booked_cost: int
+    projected_booked_cost: int | None
+    consumed: int
+    pending_accrual: int
+    prepaid_balance: int
+    basis: str
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """The account now: month to date against the limit and budgets, and the thresholds crossed.
 
@@ -431,6 +445,7 @@ class StatusReport:
     account: AccountStatus
     checks: list[Crossing]
     timezone: str
+    money: StatusMoney | None = None
 
     @property
     def today(self) -> dt.date:
@@ -470,4 +485,40 @@ def account_status(
     checks = check_thresholds(
         frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
-    return StatusReport(frame, account, checks, source.timezone)
+    return StatusReport(
+        frame, account, checks, source.timezone, _status_money(source, settings, frame, as_of)
+    )
+
+
+def _status_money(
+    source: Source, settings: ReportSettings, frame: pd.DataFrame, as_of: pd.Timestamp
+) -> StatusMoney | None:
+    """Booked cost so far and projected, when ``[money]`` (or the source) values the credits:
+    the month's settled charges and pending accrual as of ``as_of``, and the projected credits
+    still to come valued from the lots they will consume."""
+    import math
+
+    from generect_reports.money import to_hundredths
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    if not money.configured:
+        return None
+    month = f"{as_of:%Y-%m}"
+    valued = value_months(source, month, money, template=settings.template, until=as_of)
+    mv = valued.month(month)
+    used = float(frame.attrs.get("used_credits", 0.0))
+    projected = frame.attrs.get("projected_credits")
+    projected_cost = None
+    if projected is not None and not math.isnan(float(projected)):
+        extra = max(int(to_hundredths([float(projected) - used])[0]), 0)
+        projected_cost = mv.consumed_cents + valued.cost_of(mv.pending_hundredths + extra)
+    return StatusMoney(
+        valued.currency,
+        mv.booked_cents,
+        projected_cost,
+        mv.consumed_cents,
+        mv.pending_accrual_cents,
+        mv.closing_cents,
+        f"{valued.policy} of {valued.basis}",
+    )

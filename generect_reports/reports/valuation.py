@@ -92,6 +92,7 @@ def value_months(
     *,
     template: str | os.PathLike[str] | None = None,
     operations: Sequence[str] = (),
+    until: Any = None,
 ) -> Valuation:
     """Value the source's ledger from the start of the valuation through ``month``.
 
@@ -119,8 +120,8 @@ def value_months(
             opening_h = max(opening_h, 0)
             money = replace(money, opening=Opening(start, opening_h, cost_cents(opening_h, rate)))
     # A top-up just after the month may be what an invoice at its end paid for.
-    until = min(month.last_day + dt.timedelta(days=money.match_days), source.today())
-    ledger = source.ledger_history(start, max(until, month.last_day))
+    last = min(month.last_day + dt.timedelta(days=money.match_days), source.today())
+    ledger = source.ledger_history(start, max(last, month.last_day))
     mapping = load_ledger_mapping(template)
     kinds = sorted(set(ledger["type"].astype(str))) if len(ledger) else []
     import pandas as pd
@@ -133,4 +134,5 @@ def value_months(
         through=str(month),
         timezone=source.timezone,
         operation_of=lambda t: lookup.get(t, t),
+        until=None if until is None else pd.Timestamp(until),
     )
