@@ -209,3 +209,51 @@ def test_status_carries_the_booked_cost():
     assert doc["prepaid_balance"] == 1880.82
     table = run_cli("status", "--sample")
     assert "booked cost      0.00 USD month to date, 632.63 projected at month end" in table.stdout
+
+
+def test_booked_cost_reads_the_same_in_pdf_workbook_email_and_json(tmp_path):
+    import io as _io
+
+    import openpyxl
+    from pdfcheck import pdftotext
+
+    from generect_reports.render.email import message as mail
+    from generect_reports.render.pdf.document import render_pdf
+    from generect_reports.render.xlsx.workbook import render_workbook
+    from generect_reports.reports.assemble import ReportSettings, monthly_report
+
+    rep = monthly_report(
+        SampleSource(), "2026-10", ReportSettings(reconcile=False, chargeback=False)
+    )
+    assert rep.booked is not None
+    assert (rep.booked.booked_cost, rep.booked.consumed, rep.booked.pending_accrual) == (
+        660.45,
+        656.88,
+        3.57,
+    )
+    assert rep.booked.list_value == rep.estimated_cost
+    assert round(sum(rep.booked.by_operation.values()), 2) == rep.booked.consumed
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(render_pdf(rep))
+    msg = mail.build_message(rep, to=["a@example.com"], sender="r@example.com")
+    wb = openpyxl.load_workbook(_io.BytesIO(render_workbook(rep)))
+    summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row[0].value}
+    shown = rep.formats.money(660.45)
+    assert shown == "$660.45"
+    for text in (
+        pdftotext(pdf),
+        msg.get_body(("plain",)).get_content(),
+        msg.get_body(("html",)).get_content(),
+    ):
+        assert "Booked cost" in text and shown in text
+        assert "list-price value " + rep.formats.money(rep.estimated_cost) in text
+    assert msg["Subject"].endswith("booked cost $660.45")
+    assert summary["Booked cost"] == 660.45
+    assert "List-price value (secondary)" in summary
+    rec = json.loads(
+        run_cli("reconcile", "--sample", "--month", "2026-10", "--format", "json").stdout
+    )
+    journal = json.loads(
+        run_cli("journal", "--sample", "--month", "2026-10", "--format", "json").stdout
+    )
+    assert rec["money"]["booked_cost"] == journal["journal"]["booked_cost"] == 660.45

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
     from generect_reports.analysis.reconcile import Reconciliation
+    from generect_reports.analysis.valuation import Valuation
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.fetch.ledger import LedgerInputs
     from generect_reports.fetch.plan import ReportUsage
@@ -230,7 +231,38 @@ def monthly_report(
         account=settings.account,
         as_of=None if settings.as_of is None else _now(source, settings),
     )
-    return dataclasses.replace(rep, sections=_sections(source, rep, usage.daily, settings))
+    valued = _valuation(source, rep, settings)
+    booked = None
+    if valued is not None:
+        from generect_reports.reports.monthly import BookedCost
+
+        mv = valued.month(rep.month)
+        booked = BookedCost(
+            currency=valued.currency,
+            booked_cost=mv.booked_cents / 100,
+            consumed=mv.consumed_cents / 100,
+            pending_accrual=mv.pending_accrual_cents / 100,
+            list_value=rep.estimated_cost,
+            basis=f"{valued.policy} of {valued.basis}",
+            by_operation={op: c / 100 for op, c in sorted(mv.by_operation.items())},
+        )
+    sections = _sections(source, rep, usage.daily, settings, valued)
+    return dataclasses.replace(rep, sections=sections, booked=booked)
+
+
+def _valuation(source: Source, rep: MonthlyReport, settings: ReportSettings) -> Valuation | None:
+    """The ledger valued through the report's month, when ``[money]`` (or the source) prices
+    the credits; as of the report's time for a running month."""
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    if not money.configured:
+        return None
+    operations = sorted(set(map(str, rep.operations["operation"])) - {"unattributed"})
+    until = None if rep.complete else rep.as_of
+    return value_months(
+        source, rep.month, money, template=settings.template, operations=operations, until=until
+    )
 
 
 def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
@@ -240,7 +272,11 @@ def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
 
 
 def _sections(
-    source: Source, rep: MonthlyReport, daily: pd.DataFrame, settings: ReportSettings
+    source: Source,
+    rep: MonthlyReport,
+    daily: pd.DataFrame,
+    settings: ReportSettings,
+    valued: Valuation | None = None,
 ) -> Any:
     from generect_reports.analysis.budget import report_budget
     from generect_reports.reports.monthly import ReportSections
@@ -261,7 +297,7 @@ def _sections(
     )
     sections = ReportSections(budget=budget, burnup=burnup)
     if _on(settings.reconcile, source, settings):
-        tied = reconciliation(source, rep.month, settings)
+        tied = reconciliation(source, rep.month, settings, valued=valued)
         sections.reconciliation, sections.ledger = tied.result, tied.ledger
     if _on(settings.chargeback, source, settings):
         sections.allocation = chargeback(source, rep.month, settings).allocation
@@ -333,6 +369,7 @@ def reconciliation(
     settings: ReportSettings | None = None,
     *,
     refresh: bool = False,
+    valued: Valuation | None = None,
 ) -> Reconciled:
     """Tie ``month``'s usage to the ledger and the balance, restatements recorded.
 
@@ -367,9 +404,10 @@ def reconciliation(
     money = money_for(source, settings.money)
     if money.configured:
         operations = [str(op) for op in result.operations["operation"] if ":" not in str(op)]
-        valued = value_months(
-            source, month, money, template=settings.template, operations=operations
-        )
+        if valued is None:
+            valued = value_months(
+                source, month, money, template=settings.template, operations=operations
+            )
         result.money = valued.month(str(month))
         result.currency = valued.currency
     # A month still settling is not remembered: its figures are expected to move.
