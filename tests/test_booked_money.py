@@ -257,3 +257,21 @@ def test_booked_cost_reads_the_same_in_pdf_workbook_email_and_json(tmp_path):
         run_cli("journal", "--sample", "--month", "2026-10", "--format", "json").stdout
     )
     assert rec["money"]["booked_cost"] == journal["journal"]["booked_cost"] == 660.45
+
+
+def test_status_overage_in_credits_and_money(tmp_path):
+    doc = json.loads(run_cli("status", "--sample", "--format", "json").stdout)
+    # 31,631.25 projected against the 30,000 limit: the last 1,631.25 credits, at $0.02.
+    assert doc["projected_overage"] == {
+        "credits": 1631.25,
+        "cost": 32.63,
+        "valued_at": "the rate of the prepaid lots they will consume",
+    }
+    config = tmp_path / "c.toml"
+    config.write_text("[money]\noverage_rate = 0.03\n", encoding="utf-8")
+    out = run_cli("status", "--sample", "--format", "json", "--config", str(config))
+    doc = json.loads(out.stdout)
+    validate_document(doc, "status")
+    assert doc["projected_overage"]["cost"] == 48.94  # 1,631.25 x 0.03 = 48.9375
+    assert doc["projected_overage"]["valued_at"] == "contract overage rate 0.03 per credit"
+    assert doc["projected_booked_cost"] == 632.63  # the overage rate prices the overage only

@@ -34,6 +34,12 @@ def _table(status: StatusReport) -> str:
     return text.rstrip("\n") + (
         f"\n  booked cost      {m.booked_cost / 100:,.2f} {m.currency} month to date{projected}"
         f"\n  prepaid balance  {m.prepaid_balance / 100:,.2f} {m.currency} ({m.basis})\n"
+        + (
+            f"  overage          {m.overage_hundredths / 100:,.2f} credits above the plan limit "
+            f"projected, {m.overage_cost / 100:,.2f} {m.currency} at {m.overage_basis}\n"
+            if m.overage_hundredths and m.overage_cost is not None
+            else ""
+        )
     )
 
 
@@ -74,6 +80,11 @@ def _money_fields(status: StatusReport) -> dict[str, Any]:
         ),
         "prepaid_balance": m.prepaid_balance / 100,
         "valuation": m.basis,
+        "projected_overage": {
+            "credits": m.overage_hundredths / 100,
+            "cost": None if m.overage_cost is None else m.overage_cost / 100,
+            "valued_at": m.overage_basis,
+        },
     }
 
 

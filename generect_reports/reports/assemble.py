@@ -470,6 +470,11 @@ class StatusMoney:
     pending_accrual: int
     prepaid_balance: int
     basis: str
+    #: Projected credits above the plan limit (hundredths) and their cost (cents), valued at
+    #: ``[money] overage_rate`` when the contract has one, else at the lots' rate.
+    overage_hundredths: int = 0
+    overage_cost: int | None = None
+    overage_basis: str = ""
 
 
 @dataclass(frozen=True)
@@ -548,9 +553,24 @@ def _status_money(
     used = float(frame.attrs.get("used_credits", 0.0))
     projected = frame.attrs.get("projected_credits")
     projected_cost = None
+    over_h, over_cost, over_basis = 0, None, ""
     if projected is not None and not math.isnan(float(projected)):
         extra = max(int(to_hundredths([float(projected) - used])[0]), 0)
-        projected_cost = mv.consumed_cents + valued.cost_of(mv.pending_hundredths + extra)
+        ahead = mv.pending_hundredths + extra
+        projected_cost = mv.consumed_cents + valued.cost_of(ahead)
+        limits = frame[frame["kind"] == "limit"]
+        if len(limits) and not pd.isna(limits["threshold"].iloc[0]):
+            limit = float(limits["threshold"].iloc[0])
+            over_h = max(int(to_hundredths([float(projected) - limit])[0]), 0)
+            if money.overage_rate is not None:
+                from generect_reports.money import cost_cents
+
+                over_cost = cost_cents(over_h, money.overage_rate)
+                over_basis = f"contract overage rate {money.overage_rate} per credit"
+            else:
+                # The last credits of the projection are the ones above the limit.
+                over_cost = valued.cost_of(ahead) - valued.cost_of(max(ahead - over_h, 0))
+                over_basis = "the rate of the prepaid lots they will consume"
     return StatusMoney(
         valued.currency,
         mv.booked_cents,
@@ -559,4 +579,7 @@ def _status_money(
         mv.pending_accrual_cents,
         mv.closing_cents,
         f"{valued.policy} of {valued.basis}",
+        over_h,
+        over_cost,
+        over_basis,
     )
