@@ -201,3 +201,36 @@ def test_close_needs_a_register(tmp_path):
     config.write_text("[money]\nrate = 0.02\n", encoding="utf-8")
     out = run_cli("journal", "--sample", "--month", "2026-09", "--close", "--config", str(config))
     assert out.returncode == 2 and "[journal] register" in out.stderr
+
+
+def test_split_by_customer_cost_centre():
+    out = run_cli(
+        "journal", "--sample", "--month", "2026-10", "--format", "csv", "--split", "customer"
+    )
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert list(rows[0])[-1] == "customer"
+    consumed = [r for r in rows if r["kind"] == "consumption" and r["debit"] != "0.00"]
+    assert sum(Decimal(r["debit"]) for r in consumed) == Decimal("656.88")
+    who = [r["customer"] for r in consumed]
+    assert len(who) > 2 and who[-1] == "unallocated" and len(set(who)) == len(who)
+    _entries_balance(rows, "entry", lambda r: Decimal(r["debit"]) - Decimal(r["credit"]))
+
+
+def test_split_by_customer_follows_each_operations_credits():
+    import pandas as pd
+
+    from generect_reports.reports.journal import split_by_customer
+
+    lines = pd.DataFrame(
+        {
+            "customer": ["a", "b", "unallocated", "a"],
+            "operation": ["x", "x", "x", "y"],
+            "credits_hundredths": [100, 200, 0, 50],
+        }
+    )
+    assert split_by_customer({"x": 100, "y": 7, "z": 3}, lines) == {
+        "a": 33 + 7,
+        "b": 67,
+        "unallocated": 3,
+    }

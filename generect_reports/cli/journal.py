@@ -26,10 +26,10 @@ __all__ = ["command"]
 )
 @click.option(
     "--split",
-    type=click.Choice(["none", "operation"]),
+    type=click.Choice(["none", "operation", "customer"]),
     default="none",
     show_default=True,
-    help="One expense line per operation.",
+    help="One expense line per operation, or per customer cost centre (from the chargeback).",
 )
 @click.option(
     "--close",

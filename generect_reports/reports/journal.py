@@ -32,12 +32,13 @@ __all__ = [
     "SPLITS",
     "build_journal",
     "register_record",
+    "split_by_customer",
     "valuation_from_record",
     "month_journal",
     "restatements",
 ]
 
-SPLITS = ("none", "operation")
+SPLITS = ("none", "operation", "customer")
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,24 @@ def register_record(valuation: MonthValuation) -> dict[str, Any]:
     }
 
 
+def split_by_customer(by_operation: Mapping[str, int], lines: Any) -> dict[str, int]:
+    """Each operation's consumed cents split over customers in proportion to their credits of
+    it (the chargeback's lines), by largest remainder; an operation no customer used, and the
+    chargeback's own ``unallocated`` share, go to ``unallocated``. Adds up to the consumed."""
+    from generect_reports.money import largest_remainder
+
+    out: dict[str, int] = {}
+    for op, cents in sorted(by_operation.items()):
+        rows = lines[lines["operation"].astype(str) == op]
+        weights = rows["credits_hundredths"].to_numpy(dtype="int64") if len(rows) else []
+        if not len(rows) or int(sum(weights)) == 0:
+            out["unallocated"] = out.get("unallocated", 0) + int(cents)
+            continue
+        for who, part in zip(rows["customer"].astype(str), largest_remainder(cents, weights)):
+            out[who] = out.get(who, 0) + int(part)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] == "unallocated", kv[0])))
+
+
 def valuation_from_record(month: str, record: Mapping[str, Any]) -> MonthValuation:
     """A closed month's valuation as the register recorded it."""
     import pandas as pd
@@ -234,6 +253,7 @@ def build_journal(
     source: str = "sample",
     timezone: str = "UTC",
     closed: bool = False,
+    customers: Mapping[str, int] | None = None,
 ) -> Journal:
     """The month's journal from its valuation (see the module docstring for the entries).
 
@@ -248,7 +268,10 @@ def build_journal(
     purchases
         Book the top-ups (Dr prepaid, Cr payable) too.
     split
-        ``operation`` for one expense line per operation, ``none`` for one line.
+        ``operation`` for one expense line per operation, ``customer`` for one per customer
+        cost centre (``customers``), ``none`` for one line.
+    customers
+        The consumed cents by customer (:func:`split_by_customer`), for ``split="customer"``.
     adjustments
         Restated closed months (:func:`restatements`) to book in this month.
     """
@@ -259,6 +282,8 @@ def build_journal(
     ops = sorted(valuation.by_operation.items())
     if split == "operation":
         expense = [(accounts.expense, c, op) for op, c in ops]
+    elif split == "customer":
+        expense = [(accounts.expense, c, who) for who, c in (customers or {}).items()]
     else:
         expense = [(accounts.expense, valuation.consumed_cents, "")]
     lines += _entry_lines(
@@ -379,6 +404,11 @@ def month_journal(
     current = valued.month(str(month))
     register = register or {}
     kind = getattr(source, "kind", "api")
+    lines = None
+    if split == "customer":
+        from generect_reports.reports.assemble import ReportSettings, chargeback
+
+        lines = chargeback(source, month, ReportSettings(template=template)).allocation.lines
     if str(month) in register:
         recorded = valuation_from_record(str(month), register[str(month)])
         booked = build_journal(
@@ -391,6 +421,7 @@ def month_journal(
             timezone=source.timezone,
             closed=True,
             adjustments=[],
+            customers=None if lines is None else split_by_customer(recorded.by_operation, lines),
         )
         return booked, current
     changes = restatements(register, {m.month: m for m in valued.months}, str(month))
@@ -403,5 +434,6 @@ def month_journal(
         adjustments=changes,
         source=kind,
         timezone=source.timezone,
+        customers=None if lines is None else split_by_customer(current.by_operation, lines),
     )
     return journal, current

@@ -107,7 +107,8 @@ def render_csv(journal: Journal, layout: str = "generic") -> str:
                 ]
             )
     else:
-        writer.writerow(GENERIC_COLUMNS)
+        dimension = "customer" if journal.split == "customer" else "operation"
+        writer.writerow([*GENERIC_COLUMNS[:-1], dimension])
         for x in journal.lines:
             writer.writerow(
                 [
