@@ -275,3 +275,21 @@ def test_status_overage_in_credits_and_money(tmp_path):
     assert doc["projected_overage"]["cost"] == 48.94  # 1,631.25 x 0.03 = 48.9375
     assert doc["projected_overage"]["valued_at"] == "contract overage rate 0.03 per credit"
     assert doc["projected_booked_cost"] == 632.63  # the overage rate prices the overage only
+
+
+def test_quarter_booked_cost_is_its_months(sample_valuation, tmp_path):
+    import openpyxl
+
+    from generect_reports.reports.assemble import ReportSettings, quarter_report
+    from generect_reports.reports.quarterly import render_quarter_workbook
+
+    rep = quarter_report(SampleSource(), "2026-Q3", ReportSettings()).report
+    months = ["2026-07", "2026-08", "2026-09"]
+    assert list(rep.booked_by_month or {}) == months
+    cents = sum(sample_valuation.month(m).booked_cents for m in months)
+    assert rep.booked_cost == cents / 100
+    path = tmp_path / "q.xlsx"
+    render_quarter_workbook(rep, path)
+    summary = openpyxl.load_workbook(path)["Summary"]
+    assert summary["A10"].value == "Booked cost (consumed + accrual)"
+    assert summary["B10"].value == cents / 100

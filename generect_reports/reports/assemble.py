@@ -348,6 +348,14 @@ def quarter_report(
         theme=theme,
         account=settings.account,
     )
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    done = [m for m in rep.months if m <= f"{last_day:%Y-%m}"]
+    if money.configured and done:
+        valued = value_months(source, done[-1], money, template=settings.template)
+        booked = {m: valued.month(m).booked_cents / 100 for m in done}
+        rep = dataclasses.replace(rep, booked_by_month=booked)
     return QuarterResult(rep, theme)
 
 

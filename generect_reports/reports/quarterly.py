@@ -72,6 +72,16 @@ class QuarterReport:
     #: operation, one column per month (estimated cost, each month's line rounded once by the
     #: price book: the monthly report's figure), total (the quarter's line: their sum)
     cost_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The booked cost of each month of the quarter (consumed + month-end accrual, currency
+    #: units) when ``[money]`` values the credits; the quarter's is their sum.
+    booked_by_month: dict[str, float] | None = None
+
+    @property
+    def booked_cost(self) -> float | None:
+        """The quarter's booked cost: its months' booked costs added up (None without them)."""
+        if self.booked_by_month is None:
+            return None
+        return round(sum(round(v * 100) for v in self.booked_by_month.values()) / 100, 2)
 
 
 def quarter_window(quarter: str, calendar: FiscalCalendar) -> tuple[dt.date, dt.date]:
@@ -497,6 +507,9 @@ def render_quarter_workbook(rep: QuarterReport, path: str | os.PathLike[str]) ->
         )
     summary.write_string(8, 0, "Estimated cost (list prices)", bold)
     summary.write_formula(8, 1, f"=Comparison!J{m + 1}", money, rep.estimated_cost)
+    if rep.booked_cost is not None:
+        summary.write_string(9, 0, "Booked cost (consumed + accrual)", bold)
+        summary.write_number(9, 1, rep.booked_cost, money)
     for k, note in enumerate(rep.notes, start=10):
         summary.write_string(k, 0, note)
     summary.set_column(0, 0, 34)
