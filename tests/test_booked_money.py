@@ -293,3 +293,21 @@ def test_quarter_booked_cost_is_its_months(sample_valuation, tmp_path):
     summary = openpyxl.load_workbook(path)["Summary"]
     assert summary["A10"].value == "Booked cost (consumed + accrual)"
     assert summary["B10"].value == cents / 100
+
+
+def test_focus_costs_come_from_the_booked_values():
+    import io as _io
+
+    import pandas as pd
+
+    out = run_cli(
+        "usage", "--sample", "--start", "2026-09-01", "--end", "2026-10-31", "--format", "focus"
+    )
+    assert out.returncode == 0, out.stderr
+    focus = pd.read_csv(_io.StringIO(out.stdout))
+    focus["month"] = focus["x_UsageDate"].str[:7]
+    cents = (focus.groupby("month")["EffectiveCost"].sum() * 100).round().astype(int)
+    assert cents.to_dict() == {"2026-09": 59044, "2026-10": 66045}  # consumed + accrual
+    assert (focus["BilledCost"] == focus["EffectiveCost"]).all()
+    assert round(focus.loc[focus["month"] == "2026-10", "ListCost"].sum(), 2) == 816.15
+    assert not focus["x_CostIsEstimate"].any()

@@ -17,8 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from generect_reports.analysis.valuation import (
     MoneySettings,
+    MonthValuation,
     Opening,
     Valuation,
     parse_money_table,
@@ -30,7 +33,14 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.fetch.source import Source
 
-__all__ = ["load_money", "money_for", "value_months", "valuation_start"]
+__all__ = [
+    "load_money",
+    "money_for",
+    "value_months",
+    "valuation_start",
+    "booked_by_operation",
+    "booked_months",
+]
 
 
 def load_money(
@@ -124,8 +134,6 @@ def value_months(
     ledger = source.ledger_history(start, max(last, month.last_day))
     mapping = load_ledger_mapping(template)
     kinds = sorted(set(ledger["type"].astype(str))) if len(ledger) else []
-    import pandas as pd
-
     names = map_types(pd.Series(kinds, dtype=object), mapping, operations)
     lookup = dict(zip(kinds, names.astype(str)))
     return value_ledger(
@@ -136,3 +144,42 @@ def value_months(
         operation_of=lambda t: lookup.get(t, t),
         until=None if until is None else pd.Timestamp(until),
     )
+
+
+def booked_by_operation(month: MonthValuation) -> dict[str, int]:
+    """A month's booked cost in cents by operation: its consumed cents by operation plus the
+    accrual split over them by largest remainder (all to ``unattributed`` with no consumption)."""
+    from generect_reports.money import largest_remainder
+
+    names = sorted(month.by_operation)
+    out = {op: int(month.by_operation[op]) for op in names}
+    accrual = month.pending_accrual_cents
+    if accrual:
+        if names and sum(out.values()):
+            for op, part in zip(names, largest_remainder(accrual, [out[n] for n in names])):
+                out[op] += int(part)
+        else:
+            out["unattributed"] = out.get("unattributed", 0) + accrual
+    return out
+
+
+def booked_months(
+    source: Source,
+    money: MoneySettings,
+    start: dt.date,
+    end: dt.date,
+    *,
+    template: str | os.PathLike[str] | None = None,
+) -> dict[str, dict[str, int]] | None:
+    """The booked cost by month and operation (cents) of the months ``start`` to ``end`` that
+    are over, when ``[money]`` (or the source) values the credits; None otherwise."""
+    money = money_for(source, money)
+    if not money.configured:
+        return None
+    last = min(end, source.today() - dt.timedelta(days=1))
+    if last < start:
+        return {}
+    valued = value_months(source, f"{last:%Y-%m}", money, template=template)
+    months = {m.month: m for m in valued.months}
+    wanted = pd.period_range(f"{start:%Y-%m}", f"{last:%Y-%m}", freq="M").strftime("%Y-%m")
+    return {m: booked_by_operation(months[m]) for m in wanted if m in months}
