@@ -311,3 +311,29 @@ def test_focus_costs_come_from_the_booked_values():
     assert (focus["BilledCost"] == focus["EffectiveCost"]).all()
     assert round(focus.loc[focus["month"] == "2026-10", "ListCost"].sum(), 2) == 816.15
     assert not focus["x_CostIsEstimate"].any()
+
+
+def test_chargeback_booked_cost_by_customer_adds_up_to_the_month():
+    out = run_cli("chargeback", "--sample", "--month", "2026-10", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate_document(doc, "chargeback")
+    booked = doc["booked_cost"]
+    assert booked["currency"] == "USD" and booked["total"] == 660.45
+    cents = {c["customer"]: round(c["booked_cost"] * 100) for c in booked["customers"]}
+    assert sum(cents.values()) == 66045 and "unallocated" in cents
+    one = json.loads(
+        run_cli(
+            "chargeback",
+            "--sample",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--customer",
+            "hooli",
+        ).stdout
+    )
+    assert one["booked_cost"]["customers"] == [
+        {"customer": "hooli", "booked_cost": cents["hooli"] / 100}
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -434,6 +435,10 @@ class Chargeback:
 
     allocation: Allocation
     complete: bool
+    #: Booked cost in cents by customer (``unallocated`` included) when ``[money]`` values the
+    #: credits: each operation's booked cents split by the customers' credits of it.
+    booked: Mapping[str, int] | None = None
+    booked_currency: str = "USD"
 
 
 def chargeback(
@@ -462,9 +467,26 @@ def chargeback(
         prices=theme.price_book,  # the report's own book: its costs are the report's
         threshold=settings.failed_threshold,
     )
+    booked = None
+    currency = alloc.currency
+    from generect_reports.reports.valuation import booked_by_operation, money_for, value_months
+
+    money = money_for(source, settings.money)
+    if money.configured:
+        from generect_reports.reports.journal import split_by_customer
+
+        operations = sorted(set(map(str, usage["operation"])) - {"unattributed"})
+        valued = value_months(
+            source, month, money, template=settings.template, operations=operations
+        )
+        booked = split_by_customer(booked_by_operation(valued.month(str(month))), alloc.lines)
+        currency = valued.currency
     if customer is not None:
         alloc = alloc.for_customer(customer)
-    return Chargeback(alloc, source.settled(month.first_day, month.last_day))
+        if booked is not None:
+            shown = set(map(str, alloc.customers["customer"]))
+            booked = {k: v for k, v in booked.items() if k in shown}
+    return Chargeback(alloc, source.settled(month.first_day, month.last_day), booked, currency)
 
 
 @dataclass(frozen=True)
