@@ -280,8 +280,8 @@ def test_status_overage_in_credits_and_money(tmp_path):
 def test_quarter_booked_cost_is_its_months(sample_valuation, tmp_path):
     import openpyxl
 
+    from generect_reports.render.xlsx.quarter import render_quarter_workbook
     from generect_reports.reports.assemble import ReportSettings, quarter_report
-    from generect_reports.reports.quarterly import render_quarter_workbook
 
     rep = quarter_report(SampleSource(), "2026-Q3", ReportSettings()).report
     months = ["2026-07", "2026-08", "2026-09"]
