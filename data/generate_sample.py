@@ -17,7 +17,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 SEED = 20261101
 START = dt.date(2025, 1, 1)
@@ -209,6 +211,42 @@ def write_ledger(folder: Path) -> None:
     (folder / "sample_ledger_anchor.json").write_text(
         json.dumps(anchor, indent=2) + "\n", encoding="utf-8"
     )
+
+
+# --- what the top-ups cost (sample_purchases.csv) ---------------------------------------------
+#: Price per credit by the size of the top-up: a volume discount, so the lots are not one rate.
+PURCHASE_TIERS = ((30000, Decimal("0.020")), (25000, Decimal("0.0225")), (0, Decimal("0.025")))
+
+
+def purchase_rows() -> list[list[str]]:
+    """One invoice per ledger top-up (same credits), dated the top-up's local day or up to two
+    days before it, priced by :data:`PURCHASE_TIERS`; no tax."""
+    rows = []
+    top_ups = [r for r in ledger_rows()[0] if r["type"] == "top_up"]
+    for n, r in enumerate(top_ups, start=1):
+        credits = int(r["cents"]) // 100  # type: ignore[call-overload]
+        price = next(p for floor, p in PURCHASE_TIERS if credits >= floor)
+        day = r["ts"].astimezone(ZoneInfo(LEDGER_TZ)).date() - dt.timedelta(days=n % 3)  # type: ignore[attr-defined]
+        amount = Decimal(credits) * price
+        rows.append(
+            [
+                day.isoformat(),
+                f"GEN-{day:%Y%m}-{n:03d}",
+                str(credits),
+                f"{amount:.2f}",
+                "USD",
+                "0.00",
+            ]
+        )
+    return rows
+
+
+def write_purchases(folder: Path) -> None:
+    """``sample_purchases.csv``: the invoices of the sample's top-ups."""
+    with (folder / "sample_purchases.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["date", "invoice", "credits", "amount", "currency", "tax"])
+        writer.writerows(purchase_rows())
 
 
 # --- the account profile (sample_account.json) -------------------------------------------------
@@ -463,6 +501,7 @@ def main() -> None:
         writer.writerow(["date", "operation", "credits"])
         writer.writerows(usage)
     write_ledger(path.parent)
+    write_purchases(path.parent)
     write_account(usage)
     write_sample_tokens()
 

@@ -31,6 +31,8 @@ TABLES: dict[str, str] = {
     "history": "path: the folder of the Parquet history store that sync writes",
     "accounts": "[accounts.NAME] tables: token_env (the name of the token's variable), label, "
     "timezone, api_url, tags, and the account's own [budget], [money] and [chargeback]",
+    "money": "what the credits cost: purchases file or rate, policy, opening, overage_rate",
+    "journal": "account codes (expense, prepaid, accrued, payable) and the close register",
 }
 
 _SECRET_KEYS = {"password", "smtp_password", "token", "api_token"}

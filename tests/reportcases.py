@@ -57,6 +57,7 @@ def _month_documents(month: str, last_day: str) -> dict[str, list[str]]:
         "usage": ["usage", "--start", f"{month}-01", "--end", f"{month}-{last_day}"],
         "reconcile": ["reconcile", "--month", month],
         "chargeback": ["chargeback", "--month", month],
+        "journal": ["journal", "--month", month, "--purchases", "--split", "operation"],
     }
 
 

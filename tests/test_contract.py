@@ -38,6 +38,7 @@ COMMAND_ARGS: dict[str, list[str]] = {
     "usage": ["--start", "2026-05-01", "--end", "2026-06-30", "--period", "week"],
     "reconcile": ["--month", "2026-10"],
     "chargeback": ["--month", "2026-10"],
+    "journal": ["--month", "2026-10", "--purchases", "--split", "operation"],
 }
 
 

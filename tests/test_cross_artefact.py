@@ -178,6 +178,7 @@ SUMMARY = {
     "change %": ("Change %",),
     "year over year %": ("Change vs same month last year %",),
     "estimated cost": ("Estimated cost (estimate)",),
+    "booked cost": ("Booked cost",),
     "cost change": ("Cost change vs previous month", "Cost change, like for like"),
     "largest cost line": ("Largest cost line, estimated cost",),
     "month-end projection": ("Month-end projection (estimate)",),
@@ -188,6 +189,7 @@ TILES = {
     "change %": ("Change vs",),
     "year over year %": ("Year over year",),
     "estimated cost": ("Estimated cost",),
+    "booked cost": ("Booked cost",),
     "largest cost line": ("Largest cost line",),
     "month-end projection": ("Projected month end",),
 }
@@ -196,6 +198,7 @@ DASHBOARD_TILES = {
     "credits": ("Credits, ",),
     "change %": ("Change",),
     "estimated cost": ("Estimated cost",),
+    "booked cost": ("Booked cost",),
     "month-end projection": ("Month-end projection",),
 }
 
@@ -972,7 +975,9 @@ QUARTER_FIGURES: dict[str, dict[str, Reader]] = {
 
 
 def _headline_rows(rep: Any) -> list[str]:
-    rows = ["credits", "change %", "estimated cost", "largest cost line"]
+    # With the credits valued from purchases the booked cost heads the money, list prices second.
+    cost = "booked cost" if getattr(rep, "booked", None) is not None else "estimated cost"
+    rows = ["credits", "change %", cost, "largest cost line"]
     if rep.yoy_available:
         rows.append("year over year %")
     if not rep.complete and rep.projection is not None:

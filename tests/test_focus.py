@@ -314,7 +314,17 @@ def test_parquet_keeps_types(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     back = pd.read_parquet(target)
-    expected = F.focus_frame(load_sample("2026-03-01", "2026-03-31"))
+    # The CLI values the sample's credits from its invoices: EffectiveCost is the booked cost.
+    import datetime as dt
+
+    from generect_reports.analysis.valuation import MoneySettings
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.reports.valuation import booked_months
+
+    booked = booked_months(
+        SampleSource(), MoneySettings(), dt.date(2026, 3, 1), dt.date(2026, 3, 31)
+    )
+    expected = F.focus_frame(load_sample("2026-03-01", "2026-03-31"), booked=booked)
     assert list(back.columns) == list(expected.columns)
     assert (
         str(back["ChargePeriodStart"].dt.tz) == "UTC" and back["PricingQuantity"].dtype == "float64"

@@ -71,13 +71,29 @@ def validator_venv() -> Path:
 @pytest.mark.focus
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "suffix, with_ledger", [(".csv", False), (".csv", True), (".parquet", True)]
+    "suffix, with_ledger, booked",
+    [
+        (".csv", False, False),
+        (".csv", True, False),
+        (".parquet", True, False),
+        (".csv", False, True),
+    ],
 )
 def test_validator_finds_nothing_beyond_its_invoice_defect(
-    validator_venv, tmp_path, suffix, with_ledger
+    validator_venv, tmp_path, suffix, with_ledger, booked
 ):
     target = tmp_path / f"focus{suffix}"
-    options = {"ledger": ledger(), "topup_price": 0.01} if with_ledger else {}
+    options: dict[str, object] = {"ledger": ledger(), "topup_price": 0.01} if with_ledger else {}
+    if booked:  # costs from the sample's purchases, as `usage --sample --format focus` gives
+        import datetime as dt
+
+        from generect_reports.analysis.valuation import MoneySettings
+        from generect_reports.fetch.sample import SampleSource
+        from generect_reports.reports.valuation import booked_months
+
+        options["booked"] = booked_months(
+            SampleSource(), MoneySettings(), dt.date(2025, 1, 1), dt.date(2026, 10, 31)
+        )
     F.write_focus(load_sample(), target, **options)
     counts, failed, text = validate(target)
     assert len(failed) == counts["fail"] == 1, text[-3000:]

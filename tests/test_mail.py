@@ -113,9 +113,12 @@ def parse(raw: bytes):
 def check_message(msg, rep, *, cli: bool = False):
     # The CLI adds the report's sections (the sample's October is over its plan limit); a report
     # built by the library alone has none, so no flag.
+    # It also values the credits from the sample's invoices: the booked cost heads the money.
     flag = "[over limit] " if cli else ""
+    booked = ", booked cost $660.45" if cli else ""
     assert (
-        msg["Subject"] == flag + "Generect usage October 2026: 33,441 credits (+11.9% vs September)"
+        msg["Subject"]
+        == flag + "Generect usage October 2026: 33,441 credits (+11.9% vs September)" + booked
     )
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()

@@ -150,6 +150,41 @@ def test_mapping_explicit_table_then_longest_prefix(tmp_path):
     ) == ["email_validation", "search_database", "search_any"]
 
 
+def test_type_named_after_a_usage_operation_maps_without_configuration():
+    empty: dict[str, dict[str, str]] = {"types": {"platform": "unattributed"}, "prefixes": {}}
+    types = pd.Series(["lookalike", "lookalike_bulk", "lookalikes", "platform", "scan_deep"])
+    assert list(map_types(types, empty, ["lookalike", "scan", "scan_deep"])) == [
+        "lookalike",
+        "lookalike",
+        "unmapped:lookalikes",
+        "unattributed",
+        "scan_deep",
+    ]
+    # A reconciliation maps a new operation's charges by the usage's own names.
+    tz = "UTC"
+    u = pd.DataFrame(
+        {
+            "period_start": [pd.Timestamp("2026-05-01", tz=tz)],
+            "period": ["2026-05"],
+            "operation": ["lookalike"],
+            "credits": [7.5],
+        }
+    )
+    u.attrs["timezone"] = tz
+    g = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "created_at": pd.to_datetime(["2026-05-02", "2026-05-03"]).tz_localize(tz),
+            "type": ["lookalike", "lookalike_bulk"],
+            "credits": [-5.0, -2.5],
+            "status": ["success", "success"],
+            "balance_type": ["credits", "credits"],
+        }
+    )
+    result = reconcile(u, g, month="2026-05", mapping=empty, timezone=tz)
+    assert result.ties and not result.unmapped_types
+
+
 def _sample_result(month: str):
     inputs = L.load_sample_ledger(month)
     first, last = month_bounds(*parse_month(month))

@@ -14,7 +14,7 @@ or an unexplained remainder makes it not tie.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,15 +56,26 @@ UNMAPPED_PREFIX = "unmapped:"
 # --- the type -> operation mapping -------------------------------------------------------
 
 
-def map_types(types: pd.Series, mapping: Mapping[str, Mapping[str, str]]) -> pd.Series:
-    """The usage operation of each transaction type (explicit table first, then the longest
-    prefix); ``unmapped:<type>`` when neither knows it."""
+def map_types(
+    types: pd.Series,
+    mapping: Mapping[str, Mapping[str, str]],
+    operations: Sequence[str] = (),
+) -> pd.Series:
+    """The usage operation of each transaction type: the explicit ``[types]`` table first, then
+    an operation the usage itself reports that the type equals or begins with (``op`` or
+    ``op_…``, the longest), then the longest ``[prefixes]`` key; ``unmapped:<type>`` when none
+    knows it."""
     exact = mapping.get("types", {})
     prefixes = sorted(mapping.get("prefixes", {}).items(), key=lambda kv: -len(kv[0]))
+    known = sorted({str(op) for op in operations}, key=lambda op: -len(op))
     lookup: dict[str, str] = {}
     for kind in pd.unique(types.astype(str)):
         if kind in exact:
             lookup[kind] = exact[kind]
+            continue
+        own = next((op for op in known if kind == op or kind.startswith(f"{op}_")), None)
+        if own is not None:
+            lookup[kind] = own
             continue
         lookup[kind] = next(
             (op for prefix, op in prefixes if kind.startswith(prefix)), UNMAPPED_PREFIX + kind
@@ -105,6 +116,9 @@ class Reconciliation:
     in_flight: float = 0.0
     notes: list[str] = field(default_factory=list)
     restatements: list[dict[str, Any]] = field(default_factory=list)
+    #: The month's prepaid roll-forward in money (a ``MonthValuation``) when ``[money]`` is set.
+    money: Any = None
+    currency: str = "USD"
 
     @property
     def balance_ties(self) -> bool:
@@ -118,7 +132,8 @@ class Reconciliation:
         """Every difference explained by pending or reversed charges, and the balance chain
         holds."""
         bad = ~self.reasons["reason"].isin(TYING_REASONS)
-        return not bool(bad.any()) and not self.unmapped_types and self.balance_ties
+        money_ties = self.money is None or bool(self.money.ties)
+        return not bool(bad.any()) and not self.unmapped_types and self.balance_ties and money_ties
 
     @property
     def running(self) -> bool:
@@ -288,7 +303,9 @@ def reconcile(
 
     # Per operation: settled, pending and reversed charges against usage.
     charge_rows = rows[cents < 0]
-    ops = map_types(charge_rows["type"], mapping)
+    used = pd.Series(usage_figures(usage, month=month, timezone=tz), dtype="int64")
+    reported = [str(op) for op in used.index if str(op) != "unattributed"]
+    ops = map_types(charge_rows["type"], mapping, reported)
     ch = pd.DataFrame(
         {
             "operation": ops.to_numpy(),
@@ -300,7 +317,6 @@ def reconcile(
         index="operation", columns="status", values="c", aggfunc="sum", fill_value=0
     )
     by = by.reindex(columns=["success", "pending", "error"], fill_value=0)
-    used = pd.Series(usage_figures(usage, month=month, timezone=tz), dtype="int64")
     table = pd.DataFrame(index=sorted(set(by.index) | set(used.index)))
     table["usage"] = used.reindex(table.index, fill_value=0).astype("int64")
     for col, src in (("settled", "success"), ("pending", "pending"), ("reversed", "error")):
@@ -316,7 +332,7 @@ def reconcile(
     settled_charges = ledger[
         (ledger["status"] == "success").to_numpy() & (ledger["credits"] < 0).to_numpy()
     ]
-    settled_ops = map_types(settled_charges["type"], mapping).to_numpy()
+    settled_ops = map_types(settled_charges["type"], mapping, reported).to_numpy()
     for op, r in table.iterrows():  # one row per operation: a dozen at most
         diff, p, v = int(r["difference"]), int(r["pending"]), int(r["reversed"])
         if str(op).startswith(UNMAPPED_PREFIX):

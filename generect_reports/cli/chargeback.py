@@ -68,7 +68,9 @@ def command(
     check_output(fmt, output)
     if not 0 <= failed_threshold <= 100:
         raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
-    settings = ReportSettings(template=template, failed_threshold=failed_threshold / 100)
+    settings = ReportSettings(
+        template=template, failed_threshold=failed_threshold / 100, money=run.money()
+    )
     split = chargeback(run.source, month, settings, customer=customer)
     from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
 
@@ -81,7 +83,13 @@ def command(
         run.say(f"wrote {output}")
         return
     run.emit(
-        render_chargeback(split.allocation, fmt, complete=split.complete),
+        render_chargeback(
+            split.allocation,
+            fmt,
+            complete=split.complete,
+            booked=split.booked,
+            booked_currency=split.booked_currency,
+        ),
         output,
         table=fmt == "table",
     )

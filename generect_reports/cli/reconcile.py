@@ -47,7 +47,8 @@ def command(
     check_output(fmt, output)
     if refresh and not run.source.refreshable:
         raise InputError("--refresh re-fetches cached months: it needs the API and the cache")
-    tied = reconciliation(run.source, month, ReportSettings(template=template), refresh=refresh)
+    settings = ReportSettings(template=template, money=run.money())
+    tied = reconciliation(run.source, month, settings, refresh=refresh)
     result = tied.result
     from generect_reports.render import reconcile as R
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..accounts import AccountSpec
     from ..analysis.budget import Budgets
     from ..analysis.calendar import FiscalCalendar
+    from ..analysis.valuation import JournalAccounts, MoneySettings
     from ..config import Config
     from ..fetch.source import MultiSource, Source
     from ..reports.assemble import ReportSettings
@@ -168,6 +169,24 @@ class Run:
         where = f"[budget] of {self.config.where}"
         return parse_budget_table(self.config.table("budget"), where=where)
 
+    def money(self) -> MoneySettings:
+        """The ``[money]`` table with its purchases file read."""
+        from ..reports.valuation import load_money
+
+        return load_money(
+            self.config.table("money"),
+            config_path=self.config.path,
+            where=f"[money] of {self.config.where}",
+        )
+
+    def journal_accounts(self) -> JournalAccounts:
+        """The ``[journal]`` table: account codes and the close register."""
+        from ..analysis.valuation import parse_journal_table
+
+        return parse_journal_table(
+            self.config.table("journal"), where=f"[journal] of {self.config.where}"
+        )
+
     def fiscal_calendar(self, options: FiscalOptions) -> FiscalCalendar:
         """The fiscal calendar from the options, else the ``[calendar]`` table, else January."""
         from ..analysis.calendar import FiscalCalendar
@@ -205,7 +224,7 @@ class Run:
             calendar=self.fiscal_calendar(fiscal or FiscalOptions()),
             reconcile=report.reconcile,
             chargeback=report.chargeback,
-            **extra,
+            **{"money": self.money(), **extra},
         )
 
     def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:

@@ -23,7 +23,25 @@ __all__ = ["command", "STATUS_FORMATS"]
 def _table(status: StatusReport) -> str:
     from generect_reports.render.budget import render_status_table
 
-    return render_status_table(status.frame, status.account, timezone=status.timezone)
+    text = render_status_table(status.frame, status.account, timezone=status.timezone)
+    m = status.money
+    if m is None:
+        return text
+    projected = (
+        ""
+        if m.projected_booked_cost is None
+        else f", {m.projected_booked_cost / 100:,.2f} projected at month end"
+    )
+    return text.rstrip("\n") + (
+        f"\n  booked cost      {m.booked_cost / 100:,.2f} {m.currency} month to date{projected}"
+        f"\n  prepaid balance  {m.prepaid_balance / 100:,.2f} {m.currency} ({m.basis})\n"
+        + (
+            f"  overage          {m.overage_hundredths / 100:,.2f} credits above the plan limit "
+            f"projected, {m.overage_cost / 100:,.2f} {m.currency} at {m.overage_basis}\n"
+            if m.overage_hundredths and m.overage_cost is not None
+            else ""
+        )
+    )
 
 
 def _json(status: StatusReport) -> str:
@@ -45,9 +63,30 @@ def _json(status: StatusReport) -> str:
             "used_credits": frame.attrs["used_credits"],
             "projected_credits": frame.attrs["projected_credits"],
         },
-        fields=B.status_fields(frame, status.account, status.checks),
+        fields={**B.status_fields(frame, status.account, status.checks), **_money_fields(status)},
     )
     return dumps_document(doc)
+
+
+def _money_fields(status: StatusReport) -> dict[str, Any]:
+    """``booked_cost`` (month to date) and ``projected_booked_cost``, with their currency."""
+    m = status.money
+    if m is None:
+        return {}
+    return {
+        "currency": m.currency,
+        "booked_cost": m.booked_cost / 100,
+        "projected_booked_cost": (
+            None if m.projected_booked_cost is None else m.projected_booked_cost / 100
+        ),
+        "prepaid_balance": m.prepaid_balance / 100,
+        "valuation": m.basis,
+        "projected_overage": {
+            "credits": m.overage_hundredths / 100,
+            "cost": None if m.overage_cost is None else m.overage_cost / 100,
+            "valued_at": m.overage_basis,
+        },
+    }
 
 
 #: Every format of the status and its renderer: the one list --help and validation read.
@@ -144,7 +183,7 @@ def command(
     ):
         if value is not None and not 0 <= value < float("inf"):
             raise InputError(f"{name} must be zero or more, not {value}")
-    settings = ReportSettings(budgets=run.budgets())
+    settings = ReportSettings(budgets=run.budgets(), money=run.money())
     hooks = N.webhook_urls(notify_urls, _notify_settings(run.config))
     status = account_status(
         run.source, settings, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days

@@ -42,10 +42,10 @@ def _parquet(frame: Any, output: str | None) -> None:
     write_usage_parquet(frame, output)
 
 
-def _focus(frame: Any, output: str | None) -> None:
+def _focus(frame: Any, output: str | None, **options: Any) -> None:
     from generect_reports.render.records.focus import write_focus
 
-    text = write_focus(frame, output)
+    text = write_focus(frame, output, **options)
     if text is not None:
         emit(text, None)
 
@@ -130,5 +130,16 @@ def command(
         from ..analysis.calendar import to_fiscal_periods
 
         frame = to_fiscal_periods(frame, period, calendar)
+    if fmt == "focus":
+        from ..reports.valuation import booked_months
+
+        booked = booked_months(
+            run.source,
+            run.money(),
+            periods.parse_date(start, what="start date"),
+            periods.parse_date(end, what="end date"),
+        )
+        _focus(frame, output, **({"booked": booked} if booked else {}))
+        return
     WRITERS[fmt](frame, output)
     run.raise_partial(frame)

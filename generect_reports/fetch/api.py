@@ -136,6 +136,18 @@ class ApiSource(BaseSource):
             progress=self.progress,
         )
 
+    def ledger_history(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        from .ledger import fetch_transactions
+
+        return fetch_transactions(
+            start,
+            end,
+            timezone=self.timezone,
+            client=self.client,
+            cache=not self.no_cache,
+            progress=self.progress,
+        )
+
     def account(self, *, label: bool = False) -> AccountStatus:
         from .account import fetch_account
 

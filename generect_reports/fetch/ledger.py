@@ -950,6 +950,7 @@ class SampleLedgerSource:
     pager and hypothesis test as the API."""
 
     source = "sample"
+    base_url = "sample"
     max_workers = 1
     account_key = None
     max_limit = 1000

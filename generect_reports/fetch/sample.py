@@ -75,6 +75,26 @@ class SampleSource(BaseSource):
 
         return load_sample_ledger(str(P.Month.parse(month)), timezone=self.timezone)
 
+    def ledger_history(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        from .ledger import SampleLedgerSource, fetch_transactions
+
+        client = SampleLedgerSource()
+        return fetch_transactions(
+            start,
+            end,
+            timezone=self.timezone,
+            client=client,
+            cache=False,
+            upper=self._as_of.to_pydatetime(),
+            page_size=client.max_limit,
+            progress=False,
+        )
+
+    def purchases(self) -> list[dict[str, str]] | None:
+        from .purchases import read_sample_purchases
+
+        return read_sample_purchases()
+
     def account(self, *, label: bool = False) -> AccountStatus:
         from .account import load_sample_account
 

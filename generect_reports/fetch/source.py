@@ -90,6 +90,16 @@ class Source(Protocol):
         """The month's ledger with its balances and anchor."""
         ...
 
+    def ledger_history(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """The ledger of inclusive local dates ``start`` to ``end`` as one tidy frame (what the
+        valuation of prepaid credits reads, from its first purchase on)."""
+        ...
+
+    def purchases(self) -> list[dict[str, str]] | None:
+        """Rows of the source's own purchases file (the sample's invoices), or None: what values
+        the credits when the ``[money]`` table names neither purchases nor a rate."""
+        ...
+
     def account(self, *, label: bool = False) -> AccountStatus:
         """The account's position at :meth:`now` (plan, balance, month to date, limit)."""
         ...
@@ -155,6 +165,10 @@ class BaseSource(abc.ABC):
         from .plan import report_plan
 
         return self.plan_usage(report_plan(month, history, today=self.today()))
+
+    def purchases(self) -> list[dict[str, str]] | None:
+        """Rows of the account's own purchases file, when the source has one (the sample)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional: only a source with connections overrides it
         """Nothing to release unless a source says otherwise."""

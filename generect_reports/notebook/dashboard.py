@@ -189,7 +189,15 @@ def month_kpis(report: Any) -> list[Kpi]:
             f"vs {report.previous_month_name}" + ("" if report.complete else ", like for like"),
         ),
         ("Top operation", report.top_operation or "–", ""),
-        ("Estimated cost", fmt_money(report.estimated_cost, report.currency), "at list prices"),
+        (
+            ("Estimated cost", fmt_money(report.estimated_cost, report.currency), "at list prices")
+            if getattr(report, "booked", None) is None
+            else (
+                "Booked cost",
+                fmt_money(report.booked.booked_cost, report.booked.currency),
+                f"list-price value {fmt_money(report.estimated_cost, report.currency)}",
+            )
+        ),
     ]
     if report.projection is not None:
         tiles.append(("Month-end projection", fmt_credits(report.projection, 0), "an estimate"))

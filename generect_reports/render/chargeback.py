@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -207,17 +208,43 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
 
 
 def render_chargeback(
-    alloc: Allocation, fmt: str, *, complete: bool = True, generated_at: Any = None
+    alloc: Allocation,
+    fmt: str,
+    *,
+    complete: bool = True,
+    generated_at: Any = None,
+    booked: Mapping[str, int] | None = None,
+    booked_currency: str = "USD",
 ) -> str:
     """``alloc`` as ``table``, ``csv`` (one row per customer and operation) or ``json`` (the
-    versioned envelope, with customers, operations, assumptions and health in its fields)."""
+    versioned envelope, with customers, operations, assumptions and health in its fields).
+    ``booked`` (cents by customer) adds each customer's booked cost to the table and JSON."""
     if fmt == "table":
-        return _table(alloc)
+        return _table(alloc) + _booked_lines(booked, booked_currency)
     if fmt == "csv":
         return _csv(alloc)
     if fmt == "json":
-        return _json(alloc, complete=complete, generated_at=generated_at)
+        text = _json(alloc, complete=complete, generated_at=generated_at)
+        if booked is None:
+            return text
+        doc = json.loads(text)
+        doc["booked_cost"] = {
+            "currency": booked_currency,
+            "total": sum(booked.values()) / 100,
+            "customers": [{"customer": k, "booked_cost": v / 100} for k, v in booked.items()],
+        }
+        return dumps_document(doc)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def _booked_lines(booked: Mapping[str, int] | None, currency: str) -> str:
+    if booked is None:
+        return ""
+    width = max([len(k) for k in booked] + [8])
+    lines = ["", f"booked cost ({currency}, valued from the purchases; adds up to the month's):"]
+    lines += [f"  {_printable(k):<{width}}  {v / 100:>12,.2f}" for k, v in booked.items()]
+    lines.append(f"  {'total':<{width}}  {sum(booked.values()) / 100:>12,.2f}")
+    return "\n".join(lines) + "\n"
 
 
 # --- workbook --------------------------------------------------------------------------------

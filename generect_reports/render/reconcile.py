@@ -37,6 +37,9 @@ __all__ = [
     "reconciliation_summary",
     "balance_note",
     "restatement_lines",
+    "money_document",
+    "money_lines",
+    "money_problems",
     "FORMATS",
 ]
 
@@ -91,7 +94,109 @@ def reconciliation_summary(
         parts.append(f"{row.operation} {_num(row.credits, numbers, sign=True)} ({row.reason})")
     if not result.balance_ties:
         parts.append("the balance chain does not add up")
+    parts += money_problems(result)
     return [f"{name} does not tie to the ledger: " + "; ".join(parts) + "."]
+
+
+def money_problems(result: Reconciliation) -> list[str]:
+    """What keeps the month's money from tying: top-ups without an invoice, invoices without a
+    top-up, charges no purchase paid for."""
+    m = result.money
+    if m is None:
+        return []
+    out = [
+        f"top-up {t.id} of {t.credits:,.2f} credits on {t.at:%Y-%m-%d} has no invoice"
+        for t in m.unmatched_top_ups
+    ]
+    out += [
+        f"invoice {p.invoice} of {p.credits:,.2f} credits on {p.date} matches no top-up"
+        for p in m.unmatched_purchases
+    ]
+    if m.unvalued_hundredths:
+        out.append(
+            f"{m.unvalued_hundredths / 100:,.2f} credits consumed with no purchase to value them "
+            "(set [money] opening)"
+        )
+    return out
+
+
+def _money(cents: int) -> float:
+    return int(cents) / 100
+
+
+def money_document(result: Reconciliation) -> dict[str, Any] | None:
+    """The month's dollar roll-forward for the JSON document (None without ``[money]``)."""
+    m = result.money
+    if m is None:
+        return None
+    return {
+        "currency": result.currency,
+        "opening_prepaid": _money(m.opening_cents),
+        "purchases": _money(m.purchases_cents),
+        "consumed": _money(m.consumed_cents),
+        "pending_accrual": _money(m.pending_accrual_cents),
+        "closing_prepaid": _money(m.closing_cents),
+        "booked_cost": _money(m.booked_cents),
+        "ties": bool(m.ties),
+        "credits": {
+            "opening_prepaid": m.opening_hundredths / 100,
+            "purchased": m.purchased_hundredths / 100,
+            "consumed": m.consumed_hundredths / 100,
+            "closing_prepaid": m.closing_hundredths / 100,
+            "pending": m.pending_hundredths / 100,
+            "unvalued": m.unvalued_hundredths / 100,
+        },
+        "by_operation": [
+            {"operation": op, "consumed": _money(c)} for op, c in sorted(m.by_operation.items())
+        ],
+        "top_ups": [
+            {
+                "id": t.id,
+                "at": t.at.isoformat(),
+                "credits": t.credits,
+                "invoice": t.invoice,
+                "invoice_date": None if t.invoice_date is None else t.invoice_date.isoformat(),
+                "amount": None if t.amount_cents is None else _money(t.amount_cents),
+            }
+            for t in m.top_ups
+        ],
+        "unmatched_purchases": [
+            {
+                "invoice": p.invoice,
+                "date": p.date.isoformat(),
+                "credits": p.credits,
+                "amount": _money(p.cents),
+            }
+            for p in m.unmatched_purchases
+        ],
+    }
+
+
+def money_lines(result: Reconciliation) -> list[str]:
+    """The dollar roll-forward beside the credit one, for a terminal ([] without ``[money]``)."""
+    m = result.money
+    if m is None:
+        return []
+    cur = result.currency
+    figures = [
+        ("opening prepaid", m.opening_cents),
+        ("+ purchases", m.purchases_cents),
+        ("- consumed", m.consumed_cents),
+        ("= closing prepaid", m.closing_cents),
+        ("pending accrual", m.pending_accrual_cents),
+        ("booked cost (consumed + accrual)", m.booked_cents),
+    ]
+    width = max(len(k) for k, _ in figures)
+    lines = ["", f"prepaid credits in {cur}:"]
+    lines += [f"  {k:<{width}}  {c / 100:>14,.2f}" for k, c in figures]
+    for t in m.top_ups:
+        paid = "no invoice" if t.amount_cents is None else f"{t.amount_cents / 100:,.2f} {cur}"
+        lines.append(
+            f"  top-up {t.at:%Y-%m-%d} {t.credits:,.2f} credits: "
+            + (f"invoice {t.invoice} ({paid})" if t.invoice else paid)
+        )
+    lines += [f"  does not tie: {p}" for p in money_problems(result)]
+    return lines
 
 
 def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None) -> str:
@@ -155,6 +260,7 @@ def render_table(result: Reconciliation) -> str:
     ]
     width = max(len(k) for k, _ in figures)
     lines += [f"  {k:<{width}}  {_num(v):>14}" for k, v in figures]
+    lines += money_lines(result)
     if result.hypothesis:
         lines += ["", f"balance: {result.hypothesis}"]
     if result.anchor_at is not None and result.anchor_balance is not None:
@@ -249,6 +355,7 @@ def render_json(result: Reconciliation, *, generated_at: Any = None, complete: b
             "operations": operations,
             "notes": list(result.notes),
             "restatements": list(result.restatements),
+            **({"money": money_document(result)} if result.money is not None else {}),
         },
     )
     return dumps_document(doc)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from generect_reports.analysis.budget import Budgets, parse_budget_table
 from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.analysis.valuation import MoneySettings
 from generect_reports.errors import InputError
 from generect_reports.periods import Month
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
     from generect_reports.analysis.reconcile import Reconciliation
+    from generect_reports.analysis.valuation import Valuation
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.fetch.ledger import LedgerInputs
     from generect_reports.fetch.plan import ReportUsage
@@ -51,6 +54,7 @@ __all__ = [
     "Chargeback",
     "account_status",
     "StatusReport",
+    "StatusMoney",
 ]
 
 #: Months of history a report shows unless told otherwise (the report model's own default).
@@ -91,6 +95,8 @@ class ReportSettings:
     as_of
         Look at the data as it was then: only days complete at this instant count (a naive time
         is local to the source's timezone). None for the source's own time.
+    money
+        The ``[money]`` table (purchases or rate, policy, opening): what the credits cost.
     """
 
     history: int = DEFAULT_HISTORY
@@ -102,6 +108,7 @@ class ReportSettings:
     chargeback: bool | None = None
     failed_threshold: float = FAILED_SHARE
     as_of: pd.Timestamp | None = None
+    money: MoneySettings = field(default_factory=MoneySettings)
 
     def __post_init__(self) -> None:
         if isinstance(self.history, bool) or not isinstance(self.history, int):
@@ -225,7 +232,38 @@ def monthly_report(
         account=settings.account,
         as_of=None if settings.as_of is None else _now(source, settings),
     )
-    return dataclasses.replace(rep, sections=_sections(source, rep, usage.daily, settings))
+    valued = _valuation(source, rep, settings)
+    booked = None
+    if valued is not None:
+        from generect_reports.reports.monthly import BookedCost
+
+        mv = valued.month(rep.month)
+        booked = BookedCost(
+            currency=valued.currency,
+            booked_cost=mv.booked_cents / 100,
+            consumed=mv.consumed_cents / 100,
+            pending_accrual=mv.pending_accrual_cents / 100,
+            list_value=rep.estimated_cost,
+            basis=f"{valued.policy} of {valued.basis}",
+            by_operation={op: c / 100 for op, c in sorted(mv.by_operation.items())},
+        )
+    sections = _sections(source, rep, usage.daily, settings, valued)
+    return dataclasses.replace(rep, sections=sections, booked=booked)
+
+
+def _valuation(source: Source, rep: MonthlyReport, settings: ReportSettings) -> Valuation | None:
+    """The ledger valued through the report's month, when ``[money]`` (or the source) prices
+    the credits; as of the report's time for a running month."""
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    if not money.configured:
+        return None
+    operations = sorted(set(map(str, rep.operations["operation"])) - {"unattributed"})
+    until = None if rep.complete else rep.as_of
+    return value_months(
+        source, rep.month, money, template=settings.template, operations=operations, until=until
+    )
 
 
 def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
@@ -235,7 +273,11 @@ def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
 
 
 def _sections(
-    source: Source, rep: MonthlyReport, daily: pd.DataFrame, settings: ReportSettings
+    source: Source,
+    rep: MonthlyReport,
+    daily: pd.DataFrame,
+    settings: ReportSettings,
+    valued: Valuation | None = None,
 ) -> Any:
     from generect_reports.analysis.budget import report_budget
     from generect_reports.reports.monthly import ReportSections
@@ -256,7 +298,7 @@ def _sections(
     )
     sections = ReportSections(budget=budget, burnup=burnup)
     if _on(settings.reconcile, source, settings):
-        tied = reconciliation(source, rep.month, settings)
+        tied = reconciliation(source, rep.month, settings, valued=valued)
         sections.reconciliation, sections.ledger = tied.result, tied.ledger
     if _on(settings.chargeback, source, settings):
         sections.allocation = chargeback(source, rep.month, settings).allocation
@@ -307,6 +349,14 @@ def quarter_report(
         theme=theme,
         account=settings.account,
     )
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    done = [m for m in rep.months if m <= f"{last_day:%Y-%m}"]
+    if money.configured and done:
+        valued = value_months(source, done[-1], money, template=settings.template)
+        booked = {m: valued.month(m).booked_cents / 100 for m in done}
+        rep = dataclasses.replace(rep, booked_by_month=booked)
     return QuarterResult(rep, theme)
 
 
@@ -328,6 +378,7 @@ def reconciliation(
     settings: ReportSettings | None = None,
     *,
     refresh: bool = False,
+    valued: Valuation | None = None,
 ) -> Reconciled:
     """Tie ``month``'s usage to the ledger and the balance, restatements recorded.
 
@@ -357,6 +408,17 @@ def reconciliation(
     )
     if anchor is not None:
         result.anchor_balance = anchor.balance
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    if money.configured:
+        operations = [str(op) for op in result.operations["operation"] if ":" not in str(op)]
+        if valued is None:
+            valued = value_months(
+                source, month, money, template=settings.template, operations=operations
+            )
+        result.money = valued.month(str(month))
+        result.currency = valued.currency
     # A month still settling is not remembered: its figures are expected to move.
     closed = source.settled(month.first_day, month.last_day) and not result.pending
     figures = reported_figures(usage, inputs.ledger, month=str(month), timezone=source.timezone)
@@ -373,6 +435,10 @@ class Chargeback:
 
     allocation: Allocation
     complete: bool
+    #: Booked cost in cents by customer (``unallocated`` included) when ``[money]`` values the
+    #: credits: each operation's booked cents split by the customers' credits of it.
+    booked: Mapping[str, int] | None = None
+    booked_currency: str = "USD"
 
 
 def chargeback(
@@ -401,9 +467,44 @@ def chargeback(
         prices=theme.price_book,  # the report's own book: its costs are the report's
         threshold=settings.failed_threshold,
     )
+    booked = None
+    currency = alloc.currency
+    from generect_reports.reports.valuation import booked_by_operation, money_for, value_months
+
+    money = money_for(source, settings.money)
+    if money.configured:
+        from generect_reports.reports.journal import split_by_customer
+
+        operations = sorted(set(map(str, usage["operation"])) - {"unattributed"})
+        valued = value_months(
+            source, month, money, template=settings.template, operations=operations
+        )
+        booked = split_by_customer(booked_by_operation(valued.month(str(month))), alloc.lines)
+        currency = valued.currency
     if customer is not None:
         alloc = alloc.for_customer(customer)
-    return Chargeback(alloc, source.settled(month.first_day, month.last_day))
+        if booked is not None:
+            shown = set(map(str, alloc.customers["customer"]))
+            booked = {k: v for k, v in booked.items() if k in shown}
+    return Chargeback(alloc, source.settled(month.first_day, month.last_day), booked, currency)
+
+
+@dataclass(frozen=True)
+class StatusMoney:
+    """The month so far in money: booked cost (consumed + accrual) and its projection, cents."""
+
+    currency: str
+    booked_cost: int
+    projected_booked_cost: int | None
+    consumed: int
+    pending_accrual: int
+    prepaid_balance: int
+    basis: str
+    #: Projected credits above the plan limit (hundredths) and their cost (cents), valued at
+    #: ``[money] overage_rate`` when the contract has one, else at the lots' rate.
+    overage_hundredths: int = 0
+    overage_cost: int | None = None
+    overage_basis: str = ""
 
 
 @dataclass(frozen=True)
@@ -417,6 +518,7 @@ class StatusReport:
     account: AccountStatus
     checks: list[Crossing]
     timezone: str
+    money: StatusMoney | None = None
 
     @property
     def today(self) -> dt.date:
@@ -456,4 +558,58 @@ def account_status(
     checks = check_thresholds(
         frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
-    return StatusReport(frame, account, checks, source.timezone)
+    return StatusReport(
+        frame, account, checks, source.timezone, _status_money(source, settings, frame, as_of)
+    )
+
+
+def _status_money(
+    source: Source, settings: ReportSettings, frame: pd.DataFrame, as_of: pd.Timestamp
+) -> StatusMoney | None:
+    """Booked cost so far and projected, when ``[money]`` (or the source) values the credits:
+    the month's settled charges and pending accrual as of ``as_of``, and the projected credits
+    still to come valued from the lots they will consume."""
+    import math
+
+    from generect_reports.money import to_hundredths
+    from generect_reports.reports.valuation import money_for, value_months
+
+    money = money_for(source, settings.money)
+    if not money.configured:
+        return None
+    month = f"{as_of:%Y-%m}"
+    valued = value_months(source, month, money, template=settings.template, until=as_of)
+    mv = valued.month(month)
+    used = float(frame.attrs.get("used_credits", 0.0))
+    projected = frame.attrs.get("projected_credits")
+    projected_cost = None
+    over_h, over_cost, over_basis = 0, None, ""
+    if projected is not None and not math.isnan(float(projected)):
+        extra = max(int(to_hundredths([float(projected) - used])[0]), 0)
+        ahead = mv.pending_hundredths + extra
+        projected_cost = mv.consumed_cents + valued.cost_of(ahead)
+        limits = frame[frame["kind"] == "limit"]
+        if len(limits) and not pd.isna(limits["threshold"].iloc[0]):
+            limit = float(limits["threshold"].iloc[0])
+            over_h = max(int(to_hundredths([float(projected) - limit])[0]), 0)
+            if money.overage_rate is not None:
+                from generect_reports.money import cost_cents
+
+                over_cost = cost_cents(over_h, money.overage_rate)
+                over_basis = f"contract overage rate {money.overage_rate} per credit"
+            else:
+                # The last credits of the projection are the ones above the limit.
+                over_cost = valued.cost_of(ahead) - valued.cost_of(max(ahead - over_h, 0))
+                over_basis = "the rate of the prepaid lots they will consume"
+    return StatusMoney(
+        valued.currency,
+        mv.booked_cents,
+        projected_cost,
+        mv.consumed_cents,
+        mv.pending_accrual_cents,
+        mv.closing_cents,
+        f"{valued.policy} of {valued.basis}",
+        over_h,
+        over_cost,
+        over_basis,
+    )

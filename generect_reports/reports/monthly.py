@@ -308,6 +308,23 @@ class ReportSections:
         return any(v is not None for v in (self.budget, self.reconciliation, self.allocation))
 
 
+@dataclass(frozen=True)
+class BookedCost:
+    """What the month cost as a controller books it: settled charges valued from the prepaid
+    lots they consumed plus the accrual for charges pending at month end (money in currency
+    units, exact cents). ``list_value`` is the list-price estimate, a secondary figure."""
+
+    currency: str
+    booked_cost: float
+    consumed: float
+    pending_accrual: float
+    list_value: float
+    basis: str
+    by_operation: dict[str, float] = field(default_factory=dict)
+
+    label = "Booked cost"
+
+
 @dataclass
 class MonthlyReport:
     """All figures of one month's report. Tables are pandas frames; scalars are floats.
@@ -403,6 +420,9 @@ class MonthlyReport:
     narrative: list[str] = field(default_factory=list)
     #: Limit and budgets, reconciliation, customers: filled by the caller when available.
     sections: ReportSections = field(default_factory=ReportSections)
+    #: The booked cost (``[money]``): the headline cost when set; ``estimated_cost`` is then the
+    #: list-price value, a labelled secondary figure.
+    booked: BookedCost | None = None
 
     @property
     def rule(self) -> str:

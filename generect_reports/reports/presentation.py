@@ -160,14 +160,25 @@ def kpis(rep: MonthlyReport) -> list[Kpi]:
         cost_detail = f"{f.money_change(rep.cost_change)} like for like"
     else:
         cost_detail = "at list prices, an estimate"
-    out.append(
-        Kpi(
-            "Estimated cost" if rep.complete else "Estimated cost so far",
-            f.money(rep.estimated_cost),
-            cost_detail,
-            tone(rep.cost_change) if compared else "",
+    if rep.booked is not None:
+        b = rep.booked
+        out.append(
+            Kpi(
+                "Booked cost" if rep.complete else "Booked cost so far",
+                f.money(b.booked_cost),
+                f"consumed {f.money(b.consumed)} + accrual {f.money(b.pending_accrual)}; "
+                f"list-price value {f.money(b.list_value)}",
+            )
         )
-    )
+    else:
+        out.append(
+            Kpi(
+                "Estimated cost" if rep.complete else "Estimated cost so far",
+                f.money(rep.estimated_cost),
+                cost_detail,
+                tone(rep.cost_change) if compared else "",
+            )
+        )
     if rep.largest_cost_operation is not None and len(rep.cost_by_operation):
         line = rep.cost_by_operation.iloc[0]
         out.append(

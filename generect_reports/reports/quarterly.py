@@ -67,6 +67,16 @@ class QuarterReport:
     #: operation, one column per month (estimated cost, each month's line rounded once by the
     #: price book: the monthly report's figure), total (the quarter's line: their sum)
     cost_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The booked cost of each month of the quarter (consumed + month-end accrual, currency
+    #: units) when ``[money]`` values the credits; the quarter's is their sum.
+    booked_by_month: dict[str, float] | None = None
+
+    @property
+    def booked_cost(self) -> float | None:
+        """The quarter's booked cost: its months' booked costs added up (None without them)."""
+        if self.booked_by_month is None:
+            return None
+        return round(sum(round(v * 100) for v in self.booked_by_month.values()) / 100, 2)
 
 
 def quarter_window(quarter: str, calendar: FiscalCalendar) -> tuple[dt.date, dt.date]:

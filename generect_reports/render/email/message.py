@@ -37,6 +37,8 @@ def subject_for(rep: MonthlyReport) -> str:
         f"Generect usage {rep.month_name}: {f.credits(rep.total)} credits "
         f"({f.signed_pct(rep.change_pct)} {basis})"
     )
+    if rep.booked is not None:
+        subject += f", booked cost {f.money(rep.booked.booked_cost)}"
     if not rep.complete:
         subject = "[partial month] " + subject
     elif rep.warnings:

@@ -209,7 +209,30 @@ def _meter(op: str) -> str:
     return op.replace("_", " ").strip().title() or op
 
 
-def _usage_rows(usage: pd.DataFrame, book: PriceBook, *, prepaid: bool) -> pd.DataFrame:
+def _booked_cents(
+    daily: pd.DataFrame, booked: Mapping[str, Mapping[str, int]], fallback: np.ndarray
+) -> np.ndarray:
+    """Each row's booked cost in cents: its month's booked cents of the operation split over the
+    operation's days by credits (largest remainder); a month not booked keeps ``fallback``."""
+    out = fallback.copy()
+    credits = daily["credits"].to_numpy(dtype="float64")
+    keys = daily["month"].astype(str) + "\x00" + daily["operation"].astype(str)
+    for key, pos in pd.Series(np.arange(len(daily))).groupby(keys.to_numpy(), sort=False):
+        month, op = str(key).split("\x00", 1)
+        if month not in booked:
+            continue
+        idx = pos.to_numpy()
+        out[idx] = split_cents(int(booked[month].get(op, 0)), credits[idx])
+    return out
+
+
+def _usage_rows(
+    usage: pd.DataFrame,
+    book: PriceBook,
+    *,
+    prepaid: bool,
+    booked: Mapping[str, Mapping[str, int]] | None = None,
+) -> pd.DataFrame:
     tz = str(usage.attrs.get("timezone", "UTC"))
     local = usage["period_start"].dt.tz_localize(None).dt.normalize()
     daily = pd.DataFrame(
@@ -235,10 +258,13 @@ def _usage_rows(usage: pd.DataFrame, book: PriceBook, *, prepaid: bool) -> pd.Da
     ops = daily["operation"]
     list_cost = list_cents / 100.0
     contracted_cost = contracted_cents / 100.0
+    effective_cost = contracted_cost
+    if booked:
+        effective_cost = _booked_cents(daily, booked, contracted_cents) / 100.0
     credits = daily["credits"].to_numpy()
     return pd.DataFrame(
         {
-            "BilledCost": np.zeros(len(daily)) if prepaid else contracted_cost,
+            "BilledCost": np.zeros(len(daily)) if prepaid else effective_cost,
             "BillingPeriodEnd": month_end,
             "BillingPeriodStart": month_start,
             "ChargeCategory": "Usage",
@@ -250,7 +276,7 @@ def _usage_rows(usage: pd.DataFrame, book: PriceBook, *, prepaid: bool) -> pd.Da
             "ConsumedUnit": _UNIT,
             "ContractedCost": contracted_cost,
             "ContractedUnitPrice": unit_price,
-            "EffectiveCost": contracted_cost,
+            "EffectiveCost": effective_cost,
             "ListCost": list_cost,
             "ListUnitPrice": price,
             "PricingCurrency": CREDIT_CURRENCY,
@@ -346,6 +372,7 @@ def focus_frame(
     topup_price: float | None = None,
     account_id: str = "generect",
     account_name: str = "Generect account",
+    booked: Mapping[str, Mapping[str, int]] | None = None,
 ) -> pd.DataFrame:
     """The usage (and the ledger's top-ups) as FOCUS 1.2 cost-and-usage rows.
 
@@ -371,6 +398,11 @@ def focus_frame(
         Price of one purchased credit in ``currency``; needed when the ledger has top-ups.
     account_id, account_name
         ``BillingAccountId`` and ``BillingAccountName``.
+    booked
+        The booked cost in cents by month (``YYYY-MM``) and operation (the valuation of the
+        prepaid lots, :func:`generect_reports.reports.valuation.booked_by_operation`): usage
+        rows of those months then carry it in ``EffectiveCost`` (and ``BilledCost`` without a
+        ledger), split over days by credits; ``ListCost`` stays at list prices.
 
     Returns
     -------
@@ -386,7 +418,7 @@ def focus_frame(
     purchases = (
         _purchase_rows(ledger, tz, topup_price, currency) if ledger is not None else pd.DataFrame()
     )
-    rows = _usage_rows(usage, book, prepaid=ledger is not None)
+    rows = _usage_rows(usage, book, prepaid=ledger is not None, booked=booked)
     frame = pd.concat([rows, purchases], ignore_index=True) if len(purchases) else rows
     frame = frame.sort_values(
         ["ChargePeriodStart", "ChargeCategory", "SkuId"], kind="stable", ignore_index=True
@@ -412,6 +444,9 @@ def focus_frame(
     frame["ServiceSubcategory"] = _SUBCATEGORY
     # Usage costs come from list prices; a purchase's from the caller's top-up price.
     frame["x_CostIsEstimate"] = frame["ChargeCategory"] == "Usage"
+    if booked:
+        months = frame["x_UsageDate"].astype(str).str[:7]
+        frame["x_CostIsEstimate"] &= ~months.isin(list(booked)).to_numpy()
     frame["x_PricingCurrencyName"] = np.where(
         frame["ChargeCategory"] == "Usage", "Generect credit", currency
     )
@@ -435,7 +470,7 @@ def focus_frame(
     out.attrs = {
         **usage.attrs,
         "focus_version": FOCUS_VERSION,
-        "cost_is_estimate": True,
+        "cost_is_estimate": not booked,
         "billing_currency": currency,
     }
     return out

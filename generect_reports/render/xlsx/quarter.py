@@ -208,6 +208,9 @@ def render_quarter_workbook(
         )
     summary.write_string(8, 0, "Estimated cost (list prices)", bold)
     summary.write_formula(8, 1, f"=Comparison!J{m + 1}", money, rep.estimated_cost)
+    if rep.booked_cost is not None:
+        summary.write_string(9, 0, "Booked cost (consumed + accrual)", bold)
+        summary.write_number(9, 1, rep.booked_cost, money)
     for k, note in enumerate(rep.notes, start=10):
         summary.write_string(k, 0, note)
     summary.set_column(0, 0, 34)

@@ -1227,8 +1227,22 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
             None,
             "",
         ),
+        *(
+            []
+            if rep.booked is None
+            else [
+                (
+                    "Booked cost",
+                    None,
+                    rep.booked.booked_cost,
+                    "money",
+                    f"consumed {f.money(rep.booked.consumed)} + accrual for pending charges "
+                    f"{f.money(rep.booked.pending_accrual)} ({rep.booked.basis})",
+                )
+            ]
+        ),
         (
-            "Estimated cost (estimate)",
+            "Estimated cost (estimate)" if rep.booked is None else "List-price value (secondary)",
             "=EstimatedCost",
             rep.estimated_cost,
             "money",
