@@ -22,7 +22,14 @@ __all__ = ["command", "STATUS_FORMATS"]
 def _table(status: StatusReport) -> str:
     from generect_reports.render.budget import render_status_table
 
-    return render_status_table(status.frame, status.account, timezone=status.timezone)
+    return render_status_table(
+        status.frame,
+        status.account,
+        timezone=status.timezone,
+        forecast=status.forecast,
+        topups=status.topups,
+        runway_topups=status.runway_topups,
+    )
 
 
 def _json(status: StatusReport) -> str:
@@ -44,7 +51,14 @@ def _json(status: StatusReport) -> str:
             "used_credits": frame.attrs["used_credits"],
             "projected_credits": frame.attrs["projected_credits"],
         },
-        fields=B.status_fields(frame, status.account, status.checks),
+        fields=B.status_fields(
+            frame,
+            status.account,
+            status.checks,
+            forecast=status.forecast,
+            topups=status.topups,
+            runway_topups=status.runway_topups,
+        ),
     )
     return dumps_document(doc)
 

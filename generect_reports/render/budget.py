@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
+    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.reports.formats import ReportFormats
 
@@ -55,6 +56,13 @@ def _day(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
+def _pair(low: Any, high: Any) -> list[float] | None:
+    """An interval for JSON, ``[low, high]`` rounded to 0.01; None when there is none."""
+    if _num(low) is None or _num(high) is None:
+        return None
+    return [round(float(low), 2), round(float(high), 2)]
+
+
 def _runway(value: Any) -> float | None:
     """Runway days for JSON: None when unknown or unlimited (zero burn)."""
     return None if value is None or pd.isna(value) or math.isinf(value) else round(float(value), 2)
@@ -82,15 +90,63 @@ def status_rows(status: pd.DataFrame) -> list[dict[str, Any]]:
                 "crossing_day": _day(rec["crossing_day"]),
                 "crossed": bool(rec["crossed"]),
                 "projected_over": bool(rec["projected_over"]),
+                "interval_80": _pair(rec.get("interval_80_low"), rec.get("interval_80_high")),
+                "interval_95": _pair(rec.get("interval_95_low"), rec.get("interval_95_high")),
+                "crossing_range": None
+                if _num(rec.get("interval_80_low")) is None
+                else [_day(rec.get("crossing_earliest")), _day(rec.get("crossing_latest"))],
             }
         )
     return rows
 
 
-def status_fields(
-    status: pd.DataFrame, account: AccountStatus, checks: list[Crossing]
+def projection_fields(forecast: Forecast | None) -> dict[str, Any] | None:
+    """The month-end projection of all operations with its intervals and measured accuracy."""
+    if forecast is None:
+        return None
+    without = forecast.accuracy_without_anomalies
+    return {
+        "projected": None if forecast.projected is None else round(forecast.projected, 2),
+        "interval_80": None if forecast.interval_80 is None else _pair(*forecast.interval_80),
+        "interval_95": None if forecast.interval_95 is None else _pair(*forecast.interval_95),
+        "history_months": forecast.history_months,
+        "short_history": forecast.short_history,
+        "accuracy": forecast.accuracy.to_dict(),
+        "accuracy_without_anomalies": None if without is None else without.to_dict(),
+        "anomaly_months": list(forecast.anomaly_months),
+        "rule": forecast.rule,
+    }
+
+
+def runway_fields(
+    status: pd.DataFrame, topups: TopUps | None = None, runway_topups: Runway | None = None
 ) -> dict[str, Any]:
-    """The ``status`` document's own fields: the account, the month, the runway, the checks."""
+    """The runway: most likely, its range at the projection's 80 % interval, and with the
+    recurring top-ups."""
+    a = status.attrs
+    days_range = a.get("runway_range")
+    dates = a.get("run_out_range")
+    return {
+        "days": _runway(a["runway_days"]),
+        "run_out_date": _day(a["run_out_date"]),
+        "range_days": None if days_range is None else [_runway(v) for v in days_range],
+        "run_out_range": None if dates is None else [_day(v) for v in dates],
+        "topups": None if topups is None else topups.to_dict(),
+        "with_topups": None if runway_topups is None else runway_topups.to_dict(),
+    }
+
+
+def status_fields(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    checks: list[Crossing],
+    *,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> dict[str, Any]:
+    """The ``status`` document's own fields: the account, the month, the projection with its
+    intervals and accuracy, the runway, the checks."""
     a = status.attrs
     return {
         "account": account.to_dict(),
@@ -107,6 +163,8 @@ def status_fields(
             and math.isinf(a["runway_days"])
         ),
         "run_out_date": _day(a["run_out_date"]),
+        "projection": projection_fields(forecast),
+        "runway": runway_fields(status, topups, runway_topups),
         "checks": [{"level": c.level, "line": c.line, "text": c.text} for c in checks],
     }
 
@@ -146,11 +204,62 @@ def _runway_text(a: dict[str, Any]) -> str:
         return "runway unknown"
     if math.isinf(runway):
         return "runway unlimited (no burn in the last 28 days)"
-    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date'])})"
+    dates = a.get("run_out_range")
+    between = (
+        f"; 80% range {_day(dates[0])} to {_day(dates[1]) or 'later'}" if dates is not None else ""
+    )
+    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date'])}{between})"
 
 
-def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezone: str) -> str:
-    """The one-screen status: account position on top, then one line per limit or budget."""
+def accuracy_text(forecast: Forecast) -> str:
+    """The projection's measured accuracy in one sentence (status screen, report notes)."""
+    acc = forecast.accuracy
+    if not acc.months:
+        return "accuracy not measured yet: no complete month of history to replay"
+    errors = ", ".join(
+        f"{_fmt(v, pct=True)} at day {d}"
+        for d, v in ((7, acc.mape_day7), (14, acc.mape_day14), (21, acc.mape_day21))
+        if v is not None
+    )
+    text = f"median error {errors} over the last {acc.months} month(s)"
+    if acc.coverage_80 is not None:
+        text += f"; the 80% interval held the actual {acc.coverage_80 * 100:.0f}% of the time"
+    if forecast.short_history:
+        text += f"; only {forecast.history_months} month(s) of history, so the interval is wide"
+    return text
+
+
+def _interval_text(bounds: tuple[float, float] | None) -> str:
+    if bounds is None:
+        return ""
+    return f" (80% interval {_fmt(bounds[0], projection=True)}–{_fmt(bounds[1], projection=True)})"
+
+
+def _topups_text(topups: TopUps | None, runway: Runway | None) -> str | None:
+    if topups is None or runway is None:
+        return None
+    every = "every month" if topups.every == "month" else "every week"
+    where = "detected in the ledger" if topups.source == "ledger" else topups.source
+    lasts = (
+        "the balance never runs out at this burn"
+        if math.isinf(runway.days)
+        else f"runway {runway.days:,.1f} days (runs out {_day(runway.run_out_date)})"
+    )
+    return f"  with top-ups     {_fmt(topups.credits)} credits {every} ({where}): {lasts}"
+
+
+def render_status_table(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    *,
+    timezone: str,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> str:
+    """The one-screen status: account position on top, then one line per limit or budget; with
+    ``forecast``, the projection's 80 % interval and measured accuracy, and the runway with
+    the recurring top-ups."""
     a = status.attrs
     as_of = pd.Timestamp(a["as_of"])
     local_month = a["month"]
@@ -166,9 +275,11 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
         f"  plan             {account.plan}"
         + ("" if account.monthly_limit else " (no monthly limit)"),
         f"  balance          {_fmt(account.balance)} credits · {_runway_text(a)}",
-        f"  used this month  {used_line}",
-        "",
     ]
+    with_topups = _topups_text(topups, runway_topups)
+    if with_topups:
+        lines.append(with_topups)
+    lines += [f"  used this month  {used_line}", ""]
     state = (
         "complete"
         if a["complete"]
@@ -180,10 +291,16 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
             ""
             if a["complete"] or pd.isna(a["projected_credits"])
             else f", {_fmt(a['projected_credits'], projection=True)} projected at month end"
+            + _interval_text(None if forecast is None else forecast.interval_80)
         )
     )
+    if forecast is not None and not a["complete"]:
+        lines.append(f"  projection: {accuracy_text(forecast)}")
+    ranges = "crossing_earliest" in status.columns and bool(status["interval_80_low"].notna().any())
     if len(status):
         header = ["line", "limit", "used", "used %", "projected", "proj %", "reaches it on"]
+        if ranges:
+            header.append("80% range")
         table = [header]
         for rec in status.to_dict("records"):
             unit = rec["unit"]
@@ -197,6 +314,16 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
                     _fmt(rec["projected_share"], pct=True),
                     _day(rec["crossing_day"]) or "-",
                 ]
+                + (
+                    [
+                        f"{_day(rec['crossing_earliest']) or 'not reached'} to "
+                        f"{_day(rec['crossing_latest']) or 'not reached'}"
+                        if pd.notna(rec["crossing_earliest"])
+                        else "-"
+                    ]
+                    if ranges
+                    else []
+                )
             )
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for r in table:

@@ -27,6 +27,7 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
+    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.analysis.reconcile import Reconciliation
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.fetch.ledger import LedgerInputs
@@ -61,6 +62,11 @@ MAX_HISTORY = 1200
 FAILED_SHARE = 0.20
 #: Days of usage before today that a status projection reads (the weekday run rate).
 STATUS_LOOKBACK_DAYS = 28
+#: Past months of daily usage a status replays to measure its projection: the intervals and the
+#: accuracy read the last 12, each of those measured against the 12 before it. Closed months
+#: come from the cache after the first run.
+STATUS_HISTORY_MONTHS = 24
+STATUS_ACCURACY_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -411,12 +417,18 @@ class StatusReport:
     """The account now: month to date against the limit and budgets, and the thresholds crossed.
 
     ``frame`` is :func:`~generect_reports.analysis.budget.budget_status`'s, ``checks`` what
-    :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first)."""
+    :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first),
+    ``forecast`` the projection's intervals and measured accuracy, ``topups`` the recurring
+    top-ups (configured or detected in the ledger; None when there are none) and
+    ``runway_topups`` the runway with them."""
 
     frame: pd.DataFrame
     account: AccountStatus
     checks: list[Crossing]
     timezone: str
+    forecast: Forecast | None = None
+    topups: TopUps | None = None
+    runway_topups: Runway | None = None
 
     @property
     def today(self) -> dt.date:
@@ -425,6 +437,22 @@ class StatusReport:
     @property
     def failed(self) -> list[Crossing]:
         return [c for c in self.checks if c.level == "fail"]
+
+
+def _status_topups(source: Source, settings: ReportSettings, as_of: pd.Timestamp) -> TopUps | None:
+    """The recurring top-ups: ``[budget] topups`` when set; detected in the ledger of the last
+    three months when it says ``"ledger"``, or by default for a source that answers locally."""
+    from generect_reports.analysis.forecast import TopUps, detect_topups
+
+    chosen = settings.budgets.topups
+    if isinstance(chosen, TopUps):
+        return chosen
+    if chosen == "none" or (chosen is None and not source.offline):
+        return None
+    month = Month.parse(f"{as_of:%Y-%m}")
+    ledgers = [source.ledger(month.shift(-k)).ledger for k in (3, 2, 1)]
+    ledger = pd.concat([x for x in ledgers if len(x)], ignore_index=True) if ledgers else None
+    return detect_topups(ledger, as_of=as_of) if ledger is not None else None
 
 
 def account_status(
@@ -436,24 +464,35 @@ def account_status(
     min_runway_days: float | None = None,
 ) -> StatusReport:
     """Plan, balance and this month so far against the plan limit and every budget, with the
-    projection, the runway and the thresholds (percent; days for the runway) crossed."""
+    projection and its intervals, the runway (with and without recurring top-ups) and the
+    thresholds (percent; days for the runway) crossed, as of the source's time."""
     from generect_reports.analysis.budget import budget_status, check_thresholds
+    from generect_reports.analysis.forecast import month_forecast, runway_with_topups
 
     settings = settings or ReportSettings()
     account = source.account()
     as_of = pd.Timestamp(account.fetched_at).tz_convert(source.timezone)
     today = as_of.date()
-    first = min(today.replace(day=1), today - dt.timedelta(days=STATUS_LOOKBACK_DAYS))
+    month = Month.parse(f"{today:%Y-%m}")
+    first = month.shift(-STATUS_HISTORY_MONTHS).first_day - dt.timedelta(days=STATUS_LOOKBACK_DAYS)
     usage = source.usage(first, today, period="day")
+    forecast = month_forecast(
+        usage, as_of=as_of, lookback_days=STATUS_LOOKBACK_DAYS, months=STATUS_ACCURACY_MONTHS
+    )
     frame = budget_status(
         usage,
-        f"{today:%Y-%m}",
+        str(month),
         limit=account.monthly_limit,
         budgets=settings.budgets,
         balance=account.balance,
         as_of=as_of,
+        spread={level: forecast.remaining_factors(level) for level in (0.80, 0.95)},
     )
     checks = check_thresholds(
         frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
-    return StatusReport(frame, account, checks, source.timezone)
+    topups = _status_topups(source, settings, as_of)
+    runway = runway_with_topups(
+        float(account.balance), float(frame.attrs["daily_burn"]), as_of.date(), topups
+    )
+    return StatusReport(frame, account, checks, source.timezone, forecast, topups, runway)
