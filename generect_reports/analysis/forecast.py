@@ -38,6 +38,7 @@ __all__ = [
     "detect_topups",
     "parse_topups",
     "runway_with_topups",
+    "accuracy_text",
     "LOOKBACK_DAYS",
     "ACCURACY_MONTHS",
     "MIN_HISTORY_MONTHS",
@@ -144,6 +145,28 @@ class Forecast:
         if not ahead > 0:
             return None
         return ((bounds[0] - self.used) / ahead, (bounds[1] - self.used) / ahead)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:,.1f}%"
+
+
+def accuracy_text(forecast: Forecast) -> str:
+    """The projection's measured accuracy in one sentence (status screen, report notes)."""
+    acc = forecast.accuracy
+    if not acc.months:
+        return "accuracy not measured yet: no complete month of history to replay"
+    errors = ", ".join(
+        f"{_pct(v)} at day {d}"
+        for d, v in ((7, acc.mape_day7), (14, acc.mape_day14), (21, acc.mape_day21))
+        if v is not None
+    )
+    text = f"median error {errors} over the last {acc.months} month(s)"
+    if acc.coverage_80 is not None:
+        text += f"; the 80% interval held the actual {acc.coverage_80 * 100:.0f}% of the time"
+    if forecast.short_history:
+        text += f"; only {forecast.history_months} month(s) of history, so the interval is wide"
+    return text
 
 
 # --- the replay --------------------------------------------------------------------------------

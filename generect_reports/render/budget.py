@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from generect_reports.analysis.budget import BUDGET_RULE, Crossing
+from generect_reports.analysis.forecast import accuracy_text
 
 if TYPE_CHECKING:
     import xlsxwriter
@@ -209,24 +210,6 @@ def _runway_text(a: dict[str, Any]) -> str:
         f"; 80% range {_day(dates[0])} to {_day(dates[1]) or 'later'}" if dates is not None else ""
     )
     return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date'])}{between})"
-
-
-def accuracy_text(forecast: Forecast) -> str:
-    """The projection's measured accuracy in one sentence (status screen, report notes)."""
-    acc = forecast.accuracy
-    if not acc.months:
-        return "accuracy not measured yet: no complete month of history to replay"
-    errors = ", ".join(
-        f"{_fmt(v, pct=True)} at day {d}"
-        for d, v in ((7, acc.mape_day7), (14, acc.mape_day14), (21, acc.mape_day21))
-        if v is not None
-    )
-    text = f"median error {errors} over the last {acc.months} month(s)"
-    if acc.coverage_80 is not None:
-        text += f"; the 80% interval held the actual {acc.coverage_80 * 100:.0f}% of the time"
-    if forecast.short_history:
-        text += f"; only {forecast.history_months} month(s) of history, so the interval is wide"
-    return text
 
 
 def _interval_text(bounds: tuple[float, float] | None) -> str:

@@ -231,7 +231,32 @@ def monthly_report(
         account=settings.account,
         as_of=None if settings.as_of is None else _now(source, settings),
     )
-    return dataclasses.replace(rep, sections=_sections(source, rep, usage.daily, settings))
+    note = None if rep.complete else _accuracy_note(source, rep)
+    notes = rep.notes if note is None else [*rep.notes, note]
+    return dataclasses.replace(
+        rep, notes=notes, sections=_sections(source, rep, usage.daily, settings)
+    )
+
+
+def _accuracy_note(source: Source, rep: MonthlyReport) -> str | None:
+    """A running month's projection, its 80 % interval and the accuracy measured by replaying
+    the months before (their days read once; closed months are cached)."""
+    from generect_reports.analysis.forecast import accuracy_text, month_forecast
+
+    month = Month.parse(rep.month)
+    first = month.shift(-STATUS_HISTORY_MONTHS).first_day - dt.timedelta(days=STATUS_LOOKBACK_DAYS)
+    as_of = pd.Timestamp(rep.as_of)
+    last = (as_of - pd.Timedelta(microseconds=1)).date()
+    history = _complete_at(source.usage(first, max(last, first), period="day"), as_of)
+    forecast = month_forecast(history, as_of=as_of, months=STATUS_ACCURACY_MONTHS)
+    if forecast.interval_80 is None or forecast.projected is None:
+        return None
+    low, high = forecast.interval_80
+    return (
+        f"Month-end projection {forecast.projected:,.0f} credits, 80% interval "
+        f"{low:,.0f} to {high:,.0f} (from the account's own history); "
+        f"{accuracy_text(forecast)}."
+    )
 
 
 def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
