@@ -31,6 +31,7 @@ __all__ = [
     "status_fields",
     "render_status_table",
     "alert_message",
+    "alert_events_message",
     "add_budget_sheet",
     "budget_page",
     "budget_summary",
@@ -328,6 +329,44 @@ def alert_message(
     title = f"Generect credits {a['month']}: {len(checks)} threshold(s) crossed ({where})"
     lines = [c.text for c in checks]
     lines.append(f"balance {_fmt(account.balance)} credits, {_runway_text(a)}")
+    return title, lines
+
+
+def alert_events_message(
+    status: pd.DataFrame, account: AccountStatus, events: list[Any]
+) -> tuple[str, list[str]]:
+    """Title and lines of the chat message for a run's alert events (``kind``, ``line``,
+    ``level``, ``text``): new crossings, escalations and the short all-clear of a recovery."""
+    a = status.attrs
+    where = "sample account" if account.source == "sample" else f"plan {account.plan}"
+    counts = {k: sum(e.kind == k for e in events) for k in ("crossing", "escalation", "recovery")}
+    if counts["crossing"] == len(events):
+        return alert_message(status, account, [Crossing(e.level, e.line, e.text) for e in events])
+    parts = []
+    if counts["crossing"]:
+        parts.append(f"{counts['crossing']} threshold(s) crossed")
+    if counts["escalation"]:
+        parts.append(f"{counts['escalation']} escalated to fail")
+    if counts["recovery"]:
+        parts.append(f"{counts['recovery']} back below" if len(parts) else "all clear")
+    title = f"Generect credits {a['month']}: {', '.join(parts)} ({where})"
+    rows = {rec["line"]: rec for rec in status.to_dict("records")}
+    lines = []
+    for e in events:
+        if e.kind == "crossing":
+            lines.append(e.text)
+        elif e.kind == "escalation":
+            lines.append(f"escalated: {e.text}")
+        elif e.line in rows:
+            rec = rows[e.line]
+            share = (
+                rec["projected_share"] if pd.notna(rec["projected_share"]) else rec["share_used"]
+            )
+            lines.append(f"all clear: {e.line} now at {_fmt(share, pct=True)}")
+        else:
+            lines.append(f"all clear: {e.line} {_runway_text(a)}")
+    if counts["crossing"] or counts["escalation"]:
+        lines.append(f"balance {_fmt(account.balance)} credits, {_runway_text(a)}")
     return title, lines
 
 

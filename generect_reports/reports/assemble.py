@@ -456,6 +456,17 @@ class StatusReport:
     forecast: Forecast | None = None
     topups: TopUps | None = None
     runway_topups: Runway | None = None
+    account_id: str = "sample"
+    min_runway_days: float | None = None
+
+    def alert_lines(self) -> list[tuple[str, float, str, str]]:
+        """Every crossing as ``(line, threshold, level, text)``: what alert state is keyed by
+        (the runway's threshold is ``min_runway_days``)."""
+        thresholds = dict(zip(self.frame["line"], self.frame["threshold"]))
+        return [
+            (c.line, float(thresholds.get(c.line, self.min_runway_days or 0.0)), c.level, c.text)
+            for c in self.checks
+        ]
 
     @property
     def today(self) -> dt.date:
@@ -522,4 +533,16 @@ def account_status(
     runway = runway_with_topups(
         float(account.balance), float(frame.attrs["daily_burn"]), as_of.date(), topups
     )
-    return StatusReport(frame, account, checks, source.timezone, forecast, topups, runway)
+    client = getattr(source, "client", None)
+    account_id = str(getattr(client, "account_key", None) or source.kind)
+    return StatusReport(
+        frame,
+        account,
+        checks,
+        source.timezone,
+        forecast,
+        topups,
+        runway,
+        account_id=account_id,
+        min_runway_days=min_runway_days,
+    )
