@@ -19,6 +19,7 @@ from generect_reports.deliver.alerts import (
     STATE_FILE,
     Alert,
     alert_once,
+    digest_once,
     open_state,
     plan_events,
 )
@@ -178,3 +179,55 @@ def test_a_state_folder_that_cannot_be_made_is_a_delivery_error(tmp_path):
         open_state(blocker / "state"),
     ):
         pass
+
+
+def test_the_digest_is_sent_when_something_changed_or_once_a_day(receiver, tmp_path):
+    import datetime as dt
+
+    hooks = webhook_urls([receiver.url(), receiver.url(TN.TEAMS_PATH)], env="")
+    state = tmp_path / "state"
+    noon = dt.datetime(2026, 10, 12, 12, tzinfo=dt.UTC)
+    status = account_status(SampleSource(as_of="2026-10-12T09:00"), warn_at=80.0)
+
+    def digest(at, st=status):
+        return digest_once(hooks, st, every=24.0, now=at, state_dir=state)
+
+    assert digest(noon).sent == 2
+    slack, teams = (p["body"] for p in receiver.posts)
+    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "section"]
+    assert slack["blocks"][0]["text"]["text"] == "Generect credits 2026-10 so far (sample account)"
+    fields = [f["text"] for f in slack["blocks"][1]["fields"]]
+    assert fields[:2] == [
+        "*Used*\n10,936 credits (11 of 31 days)",
+        "*Projected month end*\n31,686 credits (80% interval 31,299–32,866)",
+    ]
+    assert (
+        fields[-1] == "*With top-ups*\n34,000 credits every month (detected in the ledger): "
+        "the balance never runs out at this burn"
+    )
+    assert "plan limit projected at 105.6%" in slack["blocks"][2]["text"]["text"]
+    assert slack["text"].startswith("*Generect credits 2026-10 so far (sample account)*")
+    card = teams["attachments"][0]["content"]
+    assert card["body"][1]["type"] == "FactSet"
+    assert card["body"][1]["facts"][0] == {
+        "title": "Used",
+        "value": "10,936 credits (11 of 31 days)",
+    }
+    # Unchanged an hour later: nothing; a day later: again; a new complete day: at once.
+    assert digest(noon + dt.timedelta(hours=1)).sent == 0 and len(receiver.posts) == 2
+    assert digest(noon + dt.timedelta(hours=24)).sent == 2 and len(receiver.posts) == 4
+    next_day = account_status(SampleSource(as_of="2026-10-13T09:00"), warn_at=80.0)
+    assert digest(noon + dt.timedelta(hours=25), next_day).sent == 2
+    assert len(receiver.posts) == 6
+
+
+def test_status_digest_from_the_command_line(receiver):
+    args = ("status", "--sample", "--warn-at", "200", "--digest", "--notify", receiver.url())
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "posted the digest to 1 webhook(s)" in first.stderr and len(receiver.posts) == 1
+    assert receiver.posts[0]["body"]["blocks"][2]["text"]["text"] == "• no threshold crossed"
+    again = run_cli(*args)
+    assert again.returncode == 0 and len(receiver.posts) == 1  # nothing changed within a day
+    missing = run_cli("status", "--sample", "--digest")
+    assert missing.returncode == 2 and "--digest needs a webhook" in missing.stderr

@@ -129,6 +129,20 @@ def _notify_settings(config: Config) -> list[Any]:
     help="Post one test message to every webhook and exit 0, whatever the thresholds "
     "(nothing else is read or sent).",
 )
+@click.option(
+    "--digest",
+    is_flag=True,
+    help="Post the month so far (figures, projection with its interval, exceptions) to the "
+    "webhooks, when something changed since the last digest or --digest-every hours passed.",
+)
+@click.option(
+    "--digest-every",
+    default=24.0,
+    show_default=True,
+    type=float,
+    metavar="HOURS",
+    help="With --digest: post an unchanged digest again after HOURS.",
+)
 @output_options(STATUS_FORMATS)
 @common_options
 @run_command
@@ -139,6 +153,8 @@ def command(
     min_runway_days: float | None,
     notify_urls: tuple[str, ...],
     notify_test: bool,
+    digest: bool,
+    digest_every: float,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -168,8 +184,14 @@ def command(
     ):
         if value is not None and not 0 <= value < float("inf"):
             raise InputError(f"{name} must be zero or more, not {value}")
+    if not 0 <= digest_every < float("inf"):
+        raise InputError(f"--digest-every must be zero or more hours, not {digest_every}")
     settings = ReportSettings(budgets=run.budgets())
     hooks = N.webhook_urls(notify_urls, _notify_settings(run.config))
+    if digest and not hooks:
+        raise InputError(
+            "--digest needs a webhook: --notify URL, GENERECT_NOTIFY_URL or [notify] urls"
+        )
     if notify_test:
         if not hooks:
             raise InputError(
@@ -199,6 +221,13 @@ def command(
         if outcome.sent:
             run.say(f"posted the alert to {outcome.sent} webhook(s)")
         delivery_error = outcome.error
+        if digest:
+            from generect_reports.deliver.alerts import digest_once
+
+            told = digest_once(hooks, status, every=digest_every)
+            if told.sent:
+                run.say(f"posted the digest to {told.sent} webhook(s)")
+            delivery_error = delivery_error or told.error
     if status.failed:
         if delivery_error is not None:
             click.echo(f"error: {redact(str(delivery_error))}", err=True)

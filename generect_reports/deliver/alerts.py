@@ -47,12 +47,15 @@ __all__ = [
     "plan_events",
     "Outcome",
     "alert_once",
+    "DIGEST_FILE",
+    "digest_once",
 ]
 
 log = logging.getLogger(__name__)
 
 STATE_ENV = "GENERECT_REPORTS_STATE_DIR"
 STATE_FILE = "alerts.json"
+DIGEST_FILE = "digests.json"
 _VERSION = 1
 _LEVELS = {"warn": 1, "fail": 2}
 
@@ -291,3 +294,83 @@ def alert_once(
                 return Outcome(events, 0, state.rebuilt, exc)
         state.save(said)
         return Outcome(events, sent, state.rebuilt)
+
+
+def _digest_fingerprint(status: StatusReport) -> str:
+    """What makes a digest new: the month, its complete days, and the crossings."""
+    import hashlib
+
+    a = status.frame.attrs
+    text = json.dumps([a["month"], a["elapsed_days"], [[c.level, c.line] for c in status.checks]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def digest_once(
+    hooks: Sequence[Webhook],
+    status: StatusReport,
+    *,
+    every: float = 24.0,
+    now: Any = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    lock_timeout: float = 60.0,
+    **post: Any,
+) -> Outcome:
+    """Post the month-so-far digest when something changed since the last one (a day completed,
+    a crossing came or went) or ``every`` hours have passed; remember when. ``now`` is the
+    wall-clock instant (default now). The digest's state sits beside the alert state, under
+    the same lock."""
+    import datetime as dt
+
+    from generect_reports.deliver.webhook import post_all
+    from generect_reports.render.budget import digest_message
+    from generect_reports.render.chat import slack_digest, teams_digest
+
+    at = dt.datetime.now(dt.UTC) if now is None else now
+    folder = Path(state_dir) if state_dir is not None else default_state_dir()
+    with open_state(folder, timeout=lock_timeout) as state:
+        path = folder / DIGEST_FILE
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            last = saved["digests"] if isinstance(saved.get("digests"), dict) else {}
+            rebuilt = False
+        except FileNotFoundError:
+            last, rebuilt = {}, False
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            last, rebuilt = {}, True
+        mine = last.get(status.account_id)
+        fingerprint = _digest_fingerprint(status)
+        due = True
+        if isinstance(mine, dict) and mine.get("fingerprint") == fingerprint:
+            try:
+                sent_at = dt.datetime.fromisoformat(str(mine.get("sent_at")))
+                due = (at - sent_at).total_seconds() >= every * 3600
+            except (TypeError, ValueError):
+                due = True
+        if not due:
+            return Outcome([], 0, rebuilt or state.rebuilt)
+        title, facts, lines = digest_message(
+            status.frame,
+            status.account,
+            status.checks,
+            forecast=status.forecast,
+            topups=status.topups,
+            runway_topups=status.runway_topups,
+        )
+        try:
+            sent = post_all(
+                hooks,
+                lambda hook: (
+                    teams_digest(title, facts, lines)
+                    if hook.kind == "teams"
+                    else slack_digest(title, facts, lines)
+                ),
+                **post,
+            )
+        except GenerectError as exc:
+            return Outcome([], 0, rebuilt, exc)
+        last[status.account_id] = {"fingerprint": fingerprint, "sent_at": at.isoformat()}
+        data = json.dumps({"version": _VERSION, "digests": last}, indent=1, sort_keys=True)
+        write_bytes_atomic(path, data.encode("utf-8"))
+        private_file(path)
+        event = AlertEvent("digest", "", "", title)
+        return Outcome([event], sent, rebuilt or state.rebuilt)

@@ -32,6 +32,7 @@ __all__ = [
     "render_status_table",
     "alert_message",
     "alert_events_message",
+    "digest_message",
     "add_budget_sheet",
     "budget_page",
     "budget_summary",
@@ -368,6 +369,54 @@ def alert_events_message(
     if counts["crossing"] or counts["escalation"]:
         lines.append(f"balance {_fmt(account.balance)} credits, {_runway_text(a)}")
     return title, lines
+
+
+def digest_message(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    checks: list[Crossing],
+    *,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """Title, figures (label, value) and exceptions of the month-so-far digest."""
+    a = status.attrs
+    where = "sample account" if account.source == "sample" else f"plan {account.plan}"
+    title = f"Generect credits {a['month']} so far ({where})"
+    facts = [
+        (
+            "Used",
+            f"{_fmt(a['used_credits'])} credits ({a['elapsed_days']} of {a['days_in_month']} days)",
+        )
+    ]
+    if not a["complete"] and not pd.isna(a["projected_credits"]):
+        facts.append(
+            (
+                "Projected month end",
+                f"{_fmt(a['projected_credits'], projection=True)} credits"
+                + _interval_text(None if forecast is None else forecast.interval_80),
+            )
+        )
+    if forecast is not None:
+        facts.append(("Projection accuracy", accuracy_text(forecast)))
+    for rec in status.to_dict("records"):
+        share = rec["projected_share"] if pd.notna(rec["projected_share"]) else rec["share_used"]
+        facts.append(
+            (
+                rec["line"],
+                f"{_fmt(rec['threshold'], rec['unit'])}"
+                + (" USD" if rec["unit"] == "USD" else " credits")
+                + f", {'projected ' if pd.notna(rec['projected_share']) else ''}"
+                f"{_fmt(share, pct=True)}",
+            )
+        )
+    facts.append(("Balance", f"{_fmt(account.balance)} credits, {_runway_text(a)}"))
+    with_topups = _topups_text(topups, runway_topups)
+    if with_topups:
+        facts.append(("With top-ups", with_topups.strip().removeprefix("with top-ups").strip()))
+    lines = [c.text for c in checks] or ["no threshold crossed"]
+    return title, facts, lines
 
 
 # --- the monthly report's sections -------------------------------------------------------------
