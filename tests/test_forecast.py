@@ -221,3 +221,47 @@ def test_a_running_months_report_notes_state_the_measured_accuracy():
     assert round(running.projection_weekday) == 33697
     closed = monthly_report(SampleSource(), "2026-09", ReportSettings(history=3))
     assert not any("80% interval" in n for n in closed.notes)
+
+
+def test_the_burn_up_band_in_the_pdf_page_and_the_budget_sheet(tmp_path):
+    import openpyxl
+    import xlsxwriter
+
+    from generect_reports import ReportSettings, monthly_report
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.render.budget import add_budget_sheet, budget_page
+
+    rep = monthly_report(
+        SampleSource(), "2026-10", ReportSettings(as_of="2026-10-15T08:00", history=3)
+    )
+    burnup, status = rep.sections.burnup, rep.sections.budget
+    # The band ends on the month-end interval and starts at the last actual day.
+    assert (round(burnup["low"].iloc[-1]), round(burnup["high"].iloc[-1])) == (32902, 34698)
+    start = burnup["projected"].first_valid_index()
+    assert burnup.loc[start, "low"] == burnup.loc[start, "high"] == burnup.loc[start, "cumulative"]
+    assert burnup["low"].iloc[:start].isna().all()
+    assert status.loc[0, "interval_80_low"] == pytest.approx(burnup["low"].iloc[-1])
+
+    fig = budget_page(status, burnup)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "80% interval (from past months)" in legend
+
+    path = tmp_path / "budget.xlsx"
+    with xlsxwriter.Workbook(path) as wb:
+        add_budget_sheet(wb, status, burnup)
+    ws = openpyxl.load_workbook(path)["Budget"]
+    header = next(r for r in ws.iter_rows(values_only=True) if r[0] == "Day")
+    assert header[:7] == (
+        "Day",
+        "Credits",
+        "Cumulative",
+        "Projected",
+        "Limit / budget",
+        "80% interval low",
+        "80% interval high",
+    )
+    last = [r for r in ws.iter_rows(values_only=True) if r[0] is not None][-1]
+    assert (round(last[5]), round(last[6])) == (32902, 34698)
+    # A complete month has no projection, hence no band.
+    closed = monthly_report(SampleSource(), "2026-09", ReportSettings(history=3)).sections
+    assert closed.burnup["low"].isna().all()

@@ -223,16 +223,26 @@ def _daily_path(
 
 
 def burn_up(
-    usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None, lookback_days: int = 28
+    usage: pd.DataFrame,
+    month: str | None = None,
+    *,
+    as_of: Any = None,
+    lookback_days: int = 28,
+    spread: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Cumulative daily credits of ``month``: actual so far and the projection to month end.
+
+    With ``spread`` (the projection's 80 % interval as factors on the part of the month still
+    to come, :meth:`~generect_reports.analysis.forecast.Forecast.remaining_factors`), ``low``
+    and ``high`` bound the projection day by day: the band around it.
 
     Returns
     -------
     pandas.DataFrame
         ``day`` (naive date), ``credits`` (the day's credits; NaN from today on),
         ``cumulative`` (actual, NaN from today on), ``projected`` (cumulative projection from the
-        last complete day to month end; NaN before it, all NaN for a past month). ``attrs``:
+        last complete day to month end; NaN before it, all NaN for a past month), ``low`` and
+        ``high`` (the band; NaN where there is no projection or no ``spread``). ``attrs``:
         ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``, ``complete``.
     """
     info, days, path, _ = _daily_path(usage, month, as_of, lookback_days)
@@ -243,12 +253,19 @@ def burn_up(
     projected = np.where(np.arange(len(days)) >= max(elapsed - 1, 0), cum, np.nan)
     if info["complete"]:
         projected[:] = np.nan
+    low = high = np.full(len(days), np.nan)
+    if spread is not None:
+        base = cum[elapsed - 1] if elapsed else 0.0
+        low = base + spread[0] * (projected - base)
+        high = base + spread[1] * (projected - base)
     out = pd.DataFrame(
         {
             "day": days,
             "credits": np.where(done, total, np.nan),
             "cumulative": np.where(done, cum, np.nan),
             "projected": projected,
+            "low": low,
+            "high": high,
         }
     )
     out.attrs.update({k: info[k] for k in ("month", "as_of", "complete")})
@@ -540,13 +557,15 @@ def report_budget(
     balance: float | None = None,
     as_of: Any = None,
     prices: PriceBook | Mapping[str, float] | None = None,
+    spread: Mapping[float, tuple[float, float] | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The budget section of a monthly report: ``(budget_status(...), burn_up(...))`` for
     ``month``, with the plan limit that applied then (:func:`limit_for_month`: the ``[budget]``
     ``limit_from`` history, whose entries win over ``limit_from``, e.g. the sample's history).
 
     ``current_limit`` and ``current_month`` come from ``/me/`` (``AccountStatus.monthly_limit``
-    and ``api_month``), or the sample account.
+    and ``api_month``), or the sample account. ``spread``: the projection's intervals as
+    factors by level (see :func:`budget_status`), for the lines' intervals and the band.
     """
     settings = parse_budget_table(budgets)
     history = {**dict(limit_from or {}), **dict(settings.limit_from)}
@@ -560,8 +579,10 @@ def report_budget(
         as_of=as_of,
         prices=prices,
         limit_note=note,
+        spread=spread,
     )
-    return status, burn_up(usage, month, as_of=as_of)
+    band = None if spread is None or status.attrs["complete"] else spread.get(0.80)
+    return status, burn_up(usage, month, as_of=as_of, spread=band)
 
 
 def _amount(value: float, unit: str) -> str:

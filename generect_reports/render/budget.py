@@ -590,8 +590,13 @@ def _burnup_table(
 ) -> None:
     """Daily table (credits, cumulative by formula, projection, limit from the input cell) and
     the burn-up chart over it; ``num`` gives a figure's cell format."""
+    band = "low" in burnup and bool(burnup["low"].notna().any())
     ws.write_row(
-        first, 0, ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"], f["header"]
+        first,
+        0,
+        ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"]
+        + (["80% interval low", "80% interval high"] if band else []),
+        f["header"],
     )
     rows = burnup.to_dict("records")
     start = first + 1
@@ -610,27 +615,37 @@ def _burnup_table(
         if projected is not None:
             ws.write_number(r, 3, projected, num(projected, projection=True))
         ws.write_formula(r, 4, f"=$C${limit_row}", num(limit_value), limit_value)
+        for col, key in ((5, "low"), (6, "high")):
+            bound = _num(rec.get(key)) if band else None
+            if bound is not None:
+                ws.write_number(r, col, bound, num(bound, projection=True))
     last = start + len(rows) - 1
     chart = workbook.add_chart({"type": "line"})
     name = ws.get_name()
-    for col, label, color, dash in (
-        (2, "Cumulative", "#1F3A5F", "solid"),
-        (3, "Projected", "#2E86AB", "dash"),
-        (4, "Limit / budget", "#C0392B", "solid"),
-    ):
+    series = [
+        (2, "Cumulative", "#1F3A5F", "solid", 2.0),
+        (3, "Projected", "#2E86AB", "dash", 2.0),
+        (4, "Limit / budget", "#C0392B", "solid", 2.0),
+    ]
+    if band:
+        series += [
+            (5, "80% interval low", "#9CC9DC", "round_dot", 1.25),
+            (6, "80% interval high", "#9CC9DC", "round_dot", 1.25),
+        ]
+    for col, label, color, dash, width in series:
         chart.add_series(
             {
                 "name": label,
                 "categories": [name, start, 0, last, 0],
                 "values": [name, start, col, last, col],
-                "line": {"color": color, "dash_type": dash, "width": 2},
+                "line": {"color": color, "dash_type": dash, "width": width},
             }
         )
     chart.set_title({"name": "Burn-up: cumulative credits against the limit"})
     chart.set_x_axis({"date_axis": True, "num_format": "dd", "name": "day"})
     chart.set_y_axis({"num_format": "#,##0", "name": "credits"})
     chart.set_legend({"position": "bottom"})
-    ws.insert_chart(first, 6, chart, {"x_scale": 1.5, "y_scale": 1.4})
+    ws.insert_chart(first, 8 if band else 6, chart, {"x_scale": 1.5, "y_scale": 1.4})
 
 
 def budget_page(
@@ -718,6 +733,16 @@ def budget_page(
         ax.plot(
             days, burnup["cumulative"], color=c["primary"], linewidth=2, label="cumulative (actual)"
         )
+        if "low" in burnup and burnup["low"].notna().any():
+            ax.fill_between(
+                days,
+                burnup["low"],
+                burnup["high"],
+                color=c["projection"],
+                alpha=0.18,
+                linewidth=0,
+                label="80% interval (from past months)",
+            )
         if burnup["projected"].notna().any():
             ax.plot(
                 days,

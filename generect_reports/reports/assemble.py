@@ -233,24 +233,31 @@ def monthly_report(
     )
     # The replay reads every day of two years: free for a local source; against the API the
     # report keeps to its plan (days of this month only) and `status` measures the accuracy.
-    note = _accuracy_note(source, rep) if source.offline and not rep.complete else None
+    forecast = _report_forecast(source, rep) if source.offline and not rep.complete else None
+    note = None if forecast is None else _accuracy_note(forecast)
     notes = rep.notes if note is None else [*rep.notes, note]
     return dataclasses.replace(
-        rep, notes=notes, sections=_sections(source, rep, usage.daily, settings)
+        rep, notes=notes, sections=_sections(source, rep, usage.daily, settings, forecast)
     )
 
 
-def _accuracy_note(source: Source, rep: MonthlyReport) -> str | None:
-    """A running month's projection, its 80 % interval and the accuracy measured by replaying
-    the months before (their days read once; closed months are cached)."""
-    from generect_reports.analysis.forecast import accuracy_text, month_forecast
+def _report_forecast(source: Source, rep: MonthlyReport) -> Forecast:
+    """A running month's projection with its intervals and the accuracy measured by replaying
+    the months before."""
+    from generect_reports.analysis.forecast import month_forecast
 
     month = Month.parse(rep.month)
     first = month.shift(-STATUS_HISTORY_MONTHS).first_day - dt.timedelta(days=STATUS_LOOKBACK_DAYS)
     as_of = pd.Timestamp(rep.as_of)
     last = (as_of - pd.Timedelta(microseconds=1)).date()
     history = _complete_at(source.usage(first, max(last, first), period="day"), as_of)
-    forecast = month_forecast(history, as_of=as_of, months=STATUS_ACCURACY_MONTHS)
+    return month_forecast(history, as_of=as_of, months=STATUS_ACCURACY_MONTHS)
+
+
+def _accuracy_note(forecast: Forecast) -> str | None:
+    """The report's note: the projection, its 80 % interval and its measured accuracy."""
+    from generect_reports.analysis.forecast import accuracy_text
+
     if forecast.interval_80 is None or forecast.projected is None:
         return None
     low, high = forecast.interval_80
@@ -268,7 +275,11 @@ def _on(choice: bool | None, source: Source, settings: ReportSettings) -> bool:
 
 
 def _sections(
-    source: Source, rep: MonthlyReport, daily: pd.DataFrame, settings: ReportSettings
+    source: Source,
+    rep: MonthlyReport,
+    daily: pd.DataFrame,
+    settings: ReportSettings,
+    forecast: Forecast | None = None,
 ) -> Any:
     from generect_reports.analysis.budget import report_budget
     from generect_reports.reports.monthly import ReportSections
@@ -286,6 +297,9 @@ def _sections(
         as_of=rep.as_of,
         prices=rep.price_book,
         balance=account.balance if running_now else None,
+        spread=None
+        if forecast is None
+        else {level: forecast.remaining_factors(level) for level in (0.80, 0.95)},
     )
     sections = ReportSections(budget=budget, burnup=burnup)
     if _on(settings.reconcile, source, settings):
