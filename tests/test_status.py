@@ -394,3 +394,17 @@ def test_status_with_configured_topups_and_short_history(live, tmp_path):
     text = run_cli("status", "--config", str(cfg))
     assert "so the interval is wide" in text.stdout
     assert "with top-ups     50 credits every month ([budget] topups): runway" in text.stdout
+
+
+def test_the_replayed_history_is_read_once_then_from_the_cache(token_env):
+    first = run_cli("status", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    cold = len(token_env.usage_requests())
+    # 24 months and 28 days of daily buckets, one request each, the first time only.
+    assert cold > 24 * 28
+    doc = json.loads(first.stdout)
+    assert doc["projection"]["history_months"] == 12
+    assert doc["projection"]["accuracy"]["months"] == 12
+    again = run_cli("status", "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["projection"] == doc["projection"]
+    assert len(token_env.usage_requests()) - cold <= 5  # the days not closed yet
