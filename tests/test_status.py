@@ -408,3 +408,24 @@ def test_the_replayed_history_is_read_once_then_from_the_cache(token_env):
     again = run_cli("status", "--format", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["projection"] == doc["projection"]
     assert len(token_env.usage_requests()) - cold <= 5  # the days not closed yet
+
+
+def test_topups_detected_in_the_live_ledger_when_asked(token_env, tmp_path):
+    """`topups = "ledger"`: the last three months' ledger shows 400 credits on every 1st."""
+    from fakeapi import make_ledger
+
+    today = dt.datetime.now(dt.UTC).date()
+    first = (pd.Timestamp(today).to_period("M") - 4).start_time.date()
+    token_env.add_transactions(
+        make_ledger(first, today - dt.timedelta(days=1), {"search_database": 10.0}, top_up=400.0)
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[budget]\ntopups = "ledger"\n')
+    out = run_cli("status", "--config", str(cfg), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    runway = doc["runway"]
+    assert runway["topups"] == {"every": "month", "credits": 400.0, "day": 1, "from": "ledger"}
+    # 12.5 a day is about 380 a month: 400 on every 1st covers it.
+    assert runway["with_topups"] == {"days": None, "unlimited": True, "run_out_date": None}
+    assert runway["days"] == round(doc["account"]["balance"] / doc["daily_burn"], 2)
