@@ -265,3 +265,18 @@ def test_the_burn_up_band_in_the_pdf_page_and_the_budget_sheet(tmp_path):
     # A complete month has no projection, hence no band.
     closed = monthly_report(SampleSource(), "2026-09", ReportSettings(history=3)).sections
     assert closed.burnup["low"].isna().all()
+
+
+def test_the_email_sentence_states_the_interval():
+    from generect_reports import ReportSettings, monthly_report
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.render.budget import budget_summary
+
+    rep = monthly_report(
+        SampleSource(), "2026-10", ReportSettings(as_of="2026-10-15T08:00", history=3)
+    )
+    (sentence,) = budget_summary(rep.sections.budget)
+    assert sentence.endswith(
+        "; projected 112.3% at month end (an estimate, 80% interval 32,902 to 34,698), "
+        "reaching it on 2026-10-28."
+    )

@@ -846,8 +846,16 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
             text += f"; it was reached on {_day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
+            low, high = rec.get("interval_80_low"), rec.get("interval_80_high")
+            band = (
+                f", 80% interval {fmt(low, unit, projection=True)} to "
+                f"{fmt(high, unit, projection=True)}"
+                if _num(low) is not None and _num(high) is not None
+                else ""
+            )
             text += (
-                f"; projected {fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
+                f"; projected {fmt(rec['projected_share'], pct=True)} at month end "
+                f"(an estimate{band})"
             )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
                 text += f", reaching it on {_day(rec['crossing_day'])}"
