@@ -231,3 +231,17 @@ def test_status_digest_from_the_command_line(receiver):
     assert again.returncode == 0 and len(receiver.posts) == 1  # nothing changed within a day
     missing = run_cli("status", "--sample", "--digest")
     assert missing.returncode == 2 and "--digest needs a webhook" in missing.stderr
+
+
+def test_a_run_waits_for_the_lock_then_gives_up_with_one_line(tmp_path):
+    from generect_reports.errors import DeliveryError
+
+    with open_state(tmp_path) as state:
+        state.save({})
+        with (
+            pytest.raises(DeliveryError, match="locked by another run for more than 0.2s"),
+            open_state(tmp_path, timeout=0.2),
+        ):
+            pass
+    with open_state(tmp_path, timeout=0.2) as again:  # released: the next run goes ahead
+        assert again.said == {} and not again.rebuilt

@@ -22,8 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,59 +131,18 @@ def plan_events(
     return events, keep
 
 
-class _Lock:
-    """An exclusive lock on a file beside the state (fcntl on POSIX, msvcrt on Windows)."""
+@contextlib.contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive lock on a file beside the state, shared by every run on this machine."""
+    from filelock import FileLock, Timeout
 
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._fd: int | None = None
-
-    def __enter__(self) -> _Lock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                _try_lock(fd)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise DeliveryError(
-                        f"the alert state is locked by another run for more than "
-                        f"{self.timeout:g}s: {self.path}"
-                    ) from None
-                time.sleep(0.05)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    try:
+        with FileLock(str(path), timeout=timeout):
+            yield
+    except Timeout:
+        raise DeliveryError(
+            f"the alert state is locked by another run for more than {timeout:g}s: {path}"
+        ) from None
 
 
 @dataclass
@@ -252,7 +209,7 @@ def open_state(
             f"cannot create the alert state folder {folder}: {exc.strerror}"
         ) from exc
     path = folder / STATE_FILE
-    with _Lock(folder / (STATE_FILE + ".lock"), timeout):
+    with _locked(folder / (STATE_FILE + ".lock"), timeout):
         said, rebuilt = _read(path)
         yield AlertState(path, said, rebuilt)
 
