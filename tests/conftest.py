@@ -29,9 +29,11 @@ def _current_test(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own cache folder and no stray credentials from the machine."""
+    """Every test gets its own cache and alert state folders and no stray credentials from the
+    machine."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("GENERECT_REPORTS_CACHE_DIR", str(cache))
+    monkeypatch.setenv("GENERECT_REPORTS_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     for name in (
         "GENERECT_API_TOKEN",
         "GENERECT_API_URL",

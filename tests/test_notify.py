@@ -36,7 +36,8 @@ TEAMS_PATH = (
 SAMPLE_TITLE = "Generect credits 2026-11: 1 threshold(s) crossed (sample account)"
 SAMPLE_LINES = [
     "plan limit projected at 105.4% of 30,000 credits (--warn-at 80%), reaches it on 2026-11-29",
-    "balance 93,862.27 credits, runway 87.8 days (runs out 2027-01-27)",
+    "balance 93,862.27 credits, runway 87.8 days (runs out 2027-01-27; "
+    "80% range 2027-01-19 to 2027-01-30)",
 ]
 
 
@@ -270,7 +271,7 @@ def test_canary_webhook_and_token_absent_from_every_output(
     work = tmp_path / "out"
     work.mkdir()
     receiver.statuses = [500]  # one retry, so retry logging runs too
-    for fmt in ("json", "table"):
+    for n, fmt in enumerate(("json", "table")):
         out = run_cli(
             "status",
             "-vv",
@@ -286,11 +287,15 @@ def test_canary_webhook_and_token_absent_from_every_output(
             cwd=work,
         )
         assert out.returncode == 0, out.stderr
-        assert "DEBUG" in out.stderr and "posted the alert to 3 webhook(s)" in out.stderr
+        # The second run has nothing new to say: the alert state remembers the first.
+        assert "DEBUG" in out.stderr
+        assert ("posted the alert to 3 webhook(s)" in out.stderr) is (n == 0)
         for text in (out.stdout, out.stderr):
             assert HOOK_CANARY not in text and TOKEN not in text
-    assert len(receiver.posts) == 7  # 3 webhooks × 2 runs, plus one retry
-    files = _files(work) + _files(isolated_env) + _files(tmp_path)
+    assert len(receiver.posts) == 4  # 3 webhooks once, plus one retry
+    state = Path(os.environ["GENERECT_REPORTS_STATE_DIR"])
+    assert [p.name for p in _files(state)] != []
+    files = _files(work) + _files(isolated_env) + _files(tmp_path) + _files(state)
     assert any(p.name == "status.json" for p in files)
     for path in files:
         if path == cfg:

@@ -147,14 +147,28 @@ def test_status_sample_screen():
     assert lines[0] == "Generect account status · 2026-11-01 00:00 Europe/Kyiv · sample data"
     assert "plan             Business" in out.stdout
     assert (
-        "balance          93,862.27 credits · runway 87.8 days (runs out 2027-01-27)" in out.stdout
+        "balance          93,862.27 credits · runway 87.8 days (runs out 2027-01-27; "
+        "80% range 2027-01-19 to 2027-01-30)" in out.stdout
+    )
+    # The sample tops up on the 1st of every month, more than a month's burn.
+    assert (
+        "with top-ups     34,000 credits every month (detected in the ledger): "
+        "the balance never runs out at this burn" in out.stdout
     )
     assert (
         "33,441 credits of 30,000 (111.5%) · API month 2026-10 (UTC), not 2026-11 of Europe/Kyiv"
         in out.stdout
     )
     assert "2026-11 (0 of 30 days complete; projection is an estimate)" in out.stdout
-    assert "plan limit  30,000     0    0.0%     31,631  105.4%     2026-11-29" in out.stdout
+    assert "31,631 projected at month end (80% interval 30,604–34,825)" in out.stdout
+    assert (
+        "projection: median error 1.8% at day 7, 0.8% at day 14, 0.3% at day 21 over the last "
+        "12 month(s); the 80% interval held the actual 86% of the time" in out.stdout
+    )
+    assert (
+        "plan limit  30,000     0    0.0%     31,631  105.4%     2026-11-29  "
+        "2026-11-26 to 2026-11-30" in out.stdout
+    )
     assert out.stderr.startswith("warning: plan limit projected at 105.4%")
     assert len(lines) <= 12  # one screen
 
@@ -177,6 +191,30 @@ def test_status_sample_json_document():
     assert doc["account"]["used_this_month_refers_to"] == "2026-10"
     assert doc["account"]["balance"] == 93862.27 and doc["runway_days"] == 87.85
     assert doc["run_out_date"] == "2027-01-27"
+    row = doc["rows"][0]
+    assert row["interval_80"] == [30603.57, 34824.63] and row["interval_95"] == [28538.33, 36980.46]
+    assert row["crossing_range"] == ["2026-11-26", "2026-11-30"]
+    projection = doc["projection"]
+    assert projection["projected"] == 31631.25 and projection["interval_80"] == row["interval_80"]
+    assert projection["accuracy"] == {
+        "months": 12,
+        "mape_day7": 0.0175,
+        "mape_day14": 0.0082,
+        "mape_day21": 0.0034,
+        "coverage_80": 0.8611,
+    }
+    assert (projection["history_months"], projection["short_history"]) == (12, False)
+    # October's flagged anomaly, shown with and without it.
+    assert projection["anomaly_months"] == ["2026-10"]
+    assert projection["accuracy_without_anomalies"]["mape_day21"] == 0.002
+    assert doc["runway"] == {
+        "days": 87.85,
+        "run_out_date": "2027-01-27",
+        "range_days": [79.79, 90.8],
+        "run_out_range": ["2027-01-19", "2027-01-30"],
+        "topups": {"every": "month", "credits": 34000.0, "day": 1, "from": "ledger"},
+        "with_topups": {"days": None, "unlimited": True, "run_out_date": None},
+    }
     assert doc["checks"] == [
         {"level": "warn", "line": "plan limit", "text": doc["checks"][0]["text"]}
     ]
@@ -327,3 +365,67 @@ def test_status_bad_options_exit_2():
     for args in (["--format", "csv"], ["--fail-at", "-1"], ["--timezone", "Mars/Base"]):
         out = run_cli("status", "--sample", *args)
         assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1, args
+
+
+def test_status_with_configured_topups_and_short_history(live, tmp_path):
+    """The API account has 70 days of history: the interval is the wide band, and says so; the
+    runway counts the top-ups the config names (the live ledger is not read for them)."""
+    live.me.update(monthly_limit=100000, balance=1000)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[budget]\ntopups = {every = "month", credits = 50}\n')
+    out = run_cli("status", "--config", str(cfg), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    projection = doc["projection"]
+    assert projection["short_history"] is True and projection["history_months"] <= 2
+    low, high = projection["interval_80"]
+    assert low < projection["projected"] < high
+    assert doc["rows"][0]["interval_95"][0] <= low and doc["rows"][0]["interval_95"][1] >= high
+    assert doc["runway"]["topups"] == {
+        "every": "month",
+        "credits": 50.0,
+        "day": 1,
+        "from": "[budget] topups",
+    }
+    # 12.5 a day burns 1,000 in 80 days; 50 a month delays it by a few days only.
+    with_topups = doc["runway"]["with_topups"]
+    assert doc["runway"]["days"] == 80.0 and 80 < with_topups["days"] < 95
+    assert not any(r.path.startswith("/api/v1/accounts/transactions") for r in live.requests)
+    text = run_cli("status", "--config", str(cfg))
+    assert "so the interval is wide" in text.stdout
+    assert "with top-ups     50 credits every month ([budget] topups): runway" in text.stdout
+
+
+def test_the_replayed_history_is_read_once_then_from_the_cache(token_env):
+    first = run_cli("status", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    cold = len(token_env.usage_requests())
+    # 24 months and 28 days of daily buckets, one request each, the first time only.
+    assert cold > 24 * 28
+    doc = json.loads(first.stdout)
+    assert doc["projection"]["history_months"] == 12
+    assert doc["projection"]["accuracy"]["months"] == 12
+    again = run_cli("status", "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["projection"] == doc["projection"]
+    assert len(token_env.usage_requests()) - cold <= 5  # the days not closed yet
+
+
+def test_topups_detected_in_the_live_ledger_when_asked(token_env, tmp_path):
+    """`topups = "ledger"`: the last three months' ledger shows 400 credits on every 1st."""
+    from fakeapi import make_ledger
+
+    today = dt.datetime.now(dt.UTC).date()
+    first = (pd.Timestamp(today).to_period("M") - 4).start_time.date()
+    token_env.add_transactions(
+        make_ledger(first, today - dt.timedelta(days=1), {"search_database": 10.0}, top_up=400.0)
+    )
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[budget]\ntopups = "ledger"\n')
+    out = run_cli("status", "--config", str(cfg), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    runway = doc["runway"]
+    assert runway["topups"] == {"every": "month", "credits": 400.0, "day": 1, "from": "ledger"}
+    # 12.5 a day is about 380 a month: 400 on every 1st covers it.
+    assert runway["with_topups"] == {"days": None, "unlimited": True, "run_out_date": None}
+    assert runway["days"] == round(doc["account"]["balance"] / doc["daily_burn"], 2)

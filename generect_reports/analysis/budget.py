@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import ConfigError, InputError
 from ..money import PriceBook, as_price_book, to_hundredths
+from .forecast import TopUps, parse_topups
 from .usage import _month_to_date, daily_matrix, run_rate_projection
 
 __all__ = [
@@ -53,6 +54,12 @@ STATUS_COLUMNS = [
     "projected_over",
     "runway_days",
     "run_out_date",
+    "interval_80_low",
+    "interval_80_high",
+    "interval_95_low",
+    "interval_95_high",
+    "crossing_earliest",
+    "crossing_latest",
 ]
 
 BUDGET_RULE = (
@@ -66,6 +73,7 @@ _BUDGET_KEYS = {
     "operations": "per-operation credit budgets, {operation = credits}",
     "monthly_money": "monthly money budget against the estimated cost (a positive number)",
     "limit_from": 'plan limit history, {"YYYY-MM" = credits} (0 = no limit)',
+    "topups": 'recurring top-ups, {every = "month", credits = 35000}, or "ledger" to detect them',
 }
 _MONTH_KEY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -78,6 +86,7 @@ class Budgets:
     operations: Mapping[str, float] = field(default_factory=dict)
     monthly_money: float | None = None
     limit_from: Mapping[str, float] = field(default_factory=dict)
+    topups: TopUps | str | None = None
 
 
 def _positive(value: Any, where: str, *, zero_ok: bool = False) -> float:
@@ -94,7 +103,8 @@ def parse_budget_table(
     table: Mapping[str, Any] | Budgets | None, *, where: str = "[budget]"
 ) -> Budgets:
     """Validate a ``[budget]`` table (keys ``monthly_credits``, ``operations``, ``monthly_money``,
-    ``limit_from``) into :class:`Budgets`; anything else is a :class:`ConfigError` (exit 2)."""
+    ``limit_from``, ``topups``) into :class:`Budgets`; anything else is a
+    :class:`ConfigError` (exit 2)."""
     if table is None:
         return Budgets()
     if isinstance(table, Budgets):
@@ -129,6 +139,7 @@ def parse_budget_table(
             str(m): _positive(v, f"{where} limit_from.{m}", zero_ok=True)
             for m, v in sorted(limits.items())
         },
+        topups=parse_topups(table.get("topups"), where=f"{where} topups"),
     )
 
 
@@ -213,16 +224,26 @@ def _daily_path(
 
 
 def burn_up(
-    usage: pd.DataFrame, month: str | None = None, *, as_of: Any = None, lookback_days: int = 28
+    usage: pd.DataFrame,
+    month: str | None = None,
+    *,
+    as_of: Any = None,
+    lookback_days: int = 28,
+    spread: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Cumulative daily credits of ``month``: actual so far and the projection to month end.
+
+    With ``spread`` (the projection's 80 % interval as factors on the part of the month still
+    to come, :meth:`~generect_reports.analysis.forecast.Forecast.remaining_factors`), ``low``
+    and ``high`` bound the projection day by day: the band around it.
 
     Returns
     -------
     pandas.DataFrame
         ``day`` (naive date), ``credits`` (the day's credits; NaN from today on),
         ``cumulative`` (actual, NaN from today on), ``projected`` (cumulative projection from the
-        last complete day to month end; NaN before it, all NaN for a past month). ``attrs``:
+        last complete day to month end; NaN before it, all NaN for a past month), ``low`` and
+        ``high`` (the band; NaN where there is no projection or no ``spread``). ``attrs``:
         ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``, ``complete``.
     """
     info, days, path, _ = _daily_path(usage, month, as_of, lookback_days)
@@ -233,12 +254,19 @@ def burn_up(
     projected = np.where(np.arange(len(days)) >= max(elapsed - 1, 0), cum, np.nan)
     if info["complete"]:
         projected[:] = np.nan
+    low = high = np.full(len(days), np.nan)
+    if spread is not None:
+        base = cum[elapsed - 1] if elapsed else 0.0
+        low = base + spread[0] * (projected - base)
+        high = base + spread[1] * (projected - base)
     out = pd.DataFrame(
         {
             "day": days,
             "credits": np.where(done, total, np.nan),
             "cumulative": np.where(done, cum, np.nan),
             "projected": projected,
+            "low": low,
+            "high": high,
         }
     )
     out.attrs.update({k: info[k] for k in ("month", "as_of", "complete")})
@@ -257,6 +285,7 @@ def budget_status(
     prices: PriceBook | Mapping[str, float] | None = None,
     limit_note: str = "current plan limit",
     lookback_days: int = 28,
+    spread: Mapping[float, tuple[float, float] | None] | None = None,
 ) -> pd.DataFrame:
     """Month to date against the plan limit and every budget, with projection and runway.
 
@@ -280,6 +309,13 @@ def budget_status(
         bundled price book.
     limit_note
         How the limit is known (see :func:`limit_for_month`).
+    spread
+        The projection's intervals as factors on the part of the month still to come, by level
+        (``{0.80: (low, high), 0.95: ...}``, from
+        :meth:`~generect_reports.analysis.forecast.Forecast.remaining_factors`): each line's
+        interval is ``used + factor × (projected - used)``, its crossing range the days the
+        high and the low path reach it, and the runway's range the balance at the daily burn
+        times the 80 % factors. None: no intervals (NaN, NaT).
 
     Returns
     -------
@@ -290,10 +326,14 @@ def budget_status(
         ``projected_share``, ``crossing_day`` (the day actual-then-projected usage reaches the
         line, NaT if it does not), ``crossed`` (already reached), ``projected_over``,
         ``runway_days`` (the account's: inf at zero burn, 0 at a balance of zero or less),
-        ``run_out_date``. ``attrs``: ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``,
+        ``run_out_date``, ``interval_80_low``/``_high`` and ``interval_95_low``/``_high`` (the
+        projected month end's intervals), ``crossing_earliest`` and ``crossing_latest`` (the
+        days the 80 % interval's high and low paths reach the line; NaT when they do not).
+        ``attrs``: ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``,
         ``complete``, ``daily_burn``, ``used_credits``,
         ``projected_credits`` (all operations), ``balance``, ``runway_days``, ``run_out_date``,
-        ``rule``.
+        ``runway_range`` and ``run_out_range`` (at the 80 % interval's burn; None without
+        ``spread``), ``rule``.
     """
     settings = parse_budget_table(budgets)
     info, days, path, burn = _daily_path(usage, month, as_of, lookback_days)
@@ -402,6 +442,36 @@ def budget_status(
         share = used / thr
         pshare = projected / thr
 
+    # Intervals: the part of each line still to come, scaled by the history's factors.
+    bounds = {
+        level: np.full(len(names), np.nan) for level in ("80_low", "80_high", "95_low", "95_high")
+    }
+    nat = np.array("NaT", dtype=stamps.dtype)
+    earliest = latest = np.full(len(names), nat)
+    factors = {} if spread is None or complete else {k: v for k, v in spread.items() if v}
+    elapsed = int(info["elapsed"])
+    for level, name in ((0.80, "80"), (0.95, "95")):
+        if level in factors:
+            f_lo, f_hi = factors[level]
+            bounds[f"{name}_low"] = used + f_lo * (projected - used)
+            bounds[f"{name}_high"] = used + f_hi * (projected - used)
+    if 0.80 in factors and len(names):
+        f_lo, f_hi = factors[0.80]
+        base = cum[elapsed - 1] if elapsed else np.zeros(len(names))
+        ahead = np.arange(len(days)) >= elapsed
+        band = {
+            f: np.where(ahead[:, None], base[None, :] + f * (cum - base[None, :]), cum)
+            for f in (f_lo, f_hi)
+        }
+        for f, target in ((f_hi, "earliest"), (f_lo, "latest")):
+            at = to_hundredths(band[f]) >= thr_h[None, :]
+            found = at.any(axis=0)
+            picked = np.where(found, stamps[at.argmax(axis=0)], nat)
+            if target == "earliest":
+                earliest = picked
+            else:
+                latest = picked
+
     # Runway: the balance at the projected daily burn (weekday means over the lookback window).
     as_of_day = pd.Timestamp(info["as_of"].date())
     if balance is None:
@@ -440,9 +510,26 @@ def budget_status(
             else np.zeros(0, bool),
             "runway_days": np.full(len(names), runway, dtype="float64"),
             "run_out_date": pd.DatetimeIndex([run_out] * len(names)),
+            "interval_80_low": bounds["80_low"],
+            "interval_80_high": bounds["80_high"],
+            "interval_95_low": bounds["95_low"],
+            "interval_95_high": bounds["95_high"],
+            "crossing_earliest": pd.DatetimeIndex(earliest),
+            "crossing_latest": pd.DatetimeIndex(latest),
         },
         columns=STATUS_COLUMNS,
     )
+    runway_range = run_out_range = None
+    if 0.80 in factors and balance is not None and balance > 0 and burn > 0:
+        f_lo, f_hi = factors[0.80]
+        # More burn, less runway: the high factor gives the short end.
+        short_runway = float(balance) / (burn * f_hi) if f_hi > 0 else math.inf
+        long_runway = float(balance) / (burn * f_lo) if f_lo > 0 else math.inf
+        runway_range = (short_runway, long_runway)
+        run_out_range = tuple(
+            None if math.isinf(r) else as_of_day + pd.Timedelta(days=math.ceil(r) - 1)
+            for r in runway_range
+        )
     out.attrs.update(
         {
             "month": info["month"],
@@ -458,6 +545,8 @@ def budget_status(
             "balance": None if balance is None else float(balance),
             "runway_days": runway,
             "run_out_date": run_out,
+            "runway_range": runway_range,
+            "run_out_range": run_out_range,
             "rule": BUDGET_RULE,
         }
     )
@@ -475,13 +564,15 @@ def report_budget(
     balance: float | None = None,
     as_of: Any = None,
     prices: PriceBook | Mapping[str, float] | None = None,
+    spread: Mapping[float, tuple[float, float] | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The budget section of a monthly report: ``(budget_status(...), burn_up(...))`` for
     ``month``, with the plan limit that applied then (:func:`limit_for_month`: the ``[budget]``
     ``limit_from`` history, whose entries win over ``limit_from``, e.g. the sample's history).
 
     ``current_limit`` and ``current_month`` come from ``/me/`` (``AccountStatus.monthly_limit``
-    and ``api_month``), or the sample account.
+    and ``api_month``), or the sample account. ``spread``: the projection's intervals as
+    factors by level (see :func:`budget_status`), for the lines' intervals and the band.
     """
     settings = parse_budget_table(budgets)
     history = {**dict(limit_from or {}), **dict(settings.limit_from)}
@@ -495,8 +586,10 @@ def report_budget(
         as_of=as_of,
         prices=prices,
         limit_note=note,
+        spread=spread,
     )
-    return status, burn_up(usage, month, as_of=as_of)
+    band = None if spread is None or status.attrs["complete"] else spread.get(0.80)
+    return status, burn_up(usage, month, as_of=as_of, spread=band)
 
 
 def _amount(value: float, unit: str) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._text import terminal_text
-from ..errors import GenerectError, InputError
+from ..errors import InputError
 from .logs import redact
 from .options import common_options, output_options
 from .run import Run, check_output, run_command
@@ -23,7 +23,14 @@ __all__ = ["command", "STATUS_FORMATS"]
 def _table(status: StatusReport) -> str:
     from generect_reports.render.budget import render_status_table
 
-    text = render_status_table(status.frame, status.account, timezone=status.timezone)
+    text = render_status_table(
+        status.frame,
+        status.account,
+        timezone=status.timezone,
+        forecast=status.forecast,
+        topups=status.topups,
+        runway_topups=status.runway_topups,
+    )
     m = status.money
     if m is None:
         return text
@@ -63,7 +70,17 @@ def _json(status: StatusReport) -> str:
             "used_credits": frame.attrs["used_credits"],
             "projected_credits": frame.attrs["projected_credits"],
         },
-        fields={**B.status_fields(frame, status.account, status.checks), **_money_fields(status)},
+        fields={
+            **B.status_fields(
+                frame,
+                status.account,
+                status.checks,
+                forecast=status.forecast,
+                topups=status.topups,
+                runway_topups=status.runway_topups,
+            ),
+            **_money_fields(status),
+        },
     )
     return dumps_document(doc)
 
@@ -149,6 +166,26 @@ def _notify_settings(config: Config) -> list[Any]:
     "in 'ps': prefer GENERECT_NOTIFY_URL or [notify] urls in a config file only you "
     "can read.",
 )
+@click.option(
+    "--notify-test",
+    is_flag=True,
+    help="Post one test message to every webhook and exit 0, whatever the thresholds "
+    "(nothing else is read or sent).",
+)
+@click.option(
+    "--digest",
+    is_flag=True,
+    help="Post the month so far (figures, projection with its interval, exceptions) to the "
+    "webhooks, when something changed since the last digest or --digest-every hours passed.",
+)
+@click.option(
+    "--digest-every",
+    default=24.0,
+    show_default=True,
+    type=float,
+    metavar="HOURS",
+    help="With --digest: post an unchanged digest again after HOURS.",
+)
 @output_options(STATUS_FORMATS)
 @common_options
 @run_command
@@ -158,6 +195,9 @@ def command(
     fail_at: float | None,
     min_runway_days: float | None,
     notify_urls: tuple[str, ...],
+    notify_test: bool,
+    digest: bool,
+    digest_every: float,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -168,9 +208,13 @@ def command(
     day each line will be reached and how long the balance lasts. used_this_month is the API's
     own month, named in the output. For cron: --warn-at only warns; --fail-at and
     --min-runway-days exit 5 when crossed, after printing the status in full.
+
+    The projection carries its 80% and 95% intervals and its accuracy, measured by replaying
+    the months before. --notify speaks once: a crossing is posted once, an escalation
+    (warn to fail) again, a recovery as a short all-clear, and a new month re-arms; what was
+    posted is kept in the user state folder (GENERECT_REPORTS_STATE_DIR overrides it).
     """
     from generect_reports.deliver import webhook as N
-    from generect_reports.render import budget as B
 
     from ..errors import CheckFailed
     from ..reports.assemble import ReportSettings, account_status
@@ -183,8 +227,26 @@ def command(
     ):
         if value is not None and not 0 <= value < float("inf"):
             raise InputError(f"{name} must be zero or more, not {value}")
+    if not 0 <= digest_every < float("inf"):
+        raise InputError(f"--digest-every must be zero or more hours, not {digest_every}")
     settings = ReportSettings(budgets=run.budgets(), money=run.money())
     hooks = N.webhook_urls(notify_urls, _notify_settings(run.config))
+    if digest and not hooks:
+        raise InputError(
+            "--digest needs a webhook: --notify URL, GENERECT_NOTIFY_URL or [notify] urls"
+        )
+    if notify_test:
+        if not hooks:
+            raise InputError(
+                "--notify-test needs a webhook: --notify URL, GENERECT_NOTIFY_URL or [notify] urls"
+            )
+        sent = N.notify(
+            hooks,
+            "Generect reports: test message",
+            ["status --notify-test: threshold alerts from generect-reports will be posted here"],
+        )
+        run.say(f"posted a test message to {sent} webhook(s)")
+        return
     status = account_status(
         run.source, settings, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
@@ -193,13 +255,22 @@ def command(
         if check.level == "warn":
             run.say(f"warning: {check.text}")
     delivery_error = None
-    if status.checks and hooks:
-        title, lines = B.alert_message(status.frame, status.account, status.checks)
-        try:
-            sent = N.notify(hooks, title, lines)
-            run.say(f"posted the alert to {sent} webhook(s)")
-        except GenerectError as exc:
-            delivery_error = exc
+    if hooks:
+        from generect_reports.deliver.alerts import alert_once
+
+        outcome = alert_once(hooks, status)
+        if outcome.rebuilt:
+            run.say("warning: the alert state was corrupt or unreadable: rebuilt")
+        if outcome.sent:
+            run.say(f"posted the alert to {outcome.sent} webhook(s)")
+        delivery_error = outcome.error
+        if digest:
+            from generect_reports.deliver.alerts import digest_once
+
+            told = digest_once(hooks, status, every=digest_every)
+            if told.sent:
+                run.say(f"posted the digest to {told.sent} webhook(s)")
+            delivery_error = delivery_error or told.error
     if status.failed:
         if delivery_error is not None:
             click.echo(f"error: {terminal_text(redact(str(delivery_error)))}", err=True)

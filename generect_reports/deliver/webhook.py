@@ -44,6 +44,7 @@ __all__ = [
     "is_teams_url",
     "post_webhook",
     "notify",
+    "post_all",
     "webhook_urls",
 ]
 
@@ -310,12 +311,24 @@ def notify(hooks: Sequence[Webhook], title: str, lines: Sequence[str], **kwargs:
     Every webhook is tried even when one fails; then the first failure is raised as
     :class:`DeliveryError`.
     """
+    return post_all(
+        hooks,
+        lambda hook: (
+            teams_payload(title, lines) if hook.kind == "teams" else slack_payload(title, lines)
+        ),
+        **kwargs,
+    )
+
+
+def post_all(
+    hooks: Sequence[Webhook], payload_for: Callable[[Webhook], dict[str, Any]], **kwargs: Any
+) -> int:
+    """Post ``payload_for(hook)`` to every webhook (each tried even when one fails, then the
+    first failure raised as :class:`DeliveryError`); return how many were posted."""
     failures: list[DeliveryError] = []
     sent = 0
     for hook in hooks:
-        payload = (
-            teams_payload(title, lines) if hook.kind == "teams" else slack_payload(title, lines)
-        )
+        payload = payload_for(hook)
         try:
             post_webhook(hook, payload, **kwargs)
             sent += 1

@@ -35,7 +35,7 @@ class SampleSource(BaseSource):
     any_timezone = False
     refreshable = False
 
-    def __init__(self, *, timezone: str | None = None) -> None:
+    def __init__(self, *, timezone: str | None = None, as_of: Any = None) -> None:
         self.timezone = timezone or P.SAMPLE_TIMEZONE
         P.get_timezone(self.timezone)
         if self.timezone != P.SAMPLE_TIMEZONE:
@@ -43,9 +43,17 @@ class SampleSource(BaseSource):
                 f"the sample data is recorded in {P.SAMPLE_TIMEZONE}; "
                 f"timezone {self.timezone!r} cannot be applied to it"
             )
+        import pandas as pd
+
         from .usage import sample_as_of
 
-        self._as_of = sample_as_of()
+        last = sample_as_of()
+        # An earlier instant looks at the sample as it stood then (days complete by then only).
+        at = last if as_of is None else pd.Timestamp(as_of)
+        at = at.tz_localize(self.timezone) if at.tzinfo is None else at.tz_convert(self.timezone)
+        if not at <= last:
+            raise InputError(f"the sample ends at {last.isoformat()}; it cannot be seen at {at}")
+        self._as_of = at
 
     def __repr__(self) -> str:
         return f"SampleSource(as_of={self._as_of.isoformat()!r})"
@@ -66,8 +74,11 @@ class SampleSource(BaseSource):
         period: str = "day",
         refresh: bool = False,
     ) -> pd.DataFrame:
-        from .usage import load_sample
+        from .usage import load_sample, sample_as_of
 
+        if self._as_of < sample_as_of():
+            complete = (self._as_of - dt.timedelta(microseconds=1)).date()
+            end = min(dt.date.fromisoformat(str(end)), complete)
         return load_sample(start, end, period=period, timezone=self.timezone)
 
     def ledger(self, month: str | P.Month, *, refresh: bool = False) -> LedgerInputs:
@@ -125,4 +136,4 @@ class SampleSource(BaseSource):
         return []  # nothing is restated in a fixed sample
 
     def in_timezone(self, timezone: str) -> SampleSource:
-        return SampleSource(timezone=timezone)
+        return SampleSource(timezone=timezone, as_of=self._as_of)

@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from generect_reports.analysis.budget import BUDGET_RULE, Crossing
+from generect_reports.analysis.forecast import accuracy_text
 
 if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
+    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.reports.formats import ReportFormats
 
@@ -29,6 +31,8 @@ __all__ = [
     "status_fields",
     "render_status_table",
     "alert_message",
+    "alert_events_message",
+    "digest_message",
     "add_budget_sheet",
     "budget_page",
     "budget_summary",
@@ -63,6 +67,13 @@ def _long_day(value: Any) -> str | None:
     return f"{ts.day} {ts:%b %Y}"
 
 
+def _pair(low: Any, high: Any) -> list[float] | None:
+    """An interval for JSON, ``[low, high]`` rounded to 0.01; None when there is none."""
+    if _num(low) is None or _num(high) is None:
+        return None
+    return [round(float(low), 2), round(float(high), 2)]
+
+
 def _runway(value: Any) -> float | None:
     """Runway days for JSON: None when unknown or unlimited (zero burn)."""
     return None if value is None or pd.isna(value) or math.isinf(value) else round(float(value), 2)
@@ -90,15 +101,63 @@ def status_rows(status: pd.DataFrame) -> list[dict[str, Any]]:
                 "crossing_day": _day(rec["crossing_day"]),
                 "crossed": bool(rec["crossed"]),
                 "projected_over": bool(rec["projected_over"]),
+                "interval_80": _pair(rec.get("interval_80_low"), rec.get("interval_80_high")),
+                "interval_95": _pair(rec.get("interval_95_low"), rec.get("interval_95_high")),
+                "crossing_range": None
+                if _num(rec.get("interval_80_low")) is None
+                else [_day(rec.get("crossing_earliest")), _day(rec.get("crossing_latest"))],
             }
         )
     return rows
 
 
-def status_fields(
-    status: pd.DataFrame, account: AccountStatus, checks: list[Crossing]
+def projection_fields(forecast: Forecast | None) -> dict[str, Any] | None:
+    """The month-end projection of all operations with its intervals and measured accuracy."""
+    if forecast is None:
+        return None
+    without = forecast.accuracy_without_anomalies
+    return {
+        "projected": None if forecast.projected is None else round(forecast.projected, 2),
+        "interval_80": None if forecast.interval_80 is None else _pair(*forecast.interval_80),
+        "interval_95": None if forecast.interval_95 is None else _pair(*forecast.interval_95),
+        "history_months": forecast.history_months,
+        "short_history": forecast.short_history,
+        "accuracy": forecast.accuracy.to_dict(),
+        "accuracy_without_anomalies": None if without is None else without.to_dict(),
+        "anomaly_months": list(forecast.anomaly_months),
+        "rule": forecast.rule,
+    }
+
+
+def runway_fields(
+    status: pd.DataFrame, topups: TopUps | None = None, runway_topups: Runway | None = None
 ) -> dict[str, Any]:
-    """The ``status`` document's own fields: the account, the month, the runway, the checks."""
+    """The runway: most likely, its range at the projection's 80 % interval, and with the
+    recurring top-ups."""
+    a = status.attrs
+    days_range = a.get("runway_range")
+    dates = a.get("run_out_range")
+    return {
+        "days": _runway(a["runway_days"]),
+        "run_out_date": _day(a["run_out_date"]),
+        "range_days": None if days_range is None else [_runway(v) for v in days_range],
+        "run_out_range": None if dates is None else [_day(v) for v in dates],
+        "topups": None if topups is None else topups.to_dict(),
+        "with_topups": None if runway_topups is None else runway_topups.to_dict(),
+    }
+
+
+def status_fields(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    checks: list[Crossing],
+    *,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> dict[str, Any]:
+    """The ``status`` document's own fields: the account, the month, the projection with its
+    intervals and accuracy, the runway, the checks."""
     a = status.attrs
     return {
         "account": account.to_dict(),
@@ -115,6 +174,8 @@ def status_fields(
             and math.isinf(a["runway_days"])
         ),
         "run_out_date": _day(a["run_out_date"]),
+        "projection": projection_fields(forecast),
+        "runway": runway_fields(status, topups, runway_topups),
         "checks": [{"level": c.level, "line": c.line, "text": c.text} for c in checks],
     }
 
@@ -154,11 +215,44 @@ def _runway_text(a: dict[str, Any]) -> str:
         return "runway unknown"
     if math.isinf(runway):
         return "runway unlimited (no burn in the last 28 days)"
-    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date']) or 'beyond 9999'})"
+    dates = a.get("run_out_range")
+    between = (
+        f"; 80% range {_day(dates[0])} to {_day(dates[1]) or 'later'}" if dates is not None else ""
+    )
+    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date']) or 'beyond 9999'}{between})"
 
 
-def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezone: str) -> str:
-    """The one-screen status: account position on top, then one line per limit or budget."""
+def _interval_text(bounds: tuple[float, float] | None) -> str:
+    if bounds is None:
+        return ""
+    return f" (80% interval {_fmt(bounds[0], projection=True)}–{_fmt(bounds[1], projection=True)})"
+
+
+def _topups_text(topups: TopUps | None, runway: Runway | None) -> str | None:
+    if topups is None or runway is None:
+        return None
+    every = "every month" if topups.every == "month" else "every week"
+    where = "detected in the ledger" if topups.source == "ledger" else topups.source
+    lasts = (
+        "the balance never runs out at this burn"
+        if math.isinf(runway.days)
+        else f"runway {runway.days:,.1f} days (runs out {_day(runway.run_out_date)})"
+    )
+    return f"  with top-ups     {_fmt(topups.credits)} credits {every} ({where}): {lasts}"
+
+
+def render_status_table(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    *,
+    timezone: str,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> str:
+    """The one-screen status: account position on top, then one line per limit or budget; with
+    ``forecast``, the projection's 80 % interval and measured accuracy, and the runway with
+    the recurring top-ups."""
     a = status.attrs
     as_of = pd.Timestamp(a["as_of"])
     local_month = a["month"]
@@ -174,9 +268,11 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
         f"  plan             {account.plan}"
         + ("" if account.monthly_limit else " (no monthly limit)"),
         f"  balance          {_fmt(account.balance)} credits · {_runway_text(a)}",
-        f"  used this month  {used_line}",
-        "",
     ]
+    with_topups = _topups_text(topups, runway_topups)
+    if with_topups:
+        lines.append(with_topups)
+    lines += [f"  used this month  {used_line}", ""]
     state = (
         "complete"
         if a["complete"]
@@ -188,10 +284,16 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
             ""
             if a["complete"] or pd.isna(a["projected_credits"])
             else f", {_fmt(a['projected_credits'], projection=True)} projected at month end"
+            + _interval_text(None if forecast is None else forecast.interval_80)
         )
     )
+    if forecast is not None and not a["complete"]:
+        lines.append(f"  projection: {accuracy_text(forecast)}")
+    ranges = "crossing_earliest" in status.columns and bool(status["interval_80_low"].notna().any())
     if len(status):
         header = ["line", "limit", "used", "used %", "projected", "proj %", "reaches it on"]
+        if ranges:
+            header.append("80% range")
         table = [header]
         for rec in status.to_dict("records"):
             unit = rec["unit"]
@@ -205,6 +307,16 @@ def render_status_table(status: pd.DataFrame, account: AccountStatus, *, timezon
                     _fmt(rec["projected_share"], pct=True),
                     _day(rec["crossing_day"]) or "-",
                 ]
+                + (
+                    [
+                        f"{_day(rec['crossing_earliest']) or 'not reached'} to "
+                        f"{_day(rec['crossing_latest']) or 'not reached'}"
+                        if pd.notna(rec["crossing_earliest"])
+                        else "-"
+                    ]
+                    if ranges
+                    else []
+                )
             )
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for r in table:
@@ -227,6 +339,92 @@ def alert_message(
     lines = [c.text for c in checks]
     lines.append(f"balance {_fmt(account.balance)} credits, {_runway_text(a)}")
     return title, lines
+
+
+def alert_events_message(
+    status: pd.DataFrame, account: AccountStatus, events: list[Any]
+) -> tuple[str, list[str]]:
+    """Title and lines of the chat message for a run's alert events (``kind``, ``line``,
+    ``level``, ``text``): new crossings, escalations and the short all-clear of a recovery."""
+    a = status.attrs
+    where = "sample account" if account.source == "sample" else f"plan {account.plan}"
+    counts = {k: sum(e.kind == k for e in events) for k in ("crossing", "escalation", "recovery")}
+    if counts["crossing"] == len(events):
+        return alert_message(status, account, [Crossing(e.level, e.line, e.text) for e in events])
+    parts = []
+    if counts["crossing"]:
+        parts.append(f"{counts['crossing']} threshold(s) crossed")
+    if counts["escalation"]:
+        parts.append(f"{counts['escalation']} escalated to fail")
+    if counts["recovery"]:
+        parts.append(f"{counts['recovery']} back below" if len(parts) else "all clear")
+    title = f"Generect credits {a['month']}: {', '.join(parts)} ({where})"
+    rows = {rec["line"]: rec for rec in status.to_dict("records")}
+    lines = []
+    for e in events:
+        if e.kind == "crossing":
+            lines.append(e.text)
+        elif e.kind == "escalation":
+            lines.append(f"escalated: {e.text}")
+        elif e.line in rows:
+            rec = rows[e.line]
+            share = (
+                rec["projected_share"] if pd.notna(rec["projected_share"]) else rec["share_used"]
+            )
+            lines.append(f"all clear: {e.line} now at {_fmt(share, pct=True)}")
+        else:
+            lines.append(f"all clear: {e.line} {_runway_text(a)}")
+    if counts["crossing"] or counts["escalation"]:
+        lines.append(f"balance {_fmt(account.balance)} credits, {_runway_text(a)}")
+    return title, lines
+
+
+def digest_message(
+    status: pd.DataFrame,
+    account: AccountStatus,
+    checks: list[Crossing],
+    *,
+    forecast: Forecast | None = None,
+    topups: TopUps | None = None,
+    runway_topups: Runway | None = None,
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """Title, figures (label, value) and exceptions of the month-so-far digest."""
+    a = status.attrs
+    where = "sample account" if account.source == "sample" else f"plan {account.plan}"
+    title = f"Generect credits {a['month']} so far ({where})"
+    facts = [
+        (
+            "Used",
+            f"{_fmt(a['used_credits'])} credits ({a['elapsed_days']} of {a['days_in_month']} days)",
+        )
+    ]
+    if not a["complete"] and not pd.isna(a["projected_credits"]):
+        facts.append(
+            (
+                "Projected month end",
+                f"{_fmt(a['projected_credits'], projection=True)} credits"
+                + _interval_text(None if forecast is None else forecast.interval_80),
+            )
+        )
+    if forecast is not None:
+        facts.append(("Projection accuracy", accuracy_text(forecast)))
+    for rec in status.to_dict("records"):
+        share = rec["projected_share"] if pd.notna(rec["projected_share"]) else rec["share_used"]
+        facts.append(
+            (
+                rec["line"],
+                f"{_fmt(rec['threshold'], rec['unit'])}"
+                + (" USD" if rec["unit"] == "USD" else " credits")
+                + f", {'projected ' if pd.notna(rec['projected_share']) else ''}"
+                f"{_fmt(share, pct=True)}",
+            )
+        )
+    facts.append(("Balance", f"{_fmt(account.balance)} credits, {_runway_text(a)}"))
+    with_topups = _topups_text(topups, runway_topups)
+    if with_topups:
+        facts.append(("With top-ups", with_topups.strip().removeprefix("with top-ups").strip()))
+    lines = [c.text for c in checks] or ["no threshold crossed"]
+    return title, facts, lines
 
 
 # --- the monthly report's sections -------------------------------------------------------------
@@ -421,8 +619,13 @@ def _burnup_table(
 ) -> None:
     """Daily table (credits, cumulative by formula, projection, limit from the input cell) and
     the burn-up chart over it; ``num`` gives a figure's cell format."""
+    band = "low" in burnup and bool(burnup["low"].notna().any())
     ws.write_row(
-        first, 0, ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"], f["header"]
+        first,
+        0,
+        ["Day", "Credits", "Cumulative", "Projected", "Limit / budget"]
+        + (["80% interval low", "80% interval high"] if band else []),
+        f["header"],
     )
     rows = burnup.to_dict("records")
     start = first + 1
@@ -441,27 +644,37 @@ def _burnup_table(
         if projected is not None:
             ws.write_number(r, 3, projected, num(projected, projection=True))
         ws.write_formula(r, 4, f"=$C${limit_row}", num(limit_value), limit_value)
+        for col, key in ((5, "low"), (6, "high")):
+            bound = _num(rec.get(key)) if band else None
+            if bound is not None:
+                ws.write_number(r, col, bound, num(bound, projection=True))
     last = start + len(rows) - 1
     chart = workbook.add_chart({"type": "line"})
     name = ws.get_name()
-    for col, label, color, dash in (
-        (2, "Cumulative", "#1F3A5F", "solid"),
-        (3, "Projected", "#2E86AB", "dash"),
-        (4, "Limit / budget", "#C0392B", "solid"),
-    ):
+    series = [
+        (2, "Cumulative", "#1F3A5F", "solid", 2.0),
+        (3, "Projected", "#2E86AB", "dash", 2.0),
+        (4, "Limit / budget", "#C0392B", "solid", 2.0),
+    ]
+    if band:
+        series += [
+            (5, "80% interval low", "#9CC9DC", "round_dot", 1.25),
+            (6, "80% interval high", "#9CC9DC", "round_dot", 1.25),
+        ]
+    for col, label, color, dash, width in series:
         chart.add_series(
             {
                 "name": label,
                 "categories": [name, start, 0, last, 0],
                 "values": [name, start, col, last, col],
-                "line": {"color": color, "dash_type": dash, "width": 2},
+                "line": {"color": color, "dash_type": dash, "width": width},
             }
         )
     chart.set_title({"name": "Burn-up: cumulative credits against the limit"})
     chart.set_x_axis({"date_axis": True, "num_format": "dd", "name": "day"})
     chart.set_y_axis({"num_format": "#,##0", "name": "credits"})
     chart.set_legend({"position": "bottom"})
-    ws.insert_chart(first, 6, chart, {"x_scale": 1.5, "y_scale": 1.4})
+    ws.insert_chart(first, 8 if band else 6, chart, {"x_scale": 1.5, "y_scale": 1.4})
 
 
 def budget_page(
@@ -549,6 +762,16 @@ def budget_page(
         ax.plot(
             days, burnup["cumulative"], color=c["primary"], linewidth=2, label="cumulative (actual)"
         )
+        if "low" in burnup and burnup["low"].notna().any():
+            ax.fill_between(
+                days,
+                burnup["low"],
+                burnup["high"],
+                color=c["projection"],
+                alpha=0.18,
+                linewidth=0,
+                label="80% interval (from past months)",
+            )
         if burnup["projected"].notna().any():
             ax.plot(
                 days,
@@ -654,8 +877,16 @@ def budget_summary(status: pd.DataFrame, *, numbers: ReportFormats | None = None
         if rec["crossed"] and pd.notna(rec["crossing_day"]):
             text += f"; it was reached on {day(rec['crossing_day'])}"
         if running and pd.notna(rec["projected"]):
+            low, high = rec.get("interval_80_low"), rec.get("interval_80_high")
+            band = (
+                f", 80% interval {fmt(low, unit, projection=True)} to "
+                f"{fmt(high, unit, projection=True)}"
+                if _num(low) is not None and _num(high) is not None
+                else ""
+            )
             text += (
-                f"; projected {fmt(rec['projected_share'], pct=True)} at month end (an estimate)"
+                f"; projected {fmt(rec['projected_share'], pct=True)} at month end "
+                f"(an estimate{band})"
             )
             if not rec["crossed"] and pd.notna(rec["crossing_day"]):
                 text += f", reaching it on {day(rec['crossing_day'])}"

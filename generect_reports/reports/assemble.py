@@ -29,6 +29,7 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
+    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.analysis.reconcile import Reconciliation
     from generect_reports.analysis.valuation import Valuation
     from generect_reports.fetch.account import AccountStatus
@@ -65,6 +66,11 @@ MAX_HISTORY = 1200
 FAILED_SHARE = 0.20
 #: Days of usage before today that a status projection reads (the weekday run rate).
 STATUS_LOOKBACK_DAYS = 28
+#: Past months of daily usage a status replays to measure its projection: the intervals and the
+#: accuracy read the last 12, each of those measured against the 12 before it. Closed months
+#: come from the cache after the first run.
+STATUS_HISTORY_MONTHS = 24
+STATUS_ACCURACY_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,11 @@ def monthly_report(
         account=settings.account,
         as_of=None if settings.as_of is None else _now(source, settings),
     )
+    # The replay reads every day of two years: free for a local source; against the API the
+    # report keeps to its plan (days of this month only) and `status` measures the accuracy.
+    forecast = _report_forecast(source, rep) if source.offline and not rep.complete else None
+    note = None if forecast is None else _accuracy_note(forecast)
+    notes = rep.notes if note is None else [*rep.notes, note]
     valued = _valuation(source, rep, settings)
     booked = None
     if valued is not None:
@@ -247,8 +258,35 @@ def monthly_report(
             basis=f"{valued.policy} of {valued.basis}",
             by_operation={op: c / 100 for op, c in sorted(mv.by_operation.items())},
         )
-    sections = _sections(source, rep, usage.daily, settings, valued)
-    return dataclasses.replace(rep, sections=sections, booked=booked)
+    sections = _sections(source, rep, usage.daily, settings, valued, forecast)
+    return dataclasses.replace(rep, notes=notes, sections=sections, booked=booked)
+
+
+def _report_forecast(source: Source, rep: MonthlyReport) -> Forecast:
+    """A running month's projection with its intervals and the accuracy measured by replaying
+    the months before."""
+    from generect_reports.analysis.forecast import month_forecast
+
+    month = Month.parse(rep.month)
+    first = month.shift(-STATUS_HISTORY_MONTHS).first_day - dt.timedelta(days=STATUS_LOOKBACK_DAYS)
+    as_of = pd.Timestamp(rep.as_of)
+    last = (as_of - pd.Timedelta(microseconds=1)).date()
+    history = _complete_at(source.usage(first, max(last, first), period="day"), as_of)
+    return month_forecast(history, as_of=as_of, months=STATUS_ACCURACY_MONTHS)
+
+
+def _accuracy_note(forecast: Forecast) -> str | None:
+    """The report's note: the projection, its 80 % interval and its measured accuracy."""
+    from generect_reports.analysis.forecast import accuracy_text
+
+    if forecast.interval_80 is None or forecast.projected is None:
+        return None
+    low, high = forecast.interval_80
+    return (
+        f"Month-end projection {forecast.projected:,.0f} credits, 80% interval "
+        f"{low:,.0f} to {high:,.0f} (from the account's own history); "
+        f"{accuracy_text(forecast)}."
+    )
 
 
 def _valuation(source: Source, rep: MonthlyReport, settings: ReportSettings) -> Valuation | None:
@@ -278,6 +316,7 @@ def _sections(
     daily: pd.DataFrame,
     settings: ReportSettings,
     valued: Valuation | None = None,
+    forecast: Forecast | None = None,
 ) -> Any:
     from generect_reports.analysis.budget import report_budget
     from generect_reports.reports.monthly import ReportSections
@@ -295,6 +334,9 @@ def _sections(
         as_of=rep.as_of,
         prices=rep.price_book,
         balance=account.balance if running_now else None,
+        spread=None
+        if forecast is None
+        else {level: forecast.remaining_factors(level) for level in (0.80, 0.95)},
     )
     sections = ReportSections(budget=budget, burnup=burnup)
     if _on(settings.reconcile, source, settings):
@@ -512,13 +554,30 @@ class StatusReport:
     """The account now: month to date against the limit and budgets, and the thresholds crossed.
 
     ``frame`` is :func:`~generect_reports.analysis.budget.budget_status`'s, ``checks`` what
-    :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first)."""
+    :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first),
+    ``forecast`` the projection's intervals and measured accuracy, ``topups`` the recurring
+    top-ups (configured or detected in the ledger; None when there are none) and
+    ``runway_topups`` the runway with them."""
 
     frame: pd.DataFrame
     account: AccountStatus
     checks: list[Crossing]
     timezone: str
     money: StatusMoney | None = None
+    forecast: Forecast | None = None
+    topups: TopUps | None = None
+    runway_topups: Runway | None = None
+    account_id: str = "sample"
+    min_runway_days: float | None = None
+
+    def alert_lines(self) -> list[tuple[str, float, str, str]]:
+        """Every crossing as ``(line, threshold, level, text)``: what alert state is keyed by
+        (the runway's threshold is ``min_runway_days``)."""
+        thresholds = dict(zip(self.frame["line"], self.frame["threshold"]))
+        return [
+            (c.line, float(thresholds.get(c.line, self.min_runway_days or 0.0)), c.level, c.text)
+            for c in self.checks
+        ]
 
     @property
     def today(self) -> dt.date:
@@ -527,6 +586,22 @@ class StatusReport:
     @property
     def failed(self) -> list[Crossing]:
         return [c for c in self.checks if c.level == "fail"]
+
+
+def _status_topups(source: Source, settings: ReportSettings, as_of: pd.Timestamp) -> TopUps | None:
+    """The recurring top-ups: ``[budget] topups`` when set; detected in the ledger of the last
+    three months when it says ``"ledger"``, or by default for a source that answers locally."""
+    from generect_reports.analysis.forecast import TopUps, detect_topups
+
+    chosen = settings.budgets.topups
+    if isinstance(chosen, TopUps):
+        return chosen
+    if chosen == "none" or (chosen is None and not source.offline):
+        return None
+    month = Month.parse(f"{as_of:%Y-%m}")
+    ledgers = [source.ledger(month.shift(-k)).ledger for k in (3, 2, 1)]
+    ledger = pd.concat([x for x in ledgers if len(x)], ignore_index=True) if ledgers else None
+    return detect_topups(ledger, as_of=as_of) if ledger is not None else None
 
 
 def account_status(
@@ -538,28 +613,50 @@ def account_status(
     min_runway_days: float | None = None,
 ) -> StatusReport:
     """Plan, balance and this month so far against the plan limit and every budget, with the
-    projection, the runway and the thresholds (percent; days for the runway) crossed."""
+    projection and its intervals, the runway (with and without recurring top-ups) and the
+    thresholds (percent; days for the runway) crossed, as of the source's time."""
     from generect_reports.analysis.budget import budget_status, check_thresholds
+    from generect_reports.analysis.forecast import month_forecast, runway_with_topups
 
     settings = settings or ReportSettings()
     account = source.account()
     as_of = pd.Timestamp(account.fetched_at).tz_convert(source.timezone)
     today = as_of.date()
-    first = min(today.replace(day=1), today - dt.timedelta(days=STATUS_LOOKBACK_DAYS))
+    month = Month.parse(f"{today:%Y-%m}")
+    first = month.shift(-STATUS_HISTORY_MONTHS).first_day - dt.timedelta(days=STATUS_LOOKBACK_DAYS)
     usage = source.usage(first, today, period="day")
+    forecast = month_forecast(
+        usage, as_of=as_of, lookback_days=STATUS_LOOKBACK_DAYS, months=STATUS_ACCURACY_MONTHS
+    )
     frame = budget_status(
         usage,
-        f"{today:%Y-%m}",
+        str(month),
         limit=account.monthly_limit,
         budgets=settings.budgets,
         balance=account.balance,
         as_of=as_of,
+        spread={level: forecast.remaining_factors(level) for level in (0.80, 0.95)},
     )
     checks = check_thresholds(
         frame, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
+    topups = _status_topups(source, settings, as_of)
+    runway = runway_with_topups(
+        float(account.balance), float(frame.attrs["daily_burn"]), as_of.date(), topups
+    )
+    client = getattr(source, "client", None)
+    account_id = str(getattr(client, "account_key", None) or source.kind)
     return StatusReport(
-        frame, account, checks, source.timezone, _status_money(source, settings, frame, as_of)
+        frame,
+        account,
+        checks,
+        source.timezone,
+        forecast,
+        topups,
+        runway,
+        account_id=account_id,
+        min_runway_days=min_runway_days,
+        money=_status_money(source, settings, frame, as_of),
     )
 
 
