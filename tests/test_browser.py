@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+#: The dashboard's token in these tests (the command takes it from the environment).
+DASHBOARD_TOKEN = "browser-test-token-3f9a1c"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -54,13 +56,14 @@ def _env(tmp: Path) -> dict[str, str]:
         ("IPYTHONDIR", "ipython"),
     ):
         env[name] = str(tmp / ".jupyter" / sub)
+    env["GENERECT_DASHBOARD_TOKEN"] = DASHBOARD_TOKEN
     return env
 
 
 @contextlib.contextmanager
 def _server(
     cmd: list[str], *, cwd: Path, port: int, env: dict[str, str], timeout: float = 90.0
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     log = (cwd / "server.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -81,7 +84,7 @@ def _server(
                         + (cwd / "server.log").read_text(errors="replace")
                     ) from exc
                 time.sleep(0.3)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -244,7 +247,7 @@ def test_dashboard_in_chromium(browser, tmp_path):
         _page(browser, tmp_path, "dashboard") as pg,
     ):
         page = pg.page
-        page.goto(f"http://127.0.0.1:{port}/", timeout=90000)
+        page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
         page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
         _no_broken_widgets(page)
         body = page.inner_text("body")
@@ -269,6 +272,56 @@ def test_dashboard_in_chromium(browser, tmp_path):
         ).read_bytes()[:5] == b"%PDF-"
         pg.shot("dashboard")
         assert pg.errors == []
+
+
+def _kernels(server: subprocess.Popen[bytes]) -> list[Any]:
+    import psutil
+
+    return [
+        c
+        for c in psutil.Process(server.pid).children(recursive=True)
+        if "ipykernel_launcher" in " ".join(c.cmdline())
+    ]
+
+
+def _wait_for_kernels(server: subprocess.Popen[bytes], count: int, timeout: float) -> float:
+    """Seconds until the server runs ``count`` kernels (fails after ``timeout``)."""
+    started = time.monotonic()
+    while len(_kernels(server)) != count:
+        assert time.monotonic() - started < timeout, f"{len(_kernels(server))} kernels running"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_leaving_the_dashboard_ends_its_kernel(browser, tmp_path):
+    """Views left by navigating away end their kernel at once (the page's shutdown beacon passes
+    the XSRF check); a tab that is closed without it is culled after the idle timeout. Either
+    way the server is back to no kernels."""
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    idle = 15
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port), "--idle-timeout", str(idle)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)) as server:
+        assert _kernels(server) == []
+        for view, leave in enumerate(("navigate", "navigate", "close")):
+            with _page(browser, tmp_path, f"view-{view}") as pg:
+                page = pg.page
+                page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
+                page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
+                assert len(_kernels(server)) == 1
+                assert pg.errors == []
+                if leave == "navigate":
+                    page.goto("about:blank")
+                    # Well inside the idle timeout: the shutdown on leaving, not the culling.
+                    _wait_for_kernels(server, 0, timeout=idle / 2)
+                else:
+                    page.close(run_before_unload=True)
+                    _wait_for_kernels(server, 0, timeout=idle + 30)
+        log = (work / "server.log").read_text(errors="replace")
+        assert "_xsrf" not in log and " 403 " not in log
+        assert log.count("Culling 'idle' kernel") == 1  # the closed tab's kernel only
 
 
 def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):

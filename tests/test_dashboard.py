@@ -119,7 +119,7 @@ def test_the_dashboard_command_hands_its_source_options_to_the_notebook(
 
     kept = tmp_path / "served.ipynb"
 
-    def keep_the_notebook(notebook, port):
+    def keep_the_notebook(notebook, port, **_limits):
         # A real child in Voila's place: it keeps the notebook it was given and exits.
         return [
             sys.executable,
@@ -211,9 +211,15 @@ def test_dashboard_bad_input(tmp_path, args, message):
 def test_voila_command_is_local_and_without_code():
     from generect_reports.notebook.serve import voila_command, voila_env
 
-    cmd = voila_command(Path("x.ipynb"), 8123)
+    cmd = voila_command(Path("x.ipynb"), 8123, idle_timeout=30, max_views=5)
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--strip_sources=True" in cmd
     assert "--no-browser" in cmd and "--template=generect" in cmd
+    assert cmd[1:3] == ["-m", "generect_reports.notebook.voila_app"]
+    assert "--MappingKernelManager.cull_idle_timeout=30" in cmd
+    assert "--MappingKernelManager.cull_interval=10" in cmd
+    assert "--BoundedKernelManager.max_kernels=5" in cmd
+    assert not any("token" in arg.lower() for arg in cmd)  # a command line is public
+    assert voila_env("t0k")["GENERECT_DASHBOARD_TOKEN"] == "t0k"
     template = (
         Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
     )
