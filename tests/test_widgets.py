@@ -220,6 +220,7 @@ def test_compare_tab(sample):
     assert "change %" in ex.compare_view.value
     ex.compare_mode.value = "yoy"
     assert ex.a_start.value.isoformat() == "2025-10-01"
+    assert ex.compare_verdict.ok and "change %" in ex.compare_view.value
     ex.compare_mode.value = "custom"
     ex.a_start.value = pd.Timestamp("2026-01-01").date()
     ex.a_end.value = pd.Timestamp("2026-01-31").date()
@@ -364,3 +365,38 @@ def test_totals_table_shares_add_up_as_shown(sample):
     costs = g.build_report(sample, "2026-10").cost_by_operation.set_index("operation")
     priced = costs["cost_share_display"].dropna()
     assert shares[priced.index].to_dict() == priced.to_dict()
+
+
+def test_compare_refuses_a_period_before_the_data(sample):
+    """The whole range against a year before: 12 of period A's 22 months precede the data, so
+    there is no change to show, only the reason, in one line."""
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.compare_mode.value = "yoy"
+    assert not ex.compare_verdict.ok and ex.compared.empty
+    text = ex.compare_view.value
+    assert "starts before the data (01 Jan 2025)" in text and "no comparison" in text
+    assert "%" not in text and "<table" not in text
+
+
+def test_previous_period_of_a_long_range_does_not_overlap(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-01", "2026-10")
+    assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == (
+        "2025-03-01",
+        "2025-12-31",
+    )
+    assert ex.compare_verdict.ok and ex.compare_verdict.overlap_days == 0
+    want = compare_periods(sample, ("2025-03-01", "2025-12-31"), ("2026-01-01", "2026-10-31"))
+    pd.testing.assert_frame_equal(ex.compared, want)
+
+
+def test_a_custom_period_overlapping_b_is_stated(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-10", "2026-10")
+    ex.compare_mode.value = "custom"
+    ex.a_start.value = pd.Timestamp("2026-09-15").date()
+    ex.a_end.value = pd.Timestamp("2026-10-15").date()
+    assert ex.compare_verdict.ok and "overlap by 15 days" in ex.compare_view.value

@@ -16,6 +16,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import usage as A
+from ..analysis.explore import check_comparison, comparison_period
 from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
 
 __all__ = [
@@ -47,10 +49,11 @@ UNITS = ("credits", "usd")
 DAY_LINE_THRESHOLD = 92
 #: Past this many periods stacked bars are drawn as stacked steps (one shape per operation).
 BAR_LIMIT = 60
-#: Period A against period B: the current range against the one a month or a year before,
-#: or any two ranges.
+#: Period A against period B: the current range against the period of the same length just
+#: before it, the same days a year before, or any range
+#: (:func:`~generect_reports.analysis.explore.comparison_period`).
 COMPARISONS = (
-    ("previous month", "mom"),
+    ("previous period (same length)", "previous"),
     ("same period a year before", "yoy"),
     ("custom range", "custom"),
 )
@@ -556,8 +559,9 @@ class UsageExplorer:
         self.table_view.add_class("generect-totals")
 
         self.compare_mode = w.Dropdown(
-            options=list(COMPARISONS), value="mom", description="Compare with"
+            options=list(COMPARISONS), value="previous", description="Compare with"
         )
+        self.compare_verdict: Any = None
         self.a_start = w.DatePicker(description="A from", layout=w.Layout(width="230px"))
         self.a_end = w.DatePicker(description="A to", layout=w.Layout(width="230px"))
         self.compare_view = w.HTML()
@@ -696,7 +700,7 @@ class UsageExplorer:
 
     def _sync_compare_pickers(self) -> None:
         first, last = self.range
-        a_first, a_last = shift_range(first, last, 1)
+        a_first, a_last = comparison_period("previous", first, last)
         self._hold = True
         try:
             self.a_start.value, self.a_end.value = a_first.date(), a_last.date()
@@ -912,7 +916,7 @@ class UsageExplorer:
         if mode == "custom" and self.a_start.value is not None and self.a_end.value is not None:
             a = (_day(self.a_start.value), _day(self.a_end.value))
         else:
-            a = shift_range(b[0], b[1], 12 if mode == "yoy" else 1)
+            a = comparison_period("yoy" if mode == "yoy" else "previous", b[0], b[1])
             if mode != "custom":
                 self._hold = True
                 try:
@@ -926,6 +930,16 @@ class UsageExplorer:
 
         self.a_start.disabled = self.a_end.disabled = self.compare_mode.value != "custom"
         a, b = self._compare_ranges()
+        verdict = check_comparison(a, b, self.grid.first_day, self.grid.last_day)
+        self.compare_verdict = verdict
+        if not verdict.ok:
+            # Days outside the data would count as zero: refuse, saying what the data covers.
+            self.compared = pd.DataFrame()
+            self._compare_stale = False
+            self.compare_view.value = (
+                f"<p class='generect-refused' role='status'>{escape(verdict.message)}</p>"
+            )
+            return
         frame = compare_periods(
             self.usage,
             a,
@@ -958,10 +972,12 @@ class UsageExplorer:
             signed_percent=("change %",),
             total=True,
         )
-        edges = (
-            ""
-            if a_total
-            else "<p style='color:#666;font-size:12px'>Period A has no usage: no percentages.</p>"
+        notes = [verdict.message] if verdict.message else []
+        if not a_total:
+            notes.append("Period A has no usage: no percentages.")
+        edges = "".join(
+            f"<p class='generect-compare-note' style='color:#555;font-size:12px'>{escape(n)}</p>"
+            for n in notes
         )
         self.compare_view.value = html(styler) + edges
 
