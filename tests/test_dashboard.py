@@ -225,3 +225,29 @@ def test_voila_command_is_local_and_without_code():
     )
     assert (template / "index.html.j2").is_file()
     assert "cdn." not in (template / "index.html.j2").read_text()
+
+
+# --- friendly failure ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("month", ["2020-01", "2026-12"])
+def test_a_month_without_data_opens_as_one_plain_line(month, tmp_path):
+    shown = D.open_dashboard(use_live_api=False, month=month, export_dir=str(tmp_path))
+    assert not isinstance(shown, D.Dashboard)
+    text = shown.value
+    assert text.count("<p") == 1 and "The dashboard cannot open: " in text
+    assert ("2019-12-04" in text) if month == "2020-01" else ("no complete day" in text)
+    assert "Traceback" not in text and "show_tracebacks" not in text
+
+
+def test_a_refused_token_opens_as_one_plain_line(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENERECT_API_TOKEN", "not-the-token-" + TOKEN[::-1])
+    shown = D.open_dashboard(use_live_api=True, timezone="UTC", api_url=api.url, no_cache=True)
+    text = shown.value
+    assert "The dashboard cannot open: " in text and "role='alert'" in text
+    assert TOKEN[::-1] not in text and "Traceback" not in text
+
+
+def test_open_dashboard_gives_the_dashboard_when_it_can(tmp_path):
+    shown = D.open_dashboard(use_live_api=False, month="2026-10", export_dir=str(tmp_path))
+    assert isinstance(shown, D.Dashboard) and "Credits, October 2026" in shown.kpis.value
