@@ -237,6 +237,10 @@ def test_drill_down_series_anomalies_and_share(sample):
     assert len(axes) == 2 and len(axes[0].lines[0].get_xdata()) == len(ex.grid.days)
     assert len(axes[0].collections) == 1  # the anomaly markers
     assert str(anomaly["day"]) in ex.drill_view.value
+    # Formatted as the report shows it: whole credits, the score to one decimal.
+    text = ex.drill_view.value
+    assert f">{anomaly['credits']:,.0f}<" in text and f">{anomaly['score']:,.1f}<" in text
+    assert "000000<" not in text and "Score (× MAD)" in text
     assert len(axes[1].patches) == len(ex.grid.months())
 
 

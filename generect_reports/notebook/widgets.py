@@ -1059,13 +1059,23 @@ class UsageExplorer:
             mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
         )
         if len(table):
+            # The report's wording: a day, its credits, the baseline with the decimals it needs,
+            # the excess over it and the score to one decimal.
+            table = pd.DataFrame(
+                {
+                    "Day": table["day"].astype(str),
+                    "Credits": table["credits"],
+                    "Baseline (28-day median)": table["baseline"],
+                    "Above baseline": table["credits"] - table["baseline"],
+                    "Score (× MAD)": table["score"],
+                }
+            )
+            shown = styled(
+                table, credits=("Credits", "Baseline (28-day median)", "Above baseline")
+            ).format("{:,.1f}", subset=["Score (× MAD)"])
             self.drill_view.value = (
                 f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
-                + html(
-                    styled(table.astype({"day": str}), credits=("credits", "baseline")).format(
-                        {"score": "{:.1f}"}
-                    )
-                )
+                + html(shown)
             )
         else:
             self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"
