@@ -254,19 +254,49 @@ def test_export_writes_the_filtered_view(sample, tmp_path, fmt):
     ex.export_button.click()
     path = ex.last_export
     assert path is not None and path.parent == tmp_path and path.suffix == "." + fmt
-    if fmt == "csv":
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-    else:
-        sheet = openpyxl.load_workbook(path).active
-        values = list(sheet.iter_rows(min_row=3, values_only=True))
-        rows = [dict(zip(("period_start", "period", "operation", "credits"), v)) for v in values]
-    frame = pd.DataFrame(rows).astype({"credits": float})
+    frame = _read_export(path)
+    assert list(frame.columns) == ["period_start", "period", "partial", "operation", "credits"]
     got = frame.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
     pd.testing.assert_frame_equal(got[ex.filtered.columns], ex.filtered, check_names=False)
+    # August starts the range on its first day, October is the data's last month: the weeks cut
+    # by the range's ends are flagged, the others not.
+    flagged = set(frame.loc[frame["partial"].astype(str).isin(["True", "1"]), "period"])
+    assert flagged == set(ex.filtered.attrs["partial"]) and flagged
     link = ex.export_view.value
     assert f'download="{path.name}"' in link
     encoded = link.split("base64,")[1].split('"')[0]
     assert base64.b64decode(encoded) == path.read_bytes()
+
+
+def _read_export(path):
+    """An exported view: the header must be the first row, in CSV and in the workbook."""
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        frame = pd.DataFrame(rows)
+    else:
+        sheet = openpyxl.load_workbook(path)["View"]
+        values = list(sheet.iter_rows(values_only=True))
+        frame = pd.DataFrame(values[1:], columns=values[0])
+    money = [c for c in ("credits", "estimated_usd") if c in frame]
+    return frame.astype(dict.fromkeys(money, float))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_follows_the_unit_on_screen(sample, tmp_path, fmt):
+    ex = UsageExplorer(sample, export_dir=tmp_path)
+    ex.months.value = ("2026-09", "2026-10")
+    ex.unit.value = "usd"
+    ex.export_format.value = fmt
+    frame = _read_export(ex.export())
+    assert list(frame.columns)[-2:] == ["credits", "estimated_usd"]
+    got = frame.pivot_table(
+        index="period", columns="operation", values="estimated_usd", aggfunc="sum"
+    )
+    # The dollars on screen, to the cent.
+    pd.testing.assert_frame_equal(
+        got[ex.filtered.columns].round(2), ex.filtered.round(2), check_names=False
+    )
+    assert "usd" in ex.last_export.name and "estimated USD" in ex.export_view.value
 
 
 def test_timezone_choice_reloads_live_data(sample):

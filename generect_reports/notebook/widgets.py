@@ -338,15 +338,25 @@ def view_rows(
     operations: Iterable[str] | None = None,
     granularity: str = "month",
     grid: UsageGrid | None = None,
+    unit: str = "credits",
+    prices: PriceBook | Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """The filtered view as a tidy frame in credits, ready for the package's CSV and xlsx writers.
+    """The filtered view as a tidy frame, ready for the package's CSV and xlsx writers.
+
+    Parameters
+    ----------
+    unit
+        ``credits``, or ``usd`` to add the estimated cost the dollar view shows (whole cents,
+        as :meth:`UsageGrid.cents` splits them).
 
     Returns
     -------
     pandas.DataFrame
         ``period_start`` (local midnight of the period's first selected day, tz-aware),
-        ``period`` (label), ``operation``, ``credits``; periods clipped to the range, as the
-        API clips buckets. ``attrs`` carry the source's timezone, ``period``, ``start``, ``end``.
+        ``period`` (label), ``operation``, ``credits``, then ``estimated_usd`` with
+        ``unit="usd"``; periods clipped to the range, as the API clips buckets.
+        ``attrs`` carry the source's timezone, ``period``, ``start``, ``end`` and ``partial``
+        (the labels of the periods the range covers only in part).
     """
     grid = grid or UsageGrid(usage)
     first, last = _range_of(grid, months, dates)
@@ -370,11 +380,25 @@ def view_rows(
     out.attrs.update(
         {k: v for k, v in grid.attrs.items() if k in ("timezone", "source", "fetched_at")}
     )
+    if unit == "usd":
+        money = grid.select(first, last, operations, granularity, "usd", prices)
+        # Same periods, operations in the same order (both ranked by credits... of the unit:
+        # align by name, not position).
+        usd = pd.DataFrame(money.values, columns=money.operations) if n_p else pd.DataFrame()
+        out["estimated_usd"] = (
+            usd.reindex(columns=sel.operations).fillna(0.0).to_numpy().ravel()
+            if n_p
+            else np.zeros(0)
+        )
+    elif unit != "credits":
+        raise ValueError(f"unit must be one of {UNITS}")
     out.attrs.update(
         {
             "period": granularity,
+            "unit": unit,
             "start": str(max(first, grid.first_day).date()),
             "end": str(min(last, grid.last_day).date()),
+            "partial": [label for label, p in zip(sel.labels, sel.partial) if p],
         }
     )
     return out
@@ -1084,38 +1108,44 @@ class UsageExplorer:
     # -- export ----------------------------------------------------------------------------
 
     def export(self, fmt: str | None = None) -> Path:
-        """Write the filtered view (credits, at the chosen granularity) into the working folder
-        with the package's own writers, and show a download link. Returns the file's path."""
-        from generect_reports.render.records.export import to_csv
+        """Write the filtered view, in the unit on screen (credits, plus estimated dollars when
+        they are shown), into the export folder with the header in the first row, and show a
+        download link. Returns the file's path."""
+        from generect_reports.render.records.view import view_csv
 
         from .._atomic import write_bytes_atomic
 
         fmt = fmt or self.export_format.value
         first, last = self.range
+        unit = self.unit.value
         rows = view_rows(
             self.usage,
             dates=(first, last),
             operations=self.operations.value,
             granularity=self.granularity.value,
             grid=self.grid,
+            unit=unit,
+            prices=self.price_book,
         )
         folder = self.export_dir or Path.cwd()
         path = folder / (
-            f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
+            f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}"
+            f"{'-usd' if unit == 'usd' else ''}.{fmt}"
         )
         if fmt == "csv":
-            write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
+            write_bytes_atomic(path, view_csv(rows).encode("utf-8"))
             mime = "text/csv"
         elif fmt == "xlsx":
-            from generect_reports.render.xlsx.workbook import write_usage_xlsx
+            from generect_reports.render.xlsx.view import write_view_xlsx
 
-            write_usage_xlsx(rows, path)
+            write_view_xlsx(rows, path)
             mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
             raise ValueError("export format must be csv or xlsx")
         self.last_export = path
+        what = "credits and estimated USD" if unit == "usd" else "credits"
         self.export_view.value = (
-            f"<p>Wrote {len(rows):,} rows (credits) to <code>{path}</code>: "
+            f"<p>Wrote {len(rows):,} rows ({what}) to <code>{escape(str(path))}</code>: "
             f"{_download_link(path, path.read_bytes(), mime)}</p>"
         )
         return path
