@@ -434,3 +434,35 @@ def test_a_custom_period_overlapping_b_is_stated(sample):
     ex.a_start.value = pd.Timestamp("2026-09-15").date()
     ex.a_end.value = pd.Timestamp("2026-10-15").date()
     assert ex.compare_verdict.ok and "overlap by 15 days" in ex.compare_view.value
+
+
+def test_the_month_slider_follows_typed_dates(sample):
+    ex = UsageExplorer(sample)
+    before = ex.draw_count
+    ex.start.value = pd.Timestamp("2026-03-10").date()
+    ex.end.value = pd.Timestamp("2026-05-20").date()
+    assert ex.months.value == ("2026-03", "2026-05")
+    assert ex.range == (pd.Timestamp("2026-03-10"), pd.Timestamp("2026-05-20"))  # kept as typed
+    assert ex.draw_count == before + 2  # one draw per typed date, none for the slider's move
+
+
+def test_an_invalid_range_clears_the_chart_and_says_why(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    assert ex.chart.value and "<table" in ex.table_view.value
+    ex.end.value = pd.Timestamp("2025-01-01").date()
+    ex.start.value = pd.Timestamp("2026-01-01").date()
+    assert "on or before the end date" in ex.status.value and "role='alert'" in ex.status.value
+    assert ex.chart.value == b"" and ex.chart.layout.display == "none"
+    assert ex.table_view.value == "" and ex.compare_view.value == "" and ex.filtered.empty
+    ex.end.value = pd.Timestamp("2026-02-28").date()
+    assert ex.status.value == "" and ex.chart.value and ex.chart.layout.display is None
+    assert "<table" in ex.table_view.value
+
+
+def test_the_timezone_control_says_why_it_is_disabled(sample):
+    ex = UsageExplorer(sample)
+    assert ex.timezone.disabled
+    assert "recorded in that timezone only" in ex.timezone_note.value
+    live = UsageExplorer(sample, loader=lambda tz: sample)
+    assert not live.timezone.disabled and live.timezone_note.value == ""

@@ -570,6 +570,14 @@ class UsageExplorer:
             disabled=loader is None,
             tooltip="Live data only: the sample is recorded in Europe/Kyiv",
         )
+        # A disabled control says why, in the page (a tooltip is invisible on a phone).
+        self.timezone_note = w.HTML(
+            "<span class='generect-tz-note' style='color:#555;font-size:12px'>"
+            f"Days are in {escape(self.grid.timezone)}: the bundled sample is recorded in that "
+            "timezone only; live data can be shown in another.</span>"
+            if loader is None
+            else ""
+        )
         self.status = w.HTML()
         width, height = chart_size
         # An Image widget updated in place: no display messages on each change, so the panel
@@ -642,6 +650,7 @@ class UsageExplorer:
             [
                 w.HBox([self.months]),
                 w.HBox([self.start, self.end, self.timezone]),
+                self.timezone_note,
                 w.HBox(
                     [
                         w.VBox([self.operations, w.HBox([self.select_all, self.select_none])]),
@@ -685,6 +694,8 @@ class UsageExplorer:
         self.operations.value = value
 
     def _months_changed(self, change: Any) -> None:
+        if self._hold:
+            return
         first, last = _range_of(self.grid, change["new"], None)
         self._hold = True
         try:
@@ -696,7 +707,25 @@ class UsageExplorer:
 
     def _dates_changed(self, _change: Any) -> None:
         if not self._hold:
+            self._follow_dates()
             self.update()
+
+    def _follow_dates(self) -> None:
+        """Move the month slider to the months the typed dates fall in (without redrawing)."""
+        if self.start.value is None or self.end.value is None:
+            return
+        first, last = self.range
+        if first > last:
+            return
+        months = list(self.months.options)
+        lo = max(first, self.grid.first_day).strftime("%Y-%m")
+        hi = min(last, self.grid.last_day).strftime("%Y-%m")
+        if lo in months and hi in months:
+            self._hold = True
+            try:
+                self.months.index = (months.index(lo), months.index(hi))
+            finally:
+                self._hold = False
 
     def _compare_changed(self, _change: Any) -> None:
         if not self._hold:
@@ -733,11 +762,22 @@ class UsageExplorer:
 
     def update(self) -> None:
         """Recompute the filtered table and redraw the chart (one draw per change)."""
-        first, last = self.range
-        if self.start.value is None or self.end.value is None or first > last:
-            self.status.value = "<b>Pick a start date on or before the end date.</b>"
+        if self.start.value is None or self.end.value is None or self.range[0] > self.range[1]:
+            # Clear what the old range drew: a chart under this message would not be its own.
+            self.status.value = (
+                "<p class='generect-invalid' role='alert'><b>Pick a start date on or before "
+                "the end date.</b></p>"
+            )
+            self.filtered = pd.DataFrame()
+            self.chart.value = b""
+            self.chart.layout.display = "none"
+            self.table_view.value = ""
+            self.compare_view.value = ""
+            self._compare_stale = self._drill_stale = True
             return
+        first, last = self.range
         self.status.value = ""
+        self.chart.layout.display = None
         sel = self.grid.select(
             first,
             last,
