@@ -372,3 +372,92 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
         pg.shot("jupyterlab")
         assert pg.errors == []
+
+
+def _contrast(fg: str, bg: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)``/``rgba(...)`` colours (opaque background)."""
+    import re
+
+    def lum(css: str) -> float:
+        r, g, b = (int(v) / 255 for v in re.findall(r"[\d.]+", css)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_dashboard_on_a_phone_in_print_and_to_a_screen_reader(browser, tmp_path):
+    """At 390×844: nothing wider than the screen, every control on it, charts in proportion, the
+    comparison inside the screen; toggles and buttons readable (contrast ≥ 4.5:1); charts state
+    their figures in their accessible name; printing gives every section, not the first screen."""
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
+            chart = page.locator(".generect-dashboard img.generect-chart").first
+            chart.wait_for(timeout=90000)
+            page.wait_for_timeout(500)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            controls = [
+                ".generect-explorer .noUi-handle",
+                ".generect-explorer .widget-datepicker input",
+                ".generect-explorer .widget-dropdown select",
+                ".generect-explorer select[multiple]",
+                ".generect-explorer .widget-toggle-button",
+                ".generect-dashboard button.generect-report-button",
+            ]
+            for selector in controls:
+                items = page.locator(selector + ":visible")  # the open tab's, the page's
+                assert items.count(), selector
+                for i in range(items.count()):
+                    box = items.nth(i).bounding_box()
+                    assert box is not None and box["x"] >= 0, selector
+                    assert box["x"] + box["width"] <= 390 + 0.5, (selector, i, box)
+            box = chart.bounding_box()
+            assert box is not None and box["width"] <= 390
+            assert box["width"] / box["height"] == pytest.approx(900 / 380, rel=0.03)
+            # What a screen reader announces for the chart: its figures.
+            name = str(chart.get_attribute("alt"))
+            assert name.startswith("Chart: Credits by month") and "Total " in name, name
+            assert "Highest month: 2026-10" in name
+            # Toggles (on and off) and the primary button: text contrast of at least 4.5:1.
+            colours = page.evaluate(
+                """() => [...document.querySelectorAll(
+                     '.generect-explorer .widget-toggle-button, .generect-dashboard .mod-primary')]
+                   .map(e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor,
+                              e.className])"""
+            )
+            assert any("mod-active" in c[2] for c in colours)
+            for fg, bg, cls in colours:
+                assert _contrast(fg, bg) >= 4.5, (fg, bg, cls)
+            page.locator(".lm-TabBar-tab", has_text="Compare").first.click()
+            compare = page.locator(".generect-compare").first
+            compare.wait_for(timeout=20000)
+            page.wait_for_timeout(300)
+            box = compare.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 390 + 0.5
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+            pdf = tmp_path / "print.pdf"
+            page.emulate_media(media="print")
+            pdf.write_bytes(page.pdf(width="390px", height="844px"))
+            reader = PdfReader(str(pdf))
+            # NFKC: the PDF's fonts join "fi" into one ligature glyph.
+            text = unicodedata.normalize(
+                "NFKC", " ".join(p.extract_text() or "" for p in reader.pages)
+            )
+            assert len(reader.pages) > 1
+            assert "Explore usage" in text and "Report files" in text
+        finally:
+            context.close()

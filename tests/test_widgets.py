@@ -137,17 +137,38 @@ def test_explorer_reacts_to_every_control(sample):
         ex.filtered.columns
     )
     assert len(ax.patches) == len(partial)
-    assert bytes(ex.chart.value).startswith(b"\x89PNG")
+    assert ex.chart_png.startswith(b"\x89PNG")
     assert "search_database" in ex.table_view.value and "$" in ex.table_view.value
     assert "Partial periods" in ex.table_view.value
 
 
 def test_chart_is_drawn_at_twice_its_box(sample):
     ex = UsageExplorer(sample, chart_size=(900, 380))
-    png = bytes(ex.chart.value)
+    png = ex.chart_png
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1800, 760)
-    assert (ex.chart.layout.width, ex.chart.layout.height) == ("900px", "380px")
+    assert 'width="900" height="380"' in ex.chart.value and "max-width:100%" in ex.chart.value
+    assert base64.b64encode(png).decode() in ex.chart.value
+
+
+def test_charts_state_their_figures_in_their_alt_text(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-09", "2026-10")
+    total = ex.filtered.to_numpy().sum()
+    top = ex.filtered.sum().sort_values(ascending=False)
+    assert ex.chart_alt == (
+        f"Chart: Credits by month, 01 Sep 2026 – 31 Oct 2026. Total {total:,.0f} credits over "
+        f"2 months. Largest: {top.index[0]} {top.iloc[0]:,.0f} credits, {top.index[1]} "
+        f"{top.iloc[1]:,.0f} credits, {top.index[2]} {top.iloc[2]:,.0f} credits and "
+        f"{len(top) - 3} more. Highest month: 2026-10 with "
+        f"{ex.filtered.loc['2026-10'].sum():,.0f} credits."
+    )
+    assert f'alt="{ex.chart_alt}"' in ex.chart.value
+    ex.unit.value = "usd"
+    assert "Total $" in ex.chart_alt
+    ex.tabs.selected_index = 2
+    assert ex.drill_alt.startswith(f"Chart: {ex.drill.value}, credits per day")
+    assert 'class="generect-drill-chart" alt="Chart: ' in ex.drill_chart.value
 
 
 def test_legend_follows_the_stack(sample):
@@ -449,14 +470,14 @@ def test_the_month_slider_follows_typed_dates(sample):
 def test_an_invalid_range_clears_the_chart_and_says_why(sample):
     ex = UsageExplorer(sample)
     ex.tabs.selected_index = 1
-    assert ex.chart.value and "<table" in ex.table_view.value
+    assert ex.chart_png and "<table" in ex.table_view.value
     ex.end.value = pd.Timestamp("2025-01-01").date()
     ex.start.value = pd.Timestamp("2026-01-01").date()
     assert "on or before the end date" in ex.status.value and "role='alert'" in ex.status.value
-    assert ex.chart.value == b"" and ex.chart.layout.display == "none"
+    assert ex.chart.value == "" and ex.chart.layout.display == "none"
     assert ex.table_view.value == "" and ex.compare_view.value == "" and ex.filtered.empty
     ex.end.value = pd.Timestamp("2026-02-28").date()
-    assert ex.status.value == "" and ex.chart.value and ex.chart.layout.display is None
+    assert ex.status.value == "" and "<img" in ex.chart.value and ex.chart.layout.display is None
     assert "<table" in ex.table_view.value
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "BAR_LIMIT",
     "COMPARISONS",
     "TIMEZONES",
+    "PANEL_CSS",
 ]
 
 GRANULARITIES = ("day", "week", "month")
@@ -70,6 +71,35 @@ TIMEZONES = (
     "Asia/Tokyo",
     "Australia/Sydney",
 )
+
+
+#: The explorer's look beyond ipywidgets' own, shipped inside the panel so it holds in Voilà and
+#: in JupyterLab: rows that wrap on a phone, charts that keep their proportions, toggles and
+#: buttons with text contrast of at least 4.5:1, a comparison table that scrolls sideways.
+PANEL_CSS = """
+.generect-explorer .widget-hbox, .generect-dashboard .widget-hbox { flex-wrap: wrap; }
+.generect-explorer img.generect-chart, .generect-explorer img.generect-drill-chart {
+  max-width: 100%; height: auto; }
+.generect-explorer .widget-toggle-button {
+  background: #ffffff; color: #1f2933; border: 1px solid #52606d; }
+.generect-explorer .widget-toggle-button.mod-active { background: #1f3a5f; color: #ffffff; }
+.generect-explorer .jupyter-button.mod-primary, .generect-dashboard .jupyter-button.mod-primary {
+  background: #1565c0; color: #ffffff; }
+.generect-compare, .generect-totals, .generect-drill-table { overflow-x: auto; max-width: 100%; }
+@media (max-width: 640px) {
+  .generect-explorer .widget-slider, .generect-explorer .widget-datepicker,
+  .generect-explorer .widget-dropdown, .generect-explorer .widget-select-multiple,
+  .generect-dashboard .generect-report-button {
+    width: 100% !important; max-width: 100%; }
+  .generect-explorer .widget-toggle-buttons { flex-wrap: wrap; }
+  .generect-explorer .widget-label { width: 84px !important; }
+}
+@media print {
+  .generect-explorer .widget-slider, .generect-explorer button,
+  .generect-dashboard button { display: none !important; }
+  .generect-explorer img { break-inside: avoid; }
+}
+"""
 
 
 def _day(value: Any) -> pd.Timestamp:
@@ -453,6 +483,17 @@ def _png(fig: Any, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
+def _picture(png: bytes, alt: str, css_class: str, size: tuple[int, int]) -> str:
+    """An ``<img>`` of ``png`` with its text alternative, drawn in a box of ``size`` CSS pixels
+    that narrows with the page and keeps its proportions."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return (
+        f'<img class="{css_class}" alt="{escape(alt)}" width="{size[0]}" height="{size[1]}" '
+        'style="max-width:100%;height:auto;display:block" '
+        f'src="data:image/png;base64,{encoded}">'
+    )
+
+
 def _download_link(path: Path, data: bytes, mime: str) -> str:
     """An HTML link that downloads ``data`` in any front end (Lab, Voilà, a static page)."""
     from html import escape
@@ -580,12 +621,13 @@ class UsageExplorer:
         )
         self.status = w.HTML()
         width, height = chart_size
-        # An Image widget updated in place: no display messages on each change, so the panel
-        # behaves the same in Jupyter, in Voilà, in nbclient and under nbval.
-        self.chart = w.Image(
-            format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px")
-        )
-        self.chart.add_class("generect-chart")
+        # An HTML widget updated in place (no display messages on each change, so the panel
+        # behaves the same in Jupyter, in Voilà, in nbclient and under nbval) holding an <img>
+        # with its text alternative: the picture's figures in words (see _alt_text).
+        self.chart = w.HTML()
+        self.chart.add_class("generect-chart-box")
+        self.chart_png = b""
+        self.chart_alt = ""
         self.figure = Figure(figsize=(width / 100, height / 100), dpi=100)
         self.table_view = w.HTML()
         self.table_view.add_class("generect-totals")
@@ -602,12 +644,13 @@ class UsageExplorer:
         self.drill = w.Dropdown(
             options=ranked, value=ranked[0] if ranked else None, description="Operation"
         )
-        self.drill_chart = w.Image(
-            format="png", layout=w.Layout(width=f"{width}px", height=f"{int(height * 1.3)}px")
-        )
-        self.drill_chart.add_class("generect-drill-chart")
+        self.drill_chart = w.HTML()
+        self.drill_chart.add_class("generect-drill-chart-box")
+        self.drill_png = b""
+        self.drill_alt = ""
         self.drill_figure = Figure(figsize=(width / 100, height * 1.3 / 100), dpi=100)
         self.drill_view = w.HTML()
+        self.drill_view.add_class("generect-drill-table")
         self._drill_stale = True
         self._compare_stale = True
 
@@ -659,7 +702,8 @@ class UsageExplorer:
                 ),
             ]
         )
-        self.panel = w.VBox([controls, self.status, self.chart, self.tabs])
+        self.style = w.HTML(f"<style>{PANEL_CSS}</style>")
+        self.panel = w.VBox([self.style, controls, self.status, self.chart, self.tabs])
         self.panel.add_class("generect-explorer")
         self._sync_compare_pickers()
         self.update()
@@ -769,7 +813,8 @@ class UsageExplorer:
                 "the end date.</b></p>"
             )
             self.filtered = pd.DataFrame()
-            self.chart.value = b""
+            self.chart_png, self.chart_alt = b"", ""
+            self.chart.value = ""
             self.chart.layout.display = "none"
             self.table_view.value = ""
             self.compare_view.value = ""
@@ -849,7 +894,7 @@ class UsageExplorer:
                 color="#555555",
                 transform=ax.transAxes,
             )
-            self.chart.value = _png(fig, 200)
+            self._show_chart(_png(fig, 200), f"Chart: {title}. No usage in this selection.")
             self.draw_count += 1
             return
         x = np.arange(n)
@@ -932,8 +977,43 @@ class UsageExplorer:
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
         )
-        self.chart.value = _png(fig, 200)
+        self._show_chart(_png(fig, 200), self._alt_text(title, sel))
         self.draw_count += 1
+
+    def _show_chart(self, png: bytes, alt: str) -> None:
+        self.chart_png, self.chart_alt = png, alt
+        self.chart.value = _picture(png, alt, "generect-chart", self.chart_size)
+
+    def _show_drill(self, png: bytes, alt: str) -> None:
+        self.drill_png, self.drill_alt = png, alt
+        width, height = self.chart_size
+        self.drill_chart.value = _picture(
+            png, alt, "generect-drill-chart", (width, int(height * 1.3))
+        )
+
+    def _alt_text(self, title: str, sel: _Selection) -> str:
+        """What the chart shows, in words and figures: its title, the total, the largest
+        operations and the highest period (a screen reader's and a failed image's text)."""
+        money = self.unit.value == "usd"
+
+        def amount(v: float) -> str:
+            return f"${v:,.2f}" if money else f"{v:,.0f} credits"
+
+        totals = sel.values.sum(axis=0)
+        total = float(totals.sum())
+        per_period = sel.values.sum(axis=1)
+        top = int(np.argmax(per_period))
+        ranked = ", ".join(
+            f"{op} {amount(float(v))}" for op, v in list(zip(sel.operations, totals))[:3]
+        )
+        more = len(sel.operations) - 3
+        return (
+            f"Chart: {title}. Total {amount(total)} over {len(sel.labels)} "
+            f"{self.granularity.value}{'s' if len(sel.labels) != 1 else ''}. "
+            f"Largest: {ranked}{f' and {more} more' if more > 0 else ''}. "
+            f"Highest {self.granularity.value}: {sel.labels[top]} with "
+            f"{amount(float(per_period[top]))}."
+        )
 
     def _update_table(self) -> None:
         from .tables import html, styled, with_total_row
@@ -1066,7 +1146,9 @@ class UsageExplorer:
                 color="#555555",
                 transform=ax.transAxes,
             )
-            self.drill_chart.value = _png(fig, 200)
+            self._show_drill(
+                _png(fig, 200), f"Chart: {op or 'no operation'}: no usage in this range."
+            )
             self.drill_view.value = ""
             self._drill_stale = False
             return
@@ -1118,7 +1200,14 @@ class UsageExplorer:
             ax.tick_params(labelsize=7)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
-        self.drill_chart.value = _png(fig, 200)
+        self._show_drill(
+            _png(fig, 200),
+            f"Chart: {op}, credits per day, {first:%d %b %Y} – {last:%d %b %Y}: "
+            f"{float(series.sum()):,.0f} credits over {len(series)} days, highest "
+            f"{float(series.max()):,.0f} on {days[int(np.argmax(series))]:%d %b %Y}; "
+            f"{len(mine)} anomal{'y' if len(mine) == 1 else 'ies'} marked. Below it, the "
+            "operation's share of all credits by month.",
+        )
         table = (
             mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
         )
@@ -1194,7 +1283,7 @@ class UsageExplorer:
 
     def snapshot_png(self) -> bytes:
         """The chart as it stands, for a static picture beside the live panel."""
-        return bytes(self.chart.value)
+        return self.chart_png
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
