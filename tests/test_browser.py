@@ -277,11 +277,14 @@ def test_dashboard_in_chromium(browser, tmp_path):
 def _kernels(server: subprocess.Popen[bytes]) -> list[Any]:
     import psutil
 
-    return [
-        c
-        for c in psutil.Process(server.pid).children(recursive=True)
-        if "ipykernel_launcher" in " ".join(c.cmdline())
-    ]
+    found = []
+    for child in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:  # ended between the listing and the look
+            pass
+    return found
 
 
 def _wait_for_kernels(server: subprocess.Popen[bytes], count: int, timeout: float) -> float:
@@ -308,8 +311,18 @@ def test_leaving_the_dashboard_ends_its_kernel(browser, tmp_path):
         for view, leave in enumerate(("navigate", "navigate", "close")):
             with _page(browser, tmp_path, f"view-{view}") as pg:
                 page = pg.page
-                page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
-                page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
+                # The first view is a shared link: it reopens the view it names.
+                shared = "&from=2026-10-01&to=2026-10-15&period=day" if view == 0 else ""
+                page.goto(
+                    f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}{shared}", timeout=90000
+                )
+                chart = page.locator(".generect-dashboard img.generect-chart").first
+                chart.wait_for(timeout=90000)
+                if shared:
+                    alt = str(chart.get_attribute("alt"))
+                    assert alt.startswith("Chart: Credits by day, 01 Oct 2026 – 15 Oct 2026"), alt
+                    link = page.locator("a.generect-share-link").first.get_attribute("href")
+                    assert link is not None and "period=day" in link and "token" not in link
                 assert len(_kernels(server)) == 1
                 assert pg.errors == []
                 if leave == "navigate":

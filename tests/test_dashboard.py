@@ -251,3 +251,12 @@ def test_a_refused_token_opens_as_one_plain_line(api, tmp_path, monkeypatch):
 def test_open_dashboard_gives_the_dashboard_when_it_can(tmp_path):
     shown = D.open_dashboard(use_live_api=False, month="2026-10", export_dir=str(tmp_path))
     assert isinstance(shown, D.Dashboard) and "Credits, October 2026" in shown.kpis.value
+
+
+def test_open_dashboard_reopens_a_shared_view(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "token=t&from=2026-10-01&to=2026-10-15&period=day&tab=drill")
+    shown = D.open_dashboard(use_live_api=False, month="2026-10", export_dir=str(tmp_path))
+    ex = shown.explorer
+    assert ex.range == (pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-15"))
+    assert ex.granularity.value == "day" and ex.tabs.selected_index == 2
+    assert list(ex.filtered.index)[:2] == ["2026-10-01", "2026-10-02"] and len(ex.filtered) == 15

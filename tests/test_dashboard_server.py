@@ -44,11 +44,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def kernels(self) -> list[psutil.Process]:
-        return [
-            c
-            for c in psutil.Process(self.proc.pid).children(recursive=True)
-            if "ipykernel_launcher" in " ".join(c.cmdline())
-        ]
+        found = []
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                if "ipykernel_launcher" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.NoSuchProcess:  # ended between the listing and the look
+                pass
+        return found
 
     def voila(self) -> psutil.Process:
         (child,) = [

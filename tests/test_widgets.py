@@ -487,3 +487,38 @@ def test_the_timezone_control_says_why_it_is_disabled(sample):
     assert "recorded in that timezone only" in ex.timezone_note.value
     live = UsageExplorer(sample, loader=lambda tz: sample)
     assert not live.timezone.disabled and live.timezone_note.value == ""
+
+
+def test_a_shared_view_reopens_the_same_view(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-03", "2026-06")
+    ex.granularity.value = "week"
+    ex.unit.value = "usd"
+    ex.operations.value = ("search_database", "email_find")
+    ex.compare_mode.value = "yoy"
+    ex.drill.value = "email_find"
+    ex.tabs.selected_index = 1
+    query = ex.view_query()
+    assert "token" not in query and f"href='?{query}'" in ex.share_link.value.replace("&amp;", "&")
+    again = UsageExplorer(sample)
+    assert again.apply_view("token=secret&" + query) == []
+    for name in ("start", "end", "granularity", "unit", "operations", "compare_mode", "drill"):
+        assert getattr(again, name).value == getattr(ex, name).value, name
+    assert again.months.value == ("2026-03", "2026-06") and again.tabs.selected_index == 1
+    pd.testing.assert_frame_equal(again.filtered, ex.filtered)
+    pd.testing.assert_frame_equal(again.compared, ex.compared)
+    assert again.view_query() == query
+
+
+def test_a_shared_view_ignores_what_does_not_fit(sample):
+    ex = UsageExplorer(sample)
+    before = ex.filtered.copy()
+    ignored = ex.apply_view(
+        "from=2019-01-01&to=2026-02-30&period=hour&unit=eur&ops=nope&tab=x&op=%3Cscript%3E"
+        "&compare=custom&a_from=२०२६-01-01&a_to=2026-01-31"
+    )
+    assert sorted(ignored) == sorted(
+        ["from", "to", "period", "unit", "ops", "tab", "op", "a_from", "a_to"]
+    )
+    pd.testing.assert_frame_equal(ex.filtered, before)
+    assert "<script>" not in ex.share_link.value

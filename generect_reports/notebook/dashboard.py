@@ -352,9 +352,12 @@ class Dashboard:
         return bundle
 
 
-def open_dashboard(**parameters: Any) -> Any:
+def open_dashboard(*, view: str | None = None, **parameters: Any) -> Any:
     """:meth:`Dashboard.from_parameters`, or, when it cannot open (a month without data, a
     refused token, the API down), one plain line saying why: never a traceback in the page.
+
+    ``view`` is a shared view's URL query (the explorer's "Link to this view"); by default the
+    query of the page Voilà serves (``QUERY_STRING``), so a shared link reopens its view.
 
     Returns
     -------
@@ -367,7 +370,7 @@ def open_dashboard(**parameters: Any) -> Any:
     from ..errors import GenerectError
 
     try:
-        return Dashboard.from_parameters(**parameters)
+        dashboard = Dashboard.from_parameters(**parameters)
     except GenerectError as exc:
         lines = escape_invisible(str(exc)).splitlines()
         reason = (lines[0] if lines else type(exc).__name__).rstrip(".")
@@ -377,6 +380,8 @@ def open_dashboard(**parameters: Any) -> Any:
         )
         message.add_class("generect-dashboard-failure")
         return message
+    dashboard.explorer.apply_view(os.environ.get("QUERY_STRING") if view is None else view)
+    return dashboard
 
 
 PARAMETERS_TEMPLATE = """\

@@ -102,6 +102,10 @@ PANEL_CSS = """
 """
 
 
+#: The explorer's tabs, as a shared view's ``tab`` names them.
+_TABS = ("totals", "compare", "drill", "export")
+
+
 def _day(value: Any) -> pd.Timestamp:
     """A local day as a naive midnight (a tz-aware time keeps its local date)."""
     stamp = pd.Timestamp(value)
@@ -703,10 +707,126 @@ class UsageExplorer:
             ]
         )
         self.style = w.HTML(f"<style>{PANEL_CSS}</style>")
-        self.panel = w.VBox([self.style, controls, self.status, self.chart, self.tabs])
+        self.share_link = w.HTML()
+        self.share_link.add_class("generect-share")
+        self.panel = w.VBox(
+            [self.style, controls, self.status, self.chart, self.share_link, self.tabs]
+        )
         self.panel.add_class("generect-explorer")
+        for control in (
+            self.granularity,
+            self.unit,
+            self.operations,
+            self.start,
+            self.end,
+            self.compare_mode,
+            self.a_start,
+            self.a_end,
+            self.drill,
+        ):
+            control.observe(lambda _c: self._update_share_link(), names="value")
+        self.tabs.observe(lambda _c: self._update_share_link(), names="selected_index")
         self._sync_compare_pickers()
         self.update()
+        self._update_share_link()
+
+    # -- shareable views -------------------------------------------------------------------
+
+    def view_query(self) -> str:
+        """The controls' state as a URL query (no token): opening the dashboard with it
+        (:meth:`apply_view`) shows the same view."""
+        from urllib.parse import urlencode
+
+        state: dict[str, str] = {}
+        if self.start.value is not None and self.end.value is not None:
+            state["from"], state["to"] = self.start.value.isoformat(), self.end.value.isoformat()
+        state["period"] = self.granularity.value
+        state["unit"] = self.unit.value
+        if set(self.operations.value) != set(self.operations.options):
+            state["ops"] = ",".join(self.operations.value)
+        state["tab"] = _TABS[self.tabs.selected_index or 0]
+        state["compare"] = self.compare_mode.value
+        if self.compare_mode.value == "custom" and self.a_start.value and self.a_end.value:
+            state["a_from"] = self.a_start.value.isoformat()
+            state["a_to"] = self.a_end.value.isoformat()
+        if self.drill.value is not None:
+            state["op"] = self.drill.value
+        return urlencode(state, safe=",")
+
+    def apply_view(self, query: str | None) -> list[str]:
+        """Set the controls from a URL query made by :meth:`view_query`; values that do not fit
+        this data (an unknown operation, a date outside it, a malformed value) are left as they
+        are. Returns the names of the ignored keys."""
+        import re
+        from urllib.parse import parse_qs
+
+        if not query:
+            return []
+        given = {k: v[-1] for k, v in parse_qs(query.lstrip("?")).items() if k != "token"}
+        ignored: list[str] = []
+
+        def a_day(key: str) -> Any:
+            text = given.get(key, "")
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                return None
+            try:
+                value = pd.Timestamp(text)
+            except ValueError:
+                return None
+            return value.date() if self.grid.first_day <= value <= self.grid.last_day else None
+
+        self._hold = True
+        try:
+            for key, control, allowed in (
+                ("period", self.granularity, GRANULARITIES),
+                ("unit", self.unit, UNITS),
+                ("compare", self.compare_mode, tuple(v for _label, v in COMPARISONS)),
+                ("op", self.drill, tuple(self.drill.options)),
+            ):
+                if key in given:
+                    if given[key] in allowed:
+                        control.value = given[key]
+                    else:
+                        ignored.append(key)
+            if "ops" in given:
+                ops = [o for o in given["ops"].split(",") if o]
+                if ops and set(ops) <= set(self.operations.options):
+                    self.operations.value = tuple(ops)
+                else:
+                    ignored.append("ops")
+            first, last = a_day("from"), a_day("to")
+            if "from" in given or "to" in given:
+                if first is not None and last is not None and first <= last:
+                    self.start.value, self.end.value = first, last
+                else:
+                    ignored += [k for k in ("from", "to") if k in given]
+            a_first, a_last = a_day("a_from"), a_day("a_to")
+            if a_first is not None and a_last is not None and a_first <= a_last:
+                self.a_start.value, self.a_end.value = a_first, a_last
+            else:
+                ignored += [k for k in ("a_from", "a_to") if k in given]
+        finally:
+            self._hold = False
+        self._follow_dates()
+        self._compare_stale = self._drill_stale = True
+        tab = given.get("tab")
+        if tab in _TABS:
+            self.tabs.selected_index = _TABS.index(tab)
+        elif tab is not None:
+            ignored.append("tab")
+        self.update()
+        self._update_share_link()
+        return ignored
+
+    def _update_share_link(self) -> None:
+        if self._hold:
+            return
+        self.share_link.value = (
+            f"<a class='generect-share-link' href='?{escape(self.view_query())}' "
+            "style='color:#1565c0;font-size:13px'>Link to this view</a>"
+            "<span style='color:#555;font-size:12px'> (copy it to share; the dashboard's "
+            "token is not in it)</span>"
+        )
 
     # -- data ------------------------------------------------------------------------------
 
@@ -841,6 +961,7 @@ class UsageExplorer:
             self._update_compare()
         elif self.tabs.selected_index == 2:
             self._draw_drill()
+        self._update_share_link()
 
     @property
     def _unit_label(self) -> str:
