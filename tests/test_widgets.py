@@ -522,3 +522,20 @@ def test_a_shared_view_ignores_what_does_not_fit(sample):
     )
     pd.testing.assert_frame_equal(ex.filtered, before)
     assert "<script>" not in ex.share_link.value
+
+
+def test_the_comparison_has_a_chart_beside_its_table(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-10", "2026-10")
+    a, b = ex.compared["a"].sum(), ex.compared["b"].sum()
+    assert ex.compare_png.startswith(b"\x89PNG")
+    assert ex.compare_alt == (
+        "Chart: period A (01 Sep 2026 – 30 Sep 2026) against period B (01 Oct 2026 – "
+        f"31 Oct 2026) for the {min(10, len(ex.compared))} largest operations in B. "
+        f"A {a:,.0f} credits, B {b:,.0f} credits ({(b - a) / a:+.1%})."
+    )
+    assert 'class="generect-compare-chart"' in ex.compare_chart.value
+    ex.compare_mode.value = "yoy"
+    ex.months.value = ("2025-01", "2025-03")  # a year before precedes the data: no chart
+    assert not ex.compare_verdict.ok and ex.compare_chart.value == "" and ex.compare_png == b""

@@ -78,7 +78,8 @@ TIMEZONES = (
 #: buttons with text contrast of at least 4.5:1, a comparison table that scrolls sideways.
 PANEL_CSS = """
 .generect-explorer .widget-hbox, .generect-dashboard .widget-hbox { flex-wrap: wrap; }
-.generect-explorer img.generect-chart, .generect-explorer img.generect-drill-chart {
+.generect-explorer img.generect-chart, .generect-explorer img.generect-drill-chart,
+.generect-explorer img.generect-compare-chart {
   max-width: 100%; height: auto; }
 .generect-explorer .widget-toggle-button {
   background: #ffffff; color: #1f2933; border: 1px solid #52606d; }
@@ -644,6 +645,10 @@ class UsageExplorer:
         self.a_end = w.DatePicker(description="A to", layout=w.Layout(width="230px"))
         self.compare_view = w.HTML()
         self.compare_view.add_class("generect-compare")
+        self.compare_chart = w.HTML()
+        self.compare_chart.add_class("generect-compare-chart-box")
+        self.compare_png = b""
+        self.compare_alt = ""
 
         self.drill = w.Dropdown(
             options=ranked, value=ranked[0] if ranked else None, description="Operation"
@@ -685,7 +690,12 @@ class UsageExplorer:
         self.tabs = w.Tab(
             children=[
                 self.table_view,
-                w.VBox([w.HBox([self.compare_mode, self.a_start, self.a_end]), self.compare_view]),
+                w.VBox(
+                    [
+                        w.HBox([self.compare_mode, self.a_start, self.a_end]),
+                        w.HBox([self.compare_view, self.compare_chart]),
+                    ]
+                ),
                 w.VBox([self.drill, self.drill_chart, self.drill_view]),
                 w.VBox([w.HBox([self.export_format, self.export_button]), self.export_view]),
             ]
@@ -938,6 +948,7 @@ class UsageExplorer:
             self.chart.layout.display = "none"
             self.table_view.value = ""
             self.compare_view.value = ""
+            self._clear_compare_chart()
             self._compare_stale = self._drill_stale = True
             return
         first, last = self.range
@@ -1204,6 +1215,7 @@ class UsageExplorer:
             self.compare_view.value = (
                 f"<p class='generect-refused' role='status'>{escape(verdict.message)}</p>"
             )
+            self._clear_compare_chart()
             return
         frame = compare_periods(
             self.usage,
@@ -1218,6 +1230,7 @@ class UsageExplorer:
         self._compare_stale = False
         if frame.empty:
             self.compare_view.value = "<p class='generect-empty'>No usage in either period.</p>"
+            self._clear_compare_chart()
             return
         a_name = f"A: {a[0]:%d %b %Y} – {a[1]:%d %b %Y}"
         b_name = f"B: {b[0]:%d %b %Y} – {b[1]:%d %b %Y}"
@@ -1245,6 +1258,49 @@ class UsageExplorer:
             for n in notes
         )
         self.compare_view.value = html(styler) + edges
+        self._draw_compare(frame, a, b)
+
+    def _clear_compare_chart(self) -> None:
+        self.compare_png, self.compare_alt = b"", ""
+        self.compare_chart.value = ""
+
+    def _draw_compare(
+        self,
+        frame: pd.DataFrame,
+        a: tuple[pd.Timestamp, pd.Timestamp],
+        b: tuple[pd.Timestamp, pd.Timestamp],
+    ) -> None:
+        """A against B per operation (the largest ten in B), as bars beside the table."""
+        from matplotlib.figure import Figure
+
+        top = frame.head(10).iloc[::-1]
+        n = len(top)
+        size = (420, 60 + 26 * n)
+        fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
+        ax = fig.add_axes((0.36, 40 / size[1], 0.6, 1 - 70 / size[1]))
+        y = np.arange(n)
+        ax.barh(y + 0.2, top["a"], height=0.38, color="#9aa5b1", label="A")
+        ax.barh(y - 0.2, top["b"], height=0.38, color="#1f3a5f", label="B")
+        ax.set_yticks(y, [op.replace("$", r"\$") for op in top["operation"]], fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_formatter(_thousands_formatter(self.unit.value))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        money = self.unit.value == "usd"
+
+        def amount(v: float) -> str:
+            return f"${v:,.2f}" if money else f"{v:,.0f} credits"
+
+        total_a, total_b = float(frame["a"].sum()), float(frame["b"].sum())
+        change = f" ({(total_b - total_a) / total_a:+.1%})" if total_a else ""
+        alt = (
+            f"Chart: period A ({a[0]:%d %b %Y} – {a[1]:%d %b %Y}) against period B "
+            f"({b[0]:%d %b %Y} – {b[1]:%d %b %Y}) for the {n} largest operations in B. "
+            f"A {amount(total_a)}, B {amount(total_b)}{change}."
+        )
+        self.compare_png, self.compare_alt = _png(fig, 200), alt
+        self.compare_chart.value = _picture(self.compare_png, alt, "generect-compare-chart", size)
 
     def _draw_drill(self) -> None:
         from .tables import html, styled
