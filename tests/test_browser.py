@@ -372,6 +372,9 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
             timeout=60000
         )
+        # The kernel connected (the status bar says so), not only its indicator drawn: a Run All
+        # sent before that clears the outputs and runs nothing.
+        page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60000)
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         scope = ".generect-explorer"
