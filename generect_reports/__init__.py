@@ -31,6 +31,13 @@ _EXPORTS: dict[str, str] = {
     "load_sample_tokens": "fetch.tokens",
     "Source": "fetch.source",
     "open_source": "fetch.source",
+    "open_sources": "fetch.source",
+    "MultiSource": "fetch.multi",
+    "AccountFailure": "fetch.multi",
+    "AccountSpec": "accounts",
+    "open_history": "fetch.history",
+    "sync_history": "deliver.history",
+    "parse_accounts": "accounts",
     "Month": "periods",
     # documents put together from a source
     "ReportSettings": "reports.assemble",
@@ -91,7 +98,7 @@ _EXPORTS: dict[str, str] = {
     "write_usage_parquet": "render.records.export",
     "build_quarter_report": "reports.quarterly",
     "QuarterReport": "reports.quarterly",
-    "write_quarter_workbook": "reports.quarterly",
+    "write_quarter_workbook": "render.xlsx.quarter",
     "focus_frame": "render.records.focus",
     "write_focus": "render.records.focus",
     "validate_document": "render.records.contract",
@@ -160,17 +167,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.render.records.contract import validate_document
     from generect_reports.render.records.export import usage_document, write_usage_parquet
     from generect_reports.render.records.focus import focus_frame, write_focus
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
     from generect_reports.render.xlsx.workbook import write_excel_report, write_usage_xlsx
     from generect_reports.reports.assemble import ReportSettings, monthly_report, quarter_report
     from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport, build_report
     from generect_reports.reports.narrative import bridge_table, report_narrative
-    from generect_reports.reports.quarterly import (
-        QuarterReport,
-        build_quarter_report,
-        write_quarter_workbook,
-    )
+    from generect_reports.reports.quarterly import QuarterReport, build_quarter_report
 
+    from .accounts import AccountSpec, parse_accounts
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds
     from .analysis.calendar import (
         FiscalCalendar,
@@ -199,6 +204,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         validate_usage_frame,
         variance_by_operation,
     )
+    from .deliver.history import sync_history
     from .errors import *  # noqa: F403
     from .fetch.account import (
         AccountStatus,
@@ -208,9 +214,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from .fetch.cache import UsageCache
     from .fetch.client import GenerectClient
+    from .fetch.history import open_history
     from .fetch.ledger import fetch_transactions, iter_transactions, load_sample_ledger
+    from .fetch.multi import AccountFailure, MultiSource
     from .fetch.plan import fetch_report_usage, load_sample_report_usage, report_plan
-    from .fetch.source import Source, open_source
+    from .fetch.source import Source, open_source, open_sources
     from .fetch.tokens import fetch_token_usage, load_sample_tokens
     from .fetch.usage import fetch_usage, load_sample
     from .money import PriceBook, display_shares, load_price_book

@@ -27,7 +27,10 @@ TABLES: dict[str, str] = {
     "budget": "monthly credit budget, per-operation budgets, money budget, plan limit history",
     "notify": "chat webhooks for threshold alerts (only in a file no one else can read)",
     "calendar": "fiscal_year_start and the fiscal-year naming convention",
-    "report": "report defaults: reconcile, chargeback, history, account, template",
+    "report": "report defaults: reconcile, chargeback, history, label, template",
+    "history": "path: the folder of the Parquet history store that sync writes",
+    "accounts": "[accounts.NAME] tables: token_env (the name of the token's variable), label, "
+    "timezone, api_url, tags, and the account's own [budget], [money] and [chargeback]",
 }
 
 _SECRET_KEYS = {"password", "smtp_password", "token", "api_token"}

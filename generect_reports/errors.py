@@ -33,6 +33,7 @@ __all__ = [
     "IgnoredFilterError",
     "PagingLimitError",
     "DeliveryError",
+    "AccountsFailed",
     "WriteFailed",
     "error_for_status",
 ]
@@ -209,6 +210,28 @@ class DeliveryError(GenerectError):
     failed after its retries (named by position, never by its URL)."""
 
     exit_code = EXIT_API
+
+
+class AccountsFailed(GenerectError):
+    """Some accounts of a run across accounts failed; the others' output was written, marked
+    partial. The exit code is the worst failure's (3 before 4 before 1: a token to fix outranks
+    an outage)."""
+
+    exit_code = EXIT_API
+
+    def __init__(self, failed: list[dict[str, Any]]) -> None:
+        self.failed = [dict(f) for f in failed]
+        codes = {int(f["exit_code"]) for f in self.failed}
+        self.exit_code = next(
+            (c for c in (EXIT_AUTH, EXIT_API, EXIT_UNEXPECTED, EXIT_BAD_INPUT) if c in codes),
+            EXIT_API,
+        )
+        names = ", ".join(str(f["account"]) for f in self.failed)
+        first = self.failed[0]
+        super().__init__(
+            f"partial: {len(self.failed)} account(s) failed ({names}); "
+            f"{first['account']}: {first['error']}"
+        )
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {

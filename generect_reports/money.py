@@ -19,13 +19,17 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .errors import TemplateError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
+    "month_figures",
     "CENT",
     "OPERATION_ALIASES",
     "PriceBook",
@@ -130,6 +134,20 @@ def to_hundredths(credits: Sequence[float] | np.ndarray | Any) -> np.ndarray:
     """
     arr = np.asarray(credits, dtype="float64")
     return np.round(arr * 100.0).astype("int64")
+
+
+def month_figures(ledger: pd.DataFrame) -> dict[str, int]:
+    """A month's ledger summed by ``type/status`` in hundredths: what a restatement compares."""
+    import pandas as pd
+
+    if ledger.empty:
+        return {}
+    key = ledger["type"].astype(str) + "/" + ledger["status"].astype(str)
+    cents = pd.Series(
+        (ledger["credits"].to_numpy(dtype="float64") * 100).round().astype("int64"),
+        index=ledger.index,
+    )
+    return {str(k): int(v) for k, v in cents.groupby(key.to_numpy()).sum().items()}
 
 
 def cost_cents(hundredths: int, unit_price: Decimal) -> int:

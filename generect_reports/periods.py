@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import InputError, InvalidDateRange, InvalidTimezone
 
 __all__ = [
+    "month_window",
     "PERIODS",
     "Period",
     "Bucket",
@@ -162,6 +163,16 @@ def shift_month(year: int, month: int, by: int) -> tuple[int, int]:
     """The month ``by`` months after ``(year, month)`` (negative to go back)."""
     index = year * 12 + (month - 1) + by
     return index // 12, index % 12 + 1
+
+
+def month_window(label: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """A ``YYYY-MM`` month in ``timezone`` as its two local midnights (start, next start)."""
+    year, month = parse_month(label)
+    tz = get_timezone(timezone)
+    first, last = month_bounds(year, month)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
+    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return start, stop
 
 
 def local_today(tz: ZoneInfo, now: dt.datetime | None = None) -> dt.date:

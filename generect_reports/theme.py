@@ -17,6 +17,7 @@ from typing import Any
 from ._resources import read_toml
 from .errors import TemplateError
 from .money import OPERATION_ALIASES, PriceBook, expand_aliases, load_price_book
+from .templates import bundled_template_dir
 
 __all__ = [
     "Theme",
@@ -92,13 +93,6 @@ def _add_fonts_matplotlib_missed() -> int:
         except OSError:  # a read-only cache folder: this process still has the fonts
             pass
     return added
-
-
-def bundled_template_dir() -> Path:
-    """The bundled ``report_templates`` folder (source tree or installed package)."""
-    from ._resources import templates_dir
-
-    return templates_dir()
 
 
 @dataclass(frozen=True)

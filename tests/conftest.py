@@ -122,3 +122,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was started with ``--update-golden``."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def sample_reports(tmp_path_factory: pytest.TempPathFactory):
+    """The four sample reports of the golden files and the cross-artefact check, each rendered
+    once per run and shared by the xdist workers (see ``reportcases.py``)."""
+    from reportcases import SampleReports
+
+    # The run's root, shared by the workers (each has its own basetemp under it).
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return SampleReports(root / "sample-reports")

@@ -115,6 +115,19 @@ def test_fetch_never_imports_analysis_nor_anything_above_it():
     assert wrong == set()
 
 
+def test_analysis_is_pure_it_imports_no_fetch_theme_nor_anything_above_it():
+    # The analysis works on frames and dataclasses it is given: no source, no look, no output.
+    banned = ("fetch", "theme", "reports", "render", "deliver", "notebook", "cli")
+    wrong = {
+        (module, where)
+        for module, tree in _modules().items()
+        if module.startswith("generect_reports/analysis/")
+        for where, _ in _imports(tree, module)
+        if where.split(".")[:2] in [["generect_reports", layer] for layer in banned]
+    }
+    assert wrong == set()
+
+
 def test_the_command_line_and_the_notebooks_ask_the_source_seam_only():
     for module, tree in _modules().items():
         if module.startswith(("generect_reports/cli/", "generect_reports/notebook/")):

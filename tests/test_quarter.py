@@ -15,12 +15,9 @@ from generect_reports import load_sample
 from generect_reports.analysis.calendar import FiscalCalendar
 from generect_reports.analysis.pricing import load_prices, money_cents, to_hundredths
 from generect_reports.errors import InputError
+from generect_reports.render.xlsx.quarter import write_quarter_workbook
 from generect_reports.reports.monthly import build_report
-from generect_reports.reports.quarterly import (
-    build_quarter_report,
-    quarter_window,
-    write_quarter_workbook,
-)
+from generect_reports.reports.quarterly import build_quarter_report, quarter_window
 
 APRIL = FiscalCalendar.create(4)
 
@@ -175,7 +172,7 @@ def _pdf_text(path) -> str:
 
 
 def test_quarter_pdf_page(fy27q1, tmp_path):
-    from generect_reports.reports.quarterly import render_quarter_pdf, write_quarter_pdf
+    from generect_reports.render.pdf.quarter import render_quarter_pdf, write_quarter_pdf
 
     path = tmp_path / "q.pdf"
     write_quarter_pdf(fy27q1, path)
@@ -212,7 +209,7 @@ def subprocess_fonts(path) -> str:
 def test_quarter_page_text_is_at_least_8pt(fy27q1):
     from matplotlib.text import Text
 
-    from generect_reports.reports.quarterly import quarter_page
+    from generect_reports.render.pdf.quarter import quarter_page
 
     fig = quarter_page(fy27q1)
     texts = [t for t in fig.findobj(Text) if t.get_text()]

@@ -8,7 +8,6 @@ and customers' estimated costs add up to the cost lines of the monthly report to
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, TemplateError
+from ..errors import InputError
 from ..money import PriceBook, as_price_book, display_shares, largest_remainder, to_hundredths
 from ..periods import parse_month, shift_month
+from ..templates import load_endpoint_mapping
 from .usage import month_label, to_monthly
 
 __all__ = [
@@ -82,25 +82,6 @@ def health_rule(threshold: float = HEALTH_FAILED_SHARE) -> str:
 
 
 # --- the endpoint -> operation mapping -------------------------------------------------------
-
-
-def load_endpoint_mapping(template: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """``endpoint_mapping.toml`` from ``template`` (a folder) or the bundled templates.
-
-    Returns ``{path pattern: operation}``; a segment in braces matches any one segment.
-    """
-    from pathlib import Path
-
-    from ..theme import _read_toml, bundled_template_dir
-
-    folder = Path(template) if template is not None else bundled_template_dir()
-    path = folder / "endpoint_mapping.toml"
-    if not path.is_file():
-        path = bundled_template_dir() / "endpoint_mapping.toml"
-    table = _read_toml(path).get("endpoints", {})
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise TemplateError(f"[endpoints] in {path} must map paths to operation names")
-    return {str(k): v.strip() for k, v in table.items() if v.strip()}
 
 
 def _normalise(path: str) -> str:

@@ -14,7 +14,6 @@ or an unexplained remainder makes it not tie.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, TemplateError
-from ..fetch.ledger import month_figures, month_window
+from ..errors import InputError
+from ..money import month_figures
+from ..periods import month_window
+from ..templates import load_ledger_mapping
 from .pricing import to_hundredths
 
 __all__ = [
@@ -53,33 +54,6 @@ UNMAPPED_PREFIX = "unmapped:"
 
 
 # --- the type -> operation mapping -------------------------------------------------------
-
-
-def load_ledger_mapping(
-    template: str | os.PathLike[str] | None = None,
-) -> dict[str, dict[str, str]]:
-    """``{"types": {...}, "prefixes": {...}}`` from ``ledger_mapping.toml`` in the template
-    folder, or the bundled one (as prices are loaded)."""
-    from pathlib import Path
-
-    from ..theme import _read_toml, bundled_template_dir
-
-    folder = Path(template) if template is not None else bundled_template_dir()
-    path = folder / "ledger_mapping.toml"
-    if not path.is_file():
-        path = bundled_template_dir() / "ledger_mapping.toml"
-    raw = _read_toml(path)
-    out: dict[str, dict[str, str]] = {}
-    for table in ("types", "prefixes"):
-        values = raw.get(table, {})
-        if not isinstance(values, dict) or not all(
-            isinstance(v, str) and v for v in values.values()
-        ):
-            raise TemplateError(
-                f"[{table}] in {path} must map transaction types to operation names"
-            )
-        out[table] = {str(k): str(v) for k, v in values.items()}
-    return out
 
 
 def map_types(types: pd.Series, mapping: Mapping[str, Mapping[str, str]]) -> pd.Series:

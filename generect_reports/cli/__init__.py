@@ -22,7 +22,7 @@ import click
 
 from .._version import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GenerectError
-from . import chargeback, dashboard, email, reconcile, report, status, usage
+from . import chargeback, dashboard, email, reconcile, report, status, sync, usage
 from .logs import SECRET_ENV, redact
 from .logs import setup_logging as _setup_logging
 from .options import COMMON_KEY
@@ -117,7 +117,7 @@ def cli() -> None:
     """
 
 
-for _module in (usage, report, email, status, reconcile, chargeback, dashboard):
+for _module in (usage, report, email, status, reconcile, chargeback, dashboard, sync):
     _command: click.Command = _module.command
     _command.callback = handle_errors(_command.callback)  # type: ignore[arg-type]
     cli.add_command(_command)

@@ -161,7 +161,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(exc)) from None
     ctx.meta[CONFIG_KEY] = config
     known = {p.name for p in ctx.command.params}
-    aliases = {"from": "sender"}
+    # [report] account is the label's old name: the option became --label when --account came
+    # to mean a configured account.
+    aliases = {"from": "sender", "account": "label"}
     defaults: dict[str, Any] = {}
     for table in CONFIG_DEFAULTS.get(ctx.command.name or "", ()):
         for key, val in config.table(table).items():
@@ -193,6 +195,28 @@ def common_options(fn: F) -> F:
                 "--sample",
                 is_flag=True,
                 help="Use the bundled sample data: no token, no network.",
+                **kept,
+            ),
+            click.option(
+                "--account",
+                "accounts",
+                multiple=True,
+                metavar="NAME",
+                help="A configured account ([accounts.NAME]); repeat for several.",
+                **kept,
+            ),
+            click.option(
+                "--tag",
+                "tags",
+                multiple=True,
+                metavar="TAG",
+                help="The configured accounts carrying TAG; repeatable.",
+                **kept,
+            ),
+            click.option(
+                "--all-accounts",
+                is_flag=True,
+                help="Every configured account.",
                 **kept,
             ),
             click.option(
@@ -308,13 +332,13 @@ class ReportOptions:
     month: Month | None = None
     history: int = 24
     template: str | None = None
-    account: str | None = None
+    label: str | None = None
     reconcile: bool | None = None
     chargeback: bool | None = None
 
 
 def report_options(fn: F) -> F:
-    """``--month``, ``--history``, ``--template``, ``--account`` and the optional sections."""
+    """``--month``, ``--history``, ``--template``, ``--label`` and the optional sections."""
     return _apply(
         _grouped(ReportOptions, "report")(fn),
         [
@@ -338,7 +362,11 @@ def report_options(fn: F) -> F:
                 metavar="DIR",
                 help="Folder with theme.toml, prices.toml, report.mplstyle and email templates.",
             ),
-            click.option("--account", default=None, help="Account name shown in titles."),
+            click.option(
+                "--label",
+                default=None,
+                help="Account name shown in titles [default: the account's label].",
+            ),
             click.option(
                 "--reconcile/--no-reconcile",
                 "reconcile",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
@@ -40,6 +41,13 @@ def check_quarter(run: Run, quarter: str, report: ReportOptions, fiscal: FiscalO
     "--xlsx", "xlsx_path", default=None, metavar="PATH", help="Write the Excel workbook here."
 )
 @click.option("--pdf", "pdf_path", default=None, metavar="PATH", help="Write the PDF report here.")
+@click.option(
+    "--each",
+    "each_dir",
+    default=None,
+    metavar="DIR",
+    help="Across accounts: also write every account's own pack into DIR/NAME/.",
+)
 @common_options
 @run_command
 def command(
@@ -49,6 +57,7 @@ def command(
     fiscal: FiscalOptions,
     xlsx_path: str | None,
     pdf_path: str | None,
+    each_dir: str | None,
 ) -> None:
     """The monthly finance report as an Excel workbook and a PDF.
 
@@ -57,6 +66,10 @@ def command(
     and gets a month-end projection. --quarter writes the quarter report instead
     (generect-usage-<QUARTER>.xlsx and a one-page .pdf by default): its months side by side,
     the quarter against the previous quarter and the same quarter last year, and the drivers.
+    Across accounts (--all-accounts, --tag, --account more than once) it writes one roll-up
+    workbook and PDF (generect-usage-accounts-YYYY-MM.*): the accounts ranked, the operations
+    across them, each account's trend and exceptions; --each DIR adds every account's own pack.
+    An account that fails makes every total say "partial", and the exit code says it too.
     """
     from .._atomic import check_distinct_outputs, check_output_path
 
@@ -64,6 +77,13 @@ def command(
         if path:
             check_output_path(path)
     check_distinct_outputs({"--xlsx": xlsx_path, "--pdf": pdf_path})
+    if each_dir is not None and not run.multiple:
+        raise InputError("--each writes every account's pack: use it with --all-accounts or --tag")
+    if run.multiple:
+        if quarter is not None:
+            raise InputError("--quarter across accounts is not available: use --month")
+        _rollup(run, report, fiscal, xlsx_path, pdf_path, each_dir)
+        return
     if quarter is not None:
         _quarter(
             run, check_quarter(run, quarter, report, fiscal), report, fiscal, xlsx_path, pdf_path
@@ -97,7 +117,8 @@ def _quarter(
     pdf_path: str | None,
 ) -> None:
     """``report --quarter``: the quarter report's workbook and PDF."""
-    from generect_reports.reports.quarterly import write_quarter_pdf, write_quarter_workbook
+    from generect_reports.render.pdf.quarter import write_quarter_pdf
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
 
     from ..reports import assemble
 
@@ -112,3 +133,52 @@ def _quarter(
     for path in (xlsx_path, pdf_path):
         if path:
             run.say(f"wrote {path}")
+
+
+def _rollup(
+    run: Run,
+    report: ReportOptions,
+    fiscal: FiscalOptions,
+    xlsx_path: str | None,
+    pdf_path: str | None,
+    each_dir: str | None,
+) -> None:
+    """``report`` across accounts: the roll-up workbook and PDF, and each pack with ``--each``."""
+    from pathlib import Path
+
+    from generect_reports.render.pdf.rollup import write_rollup_pdf
+    from generect_reports.render.xlsx.rollup import write_rollup_workbook
+
+    from ..reports.rollup import rollup_report
+
+    specs = {spec.name: spec for spec in run.selected_accounts()}
+    base = run.settings(report, fiscal)
+
+    def settings_for(name: str) -> Any:
+        return run.account_settings(specs[name], base)
+
+    rep = rollup_report(
+        run.sources, report.month, settings_for, labels={n: s.title for n, s in specs.items()}
+    )
+    if not xlsx_path and not pdf_path:
+        xlsx_path = f"generect-usage-accounts-{rep.month}.xlsx"
+        pdf_path = f"generect-usage-accounts-{rep.month}.pdf"
+    if xlsx_path:
+        write_rollup_workbook(rep, xlsx_path)
+        run.say(f"wrote {xlsx_path}")
+    if pdf_path:
+        write_rollup_pdf(rep, pdf_path)
+        run.say(f"wrote {pdf_path}")
+    if each_dir is not None:
+        from generect_reports.deliver.parallel import write_report_files
+
+        for name, one in rep.reports.items():
+            folder = Path(each_dir) / name
+            folder.mkdir(parents=True, exist_ok=True)
+            write_report_files(
+                one,
+                str(folder / f"generect-usage-{one.month}.xlsx"),
+                str(folder / f"generect-usage-{one.month}.pdf"),
+                on_written=lambda p: run.say(f"wrote {p}"),
+            )
+    run.raise_partial(rep)

@@ -16,10 +16,11 @@ from ..errors import InputError
 from .options import COMMON_KEY, CONFIG_KEY, FiscalOptions, ReportOptions
 
 if TYPE_CHECKING:
+    from ..accounts import AccountSpec
     from ..analysis.budget import Budgets
     from ..analysis.calendar import FiscalCalendar
     from ..config import Config
-    from ..fetch.source import Source
+    from ..fetch.source import MultiSource, Source
     from ..reports.assemble import ReportSettings
 
 __all__ = ["Run", "run_command", "check_output", "emit"]
@@ -40,7 +41,11 @@ class Run:
     verbose: int = 0
     quiet: bool = False
     config: Config = field(default_factory=lambda: _empty_config())
+    accounts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    all_accounts: bool = False
     _source: Source | None = field(default=None, repr=False)
+    _multi: MultiSource | None = field(default=None, repr=False)
 
     @classmethod
     def from_context(cls, ctx: click.Context) -> Run:
@@ -53,24 +58,96 @@ class Run:
             verbose=int(common.get("verbose") or 0),
             quiet=bool(common.get("quiet")),
             config=ctx.meta.get(CONFIG_KEY) or _empty_config(),
+            accounts=tuple(common.get("accounts") or ()),
+            tags=tuple(common.get("tags") or ()),
+            all_accounts=bool(common.get("all_accounts")),
         )
 
     # --- the data --------------------------------------------------------------------------
 
     @property
+    def multiple(self) -> bool:
+        """True when the run covers several accounts at once (``--all-accounts``, ``--tag``, or
+        ``--account`` more than once): frames then carry an ``account`` column. One
+        ``--account`` is that account alone, exactly as a single token."""
+        return bool(self.all_accounts or self.tags or len(self.accounts) > 1)
+
+    def raise_partial(self, result: Any) -> None:
+        """After everything is written: the worst failed account's error (exit 3 or 4), saying
+        the output is partial. ``result`` is a frame (``attrs["accounts_failed"]``) or a model
+        with ``failed``."""
+        failed = getattr(result, "attrs", {}).get("accounts_failed") or list(
+            getattr(result, "failed", ()) or ()
+        )
+        if failed:
+            from ..errors import AccountsFailed
+
+            raise AccountsFailed(failed)
+
+    @property
+    def many(self) -> bool:
+        """True when ``--account``, ``--tag`` or ``--all-accounts`` chose accounts."""
+        return bool(self.accounts or self.tags or self.all_accounts)
+
+    def selected_accounts(self) -> list[AccountSpec]:
+        """The configured accounts the options choose (exit 2 for an unknown name or tag)."""
+        from ..accounts import parse_accounts, select_accounts
+
+        accounts = parse_accounts(self.config.table("accounts"), where=self.config.where)
+        return select_accounts(
+            accounts, names=self.accounts, tags=self.tags, all_accounts=self.all_accounts
+        )
+
+    @property
     def source(self) -> Source:
-        """The sample or the API, as ``--sample`` says (through :func:`open_source`)."""
+        """The sample, the API, or the one configured account chosen (through
+        :func:`open_source`)."""
         if self._source is None:
+            from ..accounts import account_token
             from ..fetch.source import open_source
 
+            chosen = self.selected_accounts() if self.many else []
+            if len(chosen) > 1:
+                names = ", ".join(spec.name for spec in chosen)
+                raise InputError(
+                    f"this command reads one account at a time, and {len(chosen)} are chosen "
+                    f"({names}): pick one with --account NAME"
+                )
+            spec = chosen[0] if chosen else None
             self._source = open_source(
+                sample=self.sample,
+                api_url=self.api_url or (spec.api_url if spec else None),
+                timezone=self.timezone_option or (spec.timezone if spec else None),
+                no_cache=self.no_cache,
+                progress=False if self.quiet else None,
+                token=account_token(spec) if spec else None,
+                account=spec.name if spec else None,
+            )
+        return self._source
+
+    @property
+    def sources(self) -> MultiSource:
+        """Every chosen account as one :class:`MultiSource` (through :func:`open_sources`)."""
+        if self._multi is None:
+            from ..fetch.source import open_sources
+
+            chosen = self.selected_accounts()
+            self._multi = open_sources(
+                chosen,
                 sample=self.sample,
                 api_url=self.api_url,
                 timezone=self.timezone_option,
                 no_cache=self.no_cache,
-                progress=False if self.quiet else None,
             )
-        return self._source
+        return self._multi
+
+    @property
+    def label(self) -> str | None:
+        """The one chosen account's label (or name), for titles."""
+        if not self.many:
+            return None
+        chosen = self.selected_accounts()
+        return chosen[0].title if len(chosen) == 1 else None
 
     @property
     def timezone(self) -> str:
@@ -79,6 +156,8 @@ class Run:
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
+        if self._multi is not None:
+            self._multi.close()
 
     # --- settings from options and the configuration ----------------------------------------
 
@@ -121,13 +200,25 @@ class Run:
         return ReportSettings(
             history=report.history,
             template=report.template,
-            account=report.account,
+            account=report.label or self.label,
             budgets=self.budgets(),
             calendar=self.fiscal_calendar(fiscal or FiscalOptions()),
             reconcile=report.reconcile,
             chargeback=report.chargeback,
             **extra,
         )
+
+    def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:
+        """``base`` for one account: its label in titles, its own ``[budget]`` when it has one."""
+        import dataclasses
+
+        from ..analysis.budget import parse_budget_table
+
+        changes: dict[str, Any] = {"account": base.account or spec.title}
+        if "budget" in spec.overrides:
+            where = f"[accounts.{spec.name}.budget] of {self.config.where}"
+            changes["budgets"] = parse_budget_table(dict(spec.overrides["budget"]), where=where)
+        return dataclasses.replace(base, **changes)
 
     # --- output ----------------------------------------------------------------------------
 

@@ -97,6 +97,9 @@ def command(
     total; the difference to the per-operation breakdown is the 'unattributed' row.
     --format json is the versioned document (schema in the package), ndjson one row per line,
     parquet a typed file, focus FinOps FOCUS 1.2 rows (CSV, or Parquet for a .parquet output).
+    Across accounts (--all-accounts, --tag, or --account more than once) every row starts with
+    its account; an account that fails leaves the others complete, the output says "partial",
+    and the exit code is the worst account's, after the output is written.
     """
     from .. import periods
 
@@ -110,7 +113,10 @@ def command(
     periods.buckets(start, end, fetch_period)  # validate before any token or network is needed
     if fmt == "focus" and period != "day":
         raise InputError("--format focus writes one row per day and operation: use --period day")
-    frame = run.source.usage(start, end, period=fetch_period)
+    if run.multiple:
+        frame = run.sources.usage(start, end, period=fetch_period)
+    else:
+        frame = run.source.usage(start, end, period=fetch_period)
     for tie in frame.attrs.get("tie_outs", []):
         log.warning(
             "the API's figure for %s (%.2f credits) differs from the sum of its days (%.2f, "
@@ -125,3 +131,4 @@ def command(
 
         frame = to_fiscal_periods(frame, period, calendar)
     WRITERS[fmt](frame, output)
+    run.raise_partial(frame)

@@ -40,6 +40,8 @@ class ApiSource(BaseSource):
         request sent) and closed with the source.
     progress
         Progress bars on stderr (default: when stderr is a terminal).
+    token
+        The account's token (default ``$GENERECT_API_TOKEN``); only for the client made here.
     """
 
     kind = "api"
@@ -54,13 +56,14 @@ class ApiSource(BaseSource):
         no_cache: bool = False,
         client: GenerectClient | None = None,
         progress: bool | None = None,
+        token: str | None = None,
     ) -> None:
         from .client import GenerectClient
 
         self.timezone = timezone or "UTC"
         P.get_timezone(self.timezone)
         self._own_client = client is None
-        self.client = client or GenerectClient(base_url=api_url)
+        self.client = client or GenerectClient(token, base_url=api_url)
         self.no_cache = no_cache
         self.refreshable = not no_cache  # restatements are found in the cache
         self.progress = progress

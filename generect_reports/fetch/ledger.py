@@ -30,6 +30,8 @@ import pandas as pd
 from .. import periods as P
 from .._http import env_number
 from ..errors import IgnoredFilterError, InputError, MalformedResponseError, PagingLimitError
+from ..money import month_figures
+from ..periods import month_window
 from .cache import UsageCache
 
 __all__ = [
@@ -95,16 +97,6 @@ def _aware(value: str | dt.datetime | pd.Timestamp, what: str) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError(f"{what} {value.isoformat()} has no offset: give an explicit one")
     return value
-
-
-def month_window(label: str, timezone: str) -> tuple[dt.datetime, dt.datetime]:
-    """A ``YYYY-MM`` month in ``timezone`` as its two local midnights (start, next start)."""
-    year, month = P.parse_month(label)
-    tz = P.get_timezone(timezone)
-    first, last = P.month_bounds(year, month)
-    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
-    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    return start, stop
 
 
 # --- one row, and the filters re-checked on our side ----------------------------------------
@@ -706,18 +698,6 @@ class LedgerInputs:
     from_cache: bool
     restatements: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
-
-
-def month_figures(ledger: pd.DataFrame) -> dict[str, int]:
-    """A month's ledger summed by ``type/status`` in hundredths: what a restatement compares."""
-    if ledger.empty:
-        return {}
-    key = ledger["type"].astype(str) + "/" + ledger["status"].astype(str)
-    cents = pd.Series(
-        (ledger["credits"].to_numpy(dtype="float64") * 100).round().astype("int64"),
-        index=ledger.index,
-    )
-    return {str(k): int(v) for k, v in cents.groupby(key.to_numpy()).sum().items()}
 
 
 def figures_checksum(figures: Mapping[str, Mapping[str, int]]) -> str:

@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .. import periods as P
+from ..errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..accounts import AccountSpec
     from .account import AccountStatus
     from .client import GenerectClient
     from .ledger import LedgerInputs
+    from .multi import MultiSource
     from .plan import ReportUsage, UsagePlan
 
-__all__ = ["Source", "BaseSource", "open_source"]
+__all__ = ["Source", "BaseSource", "open_source", "open_sources"]
 
 
 @runtime_checkable
@@ -168,6 +171,9 @@ class BaseSource(abc.ABC):
         self.close()
 
 
+_SAMPLE_IS_ONE = "--sample is one account: leave out --account, --tag and --all-accounts"
+
+
 def open_source(
     *,
     sample: bool,
@@ -176,8 +182,10 @@ def open_source(
     no_cache: bool = False,
     client: GenerectClient | None = None,
     progress: bool | None = None,
+    token: str | None = None,
+    account: str | None = None,
 ) -> Source:
-    """The one place the sample or the API is chosen.
+    """The one place the sample or the API is chosen (:func:`open_sources` for many accounts).
 
     Parameters
     ----------
@@ -195,6 +203,10 @@ def open_source(
         A :class:`~generect_reports.fetch.client.GenerectClient` to use (and leave open).
     progress
         Progress bars on stderr (default: when stderr is a terminal).
+    token
+        The account's token (default ``$GENERECT_API_TOKEN``).
+    account
+        The configured account ``token`` belongs to (the sample is no configured account).
 
     Raises
     ------
@@ -204,11 +216,38 @@ def open_source(
         The API without ``GENERECT_API_TOKEN`` (checked here, before any request).
     """
     if sample:
+        if account is not None:
+            raise InputError(_SAMPLE_IS_ONE)
         from .sample import SampleSource
 
         return SampleSource(timezone=timezone)
     from .api import ApiSource
 
     return ApiSource(
-        api_url=api_url, timezone=timezone, no_cache=no_cache, client=client, progress=progress
+        api_url=api_url,
+        timezone=timezone,
+        no_cache=no_cache,
+        client=client,
+        progress=progress,
+        token=token,
+    )
+
+
+def open_sources(
+    accounts: Sequence[AccountSpec],
+    *,
+    sample: bool = False,
+    api_url: str | None = None,
+    timezone: str | None = None,
+    no_cache: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> MultiSource:
+    """Several configured accounts as one :class:`~generect_reports.fetch.multi.MultiSource`,
+    each through its own API source and token (every variable checked before any request)."""
+    from .multi import open_accounts
+
+    if sample:
+        raise InputError(_SAMPLE_IS_ONE)
+    return open_accounts(
+        accounts, timezone=timezone, api_url=api_url, no_cache=no_cache, environ=environ
     )

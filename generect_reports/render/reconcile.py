@@ -118,7 +118,7 @@ def balance_note(result: Reconciliation, *, numbers: ReportFormats | None = None
         return text + "." + (f" {hypothesis[:1].upper()}{hypothesis[1:]}." if hypothesis else "")
     if result.closing is None:
         return ""
-    from generect_reports.fetch.ledger import month_window
+    from generect_reports.periods import month_window
 
     stop = month_window(result.month, result.timezone)[1]
     pending = (
@@ -206,7 +206,7 @@ def render_csv(result: Reconciliation) -> str:
 
 def render_json(result: Reconciliation, *, generated_at: Any = None, complete: bool = True) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
-    from generect_reports.fetch.ledger import month_window
+    from generect_reports.periods import month_window
 
     start, stop = month_window(result.month, result.timezone)
     rows = [

@@ -246,11 +246,9 @@ def build_quarter_message(
     import tempfile
 
     from generect_reports.render.email.templates import template_environment
-    from generect_reports.reports.quarterly import (
-        quarter_summary,
-        render_quarter_pdf,
-        write_quarter_workbook,
-    )
+    from generect_reports.render.pdf.quarter import render_quarter_pdf
+    from generect_reports.render.xlsx.quarter import write_quarter_workbook
+    from generect_reports.reports.quarterly import quarter_summary
 
     with tempfile.TemporaryDirectory(prefix="generect-quarter-") as folder:
         path = os.path.join(folder, "q.xlsx")

@@ -50,9 +50,18 @@ def _iso(frame: pd.DataFrame) -> pd.Series:
     return frame["period_start"].map(lambda ts: ts.isoformat())
 
 
+def _account_column(frame: pd.DataFrame) -> dict[str, Any]:
+    """``{"account": names}`` for a frame of several accounts, else nothing (one account's frame
+    stays exactly as it always was)."""
+    if "account" not in frame.columns:
+        return {}
+    return {"account": frame["account"].astype(str)}
+
+
 def to_csv(frame: pd.DataFrame) -> str:
     out = pd.DataFrame(
         {
+            **{k: v.map(csv_safe) for k, v in _account_column(frame).items()},
             "period_start": _iso(frame),
             "period": frame["period"].astype(str),
             "operation": frame["operation"].astype(str).map(csv_safe),
@@ -65,13 +74,17 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def usage_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The tidy rows as JSON-ready dicts, names verbatim (JSON is data, not a spreadsheet)."""
-    return [
+    """The tidy rows as JSON-ready dicts, names verbatim (JSON is data, not a spreadsheet);
+    ``account`` first when the frame holds several accounts."""
+    rows = [
         {"period_start": ts.isoformat(), "period": str(p), "operation": str(o), "credits": float(c)}
         for ts, p, o, c in zip(
             frame["period_start"], frame["period"], frame["operation"], frame["credits"]
         )
     ]
+    if "account" in frame.columns:
+        rows = [{"account": str(a), **row} for a, row in zip(frame["account"], rows)]
+    return rows
 
 
 def to_json(frame: pd.DataFrame, *, generated_at: Any = None) -> str:
@@ -102,13 +115,20 @@ def to_table(frame: pd.DataFrame) -> str:
         return "(no usage in this range)\n"
     shown = pd.DataFrame(
         {
+            **{k: v.map(_printable) for k, v in _account_column(frame).items()},
             "period": frame["period"].astype(str),
             "operation": frame["operation"].astype(str).map(_printable),
             "credits": frame["credits"].map(lambda v: f"{v:,.2f}"),
         }
     )
     total = frame["credits"].sum()
-    return shown.to_string(index=False) + f"\n\ntotal credits: {total:,.2f}\n"
+    text = shown.to_string(index=False) + f"\n\ntotal credits: {total:,.2f}"
+    failed = frame.attrs.get("accounts_failed") or []
+    if failed:
+        # A total without some accounts must never read as the whole.
+        names = ", ".join(_printable(str(f["account"])) for f in failed)
+        text += f" (partial: {len(failed)} account(s) failed: {names})"
+    return text + "\n"
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
@@ -118,7 +138,7 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 # --- the versioned JSON document every command prints with --format json ----------------------
 
 #: Bump on any change of a field's name, type or meaning (tests hold the schemas to it).
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def _jsonable(value: Any) -> Any:
@@ -243,6 +263,17 @@ def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str
         str(op): _credits_total(g)
         for op, g in frame.groupby(frame["operation"].astype(str), sort=True)["credits"]
     }
+    totals: dict[str, Any] = {"credits": _credits_total(frame["credits"]), "by_operation": by_op}
+    if "accounts" in attrs:
+        fields["accounts"] = [str(a) for a in attrs["accounts"]]
+        fields["accounts_failed"] = list(attrs.get("accounts_failed") or [])
+        answered = frame.groupby(frame["account"].astype(str), sort=False)["credits"]
+        by_account = {str(name): _credits_total(g) for name, g in answered}
+        totals["by_account"] = {
+            name: by_account.get(name, 0.0)
+            for name in fields["accounts"]
+            if name not in {f["account"] for f in fields["accounts_failed"]}
+        }
     return json_document(
         "usage",
         usage_rows(frame),
@@ -251,8 +282,9 @@ def usage_document(frame: pd.DataFrame, *, generated_at: Any = None) -> dict[str
         period=attrs.get("period"),
         start=attrs.get("start"),
         end=attrs.get("end"),
-        complete=frame_complete(frame),
-        totals={"credits": _credits_total(frame["credits"]), "by_operation": by_op},
+        # Partial when an account failed, whatever the buckets say.
+        complete=frame_complete(frame) and bool(attrs.get("complete", True)),
+        totals=totals,
         fields=fields,
         generated_at=generated_at,
     )

@@ -1,0 +1,262 @@
+"""The roll-up of many accounts for one month: every account's own monthly report, built once by
+:func:`~generect_reports.reports.assemble.monthly_report`, and the figures across them.
+
+Every combined figure is a sum of the accounts' own figures as their packs show them (credits in
+integer hundredths, cost in integer cents), so the roll-up adds up to the accounts' packs. An
+account that failed is listed with its error, and the roll-up says it is partial everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from generect_reports.money import display_shares, money_cents, to_hundredths
+from generect_reports.periods import Month
+
+if TYPE_CHECKING:
+    from generect_reports.fetch.source import MultiSource, Source
+    from generect_reports.reports.assemble import ReportSettings
+    from generect_reports.reports.formats import ReportFormats
+    from generect_reports.reports.monthly import MonthlyReport
+
+__all__ = ["RollupReport", "rollup_report", "build_rollup", "account_exceptions"]
+
+
+@dataclass(frozen=True)
+class RollupReport:
+    """One month across accounts.
+
+    ``accounts`` (ranked by credits, largest first): ``account, label, credits,
+    previous_credits, change, change_pct, yoy_credits, yoy_change_pct, cost, limit, limit_use,
+    status, exceptions``; in a running month ``change`` compares the same days of both months
+    (like for like), as each account's report does; ``cost`` is the account's own report's
+    cost, in dollars of whole cents.
+    ``operations``: ``operation, credits, share_display, cost`` across the accounts that
+    answered, largest first (shares add up to 100.0 as displayed). ``trend``: ``account, month,
+    credits``. ``failed``: the accounts that could not be read (``account, error, exit_code``).
+    """
+
+    month: str
+    month_name: str
+    timezone: str
+    currency: str
+    month_complete: bool
+    accounts: pd.DataFrame
+    operations: pd.DataFrame
+    trend: pd.DataFrame
+    total: float
+    previous_total: float
+    cost: float
+    failed: tuple[Mapping[str, Any], ...] = ()
+    reports: Mapping[str, MonthlyReport] = field(default_factory=dict, repr=False)
+
+    @property
+    def formats(self) -> ReportFormats:
+        """The one display decision across accounts: whole credits when every figure is whole."""
+        from generect_reports.reports.formats import ReportFormats, credit_decimals_for
+
+        values = [*self.accounts["credits"], *self.accounts["previous_credits"]]
+        return ReportFormats(credit_decimals=credit_decimals_for(values), currency=self.currency)
+
+    @property
+    def complete(self) -> bool:
+        """False when any account failed: every total is then partial."""
+        return not self.failed
+
+    @property
+    def change(self) -> float:
+        """The sum of the accounts' changes (like for like in a running month)."""
+        return _hundredths_sum(self.accounts["change"])
+
+    @property
+    def change_pct(self) -> float:
+        return self.change / self.previous_total if self.previous_total else float("nan")
+
+    @property
+    def title(self) -> str:
+        """The document title; a partial roll-up says so in it."""
+        text = f"Generect usage across accounts, {self.month_name}"
+        if not self.complete:
+            text += f" (partial: {len(self.failed)} of {len(self.accounts) + len(self.failed)} "
+            text += "accounts failed)"
+        return text
+
+
+def _hundredths_sum(values: Any) -> float:
+    return int(to_hundredths(np.asarray(values, dtype="float64")).sum()) / 100
+
+
+def account_exceptions(rep: MonthlyReport) -> list[str]:
+    """What a controller must see first about one account's month, most severe first."""
+    out: list[str] = []
+    budget = rep.sections.budget
+    if budget is not None and len(budget):
+        limit = budget[budget["kind"] == "limit"]
+        for row in limit.itertuples():
+            if bool(row.crossed):
+                out.append(
+                    f"over the plan limit: {rep.formats.credits(row.used)} of "
+                    f"{rep.formats.credits(row.threshold)} credits"
+                )
+            elif bool(row.projected_over):
+                out.append(
+                    f"projected over the plan limit: {rep.formats.credits(row.projected)} of "
+                    f"{rep.formats.credits(row.threshold)} credits"
+                )
+    if len(rep.anomalies):
+        days = sorted({pd.Timestamp(d).strftime("%d %b") for d in rep.anomalies["day"]})
+        out.append(f"{len(rep.anomalies)} unusual day(s): {', '.join(days[:3])}")
+    if rep.new_operations:
+        out.append("new operation(s): " + ", ".join(rep.new_operations))
+    if not rep.complete:
+        out.append(f"month in progress: {rep.elapsed_days} of {rep.days_in_month} days")
+    return out
+
+
+def _limit(rep: MonthlyReport) -> tuple[float, float, str]:
+    budget = rep.sections.budget
+    if budget is None or not len(budget) or not (budget["kind"] == "limit").any():
+        return float("nan"), float("nan"), "no limit"
+    row = budget[budget["kind"] == "limit"].iloc[0]
+    status = (
+        "over limit"
+        if bool(row["crossed"])
+        else "projected over"
+        if bool(row["projected_over"])
+        else "within limit"
+    )
+    return float(row["threshold"]), float(row["share_used"]), status
+
+
+def build_rollup(
+    reports: Mapping[str, MonthlyReport],
+    *,
+    month: str,
+    timezone: str,
+    labels: Mapping[str, str] | None = None,
+    failed: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...] = (),
+) -> RollupReport:
+    """The roll-up of ``reports`` (``{account: its monthly report}``, configuration order)."""
+    labels = labels or {}
+    rows = []
+    trend = []
+    ops: dict[str, list[float]] = {}
+    op_cents: dict[str, int] = {}
+    currency = "USD"
+    month_complete = True
+    for name, rep in reports.items():
+        currency = rep.currency
+        month_complete = month_complete and rep.complete
+        limit, limit_use, status = _limit(rep)
+        rows.append(
+            {
+                "account": name,
+                "label": labels.get(name, name),
+                "credits": float(rep.total),
+                "previous_credits": float(rep.previous_total),
+                "change": float(rep.change),
+                "change_pct": float(rep.change_pct),
+                "yoy_credits": float("nan") if rep.yoy_total is None else float(rep.yoy_total),
+                "yoy_change_pct": (
+                    float("nan") if rep.yoy_change_pct is None else float(rep.yoy_change_pct)
+                ),
+                "cost": money_cents(rep.estimated_cost) / 100,
+                "limit": limit,
+                "limit_use": limit_use,
+                "status": status,
+                "exceptions": "; ".join(account_exceptions(rep)),
+            }
+        )
+        totals = rep.monthly.sum(axis=0)
+        for period, credits in totals.items():
+            trend.append({"account": name, "month": str(period), "credits": float(credits)})
+        for op in rep.operations.itertuples():
+            if float(op.credits):
+                ops.setdefault(str(op.operation), []).append(float(op.credits))
+                op_cents[str(op.operation)] = op_cents.get(str(op.operation), 0) + money_cents(
+                    op.estimated_cost
+                )
+    accounts = pd.DataFrame(
+        rows,
+        columns=[
+            "account",
+            "label",
+            "credits",
+            "previous_credits",
+            "change",
+            "change_pct",
+            "yoy_credits",
+            "yoy_change_pct",
+            "cost",
+            "limit",
+            "limit_use",
+            "status",
+            "exceptions",
+        ],
+    )
+    accounts = accounts.sort_values(
+        ["credits", "account"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    operations = pd.DataFrame(
+        {
+            "operation": list(ops),
+            "credits": [_hundredths_sum(v) for v in ops.values()],
+            "cost": [op_cents[o] / 100 for o in ops],
+        }
+    )
+    operations = operations.sort_values(
+        ["credits", "operation"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    operations.insert(2, "share_display", display_shares(operations["credits"].to_numpy()))
+    return RollupReport(
+        month=month,
+        month_name=Month.parse(month).first_day.strftime("%B %Y"),
+        timezone=timezone,
+        currency=currency,
+        month_complete=month_complete,
+        accounts=accounts,
+        operations=operations,
+        trend=pd.DataFrame(trend, columns=["account", "month", "credits"]),
+        total=_hundredths_sum(accounts["credits"]),
+        previous_total=_hundredths_sum(accounts["previous_credits"]),
+        cost=int(round(sum(money_cents(c) for c in accounts["cost"]))) / 100,
+        failed=tuple(dict(f) for f in failed),
+        reports=dict(reports),
+    )
+
+
+def rollup_report(
+    sources: MultiSource,
+    month: Month | str | None,
+    settings_for: Callable[[str], ReportSettings],
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> RollupReport:
+    """Every account's monthly report of ``month`` (each with its own settings), side by side,
+    and the roll-up of those that answered. ``month`` None is the last full month."""
+    from generect_reports.reports.assemble import monthly_report
+
+    chosen = None if month is None else Month.parse(month)
+
+    def one(name: str, source: Source) -> MonthlyReport:
+        return monthly_report(source, chosen, settings_for(name))
+
+    reports = sources.each(one)
+    first = next(iter(reports.values()), None)
+    label = str(chosen) if chosen is not None else (first.month if first else "")
+    if not label:
+        # Every account failed: nothing says which month "last full" was; the API's clock does.
+        label = str(Month.parse(pd.Timestamp.now(tz="UTC").strftime("%Y-%m")).shift(-1))
+    timezone = first.timezone if first else "UTC"
+    return build_rollup(
+        reports,
+        month=label,
+        timezone=timezone,
+        labels=labels,
+        failed=[f.as_dict() for f in sources.failures],
+    )
