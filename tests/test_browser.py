@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+#: The dashboard's token in these tests (the command takes it from the environment).
+DASHBOARD_TOKEN = "browser-test-token-3f9a1c"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -54,13 +56,14 @@ def _env(tmp: Path) -> dict[str, str]:
         ("IPYTHONDIR", "ipython"),
     ):
         env[name] = str(tmp / ".jupyter" / sub)
+    env["GENERECT_DASHBOARD_TOKEN"] = DASHBOARD_TOKEN
     return env
 
 
 @contextlib.contextmanager
 def _server(
     cmd: list[str], *, cwd: Path, port: int, env: dict[str, str], timeout: float = 90.0
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     log = (cwd / "server.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -81,7 +84,7 @@ def _server(
                         + (cwd / "server.log").read_text(errors="replace")
                     ) from exc
                 time.sleep(0.3)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -244,7 +247,7 @@ def test_dashboard_in_chromium(browser, tmp_path):
         _page(browser, tmp_path, "dashboard") as pg,
     ):
         page = pg.page
-        page.goto(f"http://127.0.0.1:{port}/", timeout=90000)
+        page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
         page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
         _no_broken_widgets(page)
         body = page.inner_text("body")
@@ -269,6 +272,69 @@ def test_dashboard_in_chromium(browser, tmp_path):
         ).read_bytes()[:5] == b"%PDF-"
         pg.shot("dashboard")
         assert pg.errors == []
+
+
+def _kernels(server: subprocess.Popen[bytes]) -> list[Any]:
+    import psutil
+
+    found = []
+    for child in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:  # ended between the listing and the look
+            pass
+    return found
+
+
+def _wait_for_kernels(server: subprocess.Popen[bytes], count: int, timeout: float) -> float:
+    """Seconds until the server runs ``count`` kernels (fails after ``timeout``)."""
+    started = time.monotonic()
+    while len(_kernels(server)) != count:
+        assert time.monotonic() - started < timeout, f"{len(_kernels(server))} kernels running"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_leaving_the_dashboard_ends_its_kernel(browser, tmp_path):
+    """Views left by navigating away end their kernel at once (the page's shutdown beacon passes
+    the XSRF check); a tab that is closed without it is culled after the idle timeout. Either
+    way the server is back to no kernels."""
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    idle = 15
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port), "--idle-timeout", str(idle)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)) as server:
+        assert _kernels(server) == []
+        for view, leave in enumerate(("navigate", "navigate", "close")):
+            with _page(browser, tmp_path, f"view-{view}") as pg:
+                page = pg.page
+                # The first view is a shared link: it reopens the view it names.
+                shared = "&from=2026-10-01&to=2026-10-15&period=day" if view == 0 else ""
+                page.goto(
+                    f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}{shared}", timeout=90000
+                )
+                chart = page.locator(".generect-dashboard img.generect-chart").first
+                chart.wait_for(timeout=90000)
+                if shared:
+                    alt = str(chart.get_attribute("alt"))
+                    assert alt.startswith("Chart: Credits by day, 01 Oct 2026 – 15 Oct 2026"), alt
+                    link = page.locator("a.generect-share-link").first.get_attribute("href")
+                    assert link is not None and "period=day" in link and "token" not in link
+                assert len(_kernels(server)) == 1
+                assert pg.errors == []
+                if leave == "navigate":
+                    page.goto("about:blank")
+                    # Well inside the idle timeout: the shutdown on leaving, not the culling.
+                    _wait_for_kernels(server, 0, timeout=idle / 2)
+                else:
+                    page.close(run_before_unload=True)
+                    _wait_for_kernels(server, 0, timeout=idle + 30)
+        log = (work / "server.log").read_text(errors="replace")
+        assert "_xsrf" not in log and " 403 " not in log
+        assert log.count("Culling 'idle' kernel") == 1  # the closed tab's kernel only
 
 
 def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
@@ -306,6 +372,9 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
             timeout=60000
         )
+        # The kernel connected (the status bar says so), not only its indicator drawn: a Run All
+        # sent before that clears the outputs and runs nothing.
+        page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60000)
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         scope = ".generect-explorer"
@@ -319,3 +388,92 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         _check_export(pg, scope, work, ops, ("2025-01", "2026-07"), sample)
         pg.shot("jupyterlab")
         assert pg.errors == []
+
+
+def _contrast(fg: str, bg: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)``/``rgba(...)`` colours (opaque background)."""
+    import re
+
+    def lum(css: str) -> float:
+        r, g, b = (int(v) / 255 for v in re.findall(r"[\d.]+", css)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_dashboard_on_a_phone_in_print_and_to_a_screen_reader(browser, tmp_path):
+    """At 390×844: nothing wider than the screen, every control on it, charts in proportion, the
+    comparison inside the screen; toggles and buttons readable (contrast ≥ 4.5:1); charts state
+    their figures in their accessible name; printing gives every section, not the first screen."""
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
+            chart = page.locator(".generect-dashboard img.generect-chart").first
+            chart.wait_for(timeout=90000)
+            page.wait_for_timeout(500)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            controls = [
+                ".generect-explorer .noUi-handle",
+                ".generect-explorer .widget-datepicker input",
+                ".generect-explorer .widget-dropdown select",
+                ".generect-explorer select[multiple]",
+                ".generect-explorer .widget-toggle-button",
+                ".generect-dashboard button.generect-report-button",
+            ]
+            for selector in controls:
+                items = page.locator(selector + ":visible")  # the open tab's, the page's
+                assert items.count(), selector
+                for i in range(items.count()):
+                    box = items.nth(i).bounding_box()
+                    assert box is not None and box["x"] >= 0, selector
+                    assert box["x"] + box["width"] <= 390 + 0.5, (selector, i, box)
+            box = chart.bounding_box()
+            assert box is not None and box["width"] <= 390
+            assert box["width"] / box["height"] == pytest.approx(900 / 380, rel=0.03)
+            # What a screen reader announces for the chart: its figures.
+            name = str(chart.get_attribute("alt"))
+            assert name.startswith("Chart: Credits by month") and "Total " in name, name
+            assert "Highest month: 2026-10" in name
+            # Toggles (on and off) and the primary button: text contrast of at least 4.5:1.
+            colours = page.evaluate(
+                """() => [...document.querySelectorAll(
+                     '.generect-explorer .widget-toggle-button, .generect-dashboard .mod-primary')]
+                   .map(e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor,
+                              e.className])"""
+            )
+            assert any("mod-active" in c[2] for c in colours)
+            for fg, bg, cls in colours:
+                assert _contrast(fg, bg) >= 4.5, (fg, bg, cls)
+            page.locator(".lm-TabBar-tab", has_text="Compare").first.click()
+            compare = page.locator(".generect-compare").first
+            compare.wait_for(timeout=20000)
+            page.wait_for_timeout(300)
+            box = compare.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 390 + 0.5
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+            pdf = tmp_path / "print.pdf"
+            page.emulate_media(media="print")
+            pdf.write_bytes(page.pdf(width="390px", height="844px"))
+            reader = PdfReader(str(pdf))
+            # NFKC: the PDF's fonts join "fi" into one ligature glyph.
+            text = unicodedata.normalize(
+                "NFKC", " ".join(p.extract_text() or "" for p in reader.pages)
+            )
+            assert len(reader.pages) > 1
+            assert "Explore usage" in text and "Report files" in text
+        finally:
+            context.close()

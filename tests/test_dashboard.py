@@ -119,7 +119,7 @@ def test_the_dashboard_command_hands_its_source_options_to_the_notebook(
 
     kept = tmp_path / "served.ipynb"
 
-    def keep_the_notebook(notebook, port):
+    def keep_the_notebook(notebook, port, **_limits):
         # A real child in Voila's place: it keeps the notebook it was given and exits.
         return [
             sys.executable,
@@ -211,11 +211,52 @@ def test_dashboard_bad_input(tmp_path, args, message):
 def test_voila_command_is_local_and_without_code():
     from generect_reports.notebook.serve import voila_command, voila_env
 
-    cmd = voila_command(Path("x.ipynb"), 8123)
+    cmd = voila_command(Path("x.ipynb"), 8123, idle_timeout=30, max_views=5)
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--strip_sources=True" in cmd
     assert "--no-browser" in cmd and "--template=generect" in cmd
+    assert cmd[1:3] == ["-m", "generect_reports.notebook.voila_app"]
+    assert "--MappingKernelManager.cull_idle_timeout=30" in cmd
+    assert "--MappingKernelManager.cull_interval=10" in cmd
+    assert "--BoundedKernelManager.max_kernels=5" in cmd
+    assert not any("token" in arg.lower() for arg in cmd)  # a command line is public
+    assert voila_env("t0k")["GENERECT_DASHBOARD_TOKEN"] == "t0k"
     template = (
         Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
     )
     assert (template / "index.html.j2").is_file()
     assert "cdn." not in (template / "index.html.j2").read_text()
+
+
+# --- friendly failure ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("month", ["2020-01", "2026-12"])
+def test_a_month_without_data_opens_as_one_plain_line(month, tmp_path):
+    shown = D.open_dashboard(use_live_api=False, month=month, export_dir=str(tmp_path))
+    assert not isinstance(shown, D.Dashboard)
+    text = shown.value
+    assert text.count("<p") == 1 and "The dashboard cannot open: " in text
+    assert ("2019-12-04" in text) if month == "2020-01" else ("no complete day" in text)
+    assert "Traceback" not in text and "show_tracebacks" not in text
+
+
+def test_a_refused_token_opens_as_one_plain_line(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENERECT_API_TOKEN", "not-the-token-" + TOKEN[::-1])
+    shown = D.open_dashboard(use_live_api=True, timezone="UTC", api_url=api.url, no_cache=True)
+    text = shown.value
+    assert "The dashboard cannot open: " in text and "role='alert'" in text
+    assert TOKEN[::-1] not in text and "Traceback" not in text
+
+
+def test_open_dashboard_gives_the_dashboard_when_it_can(tmp_path):
+    shown = D.open_dashboard(use_live_api=False, month="2026-10", export_dir=str(tmp_path))
+    assert isinstance(shown, D.Dashboard) and "Credits, October 2026" in shown.kpis.value
+
+
+def test_open_dashboard_reopens_a_shared_view(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "token=t&from=2026-10-01&to=2026-10-15&period=day&tab=drill")
+    shown = D.open_dashboard(use_live_api=False, month="2026-10", export_dir=str(tmp_path))
+    ex = shown.explorer
+    assert ex.range == (pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-15"))
+    assert ex.granularity.value == "day" and ex.tabs.selected_index == 2
+    assert list(ex.filtered.index)[:2] == ["2026-10-01", "2026-10-02"] and len(ex.filtered) == 15

@@ -137,17 +137,38 @@ def test_explorer_reacts_to_every_control(sample):
         ex.filtered.columns
     )
     assert len(ax.patches) == len(partial)
-    assert bytes(ex.chart.value).startswith(b"\x89PNG")
+    assert ex.chart_png.startswith(b"\x89PNG")
     assert "search_database" in ex.table_view.value and "$" in ex.table_view.value
     assert "Partial periods" in ex.table_view.value
 
 
 def test_chart_is_drawn_at_twice_its_box(sample):
     ex = UsageExplorer(sample, chart_size=(900, 380))
-    png = bytes(ex.chart.value)
+    png = ex.chart_png
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1800, 760)
-    assert (ex.chart.layout.width, ex.chart.layout.height) == ("900px", "380px")
+    assert 'width="900" height="380"' in ex.chart.value and "max-width:100%" in ex.chart.value
+    assert base64.b64encode(png).decode() in ex.chart.value
+
+
+def test_charts_state_their_figures_in_their_alt_text(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-09", "2026-10")
+    total = ex.filtered.to_numpy().sum()
+    top = ex.filtered.sum().sort_values(ascending=False)
+    assert ex.chart_alt == (
+        f"Chart: Credits by month, 01 Sep 2026 – 31 Oct 2026. Total {total:,.0f} credits over "
+        f"2 months. Largest: {top.index[0]} {top.iloc[0]:,.0f} credits, {top.index[1]} "
+        f"{top.iloc[1]:,.0f} credits, {top.index[2]} {top.iloc[2]:,.0f} credits and "
+        f"{len(top) - 3} more. Highest month: 2026-10 with "
+        f"{ex.filtered.loc['2026-10'].sum():,.0f} credits."
+    )
+    assert f'alt="{ex.chart_alt}"' in ex.chart.value
+    ex.unit.value = "usd"
+    assert "Total $" in ex.chart_alt
+    ex.tabs.selected_index = 2
+    assert ex.drill_alt.startswith(f"Chart: {ex.drill.value}, credits per day")
+    assert 'class="generect-drill-chart" alt="Chart: ' in ex.drill_chart.value
 
 
 def test_legend_follows_the_stack(sample):
@@ -220,6 +241,7 @@ def test_compare_tab(sample):
     assert "change %" in ex.compare_view.value
     ex.compare_mode.value = "yoy"
     assert ex.a_start.value.isoformat() == "2025-10-01"
+    assert ex.compare_verdict.ok and "change %" in ex.compare_view.value
     ex.compare_mode.value = "custom"
     ex.a_start.value = pd.Timestamp("2026-01-01").date()
     ex.a_end.value = pd.Timestamp("2026-01-31").date()
@@ -236,6 +258,10 @@ def test_drill_down_series_anomalies_and_share(sample):
     assert len(axes) == 2 and len(axes[0].lines[0].get_xdata()) == len(ex.grid.days)
     assert len(axes[0].collections) == 1  # the anomaly markers
     assert str(anomaly["day"]) in ex.drill_view.value
+    # Formatted as the report shows it: whole credits, the score to one decimal.
+    text = ex.drill_view.value
+    assert f">{anomaly['credits']:,.0f}<" in text and f">{anomaly['score']:,.1f}<" in text
+    assert "000000<" not in text and "Score (× MAD)" in text
     assert len(axes[1].patches) == len(ex.grid.months())
 
 
@@ -249,19 +275,49 @@ def test_export_writes_the_filtered_view(sample, tmp_path, fmt):
     ex.export_button.click()
     path = ex.last_export
     assert path is not None and path.parent == tmp_path and path.suffix == "." + fmt
-    if fmt == "csv":
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-    else:
-        sheet = openpyxl.load_workbook(path).active
-        values = list(sheet.iter_rows(min_row=3, values_only=True))
-        rows = [dict(zip(("period_start", "period", "operation", "credits"), v)) for v in values]
-    frame = pd.DataFrame(rows).astype({"credits": float})
+    frame = _read_export(path)
+    assert list(frame.columns) == ["period_start", "period", "partial", "operation", "credits"]
     got = frame.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
     pd.testing.assert_frame_equal(got[ex.filtered.columns], ex.filtered, check_names=False)
+    # August starts the range on its first day, October is the data's last month: the weeks cut
+    # by the range's ends are flagged, the others not.
+    flagged = set(frame.loc[frame["partial"].astype(str).isin(["True", "1"]), "period"])
+    assert flagged == set(ex.filtered.attrs["partial"]) and flagged
     link = ex.export_view.value
     assert f'download="{path.name}"' in link
     encoded = link.split("base64,")[1].split('"')[0]
     assert base64.b64decode(encoded) == path.read_bytes()
+
+
+def _read_export(path):
+    """An exported view: the header must be the first row, in CSV and in the workbook."""
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        frame = pd.DataFrame(rows)
+    else:
+        sheet = openpyxl.load_workbook(path)["View"]
+        values = list(sheet.iter_rows(values_only=True))
+        frame = pd.DataFrame(values[1:], columns=values[0])
+    money = [c for c in ("credits", "estimated_usd") if c in frame]
+    return frame.astype(dict.fromkeys(money, float))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_follows_the_unit_on_screen(sample, tmp_path, fmt):
+    ex = UsageExplorer(sample, export_dir=tmp_path)
+    ex.months.value = ("2026-09", "2026-10")
+    ex.unit.value = "usd"
+    ex.export_format.value = fmt
+    frame = _read_export(ex.export())
+    assert list(frame.columns)[-2:] == ["credits", "estimated_usd"]
+    got = frame.pivot_table(
+        index="period", columns="operation", values="estimated_usd", aggfunc="sum"
+    )
+    # The dollars on screen, to the cent.
+    pd.testing.assert_frame_equal(
+        got[ex.filtered.columns].round(2), ex.filtered.round(2), check_names=False
+    )
+    assert "usd" in ex.last_export.name and "estimated USD" in ex.export_view.value
 
 
 def test_timezone_choice_reloads_live_data(sample):
@@ -364,3 +420,122 @@ def test_totals_table_shares_add_up_as_shown(sample):
     costs = g.build_report(sample, "2026-10").cost_by_operation.set_index("operation")
     priced = costs["cost_share_display"].dropna()
     assert shares[priced.index].to_dict() == priced.to_dict()
+
+
+def test_compare_refuses_a_period_before_the_data(sample):
+    """The whole range against a year before: 12 of period A's 22 months precede the data, so
+    there is no change to show, only the reason, in one line."""
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.compare_mode.value = "yoy"
+    assert not ex.compare_verdict.ok and ex.compared.empty
+    text = ex.compare_view.value
+    assert "starts before the data (01 Jan 2025)" in text and "no comparison" in text
+    assert "%" not in text and "<table" not in text
+
+
+def test_previous_period_of_a_long_range_does_not_overlap(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-01", "2026-10")
+    assert (ex.a_start.value.isoformat(), ex.a_end.value.isoformat()) == (
+        "2025-03-01",
+        "2025-12-31",
+    )
+    assert ex.compare_verdict.ok and ex.compare_verdict.overlap_days == 0
+    want = compare_periods(sample, ("2025-03-01", "2025-12-31"), ("2026-01-01", "2026-10-31"))
+    pd.testing.assert_frame_equal(ex.compared, want)
+
+
+def test_a_custom_period_overlapping_b_is_stated(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-10", "2026-10")
+    ex.compare_mode.value = "custom"
+    ex.a_start.value = pd.Timestamp("2026-09-15").date()
+    ex.a_end.value = pd.Timestamp("2026-10-15").date()
+    assert ex.compare_verdict.ok and "overlap by 15 days" in ex.compare_view.value
+
+
+def test_the_month_slider_follows_typed_dates(sample):
+    ex = UsageExplorer(sample)
+    before = ex.draw_count
+    ex.start.value = pd.Timestamp("2026-03-10").date()
+    ex.end.value = pd.Timestamp("2026-05-20").date()
+    assert ex.months.value == ("2026-03", "2026-05")
+    assert ex.range == (pd.Timestamp("2026-03-10"), pd.Timestamp("2026-05-20"))  # kept as typed
+    assert ex.draw_count == before + 2  # one draw per typed date, none for the slider's move
+
+
+def test_an_invalid_range_clears_the_chart_and_says_why(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    assert ex.chart_png and "<table" in ex.table_view.value
+    ex.end.value = pd.Timestamp("2025-01-01").date()
+    ex.start.value = pd.Timestamp("2026-01-01").date()
+    assert "on or before the end date" in ex.status.value and "role='alert'" in ex.status.value
+    assert ex.chart.value == "" and ex.chart.layout.display == "none"
+    assert ex.table_view.value == "" and ex.compare_view.value == "" and ex.filtered.empty
+    ex.end.value = pd.Timestamp("2026-02-28").date()
+    assert ex.status.value == "" and "<img" in ex.chart.value and ex.chart.layout.display is None
+    assert "<table" in ex.table_view.value
+
+
+def test_the_timezone_control_says_why_it_is_disabled(sample):
+    ex = UsageExplorer(sample)
+    assert ex.timezone.disabled
+    assert "recorded in that timezone only" in ex.timezone_note.value
+    live = UsageExplorer(sample, loader=lambda tz: sample)
+    assert not live.timezone.disabled and live.timezone_note.value == ""
+
+
+def test_a_shared_view_reopens_the_same_view(sample):
+    ex = UsageExplorer(sample)
+    ex.months.value = ("2026-03", "2026-06")
+    ex.granularity.value = "week"
+    ex.unit.value = "usd"
+    ex.operations.value = ("search_database", "email_find")
+    ex.compare_mode.value = "yoy"
+    ex.drill.value = "email_find"
+    ex.tabs.selected_index = 1
+    query = ex.view_query()
+    assert "token" not in query and f"href='?{query}'" in ex.share_link.value.replace("&amp;", "&")
+    again = UsageExplorer(sample)
+    assert again.apply_view("token=secret&" + query) == []
+    for name in ("start", "end", "granularity", "unit", "operations", "compare_mode", "drill"):
+        assert getattr(again, name).value == getattr(ex, name).value, name
+    assert again.months.value == ("2026-03", "2026-06") and again.tabs.selected_index == 1
+    pd.testing.assert_frame_equal(again.filtered, ex.filtered)
+    pd.testing.assert_frame_equal(again.compared, ex.compared)
+    assert again.view_query() == query
+
+
+def test_a_shared_view_ignores_what_does_not_fit(sample):
+    ex = UsageExplorer(sample)
+    before = ex.filtered.copy()
+    ignored = ex.apply_view(
+        "from=2019-01-01&to=2026-02-30&period=hour&unit=eur&ops=nope&tab=x&op=%3Cscript%3E"
+        "&compare=custom&a_from=२०२६-01-01&a_to=2026-01-31"
+    )
+    assert sorted(ignored) == sorted(
+        ["from", "to", "period", "unit", "ops", "tab", "op", "a_from", "a_to"]
+    )
+    pd.testing.assert_frame_equal(ex.filtered, before)
+    assert "<script>" not in ex.share_link.value
+
+
+def test_the_comparison_has_a_chart_beside_its_table(sample):
+    ex = UsageExplorer(sample)
+    ex.tabs.selected_index = 1
+    ex.months.value = ("2026-10", "2026-10")
+    a, b = ex.compared["a"].sum(), ex.compared["b"].sum()
+    assert ex.compare_png.startswith(b"\x89PNG")
+    assert ex.compare_alt == (
+        "Chart: period A (01 Sep 2026 – 30 Sep 2026) against period B (01 Oct 2026 – "
+        f"31 Oct 2026) for the {min(10, len(ex.compared))} largest operations in B. "
+        f"A {a:,.0f} credits, B {b:,.0f} credits ({(b - a) / a:+.1%})."
+    )
+    assert 'class="generect-compare-chart"' in ex.compare_chart.value
+    ex.compare_mode.value = "yoy"
+    ex.months.value = ("2025-01", "2025-03")  # a year before precedes the data: no chart
+    assert not ex.compare_verdict.ok and ex.compare_chart.value == "" and ex.compare_png == b""

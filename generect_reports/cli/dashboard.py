@@ -25,13 +25,30 @@ __all__ = ["command"]
     default=None,
     help="Month of the key figures and report files [default: the last full month].",
 )
+@click.option(
+    "--idle-timeout",
+    default=45,
+    show_default=True,
+    type=click.IntRange(1, 86400),
+    help="Seconds a view's kernel may run with no page connected before it is shut down.",
+)
+@click.option(
+    "--max-views",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Most views open at once (one Python process each); one more is refused.",
+)
 @common_options
 @run_command
-def command(run: Run, port: int, month: Month | None) -> None:
+def command(run: Run, port: int, month: Month | None, idle_timeout: int, max_views: int) -> None:
     """Serve the usage dashboard in the browser (Voila) on 127.0.0.1.
 
     The month's key figures, the usage explorer and the report downloads, without code.
     Exports and report files are written to the current folder. Needs the 'dashboard' extra.
+
+    Every request needs the token in the printed URL (set GENERECT_DASHBOARD_TOKEN to choose
+    it); a page that is closed frees its kernel.
     """
     from ..notebook.serve import serve_dashboard
 
@@ -43,4 +60,6 @@ def command(run: Run, port: int, month: Month | None) -> None:
         api_url=run.api_url,
         no_cache=run.no_cache,
         quiet=run.quiet,
+        idle_timeout=idle_timeout,
+        max_views=max_views,
     )

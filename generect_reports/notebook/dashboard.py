@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Dashboard",
+    "open_dashboard",
     "load_usage",
     "notebook_source",
     "dashboard_notebook",
@@ -359,6 +360,38 @@ class Dashboard:
         return bundle
 
 
+def open_dashboard(*, view: str | None = None, **parameters: Any) -> Any:
+    """:meth:`Dashboard.from_parameters`, or, when it cannot open (a month without data, a
+    refused token, the API down), one plain line saying why: never a traceback in the page.
+
+    ``view`` is a shared view's URL query (the explorer's "Link to this view"); by default the
+    query of the page Voilà serves (``QUERY_STRING``), so a shared link reopens its view.
+
+    Returns
+    -------
+    Dashboard or ipywidgets.HTML
+        The dashboard, or a widget holding the one-line reason.
+    """
+    import ipywidgets as w
+
+    from .._text import escape_invisible
+    from ..errors import GenerectError
+
+    try:
+        dashboard = Dashboard.from_parameters(**parameters)
+    except GenerectError as exc:
+        lines = escape_invisible(str(exc)).splitlines()
+        reason = (lines[0] if lines else type(exc).__name__).rstrip(".")
+        message = w.HTML(
+            "<p class='generect-failure' role='alert' style='font-size:15px;margin:16px 0'>"
+            f"The dashboard cannot open: {escape(reason)}.</p>"
+        )
+        message.add_class("generect-dashboard-failure")
+        return message
+    dashboard.explorer.apply_view(os.environ.get("QUERY_STRING") if view is None else view)
+    return dashboard
+
+
 PARAMETERS_TEMPLATE = """\
 # Parameters (papermill and the dashboard command set these)
 USE_LIVE_API = {use_live_api!r}  # True: the account behind GENERECT_API_TOKEN; False: the sample
@@ -370,10 +403,10 @@ API_URL = {api_url!r}  # None for $GENERECT_API_URL or the public API
 NO_CACHE = {no_cache!r}  # True: neither read nor write the cache of closed periods"""
 
 SHOW = """\
-from generect_reports.notebook.dashboard import Dashboard
+from generect_reports.notebook.dashboard import open_dashboard
 
-Dashboard.from_parameters(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, timezone=TIMEZONE,
-                          export_dir=EXPORT_DIR, api_url=API_URL, no_cache=NO_CACHE)"""
+open_dashboard(use_live_api=USE_LIVE_API, month=MONTH, as_of=AS_OF, timezone=TIMEZONE,
+               export_dir=EXPORT_DIR, api_url=API_URL, no_cache=NO_CACHE)"""
 
 
 def dashboard_notebook(

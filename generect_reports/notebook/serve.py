@@ -1,8 +1,15 @@
-"""Serve the dashboard with Voilà on 127.0.0.1 (the ``generect-reports dashboard`` command)."""
+"""Serve the dashboard with Voilà on 127.0.0.1 (the ``generect-reports dashboard`` command).
+
+The server can be left running: every request needs the token generated at start-up (printed in
+the URL), a page that is left shuts its kernel down, kernels without a page are culled after
+``idle_timeout`` seconds, and at most ``max_views`` run at once (see
+:mod:`~generect_reports.notebook.voila_app`).
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,7 +20,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..periods import Month
 
-__all__ = ["serve_dashboard", "voila_command", "voila_env", "free_port", "DASHBOARD_EXTRA_MESSAGE"]
+__all__ = [
+    "serve_dashboard",
+    "voila_command",
+    "voila_env",
+    "free_port",
+    "dashboard_url",
+    "DASHBOARD_EXTRA_MESSAGE",
+    "TOKEN_ENV",
+    "IDLE_TIMEOUT",
+    "MAX_VIEWS",
+]
+
+#: The environment variable holding the dashboard's token: set it to choose the token (a
+#: bookmark that survives restarts); unset, a new one is generated at every start.
+TOKEN_ENV = "GENERECT_DASHBOARD_TOKEN"
+#: Seconds a kernel may sit without a page connected before it is shut down.
+IDLE_TIMEOUT = 45
+#: Most views (kernels) at once; each costs one Python process.
+MAX_VIEWS = 8
 
 DASHBOARD_EXTRA_MESSAGE = (
     "the dashboard needs Voila, in the 'dashboard' extra: pip install 'generect-reports[dashboard]'"
@@ -27,12 +52,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def voila_command(notebook: Path, port: int) -> list[str]:
-    """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page."""
+def dashboard_url(port: int, token: str) -> str:
+    """The address to open: the token rides in the query, as Jupyter's does."""
+    return f"http://127.0.0.1:{port}/?token={token}"
+
+
+def voila_command(
+    notebook: Path, port: int, *, idle_timeout: int = IDLE_TIMEOUT, max_views: int = MAX_VIEWS
+) -> list[str]:
+    """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page; kernels without a
+    page culled after ``idle_timeout`` seconds, at most ``max_views`` at once. The token is not
+    here (a command line is visible to every local user): it travels in :data:`TOKEN_ENV`."""
+    interval = max(1, min(10, idle_timeout // 3))
     return [
         sys.executable,
         "-m",
-        "voila",
+        "generect_reports.notebook.voila_app",
         str(notebook),
         "--no-browser",
         f"--port={port}",
@@ -42,13 +77,19 @@ def voila_command(notebook: Path, port: int) -> list[str]:
         "--show_tracebacks=False",
         "--template=generect",
         "--theme=light",
+        f"--MappingKernelManager.cull_idle_timeout={idle_timeout}",
+        f"--MappingKernelManager.cull_interval={interval}",
+        "--MappingKernelManager.cull_connected=False",
+        f"--BoundedKernelManager.max_kernels={max_views}",
     ]
 
 
-def voila_env() -> dict[str, str]:
-    """The environment for Voilà: our template folder first on the Jupyter data path."""
+def voila_env(token: str = "") -> dict[str, str]:
+    """The environment for Voilà: our template folder first on the Jupyter data path, and the
+    token in :data:`TOKEN_ENV`."""
     share = Path(__file__).resolve().parent / "share" / "jupyter"
     env = dict(os.environ)
+    env[TOKEN_ENV] = token
     env["JUPYTER_PATH"] = os.pathsep.join([str(share), *filter(None, [env.get("JUPYTER_PATH")])])
     return env
 
@@ -62,9 +103,14 @@ def serve_dashboard(
     api_url: str | None = None,
     no_cache: bool = False,
     quiet: bool = False,
+    idle_timeout: int = IDLE_TIMEOUT,
+    max_views: int = MAX_VIEWS,
 ) -> None:
     """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
     it is stopped. Exports and report files go to the current folder.
+
+    The token is :data:`TOKEN_ENV` if set, else generated; the URL carrying it is printed on
+    stderr (even with ``quiet`` when it was generated: nobody could open the page otherwise).
 
     The notebook opens its source with the same choices (sample or API, ``api_url``,
     ``timezone``, ``no_cache``) through
@@ -117,13 +163,17 @@ def serve_dashboard(
             ),
             notebook,
         )
-        if not quiet:
+        token = os.environ.get(TOKEN_ENV) or ""
+        generated = not token
+        token = token or secrets.token_urlsafe(32)
+        if generated or not quiet:
             print(
-                f"dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)",
+                f"dashboard on {dashboard_url(port, token)} (Ctrl-C to stop)",
                 file=sys.stderr,
                 flush=True,
             )
-        child = subprocess.Popen(voila_command(notebook, port), cwd=folder, env=voila_env())
+        command = voila_command(notebook, port, idle_timeout=idle_timeout, max_views=max_views)
+        child = subprocess.Popen(command, cwd=folder, env=voila_env(token))
         try:
             code = child.wait()
         except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import usage as A
+from ..analysis.explore import check_comparison, comparison_period
 from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "BAR_LIMIT",
     "COMPARISONS",
     "TIMEZONES",
+    "PANEL_CSS",
 ]
 
 GRANULARITIES = ("day", "week", "month")
@@ -47,10 +50,11 @@ UNITS = ("credits", "usd")
 DAY_LINE_THRESHOLD = 92
 #: Past this many periods stacked bars are drawn as stacked steps (one shape per operation).
 BAR_LIMIT = 60
-#: Period A against period B: the current range against the one a month or a year before,
-#: or any two ranges.
+#: Period A against period B: the current range against the period of the same length just
+#: before it, the same days a year before, or any range
+#: (:func:`~generect_reports.analysis.explore.comparison_period`).
 COMPARISONS = (
-    ("previous month", "mom"),
+    ("previous period (same length)", "previous"),
     ("same period a year before", "yoy"),
     ("custom range", "custom"),
 )
@@ -67,6 +71,40 @@ TIMEZONES = (
     "Asia/Tokyo",
     "Australia/Sydney",
 )
+
+
+#: The explorer's look beyond ipywidgets' own, shipped inside the panel so it holds in Voilà and
+#: in JupyterLab: rows that wrap on a phone, charts that keep their proportions, toggles and
+#: buttons with text contrast of at least 4.5:1, a comparison table that scrolls sideways.
+PANEL_CSS = """
+.generect-explorer .widget-hbox, .generect-dashboard .widget-hbox { flex-wrap: wrap; }
+.generect-explorer img.generect-chart, .generect-explorer img.generect-drill-chart,
+.generect-explorer img.generect-compare-chart {
+  max-width: 100%; height: auto; }
+.generect-explorer .widget-toggle-button {
+  background: #ffffff; color: #1f2933; border: 1px solid #52606d; }
+.generect-explorer .widget-toggle-button.mod-active { background: #1f3a5f; color: #ffffff; }
+.generect-explorer .jupyter-button.mod-primary, .generect-dashboard .jupyter-button.mod-primary {
+  background: #1565c0; color: #ffffff; }
+.generect-compare, .generect-totals, .generect-drill-table { overflow-x: auto; max-width: 100%; }
+@media (max-width: 640px) {
+  .generect-explorer .widget-slider, .generect-explorer .widget-datepicker,
+  .generect-explorer .widget-dropdown, .generect-explorer .widget-select-multiple,
+  .generect-dashboard .generect-report-button {
+    width: 100% !important; max-width: 100%; }
+  .generect-explorer .widget-toggle-buttons { flex-wrap: wrap; }
+  .generect-explorer .widget-label { width: 84px !important; }
+}
+@media print {
+  .generect-explorer .widget-slider, .generect-explorer button,
+  .generect-dashboard button { display: none !important; }
+  .generect-explorer img { break-inside: avoid; }
+}
+"""
+
+
+#: The explorer's tabs, as a shared view's ``tab`` names them.
+_TABS = ("totals", "compare", "drill", "export")
 
 
 def _day(value: Any) -> pd.Timestamp:
@@ -335,15 +373,25 @@ def view_rows(
     operations: Iterable[str] | None = None,
     granularity: str = "month",
     grid: UsageGrid | None = None,
+    unit: str = "credits",
+    prices: PriceBook | Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """The filtered view as a tidy frame in credits, ready for the package's CSV and xlsx writers.
+    """The filtered view as a tidy frame, ready for the package's CSV and xlsx writers.
+
+    Parameters
+    ----------
+    unit
+        ``credits``, or ``usd`` to add the estimated cost the dollar view shows (whole cents,
+        as :meth:`UsageGrid.cents` splits them).
 
     Returns
     -------
     pandas.DataFrame
         ``period_start`` (local midnight of the period's first selected day, tz-aware),
-        ``period`` (label), ``operation``, ``credits``; periods clipped to the range, as the
-        API clips buckets. ``attrs`` carry the source's timezone, ``period``, ``start``, ``end``.
+        ``period`` (label), ``operation``, ``credits``, then ``estimated_usd`` with
+        ``unit="usd"``; periods clipped to the range, as the API clips buckets.
+        ``attrs`` carry the source's timezone, ``period``, ``start``, ``end`` and ``partial``
+        (the labels of the periods the range covers only in part).
     """
     grid = grid or UsageGrid(usage)
     first, last = _range_of(grid, months, dates)
@@ -367,11 +415,25 @@ def view_rows(
     out.attrs.update(
         {k: v for k, v in grid.attrs.items() if k in ("timezone", "source", "fetched_at")}
     )
+    if unit == "usd":
+        money = grid.select(first, last, operations, granularity, "usd", prices)
+        # Same periods, operations in the same order (both ranked by credits... of the unit:
+        # align by name, not position).
+        usd = pd.DataFrame(money.values, columns=money.operations) if n_p else pd.DataFrame()
+        out["estimated_usd"] = (
+            usd.reindex(columns=sel.operations).fillna(0.0).to_numpy().ravel()
+            if n_p
+            else np.zeros(0)
+        )
+    elif unit != "credits":
+        raise ValueError(f"unit must be one of {UNITS}")
     out.attrs.update(
         {
             "period": granularity,
+            "unit": unit,
             "start": str(max(first, grid.first_day).date()),
             "end": str(min(last, grid.last_day).date()),
+            "partial": [label for label, p in zip(sel.labels, sel.partial) if p],
         }
     )
     return out
@@ -424,6 +486,17 @@ def _png(fig: Any, dpi: int) -> bytes:
     # local socket; the redraw budget is half a second.
     canvas.print_figure(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
+
+
+def _picture(png: bytes, alt: str, css_class: str, size: tuple[int, int]) -> str:
+    """An ``<img>`` of ``png`` with its text alternative, drawn in a box of ``size`` CSS pixels
+    that narrows with the page and keeps its proportions."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return (
+        f'<img class="{css_class}" alt="{escape(alt)}" width="{size[0]}" height="{size[1]}" '
+        'style="max-width:100%;height:auto;display:block" '
+        f'src="data:image/png;base64,{encoded}">'
+    )
 
 
 def _download_link(path: Path, data: bytes, mime: str) -> str:
@@ -543,35 +616,50 @@ class UsageExplorer:
             disabled=loader is None,
             tooltip="Live data only: the sample is recorded in Europe/Kyiv",
         )
+        # A disabled control says why, in the page (a tooltip is invisible on a phone).
+        self.timezone_note = w.HTML(
+            "<span class='generect-tz-note' style='color:#555;font-size:12px'>"
+            f"Days are in {escape(self.grid.timezone)}: the bundled sample is recorded in that "
+            "timezone only; live data can be shown in another.</span>"
+            if loader is None
+            else ""
+        )
         self.status = w.HTML()
         width, height = chart_size
-        # An Image widget updated in place: no display messages on each change, so the panel
-        # behaves the same in Jupyter, in Voilà, in nbclient and under nbval.
-        self.chart = w.Image(
-            format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px")
-        )
-        self.chart.add_class("generect-chart")
+        # An HTML widget updated in place (no display messages on each change, so the panel
+        # behaves the same in Jupyter, in Voilà, in nbclient and under nbval) holding an <img>
+        # with its text alternative: the picture's figures in words (see _alt_text).
+        self.chart = w.HTML()
+        self.chart.add_class("generect-chart-box")
+        self.chart_png = b""
+        self.chart_alt = ""
         self.figure = Figure(figsize=(width / 100, height / 100), dpi=100)
         self.table_view = w.HTML()
         self.table_view.add_class("generect-totals")
 
         self.compare_mode = w.Dropdown(
-            options=list(COMPARISONS), value="mom", description="Compare with"
+            options=list(COMPARISONS), value="previous", description="Compare with"
         )
+        self.compare_verdict: Any = None
         self.a_start = w.DatePicker(description="A from", layout=w.Layout(width="230px"))
         self.a_end = w.DatePicker(description="A to", layout=w.Layout(width="230px"))
         self.compare_view = w.HTML()
         self.compare_view.add_class("generect-compare")
+        self.compare_chart = w.HTML()
+        self.compare_chart.add_class("generect-compare-chart-box")
+        self.compare_png = b""
+        self.compare_alt = ""
 
         self.drill = w.Dropdown(
             options=ranked, value=ranked[0] if ranked else None, description="Operation"
         )
-        self.drill_chart = w.Image(
-            format="png", layout=w.Layout(width=f"{width}px", height=f"{int(height * 1.3)}px")
-        )
-        self.drill_chart.add_class("generect-drill-chart")
+        self.drill_chart = w.HTML()
+        self.drill_chart.add_class("generect-drill-chart-box")
+        self.drill_png = b""
+        self.drill_alt = ""
         self.drill_figure = Figure(figsize=(width / 100, height * 1.3 / 100), dpi=100)
         self.drill_view = w.HTML()
+        self.drill_view.add_class("generect-drill-table")
         self._drill_stale = True
         self._compare_stale = True
 
@@ -602,7 +690,12 @@ class UsageExplorer:
         self.tabs = w.Tab(
             children=[
                 self.table_view,
-                w.VBox([w.HBox([self.compare_mode, self.a_start, self.a_end]), self.compare_view]),
+                w.VBox(
+                    [
+                        w.HBox([self.compare_mode, self.a_start, self.a_end]),
+                        w.HBox([self.compare_view, self.compare_chart]),
+                    ]
+                ),
                 w.VBox([self.drill, self.drill_chart, self.drill_view]),
                 w.VBox([w.HBox([self.export_format, self.export_button]), self.export_view]),
             ]
@@ -614,6 +707,7 @@ class UsageExplorer:
             [
                 w.HBox([self.months]),
                 w.HBox([self.start, self.end, self.timezone]),
+                self.timezone_note,
                 w.HBox(
                     [
                         w.VBox([self.operations, w.HBox([self.select_all, self.select_none])]),
@@ -622,10 +716,127 @@ class UsageExplorer:
                 ),
             ]
         )
-        self.panel = w.VBox([controls, self.status, self.chart, self.tabs])
+        self.style = w.HTML(f"<style>{PANEL_CSS}</style>")
+        self.share_link = w.HTML()
+        self.share_link.add_class("generect-share")
+        self.panel = w.VBox(
+            [self.style, controls, self.status, self.chart, self.share_link, self.tabs]
+        )
         self.panel.add_class("generect-explorer")
+        for control in (
+            self.granularity,
+            self.unit,
+            self.operations,
+            self.start,
+            self.end,
+            self.compare_mode,
+            self.a_start,
+            self.a_end,
+            self.drill,
+        ):
+            control.observe(lambda _c: self._update_share_link(), names="value")
+        self.tabs.observe(lambda _c: self._update_share_link(), names="selected_index")
         self._sync_compare_pickers()
         self.update()
+        self._update_share_link()
+
+    # -- shareable views -------------------------------------------------------------------
+
+    def view_query(self) -> str:
+        """The controls' state as a URL query (no token): opening the dashboard with it
+        (:meth:`apply_view`) shows the same view."""
+        from urllib.parse import urlencode
+
+        state: dict[str, str] = {}
+        if self.start.value is not None and self.end.value is not None:
+            state["from"], state["to"] = self.start.value.isoformat(), self.end.value.isoformat()
+        state["period"] = self.granularity.value
+        state["unit"] = self.unit.value
+        if set(self.operations.value) != set(self.operations.options):
+            state["ops"] = ",".join(self.operations.value)
+        state["tab"] = _TABS[self.tabs.selected_index or 0]
+        state["compare"] = self.compare_mode.value
+        if self.compare_mode.value == "custom" and self.a_start.value and self.a_end.value:
+            state["a_from"] = self.a_start.value.isoformat()
+            state["a_to"] = self.a_end.value.isoformat()
+        if self.drill.value is not None:
+            state["op"] = self.drill.value
+        return urlencode(state, safe=",")
+
+    def apply_view(self, query: str | None) -> list[str]:
+        """Set the controls from a URL query made by :meth:`view_query`; values that do not fit
+        this data (an unknown operation, a date outside it, a malformed value) are left as they
+        are. Returns the names of the ignored keys."""
+        import re
+        from urllib.parse import parse_qs
+
+        if not query:
+            return []
+        given = {k: v[-1] for k, v in parse_qs(query.lstrip("?")).items() if k != "token"}
+        ignored: list[str] = []
+
+        def a_day(key: str) -> Any:
+            text = given.get(key, "")
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                return None
+            try:
+                value = pd.Timestamp(text)
+            except ValueError:
+                return None
+            return value.date() if self.grid.first_day <= value <= self.grid.last_day else None
+
+        self._hold = True
+        try:
+            for key, control, allowed in (
+                ("period", self.granularity, GRANULARITIES),
+                ("unit", self.unit, UNITS),
+                ("compare", self.compare_mode, tuple(v for _label, v in COMPARISONS)),
+                ("op", self.drill, tuple(self.drill.options)),
+            ):
+                if key in given:
+                    if given[key] in allowed:
+                        control.value = given[key]
+                    else:
+                        ignored.append(key)
+            if "ops" in given:
+                ops = [o for o in given["ops"].split(",") if o]
+                if ops and set(ops) <= set(self.operations.options):
+                    self.operations.value = tuple(ops)
+                else:
+                    ignored.append("ops")
+            first, last = a_day("from"), a_day("to")
+            if "from" in given or "to" in given:
+                if first is not None and last is not None and first <= last:
+                    self.start.value, self.end.value = first, last
+                else:
+                    ignored += [k for k in ("from", "to") if k in given]
+            a_first, a_last = a_day("a_from"), a_day("a_to")
+            if a_first is not None and a_last is not None and a_first <= a_last:
+                self.a_start.value, self.a_end.value = a_first, a_last
+            else:
+                ignored += [k for k in ("a_from", "a_to") if k in given]
+        finally:
+            self._hold = False
+        self._follow_dates()
+        self._compare_stale = self._drill_stale = True
+        tab = given.get("tab")
+        if tab in _TABS:
+            self.tabs.selected_index = _TABS.index(tab)
+        elif tab is not None:
+            ignored.append("tab")
+        self.update()
+        self._update_share_link()
+        return ignored
+
+    def _update_share_link(self) -> None:
+        if self._hold:
+            return
+        self.share_link.value = (
+            f"<a class='generect-share-link' href='?{escape(self.view_query())}' "
+            "style='color:#1565c0;font-size:13px'>Link to this view</a>"
+            "<span style='color:#555;font-size:12px'> (copy it to share; the dashboard's "
+            "token is not in it)</span>"
+        )
 
     # -- data ------------------------------------------------------------------------------
 
@@ -657,6 +868,8 @@ class UsageExplorer:
         self.operations.value = value
 
     def _months_changed(self, change: Any) -> None:
+        if self._hold:
+            return
         first, last = _range_of(self.grid, change["new"], None)
         self._hold = True
         try:
@@ -668,7 +881,25 @@ class UsageExplorer:
 
     def _dates_changed(self, _change: Any) -> None:
         if not self._hold:
+            self._follow_dates()
             self.update()
+
+    def _follow_dates(self) -> None:
+        """Move the month slider to the months the typed dates fall in (without redrawing)."""
+        if self.start.value is None or self.end.value is None:
+            return
+        first, last = self.range
+        if first > last:
+            return
+        months = list(self.months.options)
+        lo = max(first, self.grid.first_day).strftime("%Y-%m")
+        hi = min(last, self.grid.last_day).strftime("%Y-%m")
+        if lo in months and hi in months:
+            self._hold = True
+            try:
+                self.months.index = (months.index(lo), months.index(hi))
+            finally:
+                self._hold = False
 
     def _compare_changed(self, _change: Any) -> None:
         if not self._hold:
@@ -696,7 +927,7 @@ class UsageExplorer:
 
     def _sync_compare_pickers(self) -> None:
         first, last = self.range
-        a_first, a_last = shift_range(first, last, 1)
+        a_first, a_last = comparison_period("previous", first, last)
         self._hold = True
         try:
             self.a_start.value, self.a_end.value = a_first.date(), a_last.date()
@@ -705,11 +936,24 @@ class UsageExplorer:
 
     def update(self) -> None:
         """Recompute the filtered table and redraw the chart (one draw per change)."""
-        first, last = self.range
-        if self.start.value is None or self.end.value is None or first > last:
-            self.status.value = "<b>Pick a start date on or before the end date.</b>"
+        if self.start.value is None or self.end.value is None or self.range[0] > self.range[1]:
+            # Clear what the old range drew: a chart under this message would not be its own.
+            self.status.value = (
+                "<p class='generect-invalid' role='alert'><b>Pick a start date on or before "
+                "the end date.</b></p>"
+            )
+            self.filtered = pd.DataFrame()
+            self.chart_png, self.chart_alt = b"", ""
+            self.chart.value = ""
+            self.chart.layout.display = "none"
+            self.table_view.value = ""
+            self.compare_view.value = ""
+            self._clear_compare_chart()
+            self._compare_stale = self._drill_stale = True
             return
+        first, last = self.range
         self.status.value = ""
+        self.chart.layout.display = None
         sel = self.grid.select(
             first,
             last,
@@ -728,6 +972,7 @@ class UsageExplorer:
             self._update_compare()
         elif self.tabs.selected_index == 2:
             self._draw_drill()
+        self._update_share_link()
 
     @property
     def _unit_label(self) -> str:
@@ -781,7 +1026,7 @@ class UsageExplorer:
                 color="#555555",
                 transform=ax.transAxes,
             )
-            self.chart.value = _png(fig, 200)
+            self._show_chart(_png(fig, 200), f"Chart: {title}. No usage in this selection.")
             self.draw_count += 1
             return
         x = np.arange(n)
@@ -864,8 +1109,43 @@ class UsageExplorer:
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
         )
-        self.chart.value = _png(fig, 200)
+        self._show_chart(_png(fig, 200), self._alt_text(title, sel))
         self.draw_count += 1
+
+    def _show_chart(self, png: bytes, alt: str) -> None:
+        self.chart_png, self.chart_alt = png, alt
+        self.chart.value = _picture(png, alt, "generect-chart", self.chart_size)
+
+    def _show_drill(self, png: bytes, alt: str) -> None:
+        self.drill_png, self.drill_alt = png, alt
+        width, height = self.chart_size
+        self.drill_chart.value = _picture(
+            png, alt, "generect-drill-chart", (width, int(height * 1.3))
+        )
+
+    def _alt_text(self, title: str, sel: _Selection) -> str:
+        """What the chart shows, in words and figures: its title, the total, the largest
+        operations and the highest period (a screen reader's and a failed image's text)."""
+        money = self.unit.value == "usd"
+
+        def amount(v: float) -> str:
+            return f"${v:,.2f}" if money else f"{v:,.0f} credits"
+
+        totals = sel.values.sum(axis=0)
+        total = float(totals.sum())
+        per_period = sel.values.sum(axis=1)
+        top = int(np.argmax(per_period))
+        ranked = ", ".join(
+            f"{op} {amount(float(v))}" for op, v in list(zip(sel.operations, totals))[:3]
+        )
+        more = len(sel.operations) - 3
+        return (
+            f"Chart: {title}. Total {amount(total)} over {len(sel.labels)} "
+            f"{self.granularity.value}{'s' if len(sel.labels) != 1 else ''}. "
+            f"Largest: {ranked}{f' and {more} more' if more > 0 else ''}. "
+            f"Highest {self.granularity.value}: {sel.labels[top]} with "
+            f"{amount(float(per_period[top]))}."
+        )
 
     def _update_table(self) -> None:
         from .tables import html, styled, with_total_row
@@ -912,7 +1192,7 @@ class UsageExplorer:
         if mode == "custom" and self.a_start.value is not None and self.a_end.value is not None:
             a = (_day(self.a_start.value), _day(self.a_end.value))
         else:
-            a = shift_range(b[0], b[1], 12 if mode == "yoy" else 1)
+            a = comparison_period("yoy" if mode == "yoy" else "previous", b[0], b[1])
             if mode != "custom":
                 self._hold = True
                 try:
@@ -926,6 +1206,17 @@ class UsageExplorer:
 
         self.a_start.disabled = self.a_end.disabled = self.compare_mode.value != "custom"
         a, b = self._compare_ranges()
+        verdict = check_comparison(a, b, self.grid.first_day, self.grid.last_day)
+        self.compare_verdict = verdict
+        if not verdict.ok:
+            # Days outside the data would count as zero: refuse, saying what the data covers.
+            self.compared = pd.DataFrame()
+            self._compare_stale = False
+            self.compare_view.value = (
+                f"<p class='generect-refused' role='status'>{escape(verdict.message)}</p>"
+            )
+            self._clear_compare_chart()
+            return
         frame = compare_periods(
             self.usage,
             a,
@@ -939,6 +1230,7 @@ class UsageExplorer:
         self._compare_stale = False
         if frame.empty:
             self.compare_view.value = "<p class='generect-empty'>No usage in either period.</p>"
+            self._clear_compare_chart()
             return
         a_name = f"A: {a[0]:%d %b %Y} – {a[1]:%d %b %Y}"
         b_name = f"B: {b[0]:%d %b %Y} – {b[1]:%d %b %Y}"
@@ -958,12 +1250,57 @@ class UsageExplorer:
             signed_percent=("change %",),
             total=True,
         )
-        edges = (
-            ""
-            if a_total
-            else "<p style='color:#666;font-size:12px'>Period A has no usage: no percentages.</p>"
+        notes = [verdict.message] if verdict.message else []
+        if not a_total:
+            notes.append("Period A has no usage: no percentages.")
+        edges = "".join(
+            f"<p class='generect-compare-note' style='color:#555;font-size:12px'>{escape(n)}</p>"
+            for n in notes
         )
         self.compare_view.value = html(styler) + edges
+        self._draw_compare(frame, a, b)
+
+    def _clear_compare_chart(self) -> None:
+        self.compare_png, self.compare_alt = b"", ""
+        self.compare_chart.value = ""
+
+    def _draw_compare(
+        self,
+        frame: pd.DataFrame,
+        a: tuple[pd.Timestamp, pd.Timestamp],
+        b: tuple[pd.Timestamp, pd.Timestamp],
+    ) -> None:
+        """A against B per operation (the largest ten in B), as bars beside the table."""
+        from matplotlib.figure import Figure
+
+        top = frame.head(10).iloc[::-1]
+        n = len(top)
+        size = (420, 60 + 26 * n)
+        fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
+        ax = fig.add_axes((0.36, 40 / size[1], 0.6, 1 - 70 / size[1]))
+        y = np.arange(n)
+        ax.barh(y + 0.2, top["a"], height=0.38, color="#9aa5b1", label="A")
+        ax.barh(y - 0.2, top["b"], height=0.38, color="#1f3a5f", label="B")
+        ax.set_yticks(y, [op.replace("$", r"\$") for op in top["operation"]], fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_formatter(_thousands_formatter(self.unit.value))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        money = self.unit.value == "usd"
+
+        def amount(v: float) -> str:
+            return f"${v:,.2f}" if money else f"{v:,.0f} credits"
+
+        total_a, total_b = float(frame["a"].sum()), float(frame["b"].sum())
+        change = f" ({(total_b - total_a) / total_a:+.1%})" if total_a else ""
+        alt = (
+            f"Chart: period A ({a[0]:%d %b %Y} – {a[1]:%d %b %Y}) against period B "
+            f"({b[0]:%d %b %Y} – {b[1]:%d %b %Y}) for the {n} largest operations in B. "
+            f"A {amount(total_a)}, B {amount(total_b)}{change}."
+        )
+        self.compare_png, self.compare_alt = _png(fig, 200), alt
+        self.compare_chart.value = _picture(self.compare_png, alt, "generect-compare-chart", size)
 
     def _draw_drill(self) -> None:
         from .tables import html, styled
@@ -986,7 +1323,9 @@ class UsageExplorer:
                 color="#555555",
                 transform=ax.transAxes,
             )
-            self.drill_chart.value = _png(fig, 200)
+            self._show_drill(
+                _png(fig, 200), f"Chart: {op or 'no operation'}: no usage in this range."
+            )
             self.drill_view.value = ""
             self._drill_stale = False
             return
@@ -1038,18 +1377,35 @@ class UsageExplorer:
             ax.tick_params(labelsize=7)
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
-        self.drill_chart.value = _png(fig, 200)
+        self._show_drill(
+            _png(fig, 200),
+            f"Chart: {op}, credits per day, {first:%d %b %Y} – {last:%d %b %Y}: "
+            f"{float(series.sum()):,.0f} credits over {len(series)} days, highest "
+            f"{float(series.max()):,.0f} on {days[int(np.argmax(series))]:%d %b %Y}; "
+            f"{len(mine)} anomal{'y' if len(mine) == 1 else 'ies'} marked. Below it, the "
+            "operation's share of all credits by month.",
+        )
         table = (
             mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
         )
         if len(table):
+            # The report's wording: a day, its credits, the baseline with the decimals it needs,
+            # the excess over it and the score to one decimal.
+            table = pd.DataFrame(
+                {
+                    "Day": table["day"].astype(str),
+                    "Credits": table["credits"],
+                    "Baseline (28-day median)": table["baseline"],
+                    "Above baseline": table["credits"] - table["baseline"],
+                    "Score (× MAD)": table["score"],
+                }
+            )
+            shown = styled(
+                table, credits=("Credits", "Baseline (28-day median)", "Above baseline")
+            ).format("{:,.1f}", subset=["Score (× MAD)"])
             self.drill_view.value = (
                 f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
-                + html(
-                    styled(table.astype({"day": str}), credits=("credits", "baseline")).format(
-                        {"score": "{:.1f}"}
-                    )
-                )
+                + html(shown)
             )
         else:
             self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"
@@ -1058,38 +1414,44 @@ class UsageExplorer:
     # -- export ----------------------------------------------------------------------------
 
     def export(self, fmt: str | None = None) -> Path:
-        """Write the filtered view (credits, at the chosen granularity) into the working folder
-        with the package's own writers, and show a download link. Returns the file's path."""
-        from generect_reports.render.records.export import to_csv
+        """Write the filtered view, in the unit on screen (credits, plus estimated dollars when
+        they are shown), into the export folder with the header in the first row, and show a
+        download link. Returns the file's path."""
+        from generect_reports.render.records.view import view_csv
 
         from .._atomic import write_bytes_atomic
 
         fmt = fmt or self.export_format.value
         first, last = self.range
+        unit = self.unit.value
         rows = view_rows(
             self.usage,
             dates=(first, last),
             operations=self.operations.value,
             granularity=self.granularity.value,
             grid=self.grid,
+            unit=unit,
+            prices=self.price_book,
         )
         folder = self.export_dir or Path.cwd()
         path = folder / (
-            f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}.{fmt}"
+            f"generect-usage-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}-by-{self.granularity.value}"
+            f"{'-usd' if unit == 'usd' else ''}.{fmt}"
         )
         if fmt == "csv":
-            write_bytes_atomic(path, to_csv(rows).encode("utf-8"))
+            write_bytes_atomic(path, view_csv(rows).encode("utf-8"))
             mime = "text/csv"
         elif fmt == "xlsx":
-            from generect_reports.render.xlsx.workbook import write_usage_xlsx
+            from generect_reports.render.xlsx.view import write_view_xlsx
 
-            write_usage_xlsx(rows, path)
+            write_view_xlsx(rows, path)
             mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
             raise ValueError("export format must be csv or xlsx")
         self.last_export = path
+        what = "credits and estimated USD" if unit == "usd" else "credits"
         self.export_view.value = (
-            f"<p>Wrote {len(rows):,} rows (credits) to <code>{path}</code>: "
+            f"<p>Wrote {len(rows):,} rows ({what}) to <code>{escape(str(path))}</code>: "
             f"{_download_link(path, path.read_bytes(), mime)}</p>"
         )
         return path
@@ -1098,7 +1460,7 @@ class UsageExplorer:
 
     def snapshot_png(self) -> bytes:
         """The chart as it stands, for a static picture beside the live panel."""
-        return bytes(self.chart.value)
+        return self.chart_png
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
