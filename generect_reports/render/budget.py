@@ -219,7 +219,8 @@ def _runway_text(a: dict[str, Any]) -> str:
     between = (
         f"; 80% range {_day(dates[0])} to {_day(dates[1]) or 'later'}" if dates is not None else ""
     )
-    return f"runway {runway:,.1f} days (runs out {_day(a['run_out_date']) or 'beyond 9999'}{between})"
+    ends = _day(a["run_out_date"]) or "beyond 9999"
+    return f"runway {runway:,.1f} days (runs out {ends}{between})"
 
 
 def _interval_text(bounds: tuple[float, float] | None) -> str:
