@@ -17,6 +17,7 @@ from .errors import InputError, InvalidDateRange, InvalidTimezone
 
 __all__ = [
     "month_window",
+    "run_out_day",
     "PERIODS",
     "Period",
     "Bucket",
@@ -234,3 +235,17 @@ def buckets(start: str | dt.date, end: str | dt.date, period: str = "day") -> li
         out.append(Bucket(day, bucket_end, _label(day, period)))
         day = bucket_end + dt.timedelta(days=1)
     return out
+
+
+def run_out_day(start: dt.date, days: float) -> dt.date | None:
+    """The last day a balance lasting ``days`` days from ``start`` (day 1) covers; None when
+    it is infinite or falls past the calendar's last day (9999-12-31), shown as "beyond 9999"."""
+    import math
+
+    if math.isnan(days) or math.isinf(days):
+        return None
+    steps = max(math.ceil(days) - 1, 0)
+    # pandas' Timestamp ends in 2262: a plain date carries the day as far as the calendar does.
+    if steps > (dt.date(9999, 12, 31) - start).days:
+        return None
+    return start + dt.timedelta(days=steps)

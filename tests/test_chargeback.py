@@ -279,7 +279,7 @@ def test_statement_workbook_recalculates_to_the_same_figures(tmp_path):
     usage = load_sample("2026-10-01", "2026-10-31")
     alloc = allocate_credits(usage, load_sample_tokens("2026-09-01", "2026-10-31"), month="2026-10")
     path = tmp_path / "chargeback.xlsx"
-    path.write_bytes(render_chargeback_workbook(alloc))
+    path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
     stored = openpyxl.load_workbook(path, data_only=True)
     formulas = openpyxl.load_workbook(path)
     recalc = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
@@ -389,7 +389,7 @@ def test_formula_like_customer_names_stay_text(tmp_path):
     )
     alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES)
     path = tmp_path / "c.xlsx"
-    path.write_bytes(render_chargeback_workbook(alloc))
+    path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
     wb = openpyxl.load_workbook(path)
     cells = [
         c
@@ -680,7 +680,7 @@ def test_hostile_customer_names_survive_the_statement_workbook(tmp_path):
     tokens = tokens.assign(customer=tokens["customer"].map(lambda c: rename.get(c, c)))
     alloc = allocate_credits(usage, tokens, month="2026-10")
     path = tmp_path / "chargeback.xlsx"
-    path.write_bytes(render_chargeback_workbook(alloc))
+    path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
     book = openpyxl.load_workbook(path)  # a workbook openpyxl cannot open failed here
     names = book.sheetnames[1:]
     assert len(names) == len(set(n.casefold() for n in names)) == len(real)
@@ -704,6 +704,6 @@ def test_libreoffice_opens_the_workbook_with_hostile_names(tmp_path):
     tokens = tokens.assign(customer=tokens["customer"].map(lambda c: rename.get(c, c)))
     alloc = allocate_credits(usage, tokens, month="2026-10")
     path = tmp_path / "chargeback.xlsx"
-    path.write_bytes(render_chargeback_workbook(alloc))
+    path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
     recalc = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
     assert recalc.sheetnames == openpyxl.load_workbook(path).sheetnames

@@ -10,7 +10,6 @@ compared in integer hundredths so a projection exactly on the limit is not lost 
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ import pandas as pd
 
 from ..errors import ConfigError, InputError
 from ..money import PriceBook, as_price_book, to_hundredths
-from .forecast import TopUps, parse_topups
+from .forecast import TopUps, parse_topups, run_out_timestamp
 from .usage import _month_to_date, daily_matrix, run_rate_projection
 
 __all__ = [
@@ -482,14 +481,10 @@ def budget_status(
         runway, run_out = math.inf, pd.NaT
     else:
         runway = float(balance) / burn
-        # The balance lasts through day ceil(runway) counting today as day 1. A day past the
-        # calendar's last (9999-12-31) has no date: NaT, shown as "beyond 9999".
-        last = (dt.date(9999, 12, 31) - as_of_day.date()).days
-        run_out = (
-            as_of_day + pd.Timedelta(days=math.ceil(runway) - 1)
-            if math.ceil(runway) - 1 <= min(last, 100_000)
-            else pd.NaT
-        )
+        # The balance lasts through day ceil(runway) counting today as day 1; a day past what
+        # a Timestamp holds (2262) is NaT, shown as "beyond 9999" or its date where the
+        # calendar has one.
+        run_out = _nat(run_out_timestamp(as_of_day, runway))
 
     out = pd.DataFrame(
         {
@@ -527,8 +522,7 @@ def budget_status(
         long_runway = float(balance) / (burn * f_lo) if f_lo > 0 else math.inf
         runway_range = (short_runway, long_runway)
         run_out_range = tuple(
-            None if math.isinf(r) else as_of_day + pd.Timedelta(days=math.ceil(r) - 1)
-            for r in runway_range
+            None if math.isinf(r) else _nat(run_out_timestamp(as_of_day, r)) for r in runway_range
         )
     out.attrs.update(
         {
@@ -679,3 +673,7 @@ def check_thresholds(
             )
         )
     return out
+
+
+def _nat(day: pd.Timestamp | None) -> Any:
+    return pd.NaT if day is None else day

@@ -552,13 +552,24 @@ class Runway:
         }
 
 
+def run_out_timestamp(today: pd.Timestamp, days: float) -> pd.Timestamp | None:
+    """The last day a balance lasting ``days`` days covers, ``today`` being day 1; None when it
+    never runs out or runs out past what a Timestamp holds (2262: "beyond 9999" where shown)."""
+    from generect_reports.periods import run_out_day
+
+    day = run_out_day(today.date(), days)
+    if day is None or day > pd.Timestamp.max.date():
+        return None
+    return pd.Timestamp(day).tz_localize(today.tz) if today.tz is not None else pd.Timestamp(day)
+
+
 def _plain_runway(balance: float, burn: float, today: pd.Timestamp) -> Runway:
     if balance <= 0:
         return Runway(0.0, today)
     if not burn > 0:
         return Runway(math.inf, None)
     days = balance / burn
-    return Runway(days, today + pd.Timedelta(days=math.ceil(days) - 1))
+    return Runway(days, run_out_timestamp(today, days))
 
 
 def runway_with_topups(

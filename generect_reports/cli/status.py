@@ -23,31 +23,14 @@ __all__ = ["command", "STATUS_FORMATS"]
 def _table(status: StatusReport) -> str:
     from generect_reports.render.budget import render_status_table
 
-    text = render_status_table(
+    return render_status_table(
         status.frame,
         status.account,
         timezone=status.timezone,
         forecast=status.forecast,
         topups=status.topups,
         runway_topups=status.runway_topups,
-    )
-    m = status.money
-    if m is None:
-        return text
-    projected = (
-        ""
-        if m.projected_booked_cost is None
-        else f", {m.projected_booked_cost / 100:,.2f} projected at month end"
-    )
-    return text.rstrip("\n") + (
-        f"\n  booked cost      {m.booked_cost / 100:,.2f} {m.currency} month to date{projected}"
-        f"\n  prepaid balance  {m.prepaid_balance / 100:,.2f} {m.currency} ({m.basis})\n"
-        + (
-            f"  overage          {m.overage_hundredths / 100:,.2f} credits above the plan limit "
-            f"projected, {m.overage_cost / 100:,.2f} {m.currency} at {m.overage_basis}\n"
-            if m.overage_hundredths and m.overage_cost is not None
-            else ""
-        )
+        money=status.money,
     )
 
 
@@ -79,31 +62,10 @@ def _json(status: StatusReport) -> str:
                 topups=status.topups,
                 runway_topups=status.runway_topups,
             ),
-            **_money_fields(status),
+            **B.status_money_fields(status.money),
         },
     )
     return dumps_document(doc)
-
-
-def _money_fields(status: StatusReport) -> dict[str, Any]:
-    """``booked_cost`` (month to date) and ``projected_booked_cost``, with their currency."""
-    m = status.money
-    if m is None:
-        return {}
-    return {
-        "currency": m.currency,
-        "booked_cost": m.booked_cost / 100,
-        "projected_booked_cost": (
-            None if m.projected_booked_cost is None else m.projected_booked_cost / 100
-        ),
-        "prepaid_balance": m.prepaid_balance / 100,
-        "valuation": m.basis,
-        "projected_overage": {
-            "credits": m.overage_hundredths / 100,
-            "cost": None if m.overage_cost is None else m.overage_cost / 100,
-            "valued_at": m.overage_basis,
-        },
-    }
 
 
 #: Every format of the status and its renderer: the one list --help and validation read.

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
+    from generect_reports.reports.assemble import StatusMoney
     from generect_reports.reports.formats import ReportFormats
 
 __all__ = [
@@ -215,11 +216,14 @@ def _runway_text(a: dict[str, Any]) -> str:
         return "runway unknown"
     if math.isinf(runway):
         return "runway unlimited (no burn in the last 28 days)"
-    dates = a.get("run_out_range")
-    between = (
-        f"; 80% range {_day(dates[0])} to {_day(dates[1]) or 'later'}" if dates is not None else ""
-    )
     ends = _day(a["run_out_date"]) or "beyond 9999"
+    between = ""
+    dates = a.get("run_out_range")
+    if dates is not None:
+        # An end with no date lies past the calendar (or never comes at that burn).
+        low, high = (_day(d) or "beyond 9999" for d in dates)
+        if not low == high == ends:
+            between = f"; 80% range {low} to {high}"
     return f"runway {runway:,.1f} days (runs out {ends}{between})"
 
 
@@ -242,6 +246,48 @@ def _topups_text(topups: TopUps | None, runway: Runway | None) -> str | None:
     return f"  with top-ups     {_fmt(topups.credits)} credits {every} ({where}): {lasts}"
 
 
+def _cents(cents: int) -> str:
+    return f"{cents / 100:,.2f}"
+
+
+def status_money_lines(m: StatusMoney | None) -> list[str]:
+    """The status screen's money: booked cost so far and projected (with the projected overage),
+    and the prepaid balance at what it cost; nothing without ``[money]``."""
+    if m is None:
+        return []
+    booked = f"  booked cost      {_cents(m.booked_cost)} {m.currency} month to date"
+    if m.projected_booked_cost is not None:
+        booked += f", {_cents(m.projected_booked_cost)} projected at month end"
+    if m.overage_hundredths and m.overage_cost is not None:
+        booked += (
+            f" ({m.overage_hundredths / 100:,.2f} credits over the limit: "
+            f"{_cents(m.overage_cost)} {m.currency})"
+        )
+    return [booked, f"  prepaid value    {_cents(m.prepaid_balance)} {m.currency} ({m.basis})"]
+
+
+def status_money_fields(m: StatusMoney | None) -> dict[str, Any]:
+    """The status document's money: ``booked_cost`` (month to date), ``projected_booked_cost``,
+    the prepaid balance and the projected overage, with their currency; nothing without
+    ``[money]``."""
+    if m is None:
+        return {}
+    return {
+        "currency": m.currency,
+        "booked_cost": m.booked_cost / 100,
+        "projected_booked_cost": (
+            None if m.projected_booked_cost is None else m.projected_booked_cost / 100
+        ),
+        "prepaid_balance": m.prepaid_balance / 100,
+        "valuation": m.basis,
+        "projected_overage": {
+            "credits": m.overage_hundredths / 100,
+            "cost": None if m.overage_cost is None else m.overage_cost / 100,
+            "valued_at": m.overage_basis,
+        },
+    }
+
+
 def render_status_table(
     status: pd.DataFrame,
     account: AccountStatus,
@@ -250,6 +296,7 @@ def render_status_table(
     forecast: Forecast | None = None,
     topups: TopUps | None = None,
     runway_topups: Runway | None = None,
+    money: StatusMoney | None = None,
 ) -> str:
     """The one-screen status: account position on top, then one line per limit or budget; with
     ``forecast``, the projection's 80 % interval and measured accuracy, and the runway with
@@ -273,7 +320,8 @@ def render_status_table(
     with_topups = _topups_text(topups, runway_topups)
     if with_topups:
         lines.append(with_topups)
-    lines += [f"  used this month  {used_line}", ""]
+    lines.append(f"  used this month  {used_line}")
+    lines += [*status_money_lines(money), ""]
     state = (
         "complete"
         if a["complete"]
