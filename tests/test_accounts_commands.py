@@ -234,6 +234,32 @@ def test_reconcile_across_accounts_stacks_every_tie_out(fleet, tmp_path):
     _no_secret(out.stderr, target.read_text(), table.stdout)
 
 
+def test_a_month_that_does_not_tie_is_exit_5_unless_an_account_failed(fleet):
+    servers, env, config = fleet
+    servers["acct4"].add_transactions(
+        [
+            {
+                "id": "x-fee-1",
+                "ts": dt.datetime(2026, 10, 15, 12, tzinfo=dt.UTC),
+                "type": "mystery_fee",
+                "credits": -5.0,
+                "status": "success",
+                "balance_type": "credits",
+            }
+        ]
+    )
+    even = _cli(config, env, "reconcile", "--tag", "even", "--month", MONTH)
+    assert even.returncode == 5, even.stderr
+    rows = {x.split()[0]: x.split()[-1] for x in even.stdout.splitlines()[3:8]}
+    assert rows == {"acct0": "OK", "acct2": "OK", "acct4": "FAIL", "acct6": "OK", "acct8": "OK"}
+    assert even.stderr.splitlines()[-1].startswith("error: acct4: ")
+    broken = _cli(config, _break(servers, env), "reconcile", "--all-accounts", "--month", MONTH)
+    # The failed accounts were never tied: their exit code (3) outranks acct4's 5.
+    assert broken.returncode == 3, broken.stderr
+    assert "error: acct4: " in broken.stderr
+    assert broken.stderr.splitlines()[-1].startswith("error: partial: 3 account(s) failed")
+
+
 def test_reconcile_workbook_has_a_summary_and_a_sheet_per_account(fleet, tmp_path):
     servers, env, config = fleet
     env = _break(servers, env)
