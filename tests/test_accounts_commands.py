@@ -493,3 +493,34 @@ def test_email_across_accounts_that_all_answer_is_not_partial(fleet, tmp_path):
     total = sum(_month_credits(k) for k in (0, 2, 4, 6, 8))
     assert "partial" not in str(msg["Subject"]).lower()
     assert f"{total:,.2f}" in str(msg["Subject"]) or f"{total:,.0f}" in str(msg["Subject"])
+
+
+# --- every account failed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["status", "reconcile", "chargeback"])
+def test_when_every_account_fails_each_output_is_still_whole_and_partial(command, tmp_path):
+    from generect_reports.render import accounts as A
+    from generect_reports.reports.accounts import AcrossAccounts
+
+    failed = (
+        {"account": "north", "error": "HTTP 401: Invalid token.", "exit_code": 3},
+        {"account": "south", "error": "not JSON", "exit_code": 4},
+    )
+    month = "" if command == "status" else MONTH
+    across = AcrossAccounts(command, {}, ("north", "south"), failed, month=month)
+    table = getattr(A, f"{command}_table")(across)
+    assert "(partial: 2 of 2 accounts failed (north, south))" in table.splitlines()[0]
+    assert "Total (partial)" in table and "north: HTTP 401: Invalid token. (exit 3)" in table
+    doc = json.loads(getattr(A, f"{command}_json")(across))
+    validate_document(doc)
+    assert doc["complete"] is False and doc["rows"] == [] and doc["by_account"] == {}
+    assert [f["account"] for f in doc["accounts_failed"]] == ["north", "south"]
+    if command != "status":
+        assert getattr(A, f"{command}_csv")(across).startswith('"account","month",')
+        path = tmp_path / "x.xlsx"
+        A.write_workbook(getattr(A, f"{command}_workbook")(across), path)
+        summary = openpyxl.load_workbook(path)["Summary"]
+        assert summary["A2"].value.startswith("PARTIAL: partial: 2 of 2 accounts failed")
+        assert summary["A5"].value == "Total (partial)"
+        assert [summary.cell(r, 1).value for r in (9, 10)] == ["north", "south"]

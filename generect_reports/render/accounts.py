@@ -57,15 +57,18 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _combined_totals(docs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """Every numeric total summed across the documents (None when any account has none)."""
-    keys: list[str] = []
+def _combined_totals(
+    docs: Mapping[str, dict[str, Any]], required: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Every numeric total summed across the documents (None when any account has none);
+    ``required`` totals are there even when no account answered (the sum of none: 0)."""
+    keys: list[str] = list(required)
     for doc in docs.values():
         keys += [k for k in doc.get("totals", {}) if k not in keys]
     out: dict[str, Any] = {}
     for key in keys:
         values = [doc.get("totals", {}).get(key) for doc in docs.values()]
-        if values and all(_number(v) for v in values):
+        if all(_number(v) for v in values):
             out[key] = _hsum([float(v) for v in values])
         elif all(v is None or _number(v) for v in values):
             out[key] = None
@@ -81,8 +84,11 @@ def stack_documents(
     start: Any = None,
     end: Any = None,
     generated_at: Any = None,
+    totals: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One JSON document of ``across.command`` from every account's own document."""
+    """One JSON document of ``across.command`` from every account's own document; ``period``,
+    ``start`` and ``end`` are the envelope's when no account answered, ``totals`` the totals
+    the command always has."""
     from generect_reports.render.records.export import json_document
 
     first = next(iter(docs.values()), {})
@@ -98,7 +104,7 @@ def stack_documents(
         end=first.get("end", end),
         complete=complete,
         generated_at=generated_at,
-        totals=_combined_totals(docs),
+        totals=_combined_totals(docs, totals),
         fields={
             "accounts": list(across.accounts),
             "accounts_failed": [dict(f) for f in across.failed],
@@ -200,8 +206,7 @@ def status_table(across: AcrossAccounts[StatusReport]) -> str:
     """One row per account (plan, balance, month to date, limit, projection, runway, checks),
     the total of the accounts that answered, the failed accounts and every crossing."""
     first = next(iter(across.results.values()), None)
-    month = first.frame.attrs["month"] if first is not None else ""
-    zone = first.timezone if first is not None else ""
+    when = f", {across.month} ({first.timezone})" if first is not None else ""
     heads = [
         "account",
         "plan",
@@ -251,7 +256,7 @@ def status_table(across: AcrossAccounts[StatusReport]) -> str:
             f"{len(crossed)} FAIL" if crossed else "",
         ]
     )
-    title = _title(across, f"Status across accounts, {month} ({zone}), month to date")
+    title = _title(across, f"Status across accounts{when}, month to date")
     lines = [title, "", *_grid(heads, rows, {2, 3, 4, 5, 6, 7})]
     lines += _failed_lines(across)
     checks = [
@@ -272,7 +277,29 @@ def status_json(across: AcrossAccounts[StatusReport], *, generated_at: Any = Non
         name: status_document(status, generated_at=generated_at)
         for name, status in across.results.items()
     }
-    return _dumps(stack_documents(across, docs, period="month", generated_at=generated_at))
+    start, end = _month_span(across.month)
+    return _dumps(
+        stack_documents(
+            across,
+            docs,
+            period="month",
+            start=start,
+            end=end,
+            generated_at=generated_at,
+            totals=("used_credits", "projected_credits"),
+        )
+    )
+
+
+def _month_span(month: str) -> tuple[str, str]:
+    """The first and last day of ``month``; of this month (UTC) when it is unknown (no account
+    answered a status)."""
+    import pandas as pd
+
+    from generect_reports.periods import Month
+
+    chosen = Month.parse(month or pd.Timestamp.now(tz="UTC").strftime("%Y-%m"))
+    return chosen.first_day.isoformat(), chosen.last_day.isoformat()
 
 
 # --- reconcile ----------------------------------------------------------------------------------
@@ -294,8 +321,7 @@ def reconcile_table(across: AcrossAccounts[Reconciled]) -> str:
     failed accounts, then each account's own reconciliation."""
     from generect_reports.render.reconcile import render_table
 
-    first = next(iter(across.results.values()), None)
-    month = first.result.month if first is not None else ""
+    month = across.month
     heads = ["account", *(h for h, _ in _RECONCILE_FIGURES), "ties"]
     rows: list[list[str]] = []
     for name, tied in across.results.items():
@@ -309,7 +335,7 @@ def reconcile_table(across: AcrossAccounts[Reconciled]) -> str:
         values = [getattr(t.result, key) for t in across.results.values()]
         total.append("-" if any(v is None for v in values) else _figure(_hsum(values)))
     untied = across.untied()
-    rows.append([*total, f"{len(untied)} FAIL" if untied else "OK"])
+    rows.append([*total, f"{len(untied)} FAIL" if untied else "OK" if across.results else "-"])
     lines = [
         _title(across, f"Reconciliation across accounts, {month}"),
         "",
@@ -347,7 +373,18 @@ def reconcile_json(across: AcrossAccounts[Reconciled], *, generated_at: Any = No
         name: reconcile_document(t.result, generated_at=generated_at, complete=not t.result.pending)
         for name, t in across.results.items()
     }
-    return _dumps(stack_documents(across, docs, period=None, generated_at=generated_at))
+    start, end = _month_span(across.month)
+    return _dumps(
+        stack_documents(
+            across,
+            docs,
+            period=across.month,
+            start=start,
+            end=end,
+            generated_at=generated_at,
+            totals=("difference", "explained", "not_explained"),
+        )
+    )
 
 
 # --- chargeback ---------------------------------------------------------------------------------
@@ -358,8 +395,7 @@ def chargeback_table(across: AcrossAccounts[Chargeback]) -> str:
     total, the failed accounts, then each account's own split."""
     from generect_reports.render.chargeback import render_chargeback
 
-    first = next(iter(across.results.values()), None)
-    month = first.allocation.month if first is not None else ""
+    month = across.month
     heads = ["account", "credits", "estimated cost", "unallocated", "customers", "flagged"]
     rows: list[list[str]] = []
     sums: dict[str, list[float]] = {"credits": [], "cost": [], "unallocated": []}
@@ -449,7 +485,18 @@ def chargeback_json(across: AcrossAccounts[Chargeback], *, generated_at: Any = N
         )
         for name, s in across.results.items()
     }
-    return _dumps(stack_documents(across, docs, period="month", generated_at=generated_at))
+    start, end = _month_span(across.month)
+    return _dumps(
+        stack_documents(
+            across,
+            docs,
+            period="month",
+            start=start,
+            end=end,
+            generated_at=generated_at,
+            totals=("credits", "estimated_cost", "unallocated_credits"),
+        )
+    )
 
 
 # --- workbooks ----------------------------------------------------------------------------------
@@ -542,8 +589,7 @@ def reconcile_workbook(across: AcrossAccounts[Reconciled]) -> bytes:
     """Summary (one row per account) and each account's Reconciliation sheet."""
     from generect_reports.render.reconcile import add_reconciliation_sheet
 
-    first = next(iter(across.results.values()), None)
-    month = first.result.month if first is not None else ""
+    month = across.month
     heads = ["account", *(h for h, _ in _RECONCILE_FIGURES), "ties"]
     rows = [
         (
@@ -566,8 +612,7 @@ def chargeback_workbook(across: AcrossAccounts[Chargeback]) -> bytes:
     """Summary (one row per account) and each account's customers sheet."""
     from generect_reports.render.chargeback import add_customers_sheet
 
-    first = next(iter(across.results.values()), None)
-    month = first.allocation.month if first is not None else ""
+    month = across.month
     heads = ["account", "credits", "estimated cost", "unallocated credits", "flagged"]
     rows: list[tuple[str, list[float | None], str]] = [
         (

@@ -11,6 +11,7 @@ so they add up to what each account's own output shows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -51,7 +52,8 @@ class AcrossAccounts(Generic[T]):
     ``results`` holds the result of every account that answered, in configuration order;
     ``accounts`` every account asked (configuration order); ``failed`` the accounts that could
     not be read (``account``, ``error``, ``exit_code``); ``labels`` what documents call each
-    account (its label, else its name).
+    account (its label, else its name); ``month`` the month asked for (``YYYY-MM``; for a
+    status, the month so far, empty when no account answered).
     """
 
     command: str
@@ -59,6 +61,7 @@ class AcrossAccounts(Generic[T]):
     accounts: tuple[str, ...]
     failed: tuple[Mapping[str, Any], ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    month: str = ""
 
     @property
     def complete(self) -> bool:
@@ -100,11 +103,14 @@ def _across(
     sources: MultiSource,
     ask: Callable[[str, Source], T],
     labels: Mapping[str, str] | None,
+    month: str = "",
 ) -> AcrossAccounts[T]:
     before = len(sources.failures)
     results = sources.each(ask)
     failed = tuple(f.as_dict() for f in sources.failures[before:])
-    return AcrossAccounts(command, results, tuple(sources.accounts), failed, dict(labels or {}))
+    return AcrossAccounts(
+        command, results, tuple(sources.accounts), failed, dict(labels or {}), month
+    )
 
 
 def statuses(
@@ -128,7 +134,11 @@ def statuses(
             min_runway_days=min_runway_days,
         )
 
-    return _across("status", sources, one, labels)
+    across = _across("status", sources, one, labels)
+    first = next(iter(across.results.values()), None)
+    if first is None:
+        return across
+    return dataclasses.replace(across, month=str(first.frame.attrs["month"]))
 
 
 def reconciliations(
@@ -147,7 +157,7 @@ def reconciliations(
     def one(name: str, source: Source) -> Reconciled:
         return reconciliation(source, chosen, settings_for(name), refresh=refresh)
 
-    return _across("reconcile", sources, one, labels)
+    return _across("reconcile", sources, one, labels, str(chosen))
 
 
 def chargebacks(
@@ -166,4 +176,4 @@ def chargebacks(
     def one(name: str, source: Source) -> Chargeback:
         return chargeback(source, chosen, settings_for(name), customer=customer)
 
-    return _across("chargeback", sources, one, labels)
+    return _across("chargeback", sources, one, labels, str(chosen))
