@@ -250,7 +250,16 @@ def test_a_missing_variable_is_exit_2_before_any_request(fleet):
 def test_a_command_of_one_account_refuses_several(fleet):
     servers, env, config = fleet
     out = run_cli(
-        "status", "--config", str(config), "--account", "acct1", "--account", "acct2", env=env
+        "journal",
+        "--month",
+        "2026-05",
+        "--config",
+        str(config),
+        "--account",
+        "acct1",
+        "--account",
+        "acct2",
+        env=env,
     )
     assert out.returncode == 2 and "one account at a time" in out.stderr
     assert not any(f.requests for f in servers.values())

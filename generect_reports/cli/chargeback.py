@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..errors import InputError
@@ -62,6 +64,11 @@ def command(
     successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
     'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
     results, not requests. Flags customers with many failed requests.
+
+    Across accounts (--all-accounts, --tag, --account more than once) every account is split
+    with its own [money]: one row per account and the total, then each account's split (an
+    account column in CSV and JSON, a sheet per account in xlsx). An account that fails makes
+    the output say "partial", and the exit code is its (3 or 4), after the output is written.
     """
     from ..reports.assemble import ReportSettings, chargeback
 
@@ -71,6 +78,11 @@ def command(
     settings = ReportSettings(
         template=template, failed_threshold=failed_threshold / 100, money=run.money()
     )
+    if run.multiple:
+        if customer is not None:
+            raise InputError("--customer reads one account: choose it with --account NAME")
+        _across(run, month, settings, fmt=fmt, output=output)
+        return
     split = chargeback(run.source, month, settings, customer=customer)
     from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
 
@@ -95,3 +107,23 @@ def command(
     )
     if fmt == "csv":  # table and JSON carry the assumptions; a CSV has no room
         run.say("note: customer figures are estimates. " + " ".join(split.allocation.assumptions))
+
+
+def _across(run: Run, month: Month, settings: Any, *, fmt: str, output: str | None) -> None:
+    """``chargeback`` across accounts: every account's split, then the exit code."""
+    from generect_reports.render import accounts as A
+
+    from ..reports.accounts import chargebacks
+
+    by_account = run.settings_by_account(settings)
+    across = chargebacks(run.sources, month, by_account.__getitem__, labels=run.account_labels())
+    if fmt == "xlsx":
+        A.write_workbook(A.chargeback_workbook(across), output)  # type: ignore[arg-type]
+        run.say(f"wrote {output}")
+    elif fmt == "json":
+        run.emit(A.chargeback_json(across), output)
+    elif fmt == "csv":
+        run.emit(A.chargeback_csv(across), output)
+    else:
+        run.emit(A.chargeback_table(across), output, table=True)
+    run.raise_partial(across)

@@ -63,7 +63,13 @@ def command(
     quarter: str | None,
     fiscal: FiscalOptions,
 ) -> None:
-    """Email the monthly report (workbook and PDF attached) to the finance inbox."""
+    """Email the monthly report (workbook and PDF attached) to the finance inbox.
+
+    Across accounts (--all-accounts, --tag, --account more than once) it sends the roll-up
+    pack, the workbook and PDF that report --all-accounts writes. An account that fails leaves
+    the others in the pack, the subject ends in "(partial)", and after the message is sent the
+    exit code is the failed account's (3 or 4).
+    """
     from generect_reports.deliver import smtp as sending
     from generect_reports.render.email import message as mail
 
@@ -89,7 +95,19 @@ def command(
     limit = int(max_attachment_mb * 1024 * 1024)
     from ..reports import assemble
 
-    if quarter is not None:
+    if run.multiple:
+        if quarter is not None:
+            raise InputError("--quarter across accounts is not available: use --month")
+        from ..reports.rollup import rollup_report
+
+        by_account = run.settings_by_account(run.settings(report, fiscal))
+        rollup = rollup_report(
+            run.sources, report.month, by_account.__getitem__, labels=run.account_labels()
+        )
+        message = mail.build_rollup_message(
+            rollup, to=recipients, cc=copies, sender=from_addr, max_attachment_bytes=limit
+        )
+    elif quarter is not None:
         checked = check_quarter(run, quarter, report, fiscal)
         result = assemble.quarter_report(run.source, checked, run.settings(report, fiscal))
         message = mail.build_quarter_message(
@@ -119,6 +137,8 @@ def command(
     if dry_run:
         sending.write_eml(message, dry_run)
         run.say(f"wrote {dry_run} (not sent)")
-        return
-    sending.send_message(message, delivery)
-    run.say(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)")
+    else:
+        sending.send_message(message, delivery)
+        run.say(f"sent {message['Subject']!s} to {len(recipients) + len(copies)} recipient(s)")
+    if run.multiple:
+        run.raise_partial(rollup)

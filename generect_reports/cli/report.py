@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import click
 
@@ -151,14 +150,9 @@ def _rollup(
 
     from ..reports.rollup import rollup_report
 
-    specs = {spec.name: spec for spec in run.selected_accounts()}
-    base = run.settings(report, fiscal)
-
-    def settings_for(name: str) -> Any:
-        return run.account_settings(specs[name], base)
-
+    by_account = run.settings_by_account(run.settings(report, fiscal))
     rep = rollup_report(
-        run.sources, report.month, settings_for, labels={n: s.title for n, s in specs.items()}
+        run.sources, report.month, by_account.__getitem__, labels=run.account_labels()
     )
     if not xlsx_path and not pdf_path:
         xlsx_path = f"generect-usage-accounts-{rep.month}.xlsx"

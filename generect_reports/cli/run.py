@@ -162,17 +162,36 @@ class Run:
 
     # --- settings from options and the configuration ----------------------------------------
 
+    def _one_account(self) -> AccountSpec | None:
+        """The configured account a run of one ``--account`` covers (None otherwise)."""
+        if not self.many or self.multiple:
+            return None
+        chosen = self.selected_accounts()
+        return chosen[0] if len(chosen) == 1 else None
+
     def budgets(self) -> Budgets:
-        """The ``[budget]`` table, parsed."""
+        """The ``[budget]`` table, parsed; one ``--account``'s own when it has one."""
         from ..analysis.budget import parse_budget_table
 
+        spec = self._one_account()
+        if spec is not None and "budget" in spec.overrides:
+            where = f"[accounts.{spec.name}.budget] of {self.config.where}"
+            return parse_budget_table(dict(spec.overrides["budget"]), where=where)
         where = f"[budget] of {self.config.where}"
         return parse_budget_table(self.config.table("budget"), where=where)
 
     def money(self) -> MoneySettings:
-        """The ``[money]`` table with its purchases file read."""
+        """The ``[money]`` table with its purchases file read; one ``--account``'s own when it
+        has one."""
         from ..reports.valuation import load_money
 
+        spec = self._one_account()
+        if spec is not None and "money" in spec.overrides:
+            return load_money(
+                dict(spec.overrides["money"]),
+                config_path=self.config.path,
+                where=f"[accounts.{spec.name}.money] of {self.config.where}",
+            )
         return load_money(
             self.config.table("money"),
             config_path=self.config.path,
@@ -228,7 +247,8 @@ class Run:
         )
 
     def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:
-        """``base`` for one account: its label in titles, its own ``[budget]`` when it has one."""
+        """``base`` for one account: its label in titles, its own ``[budget]`` and ``[money]``
+        when it has them (they replace the file's tables for that account)."""
         import dataclasses
 
         from ..analysis.budget import parse_budget_table
@@ -237,7 +257,24 @@ class Run:
         if "budget" in spec.overrides:
             where = f"[accounts.{spec.name}.budget] of {self.config.where}"
             changes["budgets"] = parse_budget_table(dict(spec.overrides["budget"]), where=where)
+        if "money" in spec.overrides:
+            from ..reports.valuation import load_money
+
+            changes["money"] = load_money(
+                dict(spec.overrides["money"]),
+                config_path=self.config.path,
+                where=f"[accounts.{spec.name}.money] of {self.config.where}",
+            )
         return dataclasses.replace(base, **changes)
+
+    def settings_by_account(self, base: ReportSettings) -> dict[str, ReportSettings]:
+        """Every chosen account's settings (:meth:`account_settings`), all read now, so an
+        account's bad ``[budget]`` or ``[money]`` is exit 2 before any request."""
+        return {spec.name: self.account_settings(spec, base) for spec in self.selected_accounts()}
+
+    def account_labels(self) -> dict[str, str]:
+        """What documents call each chosen account: its label, else its name."""
+        return {spec.name: spec.title for spec in self.selected_accounts()}
 
     # --- output ----------------------------------------------------------------------------
 

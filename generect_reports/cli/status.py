@@ -35,37 +35,10 @@ def _table(status: StatusReport) -> str:
 
 
 def _json(status: StatusReport) -> str:
-    from generect_reports.render import budget as B
-    from generect_reports.render.records.export import dumps_document, json_document
+    from generect_reports.render.budget import status_document
+    from generect_reports.render.records.export import dumps_document
 
-    frame = status.frame
-    first = status.today.replace(day=1)
-    doc = json_document(
-        "status",
-        B.status_rows(frame),
-        source=status.account.source,
-        timezone=status.timezone,
-        period="month",
-        start=first,
-        end=first.replace(day=frame.attrs["days_in_month"]),
-        complete=bool(frame.attrs["complete"]),
-        totals={
-            "used_credits": frame.attrs["used_credits"],
-            "projected_credits": frame.attrs["projected_credits"],
-        },
-        fields={
-            **B.status_fields(
-                frame,
-                status.account,
-                status.checks,
-                forecast=status.forecast,
-                topups=status.topups,
-                runway_topups=status.runway_topups,
-            ),
-            **B.status_money_fields(status.money),
-        },
-    )
-    return dumps_document(doc)
+    return dumps_document(status_document(status))
 
 
 #: Every format of the status and its renderer: the one list --help and validation read.
@@ -209,6 +182,20 @@ def command(
         )
         run.say(f"posted a test message to {sent} webhook(s)")
         return
+    if run.multiple:
+        _across(
+            run,
+            settings,
+            hooks,
+            warn_at=warn_at,
+            fail_at=fail_at,
+            min_runway_days=min_runway_days,
+            digest=digest,
+            digest_every=digest_every,
+            fmt=fmt,
+            output=output,
+        )
+        return
     status = account_status(
         run.source, settings, warn_at=warn_at, fail_at=fail_at, min_runway_days=min_runway_days
     )
@@ -237,5 +224,78 @@ def command(
         if delivery_error is not None:
             click.echo(f"error: {terminal_text(redact(str(delivery_error)))}", err=True)
         raise CheckFailed("check failed: " + "; ".join(c.text for c in status.failed))
+    if delivery_error is not None:
+        raise delivery_error
+
+
+def _across(
+    run: Run,
+    settings: Any,
+    hooks: list[Any],
+    *,
+    warn_at: float,
+    fail_at: float | None,
+    min_runway_days: float | None,
+    digest: bool,
+    digest_every: float,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """``status`` across accounts: one table (or document) with a row per account, one alert
+    naming every account that crossed; then the exit code (README, "Many accounts")."""
+    from generect_reports.render import accounts as A
+
+    from ..errors import AccountsFailed, CheckFailed
+    from ..reports.accounts import statuses
+
+    by_account = run.settings_by_account(settings)
+    across = statuses(
+        run.sources,
+        by_account.__getitem__,
+        warn_at=warn_at,
+        fail_at=fail_at,
+        min_runway_days=min_runway_days,
+        labels=run.account_labels(),
+    )
+    text = A.status_table(across) if fmt == "table" else A.status_json(across)
+    run.emit(text, output, table=fmt == "table")
+    for name, status in across.results.items():
+        for check in status.checks:
+            if check.level == "warn":
+                run.say(f"warning: {name}: {check.text}")
+    delivery_error = None
+    if hooks and across.results:
+        from generect_reports.deliver.alerts import alert_once_across, digest_once
+
+        outcome = alert_once_across(hooks, across)
+        if outcome.rebuilt:
+            run.say("warning: the alert state was corrupt or unreadable: rebuilt")
+        if outcome.sent:
+            run.say(f"posted the alert to {outcome.sent} webhook(s)")
+        delivery_error = outcome.error
+        if digest:
+            for status in across.results.values():
+                told = digest_once(hooks, status, every=digest_every)
+                delivery_error = delivery_error or told.error
+    crossed = across.crossings()
+    failure = (
+        CheckFailed(
+            "check failed: "
+            + "; ".join(f"{name}: {c.text}" for name, cs in crossed.items() for c in cs)
+        )
+        if crossed
+        else None
+    )
+    if across.failed:
+        # A failed account outranks a crossing: its own thresholds could not be checked.
+        if failure is not None:
+            click.echo(f"error: {terminal_text(str(failure))}", err=True)
+        if delivery_error is not None:
+            click.echo(f"error: {terminal_text(redact(str(delivery_error)))}", err=True)
+        raise AccountsFailed([dict(f) for f in across.failed])
+    if failure is not None:
+        if delivery_error is not None:
+            click.echo(f"error: {terminal_text(redact(str(delivery_error)))}", err=True)
+        raise failure
     if delivery_error is not None:
         raise delivery_error

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from generect_reports.deliver.webhook import Webhook
+    from generect_reports.reports.accounts import AcrossAccounts
     from generect_reports.reports.assemble import StatusReport
 
 from generect_reports._atomic import private_file, private_folder, write_bytes_atomic
@@ -45,6 +46,7 @@ __all__ = [
     "plan_events",
     "Outcome",
     "alert_once",
+    "alert_once_across",
     "DIGEST_FILE",
     "digest_once",
 ]
@@ -245,6 +247,47 @@ def alert_once(
         sent = 0
         if events:
             title, lines = alert_events_message(status.frame, status.account, events)
+            try:
+                sent = notify(hooks, title, lines, **post)
+            except GenerectError as exc:
+                return Outcome(events, 0, state.rebuilt, exc)
+        state.save(said)
+        return Outcome(events, sent, state.rebuilt)
+
+
+def alert_once_across(
+    hooks: Sequence[Webhook],
+    across: AcrossAccounts[StatusReport],
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    lock_timeout: float = 60.0,
+    **post: Any,
+) -> Outcome:
+    """:func:`alert_once` for many accounts: what each account has to say that was not said
+    before (the state keyed per account, so each still speaks once), posted as ONE message
+    naming every account, and remembered for all of them; the whole under the state's lock."""
+    from generect_reports.deliver.webhook import notify
+    from generect_reports.render.budget import alert_events_message
+
+    with open_state(state_dir, timeout=lock_timeout) as state:
+        said = state.said
+        events: list[AlertEvent] = []
+        parts: list[tuple[str, str, list[str]]] = []
+        for name, status in across.results.items():
+            current = [Alert(*line) for line in status.alert_lines()]
+            mine, said = plan_events(said, status.account_id, status.frame.attrs["month"], current)
+            if mine:
+                events += mine
+                title, lines = alert_events_message(status.frame, status.account, mine)
+                parts.append((across.label(name), title, lines))
+        sent = 0
+        if events:
+            month = next(iter(across.results.values())).frame.attrs["month"]
+            names = ", ".join(label for label, _, _ in parts)
+            title = f"Generect credits {month}: {len(parts)} account(s) to look at ({names})"
+            if not across.complete:
+                title += f" [{across.note}]"
+            lines = [f"{label}: {text}" for label, head, body in parts for text in (head, *body)]
             try:
                 sent = notify(hooks, title, lines, **post)
             except GenerectError as exc:

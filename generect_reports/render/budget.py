@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 
     from generect_reports.analysis.forecast import Forecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
-    from generect_reports.reports.assemble import StatusMoney
+    from generect_reports.reports.assemble import StatusMoney, StatusReport
     from generect_reports.reports.formats import ReportFormats
 
 __all__ = [
     "status_rows",
     "status_fields",
+    "status_document",
+    "status_money_fields",
     "render_status_table",
     "alert_message",
     "alert_events_message",
@@ -110,6 +112,40 @@ def status_rows(status: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def status_document(status: StatusReport, *, generated_at: Any = None) -> dict[str, Any]:
+    """The ``status --format json`` document of one account (the versioned envelope)."""
+    from generect_reports.render.records.export import json_document
+
+    frame = status.frame
+    first = status.today.replace(day=1)
+    return json_document(
+        "status",
+        status_rows(frame),
+        source=status.account.source,
+        timezone=status.timezone,
+        period="month",
+        start=first,
+        end=first.replace(day=frame.attrs["days_in_month"]),
+        complete=bool(frame.attrs["complete"]),
+        generated_at=generated_at,
+        totals={
+            "used_credits": frame.attrs["used_credits"],
+            "projected_credits": frame.attrs["projected_credits"],
+        },
+        fields={
+            **status_fields(
+                frame,
+                status.account,
+                status.checks,
+                forecast=status.forecast,
+                topups=status.topups,
+                runway_topups=status.runway_topups,
+            ),
+            **status_money_fields(status.money),
+        },
+    )
 
 
 def projection_fields(forecast: Forecast | None) -> dict[str, Any] | None:

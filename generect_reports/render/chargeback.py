@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import os
 import re
 import textwrap
@@ -35,6 +34,7 @@ __all__ = [
     "add_customers_sheet",
     "customers_page",
     "customers_summary",
+    "chargeback_document",
     "render_chargeback",
     "render_chargeback_workbook",
     "safe_sheet_names",
@@ -133,9 +133,10 @@ def _rows(alloc: Allocation) -> list[dict[str, Any]]:
     return out
 
 
-def _csv(alloc: Allocation) -> str:
+def _csv(alloc: Allocation, *, account: str | None = None, header: bool = True) -> str:
     buf = io.StringIO()
     fields = [
+        *([] if account is None else ["account"]),
         "month",
         "customer",
         "client_id",
@@ -151,18 +152,20 @@ def _csv(alloc: Allocation) -> str:
     writer = csv.DictWriter(
         buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
     )
-    writer.writeheader()
+    if header:
+        writer.writeheader()
+    lead = {} if account is None else {"account": account}
     for row in _rows(alloc):
         writer.writerow(
             {
                 k: (csv_safe(v) if isinstance(v, str) else ("" if v is None else v))
-                for k, v in row.items()
+                for k, v in {**lead, **row}.items()
             }
         )
     return buf.getvalue()
 
 
-def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
+def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, Any]:
     # Data, not display: the exact share goes out; the shown one is for the page.
     cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents", "share_display"])
     # The envelope's start and end are inclusive local dates; the window holds the local
@@ -204,7 +207,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
             "notes": list(alloc.notes),
         },
     )
-    return dumps_document(doc)
+    return doc
 
 
 def render_chargeback(
@@ -215,26 +218,48 @@ def render_chargeback(
     generated_at: Any = None,
     booked: Mapping[str, int] | None = None,
     booked_currency: str = "USD",
+    account: str | None = None,
+    header: bool = True,
 ) -> str:
     """``alloc`` as ``table``, ``csv`` (one row per customer and operation) or ``json`` (the
     versioned envelope, with customers, operations, assumptions and health in its fields).
-    ``booked`` (cents by customer) adds each customer's booked cost to the table and JSON."""
+    ``booked`` (cents by customer) adds each customer's booked cost to the table and JSON.
+    For the CSV, ``account`` adds it as the first column and ``header`` False leaves the
+    header out (the rows of one account among many)."""
     if fmt == "table":
         return _table(alloc) + _booked_lines(booked, booked_currency)
     if fmt == "csv":
-        return _csv(alloc)
+        return _csv(alloc, account=account, header=header)
     if fmt == "json":
-        text = _json(alloc, complete=complete, generated_at=generated_at)
-        if booked is None:
-            return text
-        doc = json.loads(text)
+        return dumps_document(
+            chargeback_document(
+                alloc,
+                complete=complete,
+                generated_at=generated_at,
+                booked=booked,
+                booked_currency=booked_currency,
+            )
+        )
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def chargeback_document(
+    alloc: Allocation,
+    *,
+    complete: bool = True,
+    generated_at: Any = None,
+    booked: Mapping[str, int] | None = None,
+    booked_currency: str = "USD",
+) -> dict[str, Any]:
+    """The ``chargeback --format json`` document of one account."""
+    doc = _json(alloc, complete=complete, generated_at=generated_at)
+    if booked is not None:
         doc["booked_cost"] = {
             "currency": booked_currency,
             "total": sum(booked.values()) / 100,
             "customers": [{"customer": k, "booked_cost": v / 100} for k, v in booked.items()],
         }
-        return dumps_document(doc)
-    raise ValueError(f"unknown format {fmt!r}")
+    return doc
 
 
 def _booked_lines(booked: Mapping[str, int] | None, currency: str) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "render_table",
     "render_csv",
     "render_json",
+    "reconcile_document",
     "render_xlsx",
     "write_reconciliation_xlsx",
     "add_reconciliation_sheet",
@@ -292,14 +293,21 @@ def render_table(result: Reconciliation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_csv(result: Reconciliation) -> str:
-    """The reason rows as CSV (text fields quoted and formula-safe)."""
+def render_csv(result: Reconciliation, *, account: str | None = None, header: bool = True) -> str:
+    """The reason rows as CSV (text fields quoted and formula-safe); ``account`` adds it as the
+    first column (the rows of one account among many), ``header`` False leaves the header out."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(["month", "operation", "reason", "credits", "transactions", "detail"])
+    first = [] if account is None else ["account"]
+    if header:
+        writer.writerow(
+            [*first, "month", "operation", "reason", "credits", "transactions", "detail"]
+        )
+    lead = [] if account is None else [csv_safe(account)]
     for r in result.reasons.itertuples(index=False):
         writer.writerow(
             [
+                *lead,
                 result.month,
                 csv_safe(str(r.operation)),
                 r.reason,
@@ -313,6 +321,13 @@ def render_csv(result: Reconciliation) -> str:
 
 def render_json(result: Reconciliation, *, generated_at: Any = None, complete: bool = True) -> str:
     """The versioned JSON document: reason rows in ``rows``, the tie-out in its own fields."""
+    return dumps_document(reconcile_document(result, generated_at=generated_at, complete=complete))
+
+
+def reconcile_document(
+    result: Reconciliation, *, generated_at: Any = None, complete: bool = True
+) -> dict[str, Any]:
+    """The ``reconcile --format json`` document of one account (:func:`render_json`'s)."""
     from generect_reports.periods import month_window
 
     start, stop = month_window(result.month, result.timezone)
@@ -358,7 +373,7 @@ def render_json(result: Reconciliation, *, generated_at: Any = None, complete: b
             **({"money": money_document(result)} if result.money is not None else {}),
         },
     )
-    return dumps_document(doc)
+    return doc
 
 
 # --- workbook --------------------------------------------------------------------------------

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
     from markupsafe import Markup
 
     from generect_reports.reports.monthly import MonthlyReport
+    from generect_reports.reports.rollup import RollupReport
 
 __all__ = [
     "build_message",
     "build_quarter_message",
+    "build_rollup_message",
+    "rollup_subject",
     "quarter_subject",
     "subject_for",
 ]
@@ -298,6 +301,95 @@ def build_quarter_message(
         quarter_subject(rep),
         text,
         html,
+        to=to,
+        cc=cc,
+        sender=sender,
+        version=__version__,
+        attachments=[(xlsx, XLSX_TYPE, xlsx_name), (pdf, ("application", "pdf"), pdf_name)],
+    )
+
+
+def rollup_subject(rep: RollupReport) -> str:
+    """E.g. ``Generect usage across accounts, May 2026: 94,700 credits, 10 accounts``; a roll-up
+    that lacks an account ends in ``(partial)``."""
+    f = rep.formats
+    count = len(rep.accounts) + len(rep.failed)
+    subject = (
+        f"Generect usage across accounts, {rep.month_name}: {f.credits(rep.total)} credits, "
+        f"{count} accounts"
+    )
+    if not rep.month_complete:
+        subject = "[partial month] " + subject
+    return subject if rep.complete else subject + " (partial)"
+
+
+def _rollup_lines(rep: RollupReport) -> list[str]:
+    f = rep.formats
+    lines = [rep.title, ""]
+    if not rep.complete:
+        lines += [
+            f"PARTIAL: {len(rep.failed)} account(s) could not be read; every total below leaves "
+            "them out.",
+            *(f"  {x['account']}: {x['error']} (exit {x['exit_code']})" for x in rep.failed),
+            "",
+        ]
+    total = "Total" if rep.complete else "Total (partial)"
+    lines.append(
+        f"{total}: {f.credits(rep.total)} credits ({f.signed_pct(rep.change_pct)} vs the month "
+        f"before), cost {f.money(rep.cost)}"
+    )
+    lines += ["", "Accounts, largest first:"]
+    for row in rep.accounts.itertuples():
+        lines.append(
+            f"  {row.label}: {f.credits(row.credits)} credits ({f.signed_pct(row.change_pct)}), "
+            f"{row.status}" + (f"; {row.exceptions}" if row.exceptions else "")
+        )
+    return lines
+
+
+def build_rollup_message(
+    rep: RollupReport,
+    *,
+    to: list[str],
+    sender: str,
+    cc: list[str] | None = None,
+    max_attachment_bytes: int = 10 * 1024 * 1024,
+) -> EmailMessage:
+    """The roll-up across accounts by email: the accounts in a text and an HTML part, the
+    roll-up workbook and PDF (those ``report --all-accounts`` writes) attached. A roll-up that
+    lacks an account says "partial" in the subject, the body and both attachments."""
+    import html
+    import tempfile
+
+    from generect_reports.render.pdf.rollup import render_rollup_pdf
+    from generect_reports.render.xlsx.rollup import render_rollup_workbook
+
+    with tempfile.TemporaryDirectory(prefix="generect-rollup-") as folder:
+        path = os.path.join(folder, "rollup.xlsx")
+        render_rollup_workbook(rep, path)
+        with open(path, "rb") as fh:
+            xlsx = fh.read()
+    pdf = render_rollup_pdf(rep)
+    size = len(xlsx) + len(pdf)
+    if size > max_attachment_bytes:
+        raise InputError(
+            f"attachments are {size / 1e6:.1f} MB, "
+            f"over the {max_attachment_bytes / 1e6:.1f} MB limit (raise --max-attachment-mb)"
+        )
+    lines = [display_text(line) for line in _rollup_lines(rep)]
+    xlsx_name = f"generect-usage-accounts-{rep.month}.xlsx"
+    pdf_name = f"generect-usage-accounts-{rep.month}.pdf"
+    text = "\n".join([*lines, "", f"Attached: {xlsx_name}, {pdf_name}"]) + "\n"
+    body = "".join(
+        f"<p><strong>{html.escape(line)}</strong></p>" if k == 0 else f"<p>{html.escape(line)}</p>"
+        for k, line in enumerate(lines)
+        if line
+    )
+    page = f"<!DOCTYPE html><html><body>{body}</body></html>"
+    return _assemble(
+        rollup_subject(rep),
+        text,
+        page,
         to=to,
         cc=cc,
         sender=sender,
