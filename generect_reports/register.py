@@ -7,15 +7,26 @@ A base module: it imports only other base modules.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ._atomic import write_bytes_atomic
 from .errors import ConfigError
 
-__all__ = ["REGISTER_VERSION", "read_register", "write_register", "resolve_register"]
+__all__ = [
+    "REGISTER_VERSION",
+    "read_register",
+    "write_register",
+    "resolve_register",
+    "register_lock",
+]
+
+#: Seconds a close waits for another close of the same register before it gives up.
+LOCK_TIMEOUT = 60.0
 
 REGISTER_VERSION = 1
 
@@ -55,3 +66,19 @@ def write_register(path: str | os.PathLike[str], months: dict[str, dict[str, Any
     """Write the register atomically (months in order)."""
     doc = {"version": REGISTER_VERSION, "months": dict(sorted(months.items()))}
     return write_bytes_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+
+
+@contextlib.contextmanager
+def register_lock(path: str | os.PathLike[str], timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the register's lock (``<register>.lock`` beside it) from reading it to writing it,
+    so two closes run one after the other: the second sees the month closed."""
+    from filelock import FileLock, Timeout
+
+    lock = Path(f"{os.fspath(path)}.lock")
+    try:
+        with FileLock(str(lock), timeout=timeout):
+            yield
+    except Timeout:
+        raise ConfigError(
+            f"the close register {path} is locked by another run for more than {timeout:g}s"
+        ) from None

@@ -196,6 +196,37 @@ def test_restatements_wait_for_the_first_open_month(sample_months):
     assert restatements(booked, by_month, "2026-10") == []
 
 
+def test_two_closes_at_once_close_the_month_once(tmp_path):
+    """Two cron jobs closing the same month: the register's lock runs them one after the other,
+    so one closes it and the other finds it closed; the register holds one record."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = _config(tmp_path)
+    args = ["journal", "--sample", "--config", str(config), "--month", "2026-08", "--close"]
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: run_cli(*args), range(2)))
+    codes = sorted(o.returncode for o in outs)
+    assert codes == [0, 2], [o.stderr for o in outs]
+    assert any("already closed" in o.stderr for o in outs)
+    register = json.loads((tmp_path / "close-register.json").read_text())
+    assert list(register["months"]) == ["2026-08"]
+
+
+def test_a_held_register_lock_is_a_one_line_error_after_its_timeout(tmp_path):
+    from filelock import FileLock
+
+    from generect_reports.errors import ConfigError
+    from generect_reports.register import register_lock
+
+    path = tmp_path / "close-register.json"
+    with FileLock(f"{path}.lock"):
+        with pytest.raises(ConfigError, match="locked by another run for more than 0.2s"):
+            with register_lock(path, timeout=0.2):
+                pass
+    with register_lock(path, timeout=0.2):  # free again once the other run lets go
+        pass
+
+
 def test_close_needs_a_register(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[money]\nrate = 0.02\n", encoding="utf-8")

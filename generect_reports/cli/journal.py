@@ -64,7 +64,9 @@ def command(
     the next month), and with --purchases the top-ups (Dr prepaid, Cr payable). Account codes
     come from [journal] in the configuration.
     """
-    from ..register import read_register, resolve_register, write_register
+    import contextlib
+
+    from ..register import read_register, register_lock, resolve_register, write_register
     from ..reports.journal import month_journal, register_record
 
     check_output(fmt, output)
@@ -76,37 +78,41 @@ def command(
         register_path = resolve_register(accounts.register, run.config.path)
     if close and register_path is None:
         raise ConfigError('--close needs [journal] register = "close-register.json"')
-    register = read_register(register_path) if register_path else {}
-    if close and str(month) in register:
-        raise InputError(f"{month} is already closed in {register_path}")
-    if close and not run.source.settled(month.first_day, month.last_day):
-        raise InputError(f"{month} is not over yet: only a finished month can be closed")
-    journal, current = month_journal(
-        run.source,
-        month,
-        run.money(),
-        accounts,
-        register=register,
-        purchases=purchases,
-        split=split,
-        template=template,
-    )
-    from generect_reports.render import journal as R
+    # A close holds the register's lock from reading it to writing it: a second close of the
+    # same month waits, then finds it closed.
+    locked = register_lock(register_path) if close and register_path else contextlib.nullcontext()
+    with locked:
+        register = read_register(register_path) if register_path else {}
+        if close and str(month) in register:
+            raise InputError(f"{month} is already closed in {register_path}")
+        if close and not run.source.settled(month.first_day, month.last_day):
+            raise InputError(f"{month} is not over yet: only a finished month can be closed")
+        journal, current = month_journal(
+            run.source,
+            month,
+            run.money(),
+            accounts,
+            register=register,
+            purchases=purchases,
+            split=split,
+            template=template,
+        )
+        from generect_reports.render import journal as R
 
-    if fmt == "xlsx":
-        R.write_xlsx(journal, output)  # type: ignore[arg-type]
-        run.say(f"wrote {output}")
-    elif fmt == "json":
-        run.emit(R.render_json(journal), output)
-    elif fmt == "csv":
-        run.emit(R.render_csv(journal, layout), output)
-    else:
-        run.emit(R.render_table(journal), output)
-    if close and register_path is not None:
-        import pandas as pd
+        if fmt == "xlsx":
+            R.write_xlsx(journal, output)  # type: ignore[arg-type]
+            run.say(f"wrote {output}")
+        elif fmt == "json":
+            run.emit(R.render_json(journal), output)
+        elif fmt == "csv":
+            run.emit(R.render_csv(journal, layout), output)
+        else:
+            run.emit(R.render_table(journal), output)
+        if close and register_path is not None:
+            import pandas as pd
 
-        record = register_record(current)
-        record["closed_at"] = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
-        record["adjustments"] = [dict(a) for a in journal.adjustments]
-        write_register(register_path, {**register, str(month): record})
-        run.say(f"closed {month} in {register_path}")
+            record = register_record(current)
+            record["closed_at"] = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
+            record["adjustments"] = [dict(a) for a in journal.adjustments]
+            write_register(register_path, {**register, str(month): record})
+            run.say(f"closed {month} in {register_path}")
