@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from generect_reports._text import visible_char, xlsxwriter_text
-from generect_reports.analysis.chargeback import UNALLOCATED, Allocation, health_rule
+from generect_reports.analysis.chargeback import UNALLOCATED, UNDER_REVIEW, Allocation, health_rule
 from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
 if TYPE_CHECKING:
@@ -164,7 +164,13 @@ def _csv(alloc: Allocation) -> str:
 
 def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
     # Data, not display: the exact share goes out; the shown one is for the page.
-    cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents", "share_display"])
+    cust = alloc.customers.drop(
+        columns=["credits_hundredths", "cost_cents", "share_display", "under_review_hundredths"]
+    )
+    cust = cust.assign(billing=cust["billing"].where(cust["kind"] == "customer", None))
+    reviews = alloc.reviews.drop(columns=["credits_hundredths"]).assign(
+        estimated_successful=alloc.reviews["estimated_successful"].round(4)
+    )
     # The envelope's start and end are inclusive local dates; the window holds the local
     # instants the analytics were asked for, so their wall-clock dates are those days.
     first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
@@ -182,6 +188,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
             "credits": alloc.total_credits,
             "estimated_cost": alloc.total_cost,
             "unallocated_credits": alloc.unallocated_credits,
+            "under_review_credits": alloc.under_review_credits,
         },
         fields={
             "month": alloc.month,
@@ -190,6 +197,9 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
             "assumptions": list(alloc.assumptions),
             "allocation_rule": alloc.rule,
             "health_rule": health_rule(alloc.threshold),
+            "bound_rule": alloc.bound_rule,
+            "tolerance": alloc.tolerance,
+            "under_review": reviews.to_dict("records"),
             "customers": cust.astype(object).where(cust.notna(), None).to_dict("records"),
             "operations": alloc.operations.drop(
                 columns=[
@@ -197,6 +207,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> str:
                     "cost_cents",
                     "allocated_hundredths",
                     "unallocated_hundredths",
+                    "review_hundredths",
                     "share_display",
                 ]
             ).to_dict("records"),
@@ -427,7 +438,7 @@ def _summary_sheet(
         first = head + 1
         for i, party in enumerate(parties):
             r = first + i
-            _text(ws, r, 0, party, fmts["muted"] if party == UNALLOCATED else None)
+            _text(ws, r, 0, party, fmts["muted"] if party in (UNALLOCATED, UNDER_REVIEW) else None)
             values = []
             for j, op in enumerate(ops):
                 v = int(lines[key].get((party, op), 0)) / 100
@@ -692,14 +703,14 @@ def add_customers_sheet(
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
     shown = a.customers[
-        (a.customers["kind"] == "unallocated")
+        (a.customers["kind"] != "customer")
         | (a.customers["requests"] > 0)
         | (a.customers["credits_hundredths"] != 0)
     ].reset_index(drop=True)
     first = head + 1
     for i, r in shown.iterrows():
         x = first + int(i)
-        un = r["kind"] == "unallocated"
+        un = r["kind"] != "customer"  # unallocated, or held under review
         _text(ws, x, 0, r["customer"], fmts["muted"] if un else None)
         _text(ws, x, 1, r["client_id"])
         _text(ws, x, 2, r["token_hints"])
@@ -776,15 +787,20 @@ def customers_page(
         labels.append(f"{len(rest)} other customers")
         values.append(float(rest["credits"].sum()))
         shares.append(round(float(rest["share_display"].sum()), 1))  # adds up as shown
+    held = a.customers[a.customers["kind"] == "under_review"]
+    for _, row in held.iterrows():
+        labels.append(UNDER_REVIEW)
+        values.append(float(row["credits"]))
+        shares.append(float(row["share_display"]))
     labels.append(UNALLOCATED)
     values.append(a.unallocated_credits)
     unallocated = a.customers[a.customers["kind"] == "unallocated"]["share_display"]
     shares.append(float(unallocated.iloc[0]) if len(unallocated) else float("nan"))
     ax = fig.add_axes((0.22, 0.42, 0.5, 0.44))
     y = list(range(len(labels)))[::-1]
-    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [
+    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1 - len(held)) + [
         colors.get("muted", "#A6A6A6")
-    ]
+    ] * (1 + len(held))
     ax.barh(y, values, color=bar_colors)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
@@ -853,6 +869,12 @@ def customers_summary(allocation: Allocation, *, numbers: ReportFormats | None =
             f"{_credits(a.unallocated_credits, numbers)} credits "
             f"({_shown(unallocated.iloc[0])}) "
             "stay unallocated (platform charges, and operations no customer's requests map to)."
+        )
+    if a.under_review_credits:
+        out.append(
+            f"{_credits(a.under_review_credits, numbers)} credits are held as "
+            f"'{UNDER_REVIEW}': estimated for customers beyond what their requests prove, and "
+            "billed to no one until reviewed."
         )
     for _, r in a.flagged.iterrows():
         out.append(f"Integration health: {_printable(str(r['customer']))}: {r['flags']}.")
