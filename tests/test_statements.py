@@ -3,13 +3,12 @@ poppler, the statement sheets, the internal allocation summary and the ``[charge
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import openpyxl
 import pytest
 import tokendata as T
-from pdfcheck import pdftotext
+from pdfcheck import overlaps, pdftotext, words
 from support import run_cli
 
 from generect_reports.errors import ConfigError
@@ -122,11 +121,10 @@ def test_statement_pdfs_hold_only_their_customers_figures(tmp_path, october):
         "unallocated",
     ]
     for st in built.statements:
-        text = pdftotext(
-            tmp_path
-            / "pdf"
-            / f"ST-{re.sub('[^A-Za-z0-9._-]+', '-', st.customer).strip('-')}-2026-10.pdf"
-        )
+        file = tmp_path / "pdf" / f"ST-{st.number}.pdf"  # the number with the configured prefix
+        text = pdftotext(file)
+        (page,) = words(file)
+        assert not overlaps(page), st.customer
         # its own figures: every line, the total, the month before, the period
         assert "1–31 October 2026" in text and f"ST-{st.number}" in text
         assert "Example Data Ltd" in text and "Payable within 30 days" in text
@@ -302,3 +300,32 @@ def test_a_statement_pdf_is_the_same_bytes_every_run(october):
     st = next(s for s in built.statements if s.customer == "hooli")
     first = render_statement_pdf(st)
     assert first.startswith(b"%PDF") and render_statement_pdf(st) == first
+
+
+def test_a_long_statement_keeps_every_line_on_its_page(tmp_path, october):
+    """Twenty operations: the table's rows tighten so the notes and footer still fit."""
+    import dataclasses
+    from decimal import Decimal
+
+    from generect_reports.render.pdf.statement import render_statement_pdf
+    from generect_reports.reports.statements import StatementLine
+
+    _, built = october
+    base = next(s for s in built.statements if s.customer == "acme-corp")
+    lines = tuple(
+        StatementLine(f"operation_{i:02d}", 1000 * (i + 1), Decimal("0.0200"), 20 * (i + 1))
+        for i in range(20)
+    )
+    long = dataclasses.replace(base, lines=lines)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(render_statement_pdf(long))
+    text = pdftotext(path)
+    assert text.count("\f") == 1  # one page
+    for line in lines:
+        assert line.operation in text
+    assert _money(long.total_cents) in text and "page 1 of 1" in text
+    (page,) = words(path)
+    total_bottom = max(w.y1 for w in page if w.text == "Total")
+    notes_top = min(w.y0 for w in page if w.text == "Notes")
+    assert total_bottom < notes_top
+    assert not overlaps(page)  # no row drawn over another

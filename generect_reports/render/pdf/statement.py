@@ -71,6 +71,17 @@ def _party_block(page: _Page, left: float, top: float, title: str, lines: Any) -
     return y
 
 
+#: Room kept under a table for the notes and the footer, inches.
+_NOTES_ROOM = 1.9
+
+
+def _row_height(page: _Page, top: float, rows: int) -> float:
+    """The report's table row height, or less when a customer has so many operations that the
+    table would run into the notes (down to the small type's own height)."""
+    room = page.height - _NOTES_ROOM - top
+    return max(min(0.215, room / (rows + 1)), SMALL * 1.25 / 72)
+
+
 def _statement_page(st: Statement, theme: Theme) -> _Page:
     look = _look(st, theme)
     f = look.formats
@@ -182,6 +193,7 @@ def _statement_page(st: Statement, theme: Theme) -> _Page:
         ],
         rows,
         bold_last=True,
+        row_height=_row_height(page, body, len(rows)),
     )
     right = MARGIN + table_w + 0.4
     right_w = page.width - MARGIN - right
@@ -203,6 +215,7 @@ def _statement_page(st: Statement, theme: Theme) -> _Page:
             y,
             [("Operation", right_w - 2.4, "l"), ("Successful", 1.2, "r"), ("Credits", 1.2, "r")],
             review_rows,
+            row_height=_row_height(page, y, len(review_rows)),
         )
         y = _caption(
             page,
