@@ -8,6 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import tokendata as T
+from fakeapi import TOKEN
 from pdfcheck import overlaps, pdftotext, words
 from support import run_cli
 
@@ -329,3 +330,23 @@ def test_a_long_statement_keeps_every_line_on_its_page(tmp_path, october):
     notes_top = min(w.y0 for w in page if w.text == "Notes")
     assert total_bottom < notes_top
     assert not overlaps(page)  # no row drawn over another
+
+
+def test_an_account_of_its_own_takes_its_own_chargeback_table(tmp_path, token_env):
+    T.install(token_env)
+    config = _config(
+        tmp_path,
+        '[chargeback]\nnumber_prefix = "FILE-"\n\n'
+        f'[accounts.solo]\ntoken_env = "SOLO_TOKEN"\napi_url = "{token_env.url}"\n\n'
+        '[accounts.solo.chargeback]\nnumber_prefix = "SOLO-"\nissuer = "Solo Reseller"\n',
+    )
+    folder = tmp_path / "pdf"
+    out = run_cli(
+        "chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv", "--config", str(config),
+        "--account", "solo", "--pdf", str(folder), "-q",
+        env={"SOLO_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in folder.iterdir())
+    assert names and all(n.startswith("SOLO-") for n in names), names
+    assert "Solo Reseller" in pdftotext(folder / "SOLO-acme-corp-2026-10.pdf")
