@@ -90,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "build_message": "render.email.message",
     "send_message": "deliver.smtp",
     "write_chargeback_workbook": "render.chargeback",
+    "build_statements": "reports.statements",
+    "Statement": "reports.statements",
+    "write_statement_pdfs": "render.pdf.statement",
     "load_theme": "theme",
     "notify": "deliver.webhook",
     "add_budget_sheet": "render.budget",
@@ -166,6 +169,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.render.chargeback import write_chargeback_workbook
     from generect_reports.render.email.message import build_message
     from generect_reports.render.pdf.document import write_pdf_report
+    from generect_reports.render.pdf.statement import write_statement_pdfs
     from generect_reports.render.records.contract import validate_document
     from generect_reports.render.records.export import usage_document, write_usage_parquet
     from generect_reports.render.records.focus import focus_frame, write_focus
@@ -176,6 +180,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from generect_reports.reports.monthly import MonthlyReport, build_report
     from generect_reports.reports.narrative import bridge_table, report_narrative
     from generect_reports.reports.quarterly import QuarterReport, build_quarter_report
+    from generect_reports.reports.statements import Statement, build_statements
 
     from .accounts import AccountSpec, parse_accounts
     from .analysis.budget import Budgets, budget_status, burn_up, check_thresholds

@@ -33,6 +33,8 @@ TABLES: dict[str, str] = {
     "timezone, api_url, tags, and the account's own [budget], [money] and [chargeback]",
     "money": "what the credits cost: purchases file or rate, policy, opening, overage_rate",
     "journal": "account codes (expense, prepaid, accrued, payable) and the close register",
+    "chargeback": "customer statements: issuer, number_prefix, payment_terms, tolerance, and "
+    "[chargeback.customers.ID] tables with bill_to and cost_centre",
 }
 
 _SECRET_KEYS = {"password", "smtp_password", "token", "api_token"}

@@ -25,12 +25,14 @@ from generect_reports._text import xlsx_decode
 from generect_reports.analysis.chargeback import (
     ASSUMPTIONS,
     UNALLOCATED,
+    UNDER_REVIEW,
     allocate_credits,
     integration_health,
     load_endpoint_mapping,
     map_endpoints,
 )
 from generect_reports.analysis.pricing import largest_remainder, load_prices, money_cents
+from generect_reports.errors import InputError
 from generect_reports.fetch.tokens import COLUMNS, load_sample_tokens
 from generect_reports.fetch.usage import load_sample
 from generect_reports.render.chargeback import (
@@ -95,6 +97,81 @@ def tie_out(alloc, usage_credits: dict[str, float], prices=PRICES) -> None:
         assert per_op.at[op, "credits_hundredths"] == round(credits * 100)
         assert per_op.at[op, "cost_cents"] == _cents(credits, prices.get(op, 0.0))
     assert alloc.tied
+
+
+def _retry_loop_month():
+    """A customer retrying one operation in a loop beside a steady one, both on the same two
+    operations: 'loop' made 1,000 enrich and 100 search requests, of which 950 failed."""
+    usage = frame([("2026-10-01", "enrich", 300.0), ("2026-10-02", "search", 200.0)])
+    tk = tokens(
+        [
+            ("loop", "2026-10", "/e/", 1000, 150, 0, 950),
+            ("loop", "2026-10", "/s/", 100, 150, 0, 950),
+            ("steady", "2026-10", "/e/", 500, 882, 18, 0),
+            ("steady", "2026-10", "/s/", 400, 882, 18, 0),
+        ]
+    )
+    return usage, tk
+
+
+def test_retry_loop_customer_is_billed_its_proven_lower_bound():
+    usage, tk = _retry_loop_month()
+    alloc = allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES)
+    lines = alloc.lines.set_index(["customer", "operation"])
+    # loop: enrich successes lie in [1000 - 950, min(1000, 150)] = [50, 150], estimated
+    # 1000 * 150/1100 = 136.4: 86.4 above the lower end, beyond 5% of its 150 successes.
+    # search: [0, 100], estimated 13.6. It is billed 50 and 0; the rest is under review.
+    est_e, est_s = 1000 * 150 / 1100, 100 * 150 / 1100
+    steady_e, steady_s = 500 * 882 / 900, 400 * 882 / 900  # within 10 of [482, 382]: kept
+    enrich = largest_remainder(30000, [50, steady_e, est_e - 50, 0])
+    search = largest_remainder(20000, [0, steady_s, est_s, 0])
+    assert lines.at[("loop", "enrich"), "credits_hundredths"] == enrich[0]
+    assert lines.at[("steady", "enrich"), "credits_hundredths"] == enrich[1]
+    assert lines.at[(UNDER_REVIEW, "enrich"), "credits_hundredths"] == enrich[2]
+    assert lines.at[("loop", "search"), "credits_hundredths"] == search[0] == 0
+    assert lines.at[(UNDER_REVIEW, "search"), "credits_hundredths"] == search[2]
+    # the steady customer gets what it got before: billing the other one less moves nothing
+    before = largest_remainder(30000, [est_e, steady_e])
+    assert abs(int(enrich[1]) - int(before[1])) <= 1
+    tie_out(alloc, {"enrich": 300.0, "search": 200.0})
+    c = alloc.customers.set_index("customer")
+    assert c.at["loop", "billing"] == "lower bound" and c.at["steady", "billing"] == "estimate"
+    assert c.at["loop", "flagged"] and "proven lower bound" in c.at["loop", "flags"]
+    assert c.at[UNDER_REVIEW, "kind"] == "under_review"
+    held = int(enrich[2] + search[2])
+    assert (
+        c.at["loop", "under_review_hundredths"] == held == round(alloc.under_review_credits * 100)
+    )
+    r = alloc.reviews.set_index("operation")
+    assert (r.at["enrich", "lower_successful"], r.at["enrich", "upper_successful"]) == (50, 150)
+    assert (r.at["search", "lower_successful"], r.at["search", "upper_successful"]) == (0, 100)
+    assert r["credits_hundredths"].sum() == held
+    assert any(
+        "loop is billed its proven lower bound" in n and "50 to 150" in n for n in alloc.notes
+    )
+    one = alloc.for_customer("steady")
+    assert one.reviews.empty and list(one.customers["customer"]) == ["steady"]
+
+
+def test_tolerance_decides_when_the_estimate_is_billed():
+    usage, tk = _retry_loop_month()
+    # loose enough for loop's 86.4 of 150: the estimate is billed, nothing is under review
+    loose = allocate_credits(
+        usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES, tolerance=0.6
+    )
+    assert loose.under_review_credits == 0 and loose.reviews.empty
+    assert set(loose.customers.loc[loose.customers["kind"] == "customer", "billing"]) == {
+        "estimate"
+    }
+    # strict: even the steady customer's 8 and 10 above [482, 382] are too far
+    strict = allocate_credits(
+        usage, tk, month="2026-10", mapping=MAPPING, prices=PRICES, tolerance=0.005
+    )
+    c = strict.customers.set_index("customer")
+    assert c.at["steady", "billing"] == "lower bound"
+    tie_out(strict, {"enrich": 300.0, "search": 200.0})
+    with pytest.raises(InputError):
+        allocate_credits(usage, tk, month="2026-10", mapping=MAPPING, tolerance=1.5)
 
 
 def test_known_split():
@@ -319,21 +396,23 @@ def test_statement_workbook_recalculates_to_the_same_figures(tmp_path):
     )  # credits block
     assert ws.cell(totals[1], total_col).value == pytest.approx(alloc.total_cost)  # cost block
     assert ws.cell(totals[0], total_col + 2).value == pytest.approx(alloc.total_cost)
-    # a statement: customer, month, timezone, figures and the rule in words
+    # a statement: customer, number, period, timezone, its lines, what is under review
     hooli = _values(recalc["hooli"])
     texts = " ".join(str(v) for v in hooli.values())
     assert (
-        "hooli" in texts
+        "hooli-2026-10" in texts
         and "1–31 October 2026" in texts
         and "Europe/Kyiv" in texts
         and "****41de" in texts
     )
-    assert "2xx" in texts and "result" in texts and "largest remainder" in texts
+    assert "status separately" in texts and "under review" in texts and "list prices" in texts
+    assert "acme-corp" not in texts and "unallocated" not in texts
     mine = alloc.lines[alloc.lines["customer"] == "hooli"]
     ws = recalc["hooli"]
-    total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Total")
-    assert ws.cell(total_row, 4).value == pytest.approx(mine["credits_hundredths"].sum() / 100)
-    assert ws.cell(total_row, 6).value == pytest.approx(mine["cost_cents"].sum() / 100)
+    sub = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Subtotal")
+    total = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Total")
+    assert ws.cell(sub, 2).value == pytest.approx(mine["credits_hundredths"].sum() / 100)
+    assert ws.cell(total, 4).value == pytest.approx(mine["cost_cents"].sum() / 100)
 
 
 @pytest.mark.libreoffice
@@ -478,14 +557,24 @@ def test_chargeback_against_the_api_adds_up(token_api):
     _tie_doc(doc, {"search_database": 310.0, "email_find": 77.5})
     rows = {(r["customer"], r["operation"]): r for r in doc["rows"]}
     # search weights: acme 100 * 147/157, canary 50 * 0.2;
-    # email: acme 50 * 147/157, canary 40, nameless 20
+    # email: acme 50 * 147/157, canary 40, nameless 20.
+    # The canary's 200 failures could all be on either endpoint: its proven lower bound is 0
+    # successful requests on both, so it is billed nothing and its estimate is held back.
     acme_w = 147 / 157
-    expect = largest_remainder(31000, [100 * acme_w, 10.0])
+    expect = largest_remainder(31000, [100 * acme_w, 0.0, 10.0])
     assert round(rows[("acme-corp", "search_database")]["credits"] * 100) == expect[0]
-    assert round(rows[("canary", "search_database")]["credits"] * 100) == expect[1]
-    expect = largest_remainder(7750, [50 * acme_w, 40.0, 20.0])
+    assert rows[("canary", "search_database")]["credits"] == 0
+    held = rows[("unallocated, under review", "search_database")]["credits"]
+    assert round(held * 100) == expect[2] > 0
+    expect = largest_remainder(7750, [50 * acme_w, 0.0, 20.0, 40.0])
     assert round(rows[("token ****55e9", "email_find")]["credits"] * 100) == expect[2]
     assert [c["customer"] for c in doc["customers"] if c["flagged"]] == ["canary"]
+    canary = next(c for c in doc["customers"] if c["customer"] == "canary")
+    assert canary["billing"] == "lower bound" and canary["credits"] == 0
+    ranges = {(r["customer"], r["operation"]): r for r in doc["under_review"]}
+    assert ranges[("canary", "search_database")]["lower_successful"] == 0
+    assert ranges[("canary", "search_database")]["upper_successful"] == 50
+    assert ranges[("canary", "email_find")]["upper_successful"] == 50
     assert {r.params["start_date"] for r in token_api.token_requests()} == {
         "2026-09-01T00:00:00+03:00",
         "2026-10-01T00:00:00+03:00",

@@ -25,11 +25,15 @@ from .usage import month_label, to_monthly
 __all__ = [
     "ALLOCATION_RULE",
     "ASSUMPTIONS",
+    "BOUND_RULE",
+    "DEFAULT_TOLERANCE",
     "HEALTH_FAILED_SHARE",
     "HEALTH_GROWTH_FACTOR",
     "HEALTH_GROWTH_MIN",
     "UNALLOCATED",
+    "UNDER_REVIEW",
     "Allocation",
+    "bound_rule",
     "allocate_credits",
     "health_rule",
     "integration_health",
@@ -39,6 +43,29 @@ __all__ = [
 
 UNALLOCATED = "unallocated"
 UNATTRIBUTED = "unattributed"
+#: Credits a customer's estimate would carry above what its requests prove, held back.
+UNDER_REVIEW = "unallocated, under review"
+
+#: How far (a share of the customer's successful requests) an operation's estimate may lie
+#: above the proven lower end of its range before the lower end is billed instead.
+DEFAULT_TOLERANCE = 0.05
+
+
+def bound_rule(tolerance: float = DEFAULT_TOLERANCE) -> str:
+    """The proven-lower-bound rule in words (statements, report, README)."""
+    return (
+        "The API counts a token's requests by endpoint and by status class, never both "
+        "together, so its successful requests on one operation are only known to lie between "
+        "the operation's requests less all the token's failed requests and the lower of the "
+        "operation's requests and all its successful requests. Where the estimate lies more "
+        f"than {tolerance:.0%} of the customer's successful requests above that range's lower "
+        "end on any operation, the customer is billed the lower end on every operation and the "
+        f"rest is held as '{UNDER_REVIEW}' with the range."
+    )
+
+
+#: The rule at the default tolerance.
+BOUND_RULE = bound_rule()
 
 #: The two estimates behind every allocated figure, in words.
 ASSUMPTIONS: tuple[str, ...] = (
@@ -240,6 +267,11 @@ class Allocation:
     unmapped: pd.DataFrame
     window: tuple[str, str] | None = None
     threshold: float = HEALTH_FAILED_SHARE
+    #: Per customer billed its proven lower bound and operation: ``customer``, ``operation``,
+    #: ``requests``, ``lower_successful``, ``upper_successful``, ``estimated_successful`` and
+    #: the credits held back (``credits``, ``credits_hundredths``) under ``UNDER_REVIEW``.
+    reviews: pd.DataFrame = field(default_factory=lambda: _empty_reviews())
+    tolerance: float = DEFAULT_TOLERANCE
     notes: list[str] = field(default_factory=list)
     #: Customers plus unallocated equal the account's usage for every operation (hundredths).
     tied: bool = True
@@ -257,6 +289,15 @@ class Allocation:
     @property
     def unallocated_credits(self) -> float:
         return float(self.operations["unallocated_hundredths"].sum()) / 100
+
+    @property
+    def under_review_credits(self) -> float:
+        """Credits held back from customers billed their proven lower bound."""
+        return float(self.operations["review_hundredths"].sum()) / 100
+
+    @property
+    def bound_rule(self) -> str:
+        return bound_rule(self.tolerance)
 
     @property
     def total_credits(self) -> float:
@@ -287,8 +328,49 @@ class Allocation:
             self,
             lines=self.lines[self.lines["customer"].isin(names)].reset_index(drop=True),
             customers=hit.reset_index(drop=True),
+            reviews=self.reviews[self.reviews["customer"].isin(names)].reset_index(drop=True),
             narrowed_to=customer,
         )
+
+
+_REVIEW_COLUMNS = (
+    "customer",
+    "operation",
+    "requests",
+    "lower_successful",
+    "upper_successful",
+    "estimated_successful",
+    "credits",
+    "credits_hundredths",
+)
+
+
+def _empty_reviews() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c: pd.Series(
+                dtype=str
+                if c in ("customer", "operation")
+                else "float64"
+                if c in ("estimated_successful", "credits")
+                else "int64"
+            )
+            for c in _REVIEW_COLUMNS
+        }
+    )
+
+
+def successful_range(requests: Any, successful: Any, failed: Any) -> tuple[Any, Any]:
+    """The range a token's successful requests on one operation are known to lie in.
+
+    The API counts a token's requests by endpoint and by status class, never both together: of
+    ``requests`` on the operation at least ``requests - failed`` succeeded (every failure could
+    be there) and at most ``min(requests, successful)``.
+    """
+    n = np.asarray(requests, dtype="int64")
+    return np.maximum(0, n - np.asarray(failed, dtype="int64")), np.minimum(
+        n, np.asarray(successful, dtype="int64")
+    )
 
 
 def _identity(tokens: pd.DataFrame) -> pd.DataFrame:
@@ -344,9 +426,10 @@ def allocate_credits(
     multiplier: float | None = None,
     currency: str | None = None,
     threshold: float = HEALTH_FAILED_SHARE,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Allocation:
     """Split each operation's credits in ``month`` across customers by estimated successful
-    requests.
+    requests, billing a customer no more than its requests prove where the estimate is in doubt.
 
     Parameters
     ----------
@@ -365,6 +448,11 @@ def allocate_credits(
         (a plain table is at multiplier 1).
     threshold
         Failed share above which a customer's integration is flagged.
+    tolerance
+        How far above the proven lower end of an operation's successful requests the estimate
+        may lie, as a share of the customer's successful requests, before the customer is billed
+        its lower bound on every operation and the rest is held ``UNDER_REVIEW``
+        (:func:`bound_rule`).
 
     Returns
     -------
@@ -375,13 +463,16 @@ def allocate_credits(
         which is the monthly report's to the cent.
     """
     parse_month(month)
-    if (tokens["customer"] == UNALLOCATED).any():
-        # A client_id that happens to read "unallocated" must not merge with the remainder row.
-        tokens = tokens.assign(
-            customer=tokens["customer"].where(
-                tokens["customer"] != UNALLOCATED, UNALLOCATED + " (customer)"
+    if not 0 <= tolerance <= 1:
+        raise InputError(f"the allocation tolerance must be between 0 and 1, not {tolerance}")
+    for reserved in (UNALLOCATED, UNDER_REVIEW):
+        if (tokens["customer"] == reserved).any():
+            # A client_id that reads like a remainder row must not merge with it.
+            tokens = tokens.assign(
+                customer=tokens["customer"].where(
+                    tokens["customer"] != reserved, reserved + " (customer)"
+                )
             )
-        )
     if mapping is None:
         mapping = load_endpoint_mapping()
     book = as_price_book(prices, multiplier=multiplier, currency=currency)
@@ -433,39 +524,83 @@ def allocate_credits(
         index=operations,
         dtype="int64",
     )
-    parties = customers + [UNALLOCATED]
+    health = integration_health(tokens, month=month, threshold=threshold).set_index("customer")
+    ok = health["successful"].reindex(customers, fill_value=0).to_numpy(dtype="int64")
+    bad = health["failed"].reindex(customers, fill_value=0).to_numpy(dtype="int64")
     n = len(customers)
-    blocks: list[pd.DataFrame] = []
-    for op in operations:
-        total = int(hundredths[op])
+    # Requests and estimates per operation (rows) and customer (columns).
+    req = np.zeros((len(operations), n), dtype="int64")
+    est_all = np.zeros((len(operations), n), dtype="float64")
+    for i, op in enumerate(operations):
         if op in w.index.get_level_values(0):
             ww = w.loc[op].reindex(customers, fill_value=0)
-        else:
-            ww = pd.DataFrame({"requests": 0, "estimated_successful": 0.0}, index=customers)
-        est = ww["estimated_successful"].to_numpy(dtype="float64")
-        parts = np.zeros(n + 1, dtype="int64")
+            req[i] = ww["requests"].to_numpy(dtype="int64")
+            est_all[i] = ww["estimated_successful"].to_numpy(dtype="float64")
+    lower, upper = successful_range(req, ok, bad)
+    lower = np.minimum(lower, est_all)  # never above the estimate (status counts may fall short)
+    # A customer is billed its proven lower bound when, on an operation with credits, its
+    # estimate lies beyond the tolerance above that bound.
+    priced = np.array([op != UNATTRIBUTED and hundredths[op] != 0 for op in operations])
+    gap = (est_all - lower) * priced[:, None] if len(operations) else est_all
+    bounded = (gap > tolerance * ok[None, :] + 1e-9).any(axis=0) if len(operations) else gap
+    billed_w = np.where(bounded[None, :], lower, est_all) if n else est_all
+    held_w = est_all - billed_w
+    parties = customers + [UNDER_REVIEW, UNALLOCATED]
+    blocks: list[pd.DataFrame] = []
+    held_parts: list[np.ndarray] = []
+    for i, op in enumerate(operations):
+        total = int(hundredths[op])
+        est = est_all[i]
+        parts = np.zeros(n + 2, dtype="int64")
+        held = np.zeros(n, dtype="int64")
         if op != UNATTRIBUTED and est.sum() > 0:
-            parts[:n] = largest_remainder(total, est)
+            # One split over each customer's billed part and its held-back part, so billing a
+            # customer its lower bound moves nothing onto the others.
+            split = largest_remainder(total, np.concatenate([billed_w[i], held_w[i]]))
+            parts[:n], held = split[:n], split[n:]
+            parts[n] = int(held.sum())
         else:
-            parts[n] = total
-        money = np.zeros(n + 1, dtype="int64")
+            parts[n + 1] = total
+        held_parts.append(held)
+        money = np.zeros(n + 2, dtype="int64")
         if np.abs(parts).sum() > 0:
             money = largest_remainder(int(cents[op]), np.abs(parts).astype("float64"))
         else:
-            money[n] = int(cents[op])
+            money[n + 1] = int(cents[op])
         blocks.append(
             pd.DataFrame(
                 {
                     "customer": parties,
                     "operation": op,
-                    "requests": np.append(ww["requests"].to_numpy(dtype="int64"), 0),
-                    "estimated_successful": np.append(est, 0.0),
+                    "requests": np.append(req[i], [0, 0]),
+                    "estimated_successful": np.append(est, [0.0, 0.0]),
                     "credits_hundredths": parts,
                     "cost_cents": money,
-                    "share": parts / total if total else np.full(n + 1, np.nan),
+                    "share": parts / total if total else np.full(n + 2, np.nan),
                 }
             )
         )
+    review_rows = [
+        {
+            "customer": customers[j],
+            "operation": op,
+            "requests": int(req[i, j]),
+            "lower_successful": int(lower[i, j]),
+            "upper_successful": int(upper[i, j]),
+            "estimated_successful": float(est_all[i, j]),
+            "credits_hundredths": int(held_parts[i][j]),
+        }
+        for j in np.flatnonzero(bounded if n else [])
+        for i, op in enumerate(operations)
+        if req[i, j] > 0 and priced[i]
+    ]
+    reviews = (
+        pd.DataFrame(review_rows).assign(credits=lambda d: d["credits_hundredths"] / 100)[
+            list(_REVIEW_COLUMNS)
+        ]
+        if review_rows
+        else _empty_reviews()
+    )
     cols = [
         "customer",
         "operation",
@@ -490,7 +625,7 @@ def allocate_credits(
     lines = lines[keep].copy()
     lines["credits"] = lines["credits_hundredths"] / 100
     lines["estimated_cost"] = lines["cost_cents"] / 100
-    lines["is_unallocated"] = lines["customer"] == UNALLOCATED
+    lines["is_unallocated"] = lines["customer"].map({UNDER_REVIEW: 1, UNALLOCATED: 2}).fillna(0)
     lines = lines.sort_values(["is_unallocated", "customer", "operation"], kind="mergesort")
     lines = lines[cols].reset_index(drop=True)
 
@@ -508,11 +643,16 @@ def allocate_credits(
     ops_table["unallocated_hundredths"] = (
         un["credits_hundredths"].reindex(operations, fill_value=0).to_numpy(dtype="int64")
     )
+    held_back = lines[lines["customer"] == UNDER_REVIEW].set_index("operation")
+    ops_table["review_hundredths"] = (
+        held_back["credits_hundredths"].reindex(operations, fill_value=0).to_numpy(dtype="int64")
+    )
     ops_table["allocated_hundredths"] = (
-        ops_table["credits_hundredths"] - ops_table["unallocated_hundredths"]
+        ops_table["credits_hundredths"]
+        - ops_table["unallocated_hundredths"]
+        - ops_table["review_hundredths"]
     )
 
-    health = integration_health(tokens, month=month, threshold=threshold).set_index("customer")
     ident = _identity(tokens[tokens["month"] == month])
     per = lines.groupby("customer", sort=True)[["credits_hundredths", "cost_cents"]].sum()
     total_h = int(hundredths.sum())
@@ -526,6 +666,31 @@ def allocate_credits(
     summary["flagged"] = summary["flagged"].fillna(False).astype(bool)
     summary["flags"] = summary["flags"].fillna("").astype(str)
     summary["kind"] = "customer"
+    by_customer = dict(zip(customers, bounded.tolist() if n else []))
+    summary["billing"] = [
+        "lower bound" if by_customer.get(c) else "estimate" for c in summary.index
+    ]
+    held_by = (
+        reviews.groupby("customer")["credits_hundredths"].sum()
+        if len(reviews)
+        else pd.Series(dtype="int64")
+    )
+    summary["under_review_hundredths"] = held_by.reindex(summary.index, fill_value=0).to_numpy(
+        dtype="int64"
+    )
+    bound_text = pd.Series(
+        [
+            f"billed its proven lower bound, {h / 100:,.2f} credits under review"
+            if how == "lower bound"
+            else ""
+            for how, h in zip(summary["billing"], summary["under_review_hundredths"])
+        ],
+        index=summary.index,
+        dtype=str,
+    )
+    joiner = np.where((summary["flags"] != "") & (bound_text != ""), "; ", "")
+    summary["flags"] = summary["flags"] + joiner + bound_text
+    summary["flagged"] = summary["flagged"] | (bound_text != "")
     summary = summary.reset_index()
     summary = summary.sort_values(
         ["credits_hundredths", "requests", "customer"],
@@ -535,7 +700,7 @@ def allocate_credits(
     un_row = pd.DataFrame(
         [
             {
-                "customer": UNALLOCATED,
+                "customer": party,
                 "client_id": None,
                 "name": None,
                 "token_hints": "",
@@ -547,10 +712,14 @@ def allocate_credits(
                 "previous_failed": np.nan,
                 "flagged": False,
                 "flags": "",
-                "kind": "unallocated",
-                "credits_hundredths": int(per["credits_hundredths"].get(UNALLOCATED, 0)),
-                "cost_cents": int(per["cost_cents"].get(UNALLOCATED, 0)),
+                "kind": kind,
+                "billing": "",
+                "under_review_hundredths": 0,
+                "credits_hundredths": int(per["credits_hundredths"].get(party, 0)),
+                "cost_cents": int(per["cost_cents"].get(party, 0)),
             }
+            for party, kind in ((UNDER_REVIEW, "under_review"), (UNALLOCATED, "unallocated"))
+            if party == UNALLOCATED or int(per["credits_hundredths"].get(party, 0))
         ]
     )
     summary = pd.concat([summary, un_row], ignore_index=True)
@@ -579,8 +748,11 @@ def allocate_credits(
             "cost_cents",
             "flagged",
             "flags",
+            "billing",
+            "under_review_hundredths",
         ]
     ]
+    summary["under_review_credits"] = summary["under_review_hundredths"] / 100
 
     notes: list[str] = []
     if not len(tk):
@@ -604,6 +776,21 @@ def allocate_credits(
             + (" and others" if len(unmapped) > 5 else "")
             + "."
         )
+    for who in [c for c in customers if by_customer.get(c)]:
+        mine = reviews[reviews["customer"] == who]
+        held_h = int(mine["credits_hundredths"].sum())
+        ranges = "; ".join(
+            f"{r.operation} {r.lower_successful:,} to {r.upper_successful:,} "
+            f"(estimate {r.estimated_successful:,.0f})"
+            for r in mine.itertuples(index=False)
+            if r.credits_hundredths
+        )
+        notes.append(
+            f"{who} is billed its proven lower bound: its estimate lies more than "
+            f"{tolerance:.0%} of its successful requests above what its requests prove; "
+            f"{held_h / 100:,.2f} credits are held as {UNDER_REVIEW!r}. Successful requests "
+            f"lie between: {ranges}."
+        )
     per_op = (
         lines.groupby("operation")["credits_hundredths"].sum().reindex(operations, fill_value=0)
     )
@@ -623,4 +810,6 @@ def allocate_credits(
         threshold=threshold,
         notes=notes,
         tied=tied,
+        reviews=reviews,
+        tolerance=tolerance,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -43,7 +44,23 @@ FORMATS = "generect_reports.render.chargeback:CHARGEBACK_FORMATS"
 @click.option(
     "--include-empty",
     is_flag=True,
-    help="xlsx: also make a statement for a customer with nothing to bill.",
+    help="xlsx and --pdf: also make a statement for a customer with nothing to bill.",
+)
+@click.option(
+    "--pdf",
+    "pdf_dir",
+    default=None,
+    metavar="DIR",
+    help="Write one PDF statement per customer into DIR (<customer>-<YYYY-MM>.pdf; issuer, "
+    "bill-to and number prefix from [chargeback] in the config).",
+)
+@click.option(
+    "--allocation",
+    "allocation_path",
+    default=None,
+    metavar="FILE.xlsx",
+    help="Write the internal allocation summary (cost centres from [chargeback], amounts, "
+    "what is under review) to this workbook.",
 )
 @output_options(FORMATS)
 @common_options
@@ -55,6 +72,8 @@ def command(
     failed_threshold: float,
     template: str | None,
     include_empty: bool,
+    pdf_dir: str | None,
+    allocation_path: str | None,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -63,34 +82,69 @@ def command(
     Each operation's credits are split across customers in proportion to their estimated
     successful requests on the endpoints mapping to it (endpoint_mapping.toml); the rest is
     'unallocated'. Estimates: the token's 2xx ratio is applied per endpoint, and the API prices
-    results, not requests. Flags customers with many failed requests.
+    results, not requests. A customer whose estimate lies beyond what its requests prove (more
+    than [chargeback] tolerance, default 5%, of its successful requests above the proven lower
+    end) is billed that lower end; the rest is 'unallocated, under review'. Flags customers with
+    many failed requests. Statements: one per customer in the xlsx and with --pdf DIR.
 
     Across accounts (--all-accounts, --tag, --account more than once) every account is split
     with its own [money]: one row per account and the total, then each account's split (an
     account column in CSV and JSON, a sheet per account in xlsx). An account that fails makes
     the output say "partial", and the exit code is its (3 or 4), after the output is written.
     """
-    from ..reports.assemble import ReportSettings, chargeback
+    from ..reports.assemble import ReportSettings, chargeback, statements
 
     check_output(fmt, output)
+    if allocation_path is not None:
+        check_output("xlsx", allocation_path)
+    if pdf_dir is not None and os.path.exists(pdf_dir) and not os.path.isdir(pdf_dir):
+        raise InputError(f"--pdf needs a folder, and {pdf_dir} is a file")
     if not 0 <= failed_threshold <= 100:
         raise InputError(f"--failed-threshold must be between 0 and 100, not {failed_threshold:g}")
+    billing = run.statement_settings()
     settings = ReportSettings(
-        template=template, failed_threshold=failed_threshold / 100, money=run.money()
+        template=template,
+        failed_threshold=failed_threshold / 100,
+        money=run.money(),
+        tolerance=billing.tolerance,
     )
     if run.multiple:
         if customer is not None:
             raise InputError("--customer reads one account: choose it with --account NAME")
+        if pdf_dir is not None or allocation_path is not None:
+            raise InputError(
+                "--pdf and --allocation make one account's statements: "
+                "choose it with --account NAME"
+            )
         _across(run, month, settings, fmt=fmt, output=output)
         return
-    split = chargeback(run.source, month, settings, customer=customer)
-    from generect_reports.render.chargeback import render_chargeback, write_chargeback_workbook
+    if fmt == "xlsx" or pdf_dir is not None or allocation_path is not None:
+        split, built = statements(
+            run.source, month, settings, billing, customer=customer, include_empty=include_empty
+        )
+    else:  # no statement to make: the month before is not read
+        split, built = chargeback(run.source, month, settings, customer=customer), None
+    from generect_reports.render.chargeback import (
+        render_chargeback,
+        write_allocation_workbook,
+        write_chargeback_workbook,
+    )
 
+    if pdf_dir is not None and built is not None:
+        from generect_reports.render.pdf.statement import write_statement_pdfs
+        from generect_reports.theme import load_theme
+
+        for path in write_statement_pdfs(built, pdf_dir, theme=load_theme(template)):
+            run.say(f"wrote {path}")
+    if allocation_path is not None and built is not None:
+        write_allocation_workbook(split.allocation, built, allocation_path)
+        run.say(f"wrote {allocation_path}")
     if fmt == "xlsx":
         write_chargeback_workbook(
             split.allocation,
             output,  # type: ignore[arg-type]
             include_empty=include_empty,
+            statements=built,
         )
         run.say(f"wrote {output}")
         return

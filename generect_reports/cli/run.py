@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..fetch.source import MultiSource, Source
     from ..reports.assemble import ReportSettings
+    from ..reports.statements import StatementSettings
 
 __all__ = ["Run", "run_command", "check_output", "emit"]
 
@@ -198,6 +199,22 @@ class Run:
             where=f"[money] of {self.config.where}",
         )
 
+    def statement_settings(self) -> StatementSettings:
+        """The ``[chargeback]`` table: issuer, bill-to and cost centres, number prefix, the
+        allocation's tolerance."""
+        from ..reports.statements import parse_chargeback_table
+
+        chosen = self.selected_accounts() if self.many else []
+        if len(chosen) == 1 and "chargeback" in chosen[0].overrides:
+            # One account chosen with its own [accounts.NAME.chargeback]: it replaces the file's.
+            return parse_chargeback_table(
+                dict(chosen[0].overrides["chargeback"]),
+                where=f"[accounts.{chosen[0].name}.chargeback] of {self.config.where}",
+            )
+        return parse_chargeback_table(
+            self.config.table("chargeback"), where=f"[chargeback] of {self.config.where}"
+        )
+
     def journal_accounts(self) -> JournalAccounts:
         """The ``[journal]`` table: account codes and the close register."""
         from ..analysis.valuation import parse_journal_table
@@ -243,7 +260,7 @@ class Run:
             calendar=self.fiscal_calendar(fiscal or FiscalOptions()),
             reconcile=report.reconcile,
             chargeback=report.chargeback,
-            **{"money": self.money(), **extra},
+            **{"money": self.money(), "tolerance": self.statement_settings().tolerance, **extra},
         )
 
     def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:

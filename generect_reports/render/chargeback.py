@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from generect_reports._text import visible_char, xlsxwriter_text
-from generect_reports.analysis.chargeback import UNALLOCATED, Allocation, health_rule
+from generect_reports.analysis.chargeback import UNALLOCATED, UNDER_REVIEW, Allocation, health_rule
 from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from generect_reports.reports.formats import ReportFormats
+    from generect_reports.reports.statements import Statement, Statements
 
 __all__ = [
     "CHARGEBACK_FORMATS",
@@ -36,7 +37,9 @@ __all__ = [
     "customers_summary",
     "chargeback_document",
     "render_chargeback",
+    "render_allocation_workbook",
     "render_chargeback_workbook",
+    "write_allocation_workbook",
     "safe_sheet_names",
     "write_chargeback_workbook",
 ]
@@ -52,15 +55,6 @@ def _printable(text: str) -> str:
 
 def _month_name(month: str) -> str:
     return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
-
-
-def statement_period(month: str) -> str:
-    """``2026-10`` → ``1–31 October 2026``, as a statement gives its period."""
-    import calendar
-
-    year, number = int(month[:4]), int(month[5:7])
-    last = calendar.monthrange(year, number)[1]
-    return f"1–{last} {_month_name(month)}"
 
 
 def _shown(percent: float) -> str:
@@ -167,7 +161,13 @@ def _csv(alloc: Allocation, *, account: str | None = None, header: bool = True) 
 
 def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, Any]:
     # Data, not display: the exact share goes out; the shown one is for the page.
-    cust = alloc.customers.drop(columns=["credits_hundredths", "cost_cents", "share_display"])
+    cust = alloc.customers.drop(
+        columns=["credits_hundredths", "cost_cents", "share_display", "under_review_hundredths"]
+    )
+    cust = cust.assign(billing=cust["billing"].where(cust["kind"] == "customer", None))
+    reviews = alloc.reviews.drop(columns=["credits_hundredths"]).assign(
+        estimated_successful=alloc.reviews["estimated_successful"].round(4)
+    )
     # The envelope's start and end are inclusive local dates; the window holds the local
     # instants the analytics were asked for, so their wall-clock dates are those days.
     first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
@@ -185,6 +185,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, 
             "credits": alloc.total_credits,
             "estimated_cost": alloc.total_cost,
             "unallocated_credits": alloc.unallocated_credits,
+            "under_review_credits": alloc.under_review_credits,
         },
         fields={
             "month": alloc.month,
@@ -193,6 +194,9 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, 
             "assumptions": list(alloc.assumptions),
             "allocation_rule": alloc.rule,
             "health_rule": health_rule(alloc.threshold),
+            "bound_rule": alloc.bound_rule,
+            "tolerance": alloc.tolerance,
+            "under_review": reviews.to_dict("records"),
             "customers": cust.astype(object).where(cust.notna(), None).to_dict("records"),
             "operations": alloc.operations.drop(
                 columns=[
@@ -200,6 +204,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, 
                     "cost_cents",
                     "allocated_hundredths",
                     "unallocated_hundredths",
+                    "review_hundredths",
                     "share_display",
                 ]
             ).to_dict("records"),
@@ -452,7 +457,7 @@ def _summary_sheet(
         first = head + 1
         for i, party in enumerate(parties):
             r = first + i
-            _text(ws, r, 0, party, fmts["muted"] if party == UNALLOCATED else None)
+            _text(ws, r, 0, party, fmts["muted"] if party in (UNALLOCATED, UNDER_REVIEW) else None)
             values = []
             for j, op in enumerate(ops):
                 v = int(lines[key].get((party, op), 0)) / 100
@@ -543,86 +548,179 @@ def _summary_sheet(
 
 
 def _statement_sheet(
-    wb: xlsxwriter.Workbook, alloc: Allocation, row: pd.Series, name: str, fmts: dict[str, Any]
+    wb: xlsxwriter.Workbook, st: Statement, name: str, fmts: dict[str, Any]
 ) -> None:
+    """One customer's statement (the same model as its PDF): who issues and who is billed, the
+    number, date and period, a line per operation with credits, rate and amount, subtotal and
+    total as live formulas, the month before and the change, what is under review, the notes."""
     ws = wb.add_worksheet(name)
-    cur = alloc.currency
-    party = str(row["customer"])
-    _text(ws, 0, 0, f"Statement of estimated usage: {_month_name(alloc.month)}", fmts["title"])
-    failed_share = row["failed_share"]
-    facts: list[tuple[str, Any, str | None]] = [
-        ("Customer", party, None),
-        ("Client ID", row["client_id"], None),
-        ("Name", row["name"], None),
-        ("Token", row["token_hints"], None),
-        ("Token status", "active" if bool(row["active"]) else "revoked", None),
-        ("Period", statement_period(alloc.month), None),
-        ("Timezone", alloc.timezone, None),
-        ("Requests", int(row["requests"]), "count"),
-        ("Successful requests (2xx)", int(row["successful"]), "count"),
-        ("Failed requests (4xx, 5xx)", int(row["failed"]), "count"),
-        ("Failed share", None if pd.isna(failed_share) else float(failed_share), "percent"),
-        ("Integration health", row["flags"] or "no flag", None),
+    cur = st.currency
+    _text(ws, 0, 0, f"Statement of API usage: {_month_name(st.month)}", fmts["title"])
+    facts: list[tuple[str, Any]] = [
+        ("Statement number", st.number),
+        ("Date", st.date.isoformat()),
+        ("Period", st.period),
+        ("Timezone", st.timezone),
+        ("Customer", st.customer),
+        ("Token", st.token_hints),
+        ("Bill to", "\n".join(st.bill_to.lines)),
     ]
-    for i, (label, value, kind) in enumerate(facts):
+    if st.issuer is not None:
+        facts.insert(0, ("From", "\n".join(st.issuer.lines)))
+    for i, (label, value) in enumerate(facts):
         _text(ws, 1 + i, 0, label, fmts["bold"])
-        if kind and value is not None:
-            ws.write_number(1 + i, 1, value, fmts[kind])
-        else:
-            _text(
-                ws,
-                1 + i,
-                1,
-                value,
-                fmts["flag"] if label == "Integration health" and row["flagged"] else None,
-            )
+        _text(ws, 1 + i, 1, value, fmts["wrap"])
+        lines = str(value).count("\n") + 1
+        if lines > 1:
+            ws.set_row(1 + i, 15 * lines)
     head = len(facts) + 2
-    cols = [
-        "Operation",
-        "Requests (mapped endpoints)",
-        "Estimated successful requests",
-        "Allocated credits",
-        "Share of operation",
-        f"Estimated cost ({cur})",
-    ]
+    basis = "booked" if st.rate_basis == "booked" else "list price"
+    cols = ["Operation", "Credits", f"Rate per credit ({basis}, {cur})", f"Amount ({cur})"]
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
-    mine = alloc.lines[alloc.lines["customer"] == party].reset_index(drop=True)
     first = head + 1
-    for i, r in mine.iterrows():
-        x = first + int(i)
-        _text(ws, x, 0, r["operation"])
-        ws.write_number(x, 1, int(r["requests"]), fmts["count"])
-        ws.write_number(x, 2, round(float(r["estimated_successful"]), 2), fmts["credits"])
-        ws.write_number(x, 3, float(r["credits"]), fmts["credits"])
-        _number_or_empty(ws, x, 4, r["share"], fmts["percent"])
-        ws.write_number(x, 5, float(r["estimated_cost"]), fmts["money"])
-    tot = first + len(mine)
-    _text(ws, tot, 0, "Total", fmts["total_label"])
-    sums = {
-        1: ("total_count", float(mine["requests"].sum())),
-        2: ("total_credits", round(float(mine["estimated_successful"].round(2).sum()), 2)),
-        3: ("total_credits", int(mine["credits_hundredths"].sum()) / 100),
-        5: ("total_money", int(mine["cost_cents"].sum()) / 100),
-    }
-    for j, (fmt, value) in sums.items():
+    rate_fmt = wb.add_format({"num_format": "#,##0.0000"})
+    for i, line in enumerate(st.lines):
+        x = first + i
+        _text(ws, x, 0, line.operation)
+        ws.write_number(x, 1, line.credits_hundredths / 100, fmts["credits"])
+        ws.write_number(x, 2, float(line.rate), rate_fmt)
+        ws.write_number(x, 3, line.amount_cents / 100, fmts["money"])
+    sub = first + len(st.lines)
+    _text(ws, sub, 0, "Subtotal", fmts["total_label"])
+    for j, (fmt, value) in {
+        1: ("total_credits", st.credits_hundredths / 100),
+        3: ("total_money", st.subtotal_cents / 100),
+    }.items():
         c = _col(j)
-        formula = f"=SUM({c}{first + 1}:{c}{tot})" if len(mine) else "=0"
-        ws.write_formula(tot, j, formula, fmts[fmt], value)
-    _text(ws, tot, 4, "", fmts["total_label"])
-    _notes(ws, tot + 3, alloc, fmts, width=6, account_notes=False)
+        formula = f"=SUM({c}{first + 1}:{c}{sub})" if st.lines else "=0"
+        ws.write_formula(sub, j, formula, fmts[fmt], value)
+    _text(ws, sub, 2, "", fmts["total_label"])
+    _text(ws, sub + 1, 0, "Total", fmts["bold"])
+    ws.write_formula(sub + 1, 3, f"=D{sub + 1}", fmts["total_money"], st.total_cents / 100)
+    prev = sub + 3
+    _text(ws, prev, 0, f"{_month_name(st.previous_month)}", fmts["bold"])
+    ws.write_number(prev, 1, st.previous_hundredths / 100, fmts["credits"])
+    ws.write_number(prev, 3, st.previous_cents / 100, fmts["money"])
+    _text(ws, prev + 1, 0, "Change", fmts["bold"])
+    ws.write_formula(
+        prev + 1,
+        1,
+        f"=ROUND(B{sub + 1}-B{prev + 1},2)",
+        fmts["credits"],
+        (st.credits_hundredths - st.previous_hundredths) / 100,
+    )
+    ws.write_formula(
+        prev + 1, 3, f"=ROUND(D{sub + 2}-D{prev + 1},2)", fmts["money"], st.change_cents / 100
+    )
+    row = prev + 3
+    if st.review:
+        _text(ws, row, 0, "Under review (not billed)", fmts["bold"])
+        row += 1
+        for j, c in enumerate(
+            [
+                "Operation",
+                "Requests",
+                "Successful requests proven",
+                "Successful at most",
+                "Credits not billed",
+            ]
+        ):
+            _text(ws, row, j, c, fmts["header"])
+        for r in st.review:
+            row += 1
+            _text(ws, row, 0, r.operation)
+            ws.write_number(row, 1, r.requests, fmts["count"])
+            ws.write_number(row, 2, r.lower, fmts["count"])
+            ws.write_number(row, 3, r.upper, fmts["count"])
+            ws.write_number(row, 4, r.credits_hundredths / 100, fmts["credits"])
+        row += 2
+    _text(ws, row, 0, "Notes", fmts["bold"])
+    for note in (*st.notes, *([st.payment_terms] if st.payment_terms else [])):
+        row += 1
+        ws.merge_range(row, 0, row, 4, "", fmts["wrap"])
+        _text(ws, row, 0, note, fmts["wrap"])
+        ws.set_row(row, 15 * max(1, len(note) // 100 + 1))
     ws.set_column(0, 0, 28)
-    ws.set_column(1, 5, 18)
+    ws.set_column(1, 4, 22)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 
 
 def render_chargeback_workbook(
-    alloc: Allocation, *, created: dt.datetime | None = None, include_empty: bool = False
+    alloc: Allocation,
+    *,
+    created: dt.datetime | None = None,
+    include_empty: bool = False,
+    statements: Statements | None = None,
 ) -> bytes:
     """The statement workbook: a summary sheet (customers × operations) and one statement sheet
-    per customer with something to bill (every customer with ``include_empty``). ``created``
-    fixes the document time (default: the start of the month after)."""
+    per customer with something to bill (every customer with ``include_empty``), from
+    ``statements`` (default: built from ``alloc`` at list prices). ``created`` fixes the
+    document time (default: the start of the month after)."""
+    import xlsxwriter
+
+    from generect_reports.reports.statements import build_statements
+
+    if statements is None:
+        statements = build_statements(alloc, include_empty=include_empty)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    if created is None:
+        year, month = int(alloc.month[:4]), int(alloc.month[5:7])
+        created = dt.datetime(year + month // 12, month % 12 + 1, 1)
+    wb.set_properties(
+        {
+            "title": f"Chargeback {alloc.month}",
+            "subject": "Usage per customer",
+            "created": created,
+        }
+    )
+    fmts = _formats(wb, None)
+    summary = "Chargeback"
+    names = safe_sheet_names([st.customer for st in statements.statements], taken=[summary])
+    _summary_sheet(wb, alloc, summary, fmts)
+    for st, name in zip(statements.statements, names):
+        _statement_sheet(wb, st, name, fmts)
+    _print_setup(wb, alloc)
+    wb.close()
+    return buf.getvalue()
+
+
+def _print_setup(wb: xlsxwriter.Workbook, alloc: Allocation) -> None:
+    from generect_reports.render.xlsx.page import print_setup
+
+    for ws in wb.worksheets():
+        print_setup(
+            ws,
+            title=f"Chargeback — {_month_name(alloc.month)}",
+            footer_left=f"{alloc.timezone} · figures are estimates",
+        )
+
+
+def write_chargeback_workbook(
+    alloc: Allocation,
+    path: str | os.PathLike[str],
+    *,
+    created: dt.datetime | None = None,
+    include_empty: bool = False,
+    statements: Statements | None = None,
+) -> None:
+    """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
+    from generect_reports._atomic import write_bytes_atomic
+
+    data = render_chargeback_workbook(
+        alloc, created=created, include_empty=include_empty, statements=statements
+    )
+    write_bytes_atomic(path, data)
+
+
+def render_allocation_workbook(
+    alloc: Allocation, statements: Statements, *, created: dt.datetime | None = None
+) -> bytes:
+    """The internal allocation summary: one row per customer (then the amounts under review and
+    unallocated) with its cost centre, how it is billed, credits, amount and statement number,
+    totals as live formulas tied to the account; then the customers × operations sheet."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -632,45 +730,83 @@ def render_chargeback_workbook(
         created = dt.datetime(year + month // 12, month % 12 + 1, 1)
     wb.set_properties(
         {
-            "title": f"Chargeback {alloc.month}",
-            "subject": "Estimated usage per customer",
+            "title": f"Allocation {alloc.month}",
+            "subject": "Internal allocation of the month's usage to cost centres",
             "created": created,
         }
     )
     fmts = _formats(wb, None)
-    summary = "Chargeback"
-    real = alloc.customers[alloc.customers["kind"] == "customer"]
-    if not include_empty:  # a statement of nothing (a revoked or idle token) is not sent
-        real = real[real["credits_hundredths"] != 0]
-    real = real.reset_index(drop=True)
-    names = safe_sheet_names(real["customer"], taken=[summary])
-    _summary_sheet(wb, alloc, summary, fmts)
-    for (_, row), name in zip(real.iterrows(), names):
-        _statement_sheet(wb, alloc, row, name, fmts)
-    from generect_reports.render.xlsx.page import print_setup
-
-    for ws in wb.worksheets():
-        print_setup(
-            ws,
-            title=f"Chargeback — {_month_name(alloc.month)}",
-            footer_left=f"{alloc.timezone} · figures are estimates",
-        )
+    ws = wb.add_worksheet("Allocation")
+    cur = statements.currency
+    basis = "booked cost" if statements.rate_basis == "booked" else "list prices"
+    _text(ws, 0, 0, f"Allocation {_month_name(alloc.month)}: internal", fmts["title"])
+    _text(ws, 1, 0, f"Amounts at {basis} ({cur}); {alloc.timezone}.", fmts["muted"])
+    cols = [
+        "Customer",
+        "Cost centre",
+        "Billing",
+        "Credits",
+        f"Amount ({cur})",
+        "Credits under review",
+        "Statement",
+    ]
+    head = 3
+    for j, c in enumerate(cols):
+        _text(ws, head, j, c, fmts["header"])
+    first = head + 1
+    for i, r in enumerate(statements.allocation):
+        x = first + i
+        remainder = r.kind != "customer"
+        _text(ws, x, 0, r.customer, fmts["muted"] if remainder else None)
+        _text(ws, x, 1, r.cost_centre or "")
+        _text(ws, x, 2, r.billing)
+        ws.write_number(x, 3, r.credits_hundredths / 100, fmts["credits"])
+        ws.write_number(x, 4, r.amount_cents / 100, fmts["money"])
+        ws.write_number(x, 5, r.under_review_hundredths / 100, fmts["credits"])
+        _text(ws, x, 6, r.statement or "")
+    tot = first + len(statements.allocation)
+    _text(ws, tot, 0, "Total", fmts["total_label"])
+    credits_total = sum(r.credits_hundredths for r in statements.allocation) / 100
+    amount_total = sum(r.amount_cents for r in statements.allocation) / 100
+    for j, fmt, value in ((3, "total_credits", credits_total), (4, "total_money", amount_total)):
+        c = _col(j)
+        ws.write_formula(tot, j, f"=SUM({c}{first + 1}:{c}{tot})", fmts[fmt], value)
+    _text(ws, tot + 1, 0, "Account")
+    ws.write_number(tot + 1, 3, statements.total_hundredths / 100, fmts["credits"])
+    ws.write_number(tot + 1, 4, statements.total_cents / 100, fmts["money"])
+    _text(ws, tot + 2, 0, "Difference (must be 0)")
+    ws.write_formula(tot + 2, 3, f"=ROUND(D{tot + 1}-D{tot + 2},2)", fmts["credits"], 0)
+    ws.write_formula(tot + 2, 4, f"=ROUND(E{tot + 1}-E{tot + 2},2)", fmts["money"], 0)
+    row = tot + 4
+    _text(ws, row, 0, "Notes", fmts["bold"])
+    for note in (alloc.bound_rule, *alloc.notes):
+        row += 1
+        ws.merge_range(row, 0, row, 6, "", fmts["wrap"])
+        _text(ws, row, 0, note, fmts["wrap"])
+        ws.set_row(row, 15 * max(1, len(note) // 120 + 1))
+    ws.set_column(0, 0, 26)
+    ws.set_column(1, 2, 14)
+    ws.set_column(3, 5, 16)
+    ws.set_column(6, 6, 24)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    _summary_sheet(wb, alloc, "By operation", fmts)
+    _print_setup(wb, alloc)
     wb.close()
     return buf.getvalue()
 
 
-def write_chargeback_workbook(
+def write_allocation_workbook(
     alloc: Allocation,
+    statements: Statements,
     path: str | os.PathLike[str],
     *,
     created: dt.datetime | None = None,
-    include_empty: bool = False,
 ) -> None:
-    """Write :func:`render_chargeback_workbook` to ``path`` atomically."""
+    """Write :func:`render_allocation_workbook` to ``path`` atomically."""
     from generect_reports._atomic import write_bytes_atomic
 
-    data = render_chargeback_workbook(alloc, created=created, include_empty=include_empty)
-    write_bytes_atomic(path, data)
+    write_bytes_atomic(path, render_allocation_workbook(alloc, statements, created=created))
 
 
 # --- the monthly report's "By customer" section ----------------------------------------------
@@ -717,14 +853,14 @@ def add_customers_sheet(
     for j, c in enumerate(cols):
         _text(ws, head, j, c, fmts["header"])
     shown = a.customers[
-        (a.customers["kind"] == "unallocated")
+        (a.customers["kind"] != "customer")
         | (a.customers["requests"] > 0)
         | (a.customers["credits_hundredths"] != 0)
     ].reset_index(drop=True)
     first = head + 1
     for i, r in shown.iterrows():
         x = first + int(i)
-        un = r["kind"] == "unallocated"
+        un = r["kind"] != "customer"  # unallocated, or held under review
         _text(ws, x, 0, r["customer"], fmts["muted"] if un else None)
         _text(ws, x, 1, r["client_id"])
         _text(ws, x, 2, r["token_hints"])
@@ -801,15 +937,20 @@ def customers_page(
         labels.append(f"{len(rest)} other customers")
         values.append(float(rest["credits"].sum()))
         shares.append(round(float(rest["share_display"].sum()), 1))  # adds up as shown
+    held = a.customers[a.customers["kind"] == "under_review"]
+    for _, row in held.iterrows():
+        labels.append(UNDER_REVIEW)
+        values.append(float(row["credits"]))
+        shares.append(float(row["share_display"]))
     labels.append(UNALLOCATED)
     values.append(a.unallocated_credits)
     unallocated = a.customers[a.customers["kind"] == "unallocated"]["share_display"]
     shares.append(float(unallocated.iloc[0]) if len(unallocated) else float("nan"))
     ax = fig.add_axes((0.22, 0.42, 0.5, 0.44))
     y = list(range(len(labels)))[::-1]
-    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1) + [
+    bar_colors = [colors.get("bar", "#2F5597")] * (len(labels) - 1 - len(held)) + [
         colors.get("muted", "#A6A6A6")
-    ]
+    ] * (1 + len(held))
     ax.barh(y, values, color=bar_colors)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
@@ -878,6 +1019,12 @@ def customers_summary(allocation: Allocation, *, numbers: ReportFormats | None =
             f"{_credits(a.unallocated_credits, numbers)} credits "
             f"({_shown(unallocated.iloc[0])}) "
             "stay unallocated (platform charges, and operations no customer's requests map to)."
+        )
+    if a.under_review_credits:
+        out.append(
+            f"{_credits(a.under_review_credits, numbers)} credits are held as "
+            f"'{UNDER_REVIEW}': estimated for customers beyond what their requests prove, and "
+            "billed to no one until reviewed."
         )
     for _, r in a.flagged.iterrows():
         out.append(f"Integration health: {_printable(str(r['customer']))}: {r['flags']}.")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from generect_reports.analysis.budget import Budgets, parse_budget_table
 from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.analysis.chargeback import DEFAULT_TOLERANCE
 from generect_reports.analysis.valuation import MoneySettings
 from generect_reports.errors import InputError
 from generect_reports.periods import Month
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from generect_reports.fetch.source import Source
     from generect_reports.reports.monthly import MonthlyReport
     from generect_reports.reports.quarterly import QuarterReport
+    from generect_reports.reports.statements import Statements, StatementSettings
     from generect_reports.theme import Theme
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "Reconciled",
     "chargeback",
     "Chargeback",
+    "statements",
     "account_status",
     "StatusReport",
     "StatusMoney",
@@ -98,6 +101,9 @@ class ReportSettings:
         source answers locally" (the sample: they cost nothing; the live ledger is large).
     failed_threshold
         Share of failed requests (0-1) that flags a customer.
+    tolerance
+        How far a customer's estimate may lie above what its requests prove before it is billed
+        its proven lower bound (``[chargeback] tolerance``).
     as_of
         Look at the data as it was then: only days complete at this instant count (a naive time
         is local to the source's timezone). None for the source's own time.
@@ -113,6 +119,7 @@ class ReportSettings:
     reconcile: bool | None = None
     chargeback: bool | None = None
     failed_threshold: float = FAILED_SHARE
+    tolerance: float = DEFAULT_TOLERANCE
     as_of: pd.Timestamp | None = None
     money: MoneySettings = field(default_factory=MoneySettings)
 
@@ -128,6 +135,10 @@ class ReportSettings:
         if not 0 <= self.failed_threshold <= 1:
             raise InputError(
                 f"the failed-request threshold must be between 0 and 1, not {self.failed_threshold}"
+            )
+        if not 0 <= self.tolerance <= 1:
+            raise InputError(
+                f"the allocation tolerance must be between 0 and 1, not {self.tolerance}"
             )
         if not isinstance(self.budgets, Budgets):
             object.__setattr__(self, "budgets", parse_budget_table(self.budgets))
@@ -481,6 +492,8 @@ class Chargeback:
     #: credits: each operation's booked cents split by the customers' credits of it.
     booked: Mapping[str, int] | None = None
     booked_currency: str = "USD"
+    #: The same booked cents per (customer, operation), the statements' amounts.
+    booked_lines: Mapping[tuple[str, str], int] | None = None
 
 
 def chargeback(
@@ -489,9 +502,11 @@ def chargeback(
     settings: ReportSettings | None = None,
     *,
     customer: str | None = None,
+    tokens: pd.DataFrame | None = None,
 ) -> Chargeback:
     """The month's allocation to customer tokens (usage of the month, token analytics of the
-    month and the one before), narrowed to ``customer`` when given (filtered here, never sent)."""
+    month and the one before, or ``tokens`` when already read), narrowed to ``customer`` when
+    given (filtered here, never sent)."""
     from generect_reports.analysis.chargeback import allocate_credits, load_endpoint_mapping
     from generect_reports.theme import load_theme
 
@@ -500,7 +515,8 @@ def chargeback(
     theme = load_theme(settings.template)
     mapping = load_endpoint_mapping(settings.template)
     usage = source.usage(month.first_day, month.last_day, period="month")
-    tokens = source.tokens(month.shift(-1).first_day, month.last_day)
+    if tokens is None:
+        tokens = source.tokens(month.shift(-1).first_day, month.last_day)
     alloc = allocate_credits(
         usage,
         tokens,
@@ -508,8 +524,10 @@ def chargeback(
         mapping=mapping,
         prices=theme.price_book,  # the report's own book: its costs are the report's
         threshold=settings.failed_threshold,
+        tolerance=settings.tolerance,
     )
     booked = None
+    booked_lines = None
     currency = alloc.currency
     from generect_reports.reports.valuation import booked_by_operation, money_for, value_months
 
@@ -521,14 +539,54 @@ def chargeback(
         valued = value_months(
             source, month, money, template=settings.template, operations=operations
         )
-        booked = split_by_customer(booked_by_operation(valued.month(str(month))), alloc.lines)
+        from generect_reports.reports.statements import split_by_line
+
+        by_operation = booked_by_operation(valued.month(str(month)))
+        booked = split_by_customer(by_operation, alloc.lines)
+        booked_lines = split_by_line(by_operation, alloc.lines)
         currency = valued.currency
     if customer is not None:
         alloc = alloc.for_customer(customer)
         if booked is not None:
             shown = set(map(str, alloc.customers["customer"]))
             booked = {k: v for k, v in booked.items() if k in shown}
-    return Chargeback(alloc, source.settled(month.first_day, month.last_day), booked, currency)
+    return Chargeback(
+        alloc, source.settled(month.first_day, month.last_day), booked, currency, booked_lines
+    )
+
+
+def statements(
+    source: Source,
+    month: Month | str,
+    settings: ReportSettings | None = None,
+    billing: StatementSettings | None = None,
+    *,
+    customer: str | None = None,
+    include_empty: bool = False,
+) -> tuple[Chargeback, Statements]:
+    """The month's chargeback and its customer statements (with the month before for each
+    statement's comparison), valued at the booked cost when ``[money]`` values the credits."""
+    from generect_reports.reports.statements import build_statements
+
+    settings = settings or ReportSettings()
+    month = Month.parse(month)
+    # One read of the token analytics serves both months: the month before is in it already.
+    tokens = source.tokens(month.shift(-1).first_day, month.last_day)
+    split = chargeback(source, month, settings, customer=customer, tokens=tokens)
+    try:
+        before: Chargeback | None = chargeback(source, month.shift(-1), settings, tokens=tokens)
+    except InputError:  # the month before lies outside the data (the sample's first month)
+        before = None
+    built = build_statements(
+        split.allocation,
+        settings=billing,
+        booked=split.booked_lines,
+        currency=split.booked_currency if split.booked_lines is not None else None,
+        previous=before.allocation if before is not None else None,
+        previous_booked=before.booked_lines if before is not None else None,
+        include_empty=include_empty,
+    )
+    return split, built
 
 
 @dataclass(frozen=True)

@@ -327,7 +327,7 @@ def reconciliation_page(rep: MonthlyReport, result: Any) -> _Page:
 
 
 def _customer_bars(ax: Axes, page: _Page, allocation: Any, top_n: int = 8) -> None:
-    from generect_reports.analysis.chargeback import UNALLOCATED
+    from generect_reports.analysis.chargeback import UNALLOCATED, UNDER_REVIEW
 
     f = page.rep.formats
     a = allocation
@@ -342,12 +342,17 @@ def _customer_bars(ax: Axes, page: _Page, allocation: Any, top_n: int = 8) -> No
         labels.append(f"{len(rest)} other customers")
         values.append(float(rest["credits"].sum()))
         shares.append(round(float(rest["share_display"].sum()), 1))
+    held = a.customers[a.customers["kind"] == "under_review"]
+    for _, row in held.iterrows():  # the credits held back from a lower-bound customer
+        labels.append(UNDER_REVIEW)
+        values.append(float(row["credits"]))
+        shares.append(float(row["share_display"]))
     labels.append(UNALLOCATED)
     values.append(float(a.unallocated_credits))
     unallocated = a.customers[a.customers["kind"] == "unallocated"]["share_display"]
     shares.append(float(unallocated.iloc[0]) if len(unallocated) else float("nan"))
     y = np.arange(len(labels))
-    colours = [page.primary] * (len(labels) - 1) + [page.muted]
+    colours = [page.primary] * (len(labels) - 1 - len(held)) + [page.muted] * (1 + len(held))
     ax.barh(y, values, color=colours, height=0.62, zorder=2)
     ax.set_xlim(0, max(max(values), 1.0) * 1.45)
     for yi, value, share in zip(y, values, shares):
@@ -356,11 +361,11 @@ def _customer_bars(ax: Axes, page: _Page, allocation: Any, top_n: int = 8) -> No
             (value, yi),
             xytext=(4, 0),
             textcoords="offset points",
-            va="center",
+            va="center_baseline",  # the baseline of its tick label: read as one line
             ha="left",
             fontsize=SMALL,
         )
-    ax.set_yticks(y, [lit(label, 24) for label in labels], fontsize=SMALL)
+    ax.set_yticks(y, [lit(label, 26) for label in labels], fontsize=SMALL)
     ax.invert_yaxis()
     ax.tick_params(axis="y", length=0)
     _value_axis(ax, page, "x")
