@@ -52,6 +52,7 @@ __all__ = [
     "period_forecast",
     "period_forecasts",
     "period_accuracy_text",
+    "period_accuracy_brief",
     "PERIOD_ACCURACY_SHARES",
     "PERIOD_HISTORY",
     "PERIOD_NAMES",
@@ -584,6 +585,18 @@ def period_accuracy_text(forecast: PeriodForecast) -> str:
             "interval is wide"
         )
     return text
+
+
+def period_accuracy_brief(forecast: PeriodForecast) -> str:
+    """The measured error halfway into past periods, in a few words (the status screen)."""
+    name = PERIOD_NAMES[forecast.period]
+    half = dict(forecast.accuracy.mape).get(0.5)
+    text = (
+        f"error not measured yet (no past {name})"
+        if half is None
+        else f"median error {_pct(half)} halfway in over {forecast.accuracy.periods} past {name}(s)"
+    )
+    return text + (", so the interval is wide" if forecast.short_history else "")
 
 
 def _share_words(share: float) -> str:

@@ -29,7 +29,7 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
-    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
+    from generect_reports.analysis.forecast import Forecast, PeriodForecast, Runway, TopUps
     from generect_reports.analysis.reconcile import Reconciliation
     from generect_reports.analysis.valuation import Valuation
     from generect_reports.fetch.account import AccountStatus
@@ -556,8 +556,9 @@ class StatusReport:
     ``frame`` is :func:`~generect_reports.analysis.budget.budget_status`'s, ``checks`` what
     :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first),
     ``forecast`` the projection's intervals and measured accuracy, ``topups`` the recurring
-    top-ups (configured or detected in the ledger; None when there are none) and
-    ``runway_topups`` the runway with them."""
+    top-ups (configured or detected in the ledger; None when there are none),
+    ``runway_topups`` the runway with them and ``periods`` the running quarter, fiscal year
+    (and calendar year, when it differs) projected to their ends with their intervals."""
 
     frame: pd.DataFrame
     account: AccountStatus
@@ -569,6 +570,7 @@ class StatusReport:
     runway_topups: Runway | None = None
     account_id: str = "sample"
     min_runway_days: float | None = None
+    periods: tuple[PeriodForecast, ...] = ()
 
     def alert_lines(self) -> list[tuple[str, float, str, str]]:
         """Every crossing as ``(line, threshold, level, text)``: what alert state is keyed by
@@ -613,10 +615,15 @@ def account_status(
     min_runway_days: float | None = None,
 ) -> StatusReport:
     """Plan, balance and this month so far against the plan limit and every budget, with the
-    projection and its intervals, the runway (with and without recurring top-ups) and the
+    projection and its intervals, the quarter and the fiscal year projected to their ends
+    (the settings' fiscal calendar), the runway (with and without recurring top-ups) and the
     thresholds (percent; days for the runway) crossed, as of the source's time."""
     from generect_reports.analysis.budget import budget_status, check_thresholds
-    from generect_reports.analysis.forecast import month_forecast, runway_with_topups
+    from generect_reports.analysis.forecast import (
+        month_forecast,
+        period_forecasts,
+        runway_with_topups,
+    )
 
     settings = settings or ReportSettings()
     account = source.account()
@@ -657,6 +664,9 @@ def account_status(
         account_id=account_id,
         min_runway_days=min_runway_days,
         money=_status_money(source, settings, frame, as_of),
+        periods=period_forecasts(
+            usage, calendar=settings.calendar, as_of=as_of, lookback_days=STATUS_LOOKBACK_DAYS
+        ),
     )
 
 
