@@ -41,6 +41,8 @@ __all__ = [
     "parse_topups",
     "runway_with_topups",
     "accuracy_text",
+    "accuracy_brief",
+    "nearest_error",
     "LOOKBACK_DAYS",
     "ACCURACY_MONTHS",
     "MIN_HISTORY_MONTHS",
@@ -178,6 +180,29 @@ def accuracy_text(forecast: Forecast) -> str:
         text += f"; the 80% interval held the actual {acc.coverage_80 * 100:.0f}% of the time"
     if forecast.short_history:
         text += f"; only {forecast.history_months} month(s) of history, so the interval is wide"
+    return text
+
+
+def nearest_error(forecast: Forecast) -> tuple[int, float | None]:
+    """The accuracy day (7, 14 or 21) nearest today's elapsed days, and the projection's
+    median absolute percentage error there (None when not measured)."""
+    acc = forecast.accuracy
+    day = min(ACCURACY_DAYS, key=lambda d: (abs(d - forecast.elapsed_days), d))
+    return day, {7: acc.mape_day7, 14: acc.mape_day14, 21: acc.mape_day21}[day]
+
+
+def accuracy_brief(forecast: Forecast) -> str:
+    """The measured error at the accuracy day nearest today's, in a few words (a figure's
+    detail line): ``median error 0.8% at day 14 over 12 months``."""
+    day, value = nearest_error(forecast)
+    acc = forecast.accuracy
+    text = (
+        "error not measured yet"
+        if value is None
+        else f"median error {_pct(value)} at day {day} over {acc.months} month(s)"
+    )
+    if forecast.short_history:
+        text += f", {forecast.history_months} month(s) of history so the interval is wide"
     return text
 
 

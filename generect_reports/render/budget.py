@@ -772,7 +772,14 @@ def budget_page(
             fig.text(
                 0.05,
                 0.73,
-                f"projected {fmt(kpi['projected_share'], pct=True)} at month end",
+                f"projected {fmt(kpi['projected_share'], pct=True)} at month end"
+                + (
+                    f" (80% interval {fmt(kpi['interval_80_low'], kpi['unit'], projection=True)}"
+                    f"–{fmt(kpi['interval_80_high'], kpi['unit'], projection=True)})"
+                    if _num(kpi.get("interval_80_low")) is not None
+                    and _num(kpi.get("interval_80_high")) is not None
+                    else ""
+                ),
                 fontsize=10,
                 color=color,
             )

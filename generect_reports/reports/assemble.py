@@ -222,6 +222,7 @@ def monthly_report(
         the ledger tie-out and the customer split as the settings say.
     """
     from generect_reports.reports.monthly import build_report
+    from generect_reports.reports.narrative import report_narrative
     from generect_reports.theme import load_theme
 
     settings = settings or ReportSettings()
@@ -239,8 +240,13 @@ def monthly_report(
         as_of=None if settings.as_of is None else _now(source, settings),
     )
     # The replay reads every day of two years: free for a local source; against the API the
-    # report keeps to its plan (days of this month only) and `status` measures the accuracy.
-    forecast = _report_forecast(source, rep) if source.offline and not rep.complete else None
+    # report keeps to its plan (the days it already has: a short history, a wide interval
+    # that says so) and `status` measures the accuracy over two years.
+    forecast = rep.forecast
+    if source.offline and not rep.complete:
+        forecast = _report_forecast(source, rep)
+        rep = dataclasses.replace(rep, forecast=forecast, projection=forecast.projected)
+        rep.narrative = report_narrative(rep)
     note = None if forecast is None else _accuracy_note(forecast)
     notes = rep.notes if note is None else [*rep.notes, note]
     valued = _valuation(source, rep, settings)
