@@ -193,16 +193,19 @@ def nearest_error(forecast: Forecast) -> tuple[int, float | None]:
 
 def accuracy_brief(forecast: Forecast) -> str:
     """The measured error at the accuracy day nearest today's, in a few words (a figure's
-    detail line): ``median error 0.8% at day 14 over 12 months``."""
+    detail line): ``median error 0.8% at day 14 over 12 month(s)``."""
     day, value = nearest_error(forecast)
-    acc = forecast.accuracy
-    text = (
-        "error not measured yet"
-        if value is None
-        else f"median error {_pct(value)} at day {day} over {acc.months} month(s)"
-    )
+    n = forecast.history_months
+    if value is None:
+        text = "error not measured yet: no past month to replay" if not n else "error not measured"
+    else:
+        text = f"median error {_pct(value)} at day {day} over {forecast.accuracy.months} month(s)"
     if forecast.short_history:
-        text += f", {forecast.history_months} month(s) of history so the interval is wide"
+        text += (
+            ", so the interval is wide"
+            if not n
+            else f"; only {n} month(s) of history, so the interval is wide"
+        )
     return text
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from generect_reports._text import name_list
 from generect_reports._version import __version__
 from generect_reports.analysis import usage as A
-from generect_reports.analysis.forecast import Forecast, month_forecast
+from generect_reports.analysis.forecast import LOOKBACK_DAYS, Forecast, month_forecast
 from generect_reports.errors import InputError
 from generect_reports.money import PriceBook, display_shares, to_hundredths
 from generect_reports.periods import month_bounds, parse_month, shift_month
@@ -641,7 +641,12 @@ def build_report(
     projection = None
     forecast = None
     if not complete:
-        forecast = month_forecast(recent, as_of=as_of_ts)
+        # The month and the window before it only: the same days whether the report was read
+        # from its fetch plan or from every day (the assembled report replays the history).
+        since = pd.Timestamp(first) - pd.Timedelta(days=LOOKBACK_DAYS)
+        window = recent[recent["period_start"].dt.tz_localize(None) >= since]
+        window.attrs.update(recent.attrs)
+        forecast = month_forecast(window, as_of=as_of_ts, lookback_days=LOOKBACK_DAYS)
         projection = forecast.projected
 
     # History: months × operations, the window clipped to the data.
