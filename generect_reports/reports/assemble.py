@@ -287,10 +287,12 @@ def _accuracy_note(forecast: Forecast) -> str | None:
 
     if forecast.interval_80 is None or forecast.projected is None:
         return None
-    low, high = forecast.interval_80
+    from generect_reports.reports.formats import format_number
+
+    low, high = (format_number(v, 0) for v in forecast.interval_80)
     return (
-        f"Month-end projection {forecast.projected:,.0f} credits, 80% interval "
-        f"{low:,.0f} to {high:,.0f} (from the account's own history); "
+        f"Month-end projection {format_number(forecast.projected, 0)} credits, 80% interval "
+        f"{low} to {high} (from the account's own history); "
         f"{accuracy_text(forecast)}."
     )
 
@@ -405,7 +407,37 @@ def quarter_report(
         valued = value_months(source, done[-1], money, template=settings.template)
         booked = {m: valued.month(m).booked_cents / 100 for m in done}
         rep = dataclasses.replace(rep, booked_by_month=booked)
+    forecast = None if rep.complete else _quarter_forecast(source, rep, settings)
+    if forecast is not None and forecast.label == rep.label:
+        from generect_reports.reports.quarterly import quarter_projection_sentence
+
+        rep = dataclasses.replace(
+            rep, forecast=forecast, notes=[*rep.notes, quarter_projection_sentence(forecast) + "."]
+        )
     return QuarterResult(rep, theme)
+
+
+def _quarter_forecast(
+    source: Source, rep: QuarterReport, settings: ReportSettings
+) -> PeriodForecast:
+    """A running quarter projected to its last day. A local source replays two years of days
+    (the past quarters measure the interval, as `status` does); against the API the quarter's
+    days and the window before it are read (closed days are cached), a short history whose
+    interval is the wide band and says so."""
+    from generect_reports.analysis.forecast import period_forecast
+
+    at = _now(source, settings)
+    last = (at - pd.Timedelta(microseconds=1)).date()
+    if source.offline:
+        month = Month.parse(f"{last:%Y-%m}")
+        first = month.shift(-STATUS_HISTORY_MONTHS).first_day
+    else:
+        first = rep.start
+    first -= dt.timedelta(days=STATUS_LOOKBACK_DAYS)
+    days = _complete_at(source.usage(first, max(last, first), period="day"), at)
+    return period_forecast(
+        days, "quarter", calendar=settings.calendar, as_of=at, lookback_days=STATUS_LOOKBACK_DAYS
+    )
 
 
 @dataclass(frozen=True)
