@@ -69,6 +69,8 @@ _EXPORTS: dict[str, str] = {
     "Budgets": "analysis.budget",
     "month_forecast": "analysis.forecast",
     "Forecast": "analysis.forecast",
+    "period_forecast": "analysis.forecast",
+    "PeriodForecast": "analysis.forecast",
     "allocate_credits": "analysis.chargeback",
     "Allocation": "analysis.chargeback",
     "integration_health": "analysis.chargeback",
@@ -197,7 +199,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         integration_health,
         load_endpoint_mapping,
     )
-    from .analysis.forecast import Forecast, month_forecast
+    from .analysis.forecast import Forecast, PeriodForecast, month_forecast, period_forecast
     from .analysis.pricing import estimate_cost, load_prices
     from .analysis.reconcile import Reconciliation, load_ledger_mapping, reconcile
     from .analysis.usage import (

@@ -280,3 +280,44 @@ def test_the_email_sentence_states_the_interval():
         "; projected 112.3% at month end (an estimate, 80% interval 32,902 to 34,698), "
         "reaching it on 2026-10-28."
     )
+
+
+def test_a_running_month_shows_one_projection_with_its_interval_everywhere():
+    """The sentence, the key figure, the exceptions block, the dashboard tile and the plan
+    limit line all show the weekday-aware projection, each with the same 80% interval."""
+    from generect_reports import ReportSettings, monthly_report
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.notebook.dashboard import month_kpis
+    from generect_reports.reports.exceptions import report_exceptions
+    from generect_reports.reports.presentation import kpis
+
+    rep = monthly_report(
+        SampleSource(), "2026-10", ReportSettings(as_of="2026-10-11T09:30", history=3)
+    )
+    f = rep.formats
+    limit = rep.sections.budget.iloc[0]
+    # The one projection: the plan limit's, the replayed forecast's and the model's figure.
+    assert rep.projection == rep.forecast.projected == pytest.approx(limit["projected"])
+    usage = load_sample("2024-09-01", "2026-10-10")
+    status = budget_status(usage, "2026-10", limit=30000, as_of="2026-10-11T09:30")
+    assert rep.projection == pytest.approx(status.attrs["projected_credits"])
+    shown = f.projection(rep.projection)
+    low, high = (f.projection(v) for v in rep.forecast.interval_80)
+    assert (limit["interval_80_low"], limit["interval_80_high"]) == pytest.approx(
+        rep.forecast.interval_80
+    )
+    assert (
+        f"end near {shown} credits (an estimate: 80% interval {low} to {high}; median error"
+        in (rep.narrative[0])
+    )
+    (tile,) = [k for k in kpis(rep) if k.label == "Projected month end"]
+    assert tile.value == shown and tile.detail.startswith(f"{low}–{high} at 80%; median error ")
+    (over,) = [e.text for e in report_exceptions(rep) if "Projected over" in e.text]
+    assert f"{shown} credits at month end" in over and f"80% interval {low} to {high}" in over
+    (dash,) = [t for t in month_kpis(rep) if t[0] == "Month-end projection"]
+    assert dash[1] == shown and f"80% interval {low}–{high}" in dash[2]
+    # The linear run rate is shown nowhere.
+    linear = f.projection(rep.total / rep.elapsed_days * rep.days_in_month)
+    assert linear != shown
+    texts = [*rep.narrative, tile.detail, over, dash[2], *rep.notes]
+    assert not any(linear in t for t in texts)

@@ -319,3 +319,49 @@ def test_quarter_cost_is_the_sum_of_its_months(tmp_path):
     assert months.loc["a", "total"] == 0.03
     for month in ("2026-07", "2026-08", "2026-09"):
         assert build_report(usage, month, theme=theme).estimated_cost == months.at["a", month]
+
+
+def test_a_running_quarter_is_projected_to_its_end_in_every_artefact(tmp_path):
+    from generect_reports.analysis.forecast import period_forecast
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.render.pdf.quarter import write_quarter_pdf
+    from generect_reports.reports.assemble import ReportSettings, quarter_report
+    from generect_reports.reports.formats import format_number
+
+    rep = quarter_report(SampleSource(), "FY2027-Q3", ReportSettings(calendar=APRIL)).report
+    forecast = rep.forecast
+    assert not rep.complete and forecast is not None and forecast.label == rep.label
+    # The quarter so far is the report's own total; the projection reads the same days.
+    assert forecast.used == rep.total and forecast.elapsed_days == rep.elapsed_days
+    usage = load_sample("2024-09-01", "2026-10-31")
+    direct = period_forecast(usage, "quarter", calendar=APRIL, as_of="2026-11-01T00:00")
+    assert forecast.to_dict() == direct.to_dict()
+    low, high = forecast.interval_80
+    assert rep.total <= low <= forecast.projected <= high
+    shown = format_number(forecast.projected, 0)
+    assert rep.notes[-1].startswith(
+        f"Quarter-end projection {shown} credits on 31 Dec 2026, 80% interval "
+        f"{format_number(low, 0)} to {format_number(high, 0)}"
+    )
+    assert "past quarter(s)" in rep.notes[-1]
+    write_quarter_pdf(rep, tmp_path / "q.pdf")
+    text = _pdf_text(tmp_path / "q.pdf")
+    assert "Projected quarter end" in text and shown in text
+    assert f"{format_number(low, 0)}–{format_number(high, 0)} at 80%" in text
+    write_quarter_workbook(rep, tmp_path / "q.xlsx")
+    summary = openpyxl.load_workbook(tmp_path / "q.xlsx")["Summary"]
+    figures = {r[0]: r[1] for r in summary.iter_rows(values_only=True) if r[0]}
+    # Numbers, stored to Excel's 15 significant digits.
+    assert figures["Quarter-end projection (estimate)"] == pytest.approx(forecast.projected)
+    assert figures["Quarter-end projection, 80% low"] == pytest.approx(low, rel=1e-14)
+    assert figures["Quarter-end projection, 80% high"] == pytest.approx(high, rel=1e-14)
+    assert rep.notes[-1] in figures  # the sentence with its measured accuracy
+
+
+def test_a_closed_quarter_has_no_projection():
+    from generect_reports.fetch.sample import SampleSource
+    from generect_reports.reports.assemble import ReportSettings, quarter_report
+
+    rep = quarter_report(SampleSource(), "FY2027-Q2", ReportSettings(calendar=APRIL)).report
+    assert rep.complete and rep.forecast is None
+    assert not any("projection" in n for n in rep.notes)

@@ -169,8 +169,16 @@ def test_status_sample_screen():
         "plan limit  30,000     0    0.0%     31,631  105.4%     2026-11-29  "
         "2026-11-26 to 2026-11-30" in out.stdout
     )
+    # The quarter and the fiscal year to their ends, one line each.
+    assert (
+        "2026-Q4 (quarter, 31 of 92 days): 33,441 used, 99,045 projected by 31 Dec 2026 "
+        "(80% interval 97,690–105,003); median error 1.6% halfway in over 6 past quarter(s)"
+        in out.stdout
+    )
+    assert "2026 (fiscal year, 304 of 365 days): 272,328 used" in out.stdout
+    assert "error not measured yet (no past fiscal year), so the interval is wide" in out.stdout
     assert out.stderr.startswith("warning: plan limit projected at 105.4%")
-    assert len(lines) <= 12  # one screen
+    assert len(lines) <= 15  # one screen, the money lines included
 
 
 def test_status_sample_json_document():
@@ -367,6 +375,59 @@ def test_status_bad_options_exit_2():
         assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1, args
 
 
+def test_status_json_projects_the_quarter_and_the_fiscal_year_with_intervals():
+    from generect_reports import load_sample
+    from generect_reports.analysis.calendar import FiscalCalendar
+    from generect_reports.analysis.forecast import period_forecasts
+
+    out = run_cli("status", "--sample", "--format", "json", "--fiscal-year-start", "4")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["schema_version"] == "1.2" and doc["period_projection_rule"]
+    periods = doc["period_projections"]
+    assert [(p["period"], p["label"], p["start"], p["end"]) for p in periods] == [
+        ("quarter", "FY2027-Q3", "2026-10-01", "2026-12-31"),
+        ("fiscal_year", "FY2027", "2026-04-01", "2027-03-31"),
+        ("year", "2026", "2026-01-01", "2026-12-31"),
+    ]
+    usage = load_sample("2024-09-01", "2026-10-31")
+    local = usage["period_start"].dt.tz_localize(None)
+    # The quarter so far is October; the fiscal year to date runs from April.
+    assert periods[0]["used"] == doc["account"]["used_this_month"] == 33441
+    assert periods[1]["used"] == usage.loc[local >= "2026-04-01", "credits"].sum()
+    assert periods[2]["used"] == usage.loc[local >= "2026-01-01", "credits"].sum()
+    for p in periods:
+        low80, high80 = p["interval_80"]
+        low95, high95 = p["interval_95"]
+        assert low95 <= low80 <= p["projected"] <= high80 <= high95
+        assert p["used"] <= low80
+        assert [a["share_elapsed"] for a in p["accuracy"]["mape_at"]] == [0.25, 0.5, 0.75]
+    # Six past quarters stand behind the quarter; one fiscal year (from April 2025), so its
+    # interval is the wide band, and says so.
+    assert (periods[0]["history_periods"], periods[0]["short_history"]) == (6, False)
+    assert (periods[1]["history_periods"], periods[1]["short_history"]) == (1, True)
+    # The same figures as the library's, from the same days.
+    direct = period_forecasts(
+        usage, calendar=FiscalCalendar.create(4), as_of=pd.Timestamp(doc["as_of"])
+    )
+    assert periods == [p.to_dict() for p in direct]
+    # The calendar year is the fiscal year without a fiscal calendar: two periods.
+    plain = json.loads(run_cli("status", "--sample", "--format", "json").stdout)
+    assert [p["label"] for p in plain["period_projections"]] == ["2026-Q4", "2026"]
+    assert plain["period_projections"][1]["projected"] == periods[2]["projected"]
+
+
+def test_status_fiscal_year_from_the_config_and_a_bad_start_exits_2(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[calendar]\nfiscal_year_start = 7\n")
+    out = run_cli("status", "--sample", "--config", str(cfg), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    labels = [p["label"] for p in json.loads(out.stdout)["period_projections"]]
+    assert labels == ["FY2027-Q2", "FY2027", "2026"]
+    bad = run_cli("status", "--sample", "--fiscal-year-start", "13")
+    assert bad.returncode == 2 and bad.stdout == ""
+
+
 def test_status_with_configured_topups_and_short_history(live, tmp_path):
     """The API account has 70 days of history: the interval is the wide band, and says so; the
     runway counts the top-ups the config names (the live ledger is not read for them)."""
@@ -391,6 +452,10 @@ def test_status_with_configured_topups_and_short_history(live, tmp_path):
     with_topups = doc["runway"]["with_topups"]
     assert doc["runway"]["days"] == 80.0 and 80 < with_topups["days"] < 95
     assert not any(r.path.startswith("/api/v1/accounts/transactions") for r in live.requests)
+    # Seventy days: no past quarter or year to measure; their intervals are the wide band.
+    for period in doc["period_projections"]:
+        assert period["short_history"] is True and period["accuracy"]["periods"] == 0
+        assert period["interval_80"][0] <= period["projected"] <= period["interval_80"][1]
     text = run_cli("status", "--config", str(cfg))
     assert "so the interval is wide" in text.stdout
     assert "with top-ups     50 credits every month ([budget] topups): runway" in text.stdout

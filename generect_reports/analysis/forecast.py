@@ -17,8 +17,9 @@ computed once for every day of the history (cumulative sums by weekday), not day
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .calendar import FiscalCalendar
 from .usage import _month_to_date, detect_anomalies, validate_usage_frame
 
 __all__ = [
@@ -39,12 +41,24 @@ __all__ = [
     "parse_topups",
     "runway_with_topups",
     "accuracy_text",
+    "accuracy_brief",
+    "nearest_error",
     "LOOKBACK_DAYS",
     "ACCURACY_MONTHS",
     "MIN_HISTORY_MONTHS",
     "ACCURACY_DAYS",
     "SHORT_SPREAD",
     "FORECAST_RULE",
+    "PeriodAccuracy",
+    "PeriodForecast",
+    "period_forecast",
+    "period_forecasts",
+    "period_accuracy_text",
+    "period_accuracy_brief",
+    "PERIOD_ACCURACY_SHARES",
+    "PERIOD_HISTORY",
+    "PERIOD_NAMES",
+    "PERIOD_RULE",
 ]
 
 #: Days before "today" whose weekday means project the rest of the month (the status's window).
@@ -169,6 +183,32 @@ def accuracy_text(forecast: Forecast) -> str:
     return text
 
 
+def nearest_error(forecast: Forecast) -> tuple[int, float | None]:
+    """The accuracy day (7, 14 or 21) nearest today's elapsed days, and the projection's
+    median absolute percentage error there (None when not measured)."""
+    acc = forecast.accuracy
+    day = min(ACCURACY_DAYS, key=lambda d: (abs(d - forecast.elapsed_days), d))
+    return day, {7: acc.mape_day7, 14: acc.mape_day14, 21: acc.mape_day21}[day]
+
+
+def accuracy_brief(forecast: Forecast) -> str:
+    """The measured error at the accuracy day nearest today's, in a few words (a figure's
+    detail line): ``median error 0.8% at day 14 over 12 month(s)``."""
+    day, value = nearest_error(forecast)
+    n = forecast.history_months
+    if value is None:
+        text = "error not measured yet: no past month to replay" if not n else "error not measured"
+    else:
+        text = f"median error {_pct(value)} at day {day} over {forecast.accuracy.months} month(s)"
+    if forecast.short_history:
+        text += (
+            ", so the interval is wide"
+            if not n
+            else f"; only {n} month(s) of history, so the interval is wide"
+        )
+    return text
+
+
 # --- the replay --------------------------------------------------------------------------------
 
 
@@ -196,9 +236,17 @@ def _daily_totals(usage: pd.DataFrame, last: pd.Timestamp) -> tuple[pd.DatetimeI
     return days, totals.reindex(days, fill_value=0.0).to_numpy(dtype="float64")
 
 
-def _replay_days(days: pd.DatetimeIndex, values: np.ndarray, lookback: int) -> _Days:
+def _replay_days(
+    days: pd.DatetimeIndex,
+    values: np.ndarray,
+    lookback: int,
+    spans: tuple[np.ndarray, np.ndarray] | None = None,
+) -> _Days:
     """The weekday-aware projection at the start of every day, vectorised: weekday sums over the
-    lookback window from cumulative sums, remaining weekdays of the month from the calendar."""
+    lookback window from cumulative sums, remaining weekdays of the period from the calendar.
+
+    The period is the calendar month unless ``spans`` gives, for every day, the positions of
+    its period's first and last day in ``days`` (the first may be negative: before the data)."""
     n = len(days)
     t = np.arange(n)
     dow = days.day_of_week.to_numpy()
@@ -215,16 +263,19 @@ def _replay_days(days: pd.DatetimeIndex, values: np.ndarray, lookback: int) -> _
     n_seen = seen.sum(axis=1)
     fill = np.divide(means.sum(axis=1), n_seen, out=np.zeros(n), where=n_seen > 0)
     means = np.where(seen, means, fill[:, None])
-    dom = days.day.to_numpy()
-    month_len = days.days_in_month.to_numpy()
-    start = t - (dom - 1)  # may be negative: the month began before the data
-    end = np.minimum(t + (month_len - dom), n - 1)
+    if spans is None:
+        dom = days.day.to_numpy()
+        start = t - (dom - 1)  # may be negative: the month began before the data
+        last = t + (days.days_in_month.to_numpy() - dom)
+    else:
+        start, last = spans
+    end = np.minimum(last, n - 1)
     cs_v = np.concatenate([[0.0], np.cumsum(values)])
     used = cs_v[t] - cs_v[np.maximum(start, 0)]
     remaining = cs_c[end + 1] - cs_c[t]
     projected = used + (means * remaining).sum(axis=1)
     actual = cs_v[end + 1] - cs_v[np.maximum(start, 0)]
-    month_ok = (start >= lookback) & (t + (month_len - dom) <= n - 1)
+    month_ok = (start >= lookback) & (last <= n - 1)
     return _Days(days, values, projected, used, actual, month_ok)
 
 
@@ -450,6 +501,360 @@ def month_forecast(
         accuracy_without_anomalies=without,
         anomaly_months=tuple(sorted(hit)),
         replay=replay,
+    )
+
+
+# --- the quarter, the fiscal year and the calendar year ----------------------------------------
+
+#: Shares of a quarter or a year elapsed at which its projection's accuracy is published.
+PERIOD_ACCURACY_SHARES = (0.25, 0.50, 0.75)
+#: Past periods (at most) the quarter and year intervals read.
+PERIOD_HISTORY = 12
+
+PERIOD_RULE = (
+    "The quarter and the year are projected as the month is (used so far plus, for every day "
+    "still to come, the mean of its weekday over the 28 days before) and their intervals are "
+    "built the same way: every past quarter (year) in the data is replayed, and the quantiles "
+    "of actual ÷ projected at the same share of the period elapsed bound today's projection "
+    f"(widened, and flagged, with fewer than {MIN_HISTORY_MONTHS} past periods). Accuracy: "
+    "median absolute percentage error a quarter, half and three quarters into the period."
+)
+
+
+@dataclass(frozen=True)
+class PeriodAccuracy:
+    """How good a quarter or year projection was: ``mape`` is ``(share elapsed, median absolute
+    percentage error)`` at each of :data:`PERIOD_ACCURACY_SHARES` (None when no period was
+    measured); ``coverage_80`` the share of those projections whose 80 % interval, built only
+    from the periods before (at least :data:`MIN_HISTORY_MONTHS`), held the actual (None until
+    then); ``periods`` the past periods measured."""
+
+    periods: int
+    mape: tuple[tuple[float, float | None], ...]
+    coverage_80: float | None
+    measured: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "periods": self.periods,
+            "mape_at": [{"share_elapsed": s, "mape": _round(v)} for s, v in self.mape],
+            "coverage_80": _round(self.coverage_80),
+        }
+
+
+@dataclass(frozen=True)
+class PeriodForecast:
+    """The projection of a running quarter or year to its last day, with its 80 % and 95 %
+    intervals from the account's own past periods and their measured accuracy.
+
+    ``period`` is ``quarter``, ``fiscal_year`` or ``year`` (calendar), ``label`` its name
+    (``2026-Q4``, ``FY2027``, ``2026``); ``used`` the credits of the period to date (for the
+    fiscal year: the fiscal year to date); ``projected`` the credits at its last day.
+    ``replay`` holds every replayed projection: ``period``, ``elapsed_days``,
+    ``days_in_period``, ``used``, ``projected``, ``actual``, ``ratio``, ``ape``.
+    """
+
+    period: str
+    label: str
+    start: dt.date
+    end: dt.date
+    elapsed_days: int
+    days_in_period: int
+    used: float
+    projected: float
+    interval_80: tuple[float, float]
+    interval_95: tuple[float, float]
+    history_periods: int
+    short_history: bool
+    accuracy: PeriodAccuracy
+    replay: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    rule: str = PERIOD_RULE
+
+    def to_dict(self) -> dict[str, Any]:
+        def pair(bounds: tuple[float, float]) -> list[float]:
+            return [round(bounds[0], 2), round(bounds[1], 2)]
+
+        return {
+            "period": self.period,
+            "label": self.label,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "elapsed_days": self.elapsed_days,
+            "days_in_period": self.days_in_period,
+            "used": round(self.used, 2),
+            "projected": round(self.projected, 2),
+            "interval_80": pair(self.interval_80),
+            "interval_95": pair(self.interval_95),
+            "history_periods": self.history_periods,
+            "short_history": self.short_history,
+            "accuracy": self.accuracy.to_dict(),
+        }
+
+
+#: What each period is called in words.
+PERIOD_NAMES = {"quarter": "quarter", "fiscal_year": "fiscal year", "year": "year"}
+
+
+def period_accuracy_text(forecast: PeriodForecast) -> str:
+    """A quarter or year projection's measured accuracy in one phrase."""
+    acc = forecast.accuracy
+    if not acc.periods:
+        return (
+            f"accuracy not measured yet: no complete {PERIOD_NAMES[forecast.period]} "
+            "of history to replay"
+        )
+    errors = ", ".join(f"{_pct(v)} {_share_words(s)} in" for s, v in acc.mape if v is not None)
+    text = f"median error {errors} over {acc.periods} past {PERIOD_NAMES[forecast.period]}(s)"
+    if acc.coverage_80 is not None:
+        text += f"; the 80% interval held the actual {acc.coverage_80 * 100:.0f}% of the time"
+    if forecast.short_history:
+        text += (
+            f"; only {forecast.history_periods} past {PERIOD_NAMES[forecast.period]}(s), so the "
+            "interval is wide"
+        )
+    return text
+
+
+def period_accuracy_brief(forecast: PeriodForecast) -> str:
+    """The measured error halfway into past periods, in a few words (the status screen)."""
+    name = PERIOD_NAMES[forecast.period]
+    half = dict(forecast.accuracy.mape).get(0.5)
+    text = (
+        f"error not measured yet (no past {name})"
+        if half is None
+        else f"median error {_pct(half)} halfway in over {forecast.accuracy.periods} past {name}(s)"
+    )
+    return text + (", so the interval is wide" if forecast.short_history else "")
+
+
+def _share_words(share: float) -> str:
+    return {0.25: "a quarter", 0.5: "halfway", 0.75: "three quarters"}.get(share, f"{share:.0%}")
+
+
+def _period_bounds(
+    period: str, calendar: FiscalCalendar
+) -> Callable[[int, int], tuple[dt.date, dt.date, str]]:
+    """``(first, last, label)`` of the ``period`` holding calendar ``(year, month)``."""
+
+    def bounds(year: int, month: int) -> tuple[dt.date, dt.date, str]:
+        if period == "quarter":
+            fy, q = calendar.quarter(year, month)
+            return (*calendar.quarter_bounds(fy, q), calendar.quarter_label(fy, q))
+        if period == "fiscal_year":
+            fy = calendar.fiscal_year(year, month)
+            return (*calendar.year_bounds(fy), calendar.year_label(fy))
+        if period == "year":
+            return dt.date(year, 1, 1), dt.date(year, 12, 31), str(year)
+        raise ValueError(f"unknown period {period!r}")
+
+    return bounds
+
+
+def _spans(
+    days: pd.DatetimeIndex, bounds: Callable[[int, int], tuple[dt.date, dt.date, str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every day: the positions of its period's first and last day in ``days``, and the
+    period's label (one calendar look-up per month, not per day)."""
+    day0 = days[0].date()
+    key = days.year.to_numpy() * 12 + days.month.to_numpy() - 1
+    uniq, inverse = np.unique(key, return_inverse=True)
+    firsts, lasts, labels = [], [], []
+    for k in uniq:
+        first, last, label = bounds(int(k) // 12, int(k) % 12 + 1)
+        firsts.append((first - day0).days)
+        lasts.append((last - day0).days)
+        labels.append(label)
+    return (
+        np.asarray(firsts, dtype="int64")[inverse],
+        np.asarray(lasts, dtype="int64")[inverse],
+        np.asarray(labels, dtype=object)[inverse],
+    )
+
+
+def _nearest(elapsed: np.ndarray | int, n_from: np.ndarray | int, n_to: np.ndarray) -> np.ndarray:
+    """The elapsed day of a period of ``n_to`` days at the same share as ``elapsed`` of
+    ``n_from`` (rounded half up, within the period)."""
+    at = np.floor(np.asarray(elapsed) * np.asarray(n_to) / np.asarray(n_from) + 0.5)
+    return np.minimum(at, np.asarray(n_to) - 1).astype("int64")
+
+
+def _period_replay(
+    d: _Days, first: np.ndarray, last: np.ndarray, label: np.ndarray, today: pd.Timestamp
+) -> pd.DataFrame:
+    t = np.arange(len(d.days))
+    ended = d.days[0] + pd.to_timedelta(last, unit="D") < today
+    keep = d.month_ok & np.asarray(ended)
+    actual, projected = d.actual[keep], d.projected[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((projected > 0) & (actual > 0), actual / projected, np.nan)
+        ape = np.where(actual > 0, np.abs(projected - actual) / actual, np.nan)
+    return pd.DataFrame(
+        {
+            "period": pd.Series(label[keep], dtype=str),
+            "elapsed_days": (t - first)[keep].astype("int64"),
+            "days_in_period": (last - first + 1)[keep].astype("int64"),
+            "used": d.used[keep],
+            "projected": projected,
+            "actual": actual,
+            "ratio": ratio,
+            "ape": ape,
+        }
+    )
+
+
+def _period_grid(replay: pd.DataFrame, order: list[str]) -> dict[str, np.ndarray]:
+    """The replay as ``periods × max length`` arrays (NaN past a period's end)."""
+    width = int(replay["days_in_period"].max())
+    pi = np.searchsorted(order, replay["period"].to_numpy(dtype=object).astype(str))
+    di = replay["elapsed_days"].to_numpy()
+    grid = {}
+    for name in ("ratio", "ape", "projected", "used", "actual"):
+        values = np.full((len(order), width), np.nan)
+        values[pi, di] = replay[name].to_numpy(dtype="float64")
+        grid[name] = values
+    lengths = replay.groupby("period")["days_in_period"].first().reindex(order)
+    grid["length"] = lengths.to_numpy(dtype="int64")
+    return grid
+
+
+def _ratios_at(
+    grid: dict[str, np.ndarray], rows: Sequence[int], elapsed: int, n: int
+) -> np.ndarray:
+    if not len(rows):
+        return np.array([])
+    rows_a = np.asarray(rows, dtype="int64")
+    cols = _nearest(elapsed, n, grid["length"][rows_a])
+    return np.asarray(grid["ratio"][rows_a, cols], dtype="float64")
+
+
+def _period_accuracy(replay: pd.DataFrame, measured: Sequence[str], window: int) -> PeriodAccuracy:
+    if replay.empty or not measured:
+        return PeriodAccuracy(0, tuple((s, None) for s in PERIOD_ACCURACY_SHARES), None)
+    order = sorted(replay["period"].unique())
+    grid = _period_grid(replay, order)
+    rows = [order.index(p) for p in measured]
+    mape: list[tuple[float, float | None]] = []
+    inside: list[bool] = []
+    for share in PERIOD_ACCURACY_SHARES:
+        errors = []
+        for i in rows:
+            n = int(grid["length"][i])
+            k = int(_nearest(round(share * n), n, np.asarray(n)))
+            ape = grid["ape"][i, k]
+            if np.isfinite(ape):
+                errors.append(float(ape))
+            actual = grid["actual"][i, k]
+            if not actual > 0:
+                continue
+            prior = list(range(max(0, i - window), i))
+            (low, high), short = _interval(
+                grid["projected"][i, k],
+                grid["used"][i, k],
+                k,
+                n,
+                _ratios_at(grid, prior, k, n),
+                0.80,
+            )
+            if not short:
+                inside.append(low - 1e-9 <= actual <= high + 1e-9)
+        mape.append((share, float(np.median(errors)) if errors else None))
+    return PeriodAccuracy(
+        periods=len(measured),
+        mape=tuple(mape),
+        coverage_80=float(np.mean(inside)) if inside else None,
+        measured=tuple(measured),
+    )
+
+
+def period_forecast(
+    usage: pd.DataFrame,
+    period: str,
+    *,
+    calendar: FiscalCalendar | None = None,
+    as_of: Any = None,
+    lookback_days: int = LOOKBACK_DAYS,
+    periods: int = PERIOD_HISTORY,
+) -> PeriodForecast:
+    """Today's projection of the running ``period`` (``quarter``, ``fiscal_year`` or ``year``)
+    to its last day, with 80 % and 95 % intervals and the accuracy measured by replaying every
+    past period of the same kind in ``usage`` (the last ``periods`` of them).
+
+    Parameters
+    ----------
+    usage
+        Daily tidy usage: the period so far and as much history before it as there is.
+    calendar
+        The fiscal calendar naming quarters and fiscal years (default: calendar years).
+    as_of
+        Time up to which the data is complete; default ``usage.attrs["fetched_at"]``.
+    """
+    if period not in PERIOD_NAMES:
+        raise ValueError(f"unknown period {period!r}: use quarter, fiscal_year or year")
+    validate_usage_frame(usage)
+    calendar = calendar or FiscalCalendar()
+    info = _month_to_date(usage, None, as_of)
+    today = pd.Timestamp(info["as_of"].date())
+    bounds = _period_bounds(period, calendar)
+    first_day, last_day, label = bounds(today.year, today.month)
+    days, values = _daily_totals(usage, pd.Timestamp(last_day))
+    if days[0] > pd.Timestamp(first_day):  # the period began before the data: zeros before it
+        ahead = (days[0] - pd.Timestamp(first_day)).days
+        days = pd.date_range(pd.Timestamp(first_day), days[-1], freq="D")
+        values = np.concatenate([np.zeros(ahead), values])
+    values = np.where(days < today, values, 0.0)
+    first, last, labels = _spans(days, bounds)
+    d = _replay_days(days, values, lookback_days, (first, last))
+    replay = _period_replay(d, first, last, labels, today)
+    order = sorted(replay["period"].unique()) if len(replay) else []
+    measured = order[-periods:]
+    accuracy = _period_accuracy(replay, measured, periods)
+
+    # The period holds today, so it is still running: project it.
+    n = (last_day - first_day).days + 1
+    t = int((today - days[0]).days)
+    elapsed = int((today - pd.Timestamp(first_day)).days)
+    used = float(d.used[t])
+    projected = float(d.projected[t])
+    ratios = (
+        _ratios_at(_period_grid(replay, order), [order.index(p) for p in measured], elapsed, n)
+        if measured
+        else np.array([])
+    )
+    history = int(np.isfinite(ratios).sum())
+    i80, short = _interval(projected, used, elapsed, n, ratios, 0.80)
+    i95, _ = _interval(projected, used, elapsed, n, ratios, 0.95)
+    return PeriodForecast(
+        period=period,
+        label=label,
+        start=first_day,
+        end=last_day,
+        elapsed_days=elapsed,
+        days_in_period=n,
+        used=used,
+        projected=projected,
+        interval_80=i80,
+        interval_95=i95,
+        history_periods=history,
+        short_history=short,
+        accuracy=accuracy,
+        replay=replay,
+    )
+
+
+def period_forecasts(
+    usage: pd.DataFrame,
+    *,
+    calendar: FiscalCalendar | None = None,
+    as_of: Any = None,
+    lookback_days: int = LOOKBACK_DAYS,
+) -> tuple[PeriodForecast, ...]:
+    """The quarter, the fiscal year and, when the fiscal year is not the calendar year, the
+    calendar year, each projected to its end with its intervals and accuracy."""
+    calendar = calendar or FiscalCalendar()
+    kinds = ["quarter", "fiscal_year"] + ([] if calendar.is_calendar else ["year"])
+    return tuple(
+        period_forecast(usage, kind, calendar=calendar, as_of=as_of, lookback_days=lookback_days)
+        for kind in kinds
     )
 
 

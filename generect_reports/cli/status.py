@@ -10,7 +10,7 @@ import click
 from .._text import terminal_text
 from ..errors import InputError
 from .logs import redact
-from .options import common_options, output_options
+from .options import FiscalOptions, common_options, fiscal_options, output_options
 from .run import Run, check_output, run_command
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def _table(status: StatusReport) -> str:
         topups=status.topups,
         runway_topups=status.runway_topups,
         money=status.money,
+        periods=status.periods,
     )
 
 
@@ -121,11 +122,13 @@ def _notify_settings(config: Config) -> list[Any]:
     metavar="HOURS",
     help="With --digest: post an unchanged digest again after HOURS.",
 )
+@fiscal_options
 @output_options(STATUS_FORMATS)
 @common_options
 @run_command
 def command(
     run: Run,
+    fiscal: FiscalOptions,
     warn_at: float,
     fail_at: float | None,
     min_runway_days: float | None,
@@ -145,9 +148,11 @@ def command(
     --min-runway-days exit 5 when crossed, after printing the status in full.
 
     The projection carries its 80% and 95% intervals and its accuracy, measured by replaying
-    the months before. --notify speaks once: a crossing is posted once, an escalation
-    (warn to fail) again, a recovery as a short all-clear, and a new month re-arms; what was
-    posted is kept in the user state folder (GENERECT_REPORTS_STATE_DIR overrides it).
+    the months before; the quarter and the fiscal year (--fiscal-year-start or [calendar])
+    are projected to their ends the same way, from the past quarters and years. --notify
+    speaks once: a crossing is posted once, an escalation (warn to fail) again, a recovery as
+    a short all-clear, and a new month re-arms; what was posted is kept in the user state
+    folder (GENERECT_REPORTS_STATE_DIR overrides it).
     """
     from generect_reports.deliver import webhook as N
 
@@ -164,7 +169,9 @@ def command(
             raise InputError(f"{name} must be zero or more, not {value}")
     if not 0 <= digest_every < float("inf"):
         raise InputError(f"--digest-every must be zero or more hours, not {digest_every}")
-    settings = ReportSettings(budgets=run.budgets(), money=run.money())
+    settings = ReportSettings(
+        budgets=run.budgets(), money=run.money(), calendar=run.fiscal_calendar(fiscal)
+    )
     hooks = N.webhook_urls(notify_urls, _notify_settings(run.config))
     if digest and not hooks:
         raise InputError(

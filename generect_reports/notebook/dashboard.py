@@ -68,6 +68,10 @@ def plan_limit_kpis(usage: pd.DataFrame, report: Any) -> list[Kpi]:
         note = f"of {row['threshold']:,.0f} credits ({row['threshold_note']})"
         if not math.isnan(row["projected_share"]):
             note += f"; projected {fmt_pct(row['projected_share'])} at month end"
+            low, high = row.get("interval_80_low"), row.get("interval_80_high")
+            if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+                f = report.formats
+                note += f" (80% interval {f.projection(low)}–{f.projection(high)} credits)"
         out.append(("Plan limit used", fmt_pct(row["share_used"]), note))
     else:
         out.append(("Plan limit", "none", "the plan has no monthly limit"))
@@ -201,7 +205,16 @@ def month_kpis(report: Any) -> list[Kpi]:
         ),
     ]
     if report.projection is not None:
-        tiles.append(("Month-end projection", fmt_credits(report.projection, 0), "an estimate"))
+        from generect_reports.reports.narrative import projection_detail
+
+        detail = projection_detail(report)
+        tiles.append(
+            (
+                "Month-end projection",
+                report.formats.projection(report.projection),
+                "an estimate" + (f"; {detail}" if detail else ""),
+            )
+        )
     return tiles
 
 

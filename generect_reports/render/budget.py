@@ -9,20 +9,25 @@ against the limit, no projection) and a running month are drawn by the same code
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from generect_reports.analysis.budget import BUDGET_RULE, Crossing
-from generect_reports.analysis.forecast import accuracy_text
+from generect_reports.analysis.forecast import (
+    PERIOD_NAMES,
+    PERIOD_RULE,
+    accuracy_text,
+    period_accuracy_brief,
+)
 
 if TYPE_CHECKING:
     import xlsxwriter
     from matplotlib.figure import Figure
 
-    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
+    from generect_reports.analysis.forecast import Forecast, PeriodForecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
     from generect_reports.reports.assemble import StatusMoney, StatusReport
     from generect_reports.reports.formats import ReportFormats
@@ -142,6 +147,7 @@ def status_document(status: StatusReport, *, generated_at: Any = None) -> dict[s
                 forecast=status.forecast,
                 topups=status.topups,
                 runway_topups=status.runway_topups,
+                periods=status.periods,
             ),
             **status_money_fields(status.money),
         },
@@ -164,6 +170,29 @@ def projection_fields(forecast: Forecast | None) -> dict[str, Any] | None:
         "anomaly_months": list(forecast.anomaly_months),
         "rule": forecast.rule,
     }
+
+
+def period_projection_fields(periods: Sequence[PeriodForecast]) -> dict[str, Any]:
+    """The running quarter and fiscal year (and calendar year) projected to their ends, each
+    with its intervals and measured accuracy, and the rule they follow."""
+    return {
+        "period_projections": [p.to_dict() for p in periods],
+        "period_projection_rule": PERIOD_RULE,
+    }
+
+
+def period_lines(periods: Sequence[PeriodForecast]) -> list[str]:
+    """One line per running quarter or year: used, projected at its end with the 80 %
+    interval, and the measured error halfway in (the full accuracy is in the JSON)."""
+    lines = []
+    for p in periods:
+        lines.append(
+            f"  {p.label} ({PERIOD_NAMES[p.period]}, {p.elapsed_days} of {p.days_in_period} days):"
+            f" {_fmt(p.used, projection=True)} used, {_fmt(p.projected, projection=True)} "
+            f"projected by {p.end:%d %b %Y}{_interval_text(p.interval_80)}; "
+            f"{period_accuracy_brief(p)}"
+        )
+    return lines
 
 
 def runway_fields(
@@ -192,9 +221,11 @@ def status_fields(
     forecast: Forecast | None = None,
     topups: TopUps | None = None,
     runway_topups: Runway | None = None,
+    periods: Sequence[PeriodForecast] = (),
 ) -> dict[str, Any]:
     """The ``status`` document's own fields: the account, the month, the projection with its
-    intervals and accuracy, the runway, the checks."""
+    intervals and accuracy, the quarter and the year projected to their ends, the runway,
+    the checks."""
     a = status.attrs
     return {
         "account": account.to_dict(),
@@ -213,6 +244,7 @@ def status_fields(
         "run_out_date": _day(a["run_out_date"]),
         "projection": projection_fields(forecast),
         "runway": runway_fields(status, topups, runway_topups),
+        **period_projection_fields(periods),
         "checks": [{"level": c.level, "line": c.line, "text": c.text} for c in checks],
     }
 
@@ -333,10 +365,11 @@ def render_status_table(
     topups: TopUps | None = None,
     runway_topups: Runway | None = None,
     money: StatusMoney | None = None,
+    periods: Sequence[PeriodForecast] = (),
 ) -> str:
     """The one-screen status: account position on top, then one line per limit or budget; with
-    ``forecast``, the projection's 80 % interval and measured accuracy, and the runway with
-    the recurring top-ups."""
+    ``forecast``, the projection's 80 % interval and measured accuracy, the runway with the
+    recurring top-ups, and the quarter and year (``periods``) projected to their ends."""
     a = status.attrs
     as_of = pd.Timestamp(a["as_of"])
     local_month = a["month"]
@@ -374,6 +407,7 @@ def render_status_table(
     )
     if forecast is not None and not a["complete"]:
         lines.append(f"  projection: {accuracy_text(forecast)}")
+    lines += period_lines(periods)
     ranges = "crossing_earliest" in status.columns and bool(status["interval_80_low"].notna().any())
     if len(status):
         header = ["line", "limit", "used", "used %", "projected", "proj %", "reaches it on"]
@@ -823,7 +857,14 @@ def budget_page(
             fig.text(
                 0.05,
                 0.73,
-                f"projected {fmt(kpi['projected_share'], pct=True)} at month end",
+                f"projected {fmt(kpi['projected_share'], pct=True)} at month end"
+                + (
+                    f" (80% interval {fmt(kpi['interval_80_low'], kpi['unit'], projection=True)}"
+                    f"–{fmt(kpi['interval_80_high'], kpi['unit'], projection=True)})"
+                    if _num(kpi.get("interval_80_low")) is not None
+                    and _num(kpi.get("interval_80_high")) is not None
+                    else ""
+                ),
                 fontsize=10,
                 color=color,
             )

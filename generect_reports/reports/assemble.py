@@ -30,7 +30,7 @@ from generect_reports.periods import Month
 if TYPE_CHECKING:
     from generect_reports.analysis.budget import Crossing
     from generect_reports.analysis.chargeback import Allocation
-    from generect_reports.analysis.forecast import Forecast, Runway, TopUps
+    from generect_reports.analysis.forecast import Forecast, PeriodForecast, Runway, TopUps
     from generect_reports.analysis.reconcile import Reconciliation
     from generect_reports.analysis.valuation import Valuation
     from generect_reports.fetch.account import AccountStatus
@@ -233,6 +233,7 @@ def monthly_report(
         the ledger tie-out and the customer split as the settings say.
     """
     from generect_reports.reports.monthly import build_report
+    from generect_reports.reports.narrative import report_narrative
     from generect_reports.theme import load_theme
 
     settings = settings or ReportSettings()
@@ -250,8 +251,13 @@ def monthly_report(
         as_of=None if settings.as_of is None else _now(source, settings),
     )
     # The replay reads every day of two years: free for a local source; against the API the
-    # report keeps to its plan (days of this month only) and `status` measures the accuracy.
-    forecast = _report_forecast(source, rep) if source.offline and not rep.complete else None
+    # report keeps to its plan (the days it already has: a short history, a wide interval
+    # that says so) and `status` measures the accuracy over two years.
+    forecast = rep.forecast
+    if source.offline and not rep.complete:
+        forecast = _report_forecast(source, rep)
+        rep = dataclasses.replace(rep, forecast=forecast, projection=forecast.projected)
+        rep.narrative = report_narrative(rep)
     note = None if forecast is None else _accuracy_note(forecast)
     notes = rep.notes if note is None else [*rep.notes, note]
     valued = _valuation(source, rep, settings)
@@ -292,10 +298,12 @@ def _accuracy_note(forecast: Forecast) -> str | None:
 
     if forecast.interval_80 is None or forecast.projected is None:
         return None
-    low, high = forecast.interval_80
+    from generect_reports.reports.formats import format_number
+
+    low, high = (format_number(v, 0) for v in forecast.interval_80)
     return (
-        f"Month-end projection {forecast.projected:,.0f} credits, 80% interval "
-        f"{low:,.0f} to {high:,.0f} (from the account's own history); "
+        f"Month-end projection {format_number(forecast.projected, 0)} credits, 80% interval "
+        f"{low} to {high} (from the account's own history); "
         f"{accuracy_text(forecast)}."
     )
 
@@ -410,7 +418,37 @@ def quarter_report(
         valued = value_months(source, done[-1], money, template=settings.template)
         booked = {m: valued.month(m).booked_cents / 100 for m in done}
         rep = dataclasses.replace(rep, booked_by_month=booked)
+    forecast = None if rep.complete else _quarter_forecast(source, rep, settings)
+    if forecast is not None and forecast.label == rep.label:
+        from generect_reports.reports.quarterly import quarter_projection_sentence
+
+        rep = dataclasses.replace(
+            rep, forecast=forecast, notes=[*rep.notes, quarter_projection_sentence(forecast) + "."]
+        )
     return QuarterResult(rep, theme)
+
+
+def _quarter_forecast(
+    source: Source, rep: QuarterReport, settings: ReportSettings
+) -> PeriodForecast:
+    """A running quarter projected to its last day. A local source replays two years of days
+    (the past quarters measure the interval, as `status` does); against the API the quarter's
+    days and the window before it are read (closed days are cached), a short history whose
+    interval is the wide band and says so."""
+    from generect_reports.analysis.forecast import period_forecast
+
+    at = _now(source, settings)
+    last = (at - pd.Timedelta(microseconds=1)).date()
+    if source.offline:
+        month = Month.parse(f"{last:%Y-%m}")
+        first = month.shift(-STATUS_HISTORY_MONTHS).first_day
+    else:
+        first = rep.start
+    first -= dt.timedelta(days=STATUS_LOOKBACK_DAYS)
+    days = _complete_at(source.usage(first, max(last, first), period="day"), at)
+    return period_forecast(
+        days, "quarter", calendar=settings.calendar, as_of=at, lookback_days=STATUS_LOOKBACK_DAYS
+    )
 
 
 @dataclass(frozen=True)
@@ -614,8 +652,9 @@ class StatusReport:
     ``frame`` is :func:`~generect_reports.analysis.budget.budget_status`'s, ``checks`` what
     :func:`~generect_reports.analysis.budget.check_thresholds` found (most severe first),
     ``forecast`` the projection's intervals and measured accuracy, ``topups`` the recurring
-    top-ups (configured or detected in the ledger; None when there are none) and
-    ``runway_topups`` the runway with them."""
+    top-ups (configured or detected in the ledger; None when there are none),
+    ``runway_topups`` the runway with them and ``periods`` the running quarter, fiscal year
+    (and calendar year, when it differs) projected to their ends with their intervals."""
 
     frame: pd.DataFrame
     account: AccountStatus
@@ -627,6 +666,7 @@ class StatusReport:
     runway_topups: Runway | None = None
     account_id: str = "sample"
     min_runway_days: float | None = None
+    periods: tuple[PeriodForecast, ...] = ()
 
     def alert_lines(self) -> list[tuple[str, float, str, str]]:
         """Every crossing as ``(line, threshold, level, text)``: what alert state is keyed by
@@ -671,10 +711,15 @@ def account_status(
     min_runway_days: float | None = None,
 ) -> StatusReport:
     """Plan, balance and this month so far against the plan limit and every budget, with the
-    projection and its intervals, the runway (with and without recurring top-ups) and the
+    projection and its intervals, the quarter and the fiscal year projected to their ends
+    (the settings' fiscal calendar), the runway (with and without recurring top-ups) and the
     thresholds (percent; days for the runway) crossed, as of the source's time."""
     from generect_reports.analysis.budget import budget_status, check_thresholds
-    from generect_reports.analysis.forecast import month_forecast, runway_with_topups
+    from generect_reports.analysis.forecast import (
+        month_forecast,
+        period_forecasts,
+        runway_with_topups,
+    )
 
     settings = settings or ReportSettings()
     account = source.account()
@@ -715,6 +760,9 @@ def account_status(
         account_id=account_id,
         min_runway_days=min_runway_days,
         money=_status_money(source, settings, frame, as_of),
+        periods=period_forecasts(
+            usage, calendar=settings.calendar, as_of=as_of, lookback_days=STATUS_LOOKBACK_DAYS
+        ),
     )
 
 

@@ -81,13 +81,25 @@ def _limits(rep: MonthlyReport) -> list[Exception_]:
         elif bool(rec["projected_over"]):
             reach = rec.get("crossing_day")
             when = f", reaching it on {_date(reach)}" if pd.notna(reach) else ""
+            low, high = rec.get("interval_80_low"), rec.get("interval_80_high")
+            band = (
+                f"; 80% interval {amount(low, True).removesuffix(' credits')} to "
+                f"{amount(high, True)}"
+                if low is not None and pd.notna(low) and high is not None and pd.notna(high)
+                else ""
+            )
+            accuracy = ""
+            if rep.forecast is not None and rec.get("kind") == "limit":
+                from generect_reports.analysis.forecast import accuracy_brief
+
+                accuracy = f"; {accuracy_brief(rep.forecast)}"
             out.append(
                 Exception_(
                     kind,
                     "alert",
                     f"Projected over the {line}: {amount(rec['projected'], True)} at month end "
                     f"against {amount(rec['threshold'])} "
-                    f"({f.pct(rec['projected_share'])}, an estimate){when}.",
+                    f"({f.pct(rec['projected_share'])}, an estimate{band}{accuracy}){when}.",
                 )
             )
     return out

@@ -16,6 +16,7 @@ import pandas as pd
 from generect_reports._text import name_list
 from generect_reports._version import __version__
 from generect_reports.analysis import usage as A
+from generect_reports.analysis.forecast import LOOKBACK_DAYS, Forecast, month_forecast
 from generect_reports.errors import InputError
 from generect_reports.money import PriceBook, display_shares, to_hundredths
 from generect_reports.periods import month_bounds, parse_month, shift_month
@@ -363,7 +364,6 @@ class MonthlyReport:
     change_pct: float
     comparison_basis: str
     projection: float | None
-    projection_weekday: float | None
     top_operation: str | None
     estimated_cost: float
     currency: str
@@ -423,10 +423,18 @@ class MonthlyReport:
     #: The booked cost (``[money]``): the headline cost when set; ``estimated_cost`` is then the
     #: list-price value, a labelled secondary figure.
     booked: BookedCost | None = None
+    #: A running month's projection (``projection``, the weekday-aware run rate) with its 80 %
+    #: and 95 % intervals and measured accuracy; None for a month that is over.
+    forecast: Forecast | None = None
 
     @property
     def rule(self) -> str:
         return A.LIKE_FOR_LIKE_RULE
+
+    @property
+    def projection_weekday(self) -> float | None:
+        """The month-end projection (the weekday-aware run rate): ``projection``."""
+        return self.projection
 
 
 def _data_start(usage: pd.DataFrame) -> dt.date | None:
@@ -628,11 +636,18 @@ def build_report(
         yoy_change = compared_total - yoy_total
         yoy_change_pct = yoy_change / yoy_total if yoy_total else float("nan")
 
-    projection = projection_weekday = None
+    # One month-end projection: the weekday-aware run rate the plan limit and `status` use,
+    # with its intervals from the days at hand (the assembled report replays two years).
+    projection = None
+    forecast = None
     if not complete:
-        proj = A.run_rate_projection(recent, month, as_of=as_of_ts)
-        projection = float(proj["projected_credits"].sum())
-        projection_weekday = float(proj["projected_weekday"].sum())
+        # The month and the window before it only: the same days whether the report was read
+        # from its fetch plan or from every day (the assembled report replays the history).
+        since = pd.Timestamp(first) - pd.Timedelta(days=LOOKBACK_DAYS)
+        window = recent[recent["period_start"].dt.tz_localize(None) >= since]
+        window.attrs.update(recent.attrs)
+        forecast = month_forecast(window, as_of=as_of_ts, lookback_days=LOOKBACK_DAYS)
+        projection = forecast.projected
 
     # History: months × operations, the window clipped to the data.
     mom = A.month_over_month(months)
@@ -808,7 +823,7 @@ def build_report(
         change_pct=change_pct,
         comparison_basis=basis,
         projection=projection,
-        projection_weekday=projection_weekday,
+        forecast=forecast,
         top_operation=top,
         estimated_cost=estimated_cost,
         currency=book.currency,

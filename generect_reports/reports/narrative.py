@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
+    "projection_interval",
+    "projection_detail",
+    "projection_kpi",
     "bridge_table",
     "quantify_anomalies",
     "fraction_words",
@@ -26,6 +29,42 @@ __all__ = [
     "BRIDGE_MAX_BARS",
     "BRIDGE_MIN_SHARE",
 ]
+
+
+def projection_interval(rep: MonthlyReport, sep: str = "–") -> str:
+    """``80% interval 30,604–34,825`` of a running month's projection ("" without one)."""
+    forecast = rep.forecast
+    if forecast is None or forecast.interval_80 is None:
+        return ""
+    f = rep.formats
+    low, high = forecast.interval_80
+    return f"80% interval {f.projection(low)}{sep}{f.projection(high)}"
+
+
+def projection_detail(rep: MonthlyReport, sep: str = "–") -> str:
+    """The projection's 80 % interval and measured error, as every artefact states them with
+    the figure: ``80% interval 30,604–34,825; median error 0.8% at day 14 over 12 month(s)``
+    ("" for a month that is over)."""
+    from generect_reports.analysis.forecast import accuracy_brief
+
+    if rep.forecast is None or rep.forecast.interval_80 is None:
+        return ""
+    return f"{projection_interval(rep, sep)}; {accuracy_brief(rep.forecast)}"
+
+
+def projection_kpi(rep: MonthlyReport) -> str:
+    """The projection tile's detail, short enough for a tile: ``30,604–34,825 at 80%; median
+    error 0.8%`` (the 80 % interval, and the error at the accuracy day nearest today)."""
+    from generect_reports.analysis.forecast import nearest_error
+
+    if rep.forecast is None or rep.forecast.interval_80 is None:
+        return "an estimate"
+    _day, error = nearest_error(rep.forecast)
+    said = "error not measured yet" if error is None else f"median error {rep.formats.pct(error)}"
+    low, high = rep.forecast.interval_80
+    f = rep.formats
+    return f"{f.projection(low)}–{f.projection(high)} at 80%; {said}"
+
 
 #: At most this many operation bars in the bridge; the rest are grouped as "other".
 BRIDGE_MAX_BARS = 6
@@ -214,7 +253,8 @@ def report_narrative(rep: MonthlyReport) -> list[str]:
         out.append(
             f"{rep.month_name} is not over: {f.credits(rep.total)} credits so far, as of "
             f"{rep.as_of.day} {rep.as_of:%b %Y %H:%M}; at this rate it will end near "
-            f"{f.projection(rep.projection)} credits (an estimate)."
+            f"{f.projection(rep.projection)} credits (an estimate: "
+            f"{projection_detail(rep, ' to ')})."
         )
         days = f"its first {n} complete day{'s' if n != 1 else ''}"
         if not rep.previous_available:

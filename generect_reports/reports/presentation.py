@@ -191,13 +191,9 @@ def kpis(rep: MonthlyReport) -> list[Kpi]:
             )
         )
     if not rep.complete and rep.projection is not None:
-        out.append(
-            Kpi(
-                "Projected month end",
-                f.projection(rep.projection),
-                f"credits, an estimate; weekday-aware {f.projection(rep.projection_weekday)}",
-            )
-        )
+        from generect_reports.reports.narrative import projection_kpi
+
+        out.append(Kpi("Projected month end", f.projection(rep.projection), projection_kpi(rep)))
     return out
 
 

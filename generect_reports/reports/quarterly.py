@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from generect_reports.analysis.calendar import FiscalCalendar
+from generect_reports.analysis.forecast import PeriodForecast
 from generect_reports.errors import InputError
 from generect_reports.periods import month_bounds, shift_month
 from generect_reports.theme import Theme, load_theme
@@ -28,6 +29,7 @@ __all__ = [
     "quarter_windows",
     "quarter_summary",
     "quarter_headings",
+    "quarter_projection_sentence",
 ]
 
 
@@ -70,6 +72,9 @@ class QuarterReport:
     #: The booked cost of each month of the quarter (consumed + month-end accrual, currency
     #: units) when ``[money]`` values the credits; the quarter's is their sum.
     booked_by_month: dict[str, float] | None = None
+    #: A running quarter's projection to its last day with its 80 % and 95 % intervals from
+    #: the account's past quarters and their measured accuracy; None for a quarter that is over.
+    forecast: PeriodForecast | None = None
 
     @property
     def booked_cost(self) -> float | None:
@@ -382,3 +387,18 @@ def quarter_summary(rep: QuarterReport) -> list[str]:
     if not rep.complete:
         lines.append(f"The quarter is in progress: {rep.comparison_basis}.")
     return lines
+
+
+def quarter_projection_sentence(forecast: PeriodForecast) -> str:
+    """``Quarter-end projection 99,045 credits, 80% interval 97,690 to 105,003 (…); …``: the
+    figure, its interval and its measured accuracy, as the notes, the email and the workbook
+    state it."""
+    from generect_reports.analysis.forecast import period_accuracy_text
+    from generect_reports.reports.formats import format_number
+
+    low, high = (format_number(v, 0) for v in forecast.interval_80)
+    return (
+        f"Quarter-end projection {format_number(forecast.projected, 0)} credits on "
+        f"{forecast.end:%d %b %Y}, 80% interval {low} to {high} (from the account's own past "
+        f"quarters, an estimate); {period_accuracy_text(forecast)}"
+    )

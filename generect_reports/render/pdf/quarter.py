@@ -110,6 +110,8 @@ def _quarter_page(
         ),
         P.Kpi("Estimated cost", f.money(rep.estimated_cost), "at list prices, an estimate"),
     ]
+    if rep.forecast is not None:
+        tiles.append(_projection_tile(rep, f))
     top = _draw_tiles(page, tiles, top) + 0.28
     rows = len(rep.comparison) + 2
     chart_h = float(np.clip(page.height - 0.75 - top - 0.95 - rows * 0.215, 1.4, 2.6))
@@ -172,6 +174,21 @@ def _quarter_page(
     )
     _footer(page, rep)
     return page
+
+
+def _projection_tile(rep: QuarterReport, f: ReportFormats) -> P.Kpi:
+    """The quarter-end projection with its 80 % interval and the error measured halfway into
+    past quarters (short enough for a tile)."""
+    forecast = rep.forecast
+    assert forecast is not None
+    low, high = forecast.interval_80
+    half = dict(forecast.accuracy.mape).get(0.5)
+    said = "error not measured yet" if half is None else f"median error {f.pct(half)}"
+    return P.Kpi(
+        "Projected quarter end",
+        f.projection(forecast.projected),
+        f"{f.projection(low)}–{f.projection(high)} at 80%; {said}",
+    )
 
 
 def _driver_lines(rep: QuarterReport, f: ReportFormats) -> list[str]:

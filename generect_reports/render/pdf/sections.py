@@ -95,7 +95,8 @@ def _budget_tiles(rep: MonthlyReport, status: pd.DataFrame) -> list[P.Kpi]:
             P.Kpi(
                 "Projected at month end",
                 _fmt(kpi["projected_share"], pct=True, numbers=f),
-                f"{_fmt(kpi['projected'], unit, projection=True, numbers=f)}, an estimate",
+                f"{_fmt(kpi['projected'], unit, projection=True, numbers=f)}, an estimate"
+                + _band(kpi, unit, f),
                 "up" if bool(kpi["projected_over"]) else "",
             )
         )
@@ -438,3 +439,16 @@ def section_pages(rep: MonthlyReport) -> list[_Page]:
     if sec.allocation is not None:
         pages.append(customers_page(rep, sec.allocation))
     return pages
+
+
+def _band(rec: Any, unit: str, f: Any) -> str:
+    """``; 80% interval low–high`` of a line's projected month end ("" without one)."""
+    from generect_reports.render.budget import _fmt
+
+    low, high = rec.get("interval_80_low"), rec.get("interval_80_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return (
+        f"; 80% interval {_fmt(low, unit, projection=True, numbers=f)}–"
+        f"{_fmt(high, unit, projection=True, numbers=f)}"
+    )

@@ -30,6 +30,7 @@ def render_quarter_workbook(
     """
     import xlsxwriter
 
+    from generect_reports.analysis.forecast import period_accuracy_text
     from generect_reports.render.records.export import csv_safe
 
     wb = xlsxwriter.Workbook(
@@ -45,6 +46,7 @@ def render_quarter_workbook(
     num_bold = wb.add_format({"num_format": "#,##0", "bold": True, "top": 1})
     change_fmt = wb.add_format({"num_format": "+#,##0;-#,##0;0"})
     pct = wb.add_format({"num_format": "0.0%"})
+    projection = wb.add_format({"num_format": "#,##0", "italic": True})
     change_pct_fmt = wb.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
     money = wb.add_format({"num_format": "$#,##0.00" if rep.currency == "USD" else "#,##0.00"})
     head = wb.add_format(
@@ -211,7 +213,23 @@ def render_quarter_workbook(
     if rep.booked_cost is not None:
         summary.write_string(9, 0, "Booked cost (consumed + accrual)", bold)
         summary.write_number(9, 1, rep.booked_cost, money)
-    for k, note in enumerate(rep.notes, start=10):
+    first_note = 10
+    if rep.forecast is not None:
+        # The quarter-end projection, its 80 % interval as numbers and how it was measured.
+        low, high = rep.forecast.interval_80
+        for k, (name, value) in enumerate(
+            (
+                ("Quarter-end projection (estimate)", rep.forecast.projected),
+                ("Quarter-end projection, 80% low", low),
+                ("Quarter-end projection, 80% high", high),
+            ),
+            start=10,
+        ):
+            summary.write_string(k, 0, name, bold)
+            summary.write_number(k, 1, float(value), projection)
+        summary.write_string(10, 2, period_accuracy_text(rep.forecast))
+        first_note = 13
+    for k, note in enumerate(rep.notes, start=first_note):
         summary.write_string(k, 0, note)
     summary.set_column(0, 0, 34)
     summary.set_column(1, 2, 16)

@@ -22,7 +22,7 @@ from generect_reports._atomic import atomic_path, check_output_path
 from generect_reports._text import xlsx_text, xlsxwriter_text
 from generect_reports.analysis.usage import ANOMALY_RULE
 from generect_reports.render.records.export import FORMULA_PREFIXES
-from generect_reports.reports.narrative import anomaly_formats
+from generect_reports.reports.narrative import anomaly_formats, projection_detail
 
 if TYPE_CHECKING:
     from generect_reports.reports.monthly import MonthlyReport
@@ -1090,6 +1090,10 @@ def _about(b: _Book, rep: MonthlyReport) -> None:
     ]
     if rep.projection is not None:
         rows.append(("Month-end projection (estimate)", rep.projection, "projection"))
+        if rep.forecast is not None and rep.forecast.interval_80 is not None:
+            rows.append(
+                ("Month-end projection, interval and accuracy", projection_detail(rep), None)
+            )
     rows += [
         ("Input checksum (SHA-256)", rep.checksum, None),
         ("Tool", f"generect-reports {rep.version}", None),
@@ -1270,25 +1274,21 @@ def _summary(b: _Book, rep: MonthlyReport, lay: _OpsLayout, monthly: dict[str, A
                 f"for {f.share(line['share_display'])} of credits",
             )
         )
-    if not rep.complete:
+    if not rep.complete and rep.projection is not None:
         kpis.append(
             (
                 "Month-end projection (estimate)",
                 None,
                 rep.projection,
                 "projection",
-                "run rate: credits so far ÷ complete days × days in month",
+                "credits so far plus each remaining day's mean for its weekday; "
+                + projection_detail(rep),
             )
         )
-        kpis.append(
-            (
-                "Projection, weekday-aware (estimate)",
-                None,
-                rep.projection_weekday,
-                "projection",
-                "adds each remaining day's mean for its weekday",
-            )
-        )
+        if rep.forecast is not None and rep.forecast.interval_80 is not None:
+            low, high = rep.forecast.interval_80
+            kpis.append(("Month-end projection, 80% low", None, low, "projection", ""))
+            kpis.append(("Month-end projection, 80% high", None, high, "projection", ""))
     label = {"bold": True, "valign": "top"}
     change_rows: list[int] = []
     for name, formula, value, num, detail in kpis:
