@@ -20,8 +20,6 @@ __all__ = [
     "Kpi",
     "kpis",
     "layout_name",
-    "section_lines",
-    "subject_flag",
     "operation_rows",
     "total_row",
     "cost_rows",
@@ -30,7 +28,6 @@ __all__ = [
     "change_basis",
     "tone",
     "preheader",
-    "email_section_lines",
 ]
 
 
@@ -43,36 +40,6 @@ def layout_name(name: object) -> str:
     from generect_reports._text import truncate_for_layout
 
     return truncate_for_layout(str(name), NAME_WIDTH)
-
-
-def section_lines(rep: MonthlyReport) -> list[str]:
-    """Sentences of the optional sections: plan limit and budgets, the ledger, customers, in the
-    report's number formats."""
-    sec = rep.sections
-    numbers = rep.formats
-    lines: list[str] = []
-    if sec.budget is not None:
-        from generect_reports.render.budget import budget_summary
-
-        lines += budget_summary(sec.budget, numbers=numbers)
-    if sec.reconciliation is not None:
-        from generect_reports.render.reconcile import reconciliation_summary
-
-        lines += reconciliation_summary(sec.reconciliation, numbers=numbers)
-    if sec.allocation is not None:
-        from generect_reports.render.chargeback import customers_summary
-
-        lines += customers_summary(sec.allocation, numbers=numbers)
-    return lines
-
-
-def subject_flag(rep: MonthlyReport) -> str | None:
-    """``[over limit]``, ``[projected over limit]`` or ``[over budget]`` when one applies."""
-    if rep.sections.budget is None:
-        return None
-    from generect_reports.render.budget import budget_subject_flag
-
-    return budget_subject_flag(rep.sections.budget)
 
 
 @dataclass(frozen=True)
@@ -420,18 +387,3 @@ def preheader(rep: MonthlyReport) -> str:
     if not alerts:
         return head + "; no exceptions need action."
     return head + f"; {len(alerts)} exception{'s' if len(alerts) > 1 else ''} need action."
-
-
-#: The customer estimate's method, said in full in the PDF's notes; the email points there.
-_METHOD_PREFIX = "Customer figures are estimates."
-
-
-def email_section_lines(rep: MonthlyReport) -> list[str]:
-    """:func:`section_lines` for the email: the customer estimate's method is one short pointer
-    to the PDF, where it is explained."""
-    return [
-        _METHOD_PREFIX + " How they are made is explained in the PDF."
-        if line.startswith(_METHOD_PREFIX)
-        else line
-        for line in section_lines(rep)
-    ]

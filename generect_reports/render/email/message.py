@@ -46,7 +46,7 @@ def subject_for(rep: MonthlyReport) -> str:
         subject = "[partial month] " + subject
     elif rep.warnings:
         subject = "[incomplete data] " + subject
-    from generect_reports.reports.presentation import subject_flag
+    from generect_reports.render.email.sections import subject_flag
 
     flag = subject_flag(rep)
     return f"{flag} {subject}" if flag else subject
@@ -61,6 +61,7 @@ CHART_INCHES = 4.8
 def _context(
     rep: MonthlyReport, chart_cid: str, xlsx_name: str, pdf_name: str
 ) -> dict[str, object]:
+    from generect_reports.render.email.sections import email_section_lines
     from generect_reports.reports import presentation as P
     from generect_reports.reports.exceptions import NOTHING_TO_REPORT, report_exceptions
     from generect_reports.reports.exceptions import TITLE as EXCEPTIONS_TITLE
@@ -74,7 +75,7 @@ def _context(
         "rows": _shown(P.operation_rows(rep)),
         "total_row": P.total_row(rep),
         "cost_rows": _shown(P.cost_rows(rep)),
-        "sections": P.email_section_lines(rep),
+        "sections": email_section_lines(rep),
         "preheader": P.preheader(rep),
         "exceptions": report_exceptions(rep),
         "exceptions_title": EXCEPTIONS_TITLE,
