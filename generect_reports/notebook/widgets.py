@@ -41,6 +41,7 @@ __all__ = [
     "COMPARISONS",
     "TIMEZONES",
     "PANEL_CSS",
+    "A11Y_JS",
 ]
 
 GRANULARITIES = ("day", "week", "month")
@@ -87,6 +88,8 @@ PANEL_CSS = """
 .generect-explorer .jupyter-button.mod-primary, .generect-dashboard .jupyter-button.mod-primary {
   background: #1565c0; color: #ffffff; }
 .generect-compare, .generect-totals, .generect-drill-table { overflow-x: auto; max-width: 100%; }
+.generect-explorer .lm-TabBar-tabLabel { color: #1f2933; }
+.generect-explorer a, .generect-dashboard a { text-decoration: underline; }
 @media (max-width: 640px) {
   .generect-explorer .widget-slider, .generect-explorer .widget-datepicker,
   .generect-explorer .widget-dropdown, .generect-explorer .widget-select-multiple,
@@ -100,6 +103,33 @@ PANEL_CSS = """
   .generect-dashboard button { display: none !important; }
   .generect-explorer img { break-inside: avoid; }
 }
+"""
+
+#: What ipywidgets cannot say from Python, said by a script the panel carries (it runs in Voilà
+#: and, once the notebook has run, in JupyterLab): each handle of a range slider gets an
+#: accessible name ("Months, first" and "Months, last"), which the slider library leaves unset.
+A11Y_JS = """
+(() => {
+  const name = (slider) => {
+    const label = slider.querySelector('.widget-label');
+    return (label && label.textContent.trim()) || 'Range';
+  };
+  const fix = () => {
+    document.querySelectorAll('.generect-explorer .widget-slider').forEach((slider) => {
+      const handles = slider.querySelectorAll('.noUi-handle');
+      handles.forEach((handle, i) => {
+        const want = handles.length > 1 ? name(slider) + (i ? ', last' : ', first')
+                                        : name(slider);
+        if (handle.getAttribute('aria-label') !== want) handle.setAttribute('aria-label', want);
+      });
+    });
+  };
+  fix();
+  if (!window.generectA11y) {
+    window.generectA11y = new MutationObserver(fix);
+    window.generectA11y.observe(document.body, {childList: true, subtree: true});
+  }
+})();
 """
 
 
@@ -717,10 +747,20 @@ class UsageExplorer:
             ]
         )
         self.style = w.HTML(f"<style>{PANEL_CSS}</style>")
+        # The script as an output of its own (never printed outside a kernel).
+        self.a11y = w.Output()
+        self.a11y.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"application/javascript": A11Y_JS},
+                "metadata": {},
+            },
+        )
+        self.a11y.add_class("generect-a11y")
         self.share_link = w.HTML()
         self.share_link.add_class("generect-share")
         self.panel = w.VBox(
-            [self.style, controls, self.status, self.chart, self.share_link, self.tabs]
+            [self.style, self.a11y, controls, self.status, self.chart, self.share_link, self.tabs]
         )
         self.panel.add_class("generect-explorer")
         for control in (
@@ -833,7 +873,7 @@ class UsageExplorer:
             return
         self.share_link.value = (
             f"<a class='generect-share-link' href='?{escape(self.view_query())}' "
-            "style='color:#1565c0;font-size:13px'>Link to this view</a>"
+            "style='color:#1565c0;font-size:13px;text-decoration:underline'>Link to this view</a>"
             "<span style='color:#555;font-size:12px'> (copy it to share; the dashboard's "
             "token is not in it)</span>"
         )
