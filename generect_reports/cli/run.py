@@ -228,16 +228,11 @@ class Run:
         )
 
     def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:
-        """``base`` for one account: its label in titles, its own ``[budget]`` when it has one."""
-        import dataclasses
+        """``base`` for one account: its label in titles, its own ``[budget]`` when it has one
+        (:func:`~generect_reports.reports.rollup.account_settings`)."""
+        from ..reports.rollup import account_settings
 
-        from ..analysis.budget import parse_budget_table
-
-        changes: dict[str, Any] = {"account": base.account or spec.title}
-        if "budget" in spec.overrides:
-            where = f"[accounts.{spec.name}.budget] of {self.config.where}"
-            changes["budgets"] = parse_budget_table(dict(spec.overrides["budget"]), where=where)
-        return dataclasses.replace(base, **changes)
+        return account_settings(spec, base, where=self.config.where)
 
     # --- output ----------------------------------------------------------------------------
 

@@ -19,12 +19,19 @@ from generect_reports.money import display_shares, money_cents, to_hundredths
 from generect_reports.periods import Month
 
 if TYPE_CHECKING:
+    from generect_reports.accounts import AccountSpec
     from generect_reports.fetch.source import MultiSource, Source
     from generect_reports.reports.assemble import ReportSettings
     from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport
 
-__all__ = ["RollupReport", "rollup_report", "build_rollup", "account_exceptions"]
+__all__ = [
+    "RollupReport",
+    "rollup_report",
+    "build_rollup",
+    "account_exceptions",
+    "account_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -260,3 +267,21 @@ def rollup_report(
         labels=labels,
         failed=[f.as_dict() for f in sources.failures],
     )
+
+
+def account_settings(
+    spec: AccountSpec, base: ReportSettings, *, where: str = "the configuration"
+) -> ReportSettings:
+    """``base`` for one account: its label in titles (unless ``base`` names one), its own
+    ``[accounts.NAME.budget]`` when it has one. The ``report`` command and the dashboard build
+    every account's report with these settings, so their roll-ups are the same."""
+    import dataclasses
+
+    from generect_reports.analysis.budget import parse_budget_table
+
+    changes: dict[str, Any] = {"account": base.account or spec.title}
+    if "budget" in spec.overrides:
+        changes["budgets"] = parse_budget_table(
+            dict(spec.overrides["budget"]), where=f"[accounts.{spec.name}.budget] of {where}"
+        )
+    return dataclasses.replace(base, **changes)
