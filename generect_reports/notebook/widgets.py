@@ -529,6 +529,15 @@ def _picture(png: bytes, alt: str, css_class: str, size: tuple[int, int]) -> str
     )
 
 
+def _scroll_box(table: str, label: str) -> str:
+    """``table`` in a box that scrolls sideways when wider than the page (a phone) and takes
+    the keyboard focus, so a keyboard user can scroll it as well."""
+    return (
+        f'<div class="generect-scroll" role="region" tabindex="0" aria-label="{escape(label)}" '
+        f'style="overflow-x:auto;max-width:100%">{table}</div>'
+    )
+
+
 def _download_link(path: Path, data: bytes, mime: str) -> str:
     """An HTML link that downloads ``data`` in any front end (Lab, Voilà, a static page)."""
     from html import escape
@@ -1222,7 +1231,7 @@ class UsageExplorer:
                 + ", ".join(data.attrs["partial"])
                 + ".</p>"
             )
-        self.table_view.value = html(styler) + note
+        self.table_view.value = _scroll_box(html(styler), "Totals table") + note
 
     def _compare_ranges(
         self,
@@ -1297,7 +1306,7 @@ class UsageExplorer:
             f"<p class='generect-compare-note' style='color:#555;font-size:12px'>{escape(n)}</p>"
             for n in notes
         )
-        self.compare_view.value = html(styler) + edges
+        self.compare_view.value = _scroll_box(html(styler), "Comparison table") + edges
         self._draw_compare(frame, a, b)
 
     def _clear_compare_chart(self) -> None:
@@ -1445,7 +1454,7 @@ class UsageExplorer:
             ).format("{:,.1f}", subset=["Score (× MAD)"])
             self.drill_view.value = (
                 f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
-                + html(shown)
+                + _scroll_box(html(shown), f"Anomalies of {op}")
             )
         else:
             self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"
