@@ -95,10 +95,16 @@ def explore() -> nbformat.NotebookNode:
                 "show(totals.tail(6), credits=['credits', 'previous_credits'], signed=['change'], "
                 "signed_percent=['change_pct'])"
             ),
-            new_code_cell(
-                "fig, ax = plt.subplots(figsize=(9, 3))\n"
-                "ax.bar(totals['month'], totals['credits'], color='#2E86AB')\n"
-                "ax.set_ylabel('credits')\nax.tick_params(axis='x', rotation=60)\nplt.show()"
+            live(
+                new_code_cell(
+                    "from generect_reports.notebook.charts import chart_alt, image\n\n"
+                    "fig, ax = plt.subplots(figsize=(9, 3))\n"
+                    "ax.bar(totals['month'], totals['credits'], color='#2E86AB')\n"
+                    "ax.set_ylabel('credits')\nax.tick_params(axis='x', rotation=60)\n"
+                    "plt.close(fig)  # shown below, with its text alternative for screen readers\n"
+                    "image(fig, chart_alt('Credits by month', totals['month'], "
+                    "totals['credits']))"
+                )
             ),
             new_markdown_cell(
                 "## Three selections worth a look\n\nThe same figures the panel shows, computed "
@@ -206,16 +212,25 @@ def report() -> nbformat.NotebookNode:
                 "     signed_percent=['change_pct'], money=['estimated_cost'], total=True)"
             ),
             new_markdown_cell("## Charts"),
-            new_code_cell(
-                "from generect_reports.notebook.charts import daily_chart, history_chart, image\n\n"
-                "image(history_chart(report))"
+            live(
+                new_code_cell(
+                    "from generect_reports.notebook.charts import (chart_alt, daily_chart, "
+                    "history_chart,\n"
+                    "                                              image)\n\n"
+                    "image(history_chart(report))"
+                )
             ),
-            new_code_cell("image(daily_chart(report))"),
-            new_code_cell(
-                "fig, ax = plt.subplots(figsize=(9, 2.5))\n"
-                "report.daily_matrix.sum(axis=1).plot(ax=ax, color='#2E86AB', "
-                "title='Total credits per day')\n"
-                "plt.show()"
+            live(new_code_cell("image(daily_chart(report))")),
+            live(
+                new_code_cell(
+                    "fig, ax = plt.subplots(figsize=(9, 2.5))\n"
+                    "per_day = report.daily_matrix.sum(axis=1)\n"
+                    "per_day.plot(ax=ax, color='#2E86AB', title='Total credits per day')\n"
+                    "plt.close(fig)  # shown below, with its text alternative for screen readers\n"
+                    "image(fig, chart_alt('Total credits per day', "
+                    "[f'{d:%d %b %Y}' for d in per_day.index],\n"
+                    "                     per_day, what='day'))"
+                )
             ),
             new_markdown_cell(
                 "## Plan limit, ledger and customers\n\nThe report's sections, in the words of "

@@ -49,6 +49,11 @@ def command(run: Run, port: int, month: Month | None, idle_timeout: int, max_vie
 
     Every request needs the token in the printed URL (set GENERECT_DASHBOARD_TOKEN to choose
     it); a page that is closed frees its kernel.
+
+    With configured accounts (--all-accounts, --tag, --account) the page has an account picker:
+    "All accounts" is the roll-up that 'report --all-accounts' writes (the accounts ranked, the
+    operations across them, "partial" when an account cannot be read), and each account shows
+    its own figures, explorer and report files.
     """
     from ..notebook.serve import serve_dashboard
 
@@ -62,4 +67,7 @@ def command(run: Run, port: int, month: Month | None, idle_timeout: int, max_vie
         quiet=run.quiet,
         idle_timeout=idle_timeout,
         max_views=max_views,
+        accounts=run.selected_accounts() if run.many else None,
+        config=run.config.path,
+        selection=(run.accounts, run.tags, run.all_accounts),
     )

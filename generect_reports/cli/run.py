@@ -265,24 +265,10 @@ class Run:
 
     def account_settings(self, spec: AccountSpec, base: ReportSettings) -> ReportSettings:
         """``base`` for one account: its label in titles, its own ``[budget]`` and ``[money]``
-        when it has them (they replace the file's tables for that account)."""
-        import dataclasses
+        when it has them (:func:`~generect_reports.reports.rollup.account_settings`)."""
+        from ..reports.rollup import account_settings
 
-        from ..analysis.budget import parse_budget_table
-
-        changes: dict[str, Any] = {"account": base.account or spec.title}
-        if "budget" in spec.overrides:
-            where = f"[accounts.{spec.name}.budget] of {self.config.where}"
-            changes["budgets"] = parse_budget_table(dict(spec.overrides["budget"]), where=where)
-        if "money" in spec.overrides:
-            from ..reports.valuation import load_money
-
-            changes["money"] = load_money(
-                dict(spec.overrides["money"]),
-                config_path=self.config.path,
-                where=f"[accounts.{spec.name}.money] of {self.config.where}",
-            )
-        return dataclasses.replace(base, **changes)
+        return account_settings(spec, base, where=self.config.where, config_path=self.config.path)
 
     def settings_by_account(self, base: ReportSettings) -> dict[str, ReportSettings]:
         """Every chosen account's settings (:meth:`account_settings`), all read now, so an

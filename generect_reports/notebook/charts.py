@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["history_chart", "daily_chart", "png", "image"]
+__all__ = ["history_chart", "daily_chart", "png", "image", "chart_alt"]
 
 
 def png(fig: Any, dpi: int = 200) -> bytes:
@@ -23,11 +23,41 @@ def png(fig: Any, dpi: int = 200) -> bytes:
     return buffer.getvalue()
 
 
-def image(fig: Any) -> Any:
-    """An ``IPython.display.Image`` of the figure, drawn at 2× and shown at its CSS size."""
-    from IPython.display import Image
+def chart_alt(title: str, labels: Any, values: Any, *, what: str = "month") -> str:
+    """The text alternative of a chart of credits by ``what``: its title, total and highest
+    bar (``Chart: Credits by month. Total 33,441 credits over 6 months. Highest month: 2026-10
+    with 9,811 credits.``)."""
+    names = [str(label) for label in labels]
+    amounts = np.asarray(values, dtype="float64")
+    if not len(amounts) or not np.isfinite(amounts).any():
+        return f"Chart: {title}. No usage."
+    top = int(np.nanargmax(amounts))
+    whole = bool(np.all(np.abs(amounts - np.round(amounts)) < 1e-9))
+    fmt = "{:,.0f}" if whole else "{:,.2f}"
+    return (
+        f"Chart: {title}. Total {fmt.format(float(np.nansum(amounts)))} credits over "
+        f"{len(amounts)} {what}s. Highest {what}: {names[top]} with "
+        f"{fmt.format(float(amounts[top]))} credits."
+    )
 
-    return Image(png(fig, 200), width=int(fig.get_figwidth() * 100))
+
+def image(fig: Any, alt: str | None = None) -> Any:
+    """The figure as an ``<img>`` with its text alternative (``alt``, else the one the chart
+    functions here give their figure), drawn at 2× and shown at its CSS size; it narrows with
+    the page. A plain PNG output has no text alternative: a screen reader says "image"."""
+    import base64
+    from html import escape
+
+    from IPython.display import HTML
+
+    text = alt or fig.get_label() or "Chart"
+    width = int(fig.get_figwidth() * 100)
+    height = int(fig.get_figheight() * 100)
+    encoded = base64.b64encode(png(fig, 200)).decode("ascii")
+    return HTML(
+        f'<img class="generect-chart" alt="{escape(text)}" width="{width}" height="{height}" '
+        f'style="max-width:100%;height:auto" src="data:image/png;base64,{encoded}">'
+    )
 
 
 def _color(colors: dict[str, str], op: str) -> str:
@@ -87,7 +117,15 @@ def history_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.6)) -> Any
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
     )
+    title = f"Credits by month and operation, last {len(months)} months"
+    fig.set_label(chart_alt(title, months, bottom) + _to_date(report, months))
     return fig
+
+
+def _to_date(report: Any, months: list[str]) -> str:
+    if not report.complete and months and months[-1] == report.month:
+        return f" {report.month} is the month to date."
+    return ""
 
 
 def daily_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.2)) -> Any:
@@ -121,4 +159,6 @@ def daily_chart(report: Any, *, size: tuple[float, float] = (9.0, 3.2)) -> Any:
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
     )
+    labels = [f"{d:%d %b}" for d in daily.index]
+    fig.set_label(chart_alt(f"Credits per day, {report.month_name}", labels, bottom, what="day"))
     return fig

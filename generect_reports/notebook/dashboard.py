@@ -37,6 +37,7 @@ __all__ = [
     "KPI_PROVIDERS",
     "Kpi",
     "HISTORY_MONTHS",
+    "failure_message",
 ]
 
 #: Months of daily history the dashboard and the notebooks load from the live API.
@@ -373,6 +374,22 @@ class Dashboard:
         return bundle
 
 
+def failure_message(exc: BaseException, what: str = "The dashboard cannot open") -> Any:
+    """One plain line saying why ``what`` failed (never a traceback), as a widget."""
+    import ipywidgets as w
+
+    from .._text import escape_invisible
+
+    lines = escape_invisible(str(exc)).splitlines()
+    reason = (lines[0] if lines else type(exc).__name__).rstrip(".")
+    message = w.HTML(
+        "<p class='generect-failure' role='alert' style='font-size:15px;margin:16px 0'>"
+        f"{escape(what)}: {escape(reason)}.</p>"
+    )
+    message.add_class("generect-dashboard-failure")
+    return message
+
+
 def open_dashboard(*, view: str | None = None, **parameters: Any) -> Any:
     """:meth:`Dashboard.from_parameters`, or, when it cannot open (a month without data, a
     refused token, the API down), one plain line saying why: never a traceback in the page.
@@ -385,22 +402,12 @@ def open_dashboard(*, view: str | None = None, **parameters: Any) -> Any:
     Dashboard or ipywidgets.HTML
         The dashboard, or a widget holding the one-line reason.
     """
-    import ipywidgets as w
-
-    from .._text import escape_invisible
     from ..errors import GenerectError
 
     try:
         dashboard = Dashboard.from_parameters(**parameters)
     except GenerectError as exc:
-        lines = escape_invisible(str(exc)).splitlines()
-        reason = (lines[0] if lines else type(exc).__name__).rstrip(".")
-        message = w.HTML(
-            "<p class='generect-failure' role='alert' style='font-size:15px;margin:16px 0'>"
-            f"The dashboard cannot open: {escape(reason)}.</p>"
-        )
-        message.add_class("generect-dashboard-failure")
-        return message
+        return failure_message(exc)
     dashboard.explorer.apply_view(os.environ.get("QUERY_STRING") if view is None else view)
     return dashboard
 

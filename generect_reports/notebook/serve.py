@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..accounts import AccountSpec
     from ..periods import Month
 
 __all__ = [
@@ -105,6 +108,9 @@ def serve_dashboard(
     quiet: bool = False,
     idle_timeout: int = IDLE_TIMEOUT,
     max_views: int = MAX_VIEWS,
+    accounts: Sequence[AccountSpec] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    selection: tuple[Sequence[str], Sequence[str], bool] = ((), (), False),
 ) -> None:
     """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
     it is stopped. Exports and report files go to the current folder.
@@ -115,6 +121,11 @@ def serve_dashboard(
     The notebook opens its source with the same choices (sample or API, ``api_url``,
     ``timezone``, ``no_cache``) through
     :func:`~generect_reports.notebook.dashboard.notebook_source`; they are checked here first.
+
+    With ``accounts`` (the configured accounts the command chose, from the file ``config`` by
+    ``selection``: names, tags, all), the page is the dashboard across them
+    (:func:`~generect_reports.notebook.rollup.accounts_notebook`): every account's variable is
+    checked here, before any request, and each kernel reads the tokens from the environment.
 
     Raises
     ------
@@ -129,9 +140,10 @@ def serve_dashboard(
     import nbformat
 
     from ..errors import InputError
-    from ..fetch.source import open_source
+    from ..fetch.source import open_source, open_sources
     from ..periods import Month
     from .dashboard import dashboard_notebook
+    from .rollup import accounts_notebook
 
     try:
         found = importlib.util.find_spec("voila") is not None
@@ -143,26 +155,42 @@ def serve_dashboard(
         raise InputError(DASHBOARD_EXTRA_MESSAGE)
     if month is not None:
         month = Month.parse(month)
-    # The same source the notebook will open: a bad zone, URL or a missing token is said here
+    # The same sources the notebook will open: a bad zone, URL or a missing token is said here
     # (no request is sent), and the notebook gets the zone the source resolved.
-    with open_source(
-        sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
-    ) as source:
-        zone = source.timezone
+    if accounts:
+        with open_sources(
+            accounts, sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
+        ) as sources:
+            zone = next(iter(sources.sources.values())).timezone
+        names, tags, every = selection
+        page = accounts_notebook(
+            config=str(Path(config).resolve()) if config is not None else "",
+            accounts=list(names),
+            tags=list(tags),
+            all_accounts=every,
+            month=None if month is None else str(month),
+            timezone=zone,
+            export_dir=str(Path.cwd()),
+            api_url=api_url,
+            no_cache=no_cache,
+        )
+    else:
+        with open_source(
+            sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
+        ) as source:
+            zone = source.timezone
+        page = dashboard_notebook(
+            use_live_api=not sample,
+            month=None if month is None else str(month),
+            timezone=zone,
+            export_dir=str(Path.cwd()),
+            api_url=api_url,
+            no_cache=no_cache,
+        )
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="generect-dashboard-") as folder:
         notebook = Path(folder) / "Generect usage.ipynb"
-        nbformat.write(
-            dashboard_notebook(
-                use_live_api=not sample,
-                month=None if month is None else str(month),
-                timezone=zone,
-                export_dir=str(Path.cwd()),
-                api_url=api_url,
-                no_cache=no_cache,
-            ),
-            notebook,
-        )
+        nbformat.write(page, notebook)
         token = os.environ.get(TOKEN_ENV) or ""
         generated = not token
         token = token or secrets.token_urlsafe(32)

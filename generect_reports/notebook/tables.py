@@ -166,7 +166,17 @@ def html(styler: Any) -> str:
 
 
 def show(frame: pd.DataFrame, **options: Any) -> Any:
-    """Display-ready HTML of :func:`styled` (use as a cell's last expression)."""
+    """Display-ready HTML of :func:`styled` (use as a cell's last expression).
+
+    The table sits in a box that scrolls sideways when it is wider than the page; the box takes
+    the keyboard focus (named by the caption, else the columns), so a keyboard user can scroll
+    it too."""
+    from html import escape
+
     from IPython.display import HTML
 
-    return HTML(html(styled(frame, **options)))
+    name = options.get("caption") or "Table: " + ", ".join(map(str, frame.columns[:6]))
+    return HTML(
+        f'<div class="generect-table" role="region" tabindex="0" aria-label="{escape(name)}" '
+        'style="overflow-x:auto;max-width:100%">' + html(styled(frame, **options)) + "</div>"
+    )

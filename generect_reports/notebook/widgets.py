@@ -41,6 +41,7 @@ __all__ = [
     "COMPARISONS",
     "TIMEZONES",
     "PANEL_CSS",
+    "A11Y_JS",
 ]
 
 GRANULARITIES = ("day", "week", "month")
@@ -87,6 +88,8 @@ PANEL_CSS = """
 .generect-explorer .jupyter-button.mod-primary, .generect-dashboard .jupyter-button.mod-primary {
   background: #1565c0; color: #ffffff; }
 .generect-compare, .generect-totals, .generect-drill-table { overflow-x: auto; max-width: 100%; }
+.generect-explorer .lm-TabBar-tabLabel { color: #1f2933; }
+.generect-explorer a, .generect-dashboard a { text-decoration: underline; }
 @media (max-width: 640px) {
   .generect-explorer .widget-slider, .generect-explorer .widget-datepicker,
   .generect-explorer .widget-dropdown, .generect-explorer .widget-select-multiple,
@@ -100,6 +103,33 @@ PANEL_CSS = """
   .generect-dashboard button { display: none !important; }
   .generect-explorer img { break-inside: avoid; }
 }
+"""
+
+#: What ipywidgets cannot say from Python, said by a script the panel carries (it runs in Voilà
+#: and, once the notebook has run, in JupyterLab): each handle of a range slider gets an
+#: accessible name ("Months, first" and "Months, last"), which the slider library leaves unset.
+A11Y_JS = """
+(() => {
+  const name = (slider) => {
+    const label = slider.querySelector('.widget-label');
+    return (label && label.textContent.trim()) || 'Range';
+  };
+  const fix = () => {
+    document.querySelectorAll('.generect-explorer .widget-slider').forEach((slider) => {
+      const handles = slider.querySelectorAll('.noUi-handle');
+      handles.forEach((handle, i) => {
+        const want = handles.length > 1 ? name(slider) + (i ? ', last' : ', first')
+                                        : name(slider);
+        if (handle.getAttribute('aria-label') !== want) handle.setAttribute('aria-label', want);
+      });
+    });
+  };
+  fix();
+  if (!window.generectA11y) {
+    window.generectA11y = new MutationObserver(fix);
+    window.generectA11y.observe(document.body, {childList: true, subtree: true});
+  }
+})();
 """
 
 
@@ -499,6 +529,15 @@ def _picture(png: bytes, alt: str, css_class: str, size: tuple[int, int]) -> str
     )
 
 
+def _scroll_box(table: str, label: str) -> str:
+    """``table`` in a box that scrolls sideways when wider than the page (a phone) and takes
+    the keyboard focus, so a keyboard user can scroll it as well."""
+    return (
+        f'<div class="generect-scroll" role="region" tabindex="0" aria-label="{escape(label)}" '
+        f'style="overflow-x:auto;max-width:100%">{table}</div>'
+    )
+
+
 def _download_link(path: Path, data: bytes, mime: str) -> str:
     """An HTML link that downloads ``data`` in any front end (Lab, Voilà, a static page)."""
     from html import escape
@@ -717,10 +756,20 @@ class UsageExplorer:
             ]
         )
         self.style = w.HTML(f"<style>{PANEL_CSS}</style>")
+        # The script as an output of its own (never printed outside a kernel).
+        self.a11y = w.Output()
+        self.a11y.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"application/javascript": A11Y_JS},
+                "metadata": {},
+            },
+        )
+        self.a11y.add_class("generect-a11y")
         self.share_link = w.HTML()
         self.share_link.add_class("generect-share")
         self.panel = w.VBox(
-            [self.style, controls, self.status, self.chart, self.share_link, self.tabs]
+            [self.style, self.a11y, controls, self.status, self.chart, self.share_link, self.tabs]
         )
         self.panel.add_class("generect-explorer")
         for control in (
@@ -833,7 +882,7 @@ class UsageExplorer:
             return
         self.share_link.value = (
             f"<a class='generect-share-link' href='?{escape(self.view_query())}' "
-            "style='color:#1565c0;font-size:13px'>Link to this view</a>"
+            "style='color:#1565c0;font-size:13px;text-decoration:underline'>Link to this view</a>"
             "<span style='color:#555;font-size:12px'> (copy it to share; the dashboard's "
             "token is not in it)</span>"
         )
@@ -1182,7 +1231,7 @@ class UsageExplorer:
                 + ", ".join(data.attrs["partial"])
                 + ".</p>"
             )
-        self.table_view.value = html(styler) + note
+        self.table_view.value = _scroll_box(html(styler), "Totals table") + note
 
     def _compare_ranges(
         self,
@@ -1257,7 +1306,7 @@ class UsageExplorer:
             f"<p class='generect-compare-note' style='color:#555;font-size:12px'>{escape(n)}</p>"
             for n in notes
         )
-        self.compare_view.value = html(styler) + edges
+        self.compare_view.value = _scroll_box(html(styler), "Comparison table") + edges
         self._draw_compare(frame, a, b)
 
     def _clear_compare_chart(self) -> None:
@@ -1405,7 +1454,7 @@ class UsageExplorer:
             ).format("{:,.1f}", subset=["Score (× MAD)"])
             self.drill_view.value = (
                 f"<p>{len(table)} anomal{'y' if len(table) == 1 else 'ies'} ({A.ANOMALY_RULE}):</p>"
-                + html(shown)
+                + _scroll_box(html(shown), f"Anomalies of {op}")
             )
         else:
             self.drill_view.value = f"<p>No anomalies of {op} in this range.</p>"

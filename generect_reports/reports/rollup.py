@@ -19,12 +19,21 @@ from generect_reports.money import display_shares, money_cents, to_hundredths
 from generect_reports.periods import Month
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from generect_reports.accounts import AccountSpec
     from generect_reports.fetch.source import MultiSource, Source
     from generect_reports.reports.assemble import ReportSettings
     from generect_reports.reports.formats import ReportFormats
     from generect_reports.reports.monthly import MonthlyReport
 
-__all__ = ["RollupReport", "rollup_report", "build_rollup", "account_exceptions"]
+__all__ = [
+    "RollupReport",
+    "rollup_report",
+    "build_rollup",
+    "account_exceptions",
+    "account_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -260,3 +269,35 @@ def rollup_report(
         labels=labels,
         failed=[f.as_dict() for f in sources.failures],
     )
+
+
+def account_settings(
+    spec: AccountSpec,
+    base: ReportSettings,
+    *,
+    where: str = "the configuration",
+    config_path: Path | None = None,
+) -> ReportSettings:
+    """``base`` for one account: its label in titles (unless ``base`` names one), its own
+    ``[accounts.NAME.budget]`` and ``[accounts.NAME.money]`` when it has them (they replace the
+    file's tables for that account; a purchases file is found beside ``config_path``). Every
+    command and the dashboard build each account's figures with these settings, so their
+    roll-ups are the same."""
+    import dataclasses
+
+    from generect_reports.analysis.budget import parse_budget_table
+
+    changes: dict[str, Any] = {"account": base.account or spec.title}
+    if "budget" in spec.overrides:
+        changes["budgets"] = parse_budget_table(
+            dict(spec.overrides["budget"]), where=f"[accounts.{spec.name}.budget] of {where}"
+        )
+    if "money" in spec.overrides:
+        from generect_reports.reports.valuation import load_money
+
+        changes["money"] = load_money(
+            dict(spec.overrides["money"]),
+            config_path=config_path,
+            where=f"[accounts.{spec.name}.money] of {where}",
+        )
+    return dataclasses.replace(base, **changes)

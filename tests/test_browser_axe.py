@@ -1,0 +1,194 @@
+"""axe-core (``tests/data/axe-core``) in Chromium against the dashboard and the example notebooks:
+no violation of impact "serious" or "critical" (WCAG 2.x A and AA, and axe's best practices).
+
+- The dashboard as served by the ``dashboard`` command, on a desktop and a phone, in every tab
+  of the explorer, with its report links, and its one-line failure page.
+- The notebooks rendered by Voilà (the dashboard's template), on a desktop and a phone.
+- The notebooks run in JupyterLab: what the notebook shows (its outputs and its text). The
+  checks leave JupyterLab's own editor and toolbars out: they are JupyterLab's, not these
+  notebooks' (axe reports, for example, its toolbar buttons' ``aria-pressed``).
+
+The accounts dashboard is checked the same way in ``test_dashboard_accounts.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from axecheck import axe_violations, describe
+from test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DASHBOARD_TOKEN,
+    NOTEBOOKS,
+    _env,
+    _free_port,
+    _server,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _clean(page: Any, where: str, **scope: Any) -> None:
+    found = axe_violations(page, **scope)
+    assert found == [], f"{where}:\n{describe(found)}"
+
+
+def test_the_dashboard_has_no_serious_violation(browser, tmp_path):
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
+        for width, height in ((1440, 900), (390, 844)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            try:
+                # The second half of October (a shared view): the period before it is inside the
+                # data (from 03 Sep), so Compare draws its table and chart.
+                view = "&from=2026-10-16&to=2026-10-31&period=day"
+                page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}{view}", timeout=90000)
+                page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
+                page.wait_for_timeout(500)
+                # The slider handles are named by the panel's script.
+                handles = page.locator(".generect-explorer .noUi-handle")
+                assert [handles.nth(i).get_attribute("aria-label") for i in range(2)] == [
+                    "Months, first",
+                    "Months, last",
+                ]
+                _clean(page, f"the dashboard at {width} px")
+                for tab, ready in (
+                    ("Compare", "img.generect-compare-chart"),
+                    ("Drill-down", "img.generect-drill-chart"),
+                    ("Export", ".generect-export"),
+                ):
+                    page.locator(".lm-TabBar-tab", has_text=tab).first.click()
+                    page.locator(ready).first.wait_for(timeout=30000)
+                    page.wait_for_timeout(300)
+                    _clean(page, f"the {tab} tab at {width} px")
+                if width == 1440:
+                    page.locator("button.generect-report-button").click()
+                    page.locator(".generect-report-links a.generect-download").nth(1).wait_for(
+                        timeout=60000
+                    )
+                    _clean(page, "the report links")
+            finally:
+                page.close()
+
+
+def test_the_failure_page_has_no_serious_violation(browser, tmp_path):
+    port = _free_port()
+    work = tmp_path / "work"
+    work.mkdir()
+    # A month the sample has no data for: one line in the page instead of the dashboard.
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port), "--month", "2019-01"]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        try:
+            page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
+            line = page.locator(".generect-failure")
+            line.wait_for(timeout=90000)
+            assert line.inner_text().startswith("The dashboard cannot open: ")
+            _clean(page, "the failure page")
+        finally:
+            page.close()
+
+
+def test_the_notebooks_in_voila_have_no_serious_violation(browser, tmp_path):
+    from generect_reports.notebook.serve import voila_env
+
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    for name in NAMES:
+        shutil.copy(NOTEBOOKS / name, work / name)
+    port = _free_port()
+    env = _env(tmp_path)
+    env["JUPYTER_PATH"] = voila_env()["JUPYTER_PATH"]  # the dashboard's template
+    cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}"]
+    cmd += ["--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.root_dir={work}"]
+    cmd += ["--template=generect", "--theme=light", "--strip_sources=True", "--Voila.token="]
+    with _server(cmd, cwd=work, port=port, env=env):
+        for name in NAMES:
+            for width, height in ((1440, 900), (390, 844)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/voila/render/{name}", timeout=120000)
+                    page.wait_for_function(
+                        "() => { const c = document.querySelector('#rendered_cells');"
+                        " return c && getComputedStyle(c).display !== 'none'; }",
+                        timeout=120000,
+                    )
+                    page.locator(".jp-OutputArea-output").first.wait_for(timeout=60000)
+                    page.wait_for_timeout(1500)
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+                    _clean(page, f"{name} in Voila at {width} px")
+                finally:
+                    page.close()
+
+
+def test_the_notebooks_in_jupyterlab_have_no_serious_violation(browser, tmp_path):
+    work = tmp_path / "lab"
+    work.mkdir()
+    for name in NAMES:
+        shutil.copy(NOTEBOOKS / name, work / name)
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={work}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        "--allow-root",
+    ]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
+        for name in NAMES:
+            page = browser.new_page(viewport={"width": 1440, "height": 1600})
+            try:
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}", timeout=90000)
+                page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(
+                    timeout=60000
+                )
+                page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                # Every code cell run: its prompt holds a number (not "[ ]" nor "[*]").
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                    ".every(e => /\\[[0-9]+\\]/.test(e.textContent))",
+                    timeout=180000,
+                )
+                page.wait_for_timeout(2000)
+                _clean(
+                    page,
+                    f"{name} in JupyterLab",
+                    include=(
+                        ".jp-NotebookPanel .jp-OutputArea, .jp-NotebookPanel .jp-MarkdownOutput"
+                    ),
+                )
+            finally:
+                page.close()
