@@ -494,7 +494,7 @@ def chargeback_json(across: AcrossAccounts[Chargeback], *, generated_at: Any = N
             start=start,
             end=end,
             generated_at=generated_at,
-            totals=("credits", "estimated_cost", "unallocated_credits"),
+            totals=("credits", "estimated_cost", "unallocated_credits", "under_review_credits"),
         )
     )
 
