@@ -14,7 +14,7 @@ from support import run_cli
 
 from generect_reports.accounts import AccountSpec
 from generect_reports.errors import InputError
-from generect_reports.fetch.multi import account_workers, open_accounts
+from generect_reports.fetch.multi import account_window, account_workers, open_accounts
 from generect_reports.fetch.throttle import DEFAULT_MAX_CONNECTIONS, ConnectionCap
 
 
@@ -70,10 +70,10 @@ def test_a_cancelled_waiter_leaves_the_queue_and_holds_nothing():
 
 
 def test_accounts_asked_at_once_spread_the_cap_over_many_tokens():
-    assert account_workers(200, 64) == 32
-    assert account_workers(10, 64) == 10
+    assert account_workers(200, 64) == 64 and account_window(200, 64) == 3
+    assert account_workers(10, 64) == 10 and account_window(10, 64) == 7
+    assert account_workers(1, 64) == 1 and account_window(1, 64) == 8
     assert account_workers(200, 2) == 4  # never fewer than the old four
-    assert account_workers(1, 64) == 1
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_many_accounts_never_have_more_requests_in_flight_than_the_cap(fleet):
     with open_accounts(
         specs, timezone="UTC", no_cache=True, environ=environ, max_connections=5
     ) as multi:
-        assert multi.workers == 4  # eight accounts, four at once, five connections among them
+        assert multi.workers == 5  # eight accounts, five at once, five connections among them
         frame = multi.usage("2026-03-01", "2026-03-20")
     assert frame.attrs["complete"] is True
     sums = frame.groupby("account")["credits"].sum()

@@ -46,6 +46,8 @@ class ApiSource(BaseSource):
     connections
         The run's :class:`~generect_reports.fetch.throttle.ConnectionCap`, shared by every
         account; only for the client made here.
+    max_workers
+        Requests in flight of the client made here (default 8).
     """
 
     kind = "api"
@@ -62,13 +64,16 @@ class ApiSource(BaseSource):
         progress: bool | None = None,
         token: str | None = None,
         connections: ConnectionCap | None = None,
+        max_workers: int = 8,
     ) -> None:
         from .client import GenerectClient
 
         self.timezone = timezone or "UTC"
         P.get_timezone(self.timezone)
         self._own_client = client is None
-        self.client = client or GenerectClient(token, base_url=api_url, connections=connections)
+        self.client = client or GenerectClient(
+            token, base_url=api_url, connections=connections, max_workers=max_workers
+        )
         self.no_cache = no_cache
         self.refreshable = not no_cache  # restatements are found in the cache
         self.progress = progress

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -27,23 +28,41 @@ if TYPE_CHECKING:
     from .source import Source
     from .throttle import ConnectionCap
 
-__all__ = ["AccountFailure", "MultiSource", "open_accounts", "ACCOUNT_WORKERS", "account_workers"]
+__all__ = [
+    "AccountFailure",
+    "MultiSource",
+    "open_accounts",
+    "ACCOUNT_WORKERS",
+    "account_workers",
+    "account_window",
+]
 
 log = logging.getLogger("generect_reports")
 
 #: Accounts asked at once at the least. The connections of the whole run are bounded by the
 #: run's :class:`~generect_reports.fetch.throttle.ConnectionCap`, not by this.
 ACCOUNT_WORKERS = 4
-#: Requests in flight per account that keep the cap busy without crowding one token: the cap
-#: is shared among at least ``cap / ACCOUNT_SHARE`` accounts at once.
-ACCOUNT_SHARE = 2
+#: The fewest requests one account may have in flight when many share the cap.
+ACCOUNT_MIN_WINDOW = 3
+#: Requests in flight of one account's client on its own (``GenerectClient``'s default).
+PER_CLIENT = 8
 
 
 def account_workers(accounts: int, connections: int) -> int:
     """Accounts asked at once for ``accounts`` accounts sharing ``connections`` connections:
-    enough that the cap is spread over many tokens (each account's rate limit is its own, so a
-    few accounts holding every connection would be throttled while the others wait)."""
-    return max(1, min(accounts, max(ACCOUNT_WORKERS, connections // ACCOUNT_SHARE)))
+    as many as there are connections, so that the cap is spread over many tokens (each
+    account's rate limit is its own: a few accounts holding every connection would be
+    throttled while the others wait)."""
+    return max(1, min(accounts, max(ACCOUNT_WORKERS, connections)))
+
+
+def account_window(accounts: int, connections: int) -> int:
+    """Requests one account may have in flight: its share of the cap, rounded up, between
+    :data:`ACCOUNT_MIN_WINDOW` and the client's usual eight. Many accounts at once then each
+    send a steady few (three in flight at 250 ms is twelve a second) instead of bursts of
+    eight that one token's rate limit would turn back."""
+    share = math.ceil(connections / account_workers(accounts, connections))
+    return min(PER_CLIENT, max(ACCOUNT_MIN_WINDOW, share))
 
 
 T = TypeVar("T")
@@ -256,6 +275,7 @@ def open_accounts(
     elif max_connections < 1:
         raise InputError(f"max_connections must be at least 1, not {max_connections}")
     cap = ConnectionCap(max_connections)
+    window = account_window(len(specs), cap.limit)
 
     tokens = {spec.name: account_token(spec, environ) for spec in specs}
     zones = {spec.name: timezone or spec.timezone or "UTC" for spec in specs}
@@ -277,6 +297,7 @@ def open_accounts(
                 progress=False,
                 token=tokens[spec.name],
                 connections=cap,
+                max_workers=window,
             )
     except BaseException:
         for source in sources.values():
