@@ -151,6 +151,21 @@ def test_the_progress_bar_counts_accounts(fleet, capsys):
     assert "bucket" not in err  # no bar per account
 
 
+def test_an_account_that_answered_holds_no_idle_connection_and_can_be_asked_again(fleet):
+    servers, _ = fleet
+    specs, environ = _specs(servers)
+    with open_accounts(specs, timezone="UTC", no_cache=True, environ=environ) as multi:
+        first = multi.usage("2026-03-01", "2026-03-03")
+        pools = [
+            s.client._session_obj.adapters["http://"].poolmanager.pools
+            for s in multi.sources.values()
+        ]
+        assert all(len(p) == 0 for p in pools)  # released once each account answered
+        again = multi.usage("2026-03-01", "2026-03-03")
+    assert first.equals(again) and again.attrs["complete"] is True
+    assert sum(len(f.usage_requests()) for f in servers.values()) == 2 * 8 * 3
+
+
 # --- roll-ups from the history store ----------------------------------------------------------
 
 
