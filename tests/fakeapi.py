@@ -62,6 +62,24 @@ class Request:
 
 
 @dataclass
+class SharedLoad:
+    """Requests in flight across several fake servers (one per account): the most seen at once."""
+
+    in_flight: int = 0
+    peak: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+@dataclass
 class FakeGenerect:
     token: str = TOKEN
     #: local date -> {operation: credits}; "unattributed" is added to the total only
@@ -110,6 +128,8 @@ class FakeGenerect:
     #: 429s sent because of rate_limit
     rate_limited: int = 0
     _accepted: collections.deque = field(default_factory=collections.deque)
+    #: counts this server's requests in flight together with other servers' (None: not counted)
+    shared: SharedLoad | None = None
 
     # -- control -------------------------------------------------------------------------
     def fail(
@@ -292,7 +312,16 @@ class _Handler(BaseHTTPRequestHandler):
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         try:
-            if fake.latency:
+            if fake.shared is not None:
+                # Counted from the request's arrival to just before its answer is written, a
+                # span inside the client's own (it holds its connection until the body is read).
+                fake.shared.enter()
+                try:
+                    if fake.latency:
+                        time.sleep(fake.latency)
+                finally:
+                    fake.shared.leave()
+            elif fake.latency:
                 time.sleep(fake.latency)
             self._answer(parts.path, params)
         finally:

@@ -132,3 +132,15 @@ def test_many_accounts_each_have_their_partitions_and_a_failure_is_named(tmp_pat
     assert con.sql(
         "SELECT account, sum(credits) FROM usage GROUP BY account ORDER BY account"
     ).fetchall() == [("alpha", 28.0), ("beta", 56.0)]
+
+
+def test_instants_are_microsecond_utc_timestamps_that_spark_and_trino_read(tmp_path):
+    import pyarrow.parquet as pq
+
+    store = tmp_path / "store"
+    with open_source(sample=True) as source:
+        sync_history({"default": source}, store, ["2026-10"], datasets=["usage", "ledger"])
+    for dataset in ("usage", "ledger"):
+        schema = pq.read_schema(store / partition_path(dataset, "default", "2026-10"))
+        stamps = [f for f in schema if str(f.type).startswith("timestamp")]
+        assert stamps and all(str(f.type) == "timestamp[us, tz=UTC]" for f in stamps), schema

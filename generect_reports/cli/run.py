@@ -140,6 +140,8 @@ class Run:
                 api_url=self.api_url,
                 timezone=self.timezone_option,
                 no_cache=self.no_cache,
+                progress=False if self.quiet else None,
+                history=self.config.table("history").get("path"),
             )
         return self._multi
 

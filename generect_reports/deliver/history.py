@@ -69,7 +69,9 @@ def _table_bytes(frame: pd.DataFrame) -> bytes:
             plain[name] = plain[name].dt.tz_convert("UTC")
     table = pa.Table.from_pandas(plain, preserve_index=False).replace_schema_metadata(None)
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    # Microseconds, not pandas' nanoseconds: Spark and Trino read INT64 timestamps in micros
+    # (Spark refuses nanosecond ones); nothing here is finer than a microsecond.
+    pq.write_table(table, buffer, compression="zstd", coerce_timestamps="us")
     return buffer.getvalue()
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .client import GenerectClient
     from .ledger import LedgerInputs
     from .plan import ReportUsage, UsagePlan
+    from .throttle import ConnectionCap
 
 __all__ = ["ApiSource"]
 
@@ -42,6 +43,11 @@ class ApiSource(BaseSource):
         Progress bars on stderr (default: when stderr is a terminal).
     token
         The account's token (default ``$GENERECT_API_TOKEN``); only for the client made here.
+    connections
+        The run's :class:`~generect_reports.fetch.throttle.ConnectionCap`, shared by every
+        account; only for the client made here.
+    max_workers
+        Requests in flight of the client made here (default 8).
     """
 
     kind = "api"
@@ -57,13 +63,17 @@ class ApiSource(BaseSource):
         client: GenerectClient | None = None,
         progress: bool | None = None,
         token: str | None = None,
+        connections: ConnectionCap | None = None,
+        max_workers: int = 8,
     ) -> None:
         from .client import GenerectClient
 
         self.timezone = timezone or "UTC"
         P.get_timezone(self.timezone)
         self._own_client = client is None
-        self.client = client or GenerectClient(token, base_url=api_url)
+        self.client = client or GenerectClient(
+            token, base_url=api_url, connections=connections, max_workers=max_workers
+        )
         self.no_cache = no_cache
         self.refreshable = not no_cache  # restatements are found in the cache
         self.progress = progress
@@ -196,6 +206,12 @@ class ApiSource(BaseSource):
         return ApiSource(
             timezone=timezone, no_cache=self.no_cache, client=self.client, progress=self.progress
         )
+
+    def release_idle(self) -> None:
+        """Close the connections kept alive for reuse (the client opens new ones if asked
+        again): an account that has answered holds none while the others run."""
+        if self._own_client:
+            self.client.close()
 
     def close(self) -> None:
         if self._own_client:

@@ -31,7 +31,7 @@ from ..errors import (
     MissingTokenError,
     error_for_status,
 )
-from .throttle import AdaptiveLimiter, Slot
+from .throttle import AdaptiveLimiter, ConnectionCap, Slot
 
 if TYPE_CHECKING:
     import requests
@@ -259,6 +259,11 @@ class GenerectClient:
         (those the limiter absorbs, not charged to ``max_attempts``): at most this many such
         429s (default 20) and this many seconds waiting after them (default 120). A 429 that
         only one request keeps getting is charged to ``max_attempts`` like a 5xx.
+    connections
+        A :class:`~generect_reports.fetch.throttle.ConnectionCap` shared with other clients (one
+        per account of a run): every attempt also waits for one of its connections, so the
+        accounts together never have more requests in flight than its limit. Time waiting
+        for it is not counted against any deadline.
     """
 
     def __init__(
@@ -275,6 +280,7 @@ class GenerectClient:
         adaptive: bool = True,
         max_throttled_attempts: int = 20,
         max_throttle_time: float = 120.0,
+        connections: ConnectionCap | None = None,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = _check_base_url(
@@ -311,6 +317,7 @@ class GenerectClient:
         # One event per run of requests: reset_cancel() replaces it, so workers of an interrupted
         # run (which hold the old event) never start retrying again.
         self._cancelled = threading.Event()
+        self.connections = connections
         self._sleep_fn = sleep
         self.request_count = 0
         self._lock = threading.Lock()
@@ -503,15 +510,27 @@ class GenerectClient:
                     if cancelled.is_set() or error is None:
                         raise APIConnectionError(f"{what} cancelled")
                     raise _gave_up_throttled(error, tries, throttled)
+            if self.connections is not None:
+                queued = time.monotonic()
+                got = self.connections.acquire(cancelled)
+                held += time.monotonic() - queued  # waiting for the run's cap is no one's fault
+                if not got:
+                    if limiter is not None and slot is not None:
+                        limiter.release(slot)
+                    raise APIConnectionError(f"{what} cancelled")
             tries += 1
             sent = time.monotonic()
             try:
-                body, _, _ = self._attempt(
-                    url,
-                    what,
-                    min(deadline + held, time.monotonic() + self.attempt_timeout),
-                    cancelled,
-                )
+                try:
+                    body, _, _ = self._attempt(
+                        url,
+                        what,
+                        min(deadline + held, time.monotonic() + self.attempt_timeout),
+                        cancelled,
+                    )
+                finally:
+                    if self.connections is not None:
+                        self.connections.release()
             except APIError as exc:
                 status = exc.status_code
                 error = exc  # a truncated or unparseable body has no status: retried as transient

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,14 +26,44 @@ if TYPE_CHECKING:
 
     from ..accounts import AccountSpec
     from .source import Source
+    from .throttle import ConnectionCap
 
-__all__ = ["AccountFailure", "MultiSource", "open_accounts", "ACCOUNT_WORKERS"]
+__all__ = [
+    "AccountFailure",
+    "MultiSource",
+    "open_accounts",
+    "ACCOUNT_WORKERS",
+    "account_workers",
+    "account_window",
+]
 
 log = logging.getLogger("generect_reports")
 
-#: Accounts asked at once. Each account's client bounds its own requests in flight, so this caps
-#: the connections of the whole run (accounts × per-client parallelism).
+#: Accounts asked at once at the least. The connections of the whole run are bounded by the
+#: run's :class:`~generect_reports.fetch.throttle.ConnectionCap`, not by this.
 ACCOUNT_WORKERS = 4
+#: The fewest requests one account may have in flight when many share the cap.
+ACCOUNT_MIN_WINDOW = 3
+#: Requests in flight of one account's client on its own (``GenerectClient``'s default).
+PER_CLIENT = 8
+
+
+def account_workers(accounts: int, connections: int) -> int:
+    """Accounts asked at once for ``accounts`` accounts sharing ``connections`` connections:
+    as many as there are connections, so that the cap is spread over many tokens (each
+    account's rate limit is its own: a few accounts holding every connection would be
+    throttled while the others wait)."""
+    return max(1, min(accounts, max(ACCOUNT_WORKERS, connections)))
+
+
+def account_window(accounts: int, connections: int) -> int:
+    """Requests one account may have in flight: its share of the cap, rounded up, between
+    :data:`ACCOUNT_MIN_WINDOW` and the client's usual eight. Many accounts at once then each
+    send a steady few (three in flight at 250 ms is twelve a second) instead of bursts of
+    eight that one token's rate limit would turn back."""
+    share = math.ceil(connections / account_workers(accounts, connections))
+    return min(PER_CLIENT, max(ACCOUNT_MIN_WINDOW, share))
+
 
 T = TypeVar("T")
 
@@ -56,15 +89,29 @@ class MultiSource:
         ``{account name: Source}``, in the order reports list them.
     workers
         Accounts asked at once (default :data:`ACCOUNT_WORKERS`).
+    connections
+        The :class:`~generect_reports.fetch.throttle.ConnectionCap` the sources' clients share,
+        when they do (for logs and benchmarks: its ``peak``).
+    progress
+        A progress bar of accounts done on stderr (default: when stderr is a terminal).
     """
 
     kind = "multi"
 
-    def __init__(self, sources: Mapping[str, Source], *, workers: int = ACCOUNT_WORKERS) -> None:
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        *,
+        workers: int = ACCOUNT_WORKERS,
+        connections: ConnectionCap | None = None,
+        progress: bool | None = None,
+    ) -> None:
         if not sources:
             raise InputError("no accounts to read")
         self.sources = dict(sources)
         self.workers = max(1, min(int(workers), len(self.sources)))
+        self.connections = connections
+        self.progress = progress
         self.failures: list[AccountFailure] = []
 
     @property
@@ -81,16 +128,36 @@ class MultiSource:
         answered, by name (in configuration order). An API failure of one account is recorded
         in :attr:`failures`; an input error is raised (it would fail every account alike)."""
 
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=len(self.sources),
+            desc="accounts",
+            unit="account",
+            file=sys.stderr,
+            disable=(not self.progress) if self.progress is not None else not sys.stderr.isatty(),
+            leave=False,
+        )
+
         def one(name: str) -> tuple[str, T | AccountFailure]:
+            source = self.sources[name]
             try:
-                return name, ask(name, self.sources[name])
+                return name, ask(name, source)
             except InputError:
                 raise
             except GenerectError as exc:  # an API, network or output failure of this account
                 return name, AccountFailure(name, _one_line(exc), exc.exit_code)
+            finally:
+                release = getattr(source, "release_idle", None)
+                if release is not None:
+                    release()
+                bar.update(1)
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="generect-account") as pool:
-            results = list(pool.map(one, self.sources))
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="generect-account") as pool:
+                results = list(pool.map(one, self.sources))
+        finally:
+            bar.close()
         answers: dict[str, T] = {}
         for name, value in results:
             if isinstance(value, AccountFailure):
@@ -184,14 +251,31 @@ def open_accounts(
     api_url: str | None = None,
     no_cache: bool = False,
     environ: Mapping[str, str] | None = None,
+    max_connections: int | None = None,
+    progress: bool | None = None,
+    history: str | os.PathLike[str] | None = None,
 ) -> MultiSource:
-    """One API source per account, each with its own client and token, checked before any
-    request: a missing variable is exit 2 naming it.
+    """One API source per account, each with its own client, token and adaptive limiter (rate
+    limits are per token), checked before any request: a missing variable is exit 2 naming it.
 
-    ``timezone`` and ``api_url`` (the command line's) win over each account's own.
+    ``timezone`` and ``api_url`` (the command line's) win over each account's own. Every client
+    shares one :class:`~generect_reports.fetch.throttle.ConnectionCap` of ``max_connections``
+    (default ``$GENERECT_MAX_CONNECTIONS`` or
+    :data:`~generect_reports.fetch.throttle.DEFAULT_MAX_CONNECTIONS`): however many accounts,
+    no more requests are in flight at once. ``progress`` shows a bar of accounts done.
+    ``history``, the folder of a history store, answers each account's report plans from the
+    closed months the store holds (:class:`~generect_reports.fetch.stored.StoredSource`).
     """
     from ..accounts import account_token
     from .api import ApiSource
+    from .throttle import ConnectionCap, max_connections_from_env
+
+    if max_connections is None:
+        max_connections = max_connections_from_env()
+    elif max_connections < 1:
+        raise InputError(f"max_connections must be at least 1, not {max_connections}")
+    cap = ConnectionCap(max_connections)
+    window = account_window(len(specs), cap.limit)
 
     tokens = {spec.name: account_token(spec, environ) for spec in specs}
     zones = {spec.name: timezone or spec.timezone or "UTC" for spec in specs}
@@ -212,9 +296,18 @@ def open_accounts(
                 # One progress bar per account would interleave: the run reports accounts.
                 progress=False,
                 token=tokens[spec.name],
+                connections=cap,
+                max_workers=window,
             )
     except BaseException:
         for source in sources.values():
             source.close()
         raise
-    return MultiSource(sources)
+    from .stored import with_store
+
+    return MultiSource(
+        with_store(sources, history),
+        workers=account_workers(len(sources), cap.limit),
+        connections=cap,
+        progress=progress,
+    )

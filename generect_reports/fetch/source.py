@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -255,13 +256,27 @@ def open_sources(
     timezone: str | None = None,
     no_cache: bool = False,
     environ: Mapping[str, str] | None = None,
+    max_connections: int | None = None,
+    progress: bool | None = None,
+    history: str | os.PathLike[str] | None = None,
 ) -> MultiSource:
     """Several configured accounts as one :class:`~generect_reports.fetch.multi.MultiSource`,
-    each through its own API source and token (every variable checked before any request)."""
+    each through its own API source and token (every variable checked before any request),
+    sharing one cap of ``max_connections`` requests in flight (see
+    :func:`~generect_reports.fetch.multi.open_accounts`). With ``history`` (the folder of a
+    history store), reports read the closed months the store holds from it and ask the API
+    only for the rest."""
     from .multi import open_accounts
 
     if sample:
         raise InputError(_SAMPLE_IS_ONE)
     return open_accounts(
-        accounts, timezone=timezone, api_url=api_url, no_cache=no_cache, environ=environ
+        accounts,
+        timezone=timezone,
+        api_url=api_url,
+        no_cache=no_cache,
+        environ=environ,
+        max_connections=max_connections,
+        progress=progress,
+        history=history,
     )

@@ -30,7 +30,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["AdaptiveLimiter", "Slot", "Verdict", "pause_delay"]
+__all__ = [
+    "AdaptiveLimiter",
+    "ConnectionCap",
+    "Slot",
+    "Verdict",
+    "pause_delay",
+    "DEFAULT_MAX_CONNECTIONS",
+    "max_connections_from_env",
+]
 
 log = logging.getLogger(__name__)
 
@@ -352,3 +360,76 @@ class AdaptiveLimiter:
                 rate,
             )
         return Verdict(shared, max(0.0, self._resume_at - now))
+
+
+#: Requests in flight across every account of a run, unless told otherwise.
+DEFAULT_MAX_CONNECTIONS = 64
+#: The environment variable that sets it.
+MAX_CONNECTIONS_ENV = "GENERECT_MAX_CONNECTIONS"
+
+
+def max_connections_from_env() -> int:
+    """The cap from ``GENERECT_MAX_CONNECTIONS`` (1 to 1024), else :data:`DEFAULT_MAX_CONNECTIONS`;
+    a value out of range is bad input (exit 2)."""
+    from .._http import env_number
+
+    value = env_number(MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, 1, 1024)
+    if value != int(value):
+        from ..errors import InputError
+
+        raise InputError(f"{MAX_CONNECTIONS_ENV} must be a whole number")
+    return int(value)
+
+
+class ConnectionCap:
+    """At most ``limit`` requests in flight across every client that shares it.
+
+    Each account keeps its own :class:`AdaptiveLimiter` (rate limits are per token); the cap is
+    the one bound over all of them, so a run of many accounts never holds more than ``limit``
+    connections busy at once. Waiters are served first come, first served: a slot given back
+    goes straight to the longest waiter, so no account's requests overtake another's.
+
+    ``peak`` is the most requests ever in flight together, for logs and benchmarks.
+    """
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONNECTIONS) -> None:
+        self.limit = max(1, int(limit))
+        self.in_flight = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._waiters: collections.deque[threading.Event] = collections.deque()
+
+    def __repr__(self) -> str:
+        return f"ConnectionCap(in_flight={self.in_flight}/{self.limit}, peak={self.peak})"
+
+    def acquire(self, cancelled: threading.Event | None = None) -> bool:
+        """Wait for a connection; False when ``cancelled`` is set first (nothing is held then)."""
+        with self._lock:
+            if self.in_flight < self.limit and not self._waiters:
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+                return True
+            me = threading.Event()
+            self._waiters.append(me)
+        while True:
+            if me.wait(None if cancelled is None else _CAP_POLL):
+                return True  # handed over by release(): in_flight already counts it
+            if cancelled is not None and cancelled.is_set():
+                with self._lock:
+                    if not me.is_set():
+                        self._waiters.remove(me)
+                        return False
+                # Handed over just now: give it on to the next waiter.
+                self.release()
+                return False
+
+    def release(self) -> None:
+        """Give a connection back: to the longest waiter if any."""
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self.in_flight -= 1
+
+
+_CAP_POLL = 0.1  # a waiter for the cap looks at its cancel event this often
