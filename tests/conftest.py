@@ -137,3 +137,30 @@ def sample_reports(tmp_path_factory: pytest.TempPathFactory):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent
     return SampleReports(root / "sample-reports")
+
+
+#: What marks a test as end to end: it runs the command line (or another program) in a child
+#: process. Such a test costs a Python start-up and a full import each time it does so.
+_CHILD_PROCESS = ("run_cli(", "subprocess.", "Popen(", "soffice_recalculate(", "pdftotext")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that starts a child process ``e2e``, read from its own source, so the
+    fast core (``-m "not e2e and ..."``, run on the newest Python by scripts/core_suite.sh) is
+    the library's behaviour in one process, and a new end-to-end test is marked without anyone
+    remembering to."""
+    import inspect
+
+    cache: dict[object, bool] = {}
+    for item in items:
+        fn = getattr(item, "function", None)
+        if fn is None:
+            continue
+        if fn not in cache:
+            try:
+                source = inspect.getsource(fn)
+            except (OSError, TypeError):
+                source = ""
+            cache[fn] = any(marker in source for marker in _CHILD_PROCESS)
+        if cache[fn]:
+            item.add_marker(pytest.mark.e2e)
