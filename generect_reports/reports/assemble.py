@@ -257,7 +257,7 @@ def monthly_report(
     if source.offline and not rep.complete:
         forecast = _report_forecast(source, rep)
         rep = dataclasses.replace(rep, forecast=forecast, projection=forecast.projected)
-        rep.narrative = report_narrative(rep)
+        rep = dataclasses.replace(rep, narrative=report_narrative(rep))
     note = None if forecast is None else _accuracy_note(forecast)
     notes = rep.notes if note is None else [*rep.notes, note]
     valued = _valuation(source, rep, settings)
@@ -357,13 +357,23 @@ def _sections(
         if forecast is None
         else {level: forecast.remaining_factors(level) for level in (0.80, 0.95)},
     )
-    sections = ReportSections(budget=budget, burnup=burnup)
-    if _on(settings.reconcile, source, settings):
-        tied = reconciliation(source, rep.month, settings, valued=valued)
-        sections.reconciliation, sections.ledger = tied.result, tied.ledger
-    if _on(settings.chargeback, source, settings):
-        sections.allocation = chargeback(source, rep.month, settings).allocation
-    return sections
+    tied = (
+        reconciliation(source, rep.month, settings, valued=valued)
+        if _on(settings.reconcile, source, settings)
+        else None
+    )
+    allocation = (
+        chargeback(source, rep.month, settings).allocation
+        if _on(settings.chargeback, source, settings)
+        else None
+    )
+    return ReportSections(
+        budget=budget,
+        burnup=burnup,
+        reconciliation=None if tied is None else tied.result,
+        ledger=None if tied is None else tied.ledger,
+        allocation=allocation,
+    )
 
 
 @dataclass(frozen=True)

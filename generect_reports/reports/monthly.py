@@ -5,6 +5,7 @@ Every artefact reads the same :class:`MonthlyReport`, so they cannot disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame()
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportSections:
     """Optional sections of the monthly report, each computed by its own analysis module.
 
@@ -326,7 +327,7 @@ class BookedCost:
     label = "Booked cost"
 
 
-@dataclass
+@dataclass(frozen=True)
 class MonthlyReport:
     """All figures of one month's report. Tables are pandas frames; scalars are floats.
 
@@ -861,5 +862,5 @@ def build_report(
         bridge=bridge,
         biggest_driver=biggest_driver,
     )
-    rep.narrative = report_narrative(rep)
-    return rep
+    # The narrative reads the finished figures, so it is made last.
+    return dataclasses.replace(rep, narrative=report_narrative(rep))
