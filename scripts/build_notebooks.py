@@ -296,13 +296,22 @@ def what_changed() -> nbformat.NotebookNode:
                 "     signed=[c for c in cmp.columns if c == 'change'],\n"
                 "     signed_percent=[c for c in cmp.columns if c == 'change_pct'])"
             ),
-            new_markdown_cell("## Projection (an estimate)"),
+            new_markdown_cell(
+                "## Projection (an estimate)\n\nThe one month-end projection the report, "
+                "`status` and the dashboard show: the weekday-aware run rate, with its 80% "
+                "interval and its error measured by replaying the months before."
+            ),
             new_code_cell(
+                "from generect_reports.analysis.forecast import accuracy_text\n\n"
+                "forecast = gr.month_forecast(usage)\n"
+                "low, high = forecast.interval_80\n"
+                "print(f'month end {forecast.projected:,.0f} credits, 80% interval '\n"
+                "      f'{low:,.0f} to {high:,.0f}; {accuracy_text(forecast)}')\n"
                 "proj = gr.run_rate_projection(usage, month, as_of=AS_OF)\n"
-                "numbers = [c for c in proj.columns if c != 'operation']\n"
-                "show(with_total_row(proj, sum_columns=['credits', 'projected_credits', "
-                "'projected_weekday']),\n"
-                "     credits=numbers, total=True)"
+                "proj = proj[['operation', 'credits', 'projected_weekday']].rename(\n"
+                "    columns={'projected_weekday': 'projected'})\n"
+                "show(with_total_row(proj, sum_columns=['credits', 'projected']),\n"
+                "     credits=['credits', 'projected'], total=True)"
             ),
             new_markdown_cell("## Operations that appeared or vanished"),
             new_code_cell(
