@@ -106,7 +106,7 @@ def test_rollup_across_accounts(benchmark, results, accounts, tmp_path, monkeypa
     cold, warm = figures["cold"], figures["warm"]
     assert cold["peak_in_flight"] <= DEFAULT_MAX_CONNECTIONS  # type: ignore[index,operator]
     assert warm["usage_requests_max"] == 0  # type: ignore[index]
-    if accounts == 200:  # the targets, stated at 200 accounts
+    if accounts == 200:  # the targets, stated at 200 accounts
         assert cold["ratio"] <= 1.25  # type: ignore[index,operator]
         assert cold["usage_requests_max"] <= 80  # type: ignore[index,operator]
         assert cold["429_per_accepted"] <= 0.25  # type: ignore[index,operator]

@@ -3,7 +3,7 @@ server's resident memory (Voilà and its kernels). Memory must come back to wher
 it: kernels are shut down when their page is left, and the server itself does not grow.
 
 ``GENERECT_BENCH_VIEWS`` sets the number of views (default 30). Then three views are held open
-at once, to read what each viewer beyond the first costs (the issue's target: 60 MB).
+at once, to read what each viewer beyond the first costs (the target: 60 MB).
 """
 
 from __future__ import annotations
