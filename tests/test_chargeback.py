@@ -356,7 +356,7 @@ def test_statement_workbook_recalculates_to_the_same_figures(tmp_path):
     usage = load_sample("2026-10-01", "2026-10-31")
     alloc = allocate_credits(usage, load_sample_tokens("2026-09-01", "2026-10-31"), month="2026-10")
     path = tmp_path / "chargeback.xlsx"
-    path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
+    path.write_bytes(render_chargeback_workbook(alloc))
     stored = openpyxl.load_workbook(path, data_only=True)
     formulas = openpyxl.load_workbook(path)
     recalc = openpyxl.load_workbook(soffice_recalculate(path, tmp_path), data_only=True)
