@@ -128,6 +128,19 @@ def test_analysis_is_pure_it_imports_no_fetch_theme_nor_anything_above_it():
     assert wrong == set()
 
 
+def test_reports_build_models_they_import_nothing_that_renders_or_delivers():
+    # A report says what a document shows; how it is drawn or sent sits above it.
+    banned = ("render", "deliver", "notebook", "cli")
+    wrong = {
+        (module, where)
+        for module, tree in _modules().items()
+        if module.startswith("generect_reports/reports/")
+        for where, _ in _imports(tree, module)
+        if where.split(".")[:2] in [["generect_reports", layer] for layer in banned]
+    }
+    assert wrong == set()
+
+
 def test_the_command_line_and_the_notebooks_ask_the_source_seam_only():
     for module, tree in _modules().items():
         if module.startswith(("generect_reports/cli/", "generect_reports/notebook/")):
