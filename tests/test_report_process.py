@@ -67,56 +67,50 @@ def test_an_error_keeps_its_exit_code(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+#: Run in a fresh interpreter: a thread left alive by another test in the same process would
+#: (rightly) stop the command from forking, and the order would say nothing.
+_FORK_ORDER = """
+import json, sys
+from click.testing import CliRunner
+from generect_reports import cli as cli_module
+from generect_reports.deliver import parallel as render
+from generect_reports.reports import assemble
+
+events = []
+real_start, real_data = render.start_pdf_worker, assemble.monthly_report
+
+def start(*args, **kwargs):
+    events.append("fork")
+    return real_start(*args, **kwargs)
+
+def data(*args, **kwargs):
+    events.append("data")
+    return real_data(*args, **kwargs)
+
+render.start_pdf_worker, assemble.monthly_report = start, data
+result = CliRunner().invoke(cli_module.cli, sys.argv[1:])
+print(json.dumps({"exit": result.exit_code, "output": result.output, "events": events}))
+"""
+
+
 @needs_fork
 @pytest.mark.parametrize("command", ["report", "email"])
-def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path, monkeypatch):
-    from click.testing import CliRunner
+def test_the_pdf_child_is_forked_before_the_data_is_loaded(command, tmp_path):
+    import json
 
-    from generect_reports import cli as cli_module
-    from generect_reports.reports import assemble
-
-    events: list[str] = []
-    real_start, real_data = render.start_pdf_worker, assemble.monthly_report
-
-    def start(*args, **kwargs):
-        events.append("fork")
-        return real_start(*args, **kwargs)
-
-    def data(*args, **kwargs):
-        events.append("data")
-        return real_data(*args, **kwargs)
-
-    monkeypatch.setattr(render, "start_pdf_worker", start)
-    monkeypatch.setattr(assemble, "monthly_report", data)
     if command == "report":
-        args = [
-            "report",
-            "--sample",
-            "--month",
-            "2026-03",
-            "--quiet",
-            "--xlsx",
-            str(tmp_path / "r.xlsx"),
-            "--pdf",
-            str(tmp_path / "r.pdf"),
-        ]
+        args = ["report", "--xlsx", str(tmp_path / "r.xlsx"), "--pdf", str(tmp_path / "r.pdf")]
     else:
-        args = [
-            "email",
-            "--sample",
-            "--month",
-            "2026-03",
-            "--quiet",
-            "--to",
-            "finance@example.com",
-            "--from",
-            "reports@example.com",
-            "--dry-run",
-            str(tmp_path / "m.eml"),
-        ]
-    result = CliRunner().invoke(cli_module.cli, args)
-    assert result.exit_code == 0, result.output
-    assert events == ["fork", "data"]
+        args = ["email", "--to", "finance@example.com", "--from", "reports@example.com"]
+        args += ["--dry-run", str(tmp_path / "m.eml")]
+    args += ["--sample", "--month", "2026-03", "--quiet"]
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_ORDER, *args], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout.splitlines()[-1])
+    assert run["exit"] == 0, run["output"]
+    assert run["events"] == ["fork", "data"]
     assert sorted(p.name for p in tmp_path.iterdir()) == (
         ["r.pdf", "r.xlsx"] if command == "report" else ["m.eml"]
     )
