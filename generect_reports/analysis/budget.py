@@ -229,6 +229,7 @@ def burn_up(
     as_of: Any = None,
     lookback_days: int = 28,
     spread: tuple[float, float] | None = None,
+    _daily: tuple[dict[str, Any], pd.DatetimeIndex, pd.DataFrame, float] | None = None,
 ) -> pd.DataFrame:
     """Cumulative daily credits of ``month``: actual so far and the projection to month end.
 
@@ -245,7 +246,9 @@ def burn_up(
         ``high`` (the band; NaN where there is no projection or no ``spread``). ``attrs``:
         ``month``, ``as_of``, ``elapsed_days``, ``days_in_month``, ``complete``.
     """
-    info, days, path, _ = _daily_path(usage, month, as_of, lookback_days)
+    info, days, path, _ = (
+        _daily if _daily is not None else _daily_path(usage, month, as_of, lookback_days)
+    )
     total = path.sum(axis=1).to_numpy(dtype="float64") if path.shape[1] else np.zeros(len(days))
     elapsed = info["elapsed"]
     done = np.arange(len(days)) < elapsed
@@ -285,6 +288,7 @@ def budget_status(
     limit_note: str = "current plan limit",
     lookback_days: int = 28,
     spread: Mapping[float, tuple[float, float] | None] | None = None,
+    _daily: tuple[dict[str, Any], pd.DatetimeIndex, pd.DataFrame, float] | None = None,
 ) -> pd.DataFrame:
     """Month to date against the plan limit and every budget, with projection and runway.
 
@@ -335,7 +339,9 @@ def budget_status(
         ``spread``), ``rule``.
     """
     settings = parse_budget_table(budgets)
-    info, days, path, burn = _daily_path(usage, month, as_of, lookback_days)
+    info, days, path, burn = (
+        _daily if _daily is not None else _daily_path(usage, month, as_of, lookback_days)
+    )
     complete = bool(info["complete"])
     ops = list(path.columns)
     if info["elapsed"] and not complete and ops:
@@ -571,6 +577,8 @@ def report_budget(
     settings = parse_budget_table(budgets)
     history = {**dict(limit_from or {}), **dict(settings.limit_from)}
     limit, note = limit_for_month(month, current_limit, history, current_month=current_month)
+    # One day-by-day path for both (the status and the burn-up read the same one).
+    daily = _daily_path(usage, month, as_of, 28)
     status = budget_status(
         usage,
         month,
@@ -581,9 +589,10 @@ def report_budget(
         prices=prices,
         limit_note=note,
         spread=spread,
+        _daily=daily,
     )
     band = None if spread is None or status.attrs["complete"] else spread.get(0.80)
-    return status, burn_up(usage, month, as_of=as_of, spread=band)
+    return status, burn_up(usage, month, as_of=as_of, spread=band, _daily=daily)
 
 
 def _amount(value: float, unit: str) -> str:

@@ -513,6 +513,7 @@ def detect_anomalies(
     window: int = ANOMALY_WINDOW,
     min_periods: int = ANOMALY_MIN_PERIODS,
     min_scale: float = 1.0,
+    matrix: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Days on which an operation's credits exceed its trailing median by ``k`` × MAD.
 
@@ -522,6 +523,7 @@ def detect_anomalies(
     flagged against an empty baseline; the scale is
     1.4826 × MAD of those days, at least ``min_scale``. A day is flagged when
     ``score = (credits - baseline) / scale > k`` and ``credits >= min_credits``.
+    ``matrix``: ``daily_matrix(usage)`` when the caller already has it (it is not changed).
 
     Returns
     -------
@@ -532,7 +534,7 @@ def detect_anomalies(
     from numpy.lib.stride_tricks import sliding_window_view
 
     cols = ["day", "operation", "credits", "baseline", "mad", "score"]
-    mat = daily_matrix(usage)
+    mat = daily_matrix(usage) if matrix is None else matrix
     if mat.empty or len(mat) <= window:
         return pd.DataFrame(
             {c: pd.Series(dtype=object if c in ("day", "operation") else "float64") for c in cols}

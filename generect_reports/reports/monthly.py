@@ -688,13 +688,13 @@ def build_report(
     daily = daily.sort_values(["period_start", "operation"], kind="mergesort").reset_index(
         drop=True
     )
-    mat = A.daily_matrix(recent)
-    mat = mat.loc[(mat.index >= pd.Timestamp(first)) & (mat.index <= pd.Timestamp(last))]
+    full = A.daily_matrix(recent)
+    mat = full.loc[(full.index >= pd.Timestamp(first)) & (full.index <= pd.Timestamp(last))]
     # The month day by day: a row kept for the year-ago column alone has no day in it.
     mat = mat.reindex(
         columns=[o for o in table["operation"] if o in mat.columns and o not in year_ago_only]
     ).fillna(0.0)
-    anomalies = A.detect_anomalies(recent)
+    anomalies = A.detect_anomalies(recent, matrix=full)
     anomalies = anomalies[(anomalies["day"] >= first) & (anomalies["day"] <= last)].reset_index(
         drop=True
     )

@@ -105,8 +105,11 @@ def account_exceptions(rep: MonthlyReport) -> list[str]:
     out: list[str] = []
     budget = rep.sections.budget
     if budget is not None and len(budget):
-        limit = budget[budget["kind"] == "limit"]
-        for row in limit.itertuples():
+        limit = budget.loc[
+            budget["kind"] == "limit",
+            ["used", "threshold", "projected", "crossed", "projected_over"],
+        ]
+        for row in limit.itertuples(index=False):
             if bool(row.crossed):
                 out.append(
                     f"over the plan limit: {rep.formats.credits(row.used)} of "
@@ -184,7 +187,9 @@ def build_rollup(
         totals = rep.monthly.sum(axis=0)
         for period, credits in totals.items():
             trend.append({"account": name, "month": str(period), "credits": float(credits)})
-        for op in rep.operations.itertuples():
+        for op in rep.operations[["operation", "credits", "estimated_cost"]].itertuples(
+            index=False
+        ):
             if float(op.credits):
                 ops.setdefault(str(op.operation), []).append(float(op.credits))
                 op_cents[str(op.operation)] = op_cents.get(str(op.operation), 0) + money_cents(
