@@ -2,7 +2,7 @@
 # The fast core of the suite on one Python from pyenv, in a venv of its own built from the same lock
 # as CI: the library in one process, without LibreOffice, the browser, the FOCUS validator, the
 # notebooks, or the end-to-end tests that start the command line in a child process (marked `e2e`
-# by tests/conftest.py; the full suite runs them on 3.11):
+# by tests/conftest.py) or are marked slow; the full suite runs them on 3.11:
 #
 #   scripts/core_suite.sh 3.13        the newest Python the package claims
 #
@@ -27,4 +27,4 @@ uv pip install --quiet --python "$venv/bin/python" --no-deps .
 # Same options as the full suite's addopts, less nbval: the notebooks run in the full suite.
 "$venv/bin/python" -m pytest tests -p no:nbval -o addopts="" \
     -ra --strict-markers -p no:cacheprovider -n 2 --dist loadfile \
-    -m "not libreoffice and not browser and not focus and not e2e"
+    -m "not libreoffice and not browser and not focus and not e2e and not slow"

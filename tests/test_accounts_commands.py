@@ -22,6 +22,10 @@ from test_notify import Receiver
 
 from generect_reports.render.records.contract import validate_document
 
+# Slow (ten local API servers per test, every command end to end): the full suite runs it,
+# not the fast core.
+pytestmark = pytest.mark.slow
+
 SECRET = "gk_live_5e4d3c2b1a09f8e7d6c5"
 MONTH = "2026-10"
 FAILED = {"acct2": 3, "acct5": 4, "acct7": 4}

@@ -65,6 +65,7 @@ def test_the_state_machine_speaks_once_per_change():
     assert sorted(v["account"] for v in said.values()) == ["acct", "other"]
 
 
+@pytest.mark.slow
 def test_a_month_of_hourly_runs_posts_once_per_crossing_escalation_and_recovery(receiver, tmp_path):
     """July 2026 of the sample with --warn-at 97 --fail-at 97.7, every hour: the projection
     crosses 97% on the 8th, 97.7% on the 15th, falls back to warn on the 16th (quiet), below

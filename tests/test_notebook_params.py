@@ -11,6 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+# Slow (each test runs a notebook in a kernel): the full suite runs it, not the fast core.
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 PARAMETERS = {"USE_LIVE_API", "MONTH", "AS_OF", "TIMEZONE"}
 
@@ -145,6 +148,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 %matplotlib inline
 import generect_reports
+
 before = matplotlib.get_backend()
 changed = {}
 names = sorted(m.name for m in \

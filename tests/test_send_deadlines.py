@@ -23,6 +23,10 @@ from generect_reports.deliver.webhook import Webhook, post_webhook
 from generect_reports.errors import DeliveryError, InputError
 from generect_reports.render.chat import slack_payload
 
+# Slow (each test waits out a deadline against a trickling server): the full suite runs it,
+# not the fast core.
+pytestmark = pytest.mark.slow
+
 HOOK_PATH = "/services/T000/B000/hook-canary-0c94e1"
 
 
