@@ -164,3 +164,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             cache[fn] = any(marker in source for marker in _CHILD_PROCESS)
         if cache[fn]:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def forkable() -> None:
+    """For a test of the forked PDF child: wait until no thread an earlier test left behind (a
+    local server's request handler on a keep-alive connection) would stop the fork, so the test
+    sees the fork it is about, never the one-process fallback."""
+    import gc
+    import threading
+    import time
+
+    from generect_reports.deliver import parallel
+
+    deadline = time.monotonic() + 15
+    while not parallel._can_fork() and time.monotonic() < deadline:
+        gc.collect()  # closes the sessions whose sockets keep handler threads waiting
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and thread.daemon:
+                thread.join(timeout=0.1)
+    stray = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    assert parallel._can_fork(), f"threads still running, the report would not fork: {stray}"

@@ -19,7 +19,14 @@ from generect_reports.render.pdf import fontcache
 from generect_reports.render.pdf.document import render_pdf
 from generect_reports.render.xlsx.workbook import render_workbook
 
-needs_fork = pytest.mark.skipif(not render._can_fork(), reason="fork is not used on this platform")
+_fork_platform = pytest.mark.skipif(
+    not render._can_fork(), reason="fork is not used on this platform"
+)
+
+
+def needs_fork(test):  # type: ignore[no-untyped-def]
+    """A test of the forked child: on a platform that forks, from a process that can."""
+    return _fork_platform(pytest.mark.usefixtures("forkable")(test))
 
 
 @pytest.fixture(scope="module")
