@@ -9,8 +9,10 @@ invalid JSON, hangs, latency).
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -94,6 +96,9 @@ class FakeGenerect:
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    #: The connections being served: closed at stop(), so no handler thread outlives the server
+    #: (one waiting on a client's idle keep-alive socket would stop the report from forking).
+    _open: set[Any] = field(default_factory=set)
     #: the ledger: dicts with id, ts (aware), type, credits, status, balance_type; None = no ledger
     ledger: list[dict[str, Any]] | None = None
     #: whether /me/'s balance already subtracts pending charges
@@ -171,6 +176,11 @@ class FakeGenerect:
     def stop(self) -> None:
         if self.server:
             self.server.shutdown()
+            with self.lock:
+                conns = list(self._open)
+            for conn in conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
             self.server.server_close()
 
     def _take_fault(self, params: dict[str, str]) -> Fault | None:
@@ -290,6 +300,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake.lock:
+            self.fake._open.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.fake.lock:
+                self.fake._open.discard(self.connection)
 
     def _send(
         self,
