@@ -99,6 +99,8 @@ class FakeGenerect:
     #: The connections being served: closed at stop(), so no handler thread outlives the server
     #: (one waiting on a client's idle keep-alive socket would stop the report from forking).
     _open: set[Any] = field(default_factory=set)
+    #: Set by stop(): a hanging or trickling answer ends with its server.
+    _stopped: threading.Event = field(default_factory=threading.Event)
     #: the ledger: dicts with id, ts (aware), type, credits, status, balance_type; None = no ledger
     ledger: list[dict[str, Any]] | None = None
     #: whether /me/'s balance already subtracts pending charges
@@ -165,6 +167,7 @@ class FakeGenerect:
         class Handler(_Handler):
             fake = api
 
+        self._stopped.clear()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         # A short poll: shutdown() waits up to one poll interval, at every test's teardown.
@@ -174,6 +177,7 @@ class FakeGenerect:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.server:
             self.server.shutdown()
             with self.lock:
@@ -626,12 +630,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return True
         if kind == "hang":
-            time.sleep(float(fault.arg or 2.0))
+            if self.fake._stopped.wait(float(fault.arg or 2.0)):
+                self.close_connection = True
+                return True
             self._send(200, b'{"data": {"total_credits": 0, "breakdown": {}}}')
             return True
         if kind == "never":
             # Accept the request and never answer (until `arg` seconds or the server stops).
-            time.sleep(float(fault.arg or 120.0))
+            self.fake._stopped.wait(float(fault.arg or 120.0))
             self.close_connection = True
             return True
         if kind == "trickle":
@@ -646,7 +652,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for i in range(len(body)):
                     self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
-                    time.sleep(float(fault.arg or 1.0))
+                    if self.fake._stopped.wait(float(fault.arg or 1.0)):
+                        break
             except OSError:
                 pass
             self.close_connection = True
