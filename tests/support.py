@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,20 +27,114 @@ def require_marker(name: str) -> None:
         )
 
 
+#: Environment variables a running interpreter cannot take on: the standard streams' encoding and
+#: the locale are fixed at start-up, and so is what Python and matplotlib read as they start. A
+#: run that changes one of them gets a fresh interpreter.
+_STARTUP_ENV = re.compile(r"^(PYTHON\w*|LC_\w+|LANG|LANGUAGE|MPL\w*)$")
+#: What every CLI run imports: loaded once in the fork server, so a run pays only for its work.
+_PRELOAD = [
+    "generect_reports.cli",
+    "generect_reports.reports.assemble",
+    "generect_reports.render.xlsx",
+    "generect_reports.render.pdf",
+    "generect_reports.fetch.api",
+    "matplotlib.pyplot",
+]
+_FORKS: Any = None
+
+
+def _forks() -> Any:
+    """The fork server of this test process (started on first use, like multiprocessing's)."""
+    global _FORKS
+    if _FORKS is None:
+        import multiprocessing
+
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        _FORKS = multiprocessing.get_context("forkserver")
+        _FORKS.set_forkserver_preload(_PRELOAD)
+    return _FORKS
+
+
+def _cli_child(args: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
+    """In the forked child: become ``python -m generect_reports ARGS`` run from ``cwd`` with
+    ``env``, its standard streams in files, and leave with the CLI's exit code."""
+    import io
+    import time
+
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    os.chdir(cwd)
+    encoding, errors = sys.stdout.encoding, sys.stdout.errors
+    for fd, path in ((1, out), (2, err)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding, errors)
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding, "backslashreplace", line_buffering=True
+    )
+    sys.argv = [str(ROOT / "generect_reports" / "__main__.py"), *args]
+    from generect_reports.cli import main
+
+    main()
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI in a real subprocess, as a user or cron runs it."""
+    """The CLI in a child process, as a user or cron runs it: its own process, environment,
+    working folder, standard streams and exit code.
+
+    The child is forked from a server that has imported the package already (as
+    ``multiprocessing``'s forkserver does), which saves every run the second or two of imports;
+    a run that changes what an interpreter fixes at start-up (the locale, ``PYTHON*``) gets a
+    fresh ``python -m generect_reports``, and so does every run with
+    ``GENERECT_TEST_FRESH_INTERPRETER=1``.
+    """
     full_env = {k: v for k, v in os.environ.items()}
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "generect_reports", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=timeout,
-    )
+    changed = {k for k in set(full_env) | set(os.environ) if full_env.get(k) != os.environ.get(k)}
+    if os.environ.get("GENERECT_TEST_FRESH_INTERPRETER") == "1" or any(
+        _STARTUP_ENV.match(k) for k in changed
+    ):
+        return subprocess.run(
+            [sys.executable, "-m", "generect_reports", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd,
+            timeout=timeout,
+        )
+    import io
+    import locale
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="generect-cli-") as tmp:
+        out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+        child = _forks().Process(
+            target=_cli_child,
+            args=(list(args), full_env, str(cwd or os.getcwd()), out, err),
+        )
+        child.start()
+        child.join(timeout)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(
+                [sys.executable, "-m", "generect_reports", *args], timeout
+            )
+        texts = []
+        for path in (out, err):
+            with open(path, "rb") as f:
+                data = f.read()
+            # As subprocess.run(text=True) reads them: the locale's encoding, universal newlines.
+            texts.append(
+                io.TextIOWrapper(io.BytesIO(data), locale.getpreferredencoding(False)).read()
+            )
+        return subprocess.CompletedProcess(
+            [sys.executable, "-m", "generect_reports", *args], child.exitcode, texts[0], texts[1]
+        )
 
 
 #: LibreOffice keeps an xlsx file's stored values on opening unless told to recalculate:
