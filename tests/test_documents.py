@@ -464,3 +464,41 @@ def test_no_statement_for_a_customer_with_nothing_to_bill_unless_asked(tmp_path)
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert openpyxl.load_workbook(path).sheetnames == expected
+
+
+def test_customer_statements_share_the_reports_visual_system(tmp_path, october):
+    """A statement PDF reads back like the report's pages: the theme's embedded TrueType font,
+    its title size for the heading, no type size the report does not use, one number format,
+    and no word over another."""
+    import subprocess
+
+    from generect_reports.render.pdf.statement import render_statement_pdf
+    from generect_reports.theme import load_theme
+
+    theme = load_theme()
+    report_sizes = {round(size, 2) for page in font_sizes(october[1]) for size, _ in page}
+    _, built = assemble.statements(open_source(sample=True), "2026-10")
+    assert built.statements
+    for st in built.statements:
+        path = tmp_path / f"{st.number}.pdf"
+        path.write_bytes(render_statement_pdf(st))
+        fonts = subprocess.run(
+            ["pdffonts", str(path)], check=True, capture_output=True, text=True
+        ).stdout.splitlines()[2:]
+        family = theme.fonts["family"].replace(" ", "")
+        assert fonts and all("TrueType" in f and " yes " in f for f in fonts), fonts
+        assert all(family in f.split()[0] for f in fonts if "Noto" not in f), fonts
+        for number, shown in enumerate(font_sizes(path), start=1):
+            sizes = {round(size, 2) for size, _ in shown}
+            assert sizes <= report_sizes, (
+                st.number,
+                number,
+                sizes,
+            )
+        first = font_sizes(path)[0]
+        titles = [t for size, t in first if abs(size - float(theme.fonts["title_size"])) < 0.01]
+        assert titles == ["Statement of API usage · October 2026"], (st.number, titles)
+        text = " ".join(_pages(path))
+        assert " USD" not in text and "$" in text, st.number
+        for number, page in enumerate(words(path), start=1):
+            assert not overlaps(page), (st.number, number)
