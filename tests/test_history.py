@@ -144,3 +144,63 @@ def test_instants_are_microsecond_utc_timestamps_that_spark_and_trino_read(tmp_p
         schema = pq.read_schema(store / partition_path(dataset, "default", "2026-10"))
         stamps = [f for f in schema if str(f.type).startswith("timestamp")]
         assert stamps and all(str(f.type) == "timestamp[us, tz=UTC]" for f in stamps), schema
+
+
+def _view_sql(con, name):
+    return con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [name]).fetchall()[0][
+        0
+    ]
+
+
+def test_one_schema_binds_by_position_and_a_mixed_store_still_lines_up_by_name(tmp_path):
+    """The manifest's schema fingerprints decide how DuckDB binds the files: one schema across a
+    dataset needs no footer read up front; a partition with other columns (written by another
+    version), or one the manifest does not describe, makes the view line columns up by name,
+    and the figures are the same either way."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = tmp_path / "store"
+    with open_source(sample=True) as source:
+        sync_history({"default": source}, store, ["2026-09", "2026-10"], datasets=["usage"])
+    manifest = json.loads((store / MANIFEST).read_text())
+    assert len({e["schema"] for e in manifest["partitions"].values()}) == 1
+    con = open_history(store)
+    assert "union_by_name" not in _view_sql(con, "usage").lower()
+    totals = "SELECT month, sum(credits) FROM usage GROUP BY month ORDER BY month"
+    expected = [("2026-09", 29874.0), ("2026-10", 33441.0)]
+    assert con.sql(totals).fetchall() == expected
+
+    # September as another version wrote it: one more column, in another place.
+    rel = partition_path("usage", "default", "2026-09")
+    table = pq.read_table(store / rel)
+    table = table.add_column(0, "note", pa.array(["x"] * len(table)))
+    pq.write_table(table, store / rel)
+    from generect_reports.deliver.history import schema_fingerprint
+
+    manifest["partitions"][rel]["schema"] = schema_fingerprint(table.schema)
+    (store / MANIFEST).write_text(json.dumps(manifest))
+    con = open_history(store)
+    assert "union_by_name" in _view_sql(con, "usage").lower()
+    assert con.sql(totals).fetchall() == expected
+    assert con.sql("SELECT count(note) FROM usage WHERE month = '2026-10'").fetchall() == [(0,)]
+
+    # A manifest that does not describe every file (an older store) is read by name too.
+    del manifest["partitions"][rel]["schema"]
+    (store / MANIFEST).write_text(json.dumps(manifest))
+    assert "union_by_name" in _view_sql(open_history(store), "usage").lower()
+
+
+def test_a_second_sync_gives_an_older_store_its_schema_fingerprints(tmp_path):
+    store = tmp_path / "store"
+    with open_source(sample=True) as source:
+        sync_history({"default": source}, store, ["2026-10"], datasets=["usage"])
+        manifest = json.loads((store / MANIFEST).read_text())
+        for entry in manifest["partitions"].values():
+            del entry["schema"]
+        (store / MANIFEST).write_text(json.dumps(manifest))
+        again = sync_history({"default": source}, store, ["2026-10"], datasets=["usage"])
+    assert again.written == []
+    entries = json.loads((store / MANIFEST).read_text())["partitions"].values()
+    assert all(len(e["schema"]) == 16 for e in entries)
+    assert "union_by_name" not in _view_sql(open_history(store), "usage").lower()

@@ -30,7 +30,14 @@ from ..periods import Month
 if TYPE_CHECKING:
     from ..fetch.source import Source
 
-__all__ = ["DATASETS", "SyncResult", "sync_history", "partition_path", "MANIFEST"]
+__all__ = [
+    "DATASETS",
+    "SyncResult",
+    "sync_history",
+    "partition_path",
+    "schema_fingerprint",
+    "MANIFEST",
+]
 
 log = logging.getLogger("generect_reports")
 
@@ -56,8 +63,9 @@ def partition_path(dataset: str, account: str, month: str) -> str:
     return f"dataset={dataset}/account={account}/month={month}/data.parquet"
 
 
-def _table_bytes(frame: pd.DataFrame) -> bytes:
-    """The frame as Parquet bytes that depend on its content only (no attrs, no run time)."""
+def _table_bytes(frame: pd.DataFrame) -> tuple[bytes, str]:
+    """The frame as Parquet bytes that depend on its content only (no attrs, no run time), and
+    the fingerprint of its columns' names and types (see :func:`schema_fingerprint`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -72,7 +80,16 @@ def _table_bytes(frame: pd.DataFrame) -> bytes:
     # Microseconds, not pandas' nanoseconds: Spark and Trino read INT64 timestamps in micros
     # (Spark refuses nanosecond ones); nothing here is finer than a microsecond.
     pq.write_table(table, buffer, compression="zstd", coerce_timestamps="us")
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    return data, schema_fingerprint(pq.read_schema(io.BytesIO(data)))
+
+
+def schema_fingerprint(schema: Any) -> str:
+    """A short digest of a Parquet schema's column names and types, in order. The manifest keeps
+    one per partition: a reader that finds a single one across a dataset can bind the files by
+    position, without opening every footer to line columns up by name."""
+    described = ";".join(f"{f.name}:{f.type}" for f in schema)
+    return hashlib.sha256(described.encode("utf-8")).hexdigest()[:16]
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
@@ -180,9 +197,11 @@ def sync_history(
                         )
                     for dataset, frame in _frames(source, month, datasets).items():
                         rel = partition_path(dataset, name, str(month))
-                        data = _table_bytes(frame)
+                        data, schema = _table_bytes(frame)
                         digest = hashlib.sha256(data).hexdigest()
                         if parts.get(rel, {}).get("sha256") == digest and (base / rel).is_file():
+                            # A store synced before fingerprints were kept gains them here.
+                            parts[rel]["schema"] = schema
                             result.unchanged.append(rel)
                             continue
                         (base / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +209,7 @@ def sync_history(
                         parts[rel] = {
                             "sha256": digest,
                             "rows": len(frame),
+                            "schema": schema,
                             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         }
                         result.written.append(rel)
