@@ -173,6 +173,51 @@ def test_status_sends_one_alert_naming_every_account_crossed_and_speaks_once(fle
         receiver.stop()
 
 
+def test_status_digest_across_accounts_is_one_message_said_once(fleet, tmp_path):
+    servers, env, config = fleet
+    receiver = Receiver()
+    try:
+        env = {**env, "GENERECT_REPORTS_STATE_DIR": str(tmp_path / "state")}
+        args = ("status", "--tag", "odd", "--digest", "--notify", receiver.url())
+        first = _cli(config, env, *args)
+        assert first.returncode == 0, first.stderr
+        assert len(receiver.posts) == 1 and "posted the digest to 1 webhook(s)" in first.stderr
+        body = receiver.posts[0]["body"]
+        head = body["blocks"][0]["text"]["text"]
+        assert head.startswith("Generect credits ") and head.endswith("so far: 5 account(s)")
+        fields = [f["text"] for block in body["blocks"][1:-1] for f in block["fields"]]
+        assert [f.split("\n")[0] for f in fields] == [f"*Client {k}*" for k in (1, 3, 5, 7, 9)]
+        for k, field in zip((1, 3, 5, 7, 9), fields):
+            # The month's complete days at the account's daily usage, and its balance.
+            text = field.split("\n")[1]
+            days = int(text.split(" credits (")[1].split(" of ")[0])
+            used = days * sum(_ops(k).values())
+            assert text.startswith(
+                f"{used:,.0f} credits (" if used.is_integer() else f"{used:,.2f}"
+            )
+            assert text.endswith(f", balance {1000.0 - _month_credits(k):,.2f} credits")
+        assert body["blocks"][-1]["text"]["text"] == "• no threshold crossed"
+        # Nothing new for any account: the repeated run is silent.
+        again = _cli(config, env, *args)
+        assert again.returncode == 0 and len(receiver.posts) == 1
+        # One account crosses and another cannot be read: one alert, then one digest that
+        # names the crossing and the failure, the total marked partial.
+        servers["acct3"].me["monthly_limit"] = 50
+        servers["acct7"].fail("invalid_json", times=-1)
+        third = _cli(config, env, *args)
+        assert third.returncode == 4, third.stderr
+        digests = [p["body"] for p in receiver.posts if "blocks" in p["body"]]
+        assert len(receiver.posts) == 3 and len(digests) == 2
+        head = digests[1]["blocks"][0]["text"]["text"]
+        assert "so far: 4 account(s) [partial: 1 of 5 accounts failed (acct7)]" in head
+        body_text = digests[1]["blocks"][-1]["text"]["text"]
+        assert "• Client 3: plan limit" in body_text
+        assert "• Client 7: could not be read" in body_text
+        assert "Client 1:" not in body_text
+    finally:
+        receiver.stop()
+
+
 def test_status_per_account_budget_overrides_the_file(fleet, tmp_path):
     servers, env, config = fleet
     text = config.read_text().replace(
