@@ -14,6 +14,7 @@ from support import run_cli
 
 from generect_reports.errors import ConfigError
 from generect_reports.fetch.source import open_source
+from generect_reports.render.chargeback import safe_sheet_names
 from generect_reports.reports import assemble
 from generect_reports.reports.statements import (
     build_statements,
@@ -180,8 +181,15 @@ def test_allocation_summary_is_a_separate_file_with_cost_centres(tmp_path, octob
         if k not in ("Total", "Account", "Difference (must be 0)") and isinstance(r[4], float | int)
     )
     assert round(stored * 100) == built.total_cents
-    # the statements workbook: a sheet per customer statement, the same figures as the PDF
+    # the statements workbook: a sheet per customer statement, the same figures as the PDF,
+    # and nothing internal (the split by operation is the allocation workbook's)
     sheets = openpyxl.load_workbook(book)
+    assert sheets.sheetnames == safe_sheet_names(st.customer for st in built.statements)
+    assert openpyxl.load_workbook(path).sheetnames == ["Allocation", "By operation"]
+    internal = {
+        str(c.value) for ws in sheets.worksheets for row in ws.iter_rows() for c in row if c.value
+    }
+    assert not {"CC-410", "CC-520", "unallocated", "Account usage"} & internal
     hooli: dict = {}
     for r in sheets["hooli"].iter_rows(values_only=True):
         if r[0]:

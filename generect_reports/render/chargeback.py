@@ -654,10 +654,12 @@ def render_chargeback_workbook(
     include_empty: bool = False,
     statements: Statements | None = None,
 ) -> bytes:
-    """The statement workbook: a summary sheet (customers × operations) and one statement sheet
-    per customer with something to bill (every customer with ``include_empty``), from
-    ``statements`` (default: built from ``alloc`` at list prices). ``created`` fixes the
-    document time (default: the start of the month after)."""
+    """The statement workbook, customer-facing: one statement sheet per customer with something
+    to bill (every customer with ``include_empty``), from ``statements`` (default: built from
+    ``alloc`` at list prices), and nothing internal (the customers × operations split is the
+    allocation workbook's, :func:`render_allocation_workbook`). With no statement to make, one
+    sheet says so. ``created`` fixes the document time (default: the start of the month
+    after)."""
     import xlsxwriter
 
     from generect_reports.reports.statements import build_statements
@@ -677,11 +679,14 @@ def render_chargeback_workbook(
         }
     )
     fmts = _formats(wb, None)
-    summary = "Chargeback"
-    names = safe_sheet_names([st.customer for st in statements.statements], taken=[summary])
-    _summary_sheet(wb, alloc, summary, fmts)
+    names = safe_sheet_names([st.customer for st in statements.statements])
     for st, name in zip(statements.statements, names):
         _statement_sheet(wb, st, name, fmts)
+    if not statements.statements:
+        ws = wb.add_worksheet("Statements")
+        _text(ws, 0, 0, f"Statements of API usage: {_month_name(alloc.month)}", fmts["title"])
+        _text(ws, 1, 0, "No customer has anything to bill this month.")
+        ws.set_column(0, 0, 60)
     _print_setup(wb, alloc)
     wb.close()
     return buf.getvalue()
