@@ -594,6 +594,27 @@ def test_chargeback_against_the_api_adds_up(token_api):
     }
 
 
+def test_without_money_the_table_shows_the_labelled_list_price_estimate(token_api):
+    base = ("chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv")
+    table = run_cli(*base)
+    assert table.returncode == 0, table.stderr
+    head = table.stdout.split("\n\n")[1].splitlines()[0]
+    assert "est. cost USD" in head and "booked" not in head
+    assert table.stdout.splitlines()[1] == (
+        "money: an estimate at list prices (no [money] in the config)"
+    )
+    doc = json.loads(run_cli(*base, "--format", "json").stdout)
+    assert "booked_cost" not in doc and "booked_cost" not in doc["totals"]
+    assert all("booked_cost" not in r for r in doc["rows"])
+    cost = {c["customer"]: c["estimated_cost"] for c in doc["customers"]}
+    for line in table.stdout.split("\n\n")[1].splitlines()[1:]:
+        who = line[: head.index("customer") + len("customer")].strip()
+        assert line[: head.index("est. cost USD") + 13].split()[-1] == f"{cost[who]:,.2f}"
+    csv_out = run_cli(*base, "--format", "csv")
+    assert csv_out.returncode == 0, csv_out.stderr
+    assert csv_out.stdout.splitlines()[0].endswith('"estimated_cost","currency"')
+
+
 def test_customer_filter_is_applied_here(token_api):
     out = run_cli(
         "chargeback",

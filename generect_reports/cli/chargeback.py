@@ -155,6 +155,7 @@ def command(
             complete=split.complete,
             booked=split.booked,
             booked_currency=split.booked_currency,
+            booked_lines=split.booked_lines,
         ),
         output,
         table=fmt == "table",
