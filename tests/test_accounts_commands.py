@@ -6,8 +6,10 @@ output says it is partial, and the exit code is the worst failure's, after the o
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import email
+import io
 import json
 import subprocess
 from email import policy
@@ -173,6 +175,51 @@ def test_status_sends_one_alert_naming_every_account_crossed_and_speaks_once(fle
         receiver.stop()
 
 
+def test_status_digest_across_accounts_is_one_message_said_once(fleet, tmp_path):
+    servers, env, config = fleet
+    receiver = Receiver()
+    try:
+        env = {**env, "GENERECT_REPORTS_STATE_DIR": str(tmp_path / "state")}
+        args = ("status", "--tag", "odd", "--digest", "--notify", receiver.url())
+        first = _cli(config, env, *args)
+        assert first.returncode == 0, first.stderr
+        assert len(receiver.posts) == 1 and "posted the digest to 1 webhook(s)" in first.stderr
+        body = receiver.posts[0]["body"]
+        head = body["blocks"][0]["text"]["text"]
+        assert head.startswith("Generect credits ") and head.endswith("so far: 5 account(s)")
+        fields = [f["text"] for block in body["blocks"][1:-1] for f in block["fields"]]
+        assert [f.split("\n")[0] for f in fields] == [f"*Client {k}*" for k in (1, 3, 5, 7, 9)]
+        for k, field in zip((1, 3, 5, 7, 9), fields):
+            # The month's complete days at the account's daily usage, and its balance.
+            text = field.split("\n")[1]
+            days = int(text.split(" credits (")[1].split(" of ")[0])
+            used = days * sum(_ops(k).values())
+            assert text.startswith(
+                f"{used:,.0f} credits (" if used.is_integer() else f"{used:,.2f}"
+            )
+            assert text.endswith(f", balance {1000.0 - _month_credits(k):,.2f} credits")
+        assert body["blocks"][-1]["text"]["text"] == "• no threshold crossed"
+        # Nothing new for any account: the repeated run is silent.
+        again = _cli(config, env, *args)
+        assert again.returncode == 0 and len(receiver.posts) == 1
+        # One account crosses and another cannot be read: one alert, then one digest that
+        # names the crossing and the failure, the total marked partial.
+        servers["acct3"].me["monthly_limit"] = 50
+        servers["acct7"].fail("invalid_json", times=-1)
+        third = _cli(config, env, *args)
+        assert third.returncode == 4, third.stderr
+        digests = [p["body"] for p in receiver.posts if "blocks" in p["body"]]
+        assert len(receiver.posts) == 3 and len(digests) == 2
+        head = digests[1]["blocks"][0]["text"]["text"]
+        assert "so far: 4 account(s) [partial: 1 of 5 accounts failed (acct7)]" in head
+        body_text = digests[1]["blocks"][-1]["text"]["text"]
+        assert "• Client 3: plan limit" in body_text
+        assert "• Client 7: could not be read" in body_text
+        assert "Client 1:" not in body_text
+    finally:
+        receiver.stop()
+
+
 def test_status_per_account_budget_overrides_the_file(fleet, tmp_path):
     servers, env, config = fleet
     text = config.read_text().replace(
@@ -334,8 +381,47 @@ def test_chargeback_across_accounts_in_csv_json_and_table(fleet, tmp_path):
     }
     table = _cli(config, env, "chargeback", "--all-accounts", "--month", MONTH)
     assert table.returncode == 3
-    assert "(partial: 3 of 10 accounts failed" in table.stdout.splitlines()[0]
-    assert any(x.startswith("Total (partial)") for x in table.stdout.splitlines())
+    lines = table.stdout.splitlines()
+    assert "(partial: 3 of 10 accounts failed" in lines[0]
+    assert lines[1] == "money: an estimate at list prices (no [money] in the config)"
+    # One account's columns, the account first; every customer and the parties held back.
+    head = lines[3]
+    assert head.split() == [
+        *("account", "customer", "token", "requests", "failed", "credits", "share"),
+        *("est.", "cost", "USD", "health"),
+    ]
+    stacked = lines[4 : lines.index("", 4)]
+    total = stacked.pop()
+    assert total.startswith("Total (partial: 3 of 10 accounts failed (acct2, acct5, acct7))")
+    customers = {
+        n: {c["customer"]: c for c in d["customers"]} for n, d in doc["by_account"].items()
+    }
+    end = head.index("credits") + len("credits")
+    cost_end = head.index("est. cost USD") + len("est. cost USD")
+    seen = {n: set() for n in GOOD}
+    for line in stacked:
+        name = line.split()[0]
+        who = line[head.index("customer") : head.index("token")].strip()
+        mine = customers[name][who]
+        assert line[:end].split()[-1] == f"{mine['credits']:,.2f}"
+        assert line[:cost_end].split()[-1] == f"{mine['estimated_cost']:,.2f}"
+        seen[name].add(who)
+    assert seen == {n: set(customers[n]) for n in GOOD}
+    assert "unallocated, under review" in seen[GOOD[0]]
+    assert total[:end].split()[-1] == f"{doc['totals']['credits']:,.2f}"
+    cents = sum(round(d["totals"]["estimated_cost"] * 100) for d in doc["by_account"].values())
+    assert total[:cost_end].split()[-1] == f"{cents / 100:,.2f}"
+    # Then one row per account, with what each split holds under review.
+    at = lines.index("by account:")
+    assert lines[at + 1].split()[:6] == [
+        "account",
+        "credits",
+        "unallocated",
+        "under",
+        "review",
+        "est.",
+    ]
+    assert lines[at + 2 + len(GOOD)].startswith("Total (partial)")
     _no_secret(out.stdout, csv_out.stdout, table.stdout, out.stderr)
 
 
@@ -357,12 +443,41 @@ def test_chargeback_workbook_across_accounts(fleet, tmp_path):
     )
     assert out.returncode == 3, out.stderr
     book = openpyxl.load_workbook(target)
-    assert book.sheetnames == ["Summary", *GOOD]
+    assert book.sheetnames == ["Summary", "Customers", *GOOD]
     summary = book["Summary"]
     assert summary["A2"].value.startswith("PARTIAL: partial: 3 of 10 accounts failed")
+    assert [summary.cell(4, c).value for c in range(1, 8)] == [
+        *("account", "credits", "unallocated credits", "under review credits"),
+        *("estimated cost", "booked cost", "flagged"),
+    ]
     assert [summary.cell(r, 2).value for r in range(5, 5 + len(GOOD))] == [
         _month_credits(int(n[-1])) for n in GOOD
     ]
+    doc = json.loads(
+        _cli(
+            config, env, "chargeback", "--all-accounts", "--month", MONTH, "--format", "json"
+        ).stdout
+    )
+    held = [doc["by_account"][n]["totals"]["under_review_credits"] for n in GOOD]
+    assert [summary.cell(r, 4).value for r in range(5, 5 + len(GOOD))] == held
+    assert [summary.cell(r, 6).value for r in range(5, 5 + len(GOOD))] == [None] * len(GOOD)
+    # Every account's customers with one account's columns, the total labelled partial.
+    ws = book["Customers"]
+    assert [ws.cell(4, c).value for c in range(1, 10)] == [
+        *("Account", "Customer", "Token", "Requests", "Failed share", "Credits", "Share"),
+        *("Estimated cost (USD, list prices)", "Integration health"),
+    ]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=5)]
+    total = next(r for r in rows if str(r[0]).startswith("Total"))
+    assert total[0] == "Total (partial: 3 of 10 accounts failed (acct2, acct5, acct7))"
+    body = rows[: rows.index(total)]
+    assert {r[0] for r in body} == set(GOOD)
+    assert total[5] == f"=SUM(F5:F{4 + len(body)})"
+    for name in GOOD:
+        mine = sum(round(r[5] * 100) for r in body if r[0] == name)
+        assert mine == round(_month_credits(int(name[-1])) * 100)
+    values = openpyxl.load_workbook(target, data_only=True)["Customers"]
+    assert values.cell(5 + len(body), 6).value == doc["totals"]["credits"]
 
 
 def test_chargeback_values_each_account_with_its_own_money(fleet):
@@ -383,6 +498,7 @@ def test_chargeback_values_each_account_with_its_own_money(fleet):
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
+    validate_document(doc)
     assert doc["complete"] is True and doc["accounts_failed"] == []
     assert "booked_cost" not in doc["by_account"]["acct0"]
     booked = doc["by_account"]["acct1"]["booked_cost"]
@@ -391,6 +507,48 @@ def test_chargeback_values_each_account_with_its_own_money(fleet):
     assert round(booked["total"] * 100) == sum(
         round(c["booked_cost"] * 100) for c in booked["customers"]
     )
+    assert doc["totals"]["booked_cost"] is None  # acct0 has no [money]: no sum to give
+    assert doc["totals"]["by_account"]["acct1"]["booked_cost"] == booked["total"]
+    by_rows: dict[str, int] = {}
+    for r in doc["rows"]:
+        if r["account"] == "acct1":
+            by_rows[r["customer"]] = by_rows.get(r["customer"], 0) + round(r["booked_cost"] * 100)
+        else:
+            assert "booked_cost" not in r
+    cents = {c["customer"]: round(c["booked_cost"] * 100) for c in booked["customers"]}
+    assert by_rows == {k: v for k, v in cents.items() if k in by_rows}
+    # The table and the CSV: acct1's booked cost (the rate its statements bill), acct0's
+    # labelled list-price estimate, each in its own column.
+    args = ("chargeback", "--account", "acct0", "--account", "acct1", "--month", MONTH)
+    table = _cli(config, env, *args)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[1].startswith("money: the booked cost ([money]")
+    assert lines[2] == "money: an estimate at list prices (no [money] in the config)"
+    head = lines[4]
+    assert "booked USD" in head and "est. cost USD" in head
+    booked_end = head.index("booked USD") + len("booked USD")
+    cost_end = head.index("est. cost USD") + len("est. cost USD")
+    stacked = lines[5 : lines.index("", 5)]
+    for line in stacked[:-1]:
+        who = line[head.index("customer") : head.index("token")].strip()
+        if line.startswith("acct1"):
+            assert line[:booked_end].split()[-1] == f"{cents.get(who, 0) / 100:,.2f}"
+            assert line[booked_end:cost_end].strip() == "-"
+        else:
+            assert line[:booked_end].split()[-1] == "-"
+    assert stacked[-1].startswith("Total ") and stacked[-1][:booked_end].split()[-1] == (
+        f"{booked['total']:,.2f}"
+    )
+    rows = list(csv.DictReader(io.StringIO(_cli(config, env, *args, "--format", "csv").stdout)))
+    per = {}
+    for r in rows:
+        if r["account"] == "acct0":
+            assert r["booked_cost"] == r["booked_currency"] == ""
+        else:
+            assert r["booked_currency"] == "USD"
+            per[r["customer"]] = per.get(r["customer"], 0) + round(float(r["booked_cost"]) * 100)
+    assert per == by_rows
 
 
 def test_chargeback_customer_needs_one_account(fleet):

@@ -39,10 +39,12 @@ from generect_reports.render.chargeback import (
     add_customers_sheet,
     customers_page,
     customers_summary,
+    render_allocation_workbook,
     render_chargeback,
     render_chargeback_workbook,
     safe_sheet_names,
 )
+from generect_reports.reports.statements import build_statements
 
 MAPPING = {"/s/": "search", "/e/": "enrich", "/jobs/{id}/": "enrich"}
 PRICES = {"search": 0.02, "enrich": 0.04, "unattributed": 0.0}
@@ -363,27 +365,38 @@ def test_statement_workbook_recalculates_to_the_same_figures(tmp_path):
     real = alloc.customers[alloc.customers["kind"] == "customer"]
     billed = real[real["credits_hundredths"] != 0]  # nothing to bill, no statement
     assert len(billed) < len(real)
-    assert stored.sheetnames == [
-        "Chargeback",
-        *safe_sheet_names(billed["customer"], ["Chargeback"]),
-    ]
+    # Customer-facing: the statements only, the internal split is the allocation workbook's.
+    assert stored.sheetnames == safe_sheet_names(billed["customer"])
     asked = openpyxl.load_workbook(
         io.BytesIO(render_chargeback_workbook(alloc, include_empty=True))
     )
-    assert asked.sheetnames == ["Chargeback", *safe_sheet_names(real["customer"], ["Chargeback"])]
+    assert asked.sheetnames == safe_sheet_names(real["customer"])
     assert "token ____e5f1" in stored.sheetnames  # '*' may not appear in a sheet name
+    internal = tmp_path / "allocation" / "allocation.xlsx"
+    internal.parent.mkdir()
+    internal.write_bytes(render_allocation_workbook(alloc, build_statements(alloc)))
+    assert openpyxl.load_workbook(internal).sheetnames == ["Allocation", "By operation"]
+    inside = openpyxl.load_workbook(soffice_recalculate(internal, internal.parent), data_only=True)
     checked = 0
-    for name in stored.sheetnames:
-        f_ws, s_ws, r_ws = formulas[name], _values(stored[name]), _values(recalc[name])
-        for row in f_ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    key = (cell.row, cell.column)
-                    assert r_ws[key] == pytest.approx(s_ws[key], abs=1e-9), (name, cell.coordinate)
-                    checked += 1
+    for book, values, again in (
+        (formulas, stored, recalc),
+        (
+            openpyxl.load_workbook(internal),
+            openpyxl.load_workbook(internal, data_only=True),
+            inside,
+        ),
+    ):
+        for name in book.sheetnames:
+            f_ws, s_ws, r_ws = book[name], _values(values[name]), _values(again[name])
+            for row in f_ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        key = (cell.row, cell.column)
+                        assert r_ws[key] == pytest.approx(s_ws[key], abs=1e-9), (name, key)
+                        checked += 1
     assert checked > 50
-    # the summary's total row equals the account's usage and the report's cost lines
-    ws = recalc["Chargeback"]
+    # the split's total row equals the account's usage and the report's cost lines
+    ws = inside["By operation"]
     totals = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Total"]
     assert [
         ws.cell(r, 2).value
@@ -581,6 +594,27 @@ def test_chargeback_against_the_api_adds_up(token_api):
     }
 
 
+def test_without_money_the_table_shows_the_labelled_list_price_estimate(token_api):
+    base = ("chargeback", "--month", "2026-10", "--timezone", "Europe/Kyiv")
+    table = run_cli(*base)
+    assert table.returncode == 0, table.stderr
+    head = table.stdout.split("\n\n")[1].splitlines()[0]
+    assert "est. cost USD" in head and "booked" not in head
+    assert table.stdout.splitlines()[1] == (
+        "money: an estimate at list prices (no [money] in the config)"
+    )
+    doc = json.loads(run_cli(*base, "--format", "json").stdout)
+    assert "booked_cost" not in doc and "booked_cost" not in doc["totals"]
+    assert all("booked_cost" not in r for r in doc["rows"])
+    cost = {c["customer"]: c["estimated_cost"] for c in doc["customers"]}
+    for line in table.stdout.split("\n\n")[1].splitlines()[1:]:
+        who = line[: head.index("customer") + len("customer")].strip()
+        assert line[: head.index("est. cost USD") + 13].split()[-1] == f"{cost[who]:,.2f}"
+    csv_out = run_cli(*base, "--format", "csv")
+    assert csv_out.returncode == 0, csv_out.stderr
+    assert csv_out.stdout.splitlines()[0].endswith('"estimated_cost","currency"')
+
+
 def test_customer_filter_is_applied_here(token_api):
     out = run_cli(
         "chargeback",
@@ -771,7 +805,7 @@ def test_hostile_customer_names_survive_the_statement_workbook(tmp_path):
     path = tmp_path / "chargeback.xlsx"
     path.write_bytes(render_chargeback_workbook(alloc, include_empty=True))  # every name
     book = openpyxl.load_workbook(path)  # a workbook openpyxl cannot open failed here
-    names = book.sheetnames[1:]
+    names = book.sheetnames  # the statements only
     assert len(names) == len(set(n.casefold() for n in names)) == len(real)
     for name in names:
         assert 0 < len(name) <= 31 and name.isprintable()

@@ -3,6 +3,9 @@ poppler, the statement sheets, the internal allocation summary and the ``[charge
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 import openpyxl
@@ -14,6 +17,7 @@ from support import run_cli
 
 from generect_reports.errors import ConfigError
 from generect_reports.fetch.source import open_source
+from generect_reports.render.chargeback import safe_sheet_names
 from generect_reports.reports import assemble
 from generect_reports.reports.statements import (
     build_statements,
@@ -180,8 +184,15 @@ def test_allocation_summary_is_a_separate_file_with_cost_centres(tmp_path, octob
         if k not in ("Total", "Account", "Difference (must be 0)") and isinstance(r[4], float | int)
     )
     assert round(stored * 100) == built.total_cents
-    # the statements workbook: a sheet per customer statement, the same figures as the PDF
+    # the statements workbook: a sheet per customer statement, the same figures as the PDF,
+    # and nothing internal (the split by operation is the allocation workbook's)
     sheets = openpyxl.load_workbook(book)
+    assert sheets.sheetnames == safe_sheet_names(st.customer for st in built.statements)
+    assert openpyxl.load_workbook(path).sheetnames == ["Allocation", "By operation"]
+    internal = {
+        str(c.value) for ws in sheets.worksheets for row in ws.iter_rows() for c in row if c.value
+    }
+    assert not {"CC-410", "CC-520", "unallocated", "Account usage"} & internal
     hooli: dict = {}
     for r in sheets["hooli"].iter_rows(values_only=True):
         if r[0]:
@@ -350,3 +361,64 @@ def test_an_account_of_its_own_takes_its_own_chargeback_table(tmp_path, token_en
     names = sorted(p.name for p in folder.iterdir())
     assert names and all(n.startswith("SOLO-") for n in names), names
     assert "Solo Reseller" in pdftotext(folder / "SOLO-acme-corp-2026-10.pdf")
+
+
+def _table_column(text: str, heading: str) -> dict[str, str]:
+    """A column of the chargeback table by customer: the columns are right-aligned, each cell
+    ends where its heading ends."""
+    head, *lines = text.split("\n\n")[1].splitlines()
+    who_end = head.index("customer") + len("customer")
+    end = head.index(heading) + len(heading)
+    return {line[:who_end].strip(): line[:end].split()[-1] for line in lines}
+
+
+def test_booked_money_is_the_same_in_table_csv_json_workbook_and_statements(tmp_path, october):
+    """With [money] (the sample has it) the table's money column is the booked cost, the rate
+    the statements bill, and says so; CSV rows, JSON, the statement sheets and PDFs show the
+    same cents for every customer."""
+    split, built = october
+    base = ("chargeback", "--sample", "--month", "2026-10")
+    table = run_cli(*base)
+    assert table.returncode == 0, table.stderr
+    head = table.stdout.split("\n\n")[1].splitlines()[0]
+    assert "booked USD" in head and "est. cost" not in head
+    assert "money: the booked cost ([money]" in table.stdout.splitlines()[1]
+    shown = _table_column(table.stdout, "booked USD")
+    csv_out = run_cli(*base, "--format", "csv")
+    assert csv_out.returncode == 0, csv_out.stderr
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    by_csv: dict[str, int] = {}
+    for r in rows:
+        assert r["booked_currency"] == "USD"
+        by_csv[r["customer"]] = by_csv.get(r["customer"], 0) + round(float(r["booked_cost"]) * 100)
+    doc = json.loads(run_cli(*base, "--format", "json").stdout)
+    by_json = {
+        c["customer"]: round(c["booked_cost"] * 100) for c in doc["booked_cost"]["customers"]
+    }
+    by_rows: dict[str, int] = {}
+    for r in doc["rows"]:
+        by_rows[r["customer"]] = by_rows.get(r["customer"], 0) + round(r["booked_cost"] * 100)
+    assert round(doc["totals"]["booked_cost"] * 100) == built.total_cents == sum(by_json.values())
+    book = tmp_path / "statements.xlsx"
+    folder = tmp_path / "pdf"
+    out = run_cli(*base, "--format", "xlsx", "--output", str(book), "--pdf", str(folder), "-q")
+    assert out.returncode == 0, out.stderr
+    sheets = openpyxl.load_workbook(book, data_only=True)
+    pdfs = [" ".join(pdftotext(path).split()) for path in sorted(folder.iterdir())]
+    assert len(pdfs) == len(built.statements)
+    names = dict(zip((st.customer for st in built.statements), sheets.sheetnames))
+    assert len(built.statements) == 4
+    for st in built.statements:
+        cents = st.total_cents
+        assert cents == split.booked[st.customer] > 0
+        assert by_csv[st.customer] == by_json[st.customer] == by_rows[st.customer] == cents
+        assert shown[st.customer] == f"{cents / 100:,.2f}"
+        ws = sheets[names[st.customer]]
+        total = next(r for r in ws.iter_rows(values_only=True) if r[0] == "Total")
+        assert round(total[3] * 100) == cents
+        pdf = next(t for t in pdfs if st.number in t)
+        assert _money(cents) in pdf
+    # The parties billed to no one carry their booked cents too, in every output.
+    for party in ("unallocated, under review", "unallocated"):
+        assert shown[party] == f"{split.booked[party] / 100:,.2f}"
+        assert by_csv[party] == by_json[party] == split.booked[party]

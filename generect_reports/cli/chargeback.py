@@ -85,12 +85,17 @@ def command(
     results, not requests. A customer whose estimate lies beyond what its requests prove (more
     than [chargeback] tolerance, default 5%, of its successful requests above the proven lower
     end) is billed that lower end; the rest is 'unallocated, under review'. Flags customers with
-    many failed requests. Statements: one per customer in the xlsx and with --pdf DIR.
+    many failed requests. With [money] the money column is the booked cost, the rate the
+    statements bill; without it, the list-price estimate, labelled so. Statements: one per
+    customer in the xlsx (nothing internal: the customers x operations split is in
+    --allocation FILE.xlsx) and with --pdf DIR.
 
     Across accounts (--all-accounts, --tag, --account more than once) every account is split
-    with its own [money]: one row per account and the total, then each account's split (an
-    account column in CSV and JSON, a sheet per account in xlsx). An account that fails makes
-    the output say "partial", and the exit code is its (3 or 4), after the output is written.
+    with its own [money]: every account's customers with one account's columns (the account
+    first) and the total, one row per account, then each account's split (an account column in
+    CSV and JSON; a Summary, a Customers and a sheet per account in xlsx). An account that
+    fails makes the total say "partial", and the exit code is its (3 or 4), after the output is
+    written.
     """
     from ..reports.assemble import ReportSettings, chargeback, statements
 
@@ -155,6 +160,7 @@ def command(
             complete=split.complete,
             booked=split.booked,
             booked_currency=split.booked_currency,
+            booked_lines=split.booked_lines,
         ),
         output,
         table=fmt == "table",

@@ -272,7 +272,7 @@ def _across(
                 run.say(f"warning: {name}: {check.text}")
     delivery_error = None
     if hooks and across.results:
-        from generect_reports.deliver.alerts import alert_once_across, digest_once
+        from generect_reports.deliver.alerts import alert_once_across, digest_once_across
 
         outcome = alert_once_across(hooks, across)
         if outcome.rebuilt:
@@ -280,10 +280,11 @@ def _across(
         if outcome.sent:
             run.say(f"posted the alert to {outcome.sent} webhook(s)")
         delivery_error = outcome.error
-        if digest:
-            for status in across.results.values():
-                told = digest_once(hooks, status, every=digest_every)
-                delivery_error = delivery_error or told.error
+        if digest:  # one digest naming every account, said once per change (or period)
+            told = digest_once_across(hooks, across, every=digest_every)
+            if told.sent:
+                run.say(f"posted the digest to {told.sent} webhook(s)")
+            delivery_error = delivery_error or told.error
     crossed = across.crossings()
     failure = (
         CheckFailed(

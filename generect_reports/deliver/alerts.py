@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ __all__ = [
     "alert_once_across",
     "DIGEST_FILE",
     "digest_once",
+    "digest_once_across",
 ]
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,61 @@ def _digest_fingerprint(status: StatusReport) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _read_digests(folder: Path) -> tuple[dict[str, Any], bool]:
+    """The digests sent (by account) and whether their file had to be rebuilt."""
+    path = folder / DIGEST_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return (saved["digests"] if isinstance(saved.get("digests"), dict) else {}), False
+    except FileNotFoundError:
+        return {}, False
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {}, True
+
+
+def _digest_due(last: Mapping[str, Any], status: StatusReport, at: Any, every: float) -> bool:
+    """Whether ``status`` has something new for its account's digest, or ``every`` hours
+    passed since the last one."""
+    import datetime as dt
+
+    mine = last.get(status.account_id)
+    if not isinstance(mine, dict) or mine.get("fingerprint") != _digest_fingerprint(status):
+        return True
+    try:
+        sent_at = dt.datetime.fromisoformat(str(mine.get("sent_at")))
+        return (at - sent_at).total_seconds() >= every * 3600
+    except (TypeError, ValueError):
+        return True
+
+
+def _save_digests(folder: Path, last: Mapping[str, Any]) -> None:
+    path = folder / DIGEST_FILE
+    data = json.dumps({"version": _VERSION, "digests": dict(last)}, indent=1, sort_keys=True)
+    write_bytes_atomic(path, data.encode("utf-8"))
+    private_file(path)
+
+
+def _post_digest(
+    hooks: Sequence[Webhook],
+    title: str,
+    facts: Sequence[tuple[str, str]],
+    lines: Sequence[str],
+    **post: Any,
+) -> int:
+    from generect_reports.deliver.webhook import post_all
+    from generect_reports.render.chat import slack_digest, teams_digest
+
+    return post_all(
+        hooks,
+        lambda hook: (
+            teams_digest(title, facts, lines)
+            if hook.kind == "teams"
+            else slack_digest(title, facts, lines)
+        ),
+        **post,
+    )
+
+
 def digest_once(
     hooks: Sequence[Webhook],
     status: StatusReport,
@@ -321,32 +377,13 @@ def digest_once(
     the same lock."""
     import datetime as dt
 
-    from generect_reports.deliver.webhook import post_all
     from generect_reports.render.budget import digest_message
-    from generect_reports.render.chat import slack_digest, teams_digest
 
     at = dt.datetime.now(dt.UTC) if now is None else now
     folder = Path(state_dir) if state_dir is not None else default_state_dir()
     with open_state(folder, timeout=lock_timeout) as state:
-        path = folder / DIGEST_FILE
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            last = saved["digests"] if isinstance(saved.get("digests"), dict) else {}
-            rebuilt = False
-        except FileNotFoundError:
-            last, rebuilt = {}, False
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            last, rebuilt = {}, True
-        mine = last.get(status.account_id)
-        fingerprint = _digest_fingerprint(status)
-        due = True
-        if isinstance(mine, dict) and mine.get("fingerprint") == fingerprint:
-            try:
-                sent_at = dt.datetime.fromisoformat(str(mine.get("sent_at")))
-                due = (at - sent_at).total_seconds() >= every * 3600
-            except (TypeError, ValueError):
-                due = True
-        if not due:
+        last, rebuilt = _read_digests(folder)
+        if not _digest_due(last, status, at, every):
             return Outcome([], 0, rebuilt or state.rebuilt)
         title, facts, lines = digest_message(
             status.frame,
@@ -357,20 +394,52 @@ def digest_once(
             runway_topups=status.runway_topups,
         )
         try:
-            sent = post_all(
-                hooks,
-                lambda hook: (
-                    teams_digest(title, facts, lines)
-                    if hook.kind == "teams"
-                    else slack_digest(title, facts, lines)
-                ),
-                **post,
-            )
+            sent = _post_digest(hooks, title, facts, lines, **post)
         except GenerectError as exc:
             return Outcome([], 0, rebuilt, exc)
-        last[status.account_id] = {"fingerprint": fingerprint, "sent_at": at.isoformat()}
-        data = json.dumps({"version": _VERSION, "digests": last}, indent=1, sort_keys=True)
-        write_bytes_atomic(path, data.encode("utf-8"))
-        private_file(path)
+        last[status.account_id] = {
+            "fingerprint": _digest_fingerprint(status),
+            "sent_at": at.isoformat(),
+        }
+        _save_digests(folder, last)
         event = AlertEvent("digest", "", "", title)
         return Outcome([event], sent, rebuilt or state.rebuilt)
+
+
+def digest_once_across(
+    hooks: Sequence[Webhook],
+    across: AcrossAccounts[StatusReport],
+    *,
+    every: float = 24.0,
+    now: Any = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    lock_timeout: float = 60.0,
+    **post: Any,
+) -> Outcome:
+    """:func:`digest_once` for many accounts: ONE digest naming every account (its figures,
+    then each account's crossings), posted when any account has something new or ``every``
+    hours passed since its last digest. What was said is kept per account, so a repeated run
+    with nothing new stays silent."""
+    import datetime as dt
+
+    from generect_reports.render.budget import digest_across_message
+
+    at = dt.datetime.now(dt.UTC) if now is None else now
+    folder = Path(state_dir) if state_dir is not None else default_state_dir()
+    with open_state(folder, timeout=lock_timeout) as state:
+        last, rebuilt = _read_digests(folder)
+        statuses = list(across.results.values())
+        if not any(_digest_due(last, status, at, every) for status in statuses):
+            return Outcome([], 0, rebuilt or state.rebuilt)
+        title, facts, lines = digest_across_message(across)
+        try:
+            sent = _post_digest(hooks, title, facts, lines, **post)
+        except GenerectError as exc:
+            return Outcome([], 0, rebuilt, exc)
+        for status in statuses:
+            last[status.account_id] = {
+                "fingerprint": _digest_fingerprint(status),
+                "sent_at": at.isoformat(),
+            }
+        _save_digests(folder, last)
+        return Outcome([AlertEvent("digest", "", "", title)], sent, rebuilt or state.rebuilt)

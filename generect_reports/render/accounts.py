@@ -390,47 +390,181 @@ def reconcile_json(across: AcrossAccounts[Reconciled], *, generated_at: Any = No
 # --- chargeback ---------------------------------------------------------------------------------
 
 
-def chargeback_table(across: AcrossAccounts[Chargeback]) -> str:
-    """One row per account (credits, estimated cost, unallocated, customers, flagged), the
-    total, the failed accounts, then each account's own split."""
-    from generect_reports.render.chargeback import render_chargeback
+def _money_columns(across: AcrossAccounts[Chargeback]) -> tuple[str | None, str | None]:
+    """The money columns of the customers across accounts, headed as one account's table heads
+    them: ``booked CUR`` when an account has ``[money]``, ``est. cost CUR`` when an account has
+    not (both when the accounts differ; a column's currency is None when they mix)."""
+    booked = {s.booked_currency for s in across.results.values() if s.booked is not None}
+    listed = {s.allocation.currency for s in across.results.values() if s.booked is None}
+    return (
+        (booked.pop() if len(booked) == 1 else "mixed") if booked else None,
+        (listed.pop() if len(listed) == 1 else "mixed") if listed else None,
+    )
 
-    month = across.month
-    heads = ["account", "credits", "estimated cost", "unallocated", "customers", "flagged"]
-    rows: list[list[str]] = []
-    sums: dict[str, list[float]] = {"credits": [], "cost": [], "unallocated": []}
+
+def _customer_rows(across: AcrossAccounts[Chargeback]) -> list[dict[str, Any]]:
+    """Every account's customers (then 'unallocated, under review' and 'unallocated'), in
+    integer hundredths and cents: the rows of the stacked table and sheet."""
+    from generect_reports.render.chargeback import booked_cents
+
+    out: list[dict[str, Any]] = []
     for name, split in across.results.items():
         a = split.allocation
+        c = a.customers
+        booked = None if split.booked is None else booked_cents(a, split.booked)
+        for i, r in enumerate(c.to_dict("records")):
+            out.append(
+                {
+                    "account": name,
+                    "customer": str(r["customer"]),
+                    "token_hints": str(r["token_hints"]),
+                    "requests": int(r["requests"]),
+                    "failed_share": None
+                    if r["failed_share"] is None or np.isnan(float(r["failed_share"]))
+                    else float(r["failed_share"]),
+                    "credits": int(r["credits_hundredths"]),
+                    "share": None
+                    if r["share_display"] is None or np.isnan(float(r["share_display"]))
+                    else float(r["share_display"]),
+                    "cost": None if booked is not None else int(r["cost_cents"]),
+                    "booked": None if booked is None else booked[i],
+                    "flagged": bool(r["flagged"]),
+                    "kind": str(r["kind"]),
+                }
+            )
+    return out
+
+
+def _partial_total(across: AcrossAccounts[Any]) -> str:
+    """The total row's label: ``Total``, or ``Total (partial: N of M accounts failed (...))``."""
+    return "Total" if across.complete else f"Total ({across.note})"
+
+
+def _cents(value: int | None) -> str:
+    return "-" if value is None else f"{value / 100:,.2f}"
+
+
+def _account_figures(split: Chargeback) -> dict[str, int | None]:
+    """One account's line of the chargeback across accounts, in hundredths and cents."""
+    a = split.allocation
+    return {
+        "credits": int(a.operations["credits_hundredths"].sum()),
+        "unallocated": int(round(a.unallocated_credits * 100)),
+        "under_review": int(round(a.under_review_credits * 100)),
+        "cost": int(a.operations["cost_cents"].sum()),
+        "booked": None if split.booked is None else int(sum(split.booked.values())),
+    }
+
+
+def chargeback_table(across: AcrossAccounts[Chargeback]) -> str:
+    """Every account's customers with one account's columns (and the account first), the
+    total (``Total (partial: ...)`` when an account failed); then one row per account (credits,
+    unallocated, under review, estimated and booked cost, customers, flagged), the failed
+    accounts, then each account's own split."""
+    from generect_reports.render.chargeback import money_basis, money_heading, render_chargeback
+
+    month = across.month
+    booked_cur, listed_cur = _money_columns(across)
+    heads = ["account", "customer", "token", "requests", "failed", "credits", "share"]
+    if booked_cur is not None:
+        heads.append(money_heading(booked_cur, booked=True))
+    if listed_cur is not None:
+        heads.append(money_heading(listed_cur, booked=False))
+    heads.append("health")
+    rows: list[list[str]] = []
+    customers = _customer_rows(across)
+    for r in customers:
+        cells = [
+            r["account"],
+            _printable(r["customer"]),
+            r["token_hints"],
+            f"{r['requests']:,}",
+            "" if r["failed_share"] is None else f"{r['failed_share']:.1%}",
+            _cents(r["credits"]),
+            "" if r["share"] is None else f"{r['share']:.1f}%",
+        ]
+        if booked_cur is not None:
+            cells.append(_cents(r["booked"]))
+        if listed_cur is not None:
+            cells.append(_cents(r["cost"]))
+        rows.append([*cells, "FLAG" if r["flagged"] else ""])
+
+    def total(key: str) -> str:
+        values = [r[key] for r in customers if r[key] is not None]
+        return _cents(sum(values)) if values else "-"
+
+    last = [_partial_total(across), "", "", f"{sum(r['requests'] for r in customers):,}", ""]
+    last += [total("credits"), ""]
+    if booked_cur is not None:
+        last.append(total("booked"))
+    if listed_cur is not None:
+        last.append(total("cost"))
+    rows.append([*last, ""])
+    basis = []
+    if booked_cur is not None:
+        basis.append(money_basis(booked=True))
+    if listed_cur is not None:
+        basis.append(money_basis(booked=False))
+    lines = [
+        _title(across, f"Chargeback across accounts, {month} (estimates)"),
+        *basis,
+        "",
+        *_grid(heads, rows, set(range(3, len(heads) - 1))),
+    ]
+    # One row per account: what each split holds back and what it costs.
+    heads2 = [
+        "account",
+        "credits",
+        "unallocated",
+        "under review",
+        "est. cost",
+        "booked",
+        "customers",
+        "flagged",
+    ]
+    rows2: list[list[str]] = []
+    sums: dict[str, list[int | None]] = {}
+    for name, split in across.results.items():
+        a = split.allocation
+        figures = _account_figures(split)
+        for key, value in figures.items():
+            sums.setdefault(key, []).append(value)
         real = a.customers[a.customers["kind"] == "customer"]
-        rows.append(
+        rows2.append(
             [
                 name,
-                _figure(a.total_credits),
-                f"{_figure(a.total_cost)} {a.currency}",
-                _figure(a.unallocated_credits),
+                _cents(figures["credits"]),
+                _cents(figures["unallocated"]),
+                _cents(figures["under_review"]),
+                f"{_cents(figures['cost'])} {a.currency}",
+                "-"
+                if figures["booked"] is None
+                else f"{_cents(figures['booked'])} {split.booked_currency}",
                 str(len(real)),
                 str(len(a.flagged)),
             ]
         )
-        sums["credits"].append(a.total_credits)
-        sums["cost"].append(a.total_cost)
-        sums["unallocated"].append(a.unallocated_credits)
-    currencies = {s.allocation.currency for s in across.results.values()}
-    rows.append(
+
+    def summed(key: str) -> str:
+        values = sums.get(key, [])
+        if not values or any(v is None for v in values):
+            return "-"
+        return _cents(sum(int(v) for v in values if v is not None))
+
+    splits = list(across.results.values())
+    rows2.append(
         [
             _total_label(across),
-            _figure(_hsum(sums["credits"])),
-            f"{_figure(_hsum(sums['cost']))} {currencies.pop()}" if len(currencies) == 1 else "-",
-            _figure(_hsum(sums["unallocated"])),
+            summed("credits"),
+            summed("unallocated"),
+            summed("under_review"),
+            summed("cost") if len({s.allocation.currency for s in splits}) == 1 else "-",
+            summed("booked") if booked_cur not in (None, "mixed") else "-",
             "",
             "",
         ]
     )
-    lines = [
-        _title(across, f"Chargeback across accounts, {month} (estimates)"),
-        "",
-        *_grid(heads, rows, {1, 2, 3, 4, 5}),
-    ]
+    lines += ["", "by account:", *_grid(heads2, rows2, set(range(1, len(heads2))))]
     lines += _failed_lines(across)
     lines += _each(
         across,
@@ -446,29 +580,25 @@ def chargeback_table(across: AcrossAccounts[Chargeback]) -> str:
 
 
 def chargeback_csv(across: AcrossAccounts[Chargeback]) -> str:
-    """Every account's customer and operation rows, ``account`` first."""
-    from generect_reports.render.chargeback import render_chargeback
+    """Every account's customer and operation rows, ``account`` first, with one account's
+    columns (``booked_cost`` and ``booked_currency`` when an account has ``[money]``, empty for
+    one that has not)."""
+    from generect_reports.render.chargeback import chargeback_csv_fields, render_chargeback
 
+    booked = any(s.booked_lines is not None for s in across.results.values())
     parts = [
-        render_chargeback(s.allocation, "csv", account=name, header=k == 0)
+        render_chargeback(
+            s.allocation,
+            "csv",
+            account=name,
+            header=k == 0,
+            booked_lines=s.booked_lines,
+            booked_currency=s.booked_currency,
+            booked_column=booked,
+        )
         for k, (name, s) in enumerate(across.results.items())
     ]
-    return "".join(parts) or _header(
-        [
-            "account",
-            "month",
-            "customer",
-            "client_id",
-            "token_hints",
-            "operation",
-            "requests",
-            "estimated_successful",
-            "credits",
-            "share",
-            "estimated_cost",
-            "currency",
-        ]
-    )
+    return "".join(parts) or _header(chargeback_csv_fields(account=True))
 
 
 def chargeback_json(across: AcrossAccounts[Chargeback], *, generated_at: Any = None) -> str:
@@ -482,6 +612,7 @@ def chargeback_json(across: AcrossAccounts[Chargeback], *, generated_at: Any = N
             generated_at=generated_at,
             booked=s.booked,
             booked_currency=s.booked_currency,
+            booked_lines=s.booked_lines,
         )
         for name, s in across.results.items()
     }
@@ -608,28 +739,114 @@ def reconcile_workbook(across: AcrossAccounts[Reconciled]) -> bytes:
     return _book(build)
 
 
+def _customers_sheet(wb: xlsxwriter.Workbook, across: AcrossAccounts[Chargeback]) -> None:
+    """The Customers sheet: every account's customers with one account's columns (the account
+    first), the money headed as the table heads it, and the total (a SUM formula with its
+    computed value) labelled ``Total (partial: ...)`` when an account failed."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from generect_reports._text import xlsxwriter_text
+
+    bold = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True, "valign": "top"})
+    big = wb.add_format({"bold": True, "font_size": 14})
+    warn = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+    muted = wb.add_format({"italic": True, "font_color": "#595959"})
+    num = wb.add_format({"num_format": "#,##0.00"})
+    count = wb.add_format({"num_format": "#,##0"})
+    pct = wb.add_format({"num_format": "0.0%"})
+    total_num = wb.add_format({"num_format": "#,##0.00", "bold": True, "top": 1})
+    total_count = wb.add_format({"num_format": "#,##0", "bold": True, "top": 1})
+    total_text = wb.add_format({"bold": True, "top": 1})
+    booked_cur, listed_cur = _money_columns(across)
+    heads = ["Account", "Customer", "Token", "Requests", "Failed share", "Credits", "Share"]
+    money: list[tuple[str, str]] = []
+    if booked_cur is not None:
+        money.append(("booked", f"Booked cost ({booked_cur})"))
+    if listed_cur is not None:
+        money.append(("cost", f"Estimated cost ({listed_cur}, list prices)"))
+    heads += [h for _, h in money] + ["Integration health"]
+    ws = wb.add_worksheet("Customers")
+    ws.write_string(0, 0, _title(across, f"Customers across accounts, {across.month}"), big)
+    if not across.complete:
+        ws.write_string(1, 0, f"PARTIAL: {across.note}. The totals leave them out.", warn)
+    head = 3
+    for c, h in enumerate(heads):
+        ws.write_string(head, c, h, bold)
+    rows = _customer_rows(across)
+    first = head + 1
+    for i, r in enumerate(rows):
+        x = first + i
+        plain = muted if r["kind"] != "customer" else None
+        ws.write_string(x, 0, xlsxwriter_text(r["account"]))
+        ws.write_string(x, 1, xlsxwriter_text(r["customer"]), plain)
+        ws.write_string(x, 2, r["token_hints"])
+        ws.write_number(x, 3, r["requests"], count)
+        if r["failed_share"] is None:
+            ws.write_blank(x, 4, None)
+        else:
+            ws.write_number(x, 4, r["failed_share"], pct)
+        ws.write_number(x, 5, r["credits"] / 100, num)
+        if r["share"] is None:
+            ws.write_blank(x, 6, None)
+        else:
+            ws.write_number(x, 6, r["share"] / 100, pct)
+        for j, (key, _) in enumerate(money, start=7):
+            if r[key] is None:
+                ws.write_blank(x, j, None)
+            else:
+                ws.write_number(x, j, r[key] / 100, num)
+        ws.write_string(x, 7 + len(money), "FLAG" if r["flagged"] else "")
+    tot = first + len(rows)
+    ws.write_string(tot, 0, _partial_total(across), total_text)
+    sums = [(3, "requests", 1, total_count), (5, "credits", 100, total_num)]
+    sums += [(j, key, 100, total_num) for j, (key, _) in enumerate(money, start=7)]
+    for j, key, unit, fmt in sums:
+        value = sum(int(r[key]) for r in rows if r[key] is not None) / unit
+        top = xl_rowcol_to_cell(first, j)
+        bottom = xl_rowcol_to_cell(max(first, tot - 1), j)
+        ws.write_formula(tot, j, f"=SUM({top}:{bottom})" if rows else "=0", fmt, value)
+    ws.set_column(0, 1, 24)
+    ws.set_column(2, 2, 12)
+    ws.set_column(3, len(heads) - 2, 15)
+    ws.set_column(len(heads) - 1, len(heads) - 1, 50)
+    ws.freeze_panes(head + 1, 2)
+
+
 def chargeback_workbook(across: AcrossAccounts[Chargeback]) -> bytes:
-    """Summary (one row per account) and each account's customers sheet."""
-    from generect_reports.render.chargeback import add_customers_sheet
+    """Summary (one row per account: credits, unallocated, under review, estimated and booked
+    cost), Customers (every account's customers, one account's columns with the account first)
+    and each account's customers sheet."""
+    from generect_reports.render.chargeback import add_customers_sheet, safe_sheet_names
 
     month = across.month
-    heads = ["account", "credits", "estimated cost", "unallocated credits", "flagged"]
-    rows: list[tuple[str, list[float | None], str]] = [
-        (
-            name,
-            [
-                s.allocation.total_credits,
-                s.allocation.total_cost,
-                s.allocation.unallocated_credits,
-            ],
-            f"{len(s.allocation.flagged)} flagged",
-        )
-        for name, s in across.results.items()
+    heads = [
+        "account",
+        "credits",
+        "unallocated credits",
+        "under review credits",
+        "estimated cost",
+        "booked cost",
+        "flagged",
     ]
+    rows: list[tuple[str, list[float | None], str]] = []
+    for name, s in across.results.items():
+        f = _account_figures(s)
+        rows.append(
+            (
+                name,
+                [
+                    None if f[k] is None else int(f[k] or 0) / 100
+                    for k in ("credits", "unallocated", "under_review", "cost", "booked")
+                ],
+                f"{len(s.allocation.flagged)} flagged",
+            )
+        )
 
     def build(wb: xlsxwriter.Workbook) -> None:
         _summary_sheet(wb, across, f"Chargeback across accounts, {month} (estimates)", heads, rows)
-        for sheet, s in zip(_sheet_names(across), across.results.values()):
+        _customers_sheet(wb, across)
+        names = safe_sheet_names(list(across.results), taken=["Summary", "Customers"])
+        for sheet, s in zip(names, across.results.values()):
             add_customers_sheet(wb, s.allocation, name=sheet)
 
     return _book(build)

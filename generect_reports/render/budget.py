@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from generect_reports.analysis.forecast import Forecast, PeriodForecast, Runway, TopUps
     from generect_reports.fetch.account import AccountStatus
+    from generect_reports.reports.accounts import AcrossAccounts
     from generect_reports.reports.assemble import StatusMoney, StatusReport
     from generect_reports.reports.formats import ReportFormats
 
@@ -543,6 +544,45 @@ def digest_message(
     if with_topups:
         facts.append(("With top-ups", with_topups.strip().removeprefix("with top-ups").strip()))
     lines = [c.text for c in checks] or ["no threshold crossed"]
+    return title, facts, lines
+
+
+def digest_across_message(
+    across: AcrossAccounts[StatusReport],
+) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """Title, figures (one per account: used, projection, the first line's share, balance) and
+    exceptions (every account's crossings, then the accounts that could not be read) of the
+    month-so-far digest across accounts: one message naming every account."""
+    month = across.month or "this month"
+    title = f"Generect credits {month} so far: {len(across.results)} account(s)"
+    if not across.complete:
+        title += f" [{across.note}]"
+    facts: list[tuple[str, str]] = []
+    lines: list[str] = []
+    for name, status in across.results.items():
+        a = status.frame.attrs
+        parts = [
+            f"{_fmt(a['used_credits'])} credits ({a['elapsed_days']} of {a['days_in_month']} days)"
+        ]
+        if not a["complete"] and not pd.isna(a["projected_credits"]):
+            parts.append(f"projected {_fmt(a['projected_credits'], projection=True)}")
+        row = _limit_row(status.frame)
+        if row is not None:
+            projected = pd.notna(row["projected_share"])
+            share = row["projected_share"] if projected else row["share_used"]
+            parts.append(
+                f"{row['line']} {'projected ' if projected else ''}{_fmt(share, pct=True)}"
+            )
+        parts.append(f"balance {_fmt(status.account.balance)} credits")
+        label = across.label(name)
+        facts.append((label, ", ".join(parts)))
+        lines += [f"{label}: {c.text}" for c in status.checks]
+    if not lines:
+        lines.append("no threshold crossed")
+    lines += [
+        f"{across.label(str(f['account']))}: could not be read ({f['error']})"
+        for f in across.failed
+    ]
     return title, facts, lines
 
 

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHARGEBACK_FORMATS",
+    "booked_cents",
+    "chargeback_csv_fields",
+    "money_basis",
+    "money_heading",
     "add_customers_sheet",
     "customers_page",
     "customers_summary",
@@ -70,8 +74,37 @@ def _estimate_note(alloc: Allocation) -> str:
 # --- text outputs ----------------------------------------------------------------------------
 
 
-def _table(alloc: Allocation) -> str:
+def money_heading(currency: str, *, booked: bool) -> str:
+    """The heading of a chargeback's money column: the booked amount when ``[money]`` values
+    the credits (the rate the statements use), else the list-price estimate, labelled so."""
+    return f"booked {currency}" if booked else f"est. cost {currency}"
+
+
+def money_basis(*, booked: bool) -> str:
+    """What the money column holds, in words (under the table's title)."""
+    if booked:
+        return (
+            "money: the booked cost ([money], valued from the purchases), the rate the "
+            "statements use; it adds up to the month's booked cost"
+        )
+    return "money: an estimate at list prices (no [money] in the config)"
+
+
+def booked_cents(alloc: Allocation, booked: Mapping[str, int]) -> list[int]:
+    """Each row of ``alloc.customers``' booked cents (0 for a customer with none)."""
+    return [int(booked.get(str(k), 0)) for k in alloc.customers["customer"]]
+
+
+def _table(
+    alloc: Allocation, booked: Mapping[str, int] | None = None, booked_currency: str = "USD"
+) -> str:
     c = alloc.customers
+    if booked is not None:
+        heading = money_heading(booked_currency, booked=True)
+        money = [f"{v / 100:,.2f}" for v in booked_cents(alloc, booked)]
+    else:
+        heading = money_heading(alloc.currency, booked=False)
+        money = [f"{v:,.2f}" for v in c["estimated_cost"]]
     shown = pd.DataFrame(
         {
             "customer": c["customer"].astype(str).map(_printable),
@@ -80,19 +113,27 @@ def _table(alloc: Allocation) -> str:
             "failed": c["failed_share"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
             "credits": c["credits"].map(lambda v: f"{v:,.2f}"),
             "share": c["share_display"].map(_shown),
-            f"est. cost {alloc.currency}": c["estimated_cost"].map(lambda v: f"{v:,.2f}"),
+            heading: pd.Series(money, index=c.index, dtype=object),
             "health": c["flagged"].map(lambda f: "FLAG" if f else ""),
         }
     )
-    lines = [f"Chargeback {alloc.month} ({alloc.timezone}): credits per customer, estimated", ""]
+    lines = [f"Chargeback {alloc.month} ({alloc.timezone}): credits per customer, estimated"]
+    lines += [money_basis(booked=booked is not None), ""]
     lines.append(shown.to_string(index=False) if len(shown) else "(no customers)")
     scope = "account total (all customers)" if alloc.narrowed_to else "total"
     ties = "equal" if alloc.tied else "DO NOT equal"
+    if booked is not None and not alloc.narrowed_to:
+        money_total = (
+            f"booked {sum(booked.values()) / 100:,.2f} {booked_currency} (at list prices an "
+            f"estimated {alloc.total_cost:,.2f} {alloc.currency})"
+        )
+    else:
+        money_total = f"estimated {alloc.total_cost:,.2f} {alloc.currency} at list prices"
     lines += [
         "",
         (
-            f"{scope}: {alloc.total_credits:,.2f} credits, estimated {alloc.total_cost:,.2f} "
-            f"{alloc.currency}; customers plus unallocated {ties} the account's usage per operation"
+            f"{scope}: {alloc.total_credits:,.2f} credits, {money_total}; customers plus "
+            f"unallocated {ties} the account's usage per operation"
         ),
     ]
     for _, row in alloc.flagged.iterrows():
@@ -104,11 +145,22 @@ def _table(alloc: Allocation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _rows(alloc: Allocation) -> list[dict[str, Any]]:
+def _rows(
+    alloc: Allocation, booked_lines: Mapping[tuple[str, str], int] | None = None
+) -> list[dict[str, Any]]:
+    """One row per customer and operation; with ``booked_lines`` (cents per customer and
+    operation, the statements' amounts) each row's ``booked_cost`` too."""
     ident = alloc.customers.set_index("customer")
     out = []
     for r in alloc.lines.itertuples(index=False):
         who = ident.loc[r.customer] if r.customer in ident.index else None
+        booked = (
+            {}
+            if booked_lines is None
+            else {
+                "booked_cost": int(booked_lines.get((str(r.customer), str(r.operation)), 0)) / 100
+            }
+        )
         out.append(
             {
                 "month": alloc.month,
@@ -122,15 +174,17 @@ def _rows(alloc: Allocation) -> list[dict[str, Any]]:
                 "share": float(r.share),
                 "estimated_cost": float(r.estimated_cost),
                 "currency": alloc.currency,
+                **booked,
             }
         )
     return out
 
 
-def _csv(alloc: Allocation, *, account: str | None = None, header: bool = True) -> str:
-    buf = io.StringIO()
-    fields = [
-        *([] if account is None else ["account"]),
+def chargeback_csv_fields(*, account: bool = False, booked: bool = False) -> list[str]:
+    """The columns of the chargeback CSV: ``account`` first across accounts, ``booked_cost``
+    and ``booked_currency`` last when ``[money]`` values the credits."""
+    return [
+        *(["account"] if account else []),
         "month",
         "customer",
         "client_id",
@@ -142,14 +196,32 @@ def _csv(alloc: Allocation, *, account: str | None = None, header: bool = True) 
         "share",
         "estimated_cost",
         "currency",
+        *(["booked_cost", "booked_currency"] if booked else []),
     ]
+
+
+def _csv(
+    alloc: Allocation,
+    *,
+    account: str | None = None,
+    header: bool = True,
+    booked_lines: Mapping[tuple[str, str], int] | None = None,
+    booked_currency: str = "USD",
+    booked_column: bool = False,
+) -> str:
+    buf = io.StringIO()
+    with_booked = booked_column or booked_lines is not None
+    fields = chargeback_csv_fields(account=account is not None, booked=with_booked)
     writer = csv.DictWriter(
         buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
     )
     if header:
         writer.writeheader()
     lead = {} if account is None else {"account": account}
-    for row in _rows(alloc):
+    tail = {"booked_currency": booked_currency if booked_lines is not None else None}
+    for row in _rows(alloc, booked_lines):
+        if with_booked:
+            row = {**row, "booked_cost": row.get("booked_cost"), **tail}
         writer.writerow(
             {
                 k: (csv_safe(v) if isinstance(v, str) else ("" if v is None else v))
@@ -159,7 +231,14 @@ def _csv(alloc: Allocation, *, account: str | None = None, header: bool = True) 
     return buf.getvalue()
 
 
-def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, Any]:
+def _json(
+    alloc: Allocation,
+    *,
+    complete: bool,
+    generated_at: Any,
+    booked: Mapping[str, int] | None = None,
+    booked_lines: Mapping[tuple[str, str], int] | None = None,
+) -> dict[str, Any]:
     # Data, not display: the exact share goes out; the shown one is for the page.
     cust = alloc.customers.drop(
         columns=["credits_hundredths", "cost_cents", "share_display", "under_review_hundredths"]
@@ -168,12 +247,21 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, 
     reviews = alloc.reviews.drop(columns=["credits_hundredths"]).assign(
         estimated_successful=alloc.reviews["estimated_successful"].round(4)
     )
+    # The booked cost of the whole account, as the other totals (even with --customer): the
+    # lines are the account's, the customers' booked costs only those shown.
+    account_booked = (
+        sum(booked_lines.values())
+        if booked_lines is not None
+        else sum(booked.values())
+        if booked is not None and not alloc.narrowed_to
+        else None
+    )
     # The envelope's start and end are inclusive local dates; the window holds the local
     # instants the analytics were asked for, so their wall-clock dates are those days.
     first, last = (pd.Timestamp(w).date() for w in alloc.window) if alloc.window else (None, None)
     doc = json_document(
         "chargeback",
-        _rows(alloc),
+        _rows(alloc, booked_lines),
         source=alloc.source,
         timezone=alloc.timezone,
         period="month",
@@ -186,6 +274,7 @@ def _json(alloc: Allocation, *, complete: bool, generated_at: Any) -> dict[str, 
             "estimated_cost": alloc.total_cost,
             "unallocated_credits": alloc.unallocated_credits,
             "under_review_credits": alloc.under_review_credits,
+            **({} if account_booked is None else {"booked_cost": account_booked / 100}),
         },
         fields={
             "month": alloc.month,
@@ -223,18 +312,30 @@ def render_chargeback(
     generated_at: Any = None,
     booked: Mapping[str, int] | None = None,
     booked_currency: str = "USD",
+    booked_lines: Mapping[tuple[str, str], int] | None = None,
     account: str | None = None,
     header: bool = True,
+    booked_column: bool = False,
 ) -> str:
     """``alloc`` as ``table``, ``csv`` (one row per customer and operation) or ``json`` (the
     versioned envelope, with customers, operations, assumptions and health in its fields).
-    ``booked`` (cents by customer) adds each customer's booked cost to the table and JSON.
-    For the CSV, ``account`` adds it as the first column and ``header`` False leaves the
-    header out (the rows of one account among many)."""
+    ``booked`` (cents by customer) makes the table's money column the booked cost (the rate
+    the statements use; else it is the list-price estimate, labelled so) and adds it to the
+    JSON; ``booked_lines`` (cents by customer and operation) adds each row's ``booked_cost``
+    to the CSV and JSON. For the CSV, ``account`` adds it as the first column, ``header``
+    False leaves the header out (the rows of one account among many) and ``booked_column``
+    keeps the booked columns (empty) for an account without ``[money]``."""
     if fmt == "table":
-        return _table(alloc) + _booked_lines(booked, booked_currency)
+        return _table(alloc, booked, booked_currency)
     if fmt == "csv":
-        return _csv(alloc, account=account, header=header)
+        return _csv(
+            alloc,
+            account=account,
+            header=header,
+            booked_lines=booked_lines,
+            booked_currency=booked_currency,
+            booked_column=booked_column,
+        )
     if fmt == "json":
         return dumps_document(
             chargeback_document(
@@ -243,6 +344,7 @@ def render_chargeback(
                 generated_at=generated_at,
                 booked=booked,
                 booked_currency=booked_currency,
+                booked_lines=booked_lines,
             )
         )
     raise ValueError(f"unknown format {fmt!r}")
@@ -255,9 +357,16 @@ def chargeback_document(
     generated_at: Any = None,
     booked: Mapping[str, int] | None = None,
     booked_currency: str = "USD",
+    booked_lines: Mapping[tuple[str, str], int] | None = None,
 ) -> dict[str, Any]:
     """The ``chargeback --format json`` document of one account."""
-    doc = _json(alloc, complete=complete, generated_at=generated_at)
+    doc = _json(
+        alloc,
+        complete=complete,
+        generated_at=generated_at,
+        booked=booked,
+        booked_lines=booked_lines,
+    )
     if booked is not None:
         doc["booked_cost"] = {
             "currency": booked_currency,
@@ -265,16 +374,6 @@ def chargeback_document(
             "customers": [{"customer": k, "booked_cost": v / 100} for k, v in booked.items()],
         }
     return doc
-
-
-def _booked_lines(booked: Mapping[str, int] | None, currency: str) -> str:
-    if booked is None:
-        return ""
-    width = max([len(k) for k in booked] + [8])
-    lines = ["", f"booked cost ({currency}, valued from the purchases; adds up to the month's):"]
-    lines += [f"  {_printable(k):<{width}}  {v / 100:>12,.2f}" for k, v in booked.items()]
-    lines.append(f"  {'total':<{width}}  {sum(booked.values()) / 100:>12,.2f}")
-    return "\n".join(lines) + "\n"
 
 
 # --- workbook --------------------------------------------------------------------------------
@@ -654,10 +753,12 @@ def render_chargeback_workbook(
     include_empty: bool = False,
     statements: Statements | None = None,
 ) -> bytes:
-    """The statement workbook: a summary sheet (customers × operations) and one statement sheet
-    per customer with something to bill (every customer with ``include_empty``), from
-    ``statements`` (default: built from ``alloc`` at list prices). ``created`` fixes the
-    document time (default: the start of the month after)."""
+    """The statement workbook, customer-facing: one statement sheet per customer with something
+    to bill (every customer with ``include_empty``), from ``statements`` (default: built from
+    ``alloc`` at list prices), and nothing internal (the customers × operations split is the
+    allocation workbook's, :func:`render_allocation_workbook`). With no statement to make, one
+    sheet says so. ``created`` fixes the document time (default: the start of the month
+    after)."""
     import xlsxwriter
 
     from generect_reports.reports.statements import build_statements
@@ -677,11 +778,14 @@ def render_chargeback_workbook(
         }
     )
     fmts = _formats(wb, None)
-    summary = "Chargeback"
-    names = safe_sheet_names([st.customer for st in statements.statements], taken=[summary])
-    _summary_sheet(wb, alloc, summary, fmts)
+    names = safe_sheet_names([st.customer for st in statements.statements])
     for st, name in zip(statements.statements, names):
         _statement_sheet(wb, st, name, fmts)
+    if not statements.statements:
+        ws = wb.add_worksheet("Statements")
+        _text(ws, 0, 0, f"Statements of API usage: {_month_name(alloc.month)}", fmts["title"])
+        _text(ws, 1, 0, "No customer has anything to bill this month.")
+        ws.set_column(0, 0, 60)
     _print_setup(wb, alloc)
     wb.close()
     return buf.getvalue()
