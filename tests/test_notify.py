@@ -323,3 +323,73 @@ def test_two_crossings_are_one_message_naming_both(receiver):
     text = receiver.posts[0]["body"]["text"]
     assert text.startswith("*Generect credits 2026-11: 2 threshold(s) crossed (sample account)*")
     assert "plan limit projected at 105.4%" in text and "below --min-runway-days 120" in text
+
+
+def _digest_of_many(accounts: int = 500) -> tuple[str, list[tuple[str, str]], list[str]]:
+    title = f"Generect usage digest: {accounts} accounts, October 2026 (partial: 1 failed)"
+    facts = [(f"acct{k:03d}", f"{1000 + k:,} credits, 84.2% of the limit") for k in range(accounts)]
+    lines = [f"acct{k:03d}: daily credits crossed 80% of the budget 'ops'" for k in range(accounts)]
+    return title, facts, lines
+
+
+def test_a_digest_of_500_accounts_stays_inside_slacks_limits_and_says_what_it_left_out():
+    from generect_reports.render.chat import SLACK_BLOCKS_LIMIT, SLACK_TEXT_LIMIT, slack_digest
+
+    title, facts, lines = _digest_of_many()
+    body = slack_digest(title, facts, lines)
+    blocks = body["blocks"]
+    assert len(blocks) <= SLACK_BLOCKS_LIMIT and len(body["text"]) <= SLACK_TEXT_LIMIT
+    assert len(blocks[0]["text"]["text"]) <= 150
+    texts = []
+    for block in blocks[1:]:
+        if "fields" in block:
+            assert len(block["fields"]) <= 10
+            assert all(len(f["text"]) <= 2000 for f in block["fields"])
+            texts += [f["text"] for f in block["fields"]]
+        elif block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+            texts += block["text"]["text"].split("\n")
+    assert sum(len(t) for t in texts) <= 11_000
+    shown_facts = sum(len(b.get("fields", [])) for b in blocks)
+    shown_lines = sum(
+        len(b["text"]["text"].split("\n")) for b in blocks if b["type"] == "section" and "text" in b
+    )
+    note = blocks[-1]["elements"][0]["text"]
+    left = int(note.split()[0])
+    assert left == len(facts) + len(lines) - shown_facts - shown_lines > 0
+    assert "generect-reports status" in note
+    # The notification text says the same, and never cuts a line in two.
+    assert body["text"].splitlines()[-1].startswith("• ") and "more not shown" in body["text"]
+
+
+def test_a_small_digest_is_whole():
+    from generect_reports.render.chat import slack_digest, teams_digest
+
+    title, facts, lines = _digest_of_many(3)
+    blocks = slack_digest(title, facts, lines)["blocks"]
+    assert [b["type"] for b in blocks] == ["header", "section", "section"]
+    assert blocks[2]["text"]["text"].count("•") == 3
+    card = teams_digest(title, facts, lines)["attachments"][0]["content"]["body"]
+    assert len(card[1]["facts"]) == 3 and len(card) == 2 + 3
+    assert not any("more not shown" in json.dumps(b) for b in card)
+
+
+def test_teams_and_plain_slack_messages_of_500_accounts_fit_and_count_the_rest():
+    from generect_reports.render.chat import (
+        TEAMS_BYTES_LIMIT,
+        slack_payload,
+        teams_digest,
+        teams_payload,
+    )
+
+    title, facts, lines = _digest_of_many()
+    for card in (teams_digest(title, facts, lines), teams_payload(title, lines)):
+        assert len(json.dumps(card).encode("utf-8")) <= TEAMS_BYTES_LIMIT
+        body = card["attachments"][0]["content"]["body"]
+        shown = [b for b in body[1:] if b["type"] == "TextBlock"]
+        facts_shown = sum(len(b["facts"]) for b in body if b["type"] == "FactSet")
+        left = int(shown[-1]["text"].split()[1])
+        total = len(lines) + (len(facts) if facts_shown else 0)
+        assert left == total - facts_shown - (len(shown) - 1) > 0
+    plain = slack_payload(title, lines)["text"].splitlines()
+    assert int(plain[-1].split()[1]) == len(lines) - (len(plain) - 2)
