@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -119,6 +120,12 @@ def _needs_only_answers(source: Source, settings: ReportSettings) -> bool:
     return not money_for(source, settings.money).configured
 
 
+def _worker_start() -> None:
+    """In a worker: Ctrl-C is the parent's to handle (it stops the pool), not a traceback from
+    every worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _build(
     answered: _Answered, month: Month, settings: ReportSettings, usage: ReportUsage
 ) -> MonthlyReport:
@@ -143,7 +150,11 @@ class ReportPool:
         self.workers = 0
         """The worker processes running (0: every report is built in this process)."""
         if workers >= 1 and _can_fork():
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_worker_start,
+            )
             # Fork the workers now, while this process has no other thread: the first task
             # starts them all.
             pool.submit(int).result()
