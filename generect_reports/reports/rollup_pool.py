@@ -18,6 +18,7 @@ figures are the same either way.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
 import os
 import signal
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from generect_reports.periods import Month
     from generect_reports.reports.assemble import ReportSettings
     from generect_reports.reports.monthly import MonthlyReport
+
+log = logging.getLogger("generect_reports")
 
 __all__ = ["ReportPool", "report_workers", "PARALLEL_MIN_ACCOUNTS", "MAX_REPORT_WORKERS"]
 
@@ -160,6 +163,7 @@ class ReportPool:
             pool.submit(int).result()
             self._pool = pool
             self.workers = workers
+            log.info("building the accounts' reports in %d worker processes", workers)
 
     def report(
         self, source: Source, month: Month | str | None, settings: ReportSettings
