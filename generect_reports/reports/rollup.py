@@ -103,23 +103,17 @@ def _hundredths_sum(values: Any) -> float:
 def account_exceptions(rep: MonthlyReport) -> list[str]:
     """What a controller must see first about one account's month, most severe first."""
     out: list[str] = []
-    budget = rep.sections.budget
-    if budget is not None and len(budget):
-        limit = budget.loc[
-            budget["kind"] == "limit",
-            ["used", "threshold", "projected", "crossed", "projected_over"],
-        ]
-        for row in limit.itertuples(index=False):
-            if bool(row.crossed):
-                out.append(
-                    f"over the plan limit: {rep.formats.credits(row.used)} of "
-                    f"{rep.formats.credits(row.threshold)} credits"
-                )
-            elif bool(row.projected_over):
-                out.append(
-                    f"projected over the plan limit: {rep.formats.credits(row.projected)} of "
-                    f"{rep.formats.credits(row.threshold)} credits"
-                )
+    for row in _limit_rows(rep):
+        if bool(row["crossed"]):
+            out.append(
+                f"over the plan limit: {rep.formats.credits(row['used'])} of "
+                f"{rep.formats.credits(row['threshold'])} credits"
+            )
+        elif bool(row["projected_over"]):
+            out.append(
+                f"projected over the plan limit: {rep.formats.credits(row['projected'])} of "
+                f"{rep.formats.credits(row['threshold'])} credits"
+            )
     if len(rep.anomalies):
         days = sorted({pd.Timestamp(d).strftime("%d %b") for d in rep.anomalies["day"]})
         out.append(f"{len(rep.anomalies)} unusual day(s): {', '.join(days[:3])}")
@@ -130,11 +124,24 @@ def account_exceptions(rep: MonthlyReport) -> list[str]:
     return out
 
 
-def _limit(rep: MonthlyReport) -> tuple[float, float, str]:
+def _limit_rows(rep: MonthlyReport) -> list[dict[str, Any]]:
+    """The budget rows of the plan limit, as plain records (a few rows: no frame needed)."""
     budget = rep.sections.budget
-    if budget is None or not len(budget) or not (budget["kind"] == "limit").any():
+    if budget is None or not len(budget):
+        return []
+    kinds = budget["kind"].tolist()
+    if "limit" not in kinds:
+        return []
+    columns = ["used", "threshold", "projected", "crossed", "projected_over", "share_used"]
+    values = zip(*(budget[c].tolist() for c in columns), strict=True)
+    return [dict(zip(columns, v, strict=True)) for k, v in zip(kinds, values) if k == "limit"]
+
+
+def _limit(rep: MonthlyReport) -> tuple[float, float, str]:
+    rows = _limit_rows(rep)
+    if not rows:
         return float("nan"), float("nan"), "no limit"
-    row = budget[budget["kind"] == "limit"].iloc[0]
+    row = rows[0]
     status = (
         "over limit"
         if bool(row["crossed"])
@@ -187,14 +194,16 @@ def build_rollup(
         totals = rep.monthly.sum(axis=0)
         for period, credits in totals.items():
             trend.append({"account": name, "month": str(period), "credits": float(credits)})
-        for op in rep.operations[["operation", "credits", "estimated_cost"]].itertuples(
-            index=False
+        table = rep.operations
+        for operation, credits, cost in zip(
+            table["operation"].tolist(),
+            table["credits"].tolist(),
+            table["estimated_cost"].tolist(),
+            strict=True,
         ):
-            if float(op.credits):
-                ops.setdefault(str(op.operation), []).append(float(op.credits))
-                op_cents[str(op.operation)] = op_cents.get(str(op.operation), 0) + money_cents(
-                    op.estimated_cost
-                )
+            if float(credits):
+                ops.setdefault(str(operation), []).append(float(credits))
+                op_cents[str(operation)] = op_cents.get(str(operation), 0) + money_cents(cost)
     accounts = pd.DataFrame(
         rows,
         columns=[
@@ -252,15 +261,23 @@ def rollup_report(
     labels: Mapping[str, str] | None = None,
 ) -> RollupReport:
     """Every account's monthly report of ``month`` (each with its own settings), side by side,
-    and the roll-up of those that answered. ``month`` None is the last full month."""
-    from generect_reports.reports.assemble import monthly_report
+    and the roll-up of those that answered. ``month`` None is the last full month.
+
+    With many accounts and several cores, the reports are built in worker processes while the
+    accounts are fetched here (:mod:`~generect_reports.reports.rollup_pool`); the figures are
+    the same as in one process."""
+    from generect_reports.reports.rollup_pool import ReportPool, report_workers
 
     chosen = None if month is None else Month.parse(month)
 
-    def one(name: str, source: Source) -> MonthlyReport:
-        return monthly_report(source, chosen, settings_for(name))
+    # Many accounts on several cores: each account's report is built in a worker process as
+    # soon as its data has arrived, while the other accounts are still being fetched here.
+    with ReportPool(report_workers(len(sources.accounts))) as pool:
 
-    reports = sources.each(one)
+        def one(name: str, source: Source) -> MonthlyReport:
+            return pool.report(source, chosen, settings_for(name))
+
+        reports = sources.each(one)
     first = next(iter(reports.values()), None)
     label = str(chosen) if chosen is not None else (first.month if first else "")
     if not label:
