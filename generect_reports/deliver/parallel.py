@@ -23,11 +23,11 @@ import os
 import pickle
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from generect_reports._atomic import write_bytes_atomic
+from generect_reports._fork import can_fork
 from generect_reports.errors import EXIT_UNEXPECTED, GenerectError
 
 if TYPE_CHECKING:
@@ -74,25 +74,8 @@ def _render_pdf(rep: MonthlyReport) -> bytes:
     return render_pdf(rep)
 
 
-#: Threads that may run beside a fork: tqdm's progress-bar monitor only ever takes tqdm's own
-#: lock, which the child never uses.
-_FORK_SAFE_THREADS = frozenset({"tqdm_monitor"})
-
-
-def _can_fork() -> bool:
-    # Only on Linux and FreeBSD (macOS may crash in a forked child that touches system
-    # frameworks), and only from a process with no other thread (but the known-safe ones): a
-    # lock another thread holds at the fork stays locked in the child, as in a notebook kernel.
-    # GENERECT_REPORTS_NO_FORK=1 keeps one process (profiling).
-    if not (hasattr(os, "fork") and sys.platform.startswith(("linux", "freebsd"))):
-        return False
-    current = threading.current_thread()
-    others = [t for t in threading.enumerate() if t is not current]
-    return (
-        current is threading.main_thread()
-        and all(t.daemon and t.name in _FORK_SAFE_THREADS for t in others)
-        and not os.environ.get("GENERECT_REPORTS_NO_FORK")
-    )
+# The render child and the roll-up's workers fork on the same terms.
+_can_fork = can_fork
 
 
 @contextlib.contextmanager

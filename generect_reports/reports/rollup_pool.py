@@ -147,12 +147,12 @@ class ReportPool:
     """
 
     def __init__(self, workers: int) -> None:
-        from generect_reports.deliver.parallel import _can_fork
+        from generect_reports._fork import can_fork
 
         self._pool: ProcessPoolExecutor | None = None
         self.workers = 0
         """The worker processes running (0: every report is built in this process)."""
-        if workers >= 1 and _can_fork():
+        if workers >= 1 and can_fork():
             pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("fork"),
