@@ -65,6 +65,7 @@ __all__ = [
     "PAGE_DEADLINE",
     "WORKERS",
     "MODEL_CACHE",
+    "CHART_CACHE_BYTES",
 ]
 
 #: The cookie holding proof of the token (a digest of it, never the token itself).
@@ -75,8 +76,8 @@ PAGE_DEADLINE = 180.0
 WORKERS = 2
 #: Models kept at once: (account, month, timezone) combinations.
 MODEL_CACHE = 6
-#: Charts kept at once (PNG bytes, by view).
-CHART_CACHE = 96
+#: Bytes of chart PNGs kept at once (by view; the oldest go first).
+CHART_CACHE_BYTES = 12 * 2**20
 
 _TABS = ("totals", "compare", "drill", "export")
 _MODES = ("previous", "yoy", "custom")
@@ -208,6 +209,25 @@ def view_state(
     )
 
 
+def _release_memory() -> None:
+    """Hand freed heap pages back to the system after drawing (glibc keeps them otherwise, and
+    a server left running would keep the high-water mark of its busiest minute)."""
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 def _reason(exc: BaseException) -> str:
     from .._text import escape_invisible
 
@@ -284,6 +304,7 @@ class DashboardServer:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dashboard")
         self._models: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
         self._charts: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
+        self._chart_bytes = 0
         self._lock = threading.Lock()
         self._build = threading.Lock()  # one build at a time: sources are asked one by one
         self._files = threading.Lock()
@@ -350,6 +371,14 @@ class DashboardServer:
             except Exception:  # noqa: BLE001, S110 - the page says why, when it is asked
                 pass
 
+        def charts() -> None:
+            from ..render.dashboard.charts import warm_up
+
+            warm_up()
+
+        # The models and matplotlib load side by side (file reads and drawing let go of the
+        # interpreter lock now and then): the first chart waits for the slower of the two.
+        threading.Thread(target=charts, name="dashboard-warm-charts", daemon=True).start()
         threading.Thread(target=default, name="dashboard-warm", daemon=True).start()
 
     # -- models ------------------------------------------------------------------------------
@@ -852,8 +881,11 @@ class DashboardServer:
             raise LookupError(f"no chart {kind!r}")
         with self._lock:
             self._charts[ident] = (png, "")
-            while len(self._charts) > CHART_CACHE:
-                self._charts.popitem(last=False)
+            self._chart_bytes += len(png)
+            while self._chart_bytes > CHART_CACHE_BYTES and len(self._charts) > 1:
+                _old, (dropped, _alt) = self._charts.popitem(last=False)
+                self._chart_bytes -= len(dropped)
+        _release_memory()
         return png
 
     # -- files --------------------------------------------------------------------------------
@@ -878,7 +910,9 @@ class DashboardServer:
                 write_rollup_workbook(value, xlsx)
                 write_rollup_pdf(value, pdf)
             path = xlsx if ext == "xlsx" else pdf
-            return path.name, path.read_bytes()
+            data = path.read_bytes()
+        _release_memory()
+        return path.name, data
 
     def view_file(
         self, given: Mapping[str, Sequence[str]], key: tuple[str, str, str], ext: str
