@@ -270,6 +270,11 @@ def test_dashboard_in_chromium(browser, dashboard, tmp_path):
         body = page.inner_text("body")
         assert "Credits, October 2026" in body and "33,441" in body
         assert "import" not in body and "USE_LIVE_API" not in body and "Traceback" not in body
+        # The key figures arrive after the explorer and are moved above it.
+        assert page.evaluate(
+            "document.getElementById('generect-kpi-block')"
+            ".compareDocumentPosition(document.querySelector('.generect-explorer')) & 4"
+        )
         with page.expect_navigation():
             page.locator("input[name=period][value=week]").check()
         assert "period=week" in page.url

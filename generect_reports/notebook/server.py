@@ -47,6 +47,8 @@ from ..render.dashboard import (
     Table,
     render_failure,
     render_page,
+    render_page_end,
+    render_page_start,
 )
 
 if TYPE_CHECKING:
@@ -86,11 +88,13 @@ ALL = ""  # the picker's value of the roll-up across accounts
 
 
 @dataclass(frozen=True)
-class Models:
-    """Everything a page of one (account, month, timezone) shows, built once."""
+class Explore:
+    """What the explorer of one (account, month, timezone) shows: the report's days, built
+    first (a chart needs nothing more)."""
 
-    report: Any
     usage: pd.DataFrame
+    #: The report's usage (its daily and monthly frames), as the source gave it.
+    fetched: Any
     grid: UsageGrid
     anomalies: pd.DataFrame
     colors: Mapping[str, str]
@@ -98,6 +102,15 @@ class Models:
     ranked: tuple[str, ...]
     #: The source can bucket days in another timezone (live data; the sample cannot).
     any_timezone: bool
+    month: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Models(Explore):
+    """The explorer's days and the month's report, built from those same days."""
+
+    report: Any
 
 
 @dataclass(frozen=True)
@@ -303,9 +316,10 @@ class DashboardServer:
         self.token = token
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dashboard")
         self._models: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
+        self._explores: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
         self._charts: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
         self._chart_bytes = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a report's future asks for its explorer's under it
         self._build = threading.Lock()  # one build at a time: sources are asked one by one
         self._files = threading.Lock()
 
@@ -366,7 +380,9 @@ class DashboardServer:
             account = self.accounts[0] if self.accounts and not self.many else ALL
             try:
                 key = (account, self.default_month(account), "")
-                if isinstance(self.models(key).result(), Models):
+                self.models(key)  # the report follows the explorer's days
+                if not (self.many and account == ALL):
+                    self.explore(key).result()
                     self.chart({}, key, "main", "wide")  # matplotlib loaded, the chart drawn
             except Exception:  # noqa: BLE001, S110 - the page says why, when it is asked
                 pass
@@ -383,66 +399,144 @@ class DashboardServer:
 
     # -- models ------------------------------------------------------------------------------
 
-    def models(self, key: tuple[str, str, str]) -> Future[Any]:
-        """The models of ``key``, built once by a worker (the future is shared by every viewer
-        asking meanwhile); a failed build is not kept, so the next view tries again."""
+    def _cached(
+        self,
+        store: OrderedDict[tuple[str, str, str], Future[Any]],
+        key: tuple[str, str, str],
+        start: Callable[[], Future[Any]],
+    ) -> Future[Any]:
+        """``store[key]``, started by ``start`` when missing (the future is shared by every
+        viewer asking meanwhile); a failed build is not kept, so the next view tries again."""
         with self._lock:
-            found = self._models.get(key)
+            found = store.get(key)
             if found is not None:
-                self._models.move_to_end(key)
+                store.move_to_end(key)
                 return found
-            future = self.pool.submit(self._build_models, key)
-            self._models[key] = future
-            while len(self._models) > MODEL_CACHE:
-                self._models.popitem(last=False)
+            future = start()
+            store[key] = future
+            while len(store) > MODEL_CACHE:
+                store.popitem(last=False)
 
         def forget(done: Future[Any]) -> None:
             if done.exception() is not None:
                 with self._lock:
-                    if self._models.get(key) is done:
-                        del self._models[key]
+                    if store.get(key) is done:
+                        del store[key]
 
         future.add_done_callback(forget)
         return future
 
-    def _build_models(self, key: tuple[str, str, str]) -> Any:
-        from ..reports.assemble import monthly_report, report_usage
+    def explore(self, key: tuple[str, str, str]) -> Future[Any]:
+        """The explorer's days of ``key`` (:class:`Explore`), built once by a worker."""
+        return self._cached(self._explores, key, lambda: self.pool.submit(self._build_explore, key))
+
+    def models(self, key: tuple[str, str, str]) -> Future[Any]:
+        """The complete models of ``key`` (:class:`Models`, or the roll-up across accounts),
+        built once. The report is built from the explorer's days once those are in, by a task
+        of its own, so a worker never waits for a task still queued."""
+        if self.many and key[0] == ALL:
+            return self._cached(
+                self._models, key, lambda: self.pool.submit(self._build_rollup, key)
+            )
+
+        def start() -> Future[Any]:
+            out: Future[Any] = Future()
+
+            def chain(done: Future[Any]) -> None:
+                error = done.exception()
+                if error is not None:
+                    out.set_exception(error)
+                    return
+                try:
+                    inner = self.pool.submit(self._build_report, key, done.result())
+                except RuntimeError as exc:  # the pool is shut down: the server is stopping
+                    out.set_exception(exc)
+                    return
+
+                def copy(built: Future[Any]) -> None:
+                    failed = built.exception()
+                    if failed is not None:
+                        out.set_exception(failed)
+                    else:
+                        out.set_result(built.result())
+
+                inner.add_done_callback(copy)
+
+            self.explore(key).add_done_callback(chain)
+            return out
+
+        return self._cached(self._models, key, start)
+
+    def _build_rollup(self, key: tuple[str, str, str]) -> Any:
+        from ..reports.rollup import rollup_report
+
+        assert self.settings_for is not None
+        with self._build:
+            return rollup_report(
+                self.sources, key[1] or self.month, self.settings_for, labels=self.labels
+            )
+
+    def _zoned(self, key: tuple[str, str, str]) -> Source:
+        source = self._source(key[0])
+        return source.in_timezone(key[2]) if key[2] else source
+
+    def _build_explore(self, key: tuple[str, str, str]) -> Explore:
+        from ..analysis.usage import detect_anomalies
+        from ..reports.assemble import report_usage
         from ..theme import load_theme
         from .widgets import UsageGrid
 
-        account, month, zone = key
+        account, month, _zone = key
+        source = self._zoned(key)
+        settings = self._settings(account)
+        chosen = month or self.default_month(account)
         with self._build:
-            if self.many and account == ALL:
-                from ..reports.rollup import rollup_report
-
-                assert self.settings_for is not None
-                return rollup_report(
-                    self.sources, month or self.month, self.settings_for, labels=self.labels
-                )
-            source = self._source(account)
-            if zone:
-                source = source.in_timezone(zone)
-            settings = self._settings(account)
-            chosen = month or self.default_month(account)
             fetched = report_usage(source, chosen, settings)
-            rep = monthly_report(source, chosen, settings, usage=fetched)
-        from ..analysis.usage import detect_anomalies
-
         usage = fetched.daily
+        if not len(usage):
+            from ..errors import InputError
+            from ..reports.assemble import monthly_report
+
+            # The report's own reason (a month before the data, a month not begun) comes first.
+            with self._build:
+                monthly_report(source, chosen, settings, usage=fetched)
+            raise InputError(f"no usage in the days of the {chosen} report")
         grid = UsageGrid(usage)
         theme = load_theme(settings.template)
         book = theme.price_book
         grid.cents(book)  # priced once, here, not on a viewer's first dollar view
-        return Models(
-            report=rep,
+        sample = usage.attrs.get("source") == "sample"
+        return Explore(
             usage=usage,
+            fetched=fetched,
             grid=grid,
             anomalies=detect_anomalies(usage),
             colors=dict(theme.operation_colors(grid.operations)),
             price_book=book,
             ranked=tuple(grid.totals_by_operation()),
             any_timezone=bool(source.any_timezone),
+            month=str(chosen),
+            # As the report names the account (its settings, else the sample's or the theme's).
+            account=settings.account
+            or ("Sample account" if sample else theme.text.get("account", "Generect account")),
         )
+
+    def _build_report(self, key: tuple[str, str, str], ex: Explore) -> Models:
+        import dataclasses
+
+        from ..reports.assemble import monthly_report
+
+        with self._build:
+            rep = monthly_report(
+                self._zoned(key),
+                ex.month,
+                self._settings(key[0]),
+                usage=ex.fetched,
+            )
+        fields = {f.name: getattr(ex, f.name) for f in dataclasses.fields(ex)}
+        fields["account"] = str(rep.account)
+        _release_memory()
+        return Models(report=rep, **fields)
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -480,12 +574,25 @@ class DashboardServer:
         )
 
     def page(self, given: Mapping[str, Sequence[str]], key: tuple[str, str, str]) -> str:
-        """The page of a query, from the models of ``key`` (already built)."""
-        account, month, zone = key
+        """The whole page of a query, from the models of ``key`` (already built)."""
         value = self.models(key).result()
         if not isinstance(value, Models):
             return self._rollup_page(value, key)
-        return render_page(self.dashboard_page(value, given, key))
+        return self.page_start(given, key) + self.page_end(given, key, "")
+
+    def page_start(self, given: Mapping[str, Sequence[str]], key: tuple[str, str, str]) -> str:
+        """The page down to the explorer (its chart, totals, comparison and drill-down), from
+        the explorer's days only: sent while the report is still being built."""
+        return render_page_start(self._start(self.explore(key).result(), given, key))
+
+    def page_end(
+        self, given: Mapping[str, Sequence[str]], key: tuple[str, str, str], problem: str
+    ) -> str:
+        """The rest of the page: the month's key figures (moved above the explorer by the
+        page's script), the downloads, or the one line saying why the figures are missing."""
+        if problem:
+            return render_page_end(DashboardPage(title="", subtitle="", query="", failure=problem))
+        return render_page_end(self._end(self.models(key).result(), given, key))
 
     def _rollup_failures(self) -> list[Any]:
         for future in list(self._models.values()):
@@ -517,40 +624,56 @@ class DashboardServer:
             )
         )
 
-    def _month_options(self, month: str, rep: Any) -> tuple[tuple[str, str], ...]:
+    def _month_options(self, month: str, ex: Explore | None) -> tuple[tuple[str, str], ...]:
         from ..periods import Month
 
-        if rep is not None:
-            months = [str(m) for m in rep.monthly.columns]
+        if ex is not None:
+            months = set(map(str, ex.fetched.monthly["period"])) | set(ex.grid.months())
         else:
             last = Month.parse(month)
-            months = [str(last.shift(-i)) for i in range(11, -1, -1)]
-        if month not in months:
-            months.append(month)
+            months = {str(last.shift(-i)) for i in range(12)}
+        months.add(month)
         return tuple((m, _month_name(m)) for m in sorted(months, reverse=True))
 
-    def dashboard_page(
+    def _query(self, ex: Explore, state: ViewState, key: tuple[str, str, str]) -> str:
+        account, _month, zone = key
+        pairs: list[tuple[str, str]] = []
+        if self.many:
+            pairs.append(("account", account))
+        pairs.append(("month", ex.month))
+        if zone:
+            pairs.append(("tz", zone))
+        pairs += state.query(ex.ranked)
+        return urlencode(pairs, safe=",")
+
+    def _start(
+        self, ex: Explore, given: Mapping[str, Sequence[str]], key: tuple[str, str, str]
+    ) -> DashboardPage:
+        state = view_state(given, ex.grid, ex.ranked)
+        where = (
+            "the bundled sample account"
+            if ex.usage.attrs.get("source") == "sample"
+            else "the live API"
+        )
+        start, end = ex.usage.attrs.get("start"), ex.usage.attrs.get("end")
+        return DashboardPage(
+            title=f"Generect credit usage: {ex.account}",
+            subtitle=f"Data from {where}, {start} to {end}, days in {ex.grid.timezone}.",
+            query=self._query(ex, state, key),
+            months=self._month_options(ex.month, ex),
+            month=ex.month,
+            explorer=self._explorer(ex, state, key[2]),
+            **self._pickers(key[0], ex.month),
+        )
+
+    def _end(
         self, m: Models, given: Mapping[str, Sequence[str]], key: tuple[str, str, str]
     ) -> DashboardPage:
         from .dashboard import KPI_PROVIDERS, month_kpis
 
-        account, _month, zone = key
         rep = m.report
         state = view_state(given, m.grid, m.ranked)
-        pairs: list[tuple[str, str]] = []
-        if self.many:
-            pairs.append(("account", account))
-        pairs.append(("month", rep.month))
-        if zone:
-            pairs.append(("tz", zone))
-        pairs += state.query(m.ranked)
-        query = urlencode(pairs, safe=",")
-        where = (
-            "the bundled sample account"
-            if m.usage.attrs.get("source") == "sample"
-            else ("the live API")
-        )
-        start, end = m.usage.attrs.get("start"), m.usage.attrs.get("end")
+        query = self._query(m, state, key)
         extra = tuple(kpi for provider in KPI_PROVIDERS for kpi in provider(m.usage, rep))
         files = tuple(
             (f"generect-usage-{rep.month}.{ext}", f"report.{ext}?{query}")
@@ -558,21 +681,16 @@ class DashboardServer:
         )
         return DashboardPage(
             title=f"Generect credit usage: {rep.account}",
-            subtitle=(
-                f"Data from {where}, {start} to {end}, days in {rep.timezone}; "
-                f"as of {rep.as_of:%Y-%m-%d %H:%M}."
-            ),
+            subtitle="",
             query=query,
-            months=self._month_options(rep.month, rep),
-            month=rep.month,
             kpis=tuple(month_kpis(rep)),
             extra_kpis=extra,
-            explorer=self._explorer(m, state, zone),
+            notes=(f"Key figures as of {rep.as_of:%Y-%m-%d %H:%M} ({rep.timezone}).",),
+            explorer=self._explorer(m, state, key[2]),
             report_files=files,
-            **self._pickers(account, rep.month),
         )
 
-    def _explorer(self, m: Models, state: ViewState, zone: str) -> ExplorerPart:
+    def _explorer(self, m: Explore, state: ViewState, zone: str) -> ExplorerPart:
         from ..money import display_shares, to_hundredths
         from .widgets import TIMEZONES, selection_alt
 
@@ -674,7 +792,7 @@ class DashboardServer:
         a = comparison_period(mode, b[0], b[1])
         return (pd.Timestamp(a[0]), pd.Timestamp(a[1])), b
 
-    def _compare_frame(self, m: Models, state: ViewState) -> tuple[Any, Any, Any, Any]:
+    def _compare_frame(self, m: Explore, state: ViewState) -> tuple[Any, Any, Any, Any]:
         from .widgets import compare_periods
 
         a, b = self._ranges(state)
@@ -692,7 +810,7 @@ class DashboardServer:
         )
         return a, b, verdict, frame
 
-    def _compare(self, m: Models, state: ViewState) -> ComparePart:
+    def _compare(self, m: Explore, state: ViewState) -> ComparePart:
         a, b, verdict, frame = self._compare_frame(m, state)
         common = dict(mode=state.compare, a_from=f"{a[0]:%Y-%m-%d}", a_to=f"{a[1]:%Y-%m-%d}")
         if frame is None:
@@ -748,7 +866,7 @@ class DashboardServer:
             **common,
         )
 
-    def _drill_data(self, m: Models, state: ViewState) -> dict[str, Any]:
+    def _drill_data(self, m: Explore, state: ViewState) -> dict[str, Any]:
         op = state.op
         first, last = state.first, state.last
         sel = m.grid.select(first, last, [op] if op else [], "day")
@@ -767,7 +885,7 @@ class DashboardServer:
             )
         return {"sel": sel, "mine": mine, "shares": shares, "share_labels": everything.labels}
 
-    def _drill(self, m: Models, state: ViewState) -> DrillPart:
+    def _drill(self, m: Explore, state: ViewState) -> DrillPart:
         from ..analysis.usage import ANOMALY_RULE
 
         op = state.op
@@ -820,9 +938,9 @@ class DashboardServer:
         """A chart of the view as PNG bytes, drawn once per view and kept (bounded)."""
         from ..render.dashboard import charts as C
 
-        m = self.models(key).result()
-        if not isinstance(m, Models):
+        if self.many and key[0] == ALL:
             raise LookupError("the roll-up has no explorer chart")
+        m = self.explore(key).result()
         state = view_state(given, m.grid, m.ranked)
         layout = layout if layout in C.CHART_SIZES else "wide"
         ident = (key, kind, layout, tuple(state.query(m.ranked)))
@@ -1038,12 +1156,14 @@ def make_app(server: DashboardServer) -> Any:
                 loop.run_in_executor(server.pool, fn, *args), PAGE_DEADLINE
             )
 
-        async def ready(self, key: tuple[str, str, str]) -> str:
-            """ "" when the models of ``key`` are built, else the one line saying why not."""
+        async def ready(
+            self, build: Callable[[tuple[str, str, str]], Future[Any]], key: tuple[str, str, str]
+        ) -> str:
+            """ "" when ``build(key)`` is done, else the one line saying why not."""
             from ..errors import GenerectError
 
             try:
-                await asyncio.wait_for(asyncio.wrap_future(server.models(key)), PAGE_DEADLINE)
+                await asyncio.wait_for(asyncio.wrap_future(build(key)), PAGE_DEADLINE)
             except GenerectError as exc:
                 if server.many and key[0]:
                     label = server.labels[key[0]]
@@ -1069,11 +1189,23 @@ def make_app(server: DashboardServer) -> Any:
                     return
                 key = (key[0], month, key[2])
             self.set_header("Cache-Control", "no-store")
-            problem = await self.ready(key)
+            if server.many and key[0] == ALL:
+                problem = await self.ready(server.models, key)
+                if problem:
+                    self.finish(server.failure_page(given, key, problem))
+                else:
+                    self.finish(await self.work(server.page, given, key))
+                return
+            problem = await self.ready(server.explore, key)
             if problem:
                 self.finish(server.failure_page(given, key, problem))
                 return
-            self.finish(await self.work(server.page, given, key))
+            # The explorer first (its chart starts loading at once), the key figures when the
+            # report is in.
+            self.write(await self.work(server.page_start, given, key))
+            await self.flush()
+            problem = await self.ready(server.models, key)
+            self.finish(await self.work(server.page_end, given, key, problem))
 
     class ChartHandler(Base):
         async def get(self, kind: str) -> None:
@@ -1081,7 +1213,7 @@ def make_app(server: DashboardServer) -> Any:
             key = server.key(given)
             if not key[1]:
                 key = (key[0], await self.work(server.default_month, key[0]), key[2])
-            if await self.ready(key):
+            if await self.ready(server.explore, key):
                 raise web.HTTPError(404)
             layout = (given.get("layout") or ["wide"])[-1]
             try:
@@ -1098,7 +1230,7 @@ def make_app(server: DashboardServer) -> Any:
             key = server.key(given)
             if not key[1]:
                 key = (key[0], await self.work(server.default_month, key[0]), key[2])
-            if await self.ready(key):
+            if await self.ready(server.models, key):
                 raise web.HTTPError(404)
             if what == "report" and ext == "csv":
                 raise web.HTTPError(404)

@@ -46,7 +46,8 @@ def _settled_rss(pid: int, seconds: float = 1.0) -> float:
 
 def _open(browser, url: str):  # noqa: ANN001, ANN202
     tab = browser.new_page(viewport={"width": 1440, "height": 900})
-    tab.goto(url, timeout=120000)
+    # The first usable chart: the page sends its explorer before the key figures are in.
+    tab.goto(url, timeout=120000, wait_until="commit")
     tab.wait_for_function(
         "() => { const i = document.querySelector('img.generect-chart');"
         " return i && i.complete && i.naturalWidth > 0 }",

@@ -13,6 +13,8 @@ from .page import (
     Table,
     render_failure,
     render_page,
+    render_page_end,
+    render_page_start,
 )
 
 __all__ = [
@@ -22,5 +24,7 @@ __all__ = [
     "DrillPart",
     "Table",
     "render_page",
+    "render_page_start",
+    "render_page_end",
     "render_failure",
 ]

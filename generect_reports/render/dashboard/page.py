@@ -22,6 +22,8 @@ __all__ = [
     "ExplorerPart",
     "DashboardPage",
     "render_page",
+    "render_page_start",
+    "render_page_end",
     "render_failure",
     "PAGE_CSS",
 ]
@@ -445,34 +447,86 @@ def failure(text: str) -> str:
     return f"<p class='generect-failure' role='alert'>{escape(text)}</p>"
 
 
-def _document(title: str, body: str) -> str:
+_MOVE = (
+    "(function () { var slot = document.getElementById('generect-kpi-slot');"
+    " var block = document.getElementById('generect-kpi-block');"
+    " if (slot && block) { slot.replaceWith(block); } })();"
+)
+
+
+def _head(title: str) -> str:
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<link rel='icon' href='data:,'>"
         f"<title>{escape(title)}</title><style>{PAGE_CSS}</style></head>"
-        f"<body><main class='generect-dashboard'>{body}</main>"
-        f"<script>{_SCRIPT}</script></body></html>"
+        "<body><main class='generect-dashboard'>"
+    )
+
+
+def _foot() -> str:
+    return f"</main><script>{_SCRIPT}</script></body></html>"
+
+
+def render_page_start(page: DashboardPage) -> str:
+    """The page down to the explorer: header, pickers, controls, a place for the key figures,
+    and the explorer. Sent first, so the chart loads while the report is built."""
+    parts = [_head(page.title), header(page)]
+    if page.failure:
+        parts.append(failure(page.failure))
+    parts.append(controls(page))
+    if page.rollup_html:
+        parts.append(page.rollup_html)
+    parts.append("<div id='generect-kpi-slot'></div>")
+    if page.explorer is not None:
+        parts.append(explorer(page, page.explorer))
+    return "".join(parts)
+
+
+def render_page_end(page: DashboardPage) -> str:
+    """The rest: the key figures (a line of script moves them to their place above the
+    explorer; without script they follow it), or the line saying why they are missing, then
+    the downloads."""
+    block = [failure(page.failure)] if page.failure else []
+    block.append(kpi_tiles(page.kpis, "generect-kpis"))
+    block.append(kpi_tiles(page.extra_kpis, "generect-extra-kpis"))
+    block.extend(f"<p class='muted small'>{escape(n)}</p>" for n in page.notes)
+    return (
+        "<div id='generect-kpi-block'>"
+        + "".join(block)
+        + f"</div><script>{_MOVE}</script>"
+        + downloads(page)
+        + _foot()
     )
 
 
 def render_page(page: DashboardPage) -> str:
     """The whole page as HTML text."""
-    parts = [header(page)]
-    if page.failure:
-        parts.append(failure(page.failure))
-    parts.append(controls(page))
-    parts.extend(f"<p class='muted small'>{escape(n)}</p>" for n in page.notes)
-    if page.rollup_html:
-        parts.append(page.rollup_html)
-    parts.append(kpi_tiles(page.kpis, "generect-kpis"))
-    parts.append(kpi_tiles(page.extra_kpis, "generect-extra-kpis"))
-    if page.explorer is not None:
-        parts.append(explorer(page, page.explorer))
-    parts.append(downloads(page))
-    return _document(page.title, "".join(parts))
+    start = DashboardPage(
+        title=page.title,
+        subtitle=page.subtitle,
+        query=page.query,
+        accounts=page.accounts,
+        account=page.account,
+        months=page.months,
+        month=page.month,
+        rollup_html=page.rollup_html,
+        explorer=page.explorer,
+        failure=page.failure,
+    )
+    end = DashboardPage(
+        title=page.title,
+        subtitle=page.subtitle,
+        query=page.query,
+        kpis=page.kpis,
+        extra_kpis=page.extra_kpis,
+        explorer=page.explorer,
+        report_files=page.report_files,
+        notes=page.notes,
+    )
+    return render_page_start(start) + render_page_end(end)
 
 
 def render_failure(title: str, text: str) -> str:
     """A page with one line saying why (a refused request, a month without data)."""
-    return _document(title, f"<h1>{escape(title)}</h1>" + failure(text))
+    return _head(title) + f"<h1>{escape(title)}</h1>" + failure(text) + _foot()
