@@ -107,7 +107,9 @@ def serve_dashboard(
         found = False
     if not found:
         raise InputError(DASHBOARD_EXTRA_MESSAGE)
-    from .server import DashboardServer, make_app
+    from .server import DashboardServer, make_app, single_heap
+
+    single_heap()  # before the worker threads: memory they free is reused, not kept per thread
 
     chosen = None if month is None else str(Month.parse(month))
     token = os.environ.get(TOKEN_ENV) or ""
@@ -163,6 +165,11 @@ def serve_dashboard(
                 flush=True,
             )
         server.warm()  # the first view's models, built while the browser opens
+        from tornado.ioloop import PeriodicCallback
+
+        from .server import TIDY_SECONDS
+
+        PeriodicCallback(server.tidy_soon, TIDY_SECONDS * 1000).start()
         loop.run_forever()
     finally:
         server.close()

@@ -68,6 +68,8 @@ __all__ = [
     "WORKERS",
     "MODEL_CACHE",
     "CHART_CACHE_BYTES",
+    "TIDY_SECONDS",
+    "single_heap",
 ]
 
 #: The cookie holding proof of the token (a digest of it, never the token itself).
@@ -78,8 +80,10 @@ PAGE_DEADLINE = 180.0
 WORKERS = 2
 #: Models kept at once: (account, month, timezone) combinations.
 MODEL_CACHE = 6
+#: Seconds between tidy-ups of memory after work (see :meth:`DashboardServer.tidy`).
+TIDY_SECONDS = 2.0
 #: Bytes of chart PNGs kept at once (by view; the oldest go first).
-CHART_CACHE_BYTES = 12 * 2**20
+CHART_CACHE_BYTES = 6 * 2**20
 
 _TABS = ("totals", "compare", "drill", "export")
 _MODES = ("previous", "yoy", "custom")
@@ -223,8 +227,8 @@ def view_state(
 
 
 def _release_memory() -> None:
-    """Hand freed heap pages back to the system after drawing (glibc keeps them otherwise, and
-    a server left running would keep the high-water mark of its busiest minute)."""
+    """Hand freed heap pages back to the system (glibc keeps them otherwise, and a server left
+    running would keep the high-water mark of its busiest minute)."""
     global _TRIM
     if _TRIM is None:
         import ctypes
@@ -239,6 +243,21 @@ def _release_memory() -> None:
 
 
 _TRIM: Any = None
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def single_heap() -> None:
+    """One malloc arena for the whole process (glibc otherwise gives each thread that
+    allocates its own, up to eight per core, and each keeps the pages of its busiest moment:
+    a server whose worker threads draw charts grows by tens of MB that way). Call it before
+    starting threads; elsewhere than glibc it does nothing."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reason(exc: BaseException) -> str:
@@ -319,6 +338,11 @@ class DashboardServer:
         self._explores: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
         self._charts: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
         self._chart_bytes = 0
+        self._used = False  # work was done since the last tidy-up
+        #: Set once a chart is drawn: the first report build waits for it (a few seconds at
+        #: most), so the first chart does not share the interpreter with the report.
+        self._first_chart = threading.Event()
+        self._drawing: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.RLock()  # a report's future asks for its explorer's under it
         self._build = threading.Lock()  # one build at a time: sources are asked one by one
         self._files = threading.Lock()
@@ -386,6 +410,8 @@ class DashboardServer:
                     self.chart({}, key, "main", "wide")  # matplotlib loaded, the chart drawn
             except Exception:  # noqa: BLE001, S110 - the page says why, when it is asked
                 pass
+            finally:
+                self._first_chart.set()
 
         def charts() -> None:
             from ..render.dashboard.charts import warm_up
@@ -505,7 +531,7 @@ class DashboardServer:
         theme = load_theme(settings.template)
         book = theme.price_book
         grid.cents(book)  # priced once, here, not on a viewer's first dollar view
-        sample = usage.attrs.get("source") == "sample"
+        bundled = usage.attrs.get("source") == "sample"
         return Explore(
             usage=usage,
             fetched=fetched,
@@ -518,7 +544,7 @@ class DashboardServer:
             month=str(chosen),
             # As the report names the account (its settings, else the sample's or the theme's).
             account=settings.account
-            or ("Sample account" if sample else theme.text.get("account", "Generect account")),
+            or ("Sample account" if bundled else theme.text.get("account", "Generect account")),
         )
 
     def _build_report(self, key: tuple[str, str, str], ex: Explore) -> Models:
@@ -526,6 +552,7 @@ class DashboardServer:
 
         from ..reports.assemble import monthly_report
 
+        self._first_chart.wait(timeout=3.0)
         with self._build:
             rep = monthly_report(
                 self._zoned(key),
@@ -535,7 +562,7 @@ class DashboardServer:
             )
         fields = {f.name: getattr(ex, f.name) for f in dataclasses.fields(ex)}
         fields["account"] = str(rep.account)
-        _release_memory()
+        self._used = True
         return Models(report=rep, **fields)
 
     # -- the page ------------------------------------------------------------------------------
@@ -945,6 +972,26 @@ class DashboardServer:
         layout = layout if layout in C.CHART_SIZES else "wide"
         ident = (key, kind, layout, tuple(state.query(m.ranked)))
         with self._lock:
+            drawing = self._drawing.setdefault(ident, threading.Lock())
+        with drawing:  # a chart being drawn for another viewer is waited for, not drawn again
+            try:
+                return self._draw(m, state, ident, key, kind, layout)
+            finally:
+                with self._lock:
+                    self._drawing.pop(ident, None)
+
+    def _draw(
+        self,
+        m: Explore,
+        state: ViewState,
+        ident: tuple[Any, ...],
+        key: tuple[str, str, str],
+        kind: str,
+        layout: str,
+    ) -> bytes:
+        from ..render.dashboard import charts as C
+
+        with self._lock:
             hit = self._charts.get(ident)
             if hit is not None:
                 self._charts.move_to_end(ident)
@@ -1003,6 +1050,13 @@ class DashboardServer:
             while self._chart_bytes > CHART_CACHE_BYTES and len(self._charts) > 1:
                 _old, (dropped, _alt) = self._charts.popitem(last=False)
                 self._chart_bytes -= len(dropped)
+        self._used = True
+        self._first_chart.set()
+        # The figure's own cycles are young: a young-generation pass (a few ms) frees them now,
+        # and the pages they held go back to the system; the full pass waits for tidy().
+        import gc
+
+        gc.collect(1)
         _release_memory()
         return png
 
@@ -1029,7 +1083,7 @@ class DashboardServer:
                 write_rollup_pdf(value, pdf)
             path = xlsx if ext == "xlsx" else pdf
             data = path.read_bytes()
-        _release_memory()
+        self._used = True
         return path.name, data
 
     def view_file(
@@ -1098,6 +1152,23 @@ class DashboardServer:
         )
         write_bytes_atomic(path, data)
         return name, data
+
+    def tidy(self) -> None:
+        """After work, collect the cycles it left (matplotlib's figures and artists refer to
+        each other) and hand the freed memory back: what a page cost is returned within
+        seconds of it, not whenever the collector happens to run."""
+        if not self._used:
+            return
+        import gc
+
+        self._used = False
+        gc.collect()
+        _release_memory()
+
+    def tidy_soon(self) -> None:
+        """:meth:`tidy` by a worker, when there was work (the server's periodic call)."""
+        if self._used:
+            self.pool.submit(self.tidy)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
