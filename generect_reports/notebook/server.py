@@ -1334,4 +1334,19 @@ def make_app(server: DashboardServer) -> Any:
         ],
         serve_traceback=False,
         compress_response=True,
+        log_function=_log_request,
+    )
+
+
+def _log_request(handler: Any) -> None:
+    """tornado's access log without the query: the first request's carries the token."""
+    import logging
+
+    request = handler.request
+    logging.getLogger("tornado.access").debug(
+        "%d %s %s %.0f ms",
+        handler.get_status(),
+        request.method,
+        request.path,
+        1000.0 * request.request_time(),
     )
