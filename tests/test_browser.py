@@ -1,6 +1,7 @@
-"""The dashboard (Voilà) and the explorer notebook (JupyterLab) used in real Chromium, as a person
-would: the panel renders, the controls change the chart and the totals, the export button writes
-the filtered figures, and the browser logs no errors.
+"""The served dashboard and the explorer notebook (JupyterLab) used in real Chromium, as a person
+would: the page renders, the controls change the chart and the totals (the dashboard's form
+reloads the view its URL names, with or without script), the exports hold the figures on
+screen, the phone layout and print work, and the browser logs no errors.
 
 Needs Debian's ``chromium`` at /usr/bin/chromium and the ``playwright`` package (its own browser
 download is not used). A failing test leaves a screenshot in its tmp folder and prints the path.
