@@ -1,6 +1,7 @@
-"""The dashboard (Voilà) and the explorer notebook (JupyterLab) used in real Chromium, as a person
-would: the panel renders, the controls change the chart and the totals, the export button writes
-the filtered figures, and the browser logs no errors.
+"""The served dashboard and the explorer notebook (JupyterLab) used in real Chromium, as a person
+would: the page renders, the controls change the chart and the totals (the dashboard's form
+reloads the view its URL names, with or without script), the exports hold the figures on
+screen, the phone layout and print work, and the browser logs no errors.
 
 Needs Debian's ``chromium`` at /usr/bin/chromium and the ``playwright`` package (its own browser
 download is not used). A failing test leaves a screenshot in its tmp folder and prints the path.
@@ -224,117 +225,108 @@ def _check_export(
     pd.testing.assert_frame_equal(got[want.columns], want, check_names=False)
 
 
-def test_dashboard_in_chromium(browser, tmp_path):
-    from generect_reports.fetch.source import open_source
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The ``dashboard`` command on the sample, one for the module: (its URL, its folder)."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    work = tmp / "work"
+    work.mkdir()
+    port = _free_port()
+    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
+    cmd += ["--port", str(port)]
+    with _server(cmd, cwd=work, port=port, env=_env(tmp)):
+        yield f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", work
 
+
+def _chart_loaded(page: Any, selector: str = "img.generect-chart") -> Any:
+    chart = page.locator(selector).first
+    chart.wait_for(timeout=60000)
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s);"
+        " return i && i.complete && i.naturalWidth > 0 }",
+        arg=selector,
+        timeout=60000,
+    )
+    return chart
+
+
+def _totals_text(page: Any) -> str:
+    return str(page.locator(".generect-totals").first.inner_text())
+
+
+def test_dashboard_in_chromium(browser, dashboard, tmp_path):
+    """The controls are a form: each change reloads the view it names (the URL is the view), the
+    totals are the explorer's figures, and the view's export is the file on screen."""
+    from generect_reports.fetch.source import open_source
+    from generect_reports.notebook.widgets import filter_usage
+
+    url, work = dashboard
     # The explorer shows the days the report was built from: its plan's, 2026-09-03 to 10-31.
     days = open_source(sample=True).report_usage("2026-10", 24).daily
-    port = _free_port()
-    work = tmp_path / "work"
-    work.mkdir()
-    cmd = [
-        sys.executable,
-        "-m",
-        "generect_reports",
-        "dashboard",
-        "--sample",
-        "--port",
-        str(port),
-        "--quiet",
-    ]
-    with (
-        _server(cmd, cwd=work, port=port, env=_env(tmp_path)),
-        _page(browser, tmp_path, "dashboard") as pg,
-    ):
+    with _page(browser, tmp_path, "dashboard") as pg:
         page = pg.page
-        page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
-        page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
-        _no_broken_widgets(page)
+        page.goto(url, timeout=90000)
+        assert "token=" not in page.url  # kept in a cookie, out of the address bar
+        _chart_loaded(page)
         body = page.inner_text("body")
         assert "Credits, October 2026" in body and "33,441" in body
-        # No code and no developer text in the page.
-        assert (
-            "import" not in body
-            and "Dashboard.from_parameters" not in body
-            and "USE_LIVE_API" not in body
+        assert "import" not in body and "USE_LIVE_API" not in body and "Traceback" not in body
+        # The key figures arrive after the explorer and are moved above it.
+        assert page.evaluate(
+            "document.getElementById('generect-kpi-block')"
+            ".compareDocumentPosition(document.querySelector('.generect-explorer')) & 4"
         )
-        assert page.locator(".jp-InputArea:visible, .jp-CodeCell .jp-Editor:visible").count() == 0
-        scope = ".generect-dashboard"
-        months = ("2026-09", "2026-09")
-        ops = _exercise_explorer(pg, scope, days, months, steps=1)
-        _check_export(pg, scope, work, ops, months, days)
-        page.locator(f"{scope} button.generect-report-button").click()
-        page.locator(f"{scope} .generect-report-links a.generect-download").nth(1).wait_for(
-            timeout=60000
+        with page.expect_navigation():
+            page.locator("input[name=period][value=week]").check()
+        assert "period=week" in page.url
+        with page.expect_navigation():
+            page.fill("#c-from", "2026-09-10")
+        assert "from=2026-09-10" in page.url
+        chart = _chart_loaded(page)
+        assert str(chart.get_attribute("alt")).startswith("Chart: Credits by week, 10 Sep 2026")
+        ops = ["search_database", "phone_find", "email_find"]
+        for op in [o for o in filter_usage(days).columns if o not in ops]:
+            with page.expect_navigation():
+                page.locator(f"input[name=ops][value='{op}']").uncheck()
+        want = filter_usage(days, dates=("2026-09-10", "2026-10-31"), operations=ops)
+        assert f"Total\t{want.to_numpy().sum():,.0f}" in _totals_text(page)
+        with page.expect_download() as done:
+            page.locator(".generect-export-links a", has_text=".csv").click()
+        saved = tmp_path / done.value.suggested_filename
+        done.value.save_as(saved)
+        with saved.open(encoding="utf-8", newline="") as fh:
+            rows = pd.DataFrame(list(csv.DictReader(fh))).astype({"credits": float})
+        got = rows.pivot_table(index="period", columns="operation", values="credits", aggfunc="sum")
+        weekly = filter_usage(
+            days, dates=("2026-09-10", "2026-10-31"), operations=ops, granularity="week"
         )
-        assert (work / "generect-usage-2026-10.xlsx").is_file() and (
-            work / "generect-usage-2026-10.pdf"
-        ).read_bytes()[:5] == b"%PDF-"
+        pd.testing.assert_frame_equal(got[weekly.columns], weekly, check_names=False)
+        assert (work / saved.name).read_bytes() == saved.read_bytes()
+        # The link to the view reopens it in a fresh page.
+        link = page.locator("a.generect-share-link").get_attribute("href")
+        assert link is not None and "token" not in link
+        shared = page.url
+        page.goto("about:blank")
+        page.goto(shared)
+        assert f"Total\t{want.to_numpy().sum():,.0f}\t100.0%" in _totals_text(page)
         pg.shot("dashboard")
         assert pg.errors == []
 
 
-def _kernels(server: subprocess.Popen[bytes]) -> list[Any]:
-    import psutil
-
-    found = []
-    for child in psutil.Process(server.pid).children(recursive=True):
-        try:
-            if "ipykernel_launcher" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.NoSuchProcess:  # ended between the listing and the look
-            pass
-    return found
-
-
-def _wait_for_kernels(server: subprocess.Popen[bytes], count: int, timeout: float) -> float:
-    """Seconds until the server runs ``count`` kernels (fails after ``timeout``)."""
-    started = time.monotonic()
-    while len(_kernels(server)) != count:
-        assert time.monotonic() - started < timeout, f"{len(_kernels(server))} kernels running"
-        time.sleep(0.2)
-    return time.monotonic() - started
-
-
-def test_leaving_the_dashboard_ends_its_kernel(browser, tmp_path):
-    """Views left by navigating away end their kernel at once (the page's shutdown beacon passes
-    the XSRF check); a tab that is closed without it is culled after the idle timeout. Either
-    way the server is back to no kernels."""
-    port = _free_port()
-    work = tmp_path / "work"
-    work.mkdir()
-    idle = 15
-    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
-    cmd += ["--port", str(port), "--idle-timeout", str(idle)]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)) as server:
-        assert _kernels(server) == []
-        for view, leave in enumerate(("navigate", "navigate", "close")):
-            with _page(browser, tmp_path, f"view-{view}") as pg:
-                page = pg.page
-                # The first view is a shared link: it reopens the view it names.
-                shared = "&from=2026-10-01&to=2026-10-15&period=day" if view == 0 else ""
-                page.goto(
-                    f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}{shared}", timeout=90000
-                )
-                chart = page.locator(".generect-dashboard img.generect-chart").first
-                chart.wait_for(timeout=90000)
-                if shared:
-                    alt = str(chart.get_attribute("alt"))
-                    assert alt.startswith("Chart: Credits by day, 01 Oct 2026 – 15 Oct 2026"), alt
-                    link = page.locator("a.generect-share-link").first.get_attribute("href")
-                    assert link is not None and "period=day" in link and "token" not in link
-                assert len(_kernels(server)) == 1
-                assert pg.errors == []
-                if leave == "navigate":
-                    page.goto("about:blank")
-                    # Well inside the idle timeout: the shutdown on leaving, not the culling.
-                    _wait_for_kernels(server, 0, timeout=idle / 2)
-                else:
-                    page.close(run_before_unload=True)
-                    _wait_for_kernels(server, 0, timeout=idle + 30)
-        log = (work / "server.log").read_text(errors="replace")
-        assert "_xsrf" not in log and " 403 " not in log
-        assert log.count("Culling 'idle' kernel") == 1  # the closed tab's kernel only
+def test_the_form_works_without_script(browser, dashboard):
+    url, _work = dashboard
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(url, timeout=90000)
+        page.locator("input[name=unit][value=usd]").check()
+        page.wait_for_timeout(300)
+        assert "unit=usd" not in page.url  # nothing submits by itself
+        with page.expect_navigation():
+            page.locator("button.generect-show").click()
+        assert "unit=usd" in page.url and "Total\t$" in _totals_text(page)
+    finally:
+        context.close()
 
 
 def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
@@ -403,77 +395,69 @@ def _contrast(fg: str, bg: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def test_dashboard_on_a_phone_in_print_and_to_a_screen_reader(browser, tmp_path):
-    """At 390×844: nothing wider than the screen, every control on it, charts in proportion, the
-    comparison inside the screen; toggles and buttons readable (contrast ≥ 4.5:1); charts state
-    their figures in their accessible name; printing gives every section, not the first screen."""
+def test_dashboard_on_a_phone_in_print_and_to_a_screen_reader(browser, dashboard, tmp_path):
+    """At 390×844: nothing wider than the screen, every control on it, the charts in their phone
+    layout, the comparison inside the screen; text and buttons readable (contrast ≥ 4.5:1);
+    charts state their figures; printing gives every section, not the first screen."""
     import unicodedata
 
     from pypdf import PdfReader
 
-    port = _free_port()
-    work = tmp_path / "work"
-    work.mkdir()
-    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
-    cmd += ["--port", str(port)]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
-        context = browser.new_context(viewport={"width": 390, "height": 844})
-        page = context.new_page()
-        try:
-            page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
-            chart = page.locator(".generect-dashboard img.generect-chart").first
-            chart.wait_for(timeout=90000)
-            page.wait_for_timeout(500)
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            controls = [
-                ".generect-explorer .noUi-handle",
-                ".generect-explorer .widget-datepicker input",
-                ".generect-explorer .widget-dropdown select",
-                ".generect-explorer select[multiple]",
-                ".generect-explorer .widget-toggle-button",
-                ".generect-dashboard button.generect-report-button",
-            ]
-            for selector in controls:
-                items = page.locator(selector + ":visible")  # the open tab's, the page's
-                assert items.count(), selector
-                for i in range(items.count()):
-                    box = items.nth(i).bounding_box()
-                    assert box is not None and box["x"] >= 0, selector
-                    assert box["x"] + box["width"] <= 390 + 0.5, (selector, i, box)
-            box = chart.bounding_box()
-            assert box is not None and box["width"] <= 390
-            assert box["width"] / box["height"] == pytest.approx(900 / 380, rel=0.03)
-            # What a screen reader announces for the chart: its figures.
-            name = str(chart.get_attribute("alt"))
-            assert name.startswith("Chart: Credits by month") and "Total " in name, name
-            assert "Highest month: 2026-10" in name
-            # Toggles (on and off) and the primary button: text contrast of at least 4.5:1.
-            colours = page.evaluate(
-                """() => [...document.querySelectorAll(
-                     '.generect-explorer .widget-toggle-button, .generect-dashboard .mod-primary')]
-                   .map(e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor,
-                              e.className])"""
-            )
-            assert any("mod-active" in c[2] for c in colours)
-            for fg, bg, cls in colours:
-                assert _contrast(fg, bg) >= 4.5, (fg, bg, cls)
-            page.locator(".lm-TabBar-tab", has_text="Compare").first.click()
-            compare = page.locator(".generect-compare").first
-            compare.wait_for(timeout=20000)
-            page.wait_for_timeout(300)
-            box = compare.bounding_box()
-            assert box is not None and box["x"] + box["width"] <= 390 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
-            pdf = tmp_path / "print.pdf"
-            page.emulate_media(media="print")
-            pdf.write_bytes(page.pdf(width="390px", height="844px"))
-            reader = PdfReader(str(pdf))
-            # NFKC: the PDF's fonts join "fi" into one ligature glyph.
-            text = unicodedata.normalize(
-                "NFKC", " ".join(p.extract_text() or "" for p in reader.pages)
-            )
-            assert len(reader.pages) > 1
-            assert "Explore usage" in text and "Report files" in text
-        finally:
-            context.close()
+    url, _work = dashboard
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(url + "&from=2026-10-16&to=2026-10-31&period=day", timeout=90000)
+        chart = _chart_loaded(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # The phone layout of the chart: taller than wide, legend under it.
+        assert "layout=narrow" in chart.evaluate("i => i.currentSrc")
+        box = chart.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert box["width"] / box["height"] == pytest.approx(380 / 460, rel=0.03)
+        controls = page.locator(
+            "form.generect-controls select, form.generect-controls input:not([type=hidden]), "
+            "form.generect-controls button, a.generect-download"
+        )
+        assert controls.count() > 20
+        for i in range(controls.count()):
+            item = controls.nth(i)
+            item.scroll_into_view_if_needed()
+            box = item.bounding_box()
+            assert box is not None and box["x"] >= 0, i
+            assert box["x"] + box["width"] <= 390 + 0.5, (i, box)
+        compare = page.locator(".generect-compare").first
+        box = compare.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390 + 0.5
+        # What a screen reader announces for the chart: its figures.
+        name = str(chart.get_attribute("alt"))
+        assert name.startswith("Chart: Credits by day, 16 Oct 2026") and "Total " in name, name
+        assert "Highest day: 2026-10-" in name
+        colours = page.evaluate(
+            """() => [...document.querySelectorAll(
+                 'button, .generect-kpi .label, .generect-kpi .note, label, a, .muted, td, th')]
+               .map(e => {
+                 let bg = 'rgb(255, 255, 255)';
+                 for (let n = e; n; n = n.parentElement) {
+                   const c = getComputedStyle(n).backgroundColor;
+                   if (c && c !== 'rgba(0, 0, 0, 0)') { bg = c; break; }
+                 }
+                 return [getComputedStyle(e).color, bg, e.className || e.tagName];
+               })"""
+        )
+        assert len(colours) > 30
+        for fg, bg, cls in colours:
+            assert _contrast(fg, bg) >= 4.5, (fg, bg, cls)
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        pdf = tmp_path / "print.pdf"
+        page.emulate_media(media="print")
+        assert page.locator("form.generect-controls").is_hidden()
+        pdf.write_bytes(page.pdf(width="390px", height="844px"))
+        reader = PdfReader(str(pdf))
+        # NFKC: the PDF's fonts join "fi" into one ligature glyph.
+        text = unicodedata.normalize("NFKC", " ".join(p.extract_text() or "" for p in reader.pages))
+        assert len(reader.pages) > 1
+        for heading in ("Explore usage", "Totals", "Compare", "Drill-down", "Report files"):
+            assert heading in text, heading
+    finally:
+        context.close()

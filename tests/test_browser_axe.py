@@ -1,9 +1,8 @@
 """axe-core (``tests/data/axe-core``) in Chromium against the dashboard and the example notebooks:
 no violation of impact "serious" or "critical" (WCAG 2.x A and AA, and axe's best practices).
 
-- The dashboard as served by the ``dashboard`` command, on a desktop and a phone, in every tab
-  of the explorer, with its report links, and its one-line failure page.
-- The notebooks rendered by Voilà (the dashboard's template), on a desktop and a phone.
+- The dashboard as served by the ``dashboard`` command, on a desktop and a phone, with a
+  comparison and a drill-down on screen, its one-line failure page and its refusal page.
 - The notebooks run in JupyterLab: what the notebook shows (its outputs and its text). The
   checks leave JupyterLab's own editor and toolbars out: they are JupyterLab's, not these
   notebooks' (axe reports, for example, its toolbar buttons' ``aria-pressed``).
@@ -50,97 +49,56 @@ def _clean(page: Any, where: str, **scope: Any) -> None:
     assert found == [], f"{where}:\n{describe(found)}"
 
 
-def test_the_dashboard_has_no_serious_violation(browser, tmp_path):
-    port = _free_port()
-    work = tmp_path / "work"
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("axe-dashboard")
+    work = tmp / "work"
     work.mkdir()
+    port = _free_port()
     cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
     cmd += ["--port", str(port)]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
-        for width, height in ((1440, 900), (390, 844)):
-            page = browser.new_page(viewport={"width": width, "height": height})
-            try:
-                # The second half of October (a shared view): the period before it is inside the
-                # data (from 03 Sep), so Compare draws its table and chart.
-                view = "&from=2026-10-16&to=2026-10-31&period=day"
-                page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}{view}", timeout=90000)
-                page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=90000)
-                page.wait_for_timeout(500)
-                # The slider handles are named by the panel's script.
-                handles = page.locator(".generect-explorer .noUi-handle")
-                assert [handles.nth(i).get_attribute("aria-label") for i in range(2)] == [
-                    "Months, first",
-                    "Months, last",
-                ]
-                _clean(page, f"the dashboard at {width} px")
-                for tab, ready in (
-                    ("Compare", "img.generect-compare-chart"),
-                    ("Drill-down", "img.generect-drill-chart"),
-                    ("Export", ".generect-export"),
-                ):
-                    page.locator(".lm-TabBar-tab", has_text=tab).first.click()
-                    page.locator(ready).first.wait_for(timeout=30000)
-                    page.wait_for_timeout(300)
-                    _clean(page, f"the {tab} tab at {width} px")
-                if width == 1440:
-                    page.locator("button.generect-report-button").click()
-                    page.locator(".generect-report-links a.generect-download").nth(1).wait_for(
-                        timeout=60000
-                    )
-                    _clean(page, "the report links")
-            finally:
-                page.close()
+    with _server(cmd, cwd=work, port=port, env=_env(tmp)):
+        yield f"http://127.0.0.1:{port}/"
 
 
-def test_the_failure_page_has_no_serious_violation(browser, tmp_path):
-    port = _free_port()
-    work = tmp_path / "work"
-    work.mkdir()
-    # A month the sample has no data for: one line in the page instead of the dashboard.
-    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
-    cmd += ["--port", str(port), "--month", "2019-01"]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
+def test_the_dashboard_has_no_serious_violation(browser, dashboard):
+    for width, height in ((1440, 900), (390, 844)):
+        page = browser.new_page(viewport={"width": width, "height": height})
         try:
-            page.goto(f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", timeout=90000)
-            line = page.locator(".generect-failure")
-            line.wait_for(timeout=90000)
-            assert line.inner_text().startswith("The dashboard cannot open: ")
-            _clean(page, "the failure page")
+            # The second half of October (a shared view): the period before it is inside the
+            # data (from 03 Sep), so Compare draws its table and chart.
+            view = "&from=2026-10-16&to=2026-10-31&period=day&op=preview"
+            page.goto(f"{dashboard}?token={DASHBOARD_TOKEN}{view}", timeout=90000)
+            page.locator("img.generect-compare-chart").wait_for(timeout=60000)
+            page.locator("img.generect-drill-chart").wait_for(timeout=60000)
+            _clean(page, f"the dashboard at {width} px")
+            # The whole range: Compare refuses the period before the data, with one line.
+            page.goto(f"{dashboard}?token={DASHBOARD_TOKEN}&unit=usd", timeout=90000)
+            page.locator(".generect-refused").wait_for(timeout=60000)
+            _clean(page, f"the dashboard in dollars with a refused comparison at {width} px")
         finally:
             page.close()
 
 
-def test_the_notebooks_in_voila_have_no_serious_violation(browser, tmp_path):
-    from generect_reports.notebook.serve import voila_env
-
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    for name in NAMES:
-        shutil.copy(NOTEBOOKS / name, work / name)
-    port = _free_port()
-    env = _env(tmp_path)
-    env["JUPYTER_PATH"] = voila_env()["JUPYTER_PATH"]  # the dashboard's template
-    cmd = [sys.executable, "-m", "voila", "--no-browser", f"--port={port}"]
-    cmd += ["--Voila.ip=127.0.0.1", "--Voila.port_retries=0", f"--Voila.root_dir={work}"]
-    cmd += ["--template=generect", "--theme=light", "--strip_sources=True", "--Voila.token="]
-    with _server(cmd, cwd=work, port=port, env=env):
-        for name in NAMES:
-            for width, height in ((1440, 900), (390, 844)):
-                page = browser.new_page(viewport={"width": width, "height": height})
-                try:
-                    page.goto(f"http://127.0.0.1:{port}/voila/render/{name}", timeout=120000)
-                    page.wait_for_function(
-                        "() => { const c = document.querySelector('#rendered_cells');"
-                        " return c && getComputedStyle(c).display !== 'none'; }",
-                        timeout=120000,
-                    )
-                    page.locator(".jp-OutputArea-output").first.wait_for(timeout=60000)
-                    page.wait_for_timeout(1500)
-                    assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-                    _clean(page, f"{name} in Voila at {width} px")
-                finally:
-                    page.close()
+def test_the_failure_and_refusal_pages_have_no_serious_violation(browser, dashboard):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        # A month the sample has no data for: one line in the page, the pickers above it.
+        page.goto(f"{dashboard}?token={DASHBOARD_TOKEN}&month=2019-01", timeout=90000)
+        line = page.locator(".generect-failure")
+        line.wait_for(timeout=90000)
+        assert line.inner_text().startswith("The dashboard cannot open: ")
+        _clean(page, "the failure page")
+        fresh = browser.new_context()
+        try:
+            refused = fresh.new_page()
+            response = refused.goto(dashboard, timeout=90000)
+            assert response is not None and response.status == 403
+            _clean(refused, "the refusal page")
+        finally:
+            fresh.close()
+    finally:
+        page.close()
 
 
 def test_the_notebooks_in_jupyterlab_have_no_serious_violation(browser, tmp_path):

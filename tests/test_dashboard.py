@@ -110,32 +110,30 @@ def test_live_dashboard_asks_the_api_url_it_is_given_by_the_reports_plan(
     assert dash.usage.attrs["start"] == plan.day_start.isoformat()
 
 
-def test_the_dashboard_command_hands_its_source_options_to_the_notebook(
-    token_env, tmp_path, monkeypatch
-):
-    import sys
+def test_the_served_dashboard_reads_the_live_api_it_is_given(token_env, tmp_path, monkeypatch):
+    """The server's models come from the source the command opened: the API URL it was given,
+    by the report's plan, once for every viewer; other timezones are offered for live data."""
+    from generect_reports.fetch.plan import report_plan
+    from generect_reports.fetch.source import open_source
+    from generect_reports.notebook.server import DashboardServer
+    from generect_reports.periods import local_today
 
-    from generect_reports.notebook import serve
-
-    kept = tmp_path / "served.ipynb"
-
-    def keep_the_notebook(notebook, port, **_limits):
-        # A real child in Voila's place: it keeps the notebook it was given and exits.
-        return [
-            sys.executable,
-            "-c",
-            f"import shutil; shutil.copy({str(notebook)!r}, {str(kept)!r})",
-        ]
-
-    monkeypatch.setattr(serve, "voila_command", keep_the_notebook)
-    monkeypatch.chdir(tmp_path)
-    serve.serve_dashboard(
-        port=0, month="2026-05", sample=False, api_url=token_env.url, no_cache=True, quiet=True
-    )
-    params = nbformat.read(kept, as_version=4).cells[0].source
-    assert f"API_URL = {token_env.url!r}" in params and "NO_CACHE = True" in params
-    assert "USE_LIVE_API = True" in params and "TIMEZONE = 'UTC'" in params
-    assert "MONTH = '2026-05'" in params and token_env.requests == []
+    monkeypatch.setenv("GENERECT_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    source = open_source(sample=False, api_url=token_env.url, timezone="UTC", no_cache=True)
+    server = DashboardServer(source=source, export_dir=tmp_path, token="t")
+    try:
+        month = server.default_month()
+        key = server.key({"month": [month]})
+        page = server.page({}, key) + server.page({"period": ["week"]}, key)  # two viewers
+        rep = server.models(key).result().report
+        plan = report_plan(rep.month, 24, today=local_today(rep.as_of.tzinfo))
+        assert len(token_env.usage_requests()) == len(plan.requests) <= 100
+        assert f"Credits, {rep.month_name}" in page and f"{rep.total:,.0f}" in page
+        assert "<option value='America/New_York'>" in page and "disabled" not in page
+        assert server.key({"month": [month], "tz": ["Asia/Tokyo"]})[2] == "Asia/Tokyo"
+    finally:
+        server.close()
+        source.close()
 
 
 def test_as_of_keeps_only_complete_days():
@@ -178,10 +176,10 @@ def test_stored_dashboard_notebook_is_the_generated_one():
 # --- the command ------------------------------------------------------------------------------
 
 
-def test_dashboard_without_voila_names_the_extra(tmp_path):
-    shadow = tmp_path / "shadow" / "voila"
+def test_dashboard_without_tornado_names_the_extra(tmp_path):
+    shadow = tmp_path / "shadow" / "tornado"
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('No module named voila')\n")
+    (shadow / "__init__.py").write_text("raise ImportError('No module named tornado')\n")
     path = os.pathsep.join([str(tmp_path / "shadow"), os.environ.get("PYTHONPATH", "")])
     done = run_cli("dashboard", "--sample", "--port", "0", env={"PYTHONPATH": path}, cwd=tmp_path)
     assert done.returncode == 2
@@ -206,25 +204,6 @@ def test_dashboard_bad_input(tmp_path, args, message):
     done = run_cli("dashboard", "--sample", *args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr
     assert list(tmp_path.iterdir()) == []
-
-
-def test_voila_command_is_local_and_without_code():
-    from generect_reports.notebook.serve import voila_command, voila_env
-
-    cmd = voila_command(Path("x.ipynb"), 8123, idle_timeout=30, max_views=5)
-    assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--strip_sources=True" in cmd
-    assert "--no-browser" in cmd and "--template=generect" in cmd
-    assert cmd[1:3] == ["-m", "generect_reports.notebook.voila_app"]
-    assert "--MappingKernelManager.cull_idle_timeout=30" in cmd
-    assert "--MappingKernelManager.cull_interval=10" in cmd
-    assert "--BoundedKernelManager.max_kernels=5" in cmd
-    assert not any("token" in arg.lower() for arg in cmd)  # a command line is public
-    assert voila_env("t0k")["GENERECT_DASHBOARD_TOKEN"] == "t0k"
-    template = (
-        Path(voila_env()["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila" / "templates" / "generect"
-    )
-    assert (template / "index.html.j2").is_file()
-    assert "cdn." not in (template / "index.html.j2").read_text()
 
 
 # --- friendly failure ---------------------------------------------------------------------

@@ -272,9 +272,8 @@ def test_the_account_picker_in_chromium_with_axe(trio, tmp_path):
             assert "Total (partial)" in body and f"{31 * 72.5:,.2f}" in body
             assert "USE_LIVE_API" not in body and "import" not in body
             assert SECRET not in page.content()
-            picker = page.locator(".generect-account-picker select")
-            # ipywidgets writes the options' spaces as no-break spaces.
-            options = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+            picker = page.locator("select[name=account]")
+            options = picker.locator("option").all_inner_texts()
             assert options == [
                 "All accounts",
                 "North Region",
@@ -283,26 +282,37 @@ def test_the_account_picker_in_chromium_with_axe(trio, tmp_path):
             ]
             found = axe_violations(page)
             assert found == [], describe(found)
-            # One account: its own key figures, explorer and chart.
-            picker.select_option(index=3)
-            page.locator(".generect-dashboard img.generect-chart").first.wait_for(timeout=60000)
-            page.get_by_text("Generect credit usage: West Region").wait_for(timeout=30000)
+            # The roll-up's files are the report command's across the same accounts.
+            links = page.locator("a.generect-report-file")
+            assert links.all_inner_texts() == [
+                "generect-usage-accounts-2026-10.xlsx",
+                "generect-usage-accounts-2026-10.pdf",
+            ]
+            # One account: its own key figures, explorer and chart (the picker submits itself).
+            with page.expect_navigation():
+                picker.select_option("west")
+            assert "account=west" in page.url
+            page.locator("img.generect-chart").first.wait_for(timeout=60000)
+            page.get_by_text("Generect credit usage: West Region").first.wait_for(timeout=30000)
             kpis = page.locator(".generect-kpis").first.inner_text()
             assert "Credits, October 2026" in kpis and "930" in kpis
             found = axe_violations(page)
             assert found == [], describe(found)
             # The failed account: one line, no traceback.
-            picker.select_option(index=2)
+            with page.expect_navigation():
+                page.locator("select[name=account]").select_option("south")
             line = page.locator(".generect-failure").first
             line.wait_for(timeout=30000)
             assert line.inner_text().startswith("Account South Region could not be read: ")
+            assert "Traceback" not in page.content() and SECRET not in page.content()
             # On a phone: nothing wider than the screen, the picker on it.
-            picker.select_option(index=0)
+            with page.expect_navigation():
+                page.locator("select[name=account]").select_option("")
             page.locator(".generect-rollup-accounts").wait_for(timeout=30000)
             page.set_viewport_size({"width": 390, "height": 844})
-            page.wait_for_timeout(500)
+            page.wait_for_timeout(300)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            box = picker.bounding_box()
+            box = page.locator("select[name=account]").bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390.5
             found = axe_violations(page)
             assert found == [], describe(found)

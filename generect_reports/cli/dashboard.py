@@ -30,25 +30,28 @@ __all__ = ["command"]
     default=45,
     show_default=True,
     type=click.IntRange(1, 86400),
-    help="Seconds a view's kernel may run with no page connected before it is shut down.",
+    hidden=True,
+    help="No longer needed (a page holds nothing on the server); accepted and ignored.",
 )
 @click.option(
     "--max-views",
     default=8,
     show_default=True,
     type=click.IntRange(1, 1000),
-    help="Most views open at once (one Python process each); one more is refused.",
+    hidden=True,
+    help="No longer needed (every view is served by the one process); accepted and ignored.",
 )
 @common_options
 @run_command
 def command(run: Run, port: int, month: Month | None, idle_timeout: int, max_views: int) -> None:
-    """Serve the usage dashboard in the browser (Voila) on 127.0.0.1.
+    """Serve the usage dashboard in the browser on 127.0.0.1.
 
-    The month's key figures, the usage explorer and the report downloads, without code.
-    Exports and report files are written to the current folder. Needs the 'dashboard' extra.
+    The month's key figures, the usage explorer and the report downloads, without code. One
+    process serves every viewer; the view is in the page's URL, so a link reopens it. Exports
+    and report files are also saved in the current folder. Needs the 'dashboard' extra.
 
     Every request needs the token in the printed URL (set GENERECT_DASHBOARD_TOKEN to choose
-    it); a page that is closed frees its kernel.
+    it). --idle-timeout and --max-views are still accepted but no longer needed.
 
     With configured accounts (--all-accounts, --tag, --account) the page has an account picker:
     "All accounts" is the roll-up that 'report --all-accounts' writes (the accounts ranked, the

@@ -1,16 +1,15 @@
-"""The browser dashboard for people who never open Jupyter: the month's key figures, the usage
-explorer and the report downloads, as one widget served by Voilà.
+"""The dashboard in a notebook: the month's key figures, the usage explorer and the report
+downloads, as one widget (``notebooks/04_dashboard.ipynb`` is :func:`dashboard_notebook`).
 
-``generect-reports dashboard`` writes :func:`dashboard_notebook` (one parameters cell and one
-cell showing :class:`Dashboard`) to a temporary folder and serves it with Voilà on 127.0.0.1;
-``notebooks/04_dashboard.ipynb`` is the same notebook.
+``generect-reports dashboard`` serves the same figures without a kernel
+(:mod:`~generect_reports.notebook.server`); the key-figure functions here are shared by both.
 
 The data comes from one :class:`~generect_reports.fetch.source.Source` (the parameters name it),
 by the report's fetch plan: the figures, the plan-limit row and the report files are those of
 :func:`~generect_reports.reports.assemble.monthly_report`, the very report the ``report``
 command writes, and the explorer shows the days that report was built from.
 
-Needs the ``notebooks`` extra, and the ``dashboard`` extra (voila) to be served.
+Needs the ``notebooks`` extra (ipywidgets).
 """
 
 from __future__ import annotations
@@ -395,7 +394,7 @@ def open_dashboard(*, view: str | None = None, **parameters: Any) -> Any:
     refused token, the API down), one plain line saying why: never a traceback in the page.
 
     ``view`` is a shared view's URL query (the explorer's "Link to this view"); by default the
-    query of the page Voilà serves (``QUERY_STRING``), so a shared link reopens its view.
+    page's query when one is given in ``QUERY_STRING``, so a shared link reopens its view.
 
     Returns
     -------
@@ -440,7 +439,7 @@ def dashboard_notebook(
     no_cache: bool = False,
 ) -> Any:
     """The dashboard as a two-cell notebook (``nbformat`` node): a ``parameters`` cell and the
-    cell that shows :class:`Dashboard`. Voilà hides the code; only the dashboard shows."""
+    cell that shows :class:`Dashboard`. Run in JupyterLab, it shows the dashboard widget."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 

@@ -65,7 +65,8 @@ def _table(caption: str, header: list[str], rows: list[list[str]], css: str, lef
             + "</tr>"
         )
     return (
-        f"<div style='overflow-x:auto;max-width:100%'><table class='{css}' "
+        f"<div style='overflow-x:auto;max-width:100%' role='region' tabindex='0' "
+        f"aria-label='{escape(caption, quote=True)}'><table class='{css}' "
         "style='border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums;"
         "margin:4px 0 14px 0'>"
         f"<caption style='text-align:left;font-weight:600;padding:4px 0'>{escape(caption)}"
@@ -372,7 +373,7 @@ def open_accounts_dashboard(
     """The dashboard of the accounts chosen in ``config`` (by name, tag or all), or one line
     saying why it cannot open. One account alone is that account's own dashboard.
 
-    ``view`` is the page's URL query (by default Voilà's ``QUERY_STRING``): ``account=NAME``
+    ``view`` is the page's URL query (by default ``QUERY_STRING``): ``account=NAME``
     opens on that account, the explorer's keys set its controls.
 
     Returns

@@ -1,9 +1,8 @@
-"""Serve the dashboard with Voilà on 127.0.0.1 (the ``generect-reports dashboard`` command).
+"""Serve the dashboard on 127.0.0.1 (the ``generect-reports dashboard`` command).
 
-The server can be left running: every request needs the token generated at start-up (printed in
-the URL), a page that is left shuts its kernel down, kernels without a page are culled after
-``idle_timeout`` seconds, and at most ``max_views`` run at once (see
-:mod:`~generect_reports.notebook.voila_app`).
+One process: a tornado server (:mod:`~generect_reports.notebook.server`) renders every page
+from models built once and shared, and the view lives in the page's URL. Every request needs
+the token generated at start-up (printed in the URL) or set in :data:`TOKEN_ENV`.
 """
 
 from __future__ import annotations
@@ -11,11 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "serve_dashboard",
-    "voila_command",
-    "voila_env",
     "free_port",
     "dashboard_url",
     "DASHBOARD_EXTRA_MESSAGE",
@@ -38,13 +33,14 @@ __all__ = [
 #: The environment variable holding the dashboard's token: set it to choose the token (a
 #: bookmark that survives restarts); unset, a new one is generated at every start.
 TOKEN_ENV = "GENERECT_DASHBOARD_TOKEN"
-#: Seconds a kernel may sit without a page connected before it is shut down.
+#: Kept for scripts that passed them: a page holds nothing on the server, so there is no idle
+#: view to end and no per-view process to cap.
 IDLE_TIMEOUT = 45
-#: Most views (kernels) at once; each costs one Python process.
 MAX_VIEWS = 8
 
 DASHBOARD_EXTRA_MESSAGE = (
-    "the dashboard needs Voila, in the 'dashboard' extra: pip install 'generect-reports[dashboard]'"
+    "the dashboard needs tornado, in the 'dashboard' extra: "
+    "pip install 'generect-reports[dashboard]'"
 )
 
 
@@ -60,43 +56,6 @@ def dashboard_url(port: int, token: str) -> str:
     return f"http://127.0.0.1:{port}/?token={token}"
 
 
-def voila_command(
-    notebook: Path, port: int, *, idle_timeout: int = IDLE_TIMEOUT, max_views: int = MAX_VIEWS
-) -> list[str]:
-    """Voilà on 127.0.0.1 only, no browser, no code, no tracebacks in the page; kernels without a
-    page culled after ``idle_timeout`` seconds, at most ``max_views`` at once. The token is not
-    here (a command line is visible to every local user): it travels in :data:`TOKEN_ENV`."""
-    interval = max(1, min(10, idle_timeout // 3))
-    return [
-        sys.executable,
-        "-m",
-        "generect_reports.notebook.voila_app",
-        str(notebook),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--Voila.port_retries=0",
-        "--strip_sources=True",
-        "--show_tracebacks=False",
-        "--template=generect",
-        "--theme=light",
-        f"--MappingKernelManager.cull_idle_timeout={idle_timeout}",
-        f"--MappingKernelManager.cull_interval={interval}",
-        "--MappingKernelManager.cull_connected=False",
-        f"--BoundedKernelManager.max_kernels={max_views}",
-    ]
-
-
-def voila_env(token: str = "") -> dict[str, str]:
-    """The environment for Voilà: our template folder first on the Jupyter data path, and the
-    token in :data:`TOKEN_ENV`."""
-    share = Path(__file__).resolve().parent / "share" / "jupyter"
-    env = dict(os.environ)
-    env[TOKEN_ENV] = token
-    env["JUPYTER_PATH"] = os.pathsep.join([str(share), *filter(None, [env.get("JUPYTER_PATH")])])
-    return env
-
-
 def serve_dashboard(
     *,
     port: int,
@@ -106,113 +65,114 @@ def serve_dashboard(
     api_url: str | None = None,
     no_cache: bool = False,
     quiet: bool = False,
-    idle_timeout: int = IDLE_TIMEOUT,
-    max_views: int = MAX_VIEWS,
+    idle_timeout: int | None = None,
+    max_views: int | None = None,
     accounts: Sequence[AccountSpec] | None = None,
     config: str | os.PathLike[str] | None = None,
     selection: tuple[Sequence[str], Sequence[str], bool] = ((), (), False),
 ) -> None:
-    """Check everything, write the dashboard notebook to a temporary folder and run Voilà until
-    it is stopped. Exports and report files go to the current folder.
+    """Check everything, open the source(s) and serve the dashboard until stopped (Ctrl-C or
+    SIGTERM). Exports and report files are also saved in the current folder.
 
     The token is :data:`TOKEN_ENV` if set, else generated; the URL carrying it is printed on
     stderr (even with ``quiet`` when it was generated: nobody could open the page otherwise).
 
-    The notebook opens its source with the same choices (sample or API, ``api_url``,
-    ``timezone``, ``no_cache``) through
-    :func:`~generect_reports.notebook.dashboard.notebook_source`; they are checked here first.
-
-    With ``accounts`` (the configured accounts the command chose, from the file ``config`` by
-    ``selection``: names, tags, all), the page is the dashboard across them
-    (:func:`~generect_reports.notebook.rollup.accounts_notebook`): every account's variable is
-    checked here, before any request, and each kernel reads the tokens from the environment.
+    With ``accounts`` (the configured accounts the command chose from the file ``config``),
+    the page has an account picker over "All accounts", the roll-up ``report --all-accounts``
+    writes; each account's variable is checked before any request. ``idle_timeout`` and
+    ``max_views`` are accepted and ignored: a page holds nothing on the server.
 
     Raises
     ------
     InputError
-        Voilà is not installed (the ``dashboard`` extra), a bad month, or the sample with a
+        tornado is not installed (the ``dashboard`` extra), a bad month, or the sample with a
         timezone other than its own.
     MissingTokenError
         Live data without ``GENERECT_API_TOKEN``.
     """
+    import asyncio
     import importlib.util
-
-    import nbformat
 
     from ..errors import InputError
     from ..fetch.source import open_source, open_sources
     from ..periods import Month
-    from .dashboard import dashboard_notebook
-    from .rollup import accounts_notebook
+    from ..reports.assemble import ReportSettings
 
     try:
-        found = importlib.util.find_spec("voila") is not None
+        found = importlib.util.find_spec("tornado") is not None
         if found:
-            import voila  # noqa: F401  (a broken install fails here, not in the child)
+            from tornado.httpserver import HTTPServer
+            from tornado.netutil import bind_sockets
     except ImportError:
         found = False
     if not found:
         raise InputError(DASHBOARD_EXTRA_MESSAGE)
-    if month is not None:
-        month = Month.parse(month)
-    # The same sources the notebook will open: a bad zone, URL or a missing token is said here
-    # (no request is sent), and the notebook gets the zone the source resolved.
+    from .server import DashboardServer, make_app, single_heap
+
+    single_heap()  # before the worker threads: memory they free is reused, not kept per thread
+
+    chosen = None if month is None else str(Month.parse(month))
+    token = os.environ.get(TOKEN_ENV) or ""
+    generated = not token
+    token = token or secrets.token_urlsafe(32)
     if accounts:
-        with open_sources(
+        from ..config import load_config
+        from ..reports.rollup import account_settings
+        from .rollup import _settings
+
+        sources = open_sources(
             accounts, sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
-        ) as sources:
-            zone = next(iter(sources.sources.values())).timezone
-        names, tags, every = selection
-        page = accounts_notebook(
-            config=str(Path(config).resolve()) if config is not None else "",
-            accounts=list(names),
-            tags=list(tags),
-            all_accounts=every,
-            month=None if month is None else str(month),
-            timezone=zone,
-            export_dir=str(Path.cwd()),
-            api_url=api_url,
-            no_cache=no_cache,
         )
+        cfg = load_config(None if config is None else str(config))
+        base = _settings(cfg, None)
+        by_name = {spec.name: spec for spec in accounts}
+
+        def settings_for(name: str) -> ReportSettings:
+            return account_settings(by_name[name], base, where=cfg.where, config_path=cfg.path)
+
+        server = DashboardServer(
+            sources=sources,
+            settings_for=settings_for,
+            labels={spec.name: spec.title for spec in accounts},
+            month=chosen,
+            export_dir=Path.cwd(),
+            token=token,
+        )
+        closing: Any = sources
     else:
-        with open_source(
-            sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache
-        ) as source:
-            zone = source.timezone
-        page = dashboard_notebook(
-            use_live_api=not sample,
-            month=None if month is None else str(month),
-            timezone=zone,
-            export_dir=str(Path.cwd()),
-            api_url=api_url,
-            no_cache=no_cache,
+        source = open_source(
+            sample=sample, api_url=api_url, timezone=timezone, no_cache=no_cache, progress=False
         )
-    port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="generect-dashboard-") as folder:
-        notebook = Path(folder) / "Generect usage.ipynb"
-        nbformat.write(page, notebook)
-        token = os.environ.get(TOKEN_ENV) or ""
-        generated = not token
-        token = token or secrets.token_urlsafe(32)
+        server = DashboardServer(
+            source=source,
+            month=chosen,
+            settings=ReportSettings(),
+            export_dir=Path.cwd(),
+            token=token,
+        )
+        closing = source
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        sockets = bind_sockets(port, address="127.0.0.1")
+        http = HTTPServer(make_app(server), xheaders=False)
+        http.add_sockets(sockets)
+        port = int(sockets[0].getsockname()[1])
         if generated or not quiet:
             print(
                 f"dashboard on {dashboard_url(port, token)} (Ctrl-C to stop)",
                 file=sys.stderr,
                 flush=True,
             )
-        command = voila_command(notebook, port, idle_timeout=idle_timeout, max_views=max_views)
-        child = subprocess.Popen(command, cwd=folder, env=voila_env(token))
-        try:
-            code = child.wait()
-        except KeyboardInterrupt:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            raise
-    if code not in (0, -15):
-        from ..errors import GenerectError
+        server.warm()  # the first view's models, built while the browser opens
+        from tornado.ioloop import PeriodicCallback
 
-        raise GenerectError(f"Voila stopped with exit code {code}")
+        from .server import TIDY_SECONDS
+
+        PeriodicCallback(server.tidy_soon, TIDY_SECONDS * 1000).start()
+        loop.run_forever()
+    finally:
+        server.close()
+        closing.close()
+        loop.close()
+        asyncio.set_event_loop(None)

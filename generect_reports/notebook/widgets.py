@@ -39,6 +39,7 @@ __all__ = [
     "DAY_LINE_THRESHOLD",
     "BAR_LIMIT",
     "COMPARISONS",
+    "selection_alt",
     "TIMEZONES",
     "PANEL_CSS",
     "A11Y_JS",
@@ -547,6 +548,33 @@ def _download_link(path: Path, data: bytes, mime: str) -> str:
         f'<a class="generect-download" download="{escape(path.name)}" '
         f'style="color:#1565c0;text-decoration:underline" '
         f'href="data:{mime};base64,{encoded}">{escape(path.name)}</a>'
+    )
+
+
+def selection_alt(title: str, sel: _Selection, granularity: str, unit: str) -> str:
+    """The text alternative of a chart of ``sel``: its title, the total, the largest
+    operations and the highest period (a screen reader's and a failed image's text)."""
+    money = unit == "usd"
+
+    def amount(v: float) -> str:
+        return f"${v:,.2f}" if money else f"{v:,.0f} credits"
+
+    if not sel.labels:
+        return f"Chart: {title}. No usage in this selection."
+    totals = sel.values.sum(axis=0)
+    total = float(totals.sum())
+    per_period = sel.values.sum(axis=1)
+    top = int(np.argmax(per_period))
+    ranked = ", ".join(
+        f"{op} {amount(float(v))}" for op, v in list(zip(sel.operations, totals))[:3]
+    )
+    more = len(sel.operations) - 3
+    return (
+        f"Chart: {title}. Total {amount(total)} over {len(sel.labels)} "
+        f"{granularity}{'s' if len(sel.labels) != 1 else ''}. "
+        f"Largest: {ranked}{f' and {more} more' if more > 0 else ''}. "
+        f"Highest {granularity}: {sel.labels[top]} with "
+        f"{amount(float(per_period[top]))}."
     )
 
 
@@ -1173,28 +1201,8 @@ class UsageExplorer:
         )
 
     def _alt_text(self, title: str, sel: _Selection) -> str:
-        """What the chart shows, in words and figures: its title, the total, the largest
-        operations and the highest period (a screen reader's and a failed image's text)."""
-        money = self.unit.value == "usd"
-
-        def amount(v: float) -> str:
-            return f"${v:,.2f}" if money else f"{v:,.0f} credits"
-
-        totals = sel.values.sum(axis=0)
-        total = float(totals.sum())
-        per_period = sel.values.sum(axis=1)
-        top = int(np.argmax(per_period))
-        ranked = ", ".join(
-            f"{op} {amount(float(v))}" for op, v in list(zip(sel.operations, totals))[:3]
-        )
-        more = len(sel.operations) - 3
-        return (
-            f"Chart: {title}. Total {amount(total)} over {len(sel.labels)} "
-            f"{self.granularity.value}{'s' if len(sel.labels) != 1 else ''}. "
-            f"Largest: {ranked}{f' and {more} more' if more > 0 else ''}. "
-            f"Highest {self.granularity.value}: {sel.labels[top]} with "
-            f"{amount(float(per_period[top]))}."
-        )
+        """What the chart shows, in words and figures (see :func:`selection_alt`)."""
+        return selection_alt(title, sel, self.granularity.value, self.unit.value)
 
     def _update_table(self) -> None:
         from .tables import html, styled, with_total_row
