@@ -36,16 +36,20 @@ def rep(sample):
 
 def _no_children() -> bool:
     """No child of this process is left, running or unreaped, but multiprocessing's resource
-    tracker: another test's spawn context starts it, and it lives as long as the process."""
-    return not [pid for pid in _children_of(os.getpid()) if not _is_resource_tracker(pid)]
+    tracker and fork server: other tests start them (a spawn context; ``run_cli``), and they live
+    as long as the process."""
+    return not [pid for pid in _children_of(os.getpid()) if not _is_multiprocessing_helper(pid)]
 
 
-def _is_resource_tracker(pid: int) -> bool:
+def _is_multiprocessing_helper(pid: int) -> bool:
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"multiprocessing.resource_tracker" in command
+    return any(
+        name in command
+        for name in (b"multiprocessing.resource_tracker", b"multiprocessing.forkserver")
+    )
 
 
 def _leftovers(folder) -> list[str]:

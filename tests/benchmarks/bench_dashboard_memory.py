@@ -97,7 +97,10 @@ def test_thirty_views_leave_memory_where_one_left_it(tmp_path: Path, results) ->
                     time.sleep(0.05)
             listening = time.monotonic() - started
             first = _open(browser, base)
-            cold = time.monotonic() - started
+            # To the first usable chart, as for every page view below; the whole page (the
+            # key figures, built from the month's report, and every chart) is recorded too.
+            cold_whole = time.monotonic() - started
+            cold = cold_whole - first.rest_s
             one_open = _settled_rss(server.pid)
             first.close()
             seconds = []
@@ -130,6 +133,7 @@ def test_thirty_views_leave_memory_where_one_left_it(tmp_path: Path, results) ->
     extra = (rss_held[-1] - rss_held[0]) / 2
     results["dashboard_listening_s"] = round(listening, 2)
     results["dashboard_cold_start_to_chart_s"] = round(cold, 2)
+    results["dashboard_cold_start_whole_page_s"] = round(cold_whole, 2)
     results["dashboard_view_median_s"] = round(median, 2)
     results["dashboard_view_max_s"] = round(max(seconds), 2)
     results["dashboard_view_whole_median_s"] = round(sorted(whole)[len(whole) // 2], 2)
