@@ -459,5 +459,39 @@ def test_dashboard_on_a_phone_in_print_and_to_a_screen_reader(browser, dashboard
         assert len(reader.pages) > 1
         for heading in ("Explore usage", "Totals", "Compare", "Drill-down", "Report files"):
             assert heading in text, heading
+        page.emulate_media(media="screen")
+        _section_tabs_on_a_phone(page)
     finally:
         context.close()
+
+
+def _section_tabs_on_a_phone(page: Any) -> None:
+    """The Customers and Reconciliation tabs, reached by their links with the keyboard: nothing
+    wider than the screen, the shown shares adding up to 100.0%, the files on the screen."""
+    import re
+
+    for label, css in (
+        ("Customers", "generect-customers"),
+        ("Reconciliation", "generect-reconciliation"),
+    ):
+        link = page.locator("a.generect-tab", has_text=label)
+        link.focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert f"tab={label.lower()}" in page.url
+        assert page.locator("a.generect-tab[aria-current=page]").inner_text() == label
+        section = page.locator(f"section.{css}")
+        section.wait_for(timeout=60000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        files = page.locator("a.generect-section-file")
+        assert files.count() == 2
+        for i in range(files.count()):
+            box = files.nth(i).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5
+        if label == "Customers":
+            rows = section.locator("tbody tr")
+            shares = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())]
+            assert shares[-1] == "100.0%"
+            assert round(sum(float(v.rstrip("%")) for v in shares[:-1] if v), 1) == 100.0
+        else:
+            assert re.search(r"ties to the ledger|does not tie", section.inner_text())

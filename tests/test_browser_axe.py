@@ -76,6 +76,11 @@ def test_the_dashboard_has_no_serious_violation(browser, dashboard):
             page.goto(f"{dashboard}?token={DASHBOARD_TOKEN}&unit=usd", timeout=90000)
             page.locator(".generect-refused").wait_for(timeout=60000)
             _clean(page, f"the dashboard in dollars with a refused comparison at {width} px")
+            # The report's sections, each a tab of its own.
+            for tab in ("customers", "reconciliation"):
+                page.goto(f"{dashboard}?token={DASHBOARD_TOKEN}&tab={tab}", timeout=90000)
+                page.locator(f"section.generect-{tab}").wait_for(timeout=60000)
+                _clean(page, f"the {tab} tab at {width} px")
         finally:
             page.close()
 

@@ -268,3 +268,130 @@ def test_view_exports_are_what_is_on_screen(server: Server) -> None:
     assert f"${cents / 100:,.2f}" in pdf_text and "100.0%" in pdf_text
     name = "generect-usage-2026-09-20-to-2026-10-31-by-month-usd"
     assert {p.name for p in server.work.iterdir()} >= {f"{name}.{e}" for e in ("csv", "pdf")}
+
+
+def _rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+
+
+def test_the_customers_tab_is_the_reports_split_by_customer(server: Server, tmp_path: Path) -> None:
+    import openpyxl
+
+    from generect_reports.fetch.source import open_source
+    from generect_reports.reports.assemble import monthly_report
+
+    rep = monthly_report(open_source(sample=True), "2026-10")
+    alloc = rep.sections.allocation
+    f = rep.formats
+    view = "?month=2026-10&tab=customers&period=week"
+    status, body, _ = server.get("/" + view)
+    assert status == 200
+    html = body.decode()
+    text = _text(body)
+    # The tab is a link of its own, marked current; the explorer's chart is not on this view.
+    assert re.search(r"<a class='generect-tab' href='[^']*tab=customers[^']*' aria-current", html)
+    assert "generect-explorer" not in html and "period=week" in html
+    # The money is the chargeback command's booked cost, labelled as its table labels it.
+    done = run_cli("chargeback", "--sample", "--month", "2026-10", "--format", "csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    booked: dict[str, int] = {}
+    for r in csv.DictReader(io.StringIO(done.stdout)):
+        booked[r["customer"]] = booked.get(r["customer"], 0) + round(float(r["booked_cost"]) * 100)
+    table = text.split("Credits by customer, October 2026")[1]
+    assert table.startswith(" Customer Credits Share booked USD ")
+    for r in alloc.customers.itertuples():
+        line = (
+            f"{r.customer} {f.exact_credits(r.credits)} {f.share(r.share_display)} "
+            f"{booked.get(str(r.customer), 0) / 100:,.2f}"
+        )
+        assert line in table, line
+    assert "unallocated, under review" in table
+    shares = re.findall(r" (\d+\.\d)% ", table.split(" Total ")[0])
+    assert len(shares) == len(alloc.customers) and round(sum(map(float, shares)), 1) == 100.0
+    total_cents = round(rep.booked.booked_cost * 100)
+    assert f"Total {f.exact_credits(rep.total)} 100.0% {total_cents / 100:,.2f}" in table
+    # The file: the header in row 1 with the flag, credits and money, the total the report's.
+    status, data, headers = server.get("/customers.csv" + view)
+    assert (
+        status == 200
+        and 'filename="generect-customers-2026-10.csv"' in headers["Content-Disposition"]
+    )
+    rows = _rows(data)
+    assert list(rows[0]) == [
+        "month",
+        "customer",
+        "kind",
+        "credits",
+        "share_percent",
+        "booked_usd",
+        "partial_period",
+    ]
+    assert {r["partial_period"] for r in rows} == {"false"}  # October is over
+    body_rows, total = rows[:-1], rows[-1]
+    assert total["customer"] == "Total" and total["credits"] == f"{rep.total:.2f}"
+    assert sum(round(float(r["credits"]) * 100) for r in body_rows) == round(rep.total * 100)
+    assert sum(round(float(r["booked_usd"]) * 100) for r in body_rows) == total_cents
+    assert round(sum(float(r["share_percent"]) for r in body_rows), 1) == 100.0
+    assert (server.work / "generect-customers-2026-10.csv").read_bytes() == data
+    status, data, _ = server.get("/customers.xlsx" + view)
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in sheet[1]] == list(rows[0])
+    assert [c.value for c in sheet[2]][:4] == ["2026-10", "acme-corp", "customer", 20612.75]
+    assert sheet.cell(row=sheet.max_row, column=6).value == total_cents / 100
+    assert (server.work / "generect-customers-2026-10.xlsx").is_file()
+
+
+def test_the_reconciliation_tab_is_the_reports_tie_out(server: Server) -> None:
+    import openpyxl
+
+    from generect_reports.fetch.source import open_source
+    from generect_reports.render.reconcile import _num, reconciliation_summary
+    from generect_reports.reports.assemble import monthly_report
+
+    rep = monthly_report(open_source(sample=True), "2026-10")
+    r = rep.sections.reconciliation
+    f = rep.formats
+    view = "?month=2026-10&tab=reconciliation"
+    status, body, _ = server.get("/" + view)
+    text = _text(body)
+    assert status == 200 and "Reconciliation, October 2026" in text
+    money = r.money
+    for line in (
+        f"Opening balance {_num(r.opening, f)} {money.opening_cents / 100:,.2f}",
+        f"+ Top-ups {_num(r.top_ups, f)} {money.purchases_cents / 100:,.2f}",
+        f"− Settled charges {_num(r.charges, f)} {money.consumed_cents / 100:,.2f}",
+        f"= Closing balance {_num(r.closing, f)} {money.closing_cents / 100:,.2f}",
+        f"Usage {_num(r.usage, f)}",
+        f"Difference (settled charges − usage) {_num(r.difference, f, sign=True)}",
+        f"Reversed (ledger status error) {_num(r.reversed, f)}",
+        reconciliation_summary(r, numbers=f)[0],
+    ):
+        assert line in text, line
+    assert len(r.reasons) and text.count("reserved, not yet settled") == int(
+        (r.reasons["detail"] == "reserved, not yet settled").sum()
+    )
+    status, data, _ = server.get("/reconciliation.csv" + view)
+    assert (server.work / "generect-reconciliation-2026-10.csv").read_bytes() == data
+    rows = _rows(data)
+    assert list(rows[0]) == [
+        "month",
+        "section",
+        "line",
+        "operation",
+        "credits",
+        "booked_usd",
+        "detail",
+        "partial_period",
+    ]
+    tie = {x["line"]: x for x in rows if x["section"] == "tie-out"}
+    assert tie["opening balance"]["credits"] == f"{r.opening:.2f}"
+    assert tie["closing balance"]["booked_usd"] == f"{money.closing_cents / 100:.2f}"
+    # The reasons explain the difference to the hundredth.
+    reasons = [x for x in rows if x["section"] == "difference"]
+    assert len(reasons) == len(r.reasons)
+    assert sum(round(float(x["credits"]) * 100) for x in reasons) == round(r.difference * 100)
+    assert {x["partial_period"] for x in rows} == {"false"}
+    status, data, _ = server.get("/reconciliation.xlsx" + view)
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in sheet[1]] == list(rows[0])
+    assert server.get("/reconciliation.pdf" + view)[0] == 404

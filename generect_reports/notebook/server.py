@@ -44,6 +44,7 @@ from ..render.dashboard import (
     DashboardPage,
     DrillPart,
     ExplorerPart,
+    SectionPart,
     Table,
     render_failure,
     render_page,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from ..fetch.source import Source
     from ..reports.assemble import ReportSettings
     from ..reports.rollup import RollupReport
+    from .tabs import SectionTab
     from .widgets import UsageGrid
 
 __all__ = [
@@ -85,10 +87,13 @@ TIDY_SECONDS = 2.0
 #: Bytes of chart PNGs kept at once (by view; the oldest go first).
 CHART_CACHE_BYTES = 6 * 2**20
 
-_TABS = ("totals", "compare", "drill", "export")
+_TABS = ("totals", "compare", "drill", "export", "customers", "reconciliation")
+#: The views the tab links name: the explorer, then the report's sections.
+_VIEWS = (("totals", "Usage"), ("customers", "Customers"), ("reconciliation", "Reconciliation"))
 _MODES = ("previous", "yoy", "custom")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ALL = ""  # the picker's value of the roll-up across accounts
+_SECTIONS = ("customers", "reconciliation")
 
 
 @dataclass(frozen=True)
@@ -337,6 +342,8 @@ class DashboardServer:
         self._models: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
         self._explores: OrderedDict[tuple[str, str, str], Future[Any]] = OrderedDict()
         self._charts: OrderedDict[tuple[Any, ...], tuple[bytes, str]] = OrderedDict()
+        #: The chargeback's booked cents by customer, per key (when [money] values credits).
+        self._booked: OrderedDict[tuple[str, str, str], tuple[dict[str, int], str]] = OrderedDict()
         self._chart_bytes = 0
         self._used = False  # work was done since the last tidy-up
         #: Set once a chart is drawn: the first report build waits for it (a few seconds at
@@ -690,6 +697,8 @@ class DashboardServer:
             months=self._month_options(ex.month, ex),
             month=ex.month,
             explorer=self._explorer(ex, state, key[2]),
+            tabs=self._tabs(ex, state, key),
+            section_tab=state.tab in _SECTIONS,
             **self._pickers(key[0], ex.month),
         )
 
@@ -715,7 +724,116 @@ class DashboardServer:
             notes=(f"Key figures as of {rep.as_of:%Y-%m-%d %H:%M} ({rep.timezone}).",),
             explorer=self._explorer(m, state, key[2]),
             report_files=files,
+            section=self._section(state, key, query) if state.tab in _SECTIONS else None,
+            section_tab=state.tab in _SECTIONS,
         )
+
+    def _tabs(
+        self, ex: Explore, state: ViewState, key: tuple[str, str, str]
+    ) -> tuple[tuple[str, str, bool], ...]:
+        import dataclasses
+
+        current = state.tab if state.tab in _SECTIONS else "totals"
+        return tuple(
+            (
+                label,
+                "./?" + self._query(ex, dataclasses.replace(state, tab=tab), key),
+                tab == current,
+            )
+            for tab, label in _VIEWS
+        )
+
+    # -- report sections --------------------------------------------------------------------
+
+    def _booked_split(self, m: Models, key: tuple[str, str, str]) -> tuple[dict[str, int], str]:
+        """The month's booked cents by customer, as the ``chargeback`` command splits them
+        (built once per key, kept with the models)."""
+        from ..reports.assemble import chargeback
+
+        with self._lock:
+            found = self._booked.get(key)
+        if found is not None:
+            return found
+        with self._build:
+            split = chargeback(self._zoned(key), m.month, self._settings(key[0]))
+        value = (dict(split.booked or {}), str(split.booked_currency))
+        with self._lock:
+            self._booked[key] = value
+            while len(self._booked) > MODEL_CACHE:
+                self._booked.popitem(last=False)
+        return value
+
+    def section_tab(self, key: tuple[str, str, str], kind: str) -> SectionTab:
+        """The report section ``kind`` (customers, reconciliation) of ``key``'s month."""
+        from .tabs import customers_tab, reconciliation_tab
+
+        m = self.models(key).result()
+        if not isinstance(m, Models):
+            raise LookupError("the roll-up has no report sections")
+        rep = m.report
+        if kind == "reconciliation":
+            return reconciliation_tab(rep)
+        if kind != "customers":
+            raise LookupError(f"no section {kind!r}")
+        if rep.booked is not None and rep.sections.allocation is not None:
+            booked, currency = self._booked_split(m, key)
+            return customers_tab(rep, booked, currency)
+        return customers_tab(rep, None, "")
+
+    def _section(self, state: ViewState, key: tuple[str, str, str], query: str) -> SectionPart:
+        tab = self.section_tab(key, state.tab)
+        tables = []
+        if tab.header:
+            tables.append(
+                Table(
+                    tab.caption,
+                    tab.header,
+                    tab.shown,
+                    total=tab.total,
+                    css=f"generect-{tab.kind}-table",
+                )
+            )
+        if tab.extra:
+            tables.append(
+                Table(tab.extra_caption, tab.extra_header, tab.extra, css="generect-reasons")
+            )
+        files = (
+            ()
+            if tab.missing
+            else tuple(
+                (f"{tab.file_stem()}.{e}", f"{tab.kind}.{e}?{query}") for e in ("csv", "xlsx")
+            )
+        )
+        return SectionPart(
+            kind=tab.kind,
+            title=tab.title,
+            missing=tab.missing,
+            tables=tuple(tables),
+            lines=tab.lines,
+            files=files,
+        )
+
+    def section_file(self, key: tuple[str, str, str], kind: str, ext: str) -> tuple[str, bytes]:
+        """A report section's tab as CSV or xlsx, saved in the export folder too."""
+        from .._atomic import write_bytes_atomic
+        from .tabs import tab_csv, write_tab_xlsx
+
+        tab = self.section_tab(key, kind)
+        if tab.missing:
+            raise LookupError(tab.missing)
+        name = f"{tab.file_stem()}.{ext}"
+        path = self.export_dir / name
+        with self._files:
+            if ext == "csv":
+                data = tab_csv(tab).encode("utf-8")
+                write_bytes_atomic(path, data)
+            elif ext == "xlsx":
+                write_tab_xlsx(tab, path)
+                data = path.read_bytes()
+            else:
+                raise LookupError(f"no export {ext!r}")
+        self._used = True
+        return name, data
 
     def _explorer(self, m: Explore, state: ViewState, zone: str) -> ExplorerPart:
         from ..money import display_shares, to_hundredths
@@ -1306,7 +1424,9 @@ def make_app(server: DashboardServer) -> Any:
             if what == "report" and ext == "csv":
                 raise web.HTTPError(404)
             try:
-                if what == "report":
+                if what in _SECTIONS:
+                    name, data = await self.work(server.section_file, key, what, ext)
+                elif what == "report":
                     name, data = await self.work(server.report_file, key, ext)
                 else:
                     name, data = await self.work(server.view_file, given, key, ext)
@@ -1329,7 +1449,7 @@ def make_app(server: DashboardServer) -> Any:
         [
             (r"/", PageHandler),
             (r"/chart/(main|compare|drill)\.png", ChartHandler),
-            (r"/(report|view)\.(csv|xlsx|pdf)", FileHandler),
+            (r"/(report|view|customers|reconciliation)\.(csv|xlsx|pdf)", FileHandler),
             (r"/.*", Missing),
         ],
         serve_traceback=False,

@@ -20,6 +20,7 @@ __all__ = [
     "ComparePart",
     "DrillPart",
     "ExplorerPart",
+    "SectionPart",
     "DashboardPage",
     "render_page",
     "render_page_start",
@@ -91,6 +92,20 @@ class ExplorerPart:
 
 
 @dataclass(frozen=True)
+class SectionPart:
+    """A tab showing one section of the month's report (customers, reconciliation): its
+    tables, the sentences around them and its downloads, or ``missing``, the one line saying
+    the report has no such section."""
+
+    kind: str
+    title: str
+    missing: str = ""
+    tables: tuple[Table, ...] = ()
+    lines: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class DashboardPage:
     title: str
     subtitle: str
@@ -108,6 +123,12 @@ class DashboardPage:
     report_files: tuple[tuple[str, str], ...] = ()
     failure: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The views: (label, link, current); the page shows the explorer or one report section.
+    tabs: tuple[tuple[str, str, bool], ...] = ()
+    #: The report section shown instead of the explorer (filled in when the report is in).
+    section: SectionPart | None = None
+    #: The view is a report section: the explorer's chart and tables are left out.
+    section_tab: bool = False
 
 
 PAGE_CSS = """
@@ -149,6 +170,12 @@ tr.total th,tr.total td{font-weight:700;border-top:2px solid #52606d}
 .side>*{min-width:0;max-width:100%}
 .generect-failure,.generect-invalid,.generect-refused{color:#8a1c1c;font-weight:600}
 .downloads li{margin:4px 0}
+.generect-tabs{display:flex;flex-wrap:wrap;gap:4px;list-style:none;padding:0;margin:14px 0 0;
+  border-bottom:2px solid #1f3a5f}
+.generect-tabs a{display:inline-block;padding:6px 14px;border:1px solid #c5cdd6;
+  border-bottom:0;border-radius:4px 4px 0 0;color:#1565c0;background:#f4f6f8}
+.generect-tabs a[aria-current=page]{background:#1f3a5f;color:#fff;text-decoration:none;
+  font-weight:600}
 @media (max-width:640px){
   main{padding:8px 10px 30px}h1{font-size:19px}
   .generect-kpi{max-width:none}
@@ -244,7 +271,22 @@ def controls(page: DashboardPage) -> str:
     if top:
         parts.append("<div class='row generect-pickers'>" + "".join(top) + "</div>")
     ex = page.explorer
-    if ex is not None:
+    if ex is not None and page.section_tab:
+        # A report section has no explorer controls: the explorer's view rides along unseen,
+        # so "Usage" reopens it after the month changes.
+        from urllib.parse import parse_qsl
+
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(page.query, keep_blank_values=True)
+            if k not in ("account", "month", "tab")
+        ]
+        parts.extend(
+            f"<input type='hidden' name='{escape(k, quote=True)}' value='{escape(v, quote=True)}'>"
+            for k, v in kept
+        )
+        parts.append(f"<input type='hidden' name='tab' value='{escape(ex.tab, quote=True)}'>")
+    elif ex is not None:
         tz = _select("tz", "Timezone", [(z, z) for z in ex.timezones], ex.timezone)
         if ex.timezone_note:
             tz = tz.replace("<select ", "<select disabled aria-describedby='tz-note' ")
@@ -402,7 +444,7 @@ def downloads(page: DashboardPage) -> str:
         else ""
     )
     ex = page.explorer
-    if ex is None or ex.invalid:
+    if ex is None or ex.invalid or page.section_tab:
         return report
     q = escape(_q(page.query), quote=True)
     view = (
@@ -443,6 +485,54 @@ def explorer(page: DashboardPage, ex: ExplorerPart) -> str:
     return "".join(parts)
 
 
+def tabs(page: DashboardPage) -> str:
+    """The views as links (each its own URL): the current one marked for screen readers."""
+    if not page.tabs:
+        return ""
+    items = "".join(
+        f"<li><a class='generect-tab' href='{escape(href, quote=True)}'"
+        + (" aria-current='page'" if current else "")
+        + f">{escape(label)}</a></li>"
+        for label, href, current in page.tabs
+    )
+    return f"<nav aria-label='Views'><ul class='generect-tabs'>{items}</ul></nav>"
+
+
+def section(part: SectionPart) -> str:
+    """One report section as its tab shows it: a heading, its tables and lines, its files; or
+    the one line saying the report has none."""
+    ident = f"section-{part.kind}"
+    out = [
+        f"<section class='generect-section generect-{part.kind}' aria-labelledby='{ident}'>",
+        f"<h2 id='{ident}'>{escape(part.title)}</h2>",
+    ]
+    if part.missing:
+        out.append(f"<p class='generect-missing' role='status'>{escape(part.missing)}</p>")
+        out.append("</section>")
+        return "".join(out)
+    for i, t in enumerate(part.tables):
+        out.append(table(t))
+        if i == 0:
+            out.extend(
+                f"<p class='generect-section-line'>{escape(line)}</p>" for line in part.lines
+            )
+    if not part.tables:
+        out.extend(f"<p class='generect-section-line'>{escape(line)}</p>" for line in part.lines)
+    if part.files:
+        links = "".join(
+            f"<li><a class='generect-download generect-section-file' "
+            f"href='{escape(href, quote=True)}' download>{escape(text)}</a></li>"
+            for text, href in part.files
+        )
+        out.append(
+            "<p>This table as a file (credits and money, header in the first row, a "
+            "partial_period column; also saved in the export folder):</p>"
+            f"<ul class='downloads'>{links}</ul>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
 def failure(text: str) -> str:
     return f"<p class='generect-failure' role='alert'>{escape(text)}</p>"
 
@@ -478,7 +568,8 @@ def render_page_start(page: DashboardPage) -> str:
     if page.rollup_html:
         parts.append(page.rollup_html)
     parts.append("<div id='generect-kpi-slot'></div>")
-    if page.explorer is not None:
+    parts.append(tabs(page))
+    if page.explorer is not None and not page.section_tab:
         parts.append(explorer(page, page.explorer))
     return "".join(parts)
 
@@ -495,6 +586,7 @@ def render_page_end(page: DashboardPage) -> str:
         "<div id='generect-kpi-block'>"
         + "".join(block)
         + f"</div><script>{_MOVE}</script>"
+        + (section(page.section) if page.section is not None else "")
         + downloads(page)
         + _foot()
     )
@@ -513,6 +605,8 @@ def render_page(page: DashboardPage) -> str:
         rollup_html=page.rollup_html,
         explorer=page.explorer,
         failure=page.failure,
+        tabs=page.tabs,
+        section_tab=page.section_tab,
     )
     end = DashboardPage(
         title=page.title,
@@ -523,6 +617,8 @@ def render_page(page: DashboardPage) -> str:
         explorer=page.explorer,
         report_files=page.report_files,
         notes=page.notes,
+        section=page.section,
+        section_tab=page.section_tab,
     )
     return render_page_start(start) + render_page_end(end)
 
