@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ import pandas as pd
 from ..analysis import usage as A
 from ..analysis.explore import check_comparison, comparison_period
 from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
+from ..render.dashboard.charts import BAR_LIMIT, DAY_LINE_THRESHOLD, draw_usage
 
 __all__ = [
     "filter_usage",
@@ -47,11 +48,6 @@ __all__ = [
 
 GRANULARITIES = ("day", "week", "month")
 UNITS = ("credits", "usd")
-#: Past this many days the day view draws a line per operation: stacked bars thinner than a
-#: pixel turn into moiré and cost seconds to draw.
-DAY_LINE_THRESHOLD = 92
-#: Past this many periods stacked bars are drawn as stacked steps (one shape per operation).
-BAR_LIMIT = 60
 #: Period A against period B: the current range against the period of the same length just
 #: before it, the same days a year before, or any range
 #: (:func:`~generect_reports.analysis.explore.comparison_period`).
@@ -1107,68 +1103,8 @@ class UsageExplorer:
             self.draw_count += 1
             return
         x = np.arange(n)
-        handles: list[Any] = []
         lines = self.granularity.value == "day" and n > DAY_LINE_THRESHOLD
-        if lines:
-            # A line per operation: readable over any number of days and cheap to draw.
-            for j, op in enumerate(sel.operations):
-                (line,) = ax.plot(
-                    x,
-                    sel.values[:, j],
-                    color=self._color(op),
-                    linewidth=0.9,
-                    label=op.replace("$", r"\$"),
-                )
-                handles.append(line)  # largest first, as in the table
-            ax.set_ylim(min(0.0, float(sel.values.min())), max(float(sel.values.max()), 1.0) * 1.05)
-        else:
-            # Stacked bars as one PolyCollection per operation: a bar chart of hundreds of
-            # Rectangle artists costs most of the redraw budget. Past BAR_LIMIT the bars touch.
-            from matplotlib.collections import PolyCollection
-
-            half = 0.4 if n <= BAR_LIMIT else 0.5
-            left, right = x - half, x + half
-            bottom = np.zeros(n)
-            for j, op in enumerate(sel.operations):
-                top = bottom + sel.values[:, j]
-                verts = np.stack(
-                    [
-                        np.c_[left, bottom],
-                        np.c_[left, top],
-                        np.c_[right, top],
-                        np.c_[right, bottom],
-                    ],
-                    axis=1,
-                )
-                bars = PolyCollection(
-                    cast(Any, verts),
-                    facecolors=self._color(op),
-                    linewidths=0,
-                    label=op.replace("$", r"\$"),
-                )
-                ax.add_collection(bars)
-                handles.append(bars)
-                bottom = top
-            ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.05)
-        if sel.partial.any():
-            for i in np.flatnonzero(sel.partial):
-                ax.axvspan(
-                    i - 0.5,
-                    i + 0.5,
-                    facecolor="#000000",
-                    alpha=0.06,
-                    hatch="///",
-                    edgecolor="#9a9a9a",
-                    linewidth=0,
-                )
-            from matplotlib.patches import Patch
-
-            handles.insert(
-                0,
-                Patch(
-                    facecolor="#eeeeee", hatch="///", edgecolor="#9a9a9a", label="partial period"
-                ),
-            )
+        handles = draw_usage(ax, sel.values, sel.operations, sel.partial, self._color, lines)
         ax.set_xlim(-0.5, n - 0.5)
         step = max(1, int(np.ceil(n / 12)))
         ax.set_xticks(
@@ -1180,9 +1116,6 @@ class UsageExplorer:
         )
         ax.yaxis.set_major_formatter(_thousands_formatter(self.unit.value))
         ax.set_ylabel(self._unit_label, fontsize=9)
-        if not lines:
-            # Stacks are drawn bottom up; the legend lists them top down, as they appear.
-            handles = handles[:1] + handles[1:][::-1] if sel.partial.any() else handles[::-1]
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
         )

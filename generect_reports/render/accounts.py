@@ -277,16 +277,28 @@ def status_json(across: AcrossAccounts[StatusReport], *, generated_at: Any = Non
         name: status_document(status, generated_at=generated_at)
         for name, status in across.results.items()
     }
+    return _month_document(across, docs, ("used_credits", "projected_credits"), generated_at)
+
+
+def _month_document(
+    across: AcrossAccounts[Any],
+    docs: Mapping[str, dict[str, Any]],
+    totals: tuple[str, ...],
+    generated_at: Any,
+    *,
+    period: str = "month",
+) -> str:
+    """One month's documents of every account stacked into one JSON (:func:`stack_documents`)."""
     start, end = _month_span(across.month)
     return _dumps(
         stack_documents(
             across,
             docs,
-            period="month",
+            period=period,
             start=start,
             end=end,
             generated_at=generated_at,
-            totals=("used_credits", "projected_credits"),
+            totals=totals,
         )
     )
 
@@ -373,17 +385,12 @@ def reconcile_json(across: AcrossAccounts[Reconciled], *, generated_at: Any = No
         name: reconcile_document(t.result, generated_at=generated_at, complete=not t.result.pending)
         for name, t in across.results.items()
     }
-    start, end = _month_span(across.month)
-    return _dumps(
-        stack_documents(
-            across,
-            docs,
-            period=across.month,
-            start=start,
-            end=end,
-            generated_at=generated_at,
-            totals=("difference", "explained", "not_explained"),
-        )
+    return _month_document(
+        across,
+        docs,
+        ("difference", "explained", "not_explained"),
+        generated_at,
+        period=across.month,
     )
 
 
@@ -616,17 +623,11 @@ def chargeback_json(across: AcrossAccounts[Chargeback], *, generated_at: Any = N
         )
         for name, s in across.results.items()
     }
-    start, end = _month_span(across.month)
-    return _dumps(
-        stack_documents(
-            across,
-            docs,
-            period="month",
-            start=start,
-            end=end,
-            generated_at=generated_at,
-            totals=("credits", "estimated_cost", "unallocated_credits", "under_review_credits"),
-        )
+    return _month_document(
+        across,
+        docs,
+        ("credits", "estimated_cost", "unallocated_credits", "under_review_credits"),
+        generated_at,
     )
 
 

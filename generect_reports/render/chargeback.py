@@ -21,6 +21,7 @@ import pandas as pd
 
 from generect_reports._text import visible_char, xlsxwriter_text
 from generect_reports.analysis.chargeback import UNALLOCATED, UNDER_REVIEW, Allocation, health_rule
+from generect_reports.periods import Month
 from generect_reports.render.records.export import csv_safe, dumps_document, json_document
 
 if TYPE_CHECKING:
@@ -767,14 +768,11 @@ def render_chargeback_workbook(
         statements = build_statements(alloc, include_empty=include_empty)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
-    if created is None:
-        year, month = int(alloc.month[:4]), int(alloc.month[5:7])
-        created = dt.datetime(year + month // 12, month % 12 + 1, 1)
     wb.set_properties(
         {
             "title": f"Chargeback {alloc.month}",
             "subject": "Usage per customer",
-            "created": created,
+            "created": _created(alloc.month, created),
         }
     )
     fmts = _formats(wb, None)
@@ -789,6 +787,15 @@ def render_chargeback_workbook(
     _print_setup(wb, alloc)
     wb.close()
     return buf.getvalue()
+
+
+def _created(month: str, created: dt.datetime | None) -> dt.datetime:
+    """A workbook's document time: ``created``, or the start of the month after ``month`` (so
+    the same month's workbook is the same bytes on every run)."""
+    if created is not None:
+        return created
+    first = Month.parse(month).shift(1).first_day
+    return dt.datetime(first.year, first.month, first.day)
 
 
 def _print_setup(wb: xlsxwriter.Workbook, alloc: Allocation) -> None:
@@ -829,14 +836,11 @@ def render_allocation_workbook(
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
-    if created is None:
-        year, month = int(alloc.month[:4]), int(alloc.month[5:7])
-        created = dt.datetime(year + month // 12, month % 12 + 1, 1)
     wb.set_properties(
         {
             "title": f"Allocation {alloc.month}",
             "subject": "Internal allocation of the month's usage to cost centres",
-            "created": created,
+            "created": _created(alloc.month, created),
         }
     )
     fmts = _formats(wb, None)

@@ -9,7 +9,7 @@ stays readable at 390 px instead of being squeezed.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -21,13 +21,17 @@ __all__ = [
     "warm_up",
     "CHART_SIZES",
     "DAY_LINE_THRESHOLD",
+    "BAR_LIMIT",
+    "draw_usage",
 ]
 
 #: Box of each layout in CSS pixels (drawn at twice that for sharp screens).
 CHART_SIZES = {"wide": (900, 380), "narrow": (380, 460)}
-#: Past this many days the day view draws a line per operation.
+#: Past this many days the day view draws a line per operation: stacked bars thinner than a
+#: pixel turn into moiré and cost seconds to draw.
 DAY_LINE_THRESHOLD = 92
-_BAR_LIMIT = 60
+#: Up to this many periods the bars stand apart; past it they touch.
+BAR_LIMIT = 60
 
 
 def _png(fig: Any) -> bytes:
@@ -91,46 +95,33 @@ def _label(op: str) -> str:
     return op.replace("$", r"\$")
 
 
-def usage_chart(
-    *,
-    title: str,
+def draw_usage(
+    ax: Any,
     values: np.ndarray,
-    labels: Sequence[str],
     operations: Sequence[str],
     partial: np.ndarray,
-    colors: Mapping[str, str],
-    granularity: str,
-    unit: str,
-    layout: str = "wide",
-) -> bytes:
-    """Periods × operations stacked (a line per operation for a long day range), partial
-    periods hatched; ``values`` is periods × operations in the unit on screen."""
+    color_of: Callable[[str], str],
+    lines: bool,
+) -> list[Any]:
+    """Periods × operations on ``ax``: a line per operation (``lines``), else stacked bars,
+    partial periods hatched. Returns the legend's handles in reading order: the partial period
+    first, then the operations (the stack top down, as it is seen)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
-    narrow = layout == "narrow"
-    fig = _figure(layout)
-    box = (0.21, 0.45, 0.75, 0.47) if narrow else (0.08, 0.2, 0.68, 0.7)
-    ax = fig.add_axes(box)
-    ax.set_title(title, fontsize=9 if narrow else 10, loc="left", y=1.0, pad=6, wrap=True)
-    n = len(labels)
-    if n == 0:
-        _empty(ax, "No usage in this selection")
-        return _png(fig)
-    ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-    ax.set_axisbelow(True)
+    n = len(values)
     x = np.arange(n)
     handles: list[Any] = []
-    lines = granularity == "day" and n > DAY_LINE_THRESHOLD
     if lines:
+        # A line per operation: readable over any number of days and cheap to draw.
         for j, op in enumerate(operations):
-            (line,) = ax.plot(
-                x, values[:, j], color=_color(colors, op), linewidth=0.9, label=_label(op)
-            )
+            (line,) = ax.plot(x, values[:, j], color=color_of(op), linewidth=0.9, label=_label(op))
             handles.append(line)
         ax.set_ylim(min(0.0, float(values.min())), max(float(values.max()), 1.0) * 1.05)
     else:
-        half = 0.4 if n <= _BAR_LIMIT else 0.5
+        # Stacked bars as one PolyCollection per operation: a bar chart of hundreds of
+        # Rectangle artists costs most of the redraw budget.
+        half = 0.4 if n <= BAR_LIMIT else 0.5
         left, right = x - half, x + half
         bottom = np.zeros(n)
         for j, op in enumerate(operations):
@@ -140,13 +131,13 @@ def usage_chart(
                 axis=1,
             )
             bars = PolyCollection(
-                cast(Any, verts), facecolors=_color(colors, op), linewidths=0, label=_label(op)
+                cast(Any, verts), facecolors=color_of(op), linewidths=0, label=_label(op)
             )
             ax.add_collection(bars)
             handles.append(bars)
             bottom = top
         ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.05)
-        handles.reverse()  # the legend lists the stack top down, as it is seen
+        handles.reverse()
     if partial.any():
         for i in np.flatnonzero(partial):
             ax.axvspan(
@@ -161,6 +152,37 @@ def usage_chart(
         handles.insert(
             0, Patch(facecolor="#eeeeee", hatch="///", edgecolor="#9a9a9a", label="partial period")
         )
+    return handles
+
+
+def usage_chart(
+    *,
+    title: str,
+    values: np.ndarray,
+    labels: Sequence[str],
+    operations: Sequence[str],
+    partial: np.ndarray,
+    colors: Mapping[str, str],
+    granularity: str,
+    unit: str,
+    layout: str = "wide",
+) -> bytes:
+    """Periods × operations stacked (a line per operation for a long day range), partial
+    periods hatched; ``values`` is periods × operations in the unit on screen."""
+    narrow = layout == "narrow"
+    fig = _figure(layout)
+    box = (0.21, 0.45, 0.75, 0.47) if narrow else (0.08, 0.2, 0.68, 0.7)
+    ax = fig.add_axes(box)
+    ax.set_title(title, fontsize=9 if narrow else 10, loc="left", y=1.0, pad=6, wrap=True)
+    n = len(labels)
+    if n == 0:
+        _empty(ax, "No usage in this selection")
+        return _png(fig)
+    ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    x = np.arange(n)
+    lines = granularity == "day" and n > DAY_LINE_THRESHOLD
+    handles = draw_usage(ax, values, operations, partial, lambda op: _color(colors, op), lines)
     ax.set_xlim(-0.5, n - 0.5)
     step = max(1, int(np.ceil(n / (5 if narrow else 12))))
     ax.set_xticks(x[::step], [labels[i] for i in range(0, n, step)], rotation=40, ha="right")

@@ -268,10 +268,17 @@ def _value_axis(ax: Axes, page: _Page, axis: str = "y", *, money: bool = False) 
 
 def _footer(page: _Page, number: int, pages: int) -> None:
     rep = page.rep
-    text = (
+    _page_footer(
+        page,
         f"{rep.account} · {rep.month_name} · {rep.timezone} · data as of "
-        f"{rep.as_of:%Y-%m-%d %H:%M} · source: {rep.source_label}"
+        f"{rep.as_of:%Y-%m-%d %H:%M} · source: {rep.source_label}",
+        number,
+        pages,
     )
+
+
+def _page_footer(page: _Page, text: str, number: int = 1, pages: int = 1) -> None:
+    """The footer of every document's pages: what the page is of, left; its number, right."""
     bottom = page.height - 0.22
     page.text(MARGIN, bottom, text, SMALL, color=page.muted, va="baseline")
     page.text(

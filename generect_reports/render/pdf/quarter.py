@@ -20,6 +20,7 @@ from generect_reports.render.pdf.document import (
     _header,
     _legend_in_stacking_order,
     _Page,
+    _page_footer,
     _rc,
     _table,
     _value_axis,
@@ -228,23 +229,8 @@ def _month_bars(ax: Any, page: _Page, rep: QuarterReport, colors: dict[str, str]
 
 def _footer(page: _Page, rep: QuarterReport) -> None:
     as_of = "" if rep.as_of is None else f" · data as of {rep.as_of:%Y-%m-%d %H:%M}"
-    bottom = page.height - 0.22
-    page.text(
-        MARGIN,
-        bottom,
-        f"{rep.account} · {rep.label} · {rep.timezone}{as_of} · source: {rep.source}",
-        SMALL,
-        color=page.muted,
-        va="baseline",
-    )
-    page.text(
-        page.width - MARGIN,
-        bottom,
-        "page 1 of 1",
-        SMALL,
-        color=page.muted,
-        ha="right",
-        va="baseline",
+    _page_footer(
+        page, f"{rep.account} · {rep.label} · {rep.timezone}{as_of} · source: {rep.source}"
     )
 
 

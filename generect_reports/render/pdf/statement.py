@@ -22,6 +22,7 @@ from generect_reports.render.pdf.document import (
     _caption,
     _draw_tiles,
     _Page,
+    _page_footer,
     _rc,
     _table,
 )
@@ -236,25 +237,8 @@ def _statement_page(st: Statement, theme: Theme) -> _Page:
 
 
 def _footer(page: _Page, st: Statement, issuer: str) -> None:
-    bottom = page.height - 0.22
     who = f"{issuer} · " if issuer else ""
-    page.text(
-        MARGIN,
-        bottom,
-        f"{who}statement {st.number} · {st.period} · {st.timezone}",
-        SMALL,
-        color=page.muted,
-        va="baseline",
-    )
-    page.text(
-        page.width - MARGIN,
-        bottom,
-        "page 1 of 1",
-        SMALL,
-        color=page.muted,
-        ha="right",
-        va="baseline",
-    )
+    _page_footer(page, f"{who}statement {st.number} · {st.period} · {st.timezone}")
 
 
 def statement_page(st: Statement, *, theme: Theme | None = None) -> Any:
