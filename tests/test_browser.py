@@ -329,6 +329,64 @@ def test_the_form_works_without_script(browser, dashboard):
         context.close()
 
 
+# JupyterLab exposes itself as ``window.jupyterapp`` (``--LabApp.expose_app_in_browser``), so the
+# test runs the notebook with JupyterLab's own command and reads the notebook's model: no menu
+# click that can land while the menu is still opening, and no prompt hidden by the windowing.
+# Each script finds the notebook's panel by its path: the shell's current widget follows focus.
+_FIND_PANEL = """
+  const app = window.jupyterapp;
+  const panel = app && [...app.shell.widgets('main')].find(
+    w => w.context && w.context.path === path);
+"""
+
+_KERNEL_READY = """(path) => {/*panel*/
+  if (!panel || !panel.sessionContext || !panel.sessionContext.isReady) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}""".replace("/*panel*/", _FIND_PANEL)
+
+_RUN_ALL = """(path) => {/*panel*/
+  window.__runAll = undefined;
+  app.shell.activateById(panel.id);
+  app.commands.execute('notebook:run-all-cells').then(
+    ran => { window.__runAll = {ran: ran}; },
+    err => { window.__runAll = {ran: false, error: String(err)}; });
+}""".replace("/*panel*/", _FIND_PANEL)
+
+# What the run left: each code cell's execution count and any error it printed.
+_STATE = """(path) => {/*panel*/
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.filter(c => c.model.type === 'code').map(c => ({
+    count: c.model.executionCount,
+    errors: c.model.outputs.toJSON().filter(o => o.output_type === 'error')
+      .map(o => o.ename + ': ' + o.evalue),
+  }));
+  return {done: window.__runAll, kernel: kernel ? kernel.status : 'none', cells: cells};
+}""".replace("/*panel*/", _FIND_PANEL)
+
+
+def _run_notebook(page: Any, name: str, log: Any, timeout_ms: int = 240000) -> None:  # noqa: ANN401
+    """Run every cell with JupyterLab's Run All Cells and wait for the run to finish; on a
+    failure or a hang, say which cells ran, what they raised and what the server logged."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    where = f"{name} in JupyterLab"
+    page.wait_for_function(_KERNEL_READY, arg=name, timeout=90000, polling=250)
+    page.evaluate(_RUN_ALL, name)
+    try:
+        page.wait_for_function("() => window.__runAll !== undefined", timeout=timeout_ms)
+    except PlaywrightTimeout as exc:
+        state = page.evaluate(_STATE, name)
+        tail = log.read_text(errors="replace")[-3000:]
+        raise AssertionError(
+            f"{where}: the run did not finish: {state}\nserver log:\n{tail}"
+        ) from exc
+    state = page.evaluate(_STATE, name)
+    ran = all(cell["count"] is not None for cell in state["cells"])
+    errors = [e for cell in state["cells"] for e in cell["errors"]]
+    assert state["done"].get("ran") and ran and not errors, f"{where}: {state}"
+
+
 def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
     port = _free_port()
     work = tmp_path / "lab"
@@ -350,6 +408,7 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",
         "--allow-root",
     ]
     with (
@@ -367,13 +426,9 @@ def test_explorer_notebook_in_jupyterlab(browser, tmp_path, sample):
         # The kernel connected (the status bar says so), not only its indicator drawn: a Run All
         # sent before that clears the outputs and runs nothing.
         page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60000)
-        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        _run_notebook(page, "01_explore_usage.ipynb", work / "server.log")
         scope = ".generect-explorer"
         page.locator(f"{scope} img.generect-chart").first.wait_for(timeout=60000)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-            timeout=60000
-        )
         page.locator(f"{scope}").first.scroll_into_view_if_needed()
         _no_broken_widgets(page)
         ops = _exercise_explorer(pg, scope, sample)

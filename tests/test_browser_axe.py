@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from axecheck import axe_violations, describe
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -27,6 +26,7 @@ from test_browser import (
     NOTEBOOKS,
     _env,
     _free_port,
+    _run_notebook,
     _server,
 )
 
@@ -107,24 +107,6 @@ def test_the_failure_and_refusal_pages_have_no_serious_violation(browser, dashbo
         page.close()
 
 
-def _run_all_cells(page, attempts: int = 3) -> None:  # noqa: ANN001
-    """Run > Run All Cells, asked again when no cell has started 20 s later: on a busy machine
-    a click can land while the menu is still opening, and then nothing runs."""
-    started = (
-        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-        ".some(e => /\\[([0-9]+|\\*)\\]/.test(e.textContent))"
-    )
-    for attempt in range(attempts):
-        page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.wait_for_function(started, timeout=20000)
-            return
-        except PlaywrightTimeout:
-            if attempt == attempts - 1:
-                raise
-
-
 def test_the_notebooks_in_jupyterlab_have_no_serious_violation(browser, tmp_path):
     work = tmp_path / "lab"
     work.mkdir()
@@ -146,6 +128,7 @@ def test_the_notebooks_in_jupyterlab_have_no_serious_violation(browser, tmp_path
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",
         "--allow-root",
     ]
     with _server(cmd, cwd=work, port=port, env=_env(tmp_path)):
@@ -153,16 +136,7 @@ def test_the_notebooks_in_jupyterlab_have_no_serious_violation(browser, tmp_path
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
             try:
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}", timeout=90000)
-                page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(
-                    timeout=60000
-                )
-                _run_all_cells(page)
-                # Every code cell run: its prompt holds a number (not "[ ]" nor "[*]").
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-                    ".every(e => /\\[[0-9]+\\]/.test(e.textContent))",
-                    timeout=180000,
-                )
+                _run_notebook(page, name, work / "server.log")
                 page.wait_for_timeout(2000)
                 _clean(
                     page,
