@@ -198,6 +198,12 @@ def test_a_broken_entry_is_built_again_and_rewritten_without_a_word(servers, tmp
     third = ReportCache(tmp_path)
     _rollup(servers, third)
     assert (third.hits, third.stored) == (4, 0)  # rewritten whole
+    # An entry others may write is never unpickled: built again, and rewritten private.
+    entries[3].chmod(0o666)
+    fourth = ReportCache(tmp_path)
+    _rollup(servers, fourth)
+    assert (fourth.hits, fourth.stored) == (3, 1)
+    assert stat.S_IMODE(entries[3].stat().st_mode) == 0o600
 
 
 def test_no_cache_keeps_and_reads_nothing(servers, tmp_path):

@@ -28,7 +28,8 @@ Entries are files in ``reports-v1/`` of the usage cache's folder
 (:func:`~generect_reports.fetch.cache.default_cache_dir`), private to the user (0600 in a 0700
 folder), each written to a temporary file and renamed into place. An entry holds the key, a
 SHA-256 of its payload and the payload (the pickled report); one that is torn, corrupt or
-unreadable is ignored, and the report built again overwrites it. The folder is bounded
+unreadable is ignored, and the report built again overwrites it. An entry is unpickled only
+when it is the user's own file and no one else may write it. The folder is bounded
 (:data:`DEFAULT_MAX_BYTES`): beyond it the entries used least recently are removed. Nothing in an
 entry is secret: the report holds no token and no webhook address.
 """
@@ -320,7 +321,13 @@ class ReportCache:
         there is none, or it cannot be read (it is then rebuilt and rewritten)."""
         path = self._path(key)
         try:
-            blob = path.read_bytes()
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                # Only an entry this user wrote and nobody else may change is unpickled.
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                    log.debug("report cache entry %s is not this user's own: ignored", path.name)
+                    return None
+                blob = fh.read()
         except OSError:
             return None
         rep = self._decode(key, blob)
