@@ -255,6 +255,9 @@ def report_key(
     except (_Unhashable, OSError) as exc:
         log.debug("report of %s not kept: %s cannot be hashed", month, exc)
         return None
+    except Exception as exc:  # the cache may make a run faster, never make it fail
+        log.debug("report of %s not kept: %s", month, type(exc).__name__)
+        return None
     return h.hexdigest()
 
 
@@ -341,8 +344,12 @@ class ReportCache:
         if settings.as_of is None:
             from generect_reports.analysis.usage import _as_of
 
-            new = _as_of(usage.daily, None)
-            rep = _restamp(rep, rep.as_of, new, usage.daily.attrs.get("requests"))
+            try:
+                new = _as_of(usage.daily, None)
+                rep = _restamp(rep, rep.as_of, new, usage.daily.attrs.get("requests"))
+            except Exception as exc:  # built again instead
+                log.debug("report cache entry %s not restamped: %s", path.name, exc)
+                return None
         with self._lock:
             self.hits += 1
         return rep
@@ -367,7 +374,11 @@ class ReportCache:
         """Keep ``rep`` under ``key``; a folder that cannot be written is skipped."""
         if self._usable is False:
             return
-        payload = pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            payload = pickle.dumps(rep, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # not kept, never a failure of the run
+            log.debug("report of %s not kept: %s", rep.month, type(exc).__name__)
+            return
         blob = (
             _MAGIC
             + key.encode()
