@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from generect_reports.fetch.source import MultiSource, Source
     from generect_reports.reports.assemble import ReportSettings
     from generect_reports.reports.formats import ReportFormats
+    from generect_reports.reports.model_cache import ReportCache
     from generect_reports.reports.monthly import MonthlyReport
 
 __all__ = [
@@ -259,20 +260,32 @@ def rollup_report(
     settings_for: Callable[[str], ReportSettings],
     *,
     labels: Mapping[str, str] | None = None,
+    report_cache: ReportCache | bool = True,
 ) -> RollupReport:
     """Every account's monthly report of ``month`` (each with its own settings), side by side,
     and the roll-up of those that answered. ``month`` None is the last full month.
 
     With many accounts and several cores, the reports are built in worker processes while the
     accounts are fetched here (:mod:`~generect_reports.reports.rollup_pool`); the figures are
-    the same as in one process."""
+    the same as in one process.
+
+    An account whose report was built before from exactly the same inputs (a closed month, its
+    data from the usage cache) has that report read back from ``report_cache``
+    (:mod:`~generect_reports.reports.model_cache`): True for the one in the usage cache's
+    folder, False for none. An account opened with ``no_cache`` never uses it."""
+    from generect_reports.reports.model_cache import ReportCache
     from generect_reports.reports.rollup_pool import ReportPool, report_workers
 
     chosen = None if month is None else Month.parse(month)
+    cache: ReportCache | None = None
+    if isinstance(report_cache, ReportCache):
+        cache = report_cache
+    elif report_cache:
+        cache = ReportCache()
 
     # Many accounts on several cores: each account's report is built in a worker process as
     # soon as its data has arrived, while the other accounts are still being fetched here.
-    with ReportPool(report_workers(len(sources.accounts))) as pool:
+    with ReportPool(report_workers(len(sources.accounts)), cache=cache) as pool:
 
         def one(name: str, source: Source) -> MonthlyReport:
             return pool.report(source, chosen, settings_for(name))

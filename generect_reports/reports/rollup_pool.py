@@ -13,6 +13,10 @@ than one core to use and enough accounts to be worth it. Otherwise, and for an a
 report asks the source more than its usage, plan limit and purchases (a ledger for the booked
 cost, the tie-out or the customer split), the report is built in this process as before: the
 figures are the same either way.
+
+With a :class:`~generect_reports.reports.model_cache.ReportCache`, an account whose fetched
+inputs are exactly those of a report kept from an earlier run has that report read back here,
+and no worker builds it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from generect_reports.fetch.source import Source
     from generect_reports.periods import Month
     from generect_reports.reports.assemble import ReportSettings
+    from generect_reports.reports.model_cache import ReportCache
     from generect_reports.reports.monthly import MonthlyReport
 
 log = logging.getLogger("generect_reports")
@@ -123,6 +129,11 @@ def _needs_only_answers(source: Source, settings: ReportSettings) -> bool:
     return not money_for(source, settings.money).configured
 
 
+def _caches(source: Source) -> bool:
+    """True when the source keeps what it reads (no ``--no-cache``): its reports may be kept."""
+    return getattr(source, "no_cache", True) is False
+
+
 def _worker_start() -> None:
     """In a worker: Ctrl-C is the parent's to handle (it stops the pool), not a traceback from
     every worker."""
@@ -143,12 +154,19 @@ class ReportPool:
 
     ``ReportPool(workers)`` forks ``workers`` processes at once (none when forking is unsafe
     or ``workers`` is 0: then :meth:`report` builds in this process). Use it as a context
-    manager, and open it before any thread starts.
+    manager, and open it before any thread starts. With ``cache``, a report whose inputs are
+    those of a report kept there is read back instead of built (for a source whose own cache
+    is on), and every report built that may be kept is kept
+    (:mod:`~generect_reports.reports.model_cache`).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, cache: ReportCache | None = None) -> None:
         from generect_reports._fork import can_fork
 
+        self.cache = cache
+        self.built = 0
+        """The reports built by this pool (here or in a worker), not read back."""
+        self._count = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self.workers = 0
         """The worker processes running (0: every report is built in this process)."""
@@ -173,7 +191,9 @@ class ReportPool:
         from generect_reports.reports.assemble import monthly_report, report_month, report_usage
         from generect_reports.theme import load_theme
 
-        if self._pool is None or not _needs_only_answers(source, settings):
+        cache = self.cache if self.cache is not None and _caches(source) else None
+        if (self._pool is None and cache is None) or not _needs_only_answers(source, settings):
+            self._built()
             return monthly_report(source, month, settings)
         load_theme(settings.template)  # a bad template is said before any request
         chosen = report_month(source, month, settings)
@@ -186,11 +206,39 @@ class ReportPool:
             limits=source.limit_history(),
             purchases=source.purchases(),
         )
-        try:
-            return self._pool.submit(_build, answered, chosen, settings, usage).result()
-        except BrokenProcessPool:
-            # A worker was killed (the out-of-memory killer, say): this report is built here.
-            return _build(answered, chosen, settings, usage)
+        key = None
+        if cache is not None:
+            from generect_reports.reports.model_cache import report_key
+
+            key = report_key(
+                month=chosen,
+                settings=settings,
+                timezone=source.timezone,
+                kind=source.kind,
+                account=answered.account(),
+                limits=answered.limit_history(),
+                purchases=answered.purchases(),
+                usage=usage,
+            )
+            kept = None if key is None else cache.get(key, usage, settings)
+            if kept is not None:
+                return kept
+        self._built()
+        if self._pool is None:
+            rep = _build(answered, chosen, settings, usage)
+        else:
+            try:
+                rep = self._pool.submit(_build, answered, chosen, settings, usage).result()
+            except BrokenProcessPool:
+                # A worker was killed (the out-of-memory killer, say): this report is built here.
+                rep = _build(answered, chosen, settings, usage)
+        if cache is not None and key is not None and (rep.complete or settings.as_of is not None):
+            cache.put(key, rep)
+        return rep
+
+    def _built(self) -> None:
+        with self._count:  # called from the roll-up's fetching threads
+            self.built += 1
 
     def close(self) -> None:
         if self._pool is not None:

@@ -15,6 +15,9 @@ runs in this process through the real client, its reports built in worker proces
 forks them (``GENERECT_REPORTS_NO_FORK=1`` builds them all here, as before). CPU time counts
 this process and its finished workers.
 
+The warm roll-up is run twice: with the report cache (every account's report read back, as kept
+by the cold run) and with the data cache only (every report built again from cached data).
+
 ``GENERECT_BENCH_NO_PREVIOUS=1`` skips the slow run of the fetch as it was.
 """
 
@@ -31,6 +34,7 @@ from generect_reports.accounts import AccountSpec
 from generect_reports.fetch.multi import ACCOUNT_WORKERS, open_accounts
 from generect_reports.fetch.throttle import DEFAULT_MAX_CONNECTIONS
 from generect_reports.reports.assemble import ReportSettings
+from generect_reports.reports.model_cache import ReportCache
 from generect_reports.reports.rollup import rollup_report
 
 LATENCY = 0.25
@@ -58,8 +62,12 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime
 
 
-def _run(fleet: Fleet, *, previous: bool = False) -> dict[str, float | int | bool]:
+def _run(
+    fleet: Fleet, *, previous: bool = False, reports: bool = True
+) -> dict[str, float | int | bool]:
+    """One roll-up; ``reports`` False leaves the report cache out (only the data are cached)."""
     specs, environ = _specs(fleet)
+    cache = ReportCache() if reports else None
     fleet.clear()
     multi = open_accounts(specs, timezone="UTC", environ=environ)
     cap = DEFAULT_MAX_CONNECTIONS
@@ -71,7 +79,9 @@ def _run(fleet: Fleet, *, previous: bool = False) -> dict[str, float | int | boo
         cap = ACCOUNT_WORKERS * 8
     started, cpu = time.perf_counter(), _cpu()
     try:
-        rep = rollup_report(multi, MONTH, lambda _: ReportSettings(history=12))
+        rep = rollup_report(
+            multi, MONTH, lambda _: ReportSettings(history=12), report_cache=cache or False
+        )
     finally:
         elapsed = time.perf_counter() - started
         cpu = _cpu() - cpu
@@ -93,6 +103,8 @@ def _run(fleet: Fleet, *, previous: bool = False) -> dict[str, float | int | boo
         "http_429": sum(stats["http_429"]),
         "429_per_accepted": round(sum(stats["http_429"]) / max(1, sum(accepted)), 3),
         "peak_in_flight": stats["peak_in_flight"],
+        "reports_read_back": 0 if cache is None else cache.hits,
+        "reports_kept": 0 if cache is None else cache.stored,
         "cap": cap,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         # The largest worker (or other finished child): each is a fork of this process.
@@ -112,6 +124,8 @@ def test_rollup_across_accounts(benchmark, results, accounts, tmp_path, monkeypa
         benchmark.pedantic(once, rounds=1, iterations=1)
         time.sleep(1.1)  # the servers' one-second windows empty
         figures["warm"] = _run(fleet)
+        time.sleep(1.1)
+        figures["warm_data_only"] = _run(fleet, reports=False)  # every report built again
         if accounts <= 50 and not os.environ.get("GENERECT_BENCH_NO_PREVIOUS"):
             monkeypatch.setenv("GENERECT_REPORTS_CACHE_DIR", str(tmp_path / "cache-previous"))
             time.sleep(1.1)
@@ -120,6 +134,8 @@ def test_rollup_across_accounts(benchmark, results, accounts, tmp_path, monkeypa
     cold, warm = figures["cold"], figures["warm"]
     assert cold["peak_in_flight"] <= DEFAULT_MAX_CONNECTIONS  # type: ignore[index,operator]
     assert warm["usage_requests_max"] == 0  # type: ignore[index]
+    assert cold["reports_kept"] == warm["reports_read_back"] == accounts  # type: ignore[index]
+    assert figures["warm_data_only"]["usage_requests_max"] == 0  # type: ignore[index]
     if accounts == 200:  # the targets, stated at 200 accounts
         assert cold["ratio"] <= 1.25  # type: ignore[index,operator]
         assert cold["usage_requests_max"] <= 80  # type: ignore[index,operator]
