@@ -204,3 +204,32 @@ def test_a_second_sync_gives_an_older_store_its_schema_fingerprints(tmp_path):
     entries = json.loads((store / MANIFEST).read_text())["partitions"].values()
     assert all(len(e["schema"]) == 16 for e in entries)
     assert "union_by_name" not in _view_sql(open_history(store), "usage").lower()
+
+
+def test_the_connection_keeps_no_second_copy_of_the_files_it_reads(tmp_path):
+    """DuckDB's own cache of file bytes is off on the store's connection: a scan leaves nothing
+    in it, where a default connection reading the same files keeps what it read."""
+    import duckdb
+
+    store = tmp_path / "store"
+    with open_source(sample=True) as source:
+        sync_history({"default": source}, store, ["2026-09", "2026-10"], datasets=["usage"])
+    cached = (
+        "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+        "WHERE tag = 'OBJECT_CACHE'"
+    )
+    totals = "SELECT month, sum(credits) FROM usage GROUP BY month ORDER BY month"
+    expected = [("2026-09", 29874.0), ("2026-10", 33441.0)]
+
+    con = open_history(store)
+    assert con.sql("SELECT current_setting('enable_external_file_cache')").fetchall() == [(False,)]
+    assert con.sql(totals).fetchall() == expected
+    assert con.sql(cached).fetchall() == [(0,)]
+
+    plain = duckdb.connect()
+    files = str(store / "dataset=usage" / "account=*" / "month=*" / "data.parquet")
+    plain.execute(
+        f"CREATE VIEW usage AS SELECT * FROM read_parquet('{files}', hive_partitioning = true)"
+    )
+    assert plain.sql(totals).fetchall() == expected
+    assert plain.sql(cached).fetchall()[0][0] > 0
