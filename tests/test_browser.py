@@ -225,17 +225,23 @@ def _check_export(
     pd.testing.assert_frame_equal(got[want.columns], want, check_names=False)
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The ``dashboard`` command on the sample, one for the module: (its URL, its folder)."""
-    tmp = tmp_path_factory.mktemp("dashboard")
+@contextlib.contextmanager
+def sample_dashboard(tmp: Path) -> Iterator[tuple[str, Path]]:
+    """The ``dashboard`` command on the sample, run in ``tmp``: (its base URL, its folder)."""
     work = tmp / "work"
     work.mkdir()
     port = _free_port()
     cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
     cmd += ["--port", str(port)]
     with _server(cmd, cwd=work, port=port, env=_env(tmp)):
-        yield f"http://127.0.0.1:{port}/?token={DASHBOARD_TOKEN}", work
+        yield f"http://127.0.0.1:{port}/", work
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The sample's dashboard, one for the module: (its URL with the token, its folder)."""
+    with sample_dashboard(tmp_path_factory.mktemp("dashboard")) as (url, work):
+        yield f"{url}?token={DASHBOARD_TOKEN}", work
 
 
 def _chart_loaded(page: Any, selector: str = "img.generect-chart") -> Any:

@@ -18,31 +18,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import test_browser
 from axecheck import axe_violations, describe
 from test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DASHBOARD_TOKEN,
     NOTEBOOKS,
     _env,
     _free_port,
     _run_notebook,
     _server,
+    sample_dashboard,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+#: Chromium, one for the module (the browser tests' fixture).
+browser = test_browser.browser
 
 
 def _clean(page: Any, where: str, **scope: Any) -> None:
@@ -52,14 +45,8 @@ def _clean(page: Any, where: str, **scope: Any) -> None:
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("axe-dashboard")
-    work = tmp / "work"
-    work.mkdir()
-    port = _free_port()
-    cmd = [sys.executable, "-m", "generect_reports", "dashboard", "--sample", "--quiet"]
-    cmd += ["--port", str(port)]
-    with _server(cmd, cwd=work, port=port, env=_env(tmp)):
-        yield f"http://127.0.0.1:{port}/"
+    with sample_dashboard(tmp_path_factory.mktemp("axe-dashboard")) as (url, _work):
+        yield url
 
 
 def test_the_dashboard_has_no_serious_violation(browser, dashboard):

@@ -168,19 +168,11 @@ def view_state(
     checkboxes), ``tab``, ``compare``, ``a_from``/``a_to`` and ``op``. A value that does not
     fit this data is left at its default and named in ``ignored``; a start after the end is
     kept (the page says so instead of drawing)."""
-    import re
 
     ignored: list[str] = []
 
     def a_day(key: str) -> pd.Timestamp | None:
-        text = _last(given, key) or ""
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-            return None
-        try:
-            value = pd.Timestamp(text)
-        except ValueError:
-            return None
-        return value if grid.first_day <= value <= grid.last_day else None
+        return grid.day_in_data(_last(given, key) or "")
 
     def choice(key: str, allowed: Sequence[str], default: str) -> str:
         value = _last(given, key)
@@ -1011,46 +1003,17 @@ class DashboardServer:
             **common,
         )
 
-    def _drill_data(self, m: Explore, state: ViewState) -> dict[str, Any]:
-        op = state.op
-        first, last = state.first, state.last
-        sel = m.grid.select(first, last, [op] if op else [], "day")
-        anomalies = m.anomalies
-        mine = anomalies.iloc[0:0]
-        if len(anomalies) and op:
-            days = pd.to_datetime(anomalies["day"])
-            mine = anomalies[(anomalies["operation"] == op) & (days >= first) & (days <= last)]
-        everything = m.grid.select(first, last, None, "month")
-        shares = np.zeros(0)
-        if everything.labels and op in everything.operations:
-            totals = everything.values.sum(axis=1)
-            col = everything.operations.index(op)
-            shares = np.where(
-                totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan
-            )
-        return {"sel": sel, "mine": mine, "shares": shares, "share_labels": everything.labels}
-
     def _drill(self, m: Explore, state: ViewState) -> DrillPart:
         from ..analysis.usage import ANOMALY_RULE
+        from .widgets import drill_alt, drill_data
 
         op = state.op
-        data = self._drill_data(m, state)
-        sel, mine = data["sel"], data["mine"]
-        first, last = state.first, state.last
-        if not op or not sel.labels:
-            return DrillPart(
-                op, f"Chart: {op or 'no operation'}: no usage in this range.", "", None
-            )
-        series = sel.values[:, 0]
-        days = pd.DatetimeIndex(sel.starts)
+        drill = drill_data(m.grid, m.anomalies, op, state.first, state.last)
+        mine = drill.anomalies
         n = len(mine)
-        alt = (
-            f"Chart: {op}, credits per day, {first:%d %b %Y} – {last:%d %b %Y}: "
-            f"{float(series.sum()):,.0f} credits over {len(series)} days, highest "
-            f"{float(series.max()):,.0f} on {days[int(np.argmax(series))]:%d %b %Y}; "
-            f"{n} anomal{'y' if n == 1 else 'ies'} marked. Below it, the operation's share of all "
-            "credits by month."
-        )
+        alt = drill_alt(op, state.first, state.last, drill)
+        if not op or not drill.sel.labels:
+            return DrillPart(op, alt, "", None)
         if not n:
             return DrillPart(op, alt, f"No anomalies of {op} in this range.", None)
         fmt = _amount("credits", _whole(mine[["credits", "baseline"]].to_numpy()))
@@ -1146,20 +1109,11 @@ class DashboardServer:
                 layout=layout,
             )
         elif kind == "drill":
-            data = self._drill_data(m, state)
-            sel, mine = data["sel"], data["mine"]
-            op = state.op
-            png = C.drill_chart(
-                title=f"{op}: credits per day" if sel.labels else f"No usage of {op} in this range",
-                days=list(sel.starts),
-                series=sel.values[:, 0] if sel.labels else np.zeros(0),
-                anomaly_days=list(pd.to_datetime(mine["day"])) if len(mine) else [],
-                anomaly_values=list(mine["credits"]) if len(mine) else [],
-                share_labels=list(data["share_labels"]),
-                shares=data["shares"],
-                color="#" + str(m.colors.get(op, "7F7F7F")).lstrip("#"),
-                layout=layout,
-            )
+            from .widgets import drill_chart_args, drill_data
+
+            drill = drill_data(m.grid, m.anomalies, state.op, state.first, state.last)
+            color = "#" + str(m.colors.get(state.op, "7F7F7F")).lstrip("#")
+            png = C.drill_chart(**drill_chart_args(state.op, drill, color), layout=layout)
         else:
             raise LookupError(f"no chart {kind!r}")
         with self._lock:

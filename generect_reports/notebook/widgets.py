@@ -26,7 +26,13 @@ import pandas as pd
 from ..analysis import usage as A
 from ..analysis.explore import check_comparison, comparison_period
 from ..money import PriceBook, as_price_book, display_shares, split_cents, to_hundredths
-from ..render.dashboard.charts import BAR_LIMIT, DAY_LINE_THRESHOLD, draw_usage
+from ..render.dashboard.charts import (
+    BAR_LIMIT,
+    DAY_LINE_THRESHOLD,
+    amount_formatter,
+    draw_drill,
+    draw_usage,
+)
 
 __all__ = [
     "filter_usage",
@@ -41,6 +47,10 @@ __all__ = [
     "BAR_LIMIT",
     "COMPARISONS",
     "selection_alt",
+    "Drill",
+    "drill_data",
+    "drill_alt",
+    "drill_chart_args",
     "TIMEZONES",
     "PANEL_CSS",
     "A11Y_JS",
@@ -272,6 +282,18 @@ class UsageGrid:
                     out[lo:hi, j] = split_cents(int(lines[m, j]), self.values[lo:hi, j] * unit[j])
         self._cents[book] = out
         return out
+
+    def day_in_data(self, text: str) -> pd.Timestamp | None:
+        """The day a link gives as ``YYYY-MM-DD`` when it lies within the data, else None."""
+        import re
+
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            return None
+        try:
+            value = pd.Timestamp(text)
+        except ValueError:
+            return None
+        return value if self.first_day <= value <= self.last_day else None
 
     def select(
         self,
@@ -574,6 +596,80 @@ def selection_alt(title: str, sel: _Selection, granularity: str, unit: str) -> s
     )
 
 
+@dataclass(frozen=True)
+class Drill:
+    """One operation's drill-down over a range: its days (``sel``), its anomalies in the
+    range (``anomalies``) and its share of all credits by month (``shares``, NaN for a month
+    without credits, empty when the operation has none), labelled by ``share_labels``."""
+
+    sel: _Selection
+    anomalies: pd.DataFrame
+    shares: np.ndarray
+    share_labels: list[str]
+
+
+def drill_data(
+    grid: UsageGrid, anomalies: pd.DataFrame, op: str | None, first: Any, last: Any
+) -> Drill:
+    """The drill-down of ``op`` from ``first`` to ``last``: what the dashboard and the notebook
+    explorer draw and list."""
+    sel = grid.select(first, last, [op] if op else [], "day")
+    mine = anomalies.iloc[0:0]
+    if len(anomalies) and op:
+        days = pd.to_datetime(anomalies["day"])
+        mine = anomalies[(anomalies["operation"] == op) & (days >= first) & (days <= last)]
+    everything = grid.select(first, last, None, "month")
+    shares = np.zeros(0)
+    if everything.labels and op in everything.operations:
+        totals = everything.values.sum(axis=1)
+        col = everything.operations.index(op)
+        shares = np.where(
+            totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan
+        )
+    return Drill(sel, mine, shares, everything.labels)
+
+
+def drill_alt(op: str | None, first: Any, last: Any, drill: Drill) -> str:
+    """The text alternative of the drill-down chart: the total, the highest day and the
+    anomalies marked, or that the range has no usage of ``op``."""
+    sel = drill.sel
+    if not op or not sel.labels:
+        return f"Chart: {op or 'no operation'}: no usage in this range."
+    series = sel.values[:, 0]
+    days = pd.DatetimeIndex(sel.starts)
+    n = len(drill.anomalies)
+    return (
+        f"Chart: {op}, credits per day, {first:%d %b %Y} – {last:%d %b %Y}: "
+        f"{float(series.sum()):,.0f} credits over {len(series)} days, highest "
+        f"{float(series.max()):,.0f} on {days[int(np.argmax(series))]:%d %b %Y}; "
+        f"{n} anomal{'y' if n == 1 else 'ies'} marked. Below it, the operation's share of all "
+        "credits by month."
+    )
+
+
+def drill_chart_args(op: str | None, drill: Drill, color: str) -> dict[str, Any]:
+    """What :func:`~generect_reports.render.dashboard.charts.draw_drill` (and ``drill_chart``)
+    draw of ``drill``: the same chart in the dashboard and the notebook explorer."""
+    sel, mine = drill.sel, drill.anomalies
+    found = bool(op) and bool(sel.labels)
+    return {
+        "title": (
+            f"{op}: credits per day"
+            if found
+            else f"No usage of {op} in this range"
+            if op
+            else "No operation"
+        ),
+        "days": list(sel.starts) if found else [],
+        "series": sel.values[:, 0] if found else np.zeros(0),
+        "anomaly_days": list(pd.to_datetime(mine["day"])) if len(mine) else [],
+        "anomaly_values": list(mine["credits"]) if len(mine) else [],
+        "share_labels": list(drill.share_labels),
+        "shares": drill.shares,
+        "color": color,
+    }
+
+
 class UsageExplorer:
     """Widgets for exploring usage; ``.panel`` is the widget to display.
 
@@ -840,7 +936,6 @@ class UsageExplorer:
         """Set the controls from a URL query made by :meth:`view_query`; values that do not fit
         this data (an unknown operation, a date outside it, a malformed value) are left as they
         are. Returns the names of the ignored keys."""
-        import re
         from urllib.parse import parse_qs
 
         if not query:
@@ -849,14 +944,8 @@ class UsageExplorer:
         ignored: list[str] = []
 
         def a_day(key: str) -> Any:
-            text = given.get(key, "")
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-                return None
-            try:
-                value = pd.Timestamp(text)
-            except ValueError:
-                return None
-            return value.date() if self.grid.first_day <= value <= self.grid.last_day else None
+            value = self.grid.day_in_data(given.get(key, ""))
+            return None if value is None else value.date()
 
         self._hold = True
         try:
@@ -1114,7 +1203,7 @@ class UsageExplorer:
             ha="right",
             fontsize=8,
         )
-        ax.yaxis.set_major_formatter(_thousands_formatter(self.unit.value))
+        ax.yaxis.set_major_formatter(amount_formatter(self.unit.value))
         ax.set_ylabel(self._unit_label, fontsize=9)
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
@@ -1273,7 +1362,7 @@ class UsageExplorer:
         ax.barh(y - 0.2, top["b"], height=0.38, color="#1f3a5f", label="B")
         ax.set_yticks(y, [op.replace("$", r"\$") for op in top["operation"]], fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-        ax.xaxis.set_major_formatter(_thousands_formatter(self.unit.value))
+        ax.xaxis.set_major_formatter(amount_formatter(self.unit.value))
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.legend(fontsize=8, frameon=False, loc="lower right")
@@ -1299,82 +1388,14 @@ class UsageExplorer:
         fig = self.drill_figure
         fig.clear()
         first, last = self.range
-        sel = self.grid.select(first, last, [op] if op else [], "day")
-        if op is None or not sel.labels:
-            ax = fig.add_subplot(1, 1, 1)
-            ax.set_axis_off()
-            ax.text(
-                0.5,
-                0.5,
-                f"No usage of {op} in this range" if op else "No operation",
-                ha="center",
-                va="center",
-                fontsize=13,
-                color="#555555",
-                transform=ax.transAxes,
-            )
-            self._show_drill(
-                _png(fig, 200), f"Chart: {op or 'no operation'}: no usage in this range."
-            )
+        drill = drill_data(self.grid, self.anomalies, op, first, last)
+        draw_drill(fig, **drill_chart_args(op, drill, self._color(op) if op else "#7F7F7F"))
+        self._show_drill(_png(fig, 200), drill_alt(op, first, last, drill))
+        if op is None or not drill.sel.labels:
             self.drill_view.value = ""
             self._drill_stale = False
             return
-        days = pd.DatetimeIndex(sel.starts)
-        series = sel.values[:, 0]
-        ax1 = fig.add_axes((0.08, 0.45, 0.88, 0.48))
-        ax1.plot(days, series, color=self._color(op), linewidth=1.0)
-        ax1.set_title(f"{op}: credits per day", fontsize=10, loc="left")
-        anomalies = self.anomalies
-        days_of = (
-            pd.to_datetime(anomalies["day"])
-            if len(anomalies)
-            else pd.Series(dtype="datetime64[ns]")
-        )
-        mine = (
-            anomalies[(anomalies["operation"] == op) & (days_of >= first) & (days_of <= last)]
-            if len(anomalies)
-            else anomalies
-        )
-        if len(mine):
-            ax1.scatter(
-                pd.to_datetime(mine["day"]),
-                mine["credits"],
-                s=28,
-                facecolors="none",
-                edgecolors="#B03A2E",
-                linewidths=1.2,
-                zorder=3,
-                label="anomaly",
-            )
-            ax1.legend(fontsize=8, frameon=False, loc="upper left")
-        ax1.yaxis.set_major_formatter(_thousands_formatter("credits"))
-        ax2 = fig.add_axes((0.08, 0.1, 0.88, 0.25))
-        everything = self.grid.select(first, last, None, "month")
-        share = sel_share = None
-        if everything.labels:
-            totals = everything.values.sum(axis=1)
-            col = everything.operations.index(op) if op in everything.operations else None
-            if col is not None:
-                sel_share = np.where(
-                    totals > 0, everything.values[:, col] / np.where(totals > 0, totals, 1), np.nan
-                )
-                share = pd.Series(sel_share, index=everything.labels)
-                ax2.bar(range(len(share)), share.to_numpy() * 100, color=self._color(op), width=0.7)
-                step = max(1, int(np.ceil(len(share) / 12)))
-                ax2.set_xticks(range(0, len(share), step), list(share.index)[::step], fontsize=7)
-        ax2.set_title("share of all credits by month (%)", fontsize=9, loc="left")
-        for ax in (ax1, ax2):
-            ax.tick_params(labelsize=7)
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-        self._show_drill(
-            _png(fig, 200),
-            f"Chart: {op}, credits per day, {first:%d %b %Y} – {last:%d %b %Y}: "
-            f"{float(series.sum()):,.0f} credits over {len(series)} days, highest "
-            f"{float(series.max()):,.0f} on {days[int(np.argmax(series))]:%d %b %Y}; "
-            f"{len(mine)} anomal{'y' if len(mine) == 1 else 'ies'} marked. Below it, the "
-            "operation's share of all credits by month.",
-        )
+        mine = drill.anomalies
         table = (
             mine[["day", "credits", "baseline", "score"]].copy() if len(mine) else pd.DataFrame()
         )
@@ -1461,11 +1482,3 @@ class UsageExplorer:
         bundle["image/png"] = base64.b64encode(self.snapshot_png()).decode("ascii")
         bundle["text/plain"] = "Usage explorer (run the notebook to use the live panel)"
         return bundle, {"image/png": {"width": self.chart_size[0]}}
-
-
-def _thousands_formatter(unit: str) -> Any:
-    from matplotlib.ticker import FuncFormatter
-
-    if unit == "usd":
-        return FuncFormatter(lambda v, _p: f"${v:,.0f}")
-    return FuncFormatter(lambda v, _p: f"{v:,.0f}")

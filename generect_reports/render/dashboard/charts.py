@@ -23,6 +23,8 @@ __all__ = [
     "DAY_LINE_THRESHOLD",
     "BAR_LIMIT",
     "draw_usage",
+    "draw_drill",
+    "amount_formatter",
 ]
 
 #: Box of each layout in CSS pixels (drawn at twice that for sharp screens).
@@ -68,7 +70,8 @@ def _figure(layout: str, scale: float = 1.0) -> Any:
     return Figure(figsize=(width / 100, height * scale / 100), dpi=100)
 
 
-def _amounts(unit: str) -> Any:
+def amount_formatter(unit: str) -> Any:
+    """Axis labels of whole credits, or of whole dollars for ``usd``."""
     from matplotlib.ticker import FuncFormatter
 
     if unit == "usd":
@@ -187,7 +190,7 @@ def usage_chart(
     step = max(1, int(np.ceil(n / (5 if narrow else 12))))
     ax.set_xticks(x[::step], [labels[i] for i in range(0, n, step)], rotation=40, ha="right")
     _plain(ax)
-    ax.yaxis.set_major_formatter(_amounts(unit))
+    ax.yaxis.set_major_formatter(amount_formatter(unit))
     ax.set_ylabel("estimated USD" if unit == "usd" else "credits", fontsize=8)
     if narrow:
         ax.legend(
@@ -223,7 +226,7 @@ def compare_chart(
     ax.set_yticks(y, [_label(op) for op in ops], fontsize=8)
     _plain(ax)
     ax.tick_params(axis="x", labelsize=7)
-    ax.xaxis.set_major_formatter(_amounts(unit))
+    ax.xaxis.set_major_formatter(amount_formatter(unit))
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     return _png(fig)
 
@@ -241,13 +244,44 @@ def drill_chart(
     layout: str = "wide",
 ) -> bytes:
     """One operation's credits per day with its anomalies circled, and its share of all
-    credits by month below."""
+    credits by month below (:func:`draw_drill`), as a PNG."""
+    fig = _figure(layout, 1.3)
+    draw_drill(
+        fig,
+        title=title,
+        days=days,
+        series=series,
+        anomaly_days=anomaly_days,
+        anomaly_values=anomaly_values,
+        share_labels=share_labels,
+        shares=shares,
+        color=color,
+        layout=layout,
+    )
+    return _png(fig)
+
+
+def draw_drill(
+    fig: Any,
+    *,
+    title: str,
+    days: Sequence[Any],
+    series: np.ndarray,
+    anomaly_days: Sequence[Any],
+    anomaly_values: Sequence[float],
+    share_labels: Sequence[str],
+    shares: np.ndarray,
+    color: str,
+    layout: str = "wide",
+) -> None:
+    """The drill-down on ``fig``: one operation's credits per day with its anomalies circled,
+    and its share of all credits by month below; ``title`` alone when there is no day. Drawn
+    the same for the dashboard and the notebook explorer."""
     import pandas as pd
 
-    fig = _figure(layout, 1.3)
     if not len(series):
         _empty(fig.add_subplot(1, 1, 1), title)
-        return _png(fig)
+        return
     ax1 = fig.add_axes((0.12 if layout == "narrow" else 0.08, 0.45, 0.84, 0.48))
     ax1.plot(pd.DatetimeIndex(days), series, color=color, linewidth=1.0)
     ax1.set_title(title, fontsize=10, loc="left")
@@ -263,7 +297,7 @@ def drill_chart(
             label="anomaly",
         )
         ax1.legend(fontsize=8, frameon=False, loc="upper left")
-    ax1.yaxis.set_major_formatter(_amounts("credits"))
+    ax1.yaxis.set_major_formatter(amount_formatter("credits"))
     if layout == "narrow":
         import matplotlib.dates as mdates
 
@@ -276,4 +310,3 @@ def drill_chart(
     ax2.set_title("share of all credits by month (%)", fontsize=9, loc="left")
     for ax in (ax1, ax2):
         _plain(ax)
-    return _png(fig)

@@ -9,7 +9,7 @@ a few lines submit it when a control changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from urllib.parse import quote
 
@@ -593,34 +593,9 @@ def render_page_end(page: DashboardPage) -> str:
 
 
 def render_page(page: DashboardPage) -> str:
-    """The whole page as HTML text."""
-    start = DashboardPage(
-        title=page.title,
-        subtitle=page.subtitle,
-        query=page.query,
-        accounts=page.accounts,
-        account=page.account,
-        months=page.months,
-        month=page.month,
-        rollup_html=page.rollup_html,
-        explorer=page.explorer,
-        failure=page.failure,
-        tabs=page.tabs,
-        section_tab=page.section_tab,
-    )
-    end = DashboardPage(
-        title=page.title,
-        subtitle=page.subtitle,
-        query=page.query,
-        kpis=page.kpis,
-        extra_kpis=page.extra_kpis,
-        explorer=page.explorer,
-        report_files=page.report_files,
-        notes=page.notes,
-        section=page.section,
-        section_tab=page.section_tab,
-    )
-    return render_page_start(start) + render_page_end(end)
+    """The whole page as HTML text: its start and its end, the failure line said once (at the
+    top)."""
+    return render_page_start(page) + render_page_end(replace(page, failure=""))
 
 
 def render_failure(title: str, text: str) -> str:
