@@ -231,33 +231,10 @@ def compare_chart(
     return _png(fig)
 
 
-def drill_chart(
-    *,
-    title: str,
-    days: Sequence[Any],
-    series: np.ndarray,
-    anomaly_days: Sequence[Any],
-    anomaly_values: Sequence[float],
-    share_labels: Sequence[str],
-    shares: np.ndarray,
-    color: str,
-    layout: str = "wide",
-) -> bytes:
-    """One operation's credits per day with its anomalies circled, and its share of all
-    credits by month below (:func:`draw_drill`), as a PNG."""
+def drill_chart(*, layout: str = "wide", **drill: Any) -> bytes:
+    """:func:`draw_drill` (its keyword arguments) as a PNG of ``layout``."""
     fig = _figure(layout, 1.3)
-    draw_drill(
-        fig,
-        title=title,
-        days=days,
-        series=series,
-        anomaly_days=anomaly_days,
-        anomaly_values=anomaly_values,
-        share_labels=share_labels,
-        shares=shares,
-        color=color,
-        layout=layout,
-    )
+    draw_drill(fig, layout=layout, **drill)
     return _png(fig)
 
 
